@@ -136,14 +136,10 @@ pub fn generate(version: &Version, dir: &Path) -> Result<String> {
                 format!("{action}{}.json", version.request_suffix),
                 format!("{action}Request"),
             ),
-            (
-                format!("{action}Response.json"),
-                format!("{action}Response"),
-            ),
+            (format!("{action}Response.json"), format!("{action}Response")),
         ] {
             let path = dir.join(&file);
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
             let schema: Value = serde_json::from_str(&text)?;
             let mut gen = Gen {
                 defs,
@@ -162,8 +158,10 @@ pub fn generate(version: &Version, dir: &Path) -> Result<String> {
 fn rustfmt(code: &str) -> Result<String> {
     use std::io::Write as _;
     use std::process::{Command, Stdio};
+    let config = crate::workspace_root().join("rustfmt.toml");
     let mut child = Command::new("rustfmt")
-        .args(["--edition", "2021", "--emit", "stdout"])
+        .args(["--edition", "2021", "--emit", "stdout", "--config-path"])
+        .arg(config)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -223,9 +221,7 @@ impl Gen<'_> {
             // Errata added enum values to some schema files only (1.6 `Hertz` is in
             // MeterValues but not StopTransaction): same-named enums where one extends the
             // other are merged, so a value valid in one message is accepted in its sibling.
-            (Some(Def::Enum(old)), Def::Enum(new))
-                if superset(&old, &new) || superset(&new, &old) =>
-            {
+            (Some(Def::Enum(old)), Def::Enum(new)) if superset(&old, &new) || superset(&new, &old) => {
                 let mut merged = old;
                 for v in new {
                     if !merged.contains(&v) {
@@ -246,19 +242,14 @@ impl Gen<'_> {
     /// The type of property `prop_name` of the struct named `owner`.
     fn ty(&mut self, owner: &str, prop_name: &str, s: &Value) -> Result<Ty> {
         if let Some(r) = s.get("$ref").and_then(Value::as_str) {
-            let def_name = r
-                .strip_prefix("#/definitions/")
-                .context("only local $ref")?;
+            let def_name = r.strip_prefix("#/definitions/").context("only local $ref")?;
             let target = self
                 .root
                 .get("definitions")
                 .and_then(|d| d.get(def_name))
                 .with_context(|| format!("missing definition {def_name}"))?
                 .clone();
-            let rust_name = def_name
-                .strip_suffix("Type")
-                .unwrap_or(def_name)
-                .to_string();
+            let rust_name = def_name.strip_suffix("Type").unwrap_or(def_name).to_string();
             return self.named(&rust_name, &target, false);
         }
         let Some(kind) = s.get("type") else {
@@ -304,11 +295,7 @@ impl Gen<'_> {
 
     fn named(&mut self, name: &str, s: &Value, inline: bool) -> Result<Ty> {
         if let Some(values) = s.get("enum").and_then(Value::as_array) {
-            let values = values
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect();
+            let values = values.iter().filter_map(Value::as_str).map(str::to_string).collect();
             return Ok(Ty::Named(self.register(name, Def::Enum(values), inline)));
         }
         match s.get("type").and_then(Value::as_str) {
@@ -338,10 +325,7 @@ fn num(s: &Value, key: &str) -> Option<f64> {
 /// Inline enums of 1.6 are named after the struct that holds them; a top-level request name
 /// loses its `Request`, so `StatusNotificationRequest.status` is `StatusNotificationStatus`.
 fn owner_prefix(message: &str) -> String {
-    message
-        .strip_suffix("Request")
-        .unwrap_or(message)
-        .to_string()
+    message.strip_suffix("Request").unwrap_or(message).to_string()
 }
 
 fn singular(name: &str) -> String {
@@ -432,11 +416,7 @@ fn checks(ty: &Ty, expr: &str, json: &str, out: &mut String) {
                 opt(max)
             );
         }
-        Ty::Number {
-            min,
-            max,
-            multiple_of,
-        } if min.is_some() || max.is_some() || multiple_of.is_some() => {
+        Ty::Number { min, max, multiple_of } if min.is_some() || max.is_some() || multiple_of.is_some() => {
             let _ = writeln!(
                 out,
                 "        check_range(*{expr}, {}, {}, {}, \"{json}\")?;",
@@ -446,10 +426,7 @@ fn checks(ty: &Ty, expr: &str, json: &str, out: &mut String) {
             );
         }
         Ty::Named(_) => {
-            let _ = writeln!(
-                out,
-                "        {expr}.validate().map_err(|e| e.within(\"{json}\"))?;"
-            );
+            let _ = writeln!(out, "        {expr}.validate().map_err(|e| e.within(\"{json}\"))?;");
         }
         Ty::Array {
             item,
@@ -497,24 +474,21 @@ fn render(version: &Version, actions: &[String], defs: &BTreeMap<String, Def>) -
         version.dir
     );
     out.push_str("#![allow(clippy::large_enum_variant, clippy::too_many_lines)]\n\n");
-    out.push_str("use crate::common::{check_items, check_max_len, check_range, DateTime, Initiator, Validate, Violation};\n");
+    out.push_str(
+        "use crate::common::{check_items, check_max_len, check_range, DateTime, Initiator, Validate, Violation};\n",
+    );
     out.push_str("use serde::{Deserialize, Serialize};\n\n");
 
     for (name, def) in defs {
         match def {
             Def::Enum(values) => {
-                out.push_str(
-                    "#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]\n",
-                );
+                out.push_str("#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]\n");
                 let _ = writeln!(out, "pub enum {name} {{");
                 for v in values {
                     let _ = writeln!(out, "    #[serde(rename = \"{v}\")]\n    {},", variant(v));
                 }
                 out.push_str("}\n\n");
-                let _ = writeln!(
-                    out,
-                    "impl {name} {{\n    pub const ALL: &'static [{name}] = &["
-                );
+                let _ = writeln!(out, "impl {name} {{\n    pub const ALL: &'static [{name}] = &[");
                 for v in values {
                     let _ = writeln!(out, "        {name}::{},", variant(v));
                 }
@@ -566,7 +540,10 @@ fn render(version: &Version, actions: &[String], defs: &BTreeMap<String, Def>) -
                         body.push_str("}\n");
                     }
                 }
-                let _ = writeln!(out, "impl Validate for {name} {{\n    fn validate(&self) -> Result<(), Violation> {{");
+                let _ = writeln!(
+                    out,
+                    "impl Validate for {name} {{\n    fn validate(&self) -> Result<(), Violation> {{"
+                );
                 out.push_str(&body);
                 out.push_str("        Ok(())\n    }\n}\n\n");
             }
@@ -575,9 +552,7 @@ fn render(version: &Version, actions: &[String], defs: &BTreeMap<String, Def>) -
 
     // The action catalogue and the two payload enums the frame codec dispatches on.
     out.push_str("/// Every action of this OCPP version.\n");
-    out.push_str(
-        "#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]\npub enum Action {\n",
-    );
+    out.push_str("#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]\npub enum Action {\n");
     for a in actions {
         let _ = writeln!(out, "    {a},");
     }
@@ -631,10 +606,7 @@ fn render(version: &Version, actions: &[String], defs: &BTreeMap<String, Def>) -
         }
         out.push_str("        })\n    }\n\n    /// Serialises the payload as compact JSON.\n    pub fn to_json(&self) -> Result<String, serde_json::Error> {\n        match self {\n");
         for a in actions {
-            let _ = writeln!(
-                out,
-                "            {kind}::{a}(p) => crate::common::encode_payload(p),"
-            );
+            let _ = writeln!(out, "            {kind}::{a}(p) => crate::common::encode_payload(p),");
         }
         out.push_str("        }\n    }\n\n    /// Checks the schema constraints of an already-typed payload (for outgoing messages).\n    pub fn validate(&self) -> Result<(), Violation> {\n        match self {\n");
         for a in actions {

@@ -25,8 +25,7 @@ fn main() -> Result<()> {
                 if check {
                     stale.push(target.display().to_string());
                 } else {
-                    std::fs::write(&target, code)
-                        .with_context(|| format!("writing {}", target.display()))?;
+                    std::fs::write(&target, code).with_context(|| format!("writing {}", target.display()))?;
                     println!("wrote {}", target.display());
                 }
             }

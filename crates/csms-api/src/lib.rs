@@ -1,1 +1,302 @@
+//! The operator REST API, JSON under `/api/v1`: stations with their connectors and live
+//! connection state, transactions with their energy and readings, faults, the message log,
+//! and id-token management. Errors are JSON `{"error": "..."}` with a fitting HTTP status.
 
+mod views;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use csms_core::authorization::{IdTokenRecord, TokenStatus};
+use csms_core::clock::parse_timestamp;
+use csms_gateway::Gateway;
+use csms_store::{Op, Outcome, TransactionFilter};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub fn router(gateway: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/api/v1/stations", get(list_stations))
+        .route("/api/v1/stations/{id}", get(get_station))
+        .route("/api/v1/stations/{id}/messages", get(station_messages))
+        .route("/api/v1/transactions", get(list_transactions))
+        .route("/api/v1/transactions/{id}", get(get_transaction))
+        .route("/api/v1/transactions/{id}/meter-values", get(transaction_meter_values))
+        .route("/api/v1/faults", get(list_faults))
+        .route("/api/v1/id-tokens", get(list_id_tokens).post(create_id_token))
+        .route(
+            "/api/v1/id-tokens/{id_token}",
+            get(get_id_token).put(put_id_token).delete(delete_id_token),
+        )
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
+        .with_state(gateway)
+}
+
+/// An error answer: status and a message for the operator.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn not_found(what: &str) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, format!("{what} not found"))
+    }
+
+    fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl From<csms_store::StoreError> for ApiError {
+    fn from(e: csms_store::StoreError) -> ApiError {
+        tracing::error!(error = %e, "storage failed while serving the API");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage failed")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+type ApiResult = Result<Json<Value>, ApiError>;
+type Params = Query<HashMap<String, String>>;
+
+fn bool_param(params: &HashMap<String, String>, name: &str) -> Result<Option<bool>, ApiError> {
+    match params.get(name).map(String::as_str) {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "{name} must be true or false, not {other:?}"
+        ))),
+    }
+}
+
+/// `limit`, 1 to 1000, default 100.
+fn limit_param(params: &HashMap<String, String>) -> Result<i64, ApiError> {
+    match params.get("limit") {
+        None => Ok(100),
+        Some(text) => match text.parse::<i64>() {
+            Ok(n) if (1..=1000).contains(&n) => Ok(n),
+            _ => Err(ApiError::bad_request("limit must be an integer from 1 to 1000")),
+        },
+    }
+}
+
+async fn list_stations(State(gw): State<Arc<Gateway>>) -> ApiResult {
+    let stations = gw.store.stations().await?;
+    Ok(Json(Value::Array(
+        stations
+            .iter()
+            .map(|s| views::station(s, gw.registry.session(&s.id)))
+            .collect(),
+    )))
+}
+
+async fn get_station(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
+    let station = gw
+        .store
+        .station(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("station"))?;
+    Ok(Json(views::station(&station, gw.registry.session(&id))))
+}
+
+async fn station_messages(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, Query(params): Params) -> ApiResult {
+    gw.store
+        .station(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("station"))?;
+    let before = match params.get("before") {
+        None => None,
+        Some(text) => Some(
+            text.parse::<i64>()
+                .map_err(|_| ApiError::bad_request("before must be a message id"))?,
+        ),
+    };
+    let messages = gw.store.messages(&id, before, limit_param(&params)?).await?;
+    Ok(Json(Value::Array(messages.iter().map(views::message).collect())))
+}
+
+async fn list_transactions(State(gw): State<Arc<Gateway>>, Query(params): Params) -> ApiResult {
+    let filter = TransactionFilter {
+        station_id: params.get("station_id").cloned(),
+        active: bool_param(&params, "active")?,
+        limit: limit_param(&params)?,
+    };
+    let transactions = gw.store.transactions(&filter).await?;
+    Ok(Json(Value::Array(
+        transactions.iter().map(views::transaction).collect(),
+    )))
+}
+
+fn transaction_id(text: &str) -> Result<i64, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::bad_request("transaction id must be an integer"))
+}
+
+async fn get_transaction(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
+    let tx = gw
+        .store
+        .transaction(transaction_id(&id)?)
+        .await?
+        .ok_or_else(|| ApiError::not_found("transaction"))?;
+    Ok(Json(views::transaction(&tx)))
+}
+
+async fn transaction_meter_values(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
+    let id = transaction_id(&id)?;
+    gw.store
+        .transaction(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("transaction"))?;
+    let values = gw.store.meter_values(id).await?;
+    Ok(Json(Value::Array(values.iter().map(views::meter_value).collect())))
+}
+
+async fn list_faults(State(gw): State<Arc<Gateway>>, Query(params): Params) -> ApiResult {
+    let open = bool_param(&params, "open")?;
+    let faults = gw
+        .store
+        .faults(
+            params.get("station_id").map(String::as_str),
+            open,
+            limit_param(&params)?,
+        )
+        .await?;
+    Ok(Json(Value::Array(faults.iter().map(views::fault).collect())))
+}
+
+async fn list_id_tokens(State(gw): State<Arc<Gateway>>) -> ApiResult {
+    let tokens = gw.store.id_tokens().await?;
+    Ok(Json(Value::Array(tokens.iter().map(views::id_token).collect())))
+}
+
+async fn get_id_token(State(gw): State<Arc<Gateway>>, Path(id_token): Path<String>) -> ApiResult {
+    let token = gw
+        .store
+        .id_token(&id_token)
+        .await?
+        .ok_or_else(|| ApiError::not_found("id token"))?;
+    Ok(Json(views::id_token(&token)))
+}
+
+/// Id tokens are at most 36 characters (OCPP 2.0.1 IdTokenType; 1.6 stations take up to 20).
+const MAX_TOKEN_LEN: usize = 36;
+
+/// Reads a token from a request body; `path_token` is the token named in the URL, if any.
+fn parse_token(body: &[u8], path_token: Option<&str>) -> Result<IdTokenRecord, ApiError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
+    let Value::Object(fields) = value else {
+        return Err(ApiError::bad_request("body must be a JSON object"));
+    };
+    let unprocessable = |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m);
+    for key in fields.keys() {
+        if !["id_token", "status", "expiry", "parent_id_token"].contains(&key.as_str()) {
+            return Err(unprocessable(format!("unknown field {key:?}")));
+        }
+    }
+    let text = |name: &str| -> Result<Option<String>, ApiError> {
+        match fields.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(unprocessable(format!("{name} must be a string"))),
+        }
+    };
+    let id_token = match (text("id_token")?, path_token) {
+        (Some(body), Some(path)) if body != path => {
+            return Err(unprocessable(format!(
+                "id_token {body:?} in the body differs from {path:?} in the URL"
+            )))
+        }
+        (Some(t), _) => t,
+        (None, Some(path)) => path.to_string(),
+        (None, None) => return Err(unprocessable("id_token is required".into())),
+    };
+    let token_ok = |t: &str| !t.is_empty() && t.chars().count() <= MAX_TOKEN_LEN;
+    if !token_ok(&id_token) {
+        return Err(unprocessable(format!(
+            "id_token must be 1 to {MAX_TOKEN_LEN} characters"
+        )));
+    }
+    let status = text("status")?.ok_or_else(|| unprocessable("status is required".into()))?;
+    let status = TokenStatus::parse(&status).ok_or_else(|| {
+        unprocessable(format!(
+            "status must be Accepted, Blocked, Expired or Invalid, not {status:?}"
+        ))
+    })?;
+    let expiry = match text("expiry")? {
+        None => None,
+        Some(t) => Some(
+            parse_timestamp(&t).ok_or_else(|| unprocessable(format!("expiry {t:?} is not an RFC 3339 date-time")))?,
+        ),
+    };
+    let parent_id_token = text("parent_id_token")?;
+    if parent_id_token.as_deref().is_some_and(|p| !token_ok(p)) {
+        return Err(unprocessable(format!(
+            "parent_id_token must be 1 to {MAX_TOKEN_LEN} characters"
+        )));
+    }
+    Ok(IdTokenRecord {
+        id_token,
+        status,
+        expiry,
+        parent_id_token,
+    })
+}
+
+async fn save_token(gw: &Gateway, record: IdTokenRecord) -> Result<(), ApiError> {
+    gw.store
+        .apply(
+            Op::UpsertIdToken {
+                record,
+                now: gw.clock.now(),
+            },
+            Vec::new(),
+        )
+        .await?;
+    Ok(())
+}
+
+async fn create_id_token(State(gw): State<Arc<Gateway>>, body: Bytes) -> Result<Response, ApiError> {
+    let record = parse_token(&body, None)?;
+    if gw.store.id_token(&record.id_token).await?.is_some() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("id token {:?} exists; use PUT to change it", record.id_token),
+        ));
+    }
+    let view = views::id_token(&record);
+    save_token(&gw, record).await?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+async fn put_id_token(State(gw): State<Arc<Gateway>>, Path(id_token): Path<String>, body: Bytes) -> ApiResult {
+    let record = parse_token(&body, Some(&id_token))?;
+    let view = views::id_token(&record);
+    save_token(&gw, record).await?;
+    Ok(Json(view))
+}
+
+async fn delete_id_token(State(gw): State<Arc<Gateway>>, Path(id_token): Path<String>) -> Result<StatusCode, ApiError> {
+    match gw.store.apply(Op::DeleteIdToken { id_token }, Vec::new()).await? {
+        Outcome::Deleted(true) => Ok(StatusCode::NO_CONTENT),
+        _ => Err(ApiError::not_found("id token")),
+    }
+}

@@ -1,1 +1,12 @@
+//! Ström's domain, in OCPP 2.0.1 vocabulary and free of wire formats, storage and networking:
+//! stations and their connectors, id tokens and the authorization rule, transactions and the
+//! energy rule, meter readings and their normalisation, faults and their lifecycle.
 
+pub mod authorization;
+pub mod clock;
+pub mod faults;
+pub mod metering;
+pub mod station;
+pub mod transactions;
+
+pub use clock::{Clock, SystemClock, Timestamp};

@@ -1,1 +1,320 @@
+//! Durable storage for Ström: SQLite (embedded, the default) or PostgreSQL, chosen by URL.
+//!
+//! Every write goes through one writer task that gathers whatever is queued into one database
+//! transaction and commits it once (group commit): a station's message is acknowledged only after
+//! the commit that holds its effects, yet a busy server commits hundreds of messages per fsync.
+//! The domain rules run inside that transaction, so reads and writes of one message are atomic
+//! with respect to every other message. Reads for the API go straight to the pool.
 
+mod ops;
+mod queries;
+mod schema;
+
+pub use ops::{FrameLog, Op, Outcome, StartTx, StationStatusReport, StopTx};
+pub use queries::{
+    ConnectorView, FaultView, MessageView, MeterValueView, StationView, TransactionFilter, TransactionView,
+};
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use std::str::FromStr;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::task::JoinHandle;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("the store is shut down")]
+    Closed,
+    #[error("unsupported database URL {0:?}: use a SQLite file path, sqlite://PATH or postgres://...")]
+    InvalidUrl(String),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Limits of the writer: how many queued writes one commit may take, and how many may wait.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreOptions {
+    pub max_batch: usize,
+    pub queue_capacity: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_batch: 512,
+            queue_capacity: 8192,
+        }
+    }
+}
+
+struct Job {
+    op: Op,
+    log: Vec<FrameLog>,
+    reply: Option<oneshot::Sender<Result<Outcome, StoreError>>>,
+}
+
+// Jobs travel by value: boxing them would cost an allocation per station message.
+#[allow(clippy::large_enum_variant)]
+enum Msg {
+    Job(Job),
+    Shutdown,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    jobs: mpsc::Sender<Msg>,
+    writer: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish()
+    }
+}
+
+/// Turns what an operator types (`strom.db`, `sqlite:strom.db`, `postgres://...`) into a URL.
+fn normalise_url(url: &str) -> Result<(String, Backend), StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok((url.to_string(), Backend::Postgres));
+    }
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    if path.is_empty() || path.contains("://") {
+        return Err(StoreError::InvalidUrl(url.to_string()));
+    }
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let query = if query.is_empty() {
+        "mode=rwc".to_string()
+    } else {
+        query.to_string()
+    };
+    Ok((format!("sqlite://{path}?{query}"), Backend::Sqlite))
+}
+
+impl Store {
+    pub async fn open(url: &str, options: StoreOptions) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (url, backend) = normalise_url(url)?;
+        let connect = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets API reads run beside the writer; synchronous=FULL makes every
+                        // commit survive power loss, not just a process crash.
+                        conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000;")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(connect)
+            .await?;
+        migrate(&pool, backend).await?;
+        let (jobs, rx) = mpsc::channel(options.queue_capacity);
+        let writer = tokio::spawn(writer_loop(pool.clone(), rx, options.max_batch));
+        Ok(Store {
+            pool,
+            backend,
+            jobs,
+            writer: Arc::new(Mutex::new(Some(writer))),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Applies `op` (and stores `log`, the frames it came with) and waits until it is committed.
+    pub async fn apply(&self, op: Op, log: Vec<FrameLog>) -> Result<Outcome, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.jobs
+            .send(Msg::Job(Job {
+                op,
+                log,
+                reply: Some(reply),
+            }))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Queues frames for the message log without waiting for the commit (outbound frames: the
+    /// station's message they answer was committed before the answer was sent).
+    pub fn log_frames(&self, log: Vec<FrameLog>) {
+        let job = Msg::Job(Job {
+            op: Op::Nothing,
+            log,
+            reply: None,
+        });
+        if self.jobs.try_send(job).is_err() {
+            tracing::warn!("message log queue full or closed: outbound frames not logged");
+        }
+    }
+
+    /// Commits everything queued so far and stops the writer. Later writes fail with `Closed`.
+    pub async fn close(&self) {
+        let _ = self.jobs.send(Msg::Shutdown).await;
+        if let Some(handle) = self.writer.lock().await.take() {
+            let _ = handle.await;
+        }
+        self.pool.close().await;
+    }
+
+    /// Deletes logged frames older than `max_age` and beyond `max_per_station` per station.
+    pub async fn prune_messages(&self, before: &str, max_per_station: i64) -> Result<(), StoreError> {
+        self.apply(
+            Op::PruneMessages {
+                before: before.to_string(),
+                max_per_station,
+            },
+            Vec::new(),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await?;
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
+        .await?;
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+        .fetch_all(&mut *conn)
+        .await?;
+    for (i, sql) in schema::migrations(backend).iter().enumerate() {
+        let version = i as i64 + 1;
+        if applied.contains(&version) {
+            continue;
+        }
+        let mut tx = sqlx::Acquire::begin(&mut *conn).await?;
+        for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            tx.execute(statement).await?;
+        }
+        sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(version, "applied database migration");
+    }
+    Ok(())
+}
+
+async fn writer_loop(pool: AnyPool, mut rx: mpsc::Receiver<Msg>, max_batch: usize) {
+    let mut shutting_down = false;
+    while !shutting_down {
+        let Some(first) = rx.recv().await else { break };
+        let mut batch = Vec::new();
+        match first {
+            Msg::Job(job) => batch.push(job),
+            Msg::Shutdown => shutting_down = true,
+        }
+        while batch.len() < max_batch && !shutting_down {
+            match rx.try_recv() {
+                Ok(Msg::Job(job)) => batch.push(job),
+                Ok(Msg::Shutdown) => shutting_down = true,
+                Err(_) => break,
+            }
+        }
+        if !batch.is_empty() {
+            commit_batch(&pool, batch).await;
+        }
+    }
+    rx.close();
+    // Writes that raced with shutdown are refused rather than left waiting forever.
+    while let Ok(Msg::Job(job)) = rx.try_recv() {
+        if let Some(reply) = job.reply {
+            let _ = reply.send(Err(StoreError::Closed));
+        }
+    }
+}
+
+/// Applies a batch in one transaction. If any job fails, the batch is rolled back and every job
+/// is retried in a transaction of its own, so one bad write costs only its own answer.
+async fn commit_batch(pool: &AnyPool, batch: Vec<Job>) {
+    let started = std::time::Instant::now();
+    let size = batch.len();
+    match run_jobs(pool, &batch).await {
+        Ok(outcomes) => {
+            for (job, outcome) in batch.into_iter().zip(outcomes) {
+                if let Some(reply) = job.reply {
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+        }
+        Err(e) if size > 1 => {
+            tracing::warn!(error = %e, size, "batch failed, retrying its writes one by one");
+            for job in batch {
+                let result = run_jobs(pool, std::slice::from_ref(&job)).await;
+                if let Some(reply) = job.reply {
+                    let _ = reply.send(result.map(|mut o| o.remove(0)));
+                }
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "write failed");
+            if let Some(reply) = batch.into_iter().next().and_then(|job| job.reply) {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+    tracing::trace!(
+        size,
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "committed batch"
+    );
+}
+
+async fn run_jobs(pool: &AnyPool, jobs: &[Job]) -> Result<Vec<Outcome>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        for frame in &job.log {
+            ops::log_frame(&mut tx, frame).await?;
+        }
+        outcomes.push(ops::apply(&mut tx, &job.op).await?);
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_normalised() {
+        assert_eq!(
+            normalise_url("strom.db").ok(),
+            Some(("sqlite://strom.db?mode=rwc".into(), Backend::Sqlite))
+        );
+        assert_eq!(
+            normalise_url("sqlite:/tmp/a.db").ok(),
+            Some(("sqlite:///tmp/a.db?mode=rwc".into(), Backend::Sqlite))
+        );
+        assert_eq!(
+            normalise_url("postgres://u@h/db").ok(),
+            Some(("postgres://u@h/db".into(), Backend::Postgres))
+        );
+        assert!(normalise_url("mysql://x").is_err());
+    }
+}

@@ -48,9 +48,7 @@ impl Serialize for DateTime {
 impl<'de> Deserialize<'de> for DateTime {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        DateTime::parse(&text).ok_or_else(|| {
-            D::Error::invalid_value(Unexpected::Str(&text), &"an RFC 3339 date-time")
-        })
+        DateTime::parse(&text).ok_or_else(|| D::Error::invalid_value(Unexpected::Str(&text), &"an RFC 3339 date-time"))
     }
 }
 
@@ -143,12 +141,7 @@ pub(crate) fn check_range(
     Ok(())
 }
 
-pub(crate) fn check_items(
-    n: usize,
-    min: Option<u64>,
-    max: Option<u64>,
-    field: &'static str,
-) -> Result<(), Violation> {
+pub(crate) fn check_items(n: usize, min: Option<u64>, max: Option<u64>, field: &'static str) -> Result<(), Violation> {
     let n = n as u64;
     if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
         return Err(Violation::at(field, ViolationKind::ItemCount { min, max }));
@@ -160,9 +153,7 @@ pub(crate) fn check_items(
 /// CHECKLIST §1.2: a missing property is an occurrence violation, a wrong JSON type a type
 /// violation, a bad enum value or broken constraint a property violation, and an unknown
 /// property (the schemas forbid them) a formation violation.
-pub(crate) fn decode_payload<T: DeserializeOwned + Validate>(
-    payload: &str,
-) -> Result<T, DecodeError> {
+pub(crate) fn decode_payload<T: DeserializeOwned + Validate>(payload: &str) -> Result<T, DecodeError> {
     let value: T = serde_json::from_str(payload).map_err(|e| {
         let message = e.to_string();
         let code = if e.is_syntax() || e.is_eof() {

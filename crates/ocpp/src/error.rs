@@ -72,9 +72,7 @@ impl ErrorCode {
             "SecurityError" => ErrorCode::SecurityError,
             "FormationViolation" | "FormatViolation" => ErrorCode::FormationViolation,
             "PropertyConstraintViolation" => ErrorCode::PropertyConstraintViolation,
-            "OccurenceConstraintViolation" | "OccurrenceConstraintViolation" => {
-                ErrorCode::OccurenceConstraintViolation
-            }
+            "OccurenceConstraintViolation" | "OccurrenceConstraintViolation" => ErrorCode::OccurenceConstraintViolation,
             "TypeConstraintViolation" => ErrorCode::TypeConstraintViolation,
             "GenericError" => ErrorCode::GenericError,
             "MessageTypeNotSupported" => ErrorCode::MessageTypeNotSupported,
@@ -109,18 +107,8 @@ mod tests {
                 let parsed = ErrorCode::parse(code.as_str(version)).expect("known spelling");
                 // 1.6 has no MessageTypeNotSupported/RpcFrameworkError: they degrade to ProtocolError.
                 let degraded = version == OcppVersion::V16
-                    && matches!(
-                        code,
-                        ErrorCode::MessageTypeNotSupported | ErrorCode::RpcFrameworkError
-                    );
-                assert_eq!(
-                    parsed,
-                    if degraded {
-                        ErrorCode::ProtocolError
-                    } else {
-                        code
-                    }
-                );
+                    && matches!(code, ErrorCode::MessageTypeNotSupported | ErrorCode::RpcFrameworkError);
+                assert_eq!(parsed, if degraded { ErrorCode::ProtocolError } else { code });
             }
         }
     }

@@ -69,6 +69,8 @@ pub struct FrameError {
     pub id: Option<String>,
     pub code: ErrorCode,
     pub message: String,
+    /// False for a malformed CALLRESULT or CALLERROR: those are never answered (CHECKLIST §1.1).
+    pub answerable: bool,
 }
 
 impl FrameError {
@@ -77,7 +79,13 @@ impl FrameError {
             id,
             code,
             message: message.into(),
+            answerable: true,
         }
+    }
+
+    fn unanswerable(mut self) -> FrameError {
+        self.answerable = false;
+        self
     }
 }
 
@@ -96,11 +104,7 @@ impl<'a> Frame<'a> {
                 } else {
                     ErrorCode::RpcFrameworkError
                 };
-                return Err(FrameError::new(
-                    id,
-                    code,
-                    format!("frame is not valid JSON: {e}"),
-                ));
+                return Err(FrameError::new(id, code, format!("frame is not valid JSON: {e}")));
             }
             Err(_) => {
                 return Err(FrameError::new(
@@ -163,12 +167,10 @@ impl<'a> Frame<'a> {
                         owned_id(),
                         ErrorCode::ProtocolError,
                         "a CALLRESULT is [3, id, {payload}]",
-                    ));
+                    )
+                    .unanswerable());
                 }
-                Ok(Frame::CallResult {
-                    id,
-                    payload: parts[2],
-                })
+                Ok(Frame::CallResult { id, payload: parts[2] })
             }
             Some(4) => {
                 let (Some(code), Some(description)) = (
@@ -179,16 +181,16 @@ impl<'a> Frame<'a> {
                         owned_id(),
                         ErrorCode::ProtocolError,
                         "a CALLERROR is [4, id, code, description, {details}]",
-                    ));
+                    )
+                    .unanswerable());
                 };
                 let details = match parts.get(4) {
                     Some(d) if parts.len() == 5 => d,
                     _ => {
-                        return Err(FrameError::new(
-                            owned_id(),
-                            ErrorCode::ProtocolError,
-                            "a CALLERROR has 5 elements",
-                        ))
+                        return Err(
+                            FrameError::new(owned_id(), ErrorCode::ProtocolError, "a CALLERROR has 5 elements")
+                                .unanswerable(),
+                        )
                     }
                 };
                 Ok(Frame::CallError {
@@ -246,9 +248,7 @@ fn json_string(s: &str) -> String {
 /// (`[2, "id", ...`), so that the error can be answered under the sender's id (CONFORMANCE RPC-06).
 pub fn recover_message_id(text: &str) -> Option<String> {
     let rest = text.trim_start().strip_prefix('[')?.trim_start();
-    let rest = rest
-        .strip_prefix(|c: char| c.is_ascii_digit())?
-        .trim_start();
+    let rest = rest.strip_prefix(|c: char| c.is_ascii_digit())?.trim_start();
     let rest = rest.strip_prefix(',')?.trim_start().strip_prefix('"')?;
     let end = rest.find(['"', '\\'])?;
     let id = &rest[..end];
@@ -266,15 +266,8 @@ mod tests {
     #[test]
     fn parses_the_three_frame_kinds() {
         match Frame::parse(r#"[2,"a1","Heartbeat",{}]"#).expect("call") {
-            Frame::Call {
-                id,
-                action,
-                payload,
-            } => {
-                assert_eq!(
-                    (id.as_ref(), action.as_ref(), payload.get()),
-                    ("a1", "Heartbeat", "{}")
-                );
+            Frame::Call { id, action, payload } => {
+                assert_eq!((id.as_ref(), action.as_ref(), payload.get()), ("a1", "Heartbeat", "{}"));
             }
             other => panic!("{other:?}"),
         }
@@ -291,44 +284,39 @@ mod tests {
     #[test]
     fn malformed_frames_get_the_right_code() {
         let cases: &[(&str, Option<&str>, ErrorCode)] = &[
-            (
-                r#"[2,"ab","Heartbeat",{"#,
-                Some("ab"),
-                ErrorCode::FormationViolation,
-            ),
+            (r#"[2,"ab","Heartbeat",{"#, Some("ab"), ErrorCode::FormationViolation),
             ("hello", None, ErrorCode::RpcFrameworkError),
             (r#"{"a":1}"#, None, ErrorCode::RpcFrameworkError),
-            (
-                r#"[2,17,"Heartbeat",{}]"#,
-                None,
-                ErrorCode::RpcFrameworkError,
-            ),
+            (r#"[2,17,"Heartbeat",{}]"#, None, ErrorCode::RpcFrameworkError),
             (
                 r#"[9,"ab","Heartbeat",{}]"#,
                 Some("ab"),
                 ErrorCode::MessageTypeNotSupported,
             ),
-            (
-                r#"[2,"ab","Heartbeat"]"#,
-                Some("ab"),
-                ErrorCode::ProtocolError,
-            ),
+            (r#"[2,"ab","Heartbeat"]"#, Some("ab"), ErrorCode::ProtocolError),
             (r#"[2,"ab",7,{}]"#, Some("ab"), ErrorCode::ProtocolError),
-            (
-                r#"[2,"ab","Heartbeat",[]]"#,
-                Some("ab"),
-                ErrorCode::FormationViolation,
-            ),
+            (r#"[2,"ab","Heartbeat",[]]"#, Some("ab"), ErrorCode::FormationViolation),
             (
                 r#"[2,"","Heartbeat",{}]"#,
                 Some(""),
                 ErrorCode::PropertyConstraintViolation,
             ),
             (r#"[4,"ab","X","d"]"#, Some("ab"), ErrorCode::ProtocolError),
+            (r#"[3,"ab"]"#, Some("ab"), ErrorCode::ProtocolError),
         ];
         for (text, id, code) in cases {
             let e = err(text);
             assert_eq!((e.id.as_deref(), e.code), (*id, *code), "{text}");
+            assert_eq!(
+                e.answerable,
+                !text.starts_with("[3") && !text.starts_with("[4"),
+                "{text}"
+            );
+            assert_eq!(
+                e.answerable,
+                !text.starts_with("[3") && !text.starts_with("[4"),
+                "{text}"
+            );
         }
     }
 
@@ -346,10 +334,7 @@ mod tests {
     fn encoded_frames_escape_strings_and_keep_five_elements() {
         let e = Frame::encode_call_error("i\"d", "GenericError", "line\nbreak");
         let v: serde_json::Value = serde_json::from_str(&e).expect("valid JSON");
-        assert_eq!(
-            v,
-            serde_json::json!([4, "i\"d", "GenericError", "line\nbreak", {}])
-        );
+        assert_eq!(v, serde_json::json!([4, "i\"d", "GenericError", "line\nbreak", {}]));
         let c = Frame::encode_call("1", "Reset", r#"{"type":"Hard"}"#);
         assert_eq!(c, r#"[2,"1","Reset",{"type":"Hard"}]"#);
     }

@@ -33,11 +33,7 @@ fn sample(schema: &Value, root: &Value, full: bool, depth: usize) -> Value {
             Value::Object(out)
         }
         Some("array") => {
-            let n = schema
-                .get("minItems")
-                .and_then(Value::as_u64)
-                .unwrap_or(1)
-                .max(1);
+            let n = schema.get("minItems").and_then(Value::as_u64).unwrap_or(1).max(1);
             Value::Array(
                 (0..n)
                     .map(|_| sample(&schema["items"], root, full, depth + 1))
@@ -51,15 +47,8 @@ fn sample(schema: &Value, root: &Value, full: bool, depth: usize) -> Value {
             if schema.get("format").and_then(Value::as_str) == Some("uri") {
                 return json!("ftp://files.example.com/up");
             }
-            let max = schema
-                .get("maxLength")
-                .and_then(Value::as_u64)
-                .unwrap_or(12) as usize;
-            json!("ßx"
-                .repeat(max)
-                .chars()
-                .take(max.min(40))
-                .collect::<String>())
+            let max = schema.get("maxLength").and_then(Value::as_u64).unwrap_or(12) as usize;
+            json!("ßx".repeat(max).chars().take(max.min(40)).collect::<String>())
         }
         Some("integer") => {
             let min = schema.get("minimum").and_then(Value::as_i64).unwrap_or(0);
@@ -151,12 +140,10 @@ fn every_message_round_trips_and_validates_against_its_official_schema() {
             testkit::validate(case.dir, case.action, case.response, &input)
                 .unwrap_or_else(|e| panic!("the sample itself is invalid: {e}"));
             let text = input.to_string();
-            let output =
-                round_trip(&case, &text).unwrap_or_else(|e| panic!("{file} refused {text}: {e}"));
+            let output = round_trip(&case, &text).unwrap_or_else(|e| panic!("{file} refused {text}: {e}"));
             let output: Value = serde_json::from_str(&output).expect("valid JSON");
             assert_eq!(output, input, "{file}: round trip changed the payload");
-            testkit::validate(case.dir, case.action, case.response, &output)
-                .expect("re-encoded payload is valid");
+            testkit::validate(case.dir, case.action, case.response, &output).expect("re-encoded payload is valid");
             checked += 1;
         }
     }
@@ -238,8 +225,7 @@ fn meter_value_units_from_the_errata_are_accepted() {
         let payload = format!(
             r#"{{"connectorId":1,"meterValue":[{{"timestamp":"2026-11-26T12:00:00Z","sampledValue":[{{"value":"1","unit":"{unit}"}}]}}]}}"#
         );
-        ocpp::v16::Request::decode(ocpp::v16::Action::MeterValues, &payload)
-            .unwrap_or_else(|e| panic!("{unit}: {e}"));
+        ocpp::v16::Request::decode(ocpp::v16::Action::MeterValues, &payload).unwrap_or_else(|e| panic!("{unit}: {e}"));
     }
 }
 
@@ -250,10 +236,8 @@ fn charging_limits_accept_decimal_multiples_of_a_tenth() {
             r#"{{"connectorId":1,"csChargingProfiles":{{"chargingProfileId":1,"stackLevel":0,"chargingProfilePurpose":"TxDefaultProfile","chargingProfileKind":"Relative","chargingSchedule":{{"chargingRateUnit":"A","chargingSchedulePeriod":[{{"startPeriod":0,"limit":{limit}}}]}}}}}}"#
         )
     };
-    assert!(
-        ocpp::v16::Request::decode(ocpp::v16::Action::SetChargingProfile, &period("21.4")).is_ok()
-    );
-    let err = ocpp::v16::Request::decode(ocpp::v16::Action::SetChargingProfile, &period("21.45"))
-        .expect_err("not a tenth");
+    assert!(ocpp::v16::Request::decode(ocpp::v16::Action::SetChargingProfile, &period("21.4")).is_ok());
+    let err =
+        ocpp::v16::Request::decode(ocpp::v16::Action::SetChargingProfile, &period("21.45")).expect_err("not a tenth");
     assert_eq!(err.code, ErrorCode::PropertyConstraintViolation);
 }

@@ -39,8 +39,7 @@ pub fn schema_file(version: VersionDir, action: &str, response: bool) -> String 
 
 pub fn load_schema(version: VersionDir, file: &str) -> Value {
     let path = schema_root().join(version).join("schemas").join(file);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
 }
 
@@ -48,12 +47,7 @@ type Cache = Mutex<HashMap<(VersionDir, String), &'static jsonschema::Validator>
 
 /// Validates `instance` against the official schema of `action`'s request or response;
 /// the error lists every violation.
-pub fn validate(
-    version: VersionDir,
-    action: &str,
-    response: bool,
-    instance: &Value,
-) -> Result<(), String> {
+pub fn validate(version: VersionDir, action: &str, response: bool, instance: &Value) -> Result<(), String> {
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let file = schema_file(version, action, response);
     let validator = {
@@ -63,8 +57,7 @@ pub fn validate(
             .unwrap_or_else(|p| p.into_inner());
         *cache.entry((version, file.clone())).or_insert_with(|| {
             let schema = load_schema(version, &file);
-            let v = jsonschema::validator_for(&schema)
-                .unwrap_or_else(|e| panic!("compiling {file}: {e}"));
+            let v = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("compiling {file}: {e}"));
             Box::leak(Box::new(v))
         })
     };

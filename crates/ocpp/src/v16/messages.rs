@@ -3,9 +3,7 @@
 
 #![allow(clippy::large_enum_variant, clippy::too_many_lines)]
 
-use crate::common::{
-    check_items, check_max_len, check_range, DateTime, Initiator, Validate, Violation,
-};
+use crate::common::{check_items, check_max_len, check_range, DateTime, Initiator, Validate, Violation};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,37 +43,21 @@ impl Validate for AuthorizeResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BootNotificationRequest {
-    #[serde(
-        rename = "chargeBoxSerialNumber",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "chargeBoxSerialNumber", default, skip_serializing_if = "Option::is_none")]
     pub charge_box_serial_number: Option<String>,
     #[serde(rename = "chargePointModel")]
     pub charge_point_model: String,
-    #[serde(
-        rename = "chargePointSerialNumber",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "chargePointSerialNumber", default, skip_serializing_if = "Option::is_none")]
     pub charge_point_serial_number: Option<String>,
     #[serde(rename = "chargePointVendor")]
     pub charge_point_vendor: String,
-    #[serde(
-        rename = "firmwareVersion",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "firmwareVersion", default, skip_serializing_if = "Option::is_none")]
     pub firmware_version: Option<String>,
     #[serde(rename = "iccid", default, skip_serializing_if = "Option::is_none")]
     pub iccid: Option<String>,
     #[serde(rename = "imsi", default, skip_serializing_if = "Option::is_none")]
     pub imsi: Option<String>,
-    #[serde(
-        rename = "meterSerialNumber",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "meterSerialNumber", default, skip_serializing_if = "Option::is_none")]
     pub meter_serial_number: Option<String>,
     #[serde(rename = "meterType", default, skip_serializing_if = "Option::is_none")]
     pub meter_type: Option<String>,
@@ -434,10 +416,8 @@ pub enum ChangeAvailabilityType {
 }
 
 impl ChangeAvailabilityType {
-    pub const ALL: &'static [ChangeAvailabilityType] = &[
-        ChangeAvailabilityType::Inoperative,
-        ChangeAvailabilityType::Operative,
-    ];
+    pub const ALL: &'static [ChangeAvailabilityType] =
+        &[ChangeAvailabilityType::Inoperative, ChangeAvailabilityType::Operative];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -542,19 +522,11 @@ pub struct ChargingProfile {
     pub charging_profile_purpose: ChargingProfileChargingProfilePurpose,
     #[serde(rename = "chargingSchedule")]
     pub charging_schedule: ChargingSchedule,
-    #[serde(
-        rename = "recurrencyKind",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "recurrencyKind", default, skip_serializing_if = "Option::is_none")]
     pub recurrency_kind: Option<ChargingProfileRecurrencyKind>,
     #[serde(rename = "stackLevel")]
     pub stack_level: i64,
-    #[serde(
-        rename = "transactionId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "transactionId", default, skip_serializing_if = "Option::is_none")]
     pub transaction_id: Option<i64>,
     #[serde(rename = "validFrom", default, skip_serializing_if = "Option::is_none")]
     pub valid_from: Option<DateTime>,
@@ -566,15 +538,11 @@ impl Validate for ChargingProfile {
     fn validate(&self) -> Result<(), Violation> {
         {
             let value = &self.charging_profile_kind;
-            value
-                .validate()
-                .map_err(|e| e.within("chargingProfileKind"))?;
+            value.validate().map_err(|e| e.within("chargingProfileKind"))?;
         }
         {
             let value = &self.charging_profile_purpose;
-            value
-                .validate()
-                .map_err(|e| e.within("chargingProfilePurpose"))?;
+            value.validate().map_err(|e| e.within("chargingProfilePurpose"))?;
         }
         {
             let value = &self.charging_schedule;
@@ -691,17 +659,9 @@ pub struct ChargingSchedule {
     pub charging_schedule_period: Vec<ChargingSchedulePeriod>,
     #[serde(rename = "duration", default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
-    #[serde(
-        rename = "minChargingRate",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "minChargingRate", default, skip_serializing_if = "Option::is_none")]
     pub min_charging_rate: Option<f64>,
-    #[serde(
-        rename = "startSchedule",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "startSchedule", default, skip_serializing_if = "Option::is_none")]
     pub start_schedule: Option<DateTime>,
 }
 
@@ -714,8 +674,7 @@ impl Validate for ChargingSchedule {
         {
             let value = &self.charging_schedule_period;
             for item in value.iter() {
-                item.validate()
-                    .map_err(|e| e.within("chargingSchedulePeriod"))?;
+                item.validate().map_err(|e| e.within("chargingSchedulePeriod"))?;
             }
         }
         if let Some(value) = &self.min_charging_rate {
@@ -734,10 +693,8 @@ pub enum ChargingScheduleChargingRateUnit {
 }
 
 impl ChargingScheduleChargingRateUnit {
-    pub const ALL: &'static [ChargingScheduleChargingRateUnit] = &[
-        ChargingScheduleChargingRateUnit::A,
-        ChargingScheduleChargingRateUnit::W,
-    ];
+    pub const ALL: &'static [ChargingScheduleChargingRateUnit] =
+        &[ChargingScheduleChargingRateUnit::A, ChargingScheduleChargingRateUnit::W];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -759,11 +716,7 @@ impl Validate for ChargingScheduleChargingRateUnit {
 pub struct ChargingSchedulePeriod {
     #[serde(rename = "limit")]
     pub limit: f64,
-    #[serde(
-        rename = "numberPhases",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "numberPhases", default, skip_serializing_if = "Option::is_none")]
     pub number_phases: Option<i64>,
     #[serde(rename = "startPeriod")]
     pub start_period: i64,
@@ -815,10 +768,8 @@ pub enum ClearCacheResponseStatus {
 }
 
 impl ClearCacheResponseStatus {
-    pub const ALL: &'static [ClearCacheResponseStatus] = &[
-        ClearCacheResponseStatus::Accepted,
-        ClearCacheResponseStatus::Rejected,
-    ];
+    pub const ALL: &'static [ClearCacheResponseStatus] =
+        &[ClearCacheResponseStatus::Accepted, ClearCacheResponseStatus::Rejected];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -855,9 +806,7 @@ impl ClearChargingProfileChargingProfilePurpose {
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
-            ClearChargingProfileChargingProfilePurpose::ChargePointMaxProfile => {
-                "ChargePointMaxProfile"
-            }
+            ClearChargingProfileChargingProfilePurpose::ChargePointMaxProfile => "ChargePointMaxProfile",
             ClearChargingProfileChargingProfilePurpose::TxDefaultProfile => "TxDefaultProfile",
             ClearChargingProfileChargingProfilePurpose::TxProfile => "TxProfile",
         }
@@ -873,34 +822,20 @@ impl Validate for ClearChargingProfileChargingProfilePurpose {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClearChargingProfileRequest {
-    #[serde(
-        rename = "chargingProfilePurpose",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "chargingProfilePurpose", default, skip_serializing_if = "Option::is_none")]
     pub charging_profile_purpose: Option<ClearChargingProfileChargingProfilePurpose>,
-    #[serde(
-        rename = "connectorId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "connectorId", default, skip_serializing_if = "Option::is_none")]
     pub connector_id: Option<i64>,
     #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    #[serde(
-        rename = "stackLevel",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "stackLevel", default, skip_serializing_if = "Option::is_none")]
     pub stack_level: Option<i64>,
 }
 
 impl Validate for ClearChargingProfileRequest {
     fn validate(&self) -> Result<(), Violation> {
         if let Some(value) = &self.charging_profile_purpose {
-            value
-                .validate()
-                .map_err(|e| e.within("chargingProfilePurpose"))?;
+            value.validate().map_err(|e| e.within("chargingProfilePurpose"))?;
         }
         Ok(())
     }
@@ -1067,9 +1002,7 @@ impl Validate for DeleteCertificateRequest {
     fn validate(&self) -> Result<(), Violation> {
         {
             let value = &self.certificate_hash_data;
-            value
-                .validate()
-                .map_err(|e| e.within("certificateHashData"))?;
+            value.validate().map_err(|e| e.within("certificateHashData"))?;
         }
         Ok(())
     }
@@ -1192,11 +1125,7 @@ impl Validate for DiagnosticsStatusNotificationStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExtendedTriggerMessageRequest {
-    #[serde(
-        rename = "connectorId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "connectorId", default, skip_serializing_if = "Option::is_none")]
     pub connector_id: Option<i64>,
     #[serde(rename = "requestedMessage")]
     pub requested_message: MessageTriggerEnum,
@@ -1232,11 +1161,7 @@ impl Validate for ExtendedTriggerMessageResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Firmware {
-    #[serde(
-        rename = "installDateTime",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "installDateTime", default, skip_serializing_if = "Option::is_none")]
     pub install_date_time: Option<DateTime>,
     #[serde(rename = "location")]
     pub location: String,
@@ -1428,8 +1353,7 @@ pub enum GenericStatusEnum {
 }
 
 impl GenericStatusEnum {
-    pub const ALL: &'static [GenericStatusEnum] =
-        &[GenericStatusEnum::Accepted, GenericStatusEnum::Rejected];
+    pub const ALL: &'static [GenericStatusEnum] = &[GenericStatusEnum::Accepted, GenericStatusEnum::Rejected];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -1478,11 +1402,7 @@ impl Validate for GetCompositeScheduleChargingRateUnit {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetCompositeScheduleRequest {
-    #[serde(
-        rename = "chargingRateUnit",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "chargingRateUnit", default, skip_serializing_if = "Option::is_none")]
     pub charging_rate_unit: Option<GetCompositeScheduleChargingRateUnit>,
     #[serde(rename = "connectorId")]
     pub connector_id: i64,
@@ -1502,23 +1422,11 @@ impl Validate for GetCompositeScheduleRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetCompositeScheduleResponse {
-    #[serde(
-        rename = "chargingSchedule",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "chargingSchedule", default, skip_serializing_if = "Option::is_none")]
     pub charging_schedule: Option<ChargingSchedule>,
-    #[serde(
-        rename = "connectorId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "connectorId", default, skip_serializing_if = "Option::is_none")]
     pub connector_id: Option<i64>,
-    #[serde(
-        rename = "scheduleStart",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "scheduleStart", default, skip_serializing_if = "Option::is_none")]
     pub schedule_start: Option<DateTime>,
     #[serde(rename = "status")]
     pub status: GetCompositeScheduleResponseStatus,
@@ -1587,17 +1495,9 @@ impl Validate for GetConfigurationRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetConfigurationResponse {
-    #[serde(
-        rename = "configurationKey",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "configurationKey", default, skip_serializing_if = "Option::is_none")]
     pub configuration_key: Option<Vec<ConfigurationKey>>,
-    #[serde(
-        rename = "unknownKey",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "unknownKey", default, skip_serializing_if = "Option::is_none")]
     pub unknown_key: Option<Vec<String>>,
 }
 
@@ -1624,11 +1524,7 @@ pub struct GetDiagnosticsRequest {
     pub location: String,
     #[serde(rename = "retries", default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<i64>,
-    #[serde(
-        rename = "retryInterval",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "retryInterval", default, skip_serializing_if = "Option::is_none")]
     pub retry_interval: Option<i64>,
     #[serde(rename = "startTime", default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<DateTime>,
@@ -1678,11 +1574,7 @@ impl Validate for GetInstalledCertificateIdsRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetInstalledCertificateIdsResponse {
-    #[serde(
-        rename = "certificateHashData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "certificateHashData", default, skip_serializing_if = "Option::is_none")]
     pub certificate_hash_data: Option<Vec<CertificateHashData>>,
     #[serde(rename = "status")]
     pub status: GetInstalledCertificateStatusEnum,
@@ -1693,8 +1585,7 @@ impl Validate for GetInstalledCertificateIdsResponse {
         if let Some(value) = &self.certificate_hash_data {
             check_items(value.len(), Some(1), None, "certificateHashData")?;
             for item in value.iter() {
-                item.validate()
-                    .map_err(|e| e.within("certificateHashData"))?;
+                item.validate().map_err(|e| e.within("certificateHashData"))?;
             }
         }
         {
@@ -1768,11 +1659,7 @@ pub struct GetLogRequest {
     pub request_id: i64,
     #[serde(rename = "retries", default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<i64>,
-    #[serde(
-        rename = "retryInterval",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "retryInterval", default, skip_serializing_if = "Option::is_none")]
     pub retry_interval: Option<i64>,
 }
 
@@ -1871,17 +1758,9 @@ impl Validate for HeartbeatResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdTagInfo {
-    #[serde(
-        rename = "expiryDate",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "expiryDate", default, skip_serializing_if = "Option::is_none")]
     pub expiry_date: Option<DateTime>,
-    #[serde(
-        rename = "parentIdTag",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "parentIdTag", default, skip_serializing_if = "Option::is_none")]
     pub parent_id_tag: Option<String>,
     #[serde(rename = "status")]
     pub status: IdTagInfoStatus,
@@ -2065,17 +1944,9 @@ impl Validate for LogEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogParameters {
-    #[serde(
-        rename = "latestTimestamp",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "latestTimestamp", default, skip_serializing_if = "Option::is_none")]
     pub latest_timestamp: Option<DateTime>,
-    #[serde(
-        rename = "oldestTimestamp",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "oldestTimestamp", default, skip_serializing_if = "Option::is_none")]
     pub oldest_timestamp: Option<DateTime>,
     #[serde(rename = "remoteLocation")]
     pub remote_location: String,
@@ -2231,11 +2102,7 @@ pub struct MeterValuesRequest {
     pub connector_id: i64,
     #[serde(rename = "meterValue")]
     pub meter_value: Vec<MeterValue>,
-    #[serde(
-        rename = "transactionId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "transactionId", default, skip_serializing_if = "Option::is_none")]
     pub transaction_id: Option<i64>,
 }
 
@@ -2265,17 +2132,9 @@ impl Validate for MeterValuesResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RemoteStartTransactionRequest {
-    #[serde(
-        rename = "chargingProfile",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "chargingProfile", default, skip_serializing_if = "Option::is_none")]
     pub charging_profile: Option<ChargingProfile>,
-    #[serde(
-        rename = "connectorId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "connectorId", default, skip_serializing_if = "Option::is_none")]
     pub connector_id: Option<i64>,
     #[serde(rename = "idTag")]
     pub id_tag: String,
@@ -2408,11 +2267,7 @@ pub struct ReserveNowRequest {
     pub expiry_date: DateTime,
     #[serde(rename = "idTag")]
     pub id_tag: String,
-    #[serde(
-        rename = "parentIdTag",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "parentIdTag", default, skip_serializing_if = "Option::is_none")]
     pub parent_id_tag: Option<String>,
     #[serde(rename = "reservationId")]
     pub reservation_id: i64,
@@ -2532,8 +2387,7 @@ pub enum ResetResponseStatus {
 }
 
 impl ResetResponseStatus {
-    pub const ALL: &'static [ResetResponseStatus] =
-        &[ResetResponseStatus::Accepted, ResetResponseStatus::Rejected];
+    pub const ALL: &'static [ResetResponseStatus] = &[ResetResponseStatus::Accepted, ResetResponseStatus::Rejected];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -2681,8 +2535,7 @@ pub enum SampledValueFormat {
 }
 
 impl SampledValueFormat {
-    pub const ALL: &'static [SampledValueFormat] =
-        &[SampledValueFormat::Raw, SampledValueFormat::SignedData];
+    pub const ALL: &'static [SampledValueFormat] = &[SampledValueFormat::Raw, SampledValueFormat::SignedData];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -2819,20 +2672,12 @@ impl SampledValueMeasurand {
         match self {
             SampledValueMeasurand::EnergyActiveExportRegister => "Energy.Active.Export.Register",
             SampledValueMeasurand::EnergyActiveImportRegister => "Energy.Active.Import.Register",
-            SampledValueMeasurand::EnergyReactiveExportRegister => {
-                "Energy.Reactive.Export.Register"
-            }
-            SampledValueMeasurand::EnergyReactiveImportRegister => {
-                "Energy.Reactive.Import.Register"
-            }
+            SampledValueMeasurand::EnergyReactiveExportRegister => "Energy.Reactive.Export.Register",
+            SampledValueMeasurand::EnergyReactiveImportRegister => "Energy.Reactive.Import.Register",
             SampledValueMeasurand::EnergyActiveExportInterval => "Energy.Active.Export.Interval",
             SampledValueMeasurand::EnergyActiveImportInterval => "Energy.Active.Import.Interval",
-            SampledValueMeasurand::EnergyReactiveExportInterval => {
-                "Energy.Reactive.Export.Interval"
-            }
-            SampledValueMeasurand::EnergyReactiveImportInterval => {
-                "Energy.Reactive.Import.Interval"
-            }
+            SampledValueMeasurand::EnergyReactiveExportInterval => "Energy.Reactive.Export.Interval",
+            SampledValueMeasurand::EnergyReactiveImportInterval => "Energy.Reactive.Import.Interval",
             SampledValueMeasurand::PowerActiveExport => "Power.Active.Export",
             SampledValueMeasurand::PowerActiveImport => "Power.Active.Import",
             SampledValueMeasurand::PowerOffered => "Power.Offered",
@@ -3050,11 +2895,7 @@ impl Validate for SecurityEventNotificationResponse {
 pub struct SendLocalListRequest {
     #[serde(rename = "listVersion")]
     pub list_version: i64,
-    #[serde(
-        rename = "localAuthorizationList",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "localAuthorizationList", default, skip_serializing_if = "Option::is_none")]
     pub local_authorization_list: Option<Vec<LocalAuthorizationList>>,
     #[serde(rename = "updateType")]
     pub update_type: SendLocalListUpdateType,
@@ -3064,8 +2905,7 @@ impl Validate for SendLocalListRequest {
     fn validate(&self) -> Result<(), Violation> {
         if let Some(value) = &self.local_authorization_list {
             for item in value.iter() {
-                item.validate()
-                    .map_err(|e| e.within("localAuthorizationList"))?;
+                item.validate().map_err(|e| e.within("localAuthorizationList"))?;
             }
         }
         {
@@ -3139,10 +2979,8 @@ pub enum SendLocalListUpdateType {
 }
 
 impl SendLocalListUpdateType {
-    pub const ALL: &'static [SendLocalListUpdateType] = &[
-        SendLocalListUpdateType::Differential,
-        SendLocalListUpdateType::Full,
-    ];
+    pub const ALL: &'static [SendLocalListUpdateType] =
+        &[SendLocalListUpdateType::Differential, SendLocalListUpdateType::Full];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -3172,9 +3010,7 @@ impl Validate for SetChargingProfileRequest {
     fn validate(&self) -> Result<(), Violation> {
         {
             let value = &self.cs_charging_profiles;
-            value
-                .validate()
-                .map_err(|e| e.within("csChargingProfiles"))?;
+            value.validate().map_err(|e| e.within("csChargingProfiles"))?;
         }
         Ok(())
     }
@@ -3302,11 +3138,7 @@ pub struct SignedUpdateFirmwareRequest {
     pub request_id: i64,
     #[serde(rename = "retries", default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<i64>,
-    #[serde(
-        rename = "retryInterval",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "retryInterval", default, skip_serializing_if = "Option::is_none")]
     pub retry_interval: Option<i64>,
 }
 
@@ -3346,11 +3178,7 @@ pub struct StartTransactionRequest {
     pub id_tag: String,
     #[serde(rename = "meterStart")]
     pub meter_start: i64,
-    #[serde(
-        rename = "reservationId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "reservationId", default, skip_serializing_if = "Option::is_none")]
     pub reservation_id: Option<i64>,
     #[serde(rename = "timestamp")]
     pub timestamp: DateTime,
@@ -3483,11 +3311,7 @@ pub struct StatusNotificationRequest {
     pub status: StatusNotificationStatus,
     #[serde(rename = "timestamp", default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<DateTime>,
-    #[serde(
-        rename = "vendorErrorCode",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "vendorErrorCode", default, skip_serializing_if = "Option::is_none")]
     pub vendor_error_code: Option<String>,
     #[serde(rename = "vendorId", default, skip_serializing_if = "Option::is_none")]
     pub vendor_id: Option<String>,
@@ -3659,11 +3483,7 @@ pub struct StopTransactionRequest {
     pub reason: Option<StopTransactionReason>,
     #[serde(rename = "timestamp")]
     pub timestamp: DateTime,
-    #[serde(
-        rename = "transactionData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "transactionData", default, skip_serializing_if = "Option::is_none")]
     pub transaction_data: Option<Vec<TransactionData>>,
     #[serde(rename = "transactionId")]
     pub transaction_id: i64,
@@ -3726,11 +3546,7 @@ impl Validate for TransactionData {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TriggerMessageRequest {
-    #[serde(
-        rename = "connectorId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "connectorId", default, skip_serializing_if = "Option::is_none")]
     pub connector_id: Option<i64>,
     #[serde(rename = "requestedMessage")]
     pub requested_message: TriggerMessageRequestedMessage,
@@ -3776,12 +3592,8 @@ impl TriggerMessageRequestedMessage {
     pub fn as_str(self) -> &'static str {
         match self {
             TriggerMessageRequestedMessage::BootNotification => "BootNotification",
-            TriggerMessageRequestedMessage::DiagnosticsStatusNotification => {
-                "DiagnosticsStatusNotification"
-            }
-            TriggerMessageRequestedMessage::FirmwareStatusNotification => {
-                "FirmwareStatusNotification"
-            }
+            TriggerMessageRequestedMessage::DiagnosticsStatusNotification => "DiagnosticsStatusNotification",
+            TriggerMessageRequestedMessage::FirmwareStatusNotification => "FirmwareStatusNotification",
             TriggerMessageRequestedMessage::Heartbeat => "Heartbeat",
             TriggerMessageRequestedMessage::MeterValues => "MeterValues",
             TriggerMessageRequestedMessage::StatusNotification => "StatusNotification",
@@ -3950,11 +3762,7 @@ pub struct UpdateFirmwareRequest {
     pub retries: Option<i64>,
     #[serde(rename = "retrieveDate")]
     pub retrieve_date: DateTime,
-    #[serde(
-        rename = "retryInterval",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "retryInterval", default, skip_serializing_if = "Option::is_none")]
     pub retry_interval: Option<i64>,
 }
 
@@ -4366,9 +4174,7 @@ impl Request {
             Request::SendLocalList(_) => Action::SendLocalList,
             Request::SetChargingProfile(_) => Action::SetChargingProfile,
             Request::SignCertificate(_) => Action::SignCertificate,
-            Request::SignedFirmwareStatusNotification(_) => {
-                Action::SignedFirmwareStatusNotification
-            }
+            Request::SignedFirmwareStatusNotification(_) => Action::SignedFirmwareStatusNotification,
             Request::SignedUpdateFirmware(_) => Action::SignedUpdateFirmware,
             Request::StartTransaction(_) => Action::StartTransaction,
             Request::StatusNotification(_) => Action::StatusNotification,
@@ -4384,106 +4190,54 @@ impl Request {
     pub fn decode(action: Action, payload: &str) -> Result<Self, crate::DecodeError> {
         Ok(match action {
             Action::Authorize => Request::Authorize(crate::common::decode_payload(payload)?),
-            Action::BootNotification => {
-                Request::BootNotification(crate::common::decode_payload(payload)?)
-            }
-            Action::CancelReservation => {
-                Request::CancelReservation(crate::common::decode_payload(payload)?)
-            }
-            Action::CertificateSigned => {
-                Request::CertificateSigned(crate::common::decode_payload(payload)?)
-            }
-            Action::ChangeAvailability => {
-                Request::ChangeAvailability(crate::common::decode_payload(payload)?)
-            }
-            Action::ChangeConfiguration => {
-                Request::ChangeConfiguration(crate::common::decode_payload(payload)?)
-            }
+            Action::BootNotification => Request::BootNotification(crate::common::decode_payload(payload)?),
+            Action::CancelReservation => Request::CancelReservation(crate::common::decode_payload(payload)?),
+            Action::CertificateSigned => Request::CertificateSigned(crate::common::decode_payload(payload)?),
+            Action::ChangeAvailability => Request::ChangeAvailability(crate::common::decode_payload(payload)?),
+            Action::ChangeConfiguration => Request::ChangeConfiguration(crate::common::decode_payload(payload)?),
             Action::ClearCache => Request::ClearCache(crate::common::decode_payload(payload)?),
-            Action::ClearChargingProfile => {
-                Request::ClearChargingProfile(crate::common::decode_payload(payload)?)
-            }
+            Action::ClearChargingProfile => Request::ClearChargingProfile(crate::common::decode_payload(payload)?),
             Action::DataTransfer => Request::DataTransfer(crate::common::decode_payload(payload)?),
-            Action::DeleteCertificate => {
-                Request::DeleteCertificate(crate::common::decode_payload(payload)?)
-            }
+            Action::DeleteCertificate => Request::DeleteCertificate(crate::common::decode_payload(payload)?),
             Action::DiagnosticsStatusNotification => {
                 Request::DiagnosticsStatusNotification(crate::common::decode_payload(payload)?)
             }
-            Action::ExtendedTriggerMessage => {
-                Request::ExtendedTriggerMessage(crate::common::decode_payload(payload)?)
-            }
+            Action::ExtendedTriggerMessage => Request::ExtendedTriggerMessage(crate::common::decode_payload(payload)?),
             Action::FirmwareStatusNotification => {
                 Request::FirmwareStatusNotification(crate::common::decode_payload(payload)?)
             }
-            Action::GetCompositeSchedule => {
-                Request::GetCompositeSchedule(crate::common::decode_payload(payload)?)
-            }
-            Action::GetConfiguration => {
-                Request::GetConfiguration(crate::common::decode_payload(payload)?)
-            }
-            Action::GetDiagnostics => {
-                Request::GetDiagnostics(crate::common::decode_payload(payload)?)
-            }
+            Action::GetCompositeSchedule => Request::GetCompositeSchedule(crate::common::decode_payload(payload)?),
+            Action::GetConfiguration => Request::GetConfiguration(crate::common::decode_payload(payload)?),
+            Action::GetDiagnostics => Request::GetDiagnostics(crate::common::decode_payload(payload)?),
             Action::GetInstalledCertificateIds => {
                 Request::GetInstalledCertificateIds(crate::common::decode_payload(payload)?)
             }
-            Action::GetLocalListVersion => {
-                Request::GetLocalListVersion(crate::common::decode_payload(payload)?)
-            }
+            Action::GetLocalListVersion => Request::GetLocalListVersion(crate::common::decode_payload(payload)?),
             Action::GetLog => Request::GetLog(crate::common::decode_payload(payload)?),
             Action::Heartbeat => Request::Heartbeat(crate::common::decode_payload(payload)?),
-            Action::InstallCertificate => {
-                Request::InstallCertificate(crate::common::decode_payload(payload)?)
-            }
-            Action::LogStatusNotification => {
-                Request::LogStatusNotification(crate::common::decode_payload(payload)?)
-            }
+            Action::InstallCertificate => Request::InstallCertificate(crate::common::decode_payload(payload)?),
+            Action::LogStatusNotification => Request::LogStatusNotification(crate::common::decode_payload(payload)?),
             Action::MeterValues => Request::MeterValues(crate::common::decode_payload(payload)?),
-            Action::RemoteStartTransaction => {
-                Request::RemoteStartTransaction(crate::common::decode_payload(payload)?)
-            }
-            Action::RemoteStopTransaction => {
-                Request::RemoteStopTransaction(crate::common::decode_payload(payload)?)
-            }
+            Action::RemoteStartTransaction => Request::RemoteStartTransaction(crate::common::decode_payload(payload)?),
+            Action::RemoteStopTransaction => Request::RemoteStopTransaction(crate::common::decode_payload(payload)?),
             Action::ReserveNow => Request::ReserveNow(crate::common::decode_payload(payload)?),
             Action::Reset => Request::Reset(crate::common::decode_payload(payload)?),
             Action::SecurityEventNotification => {
                 Request::SecurityEventNotification(crate::common::decode_payload(payload)?)
             }
-            Action::SendLocalList => {
-                Request::SendLocalList(crate::common::decode_payload(payload)?)
-            }
-            Action::SetChargingProfile => {
-                Request::SetChargingProfile(crate::common::decode_payload(payload)?)
-            }
-            Action::SignCertificate => {
-                Request::SignCertificate(crate::common::decode_payload(payload)?)
-            }
+            Action::SendLocalList => Request::SendLocalList(crate::common::decode_payload(payload)?),
+            Action::SetChargingProfile => Request::SetChargingProfile(crate::common::decode_payload(payload)?),
+            Action::SignCertificate => Request::SignCertificate(crate::common::decode_payload(payload)?),
             Action::SignedFirmwareStatusNotification => {
                 Request::SignedFirmwareStatusNotification(crate::common::decode_payload(payload)?)
             }
-            Action::SignedUpdateFirmware => {
-                Request::SignedUpdateFirmware(crate::common::decode_payload(payload)?)
-            }
-            Action::StartTransaction => {
-                Request::StartTransaction(crate::common::decode_payload(payload)?)
-            }
-            Action::StatusNotification => {
-                Request::StatusNotification(crate::common::decode_payload(payload)?)
-            }
-            Action::StopTransaction => {
-                Request::StopTransaction(crate::common::decode_payload(payload)?)
-            }
-            Action::TriggerMessage => {
-                Request::TriggerMessage(crate::common::decode_payload(payload)?)
-            }
-            Action::UnlockConnector => {
-                Request::UnlockConnector(crate::common::decode_payload(payload)?)
-            }
-            Action::UpdateFirmware => {
-                Request::UpdateFirmware(crate::common::decode_payload(payload)?)
-            }
+            Action::SignedUpdateFirmware => Request::SignedUpdateFirmware(crate::common::decode_payload(payload)?),
+            Action::StartTransaction => Request::StartTransaction(crate::common::decode_payload(payload)?),
+            Action::StatusNotification => Request::StatusNotification(crate::common::decode_payload(payload)?),
+            Action::StopTransaction => Request::StopTransaction(crate::common::decode_payload(payload)?),
+            Action::TriggerMessage => Request::TriggerMessage(crate::common::decode_payload(payload)?),
+            Action::UnlockConnector => Request::UnlockConnector(crate::common::decode_payload(payload)?),
+            Action::UpdateFirmware => Request::UpdateFirmware(crate::common::decode_payload(payload)?),
         })
     }
 
@@ -4890,9 +4644,7 @@ impl Response {
             Response::SendLocalList(_) => Action::SendLocalList,
             Response::SetChargingProfile(_) => Action::SetChargingProfile,
             Response::SignCertificate(_) => Action::SignCertificate,
-            Response::SignedFirmwareStatusNotification(_) => {
-                Action::SignedFirmwareStatusNotification
-            }
+            Response::SignedFirmwareStatusNotification(_) => Action::SignedFirmwareStatusNotification,
             Response::SignedUpdateFirmware(_) => Action::SignedUpdateFirmware,
             Response::StartTransaction(_) => Action::StartTransaction,
             Response::StatusNotification(_) => Action::StatusNotification,
@@ -4908,106 +4660,54 @@ impl Response {
     pub fn decode(action: Action, payload: &str) -> Result<Self, crate::DecodeError> {
         Ok(match action {
             Action::Authorize => Response::Authorize(crate::common::decode_payload(payload)?),
-            Action::BootNotification => {
-                Response::BootNotification(crate::common::decode_payload(payload)?)
-            }
-            Action::CancelReservation => {
-                Response::CancelReservation(crate::common::decode_payload(payload)?)
-            }
-            Action::CertificateSigned => {
-                Response::CertificateSigned(crate::common::decode_payload(payload)?)
-            }
-            Action::ChangeAvailability => {
-                Response::ChangeAvailability(crate::common::decode_payload(payload)?)
-            }
-            Action::ChangeConfiguration => {
-                Response::ChangeConfiguration(crate::common::decode_payload(payload)?)
-            }
+            Action::BootNotification => Response::BootNotification(crate::common::decode_payload(payload)?),
+            Action::CancelReservation => Response::CancelReservation(crate::common::decode_payload(payload)?),
+            Action::CertificateSigned => Response::CertificateSigned(crate::common::decode_payload(payload)?),
+            Action::ChangeAvailability => Response::ChangeAvailability(crate::common::decode_payload(payload)?),
+            Action::ChangeConfiguration => Response::ChangeConfiguration(crate::common::decode_payload(payload)?),
             Action::ClearCache => Response::ClearCache(crate::common::decode_payload(payload)?),
-            Action::ClearChargingProfile => {
-                Response::ClearChargingProfile(crate::common::decode_payload(payload)?)
-            }
+            Action::ClearChargingProfile => Response::ClearChargingProfile(crate::common::decode_payload(payload)?),
             Action::DataTransfer => Response::DataTransfer(crate::common::decode_payload(payload)?),
-            Action::DeleteCertificate => {
-                Response::DeleteCertificate(crate::common::decode_payload(payload)?)
-            }
+            Action::DeleteCertificate => Response::DeleteCertificate(crate::common::decode_payload(payload)?),
             Action::DiagnosticsStatusNotification => {
                 Response::DiagnosticsStatusNotification(crate::common::decode_payload(payload)?)
             }
-            Action::ExtendedTriggerMessage => {
-                Response::ExtendedTriggerMessage(crate::common::decode_payload(payload)?)
-            }
+            Action::ExtendedTriggerMessage => Response::ExtendedTriggerMessage(crate::common::decode_payload(payload)?),
             Action::FirmwareStatusNotification => {
                 Response::FirmwareStatusNotification(crate::common::decode_payload(payload)?)
             }
-            Action::GetCompositeSchedule => {
-                Response::GetCompositeSchedule(crate::common::decode_payload(payload)?)
-            }
-            Action::GetConfiguration => {
-                Response::GetConfiguration(crate::common::decode_payload(payload)?)
-            }
-            Action::GetDiagnostics => {
-                Response::GetDiagnostics(crate::common::decode_payload(payload)?)
-            }
+            Action::GetCompositeSchedule => Response::GetCompositeSchedule(crate::common::decode_payload(payload)?),
+            Action::GetConfiguration => Response::GetConfiguration(crate::common::decode_payload(payload)?),
+            Action::GetDiagnostics => Response::GetDiagnostics(crate::common::decode_payload(payload)?),
             Action::GetInstalledCertificateIds => {
                 Response::GetInstalledCertificateIds(crate::common::decode_payload(payload)?)
             }
-            Action::GetLocalListVersion => {
-                Response::GetLocalListVersion(crate::common::decode_payload(payload)?)
-            }
+            Action::GetLocalListVersion => Response::GetLocalListVersion(crate::common::decode_payload(payload)?),
             Action::GetLog => Response::GetLog(crate::common::decode_payload(payload)?),
             Action::Heartbeat => Response::Heartbeat(crate::common::decode_payload(payload)?),
-            Action::InstallCertificate => {
-                Response::InstallCertificate(crate::common::decode_payload(payload)?)
-            }
-            Action::LogStatusNotification => {
-                Response::LogStatusNotification(crate::common::decode_payload(payload)?)
-            }
+            Action::InstallCertificate => Response::InstallCertificate(crate::common::decode_payload(payload)?),
+            Action::LogStatusNotification => Response::LogStatusNotification(crate::common::decode_payload(payload)?),
             Action::MeterValues => Response::MeterValues(crate::common::decode_payload(payload)?),
-            Action::RemoteStartTransaction => {
-                Response::RemoteStartTransaction(crate::common::decode_payload(payload)?)
-            }
-            Action::RemoteStopTransaction => {
-                Response::RemoteStopTransaction(crate::common::decode_payload(payload)?)
-            }
+            Action::RemoteStartTransaction => Response::RemoteStartTransaction(crate::common::decode_payload(payload)?),
+            Action::RemoteStopTransaction => Response::RemoteStopTransaction(crate::common::decode_payload(payload)?),
             Action::ReserveNow => Response::ReserveNow(crate::common::decode_payload(payload)?),
             Action::Reset => Response::Reset(crate::common::decode_payload(payload)?),
             Action::SecurityEventNotification => {
                 Response::SecurityEventNotification(crate::common::decode_payload(payload)?)
             }
-            Action::SendLocalList => {
-                Response::SendLocalList(crate::common::decode_payload(payload)?)
-            }
-            Action::SetChargingProfile => {
-                Response::SetChargingProfile(crate::common::decode_payload(payload)?)
-            }
-            Action::SignCertificate => {
-                Response::SignCertificate(crate::common::decode_payload(payload)?)
-            }
+            Action::SendLocalList => Response::SendLocalList(crate::common::decode_payload(payload)?),
+            Action::SetChargingProfile => Response::SetChargingProfile(crate::common::decode_payload(payload)?),
+            Action::SignCertificate => Response::SignCertificate(crate::common::decode_payload(payload)?),
             Action::SignedFirmwareStatusNotification => {
                 Response::SignedFirmwareStatusNotification(crate::common::decode_payload(payload)?)
             }
-            Action::SignedUpdateFirmware => {
-                Response::SignedUpdateFirmware(crate::common::decode_payload(payload)?)
-            }
-            Action::StartTransaction => {
-                Response::StartTransaction(crate::common::decode_payload(payload)?)
-            }
-            Action::StatusNotification => {
-                Response::StatusNotification(crate::common::decode_payload(payload)?)
-            }
-            Action::StopTransaction => {
-                Response::StopTransaction(crate::common::decode_payload(payload)?)
-            }
-            Action::TriggerMessage => {
-                Response::TriggerMessage(crate::common::decode_payload(payload)?)
-            }
-            Action::UnlockConnector => {
-                Response::UnlockConnector(crate::common::decode_payload(payload)?)
-            }
-            Action::UpdateFirmware => {
-                Response::UpdateFirmware(crate::common::decode_payload(payload)?)
-            }
+            Action::SignedUpdateFirmware => Response::SignedUpdateFirmware(crate::common::decode_payload(payload)?),
+            Action::StartTransaction => Response::StartTransaction(crate::common::decode_payload(payload)?),
+            Action::StatusNotification => Response::StatusNotification(crate::common::decode_payload(payload)?),
+            Action::StopTransaction => Response::StopTransaction(crate::common::decode_payload(payload)?),
+            Action::TriggerMessage => Response::TriggerMessage(crate::common::decode_payload(payload)?),
+            Action::UnlockConnector => Response::UnlockConnector(crate::common::decode_payload(payload)?),
+            Action::UpdateFirmware => Response::UpdateFirmware(crate::common::decode_payload(payload)?),
         })
     }
 

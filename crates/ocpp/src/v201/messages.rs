@@ -3,19 +3,13 @@
 
 #![allow(clippy::large_enum_variant, clippy::too_many_lines)]
 
-use crate::common::{
-    check_items, check_max_len, check_range, DateTime, Initiator, Validate, Violation,
-};
+use crate::common::{check_items, check_max_len, check_range, DateTime, Initiator, Validate, Violation};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ACChargingParameters {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "energyAmount")]
     pub energy_amount: i64,
@@ -43,37 +37,17 @@ pub struct APN {
     pub apn: String,
     #[serde(rename = "apnAuthentication")]
     pub apn_authentication: APNAuthenticationEnum,
-    #[serde(
-        rename = "apnPassword",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "apnPassword", default, skip_serializing_if = "Option::is_none")]
     pub apn_password: Option<String>,
-    #[serde(
-        rename = "apnUserName",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "apnUserName", default, skip_serializing_if = "Option::is_none")]
     pub apn_user_name: Option<String>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
-    #[serde(
-        rename = "preferredNetwork",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "preferredNetwork", default, skip_serializing_if = "Option::is_none")]
     pub preferred_network: Option<String>,
     #[serde(rename = "simPin", default, skip_serializing_if = "Option::is_none")]
     pub sim_pin: Option<i64>,
-    #[serde(
-        rename = "useOnlyPreferredNetwork",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "useOnlyPreferredNetwork", default, skip_serializing_if = "Option::is_none")]
     pub use_only_preferred_network: Option<bool>,
 }
 
@@ -85,9 +59,7 @@ impl Validate for APN {
         }
         {
             let value = &self.apn_authentication;
-            value
-                .validate()
-                .map_err(|e| e.within("apnAuthentication"))?;
+            value.validate().map_err(|e| e.within("apnAuthentication"))?;
         }
         if let Some(value) = &self.apn_password {
             check_max_len(value, 20, "apnPassword")?;
@@ -147,11 +119,7 @@ impl Validate for APNAuthenticationEnum {
 pub struct AdditionalInfo {
     #[serde(rename = "additionalIdToken")]
     pub additional_id_token: String,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "type")]
     pub r#type: String,
@@ -214,19 +182,11 @@ impl Validate for AttributeEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizationData {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "idToken")]
     pub id_token: IdToken,
-    #[serde(
-        rename = "idTokenInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "idTokenInfo", default, skip_serializing_if = "Option::is_none")]
     pub id_token_info: Option<IdTokenInfo>,
 }
 
@@ -359,17 +319,9 @@ impl Validate for AuthorizeCertificateStatusEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizeRequest {
-    #[serde(
-        rename = "certificate",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "certificate", default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<String>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "idToken")]
     pub id_token: IdToken,
@@ -396,8 +348,7 @@ impl Validate for AuthorizeRequest {
         if let Some(value) = &self.iso15118_certificate_hash_data {
             check_items(value.len(), Some(1), Some(4), "iso15118CertificateHashData")?;
             for item in value.iter() {
-                item.validate()
-                    .map_err(|e| e.within("iso15118CertificateHashData"))?;
+                item.validate().map_err(|e| e.within("iso15118CertificateHashData"))?;
             }
         }
         Ok(())
@@ -407,17 +358,9 @@ impl Validate for AuthorizeRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizeResponse {
-    #[serde(
-        rename = "certificateStatus",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "certificateStatus", default, skip_serializing_if = "Option::is_none")]
     pub certificate_status: Option<AuthorizeCertificateStatusEnum>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "idTokenInfo")]
     pub id_token_info: IdTokenInfo,
@@ -426,9 +369,7 @@ pub struct AuthorizeResponse {
 impl Validate for AuthorizeResponse {
     fn validate(&self) -> Result<(), Violation> {
         if let Some(value) = &self.certificate_status {
-            value
-                .validate()
-                .map_err(|e| e.within("certificateStatus"))?;
+            value.validate().map_err(|e| e.within("certificateStatus"))?;
         }
         if let Some(value) = &self.custom_data {
             value.validate().map_err(|e| e.within("customData"))?;
@@ -446,11 +387,7 @@ impl Validate for AuthorizeResponse {
 pub struct BootNotificationRequest {
     #[serde(rename = "chargingStation")]
     pub charging_station: ChargingStation,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "reason")]
     pub reason: BootReasonEnum,
@@ -478,21 +415,13 @@ impl Validate for BootNotificationRequest {
 pub struct BootNotificationResponse {
     #[serde(rename = "currentTime")]
     pub current_time: DateTime,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "interval")]
     pub interval: i64,
     #[serde(rename = "status")]
     pub status: RegistrationStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -572,11 +501,7 @@ impl Validate for BootReasonEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CancelReservationRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "reservationId")]
     pub reservation_id: i64,
@@ -594,19 +519,11 @@ impl Validate for CancelReservationRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CancelReservationResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: CancelReservationStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -664,10 +581,7 @@ pub enum CertificateActionEnum {
 }
 
 impl CertificateActionEnum {
-    pub const ALL: &'static [CertificateActionEnum] = &[
-        CertificateActionEnum::Install,
-        CertificateActionEnum::Update,
-    ];
+    pub const ALL: &'static [CertificateActionEnum] = &[CertificateActionEnum::Install, CertificateActionEnum::Update];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -687,11 +601,7 @@ impl Validate for CertificateActionEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateHashData {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "hashAlgorithm")]
     pub hash_algorithm: HashAlgorithmEnum,
@@ -741,11 +651,7 @@ pub struct CertificateHashDataChain {
         skip_serializing_if = "Option::is_none"
     )]
     pub child_certificate_hash_data: Option<Vec<CertificateHashData>>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -753,9 +659,7 @@ impl Validate for CertificateHashDataChain {
     fn validate(&self) -> Result<(), Violation> {
         {
             let value = &self.certificate_hash_data;
-            value
-                .validate()
-                .map_err(|e| e.within("certificateHashData"))?;
+            value.validate().map_err(|e| e.within("certificateHashData"))?;
         }
         {
             let value = &self.certificate_type;
@@ -764,8 +668,7 @@ impl Validate for CertificateHashDataChain {
         if let Some(value) = &self.child_certificate_hash_data {
             check_items(value.len(), Some(1), Some(4), "childCertificateHashData")?;
             for item in value.iter() {
-                item.validate()
-                    .map_err(|e| e.within("childCertificateHashData"))?;
+                item.validate().map_err(|e| e.within("childCertificateHashData"))?;
             }
         }
         if let Some(value) = &self.custom_data {
@@ -780,17 +683,9 @@ impl Validate for CertificateHashDataChain {
 pub struct CertificateSignedRequest {
     #[serde(rename = "certificateChain")]
     pub certificate_chain: String,
-    #[serde(
-        rename = "certificateType",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "certificateType", default, skip_serializing_if = "Option::is_none")]
     pub certificate_type: Option<CertificateSigningUseEnum>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -813,19 +708,11 @@ impl Validate for CertificateSignedRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateSignedResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: CertificateSignedStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -906,11 +793,7 @@ impl Validate for CertificateSigningUseEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeAvailabilityRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "evse", default, skip_serializing_if = "Option::is_none")]
     pub evse: Option<EVSE>,
@@ -928,9 +811,7 @@ impl Validate for ChangeAvailabilityRequest {
         }
         {
             let value = &self.operational_status;
-            value
-                .validate()
-                .map_err(|e| e.within("operationalStatus"))?;
+            value.validate().map_err(|e| e.within("operationalStatus"))?;
         }
         Ok(())
     }
@@ -939,19 +820,11 @@ impl Validate for ChangeAvailabilityRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeAvailabilityResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: ChangeAvailabilityStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -1009,17 +882,9 @@ impl Validate for ChangeAvailabilityStatusEnum {
 pub struct ChargingLimit {
     #[serde(rename = "chargingLimitSource")]
     pub charging_limit_source: ChargingLimitSourceEnum,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
-    #[serde(
-        rename = "isGridCritical",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "isGridCritical", default, skip_serializing_if = "Option::is_none")]
     pub is_grid_critical: Option<bool>,
 }
 
@@ -1027,9 +892,7 @@ impl Validate for ChargingLimit {
     fn validate(&self) -> Result<(), Violation> {
         {
             let value = &self.charging_limit_source;
-            value
-                .validate()
-                .map_err(|e| e.within("chargingLimitSource"))?;
+            value.validate().map_err(|e| e.within("chargingLimitSource"))?;
         }
         if let Some(value) = &self.custom_data {
             value.validate().map_err(|e| e.within("customData"))?;
@@ -1078,29 +941,13 @@ impl Validate for ChargingLimitSourceEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChargingNeeds {
-    #[serde(
-        rename = "acChargingParameters",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "acChargingParameters", default, skip_serializing_if = "Option::is_none")]
     pub ac_charging_parameters: Option<ACChargingParameters>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
-    #[serde(
-        rename = "dcChargingParameters",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "dcChargingParameters", default, skip_serializing_if = "Option::is_none")]
     pub dc_charging_parameters: Option<DCChargingParameters>,
-    #[serde(
-        rename = "departureTime",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "departureTime", default, skip_serializing_if = "Option::is_none")]
     pub departure_time: Option<DateTime>,
     #[serde(rename = "requestedEnergyTransfer")]
     pub requested_energy_transfer: EnergyTransferModeEnum,
@@ -1109,23 +956,17 @@ pub struct ChargingNeeds {
 impl Validate for ChargingNeeds {
     fn validate(&self) -> Result<(), Violation> {
         if let Some(value) = &self.ac_charging_parameters {
-            value
-                .validate()
-                .map_err(|e| e.within("acChargingParameters"))?;
+            value.validate().map_err(|e| e.within("acChargingParameters"))?;
         }
         if let Some(value) = &self.custom_data {
             value.validate().map_err(|e| e.within("customData"))?;
         }
         if let Some(value) = &self.dc_charging_parameters {
-            value
-                .validate()
-                .map_err(|e| e.within("dcChargingParameters"))?;
+            value.validate().map_err(|e| e.within("dcChargingParameters"))?;
         }
         {
             let value = &self.requested_energy_transfer;
-            value
-                .validate()
-                .map_err(|e| e.within("requestedEnergyTransfer"))?;
+            value.validate().map_err(|e| e.within("requestedEnergyTransfer"))?;
         }
         Ok(())
     }
@@ -1140,27 +981,15 @@ pub struct ChargingProfile {
     pub charging_profile_purpose: ChargingProfilePurposeEnum,
     #[serde(rename = "chargingSchedule")]
     pub charging_schedule: Vec<ChargingSchedule>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "id")]
     pub id: i64,
-    #[serde(
-        rename = "recurrencyKind",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "recurrencyKind", default, skip_serializing_if = "Option::is_none")]
     pub recurrency_kind: Option<RecurrencyKindEnum>,
     #[serde(rename = "stackLevel")]
     pub stack_level: i64,
-    #[serde(
-        rename = "transactionId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "transactionId", default, skip_serializing_if = "Option::is_none")]
     pub transaction_id: Option<String>,
     #[serde(rename = "validFrom", default, skip_serializing_if = "Option::is_none")]
     pub valid_from: Option<DateTime>,
@@ -1172,15 +1001,11 @@ impl Validate for ChargingProfile {
     fn validate(&self) -> Result<(), Violation> {
         {
             let value = &self.charging_profile_kind;
-            value
-                .validate()
-                .map_err(|e| e.within("chargingProfileKind"))?;
+            value.validate().map_err(|e| e.within("chargingProfileKind"))?;
         }
         {
             let value = &self.charging_profile_purpose;
-            value
-                .validate()
-                .map_err(|e| e.within("chargingProfilePurpose"))?;
+            value.validate().map_err(|e| e.within("chargingProfilePurpose"))?;
         }
         {
             let value = &self.charging_schedule;
@@ -1205,35 +1030,15 @@ impl Validate for ChargingProfile {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChargingProfileCriterion {
-    #[serde(
-        rename = "chargingLimitSource",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "chargingLimitSource", default, skip_serializing_if = "Option::is_none")]
     pub charging_limit_source: Option<Vec<ChargingLimitSourceEnum>>,
-    #[serde(
-        rename = "chargingProfileId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "chargingProfileId", default, skip_serializing_if = "Option::is_none")]
     pub charging_profile_id: Option<Vec<i64>>,
-    #[serde(
-        rename = "chargingProfilePurpose",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "chargingProfilePurpose", default, skip_serializing_if = "Option::is_none")]
     pub charging_profile_purpose: Option<ChargingProfilePurposeEnum>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
-    #[serde(
-        rename = "stackLevel",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "stackLevel", default, skip_serializing_if = "Option::is_none")]
     pub stack_level: Option<i64>,
 }
 
@@ -1242,17 +1047,14 @@ impl Validate for ChargingProfileCriterion {
         if let Some(value) = &self.charging_limit_source {
             check_items(value.len(), Some(1), Some(4), "chargingLimitSource")?;
             for item in value.iter() {
-                item.validate()
-                    .map_err(|e| e.within("chargingLimitSource"))?;
+                item.validate().map_err(|e| e.within("chargingLimitSource"))?;
             }
         }
         if let Some(value) = &self.charging_profile_id {
             check_items(value.len(), Some(1), None, "chargingProfileId")?;
         }
         if let Some(value) = &self.charging_profile_purpose {
-            value
-                .validate()
-                .map_err(|e| e.within("chargingProfilePurpose"))?;
+            value.validate().map_err(|e| e.within("chargingProfilePurpose"))?;
         }
         if let Some(value) = &self.custom_data {
             value.validate().map_err(|e| e.within("customData"))?;
@@ -1317,9 +1119,7 @@ impl ChargingProfilePurposeEnum {
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
-            ChargingProfilePurposeEnum::ChargingStationExternalConstraints => {
-                "ChargingStationExternalConstraints"
-            }
+            ChargingProfilePurposeEnum::ChargingStationExternalConstraints => "ChargingStationExternalConstraints",
             ChargingProfilePurposeEnum::ChargingStationMaxProfile => "ChargingStationMaxProfile",
             ChargingProfilePurposeEnum::TxDefaultProfile => "TxDefaultProfile",
             ChargingProfilePurposeEnum::TxProfile => "TxProfile",
@@ -1342,10 +1142,8 @@ pub enum ChargingProfileStatusEnum {
 }
 
 impl ChargingProfileStatusEnum {
-    pub const ALL: &'static [ChargingProfileStatusEnum] = &[
-        ChargingProfileStatusEnum::Accepted,
-        ChargingProfileStatusEnum::Rejected,
-    ];
+    pub const ALL: &'static [ChargingProfileStatusEnum] =
+        &[ChargingProfileStatusEnum::Accepted, ChargingProfileStatusEnum::Rejected];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -1371,8 +1169,7 @@ pub enum ChargingRateUnitEnum {
 }
 
 impl ChargingRateUnitEnum {
-    pub const ALL: &'static [ChargingRateUnitEnum] =
-        &[ChargingRateUnitEnum::W, ChargingRateUnitEnum::A];
+    pub const ALL: &'static [ChargingRateUnitEnum] = &[ChargingRateUnitEnum::W, ChargingRateUnitEnum::A];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -1396,33 +1193,17 @@ pub struct ChargingSchedule {
     pub charging_rate_unit: ChargingRateUnitEnum,
     #[serde(rename = "chargingSchedulePeriod")]
     pub charging_schedule_period: Vec<ChargingSchedulePeriod>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "duration", default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
     #[serde(rename = "id")]
     pub id: i64,
-    #[serde(
-        rename = "minChargingRate",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "minChargingRate", default, skip_serializing_if = "Option::is_none")]
     pub min_charging_rate: Option<f64>,
-    #[serde(
-        rename = "salesTariff",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "salesTariff", default, skip_serializing_if = "Option::is_none")]
     pub sales_tariff: Option<SalesTariff>,
-    #[serde(
-        rename = "startSchedule",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "startSchedule", default, skip_serializing_if = "Option::is_none")]
     pub start_schedule: Option<DateTime>,
 }
 
@@ -1436,8 +1217,7 @@ impl Validate for ChargingSchedule {
             let value = &self.charging_schedule_period;
             check_items(value.len(), Some(1), Some(1024), "chargingSchedulePeriod")?;
             for item in value.iter() {
-                item.validate()
-                    .map_err(|e| e.within("chargingSchedulePeriod"))?;
+                item.validate().map_err(|e| e.within("chargingSchedulePeriod"))?;
             }
         }
         if let Some(value) = &self.custom_data {
@@ -1453,25 +1233,13 @@ impl Validate for ChargingSchedule {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChargingSchedulePeriod {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "limit")]
     pub limit: f64,
-    #[serde(
-        rename = "numberPhases",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "numberPhases", default, skip_serializing_if = "Option::is_none")]
     pub number_phases: Option<i64>,
-    #[serde(
-        rename = "phaseToUse",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "phaseToUse", default, skip_serializing_if = "Option::is_none")]
     pub phase_to_use: Option<i64>,
     #[serde(rename = "startPeriod")]
     pub start_period: i64,
@@ -1530,27 +1298,15 @@ impl Validate for ChargingStateEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChargingStation {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
-    #[serde(
-        rename = "firmwareVersion",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "firmwareVersion", default, skip_serializing_if = "Option::is_none")]
     pub firmware_version: Option<String>,
     #[serde(rename = "model")]
     pub model: String,
     #[serde(rename = "modem", default, skip_serializing_if = "Option::is_none")]
     pub modem: Option<Modem>,
-    #[serde(
-        rename = "serialNumber",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "serialNumber", default, skip_serializing_if = "Option::is_none")]
     pub serial_number: Option<String>,
     #[serde(rename = "vendorName")]
     pub vendor_name: String,
@@ -1585,11 +1341,7 @@ impl Validate for ChargingStation {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClearCacheRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -1605,19 +1357,11 @@ impl Validate for ClearCacheRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClearCacheResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: ClearCacheStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -1646,10 +1390,7 @@ pub enum ClearCacheStatusEnum {
 }
 
 impl ClearCacheStatusEnum {
-    pub const ALL: &'static [ClearCacheStatusEnum] = &[
-        ClearCacheStatusEnum::Accepted,
-        ClearCacheStatusEnum::Rejected,
-    ];
+    pub const ALL: &'static [ClearCacheStatusEnum] = &[ClearCacheStatusEnum::Accepted, ClearCacheStatusEnum::Rejected];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -1669,34 +1410,20 @@ impl Validate for ClearCacheStatusEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClearChargingProfile {
-    #[serde(
-        rename = "chargingProfilePurpose",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "chargingProfilePurpose", default, skip_serializing_if = "Option::is_none")]
     pub charging_profile_purpose: Option<ChargingProfilePurposeEnum>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "evseId", default, skip_serializing_if = "Option::is_none")]
     pub evse_id: Option<i64>,
-    #[serde(
-        rename = "stackLevel",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "stackLevel", default, skip_serializing_if = "Option::is_none")]
     pub stack_level: Option<i64>,
 }
 
 impl Validate for ClearChargingProfile {
     fn validate(&self) -> Result<(), Violation> {
         if let Some(value) = &self.charging_profile_purpose {
-            value
-                .validate()
-                .map_err(|e| e.within("chargingProfilePurpose"))?;
+            value.validate().map_err(|e| e.within("chargingProfilePurpose"))?;
         }
         if let Some(value) = &self.custom_data {
             value.validate().map_err(|e| e.within("customData"))?;
@@ -1708,32 +1435,18 @@ impl Validate for ClearChargingProfile {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClearChargingProfileRequest {
-    #[serde(
-        rename = "chargingProfileCriteria",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "chargingProfileCriteria", default, skip_serializing_if = "Option::is_none")]
     pub charging_profile_criteria: Option<ClearChargingProfile>,
-    #[serde(
-        rename = "chargingProfileId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "chargingProfileId", default, skip_serializing_if = "Option::is_none")]
     pub charging_profile_id: Option<i64>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
 impl Validate for ClearChargingProfileRequest {
     fn validate(&self) -> Result<(), Violation> {
         if let Some(value) = &self.charging_profile_criteria {
-            value
-                .validate()
-                .map_err(|e| e.within("chargingProfileCriteria"))?;
+            value.validate().map_err(|e| e.within("chargingProfileCriteria"))?;
         }
         if let Some(value) = &self.custom_data {
             value.validate().map_err(|e| e.within("customData"))?;
@@ -1745,19 +1458,11 @@ impl Validate for ClearChargingProfileRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClearChargingProfileResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: ClearChargingProfileStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -1809,11 +1514,7 @@ impl Validate for ClearChargingProfileStatusEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClearDisplayMessageRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "id")]
     pub id: i64,
@@ -1831,19 +1532,11 @@ impl Validate for ClearDisplayMessageRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClearDisplayMessageResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: ClearMessageStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -1872,10 +1565,8 @@ pub enum ClearMessageStatusEnum {
 }
 
 impl ClearMessageStatusEnum {
-    pub const ALL: &'static [ClearMessageStatusEnum] = &[
-        ClearMessageStatusEnum::Accepted,
-        ClearMessageStatusEnum::Unknown,
-    ];
+    pub const ALL: &'static [ClearMessageStatusEnum] =
+        &[ClearMessageStatusEnum::Accepted, ClearMessageStatusEnum::Unknown];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -1895,21 +1586,13 @@ impl Validate for ClearMessageStatusEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClearMonitoringResult {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "id")]
     pub id: i64,
     #[serde(rename = "status")]
     pub status: ClearMonitoringStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -1965,11 +1648,7 @@ impl Validate for ClearMonitoringStatusEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClearVariableMonitoringRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "id")]
     pub id: Vec<i64>,
@@ -1993,11 +1672,7 @@ impl Validate for ClearVariableMonitoringRequest {
 pub struct ClearVariableMonitoringResponse {
     #[serde(rename = "clearMonitoringResult")]
     pub clear_monitoring_result: Vec<ClearMonitoringResult>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -2007,8 +1682,7 @@ impl Validate for ClearVariableMonitoringResponse {
             let value = &self.clear_monitoring_result;
             check_items(value.len(), Some(1), None, "clearMonitoringResult")?;
             for item in value.iter() {
-                item.validate()
-                    .map_err(|e| e.within("clearMonitoringResult"))?;
+                item.validate().map_err(|e| e.within("clearMonitoringResult"))?;
             }
         }
         if let Some(value) = &self.custom_data {
@@ -2023,11 +1697,7 @@ impl Validate for ClearVariableMonitoringResponse {
 pub struct ClearedChargingLimitRequest {
     #[serde(rename = "chargingLimitSource")]
     pub charging_limit_source: ChargingLimitSourceEnum,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "evseId", default, skip_serializing_if = "Option::is_none")]
     pub evse_id: Option<i64>,
@@ -2037,9 +1707,7 @@ impl Validate for ClearedChargingLimitRequest {
     fn validate(&self) -> Result<(), Violation> {
         {
             let value = &self.charging_limit_source;
-            value
-                .validate()
-                .map_err(|e| e.within("chargingLimitSource"))?;
+            value.validate().map_err(|e| e.within("chargingLimitSource"))?;
         }
         if let Some(value) = &self.custom_data {
             value.validate().map_err(|e| e.within("customData"))?;
@@ -2051,11 +1719,7 @@ impl Validate for ClearedChargingLimitRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClearedChargingLimitResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -2071,11 +1735,7 @@ impl Validate for ClearedChargingLimitResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Component {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "evse", default, skip_serializing_if = "Option::is_none")]
     pub evse: Option<EVSE>,
@@ -2146,11 +1806,7 @@ impl Validate for ComponentCriterionEnum {
 pub struct ComponentVariable {
     #[serde(rename = "component")]
     pub component: Component,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "variable", default, skip_serializing_if = "Option::is_none")]
     pub variable: Option<Variable>,
@@ -2179,11 +1835,7 @@ pub struct CompositeSchedule {
     pub charging_rate_unit: ChargingRateUnitEnum,
     #[serde(rename = "chargingSchedulePeriod")]
     pub charging_schedule_period: Vec<ChargingSchedulePeriod>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "duration")]
     pub duration: i64,
@@ -2203,8 +1855,7 @@ impl Validate for CompositeSchedule {
             let value = &self.charging_schedule_period;
             check_items(value.len(), Some(1), None, "chargingSchedulePeriod")?;
             for item in value.iter() {
-                item.validate()
-                    .map_err(|e| e.within("chargingSchedulePeriod"))?;
+                item.validate().map_err(|e| e.within("chargingSchedulePeriod"))?;
             }
         }
         if let Some(value) = &self.custom_data {
@@ -2369,11 +2020,7 @@ impl Validate for ConnectorStatusEnum {
 pub struct ConsumptionCost {
     #[serde(rename = "cost")]
     pub cost: Vec<Cost>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "startValue")]
     pub start_value: f64,
@@ -2400,19 +2047,11 @@ impl Validate for ConsumptionCost {
 pub struct Cost {
     #[serde(rename = "amount")]
     pub amount: i64,
-    #[serde(
-        rename = "amountMultiplier",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "amountMultiplier", default, skip_serializing_if = "Option::is_none")]
     pub amount_multiplier: Option<i64>,
     #[serde(rename = "costKind")]
     pub cost_kind: CostKindEnum,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -2465,11 +2104,7 @@ impl Validate for CostKindEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CostUpdatedRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "totalCost")]
     pub total_cost: f64,
@@ -2493,11 +2128,7 @@ impl Validate for CostUpdatedRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CostUpdatedResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -2533,23 +2164,11 @@ impl Validate for CustomData {
 pub struct CustomerInformationRequest {
     #[serde(rename = "clear")]
     pub clear: bool,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
-    #[serde(
-        rename = "customerCertificate",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customerCertificate", default, skip_serializing_if = "Option::is_none")]
     pub customer_certificate: Option<CertificateHashData>,
-    #[serde(
-        rename = "customerIdentifier",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customerIdentifier", default, skip_serializing_if = "Option::is_none")]
     pub customer_identifier: Option<String>,
     #[serde(rename = "idToken", default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<IdToken>,
@@ -2565,9 +2184,7 @@ impl Validate for CustomerInformationRequest {
             value.validate().map_err(|e| e.within("customData"))?;
         }
         if let Some(value) = &self.customer_certificate {
-            value
-                .validate()
-                .map_err(|e| e.within("customerCertificate"))?;
+            value.validate().map_err(|e| e.within("customerCertificate"))?;
         }
         if let Some(value) = &self.customer_identifier {
             check_max_len(value, 64, "customerIdentifier")?;
@@ -2582,19 +2199,11 @@ impl Validate for CustomerInformationRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerInformationResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: CustomerInformationStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -2652,41 +2261,21 @@ impl Validate for CustomerInformationStatusEnum {
 pub struct DCChargingParameters {
     #[serde(rename = "bulkSoC", default, skip_serializing_if = "Option::is_none")]
     pub bulk_so_c: Option<i64>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
-    #[serde(
-        rename = "energyAmount",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "energyAmount", default, skip_serializing_if = "Option::is_none")]
     pub energy_amount: Option<i64>,
-    #[serde(
-        rename = "evEnergyCapacity",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "evEnergyCapacity", default, skip_serializing_if = "Option::is_none")]
     pub ev_energy_capacity: Option<i64>,
     #[serde(rename = "evMaxCurrent")]
     pub ev_max_current: i64,
-    #[serde(
-        rename = "evMaxPower",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "evMaxPower", default, skip_serializing_if = "Option::is_none")]
     pub ev_max_power: Option<i64>,
     #[serde(rename = "evMaxVoltage")]
     pub ev_max_voltage: i64,
     #[serde(rename = "fullSoC", default, skip_serializing_if = "Option::is_none")]
     pub full_so_c: Option<i64>,
-    #[serde(
-        rename = "stateOfCharge",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "stateOfCharge", default, skip_serializing_if = "Option::is_none")]
     pub state_of_charge: Option<i64>,
 }
 
@@ -2764,11 +2353,7 @@ impl Validate for DataEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataTransferRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "data", default, skip_serializing_if = "Option::is_none")]
     pub data: Option<serde_json::Value>,
@@ -2797,21 +2382,13 @@ impl Validate for DataTransferRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataTransferResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "data", default, skip_serializing_if = "Option::is_none")]
     pub data: Option<serde_json::Value>,
     #[serde(rename = "status")]
     pub status: DataTransferStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -2873,11 +2450,7 @@ impl Validate for DataTransferStatusEnum {
 pub struct DeleteCertificateRequest {
     #[serde(rename = "certificateHashData")]
     pub certificate_hash_data: CertificateHashData,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -2885,9 +2458,7 @@ impl Validate for DeleteCertificateRequest {
     fn validate(&self) -> Result<(), Violation> {
         {
             let value = &self.certificate_hash_data;
-            value
-                .validate()
-                .map_err(|e| e.within("certificateHashData"))?;
+            value.validate().map_err(|e| e.within("certificateHashData"))?;
         }
         if let Some(value) = &self.custom_data {
             value.validate().map_err(|e| e.within("customData"))?;
@@ -2899,19 +2470,11 @@ impl Validate for DeleteCertificateRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteCertificateResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: DeleteCertificateStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -3012,17 +2575,9 @@ impl Validate for DisplayMessageStatusEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EVSE {
-    #[serde(
-        rename = "connectorId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "connectorId", default, skip_serializing_if = "Option::is_none")]
     pub connector_id: Option<i64>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "id")]
     pub id: i64,
@@ -3085,11 +2640,7 @@ pub struct EventData {
     pub cleared: Option<bool>,
     #[serde(rename = "component")]
     pub component: Component,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "eventId")]
     pub event_id: i64,
@@ -3101,21 +2652,13 @@ pub struct EventData {
     pub tech_info: Option<String>,
     #[serde(rename = "timestamp")]
     pub timestamp: DateTime,
-    #[serde(
-        rename = "transactionId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "transactionId", default, skip_serializing_if = "Option::is_none")]
     pub transaction_id: Option<String>,
     #[serde(rename = "trigger")]
     pub trigger: EventTriggerEnum,
     #[serde(rename = "variable")]
     pub variable: Variable,
-    #[serde(
-        rename = "variableMonitoringId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "variableMonitoringId", default, skip_serializing_if = "Option::is_none")]
     pub variable_monitoring_id: Option<i64>,
 }
 
@@ -3134,9 +2677,7 @@ impl Validate for EventData {
         }
         {
             let value = &self.event_notification_type;
-            value
-                .validate()
-                .map_err(|e| e.within("eventNotificationType"))?;
+            value.validate().map_err(|e| e.within("eventNotificationType"))?;
         }
         if let Some(value) = &self.tech_code {
             check_max_len(value, 50, "techCode")?;
@@ -3232,17 +2773,9 @@ impl Validate for EventTriggerEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Firmware {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
-    #[serde(
-        rename = "installDateTime",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "installDateTime", default, skip_serializing_if = "Option::is_none")]
     pub install_date_time: Option<DateTime>,
     #[serde(rename = "location")]
     pub location: String,
@@ -3250,11 +2783,7 @@ pub struct Firmware {
     pub retrieve_date_time: DateTime,
     #[serde(rename = "signature", default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
-    #[serde(
-        rename = "signingCertificate",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "signingCertificate", default, skip_serializing_if = "Option::is_none")]
     pub signing_certificate: Option<String>,
 }
 
@@ -3357,11 +2886,7 @@ impl Validate for FirmwareStatusEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FirmwareStatusNotificationRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "requestId", default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<i64>,
@@ -3385,11 +2910,7 @@ impl Validate for FirmwareStatusNotificationRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FirmwareStatusNotificationResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -3448,8 +2969,7 @@ pub enum GenericStatusEnum {
 }
 
 impl GenericStatusEnum {
-    pub const ALL: &'static [GenericStatusEnum] =
-        &[GenericStatusEnum::Accepted, GenericStatusEnum::Rejected];
+    pub const ALL: &'static [GenericStatusEnum] = &[GenericStatusEnum::Accepted, GenericStatusEnum::Rejected];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -3471,11 +2991,7 @@ impl Validate for GenericStatusEnum {
 pub struct Get15118EVCertificateRequest {
     #[serde(rename = "action")]
     pub action: CertificateActionEnum,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "exiRequest")]
     pub exi_request: String,
@@ -3507,21 +3023,13 @@ impl Validate for Get15118EVCertificateRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Get15118EVCertificateResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "exiResponse")]
     pub exi_response: String,
     #[serde(rename = "status")]
     pub status: Iso15118EVCertificateStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -3548,11 +3056,7 @@ impl Validate for Get15118EVCertificateResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetBaseReportRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "reportBase")]
     pub report_base: ReportBaseEnum,
@@ -3576,19 +3080,11 @@ impl Validate for GetBaseReportRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetBaseReportResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: GenericDeviceModelStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -3658,10 +3154,8 @@ pub enum GetCertificateStatusEnum {
 }
 
 impl GetCertificateStatusEnum {
-    pub const ALL: &'static [GetCertificateStatusEnum] = &[
-        GetCertificateStatusEnum::Accepted,
-        GetCertificateStatusEnum::Failed,
-    ];
+    pub const ALL: &'static [GetCertificateStatusEnum] =
+        &[GetCertificateStatusEnum::Accepted, GetCertificateStatusEnum::Failed];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -3681,11 +3175,7 @@ impl Validate for GetCertificateStatusEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetCertificateStatusRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "ocspRequestData")]
     pub ocsp_request_data: OCSPRequestData,
@@ -3707,25 +3197,13 @@ impl Validate for GetCertificateStatusRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetCertificateStatusResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
-    #[serde(
-        rename = "ocspResult",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ocspResult", default, skip_serializing_if = "Option::is_none")]
     pub ocsp_result: Option<String>,
     #[serde(rename = "status")]
     pub status: GetCertificateStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -3782,11 +3260,7 @@ impl Validate for GetChargingProfileStatusEnum {
 pub struct GetChargingProfilesRequest {
     #[serde(rename = "chargingProfile")]
     pub charging_profile: ChargingProfileCriterion,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "evseId", default, skip_serializing_if = "Option::is_none")]
     pub evse_id: Option<i64>,
@@ -3810,19 +3284,11 @@ impl Validate for GetChargingProfilesRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetChargingProfilesResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: GetChargingProfileStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -3845,17 +3311,9 @@ impl Validate for GetChargingProfilesResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetCompositeScheduleRequest {
-    #[serde(
-        rename = "chargingRateUnit",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "chargingRateUnit", default, skip_serializing_if = "Option::is_none")]
     pub charging_rate_unit: Option<ChargingRateUnitEnum>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "duration")]
     pub duration: i64,
@@ -3878,21 +3336,13 @@ impl Validate for GetCompositeScheduleRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetCompositeScheduleResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "schedule", default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<CompositeSchedule>,
     #[serde(rename = "status")]
     pub status: GenericStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -3918,11 +3368,7 @@ impl Validate for GetCompositeScheduleResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetDisplayMessagesRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
     pub id: Option<Vec<i64>>,
@@ -3955,19 +3401,11 @@ impl Validate for GetDisplayMessagesRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetDisplayMessagesResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: GetDisplayMessagesStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -4019,17 +3457,9 @@ impl Validate for GetDisplayMessagesStatusEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetInstalledCertificateIdsRequest {
-    #[serde(
-        rename = "certificateType",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "certificateType", default, skip_serializing_if = "Option::is_none")]
     pub certificate_type: Option<Vec<GetCertificateIdUseEnum>>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -4057,19 +3487,11 @@ pub struct GetInstalledCertificateIdsResponse {
         skip_serializing_if = "Option::is_none"
     )]
     pub certificate_hash_data_chain: Option<Vec<CertificateHashDataChain>>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: GetInstalledCertificateStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -4078,8 +3500,7 @@ impl Validate for GetInstalledCertificateIdsResponse {
         if let Some(value) = &self.certificate_hash_data_chain {
             check_items(value.len(), Some(1), None, "certificateHashDataChain")?;
             for item in value.iter() {
-                item.validate()
-                    .map_err(|e| e.within("certificateHashDataChain"))?;
+                item.validate().map_err(|e| e.within("certificateHashDataChain"))?;
             }
         }
         if let Some(value) = &self.custom_data {
@@ -4128,11 +3549,7 @@ impl Validate for GetInstalledCertificateStatusEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetLocalListVersionRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -4148,11 +3565,7 @@ impl Validate for GetLocalListVersionRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetLocalListVersionResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "versionNumber")]
     pub version_number: i64,
@@ -4170,11 +3583,7 @@ impl Validate for GetLocalListVersionResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetLogRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "log")]
     pub log: LogParameters,
@@ -4184,11 +3593,7 @@ pub struct GetLogRequest {
     pub request_id: i64,
     #[serde(rename = "retries", default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<i64>,
-    #[serde(
-        rename = "retryInterval",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "retryInterval", default, skip_serializing_if = "Option::is_none")]
     pub retry_interval: Option<i64>,
 }
 
@@ -4212,21 +3617,13 @@ impl Validate for GetLogRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetLogResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "filename", default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
     #[serde(rename = "status")]
     pub status: LogStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -4252,23 +3649,11 @@ impl Validate for GetLogResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetMonitoringReportRequest {
-    #[serde(
-        rename = "componentVariable",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "componentVariable", default, skip_serializing_if = "Option::is_none")]
     pub component_variable: Option<Vec<ComponentVariable>>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
-    #[serde(
-        rename = "monitoringCriteria",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "monitoringCriteria", default, skip_serializing_if = "Option::is_none")]
     pub monitoring_criteria: Option<Vec<MonitoringCriterionEnum>>,
     #[serde(rename = "requestId")]
     pub request_id: i64,
@@ -4288,8 +3673,7 @@ impl Validate for GetMonitoringReportRequest {
         if let Some(value) = &self.monitoring_criteria {
             check_items(value.len(), Some(1), Some(3), "monitoringCriteria")?;
             for item in value.iter() {
-                item.validate()
-                    .map_err(|e| e.within("monitoringCriteria"))?;
+                item.validate().map_err(|e| e.within("monitoringCriteria"))?;
             }
         }
         Ok(())
@@ -4299,19 +3683,11 @@ impl Validate for GetMonitoringReportRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetMonitoringReportResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: GenericDeviceModelStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -4334,23 +3710,11 @@ impl Validate for GetMonitoringReportResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetReportRequest {
-    #[serde(
-        rename = "componentCriteria",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "componentCriteria", default, skip_serializing_if = "Option::is_none")]
     pub component_criteria: Option<Vec<ComponentCriterionEnum>>,
-    #[serde(
-        rename = "componentVariable",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "componentVariable", default, skip_serializing_if = "Option::is_none")]
     pub component_variable: Option<Vec<ComponentVariable>>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "requestId")]
     pub request_id: i64,
@@ -4380,19 +3744,11 @@ impl Validate for GetReportRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetReportResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: GenericDeviceModelStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -4415,17 +3771,9 @@ impl Validate for GetReportResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetTransactionStatusRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
-    #[serde(
-        rename = "transactionId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "transactionId", default, skip_serializing_if = "Option::is_none")]
     pub transaction_id: Option<String>,
 }
 
@@ -4444,19 +3792,11 @@ impl Validate for GetTransactionStatusRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetTransactionStatusResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "messagesInQueue")]
     pub messages_in_queue: bool,
-    #[serde(
-        rename = "ongoingIndicator",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ongoingIndicator", default, skip_serializing_if = "Option::is_none")]
     pub ongoing_indicator: Option<bool>,
 }
 
@@ -4472,19 +3812,11 @@ impl Validate for GetTransactionStatusResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetVariableData {
-    #[serde(
-        rename = "attributeType",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "attributeType", default, skip_serializing_if = "Option::is_none")]
     pub attribute_type: Option<AttributeEnum>,
     #[serde(rename = "component")]
     pub component: Component,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "variable")]
     pub variable: Variable,
@@ -4515,31 +3847,15 @@ impl Validate for GetVariableData {
 pub struct GetVariableResult {
     #[serde(rename = "attributeStatus")]
     pub attribute_status: GetVariableStatusEnum,
-    #[serde(
-        rename = "attributeStatusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "attributeStatusInfo", default, skip_serializing_if = "Option::is_none")]
     pub attribute_status_info: Option<StatusInfo>,
-    #[serde(
-        rename = "attributeType",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "attributeType", default, skip_serializing_if = "Option::is_none")]
     pub attribute_type: Option<AttributeEnum>,
-    #[serde(
-        rename = "attributeValue",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "attributeValue", default, skip_serializing_if = "Option::is_none")]
     pub attribute_value: Option<String>,
     #[serde(rename = "component")]
     pub component: Component,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "variable")]
     pub variable: Variable,
@@ -4552,9 +3868,7 @@ impl Validate for GetVariableResult {
             value.validate().map_err(|e| e.within("attributeStatus"))?;
         }
         if let Some(value) = &self.attribute_status_info {
-            value
-                .validate()
-                .map_err(|e| e.within("attributeStatusInfo"))?;
+            value.validate().map_err(|e| e.within("attributeStatusInfo"))?;
         }
         if let Some(value) = &self.attribute_type {
             value.validate().map_err(|e| e.within("attributeType"))?;
@@ -4621,11 +3935,7 @@ impl Validate for GetVariableStatusEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetVariablesRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "getVariableData")]
     pub get_variable_data: Vec<GetVariableData>,
@@ -4650,11 +3960,7 @@ impl Validate for GetVariablesRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetVariablesResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "getVariableResult")]
     pub get_variable_result: Vec<GetVariableResult>,
@@ -4712,11 +4018,7 @@ impl Validate for HashAlgorithmEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HeartbeatRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -4734,11 +4036,7 @@ impl Validate for HeartbeatRequest {
 pub struct HeartbeatResponse {
     #[serde(rename = "currentTime")]
     pub current_time: DateTime,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -4754,17 +4052,9 @@ impl Validate for HeartbeatResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdToken {
-    #[serde(
-        rename = "additionalInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
     pub additional_info: Option<Vec<AdditionalInfo>>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "idToken")]
     pub id_token: String,
@@ -4851,41 +4141,21 @@ impl Validate for IdTokenEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdTokenInfo {
-    #[serde(
-        rename = "cacheExpiryDateTime",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "cacheExpiryDateTime", default, skip_serializing_if = "Option::is_none")]
     pub cache_expiry_date_time: Option<DateTime>,
-    #[serde(
-        rename = "chargingPriority",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "chargingPriority", default, skip_serializing_if = "Option::is_none")]
     pub charging_priority: Option<i64>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "evseId", default, skip_serializing_if = "Option::is_none")]
     pub evse_id: Option<Vec<i64>>,
-    #[serde(
-        rename = "groupIdToken",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "groupIdToken", default, skip_serializing_if = "Option::is_none")]
     pub group_id_token: Option<IdToken>,
     #[serde(rename = "language1", default, skip_serializing_if = "Option::is_none")]
     pub language1: Option<String>,
     #[serde(rename = "language2", default, skip_serializing_if = "Option::is_none")]
     pub language2: Option<String>,
-    #[serde(
-        rename = "personalMessage",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "personalMessage", default, skip_serializing_if = "Option::is_none")]
     pub personal_message: Option<MessageContent>,
     #[serde(rename = "status")]
     pub status: AuthorizationStatusEnum,
@@ -4926,11 +4196,7 @@ pub struct InstallCertificateRequest {
     pub certificate: String,
     #[serde(rename = "certificateType")]
     pub certificate_type: InstallCertificateUseEnum,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -4954,19 +4220,11 @@ impl Validate for InstallCertificateRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InstallCertificateResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: InstallCertificateStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -5155,23 +4413,11 @@ impl Validate for LogEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogParameters {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
-    #[serde(
-        rename = "latestTimestamp",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "latestTimestamp", default, skip_serializing_if = "Option::is_none")]
     pub latest_timestamp: Option<DateTime>,
-    #[serde(
-        rename = "oldestTimestamp",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "oldestTimestamp", default, skip_serializing_if = "Option::is_none")]
     pub oldest_timestamp: Option<DateTime>,
     #[serde(rename = "remoteLocation")]
     pub remote_location: String,
@@ -5226,11 +4472,7 @@ impl Validate for LogStatusEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogStatusNotificationRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "requestId", default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<i64>,
@@ -5254,11 +4496,7 @@ impl Validate for LogStatusNotificationRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogStatusNotificationResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -5397,11 +4635,7 @@ impl Validate for MeasurandEnum {
 pub struct MessageContent {
     #[serde(rename = "content")]
     pub content: String,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "format")]
     pub format: MessageFormatEnum,
@@ -5469,19 +4703,11 @@ impl Validate for MessageFormatEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MessageInfo {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "display", default, skip_serializing_if = "Option::is_none")]
     pub display: Option<Component>,
-    #[serde(
-        rename = "endDateTime",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "endDateTime", default, skip_serializing_if = "Option::is_none")]
     pub end_date_time: Option<DateTime>,
     #[serde(rename = "id")]
     pub id: i64,
@@ -5489,19 +4715,11 @@ pub struct MessageInfo {
     pub message: MessageContent,
     #[serde(rename = "priority")]
     pub priority: MessagePriorityEnum,
-    #[serde(
-        rename = "startDateTime",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "startDateTime", default, skip_serializing_if = "Option::is_none")]
     pub start_date_time: Option<DateTime>,
     #[serde(rename = "state", default, skip_serializing_if = "Option::is_none")]
     pub state: Option<MessageStateEnum>,
-    #[serde(
-        rename = "transactionId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "transactionId", default, skip_serializing_if = "Option::is_none")]
     pub transaction_id: Option<String>,
 }
 
@@ -5655,9 +4873,7 @@ impl MessageTriggerEnum {
             MessageTriggerEnum::StatusNotification => "StatusNotification",
             MessageTriggerEnum::TransactionEvent => "TransactionEvent",
             MessageTriggerEnum::SignCombinedCertificate => "SignCombinedCertificate",
-            MessageTriggerEnum::PublishFirmwareStatusNotification => {
-                "PublishFirmwareStatusNotification"
-            }
+            MessageTriggerEnum::PublishFirmwareStatusNotification => "PublishFirmwareStatusNotification",
         }
     }
 }
@@ -5671,11 +4887,7 @@ impl Validate for MessageTriggerEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MeterValue {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "sampledValue")]
     pub sampled_value: Vec<SampledValue>,
@@ -5702,11 +4914,7 @@ impl Validate for MeterValue {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MeterValuesRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "evseId")]
     pub evse_id: i64,
@@ -5733,11 +4941,7 @@ impl Validate for MeterValuesRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MeterValuesResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -5753,11 +4957,7 @@ impl Validate for MeterValuesResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Modem {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "iccid", default, skip_serializing_if = "Option::is_none")]
     pub iccid: Option<String>,
@@ -5892,11 +5092,7 @@ impl Validate for MonitoringCriterionEnum {
 pub struct MonitoringData {
     #[serde(rename = "component")]
     pub component: Component,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "variable")]
     pub variable: Variable,
@@ -5921,8 +5117,7 @@ impl Validate for MonitoringData {
             let value = &self.variable_monitoring;
             check_items(value.len(), Some(1), None, "variableMonitoring")?;
             for item in value.iter() {
-                item.validate()
-                    .map_err(|e| e.within("variableMonitoring"))?;
+                item.validate().map_err(|e| e.within("variableMonitoring"))?;
             }
         }
         Ok(())
@@ -5967,11 +5162,7 @@ impl Validate for MutabilityEnum {
 pub struct NetworkConnectionProfile {
     #[serde(rename = "apn", default, skip_serializing_if = "Option::is_none")]
     pub apn: Option<APN>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "messageTimeout")]
     pub message_timeout: i64,
@@ -6025,17 +5216,9 @@ impl Validate for NetworkConnectionProfile {
 pub struct NotifyChargingLimitRequest {
     #[serde(rename = "chargingLimit")]
     pub charging_limit: ChargingLimit,
-    #[serde(
-        rename = "chargingSchedule",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "chargingSchedule", default, skip_serializing_if = "Option::is_none")]
     pub charging_schedule: Option<Vec<ChargingSchedule>>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "evseId", default, skip_serializing_if = "Option::is_none")]
     pub evse_id: Option<i64>,
@@ -6063,11 +5246,7 @@ impl Validate for NotifyChargingLimitRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyChargingLimitResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -6083,11 +5262,7 @@ impl Validate for NotifyChargingLimitResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyCustomerInformationRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "data")]
     pub data: String,
@@ -6117,11 +5292,7 @@ impl Validate for NotifyCustomerInformationRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyCustomerInformationResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -6137,17 +5308,9 @@ impl Validate for NotifyCustomerInformationResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyDisplayMessagesRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
-    #[serde(
-        rename = "messageInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "messageInfo", default, skip_serializing_if = "Option::is_none")]
     pub message_info: Option<Vec<MessageInfo>>,
     #[serde(rename = "requestId")]
     pub request_id: i64,
@@ -6173,11 +5336,7 @@ impl Validate for NotifyDisplayMessagesRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyDisplayMessagesResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -6195,19 +5354,11 @@ impl Validate for NotifyDisplayMessagesResponse {
 pub struct NotifyEVChargingNeedsRequest {
     #[serde(rename = "chargingNeeds")]
     pub charging_needs: ChargingNeeds,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "evseId")]
     pub evse_id: i64,
-    #[serde(
-        rename = "maxScheduleTuples",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "maxScheduleTuples", default, skip_serializing_if = "Option::is_none")]
     pub max_schedule_tuples: Option<i64>,
 }
 
@@ -6227,19 +5378,11 @@ impl Validate for NotifyEVChargingNeedsRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyEVChargingNeedsResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: NotifyEVChargingNeedsStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -6297,11 +5440,7 @@ impl Validate for NotifyEVChargingNeedsStatusEnum {
 pub struct NotifyEVChargingScheduleRequest {
     #[serde(rename = "chargingSchedule")]
     pub charging_schedule: ChargingSchedule,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "evseId")]
     pub evse_id: i64,
@@ -6325,19 +5464,11 @@ impl Validate for NotifyEVChargingScheduleRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyEVChargingScheduleResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: GenericStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -6360,11 +5491,7 @@ impl Validate for NotifyEVChargingScheduleResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyEventRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "eventData")]
     pub event_data: Vec<EventData>,
@@ -6395,11 +5522,7 @@ impl Validate for NotifyEventRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyEventResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -6415,11 +5538,7 @@ impl Validate for NotifyEventResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyMonitoringReportRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "generatedAt")]
     pub generated_at: DateTime,
@@ -6451,11 +5570,7 @@ impl Validate for NotifyMonitoringReportRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyMonitoringReportResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -6471,19 +5586,11 @@ impl Validate for NotifyMonitoringReportResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyReportRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "generatedAt")]
     pub generated_at: DateTime,
-    #[serde(
-        rename = "reportData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "reportData", default, skip_serializing_if = "Option::is_none")]
     pub report_data: Option<Vec<ReportData>>,
     #[serde(rename = "requestId")]
     pub request_id: i64,
@@ -6511,11 +5618,7 @@ impl Validate for NotifyReportRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyReportResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -6590,8 +5693,7 @@ pub enum OCPPTransportEnum {
 }
 
 impl OCPPTransportEnum {
-    pub const ALL: &'static [OCPPTransportEnum] =
-        &[OCPPTransportEnum::JSON, OCPPTransportEnum::SOAP];
+    pub const ALL: &'static [OCPPTransportEnum] = &[OCPPTransportEnum::JSON, OCPPTransportEnum::SOAP];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -6648,11 +5750,7 @@ impl Validate for OCPPVersionEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OCSPRequestData {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "hashAlgorithm")]
     pub hash_algorithm: HashAlgorithmEnum,
@@ -6704,10 +5802,8 @@ pub enum OperationalStatusEnum {
 }
 
 impl OperationalStatusEnum {
-    pub const ALL: &'static [OperationalStatusEnum] = &[
-        OperationalStatusEnum::Inoperative,
-        OperationalStatusEnum::Operative,
-    ];
+    pub const ALL: &'static [OperationalStatusEnum] =
+        &[OperationalStatusEnum::Inoperative, OperationalStatusEnum::Operative];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -6790,11 +5886,7 @@ impl Validate for PhaseEnum {
 pub struct PublishFirmwareRequest {
     #[serde(rename = "checksum")]
     pub checksum: String,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "location")]
     pub location: String,
@@ -6802,11 +5894,7 @@ pub struct PublishFirmwareRequest {
     pub request_id: i64,
     #[serde(rename = "retries", default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<i64>,
-    #[serde(
-        rename = "retryInterval",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "retryInterval", default, skip_serializing_if = "Option::is_none")]
     pub retry_interval: Option<i64>,
 }
 
@@ -6830,19 +5918,11 @@ impl Validate for PublishFirmwareRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PublishFirmwareResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: GenericStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -6926,11 +6006,7 @@ impl Validate for PublishFirmwareStatusEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PublishFirmwareStatusNotificationRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "location", default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Vec<String>>,
@@ -6962,11 +6038,7 @@ impl Validate for PublishFirmwareStatusNotificationRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PublishFirmwareStatusNotificationResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -7138,8 +6210,7 @@ pub enum RecurrencyKindEnum {
 }
 
 impl RecurrencyKindEnum {
-    pub const ALL: &'static [RecurrencyKindEnum] =
-        &[RecurrencyKindEnum::Daily, RecurrencyKindEnum::Weekly];
+    pub const ALL: &'static [RecurrencyKindEnum] = &[RecurrencyKindEnum::Daily, RecurrencyKindEnum::Weekly];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -7192,11 +6263,7 @@ impl Validate for RegistrationStatusEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RelativeTimeInterval {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "duration", default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
@@ -7253,11 +6320,7 @@ pub struct ReportChargingProfilesRequest {
     pub charging_limit_source: ChargingLimitSourceEnum,
     #[serde(rename = "chargingProfile")]
     pub charging_profile: Vec<ChargingProfile>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "evseId")]
     pub evse_id: i64,
@@ -7271,9 +6334,7 @@ impl Validate for ReportChargingProfilesRequest {
     fn validate(&self) -> Result<(), Violation> {
         {
             let value = &self.charging_limit_source;
-            value
-                .validate()
-                .map_err(|e| e.within("chargingLimitSource"))?;
+            value.validate().map_err(|e| e.within("chargingLimitSource"))?;
         }
         {
             let value = &self.charging_profile;
@@ -7292,11 +6353,7 @@ impl Validate for ReportChargingProfilesRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportChargingProfilesResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -7314,21 +6371,13 @@ impl Validate for ReportChargingProfilesResponse {
 pub struct ReportData {
     #[serde(rename = "component")]
     pub component: Component,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "variable")]
     pub variable: Variable,
     #[serde(rename = "variableAttribute")]
     pub variable_attribute: Vec<VariableAttribute>,
-    #[serde(
-        rename = "variableCharacteristics",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "variableCharacteristics", default, skip_serializing_if = "Option::is_none")]
     pub variable_characteristics: Option<VariableCharacteristics>,
 }
 
@@ -7353,9 +6402,7 @@ impl Validate for ReportData {
             }
         }
         if let Some(value) = &self.variable_characteristics {
-            value
-                .validate()
-                .map_err(|e| e.within("variableCharacteristics"))?;
+            value.validate().map_err(|e| e.within("variableCharacteristics"))?;
         }
         Ok(())
     }
@@ -7393,25 +6440,13 @@ impl Validate for RequestStartStopStatusEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestStartTransactionRequest {
-    #[serde(
-        rename = "chargingProfile",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "chargingProfile", default, skip_serializing_if = "Option::is_none")]
     pub charging_profile: Option<ChargingProfile>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "evseId", default, skip_serializing_if = "Option::is_none")]
     pub evse_id: Option<i64>,
-    #[serde(
-        rename = "groupIdToken",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "groupIdToken", default, skip_serializing_if = "Option::is_none")]
     pub group_id_token: Option<IdToken>,
     #[serde(rename = "idToken")]
     pub id_token: IdToken,
@@ -7441,25 +6476,13 @@ impl Validate for RequestStartTransactionRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestStartTransactionResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: RequestStartStopStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
-    #[serde(
-        rename = "transactionId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "transactionId", default, skip_serializing_if = "Option::is_none")]
     pub transaction_id: Option<String>,
 }
 
@@ -7485,11 +6508,7 @@ impl Validate for RequestStartTransactionResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestStopTransactionRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "transactionId")]
     pub transaction_id: String,
@@ -7511,19 +6530,11 @@ impl Validate for RequestStopTransactionRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestStopTransactionResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: RequestStartStopStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -7546,11 +6557,7 @@ impl Validate for RequestStopTransactionResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReservationStatusUpdateRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "reservationId")]
     pub reservation_id: i64,
@@ -7565,9 +6572,7 @@ impl Validate for ReservationStatusUpdateRequest {
         }
         {
             let value = &self.reservation_update_status;
-            value
-                .validate()
-                .map_err(|e| e.within("reservationUpdateStatus"))?;
+            value.validate().map_err(|e| e.within("reservationUpdateStatus"))?;
         }
         Ok(())
     }
@@ -7576,11 +6581,7 @@ impl Validate for ReservationStatusUpdateRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReservationStatusUpdateResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -7625,27 +6626,15 @@ impl Validate for ReservationUpdateStatusEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReserveNowRequest {
-    #[serde(
-        rename = "connectorType",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "connectorType", default, skip_serializing_if = "Option::is_none")]
     pub connector_type: Option<ConnectorEnum>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "evseId", default, skip_serializing_if = "Option::is_none")]
     pub evse_id: Option<i64>,
     #[serde(rename = "expiryDateTime")]
     pub expiry_date_time: DateTime,
-    #[serde(
-        rename = "groupIdToken",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "groupIdToken", default, skip_serializing_if = "Option::is_none")]
     pub group_id_token: Option<IdToken>,
     #[serde(rename = "id")]
     pub id: i64,
@@ -7675,19 +6664,11 @@ impl Validate for ReserveNowRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReserveNowResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: ReserveNowStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -7777,11 +6758,7 @@ impl Validate for ResetEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "evseId", default, skip_serializing_if = "Option::is_none")]
     pub evse_id: Option<i64>,
@@ -7805,19 +6782,11 @@ impl Validate for ResetRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResetResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: ResetStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -7873,25 +6842,13 @@ impl Validate for ResetStatusEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SalesTariff {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "id")]
     pub id: i64,
-    #[serde(
-        rename = "numEPriceLevels",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "numEPriceLevels", default, skip_serializing_if = "Option::is_none")]
     pub num_e_price_levels: Option<i64>,
-    #[serde(
-        rename = "salesTariffDescription",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "salesTariffDescription", default, skip_serializing_if = "Option::is_none")]
     pub sales_tariff_description: Option<String>,
     #[serde(rename = "salesTariffEntry")]
     pub sales_tariff_entry: Vec<SalesTariffEntry>,
@@ -7919,23 +6876,11 @@ impl Validate for SalesTariff {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SalesTariffEntry {
-    #[serde(
-        rename = "consumptionCost",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "consumptionCost", default, skip_serializing_if = "Option::is_none")]
     pub consumption_cost: Option<Vec<ConsumptionCost>>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
-    #[serde(
-        rename = "ePriceLevel",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ePriceLevel", default, skip_serializing_if = "Option::is_none")]
     pub e_price_level: Option<i64>,
     #[serde(rename = "relativeTimeInterval")]
     pub relative_time_interval: RelativeTimeInterval,
@@ -7957,9 +6902,7 @@ impl Validate for SalesTariffEntry {
         }
         {
             let value = &self.relative_time_interval;
-            value
-                .validate()
-                .map_err(|e| e.within("relativeTimeInterval"))?;
+            value.validate().map_err(|e| e.within("relativeTimeInterval"))?;
         }
         Ok(())
     }
@@ -7970,11 +6913,7 @@ impl Validate for SalesTariffEntry {
 pub struct SampledValue {
     #[serde(rename = "context", default, skip_serializing_if = "Option::is_none")]
     pub context: Option<ReadingContextEnum>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "location", default, skip_serializing_if = "Option::is_none")]
     pub location: Option<LocationEnum>,
@@ -7982,17 +6921,9 @@ pub struct SampledValue {
     pub measurand: Option<MeasurandEnum>,
     #[serde(rename = "phase", default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<PhaseEnum>,
-    #[serde(
-        rename = "signedMeterValue",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "signedMeterValue", default, skip_serializing_if = "Option::is_none")]
     pub signed_meter_value: Option<SignedMeterValue>,
-    #[serde(
-        rename = "unitOfMeasure",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "unitOfMeasure", default, skip_serializing_if = "Option::is_none")]
     pub unit_of_measure: Option<UnitOfMeasure>,
     #[serde(rename = "value")]
     pub value: f64,
@@ -8028,11 +6959,7 @@ impl Validate for SampledValue {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecurityEventNotificationRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "techInfo", default, skip_serializing_if = "Option::is_none")]
     pub tech_info: Option<String>,
@@ -8061,11 +6988,7 @@ impl Validate for SecurityEventNotificationRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecurityEventNotificationResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -8081,17 +7004,9 @@ impl Validate for SecurityEventNotificationResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SendLocalListRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
-    #[serde(
-        rename = "localAuthorizationList",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "localAuthorizationList", default, skip_serializing_if = "Option::is_none")]
     pub local_authorization_list: Option<Vec<AuthorizationData>>,
     #[serde(rename = "updateType")]
     pub update_type: UpdateEnum,
@@ -8107,8 +7022,7 @@ impl Validate for SendLocalListRequest {
         if let Some(value) = &self.local_authorization_list {
             check_items(value.len(), Some(1), None, "localAuthorizationList")?;
             for item in value.iter() {
-                item.validate()
-                    .map_err(|e| e.within("localAuthorizationList"))?;
+                item.validate().map_err(|e| e.within("localAuthorizationList"))?;
             }
         }
         {
@@ -8122,19 +7036,11 @@ impl Validate for SendLocalListRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SendLocalListResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: SendLocalListStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -8192,11 +7098,7 @@ impl Validate for SendLocalListStatusEnum {
 pub struct SetChargingProfileRequest {
     #[serde(rename = "chargingProfile")]
     pub charging_profile: ChargingProfile,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "evseId")]
     pub evse_id: i64,
@@ -8218,19 +7120,11 @@ impl Validate for SetChargingProfileRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetChargingProfileResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: ChargingProfileStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -8253,11 +7147,7 @@ impl Validate for SetChargingProfileResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetDisplayMessageRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "message")]
     pub message: MessageInfo,
@@ -8279,19 +7169,11 @@ impl Validate for SetDisplayMessageRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetDisplayMessageResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: DisplayMessageStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -8314,11 +7196,7 @@ impl Validate for SetDisplayMessageResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetMonitoringBaseRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "monitoringBase")]
     pub monitoring_base: MonitoringBaseEnum,
@@ -8340,19 +7218,11 @@ impl Validate for SetMonitoringBaseRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetMonitoringBaseResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: GenericDeviceModelStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -8377,21 +7247,13 @@ impl Validate for SetMonitoringBaseResponse {
 pub struct SetMonitoringData {
     #[serde(rename = "component")]
     pub component: Component,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     #[serde(rename = "severity")]
     pub severity: i64,
-    #[serde(
-        rename = "transaction",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "transaction", default, skip_serializing_if = "Option::is_none")]
     pub transaction: Option<bool>,
     #[serde(rename = "type")]
     pub r#type: MonitorEnum,
@@ -8425,11 +7287,7 @@ impl Validate for SetMonitoringData {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetMonitoringLevelRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "severity")]
     pub severity: i64,
@@ -8447,19 +7305,11 @@ impl Validate for SetMonitoringLevelRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetMonitoringLevelResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: GenericStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -8484,11 +7334,7 @@ impl Validate for SetMonitoringLevelResponse {
 pub struct SetMonitoringResult {
     #[serde(rename = "component")]
     pub component: Component,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "id", default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
@@ -8496,11 +7342,7 @@ pub struct SetMonitoringResult {
     pub severity: i64,
     #[serde(rename = "status")]
     pub status: SetMonitoringStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
     #[serde(rename = "type")]
     pub r#type: MonitorEnum,
@@ -8588,11 +7430,7 @@ pub struct SetNetworkProfileRequest {
     pub configuration_slot: i64,
     #[serde(rename = "connectionData")]
     pub connection_data: NetworkConnectionProfile,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -8612,19 +7450,11 @@ impl Validate for SetNetworkProfileRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetNetworkProfileResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: SetNetworkProfileStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -8680,21 +7510,13 @@ impl Validate for SetNetworkProfileStatusEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetVariableData {
-    #[serde(
-        rename = "attributeType",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "attributeType", default, skip_serializing_if = "Option::is_none")]
     pub attribute_type: Option<AttributeEnum>,
     #[serde(rename = "attributeValue")]
     pub attribute_value: String,
     #[serde(rename = "component")]
     pub component: Component,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "variable")]
     pub variable: Variable,
@@ -8727,11 +7549,7 @@ impl Validate for SetVariableData {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetVariableMonitoringRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "setMonitoringData")]
     pub set_monitoring_data: Vec<SetMonitoringData>,
@@ -8756,11 +7574,7 @@ impl Validate for SetVariableMonitoringRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetVariableMonitoringResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "setMonitoringResult")]
     pub set_monitoring_result: Vec<SetMonitoringResult>,
@@ -8775,8 +7589,7 @@ impl Validate for SetVariableMonitoringResponse {
             let value = &self.set_monitoring_result;
             check_items(value.len(), Some(1), None, "setMonitoringResult")?;
             for item in value.iter() {
-                item.validate()
-                    .map_err(|e| e.within("setMonitoringResult"))?;
+                item.validate().map_err(|e| e.within("setMonitoringResult"))?;
             }
         }
         Ok(())
@@ -8788,25 +7601,13 @@ impl Validate for SetVariableMonitoringResponse {
 pub struct SetVariableResult {
     #[serde(rename = "attributeStatus")]
     pub attribute_status: SetVariableStatusEnum,
-    #[serde(
-        rename = "attributeStatusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "attributeStatusInfo", default, skip_serializing_if = "Option::is_none")]
     pub attribute_status_info: Option<StatusInfo>,
-    #[serde(
-        rename = "attributeType",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "attributeType", default, skip_serializing_if = "Option::is_none")]
     pub attribute_type: Option<AttributeEnum>,
     #[serde(rename = "component")]
     pub component: Component,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "variable")]
     pub variable: Variable,
@@ -8819,9 +7620,7 @@ impl Validate for SetVariableResult {
             value.validate().map_err(|e| e.within("attributeStatus"))?;
         }
         if let Some(value) = &self.attribute_status_info {
-            value
-                .validate()
-                .map_err(|e| e.within("attributeStatusInfo"))?;
+            value.validate().map_err(|e| e.within("attributeStatusInfo"))?;
         }
         if let Some(value) = &self.attribute_type {
             value.validate().map_err(|e| e.within("attributeType"))?;
@@ -8889,11 +7688,7 @@ impl Validate for SetVariableStatusEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetVariablesRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "setVariableData")]
     pub set_variable_data: Vec<SetVariableData>,
@@ -8918,11 +7713,7 @@ impl Validate for SetVariablesRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetVariablesResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "setVariableResult")]
     pub set_variable_result: Vec<SetVariableResult>,
@@ -8947,19 +7738,11 @@ impl Validate for SetVariablesResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignCertificateRequest {
-    #[serde(
-        rename = "certificateType",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "certificateType", default, skip_serializing_if = "Option::is_none")]
     pub certificate_type: Option<CertificateSigningUseEnum>,
     #[serde(rename = "csr")]
     pub csr: String,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -8982,19 +7765,11 @@ impl Validate for SignCertificateRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignCertificateResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: GenericStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -9017,11 +7792,7 @@ impl Validate for SignCertificateResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignedMeterValue {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "encodingMethod")]
     pub encoding_method: String,
@@ -9061,17 +7832,9 @@ impl Validate for SignedMeterValue {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatusInfo {
-    #[serde(
-        rename = "additionalInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "additionalInfo", default, skip_serializing_if = "Option::is_none")]
     pub additional_info: Option<String>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "reasonCode")]
     pub reason_code: String,
@@ -9100,11 +7863,7 @@ pub struct StatusNotificationRequest {
     pub connector_id: i64,
     #[serde(rename = "connectorStatus")]
     pub connector_status: ConnectorStatusEnum,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "evseId")]
     pub evse_id: i64,
@@ -9128,11 +7887,7 @@ impl Validate for StatusNotificationRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatusNotificationResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -9148,35 +7903,15 @@ impl Validate for StatusNotificationResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Transaction {
-    #[serde(
-        rename = "chargingState",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "chargingState", default, skip_serializing_if = "Option::is_none")]
     pub charging_state: Option<ChargingStateEnum>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
-    #[serde(
-        rename = "remoteStartId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "remoteStartId", default, skip_serializing_if = "Option::is_none")]
     pub remote_start_id: Option<i64>,
-    #[serde(
-        rename = "stoppedReason",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "stoppedReason", default, skip_serializing_if = "Option::is_none")]
     pub stopped_reason: Option<ReasonEnum>,
-    #[serde(
-        rename = "timeSpentCharging",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "timeSpentCharging", default, skip_serializing_if = "Option::is_none")]
     pub time_spent_charging: Option<i64>,
     #[serde(rename = "transactionId")]
     pub transaction_id: String,
@@ -9237,17 +7972,9 @@ impl Validate for TransactionEventEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransactionEventRequest {
-    #[serde(
-        rename = "cableMaxCurrent",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "cableMaxCurrent", default, skip_serializing_if = "Option::is_none")]
     pub cable_max_current: Option<i64>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "eventType")]
     pub event_type: TransactionEventEnum,
@@ -9255,25 +7982,13 @@ pub struct TransactionEventRequest {
     pub evse: Option<EVSE>,
     #[serde(rename = "idToken", default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<IdToken>,
-    #[serde(
-        rename = "meterValue",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "meterValue", default, skip_serializing_if = "Option::is_none")]
     pub meter_value: Option<Vec<MeterValue>>,
-    #[serde(
-        rename = "numberOfPhasesUsed",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "numberOfPhasesUsed", default, skip_serializing_if = "Option::is_none")]
     pub number_of_phases_used: Option<i64>,
     #[serde(rename = "offline", default, skip_serializing_if = "Option::is_none")]
     pub offline: Option<bool>,
-    #[serde(
-        rename = "reservationId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "reservationId", default, skip_serializing_if = "Option::is_none")]
     pub reservation_id: Option<i64>,
     #[serde(rename = "seqNo")]
     pub seq_no: i64,
@@ -9321,31 +8036,15 @@ impl Validate for TransactionEventRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransactionEventResponse {
-    #[serde(
-        rename = "chargingPriority",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "chargingPriority", default, skip_serializing_if = "Option::is_none")]
     pub charging_priority: Option<i64>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
-    #[serde(
-        rename = "idTokenInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "idTokenInfo", default, skip_serializing_if = "Option::is_none")]
     pub id_token_info: Option<IdTokenInfo>,
     #[serde(rename = "totalCost", default, skip_serializing_if = "Option::is_none")]
     pub total_cost: Option<f64>,
-    #[serde(
-        rename = "updatedPersonalMessage",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "updatedPersonalMessage", default, skip_serializing_if = "Option::is_none")]
     pub updated_personal_message: Option<MessageContent>,
 }
 
@@ -9358,9 +8057,7 @@ impl Validate for TransactionEventResponse {
             value.validate().map_err(|e| e.within("idTokenInfo"))?;
         }
         if let Some(value) = &self.updated_personal_message {
-            value
-                .validate()
-                .map_err(|e| e.within("updatedPersonalMessage"))?;
+            value.validate().map_err(|e| e.within("updatedPersonalMessage"))?;
         }
         Ok(())
     }
@@ -9369,11 +8066,7 @@ impl Validate for TransactionEventResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TriggerMessageRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "evse", default, skip_serializing_if = "Option::is_none")]
     pub evse: Option<EVSE>,
@@ -9400,19 +8093,11 @@ impl Validate for TriggerMessageRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TriggerMessageResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: TriggerMessageStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -9573,17 +8258,9 @@ impl Validate for TriggerReasonEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UnitOfMeasure {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
-    #[serde(
-        rename = "multiplier",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "multiplier", default, skip_serializing_if = "Option::is_none")]
     pub multiplier: Option<i64>,
     #[serde(rename = "unit", default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
@@ -9606,11 +8283,7 @@ impl Validate for UnitOfMeasure {
 pub struct UnlockConnectorRequest {
     #[serde(rename = "connectorId")]
     pub connector_id: i64,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "evseId")]
     pub evse_id: i64,
@@ -9628,19 +8301,11 @@ impl Validate for UnlockConnectorRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UnlockConnectorResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: UnlockStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -9702,11 +8367,7 @@ impl Validate for UnlockStatusEnum {
 pub struct UnpublishFirmwareRequest {
     #[serde(rename = "checksum")]
     pub checksum: String,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
 }
 
@@ -9726,11 +8387,7 @@ impl Validate for UnpublishFirmwareRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UnpublishFirmwareResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: UnpublishFirmwareStatusEnum,
@@ -9811,11 +8468,7 @@ impl Validate for UpdateEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateFirmwareRequest {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "firmware")]
     pub firmware: Firmware,
@@ -9823,11 +8476,7 @@ pub struct UpdateFirmwareRequest {
     pub request_id: i64,
     #[serde(rename = "retries", default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<i64>,
-    #[serde(
-        rename = "retryInterval",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "retryInterval", default, skip_serializing_if = "Option::is_none")]
     pub retry_interval: Option<i64>,
 }
 
@@ -9847,19 +8496,11 @@ impl Validate for UpdateFirmwareRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateFirmwareResponse {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "status")]
     pub status: UpdateFirmwareStatusEnum,
-    #[serde(
-        rename = "statusInfo",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "statusInfo", default, skip_serializing_if = "Option::is_none")]
     pub status_info: Option<StatusInfo>,
 }
 
@@ -9976,11 +8617,7 @@ impl Validate for UploadLogStatusEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VPN {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "group", default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
@@ -10041,8 +8678,7 @@ pub enum VPNEnum {
 }
 
 impl VPNEnum {
-    pub const ALL: &'static [VPNEnum] =
-        &[VPNEnum::IKEv2, VPNEnum::IPSec, VPNEnum::L2TP, VPNEnum::PPTP];
+    pub const ALL: &'static [VPNEnum] = &[VPNEnum::IKEv2, VPNEnum::IPSec, VPNEnum::L2TP, VPNEnum::PPTP];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -10064,11 +8700,7 @@ impl Validate for VPNEnum {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Variable {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "instance", default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
@@ -10097,23 +8729,11 @@ impl Validate for Variable {
 pub struct VariableAttribute {
     #[serde(rename = "constant", default, skip_serializing_if = "Option::is_none")]
     pub constant: Option<bool>,
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
-    #[serde(
-        rename = "mutability",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "mutability", default, skip_serializing_if = "Option::is_none")]
     pub mutability: Option<MutabilityEnum>,
-    #[serde(
-        rename = "persistent",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "persistent", default, skip_serializing_if = "Option::is_none")]
     pub persistent: Option<bool>,
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<AttributeEnum>,
@@ -10142,11 +8762,7 @@ impl Validate for VariableAttribute {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VariableCharacteristics {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "dataType")]
     pub data_type: DataEnum,
@@ -10158,11 +8774,7 @@ pub struct VariableCharacteristics {
     pub supports_monitoring: bool,
     #[serde(rename = "unit", default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
-    #[serde(
-        rename = "valuesList",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "valuesList", default, skip_serializing_if = "Option::is_none")]
     pub values_list: Option<String>,
 }
 
@@ -10188,11 +8800,7 @@ impl Validate for VariableCharacteristics {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VariableMonitoring {
-    #[serde(
-        rename = "customData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
     #[serde(rename = "id")]
     pub id: i64,
@@ -10681,9 +9289,7 @@ impl Request {
             Request::NotifyMonitoringReport(_) => Action::NotifyMonitoringReport,
             Request::NotifyReport(_) => Action::NotifyReport,
             Request::PublishFirmware(_) => Action::PublishFirmware,
-            Request::PublishFirmwareStatusNotification(_) => {
-                Action::PublishFirmwareStatusNotification
-            }
+            Request::PublishFirmwareStatusNotification(_) => Action::PublishFirmwareStatusNotification,
             Request::ReportChargingProfiles(_) => Action::ReportChargingProfiles,
             Request::RequestStartTransaction(_) => Action::RequestStartTransaction,
             Request::RequestStopTransaction(_) => Action::RequestStopTransaction,
@@ -10714,118 +9320,64 @@ impl Request {
     pub fn decode(action: Action, payload: &str) -> Result<Self, crate::DecodeError> {
         Ok(match action {
             Action::Authorize => Request::Authorize(crate::common::decode_payload(payload)?),
-            Action::BootNotification => {
-                Request::BootNotification(crate::common::decode_payload(payload)?)
-            }
-            Action::CancelReservation => {
-                Request::CancelReservation(crate::common::decode_payload(payload)?)
-            }
-            Action::CertificateSigned => {
-                Request::CertificateSigned(crate::common::decode_payload(payload)?)
-            }
-            Action::ChangeAvailability => {
-                Request::ChangeAvailability(crate::common::decode_payload(payload)?)
-            }
+            Action::BootNotification => Request::BootNotification(crate::common::decode_payload(payload)?),
+            Action::CancelReservation => Request::CancelReservation(crate::common::decode_payload(payload)?),
+            Action::CertificateSigned => Request::CertificateSigned(crate::common::decode_payload(payload)?),
+            Action::ChangeAvailability => Request::ChangeAvailability(crate::common::decode_payload(payload)?),
             Action::ClearCache => Request::ClearCache(crate::common::decode_payload(payload)?),
-            Action::ClearChargingProfile => {
-                Request::ClearChargingProfile(crate::common::decode_payload(payload)?)
-            }
-            Action::ClearDisplayMessage => {
-                Request::ClearDisplayMessage(crate::common::decode_payload(payload)?)
-            }
+            Action::ClearChargingProfile => Request::ClearChargingProfile(crate::common::decode_payload(payload)?),
+            Action::ClearDisplayMessage => Request::ClearDisplayMessage(crate::common::decode_payload(payload)?),
             Action::ClearVariableMonitoring => {
                 Request::ClearVariableMonitoring(crate::common::decode_payload(payload)?)
             }
-            Action::ClearedChargingLimit => {
-                Request::ClearedChargingLimit(crate::common::decode_payload(payload)?)
-            }
+            Action::ClearedChargingLimit => Request::ClearedChargingLimit(crate::common::decode_payload(payload)?),
             Action::CostUpdated => Request::CostUpdated(crate::common::decode_payload(payload)?),
-            Action::CustomerInformation => {
-                Request::CustomerInformation(crate::common::decode_payload(payload)?)
-            }
+            Action::CustomerInformation => Request::CustomerInformation(crate::common::decode_payload(payload)?),
             Action::DataTransfer => Request::DataTransfer(crate::common::decode_payload(payload)?),
-            Action::DeleteCertificate => {
-                Request::DeleteCertificate(crate::common::decode_payload(payload)?)
-            }
+            Action::DeleteCertificate => Request::DeleteCertificate(crate::common::decode_payload(payload)?),
             Action::FirmwareStatusNotification => {
                 Request::FirmwareStatusNotification(crate::common::decode_payload(payload)?)
             }
-            Action::Get15118EVCertificate => {
-                Request::Get15118EVCertificate(crate::common::decode_payload(payload)?)
-            }
-            Action::GetBaseReport => {
-                Request::GetBaseReport(crate::common::decode_payload(payload)?)
-            }
-            Action::GetCertificateStatus => {
-                Request::GetCertificateStatus(crate::common::decode_payload(payload)?)
-            }
-            Action::GetChargingProfiles => {
-                Request::GetChargingProfiles(crate::common::decode_payload(payload)?)
-            }
-            Action::GetCompositeSchedule => {
-                Request::GetCompositeSchedule(crate::common::decode_payload(payload)?)
-            }
-            Action::GetDisplayMessages => {
-                Request::GetDisplayMessages(crate::common::decode_payload(payload)?)
-            }
+            Action::Get15118EVCertificate => Request::Get15118EVCertificate(crate::common::decode_payload(payload)?),
+            Action::GetBaseReport => Request::GetBaseReport(crate::common::decode_payload(payload)?),
+            Action::GetCertificateStatus => Request::GetCertificateStatus(crate::common::decode_payload(payload)?),
+            Action::GetChargingProfiles => Request::GetChargingProfiles(crate::common::decode_payload(payload)?),
+            Action::GetCompositeSchedule => Request::GetCompositeSchedule(crate::common::decode_payload(payload)?),
+            Action::GetDisplayMessages => Request::GetDisplayMessages(crate::common::decode_payload(payload)?),
             Action::GetInstalledCertificateIds => {
                 Request::GetInstalledCertificateIds(crate::common::decode_payload(payload)?)
             }
-            Action::GetLocalListVersion => {
-                Request::GetLocalListVersion(crate::common::decode_payload(payload)?)
-            }
+            Action::GetLocalListVersion => Request::GetLocalListVersion(crate::common::decode_payload(payload)?),
             Action::GetLog => Request::GetLog(crate::common::decode_payload(payload)?),
-            Action::GetMonitoringReport => {
-                Request::GetMonitoringReport(crate::common::decode_payload(payload)?)
-            }
+            Action::GetMonitoringReport => Request::GetMonitoringReport(crate::common::decode_payload(payload)?),
             Action::GetReport => Request::GetReport(crate::common::decode_payload(payload)?),
-            Action::GetTransactionStatus => {
-                Request::GetTransactionStatus(crate::common::decode_payload(payload)?)
-            }
+            Action::GetTransactionStatus => Request::GetTransactionStatus(crate::common::decode_payload(payload)?),
             Action::GetVariables => Request::GetVariables(crate::common::decode_payload(payload)?),
             Action::Heartbeat => Request::Heartbeat(crate::common::decode_payload(payload)?),
-            Action::InstallCertificate => {
-                Request::InstallCertificate(crate::common::decode_payload(payload)?)
-            }
-            Action::LogStatusNotification => {
-                Request::LogStatusNotification(crate::common::decode_payload(payload)?)
-            }
+            Action::InstallCertificate => Request::InstallCertificate(crate::common::decode_payload(payload)?),
+            Action::LogStatusNotification => Request::LogStatusNotification(crate::common::decode_payload(payload)?),
             Action::MeterValues => Request::MeterValues(crate::common::decode_payload(payload)?),
-            Action::NotifyChargingLimit => {
-                Request::NotifyChargingLimit(crate::common::decode_payload(payload)?)
-            }
+            Action::NotifyChargingLimit => Request::NotifyChargingLimit(crate::common::decode_payload(payload)?),
             Action::NotifyCustomerInformation => {
                 Request::NotifyCustomerInformation(crate::common::decode_payload(payload)?)
             }
-            Action::NotifyDisplayMessages => {
-                Request::NotifyDisplayMessages(crate::common::decode_payload(payload)?)
-            }
-            Action::NotifyEVChargingNeeds => {
-                Request::NotifyEVChargingNeeds(crate::common::decode_payload(payload)?)
-            }
+            Action::NotifyDisplayMessages => Request::NotifyDisplayMessages(crate::common::decode_payload(payload)?),
+            Action::NotifyEVChargingNeeds => Request::NotifyEVChargingNeeds(crate::common::decode_payload(payload)?),
             Action::NotifyEVChargingSchedule => {
                 Request::NotifyEVChargingSchedule(crate::common::decode_payload(payload)?)
             }
             Action::NotifyEvent => Request::NotifyEvent(crate::common::decode_payload(payload)?),
-            Action::NotifyMonitoringReport => {
-                Request::NotifyMonitoringReport(crate::common::decode_payload(payload)?)
-            }
+            Action::NotifyMonitoringReport => Request::NotifyMonitoringReport(crate::common::decode_payload(payload)?),
             Action::NotifyReport => Request::NotifyReport(crate::common::decode_payload(payload)?),
-            Action::PublishFirmware => {
-                Request::PublishFirmware(crate::common::decode_payload(payload)?)
-            }
+            Action::PublishFirmware => Request::PublishFirmware(crate::common::decode_payload(payload)?),
             Action::PublishFirmwareStatusNotification => {
                 Request::PublishFirmwareStatusNotification(crate::common::decode_payload(payload)?)
             }
-            Action::ReportChargingProfiles => {
-                Request::ReportChargingProfiles(crate::common::decode_payload(payload)?)
-            }
+            Action::ReportChargingProfiles => Request::ReportChargingProfiles(crate::common::decode_payload(payload)?),
             Action::RequestStartTransaction => {
                 Request::RequestStartTransaction(crate::common::decode_payload(payload)?)
             }
-            Action::RequestStopTransaction => {
-                Request::RequestStopTransaction(crate::common::decode_payload(payload)?)
-            }
+            Action::RequestStopTransaction => Request::RequestStopTransaction(crate::common::decode_payload(payload)?),
             Action::ReservationStatusUpdate => {
                 Request::ReservationStatusUpdate(crate::common::decode_payload(payload)?)
             }
@@ -10834,49 +9386,21 @@ impl Request {
             Action::SecurityEventNotification => {
                 Request::SecurityEventNotification(crate::common::decode_payload(payload)?)
             }
-            Action::SendLocalList => {
-                Request::SendLocalList(crate::common::decode_payload(payload)?)
-            }
-            Action::SetChargingProfile => {
-                Request::SetChargingProfile(crate::common::decode_payload(payload)?)
-            }
-            Action::SetDisplayMessage => {
-                Request::SetDisplayMessage(crate::common::decode_payload(payload)?)
-            }
-            Action::SetMonitoringBase => {
-                Request::SetMonitoringBase(crate::common::decode_payload(payload)?)
-            }
-            Action::SetMonitoringLevel => {
-                Request::SetMonitoringLevel(crate::common::decode_payload(payload)?)
-            }
-            Action::SetNetworkProfile => {
-                Request::SetNetworkProfile(crate::common::decode_payload(payload)?)
-            }
-            Action::SetVariableMonitoring => {
-                Request::SetVariableMonitoring(crate::common::decode_payload(payload)?)
-            }
+            Action::SendLocalList => Request::SendLocalList(crate::common::decode_payload(payload)?),
+            Action::SetChargingProfile => Request::SetChargingProfile(crate::common::decode_payload(payload)?),
+            Action::SetDisplayMessage => Request::SetDisplayMessage(crate::common::decode_payload(payload)?),
+            Action::SetMonitoringBase => Request::SetMonitoringBase(crate::common::decode_payload(payload)?),
+            Action::SetMonitoringLevel => Request::SetMonitoringLevel(crate::common::decode_payload(payload)?),
+            Action::SetNetworkProfile => Request::SetNetworkProfile(crate::common::decode_payload(payload)?),
+            Action::SetVariableMonitoring => Request::SetVariableMonitoring(crate::common::decode_payload(payload)?),
             Action::SetVariables => Request::SetVariables(crate::common::decode_payload(payload)?),
-            Action::SignCertificate => {
-                Request::SignCertificate(crate::common::decode_payload(payload)?)
-            }
-            Action::StatusNotification => {
-                Request::StatusNotification(crate::common::decode_payload(payload)?)
-            }
-            Action::TransactionEvent => {
-                Request::TransactionEvent(crate::common::decode_payload(payload)?)
-            }
-            Action::TriggerMessage => {
-                Request::TriggerMessage(crate::common::decode_payload(payload)?)
-            }
-            Action::UnlockConnector => {
-                Request::UnlockConnector(crate::common::decode_payload(payload)?)
-            }
-            Action::UnpublishFirmware => {
-                Request::UnpublishFirmware(crate::common::decode_payload(payload)?)
-            }
-            Action::UpdateFirmware => {
-                Request::UpdateFirmware(crate::common::decode_payload(payload)?)
-            }
+            Action::SignCertificate => Request::SignCertificate(crate::common::decode_payload(payload)?),
+            Action::StatusNotification => Request::StatusNotification(crate::common::decode_payload(payload)?),
+            Action::TransactionEvent => Request::TransactionEvent(crate::common::decode_payload(payload)?),
+            Action::TriggerMessage => Request::TriggerMessage(crate::common::decode_payload(payload)?),
+            Action::UnlockConnector => Request::UnlockConnector(crate::common::decode_payload(payload)?),
+            Action::UnpublishFirmware => Request::UnpublishFirmware(crate::common::decode_payload(payload)?),
+            Action::UpdateFirmware => Request::UpdateFirmware(crate::common::decode_payload(payload)?),
         })
     }
 
@@ -11518,9 +10042,7 @@ impl Response {
             Response::NotifyMonitoringReport(_) => Action::NotifyMonitoringReport,
             Response::NotifyReport(_) => Action::NotifyReport,
             Response::PublishFirmware(_) => Action::PublishFirmware,
-            Response::PublishFirmwareStatusNotification(_) => {
-                Action::PublishFirmwareStatusNotification
-            }
+            Response::PublishFirmwareStatusNotification(_) => Action::PublishFirmwareStatusNotification,
             Response::ReportChargingProfiles(_) => Action::ReportChargingProfiles,
             Response::RequestStartTransaction(_) => Action::RequestStartTransaction,
             Response::RequestStopTransaction(_) => Action::RequestStopTransaction,
@@ -11551,118 +10073,64 @@ impl Response {
     pub fn decode(action: Action, payload: &str) -> Result<Self, crate::DecodeError> {
         Ok(match action {
             Action::Authorize => Response::Authorize(crate::common::decode_payload(payload)?),
-            Action::BootNotification => {
-                Response::BootNotification(crate::common::decode_payload(payload)?)
-            }
-            Action::CancelReservation => {
-                Response::CancelReservation(crate::common::decode_payload(payload)?)
-            }
-            Action::CertificateSigned => {
-                Response::CertificateSigned(crate::common::decode_payload(payload)?)
-            }
-            Action::ChangeAvailability => {
-                Response::ChangeAvailability(crate::common::decode_payload(payload)?)
-            }
+            Action::BootNotification => Response::BootNotification(crate::common::decode_payload(payload)?),
+            Action::CancelReservation => Response::CancelReservation(crate::common::decode_payload(payload)?),
+            Action::CertificateSigned => Response::CertificateSigned(crate::common::decode_payload(payload)?),
+            Action::ChangeAvailability => Response::ChangeAvailability(crate::common::decode_payload(payload)?),
             Action::ClearCache => Response::ClearCache(crate::common::decode_payload(payload)?),
-            Action::ClearChargingProfile => {
-                Response::ClearChargingProfile(crate::common::decode_payload(payload)?)
-            }
-            Action::ClearDisplayMessage => {
-                Response::ClearDisplayMessage(crate::common::decode_payload(payload)?)
-            }
+            Action::ClearChargingProfile => Response::ClearChargingProfile(crate::common::decode_payload(payload)?),
+            Action::ClearDisplayMessage => Response::ClearDisplayMessage(crate::common::decode_payload(payload)?),
             Action::ClearVariableMonitoring => {
                 Response::ClearVariableMonitoring(crate::common::decode_payload(payload)?)
             }
-            Action::ClearedChargingLimit => {
-                Response::ClearedChargingLimit(crate::common::decode_payload(payload)?)
-            }
+            Action::ClearedChargingLimit => Response::ClearedChargingLimit(crate::common::decode_payload(payload)?),
             Action::CostUpdated => Response::CostUpdated(crate::common::decode_payload(payload)?),
-            Action::CustomerInformation => {
-                Response::CustomerInformation(crate::common::decode_payload(payload)?)
-            }
+            Action::CustomerInformation => Response::CustomerInformation(crate::common::decode_payload(payload)?),
             Action::DataTransfer => Response::DataTransfer(crate::common::decode_payload(payload)?),
-            Action::DeleteCertificate => {
-                Response::DeleteCertificate(crate::common::decode_payload(payload)?)
-            }
+            Action::DeleteCertificate => Response::DeleteCertificate(crate::common::decode_payload(payload)?),
             Action::FirmwareStatusNotification => {
                 Response::FirmwareStatusNotification(crate::common::decode_payload(payload)?)
             }
-            Action::Get15118EVCertificate => {
-                Response::Get15118EVCertificate(crate::common::decode_payload(payload)?)
-            }
-            Action::GetBaseReport => {
-                Response::GetBaseReport(crate::common::decode_payload(payload)?)
-            }
-            Action::GetCertificateStatus => {
-                Response::GetCertificateStatus(crate::common::decode_payload(payload)?)
-            }
-            Action::GetChargingProfiles => {
-                Response::GetChargingProfiles(crate::common::decode_payload(payload)?)
-            }
-            Action::GetCompositeSchedule => {
-                Response::GetCompositeSchedule(crate::common::decode_payload(payload)?)
-            }
-            Action::GetDisplayMessages => {
-                Response::GetDisplayMessages(crate::common::decode_payload(payload)?)
-            }
+            Action::Get15118EVCertificate => Response::Get15118EVCertificate(crate::common::decode_payload(payload)?),
+            Action::GetBaseReport => Response::GetBaseReport(crate::common::decode_payload(payload)?),
+            Action::GetCertificateStatus => Response::GetCertificateStatus(crate::common::decode_payload(payload)?),
+            Action::GetChargingProfiles => Response::GetChargingProfiles(crate::common::decode_payload(payload)?),
+            Action::GetCompositeSchedule => Response::GetCompositeSchedule(crate::common::decode_payload(payload)?),
+            Action::GetDisplayMessages => Response::GetDisplayMessages(crate::common::decode_payload(payload)?),
             Action::GetInstalledCertificateIds => {
                 Response::GetInstalledCertificateIds(crate::common::decode_payload(payload)?)
             }
-            Action::GetLocalListVersion => {
-                Response::GetLocalListVersion(crate::common::decode_payload(payload)?)
-            }
+            Action::GetLocalListVersion => Response::GetLocalListVersion(crate::common::decode_payload(payload)?),
             Action::GetLog => Response::GetLog(crate::common::decode_payload(payload)?),
-            Action::GetMonitoringReport => {
-                Response::GetMonitoringReport(crate::common::decode_payload(payload)?)
-            }
+            Action::GetMonitoringReport => Response::GetMonitoringReport(crate::common::decode_payload(payload)?),
             Action::GetReport => Response::GetReport(crate::common::decode_payload(payload)?),
-            Action::GetTransactionStatus => {
-                Response::GetTransactionStatus(crate::common::decode_payload(payload)?)
-            }
+            Action::GetTransactionStatus => Response::GetTransactionStatus(crate::common::decode_payload(payload)?),
             Action::GetVariables => Response::GetVariables(crate::common::decode_payload(payload)?),
             Action::Heartbeat => Response::Heartbeat(crate::common::decode_payload(payload)?),
-            Action::InstallCertificate => {
-                Response::InstallCertificate(crate::common::decode_payload(payload)?)
-            }
-            Action::LogStatusNotification => {
-                Response::LogStatusNotification(crate::common::decode_payload(payload)?)
-            }
+            Action::InstallCertificate => Response::InstallCertificate(crate::common::decode_payload(payload)?),
+            Action::LogStatusNotification => Response::LogStatusNotification(crate::common::decode_payload(payload)?),
             Action::MeterValues => Response::MeterValues(crate::common::decode_payload(payload)?),
-            Action::NotifyChargingLimit => {
-                Response::NotifyChargingLimit(crate::common::decode_payload(payload)?)
-            }
+            Action::NotifyChargingLimit => Response::NotifyChargingLimit(crate::common::decode_payload(payload)?),
             Action::NotifyCustomerInformation => {
                 Response::NotifyCustomerInformation(crate::common::decode_payload(payload)?)
             }
-            Action::NotifyDisplayMessages => {
-                Response::NotifyDisplayMessages(crate::common::decode_payload(payload)?)
-            }
-            Action::NotifyEVChargingNeeds => {
-                Response::NotifyEVChargingNeeds(crate::common::decode_payload(payload)?)
-            }
+            Action::NotifyDisplayMessages => Response::NotifyDisplayMessages(crate::common::decode_payload(payload)?),
+            Action::NotifyEVChargingNeeds => Response::NotifyEVChargingNeeds(crate::common::decode_payload(payload)?),
             Action::NotifyEVChargingSchedule => {
                 Response::NotifyEVChargingSchedule(crate::common::decode_payload(payload)?)
             }
             Action::NotifyEvent => Response::NotifyEvent(crate::common::decode_payload(payload)?),
-            Action::NotifyMonitoringReport => {
-                Response::NotifyMonitoringReport(crate::common::decode_payload(payload)?)
-            }
+            Action::NotifyMonitoringReport => Response::NotifyMonitoringReport(crate::common::decode_payload(payload)?),
             Action::NotifyReport => Response::NotifyReport(crate::common::decode_payload(payload)?),
-            Action::PublishFirmware => {
-                Response::PublishFirmware(crate::common::decode_payload(payload)?)
-            }
+            Action::PublishFirmware => Response::PublishFirmware(crate::common::decode_payload(payload)?),
             Action::PublishFirmwareStatusNotification => {
                 Response::PublishFirmwareStatusNotification(crate::common::decode_payload(payload)?)
             }
-            Action::ReportChargingProfiles => {
-                Response::ReportChargingProfiles(crate::common::decode_payload(payload)?)
-            }
+            Action::ReportChargingProfiles => Response::ReportChargingProfiles(crate::common::decode_payload(payload)?),
             Action::RequestStartTransaction => {
                 Response::RequestStartTransaction(crate::common::decode_payload(payload)?)
             }
-            Action::RequestStopTransaction => {
-                Response::RequestStopTransaction(crate::common::decode_payload(payload)?)
-            }
+            Action::RequestStopTransaction => Response::RequestStopTransaction(crate::common::decode_payload(payload)?),
             Action::ReservationStatusUpdate => {
                 Response::ReservationStatusUpdate(crate::common::decode_payload(payload)?)
             }
@@ -11671,49 +10139,21 @@ impl Response {
             Action::SecurityEventNotification => {
                 Response::SecurityEventNotification(crate::common::decode_payload(payload)?)
             }
-            Action::SendLocalList => {
-                Response::SendLocalList(crate::common::decode_payload(payload)?)
-            }
-            Action::SetChargingProfile => {
-                Response::SetChargingProfile(crate::common::decode_payload(payload)?)
-            }
-            Action::SetDisplayMessage => {
-                Response::SetDisplayMessage(crate::common::decode_payload(payload)?)
-            }
-            Action::SetMonitoringBase => {
-                Response::SetMonitoringBase(crate::common::decode_payload(payload)?)
-            }
-            Action::SetMonitoringLevel => {
-                Response::SetMonitoringLevel(crate::common::decode_payload(payload)?)
-            }
-            Action::SetNetworkProfile => {
-                Response::SetNetworkProfile(crate::common::decode_payload(payload)?)
-            }
-            Action::SetVariableMonitoring => {
-                Response::SetVariableMonitoring(crate::common::decode_payload(payload)?)
-            }
+            Action::SendLocalList => Response::SendLocalList(crate::common::decode_payload(payload)?),
+            Action::SetChargingProfile => Response::SetChargingProfile(crate::common::decode_payload(payload)?),
+            Action::SetDisplayMessage => Response::SetDisplayMessage(crate::common::decode_payload(payload)?),
+            Action::SetMonitoringBase => Response::SetMonitoringBase(crate::common::decode_payload(payload)?),
+            Action::SetMonitoringLevel => Response::SetMonitoringLevel(crate::common::decode_payload(payload)?),
+            Action::SetNetworkProfile => Response::SetNetworkProfile(crate::common::decode_payload(payload)?),
+            Action::SetVariableMonitoring => Response::SetVariableMonitoring(crate::common::decode_payload(payload)?),
             Action::SetVariables => Response::SetVariables(crate::common::decode_payload(payload)?),
-            Action::SignCertificate => {
-                Response::SignCertificate(crate::common::decode_payload(payload)?)
-            }
-            Action::StatusNotification => {
-                Response::StatusNotification(crate::common::decode_payload(payload)?)
-            }
-            Action::TransactionEvent => {
-                Response::TransactionEvent(crate::common::decode_payload(payload)?)
-            }
-            Action::TriggerMessage => {
-                Response::TriggerMessage(crate::common::decode_payload(payload)?)
-            }
-            Action::UnlockConnector => {
-                Response::UnlockConnector(crate::common::decode_payload(payload)?)
-            }
-            Action::UnpublishFirmware => {
-                Response::UnpublishFirmware(crate::common::decode_payload(payload)?)
-            }
-            Action::UpdateFirmware => {
-                Response::UpdateFirmware(crate::common::decode_payload(payload)?)
-            }
+            Action::SignCertificate => Response::SignCertificate(crate::common::decode_payload(payload)?),
+            Action::StatusNotification => Response::StatusNotification(crate::common::decode_payload(payload)?),
+            Action::TransactionEvent => Response::TransactionEvent(crate::common::decode_payload(payload)?),
+            Action::TriggerMessage => Response::TriggerMessage(crate::common::decode_payload(payload)?),
+            Action::UnlockConnector => Response::UnlockConnector(crate::common::decode_payload(payload)?),
+            Action::UnpublishFirmware => Response::UnpublishFirmware(crate::common::decode_payload(payload)?),
+            Action::UpdateFirmware => Response::UpdateFirmware(crate::common::decode_payload(payload)?),
         })
     }
 

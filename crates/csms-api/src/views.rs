@@ -1,0 +1,120 @@
+//! The JSON shapes of the API. Field names are the API's contract; they are spelled out here,
+//! in one place, rather than derived from storage or domain types.
+
+use csms_core::authorization::IdTokenRecord;
+use csms_core::clock::format_timestamp;
+use csms_gateway::SessionInfo;
+use csms_store::{ConnectorView, FaultView, MessageView, MeterValueView, StationView, TransactionView};
+use serde_json::{json, Value};
+
+pub(crate) fn station(s: &StationView, session: Option<SessionInfo>) -> Value {
+    let connected = session.is_some();
+    let last_seen = session
+        .as_ref()
+        .map(|i| format_timestamp(&i.last_seen))
+        .or_else(|| s.last_seen_at.clone());
+    json!({
+        "id": s.id,
+        "registration_status": s.registration_status,
+        "ocpp_version": s.ocpp_version,
+        "vendor": s.vendor,
+        "model": s.model,
+        "serial_number": s.serial_number,
+        "charge_box_serial_number": s.charge_box_serial_number,
+        "firmware_version": s.firmware_version,
+        "iccid": s.iccid,
+        "imsi": s.imsi,
+        "meter_type": s.meter_type,
+        "meter_serial_number": s.meter_serial_number,
+        "firmware_status": s.firmware_status,
+        "diagnostics_status": s.diagnostics_status,
+        "log_status": s.log_status,
+        "connected": connected,
+        "connected_at": session.as_ref().map(|i| format_timestamp(&i.connected_at)),
+        "last_boot_at": s.last_boot_at,
+        "last_seen_at": last_seen,
+        "created_at": s.created_at,
+        "connectors": s.connectors.iter().map(connector).collect::<Vec<_>>(),
+    })
+}
+
+fn connector(c: &ConnectorView) -> Value {
+    json!({
+        "connector_id": c.connector_id,
+        "status": c.status,
+        "error_code": c.error_code,
+        "info": c.info,
+        "vendor_id": c.vendor_id,
+        "vendor_error_code": c.vendor_error_code,
+        "status_at": c.status_at,
+    })
+}
+
+pub(crate) fn transaction(t: &TransactionView) -> Value {
+    json!({
+        "id": t.id,
+        "station_id": t.station_id,
+        "connector_id": t.connector_id,
+        "station_transaction_id": t.station_tx_id,
+        "id_token": t.id_token,
+        "start_auth_status": t.start_auth_status,
+        "active": t.stopped_at.is_none() && t.started_at.is_some(),
+        "started_at": t.started_at,
+        "stopped_at": t.stopped_at,
+        "meter_start_wh": t.meter_start_wh,
+        "meter_stop_wh": t.meter_stop_wh,
+        "energy_wh": t.energy_wh,
+        "reservation_id": t.reservation_id,
+        "stop_reason": t.stop_reason,
+        "stop_id_token": t.stop_id_token,
+        "flags": t.flags,
+    })
+}
+
+pub(crate) fn meter_value(m: &MeterValueView) -> Value {
+    json!({
+        "connector_id": m.connector_id,
+        "timestamp": m.timestamp,
+        "measurand": m.measurand,
+        "phase": m.phase,
+        "location": m.location,
+        "context": m.context,
+        "format": m.format,
+        "unit": m.unit,
+        "raw_value": m.raw_value,
+        "value": m.value,
+        "normalised_unit": m.normalised_unit,
+    })
+}
+
+pub(crate) fn fault(f: &FaultView) -> Value {
+    json!({
+        "id": f.id,
+        "station_id": f.station_id,
+        "connector_id": f.connector_id,
+        "error_code": f.error_code,
+        "severity": f.severity,
+        "status": f.status,
+        "vendor_id": f.vendor_id,
+        "vendor_error_code": f.vendor_error_code,
+        "info": f.info,
+        "started_at": f.started_at,
+        "cleared_at": f.cleared_at,
+        "open": f.cleared_at.is_none(),
+    })
+}
+
+pub(crate) fn message(m: &MessageView) -> Value {
+    // The frame is returned as JSON when it is JSON, so clients need not parse it twice.
+    let frame = serde_json::from_str::<Value>(&m.frame).unwrap_or_else(|_| Value::String(m.frame.clone()));
+    json!({ "id": m.id, "direction": m.direction, "at": m.at, "frame": frame })
+}
+
+pub(crate) fn id_token(t: &IdTokenRecord) -> Value {
+    json!({
+        "id_token": t.id_token,
+        "status": t.status.as_str(),
+        "expiry": t.expiry.as_ref().map(format_timestamp),
+        "parent_id_token": t.parent_id_token,
+    })
+}

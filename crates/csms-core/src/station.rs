@@ -1,0 +1,127 @@
+//! Stations: identity, registration (BootNotification and the policy for unknown stations)
+//! and what a boot tells about the hardware.
+
+use std::fmt;
+
+/// A station identity: the last path segment of its WebSocket URL. OCPP 2.0.1 limits it to 48
+/// characters of the identifierString set without `:`; Ström applies that rule to both versions
+/// (CHECKLIST §1.4).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StationId(String);
+
+impl StationId {
+    pub const MAX_LEN: usize = 48;
+
+    pub fn parse(text: &str) -> Option<StationId> {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "*-_=+|@.".contains(c);
+        (!text.is_empty() && text.len() <= Self::MAX_LEN && text.chars().all(allowed))
+            .then(|| StationId(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for StationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationStatus {
+    Accepted,
+    Pending,
+    Rejected,
+}
+
+impl RegistrationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegistrationStatus::Accepted => "Accepted",
+            RegistrationStatus::Pending => "Pending",
+            RegistrationStatus::Rejected => "Rejected",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RegistrationStatus> {
+        match text {
+            "Accepted" => Some(RegistrationStatus::Accepted),
+            "Pending" => Some(RegistrationStatus::Pending),
+            "Rejected" => Some(RegistrationStatus::Rejected),
+            _ => None,
+        }
+    }
+}
+
+/// What happens to a station Ström has never seen when it boots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RegistrationPolicy {
+    #[default]
+    Accept,
+    Pending,
+    Reject,
+}
+
+impl RegistrationPolicy {
+    pub fn parse(text: &str) -> Option<RegistrationPolicy> {
+        match text.to_ascii_lowercase().as_str() {
+            "accept" => Some(RegistrationPolicy::Accept),
+            "pending" => Some(RegistrationPolicy::Pending),
+            "reject" => Some(RegistrationPolicy::Reject),
+            _ => None,
+        }
+    }
+
+    /// The status an unknown station is registered with.
+    pub fn initial_status(self) -> RegistrationStatus {
+        match self {
+            RegistrationPolicy::Accept => RegistrationStatus::Accepted,
+            RegistrationPolicy::Pending => RegistrationStatus::Pending,
+            RegistrationPolicy::Reject => RegistrationStatus::Rejected,
+        }
+    }
+}
+
+/// The hardware facts a BootNotification reports.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BootInfo {
+    pub vendor: String,
+    pub model: String,
+    pub serial_number: Option<String>,
+    pub charge_box_serial_number: Option<String>,
+    pub firmware_version: Option<String>,
+    pub iccid: Option<String>,
+    pub imsi: Option<String>,
+    pub meter_type: Option<String>,
+    pub meter_serial_number: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn station_ids_follow_the_identifier_string_rules() {
+        for ok in ["CP1", "a-b_c.d@e", &"x".repeat(48)] {
+            assert!(StationId::parse(ok).is_some(), "{ok}");
+        }
+        for bad in ["", "a:b", "a b", "ä", &"x".repeat(49)] {
+            assert!(StationId::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn policy_gives_the_initial_status() {
+        assert_eq!(
+            RegistrationPolicy::parse("PENDING").map(|p| p.initial_status()),
+            Some(RegistrationStatus::Pending)
+        );
+        assert_eq!(
+            RegistrationPolicy::parse("reject").map(|p| p.initial_status()),
+            Some(RegistrationStatus::Rejected)
+        );
+        assert_eq!(RegistrationPolicy::parse("maybe"), None);
+    }
+}

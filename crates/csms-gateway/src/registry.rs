@@ -1,0 +1,159 @@
+//! The live sessions, one per station: a new connection replaces the old one, and the CSMS's
+//! own CALLs to a station go through its session, one at a time.
+
+use csms_core::station::{RegistrationStatus, StationId};
+use csms_core::Timestamp;
+use ocpp::OcppVersion;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Notify};
+use tokio_util::sync::CancellationToken;
+
+/// What the station answered to a CSMS CALL.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallReply {
+    Result(String),
+    Error { code: String, description: String },
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CallError {
+    #[error("station is not connected")]
+    Offline,
+    #[error("station did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("connection closed before the station answered")]
+    Disconnected,
+}
+
+/// A CALL waiting for the session to send it.
+pub(crate) struct OutboundCall {
+    pub action: String,
+    pub payload: String,
+    pub reply: oneshot::Sender<Result<CallReply, CallError>>,
+}
+
+/// What the API may know about a live session.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    pub version: OcppVersion,
+    pub connected_at: Timestamp,
+    pub last_seen: Timestamp,
+    pub registration: Option<RegistrationStatus>,
+}
+
+pub(crate) struct SessionEntry {
+    pub generation: u64,
+    pub cancel: CancellationToken,
+    pub calls: mpsc::Sender<OutboundCall>,
+    /// One CSMS CALL in flight per station (OCPP-J §4.1.1): callers queue on this lock.
+    pub call_lock: Arc<tokio::sync::Mutex<()>>,
+    pub info: SessionInfo,
+}
+
+#[derive(Default)]
+pub struct Registry {
+    sessions: Mutex<HashMap<StationId, SessionEntry>>,
+    next_generation: AtomicU64,
+    emptied: Notify,
+}
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<StationId, SessionEntry>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a new session, closing the station's previous one (CONFORMANCE RPC-05).
+    pub(crate) fn insert(
+        &self,
+        station: &StationId,
+        calls: mpsc::Sender<OutboundCall>,
+        info: SessionInfo,
+    ) -> (u64, CancellationToken) {
+        let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
+        let cancel = CancellationToken::new();
+        let entry = SessionEntry {
+            generation,
+            cancel: cancel.clone(),
+            calls,
+            call_lock: Arc::new(tokio::sync::Mutex::new(())),
+            info,
+        };
+        if let Some(old) = self.lock().insert(station.clone(), entry) {
+            tracing::info!(station = %station, "new connection replaces the previous one");
+            old.cancel.cancel();
+        }
+        (generation, cancel)
+    }
+
+    /// Removes the session if it is still the current one for the station.
+    pub(crate) fn remove(&self, station: &StationId, generation: u64) {
+        let mut sessions = self.lock();
+        if sessions.get(station).is_some_and(|e| e.generation == generation) {
+            sessions.remove(station);
+        }
+        if sessions.is_empty() {
+            self.emptied.notify_waiters();
+        }
+    }
+
+    pub(crate) fn update(&self, station: &StationId, generation: u64, f: impl FnOnce(&mut SessionInfo)) {
+        if let Some(entry) = self.lock().get_mut(station).filter(|e| e.generation == generation) {
+            f(&mut entry.info);
+        }
+    }
+
+    pub fn session(&self, station: &str) -> Option<SessionInfo> {
+        let station = StationId::parse(station)?;
+        self.lock().get(&station).map(|e| e.info.clone())
+    }
+
+    pub fn connected(&self) -> Vec<(StationId, SessionInfo)> {
+        self.lock().iter().map(|(k, v)| (k.clone(), v.info.clone())).collect()
+    }
+
+    /// Waits until no session is left (used by graceful shutdown).
+    pub async fn wait_empty(&self) {
+        loop {
+            let notified = self.emptied.notified();
+            if self.lock().is_empty() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Sends a CALL to a station and waits for its answer. CALLs to one station are sent one
+    /// after another: the next waits until the previous is answered or timed out.
+    pub async fn call(
+        &self,
+        station: &str,
+        action: &str,
+        payload: String,
+        timeout: Duration,
+    ) -> Result<CallReply, CallError> {
+        let station = StationId::parse(station).ok_or(CallError::Offline)?;
+        let (calls, lock) = {
+            let sessions = self.lock();
+            let entry = sessions.get(&station).ok_or(CallError::Offline)?;
+            (entry.calls.clone(), entry.call_lock.clone())
+        };
+        let _turn = lock.lock().await;
+        let (reply, answer) = oneshot::channel();
+        calls
+            .send(OutboundCall {
+                action: action.to_string(),
+                payload,
+                reply,
+            })
+            .await
+            .map_err(|_| CallError::Disconnected)?;
+        match tokio::time::timeout(timeout, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(CallError::Disconnected),
+            Err(_) => Err(CallError::Timeout(timeout)),
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! One station's connection: reads frames, answers the station's CALLs (one at a time, each
+//! only after its effects are committed), sends the CSMS's own CALLs and matches their answers,
+//! pings an idle station, and closes on replacement, silence or shutdown.
+
+use crate::errors::CallFailure;
+use crate::registry::{CallReply, OutboundCall, SessionInfo};
+use crate::{v16, Gateway};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use csms_core::station::{RegistrationStatus, StationId};
+use csms_store::{FrameLog, Op};
+use futures_util::{SinkExt, StreamExt};
+use ocpp::{Frame, OcppVersion};
+use serde_json::value::RawValue;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+/// Per-connection state the version adapters work with.
+pub(crate) struct Session {
+    pub gateway: Arc<Gateway>,
+    pub station: StationId,
+    pub version: OcppVersion,
+    pub generation: u64,
+    /// The station's registration as last told to it; `None` for a station never seen.
+    pub registration: Option<RegistrationStatus>,
+    pending: Option<PendingCall>,
+    next_call_id: u64,
+}
+
+struct PendingCall {
+    id: String,
+    action: String,
+    reply: oneshot::Sender<Result<CallReply, crate::CallError>>,
+}
+
+impl Session {
+    pub(crate) fn set_registration(&mut self, status: RegistrationStatus) {
+        self.registration = Some(status);
+        self.gateway
+            .registry
+            .update(&self.station, self.generation, |i| i.registration = Some(status));
+    }
+
+    fn frame_log(&self, direction: &'static str, frame: &str) -> FrameLog {
+        FrameLog {
+            station_id: self.station.to_string(),
+            direction,
+            at: self.gateway.clock.now(),
+            frame: frame.to_string(),
+        }
+    }
+
+    /// Handles one text frame; returns the frame to send back, if any.
+    async fn on_text(&mut self, text: &str) -> Option<String> {
+        let now = self.gateway.clock.now();
+        self.gateway
+            .registry
+            .update(&self.station, self.generation, |i| i.last_seen = now);
+        match Frame::parse(text) {
+            Ok(Frame::Call { id, action, payload }) => Some(self.on_call(text, &id, &action, payload).await),
+            Ok(Frame::CallResult { id, payload }) => {
+                self.gateway.store.log_frames(vec![self.frame_log("in", text)]);
+                self.on_reply(&id, CallReply::Result(payload.get().to_string()));
+                None
+            }
+            Ok(Frame::CallError {
+                id, code, description, ..
+            }) => {
+                self.gateway.store.log_frames(vec![self.frame_log("in", text)]);
+                self.on_reply(
+                    &id,
+                    CallReply::Error {
+                        code: code.into_owned(),
+                        description: description.into_owned(),
+                    },
+                );
+                None
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "malformed frame");
+                let mut log = vec![self.frame_log("in", text)];
+                let answerable = e.answerable;
+                let id = e.id.clone().unwrap_or_else(|| "-1".to_string());
+                let failure = CallFailure::Frame(e);
+                let answer = answerable
+                    .then(|| Frame::encode_call_error(&id, failure.code().as_str(self.version), &failure.to_string()));
+                if let Some(answer) = &answer {
+                    log.push(self.frame_log("out", answer));
+                }
+                self.gateway.store.log_frames(log);
+                answer
+            }
+        }
+    }
+
+    async fn on_call(&mut self, text: &str, id: &str, action: &str, payload: &RawValue) -> String {
+        let span = tracing::debug_span!("call", action, id);
+        let mut log = Some(self.frame_log("in", text));
+        let result = match self.version {
+            OcppVersion::V16 => v16::handle(self, action, payload, &mut log).instrument(span).await,
+            // Sessions are only opened for served versions (see `SERVED_VERSIONS`).
+            OcppVersion::V201 => Err(CallFailure::UnknownAction(action.to_string())),
+        };
+        let answer = match result {
+            Ok(payload) => Frame::encode_call_result(id, &payload),
+            Err(failure) => {
+                match &failure {
+                    CallFailure::Storage(e) => {
+                        tracing::error!(error = %e, action, "storage failed, answering InternalError")
+                    }
+                    other => tracing::debug!(error = %other, action, "refused"),
+                }
+                Frame::encode_call_error(id, failure.code().as_str(self.version), &failure.to_string())
+            }
+        };
+        // The inbound frame was stored with its effects unless the call failed before that.
+        let mut frames: Vec<FrameLog> = log.into_iter().collect();
+        frames.push(self.frame_log("out", &answer));
+        self.gateway.store.log_frames(frames);
+        answer
+    }
+
+    /// Applies `op` together with the inbound frame (taken from `log`) and waits for the commit.
+    pub(crate) async fn commit(&self, op: Op, log: &mut Option<FrameLog>) -> Result<csms_store::Outcome, CallFailure> {
+        Ok(self.gateway.store.apply(op, log.take().into_iter().collect()).await?)
+    }
+
+    fn on_reply(&mut self, id: &str, reply: CallReply) {
+        match self.pending.take() {
+            Some(pending) if pending.id == id => {
+                tracing::debug!(action = pending.action, id, "station answered");
+                let _ = pending.reply.send(Ok(reply));
+            }
+            other => {
+                // A late answer to a timed-out CALL, or one never sent: logged and dropped
+                // (CONFORMANCE RPC-18).
+                tracing::debug!(id, "answer to no pending call dropped");
+                self.pending = other;
+            }
+        }
+    }
+
+    fn start_call(&mut self, call: OutboundCall) -> String {
+        self.next_call_id += 1;
+        let id = format!("strom-{}", self.next_call_id);
+        let frame = Frame::encode_call(&id, &call.action, &call.payload);
+        // The registry lets only one CALL through at a time; a previous one still here timed out.
+        if let Some(stale) = self.pending.replace(PendingCall {
+            id,
+            action: call.action,
+            reply: call.reply,
+        }) {
+            let _ = stale
+                .reply
+                .send(Err(crate::CallError::Timeout(self.gateway.config.call_timeout)));
+        }
+        self.gateway.store.log_frames(vec![self.frame_log("out", &frame)]);
+        frame
+    }
+}
+
+pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: OcppVersion, socket: WebSocket) {
+    let span = tracing::info_span!("station", id = %station, version = version.subprotocol());
+    serve(gateway, station, version, socket).instrument(span).await
+}
+
+async fn serve(gateway: Arc<Gateway>, station: StationId, version: OcppVersion, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    // A station that reconnects without booting keeps the registration it had (CHECKLIST §1.4).
+    let registration = match gateway.store.registration(station.as_str()).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the station's registration; closing");
+            let _ = sink.send(close(1011, "storage unavailable")).await;
+            return;
+        }
+    };
+    let now = gateway.clock.now();
+    let (calls_tx, mut calls) = mpsc::channel(4);
+    let info = SessionInfo {
+        version,
+        connected_at: now,
+        last_seen: now,
+        registration,
+    };
+    let (generation, replaced) = gateway.registry.insert(&station, calls_tx, info);
+    tracing::info!("connected");
+    let mut session = Session {
+        gateway: gateway.clone(),
+        station: station.clone(),
+        version,
+        generation,
+        registration,
+        pending: None,
+        next_call_id: 0,
+    };
+    let mut ping = tokio::time::interval(gateway.config.ping_interval);
+    ping.reset();
+    let mut silent_intervals = 0u32;
+    let reason = loop {
+        tokio::select! {
+            _ = replaced.cancelled() => {
+                let _ = sink.send(close(1000, "replaced by a new connection")).await;
+                break "replaced";
+            }
+            _ = gateway.shutdown.cancelled() => {
+                let _ = sink.send(close(1001, "server shutting down")).await;
+                break "shutdown";
+            }
+            message = stream.next() => {
+                silent_intervals = 0;
+                match message {
+                    Some(Ok(Message::Text(text))) => {
+                        if let Some(answer) = session.on_text(text.as_str()).await {
+                            if sink.send(Message::text(answer)).await.is_err() {
+                                break "send failed";
+                            }
+                        }
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        // OCPP-J frames are text frames (OCPP-J §3.1).
+                        let _ = sink.send(close(1003, "OCPP-J uses text frames")).await;
+                        break "binary frame";
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Close(_))) | None => break "closed by station",
+                    Some(Err(e)) => {
+                        tracing::debug!(error = %e, "websocket error");
+                        // tungstenite reports an over-long message as a capacity error.
+                        let text = e.to_string();
+                        let too_big = text.contains("too long") || text.contains("Space limit");
+                        let frame = if too_big { close(1009, "message too big") } else { close(1002, "protocol error") };
+                        let _ = sink.send(frame).await;
+                        break "websocket error";
+                    }
+                }
+            }
+            Some(call) = calls.recv() => {
+                let frame = session.start_call(call);
+                if sink.send(Message::text(frame)).await.is_err() {
+                    break "send failed";
+                }
+            }
+            _ = ping.tick() => {
+                if silent_intervals >= 2 {
+                    break "silent for two ping intervals";
+                }
+                silent_intervals += 1;
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    break "send failed";
+                }
+            }
+        }
+    };
+    if let Some(pending) = session.pending.take() {
+        let _ = pending.reply.send(Err(crate::CallError::Disconnected));
+    }
+    // Recorded before the session leaves the registry, so that a draining shutdown, which waits
+    // for the registry to empty before it closes the store, still stores it.
+    if let Err(e) = gateway
+        .store
+        .apply(
+            Op::Seen {
+                station: station.clone(),
+                at: gateway.clock.now(),
+            },
+            Vec::new(),
+        )
+        .await
+    {
+        tracing::warn!(error = %e, "could not record when the station was last seen");
+    }
+    gateway.registry.remove(&station, generation);
+    tracing::info!(reason, "disconnected");
+}
+
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}

@@ -1,0 +1,352 @@
+//! The OCPP 1.6J adapter: every action a 1.6 station sends, translated into the domain and
+//! back. Business outcomes are always CALLRESULTs (a transaction message answered with a
+//! CALLERROR is retried forever, CHECKLIST §2.9); CALLERRORs are for malformed input, for
+//! stations that are not Accepted, and for storage failures.
+
+use crate::errors::CallFailure;
+use crate::session::Session;
+use csms_core::authorization::{AuthDecision, AuthStatus};
+use csms_core::metering::{self, Reading};
+use csms_core::station::{BootInfo, RegistrationStatus};
+use csms_store::{FrameLog, Op, Outcome, StartTx, StationStatusReport, StopTx};
+use ocpp::v16::*;
+use ocpp::{DateTime, Initiator};
+use serde_json::value::RawValue;
+
+pub(crate) async fn handle(
+    session: &mut Session,
+    action: &str,
+    payload: &RawValue,
+    log: &mut Option<FrameLog>,
+) -> Result<String, CallFailure> {
+    let action = Action::from_name(action).ok_or_else(|| CallFailure::UnknownAction(action.to_string()))?;
+    if action.initiator() == Initiator::Csms {
+        return Err(CallFailure::NotStationAction(action.as_str()));
+    }
+    // A Pending or Rejected station may only boot (OCPP 1.6 §4.2; CHECKLIST §2.2 policy), and so
+    // may a station Ström has never registered.
+    if action != Action::BootNotification && session.registration != Some(RegistrationStatus::Accepted) {
+        let state = session.registration.map_or("not registered", |s| match s {
+            RegistrationStatus::Pending => "Pending",
+            _ => "Rejected",
+        });
+        return Err(CallFailure::NotAccepted(state));
+    }
+    let request = Request::decode(action, payload.get()).map_err(CallFailure::Decode)?;
+    let response = respond(session, request, log).await?;
+    Ok(response.to_json()?)
+}
+
+fn now(session: &Session) -> csms_core::Timestamp {
+    session.gateway.clock.now()
+}
+
+async fn respond(session: &mut Session, request: Request, log: &mut Option<FrameLog>) -> Result<Response, CallFailure> {
+    let station = session.station.clone();
+    let now = now(session);
+    Ok(match request {
+        Request::BootNotification(boot) => {
+            let info = BootInfo {
+                vendor: boot.charge_point_vendor,
+                model: boot.charge_point_model,
+                serial_number: boot.charge_point_serial_number,
+                charge_box_serial_number: boot.charge_box_serial_number,
+                firmware_version: boot.firmware_version,
+                iccid: boot.iccid,
+                imsi: boot.imsi,
+                meter_type: boot.meter_type,
+                meter_serial_number: boot.meter_serial_number,
+            };
+            let policy = session.gateway.config.registration_policy;
+            let op = Op::Boot {
+                station,
+                ocpp_version: "1.6",
+                info,
+                policy,
+                now,
+            };
+            let status = match session.commit(op, log).await? {
+                Outcome::Registration(status) => status,
+                other => return Err(unexpected(other)),
+            };
+            session.set_registration(status);
+            tracing::info!(status = status.as_str(), "boot");
+            let config = &session.gateway.config;
+            let interval = match status {
+                RegistrationStatus::Accepted => config.heartbeat_interval,
+                _ => config.boot_retry_interval,
+            };
+            Response::BootNotification(BootNotificationResponse {
+                status: match status {
+                    RegistrationStatus::Accepted => BootNotificationResponseStatus::Accepted,
+                    RegistrationStatus::Pending => BootNotificationResponseStatus::Pending,
+                    RegistrationStatus::Rejected => BootNotificationResponseStatus::Rejected,
+                },
+                current_time: DateTime(now),
+                interval: interval.as_secs() as i64,
+            })
+        }
+        Request::Heartbeat(_) => {
+            session.commit(Op::Nothing, log).await?;
+            Response::Heartbeat(HeartbeatResponse {
+                current_time: DateTime(now),
+            })
+        }
+        Request::Authorize(req) => {
+            tracing::debug!(id_tag = %mask(&req.id_tag), "authorize");
+            let decision = match session
+                .commit(
+                    Op::Authorize {
+                        id_token: req.id_tag,
+                        now,
+                    },
+                    log,
+                )
+                .await?
+            {
+                Outcome::Auth(d) => d,
+                other => return Err(unexpected(other)),
+            };
+            Response::Authorize(AuthorizeResponse {
+                id_tag_info: id_tag_info(&decision),
+            })
+        }
+        Request::StartTransaction(req) => {
+            let start = StartTx {
+                station,
+                connector_id: req.connector_id,
+                id_token: req.id_tag,
+                meter_start_wh: req.meter_start as f64,
+                timestamp: req.timestamp.0,
+                reservation_id: req.reservation_id,
+                now,
+            };
+            let (transaction_id, auth) = match session.commit(Op::StartTransaction(start), log).await? {
+                Outcome::Started { transaction_id, auth } => (transaction_id, auth),
+                other => return Err(unexpected(other)),
+            };
+            tracing::info!(transaction_id, status = auth.status.as_str(), "transaction started");
+            Response::StartTransaction(StartTransactionResponse {
+                id_tag_info: id_tag_info(&auth),
+                transaction_id,
+            })
+        }
+        Request::StopTransaction(req) => {
+            let mut readings = Vec::new();
+            for mv in req.transaction_data.iter().flatten() {
+                readings.extend(mv.sampled_value.iter().map(|sv| reading(&mv.timestamp, sv)));
+            }
+            let stop = StopTx {
+                station,
+                station_tx_id: req.transaction_id.to_string(),
+                meter_stop_wh: req.meter_stop as f64,
+                timestamp: req.timestamp.0,
+                // OCPP 1.6 §7.47: an absent reason means Local.
+                reason: req.reason.map_or("Local", |r| r.as_str()).to_string(),
+                id_token: req.id_tag,
+                readings,
+                now,
+            };
+            let auth = match session.commit(Op::StopTransaction(stop), log).await? {
+                Outcome::Stopped(auth) => auth,
+                other => return Err(unexpected(other)),
+            };
+            tracing::info!(transaction_id = req.transaction_id, "transaction stopped");
+            Response::StopTransaction(StopTransactionResponse {
+                id_tag_info: auth.as_ref().map(id_tag_info),
+            })
+        }
+        Request::MeterValues(req) => {
+            let readings = req
+                .meter_value
+                .iter()
+                .flat_map(|mv| mv.sampled_value.iter().map(|sv| reading(&mv.timestamp, sv)))
+                .collect();
+            let op = Op::MeterValues {
+                station,
+                connector_id: req.connector_id,
+                station_tx_id: req.transaction_id.map(|t| t.to_string()),
+                readings,
+            };
+            session.commit(op, log).await?;
+            Response::MeterValues(MeterValuesResponse {})
+        }
+        Request::StatusNotification(req) => {
+            let report = StationStatusReport {
+                station,
+                connector_id: req.connector_id,
+                status: req.status.as_str().to_string(),
+                error_code: req.error_code.as_str().to_string(),
+                info: req.info,
+                vendor_id: req.vendor_id,
+                vendor_error_code: req.vendor_error_code,
+                // The timestamp is optional in 1.6; arrival time stands in for it.
+                timestamp: req.timestamp.map_or(now, |t| t.0),
+            };
+            session.commit(Op::StatusNotification(report), log).await?;
+            Response::StatusNotification(StatusNotificationResponse {})
+        }
+        Request::DataTransfer(req) => {
+            // Ström implements no vendor extensions yet: every vendor is unknown, which is an
+            // answer, never a CALLERROR (OCTT TC_064). The data is kept for the operator.
+            let detail = serde_json::json!({"vendorId": req.vendor_id, "messageId": req.message_id, "data": req.data});
+            event(session, log, "DataTransfer", None, None, Some(detail.to_string()), now).await?;
+            Response::DataTransfer(DataTransferResponse {
+                status: DataTransferResponseStatus::UnknownVendorId,
+                data: None,
+            })
+        }
+        Request::DiagnosticsStatusNotification(req) => {
+            let status = req.status.as_str().to_string();
+            event(
+                session,
+                log,
+                "DiagnosticsStatusNotification",
+                Some(status),
+                None,
+                None,
+                now,
+            )
+            .await?;
+            Response::DiagnosticsStatusNotification(DiagnosticsStatusNotificationResponse {})
+        }
+        Request::FirmwareStatusNotification(req) => {
+            let status = req.status.as_str().to_string();
+            event(
+                session,
+                log,
+                "FirmwareStatusNotification",
+                Some(status),
+                None,
+                None,
+                now,
+            )
+            .await?;
+            Response::FirmwareStatusNotification(FirmwareStatusNotificationResponse {})
+        }
+        Request::SignedFirmwareStatusNotification(req) => {
+            let status = req.status.as_str().to_string();
+            event(
+                session,
+                log,
+                "SignedFirmwareStatusNotification",
+                Some(status),
+                req.request_id,
+                None,
+                now,
+            )
+            .await?;
+            Response::SignedFirmwareStatusNotification(SignedFirmwareStatusNotificationResponse {})
+        }
+        Request::LogStatusNotification(req) => {
+            let status = req.status.as_str().to_string();
+            event(
+                session,
+                log,
+                "LogStatusNotification",
+                Some(status),
+                req.request_id,
+                None,
+                now,
+            )
+            .await?;
+            Response::LogStatusNotification(LogStatusNotificationResponse {})
+        }
+        Request::SecurityEventNotification(req) => {
+            tracing::info!(event = req.r#type, "security event");
+            let at = req.timestamp.0;
+            event(
+                session,
+                log,
+                "SecurityEventNotification",
+                Some(req.r#type),
+                None,
+                req.tech_info,
+                at,
+            )
+            .await?;
+            Response::SecurityEventNotification(SecurityEventNotificationResponse {})
+        }
+        Request::SignCertificate(req) => {
+            // The CSR is kept; Ström cannot sign certificates yet, so it says Rejected rather
+            // than promise a CertificateSigned that would never come.
+            event(
+                session,
+                log,
+                "SignCertificate",
+                Some("Rejected".into()),
+                None,
+                Some(req.csr),
+                now,
+            )
+            .await?;
+            Response::SignCertificate(SignCertificateResponse {
+                status: GenericStatusEnum::Rejected,
+            })
+        }
+        // The remaining actions are sent by the CSMS; `handle` refused them already.
+        other => return Err(CallFailure::NotStationAction(other.action().as_str())),
+    })
+}
+
+async fn event(
+    session: &Session,
+    log: &mut Option<FrameLog>,
+    kind: &'static str,
+    status: Option<String>,
+    request_id: Option<i64>,
+    detail: Option<String>,
+    at: csms_core::Timestamp,
+) -> Result<(), CallFailure> {
+    let op = Op::StationEvent {
+        station: session.station.clone(),
+        kind,
+        status,
+        request_id,
+        detail,
+        at,
+    };
+    session.commit(op, log).await?;
+    Ok(())
+}
+
+fn unexpected(outcome: Outcome) -> CallFailure {
+    CallFailure::Storage(csms_store::StoreError::Corrupt(format!(
+        "unexpected outcome {outcome:?}"
+    )))
+}
+
+fn reading(timestamp: &DateTime, sv: &SampledValue) -> Reading {
+    metering::reading(
+        timestamp.0,
+        &sv.value,
+        sv.measurand.map(|m| m.as_str()),
+        sv.phase.map(|p| p.as_str()),
+        sv.location.map(|l| l.as_str()),
+        sv.context.map(|c| c.as_str()),
+        sv.format.map(|f| f.as_str()),
+        sv.unit.map(|u| u.as_str()),
+        0,
+    )
+}
+
+fn id_tag_info(d: &AuthDecision) -> IdTagInfo {
+    IdTagInfo {
+        status: match d.status {
+            AuthStatus::Accepted => IdTagInfoStatus::Accepted,
+            AuthStatus::Blocked => IdTagInfoStatus::Blocked,
+            AuthStatus::ConcurrentTx => IdTagInfoStatus::ConcurrentTx,
+            AuthStatus::Expired => IdTagInfoStatus::Expired,
+            // 1.6 has no Unknown: an unknown tag is Invalid (OCPP 1.6 §7.2).
+            AuthStatus::Invalid | AuthStatus::Unknown => IdTagInfoStatus::Invalid,
+        },
+        expiry_date: d.expiry.map(DateTime),
+        parent_id_tag: d.parent_id_token.clone(),
+    }
+}
+
+/// Id tokens in logs show their first two characters only.
+pub(crate) fn mask(token: &str) -> String {
+    let shown: String = token.chars().take(2).collect();
+    format!("{shown}***")
+}

@@ -1,0 +1,356 @@
+//! Reads for the operator API and for sessions that reconnect. They go straight to the pool and
+//! see what the writer has committed.
+
+use crate::ops::token_from_row;
+use crate::{Store, StoreError};
+use csms_core::authorization::IdTokenRecord;
+use csms_core::station::RegistrationStatus;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectorView {
+    pub connector_id: i64,
+    pub status: String,
+    pub error_code: String,
+    pub info: Option<String>,
+    pub vendor_id: Option<String>,
+    pub vendor_error_code: Option<String>,
+    pub status_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StationView {
+    pub id: String,
+    pub registration_status: String,
+    pub ocpp_version: Option<String>,
+    pub vendor: Option<String>,
+    pub model: Option<String>,
+    pub serial_number: Option<String>,
+    pub charge_box_serial_number: Option<String>,
+    pub firmware_version: Option<String>,
+    pub iccid: Option<String>,
+    pub imsi: Option<String>,
+    pub meter_type: Option<String>,
+    pub meter_serial_number: Option<String>,
+    pub firmware_status: Option<String>,
+    pub diagnostics_status: Option<String>,
+    pub log_status: Option<String>,
+    pub last_boot_at: Option<String>,
+    pub last_seen_at: Option<String>,
+    pub created_at: String,
+    pub connectors: Vec<ConnectorView>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransactionView {
+    pub id: i64,
+    pub station_id: String,
+    pub connector_id: Option<i64>,
+    pub station_tx_id: Option<String>,
+    pub id_token: Option<String>,
+    pub start_auth_status: Option<String>,
+    pub started_at: Option<String>,
+    pub meter_start_wh: Option<f64>,
+    pub reservation_id: Option<i64>,
+    pub stopped_at: Option<String>,
+    pub meter_stop_wh: Option<f64>,
+    pub energy_wh: Option<f64>,
+    pub stop_reason: Option<String>,
+    pub stop_id_token: Option<String>,
+    pub flags: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeterValueView {
+    pub connector_id: i64,
+    pub timestamp: String,
+    pub measurand: String,
+    pub phase: Option<String>,
+    pub location: String,
+    pub context: String,
+    pub format: String,
+    pub unit: String,
+    pub raw_value: String,
+    pub value: Option<f64>,
+    pub normalised_unit: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultView {
+    pub id: i64,
+    pub station_id: String,
+    pub connector_id: i64,
+    pub error_code: String,
+    pub severity: String,
+    pub status: String,
+    pub vendor_id: Option<String>,
+    pub vendor_error_code: Option<String>,
+    pub info: Option<String>,
+    pub started_at: String,
+    pub cleared_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageView {
+    pub id: i64,
+    pub direction: String,
+    pub at: String,
+    pub frame: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TransactionFilter {
+    pub station_id: Option<String>,
+    pub active: Option<bool>,
+    pub limit: i64,
+}
+
+const STATION_COLUMNS: &str =
+    "id, registration_status, ocpp_version, vendor, model, serial_number, charge_box_serial_number, \
+    firmware_version, iccid, imsi, meter_type, meter_serial_number, firmware_status, diagnostics_status, log_status, \
+    last_boot_at, last_seen_at, created_at";
+
+const TRANSACTION_COLUMNS: &str =
+    "id, station_id, connector_id, station_tx_id, id_token, start_auth_status, started_at, \
+    meter_start_wh, reservation_id, stopped_at, meter_stop_wh, energy_wh, stop_reason, stop_id_token, flags";
+
+fn station_from_row(r: &AnyRow) -> Result<StationView, sqlx::Error> {
+    Ok(StationView {
+        id: r.try_get("id")?,
+        registration_status: r.try_get("registration_status")?,
+        ocpp_version: r.try_get("ocpp_version")?,
+        vendor: r.try_get("vendor")?,
+        model: r.try_get("model")?,
+        serial_number: r.try_get("serial_number")?,
+        charge_box_serial_number: r.try_get("charge_box_serial_number")?,
+        firmware_version: r.try_get("firmware_version")?,
+        iccid: r.try_get("iccid")?,
+        imsi: r.try_get("imsi")?,
+        meter_type: r.try_get("meter_type")?,
+        meter_serial_number: r.try_get("meter_serial_number")?,
+        firmware_status: r.try_get("firmware_status")?,
+        diagnostics_status: r.try_get("diagnostics_status")?,
+        log_status: r.try_get("log_status")?,
+        last_boot_at: r.try_get("last_boot_at")?,
+        last_seen_at: r.try_get("last_seen_at")?,
+        created_at: r.try_get("created_at")?,
+        connectors: Vec::new(),
+    })
+}
+
+fn connector_from_row(r: &AnyRow) -> Result<(String, ConnectorView), sqlx::Error> {
+    Ok((
+        r.try_get("station_id")?,
+        ConnectorView {
+            connector_id: r.try_get("connector_id")?,
+            status: r.try_get("status")?,
+            error_code: r.try_get("error_code")?,
+            info: r.try_get("info")?,
+            vendor_id: r.try_get("vendor_id")?,
+            vendor_error_code: r.try_get("vendor_error_code")?,
+            status_at: r.try_get("status_at")?,
+        },
+    ))
+}
+
+fn transaction_from_row(r: &AnyRow) -> Result<TransactionView, sqlx::Error> {
+    let flags: String = r.try_get("flags")?;
+    Ok(TransactionView {
+        id: r.try_get("id")?,
+        station_id: r.try_get("station_id")?,
+        connector_id: r.try_get("connector_id")?,
+        station_tx_id: r.try_get("station_tx_id")?,
+        id_token: r.try_get("id_token")?,
+        start_auth_status: r.try_get("start_auth_status")?,
+        started_at: r.try_get("started_at")?,
+        meter_start_wh: r.try_get("meter_start_wh")?,
+        reservation_id: r.try_get("reservation_id")?,
+        stopped_at: r.try_get("stopped_at")?,
+        meter_stop_wh: r.try_get("meter_stop_wh")?,
+        energy_wh: r.try_get("energy_wh")?,
+        stop_reason: r.try_get("stop_reason")?,
+        stop_id_token: r.try_get("stop_id_token")?,
+        flags: flags.split(',').filter(|f| !f.is_empty()).map(str::to_string).collect(),
+    })
+}
+
+fn fault_from_row(r: &AnyRow) -> Result<FaultView, sqlx::Error> {
+    Ok(FaultView {
+        id: r.try_get("id")?,
+        station_id: r.try_get("station_id")?,
+        connector_id: r.try_get("connector_id")?,
+        error_code: r.try_get("error_code")?,
+        severity: r.try_get("severity")?,
+        status: r.try_get("status")?,
+        vendor_id: r.try_get("vendor_id")?,
+        vendor_error_code: r.try_get("vendor_error_code")?,
+        info: r.try_get("info")?,
+        started_at: r.try_get("started_at")?,
+        cleared_at: r.try_get("cleared_at")?,
+    })
+}
+
+impl Store {
+    /// All stations with their connectors, ordered by id.
+    pub async fn stations(&self) -> Result<Vec<StationView>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {STATION_COLUMNS} FROM stations ORDER BY id"))
+            .fetch_all(self.pool())
+            .await?;
+        let mut stations = rows.iter().map(station_from_row).collect::<Result<Vec<_>, _>>()?;
+        let connectors = sqlx::query("SELECT * FROM connectors ORDER BY station_id, connector_id")
+            .fetch_all(self.pool())
+            .await?;
+        for row in &connectors {
+            let (station_id, connector) = connector_from_row(row)?;
+            if let Ok(i) = stations.binary_search_by(|s| s.id.cmp(&station_id)) {
+                stations[i].connectors.push(connector);
+            }
+        }
+        Ok(stations)
+    }
+
+    pub async fn station(&self, id: &str) -> Result<Option<StationView>, StoreError> {
+        let Some(row) = sqlx::query(&format!("SELECT {STATION_COLUMNS} FROM stations WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut station = station_from_row(&row)?;
+        let connectors = sqlx::query("SELECT * FROM connectors WHERE station_id = $1 ORDER BY connector_id")
+            .bind(id)
+            .fetch_all(self.pool())
+            .await?;
+        for row in &connectors {
+            station.connectors.push(connector_from_row(row)?.1);
+        }
+        Ok(Some(station))
+    }
+
+    /// The stored registration of a station, for a session that reconnects without booting.
+    pub async fn registration(&self, id: &str) -> Result<Option<RegistrationStatus>, StoreError> {
+        let status: Option<String> = sqlx::query_scalar("SELECT registration_status FROM stations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        status
+            .map(|s| {
+                RegistrationStatus::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("registration status {s:?}")))
+            })
+            .transpose()
+    }
+
+    /// Transactions, newest first.
+    pub async fn transactions(&self, filter: &TransactionFilter) -> Result<Vec<TransactionView>, StoreError> {
+        let active = match filter.active {
+            Some(true) => " AND stopped_at IS NULL",
+            Some(false) => " AND stopped_at IS NOT NULL",
+            None => "",
+        };
+        let sql = format!(
+            "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE ($1 IS NULL OR station_id = $1){active} ORDER BY id DESC LIMIT $2"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(filter.station_id.as_deref())
+            .bind(filter.limit)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(transaction_from_row).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn transaction(&self, id: i64) -> Result<Option<TransactionView>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.as_ref().map(transaction_from_row).transpose()?)
+    }
+
+    /// A transaction's readings in time order.
+    pub async fn meter_values(&self, transaction_id: i64) -> Result<Vec<MeterValueView>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM meter_values WHERE transaction_id = $1 ORDER BY timestamp, id")
+            .bind(transaction_id)
+            .fetch_all(self.pool())
+            .await?;
+        let view = |r: &AnyRow| -> Result<MeterValueView, sqlx::Error> {
+            Ok(MeterValueView {
+                connector_id: r.try_get("connector_id")?,
+                timestamp: r.try_get("timestamp")?,
+                measurand: r.try_get("measurand")?,
+                phase: r.try_get("phase")?,
+                location: r.try_get("location")?,
+                context: r.try_get("context")?,
+                format: r.try_get("format")?,
+                unit: r.try_get("unit")?,
+                raw_value: r.try_get("raw_value")?,
+                value: r.try_get("value")?,
+                normalised_unit: r.try_get("normalised_unit")?,
+            })
+        };
+        Ok(rows.iter().map(view).collect::<Result<_, _>>()?)
+    }
+
+    /// Faults, newest first; `open` filters on whether they are cleared.
+    pub async fn faults(
+        &self,
+        station_id: Option<&str>,
+        open: Option<bool>,
+        limit: i64,
+    ) -> Result<Vec<FaultView>, StoreError> {
+        let open = match open {
+            Some(true) => " AND cleared_at IS NULL",
+            Some(false) => " AND cleared_at IS NOT NULL",
+            None => "",
+        };
+        let sql = format!("SELECT * FROM faults WHERE ($1 IS NULL OR station_id = $1){open} ORDER BY id DESC LIMIT $2");
+        let rows = sqlx::query(&sql)
+            .bind(station_id)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(fault_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// A station's logged frames, newest first, older than `before_id` when given.
+    pub async fn messages(
+        &self,
+        station_id: &str,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<MessageView>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, direction, at, frame FROM messages WHERE station_id = $1 AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+        )
+        .bind(station_id)
+        .bind(before_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        let view = |r: &AnyRow| -> Result<MessageView, sqlx::Error> {
+            Ok(MessageView {
+                id: r.try_get("id")?,
+                direction: r.try_get("direction")?,
+                at: r.try_get("at")?,
+                frame: r.try_get("frame")?,
+            })
+        };
+        Ok(rows.iter().map(view).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn id_token(&self, id_token: &str) -> Result<Option<IdTokenRecord>, StoreError> {
+        let row = sqlx::query("SELECT id_token, status, expiry, parent_id_token FROM id_tokens WHERE id_token = $1")
+            .bind(id_token)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    pub async fn id_tokens(&self) -> Result<Vec<IdTokenRecord>, StoreError> {
+        let rows = sqlx::query("SELECT id_token, status, expiry, parent_id_token FROM id_tokens ORDER BY id_token")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+}

@@ -1,0 +1,167 @@
+//! Ström's configuration: one typed struct, read from a TOML file, then overridden by `STROM_*`
+//! environment variables and command-line flags (clap merges those two), validated at start.
+
+use anyhow::{bail, Context, Result};
+use csms_core::station::RegistrationPolicy;
+use serde::Deserialize;
+use std::path::Path;
+use std::time::Duration;
+
+/// The file format. Every field is optional; absent ones take the defaults below.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub database: Option<String>,
+    pub unknown_stations: Option<String>,
+    pub heartbeat_interval_secs: Option<u64>,
+    pub boot_retry_interval_secs: Option<u64>,
+    pub call_timeout_secs: Option<u64>,
+    pub ping_interval_secs: Option<u64>,
+    pub max_message_bytes: Option<usize>,
+    pub message_log_retention_days: Option<u64>,
+    pub message_log_max_per_station: Option<i64>,
+}
+
+pub const DEFAULT_CONFIG: &str = r#"# Ström configuration. Every setting may be left out; the values shown are the defaults.
+# Flags (strom serve --help) and STROM_* environment variables override this file.
+
+# Address for stations (ws://ADDR/ocpp/{stationId}) and the operator API (/api/v1).
+listen = "0.0.0.0:8180"
+
+# A SQLite file path (created if missing) or a postgres:// URL.
+database = "strom.db"
+
+# What happens to a station Ström has never seen when it boots: accept, pending or reject.
+unknown_stations = "accept"
+
+# Heartbeat interval told to Accepted stations, and boot retry interval told to the others.
+heartbeat_interval_secs = 300
+boot_retry_interval_secs = 60
+
+# How long a CSMS-to-station call waits for the answer.
+call_timeout_secs = 30
+
+# Ström pings idle stations this often and drops one that stays silent for two intervals.
+ping_interval_secs = 60
+
+# Largest WebSocket message a station may send; a larger one closes the connection (1009).
+max_message_bytes = 65536
+
+# The message log keeps every frame for this many days, and at most this many per station.
+message_log_retention_days = 7
+message_log_max_per_station = 100000
+"#;
+
+/// The validated configuration `strom serve` runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: String,
+    pub database: String,
+    pub gateway: csms_gateway::GatewayConfig,
+    pub message_log_retention: Duration,
+    pub message_log_max_per_station: i64,
+}
+
+pub fn load_file(path: Option<&Path>) -> Result<FileConfig> {
+    match path {
+        None => Ok(FileConfig::default()),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            toml::from_str(&text).with_context(|| format!("in {}", path.display()))
+        }
+    }
+}
+
+/// Values given on the command line or in the environment, which win over the file.
+#[derive(Debug, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub database: Option<String>,
+    pub unknown_stations: Option<String>,
+}
+
+pub fn resolve(file: FileConfig, overrides: Overrides) -> Result<Config> {
+    let policy_text = overrides
+        .unknown_stations
+        .or(file.unknown_stations)
+        .unwrap_or_else(|| "accept".into());
+    let Some(registration_policy) = RegistrationPolicy::parse(&policy_text) else {
+        bail!("unknown_stations must be accept, pending or reject, not {policy_text:?}");
+    };
+    let secs = |v: Option<u64>, default: u64, name: &str| -> Result<Duration> {
+        let v = v.unwrap_or(default);
+        if v == 0 {
+            bail!("{name} must be at least 1 second");
+        }
+        Ok(Duration::from_secs(v))
+    };
+    let defaults = csms_gateway::GatewayConfig::default();
+    let max_message_bytes = file.max_message_bytes.unwrap_or(defaults.max_message_bytes);
+    if max_message_bytes < 1024 {
+        bail!("max_message_bytes must be at least 1024");
+    }
+    let gateway = csms_gateway::GatewayConfig {
+        registration_policy,
+        heartbeat_interval: secs(file.heartbeat_interval_secs, 300, "heartbeat_interval_secs")?,
+        boot_retry_interval: secs(file.boot_retry_interval_secs, 60, "boot_retry_interval_secs")?,
+        call_timeout: secs(file.call_timeout_secs, 30, "call_timeout_secs")?,
+        ping_interval: secs(file.ping_interval_secs, 60, "ping_interval_secs")?,
+        max_message_bytes,
+        ..defaults
+    };
+    let max_per_station = file.message_log_max_per_station.unwrap_or(100_000);
+    if max_per_station < 1 {
+        bail!("message_log_max_per_station must be at least 1");
+    }
+    Ok(Config {
+        listen: overrides
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| "0.0.0.0:8180".into()),
+        database: overrides
+            .database
+            .or(file.database)
+            .unwrap_or_else(|| "strom.db".into()),
+        gateway,
+        message_log_retention: Duration::from_secs(86_400 * file.message_log_retention_days.unwrap_or(7).max(1)),
+        message_log_max_per_station: max_per_station,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_printed_default_parses_and_matches_the_built_in_defaults() {
+        let file: FileConfig = toml::from_str(DEFAULT_CONFIG).expect("default config parses");
+        let from_file = resolve(file, Overrides::default()).expect("valid");
+        let built_in = resolve(FileConfig::default(), Overrides::default()).expect("valid");
+        assert_eq!(format!("{from_file:?}"), format!("{built_in:?}"));
+    }
+
+    #[test]
+    fn overrides_win_and_bad_values_are_refused() {
+        let file: FileConfig = toml::from_str("unknown_stations = \"reject\"\nlisten = \"1.2.3.4:1\"").expect("parses");
+        let config = resolve(
+            file,
+            Overrides {
+                unknown_stations: Some("pending".into()),
+                ..Default::default()
+            },
+        )
+        .expect("valid");
+        assert_eq!(config.gateway.registration_policy, RegistrationPolicy::Pending);
+        assert_eq!(config.listen, "1.2.3.4:1");
+        assert!(resolve(
+            FileConfig {
+                unknown_stations: Some("maybe".into()),
+                ..Default::default()
+            },
+            Overrides::default()
+        )
+        .is_err());
+        assert!(toml::from_str::<FileConfig>("no_such_setting = 1").is_err());
+    }
+}

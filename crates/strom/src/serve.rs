@@ -1,0 +1,103 @@
+//! `strom serve`: opens the store, serves stations and the API on one listener, prunes the
+//! message log, and on SIGINT/SIGTERM closes every session and commits every write before exit.
+
+use crate::config::Config;
+use anyhow::{Context, Result};
+use csms_core::clock::format_timestamp;
+use csms_core::{Clock, SystemClock};
+use csms_gateway::Gateway;
+use csms_store::{Store, StoreOptions};
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+pub async fn run(config: Config) -> Result<()> {
+    let store = Store::open(&config.database, StoreOptions::default())
+        .await
+        .with_context(|| format!("opening the database {:?}", config.database))?;
+    let shutdown = CancellationToken::new();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let gateway = Gateway::new(config.gateway.clone(), store.clone(), clock.clone(), shutdown.clone());
+    let app = gateway.router().merge(csms_api::router(gateway.clone()));
+
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    // Printed on stdout so that scripts and tests started with port 0 learn the port.
+    println!("strom listening on {addr}");
+    std::io::stdout().flush()?;
+    tracing::info!(%addr, database = %redact(&config.database), "serving");
+
+    tokio::spawn(prune_message_log(
+        store.clone(),
+        clock,
+        config.clone(),
+        shutdown.clone(),
+    ));
+    tokio::spawn(wait_for_signal(shutdown.clone()));
+
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    server.await.context("serving")?;
+    // Sessions close on the same token; wait for them to finish their current message.
+    if tokio::time::timeout(Duration::from_secs(10), gateway.drain())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some sessions did not close within 10 s");
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}
+
+async fn prune_message_log(store: Store, clock: Arc<dyn Clock>, config: Config, shutdown: CancellationToken) {
+    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every_hour.tick() => {}
+        }
+        let Ok(retention) = chrono::Duration::from_std(config.message_log_retention) else {
+            return;
+        };
+        let before = format_timestamp(&(clock.now() - retention));
+        if let Err(e) = store.prune_messages(&before, config.message_log_max_per_station).await {
+            tracing::warn!(error = %e, "pruning the message log failed");
+        }
+    }
+}
+
+/// A database URL without its password, for the log.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let user_info = &url[scheme + 3..at];
+            let user = user_info.split(':').next().unwrap_or("");
+            format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
