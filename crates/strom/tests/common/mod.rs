@@ -1,0 +1,402 @@
+//! Integration-test harness: starts the real `strom` binary on port 0 with a temporary
+//! database (SQLite, or a fresh PostgreSQL schema when `STROM_TEST_POSTGRES_URL` is set), talks
+//! to it as a station over WebSocket and as an operator over HTTP, and validates every frame
+//! Ström sends against the official OCPP schemas.
+
+#![allow(dead_code)]
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    /// PostgreSQL if configured. Without it the caller reports the test as skipped, loudly.
+    pub fn postgres() -> Option<Backend> {
+        std::env::var("STROM_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .map(Backend::Postgres)
+    }
+}
+
+/// Generates `NAME::sqlite` and `NAME::postgres` tests from `async fn NAME(backend: Backend)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::common::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                match $crate::common::Backend::postgres() {
+                    Some(backend) => super::$name(backend).await,
+                    None => eprintln!("!!! SKIPPED {}::postgres: STROM_TEST_POSTGRES_URL is not set", stringify!($name)),
+                }
+            }
+        }
+    )*};
+}
+
+/// Where a server's data lives; survives restarts of the server.
+pub struct Database {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg_schema: Option<(String, String)>,
+}
+
+impl Database {
+    pub async fn new(backend: &Backend) -> Database {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = dir.path().join("strom.db").display().to_string();
+                Database {
+                    url,
+                    _dir: Some(dir),
+                    pg_schema: None,
+                }
+            }
+            Backend::Postgres(base) => {
+                use sqlx::Connection;
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .expect("clock")
+                    .as_nanos();
+                let schema = format!("strom_test_{}_{}", std::process::id(), nanos);
+                let mut conn = sqlx::PgConnection::connect(base).await.expect("PostgreSQL reachable");
+                sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create schema");
+                let sep = if base.contains('?') { '&' } else { '?' };
+                let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+                Database {
+                    url,
+                    _dir: None,
+                    pg_schema: Some((base.clone(), schema)),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = self.pg_schema.take() {
+            // Drop runs outside async code: a short-lived runtime of its own removes the schema.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    use sqlx::Connection;
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&base).await {
+                        let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                            .execute(&mut conn)
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub struct Server {
+    child: Child,
+    pub addr: String,
+    pub db: Database,
+    args: Vec<String>,
+}
+
+impl Server {
+    pub async fn start(backend: Backend) -> Server {
+        Server::start_with(backend, &[]).await
+    }
+
+    pub async fn start_with(backend: Backend, args: &[&str]) -> Server {
+        let db = Database::new(&backend).await;
+        let args = args.iter().map(|s| s.to_string()).collect();
+        Server::launch(db, args).await
+    }
+
+    async fn launch(db: Database, args: Vec<String>) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_strom"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", &db.url])
+            .args(&args)
+            .env("STROM_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("strom starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(TIMEOUT, lines.next_line())
+            .await
+            .expect("strom prints its address in time")
+            .expect("stdout readable")
+            .expect("strom printed its address");
+        let addr = line
+            .strip_prefix("strom listening on ")
+            .expect("address line")
+            .to_string();
+        Server { child, addr, db, args }
+    }
+
+    /// Stops the server hard (SIGKILL): no flush, no goodbye.
+    pub async fn kill(mut self) -> Database {
+        self.child.kill().await.expect("kill");
+        self.db_take()
+    }
+
+    /// Stops the server with SIGTERM and returns its exit status.
+    pub async fn terminate(mut self) -> (std::process::ExitStatus, Database) {
+        let pid = self.child.id().expect("running");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let exit = tokio::time::timeout(TIMEOUT, self.child.wait())
+            .await
+            .expect("exits in time")
+            .expect("wait");
+        (exit, self.db_take())
+    }
+
+    fn db_take(&mut self) -> Database {
+        std::mem::replace(
+            &mut self.db,
+            Database {
+                url: String::new(),
+                _dir: None,
+                pg_schema: None,
+            },
+        )
+    }
+
+    pub async fn restart(db: Database) -> Server {
+        Server::launch(db, Vec::new()).await
+    }
+
+    pub fn ws_url(&self, station: &str) -> String {
+        format!("ws://{}/ocpp/{station}", self.addr)
+    }
+
+    pub async fn station(&self, id: &str) -> Station {
+        Station::connect(self, id, "ocpp1.6").await.expect("station connects")
+    }
+
+    /// A 1.6 station that has booted and is Accepted.
+    pub async fn booted(&self, id: &str) -> Station {
+        let mut s = self.station(id).await;
+        let r = s
+            .call_ok(
+                "BootNotification",
+                json!({"chargePointVendor": "Test", "chargePointModel": "T1"}),
+            )
+            .await;
+        assert_eq!(r["status"], "Accepted");
+        s
+    }
+
+    pub async fn http(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut stream = TcpStream::connect(&self.addr).await.expect("connect API");
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.expect("send request");
+        let mut response = Vec::new();
+        tokio::time::timeout(TIMEOUT, stream.read_to_end(&mut response))
+            .await
+            .expect("answer in time")
+            .expect("read");
+        let text = String::from_utf8(response).expect("utf-8 response");
+        let (head, body) = text.split_once("\r\n\r\n").expect("HTTP response");
+        let status: u16 = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("status code");
+        let value = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(body).expect("JSON body")
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let (status, value) = self.http("GET", path, None).await;
+        assert_eq!(status, 200, "GET {path}: {value}");
+        value
+    }
+
+    pub async fn add_token(&self, token: &str, status: &str, expiry: Option<&str>, parent: Option<&str>) {
+        let body = json!({"id_token": token, "status": status, "expiry": expiry, "parent_id_token": parent});
+        let (code, value) = self.http("POST", "/api/v1/id-tokens", Some(body)).await;
+        assert_eq!(code, 201, "{value}");
+    }
+}
+
+/// What Ström answered to a CALL.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Result(Value),
+    Error { code: String, description: String },
+}
+
+pub struct Station {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    next_id: u64,
+    pub protocol: String,
+}
+
+impl Station {
+    pub async fn connect(
+        server: &Server,
+        id: &str,
+        protocols: &str,
+    ) -> Result<Station, tokio_tungstenite::tungstenite::Error> {
+        let mut request = server.ws_url(id).into_client_request()?;
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", protocols.parse().expect("header value"));
+        let (ws, response) = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(request))
+            .await
+            .expect("handshake in time")?;
+        let protocol = response
+            .headers()
+            .get("sec-websocket-protocol")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        Ok(Station {
+            ws,
+            next_id: 0,
+            protocol,
+        })
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws.send(Message::text(text)).await.expect("send");
+    }
+
+    /// The next message from Ström, answering pings along the way.
+    pub async fn next_message(&mut self) -> Option<Message> {
+        loop {
+            match tokio::time::timeout(TIMEOUT, self.ws.next())
+                .await
+                .expect("Ström answers in time")
+            {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(m)) => return Some(m),
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+
+    /// The next text frame, parsed. Every CALLERROR is checked for its shape (CONFORMANCE RPC-14).
+    pub async fn next_frame(&mut self) -> Value {
+        match self.next_message().await {
+            Some(Message::Text(t)) => {
+                let frame: Value = serde_json::from_str(t.as_str()).expect("Ström sends JSON");
+                if frame[0] == 4 {
+                    let parts = frame.as_array().expect("array");
+                    assert_eq!(parts.len(), 5, "CALLERROR has five elements: {frame}");
+                    assert!(
+                        parts[2].is_string() && parts[3].is_string() && parts[4].is_object(),
+                        "{frame}"
+                    );
+                }
+                frame
+            }
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+
+    /// Sends a raw frame and returns what Ström answered.
+    pub async fn raw(&mut self, text: &str) -> Value {
+        self.send_text(text).await;
+        self.next_frame().await
+    }
+
+    pub async fn call(&mut self, action: &str, payload: Value) -> Reply {
+        self.next_id += 1;
+        let id = format!("m{}", self.next_id);
+        let frame = json!([2, id, action, payload]);
+        let answer = self.raw(&frame.to_string()).await;
+        assert_eq!(answer[1], id.as_str(), "answer carries the CALL's id");
+        match answer[0].as_u64() {
+            Some(3) => {
+                testkit::validate("v16", action, true, &answer[2])
+                    .unwrap_or_else(|e| panic!("Ström sent an invalid {action} answer: {e}"));
+                Reply::Result(answer[2].clone())
+            }
+            Some(4) => Reply::Error {
+                code: answer[2].as_str().unwrap_or_default().to_string(),
+                description: answer[3].as_str().unwrap_or_default().to_string(),
+            },
+            _ => panic!("unexpected answer {answer}"),
+        }
+    }
+
+    pub async fn call_ok(&mut self, action: &str, payload: Value) -> Value {
+        match self.call(action, payload).await {
+            Reply::Result(v) => v,
+            other => panic!("{action} failed: {other:?}"),
+        }
+    }
+
+    pub async fn call_err(&mut self, action: &str, payload: Value) -> String {
+        match self.call(action, payload).await {
+            Reply::Error { code, .. } => code,
+            other => panic!("{action} should have failed: {other:?}"),
+        }
+    }
+
+    pub async fn status(&mut self, connector: i64, status: &str, error_code: &str) {
+        let payload = json!({"connectorId": connector, "status": status, "errorCode": error_code});
+        self.call_ok("StatusNotification", payload).await;
+    }
+
+    /// Starts a transaction and returns (transactionId, idTagInfo.status).
+    pub async fn start(&mut self, connector: i64, tag: &str, meter_start: i64, timestamp: &str) -> (i64, String) {
+        let r = self
+            .call_ok(
+                "StartTransaction",
+                json!({"connectorId": connector, "idTag": tag, "meterStart": meter_start, "timestamp": timestamp}),
+            )
+            .await;
+        (
+            r["transactionId"].as_i64().expect("transactionId"),
+            r["idTagInfo"]["status"].as_str().expect("status").to_string(),
+        )
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}
