@@ -400,3 +400,30 @@ impl Station {
         let _ = self.ws.close(None).await;
     }
 }
+
+impl Station {
+    pub async fn send_ping(&mut self, payload: &[u8]) {
+        self.ws
+            .send(Message::Ping(payload.to_vec().into()))
+            .await
+            .expect("send ping");
+    }
+
+    pub async fn send_binary(&mut self, payload: &[u8]) {
+        self.ws
+            .send(Message::Binary(payload.to_vec().into()))
+            .await
+            .expect("send binary");
+    }
+
+    /// The next message of any kind, pings and pongs included.
+    pub async fn next_raw_message(&mut self) -> Option<Message> {
+        match tokio::time::timeout(TIMEOUT, self.ws.next())
+            .await
+            .expect("Ström answers in time")
+        {
+            Some(Ok(m)) => Some(m),
+            Some(Err(_)) | None => None,
+        }
+    }
+}
