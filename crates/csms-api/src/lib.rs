@@ -23,6 +23,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/api/v1/stations", get(list_stations))
         .route("/api/v1/stations/{id}", get(get_station))
         .route("/api/v1/stations/{id}/messages", get(station_messages))
+        .route("/api/v1/stations/{id}/events", get(station_events))
         .route("/api/v1/transactions", get(list_transactions))
         .route("/api/v1/transactions/{id}", get(get_transaction))
         .route("/api/v1/transactions/{id}/meter-values", get(transaction_meter_values))
@@ -131,6 +132,16 @@ async fn station_messages(State(gw): State<Arc<Gateway>>, Path(id): Path<String>
     };
     let messages = gw.store.messages(&id, before, limit_param(&params)?).await?;
     Ok(Json(Value::Array(messages.iter().map(views::message).collect())))
+}
+
+async fn station_events(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, Query(params): Params) -> ApiResult {
+    gw.store
+        .station(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("station"))?;
+    let kind = params.get("kind").map(String::as_str);
+    let events = gw.store.station_events(&id, kind, limit_param(&params)?).await?;
+    Ok(Json(Value::Array(events.iter().map(views::station_event).collect())))
 }
 
 async fn list_transactions(State(gw): State<Arc<Gateway>>, Query(params): Params) -> ApiResult {

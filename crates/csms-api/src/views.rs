@@ -4,7 +4,9 @@
 use csms_core::authorization::IdTokenRecord;
 use csms_core::clock::format_timestamp;
 use csms_gateway::SessionInfo;
-use csms_store::{ConnectorView, FaultView, MessageView, MeterValueView, StationView, TransactionView};
+use csms_store::{
+    ConnectorView, FaultView, MessageView, MeterValueView, StationEventView, StationView, TransactionView,
+};
 use serde_json::{json, Value};
 
 pub(crate) fn station(s: &StationView, session: Option<SessionInfo>) -> Value {
@@ -116,5 +118,16 @@ pub(crate) fn id_token(t: &IdTokenRecord) -> Value {
         "status": t.status.as_str(),
         "expiry": t.expiry.as_ref().map(format_timestamp),
         "parent_id_token": t.parent_id_token,
+    })
+}
+
+pub(crate) fn station_event(e: &StationEventView) -> Value {
+    json!({
+        "id": e.id,
+        "kind": e.kind,
+        "status": e.status,
+        "request_id": e.request_id,
+        "detail": e.detail,
+        "at": e.at,
     })
 }

@@ -12,7 +12,8 @@ mod schema;
 
 pub use ops::{FrameLog, Op, Outcome, StartTx, StationStatusReport, StopTx};
 pub use queries::{
-    ConnectorView, FaultView, MessageView, MeterValueView, StationView, TransactionFilter, TransactionView,
+    ConnectorView, FaultView, MessageView, MeterValueView, StationEventView, StationView, TransactionFilter,
+    TransactionView,
 };
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -265,6 +266,10 @@ async fn commit_batch(pool: &AnyPool, batch: Vec<Job>) {
             tracing::warn!(error = %e, size, "batch failed, retrying its writes one by one");
             for job in batch {
                 let result = run_jobs(pool, std::slice::from_ref(&job)).await;
+                if let Err(e) = &result {
+                    tracing::error!(error = %e, "write failed");
+                    keep_frames(pool, &job).await;
+                }
                 if let Some(reply) = job.reply {
                     let _ = reply.send(result.map(|mut o| o.remove(0)));
                 }
@@ -272,8 +277,11 @@ async fn commit_batch(pool: &AnyPool, batch: Vec<Job>) {
         }
         Err(e) => {
             tracing::error!(error = %e, "write failed");
-            if let Some(reply) = batch.into_iter().next().and_then(|job| job.reply) {
-                let _ = reply.send(Err(e));
+            if let Some(job) = batch.into_iter().next() {
+                keep_frames(pool, &job).await;
+                if let Some(reply) = job.reply {
+                    let _ = reply.send(Err(e));
+                }
             }
         }
     }
@@ -282,6 +290,22 @@ async fn commit_batch(pool: &AnyPool, batch: Vec<Job>) {
         elapsed_us = started.elapsed().as_micros() as u64,
         "committed batch"
     );
+}
+
+/// The frames of a failed write still belong in the message log: they show the operator what
+/// the station sent when storage failed.
+async fn keep_frames(pool: &AnyPool, failed: &Job) {
+    if failed.log.is_empty() {
+        return;
+    }
+    let frames_only = Job {
+        op: Op::Nothing,
+        log: failed.log.clone(),
+        reply: None,
+    };
+    if let Err(e) = run_jobs(pool, std::slice::from_ref(&frames_only)).await {
+        tracing::warn!(error = %e, "could not log the frames of a failed write");
+    }
 }
 
 async fn run_jobs(pool: &AnyPool, jobs: &[Job]) -> Result<Vec<Outcome>, StoreError> {

@@ -234,7 +234,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
                 .execute(&mut *conn)
                 .await?;
             sqlx::query(
-                "DELETE FROM messages WHERE id < (SELECT m.id FROM messages m WHERE m.station_id = messages.station_id \
+                "DELETE FROM messages WHERE id <= (SELECT m.id FROM messages m WHERE m.station_id = messages.station_id \
                  ORDER BY m.id DESC LIMIT 1 OFFSET $1)",
             )
             .bind(*max_per_station)

@@ -99,6 +99,18 @@ pub struct MessageView {
     pub frame: String,
 }
 
+/// A notification a station sent about itself (firmware, diagnostics and log progress, security
+/// events, data transfers, certificate requests).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StationEventView {
+    pub id: i64,
+    pub kind: String,
+    pub status: Option<String>,
+    pub request_id: Option<i64>,
+    pub detail: Option<String>,
+    pub at: String,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct TransactionFilter {
     pub station_id: Option<String>,
@@ -334,6 +346,35 @@ impl Store {
                 direction: r.try_get("direction")?,
                 at: r.try_get("at")?,
                 frame: r.try_get("frame")?,
+            })
+        };
+        Ok(rows.iter().map(view).collect::<Result<_, _>>()?)
+    }
+
+    /// A station's events, newest first, optionally of one kind (the OCPP action name).
+    pub async fn station_events(
+        &self,
+        station_id: &str,
+        kind: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<StationEventView>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, kind, status, request_id, detail, at FROM station_events WHERE station_id = $1 \
+             AND ($2 IS NULL OR kind = $2) ORDER BY id DESC LIMIT $3",
+        )
+        .bind(station_id)
+        .bind(kind)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        let view = |r: &AnyRow| -> Result<StationEventView, sqlx::Error> {
+            Ok(StationEventView {
+                id: r.try_get("id")?,
+                kind: r.try_get("kind")?,
+                status: r.try_get("status")?,
+                request_id: r.try_get("request_id")?,
+                detail: r.try_get("detail")?,
+                at: r.try_get("at")?,
             })
         };
         Ok(rows.iter().map(view).collect::<Result<_, _>>()?)

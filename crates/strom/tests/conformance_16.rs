@@ -301,6 +301,12 @@ async fn tc_064_data_transfer_unknown_vendor(backend: Backend) {
         )
         .await;
     assert_eq!(r["status"], "UnknownVendorId");
+    let events = server.get("/api/v1/stations/CP1/events?kind=DataTransfer").await;
+    let detail: serde_json::Value = serde_json::from_str(events[0]["detail"].as_str().expect("detail")).expect("JSON");
+    assert_eq!(
+        detail,
+        json!({"vendorId": "com.unknown", "messageId": "x", "data": "{\"a\":1}"})
+    );
 }
 
 async fn x_07_retried_start_gets_the_same_transaction(backend: Backend) {
@@ -521,4 +527,23 @@ async fn firmware_diagnostics_security_notifications_are_recorded(backend: Backe
     assert_eq!(station["firmware_status"], "InstallVerificationFailed");
     assert_eq!(station["diagnostics_status"], "Uploaded");
     assert_eq!(station["log_status"], "Uploading");
+    let security = server
+        .get("/api/v1/stations/CP1/events?kind=SecurityEventNotification")
+        .await;
+    assert_eq!(security.as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        (
+            security[0]["status"].as_str(),
+            security[0]["detail"].as_str(),
+            security[0]["at"].as_str()
+        ),
+        (Some("TamperDetectionActivated"), Some("lid"), Some(T0))
+    );
+    let all = server.get("/api/v1/stations/CP1/events").await;
+    assert_eq!(all.as_array().map(Vec::len), Some(6));
+    assert_eq!(all[0]["kind"], "SignCertificate", "newest first");
+    let log = server
+        .get("/api/v1/stations/CP1/events?kind=LogStatusNotification")
+        .await;
+    assert_eq!(log[0]["request_id"], 7);
 }
