@@ -77,27 +77,14 @@ pub const VERSIONS: &[Version] = &[
 
 #[derive(Clone, PartialEq, Debug)]
 enum Ty {
-    String {
-        max_len: Option<u64>,
-    },
+    String { max_len: Option<u64> },
     DateTime,
-    Integer {
-        min: Option<f64>,
-        max: Option<f64>,
-    },
-    Number {
-        min: Option<f64>,
-        max: Option<f64>,
-        multiple_of: Option<f64>,
-    },
+    Integer { min: Option<f64>, max: Option<f64> },
+    Number { min: Option<f64>, max: Option<f64>, multiple_of: Option<f64> },
     Bool,
     Any,
     Named(String),
-    Array {
-        item: Box<Ty>,
-        min_items: Option<u64>,
-        max_items: Option<u64>,
-    },
+    Array { item: Box<Ty>, min_items: Option<u64>, max_items: Option<u64> },
 }
 
 #[derive(Clone, PartialEq, Debug)]
@@ -132,22 +119,14 @@ pub fn generate(version: &Version, dir: &Path) -> Result<String> {
     let mut defs = BTreeMap::new();
     for action in &actions {
         for (file, type_name) in [
-            (
-                format!("{action}{}.json", version.request_suffix),
-                format!("{action}Request"),
-            ),
+            (format!("{action}{}.json", version.request_suffix), format!("{action}Request")),
             (format!("{action}Response.json"), format!("{action}Response")),
         ] {
             let path = dir.join(&file);
             let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
             let schema: Value = serde_json::from_str(&text)?;
-            let mut gen = Gen {
-                defs,
-                message: type_name.clone(),
-                root: &schema,
-            };
-            gen.object(&type_name, &schema, false)
-                .with_context(|| format!("translating {file}"))?;
+            let mut gen = Gen { defs, message: type_name.clone(), root: &schema };
+            gen.object(&type_name, &schema, false).with_context(|| format!("translating {file}"))?;
             defs = gen.defs;
         }
     }
@@ -166,11 +145,7 @@ fn rustfmt(code: &str) -> Result<String> {
         .stdout(Stdio::piped())
         .spawn()
         .context("running rustfmt")?;
-    child
-        .stdin
-        .take()
-        .context("rustfmt stdin")?
-        .write_all(code.as_bytes())?;
+    child.stdin.take().context("rustfmt stdin")?.write_all(code.as_bytes())?;
     let out = child.wait_with_output()?;
     if !out.status.success() {
         bail!("rustfmt rejected the generated code");
@@ -191,14 +166,8 @@ impl Gen<'_> {
         let open = schema.get("additionalProperties") != Some(&Value::Bool(false));
         let mut fields = Vec::new();
         for (json, prop) in props.unwrap_or(&Map::new()) {
-            let ty = self
-                .ty(&owner_prefix(name), json, prop)
-                .with_context(|| format!("property {json}"))?;
-            fields.push(Field {
-                json: json.clone(),
-                ty,
-                required: required.contains(&json.as_str()),
-            });
+            let ty = self.ty(&owner_prefix(name), json, prop).with_context(|| format!("property {json}"))?;
+            fields.push(Field { json: json.clone(), ty, required: required.contains(&json.as_str()) });
         }
         Ok(self.register(name, Def::Struct { fields, open }, inline))
     }
@@ -261,19 +230,12 @@ impl Gen<'_> {
             }
             Some("string") => match s.get("format").and_then(Value::as_str) {
                 Some("date-time") => Ty::DateTime,
-                _ => Ty::String {
-                    max_len: s.get("maxLength").and_then(Value::as_u64),
-                },
+                _ => Ty::String { max_len: s.get("maxLength").and_then(Value::as_u64) },
             },
-            Some("integer") => Ty::Integer {
-                min: num(s, "minimum"),
-                max: num(s, "maximum"),
-            },
-            Some("number") => Ty::Number {
-                min: num(s, "minimum"),
-                max: num(s, "maximum"),
-                multiple_of: num(s, "multipleOf"),
-            },
+            Some("integer") => Ty::Integer { min: num(s, "minimum"), max: num(s, "maximum") },
+            Some("number") => {
+                Ty::Number { min: num(s, "minimum"), max: num(s, "maximum"), multiple_of: num(s, "multipleOf") }
+            }
             Some("boolean") => Ty::Bool,
             Some("object") => self.named(&object_name(prop_name), s, true)?,
             Some("array") => {
@@ -409,12 +371,8 @@ fn checks(ty: &Ty, expr: &str, json: &str, out: &mut String) {
             let _ = writeln!(out, "check_max_len({expr}, {max}, \"{json}\")?;");
         }
         Ty::Integer { min, max } if min.is_some() || max.is_some() => {
-            let _ = writeln!(
-                out,
-                "        check_range(*{expr} as f64, {}, {}, None, \"{json}\")?;",
-                opt(min),
-                opt(max)
-            );
+            let _ =
+                writeln!(out, "        check_range(*{expr} as f64, {}, {}, None, \"{json}\")?;", opt(min), opt(max));
         }
         Ty::Number { min, max, multiple_of } if min.is_some() || max.is_some() || multiple_of.is_some() => {
             let _ = writeln!(
@@ -428,11 +386,7 @@ fn checks(ty: &Ty, expr: &str, json: &str, out: &mut String) {
         Ty::Named(_) => {
             let _ = writeln!(out, "        {expr}.validate().map_err(|e| e.within(\"{json}\"))?;");
         }
-        Ty::Array {
-            item,
-            min_items,
-            max_items,
-        } => {
+        Ty::Array { item, min_items, max_items } => {
             if min_items.is_some() || max_items.is_some() {
                 let to_opt = |v: &Option<u64>| match v {
                     Some(n) => format!("Some({n})"),
@@ -540,10 +494,8 @@ fn render(version: &Version, actions: &[String], defs: &BTreeMap<String, Def>) -
                         body.push_str("}\n");
                     }
                 }
-                let _ = writeln!(
-                    out,
-                    "impl Validate for {name} {{\n    fn validate(&self) -> Result<(), Violation> {{"
-                );
+                let _ =
+                    writeln!(out, "impl Validate for {name} {{\n    fn validate(&self) -> Result<(), Violation> {{");
                 out.push_str(&body);
                 out.push_str("        Ok(())\n    }\n}\n\n");
             }
@@ -589,20 +541,14 @@ fn render(version: &Version, actions: &[String], defs: &BTreeMap<String, Def>) -
             let _ = writeln!(out, "    {a}({a}{suffix}),");
         }
         out.push_str("}\n\n");
-        let _ = writeln!(
-            out,
-            "impl {kind} {{\n    pub fn action(&self) -> Action {{\n        match self {{"
-        );
+        let _ = writeln!(out, "impl {kind} {{\n    pub fn action(&self) -> Action {{\n        match self {{");
         for a in actions {
             let _ = writeln!(out, "            {kind}::{a}(_) => Action::{a},");
         }
         out.push_str("        }\n    }\n\n    /// Strictly decodes the payload of `action`: serde checks shape, types and enums,\n    /// then the schema constraints serde cannot express are checked.\n");
         out.push_str("    pub fn decode(action: Action, payload: &str) -> Result<Self, crate::DecodeError> {\n        Ok(match action {\n");
         for a in actions {
-            let _ = writeln!(
-                out,
-                "            Action::{a} => {kind}::{a}(crate::common::decode_payload(payload)?),"
-            );
+            let _ = writeln!(out, "            Action::{a} => {kind}::{a}(crate::common::decode_payload(payload)?),");
         }
         out.push_str("        })\n    }\n\n    /// Serialises the payload as compact JSON.\n    pub fn to_json(&self) -> Result<String, serde_json::Error> {\n        match self {\n");
         for a in actions {

@@ -30,10 +30,7 @@ fn main() -> Result<()> {
                 }
             }
             if !stale.is_empty() {
-                bail!(
-                    "generated code is stale, run `cargo xtask codegen`: {}",
-                    stale.join(", ")
-                );
+                bail!("generated code is stale, run `cargo xtask codegen`: {}", stale.join(", "));
             }
             Ok(())
         }
@@ -42,10 +39,7 @@ fn main() -> Result<()> {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// The installed `ocpp` Python package: `$OCPP_SCHEMAS_DIR`, or the test venv's copy.

@@ -24,15 +24,13 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/api/v1/stations/{id}", get(get_station))
         .route("/api/v1/stations/{id}/messages", get(station_messages))
         .route("/api/v1/stations/{id}/events", get(station_events))
+        .route("/api/v1/stations/{id}/variables", get(station_variables))
         .route("/api/v1/transactions", get(list_transactions))
         .route("/api/v1/transactions/{id}", get(get_transaction))
         .route("/api/v1/transactions/{id}/meter-values", get(transaction_meter_values))
         .route("/api/v1/faults", get(list_faults))
         .route("/api/v1/id-tokens", get(list_id_tokens).post(create_id_token))
-        .route(
-            "/api/v1/id-tokens/{id_token}",
-            get(get_id_token).put(put_id_token).delete(delete_id_token),
-        )
+        .route("/api/v1/id-tokens/{id_token}", get(get_id_token).put(put_id_token).delete(delete_id_token))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .with_state(gateway)
 }
@@ -46,10 +44,7 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            message: message.into(),
-        }
+        ApiError { status, message: message.into() }
     }
 
     fn not_found(what: &str) -> ApiError {
@@ -82,9 +77,7 @@ fn bool_param(params: &HashMap<String, String>, name: &str) -> Result<Option<boo
         None => Ok(None),
         Some("true") => Ok(Some(true)),
         Some("false") => Ok(Some(false)),
-        Some(other) => Err(ApiError::bad_request(format!(
-            "{name} must be true or false, not {other:?}"
-        ))),
+        Some(other) => Err(ApiError::bad_request(format!("{name} must be true or false, not {other:?}"))),
     }
 }
 
@@ -101,47 +94,35 @@ fn limit_param(params: &HashMap<String, String>) -> Result<i64, ApiError> {
 
 async fn list_stations(State(gw): State<Arc<Gateway>>) -> ApiResult {
     let stations = gw.store.stations().await?;
-    Ok(Json(Value::Array(
-        stations
-            .iter()
-            .map(|s| views::station(s, gw.registry.session(&s.id)))
-            .collect(),
-    )))
+    Ok(Json(Value::Array(stations.iter().map(|s| views::station(s, gw.registry.session(&s.id))).collect())))
 }
 
 async fn get_station(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
-    let station = gw
-        .store
-        .station(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("station"))?;
+    let station = gw.store.station(&id).await?.ok_or_else(|| ApiError::not_found("station"))?;
     Ok(Json(views::station(&station, gw.registry.session(&id))))
 }
 
 async fn station_messages(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, Query(params): Params) -> ApiResult {
-    gw.store
-        .station(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("station"))?;
+    gw.store.station(&id).await?.ok_or_else(|| ApiError::not_found("station"))?;
     let before = match params.get("before") {
         None => None,
-        Some(text) => Some(
-            text.parse::<i64>()
-                .map_err(|_| ApiError::bad_request("before must be a message id"))?,
-        ),
+        Some(text) => Some(text.parse::<i64>().map_err(|_| ApiError::bad_request("before must be a message id"))?),
     };
     let messages = gw.store.messages(&id, before, limit_param(&params)?).await?;
     Ok(Json(Value::Array(messages.iter().map(views::message).collect())))
 }
 
 async fn station_events(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, Query(params): Params) -> ApiResult {
-    gw.store
-        .station(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("station"))?;
+    gw.store.station(&id).await?.ok_or_else(|| ApiError::not_found("station"))?;
     let kind = params.get("kind").map(String::as_str);
     let events = gw.store.station_events(&id, kind, limit_param(&params)?).await?;
     Ok(Json(Value::Array(events.iter().map(views::station_event).collect())))
+}
+
+async fn station_variables(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
+    gw.store.station(&id).await?.ok_or_else(|| ApiError::not_found("station"))?;
+    let variables = gw.store.device_model(&id).await?;
+    Ok(Json(Value::Array(variables.iter().map(views::variable).collect())))
 }
 
 async fn list_transactions(State(gw): State<Arc<Gateway>>, Query(params): Params) -> ApiResult {
@@ -151,45 +132,28 @@ async fn list_transactions(State(gw): State<Arc<Gateway>>, Query(params): Params
         limit: limit_param(&params)?,
     };
     let transactions = gw.store.transactions(&filter).await?;
-    Ok(Json(Value::Array(
-        transactions.iter().map(views::transaction).collect(),
-    )))
+    Ok(Json(Value::Array(transactions.iter().map(views::transaction).collect())))
 }
 
 fn transaction_id(text: &str) -> Result<i64, ApiError> {
-    text.parse()
-        .map_err(|_| ApiError::bad_request("transaction id must be an integer"))
+    text.parse().map_err(|_| ApiError::bad_request("transaction id must be an integer"))
 }
 
 async fn get_transaction(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
-    let tx = gw
-        .store
-        .transaction(transaction_id(&id)?)
-        .await?
-        .ok_or_else(|| ApiError::not_found("transaction"))?;
+    let tx = gw.store.transaction(transaction_id(&id)?).await?.ok_or_else(|| ApiError::not_found("transaction"))?;
     Ok(Json(views::transaction(&tx)))
 }
 
 async fn transaction_meter_values(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
     let id = transaction_id(&id)?;
-    gw.store
-        .transaction(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("transaction"))?;
+    gw.store.transaction(id).await?.ok_or_else(|| ApiError::not_found("transaction"))?;
     let values = gw.store.meter_values(id).await?;
     Ok(Json(Value::Array(values.iter().map(views::meter_value).collect())))
 }
 
 async fn list_faults(State(gw): State<Arc<Gateway>>, Query(params): Params) -> ApiResult {
     let open = bool_param(&params, "open")?;
-    let faults = gw
-        .store
-        .faults(
-            params.get("station_id").map(String::as_str),
-            open,
-            limit_param(&params)?,
-        )
-        .await?;
+    let faults = gw.store.faults(params.get("station_id").map(String::as_str), open, limit_param(&params)?).await?;
     Ok(Json(Value::Array(faults.iter().map(views::fault).collect())))
 }
 
@@ -199,11 +163,7 @@ async fn list_id_tokens(State(gw): State<Arc<Gateway>>) -> ApiResult {
 }
 
 async fn get_id_token(State(gw): State<Arc<Gateway>>, Path(id_token): Path<String>) -> ApiResult {
-    let token = gw
-        .store
-        .id_token(&id_token)
-        .await?
-        .ok_or_else(|| ApiError::not_found("id token"))?;
+    let token = gw.store.id_token(&id_token).await?.ok_or_else(|| ApiError::not_found("id token"))?;
     Ok(Json(views::id_token(&token)))
 }
 
@@ -232,9 +192,7 @@ fn parse_token(body: &[u8], path_token: Option<&str>) -> Result<IdTokenRecord, A
     };
     let id_token = match (text("id_token")?, path_token) {
         (Some(body), Some(path)) if body != path => {
-            return Err(unprocessable(format!(
-                "id_token {body:?} in the body differs from {path:?} in the URL"
-            )))
+            return Err(unprocessable(format!("id_token {body:?} in the body differs from {path:?} in the URL")))
         }
         (Some(t), _) => t,
         (None, Some(path)) => path.to_string(),
@@ -242,15 +200,12 @@ fn parse_token(body: &[u8], path_token: Option<&str>) -> Result<IdTokenRecord, A
     };
     let token_ok = |t: &str| !t.is_empty() && t.chars().count() <= MAX_TOKEN_LEN;
     if !token_ok(&id_token) {
-        return Err(unprocessable(format!(
-            "id_token must be 1 to {MAX_TOKEN_LEN} characters"
-        )));
+        return Err(unprocessable(format!("id_token must be 1 to {MAX_TOKEN_LEN} characters")));
     }
     let status = text("status")?.ok_or_else(|| unprocessable("status is required".into()))?;
     let status = TokenStatus::parse(&status).ok_or_else(|| {
-        unprocessable(format!(
-            "status must be Accepted, Blocked, Expired or Invalid, not {status:?}"
-        ))
+        let names: Vec<&str> = TokenStatus::ALL.iter().map(|s| s.as_str()).collect();
+        unprocessable(format!("status must be one of {}, not {status:?}", names.join(", ")))
     })?;
     let expiry = match text("expiry")? {
         None => None,
@@ -260,28 +215,13 @@ fn parse_token(body: &[u8], path_token: Option<&str>) -> Result<IdTokenRecord, A
     };
     let parent_id_token = text("parent_id_token")?;
     if parent_id_token.as_deref().is_some_and(|p| !token_ok(p)) {
-        return Err(unprocessable(format!(
-            "parent_id_token must be 1 to {MAX_TOKEN_LEN} characters"
-        )));
+        return Err(unprocessable(format!("parent_id_token must be 1 to {MAX_TOKEN_LEN} characters")));
     }
-    Ok(IdTokenRecord {
-        id_token,
-        status,
-        expiry,
-        parent_id_token,
-    })
+    Ok(IdTokenRecord { id_token, status, expiry, parent_id_token })
 }
 
 async fn save_token(gw: &Gateway, record: IdTokenRecord) -> Result<(), ApiError> {
-    gw.store
-        .apply(
-            Op::UpsertIdToken {
-                record,
-                now: gw.clock.now(),
-            },
-            Vec::new(),
-        )
-        .await?;
+    gw.store.apply(Op::UpsertIdToken { record, now: gw.clock.now() }, Vec::new()).await?;
     Ok(())
 }
 

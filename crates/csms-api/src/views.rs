@@ -5,16 +5,14 @@ use csms_core::authorization::IdTokenRecord;
 use csms_core::clock::format_timestamp;
 use csms_gateway::SessionInfo;
 use csms_store::{
-    ConnectorView, FaultView, MessageView, MeterValueView, StationEventView, StationView, TransactionView,
+    ConnectorView, DeviceModelView, FaultView, MessageView, MeterValueView, StationEventView, StationView,
+    TransactionView,
 };
 use serde_json::{json, Value};
 
 pub(crate) fn station(s: &StationView, session: Option<SessionInfo>) -> Value {
     let connected = session.is_some();
-    let last_seen = session
-        .as_ref()
-        .map(|i| format_timestamp(&i.last_seen))
-        .or_else(|| s.last_seen_at.clone());
+    let last_seen = session.as_ref().map(|i| format_timestamp(&i.last_seen)).or_else(|| s.last_seen_at.clone());
     json!({
         "id": s.id,
         "registration_status": s.registration_status,
@@ -42,6 +40,8 @@ pub(crate) fn station(s: &StationView, session: Option<SessionInfo>) -> Value {
 
 fn connector(c: &ConnectorView) -> Value {
     json!({
+        // 1.6 connectors have no EVSE level (stored as EVSE 0).
+        "evse_id": (c.evse_id != 0).then_some(c.evse_id),
         "connector_id": c.connector_id,
         "status": c.status,
         "error_code": c.error_code,
@@ -56,6 +56,7 @@ pub(crate) fn transaction(t: &TransactionView) -> Value {
     json!({
         "id": t.id,
         "station_id": t.station_id,
+        "evse_id": t.evse_id,
         "connector_id": t.connector_id,
         "station_transaction_id": t.station_tx_id,
         "id_token": t.id_token,
@@ -70,11 +71,17 @@ pub(crate) fn transaction(t: &TransactionView) -> Value {
         "stop_reason": t.stop_reason,
         "stop_id_token": t.stop_id_token,
         "flags": t.flags,
+        "id_token_type": t.id_token_type,
+        "charging_state": t.charging_state,
+        "last_trigger_reason": t.last_trigger_reason,
+        "time_spent_charging_s": t.time_spent_charging,
+        "remote_start_id": t.remote_start_id,
     })
 }
 
 pub(crate) fn meter_value(m: &MeterValueView) -> Value {
     json!({
+        "evse_id": m.evse_id,
         "connector_id": m.connector_id,
         "timestamp": m.timestamp,
         "measurand": m.measurand,
@@ -86,6 +93,7 @@ pub(crate) fn meter_value(m: &MeterValueView) -> Value {
         "raw_value": m.raw_value,
         "value": m.value,
         "normalised_unit": m.normalised_unit,
+        "signed_data": m.signed_data.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()),
     })
 }
 
@@ -93,7 +101,13 @@ pub(crate) fn fault(f: &FaultView) -> Value {
     json!({
         "id": f.id,
         "station_id": f.station_id,
+        "evse_id": f.evse_id,
         "connector_id": f.connector_id,
+        "component": f.component,
+        "variable": f.variable,
+        "tech_code": f.tech_code,
+        "tech_info": f.tech_info,
+        "event_id": f.event_id,
         "error_code": f.error_code,
         "severity": f.severity,
         "status": f.status,
@@ -129,5 +143,28 @@ pub(crate) fn station_event(e: &StationEventView) -> Value {
         "request_id": e.request_id,
         "detail": e.detail,
         "at": e.at,
+    })
+}
+
+pub(crate) fn variable(v: &DeviceModelView) -> Value {
+    json!({
+        "component": v.component,
+        "component_instance": v.component_instance,
+        "evse_id": v.evse_id,
+        "connector_id": v.connector_id,
+        "variable": v.variable,
+        "variable_instance": v.variable_instance,
+        "attribute_type": v.attribute_type,
+        "value": v.value,
+        "mutability": v.mutability,
+        "persistent": v.persistent,
+        "constant": v.constant,
+        "data_type": v.data_type,
+        "unit": v.unit,
+        "min_limit": v.min_limit,
+        "max_limit": v.max_limit,
+        "values_list": v.values_list,
+        "supports_monitoring": v.supports_monitoring,
+        "updated_at": v.updated_at,
     })
 }

@@ -23,7 +23,5 @@ pub fn format_timestamp(t: &Timestamp) -> String {
 }
 
 pub fn parse_timestamp(text: &str) -> Option<Timestamp> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&chrono::Utc))
+    chrono::DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&chrono::Utc))
 }

@@ -22,6 +22,9 @@ pub struct Reading {
     /// The value in `normalised_unit`, when the raw value is a number.
     pub value: Option<f64>,
     pub normalised_unit: String,
+    /// A signed meter value as the station sent it (2.0.1 `signedMeterValue`, as JSON), kept
+    /// verbatim for billing disputes; 1.6 signed data travels in `raw_value`.
+    pub signed_data: Option<String>,
 }
 
 /// The base unit and factor for a reported unit and 2.0.1 power-of-ten multiplier. kWh→Wh and
@@ -56,22 +59,13 @@ pub fn reading(
     let measurand = measurand.unwrap_or(ENERGY_IMPORT_REGISTER);
     // Energy registers default to Wh; other measurands have no default unit in 1.6, and Wh
     // would be wrong for them, so their unit stays empty unless reported.
-    let unit = unit.unwrap_or(if measurand.starts_with("Energy.Active") {
-        "Wh"
-    } else {
-        ""
-    });
+    let unit = unit.unwrap_or(if measurand.starts_with("Energy.Active") { "Wh" } else { "" });
     let format = format.unwrap_or("Raw");
     let (normalised_unit, factor) = normalise_unit(unit, multiplier);
     let value = if format == "SignedData" {
         None
     } else {
-        raw_value
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|v| v.is_finite())
-            .map(|v| v * factor)
+        raw_value.trim().parse::<f64>().ok().filter(|v| v.is_finite()).map(|v| v * factor)
     };
     Reading {
         timestamp,
@@ -84,6 +78,7 @@ pub fn reading(
         raw_value: raw_value.to_string(),
         value,
         normalised_unit: normalised_unit.to_string(),
+        signed_data: None,
     }
 }
 
@@ -117,11 +112,7 @@ mod tests {
         ];
         for (raw, unit, multiplier, value, normalised) in cases {
             let r = reading(now(), raw, None, None, None, None, None, unit, multiplier);
-            assert_eq!(
-                (r.value, r.normalised_unit.as_str()),
-                (value, normalised),
-                "{raw} {unit:?}"
-            );
+            assert_eq!((r.value, r.normalised_unit.as_str()), (value, normalised), "{raw} {unit:?}");
         }
     }
 

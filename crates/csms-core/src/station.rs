@@ -114,14 +114,8 @@ mod tests {
 
     #[test]
     fn policy_gives_the_initial_status() {
-        assert_eq!(
-            RegistrationPolicy::parse("PENDING").map(|p| p.initial_status()),
-            Some(RegistrationStatus::Pending)
-        );
-        assert_eq!(
-            RegistrationPolicy::parse("reject").map(|p| p.initial_status()),
-            Some(RegistrationStatus::Rejected)
-        );
+        assert_eq!(RegistrationPolicy::parse("PENDING").map(|p| p.initial_status()), Some(RegistrationStatus::Pending));
+        assert_eq!(RegistrationPolicy::parse("reject").map(|p| p.initial_status()), Some(RegistrationStatus::Rejected));
         assert_eq!(RegistrationPolicy::parse("maybe"), None);
     }
 }

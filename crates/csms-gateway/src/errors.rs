@@ -22,6 +22,12 @@ pub(crate) enum CallFailure {
 }
 
 impl CallFailure {
+    /// The store answered an operation with an outcome of another kind: a bug, reported as
+    /// an internal error rather than guessed around.
+    pub(crate) fn unexpected(outcome: csms_store::Outcome) -> CallFailure {
+        CallFailure::Storage(csms_store::StoreError::Corrupt(format!("unexpected outcome {outcome:?}")))
+    }
+
     /// The CALLERROR code for this failure (CHECKLIST §1.2). The description sent to the
     /// station is the `Display` text; storage details stay in the server log.
     pub(crate) fn code(&self) -> ErrorCode {

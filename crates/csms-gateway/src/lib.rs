@@ -6,6 +6,7 @@ mod errors;
 mod registry;
 mod session;
 mod v16;
+mod v201;
 
 pub use registry::{CallError, CallReply, Registry, SessionInfo};
 
@@ -71,20 +72,12 @@ impl Gateway {
         clock: Arc<dyn Clock>,
         shutdown: CancellationToken,
     ) -> Arc<Gateway> {
-        Arc::new(Gateway {
-            config,
-            store,
-            registry: Registry::default(),
-            clock,
-            shutdown,
-        })
+        Arc::new(Gateway { config, store, registry: Registry::default(), clock, shutdown })
     }
 
     /// The routes stations connect to.
     pub fn router(self: &Arc<Self>) -> Router {
-        Router::new()
-            .route("/ocpp/{station_id}", get(upgrade))
-            .with_state(self.clone())
+        Router::new().route("/ocpp/{station_id}", get(upgrade)).with_state(self.clone())
     }
 
     /// Closes every session and waits until each has stored what it was doing.
@@ -94,9 +87,8 @@ impl Gateway {
     }
 }
 
-/// The OCPP versions sessions are served for. 2.0.1 joins when its adapter does (issue 3);
-/// until then a station offering it is refused rather than connected and left unanswered.
-const SERVED_VERSIONS: &[OcppVersion] = &[OcppVersion::V16];
+/// The OCPP versions sessions are served for, each with its adapter.
+const SERVED_VERSIONS: &[OcppVersion] = &[OcppVersion::V16, OcppVersion::V201];
 
 /// The subprotocol to answer with: the first one the station offers that Ström serves.
 fn choose_version(headers: &HeaderMap) -> Option<OcppVersion> {
@@ -116,20 +108,13 @@ async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Response {
     let Some(station) = StationId::parse(&station_id) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            "station identity must be 1-48 characters of A-Z a-z 0-9 * - _ = + | @ .",
-        )
+        return (StatusCode::BAD_REQUEST, "station identity must be 1-48 characters of A-Z a-z 0-9 * - _ = + | @ .")
             .into_response();
     };
     // A station that offers no subprotocol Ström speaks is refused at the handshake
     // (CONFORMANCE RPC-03, OCTT TC_B_58): upgrading without one would leave the version unknown.
     let Some(version) = choose_version(&headers) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            "Sec-WebSocket-Protocol must offer ocpp1.6 or ocpp2.0.1",
-        )
-            .into_response();
+        return (StatusCode::BAD_REQUEST, "Sec-WebSocket-Protocol must offer ocpp1.6 or ocpp2.0.1").into_response();
     };
     if gateway.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();

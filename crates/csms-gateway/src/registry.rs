@@ -143,11 +143,7 @@ impl Registry {
         let _turn = lock.lock().await;
         let (reply, answer) = oneshot::channel();
         calls
-            .send(OutboundCall {
-                action: action.to_string(),
-                payload,
-                reply,
-            })
+            .send(OutboundCall { action: action.to_string(), payload, reply })
             .await
             .map_err(|_| CallError::Disconnected)?;
         match tokio::time::timeout(timeout, answer).await {

@@ -4,7 +4,7 @@
 
 use crate::errors::CallFailure;
 use crate::registry::{CallReply, OutboundCall, SessionInfo};
-use crate::{v16, Gateway};
+use crate::{v16, v201, Gateway};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use csms_core::station::{RegistrationStatus, StationId};
 use csms_store::{FrameLog, Op};
@@ -36,9 +36,62 @@ struct PendingCall {
 impl Session {
     pub(crate) fn set_registration(&mut self, status: RegistrationStatus) {
         self.registration = Some(status);
-        self.gateway
-            .registry
-            .update(&self.station, self.generation, |i| i.registration = Some(status));
+        self.gateway.registry.update(&self.station, self.generation, |i| i.registration = Some(status));
+    }
+
+    /// Lets a CALL through only from an Accepted station. BootNotification always passes, and
+    /// `pending_ok` messages pass for a Pending station (2.0.1 NotifyReport during provisioning,
+    /// OCPP 2.0.1 B02.FR.05). Everything else is a SecurityError (OCPP 2.0.1 B02.FR.03; the same
+    /// policy for 1.6, CHECKLIST §2.2), and so is anything from a station never registered.
+    pub(crate) fn admit(&self, is_boot: bool, pending_ok: bool) -> Result<(), CallFailure> {
+        match self.registration {
+            _ if is_boot => Ok(()),
+            Some(RegistrationStatus::Accepted) => Ok(()),
+            Some(RegistrationStatus::Pending) if pending_ok => Ok(()),
+            Some(RegistrationStatus::Pending) => Err(CallFailure::NotAccepted("Pending")),
+            Some(RegistrationStatus::Rejected) => Err(CallFailure::NotAccepted("Rejected")),
+            None => Err(CallFailure::NotAccepted("not registered")),
+        }
+    }
+
+    /// Registers a boot: the stored registration (or the policy for a new station) decides the
+    /// status, and the interval told to the station follows from it.
+    pub(crate) async fn boot(
+        &mut self,
+        info: csms_core::station::BootInfo,
+        ocpp_version: &'static str,
+        log: &mut Option<FrameLog>,
+    ) -> Result<(RegistrationStatus, std::time::Duration), CallFailure> {
+        let policy = self.gateway.config.registration_policy;
+        let now = self.gateway.clock.now();
+        let op = Op::Boot { station: self.station.clone(), ocpp_version, info, policy, now };
+        let status = match self.commit(op, log).await? {
+            csms_store::Outcome::Registration(status) => status,
+            other => return Err(CallFailure::unexpected(other)),
+        };
+        self.set_registration(status);
+        tracing::info!(status = status.as_str(), "boot");
+        let config = &self.gateway.config;
+        let interval = match status {
+            RegistrationStatus::Accepted => config.heartbeat_interval,
+            _ => config.boot_retry_interval,
+        };
+        Ok((status, interval))
+    }
+
+    /// Records a notification the station sent about itself, with the frame it came in.
+    pub(crate) async fn event(
+        &self,
+        log: &mut Option<FrameLog>,
+        kind: &'static str,
+        status: Option<String>,
+        request_id: Option<i64>,
+        detail: Option<String>,
+        at: csms_core::Timestamp,
+    ) -> Result<(), CallFailure> {
+        let op = Op::StationEvent { station: self.station.clone(), kind, status, request_id, detail, at };
+        self.commit(op, log).await?;
+        Ok(())
     }
 
     fn frame_log(&self, direction: &'static str, frame: &str) -> FrameLog {
@@ -53,9 +106,7 @@ impl Session {
     /// Handles one text frame; returns the frame to send back, if any.
     async fn on_text(&mut self, text: &str) -> Option<String> {
         let now = self.gateway.clock.now();
-        self.gateway
-            .registry
-            .update(&self.station, self.generation, |i| i.last_seen = now);
+        self.gateway.registry.update(&self.station, self.generation, |i| i.last_seen = now);
         match Frame::parse(text) {
             Ok(Frame::Call { id, action, payload }) => Some(self.on_call(text, &id, &action, payload).await),
             Ok(Frame::CallResult { id, payload }) => {
@@ -63,17 +114,9 @@ impl Session {
                 self.on_reply(&id, CallReply::Result(payload.get().to_string()));
                 None
             }
-            Ok(Frame::CallError {
-                id, code, description, ..
-            }) => {
+            Ok(Frame::CallError { id, code, description, .. }) => {
                 self.gateway.store.log_frames(vec![self.frame_log("in", text)]);
-                self.on_reply(
-                    &id,
-                    CallReply::Error {
-                        code: code.into_owned(),
-                        description: description.into_owned(),
-                    },
-                );
+                self.on_reply(&id, CallReply::Error { code: code.into_owned(), description: description.into_owned() });
                 None
             }
             Err(e) => {
@@ -98,8 +141,7 @@ impl Session {
         let mut log = Some(self.frame_log("in", text));
         let result = match self.version {
             OcppVersion::V16 => v16::handle(self, action, payload, &mut log).instrument(span).await,
-            // Sessions are only opened for served versions (see `SERVED_VERSIONS`).
-            OcppVersion::V201 => Err(CallFailure::UnknownAction(action.to_string())),
+            OcppVersion::V201 => v201::handle(self, action, payload, &mut log).instrument(span).await,
         };
         let answer = match result {
             Ok(payload) => Frame::encode_call_result(id, &payload),
@@ -145,14 +187,8 @@ impl Session {
         let id = format!("strom-{}", self.next_call_id);
         let frame = Frame::encode_call(&id, &call.action, &call.payload);
         // The registry lets only one CALL through at a time; a previous one still here timed out.
-        if let Some(stale) = self.pending.replace(PendingCall {
-            id,
-            action: call.action,
-            reply: call.reply,
-        }) {
-            let _ = stale
-                .reply
-                .send(Err(crate::CallError::Timeout(self.gateway.config.call_timeout)));
+        if let Some(stale) = self.pending.replace(PendingCall { id, action: call.action, reply: call.reply }) {
+            let _ = stale.reply.send(Err(crate::CallError::Timeout(self.gateway.config.call_timeout)));
         }
         self.gateway.store.log_frames(vec![self.frame_log("out", &frame)]);
         frame
@@ -177,12 +213,7 @@ async fn serve(gateway: Arc<Gateway>, station: StationId, version: OcppVersion, 
     };
     let now = gateway.clock.now();
     let (calls_tx, mut calls) = mpsc::channel(4);
-    let info = SessionInfo {
-        version,
-        connected_at: now,
-        last_seen: now,
-        registration,
-    };
+    let info = SessionInfo { version, connected_at: now, last_seen: now, registration };
     let (generation, replaced) = gateway.registry.insert(&station, calls_tx, info);
     tracing::info!("connected");
     let mut session = Session {
@@ -257,16 +288,8 @@ async fn serve(gateway: Arc<Gateway>, station: StationId, version: OcppVersion, 
     }
     // Recorded before the session leaves the registry, so that a draining shutdown, which waits
     // for the registry to empty before it closes the store, still stores it.
-    if let Err(e) = gateway
-        .store
-        .apply(
-            Op::Seen {
-                station: station.clone(),
-                at: gateway.clock.now(),
-            },
-            Vec::new(),
-        )
-        .await
+    if let Err(e) =
+        gateway.store.apply(Op::Seen { station: station.clone(), at: gateway.clock.now() }, Vec::new()).await
     {
         tracing::warn!(error = %e, "could not record when the station was last seen");
     }
@@ -275,8 +298,11 @@ async fn serve(gateway: Arc<Gateway>, station: StationId, version: OcppVersion, 
 }
 
 fn close(code: u16, reason: &'static str) -> Message {
-    Message::Close(Some(CloseFrame {
-        code,
-        reason: reason.into(),
-    }))
+    Message::Close(Some(CloseFrame { code, reason: reason.into() }))
+}
+
+/// Id tokens in logs show their first two characters only.
+pub(crate) fn mask(token: &str) -> String {
+    let shown: String = token.chars().take(2).collect();
+    format!("{shown}***")
 }

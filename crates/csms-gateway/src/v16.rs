@@ -23,15 +23,8 @@ pub(crate) async fn handle(
     if action.initiator() == Initiator::Csms {
         return Err(CallFailure::NotStationAction(action.as_str()));
     }
-    // A Pending or Rejected station may only boot (OCPP 1.6 §4.2; CHECKLIST §2.2 policy), and so
-    // may a station Ström has never registered.
-    if action != Action::BootNotification && session.registration != Some(RegistrationStatus::Accepted) {
-        let state = session.registration.map_or("not registered", |s| match s {
-            RegistrationStatus::Pending => "Pending",
-            _ => "Rejected",
-        });
-        return Err(CallFailure::NotAccepted(state));
-    }
+    // A Pending or Rejected station may only boot (OCPP 1.6 §4.2; CHECKLIST §2.2 policy).
+    session.admit(action == Action::BootNotification, false)?;
     let request = Request::decode(action, payload.get()).map_err(CallFailure::Decode)?;
     let response = respond(session, request, log).await?;
     Ok(response.to_json()?)
@@ -57,25 +50,7 @@ async fn respond(session: &mut Session, request: Request, log: &mut Option<Frame
                 meter_type: boot.meter_type,
                 meter_serial_number: boot.meter_serial_number,
             };
-            let policy = session.gateway.config.registration_policy;
-            let op = Op::Boot {
-                station,
-                ocpp_version: "1.6",
-                info,
-                policy,
-                now,
-            };
-            let status = match session.commit(op, log).await? {
-                Outcome::Registration(status) => status,
-                other => return Err(unexpected(other)),
-            };
-            session.set_registration(status);
-            tracing::info!(status = status.as_str(), "boot");
-            let config = &session.gateway.config;
-            let interval = match status {
-                RegistrationStatus::Accepted => config.heartbeat_interval,
-                _ => config.boot_retry_interval,
-            };
+            let (status, interval) = session.boot(info, "1.6", log).await?;
             Response::BootNotification(BootNotificationResponse {
                 status: match status {
                     RegistrationStatus::Accepted => BootNotificationResponseStatus::Accepted,
@@ -88,28 +63,15 @@ async fn respond(session: &mut Session, request: Request, log: &mut Option<Frame
         }
         Request::Heartbeat(_) => {
             session.commit(Op::Nothing, log).await?;
-            Response::Heartbeat(HeartbeatResponse {
-                current_time: DateTime(now),
-            })
+            Response::Heartbeat(HeartbeatResponse { current_time: DateTime(now) })
         }
         Request::Authorize(req) => {
-            tracing::debug!(id_tag = %mask(&req.id_tag), "authorize");
-            let decision = match session
-                .commit(
-                    Op::Authorize {
-                        id_token: req.id_tag,
-                        now,
-                    },
-                    log,
-                )
-                .await?
-            {
+            tracing::debug!(id_tag = %crate::session::mask(&req.id_tag), "authorize");
+            let decision = match session.commit(Op::Authorize { id_token: req.id_tag, now }, log).await? {
                 Outcome::Auth(d) => d,
-                other => return Err(unexpected(other)),
+                other => return Err(CallFailure::unexpected(other)),
             };
-            Response::Authorize(AuthorizeResponse {
-                id_tag_info: id_tag_info(&decision),
-            })
+            Response::Authorize(AuthorizeResponse { id_tag_info: id_tag_info(&decision) })
         }
         Request::StartTransaction(req) => {
             let start = StartTx {
@@ -123,13 +85,10 @@ async fn respond(session: &mut Session, request: Request, log: &mut Option<Frame
             };
             let (transaction_id, auth) = match session.commit(Op::StartTransaction(start), log).await? {
                 Outcome::Started { transaction_id, auth } => (transaction_id, auth),
-                other => return Err(unexpected(other)),
+                other => return Err(CallFailure::unexpected(other)),
             };
             tracing::info!(transaction_id, status = auth.status.as_str(), "transaction started");
-            Response::StartTransaction(StartTransactionResponse {
-                id_tag_info: id_tag_info(&auth),
-                transaction_id,
-            })
+            Response::StartTransaction(StartTransactionResponse { id_tag_info: id_tag_info(&auth), transaction_id })
         }
         Request::StopTransaction(req) => {
             let mut readings = Vec::new();
@@ -149,12 +108,10 @@ async fn respond(session: &mut Session, request: Request, log: &mut Option<Frame
             };
             let auth = match session.commit(Op::StopTransaction(stop), log).await? {
                 Outcome::Stopped(auth) => auth,
-                other => return Err(unexpected(other)),
+                other => return Err(CallFailure::unexpected(other)),
             };
             tracing::info!(transaction_id = req.transaction_id, "transaction stopped");
-            Response::StopTransaction(StopTransactionResponse {
-                id_tag_info: auth.as_ref().map(id_tag_info),
-            })
+            Response::StopTransaction(StopTransactionResponse { id_tag_info: auth.as_ref().map(id_tag_info) })
         }
         Request::MeterValues(req) => {
             let readings = req
@@ -164,6 +121,7 @@ async fn respond(session: &mut Session, request: Request, log: &mut Option<Frame
                 .collect();
             let op = Op::MeterValues {
                 station,
+                evse_id: None,
                 connector_id: req.connector_id,
                 station_tx_id: req.transaction_id.map(|t| t.to_string()),
                 readings,
@@ -174,9 +132,10 @@ async fn respond(session: &mut Session, request: Request, log: &mut Option<Frame
         Request::StatusNotification(req) => {
             let report = StationStatusReport {
                 station,
+                evse_id: 0,
                 connector_id: req.connector_id,
                 status: req.status.as_str().to_string(),
-                error_code: req.error_code.as_str().to_string(),
+                error_code: Some(req.error_code.as_str().to_string()),
                 info: req.info,
                 vendor_id: req.vendor_id,
                 vendor_error_code: req.vendor_error_code,
@@ -190,7 +149,7 @@ async fn respond(session: &mut Session, request: Request, log: &mut Option<Frame
             // Ström implements no vendor extensions yet: every vendor is unknown, which is an
             // answer, never a CALLERROR (OCTT TC_064). The data is kept for the operator.
             let detail = serde_json::json!({"vendorId": req.vendor_id, "messageId": req.message_id, "data": req.data});
-            event(session, log, "DataTransfer", None, None, Some(detail.to_string()), now).await?;
+            session.event(log, "DataTransfer", None, None, Some(detail.to_string()), now).await?;
             Response::DataTransfer(DataTransferResponse {
                 status: DataTransferResponseStatus::UnknownVendorId,
                 data: None,
@@ -198,122 +157,39 @@ async fn respond(session: &mut Session, request: Request, log: &mut Option<Frame
         }
         Request::DiagnosticsStatusNotification(req) => {
             let status = req.status.as_str().to_string();
-            event(
-                session,
-                log,
-                "DiagnosticsStatusNotification",
-                Some(status),
-                None,
-                None,
-                now,
-            )
-            .await?;
+            session.event(log, "DiagnosticsStatusNotification", Some(status), None, None, now).await?;
             Response::DiagnosticsStatusNotification(DiagnosticsStatusNotificationResponse {})
         }
         Request::FirmwareStatusNotification(req) => {
             let status = req.status.as_str().to_string();
-            event(
-                session,
-                log,
-                "FirmwareStatusNotification",
-                Some(status),
-                None,
-                None,
-                now,
-            )
-            .await?;
+            session.event(log, "FirmwareStatusNotification", Some(status), None, None, now).await?;
             Response::FirmwareStatusNotification(FirmwareStatusNotificationResponse {})
         }
         Request::SignedFirmwareStatusNotification(req) => {
             let status = req.status.as_str().to_string();
-            event(
-                session,
-                log,
-                "SignedFirmwareStatusNotification",
-                Some(status),
-                req.request_id,
-                None,
-                now,
-            )
-            .await?;
+            session.event(log, "SignedFirmwareStatusNotification", Some(status), req.request_id, None, now).await?;
             Response::SignedFirmwareStatusNotification(SignedFirmwareStatusNotificationResponse {})
         }
         Request::LogStatusNotification(req) => {
             let status = req.status.as_str().to_string();
-            event(
-                session,
-                log,
-                "LogStatusNotification",
-                Some(status),
-                req.request_id,
-                None,
-                now,
-            )
-            .await?;
+            session.event(log, "LogStatusNotification", Some(status), req.request_id, None, now).await?;
             Response::LogStatusNotification(LogStatusNotificationResponse {})
         }
         Request::SecurityEventNotification(req) => {
             tracing::info!(event = req.r#type, "security event");
             let at = req.timestamp.0;
-            event(
-                session,
-                log,
-                "SecurityEventNotification",
-                Some(req.r#type),
-                None,
-                req.tech_info,
-                at,
-            )
-            .await?;
+            session.event(log, "SecurityEventNotification", Some(req.r#type), None, req.tech_info, at).await?;
             Response::SecurityEventNotification(SecurityEventNotificationResponse {})
         }
         Request::SignCertificate(req) => {
             // The CSR is kept; Ström cannot sign certificates yet, so it says Rejected rather
             // than promise a CertificateSigned that would never come.
-            event(
-                session,
-                log,
-                "SignCertificate",
-                Some("Rejected".into()),
-                None,
-                Some(req.csr),
-                now,
-            )
-            .await?;
-            Response::SignCertificate(SignCertificateResponse {
-                status: GenericStatusEnum::Rejected,
-            })
+            session.event(log, "SignCertificate", Some("Rejected".into()), None, Some(req.csr), now).await?;
+            Response::SignCertificate(SignCertificateResponse { status: GenericStatusEnum::Rejected })
         }
         // The remaining actions are sent by the CSMS; `handle` refused them already.
         other => return Err(CallFailure::NotStationAction(other.action().as_str())),
     })
-}
-
-async fn event(
-    session: &Session,
-    log: &mut Option<FrameLog>,
-    kind: &'static str,
-    status: Option<String>,
-    request_id: Option<i64>,
-    detail: Option<String>,
-    at: csms_core::Timestamp,
-) -> Result<(), CallFailure> {
-    let op = Op::StationEvent {
-        station: session.station.clone(),
-        kind,
-        status,
-        request_id,
-        detail,
-        at,
-    };
-    session.commit(op, log).await?;
-    Ok(())
-}
-
-fn unexpected(outcome: Outcome) -> CallFailure {
-    CallFailure::Storage(csms_store::StoreError::Corrupt(format!(
-        "unexpected outcome {outcome:?}"
-    )))
 }
 
 fn reading(timestamp: &DateTime, sv: &SampledValue) -> Reading {
@@ -337,16 +213,15 @@ fn id_tag_info(d: &AuthDecision) -> IdTagInfo {
             AuthStatus::Blocked => IdTagInfoStatus::Blocked,
             AuthStatus::ConcurrentTx => IdTagInfoStatus::ConcurrentTx,
             AuthStatus::Expired => IdTagInfoStatus::Expired,
-            // 1.6 has no Unknown: an unknown tag is Invalid (OCPP 1.6 §7.2).
-            AuthStatus::Invalid | AuthStatus::Unknown => IdTagInfoStatus::Invalid,
+            // 1.6 has no Unknown, NoCredit, NotAt…: the token is not valid here (OCPP 1.6 §7.2).
+            AuthStatus::Invalid
+            | AuthStatus::Unknown
+            | AuthStatus::NoCredit
+            | AuthStatus::NotAllowedTypeEVSE
+            | AuthStatus::NotAtThisLocation
+            | AuthStatus::NotAtThisTime => IdTagInfoStatus::Invalid,
         },
         expiry_date: d.expiry.map(DateTime),
         parent_id_tag: d.parent_id_token.clone(),
     }
-}
-
-/// Id tokens in logs show their first two characters only.
-pub(crate) fn mask(token: &str) -> String {
-    let shown: String = token.chars().take(2).collect();
-    format!("{shown}***")
 }

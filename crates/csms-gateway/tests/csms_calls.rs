@@ -17,15 +17,9 @@ const WAIT: Duration = Duration::from_secs(10);
 
 async fn start() -> (Arc<Gateway>, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open(&dir.path().join("g.db").display().to_string(), StoreOptions::default())
-        .await
-        .expect("store");
-    let gateway = Gateway::new(
-        GatewayConfig::default(),
-        store,
-        Arc::new(SystemClock),
-        Default::default(),
-    );
+    let store =
+        Store::open(&dir.path().join("g.db").display().to_string(), StoreOptions::default()).await.expect("store");
+    let gateway = Gateway::new(GatewayConfig::default(), store, Arc::new(SystemClock), Default::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     let app = gateway.router();
@@ -34,12 +28,8 @@ async fn start() -> (Arc<Gateway>, String, tempfile::TempDir) {
 }
 
 async fn connect(addr: &str, station: &str) -> Ws {
-    let mut request = format!("ws://{addr}/ocpp/{station}")
-        .into_client_request()
-        .expect("request");
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", "ocpp1.6".parse().expect("header"));
+    let mut request = format!("ws://{addr}/ocpp/{station}").into_client_request().expect("request");
+    request.headers_mut().insert("Sec-WebSocket-Protocol", "ocpp1.6".parse().expect("header"));
     let (mut ws, _) = tokio_tungstenite::connect_async(request).await.expect("connects");
     let boot = json!([2, "b", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]);
     ws.send(Message::text(boot.to_string())).await.expect("send");
@@ -66,38 +56,20 @@ async fn rpc_15_16_one_call_in_flight_and_both_directions_at_once() {
     let call1 = next(&mut ws).await;
     assert_eq!((call1[0].as_u64(), call1[2].as_str()), (Some(2), Some("ClearCache")));
     let g2 = gateway.clone();
-    let second = tokio::spawn(async move {
-        g2.registry
-            .call("CP1", "Reset", r#"{"type":"Soft"}"#.into(), WAIT)
-            .await
-    });
+    let second = tokio::spawn(async move { g2.registry.call("CP1", "Reset", r#"{"type":"Soft"}"#.into(), WAIT).await });
     // While the CSMS's CALL is open, the station's own CALL is answered (RPC-16)...
-    ws.send(Message::text(r#"[2,"hb","Heartbeat",{}]"#))
-        .await
-        .expect("send");
+    ws.send(Message::text(r#"[2,"hb","Heartbeat",{}]"#)).await.expect("send");
     let answer = next(&mut ws).await;
     // ...and the second CSMS CALL has not been sent (RPC-15): the next frame is the answer.
     assert_eq!((answer[0].as_u64(), answer[1].as_str()), (Some(3), Some("hb")));
-    ws.send(Message::text(json!([3, call1[1], {"status": "Accepted"}]).to_string()))
-        .await
-        .expect("send");
+    ws.send(Message::text(json!([3, call1[1], {"status": "Accepted"}]).to_string())).await.expect("send");
     let call2 = next(&mut ws).await;
     assert_eq!(call2[2], "Reset");
-    ws.send(Message::text(
-        json!([4, call2[1], "NotSupported", "no reset here", {}]).to_string(),
-    ))
-    .await
-    .expect("send");
-    assert_eq!(
-        first.await.expect("join"),
-        Ok(CallReply::Result(r#"{"status":"Accepted"}"#.into()))
-    );
+    ws.send(Message::text(json!([4, call2[1], "NotSupported", "no reset here", {}]).to_string())).await.expect("send");
+    assert_eq!(first.await.expect("join"), Ok(CallReply::Result(r#"{"status":"Accepted"}"#.into())));
     assert_eq!(
         second.await.expect("join"),
-        Ok(CallReply::Error {
-            code: "NotSupported".into(),
-            description: "no reset here".into()
-        })
+        Ok(CallReply::Error { code: "NotSupported".into(), description: "no reset here".into() })
     );
 }
 
@@ -115,27 +87,15 @@ async fn rpc_17_unanswered_call_times_out_and_frees_the_queue() {
     let call = next(&mut ws).await;
     assert_ne!(call[1], ignored[1], "a fresh message id");
     // A late answer to the timed-out CALL is dropped, not mistaken for this one's.
-    ws.send(Message::text(
-        json!([3, ignored[1], {"status": "Rejected"}]).to_string(),
-    ))
-    .await
-    .expect("send");
-    ws.send(Message::text(json!([3, call[1], {"status": "Accepted"}]).to_string()))
-        .await
-        .expect("send");
-    assert_eq!(
-        next_call.await.expect("join"),
-        Ok(CallReply::Result(r#"{"status":"Accepted"}"#.into()))
-    );
+    ws.send(Message::text(json!([3, ignored[1], {"status": "Rejected"}]).to_string())).await.expect("send");
+    ws.send(Message::text(json!([3, call[1], {"status": "Accepted"}]).to_string())).await.expect("send");
+    assert_eq!(next_call.await.expect("join"), Ok(CallReply::Result(r#"{"status":"Accepted"}"#.into())));
 }
 
 #[tokio::test]
 async fn calls_fail_when_the_station_is_offline_or_disconnects() {
     let (gateway, addr, _dir) = start().await;
-    assert_eq!(
-        gateway.registry.call("NOPE", "ClearCache", "{}".into(), WAIT).await,
-        Err(CallError::Offline)
-    );
+    assert_eq!(gateway.registry.call("NOPE", "ClearCache", "{}".into(), WAIT).await, Err(CallError::Offline));
     let mut ws = connect(&addr, "CP1").await;
     let g = gateway.clone();
     let in_flight = tokio::spawn(async move { g.registry.call("CP1", "ClearCache", "{}".into(), WAIT).await });

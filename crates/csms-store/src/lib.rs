@@ -10,10 +10,13 @@ mod ops;
 mod queries;
 mod schema;
 
-pub use ops::{FrameLog, Op, Outcome, StartTx, StationStatusReport, StopTx};
+pub use ops::{
+    DeviceEvent, DeviceVariable, FrameLog, MonitorReport, Op, Outcome, StartTx, StationStatusReport, StopTx, TxEvent,
+    VariableAttribute, VariableCharacteristics, VariableReport,
+};
 pub use queries::{
-    ConnectorView, FaultView, MessageView, MeterValueView, StationEventView, StationView, TransactionFilter,
-    TransactionView,
+    ConnectorView, DeviceModelView, FaultView, MessageView, MeterValueView, StationEventView, StationView,
+    TransactionFilter, TransactionView,
 };
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -50,10 +53,7 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions {
-            max_batch: 512,
-            queue_capacity: 8192,
-        }
+        StoreOptions { max_batch: 512, queue_capacity: 8192 }
     }
 }
 
@@ -89,19 +89,12 @@ fn normalise_url(url: &str) -> Result<(String, Backend), StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Ok((url.to_string(), Backend::Postgres));
     }
-    let path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
     if path.is_empty() || path.contains("://") {
         return Err(StoreError::InvalidUrl(url.to_string()));
     }
     let (path, query) = path.split_once('?').unwrap_or((path, ""));
-    let query = if query.is_empty() {
-        "mode=rwc".to_string()
-    } else {
-        query.to_string()
-    };
+    let query = if query.is_empty() { "mode=rwc".to_string() } else { query.to_string() };
     Ok((format!("sqlite://{path}?{query}"), Backend::Sqlite))
 }
 
@@ -128,12 +121,7 @@ impl Store {
         migrate(&pool, backend).await?;
         let (jobs, rx) = mpsc::channel(options.queue_capacity);
         let writer = tokio::spawn(writer_loop(pool.clone(), rx, options.max_batch));
-        Ok(Store {
-            pool,
-            backend,
-            jobs,
-            writer: Arc::new(Mutex::new(Some(writer))),
-        })
+        Ok(Store { pool, backend, jobs, writer: Arc::new(Mutex::new(Some(writer))) })
     }
 
     pub fn backend(&self) -> Backend {
@@ -147,25 +135,14 @@ impl Store {
     /// Applies `op` (and stores `log`, the frames it came with) and waits until it is committed.
     pub async fn apply(&self, op: Op, log: Vec<FrameLog>) -> Result<Outcome, StoreError> {
         let (reply, rx) = oneshot::channel();
-        self.jobs
-            .send(Msg::Job(Job {
-                op,
-                log,
-                reply: Some(reply),
-            }))
-            .await
-            .map_err(|_| StoreError::Closed)?;
+        self.jobs.send(Msg::Job(Job { op, log, reply: Some(reply) })).await.map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
     /// Queues frames for the message log without waiting for the commit (outbound frames: the
     /// station's message they answer was committed before the answer was sent).
     pub fn log_frames(&self, log: Vec<FrameLog>) {
-        let job = Msg::Job(Job {
-            op: Op::Nothing,
-            log,
-            reply: None,
-        });
+        let job = Msg::Job(Job { op: Op::Nothing, log, reply: None });
         if self.jobs.try_send(job).is_err() {
             tracing::warn!("message log queue full or closed: outbound frames not logged");
         }
@@ -182,25 +159,15 @@ impl Store {
 
     /// Deletes logged frames older than `max_age` and beyond `max_per_station` per station.
     pub async fn prune_messages(&self, before: &str, max_per_station: i64) -> Result<(), StoreError> {
-        self.apply(
-            Op::PruneMessages {
-                before: before.to_string(),
-                max_per_station,
-            },
-            Vec::new(),
-        )
-        .await?;
+        self.apply(Op::PruneMessages { before: before.to_string(), max_per_station }, Vec::new()).await?;
         Ok(())
     }
 }
 
 async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
     let mut conn = pool.acquire().await?;
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
-        .await?;
-    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
-        .fetch_all(&mut *conn)
-        .await?;
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)").await?;
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations").fetch_all(&mut *conn).await?;
     for (i, sql) in schema::migrations(backend).iter().enumerate() {
         let version = i as i64 + 1;
         if applied.contains(&version) {
@@ -210,10 +177,7 @@ async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
         for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
             tx.execute(statement).await?;
         }
-        sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
-            .bind(version)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)").bind(version).execute(&mut *tx).await?;
         tx.commit().await?;
         tracing::info!(version, "applied database migration");
     }
@@ -285,11 +249,7 @@ async fn commit_batch(pool: &AnyPool, batch: Vec<Job>) {
             }
         }
     }
-    tracing::trace!(
-        size,
-        elapsed_us = started.elapsed().as_micros() as u64,
-        "committed batch"
-    );
+    tracing::trace!(size, elapsed_us = started.elapsed().as_micros() as u64, "committed batch");
 }
 
 /// The frames of a failed write still belong in the message log: they show the operator what
@@ -298,11 +258,7 @@ async fn keep_frames(pool: &AnyPool, failed: &Job) {
     if failed.log.is_empty() {
         return;
     }
-    let frames_only = Job {
-        op: Op::Nothing,
-        log: failed.log.clone(),
-        reply: None,
-    };
+    let frames_only = Job { op: Op::Nothing, log: failed.log.clone(), reply: None };
     if let Err(e) = run_jobs(pool, std::slice::from_ref(&frames_only)).await {
         tracing::warn!(error = %e, "could not log the frames of a failed write");
     }
@@ -327,18 +283,12 @@ mod tests {
 
     #[test]
     fn urls_are_normalised() {
-        assert_eq!(
-            normalise_url("strom.db").ok(),
-            Some(("sqlite://strom.db?mode=rwc".into(), Backend::Sqlite))
-        );
+        assert_eq!(normalise_url("strom.db").ok(), Some(("sqlite://strom.db?mode=rwc".into(), Backend::Sqlite)));
         assert_eq!(
             normalise_url("sqlite:/tmp/a.db").ok(),
             Some(("sqlite:///tmp/a.db?mode=rwc".into(), Backend::Sqlite))
         );
-        assert_eq!(
-            normalise_url("postgres://u@h/db").ok(),
-            Some(("postgres://u@h/db".into(), Backend::Postgres))
-        );
+        assert_eq!(normalise_url("postgres://u@h/db").ok(), Some(("postgres://u@h/db".into(), Backend::Postgres)));
         assert!(normalise_url("mysql://x").is_err());
     }
 }

@@ -49,13 +49,115 @@ pub struct StopTx {
 #[derive(Debug, Clone)]
 pub struct StationStatusReport {
     pub station: StationId,
+    /// 0 for 1.6, where a connector is its own EVSE.
+    pub evse_id: i64,
     pub connector_id: i64,
     pub status: String,
-    pub error_code: String,
+    /// 1.6 reports an error code with every status; 2.0.1 reports errors through NotifyEvent.
+    pub error_code: Option<String>,
     pub info: Option<String>,
     pub vendor_id: Option<String>,
     pub vendor_error_code: Option<String>,
     pub timestamp: Timestamp,
+}
+
+/// One OCPP 2.0.1 TransactionEvent.
+#[derive(Debug, Clone)]
+pub struct TxEvent {
+    pub station: StationId,
+    pub station_tx_id: String,
+    /// Started, Updated or Ended.
+    pub event_type: &'static str,
+    pub timestamp: Timestamp,
+    pub trigger_reason: String,
+    pub seq_no: i64,
+    pub offline: bool,
+    pub charging_state: Option<String>,
+    pub time_spent_charging: Option<i64>,
+    pub stopped_reason: Option<String>,
+    pub remote_start_id: Option<i64>,
+    pub reservation_id: Option<i64>,
+    pub evse_id: Option<i64>,
+    pub connector_id: Option<i64>,
+    /// (value, type) of the idToken the event carried.
+    pub id_token: Option<(String, String)>,
+    pub readings: Vec<Reading>,
+    pub now: Timestamp,
+}
+
+/// One entry of a 2.0.1 NotifyEvent.
+#[derive(Debug, Clone)]
+pub struct DeviceEvent {
+    pub event_id: i64,
+    pub timestamp: Timestamp,
+    pub trigger: String,
+    pub actual_value: String,
+    pub cleared: bool,
+    pub tech_code: Option<String>,
+    pub tech_info: Option<String>,
+    pub transaction_id: Option<String>,
+    pub location: DeviceVariable,
+    pub monitor_id: Option<i64>,
+    pub notification_type: String,
+}
+
+/// A variable of a component of the 2.0.1 device model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceVariable {
+    pub component: String,
+    pub component_instance: Option<String>,
+    pub evse_id: Option<i64>,
+    pub connector_id: Option<i64>,
+    pub variable: String,
+    pub variable_instance: Option<String>,
+}
+
+impl DeviceVariable {
+    fn qualified(name: &str, instance: &Option<String>) -> String {
+        match instance {
+            Some(i) => format!("{name}[{i}]"),
+            None => name.to_string(),
+        }
+    }
+}
+
+/// One variable of a NotifyReport part, with its attributes and characteristics.
+#[derive(Debug, Clone)]
+pub struct VariableReport {
+    pub location: DeviceVariable,
+    pub attributes: Vec<VariableAttribute>,
+    pub characteristics: Option<VariableCharacteristics>,
+}
+
+#[derive(Debug, Clone)]
+pub struct VariableAttribute {
+    /// Actual, Target, MinSet or MaxSet.
+    pub attribute_type: String,
+    pub value: Option<String>,
+    pub mutability: Option<String>,
+    pub persistent: Option<bool>,
+    pub constant: Option<bool>,
+}
+
+#[derive(Debug, Clone)]
+pub struct VariableCharacteristics {
+    pub unit: Option<String>,
+    pub data_type: String,
+    pub min_limit: Option<f64>,
+    pub max_limit: Option<f64>,
+    pub values_list: Option<String>,
+    pub supports_monitoring: bool,
+}
+
+/// One monitor of a NotifyMonitoringReport.
+#[derive(Debug, Clone)]
+pub struct MonitorReport {
+    pub location: DeviceVariable,
+    pub monitor_id: i64,
+    pub kind: String,
+    pub value: f64,
+    pub severity: i64,
+    pub transaction_only: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -77,9 +179,30 @@ pub enum Op {
     StopTransaction(StopTx),
     MeterValues {
         station: StationId,
+        evse_id: Option<i64>,
         connector_id: i64,
         station_tx_id: Option<String>,
         readings: Vec<Reading>,
+    },
+    TransactionEvent(TxEvent),
+    NotifyEvent {
+        station: StationId,
+        events: Vec<DeviceEvent>,
+    },
+    /// A part of a NotifyReport; the device model is updated when the last part (tbc false)
+    /// arrives, from all parts of the request at once.
+    ReportPart {
+        station: StationId,
+        request_id: i64,
+        seq_no: i64,
+        tbc: bool,
+        entries: Vec<VariableReport>,
+        now: Timestamp,
+    },
+    MonitoringReport {
+        station: StationId,
+        monitors: Vec<MonitorReport>,
+        now: Timestamp,
     },
     StatusNotification(StationStatusReport),
     /// A notification kept as an event of the station (firmware, diagnostics and log upload
@@ -115,6 +238,7 @@ pub enum Outcome {
     Registration(RegistrationStatus),
     Auth(AuthDecision),
     Started { transaction_id: i64, auth: AuthDecision },
+    TransactionEvent { transaction_id: i64, auth: Option<AuthDecision> },
     Stopped(Option<AuthDecision>),
     Deleted(bool),
 }
@@ -133,43 +257,44 @@ pub(crate) async fn log_frame(conn: &mut AnyConnection, f: &FrameLog) -> Result<
 pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, StoreError> {
     match op {
         Op::Nothing => Ok(Outcome::Done),
-        Op::Boot {
-            station,
-            ocpp_version,
-            info,
-            policy,
-            now,
-        } => boot(conn, station, ocpp_version, info, *policy, now).await,
+        Op::Boot { station, ocpp_version, info, policy, now } => {
+            boot(conn, station, ocpp_version, info, *policy, now).await
+        }
         Op::Authorize { id_token, now } => {
             let record = load_token(conn, id_token).await?;
             Ok(Outcome::Auth(authorization::decide(record.as_ref(), *now, false)))
         }
         Op::StartTransaction(start) => start_transaction(conn, start).await,
         Op::StopTransaction(stop) => stop_transaction(conn, stop).await,
-        Op::MeterValues {
-            station,
-            connector_id,
-            station_tx_id,
-            readings,
-        } => {
+        Op::MeterValues { station, evse_id, connector_id, station_tx_id, readings } => {
             let tx = match station_tx_id {
                 Some(id) => find_transaction(conn, station, id).await?.map(|t| t.0),
                 None => None,
             };
+            let place = Place { evse_id: *evse_id, connector_id: *connector_id };
             for r in readings {
-                insert_reading(conn, station, *connector_id, tx, station_tx_id.as_deref(), r).await?;
+                insert_reading(conn, station, place, tx, station_tx_id.as_deref(), r).await?;
+            }
+            Ok(Outcome::Done)
+        }
+        Op::TransactionEvent(event) => transaction_event(conn, event).await,
+        Op::NotifyEvent { station, events } => {
+            for event in events {
+                device_event(conn, station, event).await?;
+            }
+            Ok(Outcome::Done)
+        }
+        Op::ReportPart { station, request_id, seq_no, tbc, entries, now } => {
+            report_part(conn, station, *request_id, *seq_no, *tbc, entries, now).await
+        }
+        Op::MonitoringReport { station, monitors, now } => {
+            for m in monitors {
+                monitor(conn, station, m, now).await?;
             }
             Ok(Outcome::Done)
         }
         Op::StatusNotification(report) => status_notification(conn, report).await,
-        Op::StationEvent {
-            station,
-            kind,
-            status,
-            request_id,
-            detail,
-            at,
-        } => {
+        Op::StationEvent { station, kind, status, request_id, detail, at } => {
             sqlx::query("INSERT INTO station_events (station_id, kind, status, request_id, detail, at) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(station.as_str())
                 .bind(*kind)
@@ -219,20 +344,11 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
             Ok(Outcome::Done)
         }
         Op::DeleteIdToken { id_token } => {
-            let result = sqlx::query("DELETE FROM id_tokens WHERE id_token = $1")
-                .bind(id_token)
-                .execute(conn)
-                .await?;
+            let result = sqlx::query("DELETE FROM id_tokens WHERE id_token = $1").bind(id_token).execute(conn).await?;
             Ok(Outcome::Deleted(result.rows_affected() > 0))
         }
-        Op::PruneMessages {
-            before,
-            max_per_station,
-        } => {
-            sqlx::query("DELETE FROM messages WHERE at < $1")
-                .bind(before)
-                .execute(&mut *conn)
-                .await?;
+        Op::PruneMessages { before, max_per_station } => {
+            sqlx::query("DELETE FROM messages WHERE at < $1").bind(before).execute(&mut *conn).await?;
             sqlx::query(
                 "DELETE FROM messages WHERE id <= (SELECT m.id FROM messages m WHERE m.station_id = messages.station_id \
                  ORDER BY m.id DESC LIMIT 1 OFFSET $1)",
@@ -356,10 +472,7 @@ async fn start_transaction(conn: &mut AnyConnection, s: &StartTx) -> Result<Outc
         let status: Option<String> = row.try_get("start_auth_status")?;
         let mut auth = authorization::decide(token.as_ref(), s.now, false);
         auth.status = status.as_deref().and_then(AuthStatus::parse).unwrap_or(auth.status);
-        return Ok(Outcome::Started {
-            transaction_id: row.try_get("id")?,
-            auth,
-        });
+        return Ok(Outcome::Started { transaction_id: row.try_get("id")?, auth });
     }
     let busy: Option<i64> = sqlx::query_scalar(
         "SELECT id FROM transactions WHERE id_token = $1 AND stopped_at IS NULL AND started_at IS NOT NULL \
@@ -387,28 +500,19 @@ async fn start_transaction(conn: &mut AnyConnection, s: &StartTx) -> Result<Outc
     .await?;
     // OCPP 1.6 transaction ids are the CSMS's, and many firmwares keep them in an int32.
     if id > i64::from(i32::MAX) {
-        return Err(StoreError::Corrupt(format!(
-            "transaction id {id} exceeds the 32-bit range"
-        )));
+        return Err(StoreError::Corrupt(format!("transaction id {id} exceeds the 32-bit range")));
     }
     sqlx::query("UPDATE transactions SET station_tx_id = $1 WHERE id = $2")
         .bind(id.to_string())
         .bind(id)
         .execute(conn)
         .await?;
-    Ok(Outcome::Started {
-        transaction_id: id,
-        auth,
-    })
+    Ok(Outcome::Started { transaction_id: id, auth })
 }
 
 async fn stop_transaction(conn: &mut AnyConnection, s: &StopTx) -> Result<Outcome, StoreError> {
     let auth = match &s.id_token {
-        Some(tag) => Some(authorization::decide(
-            load_token(conn, tag).await?.as_ref(),
-            s.now,
-            false,
-        )),
+        Some(tag) => Some(authorization::decide(load_token(conn, tag).await?.as_ref(), s.now, false)),
         None => None,
     };
     let stopped_at = format_timestamp(&s.timestamp);
@@ -434,16 +538,9 @@ async fn stop_transaction(conn: &mut AnyConnection, s: &StopTx) -> Result<Outcom
         .bind(id)
         .fetch_one(&mut *conn)
         .await?;
+    let place = Place { evse_id: None, connector_id: connector.unwrap_or(0) };
     for r in &s.readings {
-        insert_reading(
-            conn,
-            &s.station,
-            connector.unwrap_or(0),
-            Some(id),
-            Some(&s.station_tx_id),
-            r,
-        )
-        .await?;
+        insert_reading(conn, &s.station, place, Some(id), Some(&s.station_tx_id), r).await?;
     }
     let registers: Vec<f64> = sqlx::query_scalar(
         "SELECT value FROM meter_values WHERE transaction_id = $1 AND measurand = $2 AND phase IS NULL \
@@ -477,21 +574,28 @@ async fn stop_transaction(conn: &mut AnyConnection, s: &StopTx) -> Result<Outcom
     Ok(Outcome::Stopped(auth))
 }
 
+/// Where on a station a reading was taken.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    evse_id: Option<i64>,
+    connector_id: i64,
+}
+
 async fn insert_reading(
     conn: &mut AnyConnection,
     station: &StationId,
-    connector_id: i64,
+    place: Place,
     transaction_id: Option<i64>,
     station_tx_id: Option<&str>,
     r: &Reading,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO meter_values (station_id, connector_id, transaction_id, station_tx_id, timestamp, measurand, phase, \
-         location, context, format, unit, raw_value, value, normalised_unit) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        "INSERT INTO meter_values (station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, measurand, phase, \
+         location, context, format, unit, raw_value, value, normalised_unit, signed_data) \
+         VALUES ($1, $15, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16)",
     )
     .bind(station.as_str())
-    .bind(connector_id)
+    .bind(place.connector_id)
     .bind(transaction_id)
     .bind(station_tx_id)
     .bind(format_timestamp(&r.timestamp))
@@ -504,6 +608,8 @@ async fn insert_reading(
     .bind(&r.raw_value)
     .bind(r.value)
     .bind(&r.normalised_unit)
+    .bind(place.evse_id)
+    .bind(r.signed_data.as_deref())
     .execute(conn)
     .await?;
     Ok(())
@@ -512,40 +618,47 @@ async fn insert_reading(
 async fn status_notification(conn: &mut AnyConnection, r: &StationStatusReport) -> Result<Outcome, StoreError> {
     let station = r.station.as_str();
     let at = format_timestamp(&r.timestamp);
-    let previous: Option<String> =
-        sqlx::query_scalar("SELECT status_at FROM connectors WHERE station_id = $1 AND connector_id = $2")
-            .bind(station)
-            .bind(r.connector_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let previous: Option<String> = sqlx::query_scalar(
+        "SELECT status_at FROM connectors WHERE station_id = $1 AND evse_id = $2 AND connector_id = $3",
+    )
+    .bind(station)
+    .bind(r.evse_id)
+    .bind(r.connector_id)
+    .fetch_optional(&mut *conn)
+    .await?;
     // Statuses queued offline can arrive after newer ones: an older report is logged, not applied.
     if previous.is_some_and(|p| p > at) {
         return Ok(Outcome::Done);
     }
     sqlx::query(
-        "INSERT INTO connectors (station_id, connector_id, status, error_code, info, vendor_id, vendor_error_code, status_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (station_id, connector_id) DO UPDATE SET status = excluded.status, \
+        "INSERT INTO connectors (station_id, evse_id, connector_id, status, error_code, info, vendor_id, vendor_error_code, status_at) \
+         VALUES ($1, $9, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (station_id, evse_id, connector_id) DO UPDATE SET status = excluded.status, \
          error_code = excluded.error_code, info = excluded.info, vendor_id = excluded.vendor_id, \
          vendor_error_code = excluded.vendor_error_code, status_at = excluded.status_at",
     )
     .bind(station)
     .bind(r.connector_id)
     .bind(&r.status)
-    .bind(&r.error_code)
+    .bind(r.error_code.as_deref())
     .bind(r.info.as_deref())
     .bind(r.vendor_id.as_deref())
     .bind(r.vendor_error_code.as_deref())
     .bind(&at)
+    .bind(r.evse_id)
     .execute(&mut *conn)
     .await?;
+    let Some(error_code) = &r.error_code else {
+        return Ok(Outcome::Done);
+    };
     let open: Option<String> = sqlx::query_scalar(
-        "SELECT error_code FROM faults WHERE station_id = $1 AND connector_id = $2 AND cleared_at IS NULL ORDER BY id DESC LIMIT 1",
+        "SELECT error_code FROM faults WHERE station_id = $1 AND connector_id = $2 AND component IS NULL \
+         AND cleared_at IS NULL ORDER BY id DESC LIMIT 1",
     )
     .bind(station)
     .bind(r.connector_id)
     .fetch_optional(&mut *conn)
     .await?;
-    match faults::assess(&r.status, &r.error_code) {
+    match faults::assess(&r.status, error_code) {
         FaultChange::Cleared => {
             if open.is_some() {
                 close_faults(conn, station, r.connector_id, &at).await?;
@@ -578,11 +691,429 @@ async fn status_notification(conn: &mut AnyConnection, r: &StationStatusReport) 
 }
 
 async fn close_faults(conn: &mut AnyConnection, station: &str, connector_id: i64, at: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE faults SET cleared_at = $1 WHERE station_id = $2 AND connector_id = $3 AND cleared_at IS NULL")
+    sqlx::query(
+        "UPDATE faults SET cleared_at = $1 WHERE station_id = $2 AND connector_id = $3 AND component IS NULL AND cleared_at IS NULL",
+    )
         .bind(at)
         .bind(station)
         .bind(connector_id)
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// The 2.0.1 idToken type that means "no authorization was done" (OCPP 2.0.1 §2.28): nothing
+/// to look up, and nothing to refuse.
+const NO_AUTHORIZATION: &str = "NoAuthorization";
+
+async fn transaction_event(conn: &mut AnyConnection, e: &TxEvent) -> Result<Outcome, StoreError> {
+    let station = e.station.as_str();
+    let at = format_timestamp(&e.timestamp);
+    let auth = match &e.id_token {
+        Some((_, kind)) if kind == NO_AUTHORIZATION => {
+            Some(AuthDecision { status: AuthStatus::Accepted, expiry: None, parent_id_token: None })
+        }
+        Some((token, _)) => {
+            let record = load_token(conn, token).await?;
+            let busy: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM transactions WHERE id_token = $1 AND stopped_at IS NULL AND started_at IS NOT NULL \
+                 AND NOT (station_id = $2 AND station_tx_id = $3) LIMIT 1",
+            )
+            .bind(token)
+            .bind(station)
+            .bind(&e.station_tx_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            Some(authorization::decide(record.as_ref(), e.now, busy.is_some()))
+        }
+        None => None,
+    };
+    let token = e.id_token.as_ref().map(|(t, _)| t.as_str());
+    let token_type = e.id_token.as_ref().map(|(_, k)| k.as_str());
+    let auth_status = auth.as_ref().map(|a| a.status.as_str());
+
+    let existing = sqlx::query("SELECT id, last_seq_no, id_token, flags, started_at FROM transactions WHERE station_id = $1 AND station_tx_id = $2 ORDER BY id DESC LIMIT 1")
+        .bind(station)
+        .bind(&e.station_tx_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let (id, highest_seq, known_token, mut flags, started) = match existing {
+        Some(row) => {
+            let flags: String = row.try_get("flags")?;
+            let started: Option<String> = row.try_get("started_at")?;
+            (
+                row.try_get::<i64, _>("id")?,
+                row.try_get::<Option<i64>, _>("last_seq_no")?,
+                row.try_get::<Option<String>, _>("id_token")?,
+                flags.split(',').filter(|f| !f.is_empty()).map(str::to_string).collect::<Vec<_>>(),
+                started.is_some(),
+            )
+        }
+        None => {
+            // Updated or Ended for a transaction never seen: its Started was lost or is still
+            // queued. The transaction is created from what this event says (CONFORMANCE X-03).
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO transactions (station_id, station_tx_id, created_at, flags) VALUES ($1, $2, $3, '') RETURNING id",
+            )
+            .bind(station)
+            .bind(&e.station_tx_id)
+            .bind(format_timestamp(&e.now))
+            .fetch_one(&mut *conn)
+            .await?;
+            (id, None, None, Vec::new(), false)
+        }
+    };
+    // The same event delivered twice (the station retried after a lost answer) changes nothing.
+    let duplicate: Option<i64> =
+        sqlx::query_scalar("SELECT seq_no FROM transaction_events WHERE transaction_id = $1 AND seq_no = $2")
+            .bind(id)
+            .bind(e.seq_no)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if duplicate.is_some() {
+        return Ok(Outcome::TransactionEvent { transaction_id: id, auth });
+    }
+    sqlx::query(
+        "INSERT INTO transaction_events (transaction_id, seq_no, event_type, trigger_reason, timestamp, offline) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(e.seq_no)
+    .bind(e.event_type)
+    .bind(&e.trigger_reason)
+    .bind(&at)
+    .bind(i64::from(e.offline))
+    .execute(&mut *conn)
+    .await?;
+    let mut add_flag = |flag: &str| {
+        if !flags.iter().any(|f| f == flag) {
+            flags.push(flag.to_string());
+        }
+    };
+    if let Some(flag) = transactions::check_sequence(highest_seq, e.seq_no) {
+        add_flag(flag.as_str());
+    }
+    if !started && e.event_type != "Started" {
+        add_flag("started_event_missing");
+    }
+    // The first token a transaction carries is the one it was started with; a different token
+    // on a later event (StopAuthorized) is the stop token.
+    let (start_token, stop_token) = match (&known_token, token) {
+        (None, Some(t)) => (Some(t), None),
+        (Some(k), Some(t)) if k != t => (None, Some(t)),
+        _ => (None, None),
+    };
+    sqlx::query(
+        "UPDATE transactions SET \
+         started_at = CASE WHEN started_at IS NULL OR $1 = 'Started' THEN COALESCE(CASE WHEN $1 = 'Started' THEN $2 END, started_at, $2) ELSE started_at END, \
+         evse_id = COALESCE($3, evse_id), connector_id = COALESCE($4, connector_id), \
+         id_token = COALESCE(id_token, $5), id_token_type = COALESCE(id_token_type, $6), \
+         start_auth_status = CASE WHEN $5 IS NOT NULL THEN $7 ELSE start_auth_status END, \
+         charging_state = COALESCE($8, charging_state), \
+         last_seq_no = CASE WHEN last_seq_no IS NULL OR last_seq_no < $9 THEN $9 ELSE last_seq_no END, \
+         last_trigger_reason = $10, time_spent_charging = COALESCE($11, time_spent_charging), \
+         remote_start_id = COALESCE(remote_start_id, $12), reservation_id = COALESCE(reservation_id, $13), \
+         stop_id_token = COALESCE($14, stop_id_token), flags = $15 WHERE id = $16",
+    )
+    .bind(e.event_type)
+    .bind(&at)
+    .bind(e.evse_id)
+    .bind(e.connector_id)
+    .bind(start_token)
+    .bind(start_token.and(token_type))
+    .bind(start_token.and(auth_status))
+    .bind(e.charging_state.as_deref())
+    .bind(e.seq_no)
+    .bind(&e.trigger_reason)
+    .bind(e.time_spent_charging)
+    .bind(e.remote_start_id)
+    .bind(e.reservation_id)
+    .bind(stop_token)
+    .bind(flags.join(","))
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    let place: (Option<i64>, Option<i64>) = {
+        let row = sqlx::query("SELECT evse_id, connector_id FROM transactions WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?;
+        (row.try_get("evse_id")?, row.try_get("connector_id")?)
+    };
+    let place = Place { evse_id: place.0, connector_id: place.1.unwrap_or(0) };
+    for r in &e.readings {
+        insert_reading(conn, &e.station, place, Some(id), Some(&e.station_tx_id), r).await?;
+    }
+    settle_energy(conn, id, e, &mut flags).await?;
+    Ok(Outcome::TransactionEvent { transaction_id: id, auth })
+}
+
+/// Recomputes a 2.0.1 transaction's meter start, and at its end the stop and the energy, from
+/// its register readings.
+async fn settle_energy(
+    conn: &mut AnyConnection,
+    id: i64,
+    e: &TxEvent,
+    flags: &mut Vec<String>,
+) -> Result<(), StoreError> {
+    let rows = sqlx::query(
+        "SELECT value, context FROM meter_values WHERE transaction_id = $1 AND measurand = $2 AND phase IS NULL \
+         AND normalised_unit = 'Wh' AND value IS NOT NULL ORDER BY timestamp, id",
+    )
+    .bind(id)
+    .bind(ENERGY_IMPORT_REGISTER)
+    .fetch_all(&mut *conn)
+    .await?;
+    let readings: Vec<(f64, String)> =
+        rows.iter().map(|r| Ok((r.try_get("value")?, r.try_get("context")?))).collect::<Result<_, sqlx::Error>>()?;
+    let registers: Vec<transactions::Register<'_>> =
+        readings.iter().map(|(wh, context)| transactions::Register { wh: *wh, context }).collect();
+    let bounds = transactions::meter_bounds(&registers);
+    if e.event_type != "Ended" {
+        if let Some((start, _)) = bounds {
+            sqlx::query("UPDATE transactions SET meter_start_wh = $1 WHERE id = $2")
+                .bind(start)
+                .bind(id)
+                .execute(conn)
+                .await?;
+        }
+        return Ok(());
+    }
+    let values: Vec<f64> = registers.iter().map(|r| r.wh).collect();
+    let (start, stop, energy) = match bounds {
+        Some((start, stop)) => {
+            let (energy, energy_flags) = transactions::energy(start, stop, &values);
+            for f in energy_flags {
+                if !flags.iter().any(|x| x == f.as_str()) {
+                    flags.push(f.as_str().to_string());
+                }
+            }
+            (Some(start), Some(stop), energy)
+        }
+        None => {
+            flags.push("no_energy_register".to_string());
+            (None, None, None)
+        }
+    };
+    sqlx::query(
+        "UPDATE transactions SET stopped_at = $1, stop_reason = $2, meter_start_wh = $3, meter_stop_wh = $4, energy_wh = $5, \
+         flags = $6 WHERE id = $7",
+    )
+    .bind(format_timestamp(&e.timestamp))
+    // OCPP 2.0.1 E06: an absent stoppedReason means Local.
+    .bind(e.stopped_reason.as_deref().unwrap_or("Local"))
+    .bind(start)
+    .bind(stop)
+    .bind(energy)
+    .bind(flags.join(","))
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn device_event(conn: &mut AnyConnection, station: &StationId, e: &DeviceEvent) -> Result<(), StoreError> {
+    let component = DeviceVariable::qualified(&e.location.component, &e.location.component_instance);
+    let variable = DeviceVariable::qualified(&e.location.variable, &e.location.variable_instance);
+    let at = format_timestamp(&e.timestamp);
+    let detail = format!("{component}.{variable}={}", e.actual_value);
+    sqlx::query(
+        "INSERT INTO station_events (station_id, kind, status, request_id, detail, at) VALUES ($1, 'NotifyEvent', $2, $3, $4, $5)",
+    )
+    .bind(station.as_str())
+    .bind(&e.trigger)
+    .bind(e.event_id)
+    .bind(&detail)
+    .bind(&at)
+    .execute(&mut *conn)
+    .await?;
+    let severity: Option<i64> = match e.monitor_id {
+        Some(monitor) => {
+            sqlx::query_scalar("SELECT severity FROM monitors WHERE station_id = $1 AND monitor_id = $2")
+                .bind(station.as_str())
+                .bind(monitor)
+                .fetch_optional(&mut *conn)
+                .await?
+        }
+        None => None,
+    };
+    // A component without an EVSE belongs to the whole station: EVSE 0, connector 0.
+    let evse = e.location.evse_id.unwrap_or(0);
+    let connector = e.location.connector_id.unwrap_or(0);
+    let change = faults::assess_event(&e.trigger, e.cleared, &e.location.variable, &e.actual_value, severity);
+    let open: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM faults WHERE station_id = $1 AND evse_id = $2 AND connector_id = $3 AND component = $4 \
+         AND variable = $5 AND cleared_at IS NULL LIMIT 1",
+    )
+    .bind(station.as_str())
+    .bind(evse)
+    .bind(connector)
+    .bind(&component)
+    .bind(&variable)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match change {
+        faults::EventChange::Record => {}
+        faults::EventChange::Clear => {
+            if open.is_some() {
+                sqlx::query(
+                    "UPDATE faults SET cleared_at = $1 WHERE station_id = $2 AND evse_id = $3 AND connector_id = $4 \
+                     AND component = $5 AND variable = $6 AND cleared_at IS NULL",
+                )
+                .bind(&at)
+                .bind(station.as_str())
+                .bind(evse)
+                .bind(connector)
+                .bind(&component)
+                .bind(&variable)
+                .execute(conn)
+                .await?;
+            }
+        }
+        faults::EventChange::Open(severity) => {
+            if open.is_none() {
+                sqlx::query(
+                    "INSERT INTO faults (station_id, evse_id, connector_id, component, variable, error_code, severity, status, \
+                     tech_code, tech_info, info, event_id, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12)",
+                )
+                .bind(station.as_str())
+                .bind(evse)
+                .bind(connector)
+                .bind(&component)
+                .bind(&variable)
+                .bind(format!("{component}.{variable}"))
+                .bind(severity.as_str())
+                .bind(&e.actual_value)
+                .bind(e.tech_code.as_deref())
+                .bind(e.tech_info.as_deref())
+                .bind(e.event_id)
+                .bind(&at)
+                .execute(conn)
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Key columns of the device model use '' and -1 for "absent", so that they can be compared
+/// with `=` in both dialects (NULLs never compare equal).
+fn key_text(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("")
+}
+
+fn key_number(v: Option<i64>) -> i64 {
+    v.unwrap_or(-1)
+}
+
+async fn report_part(
+    conn: &mut AnyConnection,
+    station: &StationId,
+    request_id: i64,
+    seq_no: i64,
+    tbc: bool,
+    entries: &[VariableReport],
+    now: &Timestamp,
+) -> Result<Outcome, StoreError> {
+    for entry in entries {
+        let l = &entry.location;
+        let c = entry.characteristics.as_ref();
+        for a in &entry.attributes {
+            sqlx::query(
+                "INSERT INTO device_model_staging (station_id, request_id, seq_no, component, component_instance, evse_id, \
+                 connector_id, variable, variable_instance, attribute_type, value, mutability, persistent, constant, data_type, \
+                 unit, min_limit, max_limit, values_list, supports_monitoring) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+            )
+            .bind(station.as_str())
+            .bind(request_id)
+            .bind(seq_no)
+            .bind(&l.component)
+            .bind(key_text(&l.component_instance))
+            .bind(key_number(l.evse_id))
+            .bind(key_number(l.connector_id))
+            .bind(&l.variable)
+            .bind(key_text(&l.variable_instance))
+            .bind(&a.attribute_type)
+            .bind(a.value.as_deref())
+            .bind(a.mutability.as_deref())
+            .bind(a.persistent.map(i64::from))
+            .bind(a.constant.map(i64::from))
+            .bind(c.map(|c| c.data_type.as_str()))
+            .bind(c.and_then(|c| c.unit.as_deref()))
+            .bind(c.and_then(|c| c.min_limit))
+            .bind(c.and_then(|c| c.max_limit))
+            .bind(c.and_then(|c| c.values_list.as_deref()))
+            .bind(c.map(|c| i64::from(c.supports_monitoring)))
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    if tbc {
+        return Ok(Outcome::Done);
+    }
+    // The last part: the whole report goes into the device model at once. Where a variable
+    // appears in several parts, the latest part wins.
+    sqlx::query(
+        "INSERT INTO device_model (station_id, component, component_instance, evse_id, connector_id, variable, variable_instance, \
+         attribute_type, value, mutability, persistent, constant, data_type, unit, min_limit, max_limit, values_list, \
+         supports_monitoring, updated_at) \
+         SELECT s.station_id, s.component, s.component_instance, s.evse_id, s.connector_id, s.variable, s.variable_instance, \
+         s.attribute_type, s.value, s.mutability, s.persistent, s.constant, s.data_type, s.unit, s.min_limit, s.max_limit, \
+         s.values_list, s.supports_monitoring, $3 FROM device_model_staging s WHERE s.station_id = $1 AND s.request_id = $2 \
+         AND NOT EXISTS (SELECT 1 FROM device_model_staging t WHERE t.station_id = s.station_id AND t.request_id = s.request_id \
+         AND t.component = s.component AND t.component_instance = s.component_instance AND t.evse_id = s.evse_id \
+         AND t.connector_id = s.connector_id AND t.variable = s.variable AND t.variable_instance = s.variable_instance \
+         AND t.attribute_type = s.attribute_type AND t.id > s.id) \
+         ON CONFLICT (station_id, component, component_instance, evse_id, connector_id, variable, variable_instance, attribute_type) \
+         DO UPDATE SET value = excluded.value, mutability = excluded.mutability, persistent = excluded.persistent, \
+         constant = excluded.constant, data_type = excluded.data_type, unit = excluded.unit, min_limit = excluded.min_limit, \
+         max_limit = excluded.max_limit, values_list = excluded.values_list, supports_monitoring = excluded.supports_monitoring, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(station.as_str())
+    .bind(request_id)
+    .bind(format_timestamp(now))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM device_model_staging WHERE station_id = $1 AND request_id = $2")
+        .bind(station.as_str())
+        .bind(request_id)
+        .execute(conn)
+        .await?;
+    Ok(Outcome::Done)
+}
+
+async fn monitor(
+    conn: &mut AnyConnection,
+    station: &StationId,
+    m: &MonitorReport,
+    now: &Timestamp,
+) -> Result<(), StoreError> {
+    let l = &m.location;
+    sqlx::query(
+        "INSERT INTO monitors (station_id, monitor_id, component, component_instance, evse_id, connector_id, variable, \
+         variable_instance, kind, value, severity, transaction_only, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         ON CONFLICT (station_id, monitor_id) DO UPDATE SET component = excluded.component, \
+         component_instance = excluded.component_instance, evse_id = excluded.evse_id, connector_id = excluded.connector_id, \
+         variable = excluded.variable, variable_instance = excluded.variable_instance, kind = excluded.kind, \
+         value = excluded.value, severity = excluded.severity, transaction_only = excluded.transaction_only, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(station.as_str())
+    .bind(m.monitor_id)
+    .bind(&l.component)
+    .bind(key_text(&l.component_instance))
+    .bind(key_number(l.evse_id))
+    .bind(key_number(l.connector_id))
+    .bind(&l.variable)
+    .bind(key_text(&l.variable_instance))
+    .bind(&m.kind)
+    .bind(m.value)
+    .bind(m.severity)
+    .bind(i64::from(m.transaction_only))
+    .bind(format_timestamp(now))
+    .execute(conn)
+    .await?;
     Ok(())
 }

@@ -10,9 +10,11 @@ use sqlx::Row;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectorView {
+    /// 0 for 1.6 stations, whose connectors have no EVSE level.
+    pub evse_id: i64,
     pub connector_id: i64,
     pub status: String,
-    pub error_code: String,
+    pub error_code: Option<String>,
     pub info: Option<String>,
     pub vendor_id: Option<String>,
     pub vendor_error_code: Option<String>,
@@ -46,6 +48,7 @@ pub struct StationView {
 pub struct TransactionView {
     pub id: i64,
     pub station_id: String,
+    pub evse_id: Option<i64>,
     pub connector_id: Option<i64>,
     pub station_tx_id: Option<String>,
     pub id_token: Option<String>,
@@ -59,10 +62,16 @@ pub struct TransactionView {
     pub stop_reason: Option<String>,
     pub stop_id_token: Option<String>,
     pub flags: Vec<String>,
+    pub id_token_type: Option<String>,
+    pub charging_state: Option<String>,
+    pub last_trigger_reason: Option<String>,
+    pub time_spent_charging: Option<i64>,
+    pub remote_start_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MeterValueView {
+    pub evse_id: Option<i64>,
     pub connector_id: i64,
     pub timestamp: String,
     pub measurand: String,
@@ -74,13 +83,21 @@ pub struct MeterValueView {
     pub raw_value: String,
     pub value: Option<f64>,
     pub normalised_unit: String,
+    pub signed_data: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaultView {
     pub id: i64,
     pub station_id: String,
+    pub evse_id: Option<i64>,
     pub connector_id: i64,
+    /// 2.0.1 faults come from device-model events: the component and variable that reported.
+    pub component: Option<String>,
+    pub variable: Option<String>,
+    pub tech_code: Option<String>,
+    pub tech_info: Option<String>,
+    pub event_id: Option<i64>,
     pub error_code: String,
     pub severity: String,
     pub status: String,
@@ -111,6 +128,29 @@ pub struct StationEventView {
     pub at: String,
 }
 
+/// One attribute of one variable of a station's device model (2.0.1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceModelView {
+    pub component: String,
+    pub component_instance: Option<String>,
+    pub evse_id: Option<i64>,
+    pub connector_id: Option<i64>,
+    pub variable: String,
+    pub variable_instance: Option<String>,
+    pub attribute_type: String,
+    pub value: Option<String>,
+    pub mutability: Option<String>,
+    pub persistent: Option<bool>,
+    pub constant: Option<bool>,
+    pub data_type: Option<String>,
+    pub unit: Option<String>,
+    pub min_limit: Option<f64>,
+    pub max_limit: Option<f64>,
+    pub values_list: Option<String>,
+    pub supports_monitoring: Option<bool>,
+    pub updated_at: String,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct TransactionFilter {
     pub station_id: Option<String>,
@@ -123,9 +163,9 @@ const STATION_COLUMNS: &str =
     firmware_version, iccid, imsi, meter_type, meter_serial_number, firmware_status, diagnostics_status, log_status, \
     last_boot_at, last_seen_at, created_at";
 
-const TRANSACTION_COLUMNS: &str =
-    "id, station_id, connector_id, station_tx_id, id_token, start_auth_status, started_at, \
-    meter_start_wh, reservation_id, stopped_at, meter_stop_wh, energy_wh, stop_reason, stop_id_token, flags";
+const TRANSACTION_COLUMNS: &str = "id, station_id, evse_id, connector_id, station_tx_id, id_token, start_auth_status, \
+    started_at, meter_start_wh, reservation_id, stopped_at, meter_stop_wh, energy_wh, stop_reason, stop_id_token, flags, \
+    id_token_type, charging_state, last_trigger_reason, time_spent_charging, remote_start_id";
 
 fn station_from_row(r: &AnyRow) -> Result<StationView, sqlx::Error> {
     Ok(StationView {
@@ -155,6 +195,7 @@ fn connector_from_row(r: &AnyRow) -> Result<(String, ConnectorView), sqlx::Error
     Ok((
         r.try_get("station_id")?,
         ConnectorView {
+            evse_id: r.try_get("evse_id")?,
             connector_id: r.try_get("connector_id")?,
             status: r.try_get("status")?,
             error_code: r.try_get("error_code")?,
@@ -171,6 +212,7 @@ fn transaction_from_row(r: &AnyRow) -> Result<TransactionView, sqlx::Error> {
     Ok(TransactionView {
         id: r.try_get("id")?,
         station_id: r.try_get("station_id")?,
+        evse_id: r.try_get("evse_id")?,
         connector_id: r.try_get("connector_id")?,
         station_tx_id: r.try_get("station_tx_id")?,
         id_token: r.try_get("id_token")?,
@@ -184,6 +226,11 @@ fn transaction_from_row(r: &AnyRow) -> Result<TransactionView, sqlx::Error> {
         stop_reason: r.try_get("stop_reason")?,
         stop_id_token: r.try_get("stop_id_token")?,
         flags: flags.split(',').filter(|f| !f.is_empty()).map(str::to_string).collect(),
+        id_token_type: r.try_get("id_token_type")?,
+        charging_state: r.try_get("charging_state")?,
+        last_trigger_reason: r.try_get("last_trigger_reason")?,
+        time_spent_charging: r.try_get("time_spent_charging")?,
+        remote_start_id: r.try_get("remote_start_id")?,
     })
 }
 
@@ -191,7 +238,13 @@ fn fault_from_row(r: &AnyRow) -> Result<FaultView, sqlx::Error> {
     Ok(FaultView {
         id: r.try_get("id")?,
         station_id: r.try_get("station_id")?,
+        evse_id: r.try_get("evse_id")?,
         connector_id: r.try_get("connector_id")?,
+        component: r.try_get("component")?,
+        variable: r.try_get("variable")?,
+        tech_code: r.try_get("tech_code")?,
+        tech_info: r.try_get("tech_info")?,
+        event_id: r.try_get("event_id")?,
         error_code: r.try_get("error_code")?,
         severity: r.try_get("severity")?,
         status: r.try_get("status")?,
@@ -206,11 +259,10 @@ fn fault_from_row(r: &AnyRow) -> Result<FaultView, sqlx::Error> {
 impl Store {
     /// All stations with their connectors, ordered by id.
     pub async fn stations(&self) -> Result<Vec<StationView>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {STATION_COLUMNS} FROM stations ORDER BY id"))
-            .fetch_all(self.pool())
-            .await?;
+        let rows =
+            sqlx::query(&format!("SELECT {STATION_COLUMNS} FROM stations ORDER BY id")).fetch_all(self.pool()).await?;
         let mut stations = rows.iter().map(station_from_row).collect::<Result<Vec<_>, _>>()?;
-        let connectors = sqlx::query("SELECT * FROM connectors ORDER BY station_id, connector_id")
+        let connectors = sqlx::query("SELECT * FROM connectors ORDER BY station_id, evse_id, connector_id")
             .fetch_all(self.pool())
             .await?;
         for row in &connectors {
@@ -231,7 +283,7 @@ impl Store {
             return Ok(None);
         };
         let mut station = station_from_row(&row)?;
-        let connectors = sqlx::query("SELECT * FROM connectors WHERE station_id = $1 ORDER BY connector_id")
+        let connectors = sqlx::query("SELECT * FROM connectors WHERE station_id = $1 ORDER BY evse_id, connector_id")
             .bind(id)
             .fetch_all(self.pool())
             .await?;
@@ -264,11 +316,8 @@ impl Store {
         let sql = format!(
             "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE ($1 IS NULL OR station_id = $1){active} ORDER BY id DESC LIMIT $2"
         );
-        let rows = sqlx::query(&sql)
-            .bind(filter.station_id.as_deref())
-            .bind(filter.limit)
-            .fetch_all(self.pool())
-            .await?;
+        let rows =
+            sqlx::query(&sql).bind(filter.station_id.as_deref()).bind(filter.limit).fetch_all(self.pool()).await?;
         Ok(rows.iter().map(transaction_from_row).collect::<Result<_, _>>()?)
     }
 
@@ -288,6 +337,7 @@ impl Store {
             .await?;
         let view = |r: &AnyRow| -> Result<MeterValueView, sqlx::Error> {
             Ok(MeterValueView {
+                evse_id: r.try_get("evse_id")?,
                 connector_id: r.try_get("connector_id")?,
                 timestamp: r.try_get("timestamp")?,
                 measurand: r.try_get("measurand")?,
@@ -299,6 +349,7 @@ impl Store {
                 raw_value: r.try_get("raw_value")?,
                 value: r.try_get("value")?,
                 normalised_unit: r.try_get("normalised_unit")?,
+                signed_data: r.try_get("signed_data")?,
             })
         };
         Ok(rows.iter().map(view).collect::<Result<_, _>>()?)
@@ -317,11 +368,7 @@ impl Store {
             None => "",
         };
         let sql = format!("SELECT * FROM faults WHERE ($1 IS NULL OR station_id = $1){open} ORDER BY id DESC LIMIT $2");
-        let rows = sqlx::query(&sql)
-            .bind(station_id)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query(&sql).bind(station_id).bind(limit).fetch_all(self.pool()).await?;
         Ok(rows.iter().map(fault_from_row).collect::<Result<_, _>>()?)
     }
 
@@ -375,6 +422,45 @@ impl Store {
                 request_id: r.try_get("request_id")?,
                 detail: r.try_get("detail")?,
                 at: r.try_get("at")?,
+            })
+        };
+        Ok(rows.iter().map(view).collect::<Result<_, _>>()?)
+    }
+
+    /// A station's device model as assembled from its NotifyReports, ordered by component and
+    /// variable.
+    pub async fn device_model(&self, station_id: &str) -> Result<Vec<DeviceModelView>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM device_model WHERE station_id = $1 ORDER BY component, component_instance, evse_id, connector_id, \
+             variable, variable_instance, attribute_type",
+        )
+        .bind(station_id)
+        .fetch_all(self.pool())
+        .await?;
+        // '' and -1 stand for "absent" in the key columns (see ops.rs).
+        let text = |v: String| (!v.is_empty()).then_some(v);
+        let number = |v: i64| (v >= 0).then_some(v);
+        let flag = |v: Option<i64>| v.map(|v| v != 0);
+        let view = |r: &AnyRow| -> Result<DeviceModelView, sqlx::Error> {
+            Ok(DeviceModelView {
+                component: r.try_get("component")?,
+                component_instance: text(r.try_get("component_instance")?),
+                evse_id: number(r.try_get("evse_id")?),
+                connector_id: number(r.try_get("connector_id")?),
+                variable: r.try_get("variable")?,
+                variable_instance: text(r.try_get("variable_instance")?),
+                attribute_type: r.try_get("attribute_type")?,
+                value: r.try_get("value")?,
+                mutability: r.try_get("mutability")?,
+                persistent: flag(r.try_get("persistent")?),
+                constant: flag(r.try_get("constant")?),
+                data_type: r.try_get("data_type")?,
+                unit: r.try_get("unit")?,
+                min_limit: r.try_get("min_limit")?,
+                max_limit: r.try_get("max_limit")?,
+                values_list: r.try_get("values_list")?,
+                supports_monitoring: flag(r.try_get("supports_monitoring")?),
+                updated_at: r.try_get("updated_at")?,
             })
         };
         Ok(rows.iter().map(view).collect::<Result<_, _>>()?)

@@ -4,7 +4,8 @@
 
 use crate::Backend;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE stations (
     id TEXT PRIMARY KEY,
     registration_status TEXT NOT NULL,
@@ -115,15 +116,122 @@ CREATE TABLE messages (
 );
 CREATE INDEX messages_station ON messages (station_id, id);
 CREATE INDEX messages_at ON messages (at);
-"#];
+"#,
+    // OCPP 2.0.1 (issue 3): EVSEs, station-assigned transaction ids with event sequences, signed
+    // meter values, NotifyEvent faults, and the device model assembled from NotifyReport.
+    // Connectors get an EVSE level (0 for 1.6, where a connector is its own EVSE) and an optional
+    // error code (2.0.1 reports errors through NotifyEvent, not StatusNotification).
+    r#"
+CREATE TABLE connectors_v2 (
+    station_id TEXT NOT NULL,
+    evse_id BIGINT NOT NULL,
+    connector_id BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    error_code TEXT,
+    info TEXT,
+    vendor_id TEXT,
+    vendor_error_code TEXT,
+    status_at TEXT NOT NULL,
+    PRIMARY KEY (station_id, evse_id, connector_id)
+);
+INSERT INTO connectors_v2 (station_id, evse_id, connector_id, status, error_code, info, vendor_id, vendor_error_code, status_at)
+    SELECT station_id, 0, connector_id, status, error_code, info, vendor_id, vendor_error_code, status_at FROM connectors;
+DROP TABLE connectors;
+ALTER TABLE connectors_v2 RENAME TO connectors;
+ALTER TABLE transactions ADD COLUMN evse_id BIGINT;
+ALTER TABLE transactions ADD COLUMN id_token_type TEXT;
+ALTER TABLE transactions ADD COLUMN charging_state TEXT;
+ALTER TABLE transactions ADD COLUMN last_seq_no BIGINT;
+ALTER TABLE transactions ADD COLUMN last_trigger_reason TEXT;
+ALTER TABLE transactions ADD COLUMN time_spent_charging BIGINT;
+ALTER TABLE transactions ADD COLUMN remote_start_id BIGINT;
+CREATE TABLE transaction_events (
+    transaction_id BIGINT NOT NULL,
+    seq_no BIGINT NOT NULL,
+    event_type TEXT NOT NULL,
+    trigger_reason TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    offline BIGINT NOT NULL,
+    PRIMARY KEY (transaction_id, seq_no)
+);
+ALTER TABLE meter_values ADD COLUMN evse_id BIGINT;
+ALTER TABLE meter_values ADD COLUMN signed_data TEXT;
+ALTER TABLE faults ADD COLUMN evse_id BIGINT;
+ALTER TABLE faults ADD COLUMN component TEXT;
+ALTER TABLE faults ADD COLUMN variable TEXT;
+ALTER TABLE faults ADD COLUMN tech_code TEXT;
+ALTER TABLE faults ADD COLUMN tech_info TEXT;
+ALTER TABLE faults ADD COLUMN event_id BIGINT;
+CREATE INDEX faults_component ON faults (station_id, component, variable, cleared_at);
+CREATE TABLE device_model (
+    station_id TEXT NOT NULL,
+    component TEXT NOT NULL,
+    component_instance TEXT NOT NULL,
+    evse_id BIGINT NOT NULL,
+    connector_id BIGINT NOT NULL,
+    variable TEXT NOT NULL,
+    variable_instance TEXT NOT NULL,
+    attribute_type TEXT NOT NULL,
+    value TEXT,
+    mutability TEXT,
+    persistent BIGINT,
+    constant BIGINT,
+    data_type TEXT,
+    unit TEXT,
+    min_limit {real},
+    max_limit {real},
+    values_list TEXT,
+    supports_monitoring BIGINT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (station_id, component, component_instance, evse_id, connector_id, variable, variable_instance, attribute_type)
+);
+CREATE TABLE device_model_staging (
+    id {id},
+    station_id TEXT NOT NULL,
+    request_id BIGINT NOT NULL,
+    seq_no BIGINT NOT NULL,
+    component TEXT NOT NULL,
+    component_instance TEXT NOT NULL,
+    evse_id BIGINT NOT NULL,
+    connector_id BIGINT NOT NULL,
+    variable TEXT NOT NULL,
+    variable_instance TEXT NOT NULL,
+    attribute_type TEXT NOT NULL,
+    value TEXT,
+    mutability TEXT,
+    persistent BIGINT,
+    constant BIGINT,
+    data_type TEXT,
+    unit TEXT,
+    min_limit {real},
+    max_limit {real},
+    values_list TEXT,
+    supports_monitoring BIGINT
+);
+CREATE INDEX device_model_staging_request ON device_model_staging (station_id, request_id);
+CREATE TABLE monitors (
+    station_id TEXT NOT NULL,
+    monitor_id BIGINT NOT NULL,
+    component TEXT NOT NULL,
+    component_instance TEXT NOT NULL,
+    evse_id BIGINT NOT NULL,
+    connector_id BIGINT NOT NULL,
+    variable TEXT NOT NULL,
+    variable_instance TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    value {real} NOT NULL,
+    severity BIGINT NOT NULL,
+    transaction_only BIGINT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (station_id, monitor_id)
+);
+"#,
+];
 
 pub(crate) fn migrations(backend: Backend) -> Vec<String> {
     let (id, real) = match backend {
         Backend::Sqlite => ("INTEGER PRIMARY KEY AUTOINCREMENT", "REAL"),
         Backend::Postgres => ("BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION"),
     };
-    MIGRATIONS
-        .iter()
-        .map(|m| m.replace("{id}", id).replace("{real}", real))
-        .collect()
+    MIGRATIONS.iter().map(|m| m.replace("{id}", id).replace("{real}", real)).collect()
 }

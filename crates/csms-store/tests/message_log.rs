@@ -8,10 +8,7 @@ fn frame(station: &str, day: u32, text: &str) -> FrameLog {
     FrameLog {
         station_id: station.to_string(),
         direction: "in",
-        at: chrono::Utc
-            .with_ymd_and_hms(2026, 11, day, 12, 0, 0)
-            .single()
-            .expect("valid"),
+        at: chrono::Utc.with_ymd_and_hms(2026, 11, day, 12, 0, 0).single().expect("valid"),
         frame: text.to_string(),
     }
 }
@@ -19,12 +16,8 @@ fn frame(station: &str, day: u32, text: &str) -> FrameLog {
 #[tokio::test]
 async fn pruning_applies_age_and_per_station_limits() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open(
-        &dir.path().join("log.db").display().to_string(),
-        StoreOptions::default(),
-    )
-    .await
-    .expect("open");
+    let store =
+        Store::open(&dir.path().join("log.db").display().to_string(), StoreOptions::default()).await.expect("open");
     let mut frames = Vec::new();
     for day in 1..=10 {
         frames.push(frame("A", day, &format!("a{day}")));
@@ -34,24 +27,9 @@ async fn pruning_applies_age_and_per_station_limits() {
     }
     store.apply(Op::Nothing, frames).await.expect("stored");
 
-    store
-        .prune_messages("2026-11-05T00:00:00.000Z", 4)
-        .await
-        .expect("pruned");
-    let a: Vec<String> = store
-        .messages("A", None, 100)
-        .await
-        .expect("read")
-        .into_iter()
-        .map(|m| m.frame)
-        .collect();
-    let b: Vec<String> = store
-        .messages("B", None, 100)
-        .await
-        .expect("read")
-        .into_iter()
-        .map(|m| m.frame)
-        .collect();
+    store.prune_messages("2026-11-05T00:00:00.000Z", 4).await.expect("pruned");
+    let a: Vec<String> = store.messages("A", None, 100).await.expect("read").into_iter().map(|m| m.frame).collect();
+    let b: Vec<String> = store.messages("B", None, 100).await.expect("read").into_iter().map(|m| m.frame).collect();
     assert_eq!(a, ["a10", "a9", "a8", "a7"], "newest four of A, newest first");
     assert_eq!(b, ["b10", "b9", "b8"], "B is under both limits");
     store.close().await;
@@ -60,20 +38,12 @@ async fn pruning_applies_age_and_per_station_limits() {
 #[tokio::test]
 async fn writes_after_close_are_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open(&dir.path().join("c.db").display().to_string(), StoreOptions::default())
-        .await
-        .expect("open");
-    store
-        .apply(Op::Nothing, vec![frame("A", 1, "kept")])
-        .await
-        .expect("stored before close");
+    let store =
+        Store::open(&dir.path().join("c.db").display().to_string(), StoreOptions::default()).await.expect("open");
+    store.apply(Op::Nothing, vec![frame("A", 1, "kept")]).await.expect("stored before close");
     store.close().await;
-    assert!(matches!(
-        store.apply(Op::Nothing, Vec::new()).await,
-        Err(csms_store::StoreError::Closed)
-    ));
-    let reopened = Store::open(&dir.path().join("c.db").display().to_string(), StoreOptions::default())
-        .await
-        .expect("reopen");
+    assert!(matches!(store.apply(Op::Nothing, Vec::new()).await, Err(csms_store::StoreError::Closed)));
+    let reopened =
+        Store::open(&dir.path().join("c.db").display().to_string(), StoreOptions::default()).await.expect("reopen");
     assert_eq!(reopened.messages("A", None, 10).await.expect("read").len(), 1);
 }

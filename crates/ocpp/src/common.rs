@@ -21,9 +21,7 @@ pub struct DateTime(pub chrono::DateTime<chrono::Utc>);
 
 impl DateTime {
     pub fn parse(text: &str) -> Option<DateTime> {
-        chrono::DateTime::parse_from_rfc3339(text)
-            .ok()
-            .map(|t| DateTime(t.with_timezone(&chrono::Utc)))
+        chrono::DateTime::parse_from_rfc3339(text).ok().map(|t| DateTime(t.with_timezone(&chrono::Utc)))
     }
 }
 
@@ -69,10 +67,7 @@ pub enum ViolationKind {
 
 impl Violation {
     fn at(field: &'static str, kind: ViolationKind) -> Violation {
-        Violation {
-            path: vec![field],
-            kind,
-        }
+        Violation { path: vec![field], kind }
     }
 
     /// Prefixes the path with the enclosing property (paths are built only on failure).
@@ -175,10 +170,9 @@ pub(crate) fn decode_payload<T: DeserializeOwned + Validate>(payload: &str) -> R
         };
         DecodeError { code, message }
     })?;
-    value.validate().map_err(|v| DecodeError {
-        code: ErrorCode::PropertyConstraintViolation,
-        message: v.to_string(),
-    })?;
+    value
+        .validate()
+        .map_err(|v| DecodeError { code: ErrorCode::PropertyConstraintViolation, message: v.to_string() })?;
     Ok(value)
 }
 

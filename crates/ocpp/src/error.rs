@@ -115,17 +115,8 @@ mod tests {
 
     #[test]
     fn version_specific_spellings() {
-        assert_eq!(
-            ErrorCode::FormationViolation.as_str(OcppVersion::V16),
-            "FormationViolation"
-        );
-        assert_eq!(
-            ErrorCode::FormationViolation.as_str(OcppVersion::V201),
-            "FormatViolation"
-        );
-        assert_eq!(
-            ErrorCode::parse("OccurrenceConstraintViolation"),
-            Some(ErrorCode::OccurenceConstraintViolation)
-        );
+        assert_eq!(ErrorCode::FormationViolation.as_str(OcppVersion::V16), "FormationViolation");
+        assert_eq!(ErrorCode::FormationViolation.as_str(OcppVersion::V201), "FormatViolation");
+        assert_eq!(ErrorCode::parse("OccurrenceConstraintViolation"), Some(ErrorCode::OccurenceConstraintViolation));
     }
 }

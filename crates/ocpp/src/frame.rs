@@ -44,21 +44,9 @@ impl MessageId {
 /// A parsed frame; strings borrow from the input unless they contained escapes.
 #[derive(Debug)]
 pub enum Frame<'a> {
-    Call {
-        id: Cow<'a, str>,
-        action: Cow<'a, str>,
-        payload: &'a RawValue,
-    },
-    CallResult {
-        id: Cow<'a, str>,
-        payload: &'a RawValue,
-    },
-    CallError {
-        id: Cow<'a, str>,
-        code: Cow<'a, str>,
-        description: Cow<'a, str>,
-        details: &'a RawValue,
-    },
+    Call { id: Cow<'a, str>, action: Cow<'a, str>, payload: &'a RawValue },
+    CallResult { id: Cow<'a, str>, payload: &'a RawValue },
+    CallError { id: Cow<'a, str>, code: Cow<'a, str>, description: Cow<'a, str>, details: &'a RawValue },
 }
 
 /// A frame that cannot be processed: the code to answer with and, when it could be read, the
@@ -75,12 +63,7 @@ pub struct FrameError {
 
 impl FrameError {
     fn new(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> FrameError {
-        FrameError {
-            id,
-            code,
-            message: message.into(),
-            answerable: true,
-        }
+        FrameError { id, code, message: message.into(), answerable: true }
     }
 
     fn unanswerable(mut self) -> FrameError {
@@ -99,29 +82,17 @@ impl<'a> Frame<'a> {
             Ok(parts) => parts,
             Err(e) if e.is_syntax() || e.is_eof() => {
                 let id = recover_message_id(text);
-                let code = if id.is_some() {
-                    ErrorCode::FormationViolation
-                } else {
-                    ErrorCode::RpcFrameworkError
-                };
+                let code = if id.is_some() { ErrorCode::FormationViolation } else { ErrorCode::RpcFrameworkError };
                 return Err(FrameError::new(id, code, format!("frame is not valid JSON: {e}")));
             }
             Err(_) => {
-                return Err(FrameError::new(
-                    None,
-                    ErrorCode::RpcFrameworkError,
-                    "frame is not a JSON array",
-                ));
+                return Err(FrameError::new(None, ErrorCode::RpcFrameworkError, "frame is not a JSON array"));
             }
         };
         let id = parts.get(1).and_then(|raw| string(raw));
         let kind = parts.first().and_then(|raw| raw.get().parse::<u8>().ok());
         let Some(id) = id else {
-            return Err(FrameError::new(
-                None,
-                ErrorCode::RpcFrameworkError,
-                "message id missing or not a string",
-            ));
+            return Err(FrameError::new(None, ErrorCode::RpcFrameworkError, "message id missing or not a string"));
         };
         let owned_id = || Some(id.clone().into_owned());
         if !MessageId::is_valid(&id) {
@@ -135,18 +106,10 @@ impl<'a> Frame<'a> {
         match kind {
             Some(2) => {
                 if parts.len() != 4 {
-                    return Err(FrameError::new(
-                        owned_id(),
-                        ErrorCode::ProtocolError,
-                        "a CALL has 4 elements",
-                    ));
+                    return Err(FrameError::new(owned_id(), ErrorCode::ProtocolError, "a CALL has 4 elements"));
                 }
                 let Some(action) = string(parts[2]) else {
-                    return Err(FrameError::new(
-                        owned_id(),
-                        ErrorCode::ProtocolError,
-                        "action is not a string",
-                    ));
+                    return Err(FrameError::new(owned_id(), ErrorCode::ProtocolError, "action is not a string"));
                 };
                 if !is_object(parts[3]) {
                     return Err(FrameError::new(
@@ -155,11 +118,7 @@ impl<'a> Frame<'a> {
                         "payload is not a JSON object",
                     ));
                 }
-                Ok(Frame::Call {
-                    id,
-                    action,
-                    payload: parts[3],
-                })
+                Ok(Frame::Call { id, action, payload: parts[3] })
             }
             Some(3) => {
                 if parts.len() != 3 || !is_object(parts[2]) {
@@ -173,10 +132,9 @@ impl<'a> Frame<'a> {
                 Ok(Frame::CallResult { id, payload: parts[2] })
             }
             Some(4) => {
-                let (Some(code), Some(description)) = (
-                    parts.get(2).and_then(|r| string(r)),
-                    parts.get(3).and_then(|r| string(r)),
-                ) else {
+                let (Some(code), Some(description)) =
+                    (parts.get(2).and_then(|r| string(r)), parts.get(3).and_then(|r| string(r)))
+                else {
                     return Err(FrameError::new(
                         owned_id(),
                         ErrorCode::ProtocolError,
@@ -187,24 +145,13 @@ impl<'a> Frame<'a> {
                 let details = match parts.get(4) {
                     Some(d) if parts.len() == 5 => d,
                     _ => {
-                        return Err(
-                            FrameError::new(owned_id(), ErrorCode::ProtocolError, "a CALLERROR has 5 elements")
-                                .unanswerable(),
-                        )
+                        return Err(FrameError::new(owned_id(), ErrorCode::ProtocolError, "a CALLERROR has 5 elements")
+                            .unanswerable())
                     }
                 };
-                Ok(Frame::CallError {
-                    id,
-                    code,
-                    description,
-                    details,
-                })
+                Ok(Frame::CallError { id, code, description, details })
             }
-            _ => Err(FrameError::new(
-                owned_id(),
-                ErrorCode::MessageTypeNotSupported,
-                "unknown message type",
-            )),
+            _ => Err(FrameError::new(owned_id(), ErrorCode::MessageTypeNotSupported, "unknown message type")),
         }
     }
 
@@ -220,12 +167,7 @@ impl<'a> Frame<'a> {
 
     /// `[4,"id","code","description",{}]`: always five elements, details always an object.
     pub fn encode_call_error(id: &str, code: &str, description: &str) -> String {
-        format!(
-            "[4,{},{},{},{{}}]",
-            json_string(id),
-            json_string(code),
-            json_string(description)
-        )
+        format!("[4,{},{},{},{{}}]", json_string(id), json_string(code), json_string(description))
     }
 }
 
@@ -271,14 +213,8 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(
-            Frame::parse(r#"[3,"a1",{"x":1}]"#),
-            Ok(Frame::CallResult { .. })
-        ));
-        assert!(matches!(
-            Frame::parse(r#"[4,"a1","NotSupported","",{}]"#),
-            Ok(Frame::CallError { .. })
-        ));
+        assert!(matches!(Frame::parse(r#"[3,"a1",{"x":1}]"#), Ok(Frame::CallResult { .. })));
+        assert!(matches!(Frame::parse(r#"[4,"a1","NotSupported","",{}]"#), Ok(Frame::CallError { .. })));
     }
 
     #[test]
@@ -288,35 +224,19 @@ mod tests {
             ("hello", None, ErrorCode::RpcFrameworkError),
             (r#"{"a":1}"#, None, ErrorCode::RpcFrameworkError),
             (r#"[2,17,"Heartbeat",{}]"#, None, ErrorCode::RpcFrameworkError),
-            (
-                r#"[9,"ab","Heartbeat",{}]"#,
-                Some("ab"),
-                ErrorCode::MessageTypeNotSupported,
-            ),
+            (r#"[9,"ab","Heartbeat",{}]"#, Some("ab"), ErrorCode::MessageTypeNotSupported),
             (r#"[2,"ab","Heartbeat"]"#, Some("ab"), ErrorCode::ProtocolError),
             (r#"[2,"ab",7,{}]"#, Some("ab"), ErrorCode::ProtocolError),
             (r#"[2,"ab","Heartbeat",[]]"#, Some("ab"), ErrorCode::FormationViolation),
-            (
-                r#"[2,"","Heartbeat",{}]"#,
-                Some(""),
-                ErrorCode::PropertyConstraintViolation,
-            ),
+            (r#"[2,"","Heartbeat",{}]"#, Some(""), ErrorCode::PropertyConstraintViolation),
             (r#"[4,"ab","X","d"]"#, Some("ab"), ErrorCode::ProtocolError),
             (r#"[3,"ab"]"#, Some("ab"), ErrorCode::ProtocolError),
         ];
         for (text, id, code) in cases {
             let e = err(text);
             assert_eq!((e.id.as_deref(), e.code), (*id, *code), "{text}");
-            assert_eq!(
-                e.answerable,
-                !text.starts_with("[3") && !text.starts_with("[4"),
-                "{text}"
-            );
-            assert_eq!(
-                e.answerable,
-                !text.starts_with("[3") && !text.starts_with("[4"),
-                "{text}"
-            );
+            assert_eq!(e.answerable, !text.starts_with("[3") && !text.starts_with("[4"), "{text}");
+            assert_eq!(e.answerable, !text.starts_with("[3") && !text.starts_with("[4"), "{text}");
         }
     }
 

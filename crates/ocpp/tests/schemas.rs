@@ -34,11 +34,7 @@ fn sample(schema: &Value, root: &Value, full: bool, depth: usize) -> Value {
         }
         Some("array") => {
             let n = schema.get("minItems").and_then(Value::as_u64).unwrap_or(1).max(1);
-            Value::Array(
-                (0..n)
-                    .map(|_| sample(&schema["items"], root, full, depth + 1))
-                    .collect(),
-            )
+            Value::Array((0..n).map(|_| sample(&schema["items"], root, full, depth + 1)).collect())
         }
         Some("string") => {
             if schema.get("format").and_then(Value::as_str) == Some("date-time") {
@@ -75,22 +71,12 @@ fn cases() -> Vec<Case> {
     let mut out = Vec::new();
     for &a in ocpp::v16::Action::ALL {
         for response in [false, true] {
-            out.push(Case {
-                version: OcppVersion::V16,
-                dir: "v16",
-                action: a.as_str(),
-                response,
-            });
+            out.push(Case { version: OcppVersion::V16, dir: "v16", action: a.as_str(), response });
         }
     }
     for &a in ocpp::v201::Action::ALL {
         for response in [false, true] {
-            out.push(Case {
-                version: OcppVersion::V201,
-                dir: "v201",
-                action: a.as_str(),
-                response,
-            });
+            out.push(Case { version: OcppVersion::V201, dir: "v201", action: a.as_str(), response });
         }
     }
     out
@@ -121,11 +107,7 @@ fn round_trip(case: &Case, payload: &str) -> Result<String, ocpp::DecodeError> {
 
 #[test]
 fn action_catalogues_are_complete() {
-    assert_eq!(
-        ocpp::v16::Action::ALL.len(),
-        39,
-        "28 base + 11 security extension actions"
-    );
+    assert_eq!(ocpp::v16::Action::ALL.len(), 39, "28 base + 11 security extension actions");
     assert_eq!(ocpp::v201::Action::ALL.len(), 64);
 }
 
@@ -179,11 +161,7 @@ fn broken_payloads_are_refused_with_the_right_error_code() {
             broken.push((missing, ErrorCode::OccurenceConstraintViolation));
 
             let mut wrong_type = valid.clone();
-            wrong_type[name] = if prop.get("type") == Some(&json!("string")) {
-                json!(17)
-            } else {
-                json!("17")
-            };
+            wrong_type[name] = if prop.get("type") == Some(&json!("string")) { json!(17) } else { json!("17") };
             broken.push((wrong_type, ErrorCode::TypeConstraintViolation));
 
             if prop.get("enum").is_some() {

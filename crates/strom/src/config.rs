@@ -82,10 +82,7 @@ pub struct Overrides {
 }
 
 pub fn resolve(file: FileConfig, overrides: Overrides) -> Result<Config> {
-    let policy_text = overrides
-        .unknown_stations
-        .or(file.unknown_stations)
-        .unwrap_or_else(|| "accept".into());
+    let policy_text = overrides.unknown_stations.or(file.unknown_stations).unwrap_or_else(|| "accept".into());
     let Some(registration_policy) = RegistrationPolicy::parse(&policy_text) else {
         bail!("unknown_stations must be accept, pending or reject, not {policy_text:?}");
     };
@@ -115,14 +112,8 @@ pub fn resolve(file: FileConfig, overrides: Overrides) -> Result<Config> {
         bail!("message_log_max_per_station must be at least 1");
     }
     Ok(Config {
-        listen: overrides
-            .listen
-            .or(file.listen)
-            .unwrap_or_else(|| "0.0.0.0:8180".into()),
-        database: overrides
-            .database
-            .or(file.database)
-            .unwrap_or_else(|| "strom.db".into()),
+        listen: overrides.listen.or(file.listen).unwrap_or_else(|| "0.0.0.0:8180".into()),
+        database: overrides.database.or(file.database).unwrap_or_else(|| "strom.db".into()),
         gateway,
         message_log_retention: Duration::from_secs(86_400 * file.message_log_retention_days.unwrap_or(7).max(1)),
         message_log_max_per_station: max_per_station,
@@ -144,21 +135,12 @@ mod tests {
     #[test]
     fn overrides_win_and_bad_values_are_refused() {
         let file: FileConfig = toml::from_str("unknown_stations = \"reject\"\nlisten = \"1.2.3.4:1\"").expect("parses");
-        let config = resolve(
-            file,
-            Overrides {
-                unknown_stations: Some("pending".into()),
-                ..Default::default()
-            },
-        )
-        .expect("valid");
+        let config =
+            resolve(file, Overrides { unknown_stations: Some("pending".into()), ..Default::default() }).expect("valid");
         assert_eq!(config.gateway.registration_policy, RegistrationPolicy::Pending);
         assert_eq!(config.listen, "1.2.3.4:1");
         assert!(resolve(
-            FileConfig {
-                unknown_stations: Some("maybe".into()),
-                ..Default::default()
-            },
+            FileConfig { unknown_stations: Some("maybe".into()), ..Default::default() },
             Overrides::default()
         )
         .is_err());

@@ -9,11 +9,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(
-    name = "strom",
-    version,
-    about = "Ström: an OCPP 1.6J / 2.0.1 charging station management system"
-)]
+#[command(name = "strom", version, about = "Ström: an OCPP 1.6J / 2.0.1 charging station management system")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -55,9 +51,7 @@ enum ConfigCommand {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Config {
-            command: ConfigCommand::PrintDefault,
-        } => {
+        Command::Config { command: ConfigCommand::PrintDefault } => {
             print!("{}", config::DEFAULT_CONFIG);
             Ok(())
         }
@@ -76,10 +70,7 @@ fn main() -> Result<()> {
                 unknown_stations: args.unknown_stations,
             };
             let config = config::resolve(file, overrides)?;
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?
-                .block_on(serve::run(config))
+            tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve::run(config))
         }
     }
 }

@@ -30,21 +30,13 @@ pub async fn run(config: Config) -> Result<()> {
     std::io::stdout().flush()?;
     tracing::info!(%addr, database = %redact(&config.database), "serving");
 
-    tokio::spawn(prune_message_log(
-        store.clone(),
-        clock,
-        config.clone(),
-        shutdown.clone(),
-    ));
+    tokio::spawn(prune_message_log(store.clone(), clock, config.clone(), shutdown.clone()));
     tokio::spawn(wait_for_signal(shutdown.clone()));
 
     let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     server.await.context("serving")?;
     // Sessions close on the same token; wait for them to finish their current message.
-    if tokio::time::timeout(Duration::from_secs(10), gateway.drain())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(Duration::from_secs(10), gateway.drain()).await.is_err() {
         tracing::warn!("some sessions did not close within 10 s");
     }
     store.close().await;

@@ -18,28 +18,17 @@ async fn id_token_lifecycle(backend: Backend) {
     assert_eq!(server.get("/api/v1/id-tokens/RFID1").await["parent_id_token"], "GROUP");
 
     let mut cp = server.booted("CP1").await;
-    assert_eq!(
-        cp.call_ok("Authorize", json!({"idTag": "RFID1"})).await["idTagInfo"]["status"],
-        "Accepted"
-    );
-    let (status, updated) = server
-        .http("PUT", "/api/v1/id-tokens/RFID1", Some(json!({"status": "Blocked"})))
-        .await;
+    assert_eq!(cp.call_ok("Authorize", json!({"idTag": "RFID1"})).await["idTagInfo"]["status"], "Accepted");
+    let (status, updated) = server.http("PUT", "/api/v1/id-tokens/RFID1", Some(json!({"status": "Blocked"}))).await;
     assert_eq!((status, updated["status"].as_str()), (200, Some("Blocked")));
-    assert_eq!(
-        cp.call_ok("Authorize", json!({"idTag": "RFID1"})).await["idTagInfo"]["status"],
-        "Blocked"
-    );
+    assert_eq!(cp.call_ok("Authorize", json!({"idTag": "RFID1"})).await["idTagInfo"]["status"], "Blocked");
     assert_eq!(server.get("/api/v1/id-tokens").await.as_array().map(Vec::len), Some(1));
 
     let (status, _) = server.http("DELETE", "/api/v1/id-tokens/RFID1", None).await;
     assert_eq!(status, 204);
     let (status, _) = server.http("DELETE", "/api/v1/id-tokens/RFID1", None).await;
     assert_eq!(status, 404);
-    assert_eq!(
-        cp.call_ok("Authorize", json!({"idTag": "RFID1"})).await["idTagInfo"]["status"],
-        "Invalid"
-    );
+    assert_eq!(cp.call_ok("Authorize", json!({"idTag": "RFID1"})).await["idTagInfo"]["status"], "Invalid");
 }
 
 async fn id_token_validation(backend: Backend) {
@@ -59,19 +48,10 @@ async fn id_token_validation(backend: Backend) {
         assert_eq!(status, expected, "{body}: {answer}");
         assert!(answer["error"].as_str().is_some_and(|m| !m.is_empty()), "{answer}");
     }
-    let (status, _) = server
-        .http(
-            "PUT",
-            "/api/v1/id-tokens/A",
-            Some(json!({"id_token": "B", "status": "Accepted"})),
-        )
-        .await;
+    let (status, _) =
+        server.http("PUT", "/api/v1/id-tokens/A", Some(json!({"id_token": "B", "status": "Accepted"}))).await;
     assert_eq!(status, 422, "the body may not rename the token in the URL");
-    assert_eq!(
-        server.get("/api/v1/id-tokens").await,
-        json!([]),
-        "nothing stored from refused requests"
-    );
+    assert_eq!(server.get("/api/v1/id-tokens").await, json!([]), "nothing stored from refused requests");
 }
 
 async fn api_errors_are_json(backend: Backend) {

@@ -55,17 +55,12 @@ async fn tc_001_cold_boot(backend: Backend) {
     let station = server.get("/api/v1/stations/CP1").await;
     assert_eq!(station["registration_status"], "Accepted");
     assert_eq!(station["ocpp_version"], "1.6");
-    assert_eq!(
-        (station["vendor"].as_str(), station["model"].as_str()),
-        (Some("Alfen"), Some("NG9"))
-    );
+    assert_eq!((station["vendor"].as_str(), station["model"].as_str()), (Some("Alfen"), Some("NG9")));
     assert_eq!(station["firmware_version"], "6.1");
     assert_eq!(station["connected"], true);
     let connectors = station["connectors"].as_array().expect("connectors");
     assert_eq!(connectors.len(), 3);
-    assert!(connectors
-        .iter()
-        .all(|c| c["status"] == "Available" && c["error_code"] == "NoError"));
+    assert!(connectors.iter().all(|c| c["status"] == "Available" && c["error_code"] == "NoError"));
     let list = server.get("/api/v1/stations").await;
     assert_eq!(list.as_array().map(Vec::len), Some(1));
     cp.close().await;
@@ -83,10 +78,7 @@ async fn tc_003_plug_in_first(backend: Backend) {
     assert!(tx > 0);
     cp.status(1, "Charging", "NoError").await;
     let t = server.get(&format!("/api/v1/transactions/{tx}")).await;
-    assert_eq!(
-        (t["id_token"].as_str(), t["active"].as_bool()),
-        (Some("TAG1"), Some(true))
-    );
+    assert_eq!((t["id_token"].as_str(), t["active"].as_bool()), (Some("TAG1"), Some(true)));
     assert_eq!(t["meter_start_wh"], 1000.0);
     assert_eq!(t["started_at"], T0);
     let active = server.get("/api/v1/transactions?station_id=CP1&active=true").await;
@@ -99,35 +91,23 @@ async fn tc_004_1_identification_first(backend: Backend) {
     let server = Server::start(backend).await;
     server.add_token("TAG1", "Accepted", None, None).await;
     let mut cp = server.booted("CP1").await;
-    assert_eq!(
-        cp.call_ok("Authorize", json!({"idTag": "TAG1"})).await["idTagInfo"]["status"],
-        "Accepted"
-    );
+    assert_eq!(cp.call_ok("Authorize", json!({"idTag": "TAG1"})).await["idTagInfo"]["status"], "Accepted");
     cp.status(1, "Preparing", "NoError").await;
     let (tx, status) = cp.start(1, "TAG1", 0, T0).await;
     assert_eq!(status, "Accepted");
     cp.status(1, "Charging", "NoError").await;
-    assert_eq!(
-        server.get(&format!("/api/v1/transactions/{tx}")).await["id_token"],
-        "TAG1"
-    );
+    assert_eq!(server.get(&format!("/api/v1/transactions/{tx}")).await["id_token"], "TAG1");
 }
 
 async fn tc_004_2_authorized_without_plug_in(backend: Backend) {
     let server = Server::start(backend).await;
     server.add_token("TAG1", "Accepted", None, None).await;
     let mut cp = server.booted("CP1").await;
-    assert_eq!(
-        cp.call_ok("Authorize", json!({"idTag": "TAG1"})).await["idTagInfo"]["status"],
-        "Accepted"
-    );
+    assert_eq!(cp.call_ok("Authorize", json!({"idTag": "TAG1"})).await["idTagInfo"]["status"], "Accepted");
     cp.status(1, "Preparing", "NoError").await;
     cp.status(1, "Available", "NoError").await;
     assert_eq!(server.get("/api/v1/transactions").await, json!([]));
-    assert_eq!(
-        server.get("/api/v1/stations/CP1").await["connectors"][0]["status"],
-        "Available"
-    );
+    assert_eq!(server.get("/api/v1/stations/CP1").await["connectors"][0]["status"], "Available");
 }
 
 async fn tc_005_1_ev_side_disconnect(backend: Backend) {
@@ -161,22 +141,14 @@ async fn tc_007_start_with_cached_tag(backend: Backend) {
 
 async fn tc_023_authorize_unknown_expired_blocked(backend: Backend) {
     let server = Server::start(backend).await;
-    server
-        .add_token("OLD", "Accepted", Some("2020-01-01T00:00:00Z"), None)
-        .await;
+    server.add_token("OLD", "Accepted", Some("2020-01-01T00:00:00Z"), None).await;
     server.add_token("MARKED", "Expired", None, None).await;
     server.add_token("BAD", "Blocked", None, None).await;
-    server
-        .add_token("KID", "Accepted", Some("2099-01-01T00:00:00Z"), Some("FAMILY"))
-        .await;
+    server.add_token("KID", "Accepted", Some("2099-01-01T00:00:00Z"), Some("FAMILY")).await;
     let mut cp = server.booted("CP1").await;
-    for (tag, expected) in [
-        ("NOBODY", "Invalid"),
-        ("OLD", "Expired"),
-        ("MARKED", "Expired"),
-        ("BAD", "Blocked"),
-        ("KID", "Accepted"),
-    ] {
+    for (tag, expected) in
+        [("NOBODY", "Invalid"), ("OLD", "Expired"), ("MARKED", "Expired"), ("BAD", "Blocked"), ("KID", "Accepted")]
+    {
         let r = cp.call_ok("Authorize", json!({"idTag": tag})).await;
         assert_eq!(r["idTagInfo"]["status"], expected, "{tag}");
     }
@@ -200,14 +172,8 @@ async fn tc_024_connector_lock_failure(backend: Backend) {
     let faults = server.get("/api/v1/faults?station_id=CP1&open=true").await;
     assert_eq!(faults.as_array().map(Vec::len), Some(1));
     let f = &faults[0];
-    assert_eq!(
-        (f["error_code"].as_str(), f["severity"].as_str()),
-        (Some("ConnectorLockFailure"), Some("Error"))
-    );
-    assert_eq!(
-        (f["vendor_error_code"].as_str(), f["info"].as_str()),
-        (Some("E42"), Some("lock stuck"))
-    );
+    assert_eq!((f["error_code"].as_str(), f["severity"].as_str()), (Some("ConnectorLockFailure"), Some("Error")));
+    assert_eq!((f["vendor_error_code"].as_str(), f["info"].as_str()), (Some("E42"), Some("lock stuck")));
     assert_eq!(f["connector_id"], 1);
     // Recovery clears it.
     cp.status(1, "Available", "NoError").await;
@@ -233,10 +199,7 @@ async fn tc_032_1_power_loss_during_transaction(backend: Backend) {
     .await;
     cp.status(1, "Available", "NoError").await;
     let t = server.get(&format!("/api/v1/transactions/{tx}")).await;
-    assert_eq!(
-        (t["stop_reason"].as_str(), t["stopped_at"].as_str()),
-        (Some("PowerLoss"), Some(T1))
-    );
+    assert_eq!((t["stop_reason"].as_str(), t["stopped_at"].as_str()), (Some("PowerLoss"), Some(T1)));
     assert_eq!(t["energy_wh"], 7000.0);
 }
 
@@ -247,10 +210,7 @@ async fn tc_037_1_offline_start_valid_tag(backend: Backend) {
     let (tx, status) = cp.start(1, "TAG1", 10, "2026-11-20T08:00:00Z").await;
     assert_eq!(status, "Accepted");
     cp.status(1, "Charging", "NoError").await;
-    assert_eq!(
-        server.get(&format!("/api/v1/transactions/{tx}")).await["started_at"],
-        "2026-11-20T08:00:00.000Z"
-    );
+    assert_eq!(server.get(&format!("/api/v1/transactions/{tx}")).await["started_at"], "2026-11-20T08:00:00.000Z");
 }
 
 async fn tc_037_3_offline_start_invalid_tag(backend: Backend) {
@@ -267,10 +227,7 @@ async fn tc_037_3_offline_start_invalid_tag(backend: Backend) {
         .await;
     assert!(matches!(stop, common::Reply::Result(_)));
     let t = server.get(&format!("/api/v1/transactions/{tx}")).await;
-    assert_eq!(
-        (t["start_auth_status"].as_str(), t["stop_reason"].as_str()),
-        (Some("Unknown"), Some("DeAuthorized"))
-    );
+    assert_eq!((t["start_auth_status"].as_str(), t["stop_reason"].as_str()), (Some("Unknown"), Some("DeAuthorized")));
 }
 
 async fn tc_039_whole_transaction_offline(backend: Backend) {
@@ -294,19 +251,11 @@ async fn tc_039_whole_transaction_offline(backend: Backend) {
 async fn tc_064_data_transfer_unknown_vendor(backend: Backend) {
     let server = Server::start(backend).await;
     let mut cp = server.booted("CP1").await;
-    let r = cp
-        .call_ok(
-            "DataTransfer",
-            json!({"vendorId": "com.unknown", "messageId": "x", "data": "{\"a\":1}"}),
-        )
-        .await;
+    let r = cp.call_ok("DataTransfer", json!({"vendorId": "com.unknown", "messageId": "x", "data": "{\"a\":1}"})).await;
     assert_eq!(r["status"], "UnknownVendorId");
     let events = server.get("/api/v1/stations/CP1/events?kind=DataTransfer").await;
     let detail: serde_json::Value = serde_json::from_str(events[0]["detail"].as_str().expect("detail")).expect("JSON");
-    assert_eq!(
-        detail,
-        json!({"vendorId": "com.unknown", "messageId": "x", "data": "{\"a\":1}"})
-    );
+    assert_eq!(detail, json!({"vendorId": "com.unknown", "messageId": "x", "data": "{\"a\":1}"}));
 }
 
 async fn x_07_retried_start_gets_the_same_transaction(backend: Backend) {
@@ -316,10 +265,7 @@ async fn x_07_retried_start_gets_the_same_transaction(backend: Backend) {
     let (first, _) = cp.start(1, "TAG1", 500, T0).await;
     let (retry, status) = cp.start(1, "TAG1", 500, T0).await;
     assert_eq!((retry, status.as_str()), (first, "Accepted"));
-    assert_eq!(
-        server.get("/api/v1/transactions").await.as_array().map(Vec::len),
-        Some(1)
-    );
+    assert_eq!(server.get("/api/v1/transactions").await.as_array().map(Vec::len), Some(1));
 }
 
 async fn x_08_concurrent_tx(backend: Backend) {
@@ -335,12 +281,7 @@ async fn x_08_concurrent_tx(backend: Backend) {
 async fn x_09_stop_for_unknown_transaction(backend: Backend) {
     let server = Server::start(backend).await;
     let mut cp = server.booted("CP1").await;
-    let r = cp
-        .call(
-            "StopTransaction",
-            json!({"transactionId": 4242, "meterStop": 10, "timestamp": T1}),
-        )
-        .await;
+    let r = cp.call("StopTransaction", json!({"transactionId": 4242, "meterStop": 10, "timestamp": T1})).await;
     assert!(matches!(r, common::Reply::Result(_)), "{r:?}");
     let all = server.get("/api/v1/transactions?station_id=CP1").await;
     assert_eq!(all[0]["station_transaction_id"], "4242");
@@ -373,20 +314,10 @@ async fn x_11_meter_values_are_normalised(backend: Backend) {
     let values = server.get(&format!("/api/v1/transactions/{tx}/meter-values")).await;
     let values = values.as_array().expect("array");
     assert_eq!(values.len(), 6);
-    let find = |measurand: &str| {
-        values
-            .iter()
-            .find(|v| v["measurand"] == measurand)
-            .expect(measurand)
-            .clone()
-    };
+    let find = |measurand: &str| values.iter().find(|v| v["measurand"] == measurand).expect(measurand).clone();
     let energy = find("Energy.Active.Import.Register");
     assert_eq!(
-        (
-            energy["value"].as_f64(),
-            energy["normalised_unit"].as_str(),
-            energy["raw_value"].as_str()
-        ),
+        (energy["value"].as_f64(), energy["normalised_unit"].as_str(), energy["raw_value"].as_str()),
         (Some(2500.0), Some("Wh"), Some("2.5"))
     );
     assert_eq!(energy["unit"], "kWh");
@@ -394,10 +325,7 @@ async fn x_11_meter_values_are_normalised(backend: Backend) {
     assert_eq!(find("Voltage")["phase"], "L1-N");
     assert_eq!(find("Temperature")["normalised_unit"], "Celsius");
     assert_eq!(find("Frequency")["value"], 50.0);
-    let end = values
-        .iter()
-        .find(|v| v["context"] == "Transaction.End")
-        .expect("end reading");
+    let end = values.iter().find(|v| v["context"] == "Transaction.End").expect("end reading");
     assert_eq!(end["value"], 4000.0);
     let t = server.get(&format!("/api/v1/transactions/{tx}")).await;
     assert_eq!(t["energy_wh"], 3000.0);
@@ -415,67 +343,37 @@ async fn x_12_station_level_fault(backend: Backend) {
         (Some(0), Some("PowerMeterFailure"))
     );
     let station = server.get("/api/v1/stations/CP1").await;
-    let connector1 = station["connectors"]
-        .as_array()
-        .expect("connectors")
-        .iter()
-        .find(|c| c["connector_id"] == 1)
-        .cloned();
+    let connector1 =
+        station["connectors"].as_array().expect("connectors").iter().find(|c| c["connector_id"] == 1).cloned();
     assert_eq!(connector1.expect("connector 1")["status"], "Available");
     // A warning (error code on an operative connector) is a fault too, with lower severity.
     cp.status(1, "Charging", "OverVoltage").await;
     let open = server.get("/api/v1/faults?open=true&station_id=CP1").await;
-    let warning = open
-        .as_array()
-        .expect("array")
-        .iter()
-        .find(|f| f["connector_id"] == 1)
-        .cloned()
-        .expect("warning");
-    assert_eq!(
-        (warning["error_code"].as_str(), warning["severity"].as_str()),
-        (Some("OverVoltage"), Some("Warning"))
-    );
+    let warning = open.as_array().expect("array").iter().find(|f| f["connector_id"] == 1).cloned().expect("warning");
+    assert_eq!((warning["error_code"].as_str(), warning["severity"].as_str()), (Some("OverVoltage"), Some("Warning")));
 }
 
 async fn boot_rejected_for_unknown_station(backend: Backend) {
     let server = Server::start_with(backend, &["--unknown-stations", "reject"]).await;
     let mut cp = server.station("STRANGER").await;
-    let boot = cp
-        .call_ok(
-            "BootNotification",
-            json!({"chargePointVendor": "X", "chargePointModel": "Y"}),
-        )
-        .await;
+    let boot = cp.call_ok("BootNotification", json!({"chargePointVendor": "X", "chargePointModel": "Y"})).await;
     assert_eq!(boot["status"], "Rejected");
     assert_eq!(boot["interval"], 60);
     assert_eq!(cp.call_err("Heartbeat", json!({})).await, "SecurityError");
     assert_eq!(
-        cp.call_err(
-            "StatusNotification",
-            json!({"connectorId": 1, "status": "Available", "errorCode": "NoError"})
-        )
-        .await,
+        cp.call_err("StatusNotification", json!({"connectorId": 1, "status": "Available", "errorCode": "NoError"}))
+            .await,
         "SecurityError"
     );
     let station = server.get("/api/v1/stations/STRANGER").await;
     assert_eq!(station["registration_status"], "Rejected");
-    assert_eq!(
-        station["connectors"],
-        json!([]),
-        "nothing from a rejected station is applied"
-    );
+    assert_eq!(station["connectors"], json!([]), "nothing from a rejected station is applied");
 }
 
 async fn boot_pending_for_unknown_station(backend: Backend) {
     let server = Server::start_with(backend, &["--unknown-stations", "pending"]).await;
     let mut cp = server.station("NEWCOMER").await;
-    let boot = cp
-        .call_ok(
-            "BootNotification",
-            json!({"chargePointVendor": "X", "chargePointModel": "Y"}),
-        )
-        .await;
+    let boot = cp.call_ok("BootNotification", json!({"chargePointVendor": "X", "chargePointModel": "Y"})).await;
     assert_eq!(boot["status"], "Pending");
     assert_eq!(cp.call_err("Authorize", json!({"idTag": "A"})).await, "SecurityError");
 }
@@ -490,11 +388,7 @@ async fn register_going_backwards_is_flagged(backend: Backend) {
         cp.call_ok("MeterValues", json!({"connectorId": 1, "transactionId": tx, "meterValue": [{"timestamp": ts, "sampledValue": [{"value": wh}]}]}))
             .await;
     }
-    cp.call_ok(
-        "StopTransaction",
-        json!({"transactionId": tx, "meterStop": 4000, "timestamp": T1}),
-    )
-    .await;
+    cp.call_ok("StopTransaction", json!({"transactionId": tx, "meterStop": 4000, "timestamp": T1})).await;
     let t = server.get(&format!("/api/v1/transactions/{tx}")).await;
     assert_eq!(t["energy_wh"], 3000.0);
     assert_eq!(t["flags"], json!(["register_went_backwards"]));
@@ -503,47 +397,31 @@ async fn register_going_backwards_is_flagged(backend: Backend) {
 async fn firmware_diagnostics_security_notifications_are_recorded(backend: Backend) {
     let server = Server::start(backend).await;
     let mut cp = server.booted("CP1").await;
-    cp.call_ok("FirmwareStatusNotification", json!({"status": "Downloading"}))
+    cp.call_ok("FirmwareStatusNotification", json!({"status": "Downloading"})).await;
+    cp.call_ok("DiagnosticsStatusNotification", json!({"status": "Uploaded"})).await;
+    cp.call_ok("LogStatusNotification", json!({"status": "Uploading", "requestId": 7})).await;
+    cp.call_ok("SignedFirmwareStatusNotification", json!({"status": "InstallVerificationFailed", "requestId": 3}))
         .await;
-    cp.call_ok("DiagnosticsStatusNotification", json!({"status": "Uploaded"}))
-        .await;
-    cp.call_ok("LogStatusNotification", json!({"status": "Uploading", "requestId": 7}))
-        .await;
-    cp.call_ok(
-        "SignedFirmwareStatusNotification",
-        json!({"status": "InstallVerificationFailed", "requestId": 3}),
-    )
-    .await;
     cp.call_ok(
         "SecurityEventNotification",
         json!({"type": "TamperDetectionActivated", "timestamp": T0, "techInfo": "lid"}),
     )
     .await;
-    let sign = cp
-        .call_ok("SignCertificate", json!({"csr": "-----BEGIN CERTIFICATE REQUEST-----"}))
-        .await;
+    let sign = cp.call_ok("SignCertificate", json!({"csr": "-----BEGIN CERTIFICATE REQUEST-----"})).await;
     assert_eq!(sign["status"], "Rejected", "Ström cannot sign yet and says so");
     let station = server.get("/api/v1/stations/CP1").await;
     assert_eq!(station["firmware_status"], "InstallVerificationFailed");
     assert_eq!(station["diagnostics_status"], "Uploaded");
     assert_eq!(station["log_status"], "Uploading");
-    let security = server
-        .get("/api/v1/stations/CP1/events?kind=SecurityEventNotification")
-        .await;
+    let security = server.get("/api/v1/stations/CP1/events?kind=SecurityEventNotification").await;
     assert_eq!(security.as_array().map(Vec::len), Some(1));
     assert_eq!(
-        (
-            security[0]["status"].as_str(),
-            security[0]["detail"].as_str(),
-            security[0]["at"].as_str()
-        ),
+        (security[0]["status"].as_str(), security[0]["detail"].as_str(), security[0]["at"].as_str()),
         (Some("TamperDetectionActivated"), Some("lid"), Some(T0))
     );
     let all = server.get("/api/v1/stations/CP1/events").await;
     assert_eq!(all.as_array().map(Vec::len), Some(6));
     assert_eq!(all[0]["kind"], "SignCertificate", "newest first");
-    let log = server
-        .get("/api/v1/stations/CP1/events?kind=LogStatusNotification")
-        .await;
+    let log = server.get("/api/v1/stations/CP1/events?kind=LogStatusNotification").await;
     assert_eq!(log[0]["request_id"], 7);
 }

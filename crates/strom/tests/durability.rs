@@ -10,10 +10,7 @@ use std::collections::BTreeSet;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-both_backends!(
-    sigkill_loses_no_acknowledged_reading,
-    sigterm_drains_sessions_and_exits_cleanly
-);
+both_backends!(sigkill_loses_no_acknowledged_reading, sigterm_drains_sessions_and_exits_cleanly);
 
 async fn sigkill_loses_no_acknowledged_reading(backend: Backend) {
     let server = Server::start(backend).await;
@@ -59,19 +56,9 @@ async fn sigkill_loses_no_acknowledged_reading(backend: Backend) {
         .filter_map(|v| v["raw_value"].as_str()?.parse().ok())
         .collect();
     let lost: Vec<_> = acknowledged.difference(&stored).collect();
-    assert!(
-        lost.is_empty(),
-        "{} acknowledged readings lost, e.g. {:?}",
-        lost.len(),
-        &lost[..lost.len().min(5)]
-    );
+    assert!(lost.is_empty(), "{} acknowledged readings lost, e.g. {:?}", lost.len(), &lost[..lost.len().min(5)]);
     // At most the one reading in flight at the kill may be stored without its acknowledgement.
-    assert!(
-        stored.len() <= acknowledged.len() + 1,
-        "stored {} acknowledged {}",
-        stored.len(),
-        acknowledged.len()
-    );
+    assert!(stored.len() <= acknowledged.len() + 1, "stored {} acknowledged {}", stored.len(), acknowledged.len());
 }
 
 async fn sigterm_drains_sessions_and_exits_cleanly(backend: Backend) {

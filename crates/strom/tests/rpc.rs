@@ -40,14 +40,11 @@ async fn rpc_01_subprotocol_ocpp16(backend: Backend) {
 
 async fn rpc_02_first_supported_subprotocol_is_chosen(backend: Backend) {
     let server = Server::start(backend).await;
-    // 2.0.1 is not served yet (issue 3), so of these two Ström must pick 1.6, and only it.
-    let station = Station::connect(&server, "CP1", "ocpp2.0.1, ocpp1.6")
-        .await
-        .expect("connects");
+    let station = Station::connect(&server, "CP1", "ocpp2.0.1, ocpp1.6").await.expect("connects");
+    assert_eq!(station.protocol, "ocpp2.0.1", "the station's first choice that Ström speaks");
+    let station = Station::connect(&server, "CP2", "ocpp0.1,ocpp1.6").await.expect("connects");
     assert_eq!(station.protocol, "ocpp1.6");
-    let station = Station::connect(&server, "CP2", "ocpp0.1,ocpp1.6")
-        .await
-        .expect("connects");
+    let station = Station::connect(&server, "CP3", "ocpp2.1, ocpp1.6, ocpp2.0.1").await.expect("connects");
     assert_eq!(station.protocol, "ocpp1.6");
 }
 
@@ -68,10 +65,7 @@ async fn rpc_03_unsupported_subprotocol_is_refused(backend: Backend) {
 async fn rpc_04_bad_identity_is_refused(backend: Backend) {
     let server = Server::start(backend).await;
     assert_eq!(refused_with(Station::connect(&server, "", "ocpp1.6").await), 404);
-    assert_eq!(
-        refused_with(Station::connect(&server, &"x".repeat(49), "ocpp1.6").await),
-        400
-    );
+    assert_eq!(refused_with(Station::connect(&server, &"x".repeat(49), "ocpp1.6").await), 400);
     assert_eq!(refused_with(Station::connect(&server, "a%3Ab", "ocpp1.6").await), 400);
     assert!(Station::connect(&server, &"x".repeat(48), "ocpp1.6").await.is_ok());
 }
@@ -102,10 +96,7 @@ async fn rpc_07_unknown_message_type(backend: Backend) {
     let server = Server::start(backend).await;
     let mut cp = server.booted("CP1").await;
     let answer = cp.raw(r#"[9,"t1","Heartbeat",{}]"#).await;
-    assert_eq!(
-        (answer[1].as_str(), answer[2].as_str()),
-        (Some("t1"), Some("ProtocolError"))
-    );
+    assert_eq!((answer[1].as_str(), answer[2].as_str()), (Some("t1"), Some("ProtocolError")));
     cp.call_ok("Heartbeat", json!({})).await;
 }
 
@@ -113,11 +104,7 @@ async fn rpc_08_unknown_action(backend: Backend) {
     let server = Server::start(backend).await;
     let mut cp = server.booted("CP1").await;
     assert_eq!(cp.call_err("Foo", json!({})).await, "NotImplemented");
-    assert_eq!(
-        cp.call_err("heartbeat", json!({})).await,
-        "NotImplemented",
-        "action names are case-sensitive"
-    );
+    assert_eq!(cp.call_err("heartbeat", json!({})).await, "NotImplemented", "action names are case-sensitive");
     cp.call_ok("Heartbeat", json!({})).await;
 }
 
@@ -134,29 +121,17 @@ async fn rpc_10_missing_required_field(backend: Backend) {
         cp.call_err("BootNotification", json!({"chargePointVendor": "V"})).await,
         "OccurenceConstraintViolation"
     );
-    assert_eq!(
-        server.get("/api/v1/stations").await,
-        json!([]),
-        "nothing stored from a refused boot"
-    );
+    assert_eq!(server.get("/api/v1/stations").await, json!([]), "nothing stored from a refused boot");
 }
 
 async fn rpc_11_wrong_type(backend: Backend) {
     let server = Server::start(backend).await;
     let mut cp = server.booted("CP1").await;
     let code = cp
-        .call_err(
-            "StatusNotification",
-            json!({"connectorId": "1", "status": "Available", "errorCode": "NoError"}),
-        )
+        .call_err("StatusNotification", json!({"connectorId": "1", "status": "Available", "errorCode": "NoError"}))
         .await;
     assert_eq!(code, "TypeConstraintViolation");
-    let code = cp
-        .call_err(
-            "StatusNotification",
-            json!({"connectorId": 1, "status": 5, "errorCode": "NoError"}),
-        )
-        .await;
+    let code = cp.call_err("StatusNotification", json!({"connectorId": 1, "status": 5, "errorCode": "NoError"})).await;
     assert_eq!(code, "TypeConstraintViolation");
     assert_eq!(server.get("/api/v1/stations/CP1").await["connectors"], json!([]));
 }
@@ -164,17 +139,10 @@ async fn rpc_11_wrong_type(backend: Backend) {
 async fn rpc_12_bad_enum_and_too_long(backend: Backend) {
     let server = Server::start(backend).await;
     let mut cp = server.booted("CP1").await;
-    let code = cp
-        .call_err(
-            "StatusNotification",
-            json!({"connectorId": 1, "status": "Broken", "errorCode": "NoError"}),
-        )
-        .await;
+    let code =
+        cp.call_err("StatusNotification", json!({"connectorId": 1, "status": "Broken", "errorCode": "NoError"})).await;
     assert_eq!(code, "PropertyConstraintViolation");
-    assert_eq!(
-        cp.call_err("Authorize", json!({"idTag": "x".repeat(21)})).await,
-        "PropertyConstraintViolation"
-    );
+    assert_eq!(cp.call_err("Authorize", json!({"idTag": "x".repeat(21)})).await, "PropertyConstraintViolation");
     let code = cp
         .call_err(
             "StartTransaction",
@@ -293,10 +261,7 @@ async fn message_log_keeps_every_frame(backend: Backend) {
     assert!(messages.len() >= 7, "{messages:?}");
     let frames: Vec<&Value> = messages.iter().map(|m| &m["frame"]).collect();
     // Newest first: in/out pairs for Boot, Authorize, Foo, Heartbeat.
-    assert!(
-        frames.iter().any(|f| f[2] == "Authorize" && f[3]["idTag"] == "SECRET1"),
-        "tokens are stored unmasked"
-    );
+    assert!(frames.iter().any(|f| f[2] == "Authorize" && f[3]["idTag"] == "SECRET1"), "tokens are stored unmasked");
     assert!(frames.iter().any(|f| f[0] == 4 && f[2] == "NotImplemented"));
     let directions: Vec<&str> = messages.iter().filter_map(|m| m["direction"].as_str()).collect();
     assert_eq!(directions.iter().filter(|d| **d == "in").count(), 4);
@@ -305,12 +270,6 @@ async fn message_log_keeps_every_frame(backend: Backend) {
     let page = server.get("/api/v1/stations/CP1/messages?limit=2").await;
     assert_eq!(page.as_array().map(Vec::len), Some(2));
     let before = page[1]["id"].as_i64().expect("id");
-    let older = server
-        .get(&format!("/api/v1/stations/CP1/messages?limit=100&before={before}"))
-        .await;
-    assert!(older
-        .as_array()
-        .expect("array")
-        .iter()
-        .all(|m| m["id"].as_i64() < Some(before)));
+    let older = server.get(&format!("/api/v1/stations/CP1/messages?limit=100&before={before}")).await;
+    assert!(older.as_array().expect("array").iter().all(|m| m["id"].as_i64() < Some(before)));
 }

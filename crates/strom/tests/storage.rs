@@ -11,14 +11,8 @@ both_backends!(storage_failure_is_answered_with_internal_error);
 async fn execute(url: &str, sql: &str) {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
-    let url = if url.starts_with("postgres") {
-        url.to_string()
-    } else {
-        format!("sqlite://{url}")
-    };
-    let mut conn = sqlx::AnyConnection::connect(&url)
-        .await
-        .expect("connect to the test database");
+    let url = if url.starts_with("postgres") { url.to_string() } else { format!("sqlite://{url}") };
+    let mut conn = sqlx::AnyConnection::connect(&url).await.expect("connect to the test database");
     sqlx::query(sql).execute(&mut conn).await.expect("statement runs");
 }
 
@@ -42,17 +36,10 @@ async fn storage_failure_is_answered_with_internal_error(backend: Backend) {
     assert!(body["error"].is_string());
     // The frame of the failed call is still in the message log.
     let messages = server.get("/api/v1/stations/CP1/messages?limit=1000").await;
-    assert!(messages
-        .as_array()
-        .expect("array")
-        .iter()
-        .any(|m| m["frame"][2] == "StartTransaction"));
+    assert!(messages.as_array().expect("array").iter().any(|m| m["frame"][2] == "StartTransaction"));
     // Storage comes back, and so does service.
     execute(&server.db.url, "ALTER TABLE transactions_away RENAME TO transactions").await;
     let (tx, status) = cp.start(1, "TAG1", 0, "2026-11-26T10:00:00Z").await;
     assert_eq!(status, "Accepted");
-    assert_eq!(
-        server.get(&format!("/api/v1/transactions/{tx}")).await["id_token"],
-        "TAG1"
-    );
+    assert_eq!(server.get(&format!("/api/v1/transactions/{tx}")).await["id_token"], "TAG1");
 }

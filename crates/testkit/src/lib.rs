@@ -51,20 +51,15 @@ pub fn validate(version: VersionDir, action: &str, response: bool, instance: &Va
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let file = schema_file(version, action, response);
     let validator = {
-        let mut cache = CACHE
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut cache = CACHE.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
         *cache.entry((version, file.clone())).or_insert_with(|| {
             let schema = load_schema(version, &file);
             let v = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("compiling {file}: {e}"));
             Box::leak(Box::new(v))
         })
     };
-    let errors: Vec<String> = validator
-        .iter_errors(instance)
-        .map(|e| format!("{} at {}", e, e.instance_path))
-        .collect();
+    let errors: Vec<String> =
+        validator.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path)).collect();
     if errors.is_empty() {
         Ok(())
     } else {

@@ -191,10 +191,8 @@ pub enum CancelReservationResponseStatus {
 }
 
 impl CancelReservationResponseStatus {
-    pub const ALL: &'static [CancelReservationResponseStatus] = &[
-        CancelReservationResponseStatus::Accepted,
-        CancelReservationResponseStatus::Rejected,
-    ];
+    pub const ALL: &'static [CancelReservationResponseStatus] =
+        &[CancelReservationResponseStatus::Accepted, CancelReservationResponseStatus::Rejected];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -289,10 +287,8 @@ pub enum CertificateSignedStatusEnum {
 }
 
 impl CertificateSignedStatusEnum {
-    pub const ALL: &'static [CertificateSignedStatusEnum] = &[
-        CertificateSignedStatusEnum::Accepted,
-        CertificateSignedStatusEnum::Rejected,
-    ];
+    pub const ALL: &'static [CertificateSignedStatusEnum] =
+        &[CertificateSignedStatusEnum::Accepted, CertificateSignedStatusEnum::Rejected];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -318,10 +314,8 @@ pub enum CertificateUseEnum {
 }
 
 impl CertificateUseEnum {
-    pub const ALL: &'static [CertificateUseEnum] = &[
-        CertificateUseEnum::CentralSystemRootCertificate,
-        CertificateUseEnum::ManufacturerRootCertificate,
-    ];
+    pub const ALL: &'static [CertificateUseEnum] =
+        &[CertificateUseEnum::CentralSystemRootCertificate, CertificateUseEnum::ManufacturerRootCertificate];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -630,10 +624,8 @@ pub enum ChargingProfileRecurrencyKind {
 }
 
 impl ChargingProfileRecurrencyKind {
-    pub const ALL: &'static [ChargingProfileRecurrencyKind] = &[
-        ChargingProfileRecurrencyKind::Daily,
-        ChargingProfileRecurrencyKind::Weekly,
-    ];
+    pub const ALL: &'static [ChargingProfileRecurrencyKind] =
+        &[ChargingProfileRecurrencyKind::Daily, ChargingProfileRecurrencyKind::Weekly];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -867,10 +859,8 @@ pub enum ClearChargingProfileResponseStatus {
 }
 
 impl ClearChargingProfileResponseStatus {
-    pub const ALL: &'static [ClearChargingProfileResponseStatus] = &[
-        ClearChargingProfileResponseStatus::Accepted,
-        ClearChargingProfileResponseStatus::Unknown,
-    ];
+    pub const ALL: &'static [ClearChargingProfileResponseStatus] =
+        &[ClearChargingProfileResponseStatus::Accepted, ClearChargingProfileResponseStatus::Unknown];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -1379,10 +1369,8 @@ pub enum GetCompositeScheduleChargingRateUnit {
 }
 
 impl GetCompositeScheduleChargingRateUnit {
-    pub const ALL: &'static [GetCompositeScheduleChargingRateUnit] = &[
-        GetCompositeScheduleChargingRateUnit::A,
-        GetCompositeScheduleChargingRateUnit::W,
-    ];
+    pub const ALL: &'static [GetCompositeScheduleChargingRateUnit] =
+        &[GetCompositeScheduleChargingRateUnit::A, GetCompositeScheduleChargingRateUnit::W];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -1454,10 +1442,8 @@ pub enum GetCompositeScheduleResponseStatus {
 }
 
 impl GetCompositeScheduleResponseStatus {
-    pub const ALL: &'static [GetCompositeScheduleResponseStatus] = &[
-        GetCompositeScheduleResponseStatus::Accepted,
-        GetCompositeScheduleResponseStatus::Rejected,
-    ];
+    pub const ALL: &'static [GetCompositeScheduleResponseStatus] =
+        &[GetCompositeScheduleResponseStatus::Accepted, GetCompositeScheduleResponseStatus::Rejected];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -1605,10 +1591,8 @@ pub enum GetInstalledCertificateStatusEnum {
 }
 
 impl GetInstalledCertificateStatusEnum {
-    pub const ALL: &'static [GetInstalledCertificateStatusEnum] = &[
-        GetInstalledCertificateStatusEnum::Accepted,
-        GetInstalledCertificateStatusEnum::NotFound,
-    ];
+    pub const ALL: &'static [GetInstalledCertificateStatusEnum] =
+        &[GetInstalledCertificateStatusEnum::Accepted, GetInstalledCertificateStatusEnum::NotFound];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -1710,11 +1694,8 @@ pub enum HashAlgorithmEnum {
 }
 
 impl HashAlgorithmEnum {
-    pub const ALL: &'static [HashAlgorithmEnum] = &[
-        HashAlgorithmEnum::SHA256,
-        HashAlgorithmEnum::SHA384,
-        HashAlgorithmEnum::SHA512,
-    ];
+    pub const ALL: &'static [HashAlgorithmEnum] =
+        &[HashAlgorithmEnum::SHA256, HashAlgorithmEnum::SHA384, HashAlgorithmEnum::SHA512];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -1973,11 +1954,8 @@ pub enum LogStatusEnum {
 }
 
 impl LogStatusEnum {
-    pub const ALL: &'static [LogStatusEnum] = &[
-        LogStatusEnum::Accepted,
-        LogStatusEnum::Rejected,
-        LogStatusEnum::AcceptedCanceled,
-    ];
+    pub const ALL: &'static [LogStatusEnum] =
+        &[LogStatusEnum::Accepted, LogStatusEnum::Rejected, LogStatusEnum::AcceptedCanceled];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -2179,10 +2157,8 @@ pub enum RemoteStartTransactionResponseStatus {
 }
 
 impl RemoteStartTransactionResponseStatus {
-    pub const ALL: &'static [RemoteStartTransactionResponseStatus] = &[
-        RemoteStartTransactionResponseStatus::Accepted,
-        RemoteStartTransactionResponseStatus::Rejected,
-    ];
+    pub const ALL: &'static [RemoteStartTransactionResponseStatus] =
+        &[RemoteStartTransactionResponseStatus::Accepted, RemoteStartTransactionResponseStatus::Rejected];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -2238,10 +2214,8 @@ pub enum RemoteStopTransactionResponseStatus {
 }
 
 impl RemoteStopTransactionResponseStatus {
-    pub const ALL: &'static [RemoteStopTransactionResponseStatus] = &[
-        RemoteStopTransactionResponseStatus::Accepted,
-        RemoteStopTransactionResponseStatus::Rejected,
-    ];
+    pub const ALL: &'static [RemoteStopTransactionResponseStatus] =
+        &[RemoteStopTransactionResponseStatus::Accepted, RemoteStopTransactionResponseStatus::Rejected];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {

@@ -155,12 +155,8 @@ pub enum AttributeEnum {
 }
 
 impl AttributeEnum {
-    pub const ALL: &'static [AttributeEnum] = &[
-        AttributeEnum::Actual,
-        AttributeEnum::Target,
-        AttributeEnum::MinSet,
-        AttributeEnum::MaxSet,
-    ];
+    pub const ALL: &'static [AttributeEnum] =
+        &[AttributeEnum::Actual, AttributeEnum::Target, AttributeEnum::MinSet, AttributeEnum::MaxSet];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -325,11 +321,7 @@ pub struct AuthorizeRequest {
     pub custom_data: Option<CustomData>,
     #[serde(rename = "idToken")]
     pub id_token: IdToken,
-    #[serde(
-        rename = "iso15118CertificateHashData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "iso15118CertificateHashData", default, skip_serializing_if = "Option::is_none")]
     pub iso15118_certificate_hash_data: Option<Vec<OCSPRequestData>>,
 }
 
@@ -552,10 +544,8 @@ pub enum CancelReservationStatusEnum {
 }
 
 impl CancelReservationStatusEnum {
-    pub const ALL: &'static [CancelReservationStatusEnum] = &[
-        CancelReservationStatusEnum::Accepted,
-        CancelReservationStatusEnum::Rejected,
-    ];
+    pub const ALL: &'static [CancelReservationStatusEnum] =
+        &[CancelReservationStatusEnum::Accepted, CancelReservationStatusEnum::Rejected];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -645,11 +635,7 @@ pub struct CertificateHashDataChain {
     pub certificate_hash_data: CertificateHashData,
     #[serde(rename = "certificateType")]
     pub certificate_type: GetCertificateIdUseEnum,
-    #[serde(
-        rename = "childCertificateHashData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "childCertificateHashData", default, skip_serializing_if = "Option::is_none")]
     pub child_certificate_hash_data: Option<Vec<CertificateHashData>>,
     #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
@@ -741,10 +727,8 @@ pub enum CertificateSignedStatusEnum {
 }
 
 impl CertificateSignedStatusEnum {
-    pub const ALL: &'static [CertificateSignedStatusEnum] = &[
-        CertificateSignedStatusEnum::Accepted,
-        CertificateSignedStatusEnum::Rejected,
-    ];
+    pub const ALL: &'static [CertificateSignedStatusEnum] =
+        &[CertificateSignedStatusEnum::Accepted, CertificateSignedStatusEnum::Rejected];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -770,10 +754,8 @@ pub enum CertificateSigningUseEnum {
 }
 
 impl CertificateSigningUseEnum {
-    pub const ALL: &'static [CertificateSigningUseEnum] = &[
-        CertificateSigningUseEnum::ChargingStationCertificate,
-        CertificateSigningUseEnum::V2GCertificate,
-    ];
+    pub const ALL: &'static [CertificateSigningUseEnum] =
+        &[CertificateSigningUseEnum::ChargingStationCertificate, CertificateSigningUseEnum::V2GCertificate];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -1074,11 +1056,8 @@ pub enum ChargingProfileKindEnum {
 }
 
 impl ChargingProfileKindEnum {
-    pub const ALL: &'static [ChargingProfileKindEnum] = &[
-        ChargingProfileKindEnum::Absolute,
-        ChargingProfileKindEnum::Recurring,
-        ChargingProfileKindEnum::Relative,
-    ];
+    pub const ALL: &'static [ChargingProfileKindEnum] =
+        &[ChargingProfileKindEnum::Absolute, ChargingProfileKindEnum::Recurring, ChargingProfileKindEnum::Relative];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -1491,10 +1470,8 @@ pub enum ClearChargingProfileStatusEnum {
 }
 
 impl ClearChargingProfileStatusEnum {
-    pub const ALL: &'static [ClearChargingProfileStatusEnum] = &[
-        ClearChargingProfileStatusEnum::Accepted,
-        ClearChargingProfileStatusEnum::Unknown,
-    ];
+    pub const ALL: &'static [ClearChargingProfileStatusEnum] =
+        &[ClearChargingProfileStatusEnum::Accepted, ClearChargingProfileStatusEnum::Unknown];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -2748,11 +2725,8 @@ pub enum EventTriggerEnum {
 }
 
 impl EventTriggerEnum {
-    pub const ALL: &'static [EventTriggerEnum] = &[
-        EventTriggerEnum::Alerting,
-        EventTriggerEnum::Delta,
-        EventTriggerEnum::Periodic,
-    ];
+    pub const ALL: &'static [EventTriggerEnum] =
+        &[EventTriggerEnum::Alerting, EventTriggerEnum::Delta, EventTriggerEnum::Periodic];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -3235,10 +3209,8 @@ pub enum GetChargingProfileStatusEnum {
 }
 
 impl GetChargingProfileStatusEnum {
-    pub const ALL: &'static [GetChargingProfileStatusEnum] = &[
-        GetChargingProfileStatusEnum::Accepted,
-        GetChargingProfileStatusEnum::NoProfiles,
-    ];
+    pub const ALL: &'static [GetChargingProfileStatusEnum] =
+        &[GetChargingProfileStatusEnum::Accepted, GetChargingProfileStatusEnum::NoProfiles];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -3434,10 +3406,8 @@ pub enum GetDisplayMessagesStatusEnum {
 }
 
 impl GetDisplayMessagesStatusEnum {
-    pub const ALL: &'static [GetDisplayMessagesStatusEnum] = &[
-        GetDisplayMessagesStatusEnum::Accepted,
-        GetDisplayMessagesStatusEnum::Unknown,
-    ];
+    pub const ALL: &'static [GetDisplayMessagesStatusEnum] =
+        &[GetDisplayMessagesStatusEnum::Accepted, GetDisplayMessagesStatusEnum::Unknown];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -3481,11 +3451,7 @@ impl Validate for GetInstalledCertificateIdsRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GetInstalledCertificateIdsResponse {
-    #[serde(
-        rename = "certificateHashDataChain",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "certificateHashDataChain", default, skip_serializing_if = "Option::is_none")]
     pub certificate_hash_data_chain: Option<Vec<CertificateHashDataChain>>,
     #[serde(rename = "customData", default, skip_serializing_if = "Option::is_none")]
     pub custom_data: Option<CustomData>,
@@ -3526,10 +3492,8 @@ pub enum GetInstalledCertificateStatusEnum {
 }
 
 impl GetInstalledCertificateStatusEnum {
-    pub const ALL: &'static [GetInstalledCertificateStatusEnum] = &[
-        GetInstalledCertificateStatusEnum::Accepted,
-        GetInstalledCertificateStatusEnum::NotFound,
-    ];
+    pub const ALL: &'static [GetInstalledCertificateStatusEnum] =
+        &[GetInstalledCertificateStatusEnum::Accepted, GetInstalledCertificateStatusEnum::NotFound];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -3993,11 +3957,8 @@ pub enum HashAlgorithmEnum {
 }
 
 impl HashAlgorithmEnum {
-    pub const ALL: &'static [HashAlgorithmEnum] = &[
-        HashAlgorithmEnum::SHA256,
-        HashAlgorithmEnum::SHA384,
-        HashAlgorithmEnum::SHA512,
-    ];
+    pub const ALL: &'static [HashAlgorithmEnum] =
+        &[HashAlgorithmEnum::SHA256, HashAlgorithmEnum::SHA384, HashAlgorithmEnum::SHA512];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -4323,10 +4284,8 @@ pub enum Iso15118EVCertificateStatusEnum {
 }
 
 impl Iso15118EVCertificateStatusEnum {
-    pub const ALL: &'static [Iso15118EVCertificateStatusEnum] = &[
-        Iso15118EVCertificateStatusEnum::Accepted,
-        Iso15118EVCertificateStatusEnum::Failed,
-    ];
+    pub const ALL: &'static [Iso15118EVCertificateStatusEnum] =
+        &[Iso15118EVCertificateStatusEnum::Accepted, Iso15118EVCertificateStatusEnum::Failed];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -4358,13 +4317,8 @@ pub enum LocationEnum {
 }
 
 impl LocationEnum {
-    pub const ALL: &'static [LocationEnum] = &[
-        LocationEnum::Body,
-        LocationEnum::Cable,
-        LocationEnum::EV,
-        LocationEnum::Inlet,
-        LocationEnum::Outlet,
-    ];
+    pub const ALL: &'static [LocationEnum] =
+        &[LocationEnum::Body, LocationEnum::Cable, LocationEnum::EV, LocationEnum::Inlet, LocationEnum::Outlet];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -4447,11 +4401,8 @@ pub enum LogStatusEnum {
 }
 
 impl LogStatusEnum {
-    pub const ALL: &'static [LogStatusEnum] = &[
-        LogStatusEnum::Accepted,
-        LogStatusEnum::Rejected,
-        LogStatusEnum::AcceptedCanceled,
-    ];
+    pub const ALL: &'static [LogStatusEnum] =
+        &[LogStatusEnum::Accepted, LogStatusEnum::Rejected, LogStatusEnum::AcceptedCanceled];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -4676,12 +4627,8 @@ pub enum MessageFormatEnum {
 }
 
 impl MessageFormatEnum {
-    pub const ALL: &'static [MessageFormatEnum] = &[
-        MessageFormatEnum::ASCII,
-        MessageFormatEnum::HTML,
-        MessageFormatEnum::URI,
-        MessageFormatEnum::UTF8,
-    ];
+    pub const ALL: &'static [MessageFormatEnum] =
+        &[MessageFormatEnum::ASCII, MessageFormatEnum::HTML, MessageFormatEnum::URI, MessageFormatEnum::UTF8];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -4760,11 +4707,8 @@ pub enum MessagePriorityEnum {
 }
 
 impl MessagePriorityEnum {
-    pub const ALL: &'static [MessagePriorityEnum] = &[
-        MessagePriorityEnum::AlwaysFront,
-        MessagePriorityEnum::InFront,
-        MessagePriorityEnum::NormalCycle,
-    ];
+    pub const ALL: &'static [MessagePriorityEnum] =
+        &[MessagePriorityEnum::AlwaysFront, MessagePriorityEnum::InFront, MessagePriorityEnum::NormalCycle];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -4795,12 +4739,8 @@ pub enum MessageStateEnum {
 }
 
 impl MessageStateEnum {
-    pub const ALL: &'static [MessageStateEnum] = &[
-        MessageStateEnum::Charging,
-        MessageStateEnum::Faulted,
-        MessageStateEnum::Idle,
-        MessageStateEnum::Unavailable,
-    ];
+    pub const ALL: &'static [MessageStateEnum] =
+        &[MessageStateEnum::Charging, MessageStateEnum::Faulted, MessageStateEnum::Idle, MessageStateEnum::Unavailable];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -5032,11 +4972,8 @@ pub enum MonitoringBaseEnum {
 }
 
 impl MonitoringBaseEnum {
-    pub const ALL: &'static [MonitoringBaseEnum] = &[
-        MonitoringBaseEnum::All,
-        MonitoringBaseEnum::FactoryDefault,
-        MonitoringBaseEnum::HardWiredOnly,
-    ];
+    pub const ALL: &'static [MonitoringBaseEnum] =
+        &[MonitoringBaseEnum::All, MonitoringBaseEnum::FactoryDefault, MonitoringBaseEnum::HardWiredOnly];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -5135,11 +5072,8 @@ pub enum MutabilityEnum {
 }
 
 impl MutabilityEnum {
-    pub const ALL: &'static [MutabilityEnum] = &[
-        MutabilityEnum::ReadOnly,
-        MutabilityEnum::WriteOnly,
-        MutabilityEnum::ReadWrite,
-    ];
+    pub const ALL: &'static [MutabilityEnum] =
+        &[MutabilityEnum::ReadOnly, MutabilityEnum::WriteOnly, MutabilityEnum::ReadWrite];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -5723,12 +5657,8 @@ pub enum OCPPVersionEnum {
 }
 
 impl OCPPVersionEnum {
-    pub const ALL: &'static [OCPPVersionEnum] = &[
-        OCPPVersionEnum::OCPP12,
-        OCPPVersionEnum::OCPP15,
-        OCPPVersionEnum::OCPP16,
-        OCPPVersionEnum::OCPP20,
-    ];
+    pub const ALL: &'static [OCPPVersionEnum] =
+        &[OCPPVersionEnum::OCPP12, OCPPVersionEnum::OCPP15, OCPPVersionEnum::OCPP16, OCPPVersionEnum::OCPP20];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -6238,11 +6168,8 @@ pub enum RegistrationStatusEnum {
 }
 
 impl RegistrationStatusEnum {
-    pub const ALL: &'static [RegistrationStatusEnum] = &[
-        RegistrationStatusEnum::Accepted,
-        RegistrationStatusEnum::Pending,
-        RegistrationStatusEnum::Rejected,
-    ];
+    pub const ALL: &'static [RegistrationStatusEnum] =
+        &[RegistrationStatusEnum::Accepted, RegistrationStatusEnum::Pending, RegistrationStatusEnum::Rejected];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -6291,11 +6218,8 @@ pub enum ReportBaseEnum {
 }
 
 impl ReportBaseEnum {
-    pub const ALL: &'static [ReportBaseEnum] = &[
-        ReportBaseEnum::ConfigurationInventory,
-        ReportBaseEnum::FullInventory,
-        ReportBaseEnum::SummaryInventory,
-    ];
+    pub const ALL: &'static [ReportBaseEnum] =
+        &[ReportBaseEnum::ConfigurationInventory, ReportBaseEnum::FullInventory, ReportBaseEnum::SummaryInventory];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -6417,10 +6341,8 @@ pub enum RequestStartStopStatusEnum {
 }
 
 impl RequestStartStopStatusEnum {
-    pub const ALL: &'static [RequestStartStopStatusEnum] = &[
-        RequestStartStopStatusEnum::Accepted,
-        RequestStartStopStatusEnum::Rejected,
-    ];
+    pub const ALL: &'static [RequestStartStopStatusEnum] =
+        &[RequestStartStopStatusEnum::Accepted, RequestStartStopStatusEnum::Rejected];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -6603,10 +6525,8 @@ pub enum ReservationUpdateStatusEnum {
 }
 
 impl ReservationUpdateStatusEnum {
-    pub const ALL: &'static [ReservationUpdateStatusEnum] = &[
-        ReservationUpdateStatusEnum::Expired,
-        ReservationUpdateStatusEnum::Removed,
-    ];
+    pub const ALL: &'static [ReservationUpdateStatusEnum] =
+        &[ReservationUpdateStatusEnum::Expired, ReservationUpdateStatusEnum::Removed];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -6817,11 +6737,8 @@ pub enum ResetStatusEnum {
 }
 
 impl ResetStatusEnum {
-    pub const ALL: &'static [ResetStatusEnum] = &[
-        ResetStatusEnum::Accepted,
-        ResetStatusEnum::Rejected,
-        ResetStatusEnum::Scheduled,
-    ];
+    pub const ALL: &'static [ResetStatusEnum] =
+        &[ResetStatusEnum::Accepted, ResetStatusEnum::Rejected, ResetStatusEnum::Scheduled];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -7071,11 +6988,8 @@ pub enum SendLocalListStatusEnum {
 }
 
 impl SendLocalListStatusEnum {
-    pub const ALL: &'static [SendLocalListStatusEnum] = &[
-        SendLocalListStatusEnum::Accepted,
-        SendLocalListStatusEnum::Failed,
-        SendLocalListStatusEnum::VersionMismatch,
-    ];
+    pub const ALL: &'static [SendLocalListStatusEnum] =
+        &[SendLocalListStatusEnum::Accepted, SendLocalListStatusEnum::Failed, SendLocalListStatusEnum::VersionMismatch];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {
@@ -7947,11 +7861,8 @@ pub enum TransactionEventEnum {
 }
 
 impl TransactionEventEnum {
-    pub const ALL: &'static [TransactionEventEnum] = &[
-        TransactionEventEnum::Ended,
-        TransactionEventEnum::Started,
-        TransactionEventEnum::Updated,
-    ];
+    pub const ALL: &'static [TransactionEventEnum] =
+        &[TransactionEventEnum::Ended, TransactionEventEnum::Started, TransactionEventEnum::Updated];
 
     /// The value as it is spelled on the wire.
     pub fn as_str(self) -> &'static str {

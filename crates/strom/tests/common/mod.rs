@@ -27,10 +27,7 @@ pub enum Backend {
 impl Backend {
     /// PostgreSQL if configured. Without it the caller reports the test as skipped, loudly.
     pub fn postgres() -> Option<Backend> {
-        std::env::var("STROM_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-            .map(Backend::Postgres)
+        std::env::var("STROM_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()).map(Backend::Postgres)
     }
 }
 
@@ -67,31 +64,18 @@ impl Database {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = dir.path().join("strom.db").display().to_string();
-                Database {
-                    url,
-                    _dir: Some(dir),
-                    pg_schema: None,
-                }
+                Database { url, _dir: Some(dir), pg_schema: None }
             }
             Backend::Postgres(base) => {
                 use sqlx::Connection;
-                let nanos = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .expect("clock")
-                    .as_nanos();
+                let nanos =
+                    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos();
                 let schema = format!("strom_test_{}_{}", std::process::id(), nanos);
                 let mut conn = sqlx::PgConnection::connect(base).await.expect("PostgreSQL reachable");
-                sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create schema");
+                sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.expect("create schema");
                 let sep = if base.contains('?') { '&' } else { '?' };
                 let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
-                Database {
-                    url,
-                    _dir: None,
-                    pg_schema: Some((base.clone(), schema)),
-                }
+                Database { url, _dir: None, pg_schema: Some((base.clone(), schema)) }
             }
         }
     }
@@ -102,16 +86,11 @@ impl Drop for Database {
         if let Some((base, schema)) = self.pg_schema.take() {
             // Drop runs outside async code: a short-lived runtime of its own removes the schema.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
                 rt.block_on(async {
                     use sqlx::Connection;
                     if let Ok(mut conn) = sqlx::PgConnection::connect(&base).await {
-                        let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                            .execute(&mut conn)
-                            .await;
+                        let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&mut conn).await;
                     }
                 });
             })
@@ -155,10 +134,7 @@ impl Server {
             .expect("strom prints its address in time")
             .expect("stdout readable")
             .expect("strom printed its address");
-        let addr = line
-            .strip_prefix("strom listening on ")
-            .expect("address line")
-            .to_string();
+        let addr = line.strip_prefix("strom listening on ").expect("address line").to_string();
         Server { child, addr, db, args }
     }
 
@@ -171,27 +147,14 @@ impl Server {
     /// Stops the server with SIGTERM and returns its exit status.
     pub async fn terminate(mut self) -> (std::process::ExitStatus, Database) {
         let pid = self.child.id().expect("running");
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .expect("kill runs");
+        let status = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("kill runs");
         assert!(status.success());
-        let exit = tokio::time::timeout(TIMEOUT, self.child.wait())
-            .await
-            .expect("exits in time")
-            .expect("wait");
+        let exit = tokio::time::timeout(TIMEOUT, self.child.wait()).await.expect("exits in time").expect("wait");
         (exit, self.db_take())
     }
 
     fn db_take(&mut self) -> Database {
-        std::mem::replace(
-            &mut self.db,
-            Database {
-                url: String::new(),
-                _dir: None,
-                pg_schema: None,
-            },
-        )
+        std::mem::replace(&mut self.db, Database { url: String::new(), _dir: None, pg_schema: None })
     }
 
     pub async fn restart(db: Database) -> Server {
@@ -206,15 +169,24 @@ impl Server {
         Station::connect(self, id, "ocpp1.6").await.expect("station connects")
     }
 
+    pub async fn station201(&self, id: &str) -> Station {
+        let s = Station::connect(self, id, "ocpp2.0.1").await.expect("station connects");
+        assert_eq!(s.protocol, "ocpp2.0.1");
+        s
+    }
+
     /// A 1.6 station that has booted and is Accepted.
     pub async fn booted(&self, id: &str) -> Station {
-        let mut s = self.station(id).await;
-        let r = s
-            .call_ok(
-                "BootNotification",
-                json!({"chargePointVendor": "Test", "chargePointModel": "T1"}),
-            )
-            .await;
+        Self::boot(self.station(id).await).await
+    }
+
+    /// A 2.0.1 station that has booted and is Accepted.
+    pub async fn booted201(&self, id: &str) -> Station {
+        Self::boot(self.station201(id).await).await
+    }
+
+    async fn boot(mut s: Station) -> Station {
+        let r = s.call_ok("BootNotification", boot_payload(&s.protocol, "Test", "T1")).await;
         assert_eq!(r["status"], "Accepted");
         s
     }
@@ -229,22 +201,11 @@ impl Server {
         );
         stream.write_all(request.as_bytes()).await.expect("send request");
         let mut response = Vec::new();
-        tokio::time::timeout(TIMEOUT, stream.read_to_end(&mut response))
-            .await
-            .expect("answer in time")
-            .expect("read");
+        tokio::time::timeout(TIMEOUT, stream.read_to_end(&mut response)).await.expect("answer in time").expect("read");
         let text = String::from_utf8(response).expect("utf-8 response");
         let (head, body) = text.split_once("\r\n\r\n").expect("HTTP response");
-        let status: u16 = head
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .expect("status code");
-        let value = if body.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(body).expect("JSON body")
-        };
+        let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status code");
+        let value = if body.is_empty() { Value::Null } else { serde_json::from_str(body).expect("JSON body") };
         (status, value)
     }
 
@@ -274,6 +235,15 @@ pub struct Station {
     pub protocol: String,
 }
 
+/// The boot payload of a test station of either version.
+pub fn boot_payload(protocol: &str, vendor: &str, model: &str) -> Value {
+    if protocol == "ocpp2.0.1" {
+        json!({"reason": "PowerUp", "chargingStation": {"vendorName": vendor, "model": model}})
+    } else {
+        json!({"chargePointVendor": vendor, "chargePointModel": model})
+    }
+}
+
 impl Station {
     pub async fn connect(
         server: &Server,
@@ -281,9 +251,7 @@ impl Station {
         protocols: &str,
     ) -> Result<Station, tokio_tungstenite::tungstenite::Error> {
         let mut request = server.ws_url(id).into_client_request()?;
-        request
-            .headers_mut()
-            .insert("Sec-WebSocket-Protocol", protocols.parse().expect("header value"));
+        request.headers_mut().insert("Sec-WebSocket-Protocol", protocols.parse().expect("header value"));
         let (ws, response) = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(request))
             .await
             .expect("handshake in time")?;
@@ -293,11 +261,16 @@ impl Station {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string();
-        Ok(Station {
-            ws,
-            next_id: 0,
-            protocol,
-        })
+        Ok(Station { ws, next_id: 0, protocol })
+    }
+
+    /// The folder of the official schemas for the negotiated version.
+    pub fn schema_dir(&self) -> testkit::VersionDir {
+        if self.protocol == "ocpp2.0.1" {
+            "v201"
+        } else {
+            "v16"
+        }
     }
 
     pub async fn send_text(&mut self, text: &str) {
@@ -307,10 +280,7 @@ impl Station {
     /// The next message from Ström, answering pings along the way.
     pub async fn next_message(&mut self) -> Option<Message> {
         loop {
-            match tokio::time::timeout(TIMEOUT, self.ws.next())
-                .await
-                .expect("Ström answers in time")
-            {
+            match tokio::time::timeout(TIMEOUT, self.ws.next()).await.expect("Ström answers in time") {
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 Some(Ok(m)) => return Some(m),
                 Some(Err(_)) | None => return None,
@@ -326,10 +296,7 @@ impl Station {
                 if frame[0] == 4 {
                     let parts = frame.as_array().expect("array");
                     assert_eq!(parts.len(), 5, "CALLERROR has five elements: {frame}");
-                    assert!(
-                        parts[2].is_string() && parts[3].is_string() && parts[4].is_object(),
-                        "{frame}"
-                    );
+                    assert!(parts[2].is_string() && parts[3].is_string() && parts[4].is_object(), "{frame}");
                 }
                 frame
             }
@@ -351,7 +318,7 @@ impl Station {
         assert_eq!(answer[1], id.as_str(), "answer carries the CALL's id");
         match answer[0].as_u64() {
             Some(3) => {
-                testkit::validate("v16", action, true, &answer[2])
+                testkit::validate(self.schema_dir(), action, true, &answer[2])
                     .unwrap_or_else(|e| panic!("Ström sent an invalid {action} answer: {e}"));
                 Reply::Result(answer[2].clone())
             }
@@ -403,25 +370,16 @@ impl Station {
 
 impl Station {
     pub async fn send_ping(&mut self, payload: &[u8]) {
-        self.ws
-            .send(Message::Ping(payload.to_vec().into()))
-            .await
-            .expect("send ping");
+        self.ws.send(Message::Ping(payload.to_vec().into())).await.expect("send ping");
     }
 
     pub async fn send_binary(&mut self, payload: &[u8]) {
-        self.ws
-            .send(Message::Binary(payload.to_vec().into()))
-            .await
-            .expect("send binary");
+        self.ws.send(Message::Binary(payload.to_vec().into())).await.expect("send binary");
     }
 
     /// The next message of any kind, pings and pongs included.
     pub async fn next_raw_message(&mut self) -> Option<Message> {
-        match tokio::time::timeout(TIMEOUT, self.ws.next())
-            .await
-            .expect("Ström answers in time")
-        {
+        match tokio::time::timeout(TIMEOUT, self.ws.next()).await.expect("Ström answers in time") {
             Some(Ok(m)) => Some(m),
             Some(Err(_)) | None => None,
         }

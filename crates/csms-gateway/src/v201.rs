@@ -1,0 +1,424 @@
+//! The OCPP 2.0.1 adapter: every action a 2.0.1 station sends, translated into the same domain
+//! operations as 1.6 (one network, not two; CHECKLIST §4.10). Transaction ids are the station's,
+//! faults come from NotifyEvent, and the device model from NotifyReport.
+
+use crate::errors::CallFailure;
+use crate::session::Session;
+use csms_core::authorization::{AuthDecision, AuthStatus};
+use csms_core::metering::{self, Reading};
+use csms_core::station::{BootInfo, RegistrationStatus};
+use csms_store::{
+    DeviceEvent, DeviceVariable, FrameLog, MonitorReport, Op, Outcome, StationStatusReport, TxEvent, VariableAttribute,
+    VariableCharacteristics, VariableReport,
+};
+use ocpp::v201::*;
+use ocpp::{DateTime, Initiator};
+use serde_json::value::RawValue;
+
+pub(crate) async fn handle(
+    session: &mut Session,
+    action: &str,
+    payload: &RawValue,
+    log: &mut Option<FrameLog>,
+) -> Result<String, CallFailure> {
+    let action = Action::from_name(action).ok_or_else(|| CallFailure::UnknownAction(action.to_string()))?;
+    if action.initiator() == Initiator::Csms {
+        return Err(CallFailure::NotStationAction(action.as_str()));
+    }
+    // A Pending station may send the reports the CSMS asked for while provisioning it.
+    let pending_ok = matches!(action, Action::NotifyReport | Action::NotifyMonitoringReport);
+    session.admit(action == Action::BootNotification, pending_ok)?;
+    let request = Request::decode(action, payload.get()).map_err(CallFailure::Decode)?;
+    let response = respond(session, request, log).await?;
+    Ok(response.to_json()?)
+}
+
+/// A payload re-serialised for an event's detail (the generated types always serialise).
+fn detail<T: serde::Serialize>(value: &T) -> Option<String> {
+    serde_json::to_string(value).ok()
+}
+
+async fn respond(session: &mut Session, request: Request, log: &mut Option<FrameLog>) -> Result<Response, CallFailure> {
+    let station = session.station.clone();
+    let now = session.gateway.clock.now();
+    Ok(match request {
+        Request::BootNotification(boot) => {
+            let cs = boot.charging_station;
+            let modem = cs.modem.unwrap_or(Modem { custom_data: None, iccid: None, imsi: None });
+            let info = BootInfo {
+                vendor: cs.vendor_name,
+                model: cs.model,
+                serial_number: cs.serial_number,
+                charge_box_serial_number: None,
+                firmware_version: cs.firmware_version,
+                iccid: modem.iccid,
+                imsi: modem.imsi,
+                meter_type: None,
+                meter_serial_number: None,
+            };
+            let (status, interval) = session.boot(info, "2.0.1", log).await?;
+            Response::BootNotification(BootNotificationResponse {
+                current_time: DateTime(now),
+                custom_data: None,
+                interval: interval.as_secs() as i64,
+                status: match status {
+                    RegistrationStatus::Accepted => RegistrationStatusEnum::Accepted,
+                    RegistrationStatus::Pending => RegistrationStatusEnum::Pending,
+                    RegistrationStatus::Rejected => RegistrationStatusEnum::Rejected,
+                },
+                status_info: None,
+            })
+        }
+        Request::Heartbeat(_) => {
+            session.commit(Op::Nothing, log).await?;
+            Response::Heartbeat(HeartbeatResponse { current_time: DateTime(now), custom_data: None })
+        }
+        Request::StatusNotification(req) => {
+            let report = StationStatusReport {
+                station,
+                evse_id: req.evse_id,
+                connector_id: req.connector_id,
+                status: req.connector_status.as_str().to_string(),
+                error_code: None,
+                info: None,
+                vendor_id: None,
+                vendor_error_code: None,
+                timestamp: req.timestamp.0,
+            };
+            session.commit(Op::StatusNotification(report), log).await?;
+            Response::StatusNotification(StatusNotificationResponse { custom_data: None })
+        }
+        Request::Authorize(req) => {
+            tracing::debug!(id_token = %crate::session::mask(&req.id_token.id_token), "authorize");
+            let decision = match session.commit(Op::Authorize { id_token: req.id_token.id_token, now }, log).await? {
+                Outcome::Auth(d) => d,
+                other => return Err(CallFailure::unexpected(other)),
+            };
+            // Ström does not check contract certificates (Plug&Charge) yet, and says so when
+            // asked rather than claim a check it did not make.
+            let asked_for_certificate = req.certificate.is_some() || req.iso15118_certificate_hash_data.is_some();
+            Response::Authorize(AuthorizeResponse {
+                certificate_status: asked_for_certificate
+                    .then_some(AuthorizeCertificateStatusEnum::NoCertificateAvailable),
+                custom_data: None,
+                id_token_info: id_token_info(&decision),
+            })
+        }
+        Request::TransactionEvent(req) => {
+            let info = req.transaction_info;
+            let readings = req.meter_value.iter().flatten().flat_map(readings).collect();
+            let event = TxEvent {
+                station,
+                station_tx_id: info.transaction_id,
+                event_type: req.event_type.as_str(),
+                timestamp: req.timestamp.0,
+                trigger_reason: req.trigger_reason.as_str().to_string(),
+                seq_no: req.seq_no,
+                offline: req.offline.unwrap_or(false),
+                charging_state: info.charging_state.map(|c| c.as_str().to_string()),
+                time_spent_charging: info.time_spent_charging,
+                stopped_reason: info.stopped_reason.map(|r| r.as_str().to_string()),
+                remote_start_id: info.remote_start_id,
+                reservation_id: req.reservation_id,
+                evse_id: req.evse.as_ref().map(|e| e.id),
+                connector_id: req.evse.as_ref().and_then(|e| e.connector_id),
+                id_token: req.id_token.as_ref().map(|t| (t.id_token.clone(), t.r#type.as_str().to_string())),
+                readings,
+                now,
+            };
+            let auth = match session.commit(Op::TransactionEvent(event), log).await? {
+                Outcome::TransactionEvent { auth, .. } => auth,
+                other => return Err(CallFailure::unexpected(other)),
+            };
+            // idTokenInfo is required whenever the request carried an idToken (E01.FR.06 …).
+            Response::TransactionEvent(TransactionEventResponse {
+                charging_priority: None,
+                custom_data: None,
+                id_token_info: auth.as_ref().map(id_token_info),
+                total_cost: None,
+                updated_personal_message: None,
+            })
+        }
+        Request::MeterValues(req) => {
+            let readings = req.meter_value.iter().flat_map(readings).collect();
+            let op =
+                Op::MeterValues { station, evse_id: Some(req.evse_id), connector_id: 0, station_tx_id: None, readings };
+            session.commit(op, log).await?;
+            Response::MeterValues(MeterValuesResponse { custom_data: None })
+        }
+        Request::NotifyEvent(req) => {
+            let events = req.event_data.into_iter().map(device_event).collect();
+            session.commit(Op::NotifyEvent { station, events }, log).await?;
+            Response::NotifyEvent(NotifyEventResponse { custom_data: None })
+        }
+        Request::NotifyReport(req) => {
+            let entries = req.report_data.unwrap_or_default().into_iter().map(variable_report).collect();
+            let op = Op::ReportPart {
+                station,
+                request_id: req.request_id,
+                seq_no: req.seq_no,
+                tbc: req.tbc.unwrap_or(false),
+                entries,
+                now,
+            };
+            session.commit(op, log).await?;
+            Response::NotifyReport(NotifyReportResponse { custom_data: None })
+        }
+        Request::NotifyMonitoringReport(req) => {
+            let monitors = req.monitor.unwrap_or_default().into_iter().flat_map(monitor_reports).collect();
+            session.commit(Op::MonitoringReport { station, monitors, now }, log).await?;
+            Response::NotifyMonitoringReport(NotifyMonitoringReportResponse { custom_data: None })
+        }
+        Request::SecurityEventNotification(req) => {
+            tracing::info!(event = req.r#type, "security event");
+            let at = req.timestamp.0;
+            session.event(log, "SecurityEventNotification", Some(req.r#type), None, req.tech_info, at).await?;
+            Response::SecurityEventNotification(SecurityEventNotificationResponse { custom_data: None })
+        }
+        Request::FirmwareStatusNotification(req) => {
+            let status = req.status.as_str().to_string();
+            session.event(log, "FirmwareStatusNotification", Some(status), req.request_id, None, now).await?;
+            Response::FirmwareStatusNotification(FirmwareStatusNotificationResponse { custom_data: None })
+        }
+        Request::PublishFirmwareStatusNotification(req) => {
+            let status = req.status.as_str().to_string();
+            let locations = req.location.as_ref().and_then(detail);
+            session
+                .event(log, "PublishFirmwareStatusNotification", Some(status), req.request_id, locations, now)
+                .await?;
+            Response::PublishFirmwareStatusNotification(PublishFirmwareStatusNotificationResponse { custom_data: None })
+        }
+        Request::LogStatusNotification(req) => {
+            let status = req.status.as_str().to_string();
+            session.event(log, "LogStatusNotification", Some(status), req.request_id, None, now).await?;
+            Response::LogStatusNotification(LogStatusNotificationResponse { custom_data: None })
+        }
+        Request::ReservationStatusUpdate(req) => {
+            let status = req.reservation_update_status.as_str().to_string();
+            session.event(log, "ReservationStatusUpdate", Some(status), Some(req.reservation_id), None, now).await?;
+            Response::ReservationStatusUpdate(ReservationStatusUpdateResponse { custom_data: None })
+        }
+        Request::NotifyChargingLimit(req) => {
+            let source = req.charging_limit.charging_limit_source.as_str().to_string();
+            session.event(log, "NotifyChargingLimit", Some(source), req.evse_id, detail(&req), now).await?;
+            Response::NotifyChargingLimit(NotifyChargingLimitResponse { custom_data: None })
+        }
+        Request::ClearedChargingLimit(req) => {
+            let source = req.charging_limit_source.as_str().to_string();
+            session.event(log, "ClearedChargingLimit", Some(source), req.evse_id, None, now).await?;
+            Response::ClearedChargingLimit(ClearedChargingLimitResponse { custom_data: None })
+        }
+        Request::NotifyEVChargingNeeds(req) => {
+            // Ström computes no charging schedules yet (smart charging is a later issue), so it
+            // will not send one: Rejected, not an Accepted that promises a profile.
+            session
+                .event(log, "NotifyEVChargingNeeds", Some("Rejected".into()), Some(req.evse_id), detail(&req), now)
+                .await?;
+            Response::NotifyEVChargingNeeds(NotifyEVChargingNeedsResponse {
+                custom_data: None,
+                status: NotifyEVChargingNeedsStatusEnum::Rejected,
+                status_info: Some(status_info("NoSchedule", "Ström does not compute charging schedules yet")),
+            })
+        }
+        Request::NotifyEVChargingSchedule(req) => {
+            // The EV's schedule is informational for Ström (no limits of its own to check it
+            // against yet): it is recorded and accepted.
+            session
+                .event(log, "NotifyEVChargingSchedule", Some("Accepted".into()), Some(req.evse_id), detail(&req), now)
+                .await?;
+            Response::NotifyEVChargingSchedule(NotifyEVChargingScheduleResponse {
+                custom_data: None,
+                status: GenericStatusEnum::Accepted,
+                status_info: None,
+            })
+        }
+        Request::NotifyDisplayMessages(req) => {
+            session
+                .event(log, "NotifyDisplayMessages", None, Some(req.request_id), detail(&req.message_info), now)
+                .await?;
+            Response::NotifyDisplayMessages(NotifyDisplayMessagesResponse { custom_data: None })
+        }
+        Request::NotifyCustomerInformation(req) => {
+            session.event(log, "NotifyCustomerInformation", None, Some(req.request_id), Some(req.data), now).await?;
+            Response::NotifyCustomerInformation(NotifyCustomerInformationResponse { custom_data: None })
+        }
+        Request::ReportChargingProfiles(req) => {
+            let source = req.charging_limit_source.as_str().to_string();
+            session.event(log, "ReportChargingProfiles", Some(source), Some(req.request_id), detail(&req), now).await?;
+            Response::ReportChargingProfiles(ReportChargingProfilesResponse { custom_data: None })
+        }
+        Request::DataTransfer(req) => {
+            // No vendor extensions yet: every vendor is unknown, an answer, never a CALLERROR
+            // (OCTT TC_P_02). The data is kept for the operator.
+            let kept = serde_json::json!({"vendorId": req.vendor_id, "messageId": req.message_id, "data": req.data});
+            session.event(log, "DataTransfer", None, None, Some(kept.to_string()), now).await?;
+            Response::DataTransfer(DataTransferResponse {
+                custom_data: None,
+                data: None,
+                status: DataTransferStatusEnum::UnknownVendorId,
+                status_info: None,
+            })
+        }
+        Request::SignCertificate(req) => {
+            session.event(log, "SignCertificate", Some("Rejected".into()), None, Some(req.csr), now).await?;
+            Response::SignCertificate(SignCertificateResponse {
+                custom_data: None,
+                status: GenericStatusEnum::Rejected,
+                status_info: Some(status_info("NoCA", "Ström cannot sign certificates yet")),
+            })
+        }
+        Request::Get15118EVCertificate(req) => {
+            let action = req.action.as_str().to_string();
+            session.event(log, "Get15118EVCertificate", Some(action), None, None, now).await?;
+            Response::Get15118EVCertificate(Get15118EVCertificateResponse {
+                custom_data: None,
+                exi_response: String::new(),
+                status: Iso15118EVCertificateStatusEnum::Failed,
+                status_info: Some(status_info("NoPKI", "Ström has no ISO 15118 certificate service yet")),
+            })
+        }
+        Request::GetCertificateStatus(_) => {
+            session.event(log, "GetCertificateStatus", Some("Failed".into()), None, None, now).await?;
+            Response::GetCertificateStatus(GetCertificateStatusResponse {
+                custom_data: None,
+                ocsp_result: None,
+                status: GetCertificateStatusEnum::Failed,
+                status_info: Some(status_info("NoOCSP", "Ström does not relay OCSP requests yet")),
+            })
+        }
+        // The remaining actions are sent by the CSMS; `handle` refused them already.
+        other => return Err(CallFailure::NotStationAction(other.action().as_str())),
+    })
+}
+
+fn status_info(reason_code: &str, additional_info: &str) -> StatusInfo {
+    StatusInfo {
+        additional_info: Some(additional_info.to_string()),
+        custom_data: None,
+        reason_code: reason_code.to_string(),
+    }
+}
+
+fn readings(mv: &MeterValue) -> Vec<Reading> {
+    mv.sampled_value
+        .iter()
+        .map(|sv| {
+            let unit = sv.unit_of_measure.as_ref();
+            let multiplier = unit.and_then(|u| u.multiplier).unwrap_or(0);
+            let raw = serde_json::Number::from_f64(sv.value).map_or_else(|| sv.value.to_string(), |n| n.to_string());
+            let mut r = metering::reading(
+                mv.timestamp.0,
+                &raw,
+                sv.measurand.map(|m| m.as_str()),
+                sv.phase.map(|p| p.as_str()),
+                sv.location.map(|l| l.as_str()),
+                sv.context.map(|c| c.as_str()),
+                None,
+                // 2.0.1 UnitOfMeasure: unit defaults to Wh.
+                Some(unit.and_then(|u| u.unit.as_deref()).unwrap_or("Wh")),
+                i32::try_from(multiplier).unwrap_or(0),
+            );
+            r.signed_data = sv.signed_meter_value.as_ref().and_then(detail);
+            r
+        })
+        .collect()
+}
+
+fn location(component: &Component, variable: &Variable) -> DeviceVariable {
+    DeviceVariable {
+        component: component.name.clone(),
+        component_instance: component.instance.clone(),
+        evse_id: component.evse.as_ref().map(|e| e.id),
+        connector_id: component.evse.as_ref().and_then(|e| e.connector_id),
+        variable: variable.name.clone(),
+        variable_instance: variable.instance.clone(),
+    }
+}
+
+fn device_event(e: EventData) -> DeviceEvent {
+    DeviceEvent {
+        event_id: e.event_id,
+        timestamp: e.timestamp.0,
+        trigger: e.trigger.as_str().to_string(),
+        location: location(&e.component, &e.variable),
+        actual_value: e.actual_value,
+        cleared: e.cleared.unwrap_or(false),
+        tech_code: e.tech_code,
+        tech_info: e.tech_info,
+        transaction_id: e.transaction_id,
+        monitor_id: e.variable_monitoring_id,
+        notification_type: e.event_notification_type.as_str().to_string(),
+    }
+}
+
+fn variable_report(r: ReportData) -> VariableReport {
+    VariableReport {
+        location: location(&r.component, &r.variable),
+        attributes: r
+            .variable_attribute
+            .into_iter()
+            .map(|a| VariableAttribute {
+                // OCPP 2.0.1 VariableAttributeType: type defaults to Actual.
+                attribute_type: a.r#type.map_or("Actual", |t| t.as_str()).to_string(),
+                value: a.value,
+                mutability: a.mutability.map(|m| m.as_str().to_string()),
+                persistent: a.persistent,
+                constant: a.constant,
+            })
+            .collect(),
+        characteristics: r.variable_characteristics.map(|c| VariableCharacteristics {
+            unit: c.unit,
+            data_type: c.data_type.as_str().to_string(),
+            min_limit: c.min_limit,
+            max_limit: c.max_limit,
+            values_list: c.values_list,
+            supports_monitoring: c.supports_monitoring,
+        }),
+    }
+}
+
+fn monitor_reports(m: MonitoringData) -> Vec<MonitorReport> {
+    let place = location(&m.component, &m.variable);
+    m.variable_monitoring
+        .into_iter()
+        .map(|v| MonitorReport {
+            location: place.clone(),
+            monitor_id: v.id,
+            kind: v.r#type.as_str().to_string(),
+            value: v.value,
+            severity: v.severity,
+            transaction_only: v.transaction,
+        })
+        .collect()
+}
+
+fn id_token_info(d: &AuthDecision) -> IdTokenInfo {
+    IdTokenInfo {
+        cache_expiry_date_time: d.expiry.map(DateTime),
+        charging_priority: None,
+        custom_data: None,
+        evse_id: None,
+        group_id_token: d.parent_id_token.as_ref().map(|group| IdToken {
+            additional_info: None,
+            custom_data: None,
+            id_token: group.clone(),
+            // Groups are Ström's own identifiers.
+            r#type: IdTokenEnum::Central,
+        }),
+        language1: None,
+        language2: None,
+        personal_message: None,
+        status: match d.status {
+            AuthStatus::Accepted => AuthorizationStatusEnum::Accepted,
+            AuthStatus::Blocked => AuthorizationStatusEnum::Blocked,
+            AuthStatus::ConcurrentTx => AuthorizationStatusEnum::ConcurrentTx,
+            AuthStatus::Expired => AuthorizationStatusEnum::Expired,
+            AuthStatus::Invalid => AuthorizationStatusEnum::Invalid,
+            AuthStatus::NoCredit => AuthorizationStatusEnum::NoCredit,
+            AuthStatus::NotAllowedTypeEVSE => AuthorizationStatusEnum::NotAllowedTypeEVSE,
+            AuthStatus::NotAtThisLocation => AuthorizationStatusEnum::NotAtThisLocation,
+            AuthStatus::NotAtThisTime => AuthorizationStatusEnum::NotAtThisTime,
+            AuthStatus::Unknown => AuthorizationStatusEnum::Unknown,
+        },
+    }
+}
