@@ -15,6 +15,7 @@ both_backends!(
     tc_c_02_06_07_authorize_unknown_blocked_expired,
     tc_c_08_20_authorized_event_gets_id_token_info,
     tc_c_39_group_tokens,
+    tc_c_47_master_pass_stops_transactions,
     tc_e_03_plug_in_first_then_authorized,
     tc_e_09_start_without_token,
     tc_e_11_signed_meter_values_kept_verbatim,
@@ -232,6 +233,35 @@ async fn tc_c_39_group_tokens(backend: Backend) {
     );
     let t = &server.get("/api/v1/transactions?station_id=CS1").await[0];
     assert_eq!((t["id_token"].as_str(), t["stop_id_token"].as_str()), (Some("ALICE"), Some("BOB")));
+}
+
+/// A master-pass token is a token of the station's `AuthCtrlr.MasterPassGroupId` group: Ström
+/// tells the station the group, and the station may then stop any transaction with it.
+async fn tc_c_47_master_pass_stops_transactions(backend: Backend) {
+    let server = Server::start(backend).await;
+    server.add_token("DRIVER", "Accepted", None, None).await;
+    server.add_token("SERVICE", "Accepted", None, Some("MASTERPASS")).await;
+    let mut cs = server.booted201("CS1").await;
+    for (tx, evse) in [("M1", 1), ("M2", 2)] {
+        let started = json!({"idToken": id_token("DRIVER"), "evse": {"id": evse, "connectorId": 1}});
+        cs.call_ok("TransactionEvent", tx_event("Started", 0, tx, "Authorized", T0, started)).await;
+    }
+    let auth = cs.call_ok("Authorize", json!({"idToken": id_token("SERVICE")})).await;
+    assert_eq!(auth["idTokenInfo"]["groupIdToken"]["idToken"], "MASTERPASS");
+    for tx in ["M1", "M2"] {
+        let ended = json!({"idToken": id_token("SERVICE"), "transactionInfo": {"stoppedReason": "MasterPass"}});
+        let r = cs
+            .call_ok("TransactionEvent", tx_event("Ended", 1, tx, "StopAuthorized", "2026-11-26T10:05:00Z", ended))
+            .await;
+        assert_eq!(r["idTokenInfo"]["groupIdToken"]["idToken"], "MASTERPASS");
+    }
+    let all = server.get("/api/v1/transactions?station_id=CS1").await;
+    for t in all.as_array().expect("array") {
+        assert_eq!(
+            (t["stop_reason"].as_str(), t["stop_id_token"].as_str(), t["active"].as_bool()),
+            (Some("MasterPass"), Some("SERVICE"), Some(false))
+        );
+    }
 }
 
 async fn tc_e_03_plug_in_first_then_authorized(backend: Backend) {
