@@ -21,7 +21,9 @@ use std::sync::Arc;
 pub fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/api/v1/stations", get(list_stations))
-        .route("/api/v1/stations/{id}", get(get_station))
+        .route("/api/v1/stations/{id}", get(get_station).put(put_station))
+        .route("/api/v1/stations/{id}/commands", get(station_commands))
+        .route("/api/v1/stations/{id}/commands/{action}", axum::routing::post(send_command))
         .route("/api/v1/stations/{id}/messages", get(station_messages))
         .route("/api/v1/stations/{id}/events", get(station_events))
         .route("/api/v1/stations/{id}/variables", get(station_variables))
@@ -100,6 +102,84 @@ async fn list_stations(State(gw): State<Arc<Gateway>>) -> ApiResult {
 async fn get_station(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
     let station = gw.store.station(&id).await?.ok_or_else(|| ApiError::not_found("station"))?;
     Ok(Json(views::station(&station, gw.registry.session(&id))))
+}
+
+/// Changes what the operator controls about a station: its registration. A Pending station is
+/// accepted this way, then told so at its next BootNotification (send TriggerMessage
+/// BootNotification to make that happen now; OCPP 2.0.1 B02, CONFORMANCE X-10).
+async fn put_station(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    let station = csms_core::station::StationId::parse(&id).ok_or_else(|| {
+        ApiError::bad_request("station identity must be 1-48 characters of A-Z a-z 0-9 * - _ = + | @ .")
+    })?;
+    let value: Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
+    let unprocessable = |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m);
+    let Value::Object(fields) = value else {
+        return Err(ApiError::bad_request("body must be a JSON object"));
+    };
+    if let Some(key) = fields.keys().find(|k| k.as_str() != "registration_status") {
+        return Err(unprocessable(format!("unknown field {key:?}; only registration_status can be changed")));
+    }
+    let text = fields.get("registration_status").and_then(Value::as_str).unwrap_or_default();
+    let status = csms_core::station::RegistrationStatus::parse(text).ok_or_else(|| {
+        unprocessable(format!("registration_status must be Accepted, Pending or Rejected, not {text:?}"))
+    })?;
+    gw.store.apply(Op::SetRegistration { station, status, now: gw.clock.now() }, Vec::new()).await?;
+    let station = gw.store.station(&id).await?.ok_or_else(|| ApiError::not_found("station"))?;
+    Ok(Json(views::station(&station, gw.registry.session(&id))))
+}
+
+async fn station_commands(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, Query(params): Params) -> ApiResult {
+    gw.store.station(&id).await?.ok_or_else(|| ApiError::not_found("station"))?;
+    let commands = gw.store.commands(&id, limit_param(&params)?).await?;
+    Ok(Json(Value::Array(commands.iter().map(views::command).collect())))
+}
+
+/// Sends any CSMS-initiated OCPP action of the station's version; the body is that action's
+/// request payload. Answers with the station's reply payload, or a clear error.
+async fn send_command(
+    State(gw): State<Arc<Gateway>>,
+    Path((id, action)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let payload: Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
+    if !payload.is_object() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "body must be the action's request payload, a JSON object",
+        ));
+    }
+    use csms_gateway::{CommandError, CommandReply};
+    let outcome = gw.command(&id, &action, &payload.to_string()).await.map_err(|e| {
+        let status = match &e {
+            CommandError::UnknownStation(_) | CommandError::UnknownAction { .. } => StatusCode::NOT_FOUND,
+            CommandError::NotCsmsAction(_) | CommandError::InvalidPayload { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            CommandError::Offline { .. } | CommandError::VersionUnknown(_) => StatusCode::CONFLICT,
+            CommandError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            CommandError::Disconnected { .. } => StatusCode::BAD_GATEWAY,
+            CommandError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.to_string())
+    })?;
+    let id_header = [("x-command-id", outcome.command_id.to_string())];
+    Ok(match outcome.reply {
+        CommandReply::Result(payload) => {
+            let body: Value = serde_json::from_str(&payload).unwrap_or(Value::String(payload));
+            (StatusCode::OK, id_header, Json(body)).into_response()
+        }
+        CommandReply::CallError { code, description } => {
+            let body = json!({"error": format!("the station answered with CALLERROR {code}"), "code": code,
+                              "description": description, "command_id": outcome.command_id});
+            (StatusCode::BAD_GATEWAY, id_header, Json(body)).into_response()
+        }
+        CommandReply::InvalidResult { payload, message } => {
+            let body = json!({"error": format!("the station's answer breaks the schema: {message}"),
+                              "response": serde_json::from_str::<Value>(&payload).unwrap_or(Value::String(payload)),
+                              "command_id": outcome.command_id});
+            (StatusCode::BAD_GATEWAY, id_header, Json(body)).into_response()
+        }
+    })
 }
 
 async fn station_messages(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, Query(params): Params) -> ApiResult {

@@ -5,7 +5,7 @@ use csms_core::authorization::IdTokenRecord;
 use csms_core::clock::format_timestamp;
 use csms_gateway::SessionInfo;
 use csms_store::{
-    ConnectorView, DeviceModelView, FaultView, MessageView, MeterValueView, StationEventView, StationView,
+    CommandView, ConnectorView, DeviceModelView, FaultView, MessageView, MeterValueView, StationEventView, StationView,
     TransactionView,
 };
 use serde_json::{json, Value};
@@ -166,5 +166,21 @@ pub(crate) fn variable(v: &DeviceModelView) -> Value {
         "values_list": v.values_list,
         "supports_monitoring": v.supports_monitoring,
         "updated_at": v.updated_at,
+    })
+}
+
+pub(crate) fn command(c: &CommandView) -> Value {
+    let json_or_text = |t: &str| serde_json::from_str::<Value>(t).unwrap_or_else(|_| Value::String(t.to_string()));
+    json!({
+        "id": c.id,
+        "station_id": c.station_id,
+        "action": c.action,
+        "request": json_or_text(&c.request),
+        "status": c.status,
+        "response": c.response.as_deref().map(json_or_text),
+        "error_code": c.error_code,
+        "error_description": c.error_description,
+        "requested_at": c.requested_at,
+        "finished_at": c.finished_at,
     })
 }

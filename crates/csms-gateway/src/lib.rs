@@ -2,12 +2,14 @@
 //! OCPP version by subprotocol, keeps one live session per station, and translates between
 //! OCPP frames and the domain (`v16` adapter) with every effect committed before the answer.
 
+mod commands;
 mod errors;
 mod registry;
 mod session;
 mod v16;
 mod v201;
 
+pub use commands::{CommandError, CommandOutcome, CommandReply};
 pub use registry::{CallError, CallReply, Registry, SessionInfo};
 
 use axum::extract::ws::WebSocketUpgrade;

@@ -15,7 +15,7 @@ pub use ops::{
     VariableAttribute, VariableCharacteristics, VariableReport,
 };
 pub use queries::{
-    ConnectorView, DeviceModelView, FaultView, MessageView, MeterValueView, StationEventView, StationView,
+    CommandView, ConnectorView, DeviceModelView, FaultView, MessageView, MeterValueView, StationEventView, StationView,
     TransactionFilter, TransactionView,
 };
 

@@ -205,6 +205,29 @@ pub enum Op {
         now: Timestamp,
     },
     StatusNotification(StationStatusReport),
+    /// The operator sets a station's registration (e.g. accepts a Pending one); the station
+    /// learns it at its next BootNotification.
+    SetRegistration {
+        station: StationId,
+        status: RegistrationStatus,
+        now: Timestamp,
+    },
+    /// A command to a station is about to be sent; its log entry is created `Pending`.
+    CommandStarted {
+        station: StationId,
+        action: String,
+        request: String,
+        at: Timestamp,
+    },
+    /// How a command ended: `Answered`, `CallError`, `Timeout`, `Offline` or `Disconnected`.
+    CommandFinished {
+        command_id: i64,
+        status: &'static str,
+        response: Option<String>,
+        error_code: Option<String>,
+        error_description: Option<String>,
+        at: Timestamp,
+    },
     /// A notification kept as an event of the station (firmware, diagnostics and log upload
     /// progress, security events, data transfers, certificate requests).
     StationEvent {
@@ -237,10 +260,19 @@ pub enum Outcome {
     Done,
     Registration(RegistrationStatus),
     Auth(AuthDecision),
-    Started { transaction_id: i64, auth: AuthDecision },
-    TransactionEvent { transaction_id: i64, auth: Option<AuthDecision> },
+    Started {
+        transaction_id: i64,
+        auth: AuthDecision,
+    },
+    TransactionEvent {
+        transaction_id: i64,
+        auth: Option<AuthDecision>,
+    },
     Stopped(Option<AuthDecision>),
     Deleted(bool),
+    Command(i64),
+    /// Whether the thing the operation targets existed.
+    Found(bool),
 }
 
 pub(crate) async fn log_frame(conn: &mut AnyConnection, f: &FrameLog) -> Result<(), StoreError> {
@@ -294,6 +326,50 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
             Ok(Outcome::Done)
         }
         Op::StatusNotification(report) => status_notification(conn, report).await,
+        Op::SetRegistration { station, status, now } => {
+            let result = sqlx::query("UPDATE stations SET registration_status = $1 WHERE id = $2")
+                .bind(status.as_str())
+                .bind(station.as_str())
+                .execute(&mut *conn)
+                .await?;
+            let found = result.rows_affected() > 0;
+            if !found {
+                // An operator may register a station before it ever connects.
+                sqlx::query("INSERT INTO stations (id, registration_status, created_at) VALUES ($1, $2, $3)")
+                    .bind(station.as_str())
+                    .bind(status.as_str())
+                    .bind(format_timestamp(now))
+                    .execute(conn)
+                    .await?;
+            }
+            Ok(Outcome::Found(found))
+        }
+        Op::CommandStarted { station, action, request, at } => {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO commands (station_id, action, request, status, requested_at) VALUES ($1, $2, $3, 'Pending', $4) RETURNING id",
+            )
+            .bind(station.as_str())
+            .bind(action)
+            .bind(request)
+            .bind(format_timestamp(at))
+            .fetch_one(conn)
+            .await?;
+            Ok(Outcome::Command(id))
+        }
+        Op::CommandFinished { command_id, status, response, error_code, error_description, at } => {
+            sqlx::query(
+                "UPDATE commands SET status = $1, response = $2, error_code = $3, error_description = $4, finished_at = $5 WHERE id = $6",
+            )
+            .bind(*status)
+            .bind(response.as_deref())
+            .bind(error_code.as_deref())
+            .bind(error_description.as_deref())
+            .bind(format_timestamp(at))
+            .bind(*command_id)
+            .execute(conn)
+            .await?;
+            Ok(Outcome::Command(*command_id))
+        }
         Op::StationEvent { station, kind, status, request_id, detail, at } => {
             sqlx::query("INSERT INTO station_events (station_id, kind, status, request_id, detail, at) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(station.as_str())

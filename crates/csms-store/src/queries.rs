@@ -151,6 +151,21 @@ pub struct DeviceModelView {
     pub updated_at: String,
 }
 
+/// A command sent to a station and how it ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandView {
+    pub id: i64,
+    pub station_id: String,
+    pub action: String,
+    pub request: String,
+    pub status: String,
+    pub response: Option<String>,
+    pub error_code: Option<String>,
+    pub error_description: Option<String>,
+    pub requested_at: String,
+    pub finished_at: Option<String>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct TransactionFilter {
     pub station_id: Option<String>,
@@ -461,6 +476,30 @@ impl Store {
                 values_list: r.try_get("values_list")?,
                 supports_monitoring: flag(r.try_get("supports_monitoring")?),
                 updated_at: r.try_get("updated_at")?,
+            })
+        };
+        Ok(rows.iter().map(view).collect::<Result<_, _>>()?)
+    }
+
+    /// A station's commands, newest first.
+    pub async fn commands(&self, station_id: &str, limit: i64) -> Result<Vec<CommandView>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM commands WHERE station_id = $1 ORDER BY id DESC LIMIT $2")
+            .bind(station_id)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        let view = |r: &AnyRow| -> Result<CommandView, sqlx::Error> {
+            Ok(CommandView {
+                id: r.try_get("id")?,
+                station_id: r.try_get("station_id")?,
+                action: r.try_get("action")?,
+                request: r.try_get("request")?,
+                status: r.try_get("status")?,
+                response: r.try_get("response")?,
+                error_code: r.try_get("error_code")?,
+                error_description: r.try_get("error_description")?,
+                requested_at: r.try_get("requested_at")?,
+                finished_at: r.try_get("finished_at")?,
             })
         };
         Ok(rows.iter().map(view).collect::<Result<_, _>>()?)

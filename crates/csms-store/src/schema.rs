@@ -226,6 +226,22 @@ CREATE TABLE monitors (
     PRIMARY KEY (station_id, monitor_id)
 );
 "#,
+    // Operator commands to stations (issue 4): every CSMS-initiated CALL and how it ended.
+    r#"
+CREATE TABLE commands (
+    id {id},
+    station_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    request TEXT NOT NULL,
+    status TEXT NOT NULL,
+    response TEXT,
+    error_code TEXT,
+    error_description TEXT,
+    requested_at TEXT NOT NULL,
+    finished_at TEXT
+);
+CREATE INDEX commands_station ON commands (station_id, id);
+"#,
 ];
 
 pub(crate) fn migrations(backend: Backend) -> Vec<String> {

@@ -117,6 +117,16 @@ impl Server {
         Server::launch(db, args).await
     }
 
+    /// Starts with a configuration file holding `toml`.
+    pub async fn start_with_config(backend: Backend, toml: &str) -> Server {
+        let db = Database::new(&backend).await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("strom.toml");
+        std::fs::write(&path, toml).expect("config written");
+        // The file is read at start; the folder may go afterwards.
+        Server::launch(db, vec!["--config".into(), path.display().to_string()]).await
+    }
+
     async fn launch(db: Database, args: Vec<String>) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_strom"))
             .args(["serve", "--listen", "127.0.0.1:0", "--database", &db.url])
@@ -192,21 +202,12 @@ impl Server {
     }
 
     pub async fn http(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut stream = TcpStream::connect(&self.addr).await.expect("connect API");
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            self.addr,
-            body.len()
-        );
-        stream.write_all(request.as_bytes()).await.expect("send request");
-        let mut response = Vec::new();
-        tokio::time::timeout(TIMEOUT, stream.read_to_end(&mut response)).await.expect("answer in time").expect("read");
-        let text = String::from_utf8(response).expect("utf-8 response");
-        let (head, body) = text.split_once("\r\n\r\n").expect("HTTP response");
-        let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status code");
-        let value = if body.is_empty() { Value::Null } else { serde_json::from_str(body).expect("JSON body") };
-        (status, value)
+        http(&self.addr, method, path, body).await
+    }
+
+    /// A handle for API calls from another task (e.g. while a station answers a command).
+    pub fn api(&self) -> Api {
+        Api { addr: self.addr.clone() }
     }
 
     pub async fn get(&self, path: &str) -> Value {
@@ -220,6 +221,34 @@ impl Server {
         let (code, value) = self.http("POST", "/api/v1/id-tokens", Some(body)).await;
         assert_eq!(code, 201, "{value}");
     }
+}
+
+#[derive(Clone)]
+pub struct Api {
+    addr: String,
+}
+
+impl Api {
+    pub async fn http(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        http(&self.addr, method, path, body).await
+    }
+}
+
+async fn http(addr: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect API");
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("send request");
+    let mut response = Vec::new();
+    tokio::time::timeout(TIMEOUT, stream.read_to_end(&mut response)).await.expect("answer in time").expect("read");
+    let text = String::from_utf8(response).expect("utf-8 response");
+    let (head, body) = text.split_once("\r\n\r\n").expect("HTTP response");
+    let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status code");
+    let value = if body.is_empty() { Value::Null } else { serde_json::from_str(body).expect("JSON body") };
+    (status, value)
 }
 
 /// What Ström answered to a CALL.
@@ -361,6 +390,26 @@ impl Station {
             r["transactionId"].as_i64().expect("transactionId"),
             r["idTagInfo"]["status"].as_str().expect("status").to_string(),
         )
+    }
+
+    /// The next CALL Ström sends: (message id, action, payload), checked against the schema.
+    pub async fn expect_call(&mut self) -> (String, String, Value) {
+        let frame = self.next_frame().await;
+        assert_eq!(frame[0], 2, "expected a CALL, got {frame}");
+        let id = frame[1].as_str().expect("id").to_string();
+        assert!(id.len() <= 36, "message id {id} is longer than 36");
+        let action = frame[2].as_str().expect("action").to_string();
+        testkit::validate(self.schema_dir(), &action, false, &frame[3])
+            .unwrap_or_else(|e| panic!("Ström sent an invalid {action} request: {e}"));
+        (id, action, frame[3].clone())
+    }
+
+    pub async fn reply(&mut self, id: &str, payload: Value) {
+        self.send_text(&json!([3, id, payload]).to_string()).await;
+    }
+
+    pub async fn reply_error(&mut self, id: &str, code: &str, description: &str) {
+        self.send_text(&json!([4, id, code, description, {}]).to_string()).await;
     }
 
     pub async fn close(mut self) {

@@ -1,0 +1,175 @@
+//! Operator commands: a CSMS-to-station CALL whose payload is validated against its action's
+//! schema before it is sent, whose answer is decoded by the action it answers (never by its
+//! shape), and whose outcome (answer, CALLERROR, timeout, offline) is kept in the command log.
+
+use crate::registry::{CallError, CallReply};
+use crate::Gateway;
+use csms_core::station::StationId;
+use csms_store::{Op, Outcome, StoreError};
+use ocpp::{Initiator, OcppVersion};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("no station {0:?}")]
+    UnknownStation(String),
+    #[error("{action:?} is not an OCPP {version} action")]
+    UnknownAction { action: String, version: &'static str },
+    #[error("{0} is sent by stations, not by the CSMS")]
+    NotCsmsAction(&'static str),
+    #[error("invalid {action} request: {message}")]
+    InvalidPayload { action: &'static str, message: String },
+    #[error("station {0:?} has never connected, so its OCPP version is unknown")]
+    VersionUnknown(String),
+    #[error("station is not connected")]
+    Offline { command_id: i64 },
+    #[error("station did not answer within {timeout:?}")]
+    Timeout { command_id: i64, timeout: Duration },
+    #[error("connection closed before the station answered")]
+    Disconnected { command_id: i64 },
+    #[error("storage failed: {0}")]
+    Storage(#[from] StoreError),
+}
+
+/// What the station answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommandReply {
+    /// A CALLRESULT that is valid for the action: its payload as JSON text.
+    Result(String),
+    /// A CALLERROR.
+    CallError { code: String, description: String },
+    /// A CALLRESULT that breaks the action's response schema.
+    InvalidResult { payload: String, message: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandOutcome {
+    pub command_id: i64,
+    pub reply: CommandReply,
+}
+
+/// An action of either version, resolved for a station.
+#[derive(Clone, Copy)]
+enum VersionedAction {
+    V16(ocpp::v16::Action),
+    V201(ocpp::v201::Action),
+}
+
+impl VersionedAction {
+    fn resolve(version: OcppVersion, name: &str) -> Result<VersionedAction, CommandError> {
+        let unknown = || CommandError::UnknownAction { action: name.to_string(), version: version.subprotocol() };
+        let (action, initiator, as_str) = match version {
+            OcppVersion::V16 => {
+                let a = ocpp::v16::Action::from_name(name).ok_or_else(unknown)?;
+                (VersionedAction::V16(a), a.initiator(), a.as_str())
+            }
+            OcppVersion::V201 => {
+                let a = ocpp::v201::Action::from_name(name).ok_or_else(unknown)?;
+                (VersionedAction::V201(a), a.initiator(), a.as_str())
+            }
+        };
+        if initiator == Initiator::Station {
+            return Err(CommandError::NotCsmsAction(as_str));
+        }
+        Ok(action)
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            VersionedAction::V16(a) => a.as_str(),
+            VersionedAction::V201(a) => a.as_str(),
+        }
+    }
+
+    /// Strictly decodes the operator's payload and re-encodes it in canonical form.
+    fn request(self, payload: &str) -> Result<String, CommandError> {
+        let invalid = |message: String| CommandError::InvalidPayload { action: self.name(), message };
+        let encoded = match self {
+            VersionedAction::V16(a) => {
+                ocpp::v16::Request::decode(a, payload).map_err(|e| invalid(e.message))?.to_json()
+            }
+            VersionedAction::V201(a) => {
+                ocpp::v201::Request::decode(a, payload).map_err(|e| invalid(e.message))?.to_json()
+            }
+        };
+        encoded.map_err(|e| invalid(e.to_string()))
+    }
+
+    /// Checks the station's answer against the response schema of the action it answers.
+    fn check_response(self, payload: &str) -> Result<(), String> {
+        match self {
+            VersionedAction::V16(a) => ocpp::v16::Response::decode(a, payload).map(drop).map_err(|e| e.message),
+            VersionedAction::V201(a) => ocpp::v201::Response::decode(a, payload).map(drop).map_err(|e| e.message),
+        }
+    }
+}
+
+impl Gateway {
+    /// Sends `action` with `payload` (the OCPP request as JSON text) to a station and waits for
+    /// its answer, at most the configured call timeout.
+    pub async fn command(&self, station: &str, action: &str, payload: &str) -> Result<CommandOutcome, CommandError> {
+        let Some(station_id) = StationId::parse(station) else {
+            return Err(CommandError::UnknownStation(station.to_string()));
+        };
+        let session = self.registry.session(station);
+        let version = match &session {
+            Some(info) => info.version,
+            None => {
+                let record = self
+                    .store
+                    .station(station)
+                    .await?
+                    .ok_or_else(|| CommandError::UnknownStation(station.to_string()))?;
+                match record.ocpp_version.as_deref() {
+                    Some("1.6") => OcppVersion::V16,
+                    Some("2.0.1") => OcppVersion::V201,
+                    _ => return Err(CommandError::VersionUnknown(station.to_string())),
+                }
+            }
+        };
+        let action = VersionedAction::resolve(version, action)?;
+        let request = action.request(payload)?;
+        let started = Op::CommandStarted {
+            station: station_id,
+            action: action.name().to_string(),
+            request: request.clone(),
+            at: self.clock.now(),
+        };
+        let command_id = match self.store.apply(started, Vec::new()).await? {
+            Outcome::Command(id) => id,
+            other => return Err(StoreError::Corrupt(format!("unexpected outcome {other:?}")).into()),
+        };
+        let timeout = self.config.call_timeout;
+        let result = if session.is_some() {
+            self.registry.call(station, action.name(), request, timeout).await
+        } else {
+            Err(CallError::Offline)
+        };
+        let (status, reply, error) = match result {
+            Ok(CallReply::Result(payload)) => match action.check_response(&payload) {
+                Ok(()) => ("Answered", Ok(CommandReply::Result(payload)), None),
+                Err(message) => {
+                    let reply = CommandReply::InvalidResult { payload, message: message.clone() };
+                    ("InvalidResponse", Ok(reply), Some((None, message)))
+                }
+            },
+            Ok(CallReply::Error { code, description }) => {
+                let error = Some((Some(code.clone()), description.clone()));
+                ("CallError", Ok(CommandReply::CallError { code, description }), error)
+            }
+            Err(CallError::Offline) => ("Offline", Err(CommandError::Offline { command_id }), None),
+            Err(CallError::Timeout(timeout)) => ("Timeout", Err(CommandError::Timeout { command_id, timeout }), None),
+            Err(CallError::Disconnected) => ("Disconnected", Err(CommandError::Disconnected { command_id }), None),
+        };
+        let response = match &reply {
+            Ok(CommandReply::Result(p)) | Ok(CommandReply::InvalidResult { payload: p, .. }) => Some(p.clone()),
+            _ => None,
+        };
+        let (error_code, error_description) = error.map_or((None, None), |(c, d)| (c, Some(d)));
+        let finished =
+            Op::CommandFinished { command_id, status, response, error_code, error_description, at: self.clock.now() };
+        self.store.apply(finished, Vec::new()).await?;
+        tracing::info!(station, action = action.name(), command_id, status, "command");
+        reply.map(|reply| CommandOutcome { command_id, reply })
+    }
+}

@@ -1,0 +1,207 @@
+//! Operator commands through the API: any CSMS-initiated action of the station's version,
+//! validated before it is sent, answered with the station's reply, logged with its outcome
+//! (CONFORMANCE 1.6 TC_019_1, TC_026, 2.0.1 TC_B_02/X-10, RPC-17 through the API).
+
+mod common;
+
+use common::{Backend, Server};
+use serde_json::{json, Value};
+
+both_backends!(
+    tc_019_1_get_configuration_through_the_api,
+    tc_026_rejected_remote_start_is_surfaced,
+    command_errors_are_clear,
+    station_call_errors_and_invalid_answers_are_reported,
+    command_timeout_frees_the_queue,
+    commands_to_2_0_1_stations,
+    x_10_pending_station_is_accepted_by_the_operator,
+);
+
+async fn tc_019_1_get_configuration_through_the_api(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mut cp = server.booted("CP1").await;
+    let api = server.api();
+    let operator = tokio::spawn(async move {
+        api.http("POST", "/api/v1/stations/CP1/commands/GetConfiguration", Some(json!({}))).await
+    });
+    let (id, action, payload) = cp.expect_call().await;
+    assert_eq!((action.as_str(), payload), ("GetConfiguration", json!({})));
+    let answer = json!({"configurationKey": [{"key": "HeartbeatInterval", "readonly": false, "value": "300"}], "unknownKey": []});
+    cp.reply(&id, answer.clone()).await;
+    let (status, body) = operator.await.expect("operator task");
+    assert_eq!((status, body), (200, answer.clone()));
+    let log = server.get("/api/v1/stations/CP1/commands").await;
+    let entry = &log[0];
+    assert_eq!((entry["action"].as_str(), entry["status"].as_str()), (Some("GetConfiguration"), Some("Answered")));
+    assert_eq!((entry["request"].clone(), entry["response"].clone()), (json!({}), answer));
+    assert!(entry["finished_at"].is_string());
+    // The CALL and its answer are in the message log too.
+    let messages = server.get("/api/v1/stations/CP1/messages").await;
+    assert!(messages
+        .as_array()
+        .expect("array")
+        .iter()
+        .any(|m| m["direction"] == "out" && m["frame"][2] == "GetConfiguration"));
+}
+
+async fn tc_026_rejected_remote_start_is_surfaced(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mut cp = server.booted("CP1").await;
+    let api = server.api();
+    let body = json!({"idTag": "TAG1", "connectorId": 1});
+    let operator = tokio::spawn(async move {
+        api.http("POST", "/api/v1/stations/CP1/commands/RemoteStartTransaction", Some(body)).await
+    });
+    let (id, _, payload) = cp.expect_call().await;
+    assert_eq!(payload, json!({"idTag": "TAG1", "connectorId": 1}));
+    cp.reply(&id, json!({"status": "Rejected"})).await;
+    assert_eq!(operator.await.expect("operator task"), (200, json!({"status": "Rejected"})));
+    assert_eq!(server.get("/api/v1/transactions").await, json!([]));
+}
+
+async fn command_errors_are_clear(backend: Backend) {
+    let server = Server::start(backend).await;
+    let cp = server.booted("CP1").await;
+    let cases: [(&str, Value, u16); 7] = [
+        ("/api/v1/stations/NOPE/commands/Reset", json!({"type": "Hard"}), 404),
+        ("/api/v1/stations/CP1/commands/Dance", json!({}), 404),
+        ("/api/v1/stations/CP1/commands/Heartbeat", json!({}), 422),
+        ("/api/v1/stations/CP1/commands/Reset", json!({"type": "Sideways"}), 422),
+        ("/api/v1/stations/CP1/commands/Reset", json!({}), 422),
+        ("/api/v1/stations/CP1/commands/Reset", json!(["Hard"]), 422),
+        (
+            "/api/v1/stations/CP1/commands/RequestStartTransaction",
+            json!({"remoteStartId": 1, "idToken": {"idToken": "A", "type": "Central"}}),
+            404,
+        ),
+    ];
+    for (path, body, expected) in cases {
+        let (status, answer) = server.http("POST", path, Some(body.clone())).await;
+        assert_eq!(status, expected, "{path} {body}: {answer}");
+        assert!(answer["error"].as_str().is_some_and(|e| !e.is_empty()), "{answer}");
+    }
+    assert_eq!(server.get("/api/v1/stations/CP1/commands").await, json!([]), "refused requests are not commands");
+    // Offline: after a restart the station is certainly not connected.
+    cp.close().await;
+    let (_, db) = server.terminate().await;
+    let server = Server::restart(db).await;
+    let (status, answer) =
+        server.http("POST", "/api/v1/stations/CP1/commands/Reset", Some(json!({"type": "Soft"}))).await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(server.get("/api/v1/stations/CP1/commands").await[0]["status"], "Offline");
+}
+
+async fn station_call_errors_and_invalid_answers_are_reported(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mut cp = server.booted("CP1").await;
+    let api = server.api();
+    let operator =
+        tokio::spawn(
+            async move { api.http("POST", "/api/v1/stations/CP1/commands/ClearCache", Some(json!({}))).await },
+        );
+    let (id, _, _) = cp.expect_call().await;
+    cp.reply_error(&id, "NotSupported", "no cache here").await;
+    let (status, body) = operator.await.expect("operator task");
+    assert_eq!(
+        (status, body["code"].as_str(), body["description"].as_str()),
+        (502, Some("NotSupported"), Some("no cache here"))
+    );
+    let api = server.api();
+    let operator =
+        tokio::spawn(
+            async move { api.http("POST", "/api/v1/stations/CP1/commands/ClearCache", Some(json!({}))).await },
+        );
+    let (id, _, _) = cp.expect_call().await;
+    cp.reply(&id, json!({"status": "Maybe"})).await;
+    let (status, body) = operator.await.expect("operator task");
+    assert_eq!((status, body["response"].clone()), (502, json!({"status": "Maybe"})));
+    let log = server.get("/api/v1/stations/CP1/commands").await;
+    let statuses: Vec<&str> = log.as_array().expect("array").iter().filter_map(|c| c["status"].as_str()).collect();
+    assert_eq!(statuses, ["InvalidResponse", "CallError"]);
+    assert_eq!(log[1]["error_code"], "NotSupported");
+}
+
+async fn command_timeout_frees_the_queue(backend: Backend) {
+    let server = Server::start_with_config(backend, "call_timeout_secs = 1\n").await;
+    let mut cp = server.booted("CP1").await;
+    let api = server.api();
+    let operator =
+        tokio::spawn(
+            async move { api.http("POST", "/api/v1/stations/CP1/commands/ClearCache", Some(json!({}))).await },
+        );
+    let (ignored, _, _) = cp.expect_call().await;
+    let (status, body) = operator.await.expect("operator task");
+    assert_eq!(status, 504, "{body}");
+    let api = server.api();
+    let operator =
+        tokio::spawn(
+            async move { api.http("POST", "/api/v1/stations/CP1/commands/ClearCache", Some(json!({}))).await },
+        );
+    let (id, _, _) = cp.expect_call().await;
+    assert_ne!(id, ignored);
+    cp.reply(&ignored, json!({"status": "Rejected"})).await;
+    cp.reply(&id, json!({"status": "Accepted"})).await;
+    assert_eq!(operator.await.expect("operator task"), (200, json!({"status": "Accepted"})));
+    assert_eq!(server.get("/api/v1/stations/CP1/commands").await[1]["status"], "Timeout");
+}
+
+async fn commands_to_2_0_1_stations(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mut cs = server.booted201("CS1").await;
+    let api = server.api();
+    let body = json!({"type": "OnIdle", "evseId": 1});
+    let operator =
+        tokio::spawn(async move { api.http("POST", "/api/v1/stations/CS1/commands/Reset", Some(body)).await });
+    let (id, action, payload) = cs.expect_call().await;
+    assert_eq!((action.as_str(), payload), ("Reset", json!({"type": "OnIdle", "evseId": 1})));
+    cs.reply(&id, json!({"status": "Scheduled"})).await;
+    assert_eq!(operator.await.expect("operator task"), (200, json!({"status": "Scheduled"})));
+    let (status, _) = server.http("POST", "/api/v1/stations/CS1/commands/Reset", Some(json!({"type": "Hard"}))).await;
+    assert_eq!(status, 422, "a 1.6 reset type is invalid for 2.0.1");
+    let (status, _) =
+        server.http("POST", "/api/v1/stations/CS1/commands/RemoteStartTransaction", Some(json!({"idTag": "A"}))).await;
+    assert_eq!(status, 404, "a 1.6 action is unknown to a 2.0.1 station");
+}
+
+async fn x_10_pending_station_is_accepted_by_the_operator(backend: Backend) {
+    let server = Server::start_with(backend, &["--unknown-stations", "pending"]).await;
+    let mut cp = server.station("NEWCOMER").await;
+    let boot = cp.call_ok("BootNotification", json!({"chargePointVendor": "V", "chargePointModel": "M"})).await;
+    assert_eq!(boot["status"], "Pending");
+    // While Pending, the operator may look at the station...
+    let api = server.api();
+    let operator = tokio::spawn(async move {
+        api.http(
+            "POST",
+            "/api/v1/stations/NEWCOMER/commands/GetConfiguration",
+            Some(json!({"key": ["NumberOfConnectors"]})),
+        )
+        .await
+    });
+    let (id, _, _) = cp.expect_call().await;
+    cp.reply(&id, json!({"configurationKey": [{"key": "NumberOfConnectors", "readonly": true, "value": "2"}]})).await;
+    assert_eq!(operator.await.expect("operator task").0, 200);
+    // ...then accept it and ask it to boot again.
+    let (status, station) =
+        server.http("PUT", "/api/v1/stations/NEWCOMER", Some(json!({"registration_status": "Accepted"}))).await;
+    assert_eq!((status, station["registration_status"].as_str()), (200, Some("Accepted")));
+    let api = server.api();
+    let operator = tokio::spawn(async move {
+        api.http(
+            "POST",
+            "/api/v1/stations/NEWCOMER/commands/TriggerMessage",
+            Some(json!({"requestedMessage": "BootNotification"})),
+        )
+        .await
+    });
+    let (id, action, _) = cp.expect_call().await;
+    assert_eq!(action, "TriggerMessage");
+    cp.reply(&id, json!({"status": "Accepted"})).await;
+    assert_eq!(operator.await.expect("operator task"), (200, json!({"status": "Accepted"})));
+    let boot = cp.call_ok("BootNotification", json!({"chargePointVendor": "V", "chargePointModel": "M"})).await;
+    assert_eq!(boot["status"], "Accepted");
+    cp.call_ok("Heartbeat", json!({})).await;
+    let (status, _) =
+        server.http("PUT", "/api/v1/stations/NEWCOMER", Some(json!({"registration_status": "Sure"}))).await;
+    assert_eq!(status, 422);
+}
