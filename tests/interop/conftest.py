@@ -16,7 +16,7 @@ class Strom:
         if not binary:
             raise RuntimeError("STROM_BIN is not set: run the tests through ./test")
         self.proc = subprocess.Popen(
-            [binary, "serve", "--listen", "127.0.0.1:0", "--database", str(tmp_path / "strom.db")],
+            [binary, "serve", "--listen", "127.0.0.1:0", "--database", str(tmp_path / "strom.db"), "--api-open"],
             stdout=subprocess.PIPE,
             env={**os.environ, "STROM_LOG": "warn"},
             text=True,

@@ -2,6 +2,7 @@
 //! connection state, transactions with their energy and readings, faults, the message log,
 //! and id-token management. Errors are JSON `{"error": "..."}` with a fitting HTTP status.
 
+pub mod auth;
 mod views;
 
 use axum::body::Bytes;
@@ -18,8 +19,9 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub fn router(gateway: Arc<Gateway>) -> Router {
-    Router::new()
+/// The API routes. Unless `open`, every request needs a bearer token with a fitting role.
+pub fn router(gateway: Arc<Gateway>, open: bool) -> Router {
+    let routes = Router::new()
         .route("/api/v1/stations", get(list_stations))
         .route("/api/v1/stations/{id}", get(get_station).put(put_station))
         .route("/api/v1/stations/{id}/commands", get(station_commands))
@@ -33,8 +35,13 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/api/v1/faults", get(list_faults))
         .route("/api/v1/id-tokens", get(list_id_tokens).post(create_id_token))
         .route("/api/v1/id-tokens/{id_token}", get(get_id_token).put(put_id_token).delete(delete_id_token))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
-        .with_state(gateway)
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") });
+    let routes = if open {
+        routes
+    } else {
+        routes.layer(axum::middleware::from_fn_with_state(gateway.clone(), auth::require_token))
+    };
+    routes.with_state(gateway)
 }
 
 /// An error answer: status and a message for the operator.

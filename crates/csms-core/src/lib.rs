@@ -2,6 +2,7 @@
 //! stations and their connectors, id tokens and the authorization rule, transactions and the
 //! energy rule, meter readings and their normalisation, faults and their lifecycle.
 
+pub mod access;
 pub mod authorization;
 pub mod clock;
 pub mod faults;

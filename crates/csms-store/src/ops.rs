@@ -3,6 +3,7 @@
 //! and records their results.
 
 use crate::StoreError;
+use csms_core::access::Role;
 use csms_core::authorization::{self, AuthDecision, AuthStatus, IdTokenRecord, TokenStatus};
 use csms_core::clock::{format_timestamp, parse_timestamp};
 use csms_core::faults::{self, FaultChange};
@@ -228,6 +229,13 @@ pub enum Op {
         error_description: Option<String>,
         at: Timestamp,
     },
+    /// An API token, stored only as the hash of its secret.
+    CreateApiToken {
+        token_hash: String,
+        role: Role,
+        name: Option<String>,
+        now: Timestamp,
+    },
     /// A notification kept as an event of the station (firmware, diagnostics and log upload
     /// progress, security events, data transfers, certificate requests).
     StationEvent {
@@ -271,6 +279,8 @@ pub enum Outcome {
     Stopped(Option<AuthDecision>),
     Deleted(bool),
     Command(i64),
+    /// The id of a created record.
+    Created(i64),
     /// Whether the thing the operation targets existed.
     Found(bool),
 }
@@ -343,6 +353,18 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
                     .await?;
             }
             Ok(Outcome::Found(found))
+        }
+        Op::CreateApiToken { token_hash, role, name, now } => {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO api_tokens (token_hash, role, name, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(token_hash)
+            .bind(role.as_str())
+            .bind(name.as_deref())
+            .bind(format_timestamp(now))
+            .fetch_one(conn)
+            .await?;
+            Ok(Outcome::Created(id))
         }
         Op::CommandStarted { station, action, request, at } => {
             let id: i64 = sqlx::query_scalar(

@@ -505,6 +505,18 @@ impl Store {
         Ok(rows.iter().map(view).collect::<Result<_, _>>()?)
     }
 
+    /// The role of the API token whose secret hashes to `token_hash`, if there is one.
+    pub async fn api_token_role(&self, token_hash: &str) -> Result<Option<csms_core::access::Role>, StoreError> {
+        let role: Option<String> = sqlx::query_scalar("SELECT role FROM api_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(self.pool())
+            .await?;
+        role.map(|r| {
+            csms_core::access::Role::parse(&r).ok_or_else(|| StoreError::Corrupt(format!("API token role {r:?}")))
+        })
+        .transpose()
+    }
+
     pub async fn id_token(&self, id_token: &str) -> Result<Option<IdTokenRecord>, StoreError> {
         let row = sqlx::query("SELECT id_token, status, expiry, parent_id_token FROM id_tokens WHERE id_token = $1")
             .bind(id_token)

@@ -241,6 +241,13 @@ CREATE TABLE commands (
     finished_at TEXT
 );
 CREATE INDEX commands_station ON commands (station_id, id);
+CREATE TABLE api_tokens (
+    id {id},
+    token_hash TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL,
+    name TEXT,
+    created_at TEXT NOT NULL
+);
 "#,
 ];
 

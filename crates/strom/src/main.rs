@@ -24,6 +24,37 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token; it is printed once, alone on the last line, and stored hashed.
+    Create {
+        /// viewer (read), operator (also command stations) or admin (also manage stations and tokens).
+        #[arg(long)]
+        role: String,
+        /// A note on who or what the token is for.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// Where the data lives: the same flags, environment and file as `serve`.
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// SQLite file path or postgres:// URL.
+    #[arg(long, env = "STROM_DATABASE_URL")]
+    database: Option<String>,
+    /// TOML configuration file (see `strom config print-default`).
+    #[arg(long, env = "STROM_CONFIG")]
+    config: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -31,21 +62,34 @@ struct ServeArgs {
     /// Address to listen on, e.g. 0.0.0.0:8180 (port 0 picks a free port).
     #[arg(long, env = "STROM_LISTEN")]
     listen: Option<String>,
-    /// SQLite file path or postgres:// URL.
-    #[arg(long, env = "STROM_DATABASE_URL")]
-    database: Option<String>,
     /// Registration of stations Ström has never seen: accept, pending or reject.
     #[arg(long, env = "STROM_UNKNOWN_STATIONS")]
     unknown_stations: Option<String>,
-    /// TOML configuration file (see `strom config print-default`).
-    #[arg(long, env = "STROM_CONFIG")]
-    config: Option<PathBuf>,
+    /// Serve the API without authentication, for local development only.
+    #[arg(long)]
+    api_open: bool,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 #[derive(Subcommand)]
 enum ConfigCommand {
     /// Print the default configuration file, with comments.
     PrintDefault,
+}
+
+fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STROM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()
 }
 
 fn main() -> Result<()> {
@@ -56,21 +100,28 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Serve(args) => {
-            tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_env("STROM_LOG")
-                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-                )
-                .with_writer(std::io::stderr)
-                .init();
-            let file = config::load_file(args.config.as_deref())?;
+            init_logging();
+            let file = config::load_file(args.store.config.as_deref())?;
             let overrides = config::Overrides {
                 listen: args.listen,
-                database: args.database,
+                database: args.store.database,
                 unknown_stations: args.unknown_stations,
             };
             let config = config::resolve(file, overrides)?;
-            tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve::run(config))
+            runtime()?.block_on(serve::run(config, args.api_open))
+        }
+        Command::Token { command: TokenCommand::Create { role, name, store } } => {
+            init_logging();
+            let Some(role) = csms_core::access::Role::parse(&role) else {
+                anyhow::bail!("--role must be viewer, operator or admin, not {role:?}");
+            };
+            let file = config::load_file(store.config.as_deref())?;
+            let overrides = config::Overrides { database: store.database, ..Default::default() };
+            let config = config::resolve(file, overrides)?;
+            let secret = runtime()?.block_on(serve::create_token(&config, role, name))?;
+            println!("Created a {} token. It is shown only now; Ström keeps only its hash:", role.as_str());
+            println!("{secret}");
+            Ok(())
         }
     }
 }

@@ -12,14 +12,28 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-pub async fn run(config: Config) -> Result<()> {
+/// Creates an API token in the configured database and returns its secret.
+pub async fn create_token(config: &Config, role: csms_core::access::Role, name: Option<String>) -> Result<String> {
+    let store = Store::open(&config.database, StoreOptions::default())
+        .await
+        .with_context(|| format!("opening the database {:?}", config.database))?;
+    let (secret, token_hash) = csms_api::auth::new_token().context("no randomness for the token")?;
+    store.apply(csms_store::Op::CreateApiToken { token_hash, role, name, now: SystemClock.now() }, Vec::new()).await?;
+    store.close().await;
+    Ok(secret)
+}
+
+pub async fn run(config: Config, api_open: bool) -> Result<()> {
     let store = Store::open(&config.database, StoreOptions::default())
         .await
         .with_context(|| format!("opening the database {:?}", config.database))?;
     let shutdown = CancellationToken::new();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let gateway = Gateway::new(config.gateway.clone(), store.clone(), clock.clone(), shutdown.clone());
-    let app = gateway.router().merge(csms_api::router(gateway.clone()));
+    if api_open {
+        tracing::warn!("the API is open: anyone who can reach this port can read and command every station");
+    }
+    let app = gateway.router().merge(csms_api::router(gateway.clone(), api_open));
 
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await

@@ -111,10 +111,33 @@ impl Server {
         Server::start_with(backend, &[]).await
     }
 
+    /// Starts with extra flags, the API open (tests of authentication use `start_secure`).
     pub async fn start_with(backend: Backend, args: &[&str]) -> Server {
         let db = Database::new(&backend).await;
-        let args = args.iter().map(|s| s.to_string()).collect();
+        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        args.push("--api-open".into());
         Server::launch(db, args).await
+    }
+
+    /// Starts with API authentication on, as `strom serve` runs by default.
+    pub async fn start_secure(backend: Backend) -> Server {
+        let db = Database::new(&backend).await;
+        Server::launch(db, Vec::new()).await
+    }
+
+    /// Runs `strom token create --role ROLE` against this server's database; returns the token.
+    pub async fn create_token(&self, role: &str) -> Result<String, String> {
+        let output = Command::new(env!("CARGO_BIN_EXE_strom"))
+            .args(["token", "create", "--role", role, "--database", &self.db.url])
+            .env("STROM_LOG", "error")
+            .output()
+            .await
+            .expect("strom runs");
+        if !output.status.success() {
+            return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+        }
+        let stdout = String::from_utf8(output.stdout).expect("utf-8");
+        Ok(stdout.lines().last().expect("a last line").to_string())
     }
 
     /// Starts with a configuration file holding `toml`.
@@ -124,14 +147,14 @@ impl Server {
         let path = dir.path().join("strom.toml");
         std::fs::write(&path, toml).expect("config written");
         // The file is read at start; the folder may go afterwards.
-        Server::launch(db, vec!["--config".into(), path.display().to_string()]).await
+        Server::launch(db, vec!["--config".into(), path.display().to_string(), "--api-open".into()]).await
     }
 
     async fn launch(db: Database, args: Vec<String>) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_strom"))
             .args(["serve", "--listen", "127.0.0.1:0", "--database", &db.url])
             .args(&args)
-            .env("STROM_LOG", "warn")
+            .env("STROM_LOG", "error")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
@@ -168,7 +191,7 @@ impl Server {
     }
 
     pub async fn restart(db: Database) -> Server {
-        Server::launch(db, Vec::new()).await
+        Server::launch(db, vec!["--api-open".into()]).await
     }
 
     pub fn ws_url(&self, station: &str) -> String {
@@ -202,7 +225,12 @@ impl Server {
     }
 
     pub async fn http(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        http(&self.addr, method, path, body).await
+        http(&self.addr, method, path, body, None).await.0
+    }
+
+    /// An API call with a bearer token; also returns the response head.
+    pub async fn http_as(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> ((u16, Value), String) {
+        http(&self.addr, method, path, body, Some(token)).await
     }
 
     /// A handle for API calls from another task (e.g. while a station answers a command).
@@ -230,15 +258,22 @@ pub struct Api {
 
 impl Api {
     pub async fn http(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        http(&self.addr, method, path, body).await
+        http(&self.addr, method, path, body, None).await.0
     }
 }
 
-async fn http(addr: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+async fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    token: Option<&str>,
+) -> ((u16, Value), String) {
     let mut stream = TcpStream::connect(addr).await.expect("connect API");
     let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await.expect("send request");
@@ -248,7 +283,7 @@ async fn http(addr: &str, method: &str, path: &str, body: Option<Value>) -> (u16
     let (head, body) = text.split_once("\r\n\r\n").expect("HTTP response");
     let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status code");
     let value = if body.is_empty() { Value::Null } else { serde_json::from_str(body).expect("JSON body") };
-    (status, value)
+    ((status, value), head.to_string())
 }
 
 /// What Ström answered to a CALL.

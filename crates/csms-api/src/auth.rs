@@ -1,0 +1,94 @@
+//! API authentication: bearer tokens with roles (viewer reads, operator also commands
+//! stations, admin also manages stations and tokens). Only a SHA-256 hash of each token is
+//! stored; the secret is shown once, when it is created. Open mode, for local development,
+//! must be asked for explicitly (`strom serve --api-open`).
+
+use crate::ApiError;
+use axum::extract::{Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use csms_core::access::Role;
+use csms_gateway::Gateway;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// A new token: (the secret to give the user, the hash to store). 32 random bytes make the
+/// secret unguessable, so a plain SHA-256 is enough to keep the stored form useless to a thief.
+pub fn new_token() -> Result<(String, String), getrandom::Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes)?;
+    let secret = format!("strom_{}", hex::encode(bytes));
+    let hash = hash(&secret);
+    Ok((secret, hash))
+}
+
+pub fn hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// The role a request needs: reading needs viewer, commanding stations operator, and every
+/// other change admin.
+fn required_role(method: &Method, path: &str) -> Role {
+    if method == Method::GET || method == Method::HEAD {
+        Role::Viewer
+    } else if method == Method::POST && path.contains("/commands/") {
+        Role::Operator
+    } else {
+        Role::Admin
+    }
+}
+
+pub(crate) async fn require_token(State(gw): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
+    let needed = required_role(request.method(), request.uri().path());
+    let secret = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let unauthorized = |message: &str| {
+        let mut response = ApiError::new(StatusCode::UNAUTHORIZED, message).into_response();
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        response
+    };
+    let Some(secret) = secret else {
+        return unauthorized(
+            "an API token is required: Authorization: Bearer <token> (create one with strom token create)",
+        );
+    };
+    match gw.store.api_token_role(&hash(secret)).await {
+        Ok(Some(role)) if role.allows(needed) => next.run(request).await,
+        Ok(Some(role)) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("this needs the {} role; the token has {}", needed.as_str(), role.as_str()),
+        )
+        .into_response(),
+        Ok(None) => unauthorized("unknown API token"),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_needed_by_requests() {
+        assert_eq!(required_role(&Method::GET, "/api/v1/stations"), Role::Viewer);
+        assert_eq!(required_role(&Method::POST, "/api/v1/stations/CP1/commands/Reset"), Role::Operator);
+        assert_eq!(required_role(&Method::PUT, "/api/v1/stations/CP1"), Role::Admin);
+        assert_eq!(required_role(&Method::POST, "/api/v1/id-tokens"), Role::Admin);
+        assert_eq!(required_role(&Method::DELETE, "/api/v1/id-tokens/A"), Role::Admin);
+    }
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let (a, hash_a) = new_token().expect("random");
+        let (b, _) = new_token().expect("random");
+        assert_ne!(a, b);
+        assert_eq!(hash(&a), hash_a);
+        assert_eq!(hash_a.len(), 64);
+        assert!(!hash_a.contains(&a[6..]));
+    }
+}
