@@ -29,6 +29,10 @@ pub fn router(gateway: Arc<Gateway>, open: bool) -> Router {
         .route("/api/v1/stations/{id}/messages", get(station_messages))
         .route("/api/v1/stations/{id}/events", get(station_events))
         .route("/api/v1/stations/{id}/variables", get(station_variables))
+        .route("/api/v1/stations/{id}/configuration", get(station_configuration))
+        .route("/api/v1/stations/{id}/reservations", get(station_reservations))
+        .route("/api/v1/stations/{id}/charging-profiles", get(station_charging_profiles))
+        .route("/api/v1/stations/{id}/availability", get(station_availability))
         .route("/api/v1/transactions", get(list_transactions))
         .route("/api/v1/transactions/{id}", get(get_transaction))
         .route("/api/v1/transactions/{id}/meter-values", get(transaction_meter_values))
@@ -210,6 +214,37 @@ async fn station_variables(State(gw): State<Arc<Gateway>>, Path(id): Path<String
     gw.store.station(&id).await?.ok_or_else(|| ApiError::not_found("station"))?;
     let variables = gw.store.device_model(&id).await?;
     Ok(Json(Value::Array(variables.iter().map(views::variable).collect())))
+}
+
+/// Ensures the station exists, for endpoints under /stations/{id}.
+async fn known_station(gw: &Gateway, id: &str) -> Result<(), ApiError> {
+    gw.store.station(id).await?.ok_or_else(|| ApiError::not_found("station"))?;
+    Ok(())
+}
+
+async fn station_configuration(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
+    known_station(&gw, &id).await?;
+    let keys = gw.store.configuration(&id).await?;
+    Ok(Json(Value::Array(keys.iter().map(views::configuration_key).collect())))
+}
+
+async fn station_reservations(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
+    known_station(&gw, &id).await?;
+    let now = csms_core::clock::format_timestamp(&gw.clock.now());
+    let reservations = gw.store.reservations(&id, &now).await?;
+    Ok(Json(Value::Array(reservations.iter().map(views::reservation).collect())))
+}
+
+async fn station_charging_profiles(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
+    known_station(&gw, &id).await?;
+    let profiles = gw.store.charging_profiles(&id).await?;
+    Ok(Json(Value::Array(profiles.iter().map(views::charging_profile).collect())))
+}
+
+async fn station_availability(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
+    known_station(&gw, &id).await?;
+    let settings = gw.store.availability(&id).await?;
+    Ok(Json(Value::Array(settings.iter().map(views::availability).collect())))
 }
 
 async fn list_transactions(State(gw): State<Arc<Gateway>>, Query(params): Params) -> ApiResult {

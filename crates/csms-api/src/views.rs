@@ -5,8 +5,8 @@ use csms_core::authorization::IdTokenRecord;
 use csms_core::clock::format_timestamp;
 use csms_gateway::SessionInfo;
 use csms_store::{
-    CommandView, ConnectorView, DeviceModelView, FaultView, MessageView, MeterValueView, StationEventView, StationView,
-    TransactionView,
+    AvailabilityView, ChargingProfileView, CommandView, ConfigurationView, ConnectorView, DeviceModelView, FaultView,
+    MessageView, MeterValueView, ReservationView, StationEventView, StationView, TransactionView,
 };
 use serde_json::{json, Value};
 
@@ -182,5 +182,45 @@ pub(crate) fn command(c: &CommandView) -> Value {
         "error_description": c.error_description,
         "requested_at": c.requested_at,
         "finished_at": c.finished_at,
+    })
+}
+
+pub(crate) fn configuration_key(k: &ConfigurationView) -> Value {
+    json!({"key": k.key, "value": k.value, "readonly": k.readonly, "updated_at": k.updated_at})
+}
+
+pub(crate) fn reservation(r: &ReservationView) -> Value {
+    json!({
+        "reservation_id": r.reservation_id,
+        "evse_id": r.evse_id,
+        "connector_id": r.connector_id,
+        "id_token": r.id_token,
+        "group_id_token": r.group_id_token,
+        "expiry": r.expiry,
+        "status": r.status,
+        "transaction_id": r.transaction_id,
+        "updated_at": r.updated_at,
+    })
+}
+
+pub(crate) fn charging_profile(p: &ChargingProfileView) -> Value {
+    json!({
+        "profile_id": p.profile_id,
+        "evse_id": p.evse_id,
+        "stack_level": p.stack_level,
+        "purpose": p.purpose,
+        "transaction_id": p.transaction_id,
+        "profile": serde_json::from_str::<Value>(&p.profile).unwrap_or(Value::Null),
+        "updated_at": p.updated_at,
+    })
+}
+
+pub(crate) fn availability(a: &AvailabilityView) -> Value {
+    json!({
+        "evse_id": a.evse_id,
+        "connector_id": a.connector_id,
+        "operational_status": a.operational,
+        "status": a.status,
+        "updated_at": a.updated_at,
     })
 }

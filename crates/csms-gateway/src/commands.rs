@@ -95,6 +95,19 @@ impl VersionedAction {
         encoded.map_err(|e| invalid(e.to_string()))
     }
 
+    /// What the answered command changes in the store.
+    fn effects(self, station: &StationId, request: &str, response: &str, now: csms_core::Timestamp) -> Vec<Op> {
+        let effects = match self {
+            VersionedAction::V16(a) => crate::effects::v16(station, a, request, response, now),
+            VersionedAction::V201(a) => crate::effects::v201(station, a, request, response, now),
+        };
+        // Both texts were validated already (the request before sending, the answer on receipt).
+        effects.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "a validated command no longer decodes");
+            Vec::new()
+        })
+    }
+
     /// Checks the station's answer against the response schema of the action it answers.
     fn check_response(self, payload: &str) -> Result<(), String> {
         match self {
@@ -130,7 +143,7 @@ impl Gateway {
         let action = VersionedAction::resolve(version, action)?;
         let request = action.request(payload)?;
         let started = Op::CommandStarted {
-            station: station_id,
+            station: station_id.clone(),
             action: action.name().to_string(),
             request: request.clone(),
             at: self.clock.now(),
@@ -141,7 +154,7 @@ impl Gateway {
         };
         let timeout = self.config.call_timeout;
         let result = if session.is_some() {
-            self.registry.call(station, action.name(), request, timeout).await
+            self.registry.call(station, action.name(), request.clone(), timeout).await
         } else {
             Err(CallError::Offline)
         };
@@ -166,6 +179,11 @@ impl Gateway {
             _ => None,
         };
         let (error_code, error_description) = error.map_or((None, None), |(c, d)| (c, Some(d)));
+        if let Ok(CommandReply::Result(answer)) = &reply {
+            for op in action.effects(&station_id, &request, answer, self.clock.now()) {
+                self.store.apply(op, Vec::new()).await?;
+            }
+        }
         let finished =
             Op::CommandFinished { command_id, status, response, error_code, error_description, at: self.clock.now() };
         self.store.apply(finished, Vec::new()).await?;

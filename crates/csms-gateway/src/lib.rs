@@ -3,6 +3,7 @@
 //! OCPP frames and the domain (`v16` adapter) with every effect committed before the answer.
 
 mod commands;
+mod effects;
 mod errors;
 mod registry;
 mod session;

@@ -196,6 +196,12 @@ async fn respond(session: &mut Session, request: Request, log: &mut Option<Frame
         Request::ReservationStatusUpdate(req) => {
             let status = req.reservation_update_status.as_str().to_string();
             session.event(log, "ReservationStatusUpdate", Some(status), Some(req.reservation_id), None, now).await?;
+            let status = match req.reservation_update_status {
+                ReservationUpdateStatusEnum::Expired => "Expired",
+                ReservationUpdateStatusEnum::Removed => "Removed",
+            };
+            let ended = Op::ReservationEnded { station, reservation_id: req.reservation_id, status, now };
+            session.commit(ended, &mut None).await?;
             Response::ReservationStatusUpdate(ReservationStatusUpdateResponse { custom_data: None })
         }
         Request::NotifyChargingLimit(req) => {

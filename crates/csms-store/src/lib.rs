@@ -11,12 +11,13 @@ mod queries;
 mod schema;
 
 pub use ops::{
-    DeviceEvent, DeviceVariable, FrameLog, MonitorReport, Op, Outcome, StartTx, StationStatusReport, StopTx, TxEvent,
-    VariableAttribute, VariableCharacteristics, VariableReport,
+    ChargingProfileRecord, ConfigurationKey, DeviceEvent, DeviceVariable, FrameLog, MonitorReport, Op, Outcome,
+    Reservation, StartTx, StationStatusReport, StopTx, TxEvent, VariableAttribute, VariableCharacteristics,
+    VariableReport,
 };
 pub use queries::{
-    CommandView, ConnectorView, DeviceModelView, FaultView, MessageView, MeterValueView, StationEventView, StationView,
-    TransactionFilter, TransactionView,
+    AvailabilityView, ChargingProfileView, CommandView, ConfigurationView, ConnectorView, DeviceModelView, FaultView,
+    MessageView, MeterValueView, ReservationView, StationEventView, StationView, TransactionFilter, TransactionView,
 };
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

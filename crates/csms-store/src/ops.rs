@@ -62,6 +62,40 @@ pub struct StationStatusReport {
     pub timestamp: Timestamp,
 }
 
+#[derive(Debug, Clone)]
+pub struct ConfigurationKey {
+    pub key: String,
+    pub value: Option<String>,
+    pub readonly: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Reservation {
+    pub station: StationId,
+    pub reservation_id: i64,
+    /// None: any EVSE (2.0.1) or the whole station (1.6 connector 0).
+    pub evse_id: Option<i64>,
+    pub connector_id: Option<i64>,
+    pub id_token: String,
+    pub group_id_token: Option<String>,
+    pub expiry: Timestamp,
+    pub now: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChargingProfileRecord {
+    pub station: StationId,
+    pub profile_id: i64,
+    /// 2.0.1 evseId, or the 1.6 connectorId; 0 is the whole station.
+    pub evse_id: i64,
+    pub stack_level: i64,
+    pub purpose: String,
+    pub transaction_id: Option<String>,
+    /// The profile as the station was sent it (OCPP JSON).
+    pub profile: String,
+    pub now: Timestamp,
+}
+
 /// One OCPP 2.0.1 TransactionEvent.
 #[derive(Debug, Clone)]
 pub struct TxEvent {
@@ -229,6 +263,47 @@ pub enum Op {
         error_description: Option<String>,
         at: Timestamp,
     },
+    /// Configuration keys a 1.6 station reported (GetConfiguration) or accepted (ChangeConfiguration).
+    ConfigurationKeys {
+        station: StationId,
+        keys: Vec<ConfigurationKey>,
+        now: Timestamp,
+    },
+    /// Attribute values a 2.0.1 station reported (GetVariables) or accepted (SetVariables).
+    DeviceValues {
+        station: StationId,
+        values: Vec<(DeviceVariable, String, Option<String>)>,
+        now: Timestamp,
+    },
+    /// A reservation the station accepted.
+    ReservationMade(Reservation),
+    /// A reservation ended: `Cancelled`, `Expired` or `Removed`.
+    ReservationEnded {
+        station: StationId,
+        reservation_id: i64,
+        status: &'static str,
+        now: Timestamp,
+    },
+    /// A charging profile the station accepted. It replaces a profile with the same id, and
+    /// (OCPP 1.6 §3.13.2) one with the same stack level and purpose on the same EVSE/connector.
+    ChargingProfileSet(ChargingProfileRecord),
+    /// Profiles the station cleared; every given criterion must match.
+    ChargingProfilesCleared {
+        station: StationId,
+        profile_id: Option<i64>,
+        evse_id: Option<i64>,
+        purpose: Option<String>,
+        stack_level: Option<i64>,
+    },
+    /// The availability the operator set and the station accepted (or scheduled).
+    AvailabilitySet {
+        station: StationId,
+        evse_id: Option<i64>,
+        connector_id: Option<i64>,
+        operational: &'static str,
+        status: String,
+        now: Timestamp,
+    },
     /// An API token, stored only as the hash of its secret.
     CreateApiToken {
         token_hash: String,
@@ -353,6 +428,146 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
                     .await?;
             }
             Ok(Outcome::Found(found))
+        }
+        Op::ConfigurationKeys { station, keys, now } => {
+            for k in keys {
+                sqlx::query(
+                    "INSERT INTO station_configuration (station_id, key, value, readonly, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (station_id, key) DO UPDATE SET value = excluded.value, readonly = excluded.readonly, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(station.as_str())
+                .bind(&k.key)
+                .bind(k.value.as_deref())
+                .bind(i64::from(k.readonly))
+                .bind(format_timestamp(now))
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(Outcome::Done)
+        }
+        Op::DeviceValues { station, values, now } => {
+            for (l, attribute_type, value) in values {
+                sqlx::query(
+                    "INSERT INTO device_model (station_id, component, component_instance, evse_id, connector_id, variable, \
+                     variable_instance, attribute_type, value, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     ON CONFLICT (station_id, component, component_instance, evse_id, connector_id, variable, variable_instance, \
+                     attribute_type) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                )
+                .bind(station.as_str())
+                .bind(&l.component)
+                .bind(key_text(&l.component_instance))
+                .bind(key_number(l.evse_id))
+                .bind(key_number(l.connector_id))
+                .bind(&l.variable)
+                .bind(key_text(&l.variable_instance))
+                .bind(attribute_type)
+                .bind(value.as_deref())
+                .bind(format_timestamp(now))
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(Outcome::Done)
+        }
+        Op::ReservationMade(r) => {
+            // The same reservation id replaces the reservation (OCPP 1.6 §5.13, 2.0.1 H01.FR.02).
+            sqlx::query(
+                "INSERT INTO reservations (station_id, reservation_id, evse_id, connector_id, id_token, group_id_token, expiry, \
+                 status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'Active', $8, $8) \
+                 ON CONFLICT (station_id, reservation_id) DO UPDATE SET evse_id = excluded.evse_id, \
+                 connector_id = excluded.connector_id, id_token = excluded.id_token, group_id_token = excluded.group_id_token, \
+                 expiry = excluded.expiry, status = 'Active', transaction_id = NULL, updated_at = excluded.updated_at",
+            )
+            .bind(r.station.as_str())
+            .bind(r.reservation_id)
+            .bind(key_number(r.evse_id))
+            .bind(key_number(r.connector_id))
+            .bind(&r.id_token)
+            .bind(r.group_id_token.as_deref())
+            .bind(format_timestamp(&r.expiry))
+            .bind(format_timestamp(&r.now))
+            .execute(conn)
+            .await?;
+            Ok(Outcome::Done)
+        }
+        Op::ReservationEnded { station, reservation_id, status, now } => {
+            let result = sqlx::query(
+                "UPDATE reservations SET status = $1, updated_at = $2 WHERE station_id = $3 AND reservation_id = $4 AND status = 'Active'",
+            )
+            .bind(*status)
+            .bind(format_timestamp(now))
+            .bind(station.as_str())
+            .bind(*reservation_id)
+            .execute(conn)
+            .await?;
+            Ok(Outcome::Found(result.rows_affected() > 0))
+        }
+        Op::ChargingProfileSet(p) => {
+            sqlx::query(
+                "DELETE FROM charging_profiles WHERE station_id = $1 AND (profile_id = $2 OR (evse_id = $3 AND stack_level = $4 \
+                 AND purpose = $5))",
+            )
+            .bind(p.station.as_str())
+            .bind(p.profile_id)
+            .bind(p.evse_id)
+            .bind(p.stack_level)
+            .bind(&p.purpose)
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query(
+                "INSERT INTO charging_profiles (station_id, profile_id, evse_id, stack_level, purpose, transaction_id, profile, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(p.station.as_str())
+            .bind(p.profile_id)
+            .bind(p.evse_id)
+            .bind(p.stack_level)
+            .bind(&p.purpose)
+            .bind(p.transaction_id.as_deref())
+            .bind(&p.profile)
+            .bind(format_timestamp(&p.now))
+            .execute(conn)
+            .await?;
+            Ok(Outcome::Done)
+        }
+        Op::ChargingProfilesCleared { station, profile_id, evse_id, purpose, stack_level } => {
+            let result = sqlx::query(
+                "DELETE FROM charging_profiles WHERE station_id = $1 AND ($2 IS NULL OR profile_id = $2) \
+                 AND ($3 IS NULL OR evse_id = $3) AND ($4 IS NULL OR purpose = $4) AND ($5 IS NULL OR stack_level = $5)",
+            )
+            .bind(station.as_str())
+            .bind(*profile_id)
+            .bind(*evse_id)
+            .bind(purpose.as_deref())
+            .bind(*stack_level)
+            .execute(conn)
+            .await?;
+            Ok(Outcome::Found(result.rows_affected() > 0))
+        }
+        Op::AvailabilitySet { station, evse_id, connector_id, operational, status, now } => {
+            let (evse, connector) = (key_number(*evse_id), key_number(*connector_id));
+            // A wider setting supersedes the narrower ones under it.
+            sqlx::query(
+                "DELETE FROM availability WHERE station_id = $1 AND ($2 = -1 OR evse_id = $2) AND ($3 = -1 OR connector_id = $3)",
+            )
+            .bind(station.as_str())
+            .bind(evse)
+            .bind(connector)
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query(
+                "INSERT INTO availability (station_id, evse_id, connector_id, operational, status, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(station.as_str())
+            .bind(evse)
+            .bind(connector)
+            .bind(*operational)
+            .bind(status)
+            .bind(format_timestamp(now))
+            .execute(conn)
+            .await?;
+            Ok(Outcome::Done)
         }
         Op::CreateApiToken { token_hash, role, name, now } => {
             let id: i64 = sqlx::query_scalar(
@@ -603,8 +818,11 @@ async fn start_transaction(conn: &mut AnyConnection, s: &StartTx) -> Result<Outc
     sqlx::query("UPDATE transactions SET station_tx_id = $1 WHERE id = $2")
         .bind(id.to_string())
         .bind(id)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
+    if let Some(reservation) = s.reservation_id {
+        consume_reservation(conn, &s.station, reservation, id, &s.now).await?;
+    }
     Ok(Outcome::Started { transaction_id: id, auth })
 }
 
@@ -941,6 +1159,9 @@ async fn transaction_event(conn: &mut AnyConnection, e: &TxEvent) -> Result<Outc
     for r in &e.readings {
         insert_reading(conn, &e.station, place, Some(id), Some(&e.station_tx_id), r).await?;
     }
+    if let Some(reservation) = e.reservation_id {
+        consume_reservation(conn, &e.station, reservation, id, &e.now).await?;
+    }
     settle_energy(conn, id, e, &mut flags).await?;
     Ok(Outcome::TransactionEvent { transaction_id: id, auth })
 }
@@ -1211,6 +1432,27 @@ async fn monitor(
     .bind(m.severity)
     .bind(i64::from(m.transaction_only))
     .bind(format_timestamp(now))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A transaction that names a reservation uses it up (OCPP 1.6 §5.13, 2.0.1 H01.FR.23).
+async fn consume_reservation(
+    conn: &mut AnyConnection,
+    station: &StationId,
+    reservation_id: i64,
+    transaction_id: i64,
+    now: &Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE reservations SET status = 'Used', transaction_id = $1, updated_at = $2 WHERE station_id = $3 \
+         AND reservation_id = $4 AND status = 'Active'",
+    )
+    .bind(transaction_id)
+    .bind(format_timestamp(now))
+    .bind(station.as_str())
+    .bind(reservation_id)
     .execute(conn)
     .await?;
     Ok(())

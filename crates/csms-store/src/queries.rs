@@ -166,6 +166,49 @@ pub struct CommandView {
     pub finished_at: Option<String>,
 }
 
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigurationView {
+    pub key: String,
+    pub value: Option<String>,
+    pub readonly: bool,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReservationView {
+    pub reservation_id: i64,
+    pub evse_id: Option<i64>,
+    pub connector_id: Option<i64>,
+    pub id_token: String,
+    pub group_id_token: Option<String>,
+    pub expiry: String,
+    /// Active, Used, Cancelled, Expired or Removed. An Active reservation past its expiry is
+    /// reported Expired: 1.6 stations do not say when one lapses.
+    pub status: String,
+    pub transaction_id: Option<i64>,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChargingProfileView {
+    pub profile_id: i64,
+    pub evse_id: i64,
+    pub stack_level: i64,
+    pub purpose: String,
+    pub transaction_id: Option<String>,
+    pub profile: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AvailabilityView {
+    pub evse_id: Option<i64>,
+    pub connector_id: Option<i64>,
+    pub operational: String,
+    pub status: String,
+    pub updated_at: String,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct TransactionFilter {
     pub station_id: Option<String>,
@@ -515,6 +558,92 @@ impl Store {
             csms_core::access::Role::parse(&r).ok_or_else(|| StoreError::Corrupt(format!("API token role {r:?}")))
         })
         .transpose()
+    }
+
+    pub async fn configuration(&self, station_id: &str) -> Result<Vec<ConfigurationView>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM station_configuration WHERE station_id = $1 ORDER BY key")
+            .bind(station_id)
+            .fetch_all(self.pool())
+            .await?;
+        let view = |r: &AnyRow| -> Result<ConfigurationView, sqlx::Error> {
+            Ok(ConfigurationView {
+                key: r.try_get("key")?,
+                value: r.try_get("value")?,
+                readonly: r.try_get::<i64, _>("readonly")? != 0,
+                updated_at: r.try_get("updated_at")?,
+            })
+        };
+        Ok(rows.iter().map(view).collect::<Result<_, _>>()?)
+    }
+
+    /// A station's reservations, newest first, as of `now`.
+    pub async fn reservations(&self, station_id: &str, now: &str) -> Result<Vec<ReservationView>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM reservations WHERE station_id = $1 ORDER BY created_at DESC, reservation_id DESC",
+        )
+        .bind(station_id)
+        .fetch_all(self.pool())
+        .await?;
+        let number = |v: i64| (v >= 0).then_some(v);
+        let view = |r: &AnyRow| -> Result<ReservationView, sqlx::Error> {
+            let expiry: String = r.try_get("expiry")?;
+            let mut status: String = r.try_get("status")?;
+            if status == "Active" && expiry.as_str() <= now {
+                status = "Expired".into();
+            }
+            Ok(ReservationView {
+                reservation_id: r.try_get("reservation_id")?,
+                evse_id: number(r.try_get("evse_id")?),
+                connector_id: number(r.try_get("connector_id")?),
+                id_token: r.try_get("id_token")?,
+                group_id_token: r.try_get("group_id_token")?,
+                expiry,
+                status,
+                transaction_id: r.try_get("transaction_id")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        };
+        Ok(rows.iter().map(view).collect::<Result<_, _>>()?)
+    }
+
+    /// A station's installed charging profiles by EVSE, purpose and stack level.
+    pub async fn charging_profiles(&self, station_id: &str) -> Result<Vec<ChargingProfileView>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM charging_profiles WHERE station_id = $1 ORDER BY evse_id, purpose, stack_level DESC, profile_id",
+        )
+        .bind(station_id)
+        .fetch_all(self.pool())
+        .await?;
+        let view = |r: &AnyRow| -> Result<ChargingProfileView, sqlx::Error> {
+            Ok(ChargingProfileView {
+                profile_id: r.try_get("profile_id")?,
+                evse_id: r.try_get("evse_id")?,
+                stack_level: r.try_get("stack_level")?,
+                purpose: r.try_get("purpose")?,
+                transaction_id: r.try_get("transaction_id")?,
+                profile: r.try_get("profile")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        };
+        Ok(rows.iter().map(view).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn availability(&self, station_id: &str) -> Result<Vec<AvailabilityView>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM availability WHERE station_id = $1 ORDER BY evse_id, connector_id")
+            .bind(station_id)
+            .fetch_all(self.pool())
+            .await?;
+        let number = |v: i64| (v >= 0).then_some(v);
+        let view = |r: &AnyRow| -> Result<AvailabilityView, sqlx::Error> {
+            Ok(AvailabilityView {
+                evse_id: number(r.try_get("evse_id")?),
+                connector_id: number(r.try_get("connector_id")?),
+                operational: r.try_get("operational")?,
+                status: r.try_get("status")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        };
+        Ok(rows.iter().map(view).collect::<Result<_, _>>()?)
     }
 
     pub async fn id_token(&self, id_token: &str) -> Result<Option<IdTokenRecord>, StoreError> {

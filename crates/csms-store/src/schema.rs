@@ -249,6 +249,52 @@ CREATE TABLE api_tokens (
     created_at TEXT NOT NULL
 );
 "#,
+    // What commands leave behind (issue 4): a 1.6 station's configuration keys, reservations,
+    // charging profiles and the availability the operator asked for. Absent key parts are -1.
+    r#"
+CREATE TABLE station_configuration (
+    station_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT,
+    readonly BIGINT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (station_id, key)
+);
+CREATE TABLE reservations (
+    station_id TEXT NOT NULL,
+    reservation_id BIGINT NOT NULL,
+    evse_id BIGINT NOT NULL,
+    connector_id BIGINT NOT NULL,
+    id_token TEXT NOT NULL,
+    group_id_token TEXT,
+    expiry TEXT NOT NULL,
+    status TEXT NOT NULL,
+    transaction_id BIGINT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (station_id, reservation_id)
+);
+CREATE TABLE charging_profiles (
+    station_id TEXT NOT NULL,
+    profile_id BIGINT NOT NULL,
+    evse_id BIGINT NOT NULL,
+    stack_level BIGINT NOT NULL,
+    purpose TEXT NOT NULL,
+    transaction_id TEXT,
+    profile TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (station_id, profile_id)
+);
+CREATE TABLE availability (
+    station_id TEXT NOT NULL,
+    evse_id BIGINT NOT NULL,
+    connector_id BIGINT NOT NULL,
+    operational TEXT NOT NULL,
+    status TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (station_id, evse_id, connector_id)
+);
+"#,
 ];
 
 pub(crate) fn migrations(backend: Backend) -> Vec<String> {

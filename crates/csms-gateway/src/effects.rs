@@ -1,0 +1,225 @@
+//! What an answered command changes in Ström's picture of the station: configuration keys and
+//! device-model values it reported or accepted, reservations, charging profiles, availability.
+//! Only accepted commands leave anything behind; the rest is in the command log.
+
+use csms_core::station::StationId;
+use csms_core::Timestamp;
+use csms_store::{ChargingProfileRecord, ConfigurationKey, DeviceVariable, Op, Reservation};
+
+/// The store operations that record the effect of `request` answered by `response`.
+pub(crate) fn v16(
+    station: &StationId,
+    action: ocpp::v16::Action,
+    request: &str,
+    response: &str,
+    now: Timestamp,
+) -> Result<Vec<Op>, ocpp::DecodeError> {
+    use ocpp::v16::{Request, Response};
+    let station = station.clone();
+    let req = Request::decode(action, request)?;
+    let res = Response::decode(action, response)?;
+    Ok(match (req, res) {
+        (Request::GetConfiguration(_), Response::GetConfiguration(res)) => {
+            let keys = res
+                .configuration_key
+                .unwrap_or_default()
+                .into_iter()
+                .map(|k| ConfigurationKey { key: k.key, value: k.value, readonly: k.readonly })
+                .collect();
+            vec![Op::ConfigurationKeys { station, keys, now }]
+        }
+        (Request::ChangeConfiguration(req), Response::ChangeConfiguration(res)) => {
+            use ocpp::v16::ChangeConfigurationResponseStatus as S;
+            match res.status {
+                S::Accepted | S::RebootRequired => {
+                    let key = ConfigurationKey { key: req.key, value: Some(req.value), readonly: false };
+                    vec![Op::ConfigurationKeys { station, keys: vec![key], now }]
+                }
+                _ => Vec::new(),
+            }
+        }
+        (Request::ReserveNow(req), Response::ReserveNow(res))
+            if res.status == ocpp::v16::ReserveNowResponseStatus::Accepted =>
+        {
+            vec![Op::ReservationMade(Reservation {
+                station,
+                reservation_id: req.reservation_id,
+                evse_id: None,
+                // Connector 0 reserves the whole station (OCPP 1.6 §5.13).
+                connector_id: (req.connector_id != 0).then_some(req.connector_id),
+                id_token: req.id_tag,
+                group_id_token: req.parent_id_tag,
+                expiry: req.expiry_date.0,
+                now,
+            })]
+        }
+        (Request::CancelReservation(req), Response::CancelReservation(res))
+            if res.status == ocpp::v16::CancelReservationResponseStatus::Accepted =>
+        {
+            vec![Op::ReservationEnded { station, reservation_id: req.reservation_id, status: "Cancelled", now }]
+        }
+        (Request::SetChargingProfile(req), Response::SetChargingProfile(res))
+            if res.status == ocpp::v16::SetChargingProfileResponseStatus::Accepted =>
+        {
+            let p = &req.cs_charging_profiles;
+            vec![Op::ChargingProfileSet(ChargingProfileRecord {
+                station,
+                profile_id: p.charging_profile_id,
+                evse_id: req.connector_id,
+                stack_level: p.stack_level,
+                purpose: p.charging_profile_purpose.as_str().to_string(),
+                transaction_id: p.transaction_id.map(|t| t.to_string()),
+                profile: serde_json::to_string(p).unwrap_or_default(),
+                now,
+            })]
+        }
+        (Request::ClearChargingProfile(req), Response::ClearChargingProfile(res))
+            if res.status == ocpp::v16::ClearChargingProfileResponseStatus::Accepted =>
+        {
+            vec![Op::ChargingProfilesCleared {
+                station,
+                profile_id: req.id,
+                evse_id: req.connector_id,
+                purpose: req.charging_profile_purpose.map(|p| p.as_str().to_string()),
+                stack_level: req.stack_level,
+            }]
+        }
+        (Request::ChangeAvailability(req), Response::ChangeAvailability(res)) => {
+            use ocpp::v16::ChangeAvailabilityResponseStatus as S;
+            match res.status {
+                S::Accepted | S::Scheduled => vec![Op::AvailabilitySet {
+                    station,
+                    // 1.6 connectors are stored as EVSE 0; connector 0 is the whole station.
+                    evse_id: (req.connector_id != 0).then_some(0),
+                    connector_id: (req.connector_id != 0).then_some(req.connector_id),
+                    operational: match req.r#type {
+                        ocpp::v16::ChangeAvailabilityType::Operative => "Operative",
+                        ocpp::v16::ChangeAvailabilityType::Inoperative => "Inoperative",
+                    },
+                    status: res.status.as_str().to_string(),
+                    now,
+                }],
+                S::Rejected => Vec::new(),
+            }
+        }
+        _ => Vec::new(),
+    })
+}
+
+fn place(component: &ocpp::v201::Component, variable: &ocpp::v201::Variable) -> DeviceVariable {
+    DeviceVariable {
+        component: component.name.clone(),
+        component_instance: component.instance.clone(),
+        evse_id: component.evse.as_ref().map(|e| e.id),
+        connector_id: component.evse.as_ref().and_then(|e| e.connector_id),
+        variable: variable.name.clone(),
+        variable_instance: variable.instance.clone(),
+    }
+}
+
+pub(crate) fn v201(
+    station: &StationId,
+    action: ocpp::v201::Action,
+    request: &str,
+    response: &str,
+    now: Timestamp,
+) -> Result<Vec<Op>, ocpp::DecodeError> {
+    use ocpp::v201::*;
+    let station = station.clone();
+    let req = Request::decode(action, request)?;
+    let res = Response::decode(action, response)?;
+    let attribute = |t: Option<AttributeEnum>| t.map_or("Actual", |t| t.as_str()).to_string();
+    Ok(match (req, res) {
+        (Request::GetVariables(_), Response::GetVariables(res)) => {
+            let values = res
+                .get_variable_result
+                .iter()
+                .filter(|r| r.attribute_status == GetVariableStatusEnum::Accepted)
+                .map(|r| (place(&r.component, &r.variable), attribute(r.attribute_type), r.attribute_value.clone()))
+                .collect();
+            vec![Op::DeviceValues { station, values, now }]
+        }
+        (Request::SetVariables(req), Response::SetVariables(res)) => {
+            let accepted = |d: &SetVariableData| {
+                res.set_variable_result.iter().any(|r| {
+                    r.component == d.component
+                        && r.variable == d.variable
+                        && attribute(r.attribute_type) == attribute(d.attribute_type)
+                        && matches!(
+                            r.attribute_status,
+                            SetVariableStatusEnum::Accepted | SetVariableStatusEnum::RebootRequired
+                        )
+                })
+            };
+            let values = req
+                .set_variable_data
+                .iter()
+                .filter(|d| accepted(d))
+                .map(|d| {
+                    (place(&d.component, &d.variable), attribute(d.attribute_type), Some(d.attribute_value.clone()))
+                })
+                .collect();
+            vec![Op::DeviceValues { station, values, now }]
+        }
+        (Request::ReserveNow(req), Response::ReserveNow(res)) if res.status == ReserveNowStatusEnum::Accepted => {
+            vec![Op::ReservationMade(Reservation {
+                station,
+                reservation_id: req.id,
+                evse_id: req.evse_id,
+                connector_id: None,
+                id_token: req.id_token.id_token,
+                group_id_token: req.group_id_token.map(|g| g.id_token),
+                expiry: req.expiry_date_time.0,
+                now,
+            })]
+        }
+        (Request::CancelReservation(req), Response::CancelReservation(res))
+            if res.status == CancelReservationStatusEnum::Accepted =>
+        {
+            vec![Op::ReservationEnded { station, reservation_id: req.reservation_id, status: "Cancelled", now }]
+        }
+        (Request::SetChargingProfile(req), Response::SetChargingProfile(res))
+            if res.status == ChargingProfileStatusEnum::Accepted =>
+        {
+            let p = &req.charging_profile;
+            vec![Op::ChargingProfileSet(ChargingProfileRecord {
+                station,
+                profile_id: p.id,
+                evse_id: req.evse_id,
+                stack_level: p.stack_level,
+                purpose: p.charging_profile_purpose.as_str().to_string(),
+                transaction_id: p.transaction_id.clone(),
+                profile: serde_json::to_string(p).unwrap_or_default(),
+                now,
+            })]
+        }
+        (Request::ClearChargingProfile(req), Response::ClearChargingProfile(res))
+            if res.status == ClearChargingProfileStatusEnum::Accepted =>
+        {
+            let criteria = req.charging_profile_criteria.as_ref();
+            vec![Op::ChargingProfilesCleared {
+                station,
+                profile_id: req.charging_profile_id,
+                evse_id: criteria.and_then(|c| c.evse_id),
+                purpose: criteria.and_then(|c| c.charging_profile_purpose).map(|p| p.as_str().to_string()),
+                stack_level: criteria.and_then(|c| c.stack_level),
+            }]
+        }
+        (Request::ChangeAvailability(req), Response::ChangeAvailability(res))
+            if res.status != ChangeAvailabilityStatusEnum::Rejected =>
+        {
+            vec![Op::AvailabilitySet {
+                station,
+                evse_id: req.evse.as_ref().map(|e| e.id),
+                connector_id: req.evse.as_ref().and_then(|e| e.connector_id),
+                operational: match req.operational_status {
+                    OperationalStatusEnum::Operative => "Operative",
+                    OperationalStatusEnum::Inoperative => "Inoperative",
+                },
+                status: res.status.as_str().to_string(),
+                now,
+            }]
+        }
+        _ => Vec::new(),
+    })
+}
