@@ -22,6 +22,7 @@ use std::sync::Arc;
 /// The API routes. Unless `open`, every request needs a bearer token with a fitting role.
 pub fn router(gateway: Arc<Gateway>, open: bool) -> Router {
     let routes = Router::new()
+        .route("/metrics", get(metrics))
         .route("/api/v1/stations", get(list_stations))
         .route("/api/v1/stations/{id}", get(get_station).put(put_station))
         .route("/api/v1/stations/{id}/commands", get(station_commands))
@@ -103,6 +104,30 @@ fn limit_param(params: &HashMap<String, String>) -> Result<i64, ApiError> {
             _ => Err(ApiError::bad_request("limit must be an integer from 1 to 1000")),
         },
     }
+}
+
+/// Prometheus metrics (text exposition format 0.0.4).
+async fn metrics(State(gw): State<Arc<Gateway>>) -> Result<Response, ApiError> {
+    use csms_metrics::render_gauge;
+    let mut out = String::new();
+    let mut by_version = [("1.6", 0.0), ("2.0.1", 0.0)];
+    for (_, session) in gw.registry.connected() {
+        let version = if session.version == ocpp::OcppVersion::V16 { 0 } else { 1 };
+        by_version[version].1 += 1.0;
+    }
+    let series: Vec<_> = by_version.iter().map(|(v, n)| (vec![("version", v.to_string())], *n)).collect();
+    render_gauge(&mut out, "strom_connected_stations", "Stations with a live connection, by OCPP version.", &series);
+    let m = &gw.metrics;
+    m.messages.render(&mut out, "strom_messages_total", "CALLs by direction (in: from stations), action and result.");
+    m.call_errors_sent.render(&mut out, "strom_callerrors_sent_total", "CALLERRORs sent to stations, by code.");
+    m.commands.render(&mut out, "strom_commands_total", "Operator commands by action and outcome.");
+    m.command_seconds.render(&mut out, "strom_command_duration_seconds", "Time from sending a command to its outcome.");
+    let store = gw.store.metrics();
+    store.batch_size.render(&mut out, "strom_store_batch_size", "Writes committed together in one transaction.");
+    store.commit_seconds.render(&mut out, "strom_store_commit_duration_seconds", "Time to apply and commit one batch.");
+    let open = gw.store.open_fault_count().await? as f64;
+    render_gauge(&mut out, "strom_open_faults", "Faults not yet cleared.", &[(Vec::new(), open)]);
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }
 
 async fn list_stations(State(gw): State<Arc<Gateway>>) -> ApiResult {

@@ -153,6 +153,7 @@ impl Gateway {
             other => return Err(StoreError::Corrupt(format!("unexpected outcome {other:?}")).into()),
         };
         let timeout = self.config.call_timeout;
+        let sent_at = std::time::Instant::now();
         let result = if session.is_some() {
             self.registry.call(station, action.name(), request.clone(), timeout).await
         } else {
@@ -188,6 +189,12 @@ impl Gateway {
             Op::CommandFinished { command_id, status, response, error_code, error_description, at: self.clock.now() };
         self.store.apply(finished, Vec::new()).await?;
         tracing::info!(station, action = action.name(), command_id, status, "command");
+        self.metrics.commands.inc(&[("action", action.name()), ("status", status)]);
+        let result = if status == "Answered" { "ok" } else { "error" };
+        self.metrics.messages.inc(&[("direction", "out"), ("action", action.name()), ("result", result)]);
+        if status != "Offline" {
+            self.metrics.command_seconds.observe_duration(sent_at.elapsed());
+        }
         reply.map(|reply| CommandOutcome { command_id, reply })
     }
 }

@@ -59,6 +59,29 @@ impl Default for GatewayConfig {
     }
 }
 
+/// What the gateway counts, for `/metrics`.
+#[derive(Debug)]
+pub struct GatewayMetrics {
+    /// Frames by direction (`in`: the station's CALLs, `out`: the CSMS's), action and result.
+    pub messages: csms_metrics::CounterVec,
+    /// CALLERRORs Ström sent to stations, by code.
+    pub call_errors_sent: csms_metrics::CounterVec,
+    /// Operator commands by action and outcome.
+    pub commands: csms_metrics::CounterVec,
+    pub command_seconds: csms_metrics::Histogram,
+}
+
+impl Default for GatewayMetrics {
+    fn default() -> Self {
+        GatewayMetrics {
+            messages: Default::default(),
+            call_errors_sent: Default::default(),
+            commands: Default::default(),
+            command_seconds: csms_metrics::Histogram::new(csms_metrics::LATENCY_BUCKETS),
+        }
+    }
+}
+
 /// Everything a session needs, shared by all of them.
 pub struct Gateway {
     pub config: GatewayConfig,
@@ -66,6 +89,7 @@ pub struct Gateway {
     pub registry: Registry,
     pub clock: Arc<dyn Clock>,
     pub shutdown: CancellationToken,
+    pub metrics: GatewayMetrics,
 }
 
 impl Gateway {
@@ -75,7 +99,7 @@ impl Gateway {
         clock: Arc<dyn Clock>,
         shutdown: CancellationToken,
     ) -> Arc<Gateway> {
-        Arc::new(Gateway { config, store, registry: Registry::default(), clock, shutdown })
+        Arc::new(Gateway { config, store, registry: Registry::default(), clock, shutdown, metrics: Default::default() })
     }
 
     /// The routes stations connect to.

@@ -125,6 +125,11 @@ impl Session {
                 let answerable = e.answerable;
                 let id = e.id.clone().unwrap_or_else(|| "-1".to_string());
                 let failure = CallFailure::Frame(e);
+                let metrics = &self.gateway.metrics;
+                metrics.messages.inc(&[("direction", "in"), ("action", "(malformed)"), ("result", "error")]);
+                if answerable {
+                    metrics.call_errors_sent.inc(&[("code", failure.code().as_str(self.version))]);
+                }
                 let answer = answerable
                     .then(|| Frame::encode_call_error(&id, failure.code().as_str(self.version), &failure.to_string()));
                 if let Some(answer) = &answer {
@@ -143,9 +148,22 @@ impl Session {
             OcppVersion::V16 => v16::handle(self, action, payload, &mut log).instrument(span).await,
             OcppVersion::V201 => v201::handle(self, action, payload, &mut log).instrument(span).await,
         };
+        // Only known action names become labels: a station sending random names must not grow
+        // the metrics without bound.
+        let known = match self.version {
+            OcppVersion::V16 => ocpp::v16::Action::from_name(action).map(|a| a.as_str()),
+            OcppVersion::V201 => ocpp::v201::Action::from_name(action).map(|a| a.as_str()),
+        };
+        let label = known.unwrap_or("(unknown)");
+        let metrics = &self.gateway.metrics;
         let answer = match result {
-            Ok(payload) => Frame::encode_call_result(id, &payload),
+            Ok(payload) => {
+                metrics.messages.inc(&[("direction", "in"), ("action", label), ("result", "ok")]);
+                Frame::encode_call_result(id, &payload)
+            }
             Err(failure) => {
+                metrics.messages.inc(&[("direction", "in"), ("action", label), ("result", "error")]);
+                metrics.call_errors_sent.inc(&[("code", failure.code().as_str(self.version))]);
                 match &failure {
                     CallFailure::Storage(e) => {
                         tracing::error!(error = %e, action, "storage failed, answering InternalError")

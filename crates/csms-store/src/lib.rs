@@ -71,12 +71,31 @@ enum Msg {
     Shutdown,
 }
 
+/// How the writer is doing, for `/metrics`.
+#[derive(Debug)]
+pub struct StoreMetrics {
+    /// Writes per commit.
+    pub batch_size: csms_metrics::Histogram,
+    /// Time from the start of a batch's transaction to its commit.
+    pub commit_seconds: csms_metrics::Histogram,
+}
+
+impl Default for StoreMetrics {
+    fn default() -> Self {
+        StoreMetrics {
+            batch_size: csms_metrics::Histogram::new(csms_metrics::SIZE_BUCKETS),
+            commit_seconds: csms_metrics::Histogram::new(csms_metrics::LATENCY_BUCKETS),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
     jobs: mpsc::Sender<Msg>,
     writer: Arc<Mutex<Option<JoinHandle<()>>>>,
+    metrics: Arc<StoreMetrics>,
 }
 
 impl std::fmt::Debug for Store {
@@ -121,12 +140,17 @@ impl Store {
             .await?;
         migrate(&pool, backend).await?;
         let (jobs, rx) = mpsc::channel(options.queue_capacity);
-        let writer = tokio::spawn(writer_loop(pool.clone(), rx, options.max_batch));
-        Ok(Store { pool, backend, jobs, writer: Arc::new(Mutex::new(Some(writer))) })
+        let metrics = Arc::new(StoreMetrics::default());
+        let writer = tokio::spawn(writer_loop(pool.clone(), rx, options.max_batch, metrics.clone()));
+        Ok(Store { pool, backend, jobs, writer: Arc::new(Mutex::new(Some(writer))), metrics })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    pub fn metrics(&self) -> &StoreMetrics {
+        &self.metrics
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
@@ -185,7 +209,7 @@ async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn writer_loop(pool: AnyPool, mut rx: mpsc::Receiver<Msg>, max_batch: usize) {
+async fn writer_loop(pool: AnyPool, mut rx: mpsc::Receiver<Msg>, max_batch: usize, metrics: Arc<StoreMetrics>) {
     let mut shutting_down = false;
     while !shutting_down {
         let Some(first) = rx.recv().await else { break };
@@ -202,7 +226,10 @@ async fn writer_loop(pool: AnyPool, mut rx: mpsc::Receiver<Msg>, max_batch: usiz
             }
         }
         if !batch.is_empty() {
+            metrics.batch_size.observe(batch.len() as f64);
+            let started = std::time::Instant::now();
             commit_batch(&pool, batch).await;
+            metrics.commit_seconds.observe_duration(started.elapsed());
         }
     }
     rx.close();
@@ -217,7 +244,6 @@ async fn writer_loop(pool: AnyPool, mut rx: mpsc::Receiver<Msg>, max_batch: usiz
 /// Applies a batch in one transaction. If any job fails, the batch is rolled back and every job
 /// is retried in a transaction of its own, so one bad write costs only its own answer.
 async fn commit_batch(pool: &AnyPool, batch: Vec<Job>) {
-    let started = std::time::Instant::now();
     let size = batch.len();
     match run_jobs(pool, &batch).await {
         Ok(outcomes) => {
@@ -250,7 +276,6 @@ async fn commit_batch(pool: &AnyPool, batch: Vec<Job>) {
             }
         }
     }
-    tracing::trace!(size, elapsed_us = started.elapsed().as_micros() as u64, "committed batch");
 }
 
 /// The frames of a failed write still belong in the message log: they show the operator what

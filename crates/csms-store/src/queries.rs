@@ -646,6 +646,13 @@ impl Store {
         Ok(rows.iter().map(view).collect::<Result<_, _>>()?)
     }
 
+    /// Faults not yet cleared, for `/metrics`.
+    pub async fn open_fault_count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM faults WHERE cleared_at IS NULL")
+            .fetch_one(self.pool())
+            .await?)
+    }
+
     pub async fn id_token(&self, id_token: &str) -> Result<Option<IdTokenRecord>, StoreError> {
         let row = sqlx::query("SELECT id_token, status, expiry, parent_id_token FROM id_tokens WHERE id_token = $1")
             .bind(id_token)

@@ -1,0 +1,151 @@
+//! Counters and histograms for Ström's `/metrics`, rendered in the Prometheus text exposition
+//! format (version 0.0.4). Hand-written because the needs are small: lock-free counting on the
+//! hot path, a short lock only for a label set seen for the first time, and a text renderer.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// Upper bounds (seconds) for latency histograms: 0.5 ms to 30 s.
+pub const LATENCY_BUCKETS: &[f64] =
+    &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// Upper bounds for sizes (e.g. writes per commit).
+pub const SIZE_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0];
+
+/// A histogram with fixed buckets; observations are lock-free.
+#[derive(Debug)]
+pub struct Histogram {
+    bounds: &'static [f64],
+    counts: Vec<AtomicU64>,
+    count: AtomicU64,
+    /// The sum, as f64 bits.
+    sum: AtomicU64,
+}
+
+impl Histogram {
+    pub fn new(bounds: &'static [f64]) -> Histogram {
+        Histogram {
+            bounds,
+            counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
+            sum: AtomicU64::new(0f64.to_bits()),
+        }
+    }
+
+    pub fn observe(&self, value: f64) {
+        if let Some(i) = self.bounds.iter().position(|b| value <= *b) {
+            self.counts[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let _ = self
+            .sum
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| Some((f64::from_bits(bits) + value).to_bits()));
+    }
+
+    pub fn observe_duration(&self, d: Duration) {
+        self.observe(d.as_secs_f64());
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Writes the `_bucket`, `_sum` and `_count` series of `name`.
+    pub fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (bound, count) in self.bounds.iter().zip(&self.counts) {
+            cumulative += count.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", self.count());
+        let _ = writeln!(out, "{name}_sum {}", f64::from_bits(self.sum.load(Ordering::Relaxed)));
+        let _ = writeln!(out, "{name}_count {}", self.count());
+    }
+}
+
+/// A counter family with labels, e.g. messages by direction, action and result.
+#[derive(Debug, Default)]
+pub struct CounterVec {
+    series: RwLock<BTreeMap<Vec<(&'static str, String)>, Arc<AtomicU64>>>,
+}
+
+impl CounterVec {
+    pub fn inc(&self, labels: &[(&'static str, &str)]) {
+        let key: Vec<(&'static str, String)> = labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect();
+        if let Some(counter) = self.series.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            counter.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let mut series = self.series.write().unwrap_or_else(|p| p.into_inner());
+        series.entry(key).or_default().fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn get(&self, labels: &[(&'static str, &str)]) -> u64 {
+        let key: Vec<(&'static str, String)> = labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect();
+        self.series.read().unwrap_or_else(|p| p.into_inner()).get(&key).map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    pub fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (labels, value) in self.series.read().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(out, "{name}{} {}", render_labels(labels), value.load(Ordering::Relaxed));
+        }
+    }
+}
+
+/// Writes a gauge family from values computed at scrape time.
+pub fn render_gauge(out: &mut String, name: &str, help: &str, series: &[(Vec<(&'static str, String)>, f64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+    for (labels, value) in series {
+        let _ = writeln!(out, "{name}{} {value}", render_labels(labels));
+    }
+}
+
+fn render_labels(labels: &[(&'static str, String)]) -> String {
+    if labels.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
+    format!("{{{}}}", parts.join(","))
+}
+
+/// Label values escape backslash, double quote and newline (exposition format 0.0.4).
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_renders_cumulative_buckets() {
+        let h = Histogram::new(&[1.0, 2.0]);
+        for v in [0.5, 1.5, 1.7, 9.0] {
+            h.observe(v);
+        }
+        let mut out = String::new();
+        h.render(&mut out, "x", "help");
+        assert!(out.contains("x_bucket{le=\"1\"} 1\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"2\"} 3\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"+Inf\"} 4\n"), "{out}");
+        assert!(out.contains("x_sum 12.7\n") && out.contains("x_count 4\n"), "{out}");
+    }
+
+    #[test]
+    fn counters_keep_label_sets_apart_and_escape_values() {
+        let c = CounterVec::default();
+        c.inc(&[("action", "Heartbeat")]);
+        c.inc(&[("action", "Heartbeat")]);
+        c.inc(&[("action", "a\"b")]);
+        assert_eq!(c.get(&[("action", "Heartbeat")]), 2);
+        let mut out = String::new();
+        c.render(&mut out, "m_total", "help");
+        assert!(out.contains("m_total{action=\"Heartbeat\"} 2\n"), "{out}");
+        assert!(out.contains("m_total{action=\"a\\\"b\"} 1\n"), "{out}");
+    }
+}
