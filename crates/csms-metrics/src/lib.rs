@@ -67,15 +67,18 @@ impl Histogram {
     }
 }
 
+/// Label names and values of one series, in the order they were given.
+type Labels = Vec<(&'static str, String)>;
+
 /// A counter family with labels, e.g. messages by direction, action and result.
 #[derive(Debug, Default)]
 pub struct CounterVec {
-    series: RwLock<BTreeMap<Vec<(&'static str, String)>, Arc<AtomicU64>>>,
+    series: RwLock<BTreeMap<Labels, Arc<AtomicU64>>>,
 }
 
 impl CounterVec {
     pub fn inc(&self, labels: &[(&'static str, &str)]) {
-        let key: Vec<(&'static str, String)> = labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect();
+        let key: Labels = labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect();
         if let Some(counter) = self.series.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
             counter.fetch_add(1, Ordering::Relaxed);
             return;
@@ -85,7 +88,7 @@ impl CounterVec {
     }
 
     pub fn get(&self, labels: &[(&'static str, &str)]) -> u64 {
-        let key: Vec<(&'static str, String)> = labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect();
+        let key: Labels = labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect();
         self.series.read().unwrap_or_else(|p| p.into_inner()).get(&key).map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
@@ -98,7 +101,7 @@ impl CounterVec {
 }
 
 /// Writes a gauge family from values computed at scrape time.
-pub fn render_gauge(out: &mut String, name: &str, help: &str, series: &[(Vec<(&'static str, String)>, f64)]) {
+pub fn render_gauge(out: &mut String, name: &str, help: &str, series: &[(Labels, f64)]) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
     for (labels, value) in series {
         let _ = writeln!(out, "{name}{} {value}", render_labels(labels));
