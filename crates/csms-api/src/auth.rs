@@ -27,12 +27,15 @@ pub fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// The role a request needs: reading needs viewer, commanding stations operator, and every
-/// other change admin.
+/// The role a request needs: reading needs viewer; commanding a station (anything written
+/// below `/api/v1/stations/{id}/`) operator; every other change (stations' registration, id
+/// tokens) admin.
 fn required_role(method: &Method, path: &str) -> Role {
+    let below_a_station =
+        path.strip_prefix("/api/v1/stations/").is_some_and(|rest| rest.trim_end_matches('/').contains('/'));
     if method == Method::GET || method == Method::HEAD {
         Role::Viewer
-    } else if method == Method::POST && path.contains("/commands/") {
+    } else if below_a_station && (method == Method::POST || method == Method::PUT) {
         Role::Operator
     } else {
         Role::Admin
@@ -78,6 +81,9 @@ mod tests {
         assert_eq!(required_role(&Method::GET, "/api/v1/stations"), Role::Viewer);
         assert_eq!(required_role(&Method::POST, "/api/v1/stations/CP1/commands/Reset"), Role::Operator);
         assert_eq!(required_role(&Method::PUT, "/api/v1/stations/CP1"), Role::Admin);
+        assert_eq!(required_role(&Method::PUT, "/api/v1/stations/CP1/"), Role::Admin);
+        assert_eq!(required_role(&Method::POST, "/api/v1/stations/CP1/reset"), Role::Operator);
+        assert_eq!(required_role(&Method::PUT, "/api/v1/stations/CP1/configuration/HeartbeatInterval"), Role::Operator);
         assert_eq!(required_role(&Method::POST, "/api/v1/id-tokens"), Role::Admin);
         assert_eq!(required_role(&Method::DELETE, "/api/v1/id-tokens/A"), Role::Admin);
     }

@@ -13,7 +13,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use csms_core::authorization::{IdTokenRecord, TokenStatus};
 use csms_core::clock::parse_timestamp;
-use csms_gateway::Gateway;
+use csms_gateway::{FriendlyCommand, Gateway};
 use csms_store::{Op, Outcome, TransactionFilter};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -27,13 +27,19 @@ pub fn router(gateway: Arc<Gateway>, open: bool) -> Router {
         .route("/api/v1/stations/{id}", get(get_station).put(put_station))
         .route("/api/v1/stations/{id}/commands", get(station_commands))
         .route("/api/v1/stations/{id}/commands/{action}", axum::routing::post(send_command))
+        .route("/api/v1/stations/{id}/remote-start", axum::routing::post(remote_start))
+        .route("/api/v1/stations/{id}/remote-stop", axum::routing::post(remote_stop))
+        .route("/api/v1/stations/{id}/reset", axum::routing::post(reset))
+        .route("/api/v1/stations/{id}/unlock", axum::routing::post(unlock))
+        .route("/api/v1/stations/{id}/availability", get(station_availability).post(change_availability))
+        .route("/api/v1/stations/{id}/configuration/fetch", axum::routing::post(fetch_configuration))
+        .route("/api/v1/stations/{id}/configuration/{key}", axum::routing::put(set_configuration))
         .route("/api/v1/stations/{id}/messages", get(station_messages))
         .route("/api/v1/stations/{id}/events", get(station_events))
         .route("/api/v1/stations/{id}/variables", get(station_variables))
         .route("/api/v1/stations/{id}/configuration", get(station_configuration))
         .route("/api/v1/stations/{id}/reservations", get(station_reservations))
         .route("/api/v1/stations/{id}/charging-profiles", get(station_charging_profiles))
-        .route("/api/v1/stations/{id}/availability", get(station_availability))
         .route("/api/v1/transactions", get(list_transactions))
         .route("/api/v1/transactions/{id}", get(get_transaction))
         .route("/api/v1/transactions/{id}/meter-values", get(transaction_meter_values))
@@ -186,8 +192,15 @@ async fn send_command(
             "body must be the action's request payload, a JSON object",
         ));
     }
+    command_response(gw.command(&id, &action, &payload.to_string()).await)
+}
+
+/// The API's answer to a command: the station's reply payload, or an error that says why not.
+fn command_response(
+    result: Result<csms_gateway::CommandOutcome, csms_gateway::CommandError>,
+) -> Result<Response, ApiError> {
     use csms_gateway::{CommandError, CommandReply};
-    let outcome = gw.command(&id, &action, &payload.to_string()).await.map_err(|e| {
+    let outcome = result.map_err(|e| {
         let status = match &e {
             CommandError::UnknownStation(_) | CommandError::UnknownAction { .. } => StatusCode::NOT_FOUND,
             CommandError::NotCsmsAction(_) | CommandError::InvalidPayload { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -216,6 +229,130 @@ async fn send_command(
             (StatusCode::BAD_GATEWAY, id_header, Json(body)).into_response()
         }
     })
+}
+
+/// Reads a friendly command's body: a JSON object with exactly the fields of `T`.
+fn friendly_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
+    serde_json::from_value(value).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RemoteStartBody {
+    id_token: String,
+    evse_id: Option<i64>,
+    connector_id: Option<i64>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RemoteStopBody {
+    transaction_id: i64,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "lowercase")]
+enum ResetKind {
+    Hard,
+    Soft,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetBody {
+    r#type: ResetKind,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnlockBody {
+    connector_id: i64,
+    evse_id: Option<i64>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AvailabilityBody {
+    operative: bool,
+    evse_id: Option<i64>,
+    connector_id: Option<i64>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetConfigurationBody {
+    value: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FetchConfigurationBody {
+    #[serde(default)]
+    keys: Vec<String>,
+}
+
+async fn remote_start(
+    State(gw): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: RemoteStartBody = friendly_body(&body)?;
+    let command =
+        FriendlyCommand::RemoteStart { id_token: b.id_token, evse_id: b.evse_id, connector_id: b.connector_id };
+    command_response(gw.friendly_command(&id, command).await)
+}
+
+async fn remote_stop(
+    State(gw): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: RemoteStopBody = friendly_body(&body)?;
+    command_response(gw.friendly_command(&id, FriendlyCommand::RemoteStop { transaction_id: b.transaction_id }).await)
+}
+
+async fn reset(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+    let b: ResetBody = friendly_body(&body)?;
+    let hard = matches!(b.r#type, ResetKind::Hard);
+    command_response(gw.friendly_command(&id, FriendlyCommand::Reset { hard }).await)
+}
+
+async fn unlock(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+    let b: UnlockBody = friendly_body(&body)?;
+    command_response(
+        gw.friendly_command(&id, FriendlyCommand::Unlock { evse_id: b.evse_id, connector_id: b.connector_id }).await,
+    )
+}
+
+async fn change_availability(
+    State(gw): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: AvailabilityBody = friendly_body(&body)?;
+    let command =
+        FriendlyCommand::Availability { operative: b.operative, evse_id: b.evse_id, connector_id: b.connector_id };
+    command_response(gw.friendly_command(&id, command).await)
+}
+
+async fn set_configuration(
+    State(gw): State<Arc<Gateway>>,
+    Path((id, key)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: SetConfigurationBody = friendly_body(&body)?;
+    command_response(gw.friendly_command(&id, FriendlyCommand::SetConfiguration { key, value: b.value }).await)
+}
+
+async fn fetch_configuration(
+    State(gw): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: FetchConfigurationBody = friendly_body(&body)?;
+    command_response(gw.friendly_command(&id, FriendlyCommand::GetConfiguration { keys: b.keys }).await)
 }
 
 async fn station_messages(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, Query(params): Params) -> ApiResult {

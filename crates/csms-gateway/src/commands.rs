@@ -118,6 +118,20 @@ impl VersionedAction {
 }
 
 impl Gateway {
+    /// The OCPP version a station speaks: its live session's, else the one it last booted with.
+    pub(crate) async fn station_version(&self, station: &str) -> Result<OcppVersion, CommandError> {
+        if let Some(info) = self.registry.session(station) {
+            return Ok(info.version);
+        }
+        let record =
+            self.store.station(station).await?.ok_or_else(|| CommandError::UnknownStation(station.to_string()))?;
+        match record.ocpp_version.as_deref() {
+            Some("1.6") => Ok(OcppVersion::V16),
+            Some("2.0.1") => Ok(OcppVersion::V201),
+            _ => Err(CommandError::VersionUnknown(station.to_string())),
+        }
+    }
+
     /// Sends `action` with `payload` (the OCPP request as JSON text) to a station and waits for
     /// its answer, at most the configured call timeout.
     pub async fn command(&self, station: &str, action: &str, payload: &str) -> Result<CommandOutcome, CommandError> {
@@ -125,21 +139,7 @@ impl Gateway {
             return Err(CommandError::UnknownStation(station.to_string()));
         };
         let session = self.registry.session(station);
-        let version = match &session {
-            Some(info) => info.version,
-            None => {
-                let record = self
-                    .store
-                    .station(station)
-                    .await?
-                    .ok_or_else(|| CommandError::UnknownStation(station.to_string()))?;
-                match record.ocpp_version.as_deref() {
-                    Some("1.6") => OcppVersion::V16,
-                    Some("2.0.1") => OcppVersion::V201,
-                    _ => return Err(CommandError::VersionUnknown(station.to_string())),
-                }
-            }
-        };
+        let version = self.station_version(station).await?;
         let action = VersionedAction::resolve(version, action)?;
         let request = action.request(payload)?;
         let started = Op::CommandStarted {

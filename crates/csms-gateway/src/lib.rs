@@ -5,12 +5,14 @@
 mod commands;
 mod effects;
 mod errors;
+mod friendly;
 mod registry;
 mod session;
 mod v16;
 mod v201;
 
 pub use commands::{CommandError, CommandOutcome, CommandReply};
+pub use friendly::FriendlyCommand;
 pub use registry::{CallError, CallReply, Registry, SessionInfo};
 
 use axum::extract::ws::WebSocketUpgrade;
