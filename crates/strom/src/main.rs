@@ -1,6 +1,7 @@
 //! The one Ström binary: `strom serve` runs the CSMS; `strom config print-default` prints the
 //! commented default configuration.
 
+mod cli;
 mod config;
 mod serve;
 
@@ -19,15 +20,38 @@ struct Cli {
 enum Command {
     /// Run the CSMS: stations connect to ws://LISTEN/ocpp/{stationId}, operators use /api/v1.
     Serve(ServeArgs),
-    /// Configuration helpers.
+    /// Ström's own configuration (print-default), or a station's through the API (get, set).
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+        #[command(flatten)]
+        api: cli::ApiArgs,
     },
     /// API tokens.
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Stations, through the API of a running Ström.
+    Station {
+        #[command(subcommand)]
+        command: cli::StationCommand,
+        #[command(flatten)]
+        api: cli::ApiArgs,
+    },
+    /// Transactions, through the API.
+    Tx {
+        #[command(subcommand)]
+        command: cli::TxCommand,
+        #[command(flatten)]
+        api: cli::ApiArgs,
+    },
+    /// Id tokens (RFID tags and the like), through the API.
+    Tag {
+        #[command(subcommand)]
+        command: cli::TagCommand,
+        #[command(flatten)]
+        api: cli::ApiArgs,
     },
 }
 
@@ -76,6 +100,8 @@ struct ServeArgs {
 enum ConfigCommand {
     /// Print the default configuration file, with comments.
     PrintDefault,
+    #[command(flatten)]
+    Station(cli::ConfigCommand),
 }
 
 fn init_logging() {
@@ -95,10 +121,16 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Config { command: ConfigCommand::PrintDefault } => {
+        Command::Config { command: ConfigCommand::PrintDefault, .. } => {
             print!("{}", config::DEFAULT_CONFIG);
             Ok(())
         }
+        Command::Config { command: ConfigCommand::Station(command), api } => {
+            runtime()?.block_on(cli::config(&api, command))
+        }
+        Command::Station { command, api } => runtime()?.block_on(cli::station(&api, command)),
+        Command::Tx { command, api } => runtime()?.block_on(cli::tx(&api, command)),
+        Command::Tag { command, api } => runtime()?.block_on(cli::tag(&api, command)),
         Command::Serve(args) => {
             init_logging();
             let file = config::load_file(args.store.config.as_deref())?;

@@ -1,0 +1,380 @@
+//! The command line over the operator API: `strom station ...`, `strom tx ...`, `strom tag ...`,
+//! `strom config ...`. It speaks HTTP/1.1 to a running Ström (plain HTTP; put TLS in front of
+//! Ström with a proxy and point `--url` at it from inside), prints tables or, with `--json`, the
+//! API's JSON.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use serde_json::{json, Value};
+
+#[derive(Args, Clone)]
+pub struct ApiArgs {
+    /// Base URL of a running Ström.
+    #[arg(long, global = true, env = "STROM_URL", default_value = "http://127.0.0.1:8180")]
+    url: String,
+    /// API token (see `strom token create`).
+    #[arg(long, global = true, env = "STROM_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Print the API's JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum StationCommand {
+    /// List stations.
+    List,
+    /// Show one station.
+    Show { station: String },
+    /// Reset a station (soft unless --hard).
+    Reset {
+        station: String,
+        #[arg(long)]
+        hard: bool,
+    },
+    /// Unlock a connector.
+    Unlock {
+        station: String,
+        #[arg(long)]
+        connector: i64,
+        #[arg(long)]
+        evse: Option<i64>,
+    },
+    /// Accept a Pending or Rejected station (it learns at its next boot).
+    Accept { station: String },
+}
+
+#[derive(Subcommand)]
+pub enum TxCommand {
+    /// List transactions.
+    List {
+        #[arg(long)]
+        station: Option<String>,
+        #[arg(long)]
+        active: bool,
+    },
+    /// Ask a station to start a transaction.
+    Start {
+        station: String,
+        #[arg(long)]
+        id_token: String,
+        #[arg(long)]
+        connector: Option<i64>,
+        #[arg(long)]
+        evse: Option<i64>,
+    },
+    /// Ask the station of a transaction (Ström's id) to stop it.
+    Stop { transaction: i64 },
+}
+
+#[derive(Subcommand)]
+pub enum TagCommand {
+    /// Add an id token.
+    Add {
+        id_token: String,
+        #[arg(long, default_value = "Accepted")]
+        status: String,
+        /// RFC 3339 expiry.
+        #[arg(long)]
+        expiry: Option<String>,
+        #[arg(long)]
+        parent: Option<String>,
+    },
+    /// List id tokens.
+    List,
+    /// Remove an id token.
+    Remove { id_token: String },
+}
+
+#[derive(Subcommand)]
+pub enum ConfigCommand {
+    /// Read configuration from the station (1.6 keys; 2.0.1 Component.Variable names).
+    Get { station: String, keys: Vec<String> },
+    /// Change one configuration value on the station.
+    Set { station: String, key: String, value: String },
+}
+
+/// A minimal HTTP/1.1 client for the API, one connection per request.
+struct Client {
+    authority: String,
+    token: Option<String>,
+}
+
+impl Client {
+    fn new(args: &ApiArgs) -> Result<Client> {
+        let Some(rest) = args.url.strip_prefix("http://") else {
+            bail!("--url must be http://HOST:PORT, not {:?}", args.url);
+        };
+        Ok(Client { authority: rest.trim_end_matches('/').to_string(), token: args.token.clone() })
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<(u16, Value)> {
+        let stream = tokio::net::TcpStream::connect(&self.authority)
+            .await
+            .with_context(|| format!("connecting to Ström at {}", self.authority))?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+        tokio::spawn(connection);
+        let mut request = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", &self.authority)
+            .header("content-type", "application/json");
+        if let Some(token) = &self.token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let response = sender.send_request(request.body(Full::new(Bytes::from(body)))?).await?;
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        let value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+        Ok((status, value))
+    }
+
+    /// A call that must succeed; an API error becomes the command's error, with its message.
+    async fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value> {
+        let (status, value) = self.call(method, path, body).await?;
+        if !(200..300).contains(&status) {
+            let message = value.get("error").and_then(Value::as_str).unwrap_or("no message");
+            bail!("{method} {path}: HTTP {status}: {message}");
+        }
+        Ok(value)
+    }
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Prints rows under headers, each column as wide as its widest cell.
+fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        padded.join("  ").trim_end().to_string()
+    };
+    let mut out = vec![line(headers.iter().map(|h| h.to_string()).collect())];
+    out.extend(rows.into_iter().map(line));
+    out.join("\n")
+}
+
+fn print(args: &ApiArgs, value: &Value, render: impl FnOnce(&Value) -> String) -> Result<()> {
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        println!("{}", render(value));
+    }
+    Ok(())
+}
+
+fn rows(value: &Value) -> &[Value] {
+    value.as_array().map(Vec::as_slice).unwrap_or_default()
+}
+
+fn stations_table(value: &Value) -> String {
+    let rows = rows(value)
+        .iter()
+        .map(|s| {
+            let connectors: Vec<String> = rows(&s["connectors"])
+                .iter()
+                .map(|c| match c["evse_id"].as_i64() {
+                    Some(evse) => format!("{evse}/{}:{}", text(&c["connector_id"]), text(&c["status"])),
+                    None => format!("{}:{}", text(&c["connector_id"]), text(&c["status"])),
+                })
+                .collect();
+            vec![
+                text(&s["id"]),
+                text(&s["ocpp_version"]),
+                text(&s["registration_status"]),
+                if s["connected"] == true { "yes".into() } else { "no".into() },
+                text(&s["last_seen_at"]),
+                connectors.join(" "),
+            ]
+        })
+        .collect();
+    table(&["ID", "OCPP", "REGISTRATION", "CONNECTED", "LAST SEEN", "CONNECTORS"], rows)
+}
+
+fn transactions_table(value: &Value) -> String {
+    let rows = rows(value)
+        .iter()
+        .map(|t| {
+            vec![
+                text(&t["id"]),
+                text(&t["station_id"]),
+                text(&t["connector_id"]),
+                text(&t["id_token"]),
+                text(&t["started_at"]),
+                text(&t["stopped_at"]),
+                text(&t["energy_wh"]),
+                text(&t["stop_reason"]),
+            ]
+        })
+        .collect();
+    table(&["ID", "STATION", "CONNECTOR", "ID TOKEN", "STARTED", "STOPPED", "ENERGY WH", "REASON"], rows)
+}
+
+fn tags_table(value: &Value) -> String {
+    let rows = rows(value)
+        .iter()
+        .map(|t| vec![text(&t["id_token"]), text(&t["status"]), text(&t["expiry"]), text(&t["parent_id_token"])])
+        .collect();
+    table(&["ID TOKEN", "STATUS", "EXPIRY", "PARENT"], rows)
+}
+
+/// The station's answer to a command, as `key: value` lines.
+fn answer(value: &Value) -> String {
+    match value.as_object() {
+        Some(map) if !map.is_empty() => {
+            map.iter().map(|(k, v)| format!("{k}: {}", text(v))).collect::<Vec<_>>().join("\n")
+        }
+        _ => text(value),
+    }
+}
+
+pub async fn station(args: &ApiArgs, command: StationCommand) -> Result<()> {
+    let client = Client::new(args)?;
+    match command {
+        StationCommand::List => print(args, &client.ok("GET", "/api/v1/stations", None).await?, stations_table),
+        StationCommand::Show { station } => {
+            let value = client.ok("GET", &format!("/api/v1/stations/{station}"), None).await?;
+            print(args, &value, |v| stations_table(&json!([v])))
+        }
+        StationCommand::Reset { station, hard } => {
+            let body = json!({"type": if hard { "hard" } else { "soft" }});
+            print(args, &client.ok("POST", &format!("/api/v1/stations/{station}/reset"), Some(body)).await?, answer)
+        }
+        StationCommand::Unlock { station, connector, evse } => {
+            let body = json!({"connector_id": connector, "evse_id": evse});
+            print(args, &client.ok("POST", &format!("/api/v1/stations/{station}/unlock"), Some(body)).await?, answer)
+        }
+        StationCommand::Accept { station } => {
+            let body = json!({"registration_status": "Accepted"});
+            let value = client.ok("PUT", &format!("/api/v1/stations/{station}"), Some(body)).await?;
+            print(args, &value, |v| stations_table(&json!([v])))
+        }
+    }
+}
+
+pub async fn tx(args: &ApiArgs, command: TxCommand) -> Result<()> {
+    let client = Client::new(args)?;
+    match command {
+        TxCommand::List { station, active } => {
+            let mut path = String::from("/api/v1/transactions?limit=1000");
+            if let Some(station) = station {
+                path.push_str(&format!("&station_id={station}"));
+            }
+            if active {
+                path.push_str("&active=true");
+            }
+            print(args, &client.ok("GET", &path, None).await?, transactions_table)
+        }
+        TxCommand::Start { station, id_token, connector, evse } => {
+            let body = json!({"id_token": id_token, "connector_id": connector, "evse_id": evse});
+            print(
+                args,
+                &client.ok("POST", &format!("/api/v1/stations/{station}/remote-start"), Some(body)).await?,
+                answer,
+            )
+        }
+        TxCommand::Stop { transaction } => {
+            let tx = client.ok("GET", &format!("/api/v1/transactions/{transaction}"), None).await?;
+            let station = tx["station_id"].as_str().context("the transaction has no station")?;
+            let body = json!({"transaction_id": transaction});
+            print(
+                args,
+                &client.ok("POST", &format!("/api/v1/stations/{station}/remote-stop"), Some(body)).await?,
+                answer,
+            )
+        }
+    }
+}
+
+pub async fn tag(args: &ApiArgs, command: TagCommand) -> Result<()> {
+    let client = Client::new(args)?;
+    match command {
+        TagCommand::Add { id_token, status, expiry, parent } => {
+            let body = json!({"id_token": id_token, "status": status, "expiry": expiry, "parent_id_token": parent});
+            let value = client.ok("POST", "/api/v1/id-tokens", Some(body)).await?;
+            print(args, &value, |v| tags_table(&json!([v])))
+        }
+        TagCommand::List => print(args, &client.ok("GET", "/api/v1/id-tokens", None).await?, tags_table),
+        TagCommand::Remove { id_token } => {
+            client.ok("DELETE", &format!("/api/v1/id-tokens/{id_token}"), None).await?;
+            print(args, &json!({"removed": id_token}), answer)
+        }
+    }
+}
+
+pub async fn config(args: &ApiArgs, command: ConfigCommand) -> Result<()> {
+    let client = Client::new(args)?;
+    match command {
+        ConfigCommand::Get { station, keys } => {
+            let body = json!({"keys": keys});
+            let value =
+                client.ok("POST", &format!("/api/v1/stations/{station}/configuration/fetch"), Some(body)).await?;
+            print(args, &value, |v| {
+                // 1.6 answers configurationKey[]; 2.0.1 getVariableResult[].
+                let mut rows: Vec<Vec<String>> = rows(&v["configurationKey"])
+                    .iter()
+                    .map(|k| {
+                        vec![
+                            text(&k["key"]),
+                            text(&k["value"]),
+                            if k["readonly"] == true { "yes".into() } else { "no".into() },
+                        ]
+                    })
+                    .collect();
+                rows.extend(rows_201(v));
+                table(&["KEY", "VALUE", "READONLY"], rows)
+            })
+        }
+        ConfigCommand::Set { station, key, value } => {
+            let body = json!({"value": value});
+            let path = format!("/api/v1/stations/{station}/configuration/{key}");
+            print(args, &client.ok("PUT", &path, Some(body)).await?, answer)
+        }
+    }
+}
+
+fn rows_201(v: &Value) -> Vec<Vec<String>> {
+    rows(&v["getVariableResult"])
+        .iter()
+        .map(|r| {
+            let key = format!("{}.{}", text(&r["component"]["name"]), text(&r["variable"]["name"]));
+            vec![key, text(&r["attributeValue"]), text(&r["attributeStatus"])]
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_columns() {
+        let out = table(&["A", "LONGER"], vec![vec!["wide cell".into(), "x".into()]]);
+        assert_eq!(out, "A          LONGER\nwide cell  x");
+    }
+
+    #[test]
+    fn station_rows_show_connectors() {
+        let stations = json!([{"id": "CP1", "ocpp_version": "1.6", "registration_status": "Accepted", "connected": true,
+            "last_seen_at": "t", "connectors": [{"evse_id": null, "connector_id": 1, "status": "Charging"}]}]);
+        assert!(stations_table(&stations)
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("CP1") && l.ends_with("1:Charging")));
+    }
+}

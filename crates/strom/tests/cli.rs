@@ -1,0 +1,85 @@
+//! The command line over the API: `strom station`, `strom tx`, `strom tag`, `strom config`, with
+//! tables by default and the API's JSON with `--json`.
+
+mod common;
+
+use common::{Backend, Server};
+use serde_json::{json, Value};
+
+both_backends!(cli_drives_the_api);
+
+/// Runs `strom ARGS` against the server in the background (a command waits for the station).
+fn spawn_strom(server: &Server, token: &str, args: &[&str]) -> tokio::task::JoinHandle<(bool, String, String)> {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"));
+    command.args(args).env("STROM_URL", format!("http://{}", server.addr)).env("STROM_TOKEN", token);
+    tokio::spawn(async move {
+        let output = command.output().await.expect("strom runs");
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (output.status.success(), text(&output.stdout), text(&output.stderr))
+    })
+}
+
+async fn strom(server: &Server, token: &str, args: &[&str]) -> (bool, String, String) {
+    spawn_strom(server, token, args).await.expect("join")
+}
+
+async fn cli_drives_the_api(backend: Backend) {
+    let server = Server::start_secure(backend).await;
+    let admin = server.create_token("admin").await.expect("token");
+    let viewer = server.create_token("viewer").await.expect("token");
+
+    let (ok, out, err) = strom(&server, &admin, &["tag", "add", "ABC", "--parent", "FLEET"]).await;
+    assert!(ok, "{err}");
+    assert!(
+        out.lines().nth(1).is_some_and(|l| l.starts_with("ABC") && l.contains("Accepted") && l.ends_with("FLEET")),
+        "{out}"
+    );
+    let (ok, out, _) = strom(&server, &viewer, &["tag", "list", "--json"]).await;
+    assert!(ok);
+    let tags: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(tags[0]["id_token"], "ABC");
+    let (ok, _, err) = strom(&server, &viewer, &["tag", "add", "XYZ"]).await;
+    assert!(!ok && err.contains("403"), "a viewer may not add tags: {err}");
+
+    let mut cp = server.booted("CP1").await;
+    cp.status(1, "Available", "NoError").await;
+    let (ok, out, _) = strom(&server, &viewer, &["station", "list"]).await;
+    assert!(ok);
+    let row = out.lines().nth(1).expect("a station row");
+    assert!(
+        row.starts_with("CP1") && row.contains("1.6") && row.contains("yes") && row.ends_with("1:Available"),
+        "{out}"
+    );
+
+    // Commands: the station answers while the CLI waits.
+    let cli = spawn_strom(&server, &admin, &["station", "reset", "CP1", "--hard"]);
+    let (id, action, payload) = cp.expect_call().await;
+    assert_eq!((action.as_str(), payload), ("Reset", json!({"type": "Hard"})));
+    cp.reply(&id, json!({"status": "Accepted"})).await;
+    let (ok, out, _) = cli.await.expect("join");
+    assert!(ok);
+    assert_eq!(out.trim(), "status: Accepted");
+
+    let cli = spawn_strom(&server, &admin, &["tx", "start", "CP1", "--connector", "1", "--id-token", "ABC"]);
+    let (id, action, payload) = cp.expect_call().await;
+    assert_eq!((action.as_str(), payload), ("RemoteStartTransaction", json!({"idTag": "ABC", "connectorId": 1})));
+    cp.reply(&id, json!({"status": "Accepted"})).await;
+    assert!(cli.await.expect("join").0);
+    let (tx, _) = cp.start(1, "ABC", 0, "2026-11-26T10:00:00Z").await;
+    let (ok, out, _) = strom(&server, &viewer, &["tx", "list", "--active"]).await;
+    assert!(ok && out.lines().nth(1).is_some_and(|l| l.starts_with(&tx.to_string()) && l.contains("ABC")), "{out}");
+
+    let cli = spawn_strom(&server, &admin, &["config", "set", "CP1", "HeartbeatInterval", "120"]);
+    let (id, action, payload) = cp.expect_call().await;
+    assert_eq!(
+        (action.as_str(), payload),
+        ("ChangeConfiguration", json!({"key": "HeartbeatInterval", "value": "120"}))
+    );
+    cp.reply(&id, json!({"status": "RebootRequired"})).await;
+    assert_eq!(cli.await.expect("join").1.trim(), "status: RebootRequired");
+
+    let (ok, _, err) = strom(&server, &admin, &["station", "reset", "NOPE"]).await;
+    assert!(!ok && err.contains("404"), "{err}");
+    let (ok, _, err) = strom(&server, "wrong", &["station", "list"]).await;
+    assert!(!ok && err.contains("401"), "{err}");
+}
