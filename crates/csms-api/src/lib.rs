@@ -3,6 +3,7 @@
 //! and id-token management. Errors are JSON `{"error": "..."}` with a fitting HTTP status.
 
 pub mod auth;
+mod openapi;
 mod views;
 
 use axum::body::Bytes;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 pub fn router(gateway: Arc<Gateway>, open: bool) -> Router {
     let routes = Router::new()
         .route("/metrics", get(metrics))
+        .route("/api/v1/openapi.json", get(|| async { Json(openapi::document()) }))
         .route("/api/v1/stations", get(list_stations))
         .route("/api/v1/stations/{id}", get(get_station).put(put_station))
         .route("/api/v1/stations/{id}/commands", get(station_commands))

@@ -1,0 +1,168 @@
+//! The OpenAPI 3 description of the operator API, served at `/api/v1/openapi.json`. It is
+//! built here, beside the routes, and a test requests every path it lists from a running
+//! server, so the document cannot name an endpoint that does not exist.
+
+use serde_json::{json, Map, Value};
+
+fn string() -> Value {
+    json!({"type": "string"})
+}
+
+fn integer() -> Value {
+    json!({"type": "integer"})
+}
+
+fn object(properties: &[(&str, Value)], required: &[&str]) -> Value {
+    let props: Map<String, Value> = properties.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
+}
+
+fn path_param(name: &str, description: &str) -> Value {
+    json!({"name": name, "in": "path", "required": true, "description": description, "schema": string()})
+}
+
+fn query(name: &str, description: &str, schema: Value) -> Value {
+    json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
+}
+
+fn station() -> Value {
+    path_param("id", "Station identity")
+}
+
+fn error_responses(codes: &[&str]) -> Map<String, Value> {
+    codes
+        .iter()
+        .map(|code| {
+            let content = json!({"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}});
+            (code.to_string(), json!({"description": describe(code), "content": content}))
+        })
+        .collect()
+}
+
+fn describe(code: &str) -> &'static str {
+    match code {
+        "400" => "Malformed request",
+        "401" => "No or unknown API token",
+        "403" => "The token's role is not enough",
+        "404" => "Unknown station, action or resource",
+        "409" => "Conflict (exists already, or the station is offline)",
+        "422" => "A field is invalid",
+        "502" => "The station answered with a CALLERROR or an invalid payload",
+        "504" => "The station did not answer in time",
+        _ => "Storage failed",
+    }
+}
+
+/// One operation: `role` is the least role that may call it.
+fn op(summary: &str, role: &str, params: Vec<Value>, body: Option<Value>, ok: (&str, &str), errors: &[&str]) -> Value {
+    let mut responses = error_responses(&["401", "403", "500"]);
+    responses.extend(error_responses(errors));
+    responses.insert(ok.0.to_string(), json!({"description": ok.1, "content": {"application/json": {"schema": {}}}}));
+    let mut operation = json!({
+        "summary": summary,
+        "description": format!("Needs a token with the {role} role (or more)."),
+        "parameters": params,
+        "responses": responses,
+    });
+    if let Some(schema) = body {
+        operation["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema}}});
+    }
+    operation
+}
+
+fn command_ok() -> (&'static str, &'static str) {
+    ("200", "The station's reply payload")
+}
+
+const COMMAND_ERRORS: &[&str] = &["400", "404", "409", "422", "502", "504"];
+
+pub(crate) fn document() -> Value {
+    let id_token_body = object(
+        &[
+            ("id_token", json!({"type": "string", "maxLength": 36})),
+            (
+                "status",
+                json!({"type": "string", "enum": ["Accepted", "Blocked", "Expired", "Invalid", "NoCredit", "NotAllowedTypeEVSE", "NotAtThisLocation", "NotAtThisTime"]}),
+            ),
+            ("expiry", json!({"type": "string", "format": "date-time"})),
+            ("parent_id_token", json!({"type": "string", "maxLength": 36})),
+        ],
+        &["status"],
+    );
+    let limit = query(
+        "limit",
+        "At most this many (1-1000, default 100)",
+        json!({"type": "integer", "minimum": 1, "maximum": 1000}),
+    );
+    let paths = json!({
+        "/metrics": {"get": op("Prometheus metrics (text format)", "viewer", vec![], None, ("200", "Metrics"), &[])},
+        "/api/v1/stations": {"get": op("List stations", "viewer", vec![], None, ("200", "Stations"), &[])},
+        "/api/v1/stations/{id}": {
+            "get": op("Show a station", "viewer", vec![station()], None, ("200", "The station"), &["404"]),
+            "put": op("Set a station's registration", "admin", vec![station()],
+                Some(object(&[("registration_status", json!({"type": "string", "enum": ["Accepted", "Pending", "Rejected"]}))], &["registration_status"])),
+                ("200", "The station"), &["400", "422"]),
+        },
+        "/api/v1/stations/{id}/messages": {"get": op("The station's message log, newest first", "viewer",
+            vec![station(), query("before", "Only messages older than this id", integer()), limit.clone()], None, ("200", "Frames"), &["400", "404"])},
+        "/api/v1/stations/{id}/events": {"get": op("Notifications the station sent about itself", "viewer",
+            vec![station(), query("kind", "Only this OCPP action", string()), limit.clone()], None, ("200", "Events"), &["400", "404"])},
+        "/api/v1/stations/{id}/variables": {"get": op("The 2.0.1 device model", "viewer", vec![station()], None, ("200", "Variables"), &["404"])},
+        "/api/v1/stations/{id}/configuration": {"get": op("Configuration keys the station reported", "viewer", vec![station()], None, ("200", "Keys"), &["404"])},
+        "/api/v1/stations/{id}/configuration/fetch": {"post": op("Read configuration from the station", "operator", vec![station()],
+            Some(object(&[("keys", json!({"type": "array", "items": string()}))], &[])), command_ok(), COMMAND_ERRORS)},
+        "/api/v1/stations/{id}/configuration/{key}": {"put": op("Change a configuration value on the station", "operator",
+            vec![station(), path_param("key", "1.6 key, or 2.0.1 Component.Variable[instance]")],
+            Some(object(&[("value", string())], &["value"])), command_ok(), COMMAND_ERRORS)},
+        "/api/v1/stations/{id}/reservations": {"get": op("Reservations", "viewer", vec![station()], None, ("200", "Reservations"), &["404"])},
+        "/api/v1/stations/{id}/charging-profiles": {"get": op("Installed charging profiles", "viewer", vec![station()], None, ("200", "Profiles"), &["404"])},
+        "/api/v1/stations/{id}/availability": {
+            "get": op("Availability settings", "viewer", vec![station()], None, ("200", "Settings"), &["404"]),
+            "post": op("Make a station, EVSE or connector operative or inoperative", "operator", vec![station()],
+                Some(object(&[("operative", json!({"type": "boolean"})), ("evse_id", integer()), ("connector_id", integer())], &["operative"])),
+                command_ok(), COMMAND_ERRORS),
+        },
+        "/api/v1/stations/{id}/remote-start": {"post": op("Ask the station to start a transaction", "operator", vec![station()],
+            Some(object(&[("id_token", string()), ("evse_id", integer()), ("connector_id", integer())], &["id_token"])), command_ok(), COMMAND_ERRORS)},
+        "/api/v1/stations/{id}/remote-stop": {"post": op("Ask the station to stop a transaction", "operator", vec![station()],
+            Some(object(&[("transaction_id", integer())], &["transaction_id"])), command_ok(), COMMAND_ERRORS)},
+        "/api/v1/stations/{id}/reset": {"post": op("Reset the station", "operator", vec![station()],
+            Some(object(&[("type", json!({"type": "string", "enum": ["hard", "soft"]}))], &["type"])), command_ok(), COMMAND_ERRORS)},
+        "/api/v1/stations/{id}/unlock": {"post": op("Unlock a connector", "operator", vec![station()],
+            Some(object(&[("connector_id", integer()), ("evse_id", integer())], &["connector_id"])), command_ok(), COMMAND_ERRORS)},
+        "/api/v1/stations/{id}/commands": {"get": op("The command log, newest first", "viewer", vec![station(), limit.clone()], None, ("200", "Commands"), &["400", "404"])},
+        "/api/v1/stations/{id}/commands/{action}": {"post": op(
+            "Send any CSMS-initiated OCPP action of the station's version; the body is its request payload",
+            "operator", vec![station(), path_param("action", "OCPP action name, e.g. Reset")],
+            Some(json!({"type": "object"})), command_ok(), COMMAND_ERRORS)},
+        "/api/v1/transactions": {"get": op("List transactions, newest first", "viewer",
+            vec![query("station_id", "Only this station", string()), query("active", "Only running (true) or ended (false)", json!({"type": "boolean"})), limit.clone()],
+            None, ("200", "Transactions"), &["400"])},
+        "/api/v1/transactions/{id}": {"get": op("Show a transaction", "viewer", vec![path_param("id", "Ström's transaction id")], None, ("200", "The transaction"), &["400", "404"])},
+        "/api/v1/transactions/{id}/meter-values": {"get": op("A transaction's readings", "viewer", vec![path_param("id", "Ström's transaction id")], None, ("200", "Readings"), &["400", "404"])},
+        "/api/v1/faults": {"get": op("Fault records, newest first", "viewer",
+            vec![query("station_id", "Only this station", string()), query("open", "Only open (true) or cleared (false)", json!({"type": "boolean"})), limit],
+            None, ("200", "Faults"), &["400"])},
+        "/api/v1/id-tokens": {
+            "get": op("List id tokens", "viewer", vec![], None, ("200", "Tokens"), &[]),
+            "post": op("Create an id token", "admin", vec![], Some(id_token_body.clone()), ("201", "Created"), &["400", "409", "422"]),
+        },
+        "/api/v1/id-tokens/{id_token}": {
+            "get": op("Show an id token", "viewer", vec![path_param("id_token", "The token")], None, ("200", "The token"), &["404"]),
+            "put": op("Create or change an id token", "admin", vec![path_param("id_token", "The token")], Some(id_token_body), ("200", "Saved"), &["400", "422"]),
+            "delete": op("Remove an id token", "admin", vec![path_param("id_token", "The token")], None, ("204", "Removed"), &["404"]),
+        },
+        "/api/v1/openapi.json": {"get": op("This document", "viewer", vec![], None, ("200", "OpenAPI 3 document"), &[])},
+    });
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "Ström operator API", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "Stations, transactions, energy, faults, id tokens and commands of an OCPP 1.6J / 2.0.1 network."},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": object(&[("error", string())], &["error"])},
+        },
+        "security": [{"bearer": []}],
+        "paths": paths,
+    })
+}
