@@ -29,6 +29,7 @@ pub fn router(gateway: Arc<Gateway>, open: bool) -> Router {
         .route("/api/v1/stations/{id}", get(get_station).put(put_station))
         .route("/api/v1/stations/{id}/commands", get(station_commands))
         .route("/api/v1/stations/{id}/commands/{action}", axum::routing::post(send_command))
+        .route("/api/v1/stations/{id}/local-list", get(local_list).post(send_local_list))
         .route("/api/v1/stations/{id}/remote-start", axum::routing::post(remote_start))
         .route("/api/v1/stations/{id}/remote-stop", axum::routing::post(remote_stop))
         .route("/api/v1/stations/{id}/reset", axum::routing::post(reset))
@@ -293,6 +294,44 @@ struct SetConfigurationBody {
 struct FetchConfigurationBody {
     #[serde(default)]
     keys: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LocalListBody {
+    update_type: LocalListUpdate,
+}
+
+#[derive(serde::Deserialize)]
+enum LocalListUpdate {
+    Full,
+    Differential,
+}
+
+/// The list the station holds, as far as Ström knows.
+async fn local_list(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
+    known_station(&gw, &id).await?;
+    let (version, entries) = gw.store.local_list(&id).await?;
+    Ok(Json(json!({"version": version, "entries": entries.iter().map(views::id_token).collect::<Vec<_>>()})))
+}
+
+/// Sends Ström's id tokens as the station's local list (Full) or the changes since the list
+/// it holds (Differential).
+async fn send_local_list(
+    State(gw): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let b: LocalListBody = friendly_body(&body)?;
+    let full = matches!(b.update_type, LocalListUpdate::Full);
+    let outcome = match gw.send_local_list(&id, full).await {
+        Ok(outcome) => outcome,
+        Err(e) => return command_response(Err(e)),
+    };
+    let body = json!({"version": outcome.version, "messages": outcome.messages, "status": outcome.status,
+                      "updated": outcome.updated, "removed": outcome.removed, "skipped": outcome.skipped});
+    let status = if outcome.status == "Accepted" { StatusCode::OK } else { StatusCode::BAD_GATEWAY };
+    Ok((status, Json(body)).into_response())
 }
 
 async fn remote_start(

@@ -122,6 +122,12 @@ pub(crate) fn document() -> Value {
                 Some(object(&[("operative", json!({"type": "boolean"})), ("evse_id", integer()), ("connector_id", integer())], &["operative"])),
                 command_ok(), COMMAND_ERRORS),
         },
+        "/api/v1/stations/{id}/local-list": {
+            "get": op("The local list the station holds, as far as Ström knows", "viewer", vec![station()], None, ("200", "Version and entries"), &["404"]),
+            "post": op("Send Ström's id tokens as the station's local list (Full) or the changes since (Differential)", "operator",
+                vec![station()], Some(object(&[("update_type", json!({"type": "string", "enum": ["Full", "Differential"]}))], &["update_type"])),
+                ("200", "Version, messages and entries sent"), COMMAND_ERRORS),
+        },
         "/api/v1/stations/{id}/remote-start": {"post": op("Ask the station to start a transaction", "operator", vec![station()],
             Some(object(&[("id_token", string()), ("evse_id", integer()), ("connector_id", integer())], &["id_token"])), command_ok(), COMMAND_ERRORS)},
         "/api/v1/stations/{id}/remote-stop": {"post": op("Ask the station to stop a transaction", "operator", vec![station()],

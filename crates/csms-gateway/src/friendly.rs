@@ -137,7 +137,7 @@ impl Gateway {
 }
 
 /// Optional fields left unset are absent on the wire, not null (the schemas forbid null).
-fn strip_nulls(value: Value) -> Value {
+pub(crate) fn strip_nulls(value: Value) -> Value {
     match value {
         Value::Object(map) => {
             Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, strip_nulls(v))).collect())

@@ -6,6 +6,7 @@ mod commands;
 mod effects;
 mod errors;
 mod friendly;
+mod local_list;
 mod registry;
 mod session;
 mod v16;
@@ -13,6 +14,7 @@ mod v201;
 
 pub use commands::{CommandError, CommandOutcome, CommandReply};
 pub use friendly::FriendlyCommand;
+pub use local_list::{LocalListOutcome, DEFAULT_ITEMS_PER_MESSAGE};
 pub use registry::{CallError, CallReply, Registry, SessionInfo};
 
 use axum::extract::ws::WebSocketUpgrade;

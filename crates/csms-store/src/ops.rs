@@ -304,6 +304,16 @@ pub enum Op {
         status: String,
         now: Timestamp,
     },
+    /// A station accepted a local-list update: a Full one replaces what it holds, a
+    /// Differential one upserts `entries` and removes `removed`.
+    LocalListAccepted {
+        station: StationId,
+        version: i64,
+        full: bool,
+        entries: Vec<IdTokenRecord>,
+        removed: Vec<String>,
+        now: Timestamp,
+    },
     /// An API token, stored only as the hash of its secret.
     CreateApiToken {
         token_hash: String,
@@ -564,6 +574,45 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
             .bind(connector)
             .bind(*operational)
             .bind(status)
+            .bind(format_timestamp(now))
+            .execute(conn)
+            .await?;
+            Ok(Outcome::Done)
+        }
+        Op::LocalListAccepted { station, version, full, entries, removed, now } => {
+            if *full {
+                sqlx::query("DELETE FROM local_list_entries WHERE station_id = $1")
+                    .bind(station.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            for id_token in removed {
+                sqlx::query("DELETE FROM local_list_entries WHERE station_id = $1 AND id_token = $2")
+                    .bind(station.as_str())
+                    .bind(id_token)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            for e in entries {
+                sqlx::query(
+                    "INSERT INTO local_list_entries (station_id, id_token, status, expiry, parent_id_token) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (station_id, id_token) DO UPDATE SET status = excluded.status, expiry = excluded.expiry, \
+                     parent_id_token = excluded.parent_id_token",
+                )
+                .bind(station.as_str())
+                .bind(&e.id_token)
+                .bind(e.status.as_str())
+                .bind(e.expiry.as_ref().map(format_timestamp))
+                .bind(e.parent_id_token.as_deref())
+                .execute(&mut *conn)
+                .await?;
+            }
+            sqlx::query(
+                "INSERT INTO local_list_versions (station_id, version, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (station_id) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
+            )
+            .bind(station.as_str())
+            .bind(*version)
             .bind(format_timestamp(now))
             .execute(conn)
             .await?;

@@ -661,6 +661,21 @@ impl Store {
         row.as_ref().map(token_from_row).transpose()
     }
 
+    /// The local list a station holds, as far as Ström knows: its version and entries.
+    pub async fn local_list(&self, station_id: &str) -> Result<(i64, Vec<IdTokenRecord>), StoreError> {
+        let version: Option<i64> = sqlx::query_scalar("SELECT version FROM local_list_versions WHERE station_id = $1")
+            .bind(station_id)
+            .fetch_optional(self.pool())
+            .await?;
+        let rows = sqlx::query(
+            "SELECT id_token, status, expiry, parent_id_token FROM local_list_entries WHERE station_id = $1 ORDER BY id_token",
+        )
+        .bind(station_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok((version.unwrap_or(0), rows.iter().map(token_from_row).collect::<Result<_, _>>()?))
+    }
+
     pub async fn id_tokens(&self) -> Result<Vec<IdTokenRecord>, StoreError> {
         let rows = sqlx::query("SELECT id_token, status, expiry, parent_id_token FROM id_tokens ORDER BY id_token")
             .fetch_all(self.pool())

@@ -295,6 +295,23 @@ CREATE TABLE availability (
     PRIMARY KEY (station_id, evse_id, connector_id)
 );
 "#,
+    // Local authorization lists: what Ström last had a station accept, to compute differential
+    // updates, and the list version the station holds.
+    r#"
+CREATE TABLE local_list_entries (
+    station_id TEXT NOT NULL,
+    id_token TEXT NOT NULL,
+    status TEXT NOT NULL,
+    expiry TEXT,
+    parent_id_token TEXT,
+    PRIMARY KEY (station_id, id_token)
+);
+CREATE TABLE local_list_versions (
+    station_id TEXT PRIMARY KEY,
+    version BIGINT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"#,
 ];
 
 pub(crate) fn migrations(backend: Backend) -> Vec<String> {
