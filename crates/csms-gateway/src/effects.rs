@@ -2,9 +2,10 @@
 //! device-model values it reported or accepted, reservations, charging profiles, availability.
 //! Only accepted commands leave anything behind; the rest is in the command log.
 
+use crate::v201::location;
 use csms_core::station::StationId;
 use csms_core::Timestamp;
-use csms_store::{ChargingProfileRecord, ConfigurationKey, DeviceVariable, Op, Reservation};
+use csms_store::{ChargingProfileRecord, ConfigurationKey, Op, Reservation};
 
 /// The store operations that record the effect of `request` answered by `response`.
 pub(crate) fn v16(
@@ -106,17 +107,6 @@ pub(crate) fn v16(
     })
 }
 
-fn place(component: &ocpp::v201::Component, variable: &ocpp::v201::Variable) -> DeviceVariable {
-    DeviceVariable {
-        component: component.name.clone(),
-        component_instance: component.instance.clone(),
-        evse_id: component.evse.as_ref().map(|e| e.id),
-        connector_id: component.evse.as_ref().and_then(|e| e.connector_id),
-        variable: variable.name.clone(),
-        variable_instance: variable.instance.clone(),
-    }
-}
-
 pub(crate) fn v201(
     station: &StationId,
     action: ocpp::v201::Action,
@@ -135,7 +125,7 @@ pub(crate) fn v201(
                 .get_variable_result
                 .iter()
                 .filter(|r| r.attribute_status == GetVariableStatusEnum::Accepted)
-                .map(|r| (place(&r.component, &r.variable), attribute(r.attribute_type), r.attribute_value.clone()))
+                .map(|r| (location(&r.component, &r.variable), attribute(r.attribute_type), r.attribute_value.clone()))
                 .collect();
             vec![Op::DeviceValues { station, values, now }]
         }
@@ -156,7 +146,7 @@ pub(crate) fn v201(
                 .iter()
                 .filter(|d| accepted(d))
                 .map(|d| {
-                    (place(&d.component, &d.variable), attribute(d.attribute_type), Some(d.attribute_value.clone()))
+                    (location(&d.component, &d.variable), attribute(d.attribute_type), Some(d.attribute_value.clone()))
                 })
                 .collect();
             vec![Op::DeviceValues { station, values, now }]

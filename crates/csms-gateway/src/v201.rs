@@ -330,7 +330,8 @@ fn readings(mv: &MeterValue) -> Vec<Reading> {
         .collect()
 }
 
-fn location(component: &Component, variable: &Variable) -> DeviceVariable {
+/// Where in the device model a component's variable is.
+pub(crate) fn location(component: &Component, variable: &Variable) -> DeviceVariable {
     DeviceVariable {
         component: component.name.clone(),
         component_instance: component.instance.clone(),

@@ -24,13 +24,10 @@ async fn command(
     body: Value,
     answer: Value,
 ) -> (u16, Value) {
-    let api = server.api();
     let path = format!("/api/v1/stations/{id}/commands/{action}");
-    let operator = tokio::spawn(async move { api.http("POST", &path, Some(body)).await });
-    let (message_id, sent, _) = station.expect_call().await;
+    let (sent, _, reply) = server.answered(station, "POST", &path, body, answer).await;
     assert_eq!(sent, action);
-    station.reply(&message_id, answer).await;
-    operator.await.expect("operator task")
+    reply
 }
 
 async fn tc_019_021_040_configuration_is_kept(backend: Backend) {

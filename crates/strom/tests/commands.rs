@@ -20,10 +20,7 @@ both_backends!(
 async fn tc_019_1_get_configuration_through_the_api(backend: Backend) {
     let server = Server::start(backend).await;
     let mut cp = server.booted("CP1").await;
-    let api = server.api();
-    let operator = tokio::spawn(async move {
-        api.http("POST", "/api/v1/stations/CP1/commands/GetConfiguration", Some(json!({}))).await
-    });
+    let operator = server.spawn_http("POST", "/api/v1/stations/CP1/commands/GetConfiguration", json!({}));
     let (id, action, payload) = cp.expect_call().await;
     assert_eq!((action.as_str(), payload), ("GetConfiguration", json!({})));
     let answer = json!({"configurationKey": [{"key": "HeartbeatInterval", "readonly": false, "value": "300"}], "unknownKey": []});
@@ -47,15 +44,11 @@ async fn tc_019_1_get_configuration_through_the_api(backend: Backend) {
 async fn tc_026_rejected_remote_start_is_surfaced(backend: Backend) {
     let server = Server::start(backend).await;
     let mut cp = server.booted("CP1").await;
-    let api = server.api();
     let body = json!({"idTag": "TAG1", "connectorId": 1});
-    let operator = tokio::spawn(async move {
-        api.http("POST", "/api/v1/stations/CP1/commands/RemoteStartTransaction", Some(body)).await
-    });
-    let (id, _, payload) = cp.expect_call().await;
+    let path = "/api/v1/stations/CP1/commands/RemoteStartTransaction";
+    let (_, payload, reply) = server.answered(&mut cp, "POST", path, body, json!({"status": "Rejected"})).await;
     assert_eq!(payload, json!({"idTag": "TAG1", "connectorId": 1}));
-    cp.reply(&id, json!({"status": "Rejected"})).await;
-    assert_eq!(operator.await.expect("operator task"), (200, json!({"status": "Rejected"})));
+    assert_eq!(reply, (200, json!({"status": "Rejected"})));
     assert_eq!(server.get("/api/v1/transactions").await, json!([]));
 }
 
@@ -94,11 +87,7 @@ async fn command_errors_are_clear(backend: Backend) {
 async fn station_call_errors_and_invalid_answers_are_reported(backend: Backend) {
     let server = Server::start(backend).await;
     let mut cp = server.booted("CP1").await;
-    let api = server.api();
-    let operator =
-        tokio::spawn(
-            async move { api.http("POST", "/api/v1/stations/CP1/commands/ClearCache", Some(json!({}))).await },
-        );
+    let operator = server.spawn_http("POST", "/api/v1/stations/CP1/commands/ClearCache", json!({}));
     let (id, _, _) = cp.expect_call().await;
     cp.reply_error(&id, "NotSupported", "no cache here").await;
     let (status, body) = operator.await.expect("operator task");
@@ -106,11 +95,7 @@ async fn station_call_errors_and_invalid_answers_are_reported(backend: Backend) 
         (status, body["code"].as_str(), body["description"].as_str()),
         (502, Some("NotSupported"), Some("no cache here"))
     );
-    let api = server.api();
-    let operator =
-        tokio::spawn(
-            async move { api.http("POST", "/api/v1/stations/CP1/commands/ClearCache", Some(json!({}))).await },
-        );
+    let operator = server.spawn_http("POST", "/api/v1/stations/CP1/commands/ClearCache", json!({}));
     let (id, _, _) = cp.expect_call().await;
     cp.reply(&id, json!({"status": "Maybe"})).await;
     let (status, body) = operator.await.expect("operator task");
@@ -124,19 +109,11 @@ async fn station_call_errors_and_invalid_answers_are_reported(backend: Backend) 
 async fn command_timeout_frees_the_queue(backend: Backend) {
     let server = Server::start_with_config(backend, "call_timeout_secs = 1\n").await;
     let mut cp = server.booted("CP1").await;
-    let api = server.api();
-    let operator =
-        tokio::spawn(
-            async move { api.http("POST", "/api/v1/stations/CP1/commands/ClearCache", Some(json!({}))).await },
-        );
+    let operator = server.spawn_http("POST", "/api/v1/stations/CP1/commands/ClearCache", json!({}));
     let (ignored, _, _) = cp.expect_call().await;
     let (status, body) = operator.await.expect("operator task");
     assert_eq!(status, 504, "{body}");
-    let api = server.api();
-    let operator =
-        tokio::spawn(
-            async move { api.http("POST", "/api/v1/stations/CP1/commands/ClearCache", Some(json!({}))).await },
-        );
+    let operator = server.spawn_http("POST", "/api/v1/stations/CP1/commands/ClearCache", json!({}));
     let (id, _, _) = cp.expect_call().await;
     assert_ne!(id, ignored);
     cp.reply(&ignored, json!({"status": "Rejected"})).await;
@@ -148,14 +125,11 @@ async fn command_timeout_frees_the_queue(backend: Backend) {
 async fn commands_to_2_0_1_stations(backend: Backend) {
     let server = Server::start(backend).await;
     let mut cs = server.booted201("CS1").await;
-    let api = server.api();
     let body = json!({"type": "OnIdle", "evseId": 1});
-    let operator =
-        tokio::spawn(async move { api.http("POST", "/api/v1/stations/CS1/commands/Reset", Some(body)).await });
-    let (id, action, payload) = cs.expect_call().await;
+    let path = "/api/v1/stations/CS1/commands/Reset";
+    let (action, payload, reply) = server.answered(&mut cs, "POST", path, body, json!({"status": "Scheduled"})).await;
     assert_eq!((action.as_str(), payload), ("Reset", json!({"type": "OnIdle", "evseId": 1})));
-    cs.reply(&id, json!({"status": "Scheduled"})).await;
-    assert_eq!(operator.await.expect("operator task"), (200, json!({"status": "Scheduled"})));
+    assert_eq!(reply, (200, json!({"status": "Scheduled"})));
     let (status, _) = server.http("POST", "/api/v1/stations/CS1/commands/Reset", Some(json!({"type": "Hard"}))).await;
     assert_eq!(status, 422, "a 1.6 reset type is invalid for 2.0.1");
     let (status, _) =
@@ -169,35 +143,18 @@ async fn x_10_pending_station_is_accepted_by_the_operator(backend: Backend) {
     let boot = cp.call_ok("BootNotification", json!({"chargePointVendor": "V", "chargePointModel": "M"})).await;
     assert_eq!(boot["status"], "Pending");
     // While Pending, the operator may look at the station...
-    let api = server.api();
-    let operator = tokio::spawn(async move {
-        api.http(
-            "POST",
-            "/api/v1/stations/NEWCOMER/commands/GetConfiguration",
-            Some(json!({"key": ["NumberOfConnectors"]})),
-        )
-        .await
-    });
-    let (id, _, _) = cp.expect_call().await;
-    cp.reply(&id, json!({"configurationKey": [{"key": "NumberOfConnectors", "readonly": true, "value": "2"}]})).await;
-    assert_eq!(operator.await.expect("operator task").0, 200);
+    let answer = json!({"configurationKey": [{"key": "NumberOfConnectors", "readonly": true, "value": "2"}]});
+    let body = json!({"key": ["NumberOfConnectors"]});
+    let path = "/api/v1/stations/NEWCOMER/commands/GetConfiguration";
+    assert_eq!(server.answered(&mut cp, "POST", path, body, answer).await.2 .0, 200);
     // ...then accept it and ask it to boot again.
     let (status, station) =
         server.http("PUT", "/api/v1/stations/NEWCOMER", Some(json!({"registration_status": "Accepted"}))).await;
     assert_eq!((status, station["registration_status"].as_str()), (200, Some("Accepted")));
-    let api = server.api();
-    let operator = tokio::spawn(async move {
-        api.http(
-            "POST",
-            "/api/v1/stations/NEWCOMER/commands/TriggerMessage",
-            Some(json!({"requestedMessage": "BootNotification"})),
-        )
-        .await
-    });
-    let (id, action, _) = cp.expect_call().await;
-    assert_eq!(action, "TriggerMessage");
-    cp.reply(&id, json!({"status": "Accepted"})).await;
-    assert_eq!(operator.await.expect("operator task"), (200, json!({"status": "Accepted"})));
+    let body = json!({"requestedMessage": "BootNotification"});
+    let path = "/api/v1/stations/NEWCOMER/commands/TriggerMessage";
+    let (action, _, reply) = server.answered(&mut cp, "POST", path, body, json!({"status": "Accepted"})).await;
+    assert_eq!((action.as_str(), reply), ("TriggerMessage", (200, json!({"status": "Accepted"}))));
     let boot = cp.call_ok("BootNotification", json!({"chargePointVendor": "V", "chargePointModel": "M"})).await;
     assert_eq!(boot["status"], "Accepted");
     cp.call_ok("Heartbeat", json!({})).await;

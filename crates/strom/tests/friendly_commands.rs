@@ -4,28 +4,10 @@
 
 mod common;
 
-use common::{Backend, Server, Station};
-use serde_json::{json, Value};
+use common::{Backend, Server};
+use serde_json::json;
 
 both_backends!(everyday_commands_for_1_6, everyday_commands_for_2_0_1, friendly_bodies_are_checked);
-
-/// POSTs (or PUTs) `body` to `path` while the station answers the one CALL it gets; returns the
-/// CALL's action and payload and the API's answer.
-async fn exchange(
-    server: &Server,
-    station: &mut Station,
-    method: &'static str,
-    path: &str,
-    body: Value,
-    answer: Value,
-) -> (String, Value, (u16, Value)) {
-    let api = server.api();
-    let path = path.to_string();
-    let operator = tokio::spawn(async move { api.http(method, &path, Some(body)).await });
-    let (id, action, payload) = station.expect_call().await;
-    station.reply(&id, answer).await;
-    (action, payload, operator.await.expect("operator task"))
-}
 
 async fn everyday_commands_for_1_6(backend: Backend) {
     let server = Server::start(backend).await;
@@ -34,30 +16,24 @@ async fn everyday_commands_for_1_6(backend: Backend) {
     let accepted = json!({"status": "Accepted"});
     let base = "/api/v1/stations/CP1";
 
-    let (action, payload, reply) = exchange(
-        &server,
-        &mut cp,
-        "POST",
-        &format!("{base}/remote-start"),
-        json!({"id_token": "TAG1", "connector_id": 1}),
-        accepted.clone(),
-    )
-    .await;
+    let (action, payload, reply) = server
+        .answered(
+            &mut cp,
+            "POST",
+            &format!("{base}/remote-start"),
+            json!({"id_token": "TAG1", "connector_id": 1}),
+            accepted.clone(),
+        )
+        .await;
     assert_eq!(
         (action.as_str(), payload, reply),
         ("RemoteStartTransaction", json!({"idTag": "TAG1", "connectorId": 1}), (200, accepted.clone()))
     );
     let (tx, _) = cp.start(1, "TAG1", 0, "2026-11-26T10:00:00Z").await;
 
-    let (action, payload, reply) = exchange(
-        &server,
-        &mut cp,
-        "POST",
-        &format!("{base}/remote-stop"),
-        json!({"transaction_id": tx}),
-        accepted.clone(),
-    )
-    .await;
+    let (action, payload, reply) = server
+        .answered(&mut cp, "POST", &format!("{base}/remote-stop"), json!({"transaction_id": tx}), accepted.clone())
+        .await;
     assert_eq!((action.as_str(), payload, reply.0), ("RemoteStopTransaction", json!({"transactionId": tx}), 200));
     cp.call_ok(
         "StopTransaction",
@@ -72,41 +48,35 @@ async fn everyday_commands_for_1_6(backend: Backend) {
 
     for (kind, expected) in [("hard", "Hard"), ("soft", "Soft")] {
         let (action, payload, reply) =
-            exchange(&server, &mut cp, "POST", &format!("{base}/reset"), json!({"type": kind}), accepted.clone()).await;
+            server.answered(&mut cp, "POST", &format!("{base}/reset"), json!({"type": kind}), accepted.clone()).await;
         assert_eq!((action.as_str(), payload, reply.0), ("Reset", json!({"type": expected}), 200));
     }
-    let (action, payload, reply) = exchange(
-        &server,
-        &mut cp,
-        "POST",
-        &format!("{base}/unlock"),
-        json!({"connector_id": 1}),
-        json!({"status": "Unlocked"}),
-    )
-    .await;
+    let (action, payload, reply) = server
+        .answered(&mut cp, "POST", &format!("{base}/unlock"), json!({"connector_id": 1}), json!({"status": "Unlocked"}))
+        .await;
     assert_eq!(
         (action.as_str(), payload, reply.1),
         ("UnlockConnector", json!({"connectorId": 1}), json!({"status": "Unlocked"}))
     );
-    let (action, payload, _) = exchange(
-        &server,
-        &mut cp,
-        "POST",
-        &format!("{base}/availability"),
-        json!({"operative": false, "connector_id": 1}),
-        accepted.clone(),
-    )
-    .await;
+    let (action, payload, _) = server
+        .answered(
+            &mut cp,
+            "POST",
+            &format!("{base}/availability"),
+            json!({"operative": false, "connector_id": 1}),
+            accepted.clone(),
+        )
+        .await;
     assert_eq!((action.as_str(), payload), ("ChangeAvailability", json!({"connectorId": 1, "type": "Inoperative"})));
-    let (action, payload, _) = exchange(
-        &server,
-        &mut cp,
-        "PUT",
-        &format!("{base}/configuration/MeterValueSampleInterval"),
-        json!({"value": "60"}),
-        accepted.clone(),
-    )
-    .await;
+    let (action, payload, _) = server
+        .answered(
+            &mut cp,
+            "PUT",
+            &format!("{base}/configuration/MeterValueSampleInterval"),
+            json!({"value": "60"}),
+            accepted.clone(),
+        )
+        .await;
     assert_eq!(
         (action.as_str(), payload),
         ("ChangeConfiguration", json!({"key": "MeterValueSampleInterval", "value": "60"}))
@@ -116,15 +86,9 @@ async fn everyday_commands_for_1_6(backend: Backend) {
         (config[0]["key"].as_str(), config[0]["value"].as_str()),
         (Some("MeterValueSampleInterval"), Some("60"))
     );
-    let (action, payload, _) = exchange(
-        &server,
-        &mut cp,
-        "POST",
-        &format!("{base}/configuration/fetch"),
-        json!({}),
-        json!({"configurationKey": []}),
-    )
-    .await;
+    let (action, payload, _) = server
+        .answered(&mut cp, "POST", &format!("{base}/configuration/fetch"), json!({}), json!({"configurationKey": []}))
+        .await;
     assert_eq!((action.as_str(), payload), ("GetConfiguration", json!({})));
 }
 
@@ -134,15 +98,15 @@ async fn everyday_commands_for_2_0_1(backend: Backend) {
     let accepted = json!({"status": "Accepted"});
     let base = "/api/v1/stations/CS1";
 
-    let (action, payload, reply) = exchange(
-        &server,
-        &mut cs,
-        "POST",
-        &format!("{base}/remote-start"),
-        json!({"id_token": "REMOTE", "evse_id": 1}),
-        accepted.clone(),
-    )
-    .await;
+    let (action, payload, reply) = server
+        .answered(
+            &mut cs,
+            "POST",
+            &format!("{base}/remote-start"),
+            json!({"id_token": "REMOTE", "evse_id": 1}),
+            accepted.clone(),
+        )
+        .await;
     assert_eq!((action.as_str(), reply.0), ("RequestStartTransaction", 200));
     assert_eq!(
         (payload["idToken"].clone(), payload["evseId"].as_i64()),
@@ -156,38 +120,32 @@ async fn everyday_commands_for_2_0_1(backend: Backend) {
     assert_eq!(tx["remote_start_id"].as_i64(), Some(remote_start_id));
 
     let tx_id = tx["id"].as_i64().expect("id");
-    let (action, payload, _) = exchange(
-        &server,
-        &mut cs,
-        "POST",
-        &format!("{base}/remote-stop"),
-        json!({"transaction_id": tx_id}),
-        accepted.clone(),
-    )
-    .await;
+    let (action, payload, _) = server
+        .answered(&mut cs, "POST", &format!("{base}/remote-stop"), json!({"transaction_id": tx_id}), accepted.clone())
+        .await;
     assert_eq!((action.as_str(), payload), ("RequestStopTransaction", json!({"transactionId": "RS-1"})));
     let (action, payload, _) =
-        exchange(&server, &mut cs, "POST", &format!("{base}/reset"), json!({"type": "hard"}), accepted.clone()).await;
+        server.answered(&mut cs, "POST", &format!("{base}/reset"), json!({"type": "hard"}), accepted.clone()).await;
     assert_eq!((action.as_str(), payload), ("Reset", json!({"type": "Immediate"})));
-    let (action, payload, _) = exchange(
-        &server,
-        &mut cs,
-        "POST",
-        &format!("{base}/unlock"),
-        json!({"evse_id": 1, "connector_id": 1}),
-        json!({"status": "Unlocked"}),
-    )
-    .await;
+    let (action, payload, _) = server
+        .answered(
+            &mut cs,
+            "POST",
+            &format!("{base}/unlock"),
+            json!({"evse_id": 1, "connector_id": 1}),
+            json!({"status": "Unlocked"}),
+        )
+        .await;
     assert_eq!((action.as_str(), payload), ("UnlockConnector", json!({"evseId": 1, "connectorId": 1})));
-    let (action, payload, _) = exchange(
-        &server,
-        &mut cs,
-        "POST",
-        &format!("{base}/availability"),
-        json!({"operative": false, "evse_id": 1}),
-        accepted.clone(),
-    )
-    .await;
+    let (action, payload, _) = server
+        .answered(
+            &mut cs,
+            "POST",
+            &format!("{base}/availability"),
+            json!({"operative": false, "evse_id": 1}),
+            accepted.clone(),
+        )
+        .await;
     assert_eq!(
         (action.as_str(), payload),
         ("ChangeAvailability", json!({"operationalStatus": "Inoperative", "evse": {"id": 1}}))
@@ -196,7 +154,7 @@ async fn everyday_commands_for_2_0_1(backend: Backend) {
     let result = json!({"setVariableResult": [{"attributeStatus": "Accepted", "component": {"name": "OCPPCommCtrlr"},
         "variable": {"name": "MessageAttempts", "instance": "TransactionEvent"}}]});
     let (action, payload, reply) =
-        exchange(&server, &mut cs, "PUT", &format!("{base}/configuration/{key}"), json!({"value": "5"}), result).await;
+        server.answered(&mut cs, "PUT", &format!("{base}/configuration/{key}"), json!({"value": "5"}), result).await;
     assert_eq!(reply.0, 200);
     assert_eq!(action, "SetVariables");
     assert_eq!(

@@ -238,6 +238,28 @@ impl Server {
         Api { addr: self.addr.clone() }
     }
 
+    /// An API call in the background, for requests that wait on a station's answer.
+    pub fn spawn_http(&self, method: &'static str, path: &str, body: Value) -> tokio::task::JoinHandle<(u16, Value)> {
+        let (api, path) = (self.api(), path.to_string());
+        tokio::spawn(async move { api.http(method, &path, Some(body)).await })
+    }
+
+    /// Makes an API request that sends one CALL to `station`, which answers it with `answer`;
+    /// returns the CALL's action and payload and the API's answer.
+    pub async fn answered(
+        &self,
+        station: &mut Station,
+        method: &'static str,
+        path: &str,
+        body: Value,
+        answer: Value,
+    ) -> (String, Value, (u16, Value)) {
+        let operator = self.spawn_http(method, path, body);
+        let (id, action, payload) = station.expect_call().await;
+        station.reply(&id, answer).await;
+        (action, payload, operator.await.expect("operator task"))
+    }
+
     pub async fn get(&self, path: &str) -> Value {
         let (status, value) = self.http("GET", path, None).await;
         assert_eq!(status, 200, "GET {path}: {value}");
@@ -262,17 +284,23 @@ impl Api {
     }
 }
 
-/// GET that returns the body as text (for /metrics).
-pub async fn get_text(addr: &str, path: &str) -> (u16, String) {
+/// Sends one HTTP/1.1 request and returns (status, head, body).
+async fn roundtrip(addr: &str, request: String) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr).await.expect("connect API");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.expect("send request");
     let mut response = Vec::new();
     tokio::time::timeout(TIMEOUT, stream.read_to_end(&mut response)).await.expect("answer in time").expect("read");
     let text = String::from_utf8(response).expect("utf-8 response");
     let (head, body) = text.split_once("\r\n\r\n").expect("HTTP response");
     let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status code");
-    (status, body.to_string())
+    (status, head.to_string(), body.to_string())
+}
+
+/// GET that returns the body as text (for /metrics).
+pub async fn get_text(addr: &str, path: &str) -> (u16, String) {
+    let (status, _, body) =
+        roundtrip(addr, format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")).await;
+    (status, body)
 }
 
 async fn http(
@@ -282,21 +310,15 @@ async fn http(
     body: Option<Value>,
     token: Option<&str>,
 ) -> ((u16, Value), String) {
-    let mut stream = TcpStream::connect(addr).await.expect("connect API");
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    stream.write_all(request.as_bytes()).await.expect("send request");
-    let mut response = Vec::new();
-    tokio::time::timeout(TIMEOUT, stream.read_to_end(&mut response)).await.expect("answer in time").expect("read");
-    let text = String::from_utf8(response).expect("utf-8 response");
-    let (head, body) = text.split_once("\r\n\r\n").expect("HTTP response");
-    let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status code");
-    let value = if body.is_empty() { Value::Null } else { serde_json::from_str(body).expect("JSON body") };
-    ((status, value), head.to_string())
+    let (status, head, body) = roundtrip(addr, request).await;
+    let value = if body.is_empty() { Value::Null } else { serde_json::from_str(&body).expect("JSON body") };
+    ((status, value), head)
 }
 
 /// What Ström answered to a CALL.
