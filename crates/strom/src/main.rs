@@ -32,6 +32,8 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Load a CSMS with simulated 1.6 stations and print throughput and latency as one JSON line.
+    Bench(BenchArgs),
     /// Stations, through the API of a running Ström.
     Station {
         #[command(subcommand)]
@@ -68,6 +70,30 @@ enum TokenCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Base URL stations connect to; identities are appended.
+    #[arg(long, default_value = "ws://127.0.0.1:8180/ocpp")]
+    url: String,
+    /// boot, heartbeat, meter (MeterValues with 8 sampled values) or session (10 CALLs each).
+    #[arg(long, default_value = "meter")]
+    scenario: String,
+    #[arg(long, default_value_t = 100)]
+    stations: usize,
+    /// Seconds to run (after every station has connected and booted).
+    #[arg(long, default_value_t = 20)]
+    duration: u64,
+    /// Station identity prefix.
+    #[arg(long, default_value = "bench-")]
+    prefix: String,
+    /// The id tag sessions use (make it known and Accepted for realistic sessions).
+    #[arg(long, default_value = "BENCH")]
+    id_tag: String,
+    /// Seconds after which an unanswered CALL counts as a timeout.
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
 }
 
 /// Where the data lives: the same flags, environment and file as `serve`.
@@ -127,6 +153,30 @@ fn main() -> Result<()> {
         }
         Command::Config { command: ConfigCommand::Station(command), api } => {
             runtime()?.block_on(cli::config(&api, command))
+        }
+        Command::Bench(args) => {
+            let Some(scenario) = chargesim::bench::Scenario::parse(&args.scenario) else {
+                anyhow::bail!("--scenario must be boot, heartbeat, meter or session, not {:?}", args.scenario);
+            };
+            if args.stations == 0 || args.duration == 0 {
+                anyhow::bail!("--stations and --duration must be at least 1");
+            }
+            let config = chargesim::bench::BenchConfig {
+                url: args.url.trim_end_matches('/').to_string(),
+                scenario,
+                stations: args.stations,
+                duration: std::time::Duration::from_secs(args.duration),
+                prefix: args.prefix,
+                call_timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+                id_tag: args.id_tag,
+            };
+            let report = runtime()?.block_on(chargesim::bench::run(config))?;
+            let json = report.to_json();
+            if json["loader_bound"] == true {
+                eprintln!("warning: the load generator used over 90% of the CPU; the figures measure it as much as the server");
+            }
+            println!("{json}");
+            Ok(())
         }
         Command::Station { command, api } => runtime()?.block_on(cli::station(&api, command)),
         Command::Tx { command, api } => runtime()?.block_on(cli::tx(&api, command)),

@@ -1,0 +1,368 @@
+//! `strom bench`: N simulated OCPP 1.6 stations, each with exactly one CALL outstanding, run a
+//! scenario against a CSMS for a fixed time and report throughput and latency percentiles.
+
+use futures_util::{SinkExt, StreamExt};
+use ocpp::v16::Action;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+/// What each station does in a loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// Connect and BootNotification, once per station; measures connection set-up.
+    Boot,
+    Heartbeat,
+    /// MeterValues with 8 sampled values.
+    Meter,
+    /// Whole sessions of 10 CALLs (authorize, statuses, start, 4 × meter values, stop).
+    Session,
+}
+
+impl Scenario {
+    pub fn parse(text: &str) -> Option<Scenario> {
+        match text {
+            "boot" => Some(Scenario::Boot),
+            "heartbeat" => Some(Scenario::Heartbeat),
+            "meter" => Some(Scenario::Meter),
+            "session" => Some(Scenario::Session),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Scenario::Boot => "boot",
+            Scenario::Heartbeat => "heartbeat",
+            Scenario::Meter => "meter",
+            Scenario::Session => "session",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// `ws://HOST:PORT/ocpp`; station identities are appended.
+    pub url: String,
+    pub scenario: Scenario,
+    pub stations: usize,
+    pub duration: Duration,
+    /// Identity prefix, so that concurrent runs do not replace each other's sessions.
+    pub prefix: String,
+    /// A CALL without an answer after this long counts as a timeout.
+    pub call_timeout: Duration,
+    /// The id tag sessions use; it must be known and Accepted for sessions to be realistic.
+    pub id_tag: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("no station could connect: {0}")]
+    NoConnection(String),
+}
+
+/// The result of a run, printed as one JSON line.
+#[derive(Debug, Clone)]
+pub struct BenchReport {
+    pub scenario: Scenario,
+    pub stations: usize,
+    pub connected: usize,
+    pub elapsed: Duration,
+    pub calls: u64,
+    pub sessions: u64,
+    pub errors: u64,
+    pub timeouts: u64,
+    /// Latencies in microseconds, sorted.
+    latencies: Vec<u32>,
+    /// Share of the available CPU the loader itself used.
+    pub loader_cpu: Option<f64>,
+}
+
+impl BenchReport {
+    fn percentile(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return 0.0;
+        }
+        let index = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        f64::from(self.latencies[index]) / 1000.0
+    }
+
+    pub fn to_json(&self) -> Value {
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        json!({
+            "scenario": self.scenario.name(),
+            "stations": self.stations,
+            "connected": self.connected,
+            "duration_s": (secs * 1000.0).round() / 1000.0,
+            "calls": self.calls,
+            "calls_per_s": (self.calls as f64 / secs).round(),
+            "sessions": self.sessions,
+            "sessions_per_s": (self.sessions as f64 / secs).round(),
+            "p50_ms": self.percentile(0.50),
+            "p90_ms": self.percentile(0.90),
+            "p99_ms": self.percentile(0.99),
+            "max_ms": self.latencies.last().map_or(0.0, |m| f64::from(*m) / 1000.0),
+            "errors": self.errors,
+            "timeouts": self.timeouts,
+            "loader_cpu": self.loader_cpu.map(|c| (c * 100.0).round() / 100.0),
+            "loader_bound": self.loader_cpu.is_some_and(|c| c > 0.9),
+        })
+    }
+}
+
+#[derive(Default)]
+struct StationResult {
+    connected: bool,
+    calls: u64,
+    sessions: u64,
+    errors: u64,
+    timeouts: u64,
+    latencies: Vec<u32>,
+    failure: Option<String>,
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+struct Station {
+    ws: Ws,
+    next_id: u64,
+    timeout: Duration,
+}
+
+enum Answer {
+    Result(Value),
+    Error,
+    Timeout,
+}
+
+impl Station {
+    async fn connect(url: &str, identity: &str, timeout: Duration) -> Result<Station, String> {
+        let mut request = format!("{url}/{identity}").into_client_request().map_err(|e| e.to_string())?;
+        let protocol = "ocpp1.6".parse().map_err(|_| "header".to_string())?;
+        request.headers_mut().insert("Sec-WebSocket-Protocol", protocol);
+        let (ws, _) = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(request))
+            .await
+            .map_err(|_| "connect timed out".to_string())?
+            .map_err(|e| e.to_string())?;
+        Ok(Station { ws, next_id: 0, timeout })
+    }
+
+    /// Sends one CALL and waits for its answer; the request is checked against the schema
+    /// first, so that a benchmark never measures the CSMS refusing our own mistakes.
+    async fn call(&mut self, action: Action, payload: &Value) -> Result<Answer, String> {
+        debug_assert!(ocpp::v16::Request::decode(action, &payload.to_string()).is_ok(), "{action:?}");
+        self.next_id += 1;
+        let id = self.next_id.to_string();
+        let frame = ocpp::Frame::encode_call(&id, action.as_str(), &payload.to_string());
+        self.ws.send(Message::text(frame)).await.map_err(|e| e.to_string())?;
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            let message = match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Err(_) => return Ok(Answer::Timeout),
+                Ok(None) => return Err("connection closed".into()),
+                Ok(Some(Err(e))) => return Err(e.to_string()),
+                Ok(Some(Ok(m))) => m,
+            };
+            let Message::Text(text) = message else { continue };
+            match ocpp::Frame::parse(text.as_str()) {
+                Ok(ocpp::Frame::CallResult { id: got, payload }) if got == id => {
+                    return Ok(Answer::Result(serde_json::from_str(payload.get()).unwrap_or(Value::Null)));
+                }
+                Ok(ocpp::Frame::CallError { id: got, .. }) if got == id => return Ok(Answer::Error),
+                // A CSMS CALL to the station (e.g. TriggerMessage) is not part of the benchmark.
+                _ => continue,
+            }
+        }
+    }
+}
+
+fn meter_values(transaction: Option<i64>, wh: u64) -> Value {
+    let sampled = json!([
+        {"value": wh.to_string(), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+        {"value": "7200", "measurand": "Power.Active.Import", "unit": "W"},
+        {"value": "230.1", "measurand": "Voltage", "phase": "L1-N", "unit": "V"},
+        {"value": "229.8", "measurand": "Voltage", "phase": "L2-N", "unit": "V"},
+        {"value": "230.4", "measurand": "Voltage", "phase": "L3-N", "unit": "V"},
+        {"value": "10.4", "measurand": "Current.Import", "phase": "L1", "unit": "A"},
+        {"value": "10.5", "measurand": "Current.Import", "phase": "L2", "unit": "A"},
+        {"value": "10.3", "measurand": "Current.Import", "phase": "L3", "unit": "A"}
+    ]);
+    let mut payload = json!({"connectorId": 1, "meterValue": [{"timestamp": now(), "sampledValue": sampled}]});
+    if let Some(tx) = transaction {
+        payload["transactionId"] = json!(tx);
+    }
+    payload
+}
+
+fn now() -> String {
+    ocpp::DateTime(std::time::SystemTime::now().into()).to_string()
+}
+
+async fn run_station(config: BenchConfig, index: usize, start_at: Instant, end_at: Instant) -> StationResult {
+    let mut result = StationResult::default();
+    let identity = format!("{}{index}", config.prefix);
+    let connect_started = Instant::now();
+    let mut station = match Station::connect(&config.url, &identity, config.call_timeout).await {
+        Ok(s) => s,
+        Err(e) => {
+            result.failure = Some(e);
+            return result;
+        }
+    };
+    result.connected = true;
+    let boot = json!({"chargePointVendor": "chargesim", "chargePointModel": "bench"});
+    let mut record = |result: &mut StationResult, started: Instant, answer: &Answer| {
+        result.calls += 1;
+        result.latencies.push(started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+        match answer {
+            Answer::Error => result.errors += 1,
+            Answer::Timeout => result.timeouts += 1,
+            Answer::Result(_) => {}
+        }
+    };
+    match station.call(Action::BootNotification, &boot).await {
+        Ok(answer) => {
+            if config.scenario == Scenario::Boot {
+                // The whole set-up counts: TCP, WebSocket handshake and the boot.
+                record(&mut result, connect_started, &answer);
+                return result;
+            }
+        }
+        Err(e) => {
+            result.failure = Some(e);
+            return result;
+        }
+    }
+    tokio::time::sleep_until(start_at.into()).await;
+    let mut wh: u64 = 0;
+    while Instant::now() < end_at {
+        let outcome = match config.scenario {
+            Scenario::Heartbeat | Scenario::Boot => {
+                let t = Instant::now();
+                station.call(Action::Heartbeat, &json!({})).await.map(|a| record(&mut result, t, &a))
+            }
+            Scenario::Meter => {
+                wh += 7;
+                let t = Instant::now();
+                station.call(Action::MeterValues, &meter_values(None, wh)).await.map(|a| record(&mut result, t, &a))
+            }
+            Scenario::Session => session(&mut station, &config.id_tag, &mut wh, &mut result, &mut record).await,
+        };
+        if let Err(e) = outcome {
+            result.failure = Some(e);
+            break;
+        }
+    }
+    let _ = station.ws.close(None).await;
+    result
+}
+
+/// One charging session of 10 CALLs.
+async fn session(
+    station: &mut Station,
+    id_tag: &str,
+    wh: &mut u64,
+    result: &mut StationResult,
+    record: &mut impl FnMut(&mut StationResult, Instant, &Answer),
+) -> Result<(), String> {
+    let status = |s: &str| json!({"connectorId": 1, "errorCode": "NoError", "status": s});
+    let mut step = |r: &mut StationResult, t: Instant, a: Answer| -> Answer {
+        record(r, t, &a);
+        a
+    };
+    let t = Instant::now();
+    let a = station.call(Action::Authorize, &json!({"idTag": id_tag})).await?;
+    step(result, t, a);
+    let t = Instant::now();
+    let a = station.call(Action::StatusNotification, &status("Preparing")).await?;
+    step(result, t, a);
+    let start = json!({"connectorId": 1, "idTag": id_tag, "meterStart": *wh, "timestamp": now()});
+    let t = Instant::now();
+    let a = station.call(Action::StartTransaction, &start).await?;
+    let tx = match step(result, t, a) {
+        Answer::Result(v) => v["transactionId"].as_i64(),
+        _ => None,
+    };
+    let t = Instant::now();
+    let a = station.call(Action::StatusNotification, &status("Charging")).await?;
+    step(result, t, a);
+    for _ in 0..4 {
+        *wh += 250;
+        let t = Instant::now();
+        let a = station.call(Action::MeterValues, &meter_values(tx, *wh)).await?;
+        step(result, t, a);
+    }
+    let stop =
+        json!({"transactionId": tx.unwrap_or(0), "meterStop": *wh, "timestamp": now(), "reason": "EVDisconnected"});
+    let t = Instant::now();
+    let a = station.call(Action::StopTransaction, &stop).await?;
+    step(result, t, a);
+    let t = Instant::now();
+    let a = station.call(Action::StatusNotification, &status("Available")).await?;
+    step(result, t, a);
+    result.sessions += 1;
+    Ok(())
+}
+
+/// CPU time this process has used (user + system), from /proc where there is one.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // The kernel's USER_HZ is 100 on every Linux Ström targets.
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// Runs the benchmark: all stations connect and boot, then run the scenario together for
+/// `duration` (the boot scenario measures connection and boot only).
+pub async fn run(config: BenchConfig) -> Result<BenchReport, BenchError> {
+    let settle = Duration::from_millis(200 + 2 * config.stations as u64);
+    let start_at = Instant::now() + settle;
+    let end_at = start_at + config.duration;
+    let cpu_before = process_cpu();
+    let boot_started = Instant::now();
+    let tasks: Vec<_> =
+        (0..config.stations).map(|i| tokio::spawn(run_station(config.clone(), i, start_at, end_at))).collect();
+    let mut report = BenchReport {
+        scenario: config.scenario,
+        stations: config.stations,
+        connected: 0,
+        elapsed: Duration::ZERO,
+        calls: 0,
+        sessions: 0,
+        errors: 0,
+        timeouts: 0,
+        latencies: Vec::new(),
+        loader_cpu: None,
+    };
+    let mut failure = None;
+    for task in tasks {
+        let r = task.await.unwrap_or_default();
+        report.connected += usize::from(r.connected);
+        report.calls += r.calls;
+        report.sessions += r.sessions;
+        report.errors += r.errors;
+        report.timeouts += r.timeouts;
+        report.latencies.extend(r.latencies);
+        if failure.is_none() {
+            failure = r.failure;
+        }
+    }
+    report.elapsed = if config.scenario == Scenario::Boot {
+        boot_started.elapsed()
+    } else {
+        end_at.saturating_duration_since(start_at)
+    };
+    if report.connected == 0 {
+        return Err(BenchError::NoConnection(failure.unwrap_or_default()));
+    }
+    report.latencies.sort_unstable();
+    let wall = boot_started.elapsed();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    report.loader_cpu = match (cpu_before, process_cpu()) {
+        (Some(a), Some(b)) => Some((b - a).as_secs_f64() / (wall.as_secs_f64() * cores)),
+        _ => None,
+    };
+    Ok(report)
+}

@@ -1,0 +1,47 @@
+//! `strom bench` against a real server on loopback: bounded (a few stations, one second), it
+//! reports calls, percentiles and no errors, and the server stored what the stations sent.
+
+mod common;
+
+use common::{Backend, Server};
+use serde_json::Value;
+
+both_backends!(bench_meter_and_session_runs_report_honestly);
+
+async fn bench(server: &Server, args: &[&str]) -> Value {
+    let url = format!("ws://{}/ocpp", server.addr);
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
+        .args(["bench", "--url", &url, "--duration", "1", "--stations", "3"])
+        .args(args)
+        .output()
+        .await
+        .expect("strom bench runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    serde_json::from_str(stdout.lines().last().expect("a JSON line")).expect("JSON")
+}
+
+async fn bench_meter_and_session_runs_report_honestly(backend: Backend) {
+    let server = Server::start(backend).await;
+    let meter = bench(&server, &["--scenario", "meter", "--prefix", "m-"]).await;
+    assert_eq!((meter["scenario"].as_str(), meter["connected"].as_u64()), (Some("meter"), Some(3)));
+    assert_eq!((meter["errors"].as_u64(), meter["timeouts"].as_u64()), (Some(0), Some(0)));
+    let calls = meter["calls"].as_u64().expect("calls");
+    assert!(calls > 0);
+    assert!(
+        meter["p50_ms"].as_f64() <= meter["p99_ms"].as_f64() && meter["p99_ms"].as_f64() <= meter["max_ms"].as_f64()
+    );
+    let stations = server.get("/api/v1/stations").await;
+    assert_eq!(stations.as_array().map(Vec::len), Some(3));
+
+    server.add_token("BENCH", "Accepted", None, None).await;
+    let session = bench(&server, &["--scenario", "session", "--prefix", "s-"]).await;
+    let sessions = session["sessions"].as_u64().expect("sessions");
+    assert!(sessions > 0, "{session}");
+    assert_eq!(session["errors"], 0);
+    // Every completed session is a stored, closed transaction with its energy.
+    let done = server.get("/api/v1/transactions?active=false&limit=1000").await;
+    let done = done.as_array().expect("array");
+    assert!(done.len() as u64 >= sessions, "{} stored, {sessions} reported", done.len());
+    assert!(done.iter().all(|t| t["energy_wh"] == 1000.0 && t["flags"] == serde_json::json!([])), "{done:?}");
+}
