@@ -399,9 +399,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
                 None => None,
             };
             let place = Place { evse_id: *evse_id, connector_id: *connector_id };
-            for r in readings {
-                insert_reading(conn, station, place, tx, station_tx_id.as_deref(), r).await?;
-            }
+            insert_readings(conn, station, place, tx, station_tx_id.as_deref(), readings).await?;
             Ok(Outcome::Done)
         }
         Op::TransactionEvent(event) => transaction_event(conn, event).await,
@@ -904,9 +902,7 @@ async fn stop_transaction(conn: &mut AnyConnection, s: &StopTx) -> Result<Outcom
         .fetch_one(&mut *conn)
         .await?;
     let place = Place { evse_id: None, connector_id: connector.unwrap_or(0) };
-    for r in &s.readings {
-        insert_reading(conn, &s.station, place, Some(id), Some(&s.station_tx_id), r).await?;
-    }
+    insert_readings(conn, &s.station, place, Some(id), Some(&s.station_tx_id), &s.readings).await?;
     let registers: Vec<f64> = sqlx::query_scalar(
         "SELECT value FROM meter_values WHERE transaction_id = $1 AND measurand = $2 AND phase IS NULL \
          AND normalised_unit = 'Wh' AND value IS NOT NULL ORDER BY timestamp, id",
@@ -946,37 +942,54 @@ struct Place {
     connector_id: i64,
 }
 
-async fn insert_reading(
+/// Readings go in with one multi-row INSERT per message (in slices that stay far below both
+/// dialects' limits on bound parameters), not one statement per sampled value.
+async fn insert_readings(
     conn: &mut AnyConnection,
     station: &StationId,
     place: Place,
     transaction_id: Option<i64>,
     station_tx_id: Option<&str>,
-    r: &Reading,
+    readings: &[Reading],
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO meter_values (station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, measurand, phase, \
-         location, context, format, unit, raw_value, value, normalised_unit, signed_data) \
-         VALUES ($1, $15, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16)",
-    )
-    .bind(station.as_str())
-    .bind(place.connector_id)
-    .bind(transaction_id)
-    .bind(station_tx_id)
-    .bind(format_timestamp(&r.timestamp))
-    .bind(&r.measurand)
-    .bind(r.phase.as_deref())
-    .bind(&r.location)
-    .bind(&r.context)
-    .bind(&r.format)
-    .bind(&r.unit)
-    .bind(&r.raw_value)
-    .bind(r.value)
-    .bind(&r.normalised_unit)
-    .bind(place.evse_id)
-    .bind(r.signed_data.as_deref())
-    .execute(conn)
-    .await?;
+    const COLUMNS: usize = 16;
+    for part in readings.chunks(256) {
+        let mut sql = String::from(
+            "INSERT INTO meter_values (station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, measurand, \
+             phase, location, context, format, unit, raw_value, value, normalised_unit, signed_data) VALUES ",
+        );
+        for row in 0..part.len() {
+            let first = row * COLUMNS + 1;
+            let placeholders: Vec<String> = (first..first + COLUMNS).map(|n| format!("${n}")).collect();
+            if row > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            sql.push_str(&placeholders.join(", "));
+            sql.push(')');
+        }
+        let mut query = sqlx::query(&sql);
+        for r in part {
+            query = query
+                .bind(station.as_str())
+                .bind(place.evse_id)
+                .bind(place.connector_id)
+                .bind(transaction_id)
+                .bind(station_tx_id)
+                .bind(format_timestamp(&r.timestamp))
+                .bind(&r.measurand)
+                .bind(r.phase.as_deref())
+                .bind(&r.location)
+                .bind(&r.context)
+                .bind(&r.format)
+                .bind(&r.unit)
+                .bind(&r.raw_value)
+                .bind(r.value)
+                .bind(&r.normalised_unit)
+                .bind(r.signed_data.as_deref());
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
@@ -1205,9 +1218,7 @@ async fn transaction_event(conn: &mut AnyConnection, e: &TxEvent) -> Result<Outc
         (row.try_get("evse_id")?, row.try_get("connector_id")?)
     };
     let place = Place { evse_id: place.0, connector_id: place.1.unwrap_or(0) };
-    for r in &e.readings {
-        insert_reading(conn, &e.station, place, Some(id), Some(&e.station_tx_id), r).await?;
-    }
+    insert_readings(conn, &e.station, place, Some(id), Some(&e.station_tx_id), &e.readings).await?;
     if let Some(reservation) = e.reservation_id {
         consume_reservation(conn, &e.station, reservation, id, &e.now).await?;
     }
