@@ -294,11 +294,10 @@ async fn run_jobs(pool: &AnyPool, jobs: &[Job]) -> Result<Vec<Outcome>, StoreErr
     let mut tx = pool.begin().await?;
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
-        for frame in &job.log {
-            ops::log_frame(&mut tx, frame).await?;
-        }
         outcomes.push(ops::apply(&mut tx, &job.op).await?);
     }
+    let frames: Vec<&FrameLog> = jobs.iter().flat_map(|job| &job.log).collect();
+    ops::log_frames(&mut tx, &frames).await?;
     tx.commit().await?;
     Ok(outcomes)
 }

@@ -370,14 +370,25 @@ pub enum Outcome {
     Found(bool),
 }
 
-pub(crate) async fn log_frame(conn: &mut AnyConnection, f: &FrameLog) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO messages (station_id, direction, at, frame) VALUES ($1, $2, $3, $4)")
-        .bind(&f.station_id)
-        .bind(f.direction)
-        .bind(format_timestamp(&f.at))
-        .bind(&f.frame)
-        .execute(conn)
-        .await?;
+/// Stores frames for the message log, in order, with one multi-row INSERT per slice: a batch's
+/// frames cost one statement, not one each.
+pub(crate) async fn log_frames(conn: &mut AnyConnection, frames: &[&FrameLog]) -> Result<(), StoreError> {
+    const COLUMNS: usize = 4;
+    for part in frames.chunks(500) {
+        let mut sql = String::from("INSERT INTO messages (station_id, direction, at, frame) VALUES ");
+        for row in 0..part.len() {
+            let n = row * COLUMNS;
+            if row > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4));
+        }
+        let mut query = sqlx::query(&sql);
+        for f in part {
+            query = query.bind(&f.station_id).bind(f.direction).bind(format_timestamp(&f.at)).bind(&f.frame);
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
