@@ -10,6 +10,7 @@ use csms_core::clock::format_timestamp;
 use csms_store::Op;
 use ocpp::OcppVersion;
 use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
 
 /// Entries per message when the station has not reported its limit (1.6
 /// `SendLocalListMaxLength`, 2.0.1 `LocalAuthListCtrlr.ItemsPerMessage`).
@@ -91,13 +92,20 @@ impl Gateway {
         let entries: Vec<Entry> = if full {
             tokens.into_iter().map(Entry::Upsert).collect()
         } else {
-            let mut changes: Vec<Entry> =
-                tokens.iter().filter(|t| !held.contains(t)).cloned().map(Entry::Upsert).collect();
-            changes.extend(
-                held.iter()
-                    .filter(|h| !tokens.iter().any(|t| t.id_token == h.id_token))
-                    .map(|h| Entry::Remove(h.id_token.clone())),
-            );
+            let held_by_id: HashMap<&str, &IdTokenRecord> = held.iter().map(|h| (h.id_token.as_str(), h)).collect();
+            let current: HashSet<&str> = tokens.iter().map(|t| t.id_token.as_str()).collect();
+            let removed: Vec<Entry> = held
+                .iter()
+                .filter(|h| !current.contains(h.id_token.as_str()))
+                .map(|h| Entry::Remove(h.id_token.clone()))
+                .collect();
+            let mut changes: Vec<Entry> = tokens
+                .iter()
+                .filter(|t| held_by_id.get(t.id_token.as_str()).is_none_or(|h| *h != *t))
+                .cloned()
+                .map(Entry::Upsert)
+                .collect();
+            changes.extend(removed);
             changes
         };
         let chunk = self.items_per_message(station, version).await?;
