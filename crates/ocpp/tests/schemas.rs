@@ -4,61 +4,7 @@
 //! validates against the official schema. Broken samples are refused with the right code.
 
 use ocpp::{ErrorCode, OcppVersion};
-use serde_json::{json, Map, Value};
-
-/// Builds an instance of `schema`. `full` includes every optional property.
-fn sample(schema: &Value, root: &Value, full: bool, depth: usize) -> Value {
-    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
-        let name = r.trim_start_matches("#/definitions/");
-        return sample(&root["definitions"][name], root, full, depth);
-    }
-    if let Some(values) = schema.get("enum").and_then(Value::as_array) {
-        return values[values.len() / 2].clone();
-    }
-    match schema.get("type").and_then(Value::as_str) {
-        Some("object") => {
-            let required: Vec<&str> = schema
-                .get("required")
-                .and_then(Value::as_array)
-                .map(|r| r.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            let mut out = Map::new();
-            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-                for (name, prop) in props {
-                    if required.contains(&name.as_str()) || (full && depth < 6) {
-                        out.insert(name.clone(), sample(prop, root, full, depth + 1));
-                    }
-                }
-            }
-            Value::Object(out)
-        }
-        Some("array") => {
-            let n = schema.get("minItems").and_then(Value::as_u64).unwrap_or(1).max(1);
-            Value::Array((0..n).map(|_| sample(&schema["items"], root, full, depth + 1)).collect())
-        }
-        Some("string") => {
-            if schema.get("format").and_then(Value::as_str) == Some("date-time") {
-                return json!("2026-11-26T12:34:56.789Z");
-            }
-            if schema.get("format").and_then(Value::as_str) == Some("uri") {
-                return json!("ftp://files.example.com/up");
-            }
-            let max = schema.get("maxLength").and_then(Value::as_u64).unwrap_or(12) as usize;
-            json!("ßx".repeat(max).chars().take(max.min(40)).collect::<String>())
-        }
-        Some("integer") => {
-            let min = schema.get("minimum").and_then(Value::as_i64).unwrap_or(0);
-            json!(min.max(1))
-        }
-        Some("number") => {
-            let min = schema.get("minimum").and_then(Value::as_f64).unwrap_or(0.0);
-            // An integral value: the jsonschema crate checks `multipleOf: 0.1` in binary floating point.
-            json!(min.max(0.0) + 16.0)
-        }
-        Some("boolean") => json!(true),
-        _ => json!({"anything": [1, "two"]}),
-    }
-}
+use serde_json::{json, Value};
 
 struct Case {
     version: OcppVersion,
@@ -118,7 +64,7 @@ fn every_message_round_trips_and_validates_against_its_official_schema() {
         let file = testkit::schema_file(case.dir, case.action, case.response);
         let schema = testkit::load_schema(case.dir, &file);
         for full in [true, false] {
-            let input = sample(&schema, &schema, full, 0);
+            let input = testkit::sample(&schema, full);
             testkit::validate(case.dir, case.action, case.response, &input)
                 .unwrap_or_else(|e| panic!("the sample itself is invalid: {e}"));
             let text = input.to_string();
@@ -148,7 +94,7 @@ fn broken_payloads_are_refused_with_the_right_error_code() {
     for case in cases() {
         let file = testkit::schema_file(case.dir, case.action, case.response);
         let schema = testkit::load_schema(case.dir, &file);
-        let valid = sample(&schema, &schema, false, 0);
+        let valid = testkit::sample(&schema, false);
         let mut broken: Vec<(Value, ErrorCode)> = Vec::new();
 
         let mut unknown = valid.clone();
