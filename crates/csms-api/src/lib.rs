@@ -43,6 +43,7 @@ pub fn router(gateway: Arc<Gateway>, open: bool) -> Router {
         .route("/api/v1/stations/{id}/configuration", get(station_configuration))
         .route("/api/v1/stations/{id}/reservations", get(station_reservations))
         .route("/api/v1/stations/{id}/charging-profiles", get(station_charging_profiles))
+        .route("/api/v1/stations/{id}/transfers", get(station_transfers))
         .route("/api/v1/transactions", get(list_transactions))
         .route("/api/v1/transactions/{id}", get(get_transaction))
         .route("/api/v1/transactions/{id}/meter-values", get(transaction_meter_values))
@@ -442,6 +443,12 @@ async fn station_charging_profiles(State(gw): State<Arc<Gateway>>, Path(id): Pat
     known_station(&gw, &id).await?;
     let profiles = gw.store.charging_profiles(&id).await?;
     Ok(Json(Value::Array(profiles.iter().map(views::charging_profile).collect())))
+}
+
+async fn station_transfers(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
+    known_station(&gw, &id).await?;
+    let transfers = gw.store.transfers(&id).await?;
+    Ok(Json(Value::Array(transfers.iter().map(views::transfer).collect())))
 }
 
 async fn station_availability(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {

@@ -115,6 +115,8 @@ pub(crate) fn document() -> Value {
             vec![station(), path_param("key", "1.6 key, or 2.0.1 Component.Variable[instance]")],
             Some(object(&[("value", string())], &["value"])), command_ok(), COMMAND_ERRORS)},
         "/api/v1/stations/{id}/reservations": {"get": op("Reservations", "viewer", vec![station()], None, ("200", "Reservations"), &["404"])},
+        "/api/v1/stations/{id}/transfers": {"get": op("Firmware updates and diagnostics/log uploads, followed through their status notifications",
+            "viewer", vec![station()], None, ("200", "Transfers"), &["404"])},
         "/api/v1/stations/{id}/charging-profiles": {"get": op("Installed charging profiles", "viewer", vec![station()], None, ("200", "Profiles"), &["404"])},
         "/api/v1/stations/{id}/availability": {
             "get": op("Availability settings", "viewer", vec![station()], None, ("200", "Settings"), &["404"]),

@@ -6,7 +6,7 @@ use csms_core::clock::format_timestamp;
 use csms_gateway::SessionInfo;
 use csms_store::{
     AvailabilityView, ChargingProfileView, CommandView, ConfigurationView, ConnectorView, DeviceModelView, FaultView,
-    MessageView, MeterValueView, ReservationView, StationEventView, StationView, TransactionView,
+    MessageView, MeterValueView, ReservationView, StationEventView, StationView, TransactionView, TransferView,
 };
 use serde_json::{json, Value};
 
@@ -222,5 +222,18 @@ pub(crate) fn availability(a: &AvailabilityView) -> Value {
         "operational_status": a.operational,
         "status": a.status,
         "updated_at": a.updated_at,
+    })
+}
+
+pub(crate) fn transfer(t: &TransferView) -> Value {
+    json!({
+        "id": t.id,
+        "kind": t.kind,
+        "request_id": t.request_id,
+        "location": t.location,
+        "file_name": t.file_name,
+        "status": t.status,
+        "requested_at": t.requested_at,
+        "updated_at": t.updated_at,
     })
 }

@@ -103,6 +103,24 @@ pub(crate) fn v16(
                 S::Rejected => Vec::new(),
             }
         }
+        (Request::UpdateFirmware(req), Response::UpdateFirmware(_)) => {
+            vec![transfer(station, "firmware", None, req.location, None, now)]
+        }
+        (Request::SignedUpdateFirmware(req), Response::SignedUpdateFirmware(res))
+            if res.status == ocpp::v16::UpdateFirmwareStatusEnum::Accepted =>
+        {
+            vec![transfer(station, "firmware", Some(req.request_id), req.firmware.location, None, now)]
+        }
+        (Request::GetDiagnostics(req), Response::GetDiagnostics(res)) => {
+            // No fileName: the station has nothing to upload (OCPP 1.6 §6.25).
+            match res.file_name {
+                Some(name) => vec![transfer(station, "diagnostics", None, req.location, Some(name), now)],
+                None => Vec::new(),
+            }
+        }
+        (Request::GetLog(req), Response::GetLog(res)) if res.status != ocpp::v16::LogStatusEnum::Rejected => {
+            vec![transfer(station, "log", Some(req.request_id), req.log.remote_location, res.filename, now)]
+        }
         _ => Vec::new(),
     })
 }
@@ -210,6 +228,28 @@ pub(crate) fn v201(
                 now,
             }]
         }
+        (Request::UpdateFirmware(req), Response::UpdateFirmware(res))
+            if matches!(
+                res.status,
+                UpdateFirmwareStatusEnum::Accepted | UpdateFirmwareStatusEnum::AcceptedCanceled
+            ) =>
+        {
+            vec![transfer(station, "firmware", Some(req.request_id), req.firmware.location, None, now)]
+        }
+        (Request::GetLog(req), Response::GetLog(res)) if res.status != LogStatusEnum::Rejected => {
+            vec![transfer(station, "log", Some(req.request_id), req.log.remote_location, res.filename, now)]
+        }
         _ => Vec::new(),
     })
+}
+
+fn transfer(
+    station: StationId,
+    kind: &'static str,
+    request_id: Option<i64>,
+    location: String,
+    file_name: Option<String>,
+    now: Timestamp,
+) -> Op {
+    Op::TransferRequested { station, kind, request_id, location, file_name, now }
 }

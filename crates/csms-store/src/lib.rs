@@ -18,6 +18,7 @@ pub use ops::{
 pub use queries::{
     AvailabilityView, ChargingProfileView, CommandView, ConfigurationView, ConnectorView, DeviceModelView, FaultView,
     MessageView, MeterValueView, ReservationView, StationEventView, StationView, TransactionFilter, TransactionView,
+    TransferView,
 };
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

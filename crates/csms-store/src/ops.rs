@@ -314,6 +314,16 @@ pub enum Op {
         removed: Vec<String>,
         now: Timestamp,
     },
+    /// A station accepted a firmware update (`firmware`) or a diagnostics or log upload
+    /// (`diagnostics`, `log`); its status notifications move it on.
+    TransferRequested {
+        station: StationId,
+        kind: &'static str,
+        request_id: Option<i64>,
+        location: String,
+        file_name: Option<String>,
+        now: Timestamp,
+    },
     /// An API token, stored only as the hash of its secret.
     CreateApiToken {
         token_hash: String,
@@ -627,6 +637,21 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
             .await?;
             Ok(Outcome::Done)
         }
+        Op::TransferRequested { station, kind, request_id, location, file_name, now } => {
+            sqlx::query(
+                "INSERT INTO transfers (station_id, kind, request_id, location, file_name, status, requested_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, 'Requested', $6, $6)",
+            )
+            .bind(station.as_str())
+            .bind(*kind)
+            .bind(*request_id)
+            .bind(location)
+            .bind(file_name.as_deref())
+            .bind(format_timestamp(now))
+            .execute(conn)
+            .await?;
+            Ok(Outcome::Done)
+        }
         Op::CreateApiToken { token_hash, role, name, now } => {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO api_tokens (token_hash, role, name, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
@@ -682,6 +707,26 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
                 "LogStatusNotification" => Some("log_status"),
                 _ => None,
             };
+            let transfer = match *kind {
+                "FirmwareStatusNotification" | "SignedFirmwareStatusNotification" => Some("firmware"),
+                "DiagnosticsStatusNotification" => Some("diagnostics"),
+                "LogStatusNotification" => Some("log"),
+                _ => None,
+            };
+            // `Idle` only answers a TriggerMessage ("nothing going on"): it moves no transfer.
+            if let (Some(transfer), Some(status)) = (transfer, status.as_deref().filter(|s| *s != "Idle")) {
+                sqlx::query(
+                    "UPDATE transfers SET status = $1, updated_at = $2 WHERE id = (SELECT t.id FROM transfers t \
+                     WHERE t.station_id = $3 AND t.kind = $4 AND ($5 IS NULL OR t.request_id = $5) ORDER BY t.id DESC LIMIT 1)",
+                )
+                .bind(status)
+                .bind(format_timestamp(at))
+                .bind(station.as_str())
+                .bind(transfer)
+                .bind(*request_id)
+                .execute(&mut *conn)
+                .await?;
+            }
             if let (Some(column), Some(status)) = (column, status) {
                 sqlx::query(&format!("UPDATE stations SET {column} = $1 WHERE id = $2"))
                     .bind(status.as_str())

@@ -209,6 +209,18 @@ pub struct AvailabilityView {
     pub updated_at: String,
 }
 
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransferView {
+    pub id: i64,
+    pub kind: String,
+    pub request_id: Option<i64>,
+    pub location: String,
+    pub file_name: Option<String>,
+    pub status: String,
+    pub requested_at: String,
+    pub updated_at: String,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct TransactionFilter {
     pub station_id: Option<String>,
@@ -674,6 +686,27 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         Ok((version.unwrap_or(0), rows.iter().map(token_from_row).collect::<Result<_, _>>()?))
+    }
+
+    /// A station's firmware updates and uploads, newest first.
+    pub async fn transfers(&self, station_id: &str) -> Result<Vec<TransferView>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM transfers WHERE station_id = $1 ORDER BY id DESC")
+            .bind(station_id)
+            .fetch_all(self.pool())
+            .await?;
+        let view = |r: &AnyRow| -> Result<TransferView, sqlx::Error> {
+            Ok(TransferView {
+                id: r.try_get("id")?,
+                kind: r.try_get("kind")?,
+                request_id: r.try_get("request_id")?,
+                location: r.try_get("location")?,
+                file_name: r.try_get("file_name")?,
+                status: r.try_get("status")?,
+                requested_at: r.try_get("requested_at")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        };
+        Ok(rows.iter().map(view).collect::<Result<_, _>>()?)
     }
 
     pub async fn id_tokens(&self) -> Result<Vec<IdTokenRecord>, StoreError> {

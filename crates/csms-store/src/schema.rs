@@ -312,6 +312,22 @@ CREATE TABLE local_list_versions (
     updated_at TEXT NOT NULL
 );
 "#,
+    // Firmware updates and diagnostics/log uploads a station accepted, followed through its
+    // status notifications.
+    r#"
+CREATE TABLE transfers (
+    id {id},
+    station_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    request_id BIGINT,
+    location TEXT NOT NULL,
+    file_name TEXT,
+    status TEXT NOT NULL,
+    requested_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX transfers_station ON transfers (station_id, kind, id);
+"#,
 ];
 
 pub(crate) fn migrations(backend: Backend) -> Vec<String> {
