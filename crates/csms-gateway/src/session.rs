@@ -23,6 +23,9 @@ pub(crate) struct Session {
     pub generation: u64,
     /// The station's registration as last told to it; `None` for a station never seen.
     pub registration: Option<RegistrationStatus>,
+    /// What the station was asked for by an accepted TriggerMessage: a Pending station may send
+    /// it (OCPP 1.6 §4.2, 2.0.1 B02.FR.05).
+    triggered: Option<&'static str>,
     pending: Option<PendingCall>,
     next_call_id: u64,
 }
@@ -30,24 +33,51 @@ pub(crate) struct Session {
 struct PendingCall {
     id: String,
     action: String,
+    /// For a TriggerMessage: the station action it asks for.
+    triggers: Option<&'static str>,
     reply: oneshot::Sender<Result<CallReply, crate::CallError>>,
+}
+
+/// The station action a (Extended)TriggerMessage asks for, by its `requestedMessage`.
+fn triggered_action(action: &str, payload: &str) -> Option<&'static str> {
+    if action != "TriggerMessage" && action != "ExtendedTriggerMessage" {
+        return None;
+    }
+    let requested: serde_json::Value = serde_json::from_str(payload).ok()?;
+    Some(match requested.get("requestedMessage")?.as_str()? {
+        "BootNotification" => "BootNotification",
+        "DiagnosticsStatusNotification" => "DiagnosticsStatusNotification",
+        "FirmwareStatusNotification" => "FirmwareStatusNotification",
+        "Heartbeat" => "Heartbeat",
+        "MeterValues" => "MeterValues",
+        "StatusNotification" => "StatusNotification",
+        "LogStatusNotification" => "LogStatusNotification",
+        "TransactionEvent" => "TransactionEvent",
+        "PublishFirmwareStatusNotification" => "PublishFirmwareStatusNotification",
+        "SignChargePointCertificate"
+        | "SignChargingStationCertificate"
+        | "SignV2GCertificate"
+        | "SignCombinedCertificate" => "SignCertificate",
+        _ => return None,
+    })
 }
 
 impl Session {
     pub(crate) fn set_registration(&mut self, status: RegistrationStatus) {
         self.registration = Some(status);
+        self.triggered = None;
         self.gateway.registry.update(&self.station, self.generation, |i| i.registration = Some(status));
     }
 
     /// Lets a CALL through only from an Accepted station. BootNotification always passes, and
-    /// `pending_ok` messages pass for a Pending station (2.0.1 NotifyReport during provisioning,
-    /// OCPP 2.0.1 B02.FR.05). Everything else is a SecurityError (OCPP 2.0.1 B02.FR.03; the same
+    /// for a Pending station so do `pending_ok` messages (2.0.1 NotifyReport during
+    /// provisioning) and the message an accepted TriggerMessage asked for (OCPP 2.0.1 B02.FR.05). Everything else is a SecurityError (OCPP 2.0.1 B02.FR.03; the same
     /// policy for 1.6, CHECKLIST §2.2), and so is anything from a station never registered.
-    pub(crate) fn admit(&self, is_boot: bool, pending_ok: bool) -> Result<(), CallFailure> {
+    pub(crate) fn admit(&self, action: &str, pending_ok: bool) -> Result<(), CallFailure> {
         match self.registration {
-            _ if is_boot => Ok(()),
+            _ if action == "BootNotification" => Ok(()),
             Some(RegistrationStatus::Accepted) => Ok(()),
-            Some(RegistrationStatus::Pending) if pending_ok => Ok(()),
+            Some(RegistrationStatus::Pending) if pending_ok || self.triggered == Some(action) => Ok(()),
             Some(RegistrationStatus::Pending) => Err(CallFailure::NotAccepted("Pending")),
             Some(RegistrationStatus::Rejected) => Err(CallFailure::NotAccepted("Rejected")),
             None => Err(CallFailure::NotAccepted("not registered")),
@@ -189,6 +219,13 @@ impl Session {
         match self.pending.take() {
             Some(pending) if pending.id == id => {
                 tracing::debug!(action = pending.action, id, "station answered");
+                if let (Some(wanted), CallReply::Result(payload)) = (pending.triggers, &reply) {
+                    let accepted = serde_json::from_str::<serde_json::Value>(payload)
+                        .is_ok_and(|v| v.get("status").and_then(|s| s.as_str()) == Some("Accepted"));
+                    if accepted {
+                        self.triggered = Some(wanted);
+                    }
+                }
                 let _ = pending.reply.send(Ok(reply));
             }
             other => {
@@ -205,7 +242,9 @@ impl Session {
         let id = format!("strom-{}", self.next_call_id);
         let frame = Frame::encode_call(&id, &call.action, &call.payload);
         // The registry lets only one CALL through at a time; a previous one still here timed out.
-        if let Some(stale) = self.pending.replace(PendingCall { id, action: call.action, reply: call.reply }) {
+        let triggers = triggered_action(&call.action, &call.payload);
+        if let Some(stale) = self.pending.replace(PendingCall { id, action: call.action, triggers, reply: call.reply })
+        {
             let _ = stale.reply.send(Err(crate::CallError::Timeout(self.gateway.config.call_timeout)));
         }
         self.gateway.store.log_frames(vec![self.frame_log("out", &frame)]);
@@ -240,6 +279,7 @@ async fn serve(gateway: Arc<Gateway>, station: StationId, version: OcppVersion, 
         version,
         generation,
         registration,
+        triggered: None,
         pending: None,
         next_call_id: 0,
     };

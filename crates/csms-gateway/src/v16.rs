@@ -24,7 +24,7 @@ pub(crate) async fn handle(
         return Err(CallFailure::NotStationAction(action.as_str()));
     }
     // A Pending or Rejected station may only boot (OCPP 1.6 §4.2; CHECKLIST §2.2 policy).
-    session.admit(action == Action::BootNotification, false)?;
+    session.admit(action.as_str(), false)?;
     let request = Request::decode(action, payload.get()).map_err(CallFailure::Decode)?;
     let response = respond(session, request, log).await?;
     Ok(response.to_json()?)

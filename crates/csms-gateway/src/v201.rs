@@ -27,7 +27,7 @@ pub(crate) async fn handle(
     }
     // A Pending station may send the reports the CSMS asked for while provisioning it.
     let pending_ok = matches!(action, Action::NotifyReport | Action::NotifyMonitoringReport);
-    session.admit(action == Action::BootNotification, pending_ok)?;
+    session.admit(action.as_str(), pending_ok)?;
     let request = Request::decode(action, payload.get()).map_err(CallFailure::Decode)?;
     let response = respond(session, request, log).await?;
     Ok(response.to_json()?)

@@ -15,6 +15,7 @@ both_backends!(
     command_timeout_frees_the_queue,
     commands_to_2_0_1_stations,
     x_10_pending_station_is_accepted_by_the_operator,
+    pending_station_may_send_what_a_trigger_asked_for,
 );
 
 async fn tc_019_1_get_configuration_through_the_api(backend: Backend) {
@@ -161,4 +162,28 @@ async fn x_10_pending_station_is_accepted_by_the_operator(backend: Backend) {
     let (status, _) =
         server.http("PUT", "/api/v1/stations/NEWCOMER", Some(json!({"registration_status": "Sure"}))).await;
     assert_eq!(status, 422);
+}
+
+/// A Pending station sends nothing of its own, but what an accepted TriggerMessage asked for
+/// (OCPP 1.6 §4.2, 2.0.1 B02.FR.05).
+async fn pending_station_may_send_what_a_trigger_asked_for(backend: Backend) {
+    let server = Server::start_with(backend, &["--unknown-stations", "pending"]).await;
+    let mut cp = server.station("NEWCOMER").await;
+    let boot = cp.call_ok("BootNotification", json!({"chargePointVendor": "V", "chargePointModel": "M"})).await;
+    assert_eq!(boot["status"], "Pending");
+    let status = json!({"connectorId": 1, "status": "Available", "errorCode": "NoError"});
+    assert_eq!(cp.call_err("StatusNotification", status.clone()).await, "SecurityError");
+    let trigger = json!({"requestedMessage": "StatusNotification", "connectorId": 1});
+    let path = "/api/v1/stations/NEWCOMER/commands/TriggerMessage";
+    let (_, _, reply) = server.answered(&mut cp, "POST", path, trigger.clone(), json!({"status": "Rejected"})).await;
+    assert_eq!(reply.0, 200);
+    assert_eq!(
+        cp.call_err("StatusNotification", status.clone()).await,
+        "SecurityError",
+        "a refused trigger allows nothing"
+    );
+    server.answered(&mut cp, "POST", path, trigger, json!({"status": "Accepted"})).await;
+    cp.call_ok("StatusNotification", status).await;
+    assert_eq!(cp.call_err("Heartbeat", json!({})).await, "SecurityError", "only what was asked for");
+    assert_eq!(server.get("/api/v1/stations/NEWCOMER").await["connectors"][0]["status"], "Available");
 }
