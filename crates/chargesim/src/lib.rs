@@ -1,4 +1,6 @@
-//! The station side of Ström, usable against any OCPP CSMS: for now the load generator behind
-//! `strom bench`. It depends on the `ocpp` crate only, never on Ström's server crates.
+//! The station side of Ström, usable against any OCPP CSMS: the load generator behind
+//! `strom bench` and the fleet simulator behind `strom sim`. It depends on the `ocpp` crate
+//! only, never on Ström's server crates.
 
 pub mod bench;
+pub mod sim;

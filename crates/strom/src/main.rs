@@ -34,6 +34,8 @@ enum Command {
     },
     /// Load a CSMS with simulated 1.6 stations and print throughput and latency as one JSON line.
     Bench(BenchArgs),
+    /// Run a fleet of simulated stations through charging sessions and faults; print a JSON summary.
+    Sim(SimArgs),
     /// Stations, through the API of a running Ström.
     Station {
         #[command(subcommand)]
@@ -94,6 +96,34 @@ struct BenchArgs {
     /// Seconds after which an unanswered CALL counts as a timeout.
     #[arg(long, default_value_t = 10)]
     timeout: u64,
+}
+
+#[derive(clap::Args)]
+struct SimArgs {
+    /// Base URL stations connect to; identities are appended.
+    #[arg(long, default_value = "ws://127.0.0.1:8180/ocpp")]
+    url: String,
+    #[arg(long, default_value_t = 10)]
+    stations: usize,
+    /// 1.6, 2.0.1 or mixed.
+    #[arg(long, default_value = "mixed")]
+    version: String,
+    #[arg(long, default_value_t = 3)]
+    sessions: usize,
+    /// Meter samples per session, a simulated minute apart.
+    #[arg(long, default_value_t = 30)]
+    samples: usize,
+    /// Share of stations (0-1) that report and clear a fault after each session.
+    #[arg(long, default_value_t = 0.2)]
+    fault_share: f64,
+    /// Seed for repeatable runs.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[arg(long, default_value = "sim-")]
+    prefix: String,
+    /// The id tag sessions authorize with (make it known and Accepted).
+    #[arg(long, default_value = "SIM")]
+    id_tag: String,
 }
 
 /// Where the data lives: the same flags, environment and file as `serve`.
@@ -176,6 +206,32 @@ fn main() -> Result<()> {
                 eprintln!("warning: the load generator used over 90% of the CPU; the figures measure it as much as the server");
             }
             println!("{json}");
+            Ok(())
+        }
+        Command::Sim(args) => {
+            let Some(fleet) = chargesim::sim::Fleet::parse(&args.version) else {
+                anyhow::bail!("--version must be 1.6, 2.0.1 or mixed, not {:?}", args.version);
+            };
+            if !(0.0..=1.0).contains(&args.fault_share) {
+                anyhow::bail!("--fault-share must be between 0 and 1");
+            }
+            let config = chargesim::sim::SimConfig {
+                url: args.url.trim_end_matches('/').to_string(),
+                stations: args.stations,
+                fleet,
+                sessions_per_station: args.sessions,
+                seed: args.seed,
+                samples_per_session: args.samples,
+                fault_share: args.fault_share,
+                prefix: args.prefix,
+                id_tag: args.id_tag,
+                call_timeout: std::time::Duration::from_secs(30),
+            };
+            let report = runtime()?.block_on(chargesim::sim::run(config));
+            println!("{}", report.to_json());
+            if !report.errors.is_empty() {
+                anyhow::bail!("{} of {} stations failed", report.errors.len(), report.stations);
+            }
             Ok(())
         }
         Command::Station { command, api } => runtime()?.block_on(cli::station(&api, command)),
