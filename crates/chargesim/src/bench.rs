@@ -18,6 +18,8 @@ pub enum Scenario {
     Meter,
     /// Whole sessions of 10 CALLs (authorize, statuses, start, 4 × meter values, stop).
     Session,
+    /// Connected and booted, one Heartbeat a minute: measures what an idle connection costs.
+    Idle,
 }
 
 impl Scenario {
@@ -27,6 +29,7 @@ impl Scenario {
             "heartbeat" => Some(Scenario::Heartbeat),
             "meter" => Some(Scenario::Meter),
             "session" => Some(Scenario::Session),
+            "idle" => Some(Scenario::Idle),
             _ => None,
         }
     }
@@ -37,6 +40,7 @@ impl Scenario {
             Scenario::Heartbeat => "heartbeat",
             Scenario::Meter => "meter",
             Scenario::Session => "session",
+            Scenario::Idle => "idle",
         }
     }
 }
@@ -54,6 +58,9 @@ pub struct BenchConfig {
     pub call_timeout: Duration,
     /// The id tag sessions use; it must be known and Accepted for sessions to be realistic.
     pub id_tag: String,
+    /// The CSMS's process id on this machine: its resident memory is read before the stations
+    /// connect and while they are all connected (Linux /proc).
+    pub server_pid: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +84,9 @@ pub struct BenchReport {
     latencies: Vec<u32>,
     /// Share of the available CPU the loader itself used.
     pub loader_cpu: Option<f64>,
+    /// The server's resident memory (bytes) before the stations connected and with all of them
+    /// connected.
+    pub server_rss: Option<(u64, u64)>,
 }
 
 impl BenchReport {
@@ -106,6 +116,11 @@ impl BenchReport {
             "errors": self.errors,
             "timeouts": self.timeouts,
             "loader_cpu": self.loader_cpu.map(|c| (c * 100.0).round() / 100.0),
+            "server_rss_before_kib": self.server_rss.map(|r| r.0 / 1024),
+            "server_rss_connected_kib": self.server_rss.map(|r| r.1 / 1024),
+            "server_kib_per_connection": self.server_rss.filter(|_| self.connected > 0).map(|(before, after)| {
+                (after.saturating_sub(before) as f64 / 1024.0 / self.connected as f64 * 10.0).round() / 10.0
+            }),
             "loader_bound": self.loader_cpu.is_some_and(|c| c > 0.9),
         })
     }
@@ -248,6 +263,16 @@ async fn run_station(config: BenchConfig, index: usize, start_at: Instant, end_a
                 station.call(Action::MeterValues, &meter_values(None, wh)).await.map(|a| record(&mut result, t, &a))
             }
             Scenario::Session => session(&mut station, &config.id_tag, &mut wh, &mut result, &mut record).await,
+            Scenario::Idle => {
+                // Keep the connection; one heartbeat a minute, none after the end.
+                let next = (Instant::now() + Duration::from_secs(60)).min(end_at);
+                tokio::time::sleep_until(next.into()).await;
+                if Instant::now() >= end_at {
+                    break;
+                }
+                let t = Instant::now();
+                station.call(Action::Heartbeat, &json!({})).await.map(|a| record(&mut result, t, &a))
+            }
         };
         if let Err(e) = outcome {
             result.failure = Some(e);
@@ -305,6 +330,13 @@ async fn session(
     Ok(())
 }
 
+/// A process's resident memory in bytes, from /proc where there is one.
+fn resident_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: u64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// CPU time this process has used (user + system), from /proc where there is one.
 fn process_cpu() -> Option<Duration> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
@@ -321,9 +353,18 @@ pub async fn run(config: BenchConfig) -> Result<BenchReport, BenchError> {
     let start_at = Instant::now() + settle;
     let end_at = start_at + config.duration;
     let cpu_before = process_cpu();
+    let rss_before = config.server_pid.and_then(resident_bytes);
     let boot_started = Instant::now();
     let tasks: Vec<_> =
         (0..config.stations).map(|i| tokio::spawn(run_station(config.clone(), i, start_at, end_at))).collect();
+    // Halfway through the run every station is connected (boot scenarios excepted).
+    let rss_connected = match config.server_pid {
+        Some(pid) if config.scenario != Scenario::Boot => {
+            tokio::time::sleep_until((start_at + config.duration / 2).into()).await;
+            resident_bytes(pid)
+        }
+        _ => None,
+    };
     let mut report = BenchReport {
         scenario: config.scenario,
         stations: config.stations,
@@ -335,6 +376,7 @@ pub async fn run(config: BenchConfig) -> Result<BenchReport, BenchError> {
         timeouts: 0,
         latencies: Vec::new(),
         loader_cpu: None,
+        server_rss: rss_before.zip(rss_connected),
     };
     let mut failure = None;
     for task in tasks {

@@ -79,7 +79,7 @@ struct BenchArgs {
     /// Base URL stations connect to; identities are appended.
     #[arg(long, default_value = "ws://127.0.0.1:8180/ocpp")]
     url: String,
-    /// boot, heartbeat, meter (MeterValues with 8 sampled values) or session (10 CALLs each).
+    /// boot, heartbeat, meter (MeterValues with 8 sampled values), session (10 CALLs each) or idle.
     #[arg(long, default_value = "meter")]
     scenario: String,
     #[arg(long, default_value_t = 100)]
@@ -96,6 +96,9 @@ struct BenchArgs {
     /// Seconds after which an unanswered CALL counts as a timeout.
     #[arg(long, default_value_t = 10)]
     timeout: u64,
+    /// The server's process id, to report its memory per connection (Linux).
+    #[arg(long)]
+    server_pid: Option<u32>,
 }
 
 #[derive(clap::Args)]
@@ -186,7 +189,7 @@ fn main() -> Result<()> {
         }
         Command::Bench(args) => {
             let Some(scenario) = chargesim::bench::Scenario::parse(&args.scenario) else {
-                anyhow::bail!("--scenario must be boot, heartbeat, meter or session, not {:?}", args.scenario);
+                anyhow::bail!("--scenario must be boot, heartbeat, meter, session or idle, not {:?}", args.scenario);
             };
             if args.stations == 0 || args.duration == 0 {
                 anyhow::bail!("--stations and --duration must be at least 1");
@@ -199,6 +202,7 @@ fn main() -> Result<()> {
                 prefix: args.prefix,
                 call_timeout: std::time::Duration::from_secs(args.timeout.max(1)),
                 id_tag: args.id_tag,
+                server_pid: args.server_pid,
             };
             let report = runtime()?.block_on(chargesim::bench::run(config))?;
             let json = report.to_json();

@@ -44,4 +44,10 @@ async fn bench_meter_and_session_runs_report_honestly(backend: Backend) {
     let done = done.as_array().expect("array");
     assert!(done.len() as u64 >= sessions, "{} stored, {sessions} reported", done.len());
     assert!(done.iter().all(|t| t["energy_wh"] == 1000.0 && t["flags"] == serde_json::json!([])), "{done:?}");
+
+    let pid = server.pid().to_string();
+    let idle = bench(&server, &["--scenario", "idle", "--prefix", "i-", "--server-pid", &pid]).await;
+    assert_eq!((idle["connected"].as_u64(), idle["errors"].as_u64()), (Some(3), Some(0)));
+    assert!(idle["server_rss_connected_kib"].as_u64().is_some_and(|kib| kib > 0), "{idle}");
+    assert!(idle["server_kib_per_connection"].is_number(), "{idle}");
 }

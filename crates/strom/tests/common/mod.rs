@@ -171,6 +171,10 @@ impl Server {
         Server { child, addr, db, args }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+
     /// Stops the server hard (SIGKILL): no flush, no goodbye.
     pub async fn kill(mut self) -> Database {
         self.child.kill().await.expect("kill");
