@@ -6,6 +6,7 @@
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -45,6 +46,9 @@ pub struct SimConfig {
     /// The id tag sessions authorize with.
     pub id_tag: String,
     pub call_timeout: Duration,
+    /// How long each station stays connected after its own sessions, answering the CSMS's
+    /// commands (a remote start runs a session, a reset reboots, a trigger is obeyed).
+    pub linger: Duration,
 }
 
 /// One session as the simulated meter saw it.
@@ -105,43 +109,6 @@ impl Rng {
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-struct Link {
-    ws: Ws,
-    next_id: u64,
-    timeout: Duration,
-    v201: bool,
-}
-
-impl Link {
-    /// Sends a CALL and returns its CALLRESULT payload; a CSMS CALL arriving meanwhile is
-    /// answered NotImplemented (the command responder is a later piece of this simulator).
-    async fn call(&mut self, action: &str, payload: Value) -> Result<Value, String> {
-        self.next_id += 1;
-        let id = format!("sim{}", self.next_id);
-        let frame = json!([2, id, action, payload]).to_string();
-        self.ws.send(Message::text(frame)).await.map_err(|e| e.to_string())?;
-        loop {
-            let message = tokio::time::timeout(self.timeout, self.ws.next())
-                .await
-                .map_err(|_| format!("{action}: no answer within {:?}", self.timeout))?
-                .ok_or_else(|| format!("{action}: connection closed"))?
-                .map_err(|e| e.to_string())?;
-            let Message::Text(text) = message else { continue };
-            let frame: Value = serde_json::from_str(text.as_str()).map_err(|e| e.to_string())?;
-            match frame[0].as_u64() {
-                Some(3) if frame[1] == id.as_str() => return Ok(frame[2].clone()),
-                Some(4) if frame[1] == id.as_str() => return Err(format!("{action}: CALLERROR {}", frame[2])),
-                Some(2) => {
-                    let error =
-                        json!([4, frame[1], "NotImplemented", "the simulator does not answer commands yet", {}]);
-                    self.ws.send(Message::text(error.to_string())).await.map_err(|e| e.to_string())?;
-                }
-                _ => {}
-            }
-        }
-    }
-}
-
 /// Simulated time: sessions are laid out minute by minute from a fixed start per station, so
 /// runs with the same seed produce the same readings.
 fn timestamp(base: SystemTime, minutes: u64) -> String {
@@ -193,6 +160,408 @@ fn sampled_201(r: &Reading, register_wh: u64, context: &str) -> Value {
     ])
 }
 
+/// What a simulated station remembers and how it answers the CSMS's commands.
+#[derive(Default)]
+struct Responder {
+    /// 1.6 configuration keys, or 2.0.1 `Component.Variable` values: (value, read-only).
+    settings: BTreeMap<String, (String, bool)>,
+    list_version: i64,
+    local_list: BTreeMap<String, Value>,
+    /// The transaction running now, as the station knows it.
+    active_tx: Option<String>,
+    /// Asked for by the CSMS, done by the station's loop after answering: a remote start's id
+    /// tag and (2.0.1) remoteStartId.
+    remote_start: Option<(String, Option<i64>)>,
+    remote_stop: bool,
+    reboot: bool,
+    trigger: Option<String>,
+}
+
+impl Responder {
+    fn new(v201: bool) -> Responder {
+        let settings: &[(&str, &str, bool)] = if v201 {
+            &[
+                ("OCPPCommCtrlr.HeartbeatInterval", "300", false),
+                ("OCPPCommCtrlr.OfflineThreshold", "60", false),
+                ("AuthCtrlr.AuthorizeRemoteStart", "false", false),
+                ("LocalAuthListCtrlr.ItemsPerMessage", "50", true),
+                ("SampledDataCtrlr.TxUpdatedInterval", "60", false),
+            ]
+        } else {
+            &[
+                ("HeartbeatInterval", "300", false),
+                ("MeterValueSampleInterval", "60", false),
+                ("NumberOfConnectors", "1", true),
+                ("AuthorizeRemoteTxRequests", "false", false),
+                ("LocalAuthListEnabled", "true", false),
+                ("SendLocalListMaxLength", "50", true),
+                (
+                    "SupportedFeatureProfiles",
+                    "Core,FirmwareManagement,LocalAuthListManagement,Reservation,SmartCharging,RemoteTrigger",
+                    true,
+                ),
+            ]
+        };
+        Responder {
+            settings: settings.iter().map(|(k, v, ro)| (k.to_string(), (v.to_string(), *ro))).collect(),
+            ..Default::default()
+        }
+    }
+
+    /// The CALLRESULT payload for a CSMS CALL, or the CALLERROR code for one it does not take.
+    fn answer(&mut self, v201: bool, action: &str, p: &Value) -> Result<Value, &'static str> {
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        let accepted = json!({"status": "Accepted"});
+        Ok(match (v201, action) {
+            (false, "GetConfiguration") => {
+                let wanted: Vec<String> = p["key"].as_array().map(|k| k.iter().map(text).collect()).unwrap_or_default();
+                let all = wanted.is_empty();
+                let known: Vec<Value> = self
+                    .settings
+                    .iter()
+                    .filter(|(k, _)| all || wanted.contains(k))
+                    .map(|(k, (v, ro))| json!({"key": k, "readonly": ro, "value": v}))
+                    .collect();
+                let unknown: Vec<&String> = wanted.iter().filter(|k| !self.settings.contains_key(*k)).collect();
+                json!({"configurationKey": known, "unknownKey": unknown})
+            }
+            (false, "ChangeConfiguration") => match self.settings.get_mut(&text(&p["key"])) {
+                None => json!({"status": "NotSupported"}),
+                Some((_, true)) => json!({"status": "Rejected"}),
+                Some((value, false)) => {
+                    *value = text(&p["value"]);
+                    accepted
+                }
+            },
+            (true, "GetVariables") => {
+                let results: Vec<Value> = p["getVariableData"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|d| {
+                        let key = format!("{}.{}", text(&d["component"]["name"]), text(&d["variable"]["name"]));
+                        let mut r = json!({"component": d["component"], "variable": d["variable"]});
+                        match self.settings.get(&key) {
+                            Some((value, _)) => {
+                                r["attributeStatus"] = json!("Accepted");
+                                r["attributeValue"] = json!(value);
+                            }
+                            None => r["attributeStatus"] = json!("UnknownVariable"),
+                        }
+                        r
+                    })
+                    .collect();
+                json!({"getVariableResult": results})
+            }
+            (true, "SetVariables") => {
+                let results: Vec<Value> = p["setVariableData"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|d| {
+                        let key = format!("{}.{}", text(&d["component"]["name"]), text(&d["variable"]["name"]));
+                        let status = match self.settings.get_mut(&key) {
+                            None => "UnknownVariable",
+                            Some((_, true)) => "Rejected",
+                            Some((value, false)) => {
+                                *value = text(&d["attributeValue"]);
+                                "Accepted"
+                            }
+                        };
+                        json!({"attributeStatus": status, "component": d["component"], "variable": d["variable"]})
+                    })
+                    .collect();
+                json!({"setVariableResult": results})
+            }
+            (_, "Reset") => {
+                self.reboot = true;
+                accepted
+            }
+            (_, "ChangeAvailability") => {
+                json!({"status": if self.active_tx.is_some() { "Scheduled" } else { "Accepted" }})
+            }
+            (false, "RemoteStartTransaction") | (true, "RequestStartTransaction") => {
+                if self.active_tx.is_some() || self.remote_start.is_some() {
+                    json!({"status": "Rejected"})
+                } else {
+                    let tag = if v201 { text(&p["idToken"]["idToken"]) } else { text(&p["idTag"]) };
+                    self.remote_start = Some((tag, p["remoteStartId"].as_i64()));
+                    accepted
+                }
+            }
+            (false, "RemoteStopTransaction") | (true, "RequestStopTransaction") => {
+                let asked = if v201 { text(&p["transactionId"]) } else { p["transactionId"].to_string() };
+                if self.active_tx.as_deref() == Some(asked.as_str()) {
+                    self.remote_stop = true;
+                    accepted
+                } else {
+                    json!({"status": "Rejected"})
+                }
+            }
+            (_, "UnlockConnector") => json!({"status": "Unlocked"}),
+            (_, "ClearCache") => accepted,
+            (false, "GetLocalListVersion") => json!({"listVersion": self.list_version}),
+            (true, "GetLocalListVersion") => json!({"versionNumber": self.list_version}),
+            (_, "SendLocalList") => {
+                let version = if v201 { p["versionNumber"].as_i64() } else { p["listVersion"].as_i64() }.unwrap_or(0);
+                let full = p["updateType"] == "Full";
+                if !full && version <= self.list_version {
+                    return Ok(json!({"status": "VersionMismatch"}));
+                }
+                if full {
+                    self.local_list.clear();
+                }
+                for entry in p["localAuthorizationList"].as_array().into_iter().flatten() {
+                    let token = if v201 { text(&entry["idToken"]["idToken"]) } else { text(&entry["idTag"]) };
+                    let info = if v201 { &entry["idTokenInfo"] } else { &entry["idTagInfo"] };
+                    if info.is_null() {
+                        self.local_list.remove(&token);
+                    } else {
+                        self.local_list.insert(token, info.clone());
+                    }
+                }
+                self.list_version = version;
+                accepted
+            }
+            (_, "TriggerMessage") => match p["requestedMessage"].as_str() {
+                Some(m @ ("BootNotification" | "Heartbeat" | "StatusNotification")) => {
+                    self.trigger = Some(m.to_string());
+                    accepted
+                }
+                _ => json!({"status": "NotImplemented"}),
+            },
+            (_, "ReserveNow") => accepted,
+            (_, "CancelReservation") => accepted,
+            (_, "SetChargingProfile") => accepted,
+            (_, "ClearChargingProfile") => accepted,
+            (_, "DataTransfer") => json!({"status": "UnknownVendorId"}),
+            (false, "UpdateFirmware") | (false, "GetDiagnostics") => json!({}),
+            _ => return Err("NotSupported"),
+        })
+    }
+}
+
+struct SimStation {
+    ws: Ws,
+    identity: String,
+    v201: bool,
+    next_id: u64,
+    timeout: Duration,
+    rng: Rng,
+    base: SystemTime,
+    minute: u64,
+    register: u64,
+    responder: Responder,
+}
+
+impl SimStation {
+    fn at(&self) -> String {
+        timestamp(self.base, self.minute)
+    }
+
+    /// Sends a CALL and returns its CALLRESULT payload, answering the CSMS's own CALLs that
+    /// arrive meanwhile.
+    async fn call(&mut self, action: &str, payload: Value) -> Result<Value, String> {
+        self.next_id += 1;
+        let id = format!("sim{}", self.next_id);
+        self.send(json!([2, id, action, payload])).await?;
+        loop {
+            let frame = self
+                .next_frame(tokio::time::Instant::now() + self.timeout)
+                .await?
+                .ok_or_else(|| format!("{action}: no answer"))?;
+            match frame[0].as_u64() {
+                Some(3) if frame[1] == id.as_str() => return Ok(frame[2].clone()),
+                Some(4) if frame[1] == id.as_str() => return Err(format!("{action}: CALLERROR {}", frame[2])),
+                Some(2) => self.respond(&frame).await?,
+                _ => {}
+            }
+        }
+    }
+
+    async fn send(&mut self, frame: Value) -> Result<(), String> {
+        self.ws.send(Message::text(frame.to_string())).await.map_err(|e| e.to_string())
+    }
+
+    /// The next frame before `deadline` (None when it passes).
+    async fn next_frame(&mut self, deadline: tokio::time::Instant) -> Result<Option<Value>, String> {
+        loop {
+            let message = match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Err(_) => return Ok(None),
+                Ok(None) => return Err(format!("{}: connection closed", self.identity)),
+                Ok(Some(m)) => m.map_err(|e| e.to_string())?,
+            };
+            if let Message::Text(text) = message {
+                return serde_json::from_str(text.as_str()).map(Some).map_err(|e| e.to_string());
+            }
+        }
+    }
+
+    async fn respond(&mut self, call: &Value) -> Result<(), String> {
+        let action = call[2].as_str().unwrap_or_default();
+        let reply = match self.responder.answer(self.v201, action, &call[3]) {
+            Ok(payload) => json!([3, call[1], payload]),
+            Err(code) => json!([4, call[1], code, format!("the simulator does not take {action}"), {}]),
+        };
+        self.send(reply).await
+    }
+
+    async fn status(&mut self, status16: &str, status201: &str, error: &str) -> Result<(), String> {
+        let payload = if self.v201 {
+            json!({"timestamp": self.at(), "connectorStatus": status201, "evseId": 1, "connectorId": 1})
+        } else {
+            json!({"connectorId": 1, "status": status16, "errorCode": error, "timestamp": self.at()})
+        };
+        self.call("StatusNotification", payload).await.map(drop)
+    }
+
+    async fn boot(&mut self) -> Result<(), String> {
+        let boot = if self.v201 {
+            json!({"reason": "PowerUp", "chargingStation": {"vendorName": "chargesim", "model": "sim-201"}})
+        } else {
+            json!({"chargePointVendor": "chargesim", "chargePointModel": "sim-16"})
+        };
+        let answer = self.call("BootNotification", boot).await?;
+        if answer["status"] != "Accepted" {
+            return Err(format!("{}: boot {}", self.identity, answer["status"]));
+        }
+        self.status("Available", "Available", "NoError").await
+    }
+
+    /// One charging session; `remote` when the CSMS started it. It ends after `samples` meter
+    /// readings, or earlier when the CSMS asks it to stop.
+    async fn charge(
+        &mut self,
+        id_tag: &str,
+        session: usize,
+        samples: usize,
+        remote: Option<i64>,
+    ) -> Result<SessionRecord, String> {
+        let readings = curve(&mut self.rng, samples.max(1));
+        let start_register = self.register;
+        self.minute += 1;
+        self.status("Preparing", "Occupied", "NoError").await?;
+        let tx_id = if self.v201 {
+            let tx = format!("{}-{session}", self.identity);
+            let begin = json!([{"timestamp": self.at(), "sampledValue": sampled_201(&readings[0], self.register, "Transaction.Begin")}]);
+            let mut info = json!({"transactionId": tx, "chargingState": "Charging"});
+            if let Some(id) = remote {
+                info["remoteStartId"] = json!(id);
+            }
+            let trigger = if remote.is_some() { "RemoteStart" } else { "Authorized" };
+            let event = json!({"eventType": "Started", "timestamp": self.at(), "triggerReason": trigger,
+                "seqNo": 0, "transactionInfo": info, "idToken": {"idToken": id_tag, "type": "ISO14443"},
+                "evse": {"id": 1, "connectorId": 1}, "meterValue": begin});
+            self.call("TransactionEvent", event).await?;
+            tx
+        } else {
+            self.call("Authorize", json!({"idTag": id_tag})).await?;
+            let start = json!({"connectorId": 1, "idTag": id_tag, "meterStart": self.register, "timestamp": self.at()});
+            let answer = self.call("StartTransaction", start).await?;
+            self.status("Charging", "Occupied", "NoError").await?;
+            answer["transactionId"].as_i64().ok_or("StartTransaction without transactionId")?.to_string()
+        };
+        self.responder.active_tx = Some(tx_id.clone());
+        let mut last = readings.len() - 1;
+        for (i, reading) in readings.iter().enumerate() {
+            self.minute += 1;
+            let now_register = start_register + reading.energy_wh;
+            if i == last || self.responder.remote_stop {
+                last = i;
+                self.register = now_register;
+                break;
+            }
+            if self.v201 {
+                let mv = json!([{"timestamp": self.at(), "sampledValue": sampled_201(reading, now_register, "Sample.Periodic")}]);
+                let event = json!({"eventType": "Updated", "timestamp": self.at(), "triggerReason": "MeterValuePeriodic",
+                    "seqNo": i + 1, "transactionInfo": {"transactionId": tx_id}, "meterValue": mv});
+                self.call("TransactionEvent", event).await?;
+            } else {
+                let mv = json!({"connectorId": 1, "transactionId": tx_id.parse::<i64>().unwrap_or(0),
+                    "meterValue": [{"timestamp": self.at(), "sampledValue": sampled_16(reading, now_register, "Sample.Periodic")}]});
+                self.call("MeterValues", mv).await?;
+            }
+        }
+        let stopped_remotely = std::mem::take(&mut self.responder.remote_stop);
+        if self.v201 {
+            let end = json!([{"timestamp": self.at(), "sampledValue": sampled_201(&readings[last], self.register, "Transaction.End")}]);
+            let (trigger, reason) =
+                if stopped_remotely { ("RemoteStop", "Remote") } else { ("EVDeparted", "EVDisconnected") };
+            let event = json!({"eventType": "Ended", "timestamp": self.at(), "triggerReason": trigger, "seqNo": last + 1,
+                "transactionInfo": {"transactionId": tx_id, "stoppedReason": reason}, "meterValue": end});
+            self.call("TransactionEvent", event).await?;
+        } else {
+            let reason = if stopped_remotely { "Remote" } else { "EVDisconnected" };
+            let stop = json!({"transactionId": tx_id.parse::<i64>().unwrap_or(0), "meterStop": self.register, "timestamp": self.at(), "reason": reason});
+            self.call("StopTransaction", stop).await?;
+            self.status("Finishing", "Occupied", "NoError").await?;
+        }
+        self.responder.active_tx = None;
+        self.status("Available", "Available", "NoError").await?;
+        Ok(SessionRecord {
+            station: self.identity.clone(),
+            version: if self.v201 { "2.0.1" } else { "1.6" },
+            transaction_id: tx_id,
+            energy_wh: self.register - start_register,
+        })
+    }
+
+    /// A fault reported and, a simulated minute later, cleared: 1.6 through StatusNotification,
+    /// 2.0.1 through NotifyEvent on the connector's Problem variable.
+    async fn fault(&mut self, code: &str) -> Result<(), String> {
+        self.minute += 1;
+        if self.v201 {
+            for value in ["true", "false"] {
+                let event = json!({"generatedAt": self.at(), "seqNo": 0, "eventData": [{"eventId": self.minute, "timestamp": self.at(),
+                    "trigger": "Delta", "actualValue": value, "techCode": code, "component": {"name": "Connector", "evse": {"id": 1, "connectorId": 1}},
+                    "variable": {"name": "Problem"}, "eventNotificationType": "HardWiredNotification"}]});
+                self.call("NotifyEvent", event).await?;
+                self.minute += 1;
+            }
+        } else {
+            self.status("Faulted", "Faulted", code).await?;
+            self.minute += 1;
+            self.status("Available", "Available", "NoError").await?;
+        }
+        Ok(())
+    }
+
+    /// Stays connected until `deadline`, answering the CSMS and doing what it asked: a remote
+    /// start charges a session, a reset reboots, a trigger sends the message.
+    async fn linger(
+        &mut self,
+        deadline: tokio::time::Instant,
+        samples: usize,
+        sessions: &mut Vec<SessionRecord>,
+    ) -> Result<(), String> {
+        loop {
+            if let Some((tag, remote_start_id)) = self.responder.remote_start.take() {
+                // A 1.6 remote start carries no id: the session is remote all the same.
+                let record = self.charge(&tag, sessions.len(), samples, Some(remote_start_id.unwrap_or(0))).await?;
+                sessions.push(record);
+                continue;
+            }
+            if std::mem::take(&mut self.responder.reboot) {
+                self.minute += 1;
+                self.boot().await?;
+                continue;
+            }
+            if let Some(message) = self.responder.trigger.take() {
+                match message.as_str() {
+                    "BootNotification" => self.boot().await?,
+                    "Heartbeat" => self.call("Heartbeat", json!({})).await.map(drop)?,
+                    _ => self.status("Available", "Available", "NoError").await?,
+                }
+                continue;
+            }
+            let Some(frame) = self.next_frame(deadline).await? else { return Ok(()) };
+            if frame[0] == 2 {
+                self.respond(&frame).await?;
+            }
+        }
+    }
+}
+
 async fn run_station(config: SimConfig, index: usize) -> Result<(Vec<SessionRecord>, Vec<(String, String)>), String> {
     let v201 = match config.fleet {
         Fleet::V16 => false,
@@ -205,116 +574,35 @@ async fn run_station(config: SimConfig, index: usize) -> Result<(Vec<SessionReco
     let protocol = if v201 { "ocpp2.0.1" } else { "ocpp1.6" };
     request.headers_mut().insert("Sec-WebSocket-Protocol", protocol.parse().map_err(|_| "header".to_string())?);
     let (ws, _) = tokio_tungstenite::connect_async(request).await.map_err(|e| format!("{identity}: {e}"))?;
-    let mut link = Link { ws, next_id: 0, timeout: config.call_timeout, v201 };
-    let base = std::time::UNIX_EPOCH + Duration::from_secs(1_795_000_000 + index as u64 * 86_400);
-    let boot = if v201 {
-        json!({"reason": "PowerUp", "chargingStation": {"vendorName": "chargesim", "model": "sim-201"}})
-    } else {
-        json!({"chargePointVendor": "chargesim", "chargePointModel": "sim-16"})
+    let register = (rng.unit() * 1_000_000.0) as u64;
+    let mut station = SimStation {
+        ws,
+        identity: identity.clone(),
+        v201,
+        next_id: 0,
+        timeout: config.call_timeout,
+        rng,
+        base: std::time::UNIX_EPOCH + Duration::from_secs(1_795_000_000 + index as u64 * 86_400),
+        minute: 0,
+        register,
+        responder: Responder::new(v201),
     };
-    let answer = link.call("BootNotification", boot).await?;
-    if answer["status"] != "Accepted" {
-        return Err(format!("{identity}: boot {}", answer["status"]));
-    }
-    let status = |link: &Link, minute: u64, status16: &str, status201: &str, error: &str| {
-        if link.v201 {
-            json!({"timestamp": timestamp(base, minute), "connectorStatus": status201, "evseId": 1, "connectorId": 1})
-        } else {
-            json!({"connectorId": 1, "status": status16, "errorCode": error, "timestamp": timestamp(base, minute)})
-        }
-    };
-    link.call("StatusNotification", status(&link, 0, "Available", "Available", "NoError")).await?;
-    let mut register: u64 = (rng.unit() * 1_000_000.0) as u64;
-    let mut minute = 1;
+    let linger_until = tokio::time::Instant::now() + config.linger;
+    station.boot().await?;
     let mut sessions = Vec::new();
     let mut faults = Vec::new();
     for session in 0..config.sessions_per_station {
-        let readings = curve(&mut rng, config.samples_per_session.max(1));
-        let start_register = register;
-        link.call("StatusNotification", status(&link, minute, "Preparing", "Occupied", "NoError")).await?;
-        let tx_id = if link.v201 {
-            let tx = format!("{identity}-{session}");
-            let begin = json!([{"timestamp": timestamp(base, minute), "sampledValue": sampled_201(&readings[0], register, "Transaction.Begin")}]);
-            let event = json!({"eventType": "Started", "timestamp": timestamp(base, minute), "triggerReason": "Authorized", "seqNo": 0,
-                "transactionInfo": {"transactionId": tx, "chargingState": "Charging"}, "idToken": {"idToken": config.id_tag, "type": "ISO14443"},
-                "evse": {"id": 1, "connectorId": 1}, "meterValue": begin});
-            link.call("TransactionEvent", event).await?;
-            tx
-        } else {
-            link.call("Authorize", json!({"idTag": config.id_tag})).await?;
-            let start = json!({"connectorId": 1, "idTag": config.id_tag, "meterStart": register, "timestamp": timestamp(base, minute)});
-            let answer = link.call("StartTransaction", start).await?;
-            link.call("StatusNotification", status(&link, minute, "Charging", "Occupied", "NoError")).await?;
-            answer["transactionId"].as_i64().ok_or("StartTransaction without transactionId")?.to_string()
-        };
-        let last = readings.len() - 1;
-        for (i, reading) in readings.iter().enumerate() {
-            minute += 1;
-            let now_register = start_register + reading.energy_wh;
-            if i == last {
-                register = now_register;
-                break;
-            }
-            if link.v201 {
-                let mv = json!([{"timestamp": timestamp(base, minute), "sampledValue": sampled_201(reading, now_register, "Sample.Periodic")}]);
-                let event = json!({"eventType": "Updated", "timestamp": timestamp(base, minute), "triggerReason": "MeterValuePeriodic",
-                    "seqNo": i + 1, "transactionInfo": {"transactionId": tx_id}, "meterValue": mv});
-                link.call("TransactionEvent", event).await?;
-            } else {
-                let mv = json!({"connectorId": 1, "transactionId": tx_id.parse::<i64>().unwrap_or(0),
-                    "meterValue": [{"timestamp": timestamp(base, minute), "sampledValue": sampled_16(reading, now_register, "Sample.Periodic")}]});
-                link.call("MeterValues", mv).await?;
-            }
-        }
-        if link.v201 {
-            let end = json!([{"timestamp": timestamp(base, minute), "sampledValue": sampled_201(&readings[last], register, "Transaction.End")}]);
-            let event = json!({"eventType": "Ended", "timestamp": timestamp(base, minute), "triggerReason": "EVDeparted", "seqNo": last + 1,
-                "transactionInfo": {"transactionId": tx_id, "stoppedReason": "EVDisconnected"}, "meterValue": end});
-            link.call("TransactionEvent", event).await?;
-        } else {
-            let stop = json!({"transactionId": tx_id.parse::<i64>().unwrap_or(0), "meterStop": register, "timestamp": timestamp(base, minute),
-                "reason": "EVDisconnected"});
-            link.call("StopTransaction", stop).await?;
-            link.call("StatusNotification", status(&link, minute, "Finishing", "Occupied", "NoError")).await?;
-        }
-        link.call("StatusNotification", status(&link, minute, "Available", "Available", "NoError")).await?;
-        sessions.push(SessionRecord {
-            station: identity.clone(),
-            version: if link.v201 { "2.0.1" } else { "1.6" },
-            transaction_id: tx_id,
-            energy_wh: register - start_register,
-        });
-        minute += 1;
-        if rng.unit() < config.fault_share {
-            let code =
-                ["HighTemperature", "OverVoltage", "PowerMeterFailure", "GroundFailure"][(rng.next() % 4) as usize];
-            inject_fault(&mut link, base, minute, code).await?;
+        sessions.push(station.charge(&config.id_tag, session, config.samples_per_session, None).await?);
+        if station.rng.unit() < config.fault_share {
+            let code = ["HighTemperature", "OverVoltage", "PowerMeterFailure", "GroundFailure"]
+                [(station.rng.next() % 4) as usize];
+            station.fault(code).await?;
             faults.push((identity.clone(), code.to_string()));
-            minute += 1;
         }
     }
-    let _ = link.ws.close(None).await;
+    station.linger(linger_until, config.samples_per_session, &mut sessions).await?;
+    let _ = station.ws.close(None).await;
     Ok((sessions, faults))
-}
-
-/// A fault reported and, a simulated minute later, cleared: 1.6 through StatusNotification,
-/// 2.0.1 through NotifyEvent on the connector's Problem variable.
-async fn inject_fault(link: &mut Link, base: SystemTime, minute: u64, code: &str) -> Result<(), String> {
-    if link.v201 {
-        for (value, at) in [("true", minute), ("false", minute + 1)] {
-            let event = json!({"generatedAt": timestamp(base, at), "seqNo": 0, "eventData": [{"eventId": at, "timestamp": timestamp(base, at),
-                "trigger": "Delta", "actualValue": value, "techCode": code, "component": {"name": "Connector", "evse": {"id": 1, "connectorId": 1}},
-                "variable": {"name": "Problem"}, "eventNotificationType": "HardWiredNotification"}]});
-            link.call("NotifyEvent", event).await?;
-        }
-    } else {
-        let faulted =
-            json!({"connectorId": 1, "status": "Faulted", "errorCode": code, "timestamp": timestamp(base, minute)});
-        link.call("StatusNotification", faulted).await?;
-        let cleared = json!({"connectorId": 1, "status": "Available", "errorCode": "NoError", "timestamp": timestamp(base, minute + 1)});
-        link.call("StatusNotification", cleared).await?;
-    }
-    Ok(())
 }
 
 pub async fn run(config: SimConfig) -> SimReport {

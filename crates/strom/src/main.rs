@@ -127,6 +127,9 @@ struct SimArgs {
     /// The id tag sessions authorize with (make it known and Accepted).
     #[arg(long, default_value = "SIM")]
     id_tag: String,
+    /// Seconds each station stays connected after its sessions, answering commands.
+    #[arg(long, default_value_t = 0)]
+    linger: u64,
 }
 
 /// Where the data lives: the same flags, environment and file as `serve`.
@@ -230,6 +233,7 @@ fn main() -> Result<()> {
                 prefix: args.prefix,
                 id_tag: args.id_tag,
                 call_timeout: std::time::Duration::from_secs(30),
+                linger: std::time::Duration::from_secs(args.linger),
             };
             let report = runtime()?.block_on(chargesim::sim::run(config));
             println!("{}", report.to_json());

@@ -6,7 +6,7 @@ mod common;
 use common::{Backend, Server};
 use serde_json::Value;
 
-both_backends!(simulated_fleet_energy_and_faults_match_what_is_stored);
+both_backends!(simulated_fleet_energy_and_faults_match_what_is_stored, simulated_stations_answer_commands);
 
 async fn simulated_fleet_energy_and_faults_match_what_is_stored(backend: Backend) {
     let server = Server::start(backend).await;
@@ -51,4 +51,96 @@ async fn simulated_fleet_energy_and_faults_match_what_is_stored(backend: Backend
         .map(|s| s["ocpp_version"].clone())
         .collect();
     assert_eq!(versions.iter().filter(|v| **v == "2.0.1").count(), 2);
+}
+
+/// Polls the API until `n` stations are connected. The simulator is a separate process that
+/// says nothing until it ends, so its stations' arrival is observed, within a bound.
+async fn wait_connected(server: &Server, n: usize) {
+    for _ in 0..200 {
+        let stations = server.get("/api/v1/stations").await;
+        if stations.as_array().is_some_and(|s| s.iter().filter(|s| s["connected"] == true).count() == n) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{n} simulated stations did not connect within 10 s");
+}
+
+async fn simulated_stations_answer_commands(backend: Backend) {
+    use serde_json::json;
+    let server = Server::start(backend).await;
+    server.add_token("REMOTE", "Accepted", None, None).await;
+    let url = format!("ws://{}/ocpp", server.addr);
+    let sim = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
+        .args(["sim", "--url", &url, "--stations", "2", "--version", "mixed", "--sessions", "0", "--samples", "3"])
+        .args(["--linger", "5", "--prefix", "cmd-"])
+        .output();
+    let sim = tokio::spawn(sim);
+    wait_connected(&server, 2).await;
+
+    let (status, config) = server
+        .http("POST", "/api/v1/stations/cmd-0/configuration/fetch", Some(json!({"keys": ["HeartbeatInterval"]})))
+        .await;
+    assert_eq!((status, config["configurationKey"][0]["value"].as_str()), (200, Some("300")));
+    let (_, changed) = server
+        .http("PUT", "/api/v1/stations/cmd-0/configuration/HeartbeatInterval", Some(json!({"value": "120"})))
+        .await;
+    assert_eq!(changed, json!({"status": "Accepted"}));
+    let (_, refused) = server
+        .http("PUT", "/api/v1/stations/cmd-0/configuration/NumberOfConnectors", Some(json!({"value": "9"})))
+        .await;
+    assert_eq!(refused, json!({"status": "Rejected"}), "read-only keys stay as they are");
+    let (status, list) =
+        server.http("POST", "/api/v1/stations/cmd-0/local-list", Some(json!({"update_type": "Full"}))).await;
+    assert_eq!((status, list["status"].as_str(), list["version"].as_i64()), (200, Some("Accepted"), Some(1)));
+    let (_, vars) = server
+        .http(
+            "POST",
+            "/api/v1/stations/cmd-1/configuration/fetch",
+            Some(json!({"keys": ["OCPPCommCtrlr.HeartbeatInterval"]})),
+        )
+        .await;
+    assert_eq!(vars["getVariableResult"][0]["attributeValue"], "300");
+    for station in ["cmd-0", "cmd-1"] {
+        let (status, answer) = server
+            .http(
+                "POST",
+                &format!("/api/v1/stations/{station}/remote-start"),
+                Some(json!({"id_token": "REMOTE", "evse_id": 1, "connector_id": 1})),
+            )
+            .await;
+        assert_eq!((status, answer), (200, json!({"status": "Accepted"})), "{station}");
+    }
+    let (_, reset) = server.http("POST", "/api/v1/stations/cmd-0/reset", Some(json!({"type": "soft"}))).await;
+    assert_eq!(reset, json!({"status": "Accepted"}));
+
+    let output = sim.await.expect("join").expect("strom sim runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
+    assert_eq!(summary["sessions"], 2, "each remote start ran a session: {summary}");
+    let stored = server.get("/api/v1/transactions?limit=100").await;
+    for session in summary["session_log"].as_array().expect("log") {
+        let found = stored
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|t| t["station_id"] == session["station"] && t["station_transaction_id"] == session["transaction_id"])
+            .cloned()
+            .expect("stored");
+        assert_eq!(
+            (found["energy_wh"].as_f64(), found["id_token"].as_str()),
+            (session["energy_wh"].as_f64(), Some("REMOTE"))
+        );
+    }
+    let started =
+        stored.as_array().expect("array").iter().find(|t| t["station_id"] == "cmd-1").cloned().expect("2.0.1 session");
+    assert!(started["remote_start_id"].is_i64(), "the 2.0.1 session names the remote start: {started}");
+    let boots = server.get("/api/v1/stations/cmd-0/messages?limit=1000").await;
+    let boots = boots
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|m| m["direction"] == "in" && m["frame"][2] == "BootNotification")
+        .count();
+    assert_eq!(boots, 2, "the reset rebooted the station");
 }
