@@ -46,6 +46,9 @@ pub struct SimConfig {
     /// The id tag sessions authorize with.
     pub id_tag: String,
     pub call_timeout: Duration,
+    /// Share of sessions (0–1) during which the network fails: transaction messages are held
+    /// and replayed in order after reconnecting.
+    pub drop_share: f64,
     /// How long each station stays connected after its own sessions, answering the CSMS's
     /// commands (a remote start runs a session, a reset reboots, a trigger is obeyed).
     pub linger: Duration,
@@ -68,6 +71,8 @@ pub struct SimReport {
     pub sessions: Vec<SessionRecord>,
     /// (station, error code) of every fault injected and cleared.
     pub faults: Vec<(String, String)>,
+    /// Sessions during which the network failed and queued messages were replayed.
+    pub network_drops: usize,
     pub errors: Vec<String>,
 }
 
@@ -79,6 +84,7 @@ impl SimReport {
             "sessions": self.sessions.len(),
             "energy_wh": self.sessions.iter().map(|s| s.energy_wh).sum::<u64>(),
             "faults": self.faults.len(),
+            "network_drops": self.network_drops,
             "errors": self.errors,
             "session_log": self.sessions.iter().map(|s| json!({"station": s.station, "version": s.version,
                 "transaction_id": s.transaction_id, "energy_wh": s.energy_wh})).collect::<Vec<_>>(),
@@ -343,7 +349,15 @@ impl Responder {
 
 struct SimStation {
     ws: Ws,
+    url: String,
     identity: String,
+    /// Transaction messages held while the network is down, replayed in order on reconnection
+    /// (OCPP 1.6 §4.7, 2.0.1 E.FR offline behaviour).
+    offline_queue: Option<Vec<(&'static str, Value)>>,
+    /// Transaction messages retried after a CALLERROR or no answer, and how long to wait
+    /// (× attempts) between tries (TransactionMessageAttempts / RetryInterval).
+    attempts: u32,
+    retry_interval: Duration,
     v201: bool,
     next_id: u64,
     timeout: Duration,
@@ -379,6 +393,38 @@ impl SimStation {
         }
     }
 
+    /// A transaction-related message: queued while offline, retried on failure, never lost.
+    async fn tx_call(&mut self, action: &'static str, mut payload: Value) -> Result<Value, String> {
+        if let Some(queue) = &mut self.offline_queue {
+            if self.v201 {
+                payload["offline"] = json!(true);
+            }
+            queue.push((action, payload));
+            return Ok(Value::Null);
+        }
+        let mut attempt = 1;
+        loop {
+            match self.call(action, payload.clone()).await {
+                Ok(answer) => return Ok(answer),
+                Err(e) if attempt >= self.attempts => return Err(e),
+                Err(_) => {
+                    tokio::time::sleep(self.retry_interval * attempt).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// The network is back: reconnect (no new boot, OCPP 1.6 §4.2) and deliver what was held.
+    async fn reconnect(&mut self) -> Result<(), String> {
+        let Some(queue) = self.offline_queue.take() else { return Ok(()) };
+        self.ws = connect(&self.url, &self.identity, self.v201).await?;
+        for (action, payload) in queue {
+            self.tx_call(action, payload).await?;
+        }
+        Ok(())
+    }
+
     async fn send(&mut self, frame: Value) -> Result<(), String> {
         self.ws.send(Message::text(frame.to_string())).await.map_err(|e| e.to_string())
     }
@@ -407,6 +453,10 @@ impl SimStation {
     }
 
     async fn status(&mut self, status16: &str, status201: &str, error: &str) -> Result<(), String> {
+        if self.offline_queue.is_some() {
+            // Not transaction-related: a station may drop it while offline.
+            return Ok(());
+        }
         let payload = if self.v201 {
             json!({"timestamp": self.at(), "connectorStatus": status201, "evseId": 1, "connectorId": 1})
         } else {
@@ -436,8 +486,11 @@ impl SimStation {
         session: usize,
         samples: usize,
         remote: Option<i64>,
+        drop_network: bool,
     ) -> Result<SessionRecord, String> {
         let readings = curve(&mut self.rng, samples.max(1));
+        // Where the network fails, when it does: after the start, somewhere in the session.
+        let drop_at = drop_network.then(|| 1 + (self.rng.next() as usize) % readings.len().max(1));
         let start_register = self.register;
         self.minute += 1;
         self.status("Preparing", "Occupied", "NoError").await?;
@@ -465,6 +518,10 @@ impl SimStation {
         let mut last = readings.len() - 1;
         for (i, reading) in readings.iter().enumerate() {
             self.minute += 1;
+            if drop_at == Some(i) {
+                // The connection goes as a failing network takes it: no close handshake.
+                self.offline_queue = Some(Vec::new());
+            }
             let now_register = start_register + reading.energy_wh;
             if i == last || self.responder.remote_stop {
                 last = i;
@@ -475,11 +532,11 @@ impl SimStation {
                 let mv = json!([{"timestamp": self.at(), "sampledValue": sampled_201(reading, now_register, "Sample.Periodic")}]);
                 let event = json!({"eventType": "Updated", "timestamp": self.at(), "triggerReason": "MeterValuePeriodic",
                     "seqNo": i + 1, "transactionInfo": {"transactionId": tx_id}, "meterValue": mv});
-                self.call("TransactionEvent", event).await?;
+                self.tx_call("TransactionEvent", event).await?;
             } else {
                 let mv = json!({"connectorId": 1, "transactionId": tx_id.parse::<i64>().unwrap_or(0),
                     "meterValue": [{"timestamp": self.at(), "sampledValue": sampled_16(reading, now_register, "Sample.Periodic")}]});
-                self.call("MeterValues", mv).await?;
+                self.tx_call("MeterValues", mv).await?;
             }
         }
         let stopped_remotely = std::mem::take(&mut self.responder.remote_stop);
@@ -489,13 +546,14 @@ impl SimStation {
                 if stopped_remotely { ("RemoteStop", "Remote") } else { ("EVDeparted", "EVDisconnected") };
             let event = json!({"eventType": "Ended", "timestamp": self.at(), "triggerReason": trigger, "seqNo": last + 1,
                 "transactionInfo": {"transactionId": tx_id, "stoppedReason": reason}, "meterValue": end});
-            self.call("TransactionEvent", event).await?;
+            self.tx_call("TransactionEvent", event).await?;
         } else {
             let reason = if stopped_remotely { "Remote" } else { "EVDisconnected" };
             let stop = json!({"transactionId": tx_id.parse::<i64>().unwrap_or(0), "meterStop": self.register, "timestamp": self.at(), "reason": reason});
-            self.call("StopTransaction", stop).await?;
+            self.tx_call("StopTransaction", stop).await?;
             self.status("Finishing", "Occupied", "NoError").await?;
         }
+        self.reconnect().await?;
         self.responder.active_tx = None;
         self.status("Available", "Available", "NoError").await?;
         Ok(SessionRecord {
@@ -537,7 +595,8 @@ impl SimStation {
         loop {
             if let Some((tag, remote_start_id)) = self.responder.remote_start.take() {
                 // A 1.6 remote start carries no id: the session is remote all the same.
-                let record = self.charge(&tag, sessions.len(), samples, Some(remote_start_id.unwrap_or(0))).await?;
+                let record =
+                    self.charge(&tag, sessions.len(), samples, Some(remote_start_id.unwrap_or(0)), false).await?;
                 sessions.push(record);
                 continue;
             }
@@ -562,7 +621,18 @@ impl SimStation {
     }
 }
 
-async fn run_station(config: SimConfig, index: usize) -> Result<(Vec<SessionRecord>, Vec<(String, String)>), String> {
+async fn connect(url: &str, identity: &str, v201: bool) -> Result<Ws, String> {
+    let mut request = format!("{url}/{identity}").into_client_request().map_err(|e| e.to_string())?;
+    let protocol = if v201 { "ocpp2.0.1" } else { "ocpp1.6" };
+    request.headers_mut().insert("Sec-WebSocket-Protocol", protocol.parse().map_err(|_| "header".to_string())?);
+    let (ws, _) = tokio_tungstenite::connect_async(request).await.map_err(|e| format!("{identity}: {e}"))?;
+    Ok(ws)
+}
+
+/// What one station did: its sessions, its faults, and how many times its network dropped.
+type StationOutcome = (Vec<SessionRecord>, Vec<(String, String)>, usize);
+
+async fn run_station(config: SimConfig, index: usize) -> Result<StationOutcome, String> {
     let v201 = match config.fleet {
         Fleet::V16 => false,
         Fleet::V201 => true,
@@ -570,14 +640,15 @@ async fn run_station(config: SimConfig, index: usize) -> Result<(Vec<SessionReco
     };
     let identity = format!("{}{index}", config.prefix);
     let mut rng = Rng::new(config.seed ^ (index as u64).wrapping_mul(0x1000_0001));
-    let mut request = format!("{}/{identity}", config.url).into_client_request().map_err(|e| e.to_string())?;
-    let protocol = if v201 { "ocpp2.0.1" } else { "ocpp1.6" };
-    request.headers_mut().insert("Sec-WebSocket-Protocol", protocol.parse().map_err(|_| "header".to_string())?);
-    let (ws, _) = tokio_tungstenite::connect_async(request).await.map_err(|e| format!("{identity}: {e}"))?;
+    let ws = connect(&config.url, &identity, v201).await?;
     let register = (rng.unit() * 1_000_000.0) as u64;
     let mut station = SimStation {
         ws,
+        url: config.url.clone(),
         identity: identity.clone(),
+        offline_queue: None,
+        attempts: 3,
+        retry_interval: Duration::from_millis(200),
         v201,
         next_id: 0,
         timeout: config.call_timeout,
@@ -591,8 +662,11 @@ async fn run_station(config: SimConfig, index: usize) -> Result<(Vec<SessionReco
     station.boot().await?;
     let mut sessions = Vec::new();
     let mut faults = Vec::new();
+    let mut drops = 0;
     for session in 0..config.sessions_per_station {
-        sessions.push(station.charge(&config.id_tag, session, config.samples_per_session, None).await?);
+        let drop_network = station.rng.unit() < config.drop_share;
+        drops += usize::from(drop_network);
+        sessions.push(station.charge(&config.id_tag, session, config.samples_per_session, None, drop_network).await?);
         if station.rng.unit() < config.fault_share {
             let code = ["HighTemperature", "OverVoltage", "PowerMeterFailure", "GroundFailure"]
                 [(station.rng.next() % 4) as usize];
@@ -602,7 +676,7 @@ async fn run_station(config: SimConfig, index: usize) -> Result<(Vec<SessionReco
     }
     station.linger(linger_until, config.samples_per_session, &mut sessions).await?;
     let _ = station.ws.close(None).await;
-    Ok((sessions, faults))
+    Ok((sessions, faults, drops))
 }
 
 pub async fn run(config: SimConfig) -> SimReport {
@@ -610,10 +684,11 @@ pub async fn run(config: SimConfig) -> SimReport {
     let mut report = SimReport { stations: config.stations, ..Default::default() };
     for task in tasks {
         match task.await {
-            Ok(Ok((sessions, faults))) => {
+            Ok(Ok((sessions, faults, drops))) => {
                 report.booted += 1;
                 report.sessions.extend(sessions);
                 report.faults.extend(faults);
+                report.network_drops += drops;
             }
             Ok(Err(e)) => report.errors.push(e),
             Err(e) => report.errors.push(e.to_string()),

@@ -127,6 +127,9 @@ struct SimArgs {
     /// The id tag sessions authorize with (make it known and Accepted).
     #[arg(long, default_value = "SIM")]
     id_tag: String,
+    /// Share of sessions (0-1) during which the network drops; messages are queued and replayed.
+    #[arg(long, default_value_t = 0.0)]
+    drop_share: f64,
     /// Seconds each station stays connected after its sessions, answering commands.
     #[arg(long, default_value_t = 0)]
     linger: u64,
@@ -219,8 +222,8 @@ fn main() -> Result<()> {
             let Some(fleet) = chargesim::sim::Fleet::parse(&args.version) else {
                 anyhow::bail!("--version must be 1.6, 2.0.1 or mixed, not {:?}", args.version);
             };
-            if !(0.0..=1.0).contains(&args.fault_share) {
-                anyhow::bail!("--fault-share must be between 0 and 1");
+            if !(0.0..=1.0).contains(&args.fault_share) || !(0.0..=1.0).contains(&args.drop_share) {
+                anyhow::bail!("--fault-share and --drop-share must be between 0 and 1");
             }
             let config = chargesim::sim::SimConfig {
                 url: args.url.trim_end_matches('/').to_string(),
@@ -234,6 +237,7 @@ fn main() -> Result<()> {
                 id_tag: args.id_tag,
                 call_timeout: std::time::Duration::from_secs(30),
                 linger: std::time::Duration::from_secs(args.linger),
+                drop_share: args.drop_share,
             };
             let report = runtime()?.block_on(chargesim::sim::run(config));
             println!("{}", report.to_json());

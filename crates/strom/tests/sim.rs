@@ -6,7 +6,11 @@ mod common;
 use common::{Backend, Server};
 use serde_json::Value;
 
-both_backends!(simulated_fleet_energy_and_faults_match_what_is_stored, simulated_stations_answer_commands);
+both_backends!(
+    simulated_fleet_energy_and_faults_match_what_is_stored,
+    simulated_stations_answer_commands,
+    nothing_is_lost_across_network_drops
+);
 
 async fn simulated_fleet_energy_and_faults_match_what_is_stored(backend: Backend) {
     let server = Server::start(backend).await;
@@ -143,4 +147,55 @@ async fn simulated_stations_answer_commands(backend: Backend) {
         .filter(|m| m["direction"] == "in" && m["frame"][2] == "BootNotification")
         .count();
     assert_eq!(boots, 2, "the reset rebooted the station");
+}
+
+/// Every session loses its network somewhere after the start; the station holds its
+/// transaction messages and replays them in order on reconnection (without a new boot).
+async fn nothing_is_lost_across_network_drops(backend: Backend) {
+    let server = Server::start(backend).await;
+    server.add_token("SIM", "Accepted", None, None).await;
+    let url = format!("ws://{}/ocpp", server.addr);
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
+        .args(["sim", "--url", &url, "--stations", "4", "--version", "mixed", "--sessions", "2", "--samples", "8"])
+        .args(["--drop-share", "1", "--fault-share", "0", "--seed", "7", "--prefix", "drop-"])
+        .output()
+        .await
+        .expect("strom sim runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
+    assert_eq!((summary["sessions"].as_u64(), summary["network_drops"].as_u64()), (Some(8), Some(8)));
+    let stored = server.get("/api/v1/transactions?limit=100").await;
+    let stored = stored.as_array().expect("array");
+    for session in summary["session_log"].as_array().expect("log") {
+        let found = stored
+            .iter()
+            .find(|t| t["station_id"] == session["station"] && t["station_transaction_id"] == session["transaction_id"])
+            .unwrap_or_else(|| panic!("{session} not stored"));
+        assert_eq!(found["energy_wh"].as_f64(), session["energy_wh"].as_f64(), "{found}");
+        assert_eq!(
+            (found["flags"].clone(), found["active"].clone()),
+            (serde_json::json!([]), Value::Bool(false)),
+            "{found}"
+        );
+        // Every register reading the station took made it: of 8 samples, 7 periodic ones (the
+        // last is the stop), plus Transaction.Begin and .End readings on 2.0.1.
+        let id = found["id"].as_i64().expect("id");
+        let readings = server.get(&format!("/api/v1/transactions/{id}/meter-values")).await;
+        let registers = readings
+            .as_array()
+            .expect("array")
+            .iter()
+            .filter(|r| r["measurand"] == "Energy.Active.Import.Register")
+            .count();
+        let expected = if session["version"] == "2.0.1" { 9 } else { 7 };
+        assert_eq!(registers, expected, "{session}");
+    }
+    let boots = server.get("/api/v1/stations/drop-0/messages?limit=1000").await;
+    let boots = boots
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|m| m["direction"] == "in" && m["frame"][2] == "BootNotification")
+        .count();
+    assert_eq!(boots, 1, "a reconnection is not a reboot");
 }
