@@ -49,6 +49,10 @@ pub struct SimConfig {
     /// Share of sessions (0–1) during which the network fails: transaction messages are held
     /// and replayed in order after reconnecting.
     pub drop_share: f64,
+    /// The OCPP 1.6 error codes faults are drawn from (2.0.1 stations send them as techCode).
+    pub fault_codes: Vec<String>,
+    /// Print progress to stderr once a second.
+    pub progress: bool,
     /// How long each station stays connected after its own sessions, answering the CSMS's
     /// commands (a remote start runs a session, a reset reboots, a trigger is obeyed).
     pub linger: Duration,
@@ -668,10 +672,10 @@ async fn run_station(config: SimConfig, index: usize) -> Result<StationOutcome, 
         drops += usize::from(drop_network);
         sessions.push(station.charge(&config.id_tag, session, config.samples_per_session, None, drop_network).await?);
         if station.rng.unit() < config.fault_share {
-            let code = ["HighTemperature", "OverVoltage", "PowerMeterFailure", "GroundFailure"]
-                [(station.rng.next() % 4) as usize];
-            station.fault(code).await?;
-            faults.push((identity.clone(), code.to_string()));
+            let code =
+                config.fault_codes[(station.rng.next() % config.fault_codes.len().max(1) as u64) as usize].clone();
+            station.fault(&code).await?;
+            faults.push((identity.clone(), code));
         }
     }
     station.linger(linger_until, config.samples_per_session, &mut sessions).await?;
@@ -680,7 +684,28 @@ async fn run_station(config: SimConfig, index: usize) -> Result<StationOutcome, 
 }
 
 pub async fn run(config: SimConfig) -> SimReport {
-    let tasks: Vec<_> = (0..config.stations).map(|i| tokio::spawn(run_station(config.clone(), i))).collect();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..config.stations)
+        .map(|i| {
+            let done = done.clone();
+            let config = config.clone();
+            tokio::spawn(async move {
+                let result = run_station(config, i).await;
+                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                result
+            })
+        })
+        .collect();
+    let progress = config.progress.then(|| {
+        let (done, total) = (done.clone(), config.stations);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                eprint!("\rstrom sim: {}/{total} stations finished", done.load(std::sync::atomic::Ordering::Relaxed));
+            }
+        })
+    });
     let mut report = SimReport { stations: config.stations, ..Default::default() };
     for task in tasks {
         match task.await {
@@ -693,6 +718,10 @@ pub async fn run(config: SimConfig) -> SimReport {
             Ok(Err(e)) => report.errors.push(e),
             Err(e) => report.errors.push(e.to_string()),
         }
+    }
+    if let Some(progress) = progress {
+        progress.abort();
+        eprintln!("\rstrom sim: {0}/{0} stations finished", config.stations);
     }
     report
 }

@@ -5,7 +5,7 @@ mod cli;
 mod config;
 mod serve;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -103,36 +103,117 @@ struct BenchArgs {
 
 #[derive(clap::Args)]
 struct SimArgs {
-    /// Base URL stations connect to; identities are appended.
-    #[arg(long, default_value = "ws://127.0.0.1:8180/ocpp")]
-    url: String,
-    #[arg(long, default_value_t = 10)]
-    stations: usize,
-    /// 1.6, 2.0.1 or mixed.
-    #[arg(long, default_value = "mixed")]
-    version: String,
-    #[arg(long, default_value_t = 3)]
-    sessions: usize,
-    /// Meter samples per session, a simulated minute apart.
-    #[arg(long, default_value_t = 30)]
-    samples: usize,
-    /// Share of stations (0-1) that report and clear a fault after each session.
-    #[arg(long, default_value_t = 0.2)]
-    fault_share: f64,
-    /// Seed for repeatable runs.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    #[arg(long, default_value = "sim-")]
-    prefix: String,
-    /// The id tag sessions authorize with (make it known and Accepted).
-    #[arg(long, default_value = "SIM")]
-    id_tag: String,
-    /// Share of sessions (0-1) during which the network drops; messages are queued and replayed.
-    #[arg(long, default_value_t = 0.0)]
-    drop_share: f64,
-    /// Seconds each station stays connected after its sessions, answering commands.
-    #[arg(long, default_value_t = 0)]
-    linger: u64,
+    /// A scenario file (TOML) with any of the settings below; flags win over it.
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    /// Base URL stations connect to; identities are appended [default: ws://127.0.0.1:8180/ocpp].
+    #[arg(long)]
+    url: Option<String>,
+    /// Stations [default: 10].
+    #[arg(long)]
+    stations: Option<usize>,
+    /// 1.6, 2.0.1 or mixed [default: mixed].
+    #[arg(long)]
+    version: Option<String>,
+    /// Sessions per station [default: 3].
+    #[arg(long)]
+    sessions: Option<usize>,
+    /// Meter samples per session, a simulated minute apart [default: 30].
+    #[arg(long)]
+    samples: Option<usize>,
+    /// Share of sessions (0-1) after which the station reports and clears a fault [default: 0.2].
+    #[arg(long)]
+    fault_share: Option<f64>,
+    /// Error codes faults are drawn from, comma-separated [default: HighTemperature,OverVoltage,PowerMeterFailure,GroundFailure].
+    #[arg(long, value_delimiter = ',')]
+    fault_codes: Option<Vec<String>>,
+    /// Share of sessions (0-1) during which the network drops; messages are queued and replayed [default: 0].
+    #[arg(long)]
+    drop_share: Option<f64>,
+    /// Seed for repeatable runs [default: 1].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Station identity prefix [default: sim-].
+    #[arg(long)]
+    prefix: Option<String>,
+    /// The id tag sessions authorize with; make it known and Accepted [default: SIM].
+    #[arg(long)]
+    id_tag: Option<String>,
+    /// Seconds each station stays connected after its sessions, answering commands [default: 0].
+    #[arg(long)]
+    linger: Option<u64>,
+}
+
+/// A scenario file: the same settings as the `strom sim` flags.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SimScenario {
+    url: Option<String>,
+    stations: Option<usize>,
+    version: Option<String>,
+    sessions: Option<usize>,
+    samples: Option<usize>,
+    fault_share: Option<f64>,
+    fault_codes: Option<Vec<String>>,
+    drop_share: Option<f64>,
+    seed: Option<u64>,
+    prefix: Option<String>,
+    id_tag: Option<String>,
+    linger: Option<u64>,
+}
+
+/// Flags over the scenario file over the defaults, validated.
+fn sim_config(args: SimArgs) -> Result<chargesim::sim::SimConfig> {
+    let file: SimScenario = match &args.scenario {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            toml::from_str(&text).with_context(|| format!("in {}", path.display()))?
+        }
+        None => SimScenario::default(),
+    };
+    let version = args.version.or(file.version).unwrap_or_else(|| "mixed".into());
+    let Some(fleet) = chargesim::sim::Fleet::parse(&version) else {
+        anyhow::bail!("version must be 1.6, 2.0.1 or mixed, not {version:?}");
+    };
+    let fault_share = args.fault_share.or(file.fault_share).unwrap_or(0.2);
+    let drop_share = args.drop_share.or(file.drop_share).unwrap_or(0.0);
+    if !(0.0..=1.0).contains(&fault_share) || !(0.0..=1.0).contains(&drop_share) {
+        anyhow::bail!("fault_share and drop_share must be between 0 and 1");
+    }
+    let fault_codes = args.fault_codes.or(file.fault_codes).unwrap_or_else(|| {
+        ["HighTemperature", "OverVoltage", "PowerMeterFailure", "GroundFailure"].map(String::from).to_vec()
+    });
+    // Faults are 1.6 error codes (2.0.1 stations report them as the techCode of a NotifyEvent).
+    for code in &fault_codes {
+        let known = ocpp::v16::StatusNotificationErrorCode::ALL.iter().any(|c| c.as_str() == code && code != "NoError");
+        if !known {
+            anyhow::bail!("{code:?} is not an OCPP 1.6 error code for a fault");
+        }
+    }
+    if fault_codes.is_empty() {
+        anyhow::bail!("fault_codes must name at least one error code");
+    }
+    Ok(chargesim::sim::SimConfig {
+        url: args
+            .url
+            .or(file.url)
+            .unwrap_or_else(|| "ws://127.0.0.1:8180/ocpp".into())
+            .trim_end_matches('/')
+            .to_string(),
+        stations: args.stations.or(file.stations).unwrap_or(10),
+        fleet,
+        sessions_per_station: args.sessions.or(file.sessions).unwrap_or(3),
+        seed: args.seed.or(file.seed).unwrap_or(1),
+        samples_per_session: args.samples.or(file.samples).unwrap_or(30),
+        fault_share,
+        fault_codes,
+        prefix: args.prefix.or(file.prefix).unwrap_or_else(|| "sim-".into()),
+        id_tag: args.id_tag.or(file.id_tag).unwrap_or_else(|| "SIM".into()),
+        call_timeout: std::time::Duration::from_secs(30),
+        linger: std::time::Duration::from_secs(args.linger.or(file.linger).unwrap_or(0)),
+        drop_share,
+        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    })
 }
 
 /// Where the data lives: the same flags, environment and file as `serve`.
@@ -219,26 +300,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Sim(args) => {
-            let Some(fleet) = chargesim::sim::Fleet::parse(&args.version) else {
-                anyhow::bail!("--version must be 1.6, 2.0.1 or mixed, not {:?}", args.version);
-            };
-            if !(0.0..=1.0).contains(&args.fault_share) || !(0.0..=1.0).contains(&args.drop_share) {
-                anyhow::bail!("--fault-share and --drop-share must be between 0 and 1");
-            }
-            let config = chargesim::sim::SimConfig {
-                url: args.url.trim_end_matches('/').to_string(),
-                stations: args.stations,
-                fleet,
-                sessions_per_station: args.sessions,
-                seed: args.seed,
-                samples_per_session: args.samples,
-                fault_share: args.fault_share,
-                prefix: args.prefix,
-                id_tag: args.id_tag,
-                call_timeout: std::time::Duration::from_secs(30),
-                linger: std::time::Duration::from_secs(args.linger),
-                drop_share: args.drop_share,
-            };
+            let config = sim_config(args)?;
             let report = runtime()?.block_on(chargesim::sim::run(config));
             println!("{}", report.to_json());
             if !report.errors.is_empty() {

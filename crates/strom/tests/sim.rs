@@ -9,7 +9,8 @@ use serde_json::Value;
 both_backends!(
     simulated_fleet_energy_and_faults_match_what_is_stored,
     simulated_stations_answer_commands,
-    nothing_is_lost_across_network_drops
+    nothing_is_lost_across_network_drops,
+    scenario_files_make_runs_repeatable
 );
 
 async fn simulated_fleet_energy_and_faults_match_what_is_stored(backend: Backend) {
@@ -198,4 +199,48 @@ async fn nothing_is_lost_across_network_drops(backend: Backend) {
         .filter(|m| m["direction"] == "in" && m["frame"][2] == "BootNotification")
         .count();
     assert_eq!(boots, 1, "a reconnection is not a reboot");
+}
+
+async fn run_sim(args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
+        .arg("sim")
+        .args(args)
+        .output()
+        .await
+        .expect("strom sim runs")
+}
+
+/// A declarative scenario with a seed gives the same sessions on every run; flags win over it.
+async fn scenario_files_make_runs_repeatable(backend: Backend) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scenario = dir.path().join("scenario.toml");
+    std::fs::write(
+        &scenario,
+        "stations = 2\nversion = \"1.6\"\nsessions = 2\nsamples = 5\nfault_share = 1.0\nfault_codes = [\"OverCurrentFailure\"]\nseed = 3\nid_tag = \"SIM\"\n",
+    )
+    .expect("scenario written");
+    let path = scenario.display().to_string();
+    let mut energies = Vec::new();
+    for run in 0..2 {
+        let server = Server::start(backend.clone()).await;
+        server.add_token("SIM", "Accepted", None, None).await;
+        let url = format!("ws://{}/ocpp", server.addr);
+        let output = run_sim(&["--scenario", &path, "--url", &url, "--prefix", &format!("run{run}-")]).await;
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let summary: Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
+        assert_eq!((summary["stations"].as_u64(), summary["sessions"].as_u64()), (Some(2), Some(4)));
+        let faults = server.get("/api/v1/faults?limit=100").await;
+        assert!(faults.as_array().expect("array").iter().all(|f| f["error_code"] == "OverCurrentFailure"), "{faults}");
+        assert_eq!(faults.as_array().map(Vec::len), Some(4));
+        let log: Vec<Value> =
+            summary["session_log"].as_array().expect("log").iter().map(|s| s["energy_wh"].clone()).collect();
+        energies.push(log);
+    }
+    assert_eq!(energies[0], energies[1], "the same seed, the same sessions");
+    std::fs::write(&scenario, "stations = 2\ncolour = \"red\"\n").expect("written");
+    assert!(!run_sim(&["--scenario", &path]).await.status.success(), "unknown settings are refused");
+    assert!(
+        !run_sim(&["--fault-codes", "Sparks", "--stations", "1"]).await.status.success(),
+        "unknown error codes are refused"
+    );
 }
