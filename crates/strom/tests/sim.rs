@@ -17,12 +17,23 @@ async fn simulated_fleet_energy_and_faults_match_what_is_stored(backend: Backend
     let server = Server::start(backend).await;
     server.add_token("SIM", "Accepted", None, None).await;
     let url = format!("ws://{}/ocpp", server.addr);
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
-        .args(["sim", "--url", &url, "--stations", "4", "--version", "mixed", "--sessions", "2", "--samples", "8"])
-        .args(["--fault-share", "1", "--seed", "42"])
-        .output()
-        .await
-        .expect("strom sim runs");
+    let output = run_sim(&[
+        "--url",
+        &url,
+        "--stations",
+        "4",
+        "--version",
+        "mixed",
+        "--sessions",
+        "2",
+        "--samples",
+        "8",
+        "--fault-share",
+        "1",
+        "--seed",
+        "42",
+    ])
+    .await;
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let summary: Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
     assert_eq!(
@@ -140,14 +151,7 @@ async fn simulated_stations_answer_commands(backend: Backend) {
     let started =
         stored.as_array().expect("array").iter().find(|t| t["station_id"] == "cmd-1").cloned().expect("2.0.1 session");
     assert!(started["remote_start_id"].is_i64(), "the 2.0.1 session names the remote start: {started}");
-    let boots = server.get("/api/v1/stations/cmd-0/messages?limit=1000").await;
-    let boots = boots
-        .as_array()
-        .expect("array")
-        .iter()
-        .filter(|m| m["direction"] == "in" && m["frame"][2] == "BootNotification")
-        .count();
-    assert_eq!(boots, 2, "the reset rebooted the station");
+    assert_eq!(boots(&server, "cmd-0").await, 2, "the reset rebooted the station");
 }
 
 /// Every session loses its network somewhere after the start; the station holds its
@@ -156,12 +160,27 @@ async fn nothing_is_lost_across_network_drops(backend: Backend) {
     let server = Server::start(backend).await;
     server.add_token("SIM", "Accepted", None, None).await;
     let url = format!("ws://{}/ocpp", server.addr);
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
-        .args(["sim", "--url", &url, "--stations", "4", "--version", "mixed", "--sessions", "2", "--samples", "8"])
-        .args(["--drop-share", "1", "--fault-share", "0", "--seed", "7", "--prefix", "drop-"])
-        .output()
-        .await
-        .expect("strom sim runs");
+    let output = run_sim(&[
+        "--url",
+        &url,
+        "--stations",
+        "4",
+        "--version",
+        "mixed",
+        "--sessions",
+        "2",
+        "--samples",
+        "8",
+        "--drop-share",
+        "1",
+        "--fault-share",
+        "0",
+        "--seed",
+        "7",
+        "--prefix",
+        "drop-",
+    ])
+    .await;
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let summary: Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
     assert_eq!((summary["sessions"].as_u64(), summary["network_drops"].as_u64()), (Some(8), Some(8)));
@@ -191,14 +210,18 @@ async fn nothing_is_lost_across_network_drops(backend: Backend) {
         let expected = if session["version"] == "2.0.1" { 9 } else { 7 };
         assert_eq!(registers, expected, "{session}");
     }
-    let boots = server.get("/api/v1/stations/drop-0/messages?limit=1000").await;
-    let boots = boots
+    assert_eq!(boots(&server, "drop-0").await, 1, "a reconnection is not a reboot");
+}
+
+/// How many BootNotifications a station sent, from the message log.
+async fn boots(server: &Server, station: &str) -> usize {
+    let messages = server.get(&format!("/api/v1/stations/{station}/messages?limit=1000")).await;
+    messages
         .as_array()
         .expect("array")
         .iter()
         .filter(|m| m["direction"] == "in" && m["frame"][2] == "BootNotification")
-        .count();
-    assert_eq!(boots, 1, "a reconnection is not a reboot");
+        .count()
 }
 
 async fn run_sim(args: &[&str]) -> std::process::Output {
