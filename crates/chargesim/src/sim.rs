@@ -49,6 +49,9 @@ pub struct SimConfig {
     /// Share of sessions (0–1) during which the network fails: transaction messages are held
     /// and replayed in order after reconnecting.
     pub drop_share: f64,
+    /// Share of sessions (0–1) ended by a power failure: the station reboots and stops the
+    /// transaction with reason PowerLoss.
+    pub power_loss_share: f64,
     /// The OCPP 1.6 error codes faults are drawn from (2.0.1 stations send them as techCode).
     pub fault_codes: Vec<String>,
     /// Print progress to stderr once a second.
@@ -77,6 +80,8 @@ pub struct SimReport {
     pub faults: Vec<(String, String)>,
     /// Sessions during which the network failed and queued messages were replayed.
     pub network_drops: usize,
+    /// Sessions ended by a power failure and a reboot.
+    pub power_losses: usize,
     pub errors: Vec<String>,
 }
 
@@ -89,6 +94,7 @@ impl SimReport {
             "energy_wh": self.sessions.iter().map(|s| s.energy_wh).sum::<u64>(),
             "faults": self.faults.len(),
             "network_drops": self.network_drops,
+            "power_losses": self.power_losses,
             "errors": self.errors,
             "session_log": self.sessions.iter().map(|s| json!({"station": s.station, "version": s.version,
                 "transaction_id": s.transaction_id, "energy_wh": s.energy_wh})).collect::<Vec<_>>(),
@@ -168,6 +174,16 @@ fn sampled_201(r: &Reading, register_wh: u64, context: &str) -> Value {
         {"value": (amps * 10.0).round() / 10.0, "context": context, "measurand": "Current.Import", "phase": "L1", "unitOfMeasure": {"unit": "A"}},
         {"value": r.soc, "context": context, "measurand": "SoC", "location": "EV", "unitOfMeasure": {"unit": "Percent"}}
     ])
+}
+
+/// What goes wrong during a session, if anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Interruption {
+    None,
+    /// The network fails; transaction messages are held and replayed.
+    NetworkDrop,
+    /// The power fails; the station reboots and ends the session with reason PowerLoss.
+    PowerLoss,
 }
 
 /// What a simulated station remembers and how it answers the CSMS's commands.
@@ -490,11 +506,14 @@ impl SimStation {
         session: usize,
         samples: usize,
         remote: Option<i64>,
-        drop_network: bool,
+        interruption: Interruption,
     ) -> Result<SessionRecord, String> {
         let readings = curve(&mut self.rng, samples.max(1));
-        // Where the network fails, when it does: after the start, somewhere in the session.
-        let drop_at = drop_network.then(|| 1 + (self.rng.next() as usize) % readings.len().max(1));
+        // Where it happens: after the start, at one of the session's readings.
+        let span = readings.len().saturating_sub(1).max(1);
+        let interrupt_at = (interruption != Interruption::None)
+            .then(|| (1 + (self.rng.next() as usize) % span).min(readings.len() - 1));
+        let mut power_lost = false;
         let start_register = self.register;
         self.minute += 1;
         self.status("Preparing", "Occupied", "NoError").await?;
@@ -522,7 +541,14 @@ impl SimStation {
         let mut last = readings.len() - 1;
         for (i, reading) in readings.iter().enumerate() {
             self.minute += 1;
-            if drop_at == Some(i) {
+            if interrupt_at == Some(i) && interruption == Interruption::PowerLoss {
+                // The power goes: the session ends at this reading, the station reboots.
+                power_lost = true;
+                last = i;
+                self.register = start_register + reading.energy_wh;
+                break;
+            }
+            if interrupt_at == Some(i) && interruption == Interruption::NetworkDrop {
                 // The connection goes as a failing network takes it: no close handshake.
                 self.offline_queue = Some(Vec::new());
             }
@@ -544,15 +570,28 @@ impl SimStation {
             }
         }
         let stopped_remotely = std::mem::take(&mut self.responder.remote_stop);
+        if power_lost {
+            // Back on power: a new connection and a boot; the stop comes after it (TC_032_1).
+            self.minute += 1;
+            self.ws = connect(&self.url, &self.identity, self.v201).await?;
+            self.boot().await?;
+        }
         if self.v201 {
             let end = json!([{"timestamp": self.at(), "sampledValue": sampled_201(&readings[last], self.register, "Transaction.End")}]);
-            let (trigger, reason) =
-                if stopped_remotely { ("RemoteStop", "Remote") } else { ("EVDeparted", "EVDisconnected") };
+            let (trigger, reason) = match (power_lost, stopped_remotely) {
+                (true, _) => ("AbnormalCondition", "PowerLoss"),
+                (false, true) => ("RemoteStop", "Remote"),
+                (false, false) => ("EVDeparted", "EVDisconnected"),
+            };
             let event = json!({"eventType": "Ended", "timestamp": self.at(), "triggerReason": trigger, "seqNo": last + 1,
                 "transactionInfo": {"transactionId": tx_id, "stoppedReason": reason}, "meterValue": end});
             self.tx_call("TransactionEvent", event).await?;
         } else {
-            let reason = if stopped_remotely { "Remote" } else { "EVDisconnected" };
+            let reason = match (power_lost, stopped_remotely) {
+                (true, _) => "PowerLoss",
+                (false, true) => "Remote",
+                (false, false) => "EVDisconnected",
+            };
             let stop = json!({"transactionId": tx_id.parse::<i64>().unwrap_or(0), "meterStop": self.register, "timestamp": self.at(), "reason": reason});
             self.tx_call("StopTransaction", stop).await?;
             self.status("Finishing", "Occupied", "NoError").await?;
@@ -599,8 +638,9 @@ impl SimStation {
         loop {
             if let Some((tag, remote_start_id)) = self.responder.remote_start.take() {
                 // A 1.6 remote start carries no id: the session is remote all the same.
-                let record =
-                    self.charge(&tag, sessions.len(), samples, Some(remote_start_id.unwrap_or(0)), false).await?;
+                let record = self
+                    .charge(&tag, sessions.len(), samples, Some(remote_start_id.unwrap_or(0)), Interruption::None)
+                    .await?;
                 sessions.push(record);
                 continue;
             }
@@ -633,8 +673,9 @@ async fn connect(url: &str, identity: &str, v201: bool) -> Result<Ws, String> {
     Ok(ws)
 }
 
-/// What one station did: its sessions, its faults, and how many times its network dropped.
-type StationOutcome = (Vec<SessionRecord>, Vec<(String, String)>, usize);
+/// What one station did: its sessions, its faults, and how many times its network dropped and
+/// its power failed.
+type StationOutcome = (Vec<SessionRecord>, Vec<(String, String)>, usize, usize);
 
 async fn run_station(config: SimConfig, index: usize) -> Result<StationOutcome, String> {
     let v201 = match config.fleet {
@@ -667,10 +708,18 @@ async fn run_station(config: SimConfig, index: usize) -> Result<StationOutcome, 
     let mut sessions = Vec::new();
     let mut faults = Vec::new();
     let mut drops = 0;
+    let mut power_losses = 0;
     for session in 0..config.sessions_per_station {
-        let drop_network = station.rng.unit() < config.drop_share;
-        drops += usize::from(drop_network);
-        sessions.push(station.charge(&config.id_tag, session, config.samples_per_session, None, drop_network).await?);
+        let interruption = if station.rng.unit() < config.drop_share {
+            drops += 1;
+            Interruption::NetworkDrop
+        } else if station.rng.unit() < config.power_loss_share {
+            power_losses += 1;
+            Interruption::PowerLoss
+        } else {
+            Interruption::None
+        };
+        sessions.push(station.charge(&config.id_tag, session, config.samples_per_session, None, interruption).await?);
         if station.rng.unit() < config.fault_share {
             let code =
                 config.fault_codes[(station.rng.next() % config.fault_codes.len().max(1) as u64) as usize].clone();
@@ -680,7 +729,7 @@ async fn run_station(config: SimConfig, index: usize) -> Result<StationOutcome, 
     }
     station.linger(linger_until, config.samples_per_session, &mut sessions).await?;
     let _ = station.ws.close(None).await;
-    Ok((sessions, faults, drops))
+    Ok((sessions, faults, drops, power_losses))
 }
 
 pub async fn run(config: SimConfig) -> SimReport {
@@ -709,11 +758,12 @@ pub async fn run(config: SimConfig) -> SimReport {
     let mut report = SimReport { stations: config.stations, ..Default::default() };
     for task in tasks {
         match task.await {
-            Ok(Ok((sessions, faults, drops))) => {
+            Ok(Ok((sessions, faults, drops, power_losses))) => {
                 report.booted += 1;
                 report.sessions.extend(sessions);
                 report.faults.extend(faults);
                 report.network_drops += drops;
+                report.power_losses += power_losses;
             }
             Ok(Err(e)) => report.errors.push(e),
             Err(e) => report.errors.push(e.to_string()),

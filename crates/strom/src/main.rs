@@ -130,6 +130,9 @@ struct SimArgs {
     /// Share of sessions (0-1) during which the network drops; messages are queued and replayed [default: 0].
     #[arg(long)]
     drop_share: Option<f64>,
+    /// Share of sessions (0-1) ended by a power failure and a reboot [default: 0].
+    #[arg(long)]
+    power_loss_share: Option<f64>,
     /// Seed for repeatable runs [default: 1].
     #[arg(long)]
     seed: Option<u64>,
@@ -156,6 +159,7 @@ struct SimScenario {
     fault_share: Option<f64>,
     fault_codes: Option<Vec<String>>,
     drop_share: Option<f64>,
+    power_loss_share: Option<f64>,
     seed: Option<u64>,
     prefix: Option<String>,
     id_tag: Option<String>,
@@ -177,8 +181,9 @@ fn sim_config(args: SimArgs) -> Result<chargesim::sim::SimConfig> {
     };
     let fault_share = args.fault_share.or(file.fault_share).unwrap_or(0.2);
     let drop_share = args.drop_share.or(file.drop_share).unwrap_or(0.0);
-    if !(0.0..=1.0).contains(&fault_share) || !(0.0..=1.0).contains(&drop_share) {
-        anyhow::bail!("fault_share and drop_share must be between 0 and 1");
+    let power_loss_share = args.power_loss_share.or(file.power_loss_share).unwrap_or(0.0);
+    if [fault_share, drop_share, power_loss_share].iter().any(|share| !(0.0..=1.0).contains(share)) {
+        anyhow::bail!("fault_share, drop_share and power_loss_share must be between 0 and 1");
     }
     let fault_codes = args.fault_codes.or(file.fault_codes).unwrap_or_else(|| {
         ["HighTemperature", "OverVoltage", "PowerMeterFailure", "GroundFailure"].map(String::from).to_vec()
@@ -212,6 +217,7 @@ fn sim_config(args: SimArgs) -> Result<chargesim::sim::SimConfig> {
         call_timeout: std::time::Duration::from_secs(30),
         linger: std::time::Duration::from_secs(args.linger.or(file.linger).unwrap_or(0)),
         drop_share,
+        power_loss_share,
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
     })
 }

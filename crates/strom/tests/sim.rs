@@ -10,7 +10,8 @@ both_backends!(
     simulated_fleet_energy_and_faults_match_what_is_stored,
     simulated_stations_answer_commands,
     nothing_is_lost_across_network_drops,
-    scenario_files_make_runs_repeatable
+    scenario_files_make_runs_repeatable,
+    tc_032_1_power_loss_ends_sessions_after_a_reboot
 );
 
 async fn simulated_fleet_energy_and_faults_match_what_is_stored(backend: Backend) {
@@ -266,4 +267,36 @@ async fn scenario_files_make_runs_repeatable(backend: Backend) {
         !run_sim(&["--fault-codes", "Sparks", "--stations", "1"]).await.status.success(),
         "unknown error codes are refused"
     );
+}
+
+/// The power fails in every session: the station reboots, then ends the transaction with
+/// reason PowerLoss and the reading it last took (CONFORMANCE TC_032_1; 2.0.1 E, PowerLoss).
+async fn tc_032_1_power_loss_ends_sessions_after_a_reboot(backend: Backend) {
+    let server = Server::start(backend).await;
+    server.add_token("SIM", "Accepted", None, None).await;
+    let url = format!("ws://{}/ocpp", server.addr);
+    let args = ["--url", &url, "--stations", "2", "--version", "mixed", "--sessions", "2", "--samples", "6"];
+    let output =
+        run_sim(&[&args[..], &["--power-loss-share", "1", "--fault-share", "0", "--prefix", "pl-"]].concat()).await;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
+    assert_eq!((summary["sessions"].as_u64(), summary["power_losses"].as_u64()), (Some(4), Some(4)));
+    let stored = server.get("/api/v1/transactions?limit=100").await;
+    for session in summary["session_log"].as_array().expect("log") {
+        let found = stored
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|t| t["station_id"] == session["station"] && t["station_transaction_id"] == session["transaction_id"])
+            .cloned()
+            .unwrap_or_else(|| panic!("{session} not stored"));
+        assert_eq!(
+            (found["stop_reason"].as_str(), found["energy_wh"].as_f64()),
+            (Some("PowerLoss"), session["energy_wh"].as_f64()),
+            "{found}"
+        );
+    }
+    for station in ["pl-0", "pl-1"] {
+        assert_eq!(boots(&server, station).await, 3, "{station}: a boot at start and one after each power loss");
+    }
 }
