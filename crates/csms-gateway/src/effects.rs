@@ -14,11 +14,11 @@ pub(crate) fn v16(
     request: &str,
     response: &str,
     now: Timestamp,
-) -> Result<Vec<Op>, ocpp::DecodeError> {
+) -> Result<Vec<Op>, String> {
     use ocpp::v16::{Request, Response};
     let station = station.clone();
-    let req = Request::decode(action, request)?;
-    let res = Response::decode(action, response)?;
+    let req = Request::decode(action, request).map_err(|e| e.to_string())?;
+    let res = Response::decode(action, response).map_err(|e| e.to_string())?;
     Ok(match (req, res) {
         (Request::GetConfiguration(_), Response::GetConfiguration(res)) => {
             let keys = res
@@ -70,7 +70,7 @@ pub(crate) fn v16(
                 stack_level: p.stack_level,
                 purpose: p.charging_profile_purpose.as_str().to_string(),
                 transaction_id: p.transaction_id.map(|t| t.to_string()),
-                profile: serde_json::to_string(p).unwrap_or_default(),
+                profile: serde_json::to_string(p).map_err(|e| e.to_string())?,
                 now,
             })]
         }
@@ -131,11 +131,11 @@ pub(crate) fn v201(
     request: &str,
     response: &str,
     now: Timestamp,
-) -> Result<Vec<Op>, ocpp::DecodeError> {
+) -> Result<Vec<Op>, String> {
     use ocpp::v201::*;
     let station = station.clone();
-    let req = Request::decode(action, request)?;
-    let res = Response::decode(action, response)?;
+    let req = Request::decode(action, request).map_err(|e| e.to_string())?;
+    let res = Response::decode(action, response).map_err(|e| e.to_string())?;
     let attribute = |t: Option<AttributeEnum>| t.map_or("Actual", |t| t.as_str()).to_string();
     Ok(match (req, res) {
         (Request::GetVariables(_), Response::GetVariables(res)) => {
@@ -197,7 +197,7 @@ pub(crate) fn v201(
                 stack_level: p.stack_level,
                 purpose: p.charging_profile_purpose.as_str().to_string(),
                 transaction_id: p.transaction_id.clone(),
-                profile: serde_json::to_string(p).unwrap_or_default(),
+                profile: serde_json::to_string(p).map_err(|e| e.to_string())?,
                 now,
             })]
         }

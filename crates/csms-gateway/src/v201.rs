@@ -352,9 +352,7 @@ fn device_event(e: EventData) -> DeviceEvent {
         cleared: e.cleared.unwrap_or(false),
         tech_code: e.tech_code,
         tech_info: e.tech_info,
-        transaction_id: e.transaction_id,
         monitor_id: e.variable_monitoring_id,
-        notification_type: e.event_notification_type.as_str().to_string(),
     }
 }
 

@@ -130,10 +130,8 @@ pub struct DeviceEvent {
     pub cleared: bool,
     pub tech_code: Option<String>,
     pub tech_info: Option<String>,
-    pub transaction_id: Option<String>,
     pub location: DeviceVariable,
     pub monitor_id: Option<i64>,
-    pub notification_type: String,
 }
 
 /// A variable of a component of the 2.0.1 device model.

@@ -46,13 +46,8 @@ async fn simulated_fleet_energy_and_faults_match_what_is_stored(backend: Backend
     let stored = stored.as_array().expect("array");
     assert_eq!(stored.len(), 8);
     for session in summary["session_log"].as_array().expect("log") {
-        let station = session["station"].as_str().expect("station");
-        let tx = session["transaction_id"].as_str().expect("id");
-        let found = stored
-            .iter()
-            .find(|t| t["station_id"] == station && t["station_transaction_id"] == tx)
-            .unwrap_or_else(|| panic!("{station} {tx} not stored"));
-        assert_eq!(found["energy_wh"].as_f64(), session["energy_wh"].as_f64(), "{station} {tx}: {found}");
+        let found = stored_session(stored, session);
+        assert_eq!(found["energy_wh"].as_f64(), session["energy_wh"].as_f64(), "{session}: {found}");
         assert_eq!((found["flags"].clone(), found["active"].clone()), (serde_json::json!([]), Value::Bool(false)));
     }
     let faults = server.get("/api/v1/faults?limit=1000").await;
@@ -137,13 +132,7 @@ async fn simulated_stations_answer_commands(backend: Backend) {
     assert_eq!(summary["sessions"], 2, "each remote start ran a session: {summary}");
     let stored = server.get("/api/v1/transactions?limit=100").await;
     for session in summary["session_log"].as_array().expect("log") {
-        let found = stored
-            .as_array()
-            .expect("array")
-            .iter()
-            .find(|t| t["station_id"] == session["station"] && t["station_transaction_id"] == session["transaction_id"])
-            .cloned()
-            .expect("stored");
+        let found = stored_session(stored_list(&stored), session);
         assert_eq!(
             (found["energy_wh"].as_f64(), found["id_token"].as_str()),
             (session["energy_wh"].as_f64(), Some("REMOTE"))
@@ -188,10 +177,7 @@ async fn nothing_is_lost_across_network_drops(backend: Backend) {
     let stored = server.get("/api/v1/transactions?limit=100").await;
     let stored = stored.as_array().expect("array");
     for session in summary["session_log"].as_array().expect("log") {
-        let found = stored
-            .iter()
-            .find(|t| t["station_id"] == session["station"] && t["station_transaction_id"] == session["transaction_id"])
-            .unwrap_or_else(|| panic!("{session} not stored"));
+        let found = stored_session(stored, session);
         assert_eq!(found["energy_wh"].as_f64(), session["energy_wh"].as_f64(), "{found}");
         assert_eq!(
             (found["flags"].clone(), found["active"].clone()),
@@ -223,6 +209,18 @@ async fn boots(server: &Server, station: &str) -> usize {
         .iter()
         .filter(|m| m["direction"] == "in" && m["frame"][2] == "BootNotification")
         .count()
+}
+
+/// The stored transaction of a session the simulator reports.
+fn stored_session<'a>(stored: &'a [Value], session: &Value) -> &'a Value {
+    stored
+        .iter()
+        .find(|t| t["station_id"] == session["station"] && t["station_transaction_id"] == session["transaction_id"])
+        .unwrap_or_else(|| panic!("{session} not stored"))
+}
+
+fn stored_list(stored: &Value) -> &[Value] {
+    stored.as_array().map(Vec::as_slice).unwrap_or_default()
 }
 
 async fn run_sim(args: &[&str]) -> std::process::Output {
@@ -283,13 +281,7 @@ async fn tc_032_1_power_loss_ends_sessions_after_a_reboot(backend: Backend) {
     assert_eq!((summary["sessions"].as_u64(), summary["power_losses"].as_u64()), (Some(4), Some(4)));
     let stored = server.get("/api/v1/transactions?limit=100").await;
     for session in summary["session_log"].as_array().expect("log") {
-        let found = stored
-            .as_array()
-            .expect("array")
-            .iter()
-            .find(|t| t["station_id"] == session["station"] && t["station_transaction_id"] == session["transaction_id"])
-            .cloned()
-            .unwrap_or_else(|| panic!("{session} not stored"));
+        let found = stored_session(stored_list(&stored), session);
         assert_eq!(
             (found["stop_reason"].as_str(), found["energy_wh"].as_f64()),
             (Some("PowerLoss"), session["energy_wh"].as_f64()),
