@@ -6,6 +6,7 @@
 //! The domain rules run inside that transaction, so reads and writes of one message are atomic
 //! with respect to every other message. Reads for the API go straight to the pool.
 
+mod db;
 mod ops;
 mod queries;
 mod schema;
@@ -26,14 +27,17 @@ use sqlx::{AnyPool, Executor};
 use std::str::FromStr;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Mutex};
-use tokio::task::JoinHandle;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("the store is shut down")]
     Closed,
+    #[error("could not start the writer: {0}")]
+    Thread(std::io::Error),
     #[error("unsupported database URL {0:?}: use a SQLite file path, sqlite://PATH or postgres://...")]
     InvalidUrl(String),
     #[error("stored data is inconsistent: {0}")]
@@ -95,7 +99,8 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     jobs: mpsc::Sender<Msg>,
-    writer: Arc<Mutex<Option<JoinHandle<()>>>>,
+    /// Resolves when the writer thread has committed its last batch and stopped.
+    writer: Arc<Mutex<Option<oneshot::Receiver<()>>>>,
     metrics: Arc<StoreMetrics>,
 }
 
@@ -129,8 +134,7 @@ impl Store {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        // WAL lets API reads run beside the writer; synchronous=FULL makes every
-                        // commit survive power loss, not just a process crash.
+                        // WAL lets API reads run beside the writer.
                         conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000;")
                             .await?;
                     }
@@ -142,7 +146,7 @@ impl Store {
         migrate(&pool, backend).await?;
         let (jobs, rx) = mpsc::channel(options.queue_capacity);
         let metrics = Arc::new(StoreMetrics::default());
-        let writer = tokio::spawn(writer_loop(pool.clone(), rx, options.max_batch, metrics.clone()));
+        let writer = spawn_writer(url, backend, rx, options.max_batch, metrics.clone()).await?;
         Ok(Store { pool, backend, jobs, writer: Arc::new(Mutex::new(Some(writer))), metrics })
     }
 
@@ -177,8 +181,8 @@ impl Store {
     /// Commits everything queued so far and stops the writer. Later writes fail with `Closed`.
     pub async fn close(&self) {
         let _ = self.jobs.send(Msg::Shutdown).await;
-        if let Some(handle) = self.writer.lock().await.take() {
-            let _ = handle.await;
+        if let Some(stopped) = self.writer.lock().await.take() {
+            let _ = stopped.await;
         }
         self.pool.close().await;
     }
@@ -210,97 +214,173 @@ async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn writer_loop(pool: AnyPool, mut rx: mpsc::Receiver<Msg>, max_batch: usize, metrics: Arc<StoreMetrics>) {
-    let mut shutting_down = false;
-    while !shutting_down {
-        let Some(first) = rx.recv().await else { break };
-        let mut batch = Vec::new();
-        match first {
-            Msg::Job(job) => batch.push(job),
-            Msg::Shutdown => shutting_down = true,
-        }
-        while batch.len() < max_batch && !shutting_down {
-            match rx.try_recv() {
-                Ok(Msg::Job(job)) => batch.push(job),
-                Ok(Msg::Shutdown) => shutting_down = true,
-                Err(_) => break,
-            }
-        }
-        if !batch.is_empty() {
-            metrics.batch_size.observe(batch.len() as f64);
-            let started = std::time::Instant::now();
-            commit_batch(&pool, batch).await;
-            metrics.commit_seconds.observe_duration(started.elapsed());
-        }
-    }
-    rx.close();
-    // Writes that raced with shutdown are refused rather than left waiting forever.
-    while let Ok(Msg::Job(job)) = rx.try_recv() {
-        if let Some(reply) = job.reply {
-            let _ = reply.send(Err(StoreError::Closed));
-        }
-    }
+/// Starts the writer on a thread of its own, with its own connection: SQLite's writes run there
+/// synchronously, off the threads that serve stations; PostgreSQL's run on that thread's runtime.
+async fn spawn_writer(
+    url: String,
+    backend: Backend,
+    rx: mpsc::Receiver<Msg>,
+    max_batch: usize,
+    metrics: Arc<StoreMetrics>,
+) -> Result<oneshot::Receiver<()>, StoreError> {
+    let (ready_tx, ready) = oneshot::channel();
+    let (stopped_tx, stopped) = oneshot::channel::<()>();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(StoreError::Thread)?;
+    std::thread::Builder::new()
+        .name("strom-writer".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let conn = match Writer::connect(&url, backend).await {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(()));
+                let mut writer = Writer { conn, url, backend, metrics };
+                writer.run(rx, max_batch).await;
+            });
+            drop(stopped_tx);
+        })
+        .map_err(StoreError::Thread)?;
+    ready.await.map_err(|_| StoreError::Closed)??;
+    Ok(stopped)
 }
 
-/// Applies a batch in one transaction. If any job fails, the batch is rolled back and every job
-/// is retried in a transaction of its own, so one bad write costs only its own answer.
-async fn commit_batch(pool: &AnyPool, batch: Vec<Job>) {
-    let size = batch.len();
-    match run_jobs(pool, &batch).await {
-        Ok(outcomes) => {
-            for (job, outcome) in batch.into_iter().zip(outcomes) {
-                if let Some(reply) = job.reply {
-                    let _ = reply.send(Ok(outcome));
-                }
-            }
-        }
-        Err(e) if size > 1 => {
-            tracing::warn!(error = %e, size, "batch failed, retrying its writes one by one");
-            for job in batch {
-                let result = run_jobs(pool, std::slice::from_ref(&job)).await;
-                if let Err(e) = &result {
-                    tracing::error!(error = %e, "write failed");
-                    keep_frames(pool, &job).await;
-                }
-                if let Some(reply) = job.reply {
-                    let _ = reply.send(result.map(|mut o| o.remove(0)));
-                }
-            }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "write failed");
-            if let Some(job) = batch.into_iter().next() {
-                keep_frames(pool, &job).await;
-                if let Some(reply) = job.reply {
-                    let _ = reply.send(Err(e));
-                }
-            }
-        }
-    }
+struct Writer {
+    conn: db::Conn,
+    url: String,
+    backend: Backend,
+    metrics: Arc<StoreMetrics>,
 }
 
-/// The frames of a failed write still belong in the message log: they show the operator what
-/// the station sent when storage failed.
-async fn keep_frames(pool: &AnyPool, failed: &Job) {
-    if failed.log.is_empty() {
-        return;
+impl Writer {
+    async fn connect(url: &str, backend: Backend) -> Result<db::Conn, StoreError> {
+        match backend {
+            Backend::Sqlite => {
+                let path = url.strip_prefix("sqlite://").unwrap_or(url);
+                db::Conn::open_sqlite(path.split_once('?').map_or(path, |(p, _)| p))
+            }
+            Backend::Postgres => Ok(db::Conn::Postgres(<sqlx::AnyConnection as sqlx::Connection>::connect(url).await?)),
+        }
     }
-    let frames_only = Job { op: Op::Nothing, log: failed.log.clone(), reply: None };
-    if let Err(e) = run_jobs(pool, std::slice::from_ref(&frames_only)).await {
-        tracing::warn!(error = %e, "could not log the frames of a failed write");
-    }
-}
 
-async fn run_jobs(pool: &AnyPool, jobs: &[Job]) -> Result<Vec<Outcome>, StoreError> {
-    let mut tx = pool.begin().await?;
-    let mut outcomes = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        outcomes.push(ops::apply(&mut tx, &job.op).await?);
+    async fn run(&mut self, mut rx: mpsc::Receiver<Msg>, max_batch: usize) {
+        let mut shutting_down = false;
+        while !shutting_down {
+            let Some(first) = rx.recv().await else { break };
+            let mut batch = Vec::new();
+            match first {
+                Msg::Job(job) => batch.push(job),
+                Msg::Shutdown => shutting_down = true,
+            }
+            while batch.len() < max_batch && !shutting_down {
+                match rx.try_recv() {
+                    Ok(Msg::Job(job)) => batch.push(job),
+                    Ok(Msg::Shutdown) => shutting_down = true,
+                    Err(_) => break,
+                }
+            }
+            if !batch.is_empty() {
+                self.metrics.batch_size.observe(batch.len() as f64);
+                let started = std::time::Instant::now();
+                self.commit_batch(batch).await;
+                self.metrics.commit_seconds.observe_duration(started.elapsed());
+            }
+        }
+        rx.close();
+        // Writes that raced with shutdown are refused rather than left waiting forever.
+        while let Ok(Msg::Job(job)) = rx.try_recv() {
+            if let Some(reply) = job.reply {
+                let _ = reply.send(Err(StoreError::Closed));
+            }
+        }
+        if let db::Conn::Postgres(conn) = std::mem::replace(&mut self.conn, db::Conn::Closed) {
+            let _ = sqlx::Connection::close(conn).await;
+        }
     }
-    let frames: Vec<&FrameLog> = jobs.iter().flat_map(|job| &job.log).collect();
-    ops::log_frames(&mut tx, &frames).await?;
-    tx.commit().await?;
-    Ok(outcomes)
+
+    /// Applies a batch in one transaction. If any job fails, the batch is rolled back and every
+    /// job is retried in a transaction of its own, so one bad write costs only its own answer.
+    async fn commit_batch(&mut self, batch: Vec<Job>) {
+        let size = batch.len();
+        match self.run_jobs(&batch).await {
+            Ok(outcomes) => {
+                for (job, outcome) in batch.into_iter().zip(outcomes) {
+                    if let Some(reply) = job.reply {
+                        let _ = reply.send(Ok(outcome));
+                    }
+                }
+            }
+            Err(e) if size > 1 => {
+                tracing::warn!(error = %e, size, "batch failed, retrying its writes one by one");
+                for job in batch {
+                    let result = self.run_jobs(std::slice::from_ref(&job)).await;
+                    if let Err(e) = &result {
+                        tracing::error!(error = %e, "write failed");
+                        self.keep_frames(&job).await;
+                    }
+                    if let Some(reply) = job.reply {
+                        let _ = reply.send(result.map(|mut o| o.remove(0)));
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "write failed");
+                if let Some(job) = batch.into_iter().next() {
+                    self.keep_frames(&job).await;
+                    if let Some(reply) = job.reply {
+                        let _ = reply.send(Err(e));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The frames of a failed write still belong in the message log: they show the operator what
+    /// the station sent when storage failed.
+    async fn keep_frames(&mut self, failed: &Job) {
+        if failed.log.is_empty() {
+            return;
+        }
+        let frames_only = Job { op: Op::Nothing, log: failed.log.clone(), reply: None };
+        if let Err(e) = self.run_jobs(std::slice::from_ref(&frames_only)).await {
+            tracing::warn!(error = %e, "could not log the frames of a failed write");
+        }
+    }
+
+    async fn run_jobs(&mut self, jobs: &[Job]) -> Result<Vec<Outcome>, StoreError> {
+        let result = Self::transaction(&mut self.conn, jobs).await;
+        if result.is_err() && self.conn.rollback().await.is_err() {
+            self.reconnect().await;
+        }
+        result
+    }
+
+    async fn transaction(conn: &mut db::Conn, jobs: &[Job]) -> Result<Vec<Outcome>, StoreError> {
+        conn.begin().await?;
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            outcomes.push(ops::apply(conn, &job.op).await?);
+        }
+        let frames: Vec<&FrameLog> = jobs.iter().flat_map(|job| &job.log).collect();
+        ops::log_frames(conn, &frames).await?;
+        conn.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// A connection that cannot even roll back is replaced (PostgreSQL restarted, say); until a
+    /// new one opens, writes fail and are answered with an error.
+    async fn reconnect(&mut self) {
+        match Self::connect(&self.url, self.backend).await {
+            Ok(conn) => {
+                tracing::warn!("writer connection replaced");
+                self.conn = conn;
+            }
+            Err(e) => tracing::error!(error = %e, "writer connection lost and could not be reopened"),
+        }
+    }
 }
 
 #[cfg(test)]

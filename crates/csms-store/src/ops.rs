@@ -2,6 +2,7 @@
 //! transaction. Decisions come from `csms-core`'s rules; this file only gathers their inputs
 //! and records their results.
 
+use crate::db::{query, query_scalar, Conn, Row};
 use crate::StoreError;
 use csms_core::access::Role;
 use csms_core::authorization::{self, AuthDecision, AuthStatus, IdTokenRecord, TokenStatus};
@@ -11,7 +12,6 @@ use csms_core::metering::{Reading, ENERGY_IMPORT_REGISTER};
 use csms_core::station::{BootInfo, RegistrationPolicy, RegistrationStatus, StationId};
 use csms_core::transactions;
 use csms_core::Timestamp;
-use sqlx::{AnyConnection, Row};
 
 /// One frame for the message log.
 #[derive(Debug, Clone)]
@@ -378,10 +378,22 @@ pub enum Outcome {
     Found(bool),
 }
 
-/// Stores frames for the message log, in order, with one multi-row INSERT per slice: a batch's
-/// frames cost one statement, not one each.
-pub(crate) async fn log_frames(conn: &mut AnyConnection, frames: &[&FrameLog]) -> Result<(), StoreError> {
+/// Stores frames for the message log, in order. SQLite runs one prepared statement per frame;
+/// PostgreSQL, where every statement is a round trip, gets one multi-row INSERT per slice.
+pub(crate) async fn log_frames(conn: &mut Conn, frames: &[&FrameLog]) -> Result<(), StoreError> {
     const COLUMNS: usize = 4;
+    if conn.is_sqlite() {
+        for f in frames {
+            query("INSERT INTO messages (station_id, direction, at, frame) VALUES ($1, $2, $3, $4)")
+                .bind(&f.station_id)
+                .bind(f.direction)
+                .bind(format_timestamp(&f.at))
+                .bind(&f.frame)
+                .execute(conn)
+                .await?;
+        }
+        return Ok(());
+    }
     for part in frames.chunks(500) {
         let mut sql = String::from("INSERT INTO messages (station_id, direction, at, frame) VALUES ");
         for row in 0..part.len() {
@@ -391,7 +403,7 @@ pub(crate) async fn log_frames(conn: &mut AnyConnection, frames: &[&FrameLog]) -
             }
             sql.push_str(&format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4));
         }
-        let mut query = sqlx::query(&sql);
+        let mut query = query(&sql);
         for f in part {
             query = query.bind(&f.station_id).bind(f.direction).bind(format_timestamp(&f.at)).bind(&f.frame);
         }
@@ -400,7 +412,7 @@ pub(crate) async fn log_frames(conn: &mut AnyConnection, frames: &[&FrameLog]) -
     Ok(())
 }
 
-pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, StoreError> {
+pub(crate) async fn apply(conn: &mut Conn, op: &Op) -> Result<Outcome, StoreError> {
     match op {
         Op::Nothing => Ok(Outcome::Done),
         Op::Boot { station, ocpp_version, info, policy, now } => {
@@ -439,7 +451,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
         }
         Op::StatusNotification(report) => status_notification(conn, report).await,
         Op::SetRegistration { station, status, now } => {
-            let result = sqlx::query("UPDATE stations SET registration_status = $1 WHERE id = $2")
+            let result = query("UPDATE stations SET registration_status = $1 WHERE id = $2")
                 .bind(status.as_str())
                 .bind(station.as_str())
                 .execute(&mut *conn)
@@ -447,7 +459,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
             let found = result.rows_affected() > 0;
             if !found {
                 // An operator may register a station before it ever connects.
-                sqlx::query("INSERT INTO stations (id, registration_status, created_at) VALUES ($1, $2, $3)")
+                query("INSERT INTO stations (id, registration_status, created_at) VALUES ($1, $2, $3)")
                     .bind(station.as_str())
                     .bind(status.as_str())
                     .bind(format_timestamp(now))
@@ -458,7 +470,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
         }
         Op::ConfigurationKeys { station, keys, now } => {
             for k in keys {
-                sqlx::query(
+                query(
                     "INSERT INTO station_configuration (station_id, key, value, readonly, updated_at) VALUES ($1, $2, $3, $4, $5) \
                      ON CONFLICT (station_id, key) DO UPDATE SET value = excluded.value, readonly = excluded.readonly, \
                      updated_at = excluded.updated_at",
@@ -475,7 +487,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
         }
         Op::DeviceValues { station, values, now } => {
             for (l, attribute_type, value) in values {
-                sqlx::query(
+                query(
                     "INSERT INTO device_model (station_id, component, component_instance, evse_id, connector_id, variable, \
                      variable_instance, attribute_type, value, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
                      ON CONFLICT (station_id, component, component_instance, evse_id, connector_id, variable, variable_instance, \
@@ -498,7 +510,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
         }
         Op::ReservationMade(r) => {
             // The same reservation id replaces the reservation (OCPP 1.6 §5.13, 2.0.1 H01.FR.02).
-            sqlx::query(
+            query(
                 "INSERT INTO reservations (station_id, reservation_id, evse_id, connector_id, id_token, group_id_token, expiry, \
                  status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'Active', $8, $8) \
                  ON CONFLICT (station_id, reservation_id) DO UPDATE SET evse_id = excluded.evse_id, \
@@ -518,7 +530,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
             Ok(Outcome::Done)
         }
         Op::ReservationEnded { station, reservation_id, status, now } => {
-            let result = sqlx::query(
+            let result = query(
                 "UPDATE reservations SET status = $1, updated_at = $2 WHERE station_id = $3 AND reservation_id = $4 AND status = 'Active'",
             )
             .bind(*status)
@@ -530,7 +542,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
             Ok(Outcome::Found(result.rows_affected() > 0))
         }
         Op::ChargingProfileSet(p) => {
-            sqlx::query(
+            query(
                 "DELETE FROM charging_profiles WHERE station_id = $1 AND (profile_id = $2 OR (evse_id = $3 AND stack_level = $4 \
                  AND purpose = $5))",
             )
@@ -541,7 +553,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
             .bind(&p.purpose)
             .execute(&mut *conn)
             .await?;
-            sqlx::query(
+            query(
                 "INSERT INTO charging_profiles (station_id, profile_id, evse_id, stack_level, purpose, transaction_id, profile, \
                  updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
@@ -558,7 +570,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
             Ok(Outcome::Done)
         }
         Op::ChargingProfilesCleared { station, profile_id, evse_id, purpose, stack_level } => {
-            let result = sqlx::query(
+            let result = query(
                 "DELETE FROM charging_profiles WHERE station_id = $1 AND ($2 IS NULL OR profile_id = $2) \
                  AND ($3 IS NULL OR evse_id = $3) AND ($4 IS NULL OR purpose = $4) AND ($5 IS NULL OR stack_level = $5)",
             )
@@ -574,7 +586,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
         Op::AvailabilitySet { station, evse_id, connector_id, operational, status, now } => {
             let (evse, connector) = (key_number(*evse_id), key_number(*connector_id));
             // A wider setting supersedes the narrower ones under it.
-            sqlx::query(
+            query(
                 "DELETE FROM availability WHERE station_id = $1 AND ($2 = -1 OR evse_id = $2) AND ($3 = -1 OR connector_id = $3)",
             )
             .bind(station.as_str())
@@ -582,7 +594,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
             .bind(connector)
             .execute(&mut *conn)
             .await?;
-            sqlx::query(
+            query(
                 "INSERT INTO availability (station_id, evse_id, connector_id, operational, status, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
             )
@@ -598,20 +610,20 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
         }
         Op::LocalListAccepted { station, version, full, entries, removed, now } => {
             if *full {
-                sqlx::query("DELETE FROM local_list_entries WHERE station_id = $1")
+                query("DELETE FROM local_list_entries WHERE station_id = $1")
                     .bind(station.as_str())
                     .execute(&mut *conn)
                     .await?;
             }
             for id_token in removed {
-                sqlx::query("DELETE FROM local_list_entries WHERE station_id = $1 AND id_token = $2")
+                query("DELETE FROM local_list_entries WHERE station_id = $1 AND id_token = $2")
                     .bind(station.as_str())
                     .bind(id_token)
                     .execute(&mut *conn)
                     .await?;
             }
             for e in entries {
-                sqlx::query(
+                query(
                     "INSERT INTO local_list_entries (station_id, id_token, status, expiry, parent_id_token) VALUES ($1, $2, $3, $4, $5) \
                      ON CONFLICT (station_id, id_token) DO UPDATE SET status = excluded.status, expiry = excluded.expiry, \
                      parent_id_token = excluded.parent_id_token",
@@ -624,7 +636,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
                 .execute(&mut *conn)
                 .await?;
             }
-            sqlx::query(
+            query(
                 "INSERT INTO local_list_versions (station_id, version, updated_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (station_id) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
             )
@@ -636,7 +648,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
             Ok(Outcome::Done)
         }
         Op::TransferRequested { station, kind, request_id, location, file_name, now } => {
-            sqlx::query(
+            query(
                 "INSERT INTO transfers (station_id, kind, request_id, location, file_name, status, requested_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, 'Requested', $6, $6)",
             )
@@ -651,7 +663,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
             Ok(Outcome::Done)
         }
         Op::CreateApiToken { token_hash, role, name, now } => {
-            let id: i64 = sqlx::query_scalar(
+            let id: i64 = query_scalar(
                 "INSERT INTO api_tokens (token_hash, role, name, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
             )
             .bind(token_hash)
@@ -663,7 +675,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
             Ok(Outcome::Created(id))
         }
         Op::CommandStarted { station, action, request, at } => {
-            let id: i64 = sqlx::query_scalar(
+            let id: i64 = query_scalar(
                 "INSERT INTO commands (station_id, action, request, status, requested_at) VALUES ($1, $2, $3, 'Pending', $4) RETURNING id",
             )
             .bind(station.as_str())
@@ -675,7 +687,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
             Ok(Outcome::Command(id))
         }
         Op::CommandFinished { command_id, status, response, error_code, error_description, at } => {
-            sqlx::query(
+            query(
                 "UPDATE commands SET status = $1, response = $2, error_code = $3, error_description = $4, finished_at = $5 WHERE id = $6",
             )
             .bind(*status)
@@ -689,7 +701,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
             Ok(Outcome::Command(*command_id))
         }
         Op::StationEvent { station, kind, status, request_id, detail, at } => {
-            sqlx::query("INSERT INTO station_events (station_id, kind, status, request_id, detail, at) VALUES ($1, $2, $3, $4, $5, $6)")
+            query("INSERT INTO station_events (station_id, kind, status, request_id, detail, at) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(station.as_str())
                 .bind(*kind)
                 .bind(status.as_deref())
@@ -713,7 +725,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
             };
             // `Idle` only answers a TriggerMessage ("nothing going on"): it moves no transfer.
             if let (Some(transfer), Some(status)) = (transfer, status.as_deref().filter(|s| *s != "Idle")) {
-                sqlx::query(
+                query(
                     "UPDATE transfers SET status = $1, updated_at = $2 WHERE id = (SELECT t.id FROM transfers t \
                      WHERE t.station_id = $3 AND t.kind = $4 AND ($5 IS NULL OR t.request_id = $5) ORDER BY t.id DESC LIMIT 1)",
                 )
@@ -726,7 +738,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
                 .await?;
             }
             if let (Some(column), Some(status)) = (column, status) {
-                sqlx::query(&format!("UPDATE stations SET {column} = $1 WHERE id = $2"))
+                query(&format!("UPDATE stations SET {column} = $1 WHERE id = $2"))
                     .bind(status.as_str())
                     .bind(station.as_str())
                     .execute(conn)
@@ -735,7 +747,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
             Ok(Outcome::Done)
         }
         Op::Seen { station, at } => {
-            sqlx::query("UPDATE stations SET last_seen_at = $1 WHERE id = $2")
+            query("UPDATE stations SET last_seen_at = $1 WHERE id = $2")
                 .bind(format_timestamp(at))
                 .bind(station.as_str())
                 .execute(conn)
@@ -743,7 +755,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
             Ok(Outcome::Done)
         }
         Op::UpsertIdToken { record, now } => {
-            sqlx::query(
+            query(
                 "INSERT INTO id_tokens (id_token, status, expiry, parent_id_token, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) \
                  ON CONFLICT (id_token) DO UPDATE SET status = excluded.status, expiry = excluded.expiry, \
                  parent_id_token = excluded.parent_id_token, updated_at = excluded.updated_at",
@@ -758,12 +770,12 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
             Ok(Outcome::Done)
         }
         Op::DeleteIdToken { id_token } => {
-            let result = sqlx::query("DELETE FROM id_tokens WHERE id_token = $1").bind(id_token).execute(conn).await?;
+            let result = query("DELETE FROM id_tokens WHERE id_token = $1").bind(id_token).execute(conn).await?;
             Ok(Outcome::Deleted(result.rows_affected() > 0))
         }
         Op::PruneMessages { before, max_per_station } => {
-            sqlx::query("DELETE FROM messages WHERE at < $1").bind(before).execute(&mut *conn).await?;
-            sqlx::query(
+            query("DELETE FROM messages WHERE at < $1").bind(before).execute(&mut *conn).await?;
+            query(
                 "DELETE FROM messages WHERE id <= (SELECT m.id FROM messages m WHERE m.station_id = messages.station_id \
                  ORDER BY m.id DESC LIMIT 1 OFFSET $1)",
             )
@@ -776,14 +788,14 @@ pub(crate) async fn apply(conn: &mut AnyConnection, op: &Op) -> Result<Outcome, 
 }
 
 async fn boot(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     station: &StationId,
     ocpp_version: &str,
     info: &BootInfo,
     policy: RegistrationPolicy,
     now: &Timestamp,
 ) -> Result<Outcome, StoreError> {
-    let existing: Option<String> = sqlx::query_scalar("SELECT registration_status FROM stations WHERE id = $1")
+    let existing: Option<String> = query_scalar("SELECT registration_status FROM stations WHERE id = $1")
         .bind(station.as_str())
         .fetch_optional(&mut *conn)
         .await?;
@@ -791,7 +803,7 @@ async fn boot(
         Some(text) => RegistrationStatus::parse(&text)
             .ok_or_else(|| StoreError::Corrupt(format!("station {station} has registration status {text:?}")))?,
         None => {
-            sqlx::query("INSERT INTO stations (id, registration_status, created_at) VALUES ($1, $2, $3)")
+            query("INSERT INTO stations (id, registration_status, created_at) VALUES ($1, $2, $3)")
                 .bind(station.as_str())
                 .bind(policy.initial_status().as_str())
                 .bind(format_timestamp(now))
@@ -800,7 +812,7 @@ async fn boot(
             policy.initial_status()
         }
     };
-    sqlx::query(
+    query(
         "UPDATE stations SET ocpp_version = $1, vendor = $2, model = $3, serial_number = $4, charge_box_serial_number = $5, \
          firmware_version = $6, iccid = $7, imsi = $8, meter_type = $9, meter_serial_number = $10, last_boot_at = $11, \
          last_seen_at = $11 WHERE id = $12",
@@ -822,15 +834,15 @@ async fn boot(
     Ok(Outcome::Registration(status))
 }
 
-pub(crate) async fn load_token(conn: &mut AnyConnection, id_token: &str) -> Result<Option<IdTokenRecord>, StoreError> {
-    let row = sqlx::query("SELECT id_token, status, expiry, parent_id_token FROM id_tokens WHERE id_token = $1")
+pub(crate) async fn load_token(conn: &mut Conn, id_token: &str) -> Result<Option<IdTokenRecord>, StoreError> {
+    let row = query("SELECT id_token, status, expiry, parent_id_token FROM id_tokens WHERE id_token = $1")
         .bind(id_token)
         .fetch_optional(conn)
         .await?;
     row.map(|row| token_from_row(&row)).transpose()
 }
 
-pub(crate) fn token_from_row(row: &sqlx::any::AnyRow) -> Result<IdTokenRecord, StoreError> {
+pub(crate) fn token_from_row(row: &Row) -> Result<IdTokenRecord, StoreError> {
     let status: String = row.try_get("status")?;
     let expiry: Option<String> = row.try_get("expiry")?;
     Ok(IdTokenRecord {
@@ -847,11 +859,11 @@ pub(crate) fn parse_stored_time(text: &str) -> Result<Timestamp, StoreError> {
 
 /// The newest transaction a station knows under `station_tx_id`: (id, stopped, meter start).
 async fn find_transaction(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     station: &StationId,
     station_tx_id: &str,
 ) -> Result<Option<(i64, bool, Option<f64>)>, StoreError> {
-    let row = sqlx::query(
+    let row = query(
         "SELECT id, stopped_at, meter_start_wh FROM transactions WHERE station_id = $1 AND station_tx_id = $2 ORDER BY id DESC LIMIT 1",
     )
     .bind(station.as_str())
@@ -865,13 +877,13 @@ async fn find_transaction(
     .transpose()
 }
 
-async fn start_transaction(conn: &mut AnyConnection, s: &StartTx) -> Result<Outcome, StoreError> {
+async fn start_transaction(conn: &mut Conn, s: &StartTx) -> Result<Outcome, StoreError> {
     let station = s.station.as_str();
     let started_at = format_timestamp(&s.timestamp);
     let token = load_token(conn, &s.id_token).await?;
     // A retried StartTransaction (the station never saw our answer) carries the same facts under
     // a new message id: it gets the transaction it already has (CONFORMANCE X-07).
-    let retry = sqlx::query(
+    let retry = query(
         "SELECT id, start_auth_status FROM transactions WHERE station_id = $1 AND connector_id = $2 AND id_token = $3 \
          AND meter_start_wh = $4 AND started_at = $5 ORDER BY id LIMIT 1",
     )
@@ -888,7 +900,7 @@ async fn start_transaction(conn: &mut AnyConnection, s: &StartTx) -> Result<Outc
         auth.status = status.as_deref().and_then(AuthStatus::parse).unwrap_or(auth.status);
         return Ok(Outcome::Started { transaction_id: row.try_get("id")?, auth });
     }
-    let busy: Option<i64> = sqlx::query_scalar(
+    let busy: Option<i64> = query_scalar(
         "SELECT id FROM transactions WHERE id_token = $1 AND stopped_at IS NULL AND started_at IS NOT NULL \
          AND NOT (station_id = $2 AND connector_id = $3) LIMIT 1",
     )
@@ -898,7 +910,7 @@ async fn start_transaction(conn: &mut AnyConnection, s: &StartTx) -> Result<Outc
     .fetch_optional(&mut *conn)
     .await?;
     let auth = authorization::decide(token.as_ref(), s.now, busy.is_some());
-    let id: i64 = sqlx::query_scalar(
+    let id: i64 = query_scalar(
         "INSERT INTO transactions (station_id, connector_id, id_token, start_auth_status, started_at, meter_start_wh, \
          reservation_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
@@ -916,7 +928,7 @@ async fn start_transaction(conn: &mut AnyConnection, s: &StartTx) -> Result<Outc
     if id > i64::from(i32::MAX) {
         return Err(StoreError::Corrupt(format!("transaction id {id} exceeds the 32-bit range")));
     }
-    sqlx::query("UPDATE transactions SET station_tx_id = $1 WHERE id = $2")
+    query("UPDATE transactions SET station_tx_id = $1 WHERE id = $2")
         .bind(id.to_string())
         .bind(id)
         .execute(&mut *conn)
@@ -927,7 +939,7 @@ async fn start_transaction(conn: &mut AnyConnection, s: &StartTx) -> Result<Outc
     Ok(Outcome::Started { transaction_id: id, auth })
 }
 
-async fn stop_transaction(conn: &mut AnyConnection, s: &StopTx) -> Result<Outcome, StoreError> {
+async fn stop_transaction(conn: &mut Conn, s: &StopTx) -> Result<Outcome, StoreError> {
     let auth = match &s.id_token {
         Some(tag) => Some(authorization::decide(load_token(conn, tag).await?.as_ref(), s.now, false)),
         None => None,
@@ -940,7 +952,7 @@ async fn stop_transaction(conn: &mut AnyConnection, s: &StopTx) -> Result<Outcom
         None => {
             // A stop for a transaction Ström never saw is acknowledged (the station would retry
             // forever otherwise) and kept, flagged, for reconciliation (CHECKLIST §2.5).
-            let id: i64 = sqlx::query_scalar(
+            let id: i64 = query_scalar(
                 "INSERT INTO transactions (station_id, station_tx_id, created_at, flags) VALUES ($1, $2, $3, 'unknown_transaction') RETURNING id",
             )
             .bind(s.station.as_str())
@@ -951,13 +963,11 @@ async fn stop_transaction(conn: &mut AnyConnection, s: &StopTx) -> Result<Outcom
             (id, None, vec!["unknown_transaction"])
         }
     };
-    let connector: Option<i64> = sqlx::query_scalar("SELECT connector_id FROM transactions WHERE id = $1")
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await?;
+    let connector: Option<i64> =
+        query_scalar("SELECT connector_id FROM transactions WHERE id = $1").bind(id).fetch_one(&mut *conn).await?;
     let place = Place { evse_id: None, connector_id: connector.unwrap_or(0) };
     insert_readings(conn, &s.station, place, Some(id), Some(&s.station_tx_id), &s.readings).await?;
-    let registers: Vec<f64> = sqlx::query_scalar(
+    let registers: Vec<f64> = query_scalar(
         "SELECT value FROM meter_values WHERE transaction_id = $1 AND measurand = $2 AND phase IS NULL \
          AND normalised_unit = 'Wh' AND value IS NOT NULL ORDER BY timestamp, id",
     )
@@ -973,7 +983,7 @@ async fn stop_transaction(conn: &mut AnyConnection, s: &StopTx) -> Result<Outcom
         }
         None => None,
     };
-    sqlx::query(
+    query(
         "UPDATE transactions SET stopped_at = $1, meter_stop_wh = $2, energy_wh = $3, stop_reason = $4, stop_id_token = $5, \
          flags = $6 WHERE id = $7",
     )
@@ -996,10 +1006,10 @@ struct Place {
     connector_id: i64,
 }
 
-/// Readings go in with one multi-row INSERT per message (in slices that stay far below both
-/// dialects' limits on bound parameters), not one statement per sampled value.
+/// Readings go in through one prepared statement per reading on SQLite, and with one multi-row
+/// INSERT per message on PostgreSQL (in slices far below its limit on bound parameters).
 async fn insert_readings(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     station: &StationId,
     place: Place,
     transaction_id: Option<i64>,
@@ -1007,6 +1017,34 @@ async fn insert_readings(
     readings: &[Reading],
 ) -> Result<(), StoreError> {
     const COLUMNS: usize = 16;
+    if conn.is_sqlite() {
+        for r in readings {
+            query(
+                "INSERT INTO meter_values (station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, \
+                 measurand, phase, location, context, format, unit, raw_value, value, normalised_unit, signed_data) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            )
+            .bind(station.as_str())
+            .bind(place.evse_id)
+            .bind(place.connector_id)
+            .bind(transaction_id)
+            .bind(station_tx_id)
+            .bind(format_timestamp(&r.timestamp))
+            .bind(&r.measurand)
+            .bind(r.phase.as_deref())
+            .bind(&r.location)
+            .bind(&r.context)
+            .bind(&r.format)
+            .bind(&r.unit)
+            .bind(&r.raw_value)
+            .bind(r.value)
+            .bind(&r.normalised_unit)
+            .bind(r.signed_data.as_deref())
+            .execute(conn)
+            .await?;
+        }
+        return Ok(());
+    }
     for part in readings.chunks(256) {
         let mut sql = String::from(
             "INSERT INTO meter_values (station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, measurand, \
@@ -1022,7 +1060,7 @@ async fn insert_readings(
             sql.push_str(&placeholders.join(", "));
             sql.push(')');
         }
-        let mut query = sqlx::query(&sql);
+        let mut query = query(&sql);
         for r in part {
             query = query
                 .bind(station.as_str())
@@ -1047,22 +1085,21 @@ async fn insert_readings(
     Ok(())
 }
 
-async fn status_notification(conn: &mut AnyConnection, r: &StationStatusReport) -> Result<Outcome, StoreError> {
+async fn status_notification(conn: &mut Conn, r: &StationStatusReport) -> Result<Outcome, StoreError> {
     let station = r.station.as_str();
     let at = format_timestamp(&r.timestamp);
-    let previous: Option<String> = sqlx::query_scalar(
-        "SELECT status_at FROM connectors WHERE station_id = $1 AND evse_id = $2 AND connector_id = $3",
-    )
-    .bind(station)
-    .bind(r.evse_id)
-    .bind(r.connector_id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let previous: Option<String> =
+        query_scalar("SELECT status_at FROM connectors WHERE station_id = $1 AND evse_id = $2 AND connector_id = $3")
+            .bind(station)
+            .bind(r.evse_id)
+            .bind(r.connector_id)
+            .fetch_optional(&mut *conn)
+            .await?;
     // Statuses queued offline can arrive after newer ones: an older report is logged, not applied.
     if previous.is_some_and(|p| p > at) {
         return Ok(Outcome::Done);
     }
-    sqlx::query(
+    query(
         "INSERT INTO connectors (station_id, evse_id, connector_id, status, error_code, info, vendor_id, vendor_error_code, status_at) \
          VALUES ($1, $9, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (station_id, evse_id, connector_id) DO UPDATE SET status = excluded.status, \
          error_code = excluded.error_code, info = excluded.info, vendor_id = excluded.vendor_id, \
@@ -1082,7 +1119,7 @@ async fn status_notification(conn: &mut AnyConnection, r: &StationStatusReport) 
     let Some(error_code) = &r.error_code else {
         return Ok(Outcome::Done);
     };
-    let open: Option<String> = sqlx::query_scalar(
+    let open: Option<String> = query_scalar(
         "SELECT error_code FROM faults WHERE station_id = $1 AND connector_id = $2 AND component IS NULL \
          AND cleared_at IS NULL ORDER BY id DESC LIMIT 1",
     )
@@ -1101,7 +1138,7 @@ async fn status_notification(conn: &mut AnyConnection, r: &StationStatusReport) 
                 if open.is_some() {
                     close_faults(&mut *conn, station, r.connector_id, &at).await?;
                 }
-                sqlx::query(
+                query(
                     "INSERT INTO faults (station_id, connector_id, error_code, severity, status, vendor_id, vendor_error_code, info, started_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
@@ -1122,8 +1159,8 @@ async fn status_notification(conn: &mut AnyConnection, r: &StationStatusReport) 
     Ok(Outcome::Done)
 }
 
-async fn close_faults(conn: &mut AnyConnection, station: &str, connector_id: i64, at: &str) -> Result<(), StoreError> {
-    sqlx::query(
+async fn close_faults(conn: &mut Conn, station: &str, connector_id: i64, at: &str) -> Result<(), StoreError> {
+    query(
         "UPDATE faults SET cleared_at = $1 WHERE station_id = $2 AND connector_id = $3 AND component IS NULL AND cleared_at IS NULL",
     )
         .bind(at)
@@ -1138,7 +1175,7 @@ async fn close_faults(conn: &mut AnyConnection, station: &str, connector_id: i64
 /// to look up, and nothing to refuse.
 const NO_AUTHORIZATION: &str = "NoAuthorization";
 
-async fn transaction_event(conn: &mut AnyConnection, e: &TxEvent) -> Result<Outcome, StoreError> {
+async fn transaction_event(conn: &mut Conn, e: &TxEvent) -> Result<Outcome, StoreError> {
     let station = e.station.as_str();
     let at = format_timestamp(&e.timestamp);
     let auth = match &e.id_token {
@@ -1147,7 +1184,7 @@ async fn transaction_event(conn: &mut AnyConnection, e: &TxEvent) -> Result<Outc
         }
         Some((token, _)) => {
             let record = load_token(conn, token).await?;
-            let busy: Option<i64> = sqlx::query_scalar(
+            let busy: Option<i64> = query_scalar(
                 "SELECT id FROM transactions WHERE id_token = $1 AND stopped_at IS NULL AND started_at IS NOT NULL \
                  AND NOT (station_id = $2 AND station_tx_id = $3) LIMIT 1",
             )
@@ -1164,7 +1201,7 @@ async fn transaction_event(conn: &mut AnyConnection, e: &TxEvent) -> Result<Outc
     let token_type = e.id_token.as_ref().map(|(_, k)| k.as_str());
     let auth_status = auth.as_ref().map(|a| a.status.as_str());
 
-    let existing = sqlx::query("SELECT id, last_seq_no, id_token, flags, started_at FROM transactions WHERE station_id = $1 AND station_tx_id = $2 ORDER BY id DESC LIMIT 1")
+    let existing = query("SELECT id, last_seq_no, id_token, flags, started_at FROM transactions WHERE station_id = $1 AND station_tx_id = $2 ORDER BY id DESC LIMIT 1")
         .bind(station)
         .bind(&e.station_tx_id)
         .fetch_optional(&mut *conn)
@@ -1184,7 +1221,7 @@ async fn transaction_event(conn: &mut AnyConnection, e: &TxEvent) -> Result<Outc
         None => {
             // Updated or Ended for a transaction never seen: its Started was lost or is still
             // queued. The transaction is created from what this event says (CONFORMANCE X-03).
-            let id: i64 = sqlx::query_scalar(
+            let id: i64 = query_scalar(
                 "INSERT INTO transactions (station_id, station_tx_id, created_at, flags) VALUES ($1, $2, $3, '') RETURNING id",
             )
             .bind(station)
@@ -1197,7 +1234,7 @@ async fn transaction_event(conn: &mut AnyConnection, e: &TxEvent) -> Result<Outc
     };
     // The same event delivered twice (the station retried after a lost answer) changes nothing.
     let duplicate: Option<i64> =
-        sqlx::query_scalar("SELECT seq_no FROM transaction_events WHERE transaction_id = $1 AND seq_no = $2")
+        query_scalar("SELECT seq_no FROM transaction_events WHERE transaction_id = $1 AND seq_no = $2")
             .bind(id)
             .bind(e.seq_no)
             .fetch_optional(&mut *conn)
@@ -1205,7 +1242,7 @@ async fn transaction_event(conn: &mut AnyConnection, e: &TxEvent) -> Result<Outc
     if duplicate.is_some() {
         return Ok(Outcome::TransactionEvent { transaction_id: id, auth });
     }
-    sqlx::query(
+    query(
         "INSERT INTO transaction_events (transaction_id, seq_no, event_type, trigger_reason, timestamp, offline) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(id)
@@ -1234,7 +1271,7 @@ async fn transaction_event(conn: &mut AnyConnection, e: &TxEvent) -> Result<Outc
         (Some(k), Some(t)) if k != t => (None, Some(t)),
         _ => (None, None),
     };
-    sqlx::query(
+    query(
         "UPDATE transactions SET \
          started_at = CASE WHEN started_at IS NULL OR $1 = 'Started' THEN COALESCE(CASE WHEN $1 = 'Started' THEN $2 END, started_at, $2) ELSE started_at END, \
          evse_id = COALESCE($3, evse_id), connector_id = COALESCE($4, connector_id), \
@@ -1265,7 +1302,7 @@ async fn transaction_event(conn: &mut AnyConnection, e: &TxEvent) -> Result<Outc
     .execute(&mut *conn)
     .await?;
     let place: (Option<i64>, Option<i64>) = {
-        let row = sqlx::query("SELECT evse_id, connector_id FROM transactions WHERE id = $1")
+        let row = query("SELECT evse_id, connector_id FROM transactions WHERE id = $1")
             .bind(id)
             .fetch_one(&mut *conn)
             .await?;
@@ -1282,13 +1319,8 @@ async fn transaction_event(conn: &mut AnyConnection, e: &TxEvent) -> Result<Outc
 
 /// Recomputes a 2.0.1 transaction's meter start, and at its end the stop and the energy, from
 /// its register readings.
-async fn settle_energy(
-    conn: &mut AnyConnection,
-    id: i64,
-    e: &TxEvent,
-    flags: &mut Vec<String>,
-) -> Result<(), StoreError> {
-    let rows = sqlx::query(
+async fn settle_energy(conn: &mut Conn, id: i64, e: &TxEvent, flags: &mut Vec<String>) -> Result<(), StoreError> {
+    let rows = query(
         "SELECT value, context FROM meter_values WHERE transaction_id = $1 AND measurand = $2 AND phase IS NULL \
          AND normalised_unit = 'Wh' AND value IS NOT NULL ORDER BY timestamp, id",
     )
@@ -1297,13 +1329,13 @@ async fn settle_energy(
     .fetch_all(&mut *conn)
     .await?;
     let readings: Vec<(f64, String)> =
-        rows.iter().map(|r| Ok((r.try_get("value")?, r.try_get("context")?))).collect::<Result<_, sqlx::Error>>()?;
+        rows.iter().map(|r| Ok((r.try_get("value")?, r.try_get("context")?))).collect::<Result<_, StoreError>>()?;
     let registers: Vec<transactions::Register<'_>> =
         readings.iter().map(|(wh, context)| transactions::Register { wh: *wh, context }).collect();
     let bounds = transactions::meter_bounds(&registers);
     if e.event_type != "Ended" {
         if let Some((start, _)) = bounds {
-            sqlx::query("UPDATE transactions SET meter_start_wh = $1 WHERE id = $2")
+            query("UPDATE transactions SET meter_start_wh = $1 WHERE id = $2")
                 .bind(start)
                 .bind(id)
                 .execute(conn)
@@ -1327,7 +1359,7 @@ async fn settle_energy(
             (None, None, None)
         }
     };
-    sqlx::query(
+    query(
         "UPDATE transactions SET stopped_at = $1, stop_reason = $2, meter_start_wh = $3, meter_stop_wh = $4, energy_wh = $5, \
          flags = $6 WHERE id = $7",
     )
@@ -1344,12 +1376,12 @@ async fn settle_energy(
     Ok(())
 }
 
-async fn device_event(conn: &mut AnyConnection, station: &StationId, e: &DeviceEvent) -> Result<(), StoreError> {
+async fn device_event(conn: &mut Conn, station: &StationId, e: &DeviceEvent) -> Result<(), StoreError> {
     let component = DeviceVariable::qualified(&e.location.component, &e.location.component_instance);
     let variable = DeviceVariable::qualified(&e.location.variable, &e.location.variable_instance);
     let at = format_timestamp(&e.timestamp);
     let detail = format!("{component}.{variable}={}", e.actual_value);
-    sqlx::query(
+    query(
         "INSERT INTO station_events (station_id, kind, status, request_id, detail, at) VALUES ($1, 'NotifyEvent', $2, $3, $4, $5)",
     )
     .bind(station.as_str())
@@ -1361,7 +1393,7 @@ async fn device_event(conn: &mut AnyConnection, station: &StationId, e: &DeviceE
     .await?;
     let severity: Option<i64> = match e.monitor_id {
         Some(monitor) => {
-            sqlx::query_scalar("SELECT severity FROM monitors WHERE station_id = $1 AND monitor_id = $2")
+            query_scalar("SELECT severity FROM monitors WHERE station_id = $1 AND monitor_id = $2")
                 .bind(station.as_str())
                 .bind(monitor)
                 .fetch_optional(&mut *conn)
@@ -1373,7 +1405,7 @@ async fn device_event(conn: &mut AnyConnection, station: &StationId, e: &DeviceE
     let evse = e.location.evse_id.unwrap_or(0);
     let connector = e.location.connector_id.unwrap_or(0);
     let change = faults::assess_event(&e.trigger, e.cleared, &e.location.variable, &e.actual_value, severity);
-    let open: Option<i64> = sqlx::query_scalar(
+    let open: Option<i64> = query_scalar(
         "SELECT id FROM faults WHERE station_id = $1 AND evse_id = $2 AND connector_id = $3 AND component = $4 \
          AND variable = $5 AND cleared_at IS NULL LIMIT 1",
     )
@@ -1388,7 +1420,7 @@ async fn device_event(conn: &mut AnyConnection, station: &StationId, e: &DeviceE
         faults::EventChange::Record => {}
         faults::EventChange::Clear => {
             if open.is_some() {
-                sqlx::query(
+                query(
                     "UPDATE faults SET cleared_at = $1 WHERE station_id = $2 AND evse_id = $3 AND connector_id = $4 \
                      AND component = $5 AND variable = $6 AND cleared_at IS NULL",
                 )
@@ -1404,7 +1436,7 @@ async fn device_event(conn: &mut AnyConnection, station: &StationId, e: &DeviceE
         }
         faults::EventChange::Open(severity) => {
             if open.is_none() {
-                sqlx::query(
+                query(
                     "INSERT INTO faults (station_id, evse_id, connector_id, component, variable, error_code, severity, status, \
                      tech_code, tech_info, info, event_id, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12)",
                 )
@@ -1439,7 +1471,7 @@ fn key_number(v: Option<i64>) -> i64 {
 }
 
 async fn report_part(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     station: &StationId,
     request_id: i64,
     seq_no: i64,
@@ -1451,7 +1483,7 @@ async fn report_part(
         let l = &entry.location;
         let c = entry.characteristics.as_ref();
         for a in &entry.attributes {
-            sqlx::query(
+            query(
                 "INSERT INTO device_model_staging (station_id, request_id, seq_no, component, component_instance, evse_id, \
                  connector_id, variable, variable_instance, attribute_type, value, mutability, persistent, constant, data_type, \
                  unit, min_limit, max_limit, values_list, supports_monitoring) \
@@ -1486,7 +1518,7 @@ async fn report_part(
     }
     // The last part: the whole report goes into the device model at once. Where a variable
     // appears in several parts, the latest part wins.
-    sqlx::query(
+    query(
         "INSERT INTO device_model (station_id, component, component_instance, evse_id, connector_id, variable, variable_instance, \
          attribute_type, value, mutability, persistent, constant, data_type, unit, min_limit, max_limit, values_list, \
          supports_monitoring, updated_at) \
@@ -1508,7 +1540,7 @@ async fn report_part(
     .bind(format_timestamp(now))
     .execute(&mut *conn)
     .await?;
-    sqlx::query("DELETE FROM device_model_staging WHERE station_id = $1 AND request_id = $2")
+    query("DELETE FROM device_model_staging WHERE station_id = $1 AND request_id = $2")
         .bind(station.as_str())
         .bind(request_id)
         .execute(conn)
@@ -1516,14 +1548,9 @@ async fn report_part(
     Ok(Outcome::Done)
 }
 
-async fn monitor(
-    conn: &mut AnyConnection,
-    station: &StationId,
-    m: &MonitorReport,
-    now: &Timestamp,
-) -> Result<(), StoreError> {
+async fn monitor(conn: &mut Conn, station: &StationId, m: &MonitorReport, now: &Timestamp) -> Result<(), StoreError> {
     let l = &m.location;
-    sqlx::query(
+    query(
         "INSERT INTO monitors (station_id, monitor_id, component, component_instance, evse_id, connector_id, variable, \
          variable_instance, kind, value, severity, transaction_only, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
@@ -1553,13 +1580,13 @@ async fn monitor(
 
 /// A transaction that names a reservation uses it up (OCPP 1.6 §5.13, 2.0.1 H01.FR.23).
 async fn consume_reservation(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     station: &StationId,
     reservation_id: i64,
     transaction_id: i64,
     now: &Timestamp,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    query(
         "UPDATE reservations SET status = 'Used', transaction_id = $1, updated_at = $2 WHERE station_id = $3 \
          AND reservation_id = $4 AND status = 'Active'",
     )

@@ -670,7 +670,7 @@ impl Store {
             .bind(id_token)
             .fetch_optional(self.pool())
             .await?;
-        row.as_ref().map(token_from_row).transpose()
+        row.map(crate::db::Row::Any).as_ref().map(token_from_row).transpose()
     }
 
     /// The local list a station holds, as far as Ström knows: its version and entries.
@@ -685,7 +685,10 @@ impl Store {
         .bind(station_id)
         .fetch_all(self.pool())
         .await?;
-        Ok((version.unwrap_or(0), rows.iter().map(token_from_row).collect::<Result<_, _>>()?))
+        Ok((
+            version.unwrap_or(0),
+            rows.into_iter().map(crate::db::Row::Any).map(|r| token_from_row(&r)).collect::<Result<_, _>>()?,
+        ))
     }
 
     /// A station's firmware updates and uploads, newest first.
@@ -713,6 +716,6 @@ impl Store {
         let rows = sqlx::query("SELECT id_token, status, expiry, parent_id_token FROM id_tokens ORDER BY id_token")
             .fetch_all(self.pool())
             .await?;
-        rows.iter().map(token_from_row).collect()
+        rows.into_iter().map(crate::db::Row::Any).map(|r| token_from_row(&r)).collect()
     }
 }

@@ -1,0 +1,337 @@
+//! The writer's own connection and the small query API the writes are written in.
+//!
+//! SQLite goes through rusqlite on the writer's thread: statements are prepared once and kept,
+//! and every write runs where it is issued. sqlx's SQLite driver, which the API's reads still
+//! use, hands every statement to a worker thread and back and re-binds parameters by name, which
+//! cost more than the writes themselves (see BENCHMARKS.md). PostgreSQL stays on sqlx, which
+//! speaks its protocol natively. `query(..).bind(..).execute(conn)` reads like sqlx's, so each
+//! write is written once for both databases.
+
+use crate::StoreError;
+use rusqlite::types::Value;
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+use sqlx::{Any, Executor};
+use std::borrow::Cow;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// Statements the SQLite writer keeps prepared (every write statement in `ops.rs` fits).
+const STATEMENT_CACHE: usize = 512;
+
+/// A bound parameter. Nulls keep their type: PostgreSQL checks it.
+#[derive(Debug, Clone)]
+pub(crate) enum Arg<'a> {
+    Int(Option<i64>),
+    Real(Option<f64>),
+    Text(Option<Cow<'a, str>>),
+}
+
+impl From<i64> for Arg<'_> {
+    fn from(v: i64) -> Self {
+        Arg::Int(Some(v))
+    }
+}
+impl From<Option<i64>> for Arg<'_> {
+    fn from(v: Option<i64>) -> Self {
+        Arg::Int(v)
+    }
+}
+impl From<f64> for Arg<'_> {
+    fn from(v: f64) -> Self {
+        Arg::Real(Some(v))
+    }
+}
+impl From<Option<f64>> for Arg<'_> {
+    fn from(v: Option<f64>) -> Self {
+        Arg::Real(v)
+    }
+}
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(v: &'a str) -> Self {
+        Arg::Text(Some(Cow::Borrowed(v)))
+    }
+}
+impl<'a> From<&'a String> for Arg<'a> {
+    fn from(v: &'a String) -> Self {
+        Arg::Text(Some(Cow::Borrowed(v)))
+    }
+}
+impl From<String> for Arg<'_> {
+    fn from(v: String) -> Self {
+        Arg::Text(Some(Cow::Owned(v)))
+    }
+}
+impl<'a> From<Option<&'a str>> for Arg<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        Arg::Text(v.map(Cow::Borrowed))
+    }
+}
+impl From<Option<String>> for Arg<'_> {
+    fn from(v: Option<String>) -> Self {
+        Arg::Text(v.map(Cow::Owned))
+    }
+}
+impl<'a> From<&'a Option<String>> for Arg<'a> {
+    fn from(v: &'a Option<String>) -> Self {
+        Arg::Text(v.as_deref().map(Cow::Borrowed))
+    }
+}
+
+/// The writer's connection.
+pub(crate) enum Conn {
+    Sqlite(Box<rusqlite::Connection>),
+    Postgres(AnyConnection),
+    /// After the writer has stopped.
+    Closed,
+}
+
+impl Conn {
+    /// Opens the SQLite writer connection: WAL, and `synchronous=FULL` so that a commit survives
+    /// power loss, not only a crash of the process.
+    pub(crate) fn open_sqlite(path: &str) -> Result<Conn, StoreError> {
+        let conn = rusqlite::Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(Conn::Sqlite(Box::new(conn)))
+    }
+
+    pub(crate) fn is_sqlite(&self) -> bool {
+        matches!(self, Conn::Sqlite(_))
+    }
+
+    pub(crate) async fn begin(&mut self) -> Result<(), StoreError> {
+        self.batch(if self.is_sqlite() { "BEGIN IMMEDIATE" } else { "BEGIN" }).await
+    }
+
+    pub(crate) async fn commit(&mut self) -> Result<(), StoreError> {
+        self.batch("COMMIT").await
+    }
+
+    /// Ends a failed transaction. SQLite may have rolled it back itself already.
+    pub(crate) async fn rollback(&mut self) -> Result<(), StoreError> {
+        match self {
+            Conn::Sqlite(c) if c.is_autocommit() => Ok(()),
+            _ => self.batch("ROLLBACK").await,
+        }
+    }
+
+    async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        match self {
+            Conn::Sqlite(c) => c.execute_batch(sql)?,
+            Conn::Postgres(c) => {
+                c.execute(sql).await?;
+            }
+            Conn::Closed => return Err(StoreError::Closed),
+        }
+        Ok(())
+    }
+}
+
+/// A row of a result: SQLite's values by column name, or sqlx's row.
+pub(crate) enum Row {
+    Sqlite { names: Arc<[Box<str>]>, values: Vec<Value> },
+    Any(AnyRow),
+}
+
+impl Row {
+    pub(crate) fn try_get<T: Column, I: AsRef<str>>(&self, name: I) -> Result<T, StoreError> {
+        let name = name.as_ref();
+        match self {
+            Row::Sqlite { names, values } => {
+                let at = names
+                    .iter()
+                    .position(|n| n.as_ref() == name)
+                    .ok_or_else(|| StoreError::Corrupt(format!("no column {name:?} in the result")))?;
+                T::from_sqlite(&values[at]).ok_or_else(|| mistyped(name, &values[at]))
+            }
+            Row::Any(row) => Ok(sqlx::Row::try_get::<T, &str>(row, name)?),
+        }
+    }
+
+    fn first<T: Column>(&self) -> Result<T, StoreError> {
+        match self {
+            Row::Sqlite { names, values } => match values.first() {
+                Some(v) => T::from_sqlite(v).ok_or_else(|| mistyped(names.first().map_or("?", |n| n), v)),
+                None => Err(StoreError::Corrupt("a scalar query returned no column".into())),
+            },
+            Row::Any(row) => Ok(sqlx::Row::try_get::<T, usize>(row, 0)?),
+        }
+    }
+}
+
+fn mistyped(name: &str, value: &Value) -> StoreError {
+    StoreError::Corrupt(format!("column {name:?} holds an unexpected {:?}", value.data_type()))
+}
+
+/// A Rust type a column can be read as, from either database.
+pub(crate) trait Column: Sized + for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any> {
+    fn from_sqlite(value: &Value) -> Option<Self>;
+}
+
+impl Column for i64 {
+    fn from_sqlite(value: &Value) -> Option<Self> {
+        match value {
+            Value::Integer(i) => Some(*i),
+            _ => None,
+        }
+    }
+}
+impl Column for f64 {
+    fn from_sqlite(value: &Value) -> Option<Self> {
+        match value {
+            Value::Real(r) => Some(*r),
+            Value::Integer(i) => Some(*i as f64),
+            _ => None,
+        }
+    }
+}
+impl Column for String {
+    fn from_sqlite(value: &Value) -> Option<Self> {
+        match value {
+            Value::Text(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+}
+impl<T: Column> Column for Option<T> {
+    fn from_sqlite(value: &Value) -> Option<Self> {
+        match value {
+            Value::Null => Some(None),
+            v => T::from_sqlite(v).map(Some),
+        }
+    }
+}
+
+/// What `execute` reports.
+pub(crate) struct Done(u64);
+
+impl Done {
+    pub(crate) fn rows_affected(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(crate) struct Query<'q> {
+    sql: &'q str,
+    args: Vec<Arg<'q>>,
+}
+
+pub(crate) fn query(sql: &str) -> Query<'_> {
+    Query { sql, args: Vec::new() }
+}
+
+impl<'q> Query<'q> {
+    pub(crate) fn bind(mut self, value: impl Into<Arg<'q>>) -> Self {
+        self.args.push(value.into());
+        self
+    }
+
+    pub(crate) async fn execute(self, conn: &mut Conn) -> Result<Done, StoreError> {
+        match conn {
+            Conn::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(self.sql)?;
+                bind_sqlite(&mut stmt, &self.args)?;
+                Ok(Done(stmt.raw_execute()? as u64))
+            }
+            Conn::Postgres(c) => Ok(Done(self.into_sqlx().execute(c).await?.rows_affected())),
+            Conn::Closed => Err(StoreError::Closed),
+        }
+    }
+
+    pub(crate) async fn fetch_all(self, conn: &mut Conn) -> Result<Vec<Row>, StoreError> {
+        match conn {
+            Conn::Sqlite(c) => self.sqlite_rows(c, usize::MAX),
+            Conn::Postgres(c) => Ok(self.into_sqlx().fetch_all(c).await?.into_iter().map(Row::Any).collect()),
+            Conn::Closed => Err(StoreError::Closed),
+        }
+    }
+
+    pub(crate) async fn fetch_optional(self, conn: &mut Conn) -> Result<Option<Row>, StoreError> {
+        match conn {
+            Conn::Sqlite(c) => Ok(self.sqlite_rows(c, 1)?.pop()),
+            Conn::Postgres(c) => Ok(self.into_sqlx().fetch_optional(c).await?.map(Row::Any)),
+            Conn::Closed => Err(StoreError::Closed),
+        }
+    }
+
+    pub(crate) async fn fetch_one(self, conn: &mut Conn) -> Result<Row, StoreError> {
+        self.fetch_optional(conn).await?.ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+    }
+
+    /// Up to `limit` rows of the result.
+    fn sqlite_rows(self, c: &rusqlite::Connection, limit: usize) -> Result<Vec<Row>, StoreError> {
+        let mut stmt = c.prepare_cached(self.sql)?;
+        bind_sqlite(&mut stmt, &self.args)?;
+        let names: Arc<[Box<str>]> = stmt.column_names().into_iter().map(Box::from).collect();
+        let width = names.len();
+        let mut rows = stmt.raw_query();
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let Some(row) = rows.next()? else { break };
+            let values = (0..width).map(|i| row.get::<_, Value>(i)).collect::<Result<_, _>>()?;
+            out.push(Row::Sqlite { names: names.clone(), values });
+        }
+        Ok(out)
+    }
+
+    fn into_sqlx(self) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+        let mut q = sqlx::query(self.sql);
+        for arg in self.args {
+            q = match arg {
+                Arg::Int(v) => q.bind(v),
+                Arg::Real(v) => q.bind(v),
+                Arg::Text(v) => q.bind(v.map(Cow::into_owned)),
+            };
+        }
+        q
+    }
+}
+
+/// Binds `$N` placeholders by number, as PostgreSQL reads them (SQLite numbers named
+/// parameters by first appearance instead).
+fn bind_sqlite(stmt: &mut rusqlite::CachedStatement<'_>, args: &[Arg<'_>]) -> Result<(), StoreError> {
+    for index in 1..=stmt.parameter_count() {
+        let number = stmt.parameter_name(index).and_then(|n| n.strip_prefix('$')).and_then(|n| n.parse::<usize>().ok());
+        let arg = number.and_then(|n| args.get(n.wrapping_sub(1))).ok_or_else(|| {
+            StoreError::Corrupt(format!("parameter {index} of a statement has no bound value ({} given)", args.len()))
+        })?;
+        match arg {
+            Arg::Int(v) => stmt.raw_bind_parameter(index, v)?,
+            Arg::Real(v) => stmt.raw_bind_parameter(index, v)?,
+            Arg::Text(v) => stmt.raw_bind_parameter(index, v.as_deref())?,
+        }
+    }
+    Ok(())
+}
+
+/// `query` for a single column.
+pub(crate) struct QueryScalar<'q, T> {
+    inner: Query<'q>,
+    _type: PhantomData<T>,
+}
+
+pub(crate) fn query_scalar<T: Column>(sql: &str) -> QueryScalar<'_, T> {
+    QueryScalar { inner: query(sql), _type: PhantomData }
+}
+
+impl<'q, T: Column> QueryScalar<'q, T> {
+    pub(crate) fn bind(mut self, value: impl Into<Arg<'q>>) -> Self {
+        self.inner = self.inner.bind(value);
+        self
+    }
+
+    pub(crate) async fn fetch_all(self, conn: &mut Conn) -> Result<Vec<T>, StoreError> {
+        self.inner.fetch_all(conn).await?.iter().map(Row::first).collect()
+    }
+
+    pub(crate) async fn fetch_optional(self, conn: &mut Conn) -> Result<Option<T>, StoreError> {
+        self.inner.fetch_optional(conn).await?.map(|r| r.first()).transpose()
+    }
+
+    pub(crate) async fn fetch_one(self, conn: &mut Conn) -> Result<T, StoreError> {
+        self.inner.fetch_one(conn).await?.first()
+    }
+}
