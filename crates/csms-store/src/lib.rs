@@ -36,6 +36,8 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("the store is shut down")]
     Closed,
+    #[error("the write could not be made durable: {0}")]
+    Durability(String),
     #[error("could not start the writer: {0}")]
     Thread(std::io::Error),
     #[error("unsupported database URL {0:?}: use a SQLite file path, sqlite://PATH or postgres://...")]
@@ -73,8 +75,16 @@ struct Job {
 #[allow(clippy::large_enum_variant)]
 enum Msg {
     Job(Job),
+    /// Answered once every frame queued before it is in the message log.
+    FlushLog(oneshot::Sender<()>),
     Shutdown,
 }
+
+/// The message log is written in bulk, apart from the writes it records: at most this long
+/// after a frame arrived ...
+const LOG_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
+/// ... or once this many frames wait.
+const LOG_MAX_FRAMES: usize = 8192;
 
 /// How the writer is doing, for `/metrics`.
 #[derive(Debug)]
@@ -169,13 +179,19 @@ impl Store {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Queues frames for the message log without waiting for the commit (outbound frames: the
-    /// station's message they answer was committed before the answer was sent).
+    /// Queues frames for the message log without waiting for them to be written.
     pub fn log_frames(&self, log: Vec<FrameLog>) {
         let job = Msg::Job(Job { op: Op::Nothing, log, reply: None });
         if self.jobs.try_send(job).is_err() {
             tracing::warn!("message log queue full or closed: outbound frames not logged");
         }
+    }
+
+    /// Waits until every frame queued so far is in the message log (readers of the log call it).
+    pub async fn flush_log(&self) -> Result<(), StoreError> {
+        let (done, rx) = oneshot::channel();
+        self.jobs.send(Msg::FlushLog(done)).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)
     }
 
     /// Commits everything queued so far and stops the writer. Later writes fail with `Closed`.
@@ -189,6 +205,7 @@ impl Store {
 
     /// Deletes logged frames older than `max_age` and beyond `max_per_station` per station.
     pub async fn prune_messages(&self, before: &str, max_per_station: i64) -> Result<(), StoreError> {
+        self.flush_log().await?;
         self.apply(Op::PruneMessages { before: before.to_string(), max_per_station }, Vec::new()).await?;
         Ok(())
     }
@@ -237,9 +254,22 @@ async fn spawn_writer(
                         return;
                     }
                 };
+                let syncer = match backend {
+                    Backend::Sqlite => match Syncer::start(&url) {
+                        Ok(syncer) => Some(syncer),
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return;
+                        }
+                    },
+                    Backend::Postgres => None,
+                };
                 let _ = ready_tx.send(Ok(()));
-                let mut writer = Writer { conn, url, backend, metrics };
+                let mut writer = Writer { conn, url, backend, metrics, syncer, log: Vec::new(), log_since: None };
                 writer.run(rx, max_batch).await;
+                if let Some(syncer) = writer.syncer.take() {
+                    syncer.stop();
+                }
             });
             drop(stopped_tx);
         })
@@ -248,11 +278,73 @@ async fn spawn_writer(
     Ok(stopped)
 }
 
+type Reply = (oneshot::Sender<Result<Outcome, StoreError>>, Result<Outcome, StoreError>);
+
 struct Writer {
     conn: db::Conn,
     url: String,
     backend: Backend,
     metrics: Arc<StoreMetrics>,
+    /// SQLite only: acknowledges commits once the WAL is on disk.
+    syncer: Option<Syncer>,
+    /// Frames waiting for the message log, and when the oldest arrived.
+    log: Vec<FrameLog>,
+    log_since: Option<std::time::Instant>,
+}
+
+/// Makes SQLite's commits durable off the writer's path: after each commit the writer hands the
+/// batch's answers here; this thread fsyncs the WAL, which covers every commit written before
+/// the call, and only then answers them. While one batch is being flushed the writer already
+/// runs the next, and one fsync covers every batch that committed meanwhile.
+struct Syncer {
+    batches: std::sync::mpsc::Sender<Vec<Reply>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Syncer {
+    fn start(url: &str) -> Result<Syncer, StoreError> {
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        let wal = format!("{}-wal", path.split_once('?').map_or(path, |(p, _)| p));
+        let (batches, rx) = std::sync::mpsc::channel::<Vec<Reply>>();
+        let thread = std::thread::Builder::new()
+            .name("strom-syncer".into())
+            .spawn(move || {
+                // Opened at the first commit, when SQLite has certainly created the WAL; the
+                // writer's connection keeps it from being deleted while the store is open.
+                let mut file: Option<std::fs::File> = None;
+                while let Ok(mut pending) = rx.recv() {
+                    while let Ok(more) = rx.try_recv() {
+                        pending.extend(more);
+                    }
+                    let synced = Self::sync(&mut file, &wal);
+                    if let Err(e) = &synced {
+                        tracing::error!(error = %e, wal, "fsync of the WAL failed: writes are answered with an error");
+                    }
+                    for (reply, outcome) in pending {
+                        let outcome = match &synced {
+                            Ok(()) => outcome,
+                            Err(e) => Err(StoreError::Durability(e.to_string())),
+                        };
+                        let _ = reply.send(outcome);
+                    }
+                }
+            })
+            .map_err(StoreError::Thread)?;
+        Ok(Syncer { batches, thread })
+    }
+
+    fn sync(file: &mut Option<std::fs::File>, wal: &str) -> std::io::Result<()> {
+        if file.is_none() {
+            *file = Some(std::fs::OpenOptions::new().read(true).write(true).open(wal)?);
+        }
+        file.as_ref().map_or(Ok(()), std::fs::File::sync_data)
+    }
+
+    /// Answers what is pending and waits for the thread.
+    fn stop(self) {
+        drop(self.batches);
+        let _ = self.thread.join();
+    }
 }
 
 impl Writer {
@@ -269,17 +361,28 @@ impl Writer {
     async fn run(&mut self, mut rx: mpsc::Receiver<Msg>, max_batch: usize) {
         let mut shutting_down = false;
         while !shutting_down {
-            let Some(first) = rx.recv().await else { break };
+            let first = match self.log_since {
+                None => rx.recv().await,
+                Some(since) => match tokio::time::timeout_at((since + LOG_DELAY).into(), rx.recv()).await {
+                    Ok(msg) => msg,
+                    Err(_) => {
+                        self.flush_log().await;
+                        continue;
+                    }
+                },
+            };
+            let Some(first) = first else { break };
             let mut batch = Vec::new();
-            match first {
-                Msg::Job(job) => batch.push(job),
-                Msg::Shutdown => shutting_down = true,
-            }
-            while batch.len() < max_batch && !shutting_down {
-                match rx.try_recv() {
-                    Ok(Msg::Job(job)) => batch.push(job),
-                    Ok(Msg::Shutdown) => shutting_down = true,
-                    Err(_) => break,
+            let mut flushes = Vec::new();
+            let mut next = Some(first);
+            while let Some(msg) = next.take() {
+                match msg {
+                    Msg::Job(job) => batch.push(job),
+                    Msg::FlushLog(done) => flushes.push(done),
+                    Msg::Shutdown => shutting_down = true,
+                }
+                if batch.len() < max_batch && !shutting_down {
+                    next = rx.try_recv().ok();
                 }
             }
             if !batch.is_empty() {
@@ -288,28 +391,85 @@ impl Writer {
                 self.commit_batch(batch).await;
                 self.metrics.commit_seconds.observe_duration(started.elapsed());
             }
+            let due = self.log_since.is_some_and(|since| since.elapsed() >= LOG_DELAY);
+            if !flushes.is_empty() || due || self.log.len() >= LOG_MAX_FRAMES {
+                self.flush_log().await;
+            }
+            for done in flushes {
+                let _ = done.send(());
+            }
         }
         rx.close();
         // Writes that raced with shutdown are refused rather than left waiting forever.
-        while let Ok(Msg::Job(job)) = rx.try_recv() {
-            if let Some(reply) = job.reply {
-                let _ = reply.send(Err(StoreError::Closed));
+        while let Ok(msg) = rx.try_recv() {
+            match msg {
+                Msg::Job(job) => {
+                    if let Some(reply) = job.reply {
+                        let _ = reply.send(Err(StoreError::Closed));
+                    }
+                }
+                Msg::FlushLog(done) => drop(done),
+                Msg::Shutdown => {}
             }
         }
+        self.flush_log().await;
         if let db::Conn::Postgres(conn) = std::mem::replace(&mut self.conn, db::Conn::Closed) {
             let _ = sqlx::Connection::close(conn).await;
         }
     }
 
+    /// Writes the waiting frames to the message log in one transaction. The log is a copy of
+    /// what was said, kept apart from the writes that carry its meaning: those are committed
+    /// (and on SQLite synced) before a message is answered; its frames follow within
+    /// `LOG_DELAY`, so a busy server touches each station's part of the log index once per
+    /// flush rather than once per message. A crash can lose the last moments of the log, never
+    /// an answered message's effects.
+    async fn flush_log(&mut self) {
+        self.log_since = None;
+        if self.log.is_empty() {
+            return;
+        }
+        let frames = std::mem::take(&mut self.log);
+        let refs: Vec<&FrameLog> = frames.iter().collect();
+        let result = async {
+            self.conn.begin().await?;
+            ops::log_frames(&mut self.conn, &refs).await?;
+            self.conn.commit().await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, frames = frames.len(), "could not write frames to the message log");
+            if self.conn.rollback().await.is_err() {
+                self.reconnect().await;
+            }
+        }
+    }
+
     /// Applies a batch in one transaction. If any job fails, the batch is rolled back and every
     /// job is retried in a transaction of its own, so one bad write costs only its own answer.
-    async fn commit_batch(&mut self, batch: Vec<Job>) {
+    async fn commit_batch(&mut self, mut batch: Vec<Job>) {
+        for job in &mut batch {
+            if !job.log.is_empty() {
+                self.log_since.get_or_insert_with(std::time::Instant::now);
+                self.log.append(&mut job.log);
+            }
+        }
+        if batch.iter().all(|job| matches!(job.op, Op::Nothing)) {
+            // Nothing to commit: frames only (a Heartbeat, answers Ström sent).
+            for job in batch {
+                if let Some(reply) = job.reply {
+                    let _ = reply.send(Ok(Outcome::Done));
+                }
+            }
+            return;
+        }
         let size = batch.len();
+        let mut replies = Vec::with_capacity(size);
         match self.run_jobs(&batch).await {
             Ok(outcomes) => {
                 for (job, outcome) in batch.into_iter().zip(outcomes) {
                     if let Some(reply) = job.reply {
-                        let _ = reply.send(Ok(outcome));
+                        replies.push((reply, Ok(outcome)));
                     }
                 }
             }
@@ -319,34 +479,36 @@ impl Writer {
                     let result = self.run_jobs(std::slice::from_ref(&job)).await;
                     if let Err(e) = &result {
                         tracing::error!(error = %e, "write failed");
-                        self.keep_frames(&job).await;
                     }
                     if let Some(reply) = job.reply {
-                        let _ = reply.send(result.map(|mut o| o.remove(0)));
+                        replies.push((reply, result.map(|mut o| o.remove(0))));
                     }
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "write failed");
                 if let Some(job) = batch.into_iter().next() {
-                    self.keep_frames(&job).await;
                     if let Some(reply) = job.reply {
-                        let _ = reply.send(Err(e));
+                        replies.push((reply, Err(e)));
                     }
                 }
             }
         }
+        self.acknowledge(replies);
     }
 
-    /// The frames of a failed write still belong in the message log: they show the operator what
-    /// the station sent when storage failed.
-    async fn keep_frames(&mut self, failed: &Job) {
-        if failed.log.is_empty() {
-            return;
-        }
-        let frames_only = Job { op: Op::Nothing, log: failed.log.clone(), reply: None };
-        if let Err(e) = self.run_jobs(std::slice::from_ref(&frames_only)).await {
-            tracing::warn!(error = %e, "could not log the frames of a failed write");
+    /// Answers a committed batch: at once on PostgreSQL, whose COMMIT is durable when it returns;
+    /// after the syncer's fsync on SQLite.
+    fn acknowledge(&self, replies: Vec<Reply>) {
+        let replies = match &self.syncer {
+            Some(syncer) => match syncer.batches.send(replies) {
+                Ok(()) => return,
+                Err(unsent) => unsent.0,
+            },
+            None => replies,
+        };
+        for (reply, outcome) in replies {
+            let _ = reply.send(outcome);
         }
     }
 
@@ -364,8 +526,6 @@ impl Writer {
         for job in jobs {
             outcomes.push(ops::apply(conn, &job.op).await?);
         }
-        let frames: Vec<&FrameLog> = jobs.iter().flat_map(|job| &job.log).collect();
-        ops::log_frames(conn, &frames).await?;
         conn.commit().await?;
         Ok(outcomes)
     }

@@ -449,6 +449,7 @@ impl Store {
         before_id: Option<i64>,
         limit: i64,
     ) -> Result<Vec<MessageView>, StoreError> {
+        self.flush_log().await?;
         let rows = sqlx::query(
             "SELECT id, direction, at, frame FROM messages WHERE station_id = $1 AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
         )

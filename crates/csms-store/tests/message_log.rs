@@ -47,3 +47,21 @@ async fn writes_after_close_are_refused() {
         Store::open(&dir.path().join("c.db").display().to_string(), StoreOptions::default()).await.expect("reopen");
     assert_eq!(reopened.messages("A", None, 10).await.expect("read").len(), 1);
 }
+
+#[tokio::test]
+async fn frames_reach_the_log_within_its_delay_without_a_reader_asking() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("d.db").display().to_string();
+    let store = Store::open(&path, StoreOptions::default()).await.expect("open");
+    store.log_frames(vec![frame("A", 1, "queued")]);
+    let count = || -> i64 {
+        let conn = rusqlite::Connection::open(&path).expect("reader");
+        conn.query_row("SELECT count(*) FROM messages", [], |r| r.get(0)).expect("count")
+    };
+    let started = std::time::Instant::now();
+    while count() == 0 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "the frame never reached the log");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    store.close().await;
+}
