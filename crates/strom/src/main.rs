@@ -266,6 +266,11 @@ fn init_logging() {
         .init();
 }
 
+/// mimalloc instead of glibc's allocator: messages are allocated on the connection threads and
+/// freed on the writer's, and glibc's arenas made that a tenth of the server's time (profiled).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build()
 }
