@@ -47,7 +47,7 @@ pub struct SessionInfo {
 pub(crate) struct SessionEntry {
     pub generation: u64,
     pub cancel: CancellationToken,
-    pub calls: mpsc::Sender<OutboundCall>,
+    pub calls: mpsc::Sender<Box<OutboundCall>>,
     /// One CSMS CALL in flight per station (OCPP-J §4.1.1): callers queue on this lock.
     pub call_lock: Arc<tokio::sync::Mutex<()>>,
     pub info: SessionInfo,
@@ -69,7 +69,7 @@ impl Registry {
     pub(crate) fn insert(
         &self,
         station: &StationId,
-        calls: mpsc::Sender<OutboundCall>,
+        calls: mpsc::Sender<Box<OutboundCall>>,
         info: SessionInfo,
     ) -> (u64, CancellationToken) {
         let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
@@ -143,7 +143,7 @@ impl Registry {
         let _turn = lock.lock().await;
         let (reply, answer) = oneshot::channel();
         calls
-            .send(OutboundCall { action: action.to_string(), payload, reply })
+            .send(Box::new(OutboundCall { action: action.to_string(), payload, reply }))
             .await
             .map_err(|_| CallError::Disconnected)?;
         match tokio::time::timeout(timeout, answer).await {

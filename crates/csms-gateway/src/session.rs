@@ -260,7 +260,8 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
 async fn serve(gateway: Arc<Gateway>, station: StationId, version: OcppVersion, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     // A station that reconnects without booting keeps the registration it had (CHECKLIST §1.4).
-    let registration = match gateway.store.registration(station.as_str()).await {
+    // The store's futures are boxed, here and below, for the reason `on_text`'s is.
+    let registration = match Box::pin(gateway.store.registration(station.as_str())).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the station's registration; closing");
@@ -269,7 +270,8 @@ async fn serve(gateway: Arc<Gateway>, station: StationId, version: OcppVersion, 
         }
     };
     let now = gateway.clock.now();
-    let (calls_tx, mut calls) = mpsc::channel(4);
+    // Boxed: the channel allocates its slots up front, and an idle connection should cost little.
+    let (calls_tx, mut calls) = mpsc::channel::<Box<OutboundCall>>(4);
     let info = SessionInfo { version, connected_at: now, last_seen: now, registration };
     let (generation, replaced) = gateway.registry.insert(&station, calls_tx, info);
     tracing::info!("connected");
@@ -300,7 +302,10 @@ async fn serve(gateway: Arc<Gateway>, station: StationId, version: OcppVersion, 
                 silent_intervals = 0;
                 match message {
                     Some(Ok(Message::Text(text))) => {
-                        if let Some(answer) = session.on_text(text.as_str()).await {
+                        // Boxed, so that the handling of a message (the largest state of this
+                        // loop) takes memory only while a message is being handled, not for as
+                        // long as the connection lives.
+                        if let Some(answer) = Box::pin(session.on_text(text.as_str())).await {
                             if sink.send(Message::text(answer)).await.is_err() {
                                 break "send failed";
                             }
@@ -325,7 +330,7 @@ async fn serve(gateway: Arc<Gateway>, station: StationId, version: OcppVersion, 
                 }
             }
             Some(call) = calls.recv() => {
-                let frame = session.start_call(call);
+                let frame = session.start_call(*call);
                 if sink.send(Message::text(frame)).await.is_err() {
                     break "send failed";
                 }
@@ -346,9 +351,8 @@ async fn serve(gateway: Arc<Gateway>, station: StationId, version: OcppVersion, 
     }
     // Recorded before the session leaves the registry, so that a draining shutdown, which waits
     // for the registry to empty before it closes the store, still stores it.
-    if let Err(e) =
-        gateway.store.apply(Op::Seen { station: station.clone(), at: gateway.clock.now() }, Vec::new()).await
-    {
+    let seen = Op::Seen { station: station.clone(), at: gateway.clock.now() };
+    if let Err(e) = Box::pin(gateway.store.apply(seen, Vec::new())).await {
         tracing::warn!(error = %e, "could not record when the station was last seen");
     }
     gateway.registry.remove(&station, generation);
