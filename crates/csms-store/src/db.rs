@@ -98,6 +98,9 @@ impl Conn {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         // 64 MiB of page cache: the indexes the writes touch stay in memory.
         conn.pragma_update(None, "cache_size", -65536)?;
+        // The background checkpointer keeps the WAL copied; the writer checkpoints itself only
+        // when the WAL passes 16 MiB, which lets SQLite start the WAL over.
+        conn.pragma_update(None, "wal_autocheckpoint", 4096)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(Conn::Sqlite(Box::new(conn)))
     }
@@ -298,12 +301,14 @@ impl<'q> Query<'q> {
 /// and numbers names by first appearance; `?N` is its spelling of "parameter N", so the text is
 /// translated before it is prepared (and the translation is the key of the statement cache).
 fn sqlite_sql(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        out.push(if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) { '?' } else { c });
+    let mut bytes = sql.as_bytes().to_vec();
+    for at in 1..bytes.len() {
+        if bytes[at - 1] == b'$' && bytes[at].is_ascii_digit() {
+            bytes[at - 1] = b'?';
+        }
     }
-    out
+    // One ASCII byte replaced by another: still the UTF-8 it was.
+    String::from_utf8(bytes).unwrap_or_else(|_| sql.to_string())
 }
 
 fn bind_sqlite(stmt: &mut rusqlite::CachedStatement<'_>, args: &[Arg<'_>]) -> Result<(), StoreError> {

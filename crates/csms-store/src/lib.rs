@@ -255,7 +255,7 @@ async fn spawn_writer(
                     }
                 };
                 let syncer = match backend {
-                    Backend::Sqlite => match Syncer::start(&url) {
+                    Backend::Sqlite => match Syncer::start(&path_of(&url)) {
                         Ok(syncer) => Some(syncer),
                         Err(e) => {
                             let _ = ready_tx.send(Err(e));
@@ -280,6 +280,12 @@ async fn spawn_writer(
 
 type Reply = (oneshot::Sender<Result<Outcome, StoreError>>, Result<Outcome, StoreError>);
 
+/// The file of a normalised `sqlite://PATH?OPTIONS` URL.
+fn path_of(url: &str) -> String {
+    let path = url.strip_prefix("sqlite://").unwrap_or(url);
+    path.split_once('?').map_or(path, |(p, _)| p).to_string()
+}
+
 struct Writer {
     conn: db::Conn,
     url: String,
@@ -299,12 +305,48 @@ struct Writer {
 struct Syncer {
     batches: std::sync::mpsc::Sender<Vec<Reply>>,
     thread: std::thread::JoinHandle<()>,
+    checkpointer: Checkpointer,
+}
+
+/// Copies the WAL into the database in the background (PASSIVE checkpoints, which never block
+/// the writer), so that the writer's own checkpoint, which SQLite runs at the end of a commit
+/// once the WAL is long, finds little left to do and the WAL stays short.
+struct Checkpointer {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Checkpointer {
+    const EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+    fn start(path: &str) -> Result<Checkpointer, StoreError> {
+        let conn = rusqlite::Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(1))?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("strom-checkpoint".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(Self::EVERY) {
+                    let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "background checkpoint did not run");
+                    }
+                }
+            })
+            .map_err(StoreError::Thread)?;
+        Ok(Checkpointer { stop, thread })
+    }
+
+    fn stop(self) {
+        drop(self.stop);
+        let _ = self.thread.join();
+    }
 }
 
 impl Syncer {
-    fn start(url: &str) -> Result<Syncer, StoreError> {
-        let path = url.strip_prefix("sqlite://").unwrap_or(url);
-        let wal = format!("{}-wal", path.split_once('?').map_or(path, |(p, _)| p));
+    fn start(path: &str) -> Result<Syncer, StoreError> {
+        let wal = format!("{path}-wal");
+        let checkpointer = Checkpointer::start(path)?;
         let (batches, rx) = std::sync::mpsc::channel::<Vec<Reply>>();
         let thread = std::thread::Builder::new()
             .name("strom-syncer".into())
@@ -330,7 +372,7 @@ impl Syncer {
                 }
             })
             .map_err(StoreError::Thread)?;
-        Ok(Syncer { batches, thread })
+        Ok(Syncer { batches, thread, checkpointer })
     }
 
     fn sync(file: &mut Option<std::fs::File>, wal: &str) -> std::io::Result<()> {
@@ -344,16 +386,14 @@ impl Syncer {
     fn stop(self) {
         drop(self.batches);
         let _ = self.thread.join();
+        self.checkpointer.stop();
     }
 }
 
 impl Writer {
     async fn connect(url: &str, backend: Backend) -> Result<db::Conn, StoreError> {
         match backend {
-            Backend::Sqlite => {
-                let path = url.strip_prefix("sqlite://").unwrap_or(url);
-                db::Conn::open_sqlite(path.split_once('?').map_or(path, |(p, _)| p))
-            }
+            Backend::Sqlite => db::Conn::open_sqlite(&path_of(url)),
             Backend::Postgres => Ok(db::Conn::Postgres(<sqlx::AnyConnection as sqlx::Connection>::connect(url).await?)),
         }
     }

@@ -328,6 +328,12 @@ CREATE TABLE transfers (
 );
 CREATE INDEX transfers_station ON transfers (station_id, kind, id);
 "#,
+    // Readings outside a transaction (clock-aligned values of an idle connector, a station's
+    // own meter) are never looked up by transaction: the index leaves them out.
+    r#"
+DROP INDEX meter_values_tx;
+CREATE INDEX meter_values_tx ON meter_values (transaction_id, timestamp) WHERE transaction_id IS NOT NULL;
+"#,
 ];
 
 pub(crate) fn migrations(backend: Backend) -> Vec<String> {
