@@ -85,6 +85,9 @@ enum Msg {
 const LOG_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
 /// ... or once this many frames wait.
 const LOG_MAX_FRAMES: usize = 8192;
+/// Frames written per transaction: a due log is written in parts between the batches of
+/// station writes, so that a big flush does not hold their answers back.
+const LOG_PART: usize = 1024;
 
 /// How the writer is doing, for `/metrics`.
 #[derive(Debug)]
@@ -406,7 +409,7 @@ impl Writer {
                 Some(since) => match tokio::time::timeout_at((since + LOG_DELAY).into(), rx.recv()).await {
                     Ok(msg) => msg,
                     Err(_) => {
-                        self.flush_log().await;
+                        self.flush_log(LOG_PART).await;
                         continue;
                     }
                 },
@@ -432,8 +435,10 @@ impl Writer {
                 self.metrics.commit_seconds.observe_duration(started.elapsed());
             }
             let due = self.log_since.is_some_and(|since| since.elapsed() >= LOG_DELAY);
-            if !flushes.is_empty() || due || self.log.len() >= LOG_MAX_FRAMES {
-                self.flush_log().await;
+            if !flushes.is_empty() || self.log.len() >= 4 * LOG_MAX_FRAMES {
+                self.flush_log(usize::MAX).await;
+            } else if due || self.log.len() >= LOG_MAX_FRAMES {
+                self.flush_log(LOG_PART).await;
             }
             for done in flushes {
                 let _ = done.send(());
@@ -452,24 +457,30 @@ impl Writer {
                 Msg::Shutdown => {}
             }
         }
-        self.flush_log().await;
+        self.flush_log(usize::MAX).await;
         if let db::Conn::Postgres(conn) = std::mem::replace(&mut self.conn, db::Conn::Closed) {
             let _ = sqlx::Connection::close(conn).await;
         }
     }
 
-    /// Writes the waiting frames to the message log in one transaction. The log is a copy of
+    /// Writes up to `most` of the waiting frames, oldest first, to the message log in one
+    /// transaction; the rest stay due and go in the writer's next rounds. The log is a copy of
     /// what was said, kept apart from the writes that carry its meaning: those are committed
     /// (and on SQLite synced) before a message is answered; its frames follow within
     /// `LOG_DELAY`, so a busy server touches each station's part of the log index once per
     /// flush rather than once per message. A crash can lose the last moments of the log, never
     /// an answered message's effects.
-    async fn flush_log(&mut self) {
-        self.log_since = None;
+    async fn flush_log(&mut self, most: usize) {
         if self.log.is_empty() {
+            self.log_since = None;
             return;
         }
-        let frames = std::mem::take(&mut self.log);
+        let frames: Vec<FrameLog> = if self.log.len() <= most {
+            self.log_since = None;
+            std::mem::take(&mut self.log)
+        } else {
+            self.log.drain(..most).collect()
+        };
         let refs: Vec<&FrameLog> = frames.iter().collect();
         let result = async {
             self.conn.begin().await?;
