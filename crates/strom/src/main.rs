@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod listener;
 mod serve;
 
 use anyhow::{Context, Result};

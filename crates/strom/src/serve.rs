@@ -35,10 +35,10 @@ pub async fn run(config: Config, api_open: bool) -> Result<()> {
     }
     let app = gateway.router().merge(csms_api::router(gateway.clone(), api_open));
 
-    let listener = tokio::net::TcpListener::bind(&config.listen)
+    let listener = crate::listener::GatedListener::bind(&config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
-    let addr = listener.local_addr()?;
+    let addr = axum::serve::Listener::local_addr(&listener)?;
     // Printed on stdout so that scripts and tests started with port 0 learn the port.
     println!("strom listening on {addr}");
     std::io::stdout().flush()?;
