@@ -38,8 +38,16 @@ pub struct SimConfig {
     pub fleet: Fleet,
     pub sessions_per_station: usize,
     pub seed: u64,
-    /// Meter samples per session (simulated minutes apart).
+    /// Meter samples per session.
     pub samples_per_session: usize,
+    /// Seconds of simulated time between a session's periodic samples: the stations' initial
+    /// MeterValueSampleInterval / SampledDataCtrlr.TxUpdatedInterval. The CSMS may change it;
+    /// a station reads it when a session starts.
+    pub sample_interval: u64,
+    /// The stations' initial ClockAlignedDataInterval / AlignedDataCtrlr.Interval in seconds
+    /// (0: none): during a session the station also reports the meter at every multiple of it
+    /// since midnight UTC, with context Sample.Clock.
+    pub clock_aligned_interval: u64,
     /// Share of stations (0–1) that report a fault, and its clearing, between sessions.
     pub fault_share: f64,
     pub prefix: String,
@@ -125,10 +133,20 @@ impl Rng {
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Simulated time: sessions are laid out minute by minute from a fixed start per station, so
-/// runs with the same seed produce the same readings.
-fn timestamp(base: SystemTime, minutes: u64) -> String {
-    ocpp::DateTime((base + Duration::from_secs(minutes * 60)).into()).to_string()
+/// Simulated time: sessions are laid out from a fixed start per station, in seconds, so runs
+/// with the same seed produce the same readings.
+fn timestamp(base: SystemTime, seconds: u64) -> String {
+    ocpp::DateTime((base + Duration::from_secs(seconds)).into()).to_string()
+}
+
+/// The clock-aligned instants in `(from, to]` (seconds since the epoch), for an interval in
+/// seconds (0: none).
+fn aligned_between(from: u64, to: u64, interval: u64) -> Vec<u64> {
+    if interval == 0 {
+        return Vec::new();
+    }
+    let first = (from / interval + 1) * interval;
+    (first..=to).step_by(interval as usize).collect()
 }
 
 struct Reading {
@@ -137,8 +155,9 @@ struct Reading {
     soc: f64,
 }
 
-/// The energy curve of one session: constant power up to 80 % state of charge, then tapering.
-fn curve(rng: &mut Rng, samples: usize) -> Vec<Reading> {
+/// The energy curve of one session, sampled every `step` seconds: constant power up to 80 %
+/// state of charge, then tapering.
+fn curve(rng: &mut Rng, samples: usize, step: u64) -> Vec<Reading> {
     let max_power = 7_400.0 + rng.unit() * 3_600.0;
     let capacity_wh = 40_000.0 + rng.unit() * 40_000.0;
     let mut soc = 0.15 + rng.unit() * 0.4;
@@ -146,12 +165,26 @@ fn curve(rng: &mut Rng, samples: usize) -> Vec<Reading> {
     (0..samples)
         .map(|_| {
             let power = if soc < 0.8 { max_power } else { max_power * ((1.0 - soc) / 0.2).max(0.05) };
-            let wh = power / 60.0; // one minute
+            let wh = power * step as f64 / 3600.0;
             energy += wh;
             soc = (soc + wh / capacity_wh).min(1.0);
             Reading { energy_wh: energy.round() as u64, power_w: power.round(), soc: (soc * 100.0).round() }
         })
         .collect()
+}
+
+/// Keeps the sampled values whose measurand the station is configured to report (a
+/// comma-separated list, as MeterValuesSampledData and SampledDataCtrlr.TxUpdatedMeasurands hold).
+fn only_measurands(values: Value, measurands: &str) -> Value {
+    let wanted: Vec<&str> = measurands.split(',').map(str::trim).collect();
+    let kept =
+        values.as_array().into_iter().flatten().filter(|v| wanted.contains(&v["measurand"].as_str().unwrap_or("")));
+    Value::Array(kept.cloned().collect())
+}
+
+/// No sampled value at all: a station configured to report nothing sends nothing.
+fn is_empty(values: &Value) -> bool {
+    values.as_array().is_none_or(Vec::is_empty)
 }
 
 fn sampled_16(r: &Reading, register_wh: u64, context: &str) -> Value {
@@ -203,20 +236,32 @@ struct Responder {
     trigger: Option<String>,
 }
 
+/// What a station's meter reports: all five measurands it has when sampling, the register and
+/// power when clock-aligned.
+const SAMPLED_MEASURANDS: &str = "Energy.Active.Import.Register,Power.Active.Import,Voltage,Current.Import,SoC";
+const ALIGNED_MEASURANDS: &str = "Energy.Active.Import.Register,Power.Active.Import";
+
 impl Responder {
-    fn new(v201: bool) -> Responder {
+    fn new(v201: bool, sample_interval: u64, clock_aligned_interval: u64) -> Responder {
+        let (sample, clock) = (sample_interval.to_string(), clock_aligned_interval.to_string());
         let settings: &[(&str, &str, bool)] = if v201 {
             &[
                 ("OCPPCommCtrlr.HeartbeatInterval", "300", false),
                 ("OCPPCommCtrlr.OfflineThreshold", "60", false),
                 ("AuthCtrlr.AuthorizeRemoteStart", "false", false),
                 ("LocalAuthListCtrlr.ItemsPerMessage", "50", true),
-                ("SampledDataCtrlr.TxUpdatedInterval", "60", false),
+                ("SampledDataCtrlr.TxUpdatedInterval", &sample, false),
+                ("SampledDataCtrlr.TxUpdatedMeasurands", SAMPLED_MEASURANDS, false),
+                ("AlignedDataCtrlr.Interval", &clock, false),
+                ("AlignedDataCtrlr.Measurands", ALIGNED_MEASURANDS, false),
             ]
         } else {
             &[
                 ("HeartbeatInterval", "300", false),
-                ("MeterValueSampleInterval", "60", false),
+                ("MeterValueSampleInterval", &sample, false),
+                ("MeterValuesSampledData", SAMPLED_MEASURANDS, false),
+                ("ClockAlignedDataInterval", &clock, false),
+                ("MeterValuesAlignedData", ALIGNED_MEASURANDS, false),
                 ("NumberOfConnectors", "1", true),
                 ("AuthorizeRemoteTxRequests", "false", false),
                 ("LocalAuthListEnabled", "true", false),
@@ -232,6 +277,16 @@ impl Responder {
             settings: settings.iter().map(|(k, v, ro)| (k.to_string(), (v.to_string(), *ro))).collect(),
             ..Default::default()
         }
+    }
+
+    /// A setting by its 1.6 key or its 2.0.1 `Component.Variable` name.
+    fn setting(&self, v201: bool, key16: &str, key201: &str) -> &str {
+        self.settings.get(if v201 { key201 } else { key16 }).map_or("", |(value, _)| value.as_str())
+    }
+
+    /// A setting in seconds; 0 when unset or not a number.
+    fn seconds(&self, v201: bool, key16: &str, key201: &str) -> u64 {
+        self.setting(v201, key16, key201).trim().parse().unwrap_or(0)
     }
 
     /// The CALLRESULT payload for a CSMS CALL, or the CALLERROR code for one it does not take.
@@ -383,14 +438,15 @@ struct SimStation {
     timeout: Duration,
     rng: Rng,
     base: SystemTime,
-    minute: u64,
+    /// Simulated seconds since `base`.
+    seconds: u64,
     register: u64,
     responder: Responder,
 }
 
 impl SimStation {
     fn at(&self) -> String {
-        timestamp(self.base, self.minute)
+        timestamp(self.base, self.seconds)
     }
 
     /// Sends a CALL and returns its CALLRESULT payload, answering the CSMS's own CALLs that
@@ -508,14 +564,23 @@ impl SimStation {
         remote: Option<i64>,
         interruption: Interruption,
     ) -> Result<SessionRecord, String> {
-        let readings = curve(&mut self.rng, samples.max(1));
+        // The station's configuration as the session starts (the CSMS may have changed it).
+        let v201 = self.v201;
+        let step =
+            self.responder.seconds(v201, "MeterValueSampleInterval", "SampledDataCtrlr.TxUpdatedInterval").max(1);
+        let clock = self.responder.seconds(v201, "ClockAlignedDataInterval", "AlignedDataCtrlr.Interval");
+        let sampled =
+            self.responder.setting(v201, "MeterValuesSampledData", "SampledDataCtrlr.TxUpdatedMeasurands").to_string();
+        let aligned = self.responder.setting(v201, "MeterValuesAlignedData", "AlignedDataCtrlr.Measurands").to_string();
+        let epoch = self.base.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let readings = curve(&mut self.rng, samples.max(1), step);
         // Where it happens: after the start, at one of the session's readings.
         let span = readings.len().saturating_sub(1).max(1);
         let interrupt_at = (interruption != Interruption::None)
             .then(|| (1 + (self.rng.next() as usize) % span).min(readings.len() - 1));
         let mut power_lost = false;
         let start_register = self.register;
-        self.minute += 1;
+        self.seconds += 60;
         self.status("Preparing", "Occupied", "NoError").await?;
         let tx_id = if self.v201 {
             let tx = format!("{}-{session}", self.identity);
@@ -539,8 +604,11 @@ impl SimStation {
         };
         self.responder.active_tx = Some(tx_id.clone());
         let mut last = readings.len() - 1;
+        let mut seq_no = 0;
+        let mut previous_wh = 0;
         for (i, reading) in readings.iter().enumerate() {
-            self.minute += 1;
+            let sampled_from = self.seconds;
+            self.seconds += step;
             if interrupt_at == Some(i) && interruption == Interruption::PowerLoss {
                 // The power goes: the session ends at this reading, the station reboots.
                 power_lost = true;
@@ -553,26 +621,63 @@ impl SimStation {
                 self.offline_queue = Some(Vec::new());
             }
             let now_register = start_register + reading.energy_wh;
+            // Clock-aligned readings that fell due since the last sample, the register
+            // interpolated between the two samples around them.
+            for at in aligned_between(epoch + sampled_from, epoch + self.seconds, clock) {
+                let share = (at - epoch - sampled_from) as f64 / step as f64;
+                let wh = previous_wh as f64 + (reading.energy_wh - previous_wh) as f64 * share;
+                let register = start_register + wh.round() as u64;
+                let at = timestamp(self.base, at - epoch);
+                let values = if v201 {
+                    only_measurands(sampled_201(reading, register, "Sample.Clock"), &aligned)
+                } else {
+                    only_measurands(sampled_16(reading, register, "Sample.Clock"), &aligned)
+                };
+                if is_empty(&values) {
+                    continue;
+                }
+                seq_no += 1;
+                if v201 {
+                    let mv = json!([{"timestamp": at, "sampledValue": values}]);
+                    let event = json!({"eventType": "Updated", "timestamp": at, "triggerReason": "MeterValueClock",
+                        "seqNo": seq_no, "transactionInfo": {"transactionId": tx_id}, "meterValue": mv});
+                    self.tx_call("TransactionEvent", event).await?;
+                } else {
+                    let mv = json!({"connectorId": 1, "transactionId": tx_id.parse::<i64>().unwrap_or(0),
+                        "meterValue": [{"timestamp": at, "sampledValue": values}]});
+                    self.tx_call("MeterValues", mv).await?;
+                }
+            }
+            previous_wh = reading.energy_wh;
             if i == last || self.responder.remote_stop {
                 last = i;
                 self.register = now_register;
                 break;
             }
-            if self.v201 {
-                let mv = json!([{"timestamp": self.at(), "sampledValue": sampled_201(reading, now_register, "Sample.Periodic")}]);
+            let values = if v201 {
+                only_measurands(sampled_201(reading, now_register, "Sample.Periodic"), &sampled)
+            } else {
+                only_measurands(sampled_16(reading, now_register, "Sample.Periodic"), &sampled)
+            };
+            if is_empty(&values) {
+                continue;
+            }
+            seq_no += 1;
+            if v201 {
+                let mv = json!([{"timestamp": self.at(), "sampledValue": values}]);
                 let event = json!({"eventType": "Updated", "timestamp": self.at(), "triggerReason": "MeterValuePeriodic",
-                    "seqNo": i + 1, "transactionInfo": {"transactionId": tx_id}, "meterValue": mv});
+                    "seqNo": seq_no, "transactionInfo": {"transactionId": tx_id}, "meterValue": mv});
                 self.tx_call("TransactionEvent", event).await?;
             } else {
                 let mv = json!({"connectorId": 1, "transactionId": tx_id.parse::<i64>().unwrap_or(0),
-                    "meterValue": [{"timestamp": self.at(), "sampledValue": sampled_16(reading, now_register, "Sample.Periodic")}]});
+                    "meterValue": [{"timestamp": self.at(), "sampledValue": values}]});
                 self.tx_call("MeterValues", mv).await?;
             }
         }
         let stopped_remotely = std::mem::take(&mut self.responder.remote_stop);
         if power_lost {
             // Back on power: a new connection and a boot; the stop comes after it (TC_032_1).
-            self.minute += 1;
+            self.seconds += 60;
             self.ws = connect(&self.url, &self.identity, self.v201).await?;
             self.boot().await?;
         }
@@ -583,7 +688,7 @@ impl SimStation {
                 (false, true) => ("RemoteStop", "Remote"),
                 (false, false) => ("EVDeparted", "EVDisconnected"),
             };
-            let event = json!({"eventType": "Ended", "timestamp": self.at(), "triggerReason": trigger, "seqNo": last + 1,
+            let event = json!({"eventType": "Ended", "timestamp": self.at(), "triggerReason": trigger, "seqNo": seq_no + 1,
                 "transactionInfo": {"transactionId": tx_id, "stoppedReason": reason}, "meterValue": end});
             self.tx_call("TransactionEvent", event).await?;
         } else {
@@ -610,18 +715,18 @@ impl SimStation {
     /// A fault reported and, a simulated minute later, cleared: 1.6 through StatusNotification,
     /// 2.0.1 through NotifyEvent on the connector's Problem variable.
     async fn fault(&mut self, code: &str) -> Result<(), String> {
-        self.minute += 1;
+        self.seconds += 60;
         if self.v201 {
             for value in ["true", "false"] {
-                let event = json!({"generatedAt": self.at(), "seqNo": 0, "eventData": [{"eventId": self.minute, "timestamp": self.at(),
+                let event = json!({"generatedAt": self.at(), "seqNo": 0, "eventData": [{"eventId": self.seconds, "timestamp": self.at(),
                     "trigger": "Delta", "actualValue": value, "techCode": code, "component": {"name": "Connector", "evse": {"id": 1, "connectorId": 1}},
                     "variable": {"name": "Problem"}, "eventNotificationType": "HardWiredNotification"}]});
                 self.call("NotifyEvent", event).await?;
-                self.minute += 1;
+                self.seconds += 60;
             }
         } else {
             self.status("Faulted", "Faulted", code).await?;
-            self.minute += 1;
+            self.seconds += 60;
             self.status("Available", "Available", "NoError").await?;
         }
         Ok(())
@@ -645,7 +750,7 @@ impl SimStation {
                 continue;
             }
             if std::mem::take(&mut self.responder.reboot) {
-                self.minute += 1;
+                self.seconds += 60;
                 self.boot().await?;
                 continue;
             }
@@ -699,9 +804,9 @@ async fn run_station(config: SimConfig, index: usize) -> Result<StationOutcome, 
         timeout: config.call_timeout,
         rng,
         base: std::time::UNIX_EPOCH + Duration::from_secs(1_795_000_000 + index as u64 * 86_400),
-        minute: 0,
+        seconds: 0,
         register,
-        responder: Responder::new(v201),
+        responder: Responder::new(v201, config.sample_interval, config.clock_aligned_interval),
     };
     let linger_until = tokio::time::Instant::now() + config.linger;
     station.boot().await?;
@@ -782,17 +887,47 @@ mod tests {
 
     #[test]
     fn the_same_seed_gives_the_same_curve() {
-        let a: Vec<u64> = curve(&mut Rng::new(7), 30).iter().map(|r| r.energy_wh).collect();
-        let b: Vec<u64> = curve(&mut Rng::new(7), 30).iter().map(|r| r.energy_wh).collect();
-        let c: Vec<u64> = curve(&mut Rng::new(8), 30).iter().map(|r| r.energy_wh).collect();
+        let a: Vec<u64> = curve(&mut Rng::new(7), 30, 60).iter().map(|r| r.energy_wh).collect();
+        let b: Vec<u64> = curve(&mut Rng::new(7), 30, 60).iter().map(|r| r.energy_wh).collect();
+        let c: Vec<u64> = curve(&mut Rng::new(8), 30, 60).iter().map(|r| r.energy_wh).collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert!(a.windows(2).all(|w| w[1] >= w[0]), "energy never goes backwards");
     }
 
     #[test]
+    fn the_sample_interval_sets_the_energy_per_sample() {
+        let minutes = curve(&mut Rng::new(5), 10, 60);
+        let half_minutes = curve(&mut Rng::new(5), 20, 30);
+        // Below 80 % the power is constant: twice the samples at half the interval deliver the
+        // same energy, give or take rounding.
+        let (a, b) = (minutes[9].energy_wh as f64, half_minutes[19].energy_wh as f64);
+        assert!((a - b).abs() <= 2.0 && a > 0.0, "{a} vs {b}");
+        assert!(half_minutes[0].energy_wh * 2 <= minutes[0].energy_wh + 1);
+    }
+
+    #[test]
+    fn clock_aligned_instants_are_multiples_of_the_interval() {
+        assert_eq!(aligned_between(1_000, 1_300, 120), vec![1_080, 1_200]);
+        assert_eq!(aligned_between(1_080, 1_200, 120), vec![1_200], "the start is excluded, the end included");
+        assert_eq!(aligned_between(1_000, 1_010, 120), Vec::<u64>::new());
+        assert_eq!(aligned_between(1_000, 9_000, 0), Vec::<u64>::new(), "0 turns them off");
+    }
+
+    #[test]
+    fn only_configured_measurands_are_reported() {
+        let reading = Reading { energy_wh: 10, power_w: 7_000.0, soc: 50.0 };
+        let all = sampled_16(&reading, 1_010, "Sample.Periodic");
+        let kept = only_measurands(all.clone(), "Energy.Active.Import.Register, SoC");
+        let names: Vec<&str> = kept.as_array().into_iter().flatten().filter_map(|v| v["measurand"].as_str()).collect();
+        assert_eq!(names, ["Energy.Active.Import.Register", "SoC"]);
+        assert!(is_empty(&only_measurands(all.clone(), "")));
+        assert_eq!(only_measurands(all.clone(), SAMPLED_MEASURANDS), all);
+    }
+
+    #[test]
     fn power_tapers_above_80_percent() {
-        let readings = curve(&mut Rng::new(1), 600);
+        let readings = curve(&mut Rng::new(1), 600, 60);
         let first = readings[0].power_w;
         let late = readings.iter().find(|r| r.soc >= 95.0).map(|r| r.power_w);
         assert!(late.is_some_and(|p| p < first / 2.0), "{first} vs {late:?}");

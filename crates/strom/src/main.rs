@@ -119,9 +119,17 @@ struct SimArgs {
     /// Sessions per station [default: 3].
     #[arg(long)]
     sessions: Option<usize>,
-    /// Meter samples per session, a simulated minute apart [default: 30].
+    /// Meter samples per session [default: 30].
     #[arg(long)]
     samples: Option<usize>,
+    /// Simulated seconds between a session's periodic samples: the stations' initial
+    /// MeterValueSampleInterval / SampledDataCtrlr.TxUpdatedInterval [default: 60].
+    #[arg(long)]
+    sample_interval: Option<u64>,
+    /// The stations' initial ClockAlignedDataInterval / AlignedDataCtrlr.Interval in seconds:
+    /// readings at every multiple of it since midnight UTC, 0 for none [default: 0].
+    #[arg(long)]
+    clock_aligned_interval: Option<u64>,
     /// Share of sessions (0-1) after which the station reports and clears a fault [default: 0.2].
     #[arg(long)]
     fault_share: Option<f64>,
@@ -157,6 +165,8 @@ struct SimScenario {
     version: Option<String>,
     sessions: Option<usize>,
     samples: Option<usize>,
+    sample_interval: Option<u64>,
+    clock_aligned_interval: Option<u64>,
     fault_share: Option<f64>,
     fault_codes: Option<Vec<String>>,
     drop_share: Option<f64>,
@@ -199,6 +209,10 @@ fn sim_config(args: SimArgs) -> Result<chargesim::sim::SimConfig> {
     if fault_codes.is_empty() {
         anyhow::bail!("fault_codes must name at least one error code");
     }
+    let sample_interval = args.sample_interval.or(file.sample_interval).unwrap_or(60);
+    if sample_interval == 0 {
+        anyhow::bail!("sample_interval must be at least 1 second");
+    }
     Ok(chargesim::sim::SimConfig {
         url: args
             .url
@@ -211,6 +225,8 @@ fn sim_config(args: SimArgs) -> Result<chargesim::sim::SimConfig> {
         sessions_per_station: args.sessions.or(file.sessions).unwrap_or(3),
         seed: args.seed.or(file.seed).unwrap_or(1),
         samples_per_session: args.samples.or(file.samples).unwrap_or(30),
+        sample_interval,
+        clock_aligned_interval: args.clock_aligned_interval.or(file.clock_aligned_interval).unwrap_or(0),
         fault_share,
         fault_codes,
         prefix: args.prefix.or(file.prefix).unwrap_or_else(|| "sim-".into()),

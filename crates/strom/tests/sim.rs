@@ -11,7 +11,8 @@ both_backends!(
     simulated_stations_answer_commands,
     nothing_is_lost_across_network_drops,
     scenario_files_make_runs_repeatable,
-    tc_032_1_power_loss_ends_sessions_after_a_reboot
+    tc_032_1_power_loss_ends_sessions_after_a_reboot,
+    meter_values_follow_the_sample_and_clock_aligned_intervals
 );
 
 async fn simulated_fleet_energy_and_faults_match_what_is_stored(backend: Backend) {
@@ -102,6 +103,11 @@ async fn simulated_stations_answer_commands(backend: Backend) {
         .http("PUT", "/api/v1/stations/cmd-0/configuration/NumberOfConnectors", Some(json!({"value": "9"})))
         .await;
     assert_eq!(refused, json!({"status": "Rejected"}), "read-only keys stay as they are");
+    // The next session samples every 15 s instead of 60.
+    let (_, interval) = server
+        .http("PUT", "/api/v1/stations/cmd-0/configuration/MeterValueSampleInterval", Some(json!({"value": "15"})))
+        .await;
+    assert_eq!(interval, json!({"status": "Accepted"}));
     let (status, list) =
         server.http("POST", "/api/v1/stations/cmd-0/local-list", Some(json!({"update_type": "Full"}))).await;
     assert_eq!((status, list["status"].as_str(), list["version"].as_i64()), (200, Some("Accepted"), Some(1)));
@@ -141,6 +147,15 @@ async fn simulated_stations_answer_commands(backend: Backend) {
     let started =
         stored.as_array().expect("array").iter().find(|t| t["station_id"] == "cmd-1").cloned().expect("2.0.1 session");
     assert!(started["remote_start_id"].is_i64(), "the 2.0.1 session names the remote start: {started}");
+    let changed = stored.as_array().expect("array").iter().find(|t| t["station_id"] == "cmd-0").expect("1.6 session");
+    let readings = server.get(&format!("/api/v1/transactions/{}/meter-values", changed["id"])).await;
+    let periodic: Vec<i64> = stored_list(&readings)
+        .iter()
+        .filter(|r| r["measurand"] == "Energy.Active.Import.Register" && r["context"] == "Sample.Periodic")
+        .map(|r| chrono::DateTime::parse_from_rfc3339(r["timestamp"].as_str().expect("at")).expect("time").timestamp())
+        .collect();
+    assert_eq!(periodic.len(), 2, "{readings}");
+    assert_eq!(periodic[1] - periodic[0], 15, "the changed MeterValueSampleInterval: {periodic:?}");
     assert_eq!(boots(&server, "cmd-0").await, 2, "the reset rebooted the station");
 }
 
@@ -290,5 +305,55 @@ async fn tc_032_1_power_loss_ends_sessions_after_a_reboot(backend: Backend) {
     }
     for station in ["pl-0", "pl-1"] {
         assert_eq!(boots(&server, station).await, 3, "{station}: a boot at start and one after each power loss");
+    }
+}
+
+/// Periodic readings come every sample interval, clock-aligned ones at each multiple of the
+/// clock-aligned interval (since midnight UTC) with the register between its neighbours, and the
+/// session's energy is what the meter delivered.
+async fn meter_values_follow_the_sample_and_clock_aligned_intervals(backend: Backend) {
+    let server = Server::start(backend).await;
+    server.add_token("SIM", "Accepted", None, None).await;
+    let url = format!("ws://{}/ocpp", server.addr);
+    let args = ["--url", &url, "--stations", "2", "--version", "mixed", "--sessions", "1", "--samples", "12"];
+    let more = ["--sample-interval", "30", "--clock-aligned-interval", "120", "--fault-share", "0", "--prefix", "clk-"];
+    let output = run_sim(&[&args[..], &more[..]].concat()).await;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
+    let stored = server.get("/api/v1/transactions?limit=100").await;
+    let seconds = |r: &Value| {
+        let text = r["timestamp"].as_str().expect("timestamp");
+        chrono::DateTime::parse_from_rfc3339(text).expect("RFC 3339").timestamp()
+    };
+    for session in summary["session_log"].as_array().expect("log") {
+        let found = stored_session(stored_list(&stored), session);
+        assert_eq!(found["energy_wh"].as_f64(), session["energy_wh"].as_f64(), "{found}");
+        let id = found["id"].as_i64().expect("id");
+        let readings = server.get(&format!("/api/v1/transactions/{id}/meter-values")).await;
+        let registers: Vec<&Value> =
+            stored_list(&readings).iter().filter(|r| r["measurand"] == "Energy.Active.Import.Register").collect();
+        let periodic: Vec<i64> =
+            registers.iter().filter(|r| r["context"] == "Sample.Periodic").map(|r| seconds(r)).collect();
+        let clock: Vec<i64> = registers.iter().filter(|r| r["context"] == "Sample.Clock").map(|r| seconds(r)).collect();
+        assert_eq!(periodic.len(), 11, "12 samples, the last is the stop: {session}");
+        assert!(periodic.windows(2).all(|w| w[1] - w[0] == 30), "every 30 s: {periodic:?}");
+        // 12 samples of 30 s span 360 s: two or three multiples of 120 s fall in them.
+        assert!((2..=3).contains(&clock.len()), "{clock:?}");
+        assert!(clock.iter().all(|t| t % 120 == 0), "aligned to the clock: {clock:?}");
+        // In time order, the register never goes backwards, clock-aligned readings included.
+        let mut ordered: Vec<(i64, f64)> =
+            registers.iter().map(|r| (seconds(r), r["value"].as_f64().expect("value"))).collect();
+        ordered.sort_by(|a, b| a.partial_cmp(b).expect("comparable"));
+        assert!(ordered.windows(2).all(|w| w[1].1 >= w[0].1), "{ordered:?}");
+        // Clock-aligned readings carry the register and the power only (MeterValuesAlignedData).
+        let aligned_measurands: std::collections::BTreeSet<&str> = stored_list(&readings)
+            .iter()
+            .filter(|r| r["context"] == "Sample.Clock")
+            .filter_map(|r| r["measurand"].as_str())
+            .collect();
+        assert_eq!(
+            aligned_measurands.into_iter().collect::<Vec<_>>(),
+            ["Energy.Active.Import.Register", "Power.Active.Import"]
+        );
     }
 }
