@@ -774,10 +774,21 @@ pub(crate) async fn apply(conn: &mut Conn, op: &Op) -> Result<Outcome, StoreErro
             Ok(Outcome::Deleted(result.rows_affected() > 0))
         }
         Op::PruneMessages { before, max_per_station } => {
-            query("DELETE FROM messages WHERE at < $1").bind(before).execute(&mut *conn).await?;
+            // Frames are logged in the order they arrived, so ids follow time: everything below
+            // the first frame young enough to keep goes (no index on `at` to maintain for every
+            // frame; a frame a few microseconds out of order waits for the next pruning).
             query(
-                "DELETE FROM messages WHERE id <= (SELECT m.id FROM messages m WHERE m.station_id = messages.station_id \
-                 ORDER BY m.id DESC LIMIT 1 OFFSET $1)",
+                "DELETE FROM messages WHERE id < COALESCE((SELECT id FROM messages WHERE at >= $1 ORDER BY id LIMIT 1), \
+                 (SELECT max(id) + 1 FROM messages))",
+            )
+            .bind(before)
+            .execute(&mut *conn)
+            .await?;
+            // One pass over the log, numbering each station's frames newest first (a correlated
+            // subquery per row walked up to `max_per_station` index entries for every frame).
+            query(
+                "DELETE FROM messages WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER \
+                 (PARTITION BY station_id ORDER BY id DESC) AS newest FROM messages) ranked WHERE newest > $1)",
             )
             .bind(*max_per_station)
             .execute(conn)

@@ -65,3 +65,18 @@ async fn frames_reach_the_log_within_its_delay_without_a_reader_asking() {
     }
     store.close().await;
 }
+
+#[tokio::test]
+async fn pruning_by_age_removes_a_log_that_is_all_old() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store =
+        Store::open(&dir.path().join("e.db").display().to_string(), StoreOptions::default()).await.expect("open");
+    store
+        .apply(Op::Nothing, vec![frame("A", 1, "a1"), frame("B", 2, "b2"), frame("A", 3, "a3")])
+        .await
+        .expect("stored");
+    store.prune_messages("2026-11-04T00:00:00.000Z", 100).await.expect("pruned");
+    assert!(store.messages("A", None, 10).await.expect("read").is_empty());
+    assert!(store.messages("B", None, 10).await.expect("read").is_empty());
+    store.close().await;
+}
