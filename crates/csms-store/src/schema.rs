@@ -339,6 +339,12 @@ CREATE INDEX meter_values_tx ON meter_values (transaction_id, timestamp) WHERE t
     r#"
 DROP INDEX messages_at;
 "#,
+    // A StartTransaction is checked against the station's earlier ones (a retry gets the
+    // transaction it already has); without this index that check read the station's whole
+    // history, ever slower as it grew.
+    r#"
+CREATE INDEX transactions_start ON transactions (station_id, connector_id, started_at);
+"#,
 ];
 
 pub(crate) fn migrations(backend: Backend) -> Vec<String> {
