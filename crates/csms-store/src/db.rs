@@ -10,8 +10,8 @@
 use crate::StoreError;
 use rusqlite::types::Value;
 use sqlx::any::AnyRow;
-use sqlx::AnyConnection;
-use sqlx::{Any, Executor};
+use sqlx::postgres::PgRow;
+use sqlx::{Any, Executor, PgConnection, Postgres};
 use std::borrow::Cow;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -81,9 +81,89 @@ impl<'a> From<&'a Option<String>> for Arg<'a> {
 /// The writer's connection.
 pub(crate) enum Conn {
     Sqlite(Box<rusqlite::Connection>),
-    Postgres(AnyConnection),
+    Postgres(Box<PgWriter>),
     /// After the writer has stopped.
     Closed,
+}
+
+/// PostgreSQL's writer connection. Every statement is a round trip, so meter readings, which
+/// nothing in a batch reads back before the next statement, are gathered and inserted together
+/// (one `UNNEST` of arrays) before the next statement of any kind and before COMMIT.
+pub(crate) struct PgWriter {
+    conn: PgConnection,
+    readings: ReadingColumns,
+}
+
+/// Meter readings waiting to be inserted, column by column.
+#[derive(Default)]
+pub(crate) struct ReadingColumns {
+    pub station_id: Vec<String>,
+    pub evse_id: Vec<Option<i64>>,
+    pub connector_id: Vec<i64>,
+    pub transaction_id: Vec<Option<i64>>,
+    pub station_tx_id: Vec<Option<String>>,
+    pub timestamp: Vec<String>,
+    pub measurand: Vec<String>,
+    pub phase: Vec<Option<String>>,
+    pub location: Vec<String>,
+    pub context: Vec<String>,
+    pub format: Vec<String>,
+    pub unit: Vec<String>,
+    pub raw_value: Vec<String>,
+    pub value: Vec<Option<f64>>,
+    pub normalised_unit: Vec<String>,
+    pub signed_data: Vec<Option<String>>,
+}
+
+impl PgWriter {
+    pub(crate) async fn connect(url: &str) -> Result<PgWriter, StoreError> {
+        let conn = <PgConnection as sqlx::Connection>::connect(url).await?;
+        Ok(PgWriter { conn, readings: ReadingColumns::default() })
+    }
+
+    pub(crate) async fn close(self) {
+        let _ = sqlx::Connection::close(self.conn).await;
+    }
+
+    /// Inserts the gathered readings, if any.
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        if self.readings.station_id.is_empty() {
+            return Ok(());
+        }
+        let r = std::mem::take(&mut self.readings);
+        sqlx::query(
+            "INSERT INTO meter_values (station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, \
+             measurand, phase, location, context, format, unit, raw_value, value, normalised_unit, signed_data) \
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], \
+             $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], \
+             $14::float8[], $15::text[], $16::text[])",
+        )
+        .bind(r.station_id)
+        .bind(r.evse_id)
+        .bind(r.connector_id)
+        .bind(r.transaction_id)
+        .bind(r.station_tx_id)
+        .bind(r.timestamp)
+        .bind(r.measurand)
+        .bind(r.phase)
+        .bind(r.location)
+        .bind(r.context)
+        .bind(r.format)
+        .bind(r.unit)
+        .bind(r.raw_value)
+        .bind(r.value)
+        .bind(r.normalised_unit)
+        .bind(r.signed_data)
+        .execute(&mut self.conn)
+        .await?;
+        Ok(())
+    }
+
+    /// The connection, with the gathered readings inserted first.
+    async fn ready(&mut self) -> Result<&mut PgConnection, StoreError> {
+        self.flush().await?;
+        Ok(&mut self.conn)
+    }
 }
 
 impl Conn {
@@ -110,6 +190,14 @@ impl Conn {
         matches!(self, Conn::Sqlite(_))
     }
 
+    /// Where PostgreSQL's readings wait for their insert; `None` on SQLite.
+    pub(crate) fn pending_readings(&mut self) -> Option<&mut ReadingColumns> {
+        match self {
+            Conn::Postgres(pg) => Some(&mut pg.readings),
+            _ => None,
+        }
+    }
+
     pub(crate) async fn begin(&mut self) -> Result<(), StoreError> {
         self.batch(if self.is_sqlite() { "BEGIN IMMEDIATE" } else { "BEGIN" }).await
     }
@@ -122,6 +210,11 @@ impl Conn {
     pub(crate) async fn rollback(&mut self) -> Result<(), StoreError> {
         match self {
             Conn::Sqlite(c) if c.is_autocommit() => Ok(()),
+            Conn::Postgres(pg) => {
+                pg.readings = ReadingColumns::default();
+                pg.conn.execute("ROLLBACK").await?;
+                Ok(())
+            }
             _ => self.batch("ROLLBACK").await,
         }
     }
@@ -129,8 +222,8 @@ impl Conn {
     async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         match self {
             Conn::Sqlite(c) => c.execute_batch(sql)?,
-            Conn::Postgres(c) => {
-                c.execute(sql).await?;
+            Conn::Postgres(pg) => {
+                pg.ready().await?.execute(sql).await?;
             }
             Conn::Closed => return Err(StoreError::Closed),
         }
@@ -141,6 +234,7 @@ impl Conn {
 /// A row of a result: SQLite's values by column name, or sqlx's row.
 pub(crate) enum Row {
     Sqlite { names: Arc<[Box<str>]>, values: Vec<Value> },
+    Pg(PgRow),
     Any(AnyRow),
 }
 
@@ -155,6 +249,7 @@ impl Row {
                     .ok_or_else(|| StoreError::Corrupt(format!("no column {name:?} in the result")))?;
                 T::from_sqlite(&values[at]).ok_or_else(|| mistyped(name, &values[at]))
             }
+            Row::Pg(row) => Ok(sqlx::Row::try_get::<T, &str>(row, name)?),
             Row::Any(row) => Ok(sqlx::Row::try_get::<T, &str>(row, name)?),
         }
     }
@@ -165,6 +260,7 @@ impl Row {
                 Some(v) => T::from_sqlite(v).ok_or_else(|| mistyped(names.first().map_or("?", |n| n), v)),
                 None => Err(StoreError::Corrupt("a scalar query returned no column".into())),
             },
+            Row::Pg(row) => Ok(sqlx::Row::try_get::<T, usize>(row, 0)?),
             Row::Any(row) => Ok(sqlx::Row::try_get::<T, usize>(row, 0)?),
         }
     }
@@ -175,7 +271,9 @@ fn mistyped(name: &str, value: &Value) -> StoreError {
 }
 
 /// A Rust type a column can be read as, from either database.
-pub(crate) trait Column: Sized + for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any> {
+pub(crate) trait Column:
+    Sized + for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any> + for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>
+{
     fn from_sqlite(value: &Value) -> Option<Self>;
 }
 
@@ -244,7 +342,7 @@ impl<'q> Query<'q> {
                 bind_sqlite(&mut stmt, &self.args)?;
                 Ok(Done(stmt.raw_execute()? as u64))
             }
-            Conn::Postgres(c) => Ok(Done(self.into_sqlx().execute(c).await?.rows_affected())),
+            Conn::Postgres(pg) => Ok(Done(self.into_sqlx().execute(pg.ready().await?).await?.rows_affected())),
             Conn::Closed => Err(StoreError::Closed),
         }
     }
@@ -252,7 +350,9 @@ impl<'q> Query<'q> {
     pub(crate) async fn fetch_all(self, conn: &mut Conn) -> Result<Vec<Row>, StoreError> {
         match conn {
             Conn::Sqlite(c) => self.sqlite_rows(c, usize::MAX),
-            Conn::Postgres(c) => Ok(self.into_sqlx().fetch_all(c).await?.into_iter().map(Row::Any).collect()),
+            Conn::Postgres(pg) => {
+                Ok(self.into_sqlx().fetch_all(pg.ready().await?).await?.into_iter().map(Row::Pg).collect())
+            }
             Conn::Closed => Err(StoreError::Closed),
         }
     }
@@ -260,7 +360,7 @@ impl<'q> Query<'q> {
     pub(crate) async fn fetch_optional(self, conn: &mut Conn) -> Result<Option<Row>, StoreError> {
         match conn {
             Conn::Sqlite(c) => Ok(self.sqlite_rows(c, 1)?.pop()),
-            Conn::Postgres(c) => Ok(self.into_sqlx().fetch_optional(c).await?.map(Row::Any)),
+            Conn::Postgres(pg) => Ok(self.into_sqlx().fetch_optional(pg.ready().await?).await?.map(Row::Pg)),
             Conn::Closed => Err(StoreError::Closed),
         }
     }
@@ -285,7 +385,7 @@ impl<'q> Query<'q> {
         Ok(out)
     }
 
-    fn into_sqlx(self) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    fn into_sqlx(self) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
         let mut q = sqlx::query(self.sql);
         for arg in self.args {
             q = match arg {

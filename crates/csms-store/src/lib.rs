@@ -397,7 +397,7 @@ impl Writer {
     async fn connect(url: &str, backend: Backend) -> Result<db::Conn, StoreError> {
         match backend {
             Backend::Sqlite => db::Conn::open_sqlite(&path_of(url)),
-            Backend::Postgres => Ok(db::Conn::Postgres(<sqlx::AnyConnection as sqlx::Connection>::connect(url).await?)),
+            Backend::Postgres => Ok(db::Conn::Postgres(Box::new(db::PgWriter::connect(url).await?))),
         }
     }
 
@@ -458,8 +458,8 @@ impl Writer {
             }
         }
         self.flush_log(usize::MAX).await;
-        if let db::Conn::Postgres(conn) = std::mem::replace(&mut self.conn, db::Conn::Closed) {
-            let _ = sqlx::Connection::close(conn).await;
+        if let db::Conn::Postgres(pg) = std::mem::replace(&mut self.conn, db::Conn::Closed) {
+            pg.close().await;
         }
     }
 

@@ -1017,8 +1017,9 @@ struct Place {
     connector_id: i64,
 }
 
-/// Readings go in through one prepared statement per reading on SQLite, and with one multi-row
-/// INSERT per message on PostgreSQL (in slices far below its limit on bound parameters).
+/// Readings go in through one prepared statement per reading on SQLite. On PostgreSQL, where
+/// every statement is a round trip, they are gathered and inserted together before the writer's
+/// next statement (see `db::PgWriter`).
 async fn insert_readings(
     conn: &mut Conn,
     station: &StationId,
@@ -1027,71 +1028,51 @@ async fn insert_readings(
     station_tx_id: Option<&str>,
     readings: &[Reading],
 ) -> Result<(), StoreError> {
-    const COLUMNS: usize = 16;
-    if conn.is_sqlite() {
+    if let Some(pending) = conn.pending_readings() {
         for r in readings {
-            query(
-                "INSERT INTO meter_values (station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, \
-                 measurand, phase, location, context, format, unit, raw_value, value, normalised_unit, signed_data) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-            )
-            .bind(station.as_str())
-            .bind(place.evse_id)
-            .bind(place.connector_id)
-            .bind(transaction_id)
-            .bind(station_tx_id)
-            .bind(format_timestamp(&r.timestamp))
-            .bind(&r.measurand)
-            .bind(r.phase.as_deref())
-            .bind(&r.location)
-            .bind(&r.context)
-            .bind(&r.format)
-            .bind(&r.unit)
-            .bind(&r.raw_value)
-            .bind(r.value)
-            .bind(&r.normalised_unit)
-            .bind(r.signed_data.as_deref())
-            .execute(conn)
-            .await?;
+            pending.station_id.push(station.as_str().to_string());
+            pending.evse_id.push(place.evse_id);
+            pending.connector_id.push(place.connector_id);
+            pending.transaction_id.push(transaction_id);
+            pending.station_tx_id.push(station_tx_id.map(str::to_string));
+            pending.timestamp.push(format_timestamp(&r.timestamp));
+            pending.measurand.push(r.measurand.clone());
+            pending.phase.push(r.phase.clone());
+            pending.location.push(r.location.clone());
+            pending.context.push(r.context.clone());
+            pending.format.push(r.format.clone());
+            pending.unit.push(r.unit.clone());
+            pending.raw_value.push(r.raw_value.clone());
+            pending.value.push(r.value);
+            pending.normalised_unit.push(r.normalised_unit.clone());
+            pending.signed_data.push(r.signed_data.clone());
         }
         return Ok(());
     }
-    for part in readings.chunks(256) {
-        let mut sql = String::from(
-            "INSERT INTO meter_values (station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, measurand, \
-             phase, location, context, format, unit, raw_value, value, normalised_unit, signed_data) VALUES ",
-        );
-        for row in 0..part.len() {
-            let first = row * COLUMNS + 1;
-            let placeholders: Vec<String> = (first..first + COLUMNS).map(|n| format!("${n}")).collect();
-            if row > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            sql.push_str(&placeholders.join(", "));
-            sql.push(')');
-        }
-        let mut query = query(&sql);
-        for r in part {
-            query = query
-                .bind(station.as_str())
-                .bind(place.evse_id)
-                .bind(place.connector_id)
-                .bind(transaction_id)
-                .bind(station_tx_id)
-                .bind(format_timestamp(&r.timestamp))
-                .bind(&r.measurand)
-                .bind(r.phase.as_deref())
-                .bind(&r.location)
-                .bind(&r.context)
-                .bind(&r.format)
-                .bind(&r.unit)
-                .bind(&r.raw_value)
-                .bind(r.value)
-                .bind(&r.normalised_unit)
-                .bind(r.signed_data.as_deref());
-        }
-        query.execute(&mut *conn).await?;
+    for r in readings {
+        query(
+            "INSERT INTO meter_values (station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, \
+             measurand, phase, location, context, format, unit, raw_value, value, normalised_unit, signed_data) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        )
+        .bind(station.as_str())
+        .bind(place.evse_id)
+        .bind(place.connector_id)
+        .bind(transaction_id)
+        .bind(station_tx_id)
+        .bind(format_timestamp(&r.timestamp))
+        .bind(&r.measurand)
+        .bind(r.phase.as_deref())
+        .bind(&r.location)
+        .bind(&r.context)
+        .bind(&r.format)
+        .bind(&r.unit)
+        .bind(&r.raw_value)
+        .bind(r.value)
+        .bind(&r.normalised_unit)
+        .bind(r.signed_data.as_deref())
+        .execute(conn)
+        .await?;
     }
     Ok(())
 }
