@@ -155,6 +155,14 @@ struct Reading {
     soc: f64,
 }
 
+/// A reading as the station reports it: when, the register then, and why.
+struct Sample<'a> {
+    at: String,
+    reading: &'a Reading,
+    register: u64,
+    context: &'static str,
+}
+
 /// The energy curve of one session, sampled every `step` seconds: constant power up to 80 %
 /// state of charge, then tapering.
 fn curve(rng: &mut Rng, samples: usize, step: u64) -> Vec<Reading> {
@@ -627,26 +635,8 @@ impl SimStation {
                 let share = (at - epoch - sampled_from) as f64 / step as f64;
                 let wh = previous_wh as f64 + (reading.energy_wh - previous_wh) as f64 * share;
                 let register = start_register + wh.round() as u64;
-                let at = timestamp(self.base, at - epoch);
-                let values = if v201 {
-                    only_measurands(sampled_201(reading, register, "Sample.Clock"), &aligned)
-                } else {
-                    only_measurands(sampled_16(reading, register, "Sample.Clock"), &aligned)
-                };
-                if is_empty(&values) {
-                    continue;
-                }
-                seq_no += 1;
-                if v201 {
-                    let mv = json!([{"timestamp": at, "sampledValue": values}]);
-                    let event = json!({"eventType": "Updated", "timestamp": at, "triggerReason": "MeterValueClock",
-                        "seqNo": seq_no, "transactionInfo": {"transactionId": tx_id}, "meterValue": mv});
-                    self.tx_call("TransactionEvent", event).await?;
-                } else {
-                    let mv = json!({"connectorId": 1, "transactionId": tx_id.parse::<i64>().unwrap_or(0),
-                        "meterValue": [{"timestamp": at, "sampledValue": values}]});
-                    self.tx_call("MeterValues", mv).await?;
-                }
+                let taken = Sample { at: timestamp(self.base, at - epoch), reading, register, context: "Sample.Clock" };
+                self.send_sample(&tx_id, &mut seq_no, taken, "MeterValueClock", &aligned).await?;
             }
             previous_wh = reading.energy_wh;
             if i == last || self.responder.remote_stop {
@@ -654,25 +644,8 @@ impl SimStation {
                 self.register = now_register;
                 break;
             }
-            let values = if v201 {
-                only_measurands(sampled_201(reading, now_register, "Sample.Periodic"), &sampled)
-            } else {
-                only_measurands(sampled_16(reading, now_register, "Sample.Periodic"), &sampled)
-            };
-            if is_empty(&values) {
-                continue;
-            }
-            seq_no += 1;
-            if v201 {
-                let mv = json!([{"timestamp": self.at(), "sampledValue": values}]);
-                let event = json!({"eventType": "Updated", "timestamp": self.at(), "triggerReason": "MeterValuePeriodic",
-                    "seqNo": seq_no, "transactionInfo": {"transactionId": tx_id}, "meterValue": mv});
-                self.tx_call("TransactionEvent", event).await?;
-            } else {
-                let mv = json!({"connectorId": 1, "transactionId": tx_id.parse::<i64>().unwrap_or(0),
-                    "meterValue": [{"timestamp": self.at(), "sampledValue": values}]});
-                self.tx_call("MeterValues", mv).await?;
-            }
+            let taken = Sample { at: self.at(), reading, register: now_register, context: "Sample.Periodic" };
+            self.send_sample(&tx_id, &mut seq_no, taken, "MeterValuePeriodic", &sampled).await?;
         }
         let stopped_remotely = std::mem::take(&mut self.responder.remote_stop);
         if power_lost {
@@ -710,6 +683,40 @@ impl SimStation {
             transaction_id: tx_id,
             energy_wh: self.register - start_register,
         })
+    }
+
+    /// Reports a reading taken during transaction `tx_id` (1.6 MeterValues, 2.0.1 a
+    /// TransactionEvent Updated with `trigger` and the next `seq_no`), with the `measurands`
+    /// the station is configured to report; nothing when none of them is there.
+    async fn send_sample(
+        &mut self,
+        tx_id: &str,
+        seq_no: &mut usize,
+        sample: Sample<'_>,
+        trigger: &str,
+        measurands: &str,
+    ) -> Result<(), String> {
+        let Sample { at, reading, register, context } = sample;
+        let values = if self.v201 {
+            only_measurands(sampled_201(reading, register, context), measurands)
+        } else {
+            only_measurands(sampled_16(reading, register, context), measurands)
+        };
+        if is_empty(&values) {
+            return Ok(());
+        }
+        *seq_no += 1;
+        if self.v201 {
+            let mv = json!([{"timestamp": at, "sampledValue": values}]);
+            let event = json!({"eventType": "Updated", "timestamp": at, "triggerReason": trigger,
+                "seqNo": *seq_no, "transactionInfo": {"transactionId": tx_id}, "meterValue": mv});
+            self.tx_call("TransactionEvent", event).await?;
+        } else {
+            let mv = json!({"connectorId": 1, "transactionId": tx_id.parse::<i64>().unwrap_or(0),
+                "meterValue": [{"timestamp": at, "sampledValue": values}]});
+            self.tx_call("MeterValues", mv).await?;
+        }
+        Ok(())
     }
 
     /// A fault reported and, a simulated minute later, cleared: 1.6 through StatusNotification,
