@@ -413,7 +413,7 @@ impl Responder {
                 accepted
             }
             (_, "TriggerMessage") => match p["requestedMessage"].as_str() {
-                Some(m @ ("BootNotification" | "Heartbeat" | "StatusNotification")) => {
+                Some(m @ ("BootNotification" | "Heartbeat" | "StatusNotification" | "MeterValues")) => {
                     self.trigger = Some(m.to_string());
                     accepted
                 }
@@ -719,6 +719,30 @@ impl SimStation {
         Ok(())
     }
 
+    /// Reports the meter of an idle connector (no transaction): at a clock-aligned instant, or
+    /// because the CSMS asked for it with TriggerMessage.
+    async fn idle_reading(&mut self, at: String, context: &str) -> Result<(), String> {
+        let measurands = self.responder.setting(self.v201, "MeterValuesAlignedData", "AlignedDataCtrlr.Measurands");
+        // Nothing flows and no EV is plugged in: the register, and zero power.
+        let idle = Reading { energy_wh: 0, power_w: 0.0, soc: 0.0 };
+        let values = if self.v201 {
+            only_measurands(sampled_201(&idle, self.register, context), measurands)
+        } else {
+            only_measurands(sampled_16(&idle, self.register, context), measurands)
+        };
+        let values = only_measurands(values, "Energy.Active.Import.Register,Power.Active.Import");
+        if is_empty(&values) {
+            return Ok(());
+        }
+        let meter_value = json!([{"timestamp": at, "sampledValue": values}]);
+        if self.v201 {
+            self.call("MeterValues", json!({"evseId": 1, "meterValue": meter_value})).await?;
+        } else {
+            self.call("MeterValues", json!({"connectorId": 1, "meterValue": meter_value})).await?;
+        }
+        Ok(())
+    }
+
     /// A fault reported and, a simulated minute later, cleared: 1.6 through StatusNotification,
     /// 2.0.1 through NotifyEvent on the connector's Problem variable.
     async fn fault(&mut self, code: &str) -> Result<(), String> {
@@ -747,13 +771,28 @@ impl SimStation {
         samples: usize,
         sessions: &mut Vec<SessionRecord>,
     ) -> Result<(), String> {
+        // While idle the simulated clock follows the real one, so that clock-aligned readings
+        // come when they fall due.
+        let epoch = self.base.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let mut idle_since = tokio::time::Instant::now();
         loop {
+            let elapsed = idle_since.elapsed().as_secs();
+            if elapsed > 0 {
+                let from = self.seconds;
+                self.seconds += elapsed;
+                idle_since += Duration::from_secs(elapsed);
+                let clock = self.responder.seconds(self.v201, "ClockAlignedDataInterval", "AlignedDataCtrlr.Interval");
+                for at in aligned_between(epoch + from, epoch + self.seconds, clock) {
+                    self.idle_reading(timestamp(self.base, at - epoch), "Sample.Clock").await?;
+                }
+            }
             if let Some((tag, remote_start_id)) = self.responder.remote_start.take() {
                 // A 1.6 remote start carries no id: the session is remote all the same.
                 let record = self
                     .charge(&tag, sessions.len(), samples, Some(remote_start_id.unwrap_or(0)), Interruption::None)
                     .await?;
                 sessions.push(record);
+                idle_since = tokio::time::Instant::now();
                 continue;
             }
             if std::mem::take(&mut self.responder.reboot) {
@@ -765,11 +804,22 @@ impl SimStation {
                 match message.as_str() {
                     "BootNotification" => self.boot().await?,
                     "Heartbeat" => self.call("Heartbeat", json!({})).await.map(drop)?,
+                    "MeterValues" => self.idle_reading(self.at(), "Trigger").await?,
                     _ => self.status("Available", "Available", "NoError").await?,
                 }
                 continue;
             }
-            let Some(frame) = self.next_frame(deadline).await? else { return Ok(()) };
+            // Wake for the next clock-aligned reading, if one falls due before the deadline.
+            let clock = self.responder.seconds(self.v201, "ClockAlignedDataInterval", "AlignedDataCtrlr.Interval");
+            let next = aligned_between(epoch + self.seconds, epoch + self.seconds + clock, clock).first().copied();
+            let wake =
+                next.map_or(deadline, |at| deadline.min(idle_since + Duration::from_secs(at - epoch - self.seconds)));
+            let Some(frame) = self.next_frame(wake).await? else {
+                if tokio::time::Instant::now() >= deadline {
+                    return Ok(());
+                }
+                continue;
+            };
             if frame[0] == 2 {
                 self.respond(&frame).await?;
             }

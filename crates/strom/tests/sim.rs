@@ -12,7 +12,8 @@ both_backends!(
     nothing_is_lost_across_network_drops,
     scenario_files_make_runs_repeatable,
     tc_032_1_power_loss_ends_sessions_after_a_reboot,
-    meter_values_follow_the_sample_and_clock_aligned_intervals
+    meter_values_follow_the_sample_and_clock_aligned_intervals,
+    idle_stations_report_clock_aligned_and_triggered_meter_values
 );
 
 async fn simulated_fleet_energy_and_faults_match_what_is_stored(backend: Backend) {
@@ -355,5 +356,48 @@ async fn meter_values_follow_the_sample_and_clock_aligned_intervals(backend: Bac
             aligned_measurands.into_iter().collect::<Vec<_>>(),
             ["Energy.Active.Import.Register", "Power.Active.Import"]
         );
+    }
+}
+
+/// Between sessions a station reports its meter at each clock-aligned instant (no transaction)
+/// and when the CSMS triggers MeterValues.
+async fn idle_stations_report_clock_aligned_and_triggered_meter_values(backend: Backend) {
+    use serde_json::json;
+    let server = Server::start(backend).await;
+    let url = format!("ws://{}/ocpp", server.addr);
+    let sim = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
+        .args(["sim", "--url", &url, "--stations", "2", "--version", "mixed", "--sessions", "0"])
+        .args(["--linger", "4", "--clock-aligned-interval", "1", "--prefix", "idle-"])
+        .output();
+    let sim = tokio::spawn(sim);
+    wait_connected(&server, 2).await;
+    for (station, requested) in [
+        ("idle-0", json!({"requestedMessage": "MeterValues", "connectorId": 1})),
+        ("idle-1", json!({"requestedMessage": "MeterValues", "evse": {"id": 1}})),
+    ] {
+        let (status, answer) =
+            server.http("POST", &format!("/api/v1/stations/{station}/commands/TriggerMessage"), Some(requested)).await;
+        assert_eq!((status, answer["status"].as_str()), (200, Some("Accepted")), "{station}: {answer}");
+    }
+    let output = sim.await.expect("join").expect("strom sim runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    for station in ["idle-0", "idle-1"] {
+        let messages = server.get(&format!("/api/v1/stations/{station}/messages?limit=1000")).await;
+        let readings: Vec<&Value> = stored_list(&messages)
+            .iter()
+            .filter(|m| m["direction"] == "in" && m["frame"][2] == "MeterValues")
+            .map(|m| &m["frame"][3]["meterValue"][0])
+            .collect();
+        let context = |r: &&Value| r["sampledValue"][0]["context"].as_str().unwrap_or_default().to_string();
+        let clock: Vec<&Value> = readings.iter().copied().filter(|r| context(r) == "Sample.Clock").collect();
+        assert!(clock.len() >= 2, "about one a second for four seconds: {readings:?}");
+        assert!(readings.iter().any(|r| context(r) == "Trigger"), "{station} answered the trigger: {readings:?}");
+        for r in clock {
+            let at = chrono::DateTime::parse_from_rfc3339(r["timestamp"].as_str().expect("at")).expect("time");
+            assert_eq!(at.timestamp_subsec_millis(), 0, "aligned to the second: {r}");
+        }
+        // Every one of them was answered, none refused.
+        let answers = stored_list(&messages).iter().filter(|m| m["direction"] == "out" && m["frame"][0] == 4).count();
+        assert_eq!(answers, 0, "{messages}");
     }
 }
