@@ -39,13 +39,13 @@ pub async fn run(config: Config, api_open: bool) -> Result<()> {
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     let addr = axum::serve::Listener::local_addr(&listener)?;
+    tokio::spawn(wait_for_signal(shutdown.clone()));
     // Printed on stdout so that scripts and tests started with port 0 learn the port.
     println!("strom listening on {addr}");
     std::io::stdout().flush()?;
     tracing::info!(%addr, database = %redact(&config.database), "serving");
 
     tokio::spawn(prune_message_log(store.clone(), clock, config.clone(), shutdown.clone()));
-    tokio::spawn(wait_for_signal(shutdown.clone()));
 
     let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     server.await.context("serving")?;
@@ -58,25 +58,32 @@ pub async fn run(config: Config, api_open: bool) -> Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal(shutdown: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Cancels `shutdown` on SIGTERM or Ctrl-C. The SIGTERM handler is installed before this returns
+/// (and so before "listening" is printed): a supervisor that stops Ström the moment it is up
+/// still gets a graceful shutdown rather than the default action of the signal.
+fn wait_for_signal(shutdown: CancellationToken) -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let term = async move {
+            match term {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term => {}
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+        tracing::info!("shutting down");
+        shutdown.cancel();
     }
-    tracing::info!("shutting down");
-    shutdown.cancel();
 }
 
 async fn prune_message_log(store: Store, clock: Arc<dyn Clock>, config: Config, shutdown: CancellationToken) {

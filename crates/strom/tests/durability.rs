@@ -10,7 +10,11 @@ use std::collections::BTreeSet;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-both_backends!(sigkill_loses_no_acknowledged_reading, sigterm_drains_sessions_and_exits_cleanly);
+both_backends!(
+    sigkill_loses_no_acknowledged_reading,
+    sigterm_drains_sessions_and_exits_cleanly,
+    sigterm_right_after_start_is_a_clean_shutdown
+);
 
 async fn sigkill_loses_no_acknowledged_reading(backend: Backend) {
     let server = Server::start(backend).await;
@@ -77,4 +81,12 @@ async fn sigterm_drains_sessions_and_exits_cleanly(backend: Backend) {
     assert_eq!(station["connected"], false);
     assert!(station["last_seen_at"].is_string());
     assert_eq!(station["connectors"][0]["status"], "Available");
+}
+
+/// A supervisor may stop Ström the moment it says it listens: the SIGTERM handler is already
+/// there, so that is a clean shutdown, not death by the signal's default action.
+async fn sigterm_right_after_start_is_a_clean_shutdown(backend: Backend) {
+    let server = Server::start(backend).await;
+    let (exit, _) = server.terminate().await;
+    assert!(exit.success(), "strom exits 0 on SIGTERM at once: {exit:?}");
 }
