@@ -69,8 +69,9 @@ async fn respond(session: &mut Session, request: Request, log: &mut Option<Frame
                 status_info: None,
             })
         }
+        // Nothing to store but the frames, which go to the message log with the answer's: no
+        // round trip through the writer.
         Request::Heartbeat(_) => {
-            session.commit(Op::Nothing, log).await?;
             Response::Heartbeat(HeartbeatResponse { current_time: DateTime(now), custom_data: None })
         }
         Request::StatusNotification(req) => {
