@@ -576,11 +576,11 @@ impl SimStation {
         let v201 = self.v201;
         let step =
             self.responder.seconds(v201, "MeterValueSampleInterval", "SampledDataCtrlr.TxUpdatedInterval").max(1);
-        let clock = self.responder.seconds(v201, "ClockAlignedDataInterval", "AlignedDataCtrlr.Interval");
+        let clock = self.clock_aligned_interval();
         let sampled =
             self.responder.setting(v201, "MeterValuesSampledData", "SampledDataCtrlr.TxUpdatedMeasurands").to_string();
         let aligned = self.responder.setting(v201, "MeterValuesAlignedData", "AlignedDataCtrlr.Measurands").to_string();
-        let epoch = self.base.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let epoch = self.epoch();
         let readings = curve(&mut self.rng, samples.max(1), step);
         // Where it happens: after the start, at one of the session's readings.
         let span = readings.len().saturating_sub(1).max(1);
@@ -685,6 +685,24 @@ impl SimStation {
         })
     }
 
+    /// The sampled values of `reading` in this station's OCPP version, only the `measurands` it is
+    /// configured to report; `None` when that leaves nothing.
+    fn sampled_values(&self, reading: &Reading, register: u64, context: &str, measurands: &str) -> Option<Value> {
+        let all =
+            if self.v201 { sampled_201(reading, register, context) } else { sampled_16(reading, register, context) };
+        Some(only_measurands(all, measurands)).filter(|values| !is_empty(values))
+    }
+
+    /// The configured ClockAlignedDataInterval / AlignedDataCtrlr.Interval, in seconds.
+    fn clock_aligned_interval(&self) -> u64 {
+        self.responder.seconds(self.v201, "ClockAlignedDataInterval", "AlignedDataCtrlr.Interval")
+    }
+
+    /// `base` in seconds since the epoch, which clock-aligned instants are counted from.
+    fn epoch(&self) -> u64 {
+        self.base.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    }
+
     /// Reports a reading taken during transaction `tx_id` (1.6 MeterValues, 2.0.1 a
     /// TransactionEvent Updated with `trigger` and the next `seq_no`), with the `measurands`
     /// the station is configured to report; nothing when none of them is there.
@@ -697,14 +715,7 @@ impl SimStation {
         measurands: &str,
     ) -> Result<(), String> {
         let Sample { at, reading, register, context } = sample;
-        let values = if self.v201 {
-            only_measurands(sampled_201(reading, register, context), measurands)
-        } else {
-            only_measurands(sampled_16(reading, register, context), measurands)
-        };
-        if is_empty(&values) {
-            return Ok(());
-        }
+        let Some(values) = self.sampled_values(reading, register, context, measurands) else { return Ok(()) };
         *seq_no += 1;
         if self.v201 {
             let mv = json!([{"timestamp": at, "sampledValue": values}]);
@@ -722,15 +733,12 @@ impl SimStation {
     /// Reports the meter of an idle connector (no transaction): at a clock-aligned instant, or
     /// because the CSMS asked for it with TriggerMessage.
     async fn idle_reading(&mut self, at: String, context: &str) -> Result<(), String> {
-        let measurands = self.responder.setting(self.v201, "MeterValuesAlignedData", "AlignedDataCtrlr.Measurands");
-        // Nothing flows and no EV is plugged in: the register, and zero power.
+        let configured =
+            self.responder.setting(self.v201, "MeterValuesAlignedData", "AlignedDataCtrlr.Measurands").to_string();
+        // Nothing flows and no EV is plugged in: of what is configured, the register and power.
         let idle = Reading { energy_wh: 0, power_w: 0.0, soc: 0.0 };
-        let values = if self.v201 {
-            only_measurands(sampled_201(&idle, self.register, context), measurands)
-        } else {
-            only_measurands(sampled_16(&idle, self.register, context), measurands)
-        };
-        let values = only_measurands(values, "Energy.Active.Import.Register,Power.Active.Import");
+        let Some(values) = self.sampled_values(&idle, self.register, context, &configured) else { return Ok(()) };
+        let values = only_measurands(values, ALIGNED_MEASURANDS);
         if is_empty(&values) {
             return Ok(());
         }
@@ -773,7 +781,7 @@ impl SimStation {
     ) -> Result<(), String> {
         // While idle the simulated clock follows the real one, so that clock-aligned readings
         // come when they fall due.
-        let epoch = self.base.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let epoch = self.epoch();
         let mut idle_since = tokio::time::Instant::now();
         loop {
             let elapsed = idle_since.elapsed().as_secs();
@@ -781,7 +789,7 @@ impl SimStation {
                 let from = self.seconds;
                 self.seconds += elapsed;
                 idle_since += Duration::from_secs(elapsed);
-                let clock = self.responder.seconds(self.v201, "ClockAlignedDataInterval", "AlignedDataCtrlr.Interval");
+                let clock = self.clock_aligned_interval();
                 for at in aligned_between(epoch + from, epoch + self.seconds, clock) {
                     self.idle_reading(timestamp(self.base, at - epoch), "Sample.Clock").await?;
                 }
@@ -810,7 +818,7 @@ impl SimStation {
                 continue;
             }
             // Wake for the next clock-aligned reading, if one falls due before the deadline.
-            let clock = self.responder.seconds(self.v201, "ClockAlignedDataInterval", "AlignedDataCtrlr.Interval");
+            let clock = self.clock_aligned_interval();
             let next = aligned_between(epoch + self.seconds, epoch + self.seconds + clock, clock).first().copied();
             let wake =
                 next.map_or(deadline, |at| deadline.min(idle_since + Duration::from_secs(at - epoch - self.seconds)));

@@ -252,10 +252,6 @@ impl Session {
     }
 }
 
-pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: OcppVersion, socket: WebSocket) {
-    serve(gateway, station, version, socket).await
-}
-
 /// The span a session's events are logged in. It is made for each message and event rather
 /// than kept for the connection's life: a span lives in the subscriber's registry with its
 /// formatted fields, about a kilobyte and a half per idle connection (measured).
@@ -263,7 +259,7 @@ fn station_span(station: &StationId, version: OcppVersion) -> tracing::Span {
     tracing::info_span!("station", id = %station, version = version.subprotocol())
 }
 
-async fn serve(gateway: Arc<Gateway>, station: StationId, version: OcppVersion, socket: WebSocket) {
+pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: OcppVersion, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     // A station that reconnects without booting keeps the registration it had (CHECKLIST §1.4).
     // The store's futures are boxed, here and below, for the reason `on_text`'s is.

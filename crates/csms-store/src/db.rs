@@ -86,12 +86,14 @@ pub(crate) enum Conn {
     Closed,
 }
 
-/// PostgreSQL's writer connection. Every statement is a round trip, so meter readings, which
-/// nothing in a batch reads back before the next statement, are gathered and inserted together
-/// (one `UNNEST` of arrays) before the next statement of any kind and before COMMIT.
+/// PostgreSQL's writer connection. Every statement is a round trip, so rows go in by the
+/// hundred with one `UNNEST` of arrays per table (one statement text, prepared once, whatever
+/// the count): the message log's frames as they are flushed, and meter readings, which nothing
+/// in a batch reads back before the next statement, gathered and inserted before the next
+/// statement of any kind and before COMMIT.
 pub(crate) struct PgWriter {
     conn: PgConnection,
-    readings: ReadingColumns,
+    pub(crate) readings: ReadingColumns,
 }
 
 /// Meter readings waiting to be inserted, column by column.
@@ -159,6 +161,23 @@ impl PgWriter {
         Ok(())
     }
 
+    /// Appends frames to the message log.
+    pub(crate) async fn insert_frames(&mut self, frames: &[crate::FrameLog]) -> Result<(), StoreError> {
+        let column = |f: fn(&crate::FrameLog) -> String| frames.iter().map(f).collect::<Vec<String>>();
+        let conn = self.ready().await?;
+        sqlx::query(
+            "INSERT INTO messages (station_id, direction, at, frame) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[])",
+        )
+        .bind(column(|f| f.station_id.clone()))
+        .bind(column(|f| f.direction.to_string()))
+        .bind(column(|f| csms_core::clock::format_timestamp(&f.at)))
+        .bind(column(|f| f.frame.clone()))
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
     /// The connection, with the gathered readings inserted first.
     async fn ready(&mut self) -> Result<&mut PgConnection, StoreError> {
         self.flush().await?;
@@ -190,10 +209,10 @@ impl Conn {
         matches!(self, Conn::Sqlite(_))
     }
 
-    /// Where PostgreSQL's readings wait for their insert; `None` on SQLite.
-    pub(crate) fn pending_readings(&mut self) -> Option<&mut ReadingColumns> {
+    /// The PostgreSQL connection, for its bulk inserts; `None` on SQLite.
+    pub(crate) fn postgres(&mut self) -> Option<&mut PgWriter> {
         match self {
-            Conn::Postgres(pg) => Some(&mut pg.readings),
+            Conn::Postgres(pg) => Some(pg),
             _ => None,
         }
     }

@@ -481,18 +481,15 @@ impl Writer {
         } else {
             self.log.drain(..most).collect()
         };
-        let refs: Vec<&FrameLog> = frames.iter().collect();
         let result = async {
             self.conn.begin().await?;
-            ops::log_frames(&mut self.conn, &refs).await?;
+            ops::log_frames(&mut self.conn, &frames).await?;
             self.conn.commit().await
         }
         .await;
         if let Err(e) = result {
             tracing::warn!(error = %e, frames = frames.len(), "could not write frames to the message log");
-            if self.conn.rollback().await.is_err() {
-                self.reconnect().await;
-            }
+            self.recover().await;
         }
     }
 
@@ -506,7 +503,7 @@ impl Writer {
             }
         }
         if batch.iter().all(|job| matches!(job.op, Op::Nothing)) {
-            // Nothing to commit: frames only (a Heartbeat, answers Ström sent).
+            // Nothing to commit: frames only (answers to Ström's CALLs, the frames Ström sent).
             for job in batch {
                 if let Some(reply) = job.reply {
                     let _ = reply.send(Ok(Outcome::Done));
@@ -565,10 +562,17 @@ impl Writer {
 
     async fn run_jobs(&mut self, jobs: &[Job]) -> Result<Vec<Outcome>, StoreError> {
         let result = Self::transaction(&mut self.conn, jobs).await;
-        if result.is_err() && self.conn.rollback().await.is_err() {
-            self.reconnect().await;
+        if result.is_err() {
+            self.recover().await;
         }
         result
+    }
+
+    /// Ends a failed transaction; a connection that cannot even roll back is replaced.
+    async fn recover(&mut self) {
+        if self.conn.rollback().await.is_err() {
+            self.reconnect().await;
+        }
     }
 
     async fn transaction(conn: &mut db::Conn, jobs: &[Job]) -> Result<Vec<Outcome>, StoreError> {

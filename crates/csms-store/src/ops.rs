@@ -378,36 +378,20 @@ pub enum Outcome {
     Found(bool),
 }
 
-/// Stores frames for the message log, in order. SQLite runs one prepared statement per frame;
-/// PostgreSQL, where every statement is a round trip, gets one multi-row INSERT per slice.
-pub(crate) async fn log_frames(conn: &mut Conn, frames: &[&FrameLog]) -> Result<(), StoreError> {
-    const COLUMNS: usize = 4;
-    if conn.is_sqlite() {
-        for f in frames {
-            query("INSERT INTO messages (station_id, direction, at, frame) VALUES ($1, $2, $3, $4)")
-                .bind(&f.station_id)
-                .bind(f.direction)
-                .bind(format_timestamp(&f.at))
-                .bind(&f.frame)
-                .execute(conn)
-                .await?;
-        }
-        return Ok(());
+/// Stores frames for the message log, in order: one prepared statement per frame on SQLite,
+/// one bulk insert on PostgreSQL, where every statement is a round trip.
+pub(crate) async fn log_frames(conn: &mut Conn, frames: &[FrameLog]) -> Result<(), StoreError> {
+    if let Some(pg) = conn.postgres() {
+        return pg.insert_frames(frames).await;
     }
-    for part in frames.chunks(500) {
-        let mut sql = String::from("INSERT INTO messages (station_id, direction, at, frame) VALUES ");
-        for row in 0..part.len() {
-            let n = row * COLUMNS;
-            if row > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4));
-        }
-        let mut query = query(&sql);
-        for f in part {
-            query = query.bind(&f.station_id).bind(f.direction).bind(format_timestamp(&f.at)).bind(&f.frame);
-        }
-        query.execute(&mut *conn).await?;
+    for f in frames {
+        query("INSERT INTO messages (station_id, direction, at, frame) VALUES ($1, $2, $3, $4)")
+            .bind(&f.station_id)
+            .bind(f.direction)
+            .bind(format_timestamp(&f.at))
+            .bind(&f.frame)
+            .execute(conn)
+            .await?;
     }
     Ok(())
 }
@@ -1028,7 +1012,7 @@ async fn insert_readings(
     station_tx_id: Option<&str>,
     readings: &[Reading],
 ) -> Result<(), StoreError> {
-    if let Some(pending) = conn.pending_readings() {
+    if let Some(pending) = conn.postgres().map(|pg| &mut pg.readings) {
         for r in readings {
             pending.station_id.push(station.as_str().to_string());
             pending.evse_id.push(place.evse_id);
