@@ -91,8 +91,8 @@ async fn respond(session: &mut Session, request: Request, log: &mut Option<Frame
         }
         Request::StopTransaction(req) => {
             let mut readings = Vec::new();
-            for mv in req.transaction_data.iter().flatten() {
-                readings.extend(mv.sampled_value.iter().map(|sv| reading(&mv.timestamp, sv)));
+            for mv in req.transaction_data.into_iter().flatten() {
+                readings.extend(mv.sampled_value.into_iter().map(|sv| reading(&mv.timestamp, sv)));
             }
             let stop = StopTx {
                 station,
@@ -115,8 +115,8 @@ async fn respond(session: &mut Session, request: Request, log: &mut Option<Frame
         Request::MeterValues(req) => {
             let readings = req
                 .meter_value
-                .iter()
-                .flat_map(|mv| mv.sampled_value.iter().map(|sv| reading(&mv.timestamp, sv)))
+                .into_iter()
+                .flat_map(|mv| mv.sampled_value.into_iter().map(move |sv| reading(&mv.timestamp, sv)))
                 .collect();
             let op = Op::MeterValues {
                 station,
@@ -191,10 +191,10 @@ async fn respond(session: &mut Session, request: Request, log: &mut Option<Frame
     })
 }
 
-fn reading(timestamp: &DateTime, sv: &SampledValue) -> Reading {
+fn reading(timestamp: &DateTime, sv: SampledValue) -> Reading {
     metering::reading(
         timestamp.0,
-        &sv.value,
+        sv.value,
         sv.measurand.map(|m| m.as_str()),
         sv.phase.map(|p| p.as_str()),
         sv.location.map(|l| l.as_str()),

@@ -315,7 +315,7 @@ fn readings(mv: &MeterValue) -> Vec<Reading> {
             let raw = serde_json::Number::from_f64(sv.value).map_or_else(|| sv.value.to_string(), |n| n.to_string());
             let mut r = metering::reading(
                 mv.timestamp.0,
-                &raw,
+                raw,
                 sv.measurand.map(|m| m.as_str()),
                 sv.phase.map(|p| p.as_str()),
                 sv.location.map(|l| l.as_str()),

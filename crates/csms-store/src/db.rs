@@ -78,6 +78,37 @@ impl<'a> From<&'a Option<String>> for Arg<'a> {
     }
 }
 
+/// SQLite `INSERT OR FAIL INTO … VALUES (…), (…), …` texts for 1 to `max` rows, written once.
+/// A statement costs a cache lookup, its bindings cleared and a reset each time, so rows that
+/// arrive together (a message's readings, a flush of the log) go in up to `max` at a time.
+///
+/// `OR FAIL`: a multi-row statement that may abort halfway makes SQLite keep a statement journal
+/// (a copy of every page it changes, in a temporary file) to undo its own first rows. The writer
+/// rolls back the whole transaction on any error, so that undo is never wanted.
+pub(crate) struct MultiRow {
+    texts: Vec<String>,
+}
+
+impl MultiRow {
+    /// `into` is what follows `INSERT OR FAIL INTO`: the table and its column list.
+    pub(crate) fn new(into: &str, columns: usize, max: usize) -> MultiRow {
+        let tuple = format!("({})", vec!["?"; columns].join(", "));
+        let texts = (1..=max)
+            .map(|rows| format!("INSERT OR FAIL INTO {into} VALUES {}", vec![tuple.as_str(); rows].join(", ")))
+            .collect();
+        MultiRow { texts }
+    }
+
+    pub(crate) fn max(&self) -> usize {
+        self.texts.len()
+    }
+
+    /// The statement for `rows` rows, 1 to `max`.
+    pub(crate) fn sql(&self, rows: usize) -> &str {
+        &self.texts[rows - 1]
+    }
+}
+
 /// The writer's connection.
 pub(crate) enum Conn {
     Sqlite(Box<rusqlite::Connection>),
@@ -420,7 +451,10 @@ impl<'q> Query<'q> {
 /// The statements are written with PostgreSQL's `$N` placeholders. SQLite reads `$N` as a name
 /// and numbers names by first appearance; `?N` is its spelling of "parameter N", so the text is
 /// translated before it is prepared (and the translation is the key of the statement cache).
-fn sqlite_sql(sql: &str) -> String {
+fn sqlite_sql(sql: &str) -> Cow<'_, str> {
+    if !sql.contains('$') {
+        return Cow::Borrowed(sql);
+    }
     let mut bytes = sql.as_bytes().to_vec();
     for at in 1..bytes.len() {
         if bytes[at - 1] == b'$' && bytes[at].is_ascii_digit() {
@@ -428,7 +462,7 @@ fn sqlite_sql(sql: &str) -> String {
         }
     }
     // One ASCII byte replaced by another: still the UTF-8 it was.
-    String::from_utf8(bytes).unwrap_or_else(|_| sql.to_string())
+    Cow::Owned(String::from_utf8(bytes).unwrap_or_else(|_| sql.to_string()))
 }
 
 fn bind_sqlite(stmt: &mut rusqlite::CachedStatement<'_>, args: &[Arg<'_>]) -> Result<(), StoreError> {

@@ -2,7 +2,7 @@
 //! transaction. Decisions come from `csms-core`'s rules; this file only gathers their inputs
 //! and records their results.
 
-use crate::db::{query, query_scalar, Conn, Row};
+use crate::db::{query, query_scalar, Conn, MultiRow, Row};
 use crate::StoreError;
 use csms_core::access::Role;
 use csms_core::authorization::{self, AuthDecision, AuthStatus, IdTokenRecord, TokenStatus};
@@ -12,6 +12,7 @@ use csms_core::metering::{Reading, ENERGY_IMPORT_REGISTER};
 use csms_core::station::{BootInfo, RegistrationPolicy, RegistrationStatus, StationId};
 use csms_core::transactions;
 use csms_core::Timestamp;
+use std::sync::LazyLock;
 
 /// One frame for the message log.
 #[derive(Debug, Clone)]
@@ -378,20 +379,21 @@ pub enum Outcome {
     Found(bool),
 }
 
-/// Stores frames for the message log, in order: one prepared statement per frame on SQLite,
-/// one bulk insert on PostgreSQL, where every statement is a round trip.
+static INSERT_FRAMES: LazyLock<MultiRow> =
+    LazyLock::new(|| MultiRow::new("messages (station_id, direction, at, frame)", 4, 64));
+
+/// Stores frames for the message log, in order: up to 64 frames a statement on SQLite, one bulk
+/// insert on PostgreSQL, where every statement is a round trip.
 pub(crate) async fn log_frames(conn: &mut Conn, frames: &[FrameLog]) -> Result<(), StoreError> {
     if let Some(pg) = conn.postgres() {
         return pg.insert_frames(frames).await;
     }
-    for f in frames {
-        query("INSERT INTO messages (station_id, direction, at, frame) VALUES ($1, $2, $3, $4)")
-            .bind(&f.station_id)
-            .bind(f.direction)
-            .bind(format_timestamp(&f.at))
-            .bind(&f.frame)
-            .execute(conn)
-            .await?;
+    for part in frames.chunks(INSERT_FRAMES.max()) {
+        let mut insert = query(INSERT_FRAMES.sql(part.len()));
+        for f in part {
+            insert = insert.bind(&f.station_id).bind(f.direction).bind(format_timestamp(&f.at)).bind(&f.frame);
+        }
+        insert.execute(conn).await?;
     }
     Ok(())
 }
@@ -1001,9 +1003,18 @@ struct Place {
     connector_id: i64,
 }
 
-/// Readings go in through one prepared statement per reading on SQLite. On PostgreSQL, where
-/// every statement is a round trip, they are gathered and inserted together before the writer's
-/// next statement (see `db::PgWriter`).
+static INSERT_READINGS: LazyLock<MultiRow> = LazyLock::new(|| {
+    MultiRow::new(
+        "meter_values (station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, measurand, phase, \
+         location, context, format, unit, raw_value, value, normalised_unit, signed_data)",
+        16,
+        16,
+    )
+});
+
+/// Readings go in up to 16 a statement on SQLite. On PostgreSQL, where every statement is a
+/// round trip, they are gathered and inserted together before the writer's next statement (see
+/// `db::PgWriter`).
 async fn insert_readings(
     conn: &mut Conn,
     station: &StationId,
@@ -1020,43 +1031,49 @@ async fn insert_readings(
             pending.transaction_id.push(transaction_id);
             pending.station_tx_id.push(station_tx_id.map(str::to_string));
             pending.timestamp.push(format_timestamp(&r.timestamp));
-            pending.measurand.push(r.measurand.clone());
-            pending.phase.push(r.phase.clone());
-            pending.location.push(r.location.clone());
-            pending.context.push(r.context.clone());
-            pending.format.push(r.format.clone());
-            pending.unit.push(r.unit.clone());
+            pending.measurand.push(r.measurand.to_string());
+            pending.phase.push(r.phase.map(str::to_string));
+            pending.location.push(r.location.to_string());
+            pending.context.push(r.context.to_string());
+            pending.format.push(r.format.to_string());
+            pending.unit.push(r.unit.to_string());
             pending.raw_value.push(r.raw_value.clone());
             pending.value.push(r.value);
-            pending.normalised_unit.push(r.normalised_unit.clone());
+            pending.normalised_unit.push(r.normalised_unit.to_string());
             pending.signed_data.push(r.signed_data.clone());
         }
         return Ok(());
     }
+    // A message's readings mostly share one timestamp (a MeterValue element each): written once.
+    let mut stamps: Vec<(Timestamp, String)> = Vec::new();
     for r in readings {
-        query(
-            "INSERT INTO meter_values (station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, \
-             measurand, phase, location, context, format, unit, raw_value, value, normalised_unit, signed_data) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-        )
-        .bind(station.as_str())
-        .bind(place.evse_id)
-        .bind(place.connector_id)
-        .bind(transaction_id)
-        .bind(station_tx_id)
-        .bind(format_timestamp(&r.timestamp))
-        .bind(&r.measurand)
-        .bind(r.phase.as_deref())
-        .bind(&r.location)
-        .bind(&r.context)
-        .bind(&r.format)
-        .bind(&r.unit)
-        .bind(&r.raw_value)
-        .bind(r.value)
-        .bind(&r.normalised_unit)
-        .bind(r.signed_data.as_deref())
-        .execute(conn)
-        .await?;
+        if !stamps.iter().any(|(t, _)| *t == r.timestamp) {
+            stamps.push((r.timestamp, format_timestamp(&r.timestamp)));
+        }
+    }
+    let stamp = |t: &Timestamp| stamps.iter().find(|(s, _)| s == t).map_or("", |(_, text)| text.as_str());
+    for part in readings.chunks(INSERT_READINGS.max()) {
+        let mut insert = query(INSERT_READINGS.sql(part.len()));
+        for r in part {
+            insert = insert
+                .bind(station.as_str())
+                .bind(place.evse_id)
+                .bind(place.connector_id)
+                .bind(transaction_id)
+                .bind(station_tx_id)
+                .bind(stamp(&r.timestamp))
+                .bind(r.measurand)
+                .bind(r.phase)
+                .bind(r.location)
+                .bind(r.context)
+                .bind(r.format)
+                .bind(&*r.unit)
+                .bind(&r.raw_value)
+                .bind(r.value)
+                .bind(&*r.normalised_unit)
+                .bind(r.signed_data.as_deref());
+        }
+        insert.execute(conn).await?;
     }
     Ok(())
 }

@@ -27,6 +27,7 @@ both_backends!(
     x_08_concurrent_tx,
     x_09_stop_for_unknown_transaction,
     x_11_meter_values_are_normalised,
+    x_11_many_readings_in_one_message,
     x_12_station_level_fault,
     boot_rejected_for_unknown_station,
     boot_pending_for_unknown_station,
@@ -330,6 +331,40 @@ async fn x_11_meter_values_are_normalised(backend: Backend) {
     let t = server.get(&format!("/api/v1/transactions/{tx}")).await;
     assert_eq!(t["energy_wh"], 3000.0);
     assert_eq!(t["flags"], json!([]));
+}
+
+/// More readings in one message than the store writes with one statement: all of them are kept,
+/// each with its own element's timestamp and its own value.
+async fn x_11_many_readings_in_one_message(backend: Backend) {
+    let server = Server::start(backend).await;
+    server.add_token("TAG1", "Accepted", None, None).await;
+    let mut cp = server.booted("CP1").await;
+    let (tx, _) = cp.start(1, "TAG1", 1000, T0).await;
+    let elements: Vec<_> = (0..5)
+        .map(|minute| {
+            let sampled: Vec<_> = (0..7)
+                .map(|i| {
+                    let phase = ["L1", "L2", "L3", "N", "L1-N", "L2-N", "L3-N"][i];
+                    json!({"value": format!("{}", minute * 100 + i), "measurand": "Current.Import", "unit": "A", "phase": phase})
+                })
+                .collect();
+            json!({"timestamp": format!("2026-11-26T10:{:02}:00.000Z", 10 + minute), "sampledValue": sampled})
+        })
+        .collect();
+    cp.call_ok("MeterValues", json!({"connectorId": 1, "transactionId": tx, "meterValue": elements})).await;
+    let values = server.get(&format!("/api/v1/transactions/{tx}/meter-values")).await;
+    let got: Vec<(String, f64)> = values
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|v| (v["timestamp"].as_str().expect("timestamp").to_string(), v["value"].as_f64().expect("value")))
+        .collect();
+    let want: Vec<(String, f64)> = (0..5)
+        .flat_map(|minute| {
+            (0..7).map(move |i| (format!("2026-11-26T10:{:02}:00.000Z", 10 + minute), f64::from(minute * 100 + i)))
+        })
+        .collect();
+    assert_eq!(got, want);
 }
 
 async fn x_12_station_level_fault(backend: Backend) {
