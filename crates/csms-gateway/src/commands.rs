@@ -103,7 +103,7 @@ impl VersionedAction {
         };
         // Both texts were validated already (the request before sending, the answer on receipt).
         effects.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "the effect of a validated command could not be worked out");
+            tracing::error!(station = %station, error = %e, "the effect of a validated command could not be worked out");
             Vec::new()
         })
     }

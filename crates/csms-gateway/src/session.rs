@@ -100,7 +100,7 @@ impl Session {
             other => return Err(CallFailure::unexpected(other)),
         };
         self.set_registration(status);
-        tracing::info!(status = status.as_str(), "boot");
+        tracing::info!(station = %self.station, status = status.as_str(), "boot");
         let config = &self.gateway.config;
         let interval = match status {
             RegistrationStatus::Accepted => config.heartbeat_interval,
@@ -150,7 +150,7 @@ impl Session {
                 None
             }
             Err(e) => {
-                tracing::debug!(error = %e, "malformed frame");
+                tracing::debug!(station = %self.station, error = %e, "malformed frame");
                 let mut log = vec![self.frame_log("in", text)];
                 let answerable = e.answerable;
                 let id = e.id.clone().unwrap_or_else(|| "-1".to_string());
@@ -172,7 +172,7 @@ impl Session {
     }
 
     async fn on_call(&mut self, text: &str, id: &str, action: &str, payload: &RawValue) -> String {
-        let span = tracing::debug_span!("call", action, id);
+        let span = tracing::debug_span!("call", station = %self.station, action, id);
         let mut log = Some(self.frame_log("in", text));
         let result = match self.version {
             OcppVersion::V16 => v16::handle(self, action, payload, &mut log).instrument(span).await,
@@ -196,9 +196,9 @@ impl Session {
                 metrics.call_errors_sent.inc(&[("code", failure.code().as_str(self.version))]);
                 match &failure {
                     CallFailure::Storage(e) => {
-                        tracing::error!(error = %e, action, "storage failed, answering InternalError")
+                        tracing::error!(station = %self.station, error = %e, action, "storage failed, answering InternalError")
                     }
-                    other => tracing::debug!(error = %other, action, "refused"),
+                    other => tracing::debug!(station = %self.station, error = %other, action, "refused"),
                 }
                 Frame::encode_call_error(id, failure.code().as_str(self.version), &failure.to_string())
             }
@@ -218,7 +218,7 @@ impl Session {
     fn on_reply(&mut self, id: &str, reply: CallReply) {
         match self.pending.take() {
             Some(pending) if pending.id == id => {
-                tracing::debug!(action = pending.action, id, "station answered");
+                tracing::debug!(station = %self.station, action = pending.action, id, "station answered");
                 if let (Some(wanted), CallReply::Result(payload)) = (pending.triggers, &reply) {
                     let accepted = serde_json::from_str::<serde_json::Value>(payload)
                         .is_ok_and(|v| v.get("status").and_then(|s| s.as_str()) == Some("Accepted"));
@@ -231,7 +231,7 @@ impl Session {
             other => {
                 // A late answer to a timed-out CALL, or one never sent: logged and dropped
                 // (CONFORMANCE RPC-18).
-                tracing::debug!(id, "answer to no pending call dropped");
+                tracing::debug!(station = %self.station, id, "answer to no pending call dropped");
                 self.pending = other;
             }
         }
@@ -252,13 +252,6 @@ impl Session {
     }
 }
 
-/// The span a session's events are logged in. It is made for each message and event rather
-/// than kept for the connection's life: a span lives in the subscriber's registry with its
-/// formatted fields, about a kilobyte and a half per idle connection (measured).
-fn station_span(station: &StationId, version: OcppVersion) -> tracing::Span {
-    tracing::info_span!("station", id = %station, version = version.subprotocol())
-}
-
 pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: OcppVersion, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     // A station that reconnects without booting keeps the registration it had (CHECKLIST §1.4).
@@ -266,8 +259,7 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
     let registration = match Box::pin(gateway.store.registration(station.as_str())).await {
         Ok(r) => r,
         Err(e) => {
-            station_span(&station, version)
-                .in_scope(|| tracing::error!(error = %e, "cannot read the station's registration; closing"));
+            tracing::error!(station = %station, error = %e, "cannot read the station's registration; closing");
             let _ = sink.send(close(1011, "storage unavailable")).await;
             return;
         }
@@ -277,7 +269,7 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
     let (calls_tx, mut calls) = mpsc::channel::<Box<OutboundCall>>(4);
     let info = SessionInfo { version, connected_at: now, last_seen: now, registration };
     let (generation, replaced) = gateway.registry.insert(&station, calls_tx, info);
-    station_span(&station, version).in_scope(|| tracing::info!("connected"));
+    tracing::info!(station = %station, version = version.subprotocol(), "connected");
     let mut session = Session {
         gateway: gateway.clone(),
         station: station.clone(),
@@ -308,8 +300,7 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
                         // Boxed, so that the handling of a message (the largest state of this
                         // loop) takes memory only while a message is being handled, not for as
                         // long as the connection lives.
-                        let handled = session.on_text(text.as_str()).instrument(station_span(&station, version));
-                        if let Some(answer) = Box::pin(handled).await {
+                        if let Some(answer) = Box::pin(session.on_text(text.as_str())).await {
                             if sink.send(Message::text(answer)).await.is_err() {
                                 break "send failed";
                             }
@@ -323,7 +314,7 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                     Some(Ok(Message::Close(_))) | None => break "closed by station",
                     Some(Err(e)) => {
-                        station_span(&station, version).in_scope(|| tracing::debug!(error = %e, "websocket error"));
+                        tracing::debug!(station = %station, error = %e, "websocket error");
                         // tungstenite reports an over-long message as a capacity error.
                         let text = e.to_string();
                         let too_big = text.contains("too long") || text.contains("Space limit");
@@ -357,11 +348,10 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
     // for the registry to empty before it closes the store, still stores it.
     let seen = Op::Seen { station: station.clone(), at: gateway.clock.now() };
     if let Err(e) = Box::pin(gateway.store.apply(seen, Vec::new())).await {
-        station_span(&station, version)
-            .in_scope(|| tracing::warn!(error = %e, "could not record when the station was last seen"));
+        tracing::warn!(station = %station, error = %e, "could not record when the station was last seen");
     }
     gateway.registry.remove(&station, generation);
-    station_span(&station, version).in_scope(|| tracing::info!(reason, "disconnected"));
+    tracing::info!(station = %station, reason, "disconnected");
 }
 
 fn close(code: u16, reason: &'static str) -> Message {

@@ -65,7 +65,7 @@ async fn respond(session: &mut Session, request: Request, log: &mut Option<Frame
         // round trip through the writer.
         Request::Heartbeat(_) => Response::Heartbeat(HeartbeatResponse { current_time: DateTime(now) }),
         Request::Authorize(req) => {
-            tracing::debug!(id_tag = %crate::session::mask(&req.id_tag), "authorize");
+            tracing::debug!(station = %session.station, id_tag = %crate::session::mask(&req.id_tag), "authorize");
             let decision = match session.commit(Op::Authorize { id_token: req.id_tag, now }, log).await? {
                 Outcome::Auth(d) => d,
                 other => return Err(CallFailure::unexpected(other)),
@@ -86,7 +86,7 @@ async fn respond(session: &mut Session, request: Request, log: &mut Option<Frame
                 Outcome::Started { transaction_id, auth } => (transaction_id, auth),
                 other => return Err(CallFailure::unexpected(other)),
             };
-            tracing::info!(transaction_id, status = auth.status.as_str(), "transaction started");
+            tracing::info!(station = %session.station, transaction_id, status = auth.status.as_str(), "transaction started");
             Response::StartTransaction(StartTransactionResponse { id_tag_info: id_tag_info(&auth), transaction_id })
         }
         Request::StopTransaction(req) => {
@@ -109,7 +109,7 @@ async fn respond(session: &mut Session, request: Request, log: &mut Option<Frame
                 Outcome::Stopped(auth) => auth,
                 other => return Err(CallFailure::unexpected(other)),
             };
-            tracing::info!(transaction_id = req.transaction_id, "transaction stopped");
+            tracing::info!(station = %session.station, transaction_id = req.transaction_id, "transaction stopped");
             Response::StopTransaction(StopTransactionResponse { id_tag_info: auth.as_ref().map(id_tag_info) })
         }
         Request::MeterValues(req) => {
@@ -175,7 +175,7 @@ async fn respond(session: &mut Session, request: Request, log: &mut Option<Frame
             Response::LogStatusNotification(LogStatusNotificationResponse {})
         }
         Request::SecurityEventNotification(req) => {
-            tracing::info!(event = req.r#type, "security event");
+            tracing::info!(station = %session.station, event = req.r#type, "security event");
             let at = req.timestamp.0;
             session.event(log, "SecurityEventNotification", Some(req.r#type), None, req.tech_info, at).await?;
             Response::SecurityEventNotification(SecurityEventNotificationResponse {})

@@ -90,7 +90,7 @@ async fn respond(session: &mut Session, request: Request, log: &mut Option<Frame
             Response::StatusNotification(StatusNotificationResponse { custom_data: None })
         }
         Request::Authorize(req) => {
-            tracing::debug!(id_token = %crate::session::mask(&req.id_token.id_token), "authorize");
+            tracing::debug!(station = %session.station, id_token = %crate::session::mask(&req.id_token.id_token), "authorize");
             let decision = match session.commit(Op::Authorize { id_token: req.id_token.id_token, now }, log).await? {
                 Outcome::Auth(d) => d,
                 other => return Err(CallFailure::unexpected(other)),
@@ -171,7 +171,7 @@ async fn respond(session: &mut Session, request: Request, log: &mut Option<Frame
             Response::NotifyMonitoringReport(NotifyMonitoringReportResponse { custom_data: None })
         }
         Request::SecurityEventNotification(req) => {
-            tracing::info!(event = req.r#type, "security event");
+            tracing::info!(station = %session.station, event = req.r#type, "security event");
             let at = req.timestamp.0;
             session.event(log, "SecurityEventNotification", Some(req.r#type), None, req.tech_info, at).await?;
             Response::SecurityEventNotification(SecurityEventNotificationResponse { custom_data: None })
