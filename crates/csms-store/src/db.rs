@@ -226,8 +226,12 @@ impl Conn {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // 64 MiB of page cache: the indexes the writes touch stay in memory.
-        conn.pragma_update(None, "cache_size", -65536)?;
+        // 8 MiB of page cache: the pages the writes touch (the tails of the tables, the indexes'
+        // upper levels, the connectors and open transactions) stay in memory, and what misses is
+        // in the OS's cache. Not more: at every commit SQLite scans the whole hash table of its
+        // cache (`pcache1TruncateUnsafe`), which with 64 MiB was 14 % of the writer's time in
+        // the session benchmark (BENCHMARKS.md).
+        conn.pragma_update(None, "cache_size", -8192)?;
         // The background checkpointer keeps the WAL copied; the writer checkpoints itself only
         // when the WAL passes 64 MiB, which lets SQLite start the WAL over. Rarer is better: each
         // of those stalls the writer for a few milliseconds (at 16 MiB they set the p99 latency).
