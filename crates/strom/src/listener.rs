@@ -61,6 +61,12 @@ impl axum::serve::Listener for GatedListener {
         // The semaphore is never closed.
         let permit = self.gate.clone().acquire_owned().await.ok();
         let (io, addr) = axum::serve::Listener::accept(&mut self.inner).await;
+        // Answers go out as they are written: with Nagle's algorithm an answer written while a
+        // ping or an earlier frame is still unacknowledged waits for the station's delayed ACK
+        // (up to 40 ms on Linux).
+        if let Err(e) = io.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
         let place = permit.map(|p| (p, Box::pin(tokio::time::sleep(self.place_for))));
         (Gated { io, place }, addr)
     }
@@ -132,6 +138,10 @@ mod tests {
         let _b = TcpStream::connect(addr).await.expect("connect b");
         let (mut first, _) = listener.accept().await;
         let (silent, _) = listener.accept().await;
+        assert!(
+            first.io.nodelay().expect("nodelay") && silent.io.nodelay().expect("nodelay"),
+            "answers are not held back"
+        );
         assert_eq!(listener.gate.available_permits(), 6);
         first.write_all(b"HTTP/1.1 101 Switching Protocols\r\n\r\n").await.expect("write");
         assert_eq!(listener.gate.available_permits(), 7, "answered: its place is free");
