@@ -90,11 +90,22 @@ pub(crate) struct MultiRow {
 }
 
 impl MultiRow {
-    /// `into` is what follows `INSERT OR FAIL INTO`: the table and its column list.
-    pub(crate) fn new(into: &str, columns: usize, max: usize) -> MultiRow {
-        let tuple = format!("({})", vec!["?"; columns].join(", "));
+    /// `into` is what follows `INSERT OR FAIL INTO`: the table and its column list, whose first
+    /// `shared` columns take the same values in every row (bound once, as parameters 1 to
+    /// `shared`) and whose other `per_row` columns are bound row after row.
+    pub(crate) fn new(into: &str, shared: usize, per_row: usize, max: usize) -> MultiRow {
         let texts = (1..=max)
-            .map(|rows| format!("INSERT OR FAIL INTO {into} VALUES {}", vec![tuple.as_str(); rows].join(", ")))
+            .map(|rows| {
+                let tuples: Vec<String> = (0..rows)
+                    .map(|row| {
+                        let first = shared + row * per_row + 1;
+                        let params: Vec<String> =
+                            (1..=shared).chain(first..first + per_row).map(|p| format!("?{p}")).collect();
+                        format!("({})", params.join(","))
+                    })
+                    .collect();
+                format!("INSERT OR FAIL INTO {into} VALUES {}", tuples.join(","))
+            })
             .collect();
         MultiRow { texts }
     }
@@ -520,6 +531,14 @@ impl<'q, T: Column> QueryScalar<'q, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multi_row_statements_share_their_first_parameters() {
+        let insert = MultiRow::new("t (a, b, c)", 1, 2, 3);
+        assert_eq!(insert.max(), 3);
+        assert_eq!(insert.sql(1), "INSERT OR FAIL INTO t (a, b, c) VALUES (?1,?2,?3)");
+        assert_eq!(insert.sql(3), "INSERT OR FAIL INTO t (a, b, c) VALUES (?1,?2,?3),(?1,?4,?5),(?1,?6,?7)");
+    }
 
     #[test]
     fn placeholders_are_numbered_for_sqlite() {

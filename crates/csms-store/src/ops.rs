@@ -380,7 +380,7 @@ pub enum Outcome {
 }
 
 static INSERT_FRAMES: LazyLock<MultiRow> =
-    LazyLock::new(|| MultiRow::new("messages (station_id, direction, at, frame)", 4, 64));
+    LazyLock::new(|| MultiRow::new("messages (station_id, direction, at, frame)", 0, 4, 64));
 
 /// Stores frames for the message log, in order: up to 64 frames a statement on SQLite, one bulk
 /// insert on PostgreSQL, where every statement is a round trip.
@@ -1007,12 +1007,14 @@ static INSERT_READINGS: LazyLock<MultiRow> = LazyLock::new(|| {
     MultiRow::new(
         "meter_values (station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, measurand, phase, \
          location, context, format, unit, raw_value, value, normalised_unit, signed_data)",
-        16,
+        5,
+        11,
         16,
     )
 });
 
-/// Readings go in up to 16 a statement on SQLite. On PostgreSQL, where every statement is a
+/// Readings go in up to 16 a statement on SQLite, with the station, place and transaction
+/// they share bound once. On PostgreSQL, where every statement is a
 /// round trip, they are gathered and inserted together before the writer's next statement (see
 /// `db::PgWriter`).
 async fn insert_readings(
@@ -1053,14 +1055,14 @@ async fn insert_readings(
     }
     let stamp = |t: &Timestamp| stamps.iter().find(|(s, _)| s == t).map_or("", |(_, text)| text.as_str());
     for part in readings.chunks(INSERT_READINGS.max()) {
-        let mut insert = query(INSERT_READINGS.sql(part.len()));
+        let mut insert = query(INSERT_READINGS.sql(part.len()))
+            .bind(station.as_str())
+            .bind(place.evse_id)
+            .bind(place.connector_id)
+            .bind(transaction_id)
+            .bind(station_tx_id);
         for r in part {
             insert = insert
-                .bind(station.as_str())
-                .bind(place.evse_id)
-                .bind(place.connector_id)
-                .bind(transaction_id)
-                .bind(station_tx_id)
                 .bind(stamp(&r.timestamp))
                 .bind(r.measurand)
                 .bind(r.phase)
