@@ -9,13 +9,19 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use csms_core::station::{RegistrationStatus, StationId};
 use csms_store::{FrameLog, Op};
 use futures_util::{SinkExt, StreamExt};
-use ocpp::{Frame, OcppVersion};
-use serde_json::value::RawValue;
+use ocpp::{Frame, FrameError, OcppVersion};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 /// Per-connection state the version adapters work with.
+/// Whether a CALL's frame was parsed whole or only split (`ocpp::split_call`).
+#[derive(Clone, Copy)]
+enum Checked {
+    Yes,
+    No,
+}
+
 pub(crate) struct Session {
     pub gateway: Arc<Gateway>,
     pub station: StationId,
@@ -137,8 +143,13 @@ impl Session {
     async fn on_text(&mut self, text: &str) -> Option<String> {
         let now = self.gateway.clock.now();
         self.gateway.registry.update(&self.station, self.generation, |i| i.last_seen = now);
+        if let Some((id, action, payload)) = ocpp::split_call(text) {
+            return self.on_call(text, id, action, payload, Checked::No).await;
+        }
         match Frame::parse(text) {
-            Ok(Frame::Call { id, action, payload }) => Some(self.on_call(text, &id, &action, payload).await),
+            Ok(Frame::Call { id, action, payload }) => {
+                self.on_call(text, &id, &action, payload.get(), Checked::Yes).await
+            }
             Ok(Frame::CallResult { id, payload }) => {
                 self.gateway.store.log_frames(vec![self.frame_log("in", text)]);
                 self.on_reply(&id, CallReply::Result(payload.get().to_string()));
@@ -149,35 +160,45 @@ impl Session {
                 self.on_reply(&id, CallReply::Error { code: code.into_owned(), description: description.into_owned() });
                 None
             }
-            Err(e) => {
-                tracing::debug!(station = %self.station, error = %e, "malformed frame");
-                let mut log = vec![self.frame_log("in", text)];
-                let answerable = e.answerable;
-                let id = e.id.clone().unwrap_or_else(|| "-1".to_string());
-                let failure = CallFailure::Frame(e);
-                let metrics = &self.gateway.metrics;
-                metrics.messages.inc(&[("direction", "in"), ("action", "(malformed)"), ("result", "error")]);
-                if answerable {
-                    metrics.call_errors_sent.inc(&[("code", failure.code().as_str(self.version))]);
-                }
-                let answer = answerable
-                    .then(|| Frame::encode_call_error(&id, failure.code().as_str(self.version), &failure.to_string()));
-                if let Some(answer) = &answer {
-                    log.push(self.frame_log("out", answer));
-                }
-                self.gateway.store.log_frames(log);
-                answer
-            }
+            Err(e) => self.on_malformed(text, e),
         }
     }
 
-    async fn on_call(&mut self, text: &str, id: &str, action: &str, payload: &RawValue) -> String {
+    fn on_malformed(&self, text: &str, e: FrameError) -> Option<String> {
+        tracing::debug!(station = %self.station, error = %e, "malformed frame");
+        let mut log = vec![self.frame_log("in", text)];
+        let answerable = e.answerable;
+        let id = e.id.clone().unwrap_or_else(|| "-1".to_string());
+        let failure = CallFailure::Frame(e);
+        let metrics = &self.gateway.metrics;
+        metrics.messages.inc(&[("direction", "in"), ("action", "(malformed)"), ("result", "error")]);
+        if answerable {
+            metrics.call_errors_sent.inc(&[("code", failure.code().as_str(self.version))]);
+        }
+        let answer = answerable
+            .then(|| Frame::encode_call_error(&id, failure.code().as_str(self.version), &failure.to_string()));
+        if let Some(answer) = &answer {
+            log.push(self.frame_log("out", answer));
+        }
+        self.gateway.store.log_frames(log);
+        answer
+    }
+
+    async fn on_call(&mut self, text: &str, id: &str, action: &str, payload: &str, frame: Checked) -> Option<String> {
         let span = tracing::debug_span!("call", station = %self.station, action, id);
         let mut log = Some(self.frame_log("in", text));
         let result = match self.version {
             OcppVersion::V16 => v16::handle(self, action, payload, &mut log).instrument(span).await,
             OcppVersion::V201 => v201::handle(self, action, payload, &mut log).instrument(span).await,
         };
+        // A refused call from `split_call` may have been a malformed frame, which is answered as
+        // such. Nothing was stored: a call is refused before its payload decodes, or the frame
+        // was well-formed.
+        if let (Err(_), Checked::No) = (&result, frame) {
+            if let Err(e) = Frame::parse(text) {
+                return self.on_malformed(text, e);
+            }
+        }
         // Only known action names become labels: a station sending random names must not grow
         // the metrics without bound.
         let known = match self.version {
@@ -207,7 +228,7 @@ impl Session {
         let mut frames: Vec<FrameLog> = log.into_iter().collect();
         frames.push(self.frame_log("out", &answer));
         self.gateway.store.log_frames(frames);
-        answer
+        Some(answer)
     }
 
     /// Applies `op` together with the inbound frame (taken from `log`) and waits for the commit.

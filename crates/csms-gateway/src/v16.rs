@@ -11,12 +11,11 @@ use csms_core::station::{BootInfo, RegistrationStatus};
 use csms_store::{FrameLog, Op, Outcome, StartTx, StationStatusReport, StopTx};
 use ocpp::v16::*;
 use ocpp::{DateTime, Initiator};
-use serde_json::value::RawValue;
 
 pub(crate) async fn handle(
     session: &mut Session,
     action: &str,
-    payload: &RawValue,
+    payload: &str,
     log: &mut Option<FrameLog>,
 ) -> Result<String, CallFailure> {
     let action = Action::from_name(action).ok_or_else(|| CallFailure::UnknownAction(action.to_string()))?;
@@ -25,7 +24,7 @@ pub(crate) async fn handle(
     }
     // A Pending or Rejected station may only boot (OCPP 1.6 §4.2; CHECKLIST §2.2 policy).
     session.admit(action.as_str(), false)?;
-    let request = Request::decode(action, payload.get()).map_err(CallFailure::Decode)?;
+    let request = Request::decode(action, payload).map_err(CallFailure::Decode)?;
     let response = respond(session, request, log).await?;
     Ok(response.to_json()?)
 }

@@ -13,12 +13,11 @@ use csms_store::{
 };
 use ocpp::v201::*;
 use ocpp::{DateTime, Initiator};
-use serde_json::value::RawValue;
 
 pub(crate) async fn handle(
     session: &mut Session,
     action: &str,
-    payload: &RawValue,
+    payload: &str,
     log: &mut Option<FrameLog>,
 ) -> Result<String, CallFailure> {
     let action = Action::from_name(action).ok_or_else(|| CallFailure::UnknownAction(action.to_string()))?;
@@ -28,7 +27,7 @@ pub(crate) async fn handle(
     // A Pending station may send the reports the CSMS asked for while provisioning it.
     let pending_ok = matches!(action, Action::NotifyReport | Action::NotifyMonitoringReport);
     session.admit(action.as_str(), pending_ok)?;
-    let request = Request::decode(action, payload.get()).map_err(CallFailure::Decode)?;
+    let request = Request::decode(action, payload).map_err(CallFailure::Decode)?;
     let response = respond(session, request, log).await?;
     Ok(response.to_json()?)
 }

@@ -186,6 +186,37 @@ fn json_string(s: &str) -> String {
     out
 }
 
+/// JSON's whitespace (RFC 8259 §2), which is narrower than Unicode's.
+const JSON_SPACE: [char; 4] = [' ', '\t', '\n', '\r'];
+
+/// A CALL's id, action and payload text read without a pass over the payload, when the frame is
+/// laid out plainly: `[2, "id", "Action", {…}]` with an id and action free of escapes. `None`
+/// for anything else, which [`Frame::parse`] then reads.
+///
+/// The payload text is unchecked: it is exactly one JSON object, and so the frame a well-formed
+/// CALL, when the action's decoder accepts it (a JSON parser refuses trailing text). When the
+/// decoder refuses it, [`Frame::parse`] tells whether the frame itself is malformed. This spares
+/// every valid CALL the second parse of its payload that [`Frame::parse`]'s `RawValue` costs.
+pub fn split_call(text: &str) -> Option<(&str, &str, &str)> {
+    let rest = text.trim_start_matches(JSON_SPACE).strip_prefix('[')?;
+    let rest = rest.trim_start_matches(JSON_SPACE).strip_prefix('2')?;
+    let rest = rest.trim_start_matches(JSON_SPACE).strip_prefix(',')?;
+    let (id, rest) = plain_string(rest)?;
+    let rest = rest.trim_start_matches(JSON_SPACE).strip_prefix(',')?;
+    let (action, rest) = plain_string(rest)?;
+    let rest = rest.trim_start_matches(JSON_SPACE).strip_prefix(',')?;
+    let payload = rest.trim_end_matches(JSON_SPACE).strip_suffix(']')?.trim_matches(JSON_SPACE);
+    (payload.starts_with('{') && payload.ends_with('}') && MessageId::is_valid(id)).then_some((id, action, payload))
+}
+
+/// A JSON string without escapes or control characters, after optional whitespace, and the
+/// text after it.
+fn plain_string(text: &str) -> Option<(&str, &str)> {
+    let rest = text.trim_start_matches(JSON_SPACE).strip_prefix('"')?;
+    let end = rest.find(|c: char| c == '"' || c == '\\' || c < ' ')?;
+    rest[end..].starts_with('"').then(|| (&rest[..end], &rest[end + 1..]))
+}
+
 /// Reads the message id out of text that is not valid JSON but starts like a frame
 /// (`[2, "id", ...`), so that the error can be answered under the sender's id (CONFORMANCE RPC-06).
 pub fn recover_message_id(text: &str) -> Option<String> {
@@ -203,6 +234,35 @@ mod tests {
 
     fn err(text: &str) -> FrameError {
         Frame::parse(text).expect_err("must be refused")
+    }
+
+    #[test]
+    fn plain_calls_are_split_without_parsing_the_payload() {
+        assert_eq!(
+            split_call(" [2, \"a1\" ,\"MeterValues\",\t{\"connectorId\":1} ]\n"),
+            Some(("a1", "MeterValues", "{\"connectorId\":1}"))
+        );
+        // Left to the full parser: other message types, escapes, odd layouts, long ids.
+        for text in [
+            r#"[3,"a1",{}]"#,
+            r#"[20,"a1","Heartbeat",{}]"#,
+            r#"[2,"a\"1","Heartbeat",{}]"#,
+            r#"[2,"a1","Heart\u0062eat",{}]"#,
+            r#"[2,"a1","Heartbeat",[]]"#,
+            r#"[2,"a1","Heartbeat"]"#,
+            r#"[2,"a1","Heartbeat",{}"#,
+            "[2,\"a\u{1}1\",\"Heartbeat\",{}]",
+            "\u{a0}[2,\"a1\",\"Heartbeat\",{}]",
+            r#"[2,"0123456789012345678901234567890123456","Heartbeat",{}]"#,
+        ] {
+            assert_eq!(split_call(text), None, "{text}");
+        }
+        // A payload candidate that is not one object is split; the decoder refuses it, and the
+        // full parser then finds the frame malformed.
+        let text = r#"[2,"a1","Heartbeat",{}, {}]"#;
+        assert_eq!(split_call(text), Some(("a1", "Heartbeat", "{}, {}")));
+        assert!(serde_json::from_str::<serde_json::Value>("{}, {}").is_err());
+        assert_eq!(err(text).code, ErrorCode::ProtocolError);
     }
 
     #[test]

@@ -10,4 +10,4 @@ pub mod v201;
 
 pub use common::{DateTime, Initiator, Validate, Violation, ViolationKind};
 pub use error::{DecodeError, ErrorCode};
-pub use frame::{recover_message_id, Frame, FrameError, MessageId, OcppVersion};
+pub use frame::{recover_message_id, split_call, Frame, FrameError, MessageId, OcppVersion};

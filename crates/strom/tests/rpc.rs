@@ -16,6 +16,7 @@ both_backends!(
     rpc_05_new_connection_replaces_the_old,
     rpc_06_non_json_text,
     rpc_07_unknown_message_type,
+    rpc_07_call_with_extra_elements,
     rpc_08_unknown_action,
     rpc_09_csms_only_action_from_a_station,
     rpc_10_missing_required_field,
@@ -97,6 +98,23 @@ async fn rpc_07_unknown_message_type(backend: Backend) {
     let mut cp = server.booted("CP1").await;
     let answer = cp.raw(r#"[9,"t1","Heartbeat",{}]"#).await;
     assert_eq!((answer[1].as_str(), answer[2].as_str()), (Some("t1"), Some("ProtocolError")));
+    cp.call_ok("Heartbeat", json!({})).await;
+}
+
+/// A CALL with a fifth element is a malformed frame whatever its action, also when its layout
+/// lets the gateway split it without a full parse (`ocpp::split_call`).
+async fn rpc_07_call_with_extra_elements(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mut cp = server.booted("CP1").await;
+    for (id, action) in [("x1", "Heartbeat"), ("x2", "Foo"), ("x3", "Reset")] {
+        let answer = cp.raw(&format!(r#"[2,"{id}","{action}",{{}}, {{}}]"#)).await;
+        assert_eq!(
+            (answer[0].as_u64(), answer[1].as_str(), answer[2].as_str()),
+            (Some(4), Some(id), Some("ProtocolError"))
+        );
+    }
+    let answer = cp.raw(r#"[2,"x4","Heartbeat",{"a":1}, {}]"#).await;
+    assert_eq!((answer[1].as_str(), answer[2].as_str()), (Some("x4"), Some("ProtocolError")));
     cp.call_ok("Heartbeat", json!({})).await;
 }
 
