@@ -83,3 +83,36 @@ async fn cli_drives_the_api(backend: Backend) {
     let (ok, _, err) = strom(&server, "wrong", &["station", "list"]).await;
     assert!(!ok && err.contains("401"), "{err}");
 }
+
+/// The variables of a running process's environment that start with `prefix`.
+fn environment(pid: u32, prefix: &str) -> Vec<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/environ")).expect("environ readable");
+    raw.split(|b| *b == 0).map(|v| String::from_utf8_lossy(v).into_owned()).filter(|v| v.starts_with(prefix)).collect()
+}
+
+/// `strom serve` runs with mimalloc purging freed pages at once (it starts itself over with the
+/// option set, keeping its process id), and keeps an operator's own setting.
+#[tokio::test]
+async fn serve_runs_with_the_allocator_returning_memory_at_once() {
+    let server = Server::start(Backend::Sqlite).await;
+    assert_eq!(environment(server.pid(), "MIMALLOC_"), vec!["MIMALLOC_PURGE_DELAY=0".to_string()]);
+    let stations = server.get("/api/v1/stations").await;
+    assert_eq!(stations, json!([]), "the restarted process is the one serving");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database"])
+        .arg(dir.path().join("own.db"))
+        .env("MIMALLOC_PURGE_DELAY", "250")
+        .env("STROM_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("strom starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line()).await.expect("in time");
+    assert!(line.expect("readable").is_some_and(|l| l.starts_with("strom listening on ")));
+    let pid = child.id().expect("running");
+    assert_eq!(environment(pid, "MIMALLOC_"), vec!["MIMALLOC_PURGE_DELAY=250".to_string()]);
+}
