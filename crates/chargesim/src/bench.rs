@@ -80,6 +80,9 @@ pub struct BenchReport {
     pub sessions: u64,
     pub errors: u64,
     pub timeouts: u64,
+    /// Stations that could not connect, boot or go on (a lost connection), and why the first did.
+    pub failed: usize,
+    pub first_failure: Option<String>,
     /// Latencies in microseconds, sorted.
     latencies: Vec<u32>,
     /// Share of the available CPU the loader itself used.
@@ -115,6 +118,8 @@ impl BenchReport {
             "max_ms": self.latencies.last().map_or(0.0, |m| f64::from(*m) / 1000.0),
             "errors": self.errors,
             "timeouts": self.timeouts,
+            "failed_stations": self.failed,
+            "first_failure": self.first_failure,
             "loader_cpu": self.loader_cpu.map(|c| (c * 100.0).round() / 100.0),
             "server_rss_before_kib": self.server_rss.map(|r| r.0 / 1024),
             "server_rss_connected_kib": self.server_rss.map(|r| r.1 / 1024),
@@ -374,11 +379,12 @@ pub async fn run(config: BenchConfig) -> Result<BenchReport, BenchError> {
         sessions: 0,
         errors: 0,
         timeouts: 0,
+        failed: 0,
+        first_failure: None,
         latencies: Vec::new(),
         loader_cpu: None,
         server_rss: rss_before.zip(rss_connected),
     };
-    let mut failure = None;
     for task in tasks {
         let r = task.await.unwrap_or_default();
         report.connected += usize::from(r.connected);
@@ -387,8 +393,9 @@ pub async fn run(config: BenchConfig) -> Result<BenchReport, BenchError> {
         report.errors += r.errors;
         report.timeouts += r.timeouts;
         report.latencies.extend(r.latencies);
-        if failure.is_none() {
-            failure = r.failure;
+        if let Some(failure) = r.failure {
+            report.failed += 1;
+            report.first_failure.get_or_insert(failure);
         }
     }
     report.elapsed = if config.scenario == Scenario::Boot {
@@ -397,7 +404,7 @@ pub async fn run(config: BenchConfig) -> Result<BenchReport, BenchError> {
         end_at.saturating_duration_since(start_at)
     };
     if report.connected == 0 {
-        return Err(BenchError::NoConnection(failure.unwrap_or_default()));
+        return Err(BenchError::NoConnection(report.first_failure.unwrap_or_default()));
     }
     report.latencies.sort_unstable();
     let wall = boot_started.elapsed();

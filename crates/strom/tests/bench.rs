@@ -26,6 +26,7 @@ async fn bench_meter_and_session_runs_report_honestly(backend: Backend) {
     let meter = bench(&server, &["--scenario", "meter", "--prefix", "m-"]).await;
     assert_eq!((meter["scenario"].as_str(), meter["connected"].as_u64()), (Some("meter"), Some(3)));
     assert_eq!((meter["errors"].as_u64(), meter["timeouts"].as_u64()), (Some(0), Some(0)));
+    assert_eq!((meter["failed_stations"].as_u64(), &meter["first_failure"]), (Some(0), &Value::Null));
     let calls = meter["calls"].as_u64().expect("calls");
     assert!(calls > 0);
     assert!(
