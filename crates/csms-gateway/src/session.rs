@@ -14,7 +14,6 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
-/// Per-connection state the version adapters work with.
 /// Whether a CALL's frame was parsed whole or only split (`ocpp::split_call`).
 #[derive(Clone, Copy)]
 enum Checked {
@@ -22,6 +21,7 @@ enum Checked {
     No,
 }
 
+/// Per-connection state the version adapters work with.
 pub(crate) struct Session {
     pub gateway: Arc<Gateway>,
     pub station: StationId,
