@@ -78,6 +78,15 @@ impl<'a> From<&'a Option<String>> for Arg<'a> {
     }
 }
 
+/// The columns of a meter reading row, in the order both writers insert them.
+macro_rules! meter_value_columns {
+    () => {
+        "station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, measurand, phase, location, \
+         context, format, unit, raw_value, value, normalised_unit, signed_data"
+    };
+}
+pub(crate) use meter_value_columns;
+
 /// SQLite `INSERT OR FAIL INTO … VALUES (…), (…), …` texts for 1 to `max` rows, written once.
 /// A statement costs a cache lookup, its bindings cleared and a reset each time, so rows that
 /// arrive together (a message's readings, a flush of the log) go in up to `max` at a time.
@@ -147,11 +156,11 @@ pub(crate) struct ReadingColumns {
     pub transaction_id: Vec<Option<i64>>,
     pub station_tx_id: Vec<Option<String>>,
     pub timestamp: Vec<String>,
-    pub measurand: Vec<String>,
-    pub phase: Vec<Option<String>>,
-    pub location: Vec<String>,
-    pub context: Vec<String>,
-    pub format: Vec<String>,
+    pub measurand: Vec<&'static str>,
+    pub phase: Vec<Option<&'static str>>,
+    pub location: Vec<&'static str>,
+    pub context: Vec<&'static str>,
+    pub format: Vec<&'static str>,
     pub unit: Vec<String>,
     pub raw_value: Vec<String>,
     pub value: Vec<Option<f64>>,
@@ -175,13 +184,13 @@ impl PgWriter {
             return Ok(());
         }
         let r = std::mem::take(&mut self.readings);
-        sqlx::query(
-            "INSERT INTO meter_values (station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, \
-             measurand, phase, location, context, format, unit, raw_value, value, normalised_unit, signed_data) \
-             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], \
+        sqlx::query(concat!(
+            "INSERT INTO meter_values (",
+            meter_value_columns!(),
+            ") SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], \
              $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], \
              $14::float8[], $15::text[], $16::text[])",
-        )
+        ))
         .bind(r.station_id)
         .bind(r.evse_id)
         .bind(r.connector_id)

@@ -2,7 +2,7 @@
 //! transaction. Decisions come from `csms-core`'s rules; this file only gathers their inputs
 //! and records their results.
 
-use crate::db::{query, query_scalar, Conn, MultiRow, Row};
+use crate::db::{meter_value_columns, query, query_scalar, Conn, MultiRow, Row};
 use crate::StoreError;
 use csms_core::access::Role;
 use csms_core::authorization::{self, AuthDecision, AuthStatus, IdTokenRecord, TokenStatus};
@@ -1003,15 +1003,8 @@ struct Place {
     connector_id: i64,
 }
 
-static INSERT_READINGS: LazyLock<MultiRow> = LazyLock::new(|| {
-    MultiRow::new(
-        "meter_values (station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, measurand, phase, \
-         location, context, format, unit, raw_value, value, normalised_unit, signed_data)",
-        5,
-        11,
-        16,
-    )
-});
+static INSERT_READINGS: LazyLock<MultiRow> =
+    LazyLock::new(|| MultiRow::new(concat!("meter_values (", meter_value_columns!(), ")"), 5, 11, 16));
 
 /// Readings go in up to 16 a statement on SQLite, with the station, place and transaction
 /// they share bound once. On PostgreSQL, where every statement is a
@@ -1033,11 +1026,11 @@ async fn insert_readings(
             pending.transaction_id.push(transaction_id);
             pending.station_tx_id.push(station_tx_id.map(str::to_string));
             pending.timestamp.push(format_timestamp(&r.timestamp));
-            pending.measurand.push(r.measurand.to_string());
-            pending.phase.push(r.phase.map(str::to_string));
-            pending.location.push(r.location.to_string());
-            pending.context.push(r.context.to_string());
-            pending.format.push(r.format.to_string());
+            pending.measurand.push(r.measurand);
+            pending.phase.push(r.phase);
+            pending.location.push(r.location);
+            pending.context.push(r.context);
+            pending.format.push(r.format);
             pending.unit.push(r.unit.to_string());
             pending.raw_value.push(r.raw_value.clone());
             pending.value.push(r.value);
