@@ -260,6 +260,14 @@ impl Conn {
         Ok(Conn::Sqlite(Box::new(conn)))
     }
 
+    /// SQLite: a PASSIVE checkpoint on this connection. PostgreSQL: nothing.
+    pub(crate) fn checkpoint(&mut self) -> Result<(), StoreError> {
+        if let Conn::Sqlite(conn) = self {
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn is_sqlite(&self) -> bool {
         matches!(self, Conn::Sqlite(_))
     }
