@@ -61,6 +61,9 @@ pub struct BenchConfig {
     /// The CSMS's process id on this machine: its resident memory is read before the stations
     /// connect and while they are all connected (Linux /proc).
     pub server_pid: Option<u32>,
+    /// Worker threads the caller's runtime runs the stations on: the loader's CPU use is
+    /// reported as a share of them (or of the machine's cores, if fewer).
+    pub threads: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -408,7 +411,7 @@ pub async fn run(config: BenchConfig) -> Result<BenchReport, BenchError> {
     }
     report.latencies.sort_unstable();
     let wall = boot_started.elapsed();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(config.threads.max(1)) as f64;
     report.loader_cpu = match (cpu_before, process_cpu()) {
         (Some(a), Some(b)) => Some((b - a).as_secs_f64() / (wall.as_secs_f64() * cores)),
         _ => None,

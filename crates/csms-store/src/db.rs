@@ -252,10 +252,11 @@ impl Conn {
         // cache (`pcache1TruncateUnsafe`), which with 64 MiB was 14 % of the writer's time in
         // the session benchmark (BENCHMARKS.md).
         conn.pragma_update(None, "cache_size", -8192)?;
-        // The background checkpointer keeps the WAL copied; the writer checkpoints itself only
-        // when the WAL passes 64 MiB, which lets SQLite start the WAL over. Rarer is better: each
-        // of those stalls the writer for a few milliseconds (at 16 MiB they set the p99 latency).
-        conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
+        // The background checkpointer keeps the WAL copied and, past 64 MiB, has the writer
+        // finish the copy so that the WAL starts over (`Checkpointer`). SQLite's own checkpoint
+        // in a commit is left for a WAL twice that long, should that ever fail: it copies
+        // everything the background has not and stalled every station for 30–40 ms.
+        conn.pragma_update(None, "wal_autocheckpoint", 32768)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(Conn::Sqlite(Box::new(conn)))
     }

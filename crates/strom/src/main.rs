@@ -100,6 +100,11 @@ struct BenchArgs {
     /// The server's process id, to report its memory per connection (Linux).
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Threads of the load generator. One by default: on a machine it shares with the server, a
+    /// second one took more from the server than it gave (BENCHMARKS.md). Give more when the
+    /// server runs elsewhere and the bench warns that it is the bottleneck.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
 }
 
 #[derive(clap::Args)]
@@ -329,8 +334,8 @@ fn main() -> Result<()> {
             let Some(scenario) = chargesim::bench::Scenario::parse(&args.scenario) else {
                 anyhow::bail!("--scenario must be boot, heartbeat, meter, session or idle, not {:?}", args.scenario);
             };
-            if args.stations == 0 || args.duration == 0 {
-                anyhow::bail!("--stations and --duration must be at least 1");
+            if args.stations == 0 || args.duration == 0 || args.threads == 0 {
+                anyhow::bail!("--stations, --duration and --threads must be at least 1");
             }
             let config = chargesim::bench::BenchConfig {
                 url: args.url.trim_end_matches('/').to_string(),
@@ -341,11 +346,13 @@ fn main() -> Result<()> {
                 call_timeout: std::time::Duration::from_secs(args.timeout.max(1)),
                 id_tag: args.id_tag,
                 server_pid: args.server_pid,
+                threads: args.threads,
             };
-            let report = runtime()?.block_on(chargesim::bench::run(config))?;
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads).enable_all().build()?;
+            let report = runtime.block_on(chargesim::bench::run(config))?;
             let json = report.to_json();
             if json["loader_bound"] == true {
-                eprintln!("warning: the load generator used over 90% of the CPU; the figures measure it as much as the server");
+                eprintln!("warning: the load generator used over 90% of its threads' CPU; the figures measure it as much as the server (try more --threads)");
             }
             println!("{json}");
             Ok(())
