@@ -342,40 +342,75 @@ struct Checkpointer {
     restart_wal: Arc<AtomicBool>,
 }
 
+/// What the checkpointer does after a pass, given SQLite's answer to `wal_checkpoint`.
+#[derive(Debug, PartialEq, Eq)]
+enum AfterPass {
+    /// Wait for the next round.
+    Rest,
+    /// The WAL is long and the pass left much behind (the writer appended meanwhile).
+    Again,
+    /// The WAL is long and nearly all copied: the writer's checkpoint will be short.
+    AskWriter,
+}
+
 impl Checkpointer {
     const EVERY: std::time::Duration = std::time::Duration::from_millis(100);
     /// 64 MiB of 4 KiB pages. Not less: even the short checkpoint syncs the database and the
-    /// WAL, 10–25 ms on this machine's disk, so it is worth doing rarely.
+    /// WAL (1–12 ms on this machine's disk), so it is worth doing rarely.
     const RESTART_PAGES: i64 = 16384;
     /// Left uncopied after a pass: few enough for the writer to copy without a noticeable stall.
     const SMALL_REST: i64 = 256;
     const MAX_PASSES: usize = 4;
 
+    fn after_pass(busy: bool, frames: i64, copied: i64) -> AfterPass {
+        if busy || frames < Self::RESTART_PAGES {
+            AfterPass::Rest
+        } else if frames - copied <= Self::SMALL_REST {
+            AfterPass::AskWriter
+        } else {
+            AfterPass::Again
+        }
+    }
+
     fn start(path: &str) -> Result<Checkpointer, StoreError> {
         let conn = rusqlite::Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(1))?;
+        // Synced after every pass that copied something. The writer's short checkpoint ends
+        // with an fsync of the database; left to it, that fsync wrote back every page the
+        // background passes had copied since the WAL last started over: 22–35 ms of stall at
+        // 64 MiB, against 1–12 ms with this (BENCHMARKS.md).
+        let database = std::fs::File::open(path).map_err(StoreError::Thread)?;
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let restart_wal = Arc::new(AtomicBool::new(false));
         let ask_writer = Arc::clone(&restart_wal);
         let thread = std::thread::Builder::new()
             .name("strom-checkpoint".into())
             .spawn(move || {
+                let mut synced_up_to = 0;
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(Self::EVERY) {
                     for _ in 0..Self::MAX_PASSES {
                         // (busy, frames in the WAL, frames copied into the database)
                         let pass = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-                            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+                            Ok((row.get::<_, i64>(0)? != 0, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
                         });
-                        match pass {
-                            Ok((0, frames, copied)) if frames >= Self::RESTART_PAGES => {
-                                if frames - copied <= Self::SMALL_REST {
-                                    ask_writer.store(true, Ordering::Release);
-                                    break;
-                                }
-                            }
-                            Ok(_) => break,
+                        let (busy, frames, copied) = match pass {
+                            Ok(pass) => pass,
                             Err(e) => {
                                 tracing::debug!(error = %e, "background checkpoint did not run");
+                                break;
+                            }
+                        };
+                        if copied != synced_up_to {
+                            synced_up_to = copied;
+                            if let Err(e) = database.sync_data() {
+                                tracing::debug!(error = %e, "background sync of the database did not run");
+                            }
+                        }
+                        match Self::after_pass(busy, frames, copied) {
+                            AfterPass::Rest => break,
+                            AfterPass::Again => {}
+                            AfterPass::AskWriter => {
+                                ask_writer.store(true, Ordering::Release);
                                 break;
                             }
                         }
@@ -679,5 +714,21 @@ mod tests {
         );
         assert_eq!(normalise_url("postgres://u@h/db").ok(), Some(("postgres://u@h/db".into(), Backend::Postgres)));
         assert!(normalise_url("mysql://x").is_err());
+    }
+
+    #[test]
+    fn the_checkpointer_asks_the_writer_only_for_a_long_wal_nearly_copied() {
+        let long = Checkpointer::RESTART_PAGES;
+        let near = long - Checkpointer::SMALL_REST;
+        for (busy, frames, copied, expected) in [
+            (false, 100, 0, AfterPass::Rest),
+            (false, long - 1, long - 1, AfterPass::Rest),
+            (true, long, long, AfterPass::Rest),
+            (false, long, near - 1, AfterPass::Again),
+            (false, long, near, AfterPass::AskWriter),
+            (false, 4 * long, 4 * long, AfterPass::AskWriter),
+        ] {
+            assert_eq!(Checkpointer::after_pass(busy, frames, copied), expected, "{busy} {frames} {copied}");
+        }
     }
 }

@@ -348,7 +348,8 @@ fn main() -> Result<()> {
                 server_pid: args.server_pid,
                 threads: args.threads,
             };
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads).enable_all().build()?;
+            let runtime =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads).enable_all().build()?;
             let report = runtime.block_on(chargesim::bench::run(config))?;
             let json = report.to_json();
             if json["loader_bound"] == true {

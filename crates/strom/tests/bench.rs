@@ -21,6 +21,16 @@ async fn bench(server: &Server, args: &[&str]) -> Value {
     serde_json::from_str(stdout.lines().last().expect("a JSON line")).expect("JSON")
 }
 
+#[test]
+fn bench_refuses_a_loader_without_threads() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_strom"))
+        .args(["bench", "--url", "ws://127.0.0.1:9/ocpp", "--threads", "0"])
+        .output()
+        .expect("strom bench runs");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--threads"), "{output:?}");
+}
+
 async fn bench_meter_and_session_runs_report_honestly(backend: Backend) {
     let server = Server::start(backend).await;
     let meter = bench(&server, &["--scenario", "meter", "--prefix", "m-"]).await;
@@ -36,7 +46,7 @@ async fn bench_meter_and_session_runs_report_honestly(backend: Backend) {
     assert_eq!(stations.as_array().map(Vec::len), Some(3));
 
     server.add_token("BENCH", "Accepted", None, None).await;
-    let session = bench(&server, &["--scenario", "session", "--prefix", "s-"]).await;
+    let session = bench(&server, &["--scenario", "session", "--prefix", "s-", "--threads", "2"]).await;
     let sessions = session["sessions"].as_u64().expect("sessions");
     assert!(sessions > 0, "{session}");
     assert_eq!(session["errors"], 0);
