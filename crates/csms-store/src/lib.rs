@@ -324,8 +324,7 @@ struct Syncer {
 }
 
 /// Copies the WAL into the database in the background (PASSIVE checkpoints, which never block
-/// the writer), so that the writer's own checkpoint, which SQLite runs at the end of a commit
-/// once the WAL is long, finds little left to do and the WAL stays short.
+/// the writer).
 ///
 /// The WAL starts over from its first frame, and so stops growing, only when a write transaction
 /// begins with every frame of it already copied. Under steady load the background checkpoints
@@ -519,16 +518,18 @@ impl Writer {
                 }
             }
             overlapping = batch.len() > 1;
-            if let Some(syncer) = &self.syncer {
-                if syncer.checkpointer.restart_wal.swap(false, Ordering::AcqRel) {
-                    self.catch_up_checkpoint();
-                }
-            }
             if !batch.is_empty() {
                 self.metrics.batch_size.observe(batch.len() as f64);
                 let started = std::time::Instant::now();
                 self.commit_batch(batch).await;
                 self.metrics.commit_seconds.observe_duration(started.elapsed());
+            }
+            // After the commit, while the syncer flushes it: the batch just gathered is not held
+            // back by the checkpoint, only the next one.
+            if let Some(syncer) = &self.syncer {
+                if syncer.checkpointer.restart_wal.swap(false, Ordering::AcqRel) {
+                    self.catch_up_checkpoint();
+                }
             }
             let due = self.log_since.is_some_and(|since| since.elapsed() >= LOG_DELAY);
             if !flushes.is_empty() || self.log.len() >= 4 * LOG_MAX_FRAMES {

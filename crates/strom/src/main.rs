@@ -101,8 +101,8 @@ struct BenchArgs {
     #[arg(long)]
     server_pid: Option<u32>,
     /// Threads of the load generator. One by default: on a machine it shares with the server, a
-    /// second one took more from the server than it gave (BENCHMARKS.md). Give more when the
-    /// server runs elsewhere and the bench warns that it is the bottleneck.
+    /// second one used about 10 % more CPU for the same throughput (BENCHMARKS.md). Give more
+    /// when the server runs elsewhere and the bench warns that it is the bottleneck.
     #[arg(long, default_value_t = 1)]
     threads: usize,
 }
