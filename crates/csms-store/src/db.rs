@@ -261,6 +261,17 @@ impl Conn {
         Ok(Conn::Sqlite(Box::new(conn)))
     }
 
+    /// The message log's own SQLite file (`LogWriter`): as the writer's, but with no background
+    /// checkpointer; SQLite checkpoints it every 16 MiB, on the log's thread, where it holds
+    /// nobody's answer back.
+    pub(crate) fn open_sqlite_log(path: &str) -> Result<Conn, StoreError> {
+        let conn = Self::open_sqlite(path)?;
+        if let Conn::Sqlite(sqlite) = &conn {
+            sqlite.pragma_update(None, "wal_autocheckpoint", 4096)?;
+        }
+        Ok(conn)
+    }
+
     /// SQLite: a PASSIVE checkpoint on this connection. PostgreSQL: nothing.
     pub(crate) fn checkpoint(&mut self) -> Result<(), StoreError> {
         if let Conn::Sqlite(conn) = self {

@@ -1,5 +1,6 @@
 //! The database schema, one text for both backends: `{id}`, `{real}` stand for the column
-//! types the two dialects spell differently. Migrations are applied in order and recorded in
+//! types the two dialects spell differently; a migration marked `-- sqlite only` is empty on
+//! PostgreSQL. Migrations are applied in order and recorded in
 //! `schema_migrations`, so a database is upgraded in place at start.
 
 use crate::Backend;
@@ -345,12 +346,55 @@ DROP INDEX messages_at;
     r#"
 CREATE INDEX transactions_start ON transactions (station_id, connector_id, started_at);
 "#,
+    // SQLite: the message log moves to a database file of its own (`MESSAGE_LOG`, attached as
+    // `log`), written by a thread of its own, so that its bulk writes never hold the station
+    // writes back: SQLite allows one writer per file. PostgreSQL keeps it where it is.
+    r#"-- sqlite only
+INSERT OR IGNORE INTO log.messages (id, station_id, direction, at, frame)
+    SELECT id, station_id, direction, at, frame FROM main.messages;
+DROP TABLE main.messages;
+"#,
 ];
+
+/// The version of the migration above that moved SQLite's message log to its own file.
+pub const MESSAGE_LOG_MOVED_BY: i64 = 10;
+
+/// SQLite: the message log's schema in its own file, created if missing whenever the store
+/// opens (before the migrations, which may move an older log into it).
+pub(crate) const MESSAGE_LOG: &str = r#"
+CREATE TABLE IF NOT EXISTS log.messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    station_id TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    at TEXT NOT NULL,
+    frame TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS log.messages_station ON messages (station_id, id);
+"#;
 
 pub(crate) fn migrations(backend: Backend) -> Vec<String> {
     let (id, real) = match backend {
         Backend::Sqlite => ("INTEGER PRIMARY KEY AUTOINCREMENT", "REAL"),
         Backend::Postgres => ("BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION"),
     };
-    MIGRATIONS.iter().map(|m| m.replace("{id}", id).replace("{real}", real)).collect()
+    MIGRATIONS
+        .iter()
+        .map(|m| match (m.strip_prefix("-- sqlite only"), backend) {
+            (Some(_), Backend::Postgres) => String::new(),
+            _ => m.replace("{id}", id).replace("{real}", real),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_moving_migration_is_the_one_named() {
+        let moved = MIGRATIONS[MESSAGE_LOG_MOVED_BY as usize - 1];
+        assert!(moved.starts_with("-- sqlite only") && moved.contains("INTO log.messages"), "{moved}");
+        assert_eq!(migrations(Backend::Postgres)[MESSAGE_LOG_MOVED_BY as usize - 1], "");
+        assert!(migrations(Backend::Sqlite)[MESSAGE_LOG_MOVED_BY as usize - 1].contains("DROP TABLE main.messages"));
+    }
 }

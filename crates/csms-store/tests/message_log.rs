@@ -55,7 +55,7 @@ async fn frames_reach_the_log_within_its_delay_without_a_reader_asking() {
     let store = Store::open(&path, StoreOptions::default()).await.expect("open");
     store.log_frames(vec![frame("A", 1, "queued")]);
     let count = || -> i64 {
-        let conn = rusqlite::Connection::open(&path).expect("reader");
+        let conn = rusqlite::Connection::open(csms_store::message_log_path(&path)).expect("reader");
         conn.query_row("SELECT count(*) FROM messages", [], |r| r.get(0)).expect("count")
     };
     let started = std::time::Instant::now();
@@ -79,4 +79,42 @@ async fn pruning_by_age_removes_a_log_that_is_all_old() {
     assert!(store.messages("A", None, 10).await.expect("read").is_empty());
     assert!(store.messages("B", None, 10).await.expect("read").is_empty());
     store.close().await;
+}
+
+#[tokio::test]
+async fn an_older_database_has_its_log_moved_into_the_log_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("old.db").display().to_string();
+    Store::open(&path, StoreOptions::default()).await.expect("open").close().await;
+    // Back to the layout before the move: the log in the main file, no log file, and the
+    // migration that moves it not applied.
+    let conn = rusqlite::Connection::open(&path).expect("main file");
+    conn.execute_batch(
+        "CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, station_id TEXT NOT NULL, \
+         direction TEXT NOT NULL, at TEXT NOT NULL, frame TEXT NOT NULL); \
+         CREATE INDEX messages_station ON messages (station_id, id); \
+         INSERT INTO messages (station_id, direction, at, frame) VALUES \
+         ('A', 'in', '2026-11-01T12:00:00.000Z', 'old1'), ('A', 'out', '2026-11-02T12:00:00.000Z', 'old2');",
+    )
+    .expect("old log");
+    conn.execute("DELETE FROM schema_migrations WHERE version >= ?1", [csms_store::MESSAGE_LOG_MOVED_BY])
+        .expect("forget the move");
+    drop(conn);
+    let log = csms_store::message_log_path(&path);
+    for file in [log.clone(), format!("{log}-wal"), format!("{log}-shm")] {
+        let _ = std::fs::remove_file(file);
+    }
+
+    let store = Store::open(&path, StoreOptions::default()).await.expect("reopen migrates");
+    let old: Vec<String> = store.messages("A", None, 10).await.expect("read").into_iter().map(|m| m.frame).collect();
+    assert_eq!(old, ["old2", "old1"]);
+    store.apply(Op::Nothing, vec![frame("A", 3, "new")]).await.expect("stored");
+    let all = store.messages("A", None, 10).await.expect("read");
+    assert_eq!(all.iter().map(|m| m.frame.as_str()).collect::<Vec<_>>(), ["new", "old2", "old1"]);
+    assert!(all[0].id > all[1].id, "new frames are numbered after the moved ones: {all:?}");
+    store.close().await;
+    let main = rusqlite::Connection::open(&path).expect("main file");
+    let left: i64 =
+        main.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'messages'", [], |r| r.get(0)).expect("schema");
+    assert_eq!(left, 0, "the main file keeps no log");
 }
