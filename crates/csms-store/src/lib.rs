@@ -86,8 +86,9 @@ enum Msg {
 const LOG_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
 /// ... or once this many frames wait.
 const LOG_MAX_FRAMES: usize = 8192;
-/// Frames written per transaction: a due log is written in parts between the batches of
-/// station writes, so that a big flush does not hold their answers back for long. Not smaller:
+/// PostgreSQL: frames written per transaction by the writer itself, in parts between the
+/// batches of station writes, so that a big flush does not hold their answers back for long
+/// (SQLite's log has a thread of its own and takes all that is due at once). Not smaller:
 /// every part rewrites one leaf of the log's per-station index for each station in it. Disk
 /// writes per MeterValues, parts of 256 / 1,024 / 4,096 frames: 9.4 / 6.7 / 5.9 KB with 100
 /// stations; 10.5 KB with 1,024 and 7.0 with 4,096 at 1,000 stations (BENCHMARKS.md).
@@ -681,16 +682,15 @@ impl Writer {
         }
     }
 
-    /// Writes up to `most` of the waiting frames, oldest first, to the message log in one
-    /// transaction; the rest stay due and go in the writer's next rounds. The log is a copy of
+    /// Writes the waiting frames, oldest first, to the message log: on SQLite all of them, handed
+    /// to the log's own thread (`LogWriter`), which answers `waiting` once they are written; on
+    /// PostgreSQL up to `most` here in one transaction, the rest staying due for the writer's
+    /// next rounds, and `waiting` answered after. The log is a copy of
     /// what was said, kept apart from the writes that carry its meaning: those are committed
     /// (and on SQLite synced) before a message is answered; its frames follow within
     /// `LOG_DELAY`, so a busy server touches each station's part of the log index once per
     /// flush rather than once per message. A crash can lose the last moments of the log, never
     /// an answered message's effects.
-    ///
-    /// On SQLite the frames go to the log's own thread, all of them at once (`LogWriter`), and
-    /// `waiting` is answered there once they are written; here, once they are.
     async fn flush_log(&mut self, most: usize, waiting: Vec<oneshot::Sender<()>>) {
         if let Some(log_writer) = &self.log_writer {
             self.log_since = None;

@@ -29,7 +29,8 @@ pub const DEFAULT_CONFIG: &str = r#"# Ström configuration. Every setting may be
 # Address for stations (ws://ADDR/ocpp/{stationId}) and the operator API (/api/v1).
 listen = "0.0.0.0:8180"
 
-# A SQLite file path (created if missing) or a postgres:// URL.
+# A SQLite file path (created if missing; the message log goes in a second file beside it,
+# strom.messages.db for strom.db) or a postgres:// URL.
 database = "strom.db"
 
 # What happens to a station Ström has never seen when it boots: accept, pending or reject.
