@@ -86,13 +86,6 @@ enum Msg {
 const LOG_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
 /// ... or once this many frames wait.
 const LOG_MAX_FRAMES: usize = 8192;
-/// PostgreSQL: frames written per transaction by the writer itself, in parts between the
-/// batches of station writes, so that a big flush does not hold their answers back for long
-/// (SQLite's log has a thread of its own and takes all that is due at once). Not smaller:
-/// every part rewrites one leaf of the log's per-station index for each station in it. Disk
-/// writes per MeterValues, parts of 256 / 1,024 / 4,096 frames: 9.4 / 6.7 / 5.9 KB with 100
-/// stations; 10.5 KB with 1,024 and 7.0 with 4,096 at 1,000 stations (BENCHMARKS.md).
-const LOG_PART: usize = 4096;
 
 /// When the stations' writes overlap (the last batch held more than one), the writer waits this
 /// long for more before it commits a batch that is not full. A commit costs about the same
@@ -282,18 +275,21 @@ async fn spawn_writer(
                         return;
                     }
                 };
-                let (syncer, log_writer) = match backend {
+                let started = match backend {
                     Backend::Sqlite => {
                         let path = path_of(&url);
-                        match Syncer::start(&path).and_then(|s| Ok((s, LogWriter::start(&message_log_path(&path))?))) {
-                            Ok((syncer, log_writer)) => (Some(syncer), Some(log_writer)),
-                            Err(e) => {
-                                let _ = ready_tx.send(Err(e));
-                                return;
-                            }
-                        }
+                        Syncer::start(&path).and_then(|syncer| {
+                            Ok((Some(syncer), LogWriter::start(LogTarget::Sqlite(message_log_path(&path)))?))
+                        })
                     }
-                    Backend::Postgres => (None, None),
+                    Backend::Postgres => LogWriter::start(LogTarget::Postgres(url.clone())).map(|log| (None, log)),
+                };
+                let (syncer, log_writer) = match started {
+                    Ok(started) => started,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
                 };
                 let _ = ready_tx.send(Ok(()));
                 let mut writer =
@@ -302,9 +298,7 @@ async fn spawn_writer(
                 if let Some(syncer) = writer.syncer.take() {
                     syncer.stop();
                 }
-                if let Some(log_writer) = writer.log_writer.take() {
-                    log_writer.stop();
-                }
+                writer.log_writer.stop();
             });
             drop(stopped_tx);
         })
@@ -338,8 +332,8 @@ struct Writer {
     metrics: Arc<StoreMetrics>,
     /// SQLite only: acknowledges commits once the WAL is on disk.
     syncer: Option<Syncer>,
-    /// SQLite only: writes the message log into its own file.
-    log_writer: Option<LogWriter>,
+    /// Writes the message log (SQLite: into its own file), on a connection of its own.
+    log_writer: LogWriter,
     /// Frames waiting for the message log, and when the oldest arrived.
     log: Vec<FrameLog>,
     log_since: Option<std::time::Instant>,
@@ -355,10 +349,11 @@ struct Syncer {
     checkpointer: Checkpointer,
 }
 
-/// SQLite: writes the message log into its own database file, on a thread and connection of its
-/// own. In the main file its bulk inserts held the station writes back (SQLite has one writer
-/// per file): a part of 4,096 frames took 7 ms, during which no station was answered, every
-/// 60 ms at 33,000 MeterValues per second. Pruning runs here too, for the same reason.
+/// Writes the message log on a thread and connection of its own; on SQLite into a database file
+/// of its own. Written by the writer, its bulk inserts held the station writes back: on SQLite
+/// (one writer per file) a part of 4,096 frames took 7 ms, during which no station was
+/// answered, every 60 ms at 33,000 MeterValues per second; on PostgreSQL every statement of
+/// the writer's connection waits for the one before. Pruning runs here too, for the same reason.
 struct LogWriter {
     work: std::sync::mpsc::SyncSender<LogWork>,
     thread: std::thread::JoinHandle<()>,
@@ -371,15 +366,40 @@ enum LogWork {
     Apply(Box<Op>, Option<oneshot::Sender<Result<Outcome, StoreError>>>),
 }
 
+enum LogTarget {
+    /// The log's own file.
+    Sqlite(String),
+    /// The database's URL: the log's table is the database's `messages`.
+    Postgres(String),
+}
+
 impl LogWriter {
-    fn start(path: &str) -> Result<LogWriter, StoreError> {
-        let mut conn = db::Conn::open_sqlite_log(path)?;
-        let runtime = tokio::runtime::Builder::new_current_thread().build().map_err(StoreError::Thread)?;
+    fn start(target: LogTarget) -> Result<LogWriter, StoreError> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(StoreError::Thread)?;
         // Bounded: a log that falls behind slows the writer down rather than filling memory.
         let (work, rx) = std::sync::mpsc::sync_channel::<LogWork>(64);
+        let (ready_tx, ready) = std::sync::mpsc::channel::<Result<(), StoreError>>();
         let thread = std::thread::Builder::new()
             .name("strom-log".into())
             .spawn(move || {
+                // Opened on this thread: a PostgreSQL connection belongs to the runtime it was
+                // made on.
+                let opened = match target {
+                    LogTarget::Sqlite(path) => db::Conn::open_sqlite_log(&path),
+                    LogTarget::Postgres(url) => runtime
+                        .block_on(db::PgWriter::connect(&url))
+                        .map(|pg| db::Conn::Postgres(Box::new(pg))),
+                };
+                let mut conn = match opened {
+                    Ok(conn) => {
+                        let _ = ready_tx.send(Ok(()));
+                        conn
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
                 while let Ok(first) = rx.recv() {
                     let mut frames = Vec::new();
                     let mut waiting = Vec::new();
@@ -427,8 +447,12 @@ impl LogWriter {
                         }
                     }
                 }
+                if let db::Conn::Postgres(pg) = conn {
+                    runtime.block_on(pg.close());
+                }
             })
             .map_err(StoreError::Thread)?;
+        ready.recv().map_err(|_| StoreError::Closed)??;
         Ok(LogWriter { work, thread })
     }
 
@@ -606,7 +630,7 @@ impl Writer {
                 Some(since) => match tokio::time::timeout_at((since + LOG_DELAY).into(), rx.recv()).await {
                     Ok(msg) => msg,
                     Err(_) => {
-                        self.flush_log(LOG_PART, Vec::new()).await;
+                        self.flush_log(Vec::new());
                         continue;
                     }
                 },
@@ -618,15 +642,15 @@ impl Writer {
             let mut linger = overlapping;
             while let Some(msg) = next.take() {
                 match msg {
-                    Msg::Job(job) => match (&self.log_writer, job.op) {
-                        // Pruning the log is the log thread's work (SQLite), answered there.
-                        (Some(log_writer), op @ Op::PruneMessages { .. }) => {
-                            let sent = log_writer.work.send(LogWork::Apply(Box::new(op), job.reply));
+                    Msg::Job(job) => match job.op {
+                        // Pruning the log is the log thread's work, answered there.
+                        op @ Op::PruneMessages { .. } => {
+                            let sent = self.log_writer.work.send(LogWork::Apply(Box::new(op), job.reply));
                             if let Err(std::sync::mpsc::SendError(LogWork::Apply(_, Some(reply)))) = sent {
                                 let _ = reply.send(Err(StoreError::Closed));
                             }
                         }
-                        (_, op) => batch.push(Job { op, log: job.log, reply: job.reply }),
+                        op => batch.push(Job { op, log: job.log, reply: job.reply }),
                     },
                     Msg::FlushLog(done) => flushes.push(done),
                     Msg::Shutdown => shutting_down = true,
@@ -657,10 +681,8 @@ impl Writer {
                 }
             }
             let due = self.log_since.is_some_and(|since| since.elapsed() >= LOG_DELAY);
-            if !flushes.is_empty() || self.log.len() >= 4 * LOG_MAX_FRAMES {
-                self.flush_log(usize::MAX, flushes).await;
-            } else if due || self.log.len() >= LOG_MAX_FRAMES {
-                self.flush_log(LOG_PART, Vec::new()).await;
+            if !flushes.is_empty() || due || self.log.len() >= LOG_MAX_FRAMES {
+                self.flush_log(flushes);
             }
         }
         rx.close();
@@ -676,58 +698,26 @@ impl Writer {
                 Msg::Shutdown => {}
             }
         }
-        self.flush_log(usize::MAX, Vec::new()).await;
+        self.flush_log(Vec::new());
         if let db::Conn::Postgres(pg) = std::mem::replace(&mut self.conn, db::Conn::Closed) {
             pg.close().await;
         }
     }
 
-    /// Writes the waiting frames, oldest first, to the message log: on SQLite all of them, handed
-    /// to the log's own thread (`LogWriter`), which answers `waiting` once they are written; on
-    /// PostgreSQL up to `most` here in one transaction, the rest staying due for the writer's
-    /// next rounds, and `waiting` answered after. The log is a copy of
-    /// what was said, kept apart from the writes that carry its meaning: those are committed
-    /// (and on SQLite synced) before a message is answered; its frames follow within
-    /// `LOG_DELAY`, so a busy server touches each station's part of the log index once per
-    /// flush rather than once per message. A crash can lose the last moments of the log, never
-    /// an answered message's effects.
-    async fn flush_log(&mut self, most: usize, waiting: Vec<oneshot::Sender<()>>) {
-        if let Some(log_writer) = &self.log_writer {
-            self.log_since = None;
-            if !self.log.is_empty() || !waiting.is_empty() {
-                let frames = std::mem::take(&mut self.log);
-                if log_writer.work.send(LogWork::Frames(frames, waiting)).is_err() {
-                    tracing::warn!("the message log's thread has stopped: frames not logged");
-                }
-            }
+    /// Hands the waiting frames, oldest first, to the log's thread (`LogWriter`), which answers
+    /// `waiting` once they are written. The log is a copy of what was said, kept apart from the
+    /// writes that carry its meaning: those are committed (and on SQLite synced) before a
+    /// message is answered; its frames follow within `LOG_DELAY`, so a busy server touches each
+    /// station's part of the log index once per flush rather than once per message. A crash can
+    /// lose the last moments of the log, never an answered message's effects.
+    fn flush_log(&mut self, waiting: Vec<oneshot::Sender<()>>) {
+        self.log_since = None;
+        if self.log.is_empty() && waiting.is_empty() {
             return;
         }
-        self.flush_log_here(most).await;
-        for done in waiting {
-            let _ = done.send(());
-        }
-    }
-
-    async fn flush_log_here(&mut self, most: usize) {
-        if self.log.is_empty() {
-            self.log_since = None;
-            return;
-        }
-        let frames: Vec<FrameLog> = if self.log.len() <= most {
-            self.log_since = None;
-            std::mem::take(&mut self.log)
-        } else {
-            self.log.drain(..most).collect()
-        };
-        let result = async {
-            self.conn.begin().await?;
-            ops::log_frames(&mut self.conn, &frames).await?;
-            self.conn.commit().await
-        }
-        .await;
-        if let Err(e) = result {
-            tracing::warn!(error = %e, frames = frames.len(), "could not write frames to the message log");
-            self.recover().await;
+        let frames = std::mem::take(&mut self.log);
+        if self.log_writer.work.send(LogWork::Frames(frames, waiting)).is_err() {
+            tracing::warn!("the message log's thread has stopped: frames not logged");
         }
     }
 
