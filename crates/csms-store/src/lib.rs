@@ -645,6 +645,11 @@ impl Writer {
                     Msg::Job(job) => match job.op {
                         // Pruning the log is the log thread's work, answered there.
                         op @ Op::PruneMessages { .. } => {
+                            let mut frames = job.log;
+                            if !frames.is_empty() {
+                                self.log_since.get_or_insert_with(std::time::Instant::now);
+                                self.log.append(&mut frames);
+                            }
                             let sent = self.log_writer.work.send(LogWork::Apply(Box::new(op), job.reply));
                             if let Err(std::sync::mpsc::SendError(LogWork::Apply(_, Some(reply)))) = sent {
                                 let _ = reply.send(Err(StoreError::Closed));
