@@ -170,7 +170,7 @@ impl Store {
         if backend == Backend::Sqlite {
             let mut conn = pool.acquire().await?;
             conn.execute("PRAGMA log.journal_mode=WAL").await?;
-            for statement in schema::MESSAGE_LOG.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            for statement in statements(schema::MESSAGE_LOG) {
                 conn.execute(statement).await?;
             }
         }
@@ -232,6 +232,11 @@ impl Store {
     }
 }
 
+/// The statements of a schema text, one by one (the pool's driver runs one at a time).
+fn statements(sql: &str) -> impl Iterator<Item = &str> {
+    sql.split(';').map(str::trim).filter(|s| !s.is_empty())
+}
+
 async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
     let mut conn = pool.acquire().await?;
     conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)").await?;
@@ -242,7 +247,7 @@ async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
             continue;
         }
         let mut tx = sqlx::Acquire::begin(&mut *conn).await?;
-        for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        for statement in statements(sql) {
             tx.execute(statement).await?;
         }
         sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)").bind(version).execute(&mut *tx).await?;
@@ -646,10 +651,7 @@ impl Writer {
                         // Pruning the log is the log thread's work, answered there.
                         op @ Op::PruneMessages { .. } => {
                             let mut frames = job.log;
-                            if !frames.is_empty() {
-                                self.log_since.get_or_insert_with(std::time::Instant::now);
-                                self.log.append(&mut frames);
-                            }
+                            self.keep_frames(&mut frames);
                             let sent = self.log_writer.work.send(LogWork::Apply(Box::new(op), job.reply));
                             if let Err(std::sync::mpsc::SendError(LogWork::Apply(_, Some(reply)))) = sent {
                                 let _ = reply.send(Err(StoreError::Closed));
@@ -709,6 +711,14 @@ impl Writer {
         }
     }
 
+    /// Queues frames for the message log (see `flush_log`).
+    fn keep_frames(&mut self, frames: &mut Vec<FrameLog>) {
+        if !frames.is_empty() {
+            self.log_since.get_or_insert_with(std::time::Instant::now);
+            self.log.append(frames);
+        }
+    }
+
     /// Hands the waiting frames, oldest first, to the log's thread (`LogWriter`), which answers
     /// `waiting` once they are written. The log is a copy of what was said, kept apart from the
     /// writes that carry its meaning: those are committed (and on SQLite synced) before a
@@ -730,10 +740,7 @@ impl Writer {
     /// job is retried in a transaction of its own, so one bad write costs only its own answer.
     async fn commit_batch(&mut self, mut batch: Vec<Job>) {
         for job in &mut batch {
-            if !job.log.is_empty() {
-                self.log_since.get_or_insert_with(std::time::Instant::now);
-                self.log.append(&mut job.log);
-            }
+            self.keep_frames(&mut job.log);
         }
         if batch.iter().all(|job| matches!(job.op, Op::Nothing)) {
             // Nothing to commit: frames only (answers to Ström's CALLs, the frames Ström sent).

@@ -317,7 +317,16 @@ fn with_allocator_options() {
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    runtime_with(None)
+}
+
+/// A runtime with `workers` threads, or one per core.
+fn runtime_with(workers: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = workers {
+        builder.worker_threads(workers);
+    }
+    builder.enable_all().build()
 }
 
 fn main() -> Result<()> {
@@ -348,9 +357,7 @@ fn main() -> Result<()> {
                 server_pid: args.server_pid,
                 threads: args.threads,
             };
-            let runtime =
-                tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads).enable_all().build()?;
-            let report = runtime.block_on(chargesim::bench::run(config))?;
+            let report = runtime_with(Some(args.threads))?.block_on(chargesim::bench::run(config))?;
             let json = report.to_json();
             if json["loader_bound"] == true {
                 eprintln!("warning: the load generator used over 90% of its threads' CPU; the figures measure it as much as the server (try more --threads)");
