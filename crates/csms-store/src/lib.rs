@@ -378,6 +378,67 @@ enum LogTarget {
     Postgres(String),
 }
 
+impl LogTarget {
+    /// Opened on the log's thread: a PostgreSQL connection belongs to the runtime it was made on.
+    fn open(&self, runtime: &tokio::runtime::Runtime) -> Result<db::Conn, StoreError> {
+        match self {
+            LogTarget::Sqlite(path) => db::Conn::open_sqlite_log(path),
+            LogTarget::Postgres(url) => {
+                runtime.block_on(db::PgWriter::connect(url)).map(|pg| db::Conn::Postgres(Box::new(pg)))
+            }
+        }
+    }
+}
+
+/// The log thread's connection, reopened like the writer's when it cannot even roll back
+/// (PostgreSQL restarted, say).
+struct LogConn {
+    conn: db::Conn,
+    target: LogTarget,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl LogConn {
+    fn write_frames(&mut self, frames: &[FrameLog]) -> Result<(), StoreError> {
+        let conn = &mut self.conn;
+        let result = self.runtime.block_on(async {
+            conn.begin().await?;
+            ops::log_frames(conn, frames).await?;
+            conn.commit().await
+        });
+        self.recover_if(result)
+    }
+
+    fn apply(&mut self, op: &Op) -> Result<Outcome, StoreError> {
+        let conn = &mut self.conn;
+        let result = self.runtime.block_on(async {
+            conn.begin().await?;
+            let outcome = ops::apply(conn, op).await?;
+            conn.commit().await.map(|()| outcome)
+        });
+        self.recover_if(result)
+    }
+
+    fn recover_if<T>(&mut self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if result.is_err() && self.runtime.block_on(self.conn.rollback()).is_err() {
+            match self.target.open(&self.runtime) {
+                Ok(conn) => {
+                    tracing::warn!("message log connection replaced");
+                    self.conn = conn;
+                }
+                Err(e) => tracing::error!(error = %e, "message log connection lost and could not be reopened"),
+            }
+        }
+        result
+    }
+
+    fn close(self) {
+        if let db::Conn::Postgres(pg) = self.conn {
+            self.runtime.block_on(pg.close());
+        }
+    }
+}
+
 impl LogWriter {
     fn start(target: LogTarget) -> Result<LogWriter, StoreError> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(StoreError::Thread)?;
@@ -387,18 +448,10 @@ impl LogWriter {
         let thread = std::thread::Builder::new()
             .name("strom-log".into())
             .spawn(move || {
-                // Opened on this thread: a PostgreSQL connection belongs to the runtime it was
-                // made on.
-                let opened = match target {
-                    LogTarget::Sqlite(path) => db::Conn::open_sqlite_log(&path),
-                    LogTarget::Postgres(url) => runtime
-                        .block_on(db::PgWriter::connect(&url))
-                        .map(|pg| db::Conn::Postgres(Box::new(pg))),
-                };
-                let mut conn = match opened {
+                let mut log = match target.open(&runtime) {
                     Ok(conn) => {
                         let _ = ready_tx.send(Ok(()));
-                        conn
+                        LogConn { conn, target, runtime }
                     }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
@@ -419,17 +472,7 @@ impl LogWriter {
                         }
                     }
                     if !frames.is_empty() {
-                        let result = runtime.block_on(async {
-                            conn.begin().await?;
-                            match ops::log_frames(&mut conn, &frames).await {
-                                Ok(()) => conn.commit().await,
-                                Err(e) => {
-                                    let _ = conn.rollback().await;
-                                    Err(e)
-                                }
-                            }
-                        });
-                        if let Err(e) = result {
+                        if let Err(e) = log.write_frames(&frames) {
                             tracing::warn!(error = %e, frames = frames.len(), "could not write frames to the message log");
                         }
                     }
@@ -437,24 +480,13 @@ impl LogWriter {
                         let _ = done.send(());
                     }
                     for (op, reply) in ops {
-                        let result = runtime.block_on(async {
-                            conn.begin().await?;
-                            match ops::apply(&mut conn, &op).await {
-                                Ok(outcome) => conn.commit().await.map(|()| outcome),
-                                Err(e) => {
-                                    let _ = conn.rollback().await;
-                                    Err(e)
-                                }
-                            }
-                        });
+                        let result = log.apply(&op);
                         if let Some(reply) = reply {
                             let _ = reply.send(result);
                         }
                     }
                 }
-                if let db::Conn::Postgres(pg) = conn {
-                    runtime.block_on(pg.close());
-                }
+                log.close();
             })
             .map_err(StoreError::Thread)?;
         ready.recv().map_err(|_| StoreError::Closed)??;

@@ -118,3 +118,41 @@ async fn an_older_database_has_its_log_moved_into_the_log_file() {
         main.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'messages'", [], |r| r.get(0)).expect("schema");
     assert_eq!(left, 0, "the main file keeps no log");
 }
+
+/// PostgreSQL restarted under a running server: the log's connection dies with the writer's, and
+/// is reopened, so frames after the outage are logged again.
+#[tokio::test]
+async fn the_log_reconnects_after_postgres_drops_its_connection() {
+    let Some(base) = std::env::var("STROM_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
+        eprintln!(
+            "!!! SKIPPED the_log_reconnects_after_postgres_drops_its_connection: STROM_TEST_POSTGRES_URL is not set"
+        );
+        return;
+    };
+    let tag = format!("strom_logtest_{}", std::process::id());
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&base).await.expect("admin connection");
+    sqlx::query(&format!("CREATE SCHEMA {tag}")).execute(&mut admin).await.expect("schema");
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}application_name={tag}&options=-csearch_path%3D{tag}");
+    let store = Store::open(&url, StoreOptions::default()).await.expect("open");
+    store.apply(Op::Nothing, vec![frame("A", 1, "before")]).await.expect("stored");
+    store.flush_log().await.expect("flushed");
+
+    // Every connection of this store goes, as when PostgreSQL restarts.
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1")
+        .bind(&tag)
+        .execute(&mut admin)
+        .await
+        .expect("terminated");
+    // The first flush after the outage finds the connection dead (its frames are lost, with a
+    // warning) and replaces it; the next ones are written.
+    for round in 0..3 {
+        store.apply(Op::Nothing, vec![frame("A", 2, &format!("after{round}"))]).await.expect("stored");
+        store.flush_log().await.expect("flushed");
+    }
+    let frames: Vec<String> = store.messages("A", None, 10).await.expect("read").into_iter().map(|m| m.frame).collect();
+    assert!(frames.contains(&"after2".to_string()), "{frames:?}");
+    assert!(frames.contains(&"before".to_string()), "{frames:?}");
+    store.close().await;
+    sqlx::query(&format!("DROP SCHEMA {tag} CASCADE")).execute(&mut admin).await.expect("drop schema");
+}
