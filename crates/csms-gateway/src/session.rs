@@ -8,8 +8,9 @@ use crate::{v16, v201, Gateway};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use csms_core::station::{RegistrationStatus, StationId};
 use csms_store::{FrameLog, Op};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use ocpp::{Frame, FrameError, OcppVersion};
+use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
@@ -91,32 +92,35 @@ impl Session {
     }
 
     /// Registers a boot: the stored registration (or the policy for a new station) decides the
-    /// status, and the interval told to the station follows from it.
-    pub(crate) async fn boot(
+    /// status, and the interval told to the station follows from it. Queued at once (`commit`).
+    pub(crate) fn boot(
         &mut self,
         info: csms_core::station::BootInfo,
         ocpp_version: &'static str,
         log: &mut Option<FrameLog>,
-    ) -> Result<(RegistrationStatus, std::time::Duration), CallFailure> {
+    ) -> impl Future<Output = Result<(RegistrationStatus, std::time::Duration), CallFailure>> + '_ {
         let policy = self.gateway.config.registration_policy;
         let now = self.gateway.clock.now();
-        let op = Op::Boot { station: self.station.clone(), ocpp_version, info, policy, now };
-        let status = match self.commit(op, log).await? {
-            csms_store::Outcome::Registration(status) => status,
-            other => return Err(CallFailure::unexpected(other)),
-        };
-        self.set_registration(status);
-        tracing::info!(station = %self.station, status = status.as_str(), "boot");
-        let config = &self.gateway.config;
-        let interval = match status {
-            RegistrationStatus::Accepted => config.heartbeat_interval,
-            _ => config.boot_retry_interval,
-        };
-        Ok((status, interval))
+        let committed = self.commit(Op::Boot { station: self.station.clone(), ocpp_version, info, policy, now }, log);
+        committed.map(move |committed| {
+            let status = match committed? {
+                csms_store::Outcome::Registration(status) => status,
+                other => return Err(CallFailure::unexpected(other)),
+            };
+            self.set_registration(status);
+            tracing::info!(station = %self.station, status = status.as_str(), "boot");
+            let config = &self.gateway.config;
+            let interval = match status {
+                RegistrationStatus::Accepted => config.heartbeat_interval,
+                _ => config.boot_retry_interval,
+            };
+            Ok((status, interval))
+        })
     }
 
-    /// Records a notification the station sent about itself, with the frame it came in.
-    pub(crate) async fn event(
+    /// Records a notification the station sent about itself, with the frame it came in. Queued
+    /// at once (`commit`).
+    pub(crate) fn event(
         &self,
         log: &mut Option<FrameLog>,
         kind: &'static str,
@@ -124,10 +128,9 @@ impl Session {
         request_id: Option<i64>,
         detail: Option<String>,
         at: csms_core::Timestamp,
-    ) -> Result<(), CallFailure> {
+    ) -> impl Future<Output = Result<(), CallFailure>> {
         let op = Op::StationEvent { station: self.station.clone(), kind, status, request_id, detail, at };
-        self.commit(op, log).await?;
-        Ok(())
+        self.commit(op, log).map(|committed| committed.map(|_| ()))
     }
 
     fn frame_log(&self, direction: &'static str, frame: &str) -> FrameLog {
@@ -147,8 +150,10 @@ impl Session {
             return self.on_call(text, id, action, payload, Checked::No).await;
         }
         match Frame::parse(text) {
+            // Boxed: this path is rare (a frame `split_call` could not split), and the parsed
+            // frame would otherwise make every message's future larger.
             Ok(Frame::Call { id, action, payload }) => {
-                self.on_call(text, &id, &action, payload.get(), Checked::Yes).await
+                Box::pin(self.on_call(text, &id, &action, payload.get(), Checked::Yes)).await
             }
             Ok(Frame::CallResult { id, payload }) => {
                 self.gateway.store.log_frames(vec![self.frame_log("in", text)]);
@@ -231,9 +236,16 @@ impl Session {
         Some(answer)
     }
 
-    /// Applies `op` together with the inbound frame (taken from `log`) and waits for the commit.
-    pub(crate) async fn commit(&self, op: Op, log: &mut Option<FrameLog>) -> Result<csms_store::Outcome, CallFailure> {
-        Ok(self.gateway.store.apply(op, log.take().into_iter().collect()).await?)
+    /// Applies `op` together with the inbound frame (taken from `log`); the future waits for
+    /// the commit. Queued at once, so that the future stays small (`Store::apply`): a message's
+    /// future is allocated for every message, and the adapters' ones hold these.
+    pub(crate) fn commit(
+        &self,
+        op: Op,
+        log: &mut Option<FrameLog>,
+    ) -> impl Future<Output = Result<csms_store::Outcome, CallFailure>> {
+        // A combinator, not an async block: that would hold the inner future twice.
+        self.gateway.store.apply(op, log.take().into_iter().collect()).map(|committed| Ok(committed?))
     }
 
     fn on_reply(&mut self, id: &str, reply: CallReply) {

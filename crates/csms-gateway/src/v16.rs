@@ -25,7 +25,8 @@ pub(crate) async fn handle(
     // A Pending or Rejected station may only boot (OCPP 1.6 §4.2; CHECKLIST §2.2 policy).
     session.admit(action.as_str(), false)?;
     let request = Request::decode(action, payload).map_err(CallFailure::Decode)?;
-    let response = respond(session, request, log).await?;
+    // Boxed: the future would otherwise hold the request twice, as argument and as local.
+    let response = respond(session, Box::new(request), log).await?;
     Ok(response.to_json()?)
 }
 
@@ -33,10 +34,14 @@ fn now(session: &Session) -> csms_core::Timestamp {
     session.gateway.clock.now()
 }
 
-async fn respond(session: &mut Session, request: Request, log: &mut Option<FrameLog>) -> Result<Response, CallFailure> {
+async fn respond(
+    session: &mut Session,
+    request: Box<Request>,
+    log: &mut Option<FrameLog>,
+) -> Result<Response, CallFailure> {
     let station = session.station.clone();
     let now = now(session);
-    Ok(match request {
+    Ok(match *request {
         Request::BootNotification(boot) => {
             let info = BootInfo {
                 vendor: boot.charge_point_vendor,

@@ -6,7 +6,7 @@ use crate::errors::CallFailure;
 use crate::session::Session;
 use csms_core::authorization::{AuthDecision, AuthStatus};
 use csms_core::metering::{self, Reading};
-use csms_core::station::{BootInfo, RegistrationStatus};
+use csms_core::station::{BootInfo, RegistrationStatus, StationId};
 use csms_store::{
     DeviceEvent, DeviceVariable, FrameLog, MonitorReport, Op, Outcome, StationStatusReport, TxEvent, VariableAttribute,
     VariableCharacteristics, VariableReport,
@@ -28,8 +28,53 @@ pub(crate) async fn handle(
     let pending_ok = matches!(action, Action::NotifyReport | Action::NotifyMonitoringReport);
     session.admit(action.as_str(), pending_ok)?;
     let request = Request::decode(action, payload).map_err(CallFailure::Decode)?;
-    let response = respond(session, request, log).await?;
+    // Boxed: the future would otherwise hold the request twice, as argument and as local.
+    let response = respond(session, Box::new(request), log).await?;
     Ok(response.to_json()?)
+}
+
+// The requests below are taken whole by functions of their own, not picked apart in `respond`:
+// a request that is only partly moved stays in `respond`'s future while it waits for the store,
+// and that future is allocated for every message (`Store::apply`).
+
+fn boot_info(boot: BootNotificationRequest) -> BootInfo {
+    let cs = boot.charging_station;
+    let modem = cs.modem.unwrap_or(Modem { custom_data: None, iccid: None, imsi: None });
+    BootInfo {
+        vendor: cs.vendor_name,
+        model: cs.model,
+        serial_number: cs.serial_number,
+        charge_box_serial_number: None,
+        firmware_version: cs.firmware_version,
+        iccid: modem.iccid,
+        imsi: modem.imsi,
+        meter_type: None,
+        meter_serial_number: None,
+    }
+}
+
+fn tx_event(req: TransactionEventRequest, station: StationId, now: csms_core::Timestamp) -> TxEvent {
+    let info = req.transaction_info;
+    let readings = req.meter_value.iter().flatten().flat_map(readings).collect();
+    TxEvent {
+        station,
+        station_tx_id: info.transaction_id,
+        event_type: req.event_type.as_str(),
+        timestamp: req.timestamp.0,
+        trigger_reason: req.trigger_reason.as_str().to_string(),
+        seq_no: req.seq_no,
+        offline: req.offline.unwrap_or(false),
+        charging_state: info.charging_state.map(|c| c.as_str().to_string()),
+        time_spent_charging: info.time_spent_charging,
+        stopped_reason: info.stopped_reason.map(|r| r.as_str().to_string()),
+        remote_start_id: info.remote_start_id,
+        reservation_id: req.reservation_id,
+        evse_id: req.evse.as_ref().map(|e| e.id),
+        connector_id: req.evse.as_ref().and_then(|e| e.connector_id),
+        id_token: req.id_token.as_ref().map(|t| (t.id_token.clone(), t.r#type.as_str().to_string())),
+        readings,
+        now,
+    }
 }
 
 /// A payload re-serialised for an event's detail (the generated types always serialise).
@@ -37,25 +82,16 @@ fn detail<T: serde::Serialize>(value: &T) -> Option<String> {
     serde_json::to_string(value).ok()
 }
 
-async fn respond(session: &mut Session, request: Request, log: &mut Option<FrameLog>) -> Result<Response, CallFailure> {
+async fn respond(
+    session: &mut Session,
+    request: Box<Request>,
+    log: &mut Option<FrameLog>,
+) -> Result<Response, CallFailure> {
     let station = session.station.clone();
     let now = session.gateway.clock.now();
-    Ok(match request {
+    Ok(match *request {
         Request::BootNotification(boot) => {
-            let cs = boot.charging_station;
-            let modem = cs.modem.unwrap_or(Modem { custom_data: None, iccid: None, imsi: None });
-            let info = BootInfo {
-                vendor: cs.vendor_name,
-                model: cs.model,
-                serial_number: cs.serial_number,
-                charge_box_serial_number: None,
-                firmware_version: cs.firmware_version,
-                iccid: modem.iccid,
-                imsi: modem.imsi,
-                meter_type: None,
-                meter_serial_number: None,
-            };
-            let (status, interval) = session.boot(info, "2.0.1", log).await?;
+            let (status, interval) = session.boot(boot_info(boot), "2.0.1", log).await?;
             Response::BootNotification(BootNotificationResponse {
                 current_time: DateTime(now),
                 custom_data: None,
@@ -105,28 +141,7 @@ async fn respond(session: &mut Session, request: Request, log: &mut Option<Frame
             })
         }
         Request::TransactionEvent(req) => {
-            let info = req.transaction_info;
-            let readings = req.meter_value.iter().flatten().flat_map(readings).collect();
-            let event = TxEvent {
-                station,
-                station_tx_id: info.transaction_id,
-                event_type: req.event_type.as_str(),
-                timestamp: req.timestamp.0,
-                trigger_reason: req.trigger_reason.as_str().to_string(),
-                seq_no: req.seq_no,
-                offline: req.offline.unwrap_or(false),
-                charging_state: info.charging_state.map(|c| c.as_str().to_string()),
-                time_spent_charging: info.time_spent_charging,
-                stopped_reason: info.stopped_reason.map(|r| r.as_str().to_string()),
-                remote_start_id: info.remote_start_id,
-                reservation_id: req.reservation_id,
-                evse_id: req.evse.as_ref().map(|e| e.id),
-                connector_id: req.evse.as_ref().and_then(|e| e.connector_id),
-                id_token: req.id_token.as_ref().map(|t| (t.id_token.clone(), t.r#type.as_str().to_string())),
-                readings,
-                now,
-            };
-            let auth = match session.commit(Op::TransactionEvent(event), log).await? {
+            let auth = match session.commit(Op::TransactionEvent(tx_event(req, station, now)), log).await? {
                 Outcome::TransactionEvent { auth, .. } => auth,
                 other => return Err(CallFailure::unexpected(other)),
             };

@@ -193,11 +193,33 @@ impl Store {
         &self.pool
     }
 
-    /// Applies `op` (and stores `log`, the frames it came with) and waits until it is committed.
-    pub async fn apply(&self, op: Op, log: Vec<FrameLog>) -> Result<Outcome, StoreError> {
+    /// Applies `op` (and stores `log`, the frames it came with); the future it returns waits
+    /// until it is committed.
+    ///
+    /// The job is queued when `apply` is called, not when the future is first polled, so that the
+    /// future does not carry the operation: a station's message is handled in a boxed future,
+    /// allocated for every message, which with the operation inside was 4 KiB; allocations that
+    /// large came from pages the allocator handed back to the kernel and then faulted in again,
+    /// more than one page fault per MeterValues (BENCHMARKS.md). Only when the queue is full does
+    /// the job wait, in a box of its own, for room. The future borrows nothing.
+    pub fn apply(
+        &self,
+        op: Op,
+        log: Vec<FrameLog>,
+    ) -> impl std::future::Future<Output = Result<Outcome, StoreError>> + Send + 'static {
         let (reply, rx) = oneshot::channel();
-        self.jobs.send(Msg::Job(Job { op, log, reply: Some(reply) })).await.map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+        // A closed queue drops the job and with it `reply`: the future answers `Closed`.
+        let waiting = match self.jobs.try_send(Msg::Job(Job { op, log, reply: Some(reply) })) {
+            Err(mpsc::error::TrySendError::Full(job)) => Some((self.jobs.clone(), Box::new(job))),
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => None,
+        };
+        async move {
+            if let Some((jobs, job)) = waiting {
+                let room = jobs.reserve().await.map_err(|_| StoreError::Closed)?;
+                room.send(*job);
+            }
+            rx.await.map_err(|_| StoreError::Closed)?
+        }
     }
 
     /// Queues frames for the message log without waiting for them to be written.
