@@ -1,6 +1,6 @@
 //! The database schema, one text for both backends: `{id}`, `{real}` stand for the column
 //! types the two dialects spell differently; a migration marked `-- sqlite only` is empty on
-//! PostgreSQL. Migrations are applied in order and recorded in
+//! PostgreSQL, one marked `-- postgres only` on SQLite. Migrations are applied in order and recorded in
 //! `schema_migrations`, so a database is upgraded in place at start.
 
 use crate::Backend;
@@ -354,6 +354,16 @@ INSERT OR IGNORE INTO log.messages (id, station_id, direction, at, frame)
     SELECT id, station_id, direction, at, frame FROM main.messages;
 DROP TABLE main.messages;
 "#,
+    // PostgreSQL: the sequences of the two tables written row by row at every message hand
+    // their connection 256 ids at a time. `nextval` otherwise locks and updates the sequence
+    // for each row, and WAL-logs it every 32: 9 % of the writer's PostgreSQL CPU at 1,000
+    // stations (BENCHMARKS.md). Each table has one connection that inserts (the writer's for
+    // readings, the log's for frames), so ids still follow arrival order; a reconnect leaves a
+    // gap, as a rolled-back insert always could.
+    r#"-- postgres only
+ALTER SEQUENCE meter_values_id_seq CACHE 256;
+ALTER SEQUENCE messages_id_seq CACHE 256;
+"#,
 ];
 
 /// The version of the migration above that moved SQLite's message log to its own file.
@@ -379,9 +389,16 @@ pub(crate) fn migrations(backend: Backend) -> Vec<String> {
     };
     MIGRATIONS
         .iter()
-        .map(|m| match (m.strip_prefix("-- sqlite only"), backend) {
-            (Some(_), Backend::Postgres) => String::new(),
-            _ => m.replace("{id}", id).replace("{real}", real),
+        .map(|m| {
+            let other = match backend {
+                Backend::Sqlite => "-- postgres only",
+                Backend::Postgres => "-- sqlite only",
+            };
+            if m.starts_with(other) {
+                String::new()
+            } else {
+                m.replace("{id}", id).replace("{real}", real)
+            }
         })
         .collect()
 }
@@ -396,5 +413,13 @@ mod tests {
         assert!(moved.starts_with("-- sqlite only") && moved.contains("INTO log.messages"), "{moved}");
         assert_eq!(migrations(Backend::Postgres)[MESSAGE_LOG_MOVED_BY as usize - 1], "");
         assert!(migrations(Backend::Sqlite)[MESSAGE_LOG_MOVED_BY as usize - 1].contains("DROP TABLE main.messages"));
+    }
+
+    #[test]
+    fn a_migration_for_one_backend_is_empty_on_the_other() {
+        let last = MIGRATIONS.len() - 1;
+        assert!(MIGRATIONS[last].starts_with("-- postgres only"));
+        assert_eq!(migrations(Backend::Sqlite)[last], "");
+        assert!(migrations(Backend::Postgres)[last].contains("CACHE 256"));
     }
 }
