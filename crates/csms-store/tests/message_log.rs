@@ -35,6 +35,23 @@ async fn pruning_applies_age_and_per_station_limits() {
     store.close().await;
 }
 
+/// `Store::apply` queues its job when called; a job that finds the queue full waits in its
+/// future for room. Every one of many writes racing for a queue of one is applied.
+#[tokio::test]
+async fn writes_wait_for_room_in_a_full_queue() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let options = StoreOptions { queue_capacity: 1, ..StoreOptions::default() };
+    let store = Store::open(&dir.path().join("q.db").display().to_string(), options).await.expect("open");
+    // The futures borrow nothing, so they can be spawned; they are all made before any is run.
+    let writes: Vec<_> = (0..200).map(|i| store.apply(Op::Nothing, vec![frame("A", 1, &format!("f{i}"))])).collect();
+    for write in writes.into_iter().map(tokio::spawn) {
+        write.await.expect("joined").expect("stored");
+    }
+    let logged = store.messages("A", None, 500).await.expect("read");
+    assert_eq!(logged.len(), 200, "every write applied");
+    store.close().await;
+}
+
 #[tokio::test]
 async fn writes_after_close_are_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
