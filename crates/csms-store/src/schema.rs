@@ -1,7 +1,7 @@
 //! The database schema, one text for both backends: `{id}`, `{real}` stand for the column
 //! types the two dialects spell differently; a migration marked `-- sqlite only` is empty on
-//! PostgreSQL, one marked `-- postgres only` on SQLite. Migrations are applied in order and recorded in
-//! `schema_migrations`, so a database is upgraded in place at start.
+//! PostgreSQL, one marked `-- postgres only` on SQLite. Migrations are applied in order and
+//! recorded in `schema_migrations`, so a database is upgraded in place at start.
 
 use crate::Backend;
 
@@ -387,19 +387,14 @@ pub(crate) fn migrations(backend: Backend) -> Vec<String> {
         Backend::Sqlite => ("INTEGER PRIMARY KEY AUTOINCREMENT", "REAL"),
         Backend::Postgres => ("BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION"),
     };
+    // A migration marked for the other backend is empty here.
+    let other = match backend {
+        Backend::Sqlite => "-- postgres only",
+        Backend::Postgres => "-- sqlite only",
+    };
     MIGRATIONS
         .iter()
-        .map(|m| {
-            let other = match backend {
-                Backend::Sqlite => "-- postgres only",
-                Backend::Postgres => "-- sqlite only",
-            };
-            if m.starts_with(other) {
-                String::new()
-            } else {
-                m.replace("{id}", id).replace("{real}", real)
-            }
-        })
+        .map(|m| if m.starts_with(other) { String::new() } else { m.replace("{id}", id).replace("{real}", real) })
         .collect()
 }
 
