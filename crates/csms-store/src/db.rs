@@ -25,6 +25,7 @@ pub(crate) enum Arg<'a> {
     Int(Option<i64>),
     Real(Option<f64>),
     Text(Option<Cow<'a, str>>),
+    Blob(&'a [u8]),
 }
 
 impl From<i64> for Arg<'_> {
@@ -45,6 +46,11 @@ impl From<f64> for Arg<'_> {
 impl From<Option<f64>> for Arg<'_> {
     fn from(v: Option<f64>) -> Self {
         Arg::Real(v)
+    }
+}
+impl<'a> From<&'a [u8]> for Arg<'a> {
+    fn from(v: &'a [u8]) -> Self {
+        Arg::Blob(v)
     }
 }
 impl<'a> From<&'a str> for Arg<'a> {
@@ -215,18 +221,18 @@ impl PgWriter {
         Ok(())
     }
 
-    /// Appends frames to the message log.
-    pub(crate) async fn insert_frames(&mut self, frames: &[crate::FrameLog]) -> Result<(), StoreError> {
-        let column = |f: fn(&crate::FrameLog) -> String| frames.iter().map(f).collect::<Vec<String>>();
+    /// Appends blocks to the message log, in order (so a station's blocks get ascending ids).
+    pub(crate) async fn insert_blocks(&mut self, blocks: &[crate::log_blocks::Block<'_>]) -> Result<(), StoreError> {
         let conn = self.ready().await?;
         sqlx::query(
-            "INSERT INTO messages (station_id, direction, at, frame) \
-             SELECT unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::text[])",
+            "INSERT INTO message_blocks (station_id, frames, last_at, body) \
+             SELECT s, f, l, b FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bytea[]) \
+             WITH ORDINALITY AS blocks (s, f, l, b, n) ORDER BY n",
         )
-        .bind(column(|f| f.station_id.clone()))
-        .bind(column(|f| f.direction.to_string()))
-        .bind(column(|f| csms_core::clock::format_timestamp(&f.at)))
-        .bind(column(|f| f.frame.clone()))
+        .bind(blocks.iter().map(|b| b.station_id).collect::<Vec<&str>>())
+        .bind(blocks.iter().map(|b| b.frames).collect::<Vec<i64>>())
+        .bind(blocks.iter().map(|b| csms_core::clock::format_timestamp(&b.last_at)).collect::<Vec<String>>())
+        .bind(blocks.iter().map(|b| b.body.as_slice()).collect::<Vec<&[u8]>>())
         .execute(conn)
         .await?;
         Ok(())
@@ -489,6 +495,7 @@ impl<'q> Query<'q> {
                 Arg::Int(v) => q.bind(v),
                 Arg::Real(v) => q.bind(v),
                 Arg::Text(v) => q.bind(v.map(Cow::into_owned)),
+                Arg::Blob(v) => q.bind(v.to_vec()),
             };
         }
         q
@@ -526,6 +533,7 @@ fn bind_sqlite(stmt: &mut rusqlite::CachedStatement<'_>, args: &[Arg<'_>]) -> Re
             Arg::Int(v) => stmt.raw_bind_parameter(index, v)?,
             Arg::Real(v) => stmt.raw_bind_parameter(index, v)?,
             Arg::Text(v) => stmt.raw_bind_parameter(index, v.as_deref())?,
+            Arg::Blob(v) => stmt.raw_bind_parameter(index, v)?,
         }
     }
     Ok(())

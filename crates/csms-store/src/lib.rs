@@ -7,6 +7,7 @@
 //! with respect to every other message. Reads for the API go straight to the pool.
 
 mod db;
+mod log_blocks;
 mod ops;
 mod queries;
 mod schema;
@@ -84,11 +85,11 @@ enum Msg {
 /// The message log is written in bulk, apart from the writes it records: at most this long
 /// after a frame arrived ...
 const LOG_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
-/// ... or once this many frames, or this many bytes of them, wait. Each part rewrites the leaf
-/// of the log's per-station index for every station in it, so the more frames a station has in
-/// a part the less each costs: parts of up to 32,768 frames or 1 s instead of 8,192 or 200 ms
-/// took the log thread's CPU per MeterValues from 14.5–15.7 µs to 12.0–12.9 and the disk
-/// written from 5.4–5.6 KB to 4.6 at 1,000 stations (BENCHMARKS.md).
+/// ... or once this many frames, or this many bytes of them, wait. A part is stored as a block
+/// per station (`log_blocks`), so the more frames a station has in a part the fewer rows and
+/// index entries each costs (parts of up to 32,768 frames or 1 s instead of 8,192 or 200 ms
+/// took the log thread's CPU per MeterValues from 14.5–15.7 µs to 12.0–12.9 when the log still
+/// had a row per frame, BENCHMARKS.md).
 const LOG_MAX_FRAMES: usize = 32 * 1024;
 const LOG_MAX_BYTES: usize = 32 * 1024 * 1024;
 
@@ -355,7 +356,7 @@ async fn spawn_writer(
 
 type Reply = (oneshot::Sender<Result<Outcome, StoreError>>, Result<Outcome, StoreError>);
 
-pub use schema::MESSAGE_LOG_MOVED_BY;
+pub use schema::{MESSAGE_LOG_IN_BLOCKS_FROM, MESSAGE_LOG_MOVED_BY};
 
 /// SQLite: the file of the message log beside the database (`strom.db` → `strom.messages.db`).
 pub fn message_log_path(database: &str) -> String {

@@ -379,19 +379,20 @@ pub enum Outcome {
     Found(bool),
 }
 
-static INSERT_FRAMES: LazyLock<MultiRow> =
-    LazyLock::new(|| MultiRow::new("messages (station_id, direction, at, frame)", 0, 4, 64));
+static INSERT_BLOCKS: LazyLock<MultiRow> =
+    LazyLock::new(|| MultiRow::new("message_blocks (station_id, frames, last_at, body)", 0, 4, 64));
 
-/// Stores frames for the message log, in order: up to 64 frames a statement on SQLite, one bulk
-/// insert on PostgreSQL, where every statement is a round trip.
+/// Stores frames for the message log, a block per station (`log_blocks`): up to 64 blocks a
+/// statement on SQLite, one bulk insert on PostgreSQL, where every statement is a round trip.
 pub(crate) async fn log_frames(conn: &mut Conn, frames: &[FrameLog]) -> Result<(), StoreError> {
+    let blocks = crate::log_blocks::blocks(frames);
     if let Some(pg) = conn.postgres() {
-        return pg.insert_frames(frames).await;
+        return pg.insert_blocks(&blocks).await;
     }
-    for part in frames.chunks(INSERT_FRAMES.max()) {
-        let mut insert = query(INSERT_FRAMES.sql(part.len()));
-        for f in part {
-            insert = insert.bind(&f.station_id).bind(f.direction).bind(format_timestamp(&f.at)).bind(&f.frame);
+    for part in blocks.chunks(INSERT_BLOCKS.max()) {
+        let mut insert = query(INSERT_BLOCKS.sql(part.len()));
+        for b in part {
+            insert = insert.bind(b.station_id).bind(b.frames).bind(format_timestamp(&b.last_at)).bind(&b.body[..]);
         }
         insert.execute(conn).await?;
     }
@@ -760,21 +761,24 @@ pub(crate) async fn apply(conn: &mut Conn, op: &Op) -> Result<Outcome, StoreErro
             Ok(Outcome::Deleted(result.rows_affected() > 0))
         }
         Op::PruneMessages { before, max_per_station } => {
-            // Frames are logged in the order they arrived, so ids follow time: everything below
-            // the first frame young enough to keep goes (no index on `at` to maintain for every
-            // frame; a frame a few microseconds out of order waits for the next pruning).
+            // The log is pruned in whole blocks (`log_blocks`). Blocks are written in the order
+            // their parts were, so ids follow time: every block below the first one with a frame
+            // young enough to keep goes (no index on the time to maintain; a block a moment out
+            // of order waits for the next pruning).
             query(
-                "DELETE FROM messages WHERE id < COALESCE((SELECT id FROM messages WHERE at >= $1 ORDER BY id LIMIT 1), \
-                 (SELECT max(id) + 1 FROM messages))",
+                "DELETE FROM message_blocks WHERE id < COALESCE((SELECT id FROM message_blocks WHERE last_at >= $1 \
+                 ORDER BY id LIMIT 1), (SELECT max(id) + 1 FROM message_blocks))",
             )
             .bind(before)
             .execute(&mut *conn)
             .await?;
-            // One pass over the log, numbering each station's frames newest first (a correlated
-            // subquery per row walked up to `max_per_station` index entries for every frame).
+            // One pass over the log, counting each station's frames newest first: a block goes
+            // once the station has `max_per_station` frames newer than it, so a station keeps at
+            // most that many plus one block's.
             query(
-                "DELETE FROM messages WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER \
-                 (PARTITION BY station_id ORDER BY id DESC) AS newest FROM messages) ranked WHERE newest > $1)",
+                "DELETE FROM message_blocks WHERE id IN (SELECT id FROM (SELECT id, SUM(frames) OVER \
+                 (PARTITION BY station_id ORDER BY id DESC) - frames AS newer FROM message_blocks) counted \
+                 WHERE newer >= $1)",
             )
             .bind(*max_per_station)
             .execute(conn)

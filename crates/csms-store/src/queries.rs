@@ -1,9 +1,11 @@
 //! Reads for the operator API and for sessions that reconnect. They go straight to the pool and
 //! see what the writer has committed.
 
+use crate::log_blocks;
 use crate::ops::token_from_row;
 use crate::{Store, StoreError};
 use csms_core::authorization::IdTokenRecord;
+use csms_core::clock::format_timestamp;
 use csms_core::station::RegistrationStatus;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -442,31 +444,57 @@ impl Store {
         Ok(rows.iter().map(fault_from_row).collect::<Result<_, _>>()?)
     }
 
-    /// A station's logged frames, newest first, older than `before_id` when given.
+    /// A station's logged frames, newest first, older than `before_id` when given. The log is
+    /// kept in blocks (`log_blocks`); they are read newest first, a few at a time, until
+    /// `limit` frames are found.
     pub async fn messages(
         &self,
         station_id: &str,
         before_id: Option<i64>,
         limit: i64,
     ) -> Result<Vec<MessageView>, StoreError> {
+        const BLOCKS_PER_READ: i64 = 8;
         self.flush_log().await?;
-        let rows = sqlx::query(
-            "SELECT id, direction, at, frame FROM messages WHERE station_id = $1 AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
-        )
-        .bind(station_id)
-        .bind(before_id)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        let view = |r: &AnyRow| -> Result<MessageView, sqlx::Error> {
-            Ok(MessageView {
-                id: r.try_get("id")?,
-                direction: r.try_get("direction")?,
-                at: r.try_get("at")?,
-                frame: r.try_get("frame")?,
-            })
-        };
-        Ok(rows.iter().map(view).collect::<Result<_, _>>()?)
+        let limit = usize::try_from(limit).unwrap_or(0);
+        let mut found = Vec::new();
+        // Blocks below this id: the one that holds `before_id` and older ones.
+        let mut below = before_id.map(|id| log_blocks::block_of(id) + 1);
+        while found.len() < limit {
+            let rows = sqlx::query(
+                "SELECT id, body FROM message_blocks WHERE station_id = $1 AND ($2 IS NULL OR id < $2) \
+                 ORDER BY id DESC LIMIT $3",
+            )
+            .bind(station_id)
+            .bind(below)
+            .bind(BLOCKS_PER_READ)
+            .fetch_all(self.pool())
+            .await?;
+            for row in &rows {
+                let block: i64 = row.try_get("id")?;
+                let body: Vec<u8> = row.try_get("body")?;
+                let frames = log_blocks::decode(&body)?;
+                for (place, frame) in frames.iter().enumerate().rev() {
+                    let id = log_blocks::frame_id(block, place);
+                    if before_id.is_some_and(|before| id >= before) {
+                        continue;
+                    }
+                    if found.len() == limit {
+                        break;
+                    }
+                    found.push(MessageView {
+                        id,
+                        direction: frame.direction.to_string(),
+                        at: format_timestamp(&frame.at),
+                        frame: frame.frame.to_string(),
+                    });
+                }
+                below = Some(block);
+            }
+            if rows.len() < BLOCKS_PER_READ as usize {
+                break;
+            }
+        }
+        Ok(found)
     }
 
     /// A station's events, newest first, optionally of one kind (the OCPP action name).

@@ -1,5 +1,6 @@
-//! Message-log retention: frames older than the cut-off go, and each station keeps at most its
-//! newest N frames.
+//! The message log: frames read back newest first and page by page, retention (frames older
+//! than the cut-off go, each station keeps its newest N, in whole blocks), the move of older
+//! layouts into blocks.
 
 use chrono::TimeZone;
 use csms_store::{FrameLog, Op, Store, StoreOptions};
@@ -25,7 +26,11 @@ async fn pruning_applies_age_and_per_station_limits() {
     for day in 8..=10 {
         frames.push(frame("B", day, &format!("b{day}")));
     }
-    store.apply(Op::Nothing, frames).await.expect("stored");
+    // A part of the log each, so each frame is a block of its own.
+    for f in frames {
+        store.apply(Op::Nothing, vec![f]).await.expect("stored");
+        store.flush_log().await.expect("flushed");
+    }
 
     store.prune_messages("2026-11-05T00:00:00.000Z", 4).await.expect("pruned");
     let a: Vec<String> = store.messages("A", None, 100).await.expect("read").into_iter().map(|m| m.frame).collect();
@@ -78,12 +83,67 @@ async fn frames_reach_the_log_within_its_delay_without_a_reader_asking() {
     store.log_frames(vec![frame("A", 1, "queued")]);
     let count = || -> i64 {
         let conn = rusqlite::Connection::open(csms_store::message_log_path(&path)).expect("reader");
-        conn.query_row("SELECT count(*) FROM messages", [], |r| r.get(0)).expect("count")
+        conn.query_row("SELECT count(*) FROM message_blocks", [], |r| r.get(0)).expect("count")
     };
     let started = std::time::Instant::now();
     while count() == 0 {
         assert!(started.elapsed() < std::time::Duration::from_secs(2), "the frame never reached the log");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    store.close().await;
+}
+
+/// A part of the log holds a block per station; pruning keeps or drops a block whole.
+#[tokio::test]
+async fn pruning_by_count_drops_whole_blocks() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store =
+        Store::open(&dir.path().join("w.db").display().to_string(), StoreOptions::default()).await.expect("open");
+    store.apply(Op::Nothing, vec![frame("A", 1, "a1"), frame("A", 1, "a2"), frame("A", 1, "a3")]).await.expect("1");
+    store.flush_log().await.expect("flushed");
+    store.apply(Op::Nothing, vec![frame("A", 2, "a4"), frame("A", 2, "a5")]).await.expect("2");
+    let read = || async { store.messages("A", None, 100).await.expect("read").into_iter().map(|m| m.frame).collect() };
+    store.prune_messages("2026-01-01T00:00:00.000Z", 3).await.expect("pruned");
+    let kept: Vec<String> = read().await;
+    assert_eq!(kept, ["a5", "a4", "a3", "a2", "a1"], "the older block has only two newer frames: it stays");
+    store.prune_messages("2026-01-01T00:00:00.000Z", 2).await.expect("pruned");
+    let kept: Vec<String> = read().await;
+    assert_eq!(kept, ["a5", "a4"], "two newer frames: the older block goes");
+    store.close().await;
+}
+
+/// Reading page by page (`before` the last id seen) gives every frame once, newest first, across
+/// many blocks and stations.
+#[tokio::test]
+async fn the_log_reads_back_page_by_page_across_blocks() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store =
+        Store::open(&dir.path().join("p.db").display().to_string(), StoreOptions::default()).await.expect("open");
+    let mut written = Vec::new();
+    for part in 0..20 {
+        let mut frames = Vec::new();
+        for i in 0..3 {
+            written.push(format!("a{part}.{i}"));
+            frames.push(frame("A", 1, &format!("a{part}.{i}")));
+            frames.push(frame("B", 1, &format!("b{part}.{i}")));
+        }
+        store.apply(Op::Nothing, frames).await.expect("stored");
+        store.flush_log().await.expect("flushed");
+    }
+    written.reverse();
+    let all: Vec<String> = store.messages("A", None, 1000).await.expect("read").into_iter().map(|m| m.frame).collect();
+    assert_eq!(all, written);
+    for page_size in [1, 2, 7] {
+        let mut paged = Vec::new();
+        let mut before = None;
+        loop {
+            let page = store.messages("A", before, page_size).await.expect("read");
+            assert!(page.len() <= page_size as usize);
+            let Some(last) = page.last() else { break };
+            before = Some(last.id);
+            paged.extend(page.into_iter().map(|m| m.frame));
+        }
+        assert_eq!(paged, written, "pages of {page_size}");
     }
     store.close().await;
 }
@@ -116,7 +176,7 @@ async fn an_older_database_has_its_log_moved_into_the_log_file() {
          direction TEXT NOT NULL, at TEXT NOT NULL, frame TEXT NOT NULL); \
          CREATE INDEX messages_station ON messages (station_id, id); \
          INSERT INTO messages (station_id, direction, at, frame) VALUES \
-         ('A', 'in', '2026-11-01T12:00:00.000Z', 'old1'), ('A', 'out', '2026-11-02T12:00:00.000Z', 'old2');",
+         ('A', 'in', '2026-11-01T12:00:00.123Z', 'öld1'), ('A', 'out', '2026-11-02T12:00:00.000Z', 'old2');",
     )
     .expect("old log");
     conn.execute("DELETE FROM schema_migrations WHERE version >= ?1", [csms_store::MESSAGE_LOG_MOVED_BY])
@@ -128,17 +188,68 @@ async fn an_older_database_has_its_log_moved_into_the_log_file() {
     }
 
     let store = Store::open(&path, StoreOptions::default()).await.expect("reopen migrates");
-    let old: Vec<String> = store.messages("A", None, 10).await.expect("read").into_iter().map(|m| m.frame).collect();
-    assert_eq!(old, ["old2", "old1"]);
+    let old = store.messages("A", None, 10).await.expect("read");
+    assert_eq!(
+        old.iter().map(|m| (m.frame.as_str(), m.direction.as_str(), m.at.as_str())).collect::<Vec<_>>(),
+        [("old2", "out", "2026-11-02T12:00:00.000Z"), ("öld1", "in", "2026-11-01T12:00:00.123Z")]
+    );
     store.apply(Op::Nothing, vec![frame("A", 3, "new")]).await.expect("stored");
     let all = store.messages("A", None, 10).await.expect("read");
-    assert_eq!(all.iter().map(|m| m.frame.as_str()).collect::<Vec<_>>(), ["new", "old2", "old1"]);
+    assert_eq!(all.iter().map(|m| m.frame.as_str()).collect::<Vec<_>>(), ["new", "old2", "öld1"]);
     assert!(all[0].id > all[1].id, "new frames are numbered after the moved ones: {all:?}");
     store.close().await;
     let main = rusqlite::Connection::open(&path).expect("main file");
     let left: i64 =
         main.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'messages'", [], |r| r.get(0)).expect("schema");
     assert_eq!(left, 0, "the main file keeps no log");
+}
+
+/// PostgreSQL: a log of a row per frame (before blocks) becomes blocks of one frame each, in
+/// order, and new frames are numbered after them.
+#[tokio::test]
+async fn a_postgres_log_of_rows_becomes_blocks() {
+    let Some(base) = std::env::var("STROM_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
+        eprintln!("!!! SKIPPED a_postgres_log_of_rows_becomes_blocks: STROM_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let tag = format!("strom_logrows_{}", std::process::id());
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&base).await.expect("admin connection");
+    sqlx::query(&format!("CREATE SCHEMA {tag}")).execute(&mut admin).await.expect("schema");
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-csearch_path%3D{tag}");
+    Store::open(&url, StoreOptions::default()).await.expect("open").close().await;
+    // Back to the layout before blocks, with a log in it.
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.expect("connection");
+    for statement in [
+        "DROP TABLE message_blocks".to_string(),
+        "CREATE TABLE messages (id BIGSERIAL PRIMARY KEY, station_id TEXT NOT NULL, direction TEXT NOT NULL, \
+         at TEXT NOT NULL, frame TEXT NOT NULL)"
+            .to_string(),
+        "INSERT INTO messages (station_id, direction, at, frame) VALUES \
+         ('A', 'in', '2026-11-01T12:00:00.123Z', '[2,\"1\",\"Heartbeat\",{}]'), ('B', 'in', '2026-11-01T12:00:01.000Z', 'b'), \
+         ('A', 'out', '2026-11-01T12:00:02.000Z', 'ünï')"
+            .to_string(),
+        format!("DELETE FROM schema_migrations WHERE version >= {}", csms_store::MESSAGE_LOG_IN_BLOCKS_FROM),
+    ] {
+        sqlx::query(&statement).execute(&mut conn).await.expect(&statement);
+    }
+    drop(conn);
+
+    let store = Store::open(&url, StoreOptions::default()).await.expect("reopen migrates");
+    store.apply(Op::Nothing, vec![frame("A", 3, "new")]).await.expect("stored");
+    let all = store.messages("A", None, 10).await.expect("read");
+    assert_eq!(
+        all.iter().map(|m| (m.frame.as_str(), m.direction.as_str(), m.at.as_str())).collect::<Vec<_>>(),
+        [
+            ("new", "in", "2026-11-03T12:00:00.000Z"),
+            ("ünï", "out", "2026-11-01T12:00:02.000Z"),
+            ("[2,\"1\",\"Heartbeat\",{}]", "in", "2026-11-01T12:00:00.123Z")
+        ]
+    );
+    assert!(all[0].id > all[1].id && all[1].id > all[2].id, "{all:?}");
+    assert_eq!(store.messages("B", None, 10).await.expect("read").len(), 1);
+    store.close().await;
+    sqlx::query(&format!("DROP SCHEMA {tag} CASCADE")).execute(&mut admin).await.expect("drop schema");
 }
 
 /// PostgreSQL restarted under a running server: the log's connection dies with the writer's, and

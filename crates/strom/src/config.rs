@@ -49,7 +49,8 @@ ping_interval_secs = 60
 # Largest WebSocket message a station may send; a larger one closes the connection (1009).
 max_message_bytes = 65536
 
-# The message log keeps every frame for this many days, and at most this many per station.
+# The message log keeps every frame for this many days, and at most this many per station
+# (pruned in whole blocks: a station may keep up to 1,024 frames more).
 message_log_retention_days = 7
 message_log_max_per_station = 100000
 "#;

@@ -1,0 +1,166 @@
+//! The message log is stored in blocks: one row per station per part of the log (up to
+//! `BLOCK_MAX_FRAMES` frames), not one row per frame. A row per frame cost the log thread an
+//! insert into the table and into the per-station index for every CALL and every answer, two
+//! thirds of its CPU at 1,000 stations (BENCHMARKS.md, sixth session).
+//!
+//! A block's body is its frames one after another, each as
+//! `direction (1 byte: b'i' in, b'o' out) · at (8 bytes, big-endian milliseconds since the Unix
+//! epoch) · length (4 bytes, big-endian) · the frame's bytes`. Big-endian because SQL can write
+//! it too (the migration that turned the row-per-frame log into blocks). Frame `k` of block `b`
+//! has the id `b × 65,536 + k`: ids follow arrival order within a station, as they did when
+//! every frame had a row, and pagination by id works across blocks.
+
+use crate::{FrameLog, StoreError};
+use csms_core::clock::Timestamp;
+use std::collections::HashMap;
+
+/// At most this many frames in a block: a read of a station's newest frames decodes whole
+/// blocks, so a busy station's second of log is cut into blocks of this size.
+pub(crate) const BLOCK_MAX_FRAMES: usize = 1024;
+
+/// Frame ids within a block: `block id << FRAME_BITS | place in the block`.
+const FRAME_BITS: u32 = 16;
+const _: () = assert!(BLOCK_MAX_FRAMES <= 1 << FRAME_BITS);
+
+/// The bytes before each frame in a body.
+const HEADER: usize = 1 + 8 + 4;
+
+/// One block of a station's frames, ready to insert.
+#[derive(Debug)]
+pub(crate) struct Block<'a> {
+    pub station_id: &'a str,
+    pub frames: i64,
+    /// The newest frame's time (pruning by age removes a block once it is older).
+    pub last_at: Timestamp,
+    pub body: Vec<u8>,
+}
+
+/// Groups frames into blocks by station, each station's frames in the order given; a station's
+/// blocks come in that order too, so they get ascending ids when inserted in order.
+pub(crate) fn blocks(frames: &[FrameLog]) -> Vec<Block<'_>> {
+    let mut blocks: Vec<Block<'_>> = Vec::new();
+    let mut open: HashMap<&str, usize> = HashMap::new();
+    for f in frames {
+        let at = match open.get(f.station_id.as_str()) {
+            Some(&at) if (blocks[at].frames as usize) < BLOCK_MAX_FRAMES => at,
+            _ => {
+                open.insert(&f.station_id, blocks.len());
+                blocks.push(Block { station_id: &f.station_id, frames: 0, last_at: f.at, body: Vec::new() });
+                blocks.len() - 1
+            }
+        };
+        let block = &mut blocks[at];
+        block.frames += 1;
+        block.last_at = block.last_at.max(f.at);
+        block.body.reserve(HEADER + f.frame.len());
+        block.body.push(if f.direction == "out" { b'o' } else { b'i' });
+        block.body.extend_from_slice(&f.at.timestamp_millis().to_be_bytes());
+        block.body.extend_from_slice(&(f.frame.len() as u32).to_be_bytes());
+        block.body.extend_from_slice(f.frame.as_bytes());
+    }
+    blocks
+}
+
+/// The id of frame `place` of block `block`.
+pub(crate) fn frame_id(block: i64, place: usize) -> i64 {
+    block << FRAME_BITS | place as i64
+}
+
+/// The block that holds frame `id`.
+pub(crate) fn block_of(id: i64) -> i64 {
+    id >> FRAME_BITS
+}
+
+/// One frame read back from a block.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Decoded<'a> {
+    pub direction: &'static str,
+    pub at: Timestamp,
+    pub frame: &'a str,
+}
+
+/// A block's frames, in the order they were logged.
+pub(crate) fn decode(body: &[u8]) -> Result<Vec<Decoded<'_>>, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("message log block: {what}"));
+    let mut frames = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let (header, tail) = rest.split_at_checked(HEADER).ok_or_else(|| corrupt("truncated header"))?;
+        let direction = match header[0] {
+            b'i' => "in",
+            b'o' => "out",
+            _ => return Err(corrupt("unknown direction")),
+        };
+        let millis = i64::from_be_bytes(header[1..9].try_into().map_err(|_| corrupt("time"))?);
+        let at = chrono::DateTime::from_timestamp_millis(millis).ok_or_else(|| corrupt("time out of range"))?;
+        let len = u32::from_be_bytes(header[9..13].try_into().map_err(|_| corrupt("length"))?) as usize;
+        let (frame, tail) = tail.split_at_checked(len).ok_or_else(|| corrupt("truncated frame"))?;
+        let frame = std::str::from_utf8(frame).map_err(|_| corrupt("frame is not UTF-8"))?;
+        frames.push(Decoded { direction, at, frame });
+        rest = tail;
+    }
+    Ok(frames)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn frame(station: &str, direction: &'static str, second: u32, text: &str) -> FrameLog {
+        FrameLog {
+            station_id: station.into(),
+            direction,
+            at: chrono::Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, second).single().expect("valid")
+                + chrono::Duration::milliseconds(7),
+            frame: text.into(),
+        }
+    }
+
+    #[test]
+    fn frames_are_grouped_by_station_in_order_and_read_back() {
+        let frames = vec![
+            frame("A", "in", 1, r#"[2,"1","Heartbeat",{}]"#),
+            frame("B", "in", 2, "not json at all: ünïcode"),
+            frame("A", "out", 3, r#"[3,"1",{"currentTime":"x"}]"#),
+            frame("A", "in", 4, ""),
+        ];
+        let blocks = blocks(&frames);
+        assert_eq!(blocks.iter().map(|b| (b.station_id, b.frames)).collect::<Vec<_>>(), [("A", 3), ("B", 1)]);
+        assert_eq!(blocks[0].last_at, frames[3].at);
+        let a = decode(&blocks[0].body).expect("decodes");
+        let expected: Vec<Decoded<'_>> = [&frames[0], &frames[2], &frames[3]]
+            .iter()
+            .map(|f| Decoded { direction: f.direction, at: f.at, frame: &f.frame })
+            .collect();
+        assert_eq!(a, expected);
+        assert_eq!(decode(&blocks[1].body).expect("decodes")[0].frame, frames[1].frame);
+    }
+
+    #[test]
+    fn a_busy_station_fills_several_blocks() {
+        let frames: Vec<FrameLog> =
+            (0..BLOCK_MAX_FRAMES * 2 + 1).map(|i| frame("A", "in", 0, &i.to_string())).collect();
+        let blocks = blocks(&frames);
+        assert_eq!(blocks.iter().map(|b| b.frames).collect::<Vec<_>>(), [1024, 1024, 1]);
+        assert_eq!(decode(&blocks[2].body).expect("decodes")[0].frame, (BLOCK_MAX_FRAMES * 2).to_string());
+    }
+
+    #[test]
+    fn ids_name_a_block_and_a_place_in_it() {
+        let id = frame_id(77, BLOCK_MAX_FRAMES - 1);
+        assert_eq!(block_of(id), 77);
+        assert!(frame_id(77, BLOCK_MAX_FRAMES - 1) < frame_id(78, 0));
+    }
+
+    #[test]
+    fn a_damaged_block_is_an_error_not_a_panic() {
+        let body = blocks(&[frame("A", "in", 0, "hello")]).remove(0).body;
+        for cut in 1..body.len() {
+            assert!(decode(&body[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut wrong = body.clone();
+        wrong[0] = b'x';
+        assert!(decode(&wrong).is_err());
+    }
+}
