@@ -182,6 +182,12 @@ impl PgWriter {
         Ok(PgWriter { conn, readings: ReadingColumns::default() })
     }
 
+    /// Runs a statement that returns nothing (a setting).
+    pub(crate) async fn execute(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.conn.execute(sql).await?;
+        Ok(())
+    }
+
     pub(crate) async fn close(self) {
         let _ = sqlx::Connection::close(self.conn).await;
     }

@@ -316,11 +316,12 @@ async fn spawn_writer(
                 let started = match backend {
                     Backend::Sqlite => {
                         let path = path_of(&url);
-                        Syncer::start(&path).and_then(|syncer| {
-                            Ok((Some(syncer), LogWriter::start(LogTarget::Sqlite(message_log_path(&path)))?))
+                        Syncer::sqlite(&path).and_then(|syncer| {
+                            Ok((syncer, LogWriter::start(LogTarget::Sqlite(message_log_path(&path)))?))
                         })
                     }
-                    Backend::Postgres => LogWriter::start(LogTarget::Postgres(url.clone())).map(|log| (None, log)),
+                    Backend::Postgres => Syncer::postgres(&url)
+                        .and_then(|syncer| Ok((syncer, LogWriter::start(LogTarget::Postgres(url.clone()))?))),
                 };
                 let (syncer, log_writer) = match started {
                     Ok(started) => started,
@@ -342,9 +343,7 @@ async fn spawn_writer(
                     log_since: None,
                 };
                 writer.run(rx, max_batch).await;
-                if let Some(syncer) = writer.syncer.take() {
-                    syncer.stop();
-                }
+                writer.syncer.stop();
                 writer.log_writer.stop();
             });
             drop(stopped_tx);
@@ -378,7 +377,7 @@ struct Writer {
     backend: Backend,
     metrics: Arc<StoreMetrics>,
     /// SQLite only: acknowledges commits once the WAL is on disk.
-    syncer: Option<Syncer>,
+    syncer: Syncer,
     /// Writes the message log (SQLite: into its own file), on a connection of its own.
     log_writer: LogWriter,
     /// Frames waiting for the message log, their bytes, and when the oldest arrived.
@@ -387,14 +386,18 @@ struct Writer {
     log_since: Option<std::time::Instant>,
 }
 
-/// Makes SQLite's commits durable off the writer's path: after each commit the writer hands the
-/// batch's answers here; this thread fsyncs the WAL, which covers every commit written before
-/// the call, and only then answers them. While one batch is being flushed the writer already
-/// runs the next, and one fsync covers every batch that committed meanwhile.
+/// Makes the writer's commits durable off its path: after each commit the writer hands the
+/// batch's answers here; this thread flushes the database's log, which covers every commit
+/// written before, and only then answers them. While one batch is being flushed the writer
+/// already runs the next, and one flush covers every batch that committed meanwhile. SQLite:
+/// an fsync of the WAL. PostgreSQL: the writer commits with `synchronous_commit = off` (COMMIT
+/// returns before PostgreSQL's WAL is flushed), and this thread commits a transaction of its
+/// own that writes to the WAL and waits for the flush, which covers every record before it.
 struct Syncer {
     batches: std::sync::mpsc::Sender<Vec<Reply>>,
     thread: std::thread::JoinHandle<()>,
-    checkpointer: Checkpointer,
+    /// SQLite only.
+    checkpointer: Option<Checkpointer>,
 }
 
 /// Writes the message log on a thread and connection of its own; on SQLite into a database file
@@ -647,28 +650,75 @@ impl Checkpointer {
 }
 
 impl Syncer {
-    fn start(path: &str) -> Result<Syncer, StoreError> {
+    fn sqlite(path: &str) -> Result<Syncer, StoreError> {
         let wal = format!("{path}-wal");
         let checkpointer = Checkpointer::start(path)?;
+        // Opened at the first commit, when SQLite has certainly created the WAL; the writer's
+        // connection keeps it from being deleted while the store is open.
+        let mut file: Option<std::fs::File> = None;
+        Self::spawn(Some(checkpointer), move || {
+            let synced = match &file {
+                Some(file) => file.sync_data(),
+                None => std::fs::OpenOptions::new().read(true).write(true).open(&wal).and_then(|opened| {
+                    let file = file.insert(opened);
+                    file.sync_data()
+                }),
+            };
+            synced.map_err(|e| format!("fsync of {wal}: {e}"))
+        })
+    }
+
+    fn postgres(url: &str) -> Result<Syncer, StoreError> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(StoreError::Thread)?;
+        let url = url.to_string();
+        // Connected at the first flush (a PostgreSQL connection belongs to the runtime it was
+        // made on: this thread's), and again after one fails.
+        let mut conn: Option<sqlx::PgConnection> = None;
+        Self::spawn(None, move || {
+            runtime.block_on(async {
+                let flushed = async {
+                    let conn = match &mut conn {
+                        Some(conn) => conn,
+                        None => conn.insert(<sqlx::PgConnection as sqlx::Connection>::connect(&url).await?),
+                    };
+                    // A transaction that wrote nothing commits without waiting even with
+                    // `synchronous_commit = on`; a transactional logical message is a WAL
+                    // record (at any `wal_level`) and nothing else.
+                    let mut tx = sqlx::Connection::begin(conn).await?;
+                    sqlx::query("SELECT pg_logical_emit_message(true, 'strom', '')").execute(&mut *tx).await?;
+                    tx.commit().await
+                }
+                .await;
+                if flushed.is_err() {
+                    conn = None;
+                }
+                flushed.map_err(|e| format!("PostgreSQL WAL flush: {e}"))
+            })
+        })
+    }
+
+    /// The thread: answers each batch once `flush` (which covers every commit before it) has
+    /// succeeded, or with an error if it failed.
+    fn spawn(
+        checkpointer: Option<Checkpointer>,
+        mut flush: impl FnMut() -> Result<(), String> + Send + 'static,
+    ) -> Result<Syncer, StoreError> {
         let (batches, rx) = std::sync::mpsc::channel::<Vec<Reply>>();
         let thread = std::thread::Builder::new()
             .name("strom-syncer".into())
             .spawn(move || {
-                // Opened at the first commit, when SQLite has certainly created the WAL; the
-                // writer's connection keeps it from being deleted while the store is open.
-                let mut file: Option<std::fs::File> = None;
                 while let Ok(mut pending) = rx.recv() {
                     while let Ok(more) = rx.try_recv() {
                         pending.extend(more);
                     }
-                    let synced = Self::sync(&mut file, &wal);
-                    if let Err(e) = &synced {
-                        tracing::error!(error = %e, wal, "fsync of the WAL failed: writes are answered with an error");
+                    let flushed = flush();
+                    if let Err(e) = &flushed {
+                        tracing::error!(error = %e, "making commits durable failed: writes are answered with an error");
                     }
                     for (reply, outcome) in pending {
-                        let outcome = match &synced {
+                        let outcome = match &flushed {
                             Ok(()) => outcome,
-                            Err(e) => Err(StoreError::Durability(e.to_string())),
+                            Err(e) => Err(StoreError::Durability(e.clone())),
                         };
                         let _ = reply.send(outcome);
                     }
@@ -678,18 +728,13 @@ impl Syncer {
         Ok(Syncer { batches, thread, checkpointer })
     }
 
-    fn sync(file: &mut Option<std::fs::File>, wal: &str) -> std::io::Result<()> {
-        if file.is_none() {
-            *file = Some(std::fs::OpenOptions::new().read(true).write(true).open(wal)?);
-        }
-        file.as_ref().map_or(Ok(()), std::fs::File::sync_data)
-    }
-
     /// Answers what is pending and waits for the thread.
     fn stop(self) {
         drop(self.batches);
         let _ = self.thread.join();
-        self.checkpointer.stop();
+        if let Some(checkpointer) = self.checkpointer {
+            checkpointer.stop();
+        }
     }
 }
 
@@ -697,7 +742,13 @@ impl Writer {
     async fn connect(url: &str, backend: Backend) -> Result<db::Conn, StoreError> {
         match backend {
             Backend::Sqlite => db::Conn::open_sqlite(&path_of(url)),
-            Backend::Postgres => Ok(db::Conn::Postgres(Box::new(db::PgWriter::connect(url).await?))),
+            Backend::Postgres => {
+                let mut pg = db::PgWriter::connect(url).await?;
+                // Durability is the syncer's (`Syncer::postgres`): COMMIT returns at once and
+                // the writer goes on with the next batch while PostgreSQL flushes.
+                pg.execute("SET synchronous_commit = off").await?;
+                Ok(db::Conn::Postgres(Box::new(pg)))
+            }
         }
     }
 
@@ -757,8 +808,8 @@ impl Writer {
             }
             // After the commit, while the syncer flushes it: the batch just gathered is not held
             // back by the checkpoint, only the next one.
-            if let Some(syncer) = &self.syncer {
-                if syncer.checkpointer.restart_wal.swap(false, Ordering::AcqRel) {
+            if let Some(checkpointer) = &self.syncer.checkpointer {
+                if checkpointer.restart_wal.swap(false, Ordering::AcqRel) {
                     self.catch_up_checkpoint();
                 }
             }
@@ -862,18 +913,13 @@ impl Writer {
         self.acknowledge(replies);
     }
 
-    /// Answers a committed batch: at once on PostgreSQL, whose COMMIT is durable when it returns;
-    /// after the syncer's fsync on SQLite.
+    /// Answers a committed batch once the syncer has made it durable.
     fn acknowledge(&self, replies: Vec<Reply>) {
-        let replies = match &self.syncer {
-            Some(syncer) => match syncer.batches.send(replies) {
-                Ok(()) => return,
-                Err(unsent) => unsent.0,
-            },
-            None => replies,
-        };
-        for (reply, outcome) in replies {
-            let _ = reply.send(outcome);
+        if let Err(unsent) = self.syncer.batches.send(replies) {
+            // The syncer is gone only when the store is closing; nothing says these are durable.
+            for (reply, _) in unsent.0 {
+                let _ = reply.send(Err(StoreError::Closed));
+            }
         }
     }
 

@@ -1,0 +1,92 @@
+//! PostgreSQL: the writer commits without waiting for the WAL flush and the syncer answers a
+//! write only once PostgreSQL has flushed past it; when PostgreSQL drops the store's
+//! connections, writes fail for a moment and then go on.
+
+use csms_core::authorization::{IdTokenRecord, TokenStatus};
+use csms_store::{Op, Store, StoreOptions};
+
+fn token(name: &str) -> Op {
+    Op::UpsertIdToken {
+        record: IdTokenRecord {
+            id_token: name.to_string(),
+            status: TokenStatus::Accepted,
+            expiry: None,
+            parent_id_token: None,
+        },
+        now: chrono::Utc::now(),
+    }
+}
+
+/// A schema of its own for the test, and the URL that uses it, tagged so its connections can
+/// be found in `pg_stat_activity`.
+async fn schema(test: &str) -> Option<(sqlx::PgConnection, String, String)> {
+    let Some(base) = std::env::var("STROM_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
+        eprintln!("!!! SKIPPED {test}: STROM_TEST_POSTGRES_URL is not set");
+        return None;
+    };
+    let tag = format!("strom_{test}_{}", std::process::id());
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&base).await.expect("admin connection");
+    sqlx::query(&format!("CREATE SCHEMA {tag}")).execute(&mut admin).await.expect("schema");
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}application_name={tag}&options=-csearch_path%3D{tag}");
+    Some((admin, tag, url))
+}
+
+async fn wal_lsn(admin: &mut sqlx::PgConnection, function: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>(&format!("SELECT ({function}() - '0/0'::pg_lsn)::bigint"))
+        .fetch_one(admin)
+        .await
+        .expect("lsn")
+}
+
+#[tokio::test]
+async fn a_write_is_answered_after_postgres_flushed_it() {
+    let Some((mut admin, tag, url)) = schema("pgflush").await else { return };
+    let store = Store::open(&url, StoreOptions::default()).await.expect("open");
+    for round in 0..20 {
+        // The write's commit record comes after this point of the WAL; when it is answered,
+        // PostgreSQL must have flushed past it. The writer's own COMMIT does not wait for that
+        // (its `synchronous_commit` is off), and PostgreSQL's background writer flushes only
+        // every 200 ms, so without the syncer this fails at once.
+        let before = wal_lsn(&mut admin, "pg_current_wal_insert_lsn").await;
+        store.apply(token(&format!("T{round}")), Vec::new()).await.expect("stored");
+        let flushed = wal_lsn(&mut admin, "pg_current_wal_flush_lsn").await;
+        assert!(flushed > before, "round {round}: answered before the WAL was flushed ({flushed} <= {before})");
+    }
+    assert!(store.id_token("T19").await.expect("read").is_some());
+    store.close().await;
+    sqlx::query(&format!("DROP SCHEMA {tag} CASCADE")).execute(&mut admin).await.expect("drop schema");
+}
+
+#[tokio::test]
+async fn writes_go_on_after_postgres_drops_every_connection() {
+    let Some((mut admin, tag, url)) = schema("pgdrop").await else { return };
+    let store = Store::open(&url, StoreOptions::default()).await.expect("open");
+    store.apply(token("before"), Vec::new()).await.expect("stored");
+    // Every connection of this store goes (writer, syncer, log, readers), as when PostgreSQL
+    // restarts.
+    let dropped: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1) t",
+    )
+    .bind(&tag)
+    .fetch_one(&mut admin)
+    .await
+    .expect("terminated");
+    assert!(dropped >= 2, "the writer's and the syncer's connections at least: {dropped}");
+    // The first writes after the outage may fail (the dead connections are found and
+    // replaced); every write is answered, and soon they succeed again.
+    let mut failures = 0;
+    for round in 0..10 {
+        let write = store.apply(token(&format!("after{round}")), Vec::new());
+        match tokio::time::timeout(std::time::Duration::from_secs(10), write).await.expect("answered") {
+            Ok(_) => {}
+            Err(_) => failures += 1,
+        }
+    }
+    assert!(failures <= 3, "{failures} of 10 writes failed after the reconnect");
+    for round in 7..10 {
+        assert!(store.id_token(&format!("after{round}")).await.expect("read").is_some(), "after{round} stored");
+    }
+    store.close().await;
+    sqlx::query(&format!("DROP SCHEMA {tag} CASCADE")).execute(&mut admin).await.expect("drop schema");
+}
