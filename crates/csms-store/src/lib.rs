@@ -376,7 +376,8 @@ struct Writer {
     url: String,
     backend: Backend,
     metrics: Arc<StoreMetrics>,
-    /// SQLite only: acknowledges commits once the WAL is on disk.
+    /// Acknowledges commits once they are on disk (SQLite: the WAL fsynced; PostgreSQL: its WAL
+    /// flushed).
     syncer: Syncer,
     /// Writes the message log (SQLite: into its own file), on a connection of its own.
     log_writer: LogWriter,
