@@ -2,6 +2,8 @@
 //! than the cut-off go, each station keeps its newest N, in whole blocks), the move of older
 //! layouts into blocks.
 
+mod common;
+
 use chrono::TimeZone;
 use csms_store::{FrameLog, Op, Store, StoreOptions};
 
@@ -14,11 +16,15 @@ fn frame(station: &str, day: u32, text: &str) -> FrameLog {
     }
 }
 
+/// A store on a new SQLite file in `dir`.
+async fn open_in(dir: &tempfile::TempDir, file: &str) -> Store {
+    Store::open(&dir.path().join(file).display().to_string(), StoreOptions::default()).await.expect("open")
+}
+
 #[tokio::test]
 async fn pruning_applies_age_and_per_station_limits() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store =
-        Store::open(&dir.path().join("log.db").display().to_string(), StoreOptions::default()).await.expect("open");
+    let store = open_in(&dir, "log.db").await;
     let mut frames = Vec::new();
     for day in 1..=10 {
         frames.push(frame("A", day, &format!("a{day}")));
@@ -65,13 +71,11 @@ async fn writes_wait_for_room_in_a_full_queue() {
 #[tokio::test]
 async fn writes_after_close_are_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store =
-        Store::open(&dir.path().join("c.db").display().to_string(), StoreOptions::default()).await.expect("open");
+    let store = open_in(&dir, "c.db").await;
     store.apply(Op::Nothing, vec![frame("A", 1, "kept")]).await.expect("stored before close");
     store.close().await;
     assert!(matches!(store.apply(Op::Nothing, Vec::new()).await, Err(csms_store::StoreError::Closed)));
-    let reopened =
-        Store::open(&dir.path().join("c.db").display().to_string(), StoreOptions::default()).await.expect("reopen");
+    let reopened = open_in(&dir, "c.db").await;
     assert_eq!(reopened.messages("A", None, 10).await.expect("read").len(), 1);
 }
 
@@ -97,8 +101,7 @@ async fn frames_reach_the_log_within_its_delay_without_a_reader_asking() {
 #[tokio::test]
 async fn pruning_by_count_drops_whole_blocks() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store =
-        Store::open(&dir.path().join("w.db").display().to_string(), StoreOptions::default()).await.expect("open");
+    let store = open_in(&dir, "w.db").await;
     store.apply(Op::Nothing, vec![frame("A", 1, "a1"), frame("A", 1, "a2"), frame("A", 1, "a3")]).await.expect("1");
     store.flush_log().await.expect("flushed");
     store.apply(Op::Nothing, vec![frame("A", 2, "a4"), frame("A", 2, "a5")]).await.expect("2");
@@ -117,8 +120,7 @@ async fn pruning_by_count_drops_whole_blocks() {
 #[tokio::test]
 async fn the_log_reads_back_page_by_page_across_blocks() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store =
-        Store::open(&dir.path().join("p.db").display().to_string(), StoreOptions::default()).await.expect("open");
+    let store = open_in(&dir, "p.db").await;
     let mut written = Vec::new();
     for part in 0..20 {
         let mut frames = Vec::new();
@@ -151,8 +153,7 @@ async fn the_log_reads_back_page_by_page_across_blocks() {
 #[tokio::test]
 async fn pruning_by_age_removes_a_log_that_is_all_old() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store =
-        Store::open(&dir.path().join("e.db").display().to_string(), StoreOptions::default()).await.expect("open");
+    let store = open_in(&dir, "e.db").await;
     store
         .apply(Op::Nothing, vec![frame("A", 1, "a1"), frame("B", 2, "b2"), frame("A", 3, "a3")])
         .await
@@ -208,15 +209,9 @@ async fn an_older_database_has_its_log_moved_into_the_log_file() {
 /// order, and new frames are numbered after them.
 #[tokio::test]
 async fn a_postgres_log_of_rows_becomes_blocks() {
-    let Some(base) = std::env::var("STROM_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
-        eprintln!("!!! SKIPPED a_postgres_log_of_rows_becomes_blocks: STROM_TEST_POSTGRES_URL is not set");
+    let Some((mut admin, tag, url)) = common::pg_schema("a_postgres_log_of_rows_becomes_blocks").await else {
         return;
     };
-    let tag = format!("strom_logrows_{}", std::process::id());
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&base).await.expect("admin connection");
-    sqlx::query(&format!("CREATE SCHEMA {tag}")).execute(&mut admin).await.expect("schema");
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-csearch_path%3D{tag}");
     Store::open(&url, StoreOptions::default()).await.expect("open").close().await;
     // Back to the layout before blocks, with a log in it.
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.expect("connection");
@@ -256,27 +251,17 @@ async fn a_postgres_log_of_rows_becomes_blocks() {
 /// is reopened, so frames after the outage are logged again.
 #[tokio::test]
 async fn the_log_reconnects_after_postgres_drops_its_connection() {
-    let Some(base) = std::env::var("STROM_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
-        eprintln!(
-            "!!! SKIPPED the_log_reconnects_after_postgres_drops_its_connection: STROM_TEST_POSTGRES_URL is not set"
-        );
+    let Some((mut admin, tag, url)) = common::pg_schema("the_log_reconnects_after_postgres_drops_its_connection").await
+    else {
         return;
     };
-    let tag = format!("strom_logtest_{}", std::process::id());
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&base).await.expect("admin connection");
-    sqlx::query(&format!("CREATE SCHEMA {tag}")).execute(&mut admin).await.expect("schema");
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}application_name={tag}&options=-csearch_path%3D{tag}");
     let store = Store::open(&url, StoreOptions::default()).await.expect("open");
     store.apply(Op::Nothing, vec![frame("A", 1, "before")]).await.expect("stored");
     store.flush_log().await.expect("flushed");
 
     // Every connection of this store goes, as when PostgreSQL restarts.
-    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1")
-        .bind(&tag)
-        .execute(&mut admin)
-        .await
-        .expect("terminated");
+    let dropped = common::drop_connections(&mut admin, &tag).await;
+    assert!(dropped >= 3, "the writer's, the syncer's and the log's connections at least: {dropped}");
     // The first flush after the outage finds the connection dead (its frames are lost, with a
     // warning) and replaces it; the next ones are written.
     for round in 0..3 {

@@ -2,6 +2,8 @@
 //! write only once PostgreSQL has flushed past it; when PostgreSQL drops the store's
 //! connections, writes fail for a moment and then go on.
 
+mod common;
+
 use csms_core::authorization::{IdTokenRecord, TokenStatus};
 use csms_store::{Op, Store, StoreOptions};
 
@@ -17,21 +19,6 @@ fn token(name: &str) -> Op {
     }
 }
 
-/// A schema of its own for the test, and the URL that uses it, tagged so its connections can
-/// be found in `pg_stat_activity`.
-async fn schema(test: &str) -> Option<(sqlx::PgConnection, String, String)> {
-    let Some(base) = std::env::var("STROM_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
-        eprintln!("!!! SKIPPED {test}: STROM_TEST_POSTGRES_URL is not set");
-        return None;
-    };
-    let tag = format!("strom_{test}_{}", std::process::id());
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&base).await.expect("admin connection");
-    sqlx::query(&format!("CREATE SCHEMA {tag}")).execute(&mut admin).await.expect("schema");
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}application_name={tag}&options=-csearch_path%3D{tag}");
-    Some((admin, tag, url))
-}
-
 async fn wal_lsn(admin: &mut sqlx::PgConnection, function: &str) -> i64 {
     sqlx::query_scalar::<_, i64>(&format!("SELECT ({function}() - '0/0'::pg_lsn)::bigint"))
         .fetch_one(admin)
@@ -41,7 +28,9 @@ async fn wal_lsn(admin: &mut sqlx::PgConnection, function: &str) -> i64 {
 
 #[tokio::test]
 async fn a_write_is_answered_after_postgres_flushed_it() {
-    let Some((mut admin, tag, url)) = schema("pgflush").await else { return };
+    let Some((mut admin, tag, url)) = common::pg_schema("a_write_is_answered_after_postgres_flushed_it").await else {
+        return;
+    };
     let store = Store::open(&url, StoreOptions::default()).await.expect("open");
     for round in 0..20 {
         // The write's commit record comes after this point of the WAL; when it is answered,
@@ -60,18 +49,15 @@ async fn a_write_is_answered_after_postgres_flushed_it() {
 
 #[tokio::test]
 async fn writes_go_on_after_postgres_drops_every_connection() {
-    let Some((mut admin, tag, url)) = schema("pgdrop").await else { return };
+    let Some((mut admin, tag, url)) = common::pg_schema("writes_go_on_after_postgres_drops_every_connection").await
+    else {
+        return;
+    };
     let store = Store::open(&url, StoreOptions::default()).await.expect("open");
     store.apply(token("before"), Vec::new()).await.expect("stored");
     // Every connection of this store goes (writer, syncer, log, readers), as when PostgreSQL
     // restarts.
-    let dropped: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1) t",
-    )
-    .bind(&tag)
-    .fetch_one(&mut admin)
-    .await
-    .expect("terminated");
+    let dropped = common::drop_connections(&mut admin, &tag).await;
     assert!(dropped >= 2, "the writer's and the syncer's connections at least: {dropped}");
     // The first writes after the outage may fail (the dead connections are found and
     // replaced); every write is answered, and soon they succeed again.
