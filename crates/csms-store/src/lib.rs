@@ -657,7 +657,7 @@ impl Syncer {
         // Opened at the first commit, when SQLite has certainly created the WAL; the writer's
         // connection keeps it from being deleted while the store is open.
         let mut file: Option<std::fs::File> = None;
-        Self::spawn(Some(checkpointer), move || {
+        Self::spawn(Some(checkpointer), false, move || {
             let synced = match &file {
                 Some(file) => file.sync_data(),
                 None => std::fs::OpenOptions::new().read(true).write(true).open(&wal).and_then(|opened| {
@@ -672,10 +672,11 @@ impl Syncer {
     fn postgres(url: &str) -> Result<Syncer, StoreError> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(StoreError::Thread)?;
         let url = url.to_string();
-        // Connected at the first flush (a PostgreSQL connection belongs to the runtime it was
-        // made on: this thread's), and again after one fails.
+        // Connected by the first flush (on this runtime, which the syncer's thread then runs: a
+        // PostgreSQL connection belongs to the runtime it was made on), and again after one
+        // fails.
         let mut conn: Option<sqlx::PgConnection> = None;
-        Self::spawn(None, move || {
+        let flush = move || {
             runtime.block_on(async {
                 let flushed = async {
                     let conn = match &mut conn {
@@ -695,19 +696,32 @@ impl Syncer {
                 }
                 flushed.map_err(|e| format!("PostgreSQL WAL flush: {e}"))
             })
-        })
+        };
+        // Once before the store opens: a database where this cannot work (the function's
+        // EXECUTE revoked from the store's role, say) is refused with the reason, rather than
+        // every write failing later.
+        Self::spawn(None, true, flush)
     }
 
     /// The thread: answers each batch once `flush` (which covers every commit before it) has
-    /// succeeded, or with an error if it failed.
+    /// succeeded, or with an error if it failed. With `check_first`, a first flush on the
+    /// thread must succeed before this returns.
     fn spawn(
         checkpointer: Option<Checkpointer>,
+        check_first: bool,
         mut flush: impl FnMut() -> Result<(), String> + Send + 'static,
     ) -> Result<Syncer, StoreError> {
         let (batches, rx) = std::sync::mpsc::channel::<Vec<Reply>>();
+        let (ready_tx, ready) = std::sync::mpsc::channel::<Result<(), String>>();
         let thread = std::thread::Builder::new()
             .name("strom-syncer".into())
             .spawn(move || {
+                let checked = if check_first { flush() } else { Ok(()) };
+                let failed = checked.is_err();
+                let _ = ready_tx.send(checked);
+                if failed {
+                    return;
+                }
                 while let Ok(mut pending) = rx.recv() {
                     while let Ok(more) = rx.try_recv() {
                         pending.extend(more);
@@ -726,6 +740,14 @@ impl Syncer {
                 }
             })
             .map_err(StoreError::Thread)?;
+        if let Err(e) = ready.recv().map_err(|_| "the syncer's thread stopped".to_string()).and_then(|checked| checked)
+        {
+            let _ = thread.join();
+            if let Some(checkpointer) = checkpointer {
+                checkpointer.stop();
+            }
+            return Err(StoreError::Durability(e));
+        }
         Ok(Syncer { batches, thread, checkpointer })
     }
 

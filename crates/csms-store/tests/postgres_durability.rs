@@ -76,3 +76,41 @@ async fn writes_go_on_after_postgres_drops_every_connection() {
     store.close().await;
     sqlx::query(&format!("DROP SCHEMA {tag} CASCADE")).execute(&mut admin).await.expect("drop schema");
 }
+
+/// A database where the syncer cannot make commits durable (here the store's role may not
+/// call `pg_logical_emit_message`) is refused when the store opens, with the reason, instead
+/// of every write failing later.
+#[tokio::test]
+async fn a_database_where_commits_cannot_be_made_durable_is_refused() {
+    let Some((mut admin, tag, url)) =
+        common::pg_schema("a_database_where_commits_cannot_be_made_durable_is_refused").await
+    else {
+        return;
+    };
+    // The store runs as a role of its own, which owns the schema (superusers, as every other
+    // test's connections are, skip privilege checks).
+    for statement in [format!("CREATE ROLE {tag}"), format!("ALTER SCHEMA {tag} OWNER TO {tag}")] {
+        sqlx::query(&statement).execute(&mut admin).await.expect(&statement);
+    }
+    let url = format!("{url}%20-crole%3D{tag}");
+    const FUNCTION: &str = "FUNCTION pg_logical_emit_message(boolean, text, text)";
+    // Granted to every role by default; taken away from all but superusers only while the
+    // store opens.
+    sqlx::query(&format!("REVOKE EXECUTE ON {FUNCTION} FROM PUBLIC")).execute(&mut admin).await.expect("revoke");
+    let opened = Store::open(&url, StoreOptions::default()).await;
+    sqlx::query(&format!("GRANT EXECUTE ON {FUNCTION} TO PUBLIC")).execute(&mut admin).await.expect("grant again");
+    match opened {
+        Ok(store) => {
+            store.close().await;
+            panic!("the store opened although its commits cannot be made durable");
+        }
+        Err(e) => assert!(e.to_string().contains("pg_logical_emit_message"), "{e}"),
+    }
+    // With the right back, the same database opens.
+    let store = Store::open(&url, StoreOptions::default()).await.expect("open");
+    store.apply(token("T"), Vec::new()).await.expect("stored");
+    store.close().await;
+    for statement in [format!("DROP SCHEMA {tag} CASCADE"), format!("DROP ROLE {tag}")] {
+        sqlx::query(&statement).execute(&mut admin).await.expect(&statement);
+    }
+}
