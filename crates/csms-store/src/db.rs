@@ -145,11 +145,13 @@ pub(crate) enum Conn {
 
 /// PostgreSQL's writer connection. Every statement is a round trip, so rows go in by the
 /// hundred from arrays, one per column (one statement text, prepared once, whatever the count):
-/// the message log's frames as they are flushed, and meter readings, which nothing in a batch
-/// reads back before the next statement, gathered and inserted before the next statement of any
-/// kind and before COMMIT. The arrays are unnested in the select list, which PostgreSQL runs in
-/// lockstep row by row, not with `SELECT * FROM UNNEST(...)`, which first copies every row into
-/// a tuple store: that copy was a quarter of the writer's PostgreSQL CPU (BENCHMARKS.md).
+/// the message log's blocks as they are flushed (on the log's connection), and meter readings,
+/// which nothing in a batch reads back before the next statement, gathered and inserted before
+/// the next statement of any kind and before COMMIT. The readings' arrays are unnested in the
+/// select list, which PostgreSQL runs in lockstep row by row, not with `SELECT * FROM
+/// UNNEST(...)`, which first copies every row into a tuple store: that copy was a quarter of the
+/// writer's PostgreSQL CPU (BENCHMARKS.md). The blocks, a thousand times fewer rows, take that
+/// form to be inserted in order (`WITH ORDINALITY`).
 pub(crate) struct PgWriter {
     conn: PgConnection,
     pub(crate) readings: ReadingColumns,

@@ -660,10 +660,11 @@ impl Syncer {
         Self::spawn(Some(checkpointer), false, move || {
             let synced = match &file {
                 Some(file) => file.sync_data(),
-                None => std::fs::OpenOptions::new().read(true).write(true).open(&wal).and_then(|opened| {
-                    let file = file.insert(opened);
-                    file.sync_data()
-                }),
+                None => std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&wal)
+                    .and_then(|opened| file.insert(opened).sync_data()),
             };
             synced.map_err(|e| format!("fsync of {wal}: {e}"))
         })

@@ -244,7 +244,7 @@ async fn a_postgres_log_of_rows_becomes_blocks() {
     assert!(all[0].id > all[1].id && all[1].id > all[2].id, "{all:?}");
     assert_eq!(store.messages("B", None, 10).await.expect("read").len(), 1);
     store.close().await;
-    sqlx::query(&format!("DROP SCHEMA {tag} CASCADE")).execute(&mut admin).await.expect("drop schema");
+    common::drop_schema(&mut admin, &tag).await;
 }
 
 /// PostgreSQL restarted under a running server: the log's connection dies with the writer's, and
@@ -272,5 +272,5 @@ async fn the_log_reconnects_after_postgres_drops_its_connection() {
     assert!(frames.contains(&"after2".to_string()), "{frames:?}");
     assert!(frames.contains(&"before".to_string()), "{frames:?}");
     store.close().await;
-    sqlx::query(&format!("DROP SCHEMA {tag} CASCADE")).execute(&mut admin).await.expect("drop schema");
+    common::drop_schema(&mut admin, &tag).await;
 }

@@ -44,7 +44,7 @@ async fn a_write_is_answered_after_postgres_flushed_it() {
     }
     assert!(store.id_token("T19").await.expect("read").is_some());
     store.close().await;
-    sqlx::query(&format!("DROP SCHEMA {tag} CASCADE")).execute(&mut admin).await.expect("drop schema");
+    common::drop_schema(&mut admin, &tag).await;
 }
 
 #[tokio::test]
@@ -74,7 +74,7 @@ async fn writes_go_on_after_postgres_drops_every_connection() {
         assert!(store.id_token(&format!("after{round}")).await.expect("read").is_some(), "after{round} stored");
     }
     store.close().await;
-    sqlx::query(&format!("DROP SCHEMA {tag} CASCADE")).execute(&mut admin).await.expect("drop schema");
+    common::drop_schema(&mut admin, &tag).await;
 }
 
 /// A database where the syncer cannot make commits durable (here the store's role may not
@@ -110,7 +110,6 @@ async fn a_database_where_commits_cannot_be_made_durable_is_refused() {
     let store = Store::open(&url, StoreOptions::default()).await.expect("open");
     store.apply(token("T"), Vec::new()).await.expect("stored");
     store.close().await;
-    for statement in [format!("DROP SCHEMA {tag} CASCADE"), format!("DROP ROLE {tag}")] {
-        sqlx::query(&statement).execute(&mut admin).await.expect(&statement);
-    }
+    common::drop_schema(&mut admin, &tag).await;
+    sqlx::query(&format!("DROP ROLE {tag}")).execute(&mut admin).await.expect("drop role");
 }

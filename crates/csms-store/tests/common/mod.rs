@@ -29,3 +29,8 @@ pub async fn drop_connections(admin: &mut sqlx::PgConnection, tag: &str) -> i64 
     .await
     .expect("terminated")
 }
+
+/// Drops the schema `pg_schema` made.
+pub async fn drop_schema(admin: &mut sqlx::PgConnection, tag: &str) {
+    sqlx::query(&format!("DROP SCHEMA {tag} CASCADE")).execute(admin).await.expect("drop schema");
+}
