@@ -219,8 +219,21 @@ fn meter_values(transaction: Option<i64>, wh: u64) -> String {
     )
 }
 
+/// The current time as OCPP writes it. Formatted once per millisecond per thread: the loader
+/// stamps tens of thousands of messages a second, and chrono interprets its pattern each time.
 fn now() -> String {
-    ocpp::DateTime(std::time::SystemTime::now().into()).to_string()
+    thread_local! {
+        static LAST: std::cell::RefCell<(u128, String)> = const { std::cell::RefCell::new((u128::MAX, String::new())) };
+    }
+    let at = std::time::SystemTime::now();
+    let millis = at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    LAST.with_borrow_mut(|(last, text)| {
+        if *last != millis {
+            *last = millis;
+            *text = ocpp::DateTime(at.into()).to_string();
+        }
+        text.clone()
+    })
 }
 
 async fn run_station(config: BenchConfig, index: usize, start_at: Instant, end_at: Instant) -> StationResult {

@@ -56,7 +56,7 @@ impl Default for GatewayConfig {
             heartbeat_interval: Duration::from_secs(300),
             boot_retry_interval: Duration::from_secs(60),
             max_message_bytes: 64 * 1024,
-            read_buffer_bytes: 256,
+            read_buffer_bytes: 1024,
             call_timeout: Duration::from_secs(30),
             ping_interval: Duration::from_secs(60),
         }

@@ -5,7 +5,7 @@ use csms_core::station::{RegistrationStatus, StationId};
 use csms_core::Timestamp;
 use ocpp::OcppVersion;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -50,7 +50,39 @@ pub(crate) struct SessionEntry {
     pub calls: mpsc::Sender<Box<OutboundCall>>,
     /// One CSMS CALL in flight per station (OCPP-J §4.1.1): callers queue on this lock.
     pub call_lock: Arc<tokio::sync::Mutex<()>>,
+    /// `info.last_seen` as milliseconds since 1970, set by the session at every frame without
+    /// taking the registry's lock (`LastSeen`).
+    last_seen: LastSeen,
     pub info: SessionInfo,
+}
+
+/// When a session last heard from its station, shared between the session, which sets it at
+/// every frame, and the registry, which reads it for the API.
+#[derive(Clone)]
+pub(crate) struct LastSeen(Arc<AtomicI64>);
+
+impl LastSeen {
+    fn new(at: Timestamp) -> LastSeen {
+        LastSeen(Arc::new(AtomicI64::new(at.timestamp_millis())))
+    }
+
+    pub(crate) fn set(&self, at: Timestamp) {
+        self.0.store(at.timestamp_millis(), Ordering::Relaxed);
+    }
+
+    fn get(&self) -> Option<Timestamp> {
+        Timestamp::from_timestamp_millis(self.0.load(Ordering::Relaxed))
+    }
+}
+
+impl SessionEntry {
+    fn info(&self) -> SessionInfo {
+        let mut info = self.info.clone();
+        if let Some(at) = self.last_seen.get() {
+            info.last_seen = at;
+        }
+        info
+    }
 }
 
 #[derive(Default)]
@@ -71,21 +103,23 @@ impl Registry {
         station: &StationId,
         calls: mpsc::Sender<Box<OutboundCall>>,
         info: SessionInfo,
-    ) -> (u64, CancellationToken) {
+    ) -> (u64, CancellationToken, LastSeen) {
         let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
         let cancel = CancellationToken::new();
+        let last_seen = LastSeen::new(info.last_seen);
         let entry = SessionEntry {
             generation,
             cancel: cancel.clone(),
             calls,
             call_lock: Arc::new(tokio::sync::Mutex::new(())),
+            last_seen: last_seen.clone(),
             info,
         };
         if let Some(old) = self.lock().insert(station.clone(), entry) {
             tracing::info!(station = %station, "new connection replaces the previous one");
             old.cancel.cancel();
         }
-        (generation, cancel)
+        (generation, cancel, last_seen)
     }
 
     /// Removes the session if it is still the current one for the station.
@@ -107,11 +141,11 @@ impl Registry {
 
     pub fn session(&self, station: &str) -> Option<SessionInfo> {
         let station = StationId::parse(station)?;
-        self.lock().get(&station).map(|e| e.info.clone())
+        self.lock().get(&station).map(SessionEntry::info)
     }
 
     pub fn connected(&self) -> Vec<(StationId, SessionInfo)> {
-        self.lock().iter().map(|(k, v)| (k.clone(), v.info.clone())).collect()
+        self.lock().iter().map(|(k, v)| (k.clone(), v.info())).collect()
     }
 
     /// Waits until no session is left (used by graceful shutdown).

@@ -8,7 +8,7 @@ use crate::{v16, v201, Gateway};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use csms_core::station::{RegistrationStatus, StationId};
 use csms_store::{FrameLog, Op};
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::{FutureExt, StreamExt};
 use ocpp::{Frame, FrameError, OcppVersion};
 use std::future::Future;
 use std::sync::Arc;
@@ -28,6 +28,7 @@ pub(crate) struct Session {
     pub station: StationId,
     pub version: OcppVersion,
     pub generation: u64,
+    last_seen: crate::registry::LastSeen,
     /// The station's registration as last told to it; `None` for a station never seen.
     pub registration: Option<RegistrationStatus>,
     /// What the station was asked for by an accepted TriggerMessage: a Pending station may send
@@ -144,8 +145,7 @@ impl Session {
 
     /// Handles one text frame; returns the frame to send back, if any.
     async fn on_text(&mut self, text: &str) -> Option<String> {
-        let now = self.gateway.clock.now();
-        self.gateway.registry.update(&self.station, self.generation, |i| i.last_seen = now);
+        self.last_seen.set(self.gateway.clock.now());
         if let Some((id, action, payload)) = ocpp::split_call(text) {
             return self.on_call(text, id, action, payload, Checked::No).await;
         }
@@ -285,15 +285,14 @@ impl Session {
     }
 }
 
-pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: OcppVersion, socket: WebSocket) {
-    let (mut sink, mut stream) = socket.split();
+pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: OcppVersion, mut socket: WebSocket) {
     // A station that reconnects without booting keeps the registration it had (CHECKLIST §1.4).
     // The store's futures are boxed, here and below, for the reason `on_text`'s is.
     let registration = match Box::pin(gateway.store.registration(station.as_str())).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(station = %station, error = %e, "cannot read the station's registration; closing");
-            let _ = sink.send(close(1011, "storage unavailable")).await;
+            let _ = socket.send(close(1011, "storage unavailable")).await;
             return;
         }
     };
@@ -301,13 +300,14 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
     // Boxed: the channel allocates its slots up front, and an idle connection should cost little.
     let (calls_tx, mut calls) = mpsc::channel::<Box<OutboundCall>>(4);
     let info = SessionInfo { version, connected_at: now, last_seen: now, registration };
-    let (generation, replaced) = gateway.registry.insert(&station, calls_tx, info);
+    let (generation, replaced, last_seen) = gateway.registry.insert(&station, calls_tx, info);
     tracing::info!(station = %station, version = version.subprotocol(), "connected");
     let mut session = Session {
         gateway: gateway.clone(),
         station: station.clone(),
         version,
         generation,
+        last_seen,
         registration,
         triggered: None,
         pending: None,
@@ -316,17 +316,25 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
     let mut ping = tokio::time::interval(gateway.config.ping_interval);
     ping.reset();
     let mut silent_intervals = 0u32;
+    // Made once, not at every turn of the loop: each one registers with its token when first
+    // polled and unregisters when dropped, under the token's lock, which every connection
+    // shares for the shutdown token.
+    let replaced = replaced.cancelled();
+    let shutdown = gateway.shutdown.cancelled();
+    tokio::pin!(replaced, shutdown);
     let reason = loop {
+        // The socket is not split into halves: each half would take a lock around every read
+        // and write, and the branches below use it one at a time.
         tokio::select! {
-            _ = replaced.cancelled() => {
-                let _ = sink.send(close(1000, "replaced by a new connection")).await;
+            _ = &mut replaced => {
+                let _ = socket.send(close(1000, "replaced by a new connection")).await;
                 break "replaced";
             }
-            _ = gateway.shutdown.cancelled() => {
-                let _ = sink.send(close(1001, "server shutting down")).await;
+            _ = &mut shutdown => {
+                let _ = socket.send(close(1001, "server shutting down")).await;
                 break "shutdown";
             }
-            message = stream.next() => {
+            message = socket.next() => {
                 silent_intervals = 0;
                 match message {
                     Some(Ok(Message::Text(text))) => {
@@ -334,14 +342,14 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
                         // loop) takes memory only while a message is being handled, not for as
                         // long as the connection lives.
                         if let Some(answer) = Box::pin(session.on_text(text.as_str())).await {
-                            if sink.send(Message::text(answer)).await.is_err() {
+                            if socket.send(Message::text(answer)).await.is_err() {
                                 break "send failed";
                             }
                         }
                     }
                     Some(Ok(Message::Binary(_))) => {
                         // OCPP-J frames are text frames (OCPP-J §3.1).
-                        let _ = sink.send(close(1003, "OCPP-J uses text frames")).await;
+                        let _ = socket.send(close(1003, "OCPP-J uses text frames")).await;
                         break "binary frame";
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
@@ -352,14 +360,14 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
                         let text = e.to_string();
                         let too_big = text.contains("too long") || text.contains("Space limit");
                         let frame = if too_big { close(1009, "message too big") } else { close(1002, "protocol error") };
-                        let _ = sink.send(frame).await;
+                        let _ = socket.send(frame).await;
                         break "websocket error";
                     }
                 }
             }
             Some(call) = calls.recv() => {
                 let frame = session.start_call(*call);
-                if sink.send(Message::text(frame)).await.is_err() {
+                if socket.send(Message::text(frame)).await.is_err() {
                     break "send failed";
                 }
             }
@@ -368,7 +376,7 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
                     break "silent for two ping intervals";
                 }
                 silent_intervals += 1;
-                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
                     break "send failed";
                 }
             }

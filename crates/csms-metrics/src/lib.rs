@@ -2,10 +2,11 @@
 //! format (version 0.0.4). Hand-written because the needs are small: lock-free counting on the
 //! hot path, a short lock only for a label set seen for the first time, and a text renderer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 use std::time::Duration;
 
 /// Upper bounds (seconds) for latency histograms: 0.5 ms to 30 s.
@@ -71,31 +72,73 @@ impl Histogram {
 type Labels = Vec<(&'static str, String)>;
 
 /// A counter family with labels, e.g. messages by direction, action and result.
+///
+/// Counted on every message, so a known series is found without allocating: by a hash of the
+/// borrowed label values, then compared value by value.
 #[derive(Debug, Default)]
 pub struct CounterVec {
-    series: RwLock<BTreeMap<Labels, Arc<AtomicU64>>>,
+    series: RwLock<HashMap<u64, Vec<(Labels, AtomicU64)>>>,
+}
+
+fn hash_labels(labels: &[(&'static str, &str)]) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for (name, value) in labels {
+        name.hash(&mut hasher);
+        value.hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+fn same_labels(stored: &[(&'static str, String)], wanted: &[(&'static str, &str)]) -> bool {
+    stored.len() == wanted.len() && stored.iter().zip(wanted).all(|((k1, v1), (k2, v2))| k1 == k2 && v1 == v2)
 }
 
 impl CounterVec {
+    /// Applies `f` to the series' counter, if the series exists.
+    fn with_counter<R>(
+        &self,
+        hash: u64,
+        labels: &[(&'static str, &str)],
+        f: impl FnOnce(&AtomicU64) -> R,
+    ) -> Option<R> {
+        let series = self.series.read().unwrap_or_else(|p| p.into_inner());
+        series.get(&hash)?.iter().find(|(stored, _)| same_labels(stored, labels)).map(|(_, c)| f(c))
+    }
+
     pub fn inc(&self, labels: &[(&'static str, &str)]) {
-        let key: Labels = labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect();
-        if let Some(counter) = self.series.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
-            counter.fetch_add(1, Ordering::Relaxed);
+        let hash = hash_labels(labels);
+        if self.with_counter(hash, labels, |c| c.fetch_add(1, Ordering::Relaxed)).is_some() {
             return;
         }
         let mut series = self.series.write().unwrap_or_else(|p| p.into_inner());
-        series.entry(key).or_default().fetch_add(1, Ordering::Relaxed);
+        let bucket = series.entry(hash).or_default();
+        match bucket.iter().find(|(stored, _)| same_labels(stored, labels)) {
+            Some((_, counter)) => counter.fetch_add(1, Ordering::Relaxed),
+            None => {
+                let key: Labels = labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect();
+                bucket.push((key, AtomicU64::new(1)));
+                0
+            }
+        };
     }
 
     pub fn get(&self, labels: &[(&'static str, &str)]) -> u64 {
-        let key: Labels = labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect();
-        self.series.read().unwrap_or_else(|p| p.into_inner()).get(&key).map_or(0, |c| c.load(Ordering::Relaxed))
+        self.with_counter(hash_labels(labels), labels, |c| c.load(Ordering::Relaxed)).unwrap_or(0)
     }
 
+    /// The series in label order, so that scrapes list them the same way every time.
     pub fn render(&self, out: &mut String, name: &str, help: &str) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-        for (labels, value) in self.series.read().unwrap_or_else(|p| p.into_inner()).iter() {
-            let _ = writeln!(out, "{name}{} {}", render_labels(labels), value.load(Ordering::Relaxed));
+        let sorted: BTreeMap<Labels, u64> = self
+            .series
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .flatten()
+            .map(|(labels, value)| (labels.clone(), value.load(Ordering::Relaxed)))
+            .collect();
+        for (labels, value) in sorted {
+            let _ = writeln!(out, "{name}{} {value}", render_labels(&labels));
         }
     }
 }

@@ -263,12 +263,15 @@ impl Conn {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // 8 MiB of page cache: the pages the writes touch (the tails of the tables, the indexes'
+        // 2 MiB of page cache: the pages the writes touch (the tails of the tables, the indexes'
         // upper levels, the connectors and open transactions) stay in memory, and what misses is
-        // in the OS's cache. Not more: at every commit SQLite scans the whole hash table of its
-        // cache (`pcache1TruncateUnsafe`), which with 64 MiB was 14 % of the writer's time in
-        // the session benchmark (BENCHMARKS.md).
-        conn.pragma_update(None, "cache_size", -8192)?;
+        // in the OS's cache. Not more: a commit scans the cache's whole hash table
+        // (`pcache1TruncateUnsafe`) whenever the transaction split an index page whose new
+        // siblings SQLite renumbered, since it parks a page at the number past 1 GiB while it
+        // swaps two, and the per-station indexes do that in most batches. The scan grows with
+        // the cache: 14 % of the writer's time in the session benchmark at 64 MiB, 13–20 % at
+        // 8 MiB; 2 MiB took the writer's CPU per call from 23 to 21 µs there (BENCHMARKS.md).
+        conn.pragma_update(None, "cache_size", -2048)?;
         // The background checkpointer keeps the WAL copied and, past 64 MiB, has the writer
         // finish the copy so that the WAL starts over (`Checkpointer`). SQLite's own checkpoint
         // in a commit is left for a WAL twice that long, should that ever fail: it copies
