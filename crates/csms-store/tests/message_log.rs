@@ -274,3 +274,41 @@ async fn the_log_reconnects_after_postgres_drops_its_connection() {
     store.close().await;
     common::drop_schema(&mut admin, &tag).await;
 }
+
+/// PostgreSQL: a block of the log is compressed with lz4 where the server has it (pglz, the
+/// default, cost far more CPU), and reads back whole.
+#[tokio::test]
+async fn postgres_compresses_the_log_with_lz4_where_it_can() {
+    let Some((mut admin, tag, url)) = common::pg_schema("postgres_compresses_the_log_with_lz4_where_it_can").await
+    else {
+        return;
+    };
+    let has_lz4: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals))",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .expect("settings");
+    let store = Store::open(&url, StoreOptions::default()).await.expect("open");
+    // One block of frames long and alike enough for TOAST to compress (over 2 KB).
+    let frames: Vec<FrameLog> = (0..40)
+        .map(|i| frame("A", 1, &format!(r#"[2,"{i}","MeterValues",{{"connectorId":1,"meterValue":[{{"sampledValue":[{{"value":"{i}"}}]}}]}}]"#)))
+        .collect();
+    store.apply(Op::Nothing, frames.clone()).await.expect("stored");
+    store.flush_log().await.expect("flushed");
+    let method: Option<String> = sqlx::query_scalar(&format!(
+        "SELECT pg_column_compression(body) FROM {tag}.message_blocks WHERE station_id = 'A'"
+    ))
+    .fetch_one(&mut admin)
+    .await
+    .expect("compression");
+    let expected = if has_lz4 { "lz4" } else { "pglz" };
+    assert_eq!(method.as_deref(), Some(expected), "server has lz4: {has_lz4}");
+    let back: Vec<String> = store.messages("A", None, 100).await.expect("read").into_iter().map(|m| m.frame).collect();
+    let sent: Vec<String> = frames.into_iter().rev().map(|f| f.frame).collect();
+    assert_eq!(back, sent);
+    // Opening again changes nothing more.
+    store.close().await;
+    Store::open(&url, StoreOptions::default()).await.expect("reopen").close().await;
+    common::drop_schema(&mut admin, &tag).await;
+}
