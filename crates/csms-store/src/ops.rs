@@ -1022,24 +1022,26 @@ async fn insert_readings(
     station_tx_id: Option<&str>,
     readings: &[Reading],
 ) -> Result<(), StoreError> {
-    if let Some(pending) = conn.postgres().map(|pg| &mut pg.readings) {
+    if let Some(rows) = conn.postgres().map(|pg| &mut pg.readings) {
+        // In the order of `meter_value_columns!`.
         for r in readings {
-            pending.station_id.push(station.as_str().to_string());
-            pending.evse_id.push(place.evse_id);
-            pending.connector_id.push(place.connector_id);
-            pending.transaction_id.push(transaction_id);
-            pending.station_tx_id.push(station_tx_id.map(str::to_string));
-            pending.timestamp.push(format_timestamp(&r.timestamp));
-            pending.measurand.push(r.measurand);
-            pending.phase.push(r.phase);
-            pending.location.push(r.location);
-            pending.context.push(r.context);
-            pending.format.push(r.format);
-            pending.unit.push(r.unit.to_string());
-            pending.raw_value.push(r.raw_value.clone());
-            pending.value.push(r.value);
-            pending.normalised_unit.push(r.normalised_unit.to_string());
-            pending.signed_data.push(r.signed_data.clone());
+            rows.row(16)
+                .text(Some(station.as_str()))
+                .bigint(place.evse_id)
+                .bigint(Some(place.connector_id))
+                .bigint(transaction_id)
+                .text(station_tx_id)
+                .text(Some(&format_timestamp(&r.timestamp)))
+                .text(Some(r.measurand))
+                .text(r.phase)
+                .text(Some(r.location))
+                .text(Some(r.context))
+                .text(Some(r.format))
+                .text(Some(&r.unit))
+                .text(Some(&r.raw_value))
+                .double(r.value)
+                .text(Some(&r.normalised_unit))
+                .text(r.signed_data.as_deref());
         }
         return Ok(());
     }
