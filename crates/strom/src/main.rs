@@ -294,13 +294,16 @@ fn init_logging() {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The allocator option `serve` runs with, and the value it wants.
-const PURGE_DELAY: (&str, &str) = ("MIMALLOC_PURGE_DELAY", "0");
+const PURGE_DELAY: (&str, &str) = ("MIMALLOC_PURGE_DELAY", "100");
 
-/// mimalloc gives pages that became free back to the OS only after a delay (1 s), and only when
-/// the thread that freed them allocates again. After a reconnect storm the connection threads go
+/// mimalloc gives pages that became free back to the OS only after a delay, and only when the
+/// thread that freed them allocates again. After a reconnect storm the connection threads go
 /// idle with the storm's garbage still resident: an idle connection measured 6.6–12.4 KiB from
-/// run to run with the default, 6.5–6.9 with no delay, at the same meter throughput
-/// (BENCHMARKS.md). mimalloc reads its options from the environment when the process starts, and
+/// run to run with the default. With no delay at all every page is handed back the moment it
+/// empties and faulted in again when reused, and each hand-back interrupts the other core to
+/// flush its TLB: meter throughput at 1,000 stations was 10–15 % lower than with 100 ms, which
+/// keeps an idle connection at 7.2–7.8 KiB (no delay: 6.5–7.6; BENCHMARKS.md). mimalloc reads
+/// its options from the environment when the process starts, and
 /// setting one from inside would take an unsafe call into C, so `serve` starts itself over once
 /// with the option set (same process id; the arguments and the rest of the environment as they
 /// were). An operator's own setting is kept.
