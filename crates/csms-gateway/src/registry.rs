@@ -187,3 +187,36 @@ impl Registry {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(millis: i64) -> Timestamp {
+        Timestamp::from_timestamp_millis(millis).expect("in range")
+    }
+
+    fn info(seen: Timestamp) -> SessionInfo {
+        SessionInfo { version: OcppVersion::V16, connected_at: seen, last_seen: seen, registration: None }
+    }
+
+    #[test]
+    fn a_session_tells_when_its_station_was_last_heard_from() {
+        let registry = Registry::default();
+        let station = StationId::parse("CP1").expect("valid");
+        let (calls, _waiting) = mpsc::channel(1);
+        let (_, _, last_seen) = registry.insert(&station, calls, info(at(1_000)));
+        assert_eq!(registry.session("CP1").expect("live").last_seen, at(1_000));
+        last_seen.set(at(2_500));
+        assert_eq!(registry.session("CP1").expect("live").last_seen, at(2_500));
+        assert_eq!(registry.connected()[0].1.last_seen, at(2_500));
+
+        // Once replaced, the old connection's frames no longer count for the station.
+        let (calls, _waiting) = mpsc::channel(1);
+        let (_, _, newer) = registry.insert(&station, calls, info(at(3_000)));
+        last_seen.set(at(9_000));
+        assert_eq!(registry.session("CP1").expect("live").last_seen, at(3_000));
+        newer.set(at(4_000));
+        assert_eq!(registry.session("CP1").expect("live").last_seen, at(4_000));
+    }
+}

@@ -296,7 +296,7 @@ async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
 /// PostgreSQL: the message log's blocks compressed with lz4 where the server was built with it.
 /// TOAST compresses a block's body (up to 1,024 frames of JSON) with pglz by default, which was
 /// 9 % of PostgreSQL's CPU in the meter benchmark at 1,000 stations; with lz4 PostgreSQL's CPU
-/// per MeterValues fell by 10 % (BENCHMARKS.md). A server without lz4 (or older than 14, which
+/// per MeterValues fell by 13 % (BENCHMARKS.md). A server without lz4 (or older than 14, which
 /// has no choice) keeps pglz; blocks already written keep what they were written with.
 async fn prefer_lz4_for_the_log(conn: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
     let wanted: bool = sqlx::query_scalar(
