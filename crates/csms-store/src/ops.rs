@@ -1022,6 +1022,14 @@ async fn insert_readings(
     station_tx_id: Option<&str>,
     readings: &[Reading],
 ) -> Result<(), StoreError> {
+    // A message's readings mostly share one timestamp (a MeterValue element each): written once.
+    let mut stamps: Vec<(Timestamp, String)> = Vec::new();
+    for r in readings {
+        if !stamps.iter().any(|(t, _)| *t == r.timestamp) {
+            stamps.push((r.timestamp, format_timestamp(&r.timestamp)));
+        }
+    }
+    let stamp = |t: &Timestamp| stamps.iter().find(|(s, _)| s == t).map_or("", |(_, text)| text.as_str());
     if let Some(rows) = conn.postgres().map(|pg| &mut pg.readings) {
         // In the order of `meter_value_columns!`.
         for r in readings {
@@ -1031,7 +1039,7 @@ async fn insert_readings(
                 .bigint(Some(place.connector_id))
                 .bigint(transaction_id)
                 .text(station_tx_id)
-                .text(Some(&format_timestamp(&r.timestamp)))
+                .text(Some(stamp(&r.timestamp)))
                 .text(Some(r.measurand))
                 .text(r.phase)
                 .text(Some(r.location))
@@ -1045,14 +1053,6 @@ async fn insert_readings(
         }
         return Ok(());
     }
-    // A message's readings mostly share one timestamp (a MeterValue element each): written once.
-    let mut stamps: Vec<(Timestamp, String)> = Vec::new();
-    for r in readings {
-        if !stamps.iter().any(|(t, _)| *t == r.timestamp) {
-            stamps.push((r.timestamp, format_timestamp(&r.timestamp)));
-        }
-    }
-    let stamp = |t: &Timestamp| stamps.iter().find(|(s, _)| s == t).map_or("", |(_, text)| text.as_str());
     for part in readings.chunks(INSERT_READINGS.max()) {
         let mut insert = query(INSERT_READINGS.sql(part.len()))
             .bind(station.as_str())
