@@ -413,7 +413,7 @@ pub(crate) async fn apply(conn: &mut Conn, op: &Op) -> Result<Outcome, StoreErro
         Op::StopTransaction(stop) => stop_transaction(conn, stop).await,
         Op::MeterValues { station, evse_id, connector_id, station_tx_id, readings } => {
             let tx = match station_tx_id {
-                Some(id) => find_transaction(conn, station, id).await?.map(|t| t.0),
+                Some(id) => find_transaction(conn, station, id).await?.map(|t| t.id),
                 None => None,
             };
             let place = Place { evse_id: *evse_id, connector_id: *connector_id };
@@ -858,14 +858,22 @@ pub(crate) fn parse_stored_time(text: &str) -> Result<Timestamp, StoreError> {
     parse_timestamp(text).ok_or_else(|| StoreError::Corrupt(format!("timestamp {text:?}")))
 }
 
-/// The newest transaction a station knows under `station_tx_id`: (id, stopped, meter start).
+/// The newest transaction a station knows under `station_tx_id`.
+struct KnownTx {
+    id: i64,
+    stopped: bool,
+    meter_start_wh: Option<f64>,
+    connector_id: Option<i64>,
+}
+
 async fn find_transaction(
     conn: &mut Conn,
     station: &StationId,
     station_tx_id: &str,
-) -> Result<Option<(i64, bool, Option<f64>)>, StoreError> {
+) -> Result<Option<KnownTx>, StoreError> {
     let row = query(
-        "SELECT id, stopped_at, meter_start_wh FROM transactions WHERE station_id = $1 AND station_tx_id = $2 ORDER BY id DESC LIMIT 1",
+        "SELECT id, stopped_at, meter_start_wh, connector_id FROM transactions WHERE station_id = $1 AND station_tx_id = $2 \
+         ORDER BY id DESC LIMIT 1",
     )
     .bind(station.as_str())
     .bind(station_tx_id)
@@ -873,7 +881,12 @@ async fn find_transaction(
     .await?;
     row.map(|r| -> Result<_, StoreError> {
         let stopped: Option<String> = r.try_get("stopped_at")?;
-        Ok((r.try_get("id")?, stopped.is_some(), r.try_get("meter_start_wh")?))
+        Ok(KnownTx {
+            id: r.try_get("id")?,
+            stopped: stopped.is_some(),
+            meter_start_wh: r.try_get("meter_start_wh")?,
+            connector_id: r.try_get("connector_id")?,
+        })
     })
     .transpose()
 }
@@ -946,10 +959,10 @@ async fn stop_transaction(conn: &mut Conn, s: &StopTx) -> Result<Outcome, StoreE
         None => None,
     };
     let stopped_at = format_timestamp(&s.timestamp);
-    let (id, meter_start, mut flags) = match find_transaction(conn, &s.station, &s.station_tx_id).await? {
+    let (id, meter_start, connector, mut flags) = match find_transaction(conn, &s.station, &s.station_tx_id).await? {
         // A retried stop changes nothing.
-        Some((_, true, _)) => return Ok(Outcome::Stopped(auth)),
-        Some((id, false, start)) => (id, start, Vec::new()),
+        Some(KnownTx { stopped: true, .. }) => return Ok(Outcome::Stopped(auth)),
+        Some(t) => (t.id, t.meter_start_wh, t.connector_id, Vec::new()),
         None => {
             // A stop for a transaction Ström never saw is acknowledged (the station would retry
             // forever otherwise) and kept, flagged, for reconciliation (CHECKLIST §2.5).
@@ -961,11 +974,9 @@ async fn stop_transaction(conn: &mut Conn, s: &StopTx) -> Result<Outcome, StoreE
             .bind(format_timestamp(&s.now))
             .fetch_one(&mut *conn)
             .await?;
-            (id, None, vec!["unknown_transaction"])
+            (id, None, None, vec!["unknown_transaction"])
         }
     };
-    let connector: Option<i64> =
-        query_scalar("SELECT connector_id FROM transactions WHERE id = $1").bind(id).fetch_one(&mut *conn).await?;
     let place = Place { evse_id: None, connector_id: connector.unwrap_or(0) };
     insert_readings(conn, &s.station, place, Some(id), Some(&s.station_tx_id), &s.readings).await?;
     let registers: Vec<f64> = query_scalar(
@@ -1082,22 +1093,14 @@ async fn insert_readings(
 async fn status_notification(conn: &mut Conn, r: &StationStatusReport) -> Result<Outcome, StoreError> {
     let station = r.station.as_str();
     let at = format_timestamp(&r.timestamp);
-    let previous: Option<String> =
-        query_scalar("SELECT status_at FROM connectors WHERE station_id = $1 AND evse_id = $2 AND connector_id = $3")
-            .bind(station)
-            .bind(r.evse_id)
-            .bind(r.connector_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    // Statuses queued offline can arrive after newer ones: an older report is logged, not applied.
-    if previous.is_some_and(|p| p > at) {
-        return Ok(Outcome::Done);
-    }
-    query(
+    // Statuses queued offline can arrive after newer ones (CHECKLIST §2.6): an older report is
+    // logged, not applied. The upsert's condition decides it, so no read comes first.
+    let applied = query(
         "INSERT INTO connectors (station_id, evse_id, connector_id, status, error_code, info, vendor_id, vendor_error_code, status_at) \
          VALUES ($1, $9, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (station_id, evse_id, connector_id) DO UPDATE SET status = excluded.status, \
          error_code = excluded.error_code, info = excluded.info, vendor_id = excluded.vendor_id, \
-         vendor_error_code = excluded.vendor_error_code, status_at = excluded.status_at",
+         vendor_error_code = excluded.vendor_error_code, status_at = excluded.status_at \
+         WHERE connectors.status_at IS NULL OR connectors.status_at <= excluded.status_at",
     )
     .bind(station)
     .bind(r.connector_id)
@@ -1109,25 +1112,27 @@ async fn status_notification(conn: &mut Conn, r: &StationStatusReport) -> Result
     .bind(&at)
     .bind(r.evse_id)
     .execute(&mut *conn)
-    .await?;
+    .await?
+    .rows_affected()
+        > 0;
     let Some(error_code) = &r.error_code else {
         return Ok(Outcome::Done);
     };
-    let open: Option<String> = query_scalar(
-        "SELECT error_code FROM faults WHERE station_id = $1 AND connector_id = $2 AND component IS NULL \
-         AND cleared_at IS NULL ORDER BY id DESC LIMIT 1",
-    )
-    .bind(station)
-    .bind(r.connector_id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    if !applied {
+        return Ok(Outcome::Done);
+    }
     match faults::assess(&r.status, error_code) {
-        FaultChange::Cleared => {
-            if open.is_some() {
-                close_faults(conn, station, r.connector_id, &at).await?;
-            }
-        }
+        // The common case, a healthy connector: whatever was open closes, in one statement.
+        FaultChange::Cleared => close_faults(conn, station, r.connector_id, &at).await?,
         FaultChange::Present { error_code, severity } => {
+            let open: Option<String> = query_scalar(
+                "SELECT error_code FROM faults WHERE station_id = $1 AND connector_id = $2 AND component IS NULL \
+                 AND cleared_at IS NULL ORDER BY id DESC LIMIT 1",
+            )
+            .bind(station)
+            .bind(r.connector_id)
+            .fetch_optional(&mut *conn)
+            .await?;
             if open.as_deref() != Some(error_code.as_str()) {
                 if open.is_some() {
                     close_faults(&mut *conn, station, r.connector_id, &at).await?;

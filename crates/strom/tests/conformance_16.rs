@@ -29,6 +29,7 @@ both_backends!(
     x_11_meter_values_are_normalised,
     x_11_many_readings_in_one_message,
     x_12_station_level_fault,
+    status_older_than_the_stored_one_is_not_applied,
     boot_rejected_for_unknown_station,
     boot_pending_for_unknown_station,
     register_going_backwards_is_flagged,
@@ -386,6 +387,27 @@ async fn x_12_station_level_fault(backend: Backend) {
     let open = server.get("/api/v1/faults?open=true&station_id=CP1").await;
     let warning = open.as_array().expect("array").iter().find(|f| f["connector_id"] == 1).cloned().expect("warning");
     assert_eq!((warning["error_code"].as_str(), warning["severity"].as_str()), (Some("OverVoltage"), Some("Warning")));
+}
+
+/// Statuses queued offline arrive after newer ones (CHECKLIST §2.6): the newest stays, and an old
+/// fault report neither replaces it nor opens a fault; an old healthy report closes nothing.
+async fn status_older_than_the_stored_one_is_not_applied(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mut cp = server.booted("CP1").await;
+    let status = |s: &str, e: &str, at: &str| json!({"connectorId": 1, "status": s, "errorCode": e, "timestamp": at});
+    cp.call_ok("StatusNotification", status("Available", "NoError", T1)).await;
+    cp.call_ok("StatusNotification", status("Faulted", "HighTemperature", T0)).await;
+    let connector = &server.get("/api/v1/stations/CP1").await["connectors"][0];
+    assert_eq!((connector["status"].as_str(), connector["error_code"].as_str()), (Some("Available"), Some("NoError")));
+    assert_eq!(server.get("/api/v1/faults?station_id=CP1").await, json!([]));
+    // A newer fault opens; a healthy report older than it leaves it open; a newer one closes it.
+    cp.call_ok("StatusNotification", status("Faulted", "HighTemperature", "2026-11-26T11:00:00.000Z")).await;
+    cp.call_ok("StatusNotification", status("Available", "NoError", "2026-11-26T10:45:00.000Z")).await;
+    let open = server.get("/api/v1/faults?station_id=CP1&open=true").await;
+    assert_eq!(open.as_array().map(Vec::len), Some(1), "{open}");
+    assert_eq!(server.get("/api/v1/stations/CP1").await["connectors"][0]["status"], "Faulted");
+    cp.call_ok("StatusNotification", status("Available", "NoError", "2026-11-26T11:05:00.000Z")).await;
+    assert_eq!(server.get("/api/v1/faults?station_id=CP1&open=true").await, json!([]));
 }
 
 async fn boot_rejected_for_unknown_station(backend: Backend) {
