@@ -90,6 +90,12 @@ macro_rules! meter_value_columns {
         "station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, measurand, phase, location, \
          context, format, unit, raw_value, value, normalised_unit, signed_data"
     };
+    // The same columns with those a message's readings usually share (where, when and how the
+    // values were taken) among the first, bound once per statement.
+    (shared_sample) => {
+        "station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, location, context, format, \
+         measurand, phase, unit, raw_value, value, normalised_unit, signed_data"
+    };
 }
 pub(crate) use meter_value_columns;
 
@@ -469,6 +475,13 @@ pub(crate) fn query(sql: &str) -> Query<'_> {
 }
 
 impl<'q> Query<'q> {
+    /// Room for `more` parameters, bound next (a statement of many rows grew its list a dozen
+    /// times otherwise).
+    pub(crate) fn reserve(mut self, more: usize) -> Self {
+        self.args.reserve_exact(more);
+        self
+    }
+
     pub(crate) fn bind(mut self, value: impl Into<Arg<'q>>) -> Self {
         self.args.push(value.into());
         self

@@ -1020,6 +1020,11 @@ struct Place {
 
 static INSERT_READINGS: LazyLock<MultiRow> =
     LazyLock::new(|| MultiRow::new(concat!("meter_values (", meter_value_columns!(), ")"), 5, 11, 16));
+/// For readings that share their timestamp, location, context and format, as those of one
+/// MeterValue element mostly do: four text parameters fewer per row (each bound text is copied
+/// into an allocation of SQLite's, a fifth of the writer's time on the meter benchmark).
+static INSERT_SAMPLE: LazyLock<MultiRow> =
+    LazyLock::new(|| MultiRow::new(concat!("meter_values (", meter_value_columns!(shared_sample), ")"), 9, 7, 16));
 
 /// Readings go in up to 16 a statement on SQLite, with the station, place and transaction
 /// they share bound once. On PostgreSQL, where every statement is a
@@ -1065,20 +1070,37 @@ async fn insert_readings(
         return Ok(());
     }
     for part in readings.chunks(INSERT_READINGS.max()) {
-        let mut insert = query(INSERT_READINGS.sql(part.len()))
+        let first = &part[0];
+        let shared = part.iter().all(|r| {
+            r.timestamp == first.timestamp
+                && r.location == first.location
+                && r.context == first.context
+                && r.format == first.format
+        });
+        let (sql, width) = if shared {
+            (INSERT_SAMPLE.sql(part.len()), 9 + 7 * part.len())
+        } else {
+            (INSERT_READINGS.sql(part.len()), 5 + 11 * part.len())
+        };
+        let mut insert = query(sql)
+            .reserve(width)
             .bind(station.as_str())
             .bind(place.evse_id)
             .bind(place.connector_id)
             .bind(transaction_id)
             .bind(station_tx_id);
+        if shared {
+            insert = insert.bind(stamp(&first.timestamp)).bind(first.location).bind(first.context).bind(first.format);
+        }
         for r in part {
+            if !shared {
+                insert = insert.bind(stamp(&r.timestamp));
+            }
+            insert = insert.bind(r.measurand).bind(r.phase);
+            if !shared {
+                insert = insert.bind(r.location).bind(r.context).bind(r.format);
+            }
             insert = insert
-                .bind(stamp(&r.timestamp))
-                .bind(r.measurand)
-                .bind(r.phase)
-                .bind(r.location)
-                .bind(r.context)
-                .bind(r.format)
                 .bind(&*r.unit)
                 .bind(&r.raw_value)
                 .bind(r.value)

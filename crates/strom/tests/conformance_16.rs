@@ -326,6 +326,12 @@ async fn x_11_meter_values_are_normalised(backend: Backend) {
     assert_eq!(find("Power.Active.Import")["value"], 7200.0);
     assert_eq!(find("Voltage")["phase"], "L1-N");
     assert_eq!(find("Temperature")["normalised_unit"], "Celsius");
+    // Each reading keeps its own location and the defaults apply to the others.
+    assert_eq!(
+        (find("Temperature")["location"].as_str(), find("Frequency")["location"].as_str()),
+        (Some("Body"), Some("Outlet"))
+    );
+    assert_eq!((energy["context"].as_str(), energy["format"].as_str()), (Some("Sample.Periodic"), Some("Raw")));
     assert_eq!(find("Frequency")["value"], 50.0);
     let end = values.iter().find(|v| v["context"] == "Transaction.End").expect("end reading");
     assert_eq!(end["value"], 4000.0);
