@@ -53,15 +53,17 @@ fn main() {
         }
         // One warm-up round, then the measured ones.
         run(&store, &ids, &scenario, 1).await;
+        take_latencies();
         let before = thread_times();
         let written = written_bytes();
         let started = Instant::now();
         let ops = run(&store, &ids, &scenario, rounds).await;
         let wall = started.elapsed().as_secs_f64();
         let after = thread_times();
+        let (p50, p99, max) = take_latencies();
         let written = written_bytes() - written;
         let mut line = format!(
-            r#"{{"scenario":"{scenario}","stations":{stations},"operations":{ops},"operations_per_s":{:.0}"#,
+            r#"{{"scenario":"{scenario}","stations":{stations},"operations":{ops},"operations_per_s":{:.0},"p50_ms":{p50},"p99_ms":{p99},"max_ms":{max}"#,
             ops as f64 / wall
         );
         let mut store_total = 0.0;
@@ -78,6 +80,11 @@ fn main() {
             written as f64 / 1024.0 / ops as f64
         );
         println!("{line}");
+        // The writer's batches and commit times, as /metrics shows them, for reading beside it.
+        let mut histograms = String::new();
+        store.metrics().batch_size.render(&mut histograms, "batch_size", "Writes committed together.");
+        store.metrics().commit_seconds.render(&mut histograms, "commit_seconds", "Time to apply and commit a batch.");
+        eprint!("{histograms}");
         store.close().await;
     });
 }
@@ -122,8 +129,26 @@ fn frames(station: &StationId, inbound: usize, outbound: usize) -> Vec<FrameLog>
     vec![frame("in", inbound), frame("out", outbound)]
 }
 
+/// Each measured operation's time from `apply` to its answer, in microseconds.
+static LATENCIES: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
 async fn step(store: &Store, station: &StationId, op: Op, inbound: usize) -> Outcome {
-    store.apply(op, frames(station, inbound, 60)).await.expect("applied")
+    let started = Instant::now();
+    let outcome = store.apply(op, frames(station, inbound, 60)).await.expect("applied");
+    let us = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+    LATENCIES.lock().expect("latencies").push(us);
+    outcome
+}
+
+/// (p50, p99, max) of the latencies recorded since the last call, in milliseconds.
+fn take_latencies() -> (f64, f64, f64) {
+    let mut all = std::mem::take(&mut *LATENCIES.lock().expect("latencies"));
+    all.sort_unstable();
+    let at = |q: f64| {
+        all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
+            .map_or(0.0, |&us| f64::from(us) / 1e3)
+    };
+    (at(0.5), at(0.99), all.last().map_or(0.0, |&us| f64::from(us) / 1e3))
 }
 
 async fn status(store: &Store, station: &StationId, status: &str) {
