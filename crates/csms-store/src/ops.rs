@@ -1122,7 +1122,7 @@ async fn status_notification(conn: &mut Conn, r: &StationStatusReport) -> Result
          VALUES ($1, $9, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (station_id, evse_id, connector_id) DO UPDATE SET status = excluded.status, \
          error_code = excluded.error_code, info = excluded.info, vendor_id = excluded.vendor_id, \
          vendor_error_code = excluded.vendor_error_code, status_at = excluded.status_at \
-         WHERE connectors.status_at IS NULL OR connectors.status_at <= excluded.status_at",
+         WHERE connectors.status_at <= excluded.status_at",
     )
     .bind(station)
     .bind(r.connector_id)
