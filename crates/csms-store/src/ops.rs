@@ -924,29 +924,42 @@ async fn start_transaction(conn: &mut Conn, s: &StartTx) -> Result<Outcome, Stor
     .fetch_optional(&mut *conn)
     .await?;
     let auth = authorization::decide(token.as_ref(), s.now, busy.is_some());
-    let id: i64 = query_scalar(
-        "INSERT INTO transactions (station_id, connector_id, id_token, start_auth_status, started_at, meter_start_wh, \
-         reservation_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-    )
-    .bind(station)
-    .bind(s.connector_id)
-    .bind(&s.id_token)
-    .bind(auth.status.as_str())
-    .bind(&started_at)
-    .bind(s.meter_start_wh)
-    .bind(s.reservation_id)
-    .bind(format_timestamp(&s.now))
-    .fetch_one(&mut *conn)
-    .await?;
-    // OCPP 1.6 transaction ids are the CSMS's, and many firmwares keep them in an int32.
+    // OCPP 1.6 transaction ids are the CSMS's: the row's id, which is also what the station will
+    // call it (`station_tx_id`). The id is taken first so that one insert writes both, rather
+    // than an update after the insert moving the row's index entry a second time. SQLite: the
+    // next AUTOINCREMENT value (`sqlite_sequence` holds the largest id the table ever had);
+    // PostgreSQL: the column's sequence.
+    macro_rules! insert_started {
+        ($next_id:literal) => {
+            concat!(
+                "INSERT INTO transactions (id, station_tx_id, station_id, connector_id, id_token, start_auth_status, \
+                 started_at, meter_start_wh, reservation_id, created_at) \
+                 SELECT n, CAST(n AS TEXT), $1, $2, $3, $4, $5, $6, $7, $8 FROM (",
+                $next_id,
+                ") next_id RETURNING id"
+            )
+        };
+    }
+    let insert = if conn.is_sqlite() {
+        insert_started!("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'transactions'), 0) + 1 AS n")
+    } else {
+        insert_started!("SELECT nextval(pg_get_serial_sequence('transactions', 'id')) AS n")
+    };
+    let id: i64 = query_scalar(insert)
+        .bind(station)
+        .bind(s.connector_id)
+        .bind(&s.id_token)
+        .bind(auth.status.as_str())
+        .bind(&started_at)
+        .bind(s.meter_start_wh)
+        .bind(s.reservation_id)
+        .bind(format_timestamp(&s.now))
+        .fetch_one(&mut *conn)
+        .await?;
+    // Many firmwares keep the id in an int32.
     if id > i64::from(i32::MAX) {
         return Err(StoreError::Corrupt(format!("transaction id {id} exceeds the 32-bit range")));
     }
-    query("UPDATE transactions SET station_tx_id = $1 WHERE id = $2")
-        .bind(id.to_string())
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
     if let Some(reservation) = s.reservation_id {
         consume_reservation(conn, &s.station, reservation, id, &s.now).await?;
     }
