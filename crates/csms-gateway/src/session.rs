@@ -136,7 +136,7 @@ impl Session {
 
     fn frame_log(&self, direction: &'static str, frame: &str) -> FrameLog {
         FrameLog {
-            station_id: self.station.to_string(),
+            station_id: self.station.as_str().to_owned(),
             direction,
             at: self.gateway.clock.now(),
             frame: frame.to_string(),

@@ -162,7 +162,14 @@ impl<'a> Frame<'a> {
 
     /// `[3,"id",payload]`
     pub fn encode_call_result(id: &str, payload: &str) -> String {
-        format!("[3,{},{payload}]", json_string(id))
+        // Built in one allocation: this is every answer's text.
+        let mut out = String::with_capacity(id.len() + payload.len() + 8);
+        out.push_str("[3,");
+        push_json_string(&mut out, id);
+        out.push(',');
+        out.push_str(payload);
+        out.push(']');
+        out
     }
 
     /// `[4,"id","code","description",{}]`: always five elements, details always an object.
@@ -173,6 +180,11 @@ impl<'a> Frame<'a> {
 
 fn json_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
+    push_json_string(&mut out, s);
+    out
+}
+
+fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -183,7 +195,6 @@ fn json_string(s: &str) -> String {
         }
     }
     out.push('"');
-    out
 }
 
 /// JSON's whitespace (RFC 8259 §2), which is narrower than Unicode's.
@@ -317,5 +328,9 @@ mod tests {
         assert_eq!(v, serde_json::json!([4, "i\"d", "GenericError", "line\nbreak", {}]));
         let c = Frame::encode_call("1", "Reset", r#"{"type":"Hard"}"#);
         assert_eq!(c, r#"[2,"1","Reset",{"type":"Hard"}]"#);
+        let r = Frame::encode_call_result("a\\b\u{1}", r#"{"status":"Accepted"}"#);
+        assert_eq!(r, r#"[3,"a\\b\u0001",{"status":"Accepted"}]"#);
+        let v: serde_json::Value = serde_json::from_str(&r).expect("valid JSON");
+        assert_eq!(v, serde_json::json!([3, "a\\b\u{1}", {"status": "Accepted"}]));
     }
 }
