@@ -1150,12 +1150,9 @@ async fn status_notification(conn: &mut Conn, r: &StationStatusReport) -> Result
     .await?
     .rows_affected()
         > 0;
-    let Some(error_code) = &r.error_code else {
+    let (true, Some(error_code)) = (applied, &r.error_code) else {
         return Ok(Outcome::Done);
     };
-    if !applied {
-        return Ok(Outcome::Done);
-    }
     match faults::assess(&r.status, error_code) {
         // The common case, a healthy connector: whatever was open closes, in one statement.
         FaultChange::Cleared => close_faults(conn, station, r.connector_id, &at).await?,
