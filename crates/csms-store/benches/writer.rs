@@ -1,9 +1,11 @@
 //! The store alone, without sockets: `cargo bench -p csms-store --bench writer -- [session|meter]
 //! [STATIONS] [ROUNDS] [DATABASE-URL]`. Stations (tasks, one operation outstanding each, as
 //! `strom bench` keeps one CALL outstanding) apply the operations the session or meter scenario
-//! of `strom bench` causes, with their frames for the message log, to a fresh store. Prints the
-//! CPU time of the store's threads per operation (from /proc, so Linux only) and the wall-clock
-//! rate, as one JSON line.
+//! of `strom bench` causes, each with its two frames for the message log (the server sends the
+//! answer's frame in a job of its own, after the answer), to a fresh store (a temporary
+//! SQLite file unless a URL is given). Prints one JSON line: the rate, latency percentiles, the
+//! CPU time of each thread per operation and the bytes written to storage per operation (from
+//! /proc, so Linux only); then the writer's batch and commit histograms on stderr.
 //!
 //! Over loopback the server's and the load generator's sockets cost as much CPU as the store and
 //! vary with the machine's load; here the writer's own cost is measured with a few per cent of
@@ -68,7 +70,8 @@ fn main() {
         );
         let mut store_total = 0.0;
         for (thread, ticks) in &after {
-            let spent = ticks - before.get(thread).copied().unwrap_or(0);
+            // A thread that ended in between took its ticks along: never below zero.
+            let spent = ticks.saturating_sub(before.get(thread).copied().unwrap_or(0));
             let us = spent as f64 * 1e6 / ticks_per_second() / ops as f64;
             if thread.starts_with("strom-") {
                 store_total += us;
