@@ -87,12 +87,6 @@ impl<'a> From<&'a Option<String>> for Arg<'a> {
 /// The columns of a meter reading row, in the order both writers insert them.
 macro_rules! meter_value_columns {
     () => {
-        "station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, measurand, phase, location, \
-         context, format, unit, raw_value, value, normalised_unit, signed_data"
-    };
-    // The same columns with those a message's readings usually share (where, when and how the
-    // values were taken) among the first, bound once per statement.
-    (shared_sample) => {
         "station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, location, context, format, \
          measurand, phase, unit, raw_value, value, normalised_unit, signed_data"
     };
