@@ -288,27 +288,26 @@ async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
         tracing::info!(version, "applied database migration");
     }
     if backend == Backend::Postgres {
-        prefer_lz4_for_the_log(&mut conn).await?;
+        store_log_blocks_uncompressed(&mut conn).await?;
     }
     Ok(())
 }
 
-/// PostgreSQL: the message log's blocks compressed with lz4 where the server was built with it.
-/// TOAST compresses a block's body (up to 1,024 frames of JSON) with pglz by default, which was
-/// 9 % of PostgreSQL's CPU in the meter benchmark at 1,000 stations; with lz4 PostgreSQL's CPU
-/// per MeterValues fell by 13 % (BENCHMARKS.md). A server without lz4 (or older than 14, which
-/// has no choice) keeps pglz; blocks already written keep what they were written with.
-async fn prefer_lz4_for_the_log(conn: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
-    let wanted: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) \
-         AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'message_blocks'::regclass \
-         AND attname = 'body' AND attcompression = 'l')",
+/// PostgreSQL: the message log's blocks are stored as they come. Ström compresses each block
+/// itself (`log_blocks`), so TOAST's compression of the body (pglz, or lz4 as an earlier version
+/// of this function chose) would only spend PostgreSQL's CPU failing to shrink it; `EXTERNAL`
+/// still moves a long body out of line, uncompressed. Blocks already written keep what they were
+/// written with.
+async fn store_log_blocks_uncompressed(conn: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
+    let compressing: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'message_blocks'::regclass \
+         AND attname = 'body' AND attstorage <> 'e')",
     )
     .fetch_one(&mut *conn)
     .await?;
-    if wanted {
-        conn.execute("ALTER TABLE message_blocks ALTER COLUMN body SET COMPRESSION lz4").await?;
-        tracing::info!("the message log's blocks are compressed with lz4 from now on");
+    if compressing {
+        conn.execute("ALTER TABLE message_blocks ALTER COLUMN body SET STORAGE EXTERNAL").await?;
+        tracing::info!("the message log's blocks, compressed by Ström, are no longer compressed again by PostgreSQL");
     }
     Ok(())
 }

@@ -471,7 +471,8 @@ impl Store {
             .await?;
             for row in &rows {
                 let block: i64 = row.try_get("id")?;
-                let body: Vec<u8> = row.try_get("body")?;
+                let stored: Vec<u8> = row.try_get("body")?;
+                let body = log_blocks::unpack(&stored)?;
                 let frames = log_blocks::decode(&body)?;
                 for (place, frame) in frames.iter().enumerate().rev() {
                     let id = log_blocks::frame_id(block, place);

@@ -275,36 +275,107 @@ async fn the_log_reconnects_after_postgres_drops_its_connection() {
     common::drop_schema(&mut admin, &tag).await;
 }
 
-/// PostgreSQL: a block of the log is compressed with lz4 where the server has it (pglz, the
-/// default, cost far more CPU), and reads back whole.
+/// Frames like a busy station's MeterValues, one second apart: long and alike, as a block's
+/// frames are.
+fn meter_frames(station: &str, n: usize) -> Vec<FrameLog> {
+    (0..n)
+        .map(|i| FrameLog {
+            station_id: station.to_string(),
+            direction: if i % 2 == 0 { "in" } else { "out" },
+            at: chrono::Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).single().expect("valid")
+                + chrono::Duration::seconds(i as i64),
+            frame: format!(
+                r#"[2,"{i}","MeterValues",{{"connectorId":1,"meterValue":[{{"timestamp":"2026-11-01T12:00:00Z","sampledValue":[{{"value":"{}","measurand":"Energy.Active.Import.Register","unit":"Wh"}}]}}]}}]"#,
+                1000 + 7 * i
+            ),
+        })
+        .collect()
+}
+
+/// A block as versions before compression stored it: the frames one after another, each after
+/// its direction, time and length.
+fn plain_body(frames: &[FrameLog]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for f in frames {
+        body.push(if f.direction == "out" { b'o' } else { b'i' });
+        body.extend_from_slice(&f.at.timestamp_millis().to_be_bytes());
+        body.extend_from_slice(&(f.frame.len() as u32).to_be_bytes());
+        body.extend_from_slice(f.frame.as_bytes());
+    }
+    body
+}
+
+/// SQLite: Ström stores a block's frames compressed, in a fraction of their length, and reads
+/// them back, together with a block an older version stored plain.
 #[tokio::test]
-async fn postgres_compresses_the_log_with_lz4_where_it_can() {
-    let Some((mut admin, tag, url)) = common::pg_schema("postgres_compresses_the_log_with_lz4_where_it_can").await
-    else {
-        return;
-    };
-    let has_lz4: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals))",
+async fn the_log_is_stored_compressed_and_reads_back_with_older_plain_blocks() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("c.db").display().to_string();
+    let store = open_in(&dir, "c.db").await;
+    let older = meter_frames("A", 3);
+    let frames = meter_frames("A", 200);
+    store.flush_log().await.expect("log file created");
+    let log = rusqlite::Connection::open(csms_store::message_log_path(&path)).expect("log file");
+    log.execute(
+        "INSERT INTO message_blocks (station_id, frames, last_at, body) VALUES ('A', 3, '2026-11-01T12:00:02.000Z', ?1)",
+        [plain_body(&older)],
     )
-    .fetch_one(&mut admin)
-    .await
-    .expect("settings");
-    let store = Store::open(&url, StoreOptions::default()).await.expect("open");
-    // One block of frames long and alike enough for TOAST to compress (over 2 KB).
-    let frames: Vec<FrameLog> = (0..40)
-        .map(|i| frame("A", 1, &format!(r#"[2,"{i}","MeterValues",{{"connectorId":1,"meterValue":[{{"sampledValue":[{{"value":"{i}"}}]}}]}}]"#)))
-        .collect();
+    .expect("older block");
     store.apply(Op::Nothing, frames.clone()).await.expect("stored");
     store.flush_log().await.expect("flushed");
-    let method: Option<String> = sqlx::query_scalar(&format!(
-        "SELECT pg_column_compression(body) FROM {tag}.message_blocks WHERE station_id = 'A'"
+    let (first, stored): (Vec<u8>, i64) = log
+        .query_row("SELECT substr(body, 1, 1), length(body) FROM message_blocks ORDER BY id DESC LIMIT 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("newest block");
+    let plain = plain_body(&frames).len() as i64;
+    assert_eq!(first, b"z", "compressed");
+    assert!(stored * 4 < plain, "{stored} bytes stored for {plain}");
+    let back: Vec<(String, String, String)> = store
+        .messages("A", None, 1000)
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|m| (m.direction, m.at, m.frame))
+        .collect();
+    let sent: Vec<(String, String, String)> = older
+        .iter()
+        .chain(&frames)
+        .rev()
+        .map(|f| (f.direction.to_string(), csms_core::clock::format_timestamp(&f.at), f.frame.clone()))
+        .collect();
+    assert_eq!(back, sent);
+    store.close().await;
+}
+
+/// PostgreSQL: the blocks Ström compressed are stored as they come, not compressed again by
+/// TOAST (`EXTERNAL`, set once), and read back.
+#[tokio::test]
+async fn postgres_stores_the_compressed_log_as_it_comes() {
+    let Some((mut admin, tag, url)) = common::pg_schema("postgres_stores_the_compressed_log_as_it_comes").await else {
+        return;
+    };
+    let store = Store::open(&url, StoreOptions::default()).await.expect("open");
+    let frames = meter_frames("A", 200);
+    store.apply(Op::Nothing, frames.clone()).await.expect("stored");
+    store.flush_log().await.expect("flushed");
+    let (first, stored, method): (i32, i32, Option<String>) = sqlx::query_as(&format!(
+        "SELECT get_byte(body, 0), length(body), pg_column_compression(body) FROM {tag}.message_blocks WHERE station_id = 'A'"
     ))
     .fetch_one(&mut admin)
     .await
-    .expect("compression");
-    let expected = if has_lz4 { "lz4" } else { "pglz" };
-    assert_eq!(method.as_deref(), Some(expected), "server has lz4: {has_lz4}");
-    let back: Vec<String> = store.messages("A", None, 100).await.expect("read").into_iter().map(|m| m.frame).collect();
+    .expect("block");
+    assert_eq!(first, i32::from(b'z'), "compressed by Ström");
+    assert!((stored as usize) * 4 < plain_body(&frames).len(), "{stored} bytes");
+    assert_eq!(method, None, "not compressed again");
+    let storage: i8 = sqlx::query_scalar(&format!(
+        "SELECT attstorage FROM pg_attribute WHERE attrelid = '{tag}.message_blocks'::regclass AND attname = 'body'"
+    ))
+    .fetch_one(&mut admin)
+    .await
+    .expect("storage");
+    assert_eq!(storage as u8, b'e');
+    let back: Vec<String> = store.messages("A", None, 1000).await.expect("read").into_iter().map(|m| m.frame).collect();
     let sent: Vec<String> = frames.into_iter().rev().map(|f| f.frame).collect();
     assert_eq!(back, sent);
     // Opening again changes nothing more.
