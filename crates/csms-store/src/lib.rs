@@ -98,14 +98,6 @@ fn log_part_full(frames: usize, bytes: usize) -> bool {
     frames >= LOG_MAX_FRAMES || bytes >= LOG_MAX_BYTES
 }
 
-/// When the stations' writes overlap (the last batch held more than one), the writer waits this
-/// long for more before it commits a batch that is not full. A commit costs about the same
-/// whatever its size (WAL frames for every page it touched, a commit record, the fsync, waking
-/// the connections it answers), so at 100 stations on two cores, commits of one or two writes
-/// left less CPU for the stations: 300 µs more per commit gave 10–25 % more MeterValues per
-/// second and a lower median latency (BENCHMARKS.md). A lone station never waits.
-const LINGER: std::time::Duration = std::time::Duration::from_micros(300);
-
 /// How the writer is doing, for `/metrics`.
 #[derive(Debug)]
 pub struct StoreMetrics {
@@ -800,7 +792,6 @@ impl Writer {
 
     async fn run(&mut self, mut rx: mpsc::Receiver<Msg>, max_batch: usize) {
         let mut shutting_down = false;
-        let mut overlapping = false;
         while !shutting_down {
             let first = match self.log_since {
                 None => rx.recv().await,
@@ -816,7 +807,6 @@ impl Writer {
             let mut batch = Vec::new();
             let mut flushes = Vec::new();
             let mut next = Some(first);
-            let mut linger = overlapping;
             while let Some(msg) = next.take() {
                 match msg {
                     Msg::Job(job) => match job.op {
@@ -834,18 +824,15 @@ impl Writer {
                     Msg::FlushLog(done) => flushes.push(done),
                     Msg::Shutdown => shutting_down = true,
                 }
+                // What is queued now, and no more: a batch that waited for more writes (300 µs
+                // when the last batch held more than one, in earlier versions) made every
+                // station wait that long, and once commits cost less, bought nothing back:
+                // without it 11 % more sessions per second at 100 stations, 1–2 % more
+                // MeterValues, 2 % fewer at 1,000 stations (BENCHMARKS.md, ninth session).
                 if batch.len() < max_batch && !shutting_down {
                     next = rx.try_recv().ok();
-                    if next.is_none() && linger {
-                        // A short, blocking wait: this thread runs nothing else, and a timer of
-                        // the runtime would round it up to a millisecond.
-                        linger = false;
-                        std::thread::sleep(LINGER);
-                        next = rx.try_recv().ok();
-                    }
                 }
             }
-            overlapping = batch.len() > 1;
             if !batch.is_empty() {
                 self.metrics.batch_size.observe(batch.len() as f64);
                 let started = std::time::Instant::now();
