@@ -132,6 +132,11 @@ async fn metrics(State(gw): State<Arc<Gateway>>) -> Result<Response, ApiError> {
     m.call_errors_sent.render(&mut out, "strom_callerrors_sent_total", "CALLERRORs sent to stations, by code.");
     m.commands.render(&mut out, "strom_commands_total", "Operator commands by action and outcome.");
     m.command_seconds.render(&mut out, "strom_command_duration_seconds", "Time from sending a command to its outcome.");
+    m.answer_seconds.render(
+        &mut out,
+        "strom_call_answer_seconds",
+        "Time from a station's CALL arriving to its answer (its effects stored) going to the socket.",
+    );
     let store = gw.store.metrics();
     store.batch_size.render(&mut out, "strom_store_batch_size", "Writes committed together in one transaction.");
     store.commit_seconds.render(&mut out, "strom_store_commit_duration_seconds", "Time to apply and commit one batch.");

@@ -73,6 +73,8 @@ pub struct GatewayMetrics {
     /// Operator commands by action and outcome.
     pub commands: csms_metrics::CounterVec,
     pub command_seconds: csms_metrics::Histogram,
+    /// From a station's CALL arriving to its answer leaving (stored first, where it stores).
+    pub answer_seconds: csms_metrics::Histogram,
 }
 
 impl Default for GatewayMetrics {
@@ -82,6 +84,7 @@ impl Default for GatewayMetrics {
             call_errors_sent: Default::default(),
             commands: Default::default(),
             command_seconds: csms_metrics::Histogram::new(csms_metrics::LATENCY_BUCKETS),
+            answer_seconds: csms_metrics::Histogram::new(csms_metrics::ANSWER_BUCKETS),
         }
     }
 }

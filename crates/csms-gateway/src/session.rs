@@ -190,6 +190,7 @@ impl Session {
     }
 
     async fn on_call(&mut self, text: &str, id: &str, action: &str, payload: &str, frame: Checked) -> Option<String> {
+        let arrived = std::time::Instant::now();
         let span = tracing::debug_span!("call", station = %self.station, action, id);
         let mut log = Some(self.frame_log("in", text));
         let result = match self.version {
@@ -233,6 +234,7 @@ impl Session {
         let mut frames: Vec<FrameLog> = log.into_iter().collect();
         frames.push(self.frame_log("out", &answer));
         self.gateway.store.log_frames(frames);
+        metrics.answer_seconds.observe_duration(arrived.elapsed());
         Some(answer)
     }
 

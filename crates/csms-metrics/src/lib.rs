@@ -13,6 +13,11 @@ use std::time::Duration;
 pub const LATENCY_BUCKETS: &[f64] =
     &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
+/// Upper bounds (seconds) for the time Ström takes to answer a station: 0.1 ms to 5 s, finest
+/// around the milliseconds a busy server answers in.
+pub const ANSWER_BUCKETS: &[f64] =
+    &[0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
+
 /// Upper bounds for sizes (e.g. writes per commit).
 pub const SIZE_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0];
 

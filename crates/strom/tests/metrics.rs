@@ -48,6 +48,9 @@ async fn metrics_count_what_happened(backend: Backend) {
     assert_eq!(value(&text, "strom_callerrors_sent_total{code=\"ProtocolError\"}"), Some(1.0));
     assert_eq!(value(&text, "strom_commands_total{action=\"ClearCache\",status=\"Answered\"}"), Some(1.0));
     assert_eq!(value(&text, "strom_command_duration_seconds_count"), Some(1.0));
+    // Every CALL answered: the two boots, two heartbeats, the unknown action, the status.
+    assert_eq!(value(&text, "strom_call_answer_seconds_count"), Some(6.0), "{text}");
+    assert_eq!(value(&text, "strom_call_answer_seconds_bucket{le=\"5\"}"), Some(6.0));
     assert!(value(&text, "strom_store_batch_size_count").is_some_and(|n| n >= 6.0), "{text}");
     assert!(value(&text, "strom_store_commit_duration_seconds_count").is_some_and(|n| n >= 6.0));
     assert_eq!(value(&text, "strom_open_faults"), Some(1.0));
