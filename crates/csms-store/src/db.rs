@@ -102,6 +102,8 @@ pub(crate) use meter_value_columns;
 /// rolls back the whole transaction on any error, so that undo is never wanted.
 pub(crate) struct MultiRow {
     texts: Vec<String>,
+    shared: usize,
+    per_row: usize,
 }
 
 impl MultiRow {
@@ -122,11 +124,16 @@ impl MultiRow {
                 format!("INSERT OR FAIL INTO {into} VALUES {}", tuples.join(","))
             })
             .collect();
-        MultiRow { texts }
+        MultiRow { texts, shared, per_row }
     }
 
     pub(crate) fn max(&self) -> usize {
         self.texts.len()
+    }
+
+    /// How many parameters the statement for `rows` rows takes.
+    pub(crate) fn params(&self, rows: usize) -> usize {
+        self.shared + self.per_row * rows
     }
 
     /// The statement for `rows` rows, 1 to `max`.

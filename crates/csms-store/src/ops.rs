@@ -1094,13 +1094,9 @@ async fn insert_readings(
                 && r.context == first.context
                 && r.format == first.format
         });
-        let (sql, width) = if shared {
-            (INSERT_SAMPLE.sql(part.len()), 9 + 7 * part.len())
-        } else {
-            (INSERT_READINGS.sql(part.len()), 5 + 11 * part.len())
-        };
-        let mut insert = query(sql)
-            .reserve(width)
+        let statement = if shared { &INSERT_SAMPLE } else { &INSERT_READINGS };
+        let mut insert = query(statement.sql(part.len()))
+            .reserve(statement.params(part.len()))
             .bind(station.as_str())
             .bind(place.evse_id)
             .bind(place.connector_id)
