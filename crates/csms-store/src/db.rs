@@ -254,7 +254,7 @@ impl PgWriter {
         let data = std::mem::take(&mut self.readings).finish();
         let mut copy = self
             .conn
-            .copy_in_raw(concat!("COPY meter_values (", meter_value_columns!(), ") FROM STDIN (FORMAT binary)"))
+            .copy_in_raw(concat!("COPY readings (", meter_value_columns!(), ") FROM STDIN (FORMAT binary)"))
             .await?;
         copy.send(data).await?;
         copy.finish().await?;

@@ -11,6 +11,7 @@ mod log_blocks;
 mod ops;
 mod queries;
 mod schema;
+mod terms;
 
 pub use ops::{
     ChargingProfileRecord, ConfigurationKey, DeviceEvent, DeviceVariable, FrameLog, MonitorReport, Op, Outcome,
@@ -282,6 +283,23 @@ async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
     if backend == Backend::Postgres {
         store_log_blocks_uncompressed(&mut conn).await?;
     }
+    write_reading_terms(&mut conn).await
+}
+
+/// Adds the terms a newer list has (`terms`), and refuses a database whose codes mean other
+/// words than this build's: its readings would be misread.
+async fn write_reading_terms(conn: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
+    conn.execute(terms::insert_all().as_str()).await?;
+    let stored: Vec<(i64, String)> =
+        sqlx::query_as("SELECT code, term FROM reading_terms").fetch_all(&mut *conn).await?;
+    for (code, term) in stored {
+        if terms::term(code).is_some_and(|ours| ours != term) {
+            return Err(StoreError::Corrupt(format!(
+                "reading_terms gives code {code} the term {term:?}, this version {:?}",
+                terms::term(code).unwrap_or_default()
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -369,7 +387,7 @@ async fn spawn_writer(
 
 type Reply = (oneshot::Sender<Result<Outcome, StoreError>>, Result<Outcome, StoreError>);
 
-pub use schema::{MESSAGE_LOG_IN_BLOCKS_FROM, MESSAGE_LOG_MOVED_BY};
+pub use schema::{MESSAGE_LOG_IN_BLOCKS_FROM, MESSAGE_LOG_MOVED_BY, READING_TERMS_FROM};
 
 /// SQLite: the file of the message log beside the database (`strom.db` → `strom.messages.db`).
 pub fn message_log_path(database: &str) -> String {

@@ -3,7 +3,7 @@
 //! and records their results.
 
 use crate::db::{meter_value_columns, query, query_scalar, Conn, MultiRow, Query, Row};
-use crate::StoreError;
+use crate::{terms, StoreError};
 use csms_core::access::Role;
 use csms_core::authorization::{self, AuthDecision, AuthStatus, IdTokenRecord, TokenStatus};
 use csms_core::clock::{format_timestamp, parse_timestamp};
@@ -993,11 +993,11 @@ async fn stop_transaction(conn: &mut Conn, s: &StopTx) -> Result<Outcome, StoreE
     let place = Place { evse_id: None, connector_id: connector.unwrap_or(0) };
     insert_readings(conn, &s.station, place, Some(id), Some(&s.station_tx_id), &s.readings).await?;
     let registers: Vec<f64> = query_scalar(
-        "SELECT value FROM meter_values WHERE transaction_id = $1 AND measurand = $2 AND phase IS NULL \
+        "SELECT value FROM readings WHERE transaction_id = $1 AND measurand = $2 AND phase IS NULL \
          AND normalised_unit = 'Wh' AND value IS NOT NULL ORDER BY timestamp, id",
     )
     .bind(id)
-    .bind(ENERGY_IMPORT_REGISTER)
+    .bind(terms::code_of(ENERGY_IMPORT_REGISTER)?)
     .fetch_all(&mut *conn)
     .await?;
     let energy = match meter_start {
@@ -1035,12 +1035,12 @@ struct Place {
 /// message's readings share, then where, when and how each was taken, which the readings of one
 /// MeterValue element mostly share too, then the reading's own.
 static INSERT_READINGS: LazyLock<MultiRow> =
-    LazyLock::new(|| MultiRow::new(concat!("meter_values (", meter_value_columns!(), ")"), 5, 11, 16));
+    LazyLock::new(|| MultiRow::new(concat!("readings (", meter_value_columns!(), ")"), 5, 11, 16));
 /// For readings that share their timestamp, location, context and format: four text parameters
 /// fewer per row (each bound text is copied into an allocation of SQLite's, a fifth of the
 /// writer's time on the meter benchmark).
 static INSERT_SAMPLE: LazyLock<MultiRow> =
-    LazyLock::new(|| MultiRow::new(concat!("meter_values (", meter_value_columns!(), ")"), 9, 7, 16));
+    LazyLock::new(|| MultiRow::new(concat!("readings (", meter_value_columns!(), ")"), 9, 7, 16));
 
 /// Readings go in up to 16 a statement on SQLite, with the station, place and transaction
 /// they share bound once, and their timestamp, location, context and format too when all share
@@ -1066,6 +1066,7 @@ async fn insert_readings(
     if let Some(rows) = conn.postgres().map(|pg| &mut pg.readings) {
         // In the order of `meter_value_columns!`.
         for r in readings {
+            let codes = Codes::of(r)?;
             rows.row(16)
                 .text(Some(station.as_str()))
                 .bigint(place.evse_id)
@@ -1073,11 +1074,11 @@ async fn insert_readings(
                 .bigint(transaction_id)
                 .text(station_tx_id)
                 .text(Some(stamp(&r.timestamp)))
-                .text(Some(r.location))
-                .text(Some(r.context))
-                .text(Some(r.format))
-                .text(Some(r.measurand))
-                .text(r.phase)
+                .bigint(Some(codes.location))
+                .bigint(Some(codes.context))
+                .bigint(Some(codes.format))
+                .bigint(Some(codes.measurand))
+                .bigint(codes.phase)
                 .text(Some(&r.unit))
                 .text(Some(&r.raw_value))
                 .double(r.value)
@@ -1103,15 +1104,16 @@ async fn insert_readings(
             .bind(transaction_id)
             .bind(station_tx_id);
         if shared {
-            insert = bind_sample(insert, stamp(&first.timestamp), first);
+            insert = bind_sample(insert, stamp(&first.timestamp), &Codes::of(first)?);
         }
         for r in part {
+            let codes = Codes::of(r)?;
             if !shared {
-                insert = bind_sample(insert, stamp(&r.timestamp), r);
+                insert = bind_sample(insert, stamp(&r.timestamp), &codes);
             }
             insert = insert
-                .bind(r.measurand)
-                .bind(r.phase)
+                .bind(codes.measurand)
+                .bind(codes.phase)
                 .bind(&*r.unit)
                 .bind(&r.raw_value)
                 .bind(r.value)
@@ -1124,8 +1126,29 @@ async fn insert_readings(
 }
 
 /// Where, when and how a reading was taken, in the order of `meter_value_columns!`.
-fn bind_sample<'q>(insert: Query<'q>, timestamp: &'q str, r: &'q Reading) -> Query<'q> {
-    insert.bind(timestamp).bind(r.location).bind(r.context).bind(r.format)
+fn bind_sample<'q>(insert: Query<'q>, timestamp: &'q str, codes: &Codes) -> Query<'q> {
+    insert.bind(timestamp).bind(codes.location).bind(codes.context).bind(codes.format)
+}
+
+/// A reading's words as the codes `readings` stores (`terms`).
+struct Codes {
+    location: i64,
+    context: i64,
+    format: i64,
+    measurand: i64,
+    phase: Option<i64>,
+}
+
+impl Codes {
+    fn of(r: &Reading) -> Result<Codes, StoreError> {
+        Ok(Codes {
+            location: terms::code_of(r.location)?,
+            context: terms::code_of(r.context)?,
+            format: terms::code_of(r.format)?,
+            measurand: terms::code_of(r.measurand)?,
+            phase: r.phase.map(terms::code_of).transpose()?,
+        })
+    }
 }
 
 async fn status_notification(conn: &mut Conn, r: &StationStatusReport) -> Result<Outcome, StoreError> {
@@ -1355,15 +1378,22 @@ async fn transaction_event(conn: &mut Conn, e: &TxEvent) -> Result<Outcome, Stor
 /// its register readings.
 async fn settle_energy(conn: &mut Conn, id: i64, e: &TxEvent, flags: &mut Vec<String>) -> Result<(), StoreError> {
     let rows = query(
-        "SELECT value, context FROM meter_values WHERE transaction_id = $1 AND measurand = $2 AND phase IS NULL \
+        "SELECT value, context FROM readings WHERE transaction_id = $1 AND measurand = $2 AND phase IS NULL \
          AND normalised_unit = 'Wh' AND value IS NOT NULL ORDER BY timestamp, id",
     )
     .bind(id)
-    .bind(ENERGY_IMPORT_REGISTER)
+    .bind(terms::code_of(ENERGY_IMPORT_REGISTER)?)
     .fetch_all(&mut *conn)
     .await?;
-    let readings: Vec<(f64, String)> =
-        rows.iter().map(|r| Ok((r.try_get("value")?, r.try_get("context")?))).collect::<Result<_, StoreError>>()?;
+    let readings: Vec<(f64, &str)> = rows
+        .iter()
+        .map(|r| {
+            let code: i64 = r.try_get("context")?;
+            let context =
+                terms::term(code).ok_or_else(|| StoreError::Corrupt(format!("unknown reading term {code}")))?;
+            Ok((r.try_get("value")?, context))
+        })
+        .collect::<Result<_, StoreError>>()?;
     let registers: Vec<transactions::Register<'_>> =
         readings.iter().map(|(wh, context)| transactions::Register { wh: *wh, context }).collect();
     let bounds = transactions::meter_bounds(&registers);

@@ -406,7 +406,84 @@ SELECT setval(pg_get_serial_sequence('message_blocks', 'id'),
 DROP TABLE messages;
 CREATE INDEX message_blocks_station ON message_blocks (station_id, id);
 "#,
+    // Readings with codes for their protocol words (`terms`), in `readings`; `meter_values`
+    // becomes a view that shows the words. SQLite's table loses AUTOINCREMENT, which made every
+    // insert read and rewrite `sqlite_sequence` (a page more in every commit): readings are never
+    // deleted, so a new id is still always above every earlier one.
+    r#"-- sqlite only
+CREATE TABLE reading_terms (code INTEGER PRIMARY KEY, term TEXT NOT NULL UNIQUE);
+{reading_terms};
+CREATE TABLE readings (
+    id INTEGER PRIMARY KEY,
+    station_id TEXT NOT NULL,
+    evse_id BIGINT,
+    connector_id BIGINT NOT NULL,
+    transaction_id BIGINT,
+    station_tx_id TEXT,
+    timestamp TEXT NOT NULL,
+    location INTEGER NOT NULL,
+    context INTEGER NOT NULL,
+    format INTEGER NOT NULL,
+    measurand INTEGER NOT NULL,
+    phase INTEGER,
+    unit TEXT NOT NULL,
+    raw_value TEXT NOT NULL,
+    value REAL,
+    normalised_unit TEXT NOT NULL,
+    signed_data TEXT
+);
+INSERT INTO readings (id, station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp,
+    location, context, format, measurand, phase, unit, raw_value, value, normalised_unit, signed_data)
+    SELECT m.id, m.station_id, m.evse_id, m.connector_id, m.transaction_id, m.station_tx_id, m.timestamp,
+        (SELECT code FROM reading_terms WHERE term = m.location),
+        (SELECT code FROM reading_terms WHERE term = m.context),
+        (SELECT code FROM reading_terms WHERE term = m.format),
+        (SELECT code FROM reading_terms WHERE term = m.measurand),
+        (SELECT code FROM reading_terms WHERE term = m.phase),
+        m.unit, m.raw_value, m.value, m.normalised_unit, m.signed_data
+    FROM meter_values m ORDER BY m.id;
+DROP TABLE meter_values;
+CREATE INDEX readings_tx ON readings (transaction_id, timestamp) WHERE transaction_id IS NOT NULL;
+{meter_values_view};
+"#,
+    r#"-- postgres only
+CREATE TABLE reading_terms (code BIGINT PRIMARY KEY, term TEXT NOT NULL UNIQUE);
+{reading_terms};
+ALTER TABLE meter_values RENAME TO readings;
+ALTER INDEX meter_values_tx RENAME TO readings_tx;
+ALTER TABLE readings RENAME COLUMN location TO location_term;
+ALTER TABLE readings RENAME COLUMN context TO context_term;
+ALTER TABLE readings RENAME COLUMN format TO format_term;
+ALTER TABLE readings RENAME COLUMN measurand TO measurand_term;
+ALTER TABLE readings RENAME COLUMN phase TO phase_term;
+ALTER TABLE readings ADD COLUMN location BIGINT, ADD COLUMN context BIGINT, ADD COLUMN format BIGINT,
+    ADD COLUMN measurand BIGINT, ADD COLUMN phase BIGINT;
+UPDATE readings SET
+    location = (SELECT code FROM reading_terms WHERE term = location_term),
+    context = (SELECT code FROM reading_terms WHERE term = context_term),
+    format = (SELECT code FROM reading_terms WHERE term = format_term),
+    measurand = (SELECT code FROM reading_terms WHERE term = measurand_term),
+    phase = (SELECT code FROM reading_terms WHERE term = phase_term);
+ALTER TABLE readings DROP COLUMN location_term, DROP COLUMN context_term, DROP COLUMN format_term,
+    DROP COLUMN measurand_term, DROP COLUMN phase_term;
+ALTER TABLE readings ALTER COLUMN location SET NOT NULL, ALTER COLUMN context SET NOT NULL,
+    ALTER COLUMN format SET NOT NULL, ALTER COLUMN measurand SET NOT NULL;
+{meter_values_view};
+"#,
 ];
+
+/// The first of the two migrations above (one per backend) that gave readings codes for their
+/// words.
+pub const READING_TERMS_FROM: i64 = 14;
+
+/// `meter_values`: the readings with their words.
+const METER_VALUES_VIEW: &str = "CREATE VIEW meter_values AS SELECT r.id, r.station_id, r.evse_id, \
+    r.connector_id, r.transaction_id, r.station_tx_id, r.timestamp, l.term AS location, c.term AS context, \
+    f.term AS format, m.term AS measurand, p.term AS phase, r.unit, r.raw_value, r.value, r.normalised_unit, \
+    r.signed_data FROM readings r \
+    LEFT JOIN reading_terms l ON l.code = r.location LEFT JOIN reading_terms c ON c.code = r.context \
+    LEFT JOIN reading_terms f ON f.code = r.format LEFT JOIN reading_terms m ON m.code = r.measurand \
+    LEFT JOIN reading_terms p ON p.code = r.phase";
 
 /// The version of the migration above that moved SQLite's message log to its own file.
 pub const MESSAGE_LOG_MOVED_BY: i64 = 10;
@@ -441,7 +518,16 @@ pub(crate) fn migrations(backend: Backend) -> Vec<String> {
     };
     MIGRATIONS
         .iter()
-        .map(|m| if m.starts_with(other) { String::new() } else { m.replace("{id}", id).replace("{real}", real) })
+        .map(|m| {
+            if m.starts_with(other) {
+                String::new()
+            } else {
+                m.replace("{id}", id)
+                    .replace("{real}", real)
+                    .replace("{reading_terms}", &crate::terms::insert_all())
+                    .replace("{meter_values_view}", METER_VALUES_VIEW)
+            }
+        })
         .collect()
 }
 

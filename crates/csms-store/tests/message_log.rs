@@ -180,8 +180,12 @@ async fn an_older_database_has_its_log_moved_into_the_log_file() {
          ('A', 'in', '2026-11-01T12:00:00.123Z', 'öld1'), ('A', 'out', '2026-11-02T12:00:00.000Z', 'old2');",
     )
     .expect("old log");
-    conn.execute("DELETE FROM schema_migrations WHERE version >= ?1", [csms_store::MESSAGE_LOG_MOVED_BY])
-        .expect("forget the move");
+    // The log's migrations only: later ones (readings' codes) are not for running twice.
+    conn.execute(
+        "DELETE FROM schema_migrations WHERE version >= ?1 AND version < ?2",
+        [csms_store::MESSAGE_LOG_MOVED_BY, csms_store::READING_TERMS_FROM],
+    )
+    .expect("forget the move");
     drop(conn);
     let log = csms_store::message_log_path(&path);
     for file in [log.clone(), format!("{log}-wal"), format!("{log}-shm")] {
@@ -224,7 +228,11 @@ async fn a_postgres_log_of_rows_becomes_blocks() {
          ('A', 'in', '2026-11-01T12:00:00.123Z', '[2,\"1\",\"Heartbeat\",{}]'), ('B', 'in', '2026-11-01T12:00:01.000Z', 'b'), \
          ('A', 'out', '2026-11-01T12:00:02.000Z', 'ünï')"
             .to_string(),
-        format!("DELETE FROM schema_migrations WHERE version >= {}", csms_store::MESSAGE_LOG_IN_BLOCKS_FROM),
+        format!(
+            "DELETE FROM schema_migrations WHERE version >= {} AND version < {}",
+            csms_store::MESSAGE_LOG_IN_BLOCKS_FROM,
+            csms_store::READING_TERMS_FROM
+        ),
     ] {
         sqlx::query(&statement).execute(&mut conn).await.expect(&statement);
     }

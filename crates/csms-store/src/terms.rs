@@ -1,0 +1,152 @@
+//! Codes for the protocol's words in a reading: its measurand, phase, location, context and
+//! format, each one of a few dozen terms that OCPP enumerates. Readings store the code (a small
+//! integer) and the `reading_terms` table the term, and the `meter_values` view joins them back,
+//! so readers see the words. Bound as text, the five words were five copies into SQLite's
+//! allocations and 60–80 bytes of every row; as codes the writer spends 15 % fewer instructions
+//! per MeterValues (BENCHMARKS.md, tenth session).
+//!
+//! The list is append-only: a code, once written to a database, keeps its term. The store
+//! writes the list into `reading_terms` whenever it opens and refuses a database whose table
+//! says otherwise.
+
+macro_rules! reading_terms {
+    ($($code:literal => $term:literal,)*) => {
+        /// Every term with its code, in code order (1, 2, …).
+        pub(crate) const TERMS: &[(i64, &str)] = &[$(($code, $term)),*];
+
+        /// The code of a term, if it is one of the list.
+        pub(crate) fn code(term: &str) -> Option<i64> {
+            match term {
+                $($term => Some($code),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+reading_terms! {
+    1 => "Energy.Active.Export.Register",
+    2 => "Energy.Active.Import.Register",
+    3 => "Energy.Reactive.Export.Register",
+    4 => "Energy.Reactive.Import.Register",
+    5 => "Energy.Active.Export.Interval",
+    6 => "Energy.Active.Import.Interval",
+    7 => "Energy.Reactive.Export.Interval",
+    8 => "Energy.Reactive.Import.Interval",
+    9 => "Energy.Active.Net",
+    10 => "Energy.Reactive.Net",
+    11 => "Energy.Apparent.Net",
+    12 => "Energy.Apparent.Import",
+    13 => "Energy.Apparent.Export",
+    14 => "Power.Active.Export",
+    15 => "Power.Active.Import",
+    16 => "Power.Offered",
+    17 => "Power.Reactive.Export",
+    18 => "Power.Reactive.Import",
+    19 => "Power.Factor",
+    20 => "Current.Import",
+    21 => "Current.Export",
+    22 => "Current.Offered",
+    23 => "Voltage",
+    24 => "Frequency",
+    25 => "Temperature",
+    26 => "SoC",
+    27 => "RPM",
+    28 => "L1",
+    29 => "L2",
+    30 => "L3",
+    31 => "N",
+    32 => "L1-N",
+    33 => "L2-N",
+    34 => "L3-N",
+    35 => "L1-L2",
+    36 => "L2-L3",
+    37 => "L3-L1",
+    38 => "Body",
+    39 => "Cable",
+    40 => "EV",
+    41 => "Inlet",
+    42 => "Outlet",
+    43 => "Interruption.Begin",
+    44 => "Interruption.End",
+    45 => "Other",
+    46 => "Sample.Clock",
+    47 => "Sample.Periodic",
+    48 => "Transaction.Begin",
+    49 => "Transaction.End",
+    50 => "Trigger",
+    51 => "Raw",
+    52 => "SignedData",
+}
+
+/// The term of a code read back from `readings`.
+pub(crate) fn term(code: i64) -> Option<&'static str> {
+    let at = usize::try_from(code).ok()?.checked_sub(1)?;
+    TERMS.get(at).map(|(_, term)| *term)
+}
+
+/// The code of a reading's term, or why it has none: readings are built from the protocol's
+/// enumerations, all of which are in the list (a test holds the two together).
+pub(crate) fn code_of(term: &str) -> Result<i64, crate::StoreError> {
+    code(term).ok_or_else(|| crate::StoreError::Corrupt(format!("the reading term {term:?} has no code")))
+}
+
+/// `INSERT INTO reading_terms … VALUES …` for the whole list, keeping rows already there.
+pub(crate) fn insert_all() -> String {
+    let values: Vec<String> = TERMS.iter().map(|(code, term)| format!("({code}, '{term}')")).collect();
+    format!("INSERT INTO reading_terms (code, term) VALUES {} ON CONFLICT DO NOTHING", values.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_count_up_from_one_and_round_trip() {
+        for (at, (c, t)) in TERMS.iter().enumerate() {
+            assert_eq!(*c, at as i64 + 1, "{t}");
+            assert_eq!(code(t), Some(*c), "{t}");
+            assert_eq!(term(*c), Some(*t));
+            // Spliced into SQL by `insert_all`.
+            assert!(!t.contains('\''), "{t}");
+        }
+        assert_eq!((term(0), term(-1), term(TERMS.len() as i64 + 1)), (None, None, None));
+        assert!(code("Wh").is_none());
+        assert!(code_of("Energy.Active.Net").is_ok() && code_of("energy").is_err());
+    }
+
+    #[test]
+    fn every_word_of_both_protocols_has_a_code() {
+        use ocpp::v16;
+        use ocpp::v201;
+        let words = v16::SampledValueMeasurand::ALL
+            .iter()
+            .map(|w| w.as_str())
+            .chain(v16::SampledValuePhase::ALL.iter().map(|w| w.as_str()))
+            .chain(v16::SampledValueLocation::ALL.iter().map(|w| w.as_str()))
+            .chain(v16::SampledValueContext::ALL.iter().map(|w| w.as_str()))
+            .chain(v16::SampledValueFormat::ALL.iter().map(|w| w.as_str()))
+            .chain(v201::MeasurandEnum::ALL.iter().map(|w| w.as_str()))
+            .chain(v201::PhaseEnum::ALL.iter().map(|w| w.as_str()))
+            .chain(v201::LocationEnum::ALL.iter().map(|w| w.as_str()))
+            .chain(v201::ReadingContextEnum::ALL.iter().map(|w| w.as_str()));
+        for word in words {
+            assert!(code(word).is_some(), "{word} has no code");
+        }
+        // The defaults `csms_core::metering::reading` fills in.
+        let r = csms_core::metering::reading(
+            chrono::DateTime::UNIX_EPOCH,
+            "1".into(),
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            0,
+        );
+        for word in [r.measurand, r.location, r.context, r.format] {
+            assert!(code(word).is_some(), "{word} has no code");
+        }
+    }
+}

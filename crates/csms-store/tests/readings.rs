@@ -1,0 +1,232 @@
+//! Readings are stored with codes for their protocol words (`reading_terms`) and read back with
+//! the words: an older database's readings are converted when it opens, on both backends, and a
+//! database whose codes mean other words is refused.
+
+mod common;
+
+use csms_core::metering::reading;
+use csms_core::station::StationId;
+use csms_store::{Op, Store, StoreOptions};
+
+/// Where a test's database is: a SQLite file, or a PostgreSQL schema of its own.
+enum Db {
+    Sqlite(tempfile::TempDir, String),
+    Postgres(sqlx::PgConnection, String, String),
+}
+
+impl Db {
+    async fn new(test: &str, backend: &str) -> Option<Db> {
+        if backend == "sqlite" {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().join("readings.db").display().to_string();
+            return Some(Db::Sqlite(dir, path));
+        }
+        let (admin, tag, url) = common::pg_schema(test).await?;
+        Some(Db::Postgres(admin, tag, url))
+    }
+
+    fn url(&self) -> &str {
+        match self {
+            Db::Sqlite(_, path) => path,
+            Db::Postgres(_, _, url) => url,
+        }
+    }
+
+    /// Runs statements on a connection of the test's own, with `{id}` and `{real}` spelt as the
+    /// backend spells them.
+    async fn execute(&self, statements: &[&str]) {
+        match self {
+            Db::Sqlite(_, path) => {
+                let conn = rusqlite::Connection::open(path).expect("connection");
+                for s in statements {
+                    let s = s.replace("{id}", "INTEGER PRIMARY KEY AUTOINCREMENT").replace("{real}", "REAL");
+                    conn.execute_batch(&s).expect(&s);
+                }
+            }
+            Db::Postgres(_, _, url) => {
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url).await.expect("connection");
+                for s in statements {
+                    let s = s.replace("{id}", "BIGSERIAL PRIMARY KEY").replace("{real}", "DOUBLE PRECISION");
+                    sqlx::query(&s).execute(&mut conn).await.expect(&s);
+                }
+            }
+        }
+    }
+
+    /// `SELECT id, measurand FROM …` (words), in id order.
+    async fn ids_and_words(&self, table: &str) -> Vec<(i64, String)> {
+        let sql = format!("SELECT id, measurand FROM {table} ORDER BY id");
+        match self {
+            Db::Sqlite(_, path) => {
+                let conn = rusqlite::Connection::open(path).expect("connection");
+                let mut stmt = conn.prepare(&sql).expect("prepared");
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).expect("query");
+                rows.collect::<Result<_, _>>().expect("rows")
+            }
+            Db::Postgres(_, _, url) => {
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url).await.expect("connection");
+                sqlx::query_as(&sql).fetch_all(&mut conn).await.expect("rows")
+            }
+        }
+    }
+
+    /// The measurands' codes, as `readings` holds them, in id order.
+    async fn measurand_codes(&self) -> Vec<i64> {
+        let sql = "SELECT measurand FROM readings ORDER BY id";
+        match self {
+            Db::Sqlite(_, path) => {
+                let conn = rusqlite::Connection::open(path).expect("connection");
+                let mut stmt = conn.prepare(sql).expect("prepared");
+                let rows = stmt.query_map([], |r| r.get(0)).expect("query");
+                rows.collect::<Result<_, _>>().expect("rows")
+            }
+            Db::Postgres(_, _, url) => {
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url).await.expect("connection");
+                sqlx::query_scalar(sql).fetch_all(&mut conn).await.expect("rows")
+            }
+        }
+    }
+
+    async fn drop(self) {
+        if let Db::Postgres(mut admin, tag, _) = self {
+            common::drop_schema(&mut admin, &tag).await;
+        }
+    }
+}
+
+/// The layout before codes, as migrations 1–13 left it, with three readings (two of
+/// transaction 7), and the migrations from codes on forgotten.
+const OLD_LAYOUT: &[&str] = &[
+    "DROP VIEW meter_values",
+    "DROP TABLE readings",
+    "DROP TABLE reading_terms",
+    "CREATE TABLE meter_values (id {id}, station_id TEXT NOT NULL, connector_id BIGINT NOT NULL, \
+     transaction_id BIGINT, station_tx_id TEXT, timestamp TEXT NOT NULL, measurand TEXT NOT NULL, phase TEXT, \
+     location TEXT NOT NULL, context TEXT NOT NULL, format TEXT NOT NULL, unit TEXT NOT NULL, \
+     raw_value TEXT NOT NULL, value {real}, normalised_unit TEXT NOT NULL, evse_id BIGINT, signed_data TEXT)",
+    "CREATE INDEX meter_values_tx ON meter_values (transaction_id, timestamp)",
+    "INSERT INTO meter_values (station_id, connector_id, transaction_id, station_tx_id, timestamp, measurand, phase, \
+     location, context, format, unit, raw_value, value, normalised_unit, evse_id, signed_data) VALUES \
+     ('CP1', 1, 7, 'tx-7', '2026-11-01T12:00:00.000Z', 'Energy.Active.Import.Register', NULL, 'Outlet', \
+      'Transaction.Begin', 'Raw', 'kWh', '1.5', 1500, 'Wh', NULL, NULL), \
+     ('CP1', 1, 7, 'tx-7', '2026-11-01T12:05:00.000Z', 'Voltage', 'L2-N', 'Inlet', 'Sample.Periodic', \
+      'SignedData', 'V', 'AB01', NULL, 'V', 1, '{\"signedMeterData\":\"AB01\"}'), \
+     ('CP1', 2, NULL, NULL, '2026-11-01T12:06:00.000Z', 'Temperature', NULL, 'Body', 'Sample.Clock', 'Raw', \
+      'Celcius', '21', 21, 'Celsius', NULL, NULL)",
+    "DELETE FROM schema_migrations WHERE version >= 14",
+];
+
+async fn older_readings_get_codes_and_read_back_the_same(backend: &str) {
+    let test = format!("older_readings_get_codes_{backend}");
+    let Some(db) = Db::new(&test, backend).await else { return };
+    assert_eq!(csms_store::READING_TERMS_FROM, 14, "OLD_LAYOUT forgets the migrations from this one on");
+    Store::open(db.url(), StoreOptions::default()).await.expect("open").close().await;
+    db.execute(OLD_LAYOUT).await;
+
+    let store = Store::open(db.url(), StoreOptions::default()).await.expect("reopen migrates");
+    let kept = store.meter_values(7).await.expect("read");
+    let words: Vec<_> = kept
+        .iter()
+        .map(|v| {
+            (
+                v.measurand.as_str(),
+                v.phase.as_deref(),
+                v.location.as_str(),
+                v.context.as_str(),
+                v.format.as_str(),
+                v.unit.as_str(),
+                v.raw_value.as_str(),
+                v.value,
+                v.normalised_unit.as_str(),
+                v.evse_id,
+                v.signed_data.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        words,
+        [
+            (
+                "Energy.Active.Import.Register",
+                None,
+                "Outlet",
+                "Transaction.Begin",
+                "Raw",
+                "kWh",
+                "1.5",
+                Some(1500.0),
+                "Wh",
+                None,
+                None
+            ),
+            (
+                "Voltage",
+                Some("L2-N"),
+                "Inlet",
+                "Sample.Periodic",
+                "SignedData",
+                "V",
+                "AB01",
+                None,
+                "V",
+                Some(1),
+                Some("{\"signedMeterData\":\"AB01\"}")
+            ),
+        ]
+    );
+    assert_eq!(kept[0].timestamp, "2026-11-01T12:00:00.000Z");
+
+    // A new reading goes in after the converted ones, and its words read back.
+    let now = chrono::Utc::now();
+    let mut frequency = reading(now, "50".into(), Some("Frequency"), None, None, Some("Trigger"), None, None, 0);
+    frequency.phase = Some("L3-L1");
+    let op = Op::MeterValues {
+        station: StationId::parse("CP1").expect("id"),
+        evse_id: None,
+        connector_id: 1,
+        station_tx_id: None,
+        readings: vec![frequency],
+    };
+    store.apply(op, Vec::new()).await.expect("stored");
+    store.close().await;
+    let all = db.ids_and_words("meter_values").await;
+    assert_eq!(
+        all.iter().map(|(_, w)| w.as_str()).collect::<Vec<_>>(),
+        ["Energy.Active.Import.Register", "Voltage", "Temperature", "Frequency"]
+    );
+    assert!(all.windows(2).all(|w| w[0].0 < w[1].0), "ids in arrival order: {all:?}");
+    // The table itself holds the codes.
+    assert_eq!(db.measurand_codes().await, [2, 23, 25, 24]);
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn sqlite_older_readings_get_codes_and_read_back_the_same() {
+    older_readings_get_codes_and_read_back_the_same("sqlite").await;
+}
+
+#[tokio::test]
+async fn postgres_older_readings_get_codes_and_read_back_the_same() {
+    older_readings_get_codes_and_read_back_the_same("postgres").await;
+}
+
+async fn codes_that_mean_other_words_are_refused(backend: &str) {
+    let test = format!("codes_that_mean_other_words_{backend}");
+    let Some(db) = Db::new(&test, backend).await else { return };
+    Store::open(db.url(), StoreOptions::default()).await.expect("open").close().await;
+    db.execute(&["UPDATE reading_terms SET term = 'Voltage (old)' WHERE code = 23"]).await;
+    let refused = Store::open(db.url(), StoreOptions::default()).await.err().expect("refused");
+    let said = refused.to_string();
+    assert!(said.contains("reading_terms") && said.contains("Voltage (old)"), "{said}");
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn sqlite_codes_that_mean_other_words_are_refused() {
+    codes_that_mean_other_words_are_refused("sqlite").await;
+}
+
+#[tokio::test]
+async fn postgres_codes_that_mean_other_words_are_refused() {
+    codes_that_mean_other_words_are_refused("postgres").await;
+}
