@@ -2,6 +2,8 @@
 //! the words: an older database's readings are converted when it opens, on both backends, and a
 //! database whose codes mean other words is refused.
 
+// Shared with the other test binaries, which use all of it.
+#[allow(dead_code)]
 mod common;
 
 use csms_core::metering::reading;
@@ -10,7 +12,11 @@ use csms_store::{Op, Store, StoreOptions};
 
 /// Where a test's database is: a SQLite file, or a PostgreSQL schema of its own.
 enum Db {
-    Sqlite(tempfile::TempDir, String),
+    /// The directory lives as long as the test's database.
+    Sqlite {
+        _dir: tempfile::TempDir,
+        path: String,
+    },
     Postgres(sqlx::PgConnection, String, String),
 }
 
@@ -19,7 +25,7 @@ impl Db {
         if backend == "sqlite" {
             let dir = tempfile::tempdir().expect("temp dir");
             let path = dir.path().join("readings.db").display().to_string();
-            return Some(Db::Sqlite(dir, path));
+            return Some(Db::Sqlite { _dir: dir, path });
         }
         let (admin, tag, url) = common::pg_schema(test).await?;
         Some(Db::Postgres(admin, tag, url))
@@ -27,7 +33,7 @@ impl Db {
 
     fn url(&self) -> &str {
         match self {
-            Db::Sqlite(_, path) => path,
+            Db::Sqlite { path, .. } => path,
             Db::Postgres(_, _, url) => url,
         }
     }
@@ -36,7 +42,7 @@ impl Db {
     /// backend spells them.
     async fn execute(&self, statements: &[&str]) {
         match self {
-            Db::Sqlite(_, path) => {
+            Db::Sqlite { path, .. } => {
                 let conn = rusqlite::Connection::open(path).expect("connection");
                 for s in statements {
                     let s = s.replace("{id}", "INTEGER PRIMARY KEY AUTOINCREMENT").replace("{real}", "REAL");
@@ -57,7 +63,7 @@ impl Db {
     async fn ids_and_words(&self, table: &str) -> Vec<(i64, String)> {
         let sql = format!("SELECT id, measurand FROM {table} ORDER BY id");
         match self {
-            Db::Sqlite(_, path) => {
+            Db::Sqlite { path, .. } => {
                 let conn = rusqlite::Connection::open(path).expect("connection");
                 let mut stmt = conn.prepare(&sql).expect("prepared");
                 let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).expect("query");
@@ -74,7 +80,7 @@ impl Db {
     async fn measurand_codes(&self) -> Vec<i64> {
         let sql = "SELECT measurand FROM readings ORDER BY id";
         match self {
-            Db::Sqlite(_, path) => {
+            Db::Sqlite { path, .. } => {
                 let conn = rusqlite::Connection::open(path).expect("connection");
                 let mut stmt = conn.prepare(sql).expect("prepared");
                 let rows = stmt.query_map([], |r| r.get(0)).expect("query");
@@ -215,7 +221,7 @@ async fn codes_that_mean_other_words_are_refused(backend: &str) {
     let Some(db) = Db::new(&test, backend).await else { return };
     Store::open(db.url(), StoreOptions::default()).await.expect("open").close().await;
     db.execute(&["UPDATE reading_terms SET term = 'Voltage (old)' WHERE code = 23"]).await;
-    let refused = Store::open(db.url(), StoreOptions::default()).await.err().expect("refused");
+    let refused = Store::open(db.url(), StoreOptions::default()).await.expect_err("refused");
     let said = refused.to_string();
     assert!(said.contains("reading_terms") && said.contains("Voltage (old)"), "{said}");
     db.drop().await;
