@@ -16,8 +16,74 @@ use std::borrow::Cow;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-/// Statements the SQLite writer keeps prepared (every write statement in `ops.rs` fits).
-const STATEMENT_CACHE: usize = 512;
+/// Statements with a text made at run time that the SQLite writer keeps prepared, by text
+/// (rusqlite's cache). Statements with a text in the program are kept in `SqliteConn`'s own.
+const STATEMENT_CACHE: usize = 64;
+
+self_cell::self_cell!(
+    /// A SQLite connection and the statements prepared on it from texts in the program, by the
+    /// text's address. rusqlite's statement cache finds a statement by its text: a SipHash of the
+    /// whole text to take it out and another to put it back, a comparison of the text, and its
+    /// bindings cleared each time; for the readings' multi-row inserts (hundreds of bytes), and
+    /// with the `$N` → `?N` translation each use needed first, that was 7 % of the writer's
+    /// instructions in the session benchmark and 4 % in the meter one. A statement here is
+    /// found by a pointer and a length, is reset after each use (by rusqlite) and keeps its
+    /// bindings, which the next use replaces all of.
+    pub(crate) struct SqliteConn {
+        owner: rusqlite::Connection,
+        #[not_covariant]
+        dependent: Prepared,
+    }
+);
+
+/// The statements of a `SqliteConn`, by their text's address and length.
+type Prepared<'c> = std::collections::HashMap<(usize, usize), Statement<'c>>;
+
+/// A prepared statement and the names of its result columns (rows share them).
+pub(crate) struct Statement<'c> {
+    stmt: rusqlite::Statement<'c>,
+    names: Arc<[Box<str>]>,
+}
+
+impl SqliteConn {
+    fn open(conn: rusqlite::Connection) -> SqliteConn {
+        SqliteConn::new(conn, |_| Prepared::new())
+    }
+
+    fn conn(&self) -> &rusqlite::Connection {
+        self.borrow_owner()
+    }
+
+    /// Runs `f` on the statement for `sql`, prepared the first time.
+    fn with_statement<T>(
+        &mut self,
+        sql: Sql<'_>,
+        f: impl FnOnce(&mut rusqlite::Statement<'_>, &Arc<[Box<str>]>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match sql {
+            Sql::Static(text) => self.with_dependent_mut(|conn, prepared| {
+                let key = (text.as_ptr() as usize, text.len());
+                let statement = match prepared.entry(key) {
+                    std::collections::hash_map::Entry::Occupied(found) => found.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(room) => {
+                        let stmt = conn.prepare(&sqlite_sql(text))?;
+                        room.insert(Statement { names: column_names(&stmt), stmt })
+                    }
+                };
+                f(&mut statement.stmt, &statement.names)
+            }),
+            Sql::Made(text) => {
+                let mut stmt = self.conn().prepare_cached(&sqlite_sql(text))?;
+                let names = column_names(&stmt);
+                f(&mut stmt, &names)
+            }
+        }
+    }
+}
+
+fn column_names(stmt: &rusqlite::Statement<'_>) -> Arc<[Box<str>]> {
+    stmt.column_names().into_iter().map(Box::from).collect()
+}
 
 /// A bound parameter. Nulls keep their type: PostgreSQL checks it.
 #[derive(Debug, Clone)]
@@ -144,7 +210,7 @@ impl MultiRow {
 
 /// The writer's connection.
 pub(crate) enum Conn {
-    Sqlite(Box<rusqlite::Connection>),
+    Sqlite(Box<SqliteConn>),
     Postgres(Box<PgWriter>),
     /// After the writer has stopped.
     Closed,
@@ -310,7 +376,7 @@ impl Conn {
         // everything the background has not and stalled every station for 30–40 ms.
         conn.pragma_update(None, "wal_autocheckpoint", 32768)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        Ok(Conn::Sqlite(Box::new(conn)))
+        Ok(Conn::Sqlite(Box::new(SqliteConn::open(conn))))
     }
 
     /// The message log's own SQLite file (`LogWriter`): as the writer's, but with no background
@@ -319,7 +385,7 @@ impl Conn {
     pub(crate) fn open_sqlite_log(path: &str) -> Result<Conn, StoreError> {
         let conn = Self::open_sqlite(path)?;
         if let Conn::Sqlite(sqlite) = &conn {
-            sqlite.pragma_update(None, "wal_autocheckpoint", 4096)?;
+            sqlite.conn().pragma_update(None, "wal_autocheckpoint", 4096)?;
         }
         Ok(conn)
     }
@@ -327,7 +393,7 @@ impl Conn {
     /// SQLite: a PASSIVE checkpoint on this connection. PostgreSQL: nothing.
     pub(crate) fn checkpoint(&mut self) -> Result<(), StoreError> {
         if let Conn::Sqlite(conn) = self {
-            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+            conn.conn().query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         }
         Ok(())
     }
@@ -355,7 +421,7 @@ impl Conn {
     /// Ends a failed transaction. SQLite may have rolled it back itself already.
     pub(crate) async fn rollback(&mut self) -> Result<(), StoreError> {
         match self {
-            Conn::Sqlite(c) if c.is_autocommit() => Ok(()),
+            Conn::Sqlite(c) if c.conn().is_autocommit() => Ok(()),
             Conn::Postgres(pg) => {
                 pg.readings = CopyRows::default();
                 pg.conn.execute("ROLLBACK").await?;
@@ -367,7 +433,7 @@ impl Conn {
 
     async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         match self {
-            Conn::Sqlite(c) => c.execute_batch(sql)?,
+            Conn::Sqlite(c) => c.conn().execute_batch(sql)?,
             Conn::Postgres(pg) => {
                 pg.ready().await?.execute(sql).await?;
             }
@@ -467,12 +533,35 @@ impl Done {
 }
 
 pub(crate) struct Query<'q> {
-    sql: &'q str,
+    sql: Sql<'q>,
     args: Vec<Arg<'q>>,
 }
 
-pub(crate) fn query(sql: &str) -> Query<'_> {
-    Query { sql, args: Vec::new() }
+/// A statement's text: in the program (kept prepared by its address, `SqliteConn`), or made at
+/// run time.
+#[derive(Clone, Copy)]
+pub(crate) enum Sql<'q> {
+    Static(&'static str),
+    Made(&'q str),
+}
+
+impl<'q> Sql<'q> {
+    fn text(self) -> &'q str {
+        match self {
+            Sql::Static(text) => text,
+            Sql::Made(text) => text,
+        }
+    }
+}
+
+/// A statement whose text is in the program.
+pub(crate) fn query<'q>(sql: &'static str) -> Query<'q> {
+    Query { sql: Sql::Static(sql), args: Vec::new() }
+}
+
+/// A statement whose text was made at run time.
+pub(crate) fn query_made(sql: &str) -> Query<'_> {
+    Query { sql: Sql::Made(sql), args: Vec::new() }
 }
 
 impl<'q> Query<'q> {
@@ -490,11 +579,10 @@ impl<'q> Query<'q> {
 
     pub(crate) async fn execute(self, conn: &mut Conn) -> Result<Done, StoreError> {
         match conn {
-            Conn::Sqlite(c) => {
-                let mut stmt = c.prepare_cached(&sqlite_sql(self.sql))?;
-                bind_sqlite(&mut stmt, &self.args)?;
+            Conn::Sqlite(c) => c.with_statement(self.sql, |stmt, _| {
+                bind_sqlite(stmt, &self.args)?;
                 Ok(Done(stmt.raw_execute()? as u64))
-            }
+            }),
             Conn::Postgres(pg) => Ok(Done(self.into_sqlx().execute(pg.ready().await?).await?.rows_affected())),
             Conn::Closed => Err(StoreError::Closed),
         }
@@ -523,23 +611,23 @@ impl<'q> Query<'q> {
     }
 
     /// Up to `limit` rows of the result.
-    fn sqlite_rows(self, c: &rusqlite::Connection, limit: usize) -> Result<Vec<Row>, StoreError> {
-        let mut stmt = c.prepare_cached(&sqlite_sql(self.sql))?;
-        bind_sqlite(&mut stmt, &self.args)?;
-        let names: Arc<[Box<str>]> = stmt.column_names().into_iter().map(Box::from).collect();
-        let width = names.len();
-        let mut rows = stmt.raw_query();
-        let mut out = Vec::new();
-        while out.len() < limit {
-            let Some(row) = rows.next()? else { break };
-            let values = (0..width).map(|i| row.get::<_, Value>(i)).collect::<Result<_, _>>()?;
-            out.push(Row::Sqlite { names: names.clone(), values });
-        }
-        Ok(out)
+    fn sqlite_rows(self, c: &mut SqliteConn, limit: usize) -> Result<Vec<Row>, StoreError> {
+        c.with_statement(self.sql, |stmt, names| {
+            bind_sqlite(stmt, &self.args)?;
+            let width = names.len();
+            let mut rows = stmt.raw_query();
+            let mut out = Vec::new();
+            while out.len() < limit {
+                let Some(row) = rows.next()? else { break };
+                let values = (0..width).map(|i| row.get::<_, Value>(i)).collect::<Result<_, _>>()?;
+                out.push(Row::Sqlite { names: names.clone(), values });
+            }
+            Ok(out)
+        })
     }
 
     fn into_sqlx(self) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
-        let mut q = sqlx::query(self.sql);
+        let mut q = sqlx::query(self.sql.text());
         for arg in self.args {
             q = match arg {
                 Arg::Int(v) => q.bind(v),
@@ -569,7 +657,7 @@ fn sqlite_sql(sql: &str) -> Cow<'_, str> {
     Cow::Owned(String::from_utf8(bytes).unwrap_or_else(|_| sql.to_string()))
 }
 
-fn bind_sqlite(stmt: &mut rusqlite::CachedStatement<'_>, args: &[Arg<'_>]) -> Result<(), StoreError> {
+fn bind_sqlite(stmt: &mut rusqlite::Statement<'_>, args: &[Arg<'_>]) -> Result<(), StoreError> {
     if stmt.parameter_count() != args.len() {
         return Err(StoreError::Corrupt(format!(
             "a statement takes {} parameters but {} were bound",
@@ -595,7 +683,7 @@ pub(crate) struct QueryScalar<'q, T> {
     _type: PhantomData<T>,
 }
 
-pub(crate) fn query_scalar<T: Column>(sql: &str) -> QueryScalar<'_, T> {
+pub(crate) fn query_scalar<'q, T: Column>(sql: &'static str) -> QueryScalar<'q, T> {
     QueryScalar { inner: query(sql), _type: PhantomData }
 }
 

@@ -2,7 +2,7 @@
 //! transaction. Decisions come from `csms-core`'s rules; this file only gathers their inputs
 //! and records their results.
 
-use crate::db::{meter_value_columns, query, query_scalar, Conn, MultiRow, Query, Row};
+use crate::db::{meter_value_columns, query, query_made, query_scalar, Conn, MultiRow, Query, Row};
 use crate::{terms, StoreError};
 use csms_core::access::Role;
 use csms_core::authorization::{self, AuthDecision, AuthStatus, IdTokenRecord, TokenStatus};
@@ -725,7 +725,7 @@ pub(crate) async fn apply(conn: &mut Conn, op: &Op) -> Result<Outcome, StoreErro
                 .await?;
             }
             if let (Some(column), Some(status)) = (column, status) {
-                query(&format!("UPDATE stations SET {column} = $1 WHERE id = $2"))
+                query_made(&format!("UPDATE stations SET {column} = $1 WHERE id = $2"))
                     .bind(status.as_str())
                     .bind(station.as_str())
                     .execute(conn)
