@@ -24,11 +24,11 @@ self_cell::self_cell!(
     /// A SQLite connection and the statements prepared on it from texts in the program, by the
     /// text's address. rusqlite's statement cache finds a statement by its text: a SipHash of the
     /// whole text to take it out and another to put it back, a comparison of the text, and its
-    /// bindings cleared each time; for the readings' multi-row inserts (hundreds of bytes), and
-    /// with the `$N` → `?N` translation each use needed first, that was 7 % of the writer's
-    /// instructions in the session benchmark and 4 % in the meter one. A statement here is
-    /// found by a pointer and a length, is reset after each use (by rusqlite) and keeps its
-    /// bindings, which the next use replaces all of.
+    /// bindings cleared each time, after the `$N` → `?N` translation of the text, also at each
+    /// use; for the readings' multi-row inserts the texts are hundreds of bytes. A statement here
+    /// is found by a pointer and a length, is reset after each use (by rusqlite) and keeps its
+    /// bindings, which the next use replaces all of: 10 % fewer writer instructions per
+    /// MeterValues, 3 % per operation of the session scenario (BENCHMARKS.md, tenth session).
     pub(crate) struct SqliteConn {
         owner: rusqlite::Connection,
         #[not_covariant]
@@ -40,7 +40,7 @@ self_cell::self_cell!(
 type Prepared<'c> = std::collections::HashMap<(usize, usize), Statement<'c>>;
 
 /// A prepared statement and the names of its result columns (rows share them).
-pub(crate) struct Statement<'c> {
+struct Statement<'c> {
     stmt: rusqlite::Statement<'c>,
     names: Arc<[Box<str>]>,
 }
@@ -160,7 +160,7 @@ macro_rules! meter_value_columns {
 pub(crate) use meter_value_columns;
 
 /// SQLite `INSERT OR FAIL INTO … VALUES (…), (…), …` texts for 1 to `max` rows, written once.
-/// A statement costs a cache lookup, its bindings cleared and a reset each time, so rows that
+/// A statement costs a lookup, a step through its start and end and a reset each time, so rows that
 /// arrive together (a message's readings, a flush of the log) go in up to `max` at a time.
 ///
 /// `OR FAIL`: a multi-row statement that may abort halfway makes SQLite keep a statement journal

@@ -1036,9 +1036,9 @@ struct Place {
 /// MeterValue element mostly share too, then the reading's own.
 static INSERT_READINGS: LazyLock<MultiRow> =
     LazyLock::new(|| MultiRow::new(concat!("readings (", meter_value_columns!(), ")"), 5, 11, 16));
-/// For readings that share their timestamp, location, context and format: four text parameters
-/// fewer per row (each bound text is copied into an allocation of SQLite's, a fifth of the
-/// writer's time on the meter benchmark).
+/// For readings that share their timestamp, location, context and format: four parameters fewer
+/// per row (when they were all texts, each copied into an allocation of SQLite's as it was bound,
+/// a fifth of the writer's time on the meter benchmark).
 static INSERT_SAMPLE: LazyLock<MultiRow> =
     LazyLock::new(|| MultiRow::new(concat!("readings (", meter_value_columns!(), ")"), 9, 7, 16));
 
