@@ -230,6 +230,29 @@ mod tests {
         assert_eq!(read, logged);
     }
 
+    /// A flush's blocks of every size (one past 64 KiB, where LZ4's hash table needs 32-bit
+    /// entries, between small ones) each read back as they were.
+    #[test]
+    fn blocks_of_every_size_in_one_flush_read_back() {
+        let mut frames = Vec::new();
+        for (station, n) in [("A", 20), ("B", 1000), ("C", 20), ("D", 300)] {
+            frames.extend(meter_values(n).into_iter().map(|mut f| {
+                f.station_id = station.to_string();
+                f
+            }));
+        }
+        let blocks = blocks(&frames);
+        assert!(unpack(&blocks[1].body).expect("unpacks").len() > 64 << 10, "B's block is past 64 KiB");
+        for (block, station) in blocks.iter().zip(["A", "B", "C", "D"]) {
+            assert_eq!(block.body[0], COMPRESSED, "{station}");
+            let body = unpack(&block.body).expect("unpacks");
+            let read: Vec<&str> = decode(&body).expect("decodes").into_iter().map(|d| d.frame).collect();
+            let logged: Vec<&str> =
+                frames.iter().filter(|f| f.station_id == station).map(|f| f.frame.as_str()).collect();
+            assert_eq!(read, logged, "{station}");
+        }
+    }
+
     #[test]
     fn a_body_that_compression_would_not_shrink_is_stored_as_it_is() {
         let body = blocks(&[frame("A", "in", 0, r#"[2,"1","Heartbeat",{}]"#)]).remove(0).body;
