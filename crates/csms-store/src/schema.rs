@@ -1,5 +1,7 @@
 //! The database schema, one text for both backends: `{id}`, `{real}` stand for the column
-//! types the two dialects spell differently; a migration marked `-- sqlite only` is empty on
+//! types the two dialects spell differently, `{reading_terms}` for the insert of every reading
+//! term (`terms`) and `{meter_values_view}` for the view of readings with their words; a
+//! migration marked `-- sqlite only` is empty on
 //! PostgreSQL, one marked `-- postgres only` on SQLite. Migrations are applied in order and
 //! recorded in `schema_migrations`, so a database is upgraded in place at start.
 
@@ -549,6 +551,22 @@ mod tests {
         for backend in [Backend::Sqlite, Backend::Postgres] {
             let both = migrations(backend)[blocks..blocks + 2].concat();
             assert!(both.contains("INSERT INTO") && both.contains("message_blocks"), "{backend:?}: {both}");
+        }
+    }
+
+    #[test]
+    fn every_placeholder_is_filled_in() {
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            for (at, m) in migrations(backend).iter().enumerate() {
+                for placeholder in ["{id}", "{real}", "{reading_terms}", "{meter_values_view}"] {
+                    assert!(!m.contains(placeholder), "{backend:?}, migration {}: {placeholder}", at + 1);
+                }
+            }
+            let terms = &migrations(backend)[READING_TERMS_FROM as usize - 1..];
+            assert!(
+                terms.concat().contains("INSERT INTO reading_terms")
+                    && terms.concat().contains("CREATE VIEW meter_values")
+            );
         }
     }
 

@@ -2,8 +2,9 @@
 //! format, each one of a few dozen terms that OCPP enumerates. Readings store the code (a small
 //! integer) and the `reading_terms` table the term, and the `meter_values` view joins them back,
 //! so readers see the words. Bound as text, the five words were five copies into SQLite's
-//! allocations and 60–80 bytes of every row; as codes the writer spends 15 % fewer instructions
-//! per MeterValues (BENCHMARKS.md, tenth session).
+//! allocations and 60–80 bytes of every row; as codes (and with SQLite's `AUTOINCREMENT` gone
+//! from the table) the writer spends 7.5 % fewer instructions per MeterValues and writes a
+//! quarter less to disk (BENCHMARKS.md, tenth session).
 //!
 //! The list is append-only: a code, once written to a database, keeps its term. The store
 //! writes the list into `reading_terms` whenever it opens and refuses a database whose table
