@@ -293,10 +293,9 @@ async fn write_reading_terms(conn: &mut sqlx::AnyConnection) -> Result<(), Store
     let stored: Vec<(i64, String)> =
         sqlx::query_as("SELECT code, term FROM reading_terms").fetch_all(&mut *conn).await?;
     for (code, term) in stored {
-        if terms::term(code).is_some_and(|ours| ours != term) {
+        if let Some(ours) = terms::term(code).filter(|ours| *ours != term) {
             return Err(StoreError::Corrupt(format!(
-                "reading_terms gives code {code} the term {term:?}, this version {:?}",
-                terms::term(code).unwrap_or_default()
+                "reading_terms gives code {code} the term {term:?}, this version {ours:?}"
             )));
         }
     }

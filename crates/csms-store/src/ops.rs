@@ -1103,12 +1103,10 @@ async fn insert_readings(
             .bind(place.connector_id)
             .bind(transaction_id)
             .bind(station_tx_id);
-        if shared {
-            insert = bind_sample(insert, stamp(&first.timestamp), &Codes::of(first)?);
-        }
-        for r in part {
+        for (at, r) in part.iter().enumerate() {
             let codes = Codes::of(r)?;
-            if !shared {
+            // Shared, the first reading's sample stands for all and comes before its own values.
+            if !shared || at == 0 {
                 insert = bind_sample(insert, stamp(&r.timestamp), &codes);
             }
             insert = insert

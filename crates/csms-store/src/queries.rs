@@ -3,6 +3,7 @@
 
 use crate::log_blocks;
 use crate::ops::token_from_row;
+use crate::schema::readings_with_words;
 use crate::{Store, StoreError};
 use csms_core::authorization::IdTokenRecord;
 use csms_core::clock::format_timestamp;
@@ -403,20 +404,11 @@ impl Store {
 
     /// A transaction's readings in time order.
     pub async fn meter_values(&self, transaction_id: i64) -> Result<Vec<MeterValueView>, StoreError> {
-        // From the table, not the `meter_values` view: through a view, sqlx takes a NULL for
-        // text whatever the column (a NULL `evse_id` failed to read as a number).
-        let rows = sqlx::query(
-            "SELECT r.evse_id, r.connector_id, r.timestamp, m.term AS measurand, p.term AS phase, \
-             l.term AS location, c.term AS context, f.term AS format, r.unit, r.raw_value, r.value, \
-             r.normalised_unit, r.signed_data FROM readings r \
-             LEFT JOIN reading_terms m ON m.code = r.measurand LEFT JOIN reading_terms p ON p.code = r.phase \
-             LEFT JOIN reading_terms l ON l.code = r.location LEFT JOIN reading_terms c ON c.code = r.context \
-             LEFT JOIN reading_terms f ON f.code = r.format \
-             WHERE r.transaction_id = $1 ORDER BY r.timestamp, r.id",
-        )
-        .bind(transaction_id)
-        .fetch_all(self.pool())
-        .await?;
+        let rows =
+            sqlx::query(concat!(readings_with_words!(), " WHERE r.transaction_id = $1 ORDER BY r.timestamp, r.id"))
+                .bind(transaction_id)
+                .fetch_all(self.pool())
+                .await?;
         let view = |r: &AnyRow| -> Result<MeterValueView, sqlx::Error> {
             Ok(MeterValueView {
                 evse_id: r.try_get("evse_id")?,

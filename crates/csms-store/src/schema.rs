@@ -482,14 +482,22 @@ ALTER TABLE readings ALTER COLUMN location SET NOT NULL, ALTER COLUMN context SE
 /// words.
 pub const READING_TERMS_FROM: i64 = 14;
 
-/// `meter_values`: the readings with their words.
-const METER_VALUES_VIEW: &str = "CREATE VIEW meter_values AS SELECT r.id, r.station_id, r.evse_id, \
-    r.connector_id, r.transaction_id, r.station_tx_id, r.timestamp, l.term AS location, c.term AS context, \
-    f.term AS format, m.term AS measurand, p.term AS phase, r.unit, r.raw_value, r.value, r.normalised_unit, \
-    r.signed_data FROM readings r \
-    LEFT JOIN reading_terms l ON l.code = r.location LEFT JOIN reading_terms c ON c.code = r.context \
-    LEFT JOIN reading_terms f ON f.code = r.format LEFT JOIN reading_terms m ON m.code = r.measurand \
-    LEFT JOIN reading_terms p ON p.code = r.phase";
+/// The readings with their words: the `meter_values` view, and the API's read of a
+/// transaction's readings (which goes to the table: through a view, sqlx takes a NULL for text
+/// whatever the column, and a NULL `evse_id` failed to read as a number).
+macro_rules! readings_with_words {
+    () => {
+        "SELECT r.id, r.station_id, r.evse_id, r.connector_id, r.transaction_id, r.station_tx_id, r.timestamp, \
+         l.term AS location, c.term AS context, f.term AS format, m.term AS measurand, p.term AS phase, r.unit, \
+         r.raw_value, r.value, r.normalised_unit, r.signed_data FROM readings r \
+         LEFT JOIN reading_terms l ON l.code = r.location LEFT JOIN reading_terms c ON c.code = r.context \
+         LEFT JOIN reading_terms f ON f.code = r.format LEFT JOIN reading_terms m ON m.code = r.measurand \
+         LEFT JOIN reading_terms p ON p.code = r.phase"
+    };
+}
+pub(crate) use readings_with_words;
+
+const METER_VALUES_VIEW: &str = concat!("CREATE VIEW meter_values AS ", readings_with_words!());
 
 /// The version of the migration above that moved SQLite's message log to its own file.
 pub const MESSAGE_LOG_MOVED_BY: i64 = 10;
