@@ -150,14 +150,26 @@ impl<'a> From<&'a Option<String>> for Arg<'a> {
     }
 }
 
-/// The columns of a meter reading row, in the order both writers insert them.
-macro_rules! meter_value_columns {
+/// The columns of a sample row, in the order both writers insert them.
+macro_rules! sample_columns {
     () => {
-        "station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, location, context, format, \
-         measurand, phase, unit, raw_value, value, normalised_unit, signed_data"
+        "id, last_reading_id, station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, location, \
+         context, format"
     };
 }
-pub(crate) use meter_value_columns;
+pub(crate) use sample_columns;
+
+/// A reading row's own columns, in the order both writers insert them (after `id` on PostgreSQL,
+/// where the writer gives it).
+macro_rules! reading_columns {
+    () => {
+        "measurand, phase, unit, raw_value, value, normalised_unit, signed_data"
+    };
+}
+pub(crate) use reading_columns;
+
+/// How many reading ids PostgreSQL's writer takes at a time: the step of `reading_ids`.
+pub(crate) const READING_ID_BLOCK: i64 = 1024;
 
 /// SQLite `INSERT OR FAIL INTO … VALUES (…), (…), …` texts for 1 to `max` rows, written once.
 /// A statement costs a lookup, a step through its start and end and a reset each time, so rows that
@@ -218,9 +230,10 @@ pub(crate) enum Conn {
 
 /// PostgreSQL's writer connection. Every statement is a round trip, so rows go in by the
 /// hundred: the message log's blocks as they are flushed (on the log's connection), from arrays,
-/// one per column (one statement text, prepared once, whatever the count), and meter readings,
-/// which nothing in a batch reads back before the next statement, gathered as the rows of a
-/// binary `COPY` and sent before the next statement of any kind and before COMMIT. `COPY`
+/// one per column (one statement text, prepared once, whatever the count), and meter readings
+/// and their samples, gathered as the rows of a binary `COPY` and sent before COMMIT, or before
+/// a statement that reads them (`Conn::send_gathered`): a batch's readings go in by one `COPY`
+/// per table, whatever else the batch does between them. `COPY`
 /// hands PostgreSQL each row's fields in their stored form; inserting from arrays had it build
 /// sixteen arrays, unnest them and run the insert's executor row by row (`array_unnest`,
 /// `array_recv` and the set-returning machinery were a tenth of its CPU at 1,000 stations). The
@@ -228,7 +241,10 @@ pub(crate) enum Conn {
 /// station's blocks get ascending ids.
 pub(crate) struct PgWriter {
     conn: PgConnection,
+    pub(crate) samples: CopyRows,
     pub(crate) readings: CopyRows,
+    /// Reading ids taken from `reading_ids` and not used yet.
+    reading_ids: std::ops::Range<i64>,
 }
 
 /// Rows in PostgreSQL's binary `COPY` format: a header, then per row the count of its fields
@@ -299,7 +315,23 @@ impl CopyRows {
 impl PgWriter {
     pub(crate) async fn connect(url: &str) -> Result<PgWriter, StoreError> {
         let conn = <PgConnection as sqlx::Connection>::connect(url).await?;
-        Ok(PgWriter { conn, readings: CopyRows::default() })
+        Ok(PgWriter { conn, samples: CopyRows::default(), readings: CopyRows::default(), reading_ids: 0..0 })
+    }
+
+    /// The first of `count` consecutive reading ids (at most `READING_ID_BLOCK`): from the block
+    /// last taken, or from a new block if too few are left. Each `nextval` of `reading_ids`
+    /// (step `READING_ID_BLOCK`) is the first id of a block no other connection gets, so a
+    /// sample's readings can be gathered for `COPY` with their ids. Ids taken by a transaction
+    /// that rolls back are skipped, as a sequence's always are.
+    pub(crate) async fn reading_ids(&mut self, count: usize) -> Result<i64, StoreError> {
+        let count = count as i64;
+        if self.reading_ids.end - self.reading_ids.start < count {
+            let first: i64 = sqlx::query_scalar("SELECT nextval('reading_ids')").fetch_one(&mut self.conn).await?;
+            self.reading_ids = first..first + READING_ID_BLOCK;
+        }
+        let first = self.reading_ids.start;
+        self.reading_ids.start += count;
+        Ok(first)
     }
 
     /// Runs a statement that returns nothing (a setting).
@@ -312,19 +344,27 @@ impl PgWriter {
         let _ = sqlx::Connection::close(self.conn).await;
     }
 
-    /// Inserts the gathered readings, if any.
+    /// Inserts the gathered samples and readings, if any.
     async fn flush(&mut self) -> Result<(), StoreError> {
-        if self.readings.is_empty() {
-            return Ok(());
+        for (rows, statement) in [
+            (&mut self.samples, concat!("COPY samples (", sample_columns!(), ") FROM STDIN (FORMAT binary)")),
+            (&mut self.readings, concat!("COPY readings (id, ", reading_columns!(), ") FROM STDIN (FORMAT binary)")),
+        ] {
+            if rows.is_empty() {
+                continue;
+            }
+            let data = std::mem::take(rows).finish();
+            let mut copy = self.conn.copy_in_raw(statement).await?;
+            copy.send(data).await?;
+            copy.finish().await?;
         }
-        let data = std::mem::take(&mut self.readings).finish();
-        let mut copy = self
-            .conn
-            .copy_in_raw(concat!("COPY readings (", meter_value_columns!(), ") FROM STDIN (FORMAT binary)"))
-            .await?;
-        copy.send(data).await?;
-        copy.finish().await?;
         Ok(())
+    }
+
+    /// Forgets what was gathered (the transaction is rolled back).
+    fn discard(&mut self) {
+        self.samples = CopyRows::default();
+        self.readings = CopyRows::default();
     }
 
     /// Appends blocks to the message log, in order (so a station's blocks get ascending ids).
@@ -344,9 +384,8 @@ impl PgWriter {
         Ok(())
     }
 
-    /// The connection, with the gathered readings inserted first.
+    /// The connection, for a statement that reads no readings or samples.
     async fn ready(&mut self) -> Result<&mut PgConnection, StoreError> {
-        self.flush().await?;
         Ok(&mut self.conn)
     }
 }
@@ -402,6 +441,14 @@ impl Conn {
         matches!(self, Conn::Sqlite(_))
     }
 
+    /// SQLite: the rowid of the last row this connection inserted.
+    pub(crate) fn last_insert_rowid(&self) -> Option<i64> {
+        match self {
+            Conn::Sqlite(c) => Some(c.conn().last_insert_rowid()),
+            _ => None,
+        }
+    }
+
     /// The PostgreSQL connection, for its bulk inserts; `None` on SQLite.
     pub(crate) fn postgres(&mut self) -> Option<&mut PgWriter> {
         match self {
@@ -423,7 +470,7 @@ impl Conn {
         match self {
             Conn::Sqlite(c) if c.conn().is_autocommit() => Ok(()),
             Conn::Postgres(pg) => {
-                pg.readings = CopyRows::default();
+                pg.discard();
                 pg.conn.execute("ROLLBACK").await?;
                 Ok(())
             }
@@ -431,10 +478,21 @@ impl Conn {
         }
     }
 
+    /// PostgreSQL: inserts the readings and samples gathered so far, before a statement that
+    /// reads them. SQLite: nothing (they are in already).
+    pub(crate) async fn send_gathered(&mut self) -> Result<(), StoreError> {
+        match self {
+            Conn::Postgres(pg) => pg.flush().await,
+            _ => Ok(()),
+        }
+    }
+
     async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         match self {
             Conn::Sqlite(c) => c.conn().execute_batch(sql)?,
             Conn::Postgres(pg) => {
+                // Before COMMIT, whatever was gathered.
+                pg.flush().await?;
                 pg.ready().await?.execute(sql).await?;
             }
             Conn::Closed => return Err(StoreError::Closed),

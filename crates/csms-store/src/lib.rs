@@ -386,7 +386,7 @@ async fn spawn_writer(
 
 type Reply = (oneshot::Sender<Result<Outcome, StoreError>>, Result<Outcome, StoreError>);
 
-pub use schema::{MESSAGE_LOG_IN_BLOCKS_FROM, MESSAGE_LOG_MOVED_BY, READING_TERMS_FROM};
+pub use schema::{MESSAGE_LOG_IN_BLOCKS_FROM, MESSAGE_LOG_MOVED_BY, READING_TERMS_FROM, SAMPLES_FROM};
 
 /// SQLite: the file of the message log beside the database (`strom.db` → `strom.messages.db`).
 pub fn message_log_path(database: &str) -> String {

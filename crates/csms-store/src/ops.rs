@@ -2,7 +2,8 @@
 //! transaction. Decisions come from `csms-core`'s rules; this file only gathers their inputs
 //! and records their results.
 
-use crate::db::{meter_value_columns, query, query_made, query_scalar, Conn, MultiRow, Query, Row};
+use crate::db::{query, query_made, query_scalar, reading_columns, sample_columns, Conn, MultiRow, Row};
+use crate::schema::readings_of_samples;
 use crate::{terms, StoreError};
 use csms_core::access::Role;
 use csms_core::authorization::{self, AuthDecision, AuthStatus, IdTokenRecord, TokenStatus};
@@ -13,6 +14,32 @@ use csms_core::station::{BootInfo, RegistrationPolicy, RegistrationStatus, Stati
 use csms_core::transactions;
 use csms_core::Timestamp;
 use std::sync::LazyLock;
+
+/// A transaction's energy registers (`$1`: the transaction, `$2`: the register's code) in time
+/// order, with the columns `columns` of `r` (the reading) and `s` (its sample), in the
+/// statement for `conn`'s backend. The readings gathered for PostgreSQL's `COPY` must be sent
+/// first (`Conn::send_gathered`).
+macro_rules! energy_registers {
+    ($conn:expr, $columns:literal) => {{
+        macro_rules! for_backend {
+            ($backend:ident) => {
+                concat!(
+                    "SELECT ",
+                    $columns,
+                    " FROM samples s ",
+                    readings_of_samples!($backend),
+                    " WHERE s.transaction_id = $1 AND r.measurand = $2 AND r.phase IS NULL \
+                     AND r.normalised_unit = 'Wh' AND r.value IS NOT NULL ORDER BY s.timestamp, r.id"
+                )
+            };
+        }
+        if $conn.is_sqlite() {
+            for_backend!(sqlite)
+        } else {
+            for_backend!(postgres)
+        }
+    }};
+}
 
 /// One frame for the message log.
 #[derive(Debug, Clone)]
@@ -992,14 +1019,12 @@ async fn stop_transaction(conn: &mut Conn, s: &StopTx) -> Result<Outcome, StoreE
     };
     let place = Place { evse_id: None, connector_id: connector.unwrap_or(0) };
     insert_readings(conn, &s.station, place, Some(id), Some(&s.station_tx_id), &s.readings).await?;
-    let registers: Vec<f64> = query_scalar(
-        "SELECT value FROM readings WHERE transaction_id = $1 AND measurand = $2 AND phase IS NULL \
-         AND normalised_unit = 'Wh' AND value IS NOT NULL ORDER BY timestamp, id",
-    )
-    .bind(id)
-    .bind(terms::code_of(ENERGY_IMPORT_REGISTER)?)
-    .fetch_all(&mut *conn)
-    .await?;
+    conn.send_gathered().await?;
+    let registers: Vec<f64> = query_scalar(energy_registers!(conn, "r.value"))
+        .bind(id)
+        .bind(terms::code_of(ENERGY_IMPORT_REGISTER)?)
+        .fetch_all(&mut *conn)
+        .await?;
     let energy = match meter_start {
         Some(start) => {
             let (energy, energy_flags) = transactions::energy(start, s.meter_stop_wh, &registers);
@@ -1031,22 +1056,26 @@ struct Place {
     connector_id: i64,
 }
 
-/// The columns of `meter_value_columns!` start with the station, place and transaction a
-/// message's readings share, then where, when and how each was taken, which the readings of one
-/// MeterValue element mostly share too, then the reading's own.
+/// A sample's row (`samples`): its readings' ids and what they share.
+static INSERT_SAMPLE: &str = concat!(
+    "INSERT OR FAIL INTO samples (",
+    sample_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+);
+/// A sample's readings, up to 16 a statement; SQLite gives their ids.
 static INSERT_READINGS: LazyLock<MultiRow> =
-    LazyLock::new(|| MultiRow::new(concat!("readings (", meter_value_columns!(), ")"), 5, 11, 16));
-/// For readings that share their timestamp, location, context and format: four parameters fewer
-/// per row (when they were all texts, each copied into an allocation of SQLite's as it was bound,
-/// a fifth of the writer's time on the meter benchmark).
-static INSERT_SAMPLE: LazyLock<MultiRow> =
-    LazyLock::new(|| MultiRow::new(concat!("readings (", meter_value_columns!(), ")"), 9, 7, 16));
+    LazyLock::new(|| MultiRow::new(concat!("readings (", reading_columns!(), ")"), 0, 7, 16));
+/// The most readings one sample holds; a longer run is several samples (PostgreSQL's writer
+/// takes a sample's ids from one block).
+const SAMPLE_MAX: usize = 256;
 
-/// Readings go in up to 16 a statement on SQLite, with the station, place and transaction
-/// they share bound once, and their timestamp, location, context and format too when all share
-/// them. On PostgreSQL, where every statement is a
-/// round trip, they are gathered and inserted together before the writer's next statement (see
-/// `db::PgWriter`).
+/// A message's readings, as samples: each run of readings that share their timestamp, location,
+/// context and format (a MeterValue element's, mostly) is one row of `samples` with the station,
+/// place and transaction, its readings rows of `readings` with consecutive ids, the first of
+/// which is the sample's. SQLite: the readings, up to 16 a statement, whose ids it gives in
+/// order (nothing else inserts or deletes readings), then the sample. PostgreSQL, where every
+/// statement is a round trip: both gathered and inserted by `COPY` before the writer's next
+/// statement (see `db::PgWriter`), with ids from a block the writer holds.
 async fn insert_readings(
     conn: &mut Conn,
     station: &StationId,
@@ -1055,98 +1084,93 @@ async fn insert_readings(
     station_tx_id: Option<&str>,
     readings: &[Reading],
 ) -> Result<(), StoreError> {
-    // A message's readings mostly share one timestamp (a MeterValue element each): written once.
-    let mut stamps: Vec<(Timestamp, String)> = Vec::new();
-    for r in readings {
-        if !stamps.iter().any(|(t, _)| *t == r.timestamp) {
-            stamps.push((r.timestamp, format_timestamp(&r.timestamp)));
-        }
-    }
-    let stamp = |t: &Timestamp| stamps.iter().find(|(s, _)| s == t).map_or("", |(_, text)| text.as_str());
-    if let Some(rows) = conn.postgres().map(|pg| &mut pg.readings) {
-        // In the order of `meter_value_columns!`.
-        for r in readings {
-            let codes = Codes::of(r)?;
-            rows.row(16)
-                .text(Some(station.as_str()))
-                .bigint(place.evse_id)
-                .bigint(Some(place.connector_id))
-                .bigint(transaction_id)
-                .text(station_tx_id)
-                .text(Some(stamp(&r.timestamp)))
-                .bigint(Some(codes.location))
-                .bigint(Some(codes.context))
-                .bigint(Some(codes.format))
-                .bigint(Some(codes.measurand))
-                .bigint(codes.phase)
-                .text(Some(&r.unit))
-                .text(Some(&r.raw_value))
-                .double(r.value)
-                .text(Some(&r.normalised_unit))
-                .text(r.signed_data.as_deref());
-        }
-        return Ok(());
-    }
-    for part in readings.chunks(INSERT_READINGS.max()) {
-        let first = &part[0];
-        let shared = part.iter().all(|r| {
-            r.timestamp == first.timestamp
-                && r.location == first.location
-                && r.context == first.context
-                && r.format == first.format
-        });
-        let statement = if shared { &INSERT_SAMPLE } else { &INSERT_READINGS };
-        let mut insert = query(statement.sql(part.len()))
-            .reserve(statement.params(part.len()))
-            .bind(station.as_str())
-            .bind(place.evse_id)
-            .bind(place.connector_id)
-            .bind(transaction_id)
-            .bind(station_tx_id);
-        for (at, r) in part.iter().enumerate() {
-            let codes = Codes::of(r)?;
-            // Shared, the first reading's sample stands for all and comes before its own values.
-            if !shared || at == 0 {
-                insert = bind_sample(insert, stamp(&r.timestamp), &codes);
+    let mut rest = readings;
+    while let Some(first) = rest.first() {
+        let run = rest
+            .iter()
+            .take(SAMPLE_MAX)
+            .position(|r| {
+                r.timestamp != first.timestamp
+                    || r.location != first.location
+                    || r.context != first.context
+                    || r.format != first.format
+            })
+            .unwrap_or(rest.len().min(SAMPLE_MAX));
+        let (sample, after) = rest.split_at(run);
+        rest = after;
+        let timestamp = format_timestamp(&first.timestamp);
+        let (location, context, format) =
+            (terms::code_of(first.location)?, terms::code_of(first.context)?, terms::code_of(first.format)?);
+        let (first_id, last_id) = if let Some(pg) = conn.postgres() {
+            let first_id = pg.reading_ids(sample.len()).await?;
+            for (id, r) in (first_id..).zip(sample) {
+                // `id`, then in the order of `reading_columns!`.
+                pg.readings
+                    .row(8)
+                    .bigint(Some(id))
+                    .bigint(Some(terms::code_of(r.measurand)?))
+                    .bigint(r.phase.map(terms::code_of).transpose()?)
+                    .text(Some(&r.unit))
+                    .text(Some(&r.raw_value))
+                    .double(r.value)
+                    .text(Some(&r.normalised_unit))
+                    .text(r.signed_data.as_deref());
             }
-            insert = insert
-                .bind(codes.measurand)
-                .bind(codes.phase)
-                .bind(&*r.unit)
-                .bind(&r.raw_value)
-                .bind(r.value)
-                .bind(&*r.normalised_unit)
-                .bind(r.signed_data.as_deref());
+            (first_id, first_id + sample.len() as i64 - 1)
+        } else {
+            for values in sample.chunks(INSERT_READINGS.max()) {
+                let mut insert = query(INSERT_READINGS.sql(values.len())).reserve(INSERT_READINGS.params(values.len()));
+                for r in values {
+                    insert = insert
+                        .bind(terms::code_of(r.measurand)?)
+                        .bind(r.phase.map(terms::code_of).transpose()?)
+                        .bind(&*r.unit)
+                        .bind(&r.raw_value)
+                        .bind(r.value)
+                        .bind(&*r.normalised_unit)
+                        .bind(r.signed_data.as_deref());
+                }
+                insert.execute(conn).await?;
+            }
+            let last_id = conn.last_insert_rowid().ok_or(StoreError::Closed)?;
+            (last_id - sample.len() as i64 + 1, last_id)
+        };
+        match conn.postgres() {
+            // In the order of `sample_columns!`.
+            Some(pg) => {
+                pg.samples
+                    .row(11)
+                    .bigint(Some(first_id))
+                    .bigint(Some(last_id))
+                    .text(Some(station.as_str()))
+                    .bigint(place.evse_id)
+                    .bigint(Some(place.connector_id))
+                    .bigint(transaction_id)
+                    .text(station_tx_id)
+                    .text(Some(&timestamp))
+                    .bigint(Some(location))
+                    .bigint(Some(context))
+                    .bigint(Some(format));
+            }
+            None => {
+                query(INSERT_SAMPLE)
+                    .bind(first_id)
+                    .bind(last_id)
+                    .bind(station.as_str())
+                    .bind(place.evse_id)
+                    .bind(place.connector_id)
+                    .bind(transaction_id)
+                    .bind(station_tx_id)
+                    .bind(&timestamp)
+                    .bind(location)
+                    .bind(context)
+                    .bind(format)
+                    .execute(conn)
+                    .await?;
+            }
         }
-        insert.execute(conn).await?;
     }
     Ok(())
-}
-
-/// Where, when and how a reading was taken, in the order of `meter_value_columns!`.
-fn bind_sample<'q>(insert: Query<'q>, timestamp: &'q str, codes: &Codes) -> Query<'q> {
-    insert.bind(timestamp).bind(codes.location).bind(codes.context).bind(codes.format)
-}
-
-/// A reading's words as the codes `readings` stores (`terms`).
-struct Codes {
-    location: i64,
-    context: i64,
-    format: i64,
-    measurand: i64,
-    phase: Option<i64>,
-}
-
-impl Codes {
-    fn of(r: &Reading) -> Result<Codes, StoreError> {
-        Ok(Codes {
-            location: terms::code_of(r.location)?,
-            context: terms::code_of(r.context)?,
-            format: terms::code_of(r.format)?,
-            measurand: terms::code_of(r.measurand)?,
-            phase: r.phase.map(terms::code_of).transpose()?,
-        })
-    }
 }
 
 async fn status_notification(conn: &mut Conn, r: &StationStatusReport) -> Result<Outcome, StoreError> {
@@ -1375,14 +1399,12 @@ async fn transaction_event(conn: &mut Conn, e: &TxEvent) -> Result<Outcome, Stor
 /// Recomputes a 2.0.1 transaction's meter start, and at its end the stop and the energy, from
 /// its register readings.
 async fn settle_energy(conn: &mut Conn, id: i64, e: &TxEvent, flags: &mut Vec<String>) -> Result<(), StoreError> {
-    let rows = query(
-        "SELECT value, context FROM readings WHERE transaction_id = $1 AND measurand = $2 AND phase IS NULL \
-         AND normalised_unit = 'Wh' AND value IS NOT NULL ORDER BY timestamp, id",
-    )
-    .bind(id)
-    .bind(terms::code_of(ENERGY_IMPORT_REGISTER)?)
-    .fetch_all(&mut *conn)
-    .await?;
+    conn.send_gathered().await?;
+    let rows = query(energy_registers!(conn, "r.value, s.context"))
+        .bind(id)
+        .bind(terms::code_of(ENERGY_IMPORT_REGISTER)?)
+        .fetch_all(&mut *conn)
+        .await?;
     let readings: Vec<(f64, &str)> = rows
         .iter()
         .map(|r| {

@@ -4,7 +4,7 @@
 use crate::log_blocks;
 use crate::ops::token_from_row;
 use crate::schema::readings_with_words;
-use crate::{Store, StoreError};
+use crate::{Backend, Store, StoreError};
 use csms_core::authorization::IdTokenRecord;
 use csms_core::clock::format_timestamp;
 use csms_core::station::RegistrationStatus;
@@ -404,11 +404,15 @@ impl Store {
 
     /// A transaction's readings in time order.
     pub async fn meter_values(&self, transaction_id: i64) -> Result<Vec<MeterValueView>, StoreError> {
-        let rows =
-            sqlx::query(concat!(readings_with_words!(), " WHERE r.transaction_id = $1 ORDER BY r.timestamp, r.id"))
-                .bind(transaction_id)
-                .fetch_all(self.pool())
-                .await?;
+        let sql = match self.backend() {
+            Backend::Sqlite => {
+                concat!(readings_with_words!(sqlite), " WHERE s.transaction_id = $1 ORDER BY s.timestamp, r.id")
+            }
+            Backend::Postgres => {
+                concat!(readings_with_words!(postgres), " WHERE s.transaction_id = $1 ORDER BY s.timestamp, r.id")
+            }
+        };
+        let rows = sqlx::query(sql).bind(transaction_id).fetch_all(self.pool()).await?;
         let view = |r: &AnyRow| -> Result<MeterValueView, sqlx::Error> {
             Ok(MeterValueView {
                 evse_id: r.try_get("evse_id")?,

@@ -449,7 +449,7 @@ INSERT INTO readings (id, station_id, evse_id, connector_id, transaction_id, sta
     FROM meter_values m ORDER BY m.id;
 DROP TABLE meter_values;
 CREATE INDEX readings_tx ON readings (transaction_id) WHERE transaction_id IS NOT NULL;
-{meter_values_view};
+{coded_readings_view};
 "#,
     r#"-- postgres only
 CREATE TABLE reading_terms (code BIGINT PRIMARY KEY, term TEXT NOT NULL UNIQUE);
@@ -474,6 +474,50 @@ ALTER TABLE readings DROP COLUMN location_term, DROP COLUMN context_term, DROP C
     DROP COLUMN measurand_term, DROP COLUMN phase_term;
 ALTER TABLE readings ALTER COLUMN location SET NOT NULL, ALTER COLUMN context SET NOT NULL,
     ALTER COLUMN format SET NOT NULL, ALTER COLUMN measurand SET NOT NULL;
+{coded_readings_view};
+"#,
+    // A MeterValue's sampled values share their station, place, transaction, time, location,
+    // context and format: `samples` holds those once per run of readings that share them, and
+    // `readings` the values. A sample's readings have consecutive ids, the first of which is the
+    // sample's id, and the sample names its last: a transaction's index entries are one per
+    // sample instead of one per reading, and its readings are a range of the readings' primary
+    // key. Older readings keep their ids; each run of consecutive ids that share all nine fields
+    // becomes a sample.
+    r#"-- sqlite only
+DROP VIEW meter_values;
+ALTER TABLE readings RENAME TO ungrouped_readings;
+CREATE TABLE samples (
+    id INTEGER PRIMARY KEY,
+    {sample_columns}
+);
+CREATE TABLE readings (
+    id INTEGER PRIMARY KEY,
+    {reading_columns}
+);
+{group_readings};
+DROP TABLE ungrouped_readings;
+CREATE INDEX samples_tx ON samples (transaction_id) WHERE transaction_id IS NOT NULL;
+{meter_values_view};
+"#,
+    // As above; the ids come from a sequence that hands the writer a block of them at a time
+    // (`db::PgWriter`), since a sample's readings go in by `COPY` and need their ids first.
+    r#"-- postgres only
+DROP VIEW meter_values;
+ALTER TABLE readings RENAME TO ungrouped_readings;
+DROP INDEX readings_tx;
+CREATE SEQUENCE reading_ids INCREMENT BY {reading_id_block};
+CREATE TABLE samples (
+    id BIGINT PRIMARY KEY,
+    {sample_columns}
+);
+CREATE TABLE readings (
+    id BIGINT PRIMARY KEY,
+    {reading_columns}
+);
+{group_readings};
+DROP TABLE ungrouped_readings;
+SELECT setval('reading_ids', COALESCE((SELECT max(id) FROM readings), 0) + 1, false);
+CREATE INDEX samples_tx ON samples (transaction_id) WHERE transaction_id IS NOT NULL;
 {meter_values_view};
 "#,
 ];
@@ -482,22 +526,98 @@ ALTER TABLE readings ALTER COLUMN location SET NOT NULL, ALTER COLUMN context SE
 /// words.
 pub const READING_TERMS_FROM: i64 = 14;
 
-/// The readings with their words: the `meter_values` view, and the API's read of a
-/// transaction's readings (which goes to the table: through a view, sqlx takes a NULL for text
-/// whatever the column, and a NULL `evse_id` failed to read as a number).
+/// The first of the two migrations above (one per backend) that put readings in samples.
+pub const SAMPLES_FROM: i64 = 16;
+
+/// A sample's columns after `id`, both backends: its last reading's id, then what its readings
+/// share.
+const SAMPLE_COLUMNS: &str = "last_reading_id BIGINT NOT NULL,
+    station_id TEXT NOT NULL,
+    evse_id BIGINT,
+    connector_id BIGINT NOT NULL,
+    transaction_id BIGINT,
+    station_tx_id TEXT,
+    timestamp TEXT NOT NULL,
+    location BIGINT NOT NULL,
+    context BIGINT NOT NULL,
+    format BIGINT NOT NULL";
+
+/// A reading's own columns after `id`.
+const READING_COLUMNS: &str = "measurand BIGINT NOT NULL,
+    phase BIGINT,
+    unit TEXT NOT NULL,
+    raw_value TEXT NOT NULL,
+    value {real},
+    normalised_unit TEXT NOT NULL,
+    signed_data TEXT";
+
+/// Older readings into samples and readings. A run of consecutive ids that share all nine shared
+/// fields is one sample (gaps and islands: within the readings that share the fields, the id
+/// less its rank is the same along a run of consecutive ids).
+const GROUP_READINGS: &str = "CREATE TEMP TABLE islands AS SELECT id, station_id, evse_id, connector_id, \
+    transaction_id, station_tx_id, timestamp, location, context, format, id - row_number() OVER (PARTITION BY \
+    station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, location, context, format \
+    ORDER BY id) AS island FROM ungrouped_readings;
+INSERT INTO samples (id, last_reading_id, station_id, evse_id, connector_id, transaction_id, station_tx_id, \
+    timestamp, location, context, format) SELECT min(id), max(id), station_id, evse_id, connector_id, \
+    transaction_id, station_tx_id, timestamp, location, context, format FROM islands GROUP BY station_id, evse_id, \
+    connector_id, transaction_id, station_tx_id, timestamp, location, context, format, island ORDER BY min(id);
+INSERT INTO readings (id, measurand, phase, unit, raw_value, value, normalised_unit, signed_data) \
+    SELECT id, measurand, phase, unit, raw_value, value, normalised_unit, signed_data FROM ungrouped_readings \
+    ORDER BY id;
+DROP TABLE islands";
+
+/// A sample's readings, joined to its row `s` as `r`: the readings whose ids run from the
+/// sample's to its `last_reading_id`. SQLite seeks that range of the rowid for each sample.
+/// PostgreSQL's planner cannot estimate a range whose ends come from another table (it takes a
+/// fixed share of the whole table) and, the join written plainly, scanned every reading of the
+/// database once per sample; as a subquery it cannot pull up (`OFFSET 0`) it seeks the range in
+/// the primary key for each sample.
+macro_rules! readings_of_samples {
+    (sqlite) => {
+        "JOIN readings r ON r.id BETWEEN s.id AND s.last_reading_id"
+    };
+    (postgres) => {
+        "CROSS JOIN LATERAL (SELECT * FROM readings WHERE id BETWEEN s.id AND s.last_reading_id OFFSET 0) r"
+    };
+}
+pub(crate) use readings_of_samples;
+
+/// The readings with their words, on `sqlite` or `postgres`: the `meter_values` view, and the
+/// API's read of a transaction's readings (which goes to the tables: through a view, sqlx takes
+/// a NULL for text whatever the column, and a NULL `evse_id` failed to read as a number).
 macro_rules! readings_with_words {
-    () => {
-        "SELECT r.id, r.station_id, r.evse_id, r.connector_id, r.transaction_id, r.station_tx_id, r.timestamp, \
-         l.term AS location, c.term AS context, f.term AS format, m.term AS measurand, p.term AS phase, r.unit, \
-         r.raw_value, r.value, r.normalised_unit, r.signed_data FROM readings r \
-         LEFT JOIN reading_terms l ON l.code = r.location LEFT JOIN reading_terms c ON c.code = r.context \
-         LEFT JOIN reading_terms f ON f.code = r.format LEFT JOIN reading_terms m ON m.code = r.measurand \
-         LEFT JOIN reading_terms p ON p.code = r.phase"
+    ($backend:ident) => {
+        concat!(
+            "SELECT s.id AS sample_id, r.id, s.station_id, s.evse_id, s.connector_id, s.transaction_id, \
+             s.station_tx_id, s.timestamp, l.term AS location, c.term AS context, f.term AS format, \
+             m.term AS measurand, p.term AS phase, r.unit, r.raw_value, r.value, r.normalised_unit, r.signed_data \
+             FROM samples s ",
+            $crate::schema::readings_of_samples!($backend),
+            " LEFT JOIN reading_terms l ON l.code = s.location LEFT JOIN reading_terms c ON c.code = s.context \
+             LEFT JOIN reading_terms f ON f.code = s.format LEFT JOIN reading_terms m ON m.code = r.measurand \
+             LEFT JOIN reading_terms p ON p.code = r.phase"
+        )
     };
 }
 pub(crate) use readings_with_words;
 
-const METER_VALUES_VIEW: &str = concat!("CREATE VIEW meter_values AS ", readings_with_words!());
+/// The `meter_values` view, per backend.
+fn meter_values_view(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => concat!("CREATE VIEW meter_values AS ", readings_with_words!(sqlite)),
+        Backend::Postgres => concat!("CREATE VIEW meter_values AS ", readings_with_words!(postgres)),
+    }
+}
+
+/// The `meter_values` view as migrations 14 and 15 made it, over readings with codes and before
+/// samples; kept as it was, since those migrations run before the ones that add samples.
+const CODED_READINGS_VIEW: &str = "CREATE VIEW meter_values AS SELECT r.id, r.station_id, r.evse_id, \
+    r.connector_id, r.transaction_id, r.station_tx_id, r.timestamp, l.term AS location, c.term AS context, \
+    f.term AS format, m.term AS measurand, p.term AS phase, r.unit, r.raw_value, r.value, r.normalised_unit, \
+    r.signed_data FROM readings r LEFT JOIN reading_terms l ON l.code = r.location \
+    LEFT JOIN reading_terms c ON c.code = r.context LEFT JOIN reading_terms f ON f.code = r.format \
+    LEFT JOIN reading_terms m ON m.code = r.measurand LEFT JOIN reading_terms p ON p.code = r.phase";
 
 /// The version of the migration above that moved SQLite's message log to its own file.
 pub const MESSAGE_LOG_MOVED_BY: i64 = 10;
@@ -539,7 +659,13 @@ pub(crate) fn migrations(backend: Backend) -> Vec<String> {
                 m.replace("{id}", id)
                     .replace("{real}", real)
                     .replace("{reading_terms}", &crate::terms::insert_all())
-                    .replace("{meter_values_view}", METER_VALUES_VIEW)
+                    .replace("{sample_columns}", SAMPLE_COLUMNS)
+                    .replace("{reading_columns}", READING_COLUMNS)
+                    .replace("{group_readings}", GROUP_READINGS)
+                    .replace("{reading_id_block}", &crate::db::READING_ID_BLOCK.to_string())
+                    .replace("{meter_values_view}", meter_values_view(backend))
+                    .replace("{coded_readings_view}", CODED_READINGS_VIEW)
+                    .replace("{real}", real)
             }
         })
         .collect()
@@ -566,7 +692,17 @@ mod tests {
     fn every_placeholder_is_filled_in() {
         for backend in [Backend::Sqlite, Backend::Postgres] {
             for (at, m) in migrations(backend).iter().enumerate() {
-                for placeholder in ["{id}", "{real}", "{reading_terms}", "{meter_values_view}"] {
+                for placeholder in [
+                    "{id}",
+                    "{real}",
+                    "{reading_terms}",
+                    "{meter_values_view}",
+                    "{coded_readings_view}",
+                    "{sample_columns}",
+                    "{reading_columns}",
+                    "{group_readings}",
+                    "{reading_id_block}",
+                ] {
                     assert!(!m.contains(placeholder), "{backend:?}, migration {}: {placeholder}", at + 1);
                 }
             }

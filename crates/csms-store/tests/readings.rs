@@ -1,6 +1,7 @@
-//! Readings are stored with codes for their protocol words (`reading_terms`) and read back with
-//! the words: an older database's readings are converted when it opens, on both backends, and a
-//! database whose codes mean other words is refused.
+//! Readings are stored with codes for their protocol words (`reading_terms`), in samples that
+//! hold what a run of readings shares, and read back with the words: an older database's
+//! readings are converted when it opens, on both backends, and a database whose codes mean other
+//! words is refused.
 
 // Shared with the other test binaries, which use all of it.
 #[allow(dead_code)]
@@ -93,6 +94,30 @@ impl Db {
         }
     }
 
+    /// PostgreSQL: drops the sequence of reading ids, which SQLite does not have.
+    async fn forget_reading_ids(&self) {
+        if let Db::Postgres(..) = self {
+            self.execute(&["DROP SEQUENCE reading_ids"]).await;
+        }
+    }
+
+    /// The samples as (id, last reading's id, connector, transaction), in id order.
+    async fn samples(&self) -> Vec<(i64, i64, i64, Option<i64>)> {
+        let sql = "SELECT id, last_reading_id, connector_id, transaction_id FROM samples ORDER BY id";
+        match self {
+            Db::Sqlite { path, .. } => {
+                let conn = rusqlite::Connection::open(path).expect("connection");
+                let mut stmt = conn.prepare(sql).expect("prepared");
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).expect("query");
+                rows.collect::<Result<_, _>>().expect("rows")
+            }
+            Db::Postgres(_, _, url) => {
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url).await.expect("connection");
+                sqlx::query_as(sql).fetch_all(&mut conn).await.expect("rows")
+            }
+        }
+    }
+
     async fn drop(self) {
         if let Db::Postgres(mut admin, tag, _) = self {
             common::drop_schema(&mut admin, &tag).await;
@@ -105,6 +130,7 @@ impl Db {
 const OLD_LAYOUT: &[&str] = &[
     "DROP VIEW meter_values",
     "DROP TABLE readings",
+    "DROP TABLE samples",
     "DROP TABLE reading_terms",
     "CREATE TABLE meter_values (id {id}, station_id TEXT NOT NULL, connector_id BIGINT NOT NULL, \
      transaction_id BIGINT, station_tx_id TEXT, timestamp TEXT NOT NULL, measurand TEXT NOT NULL, phase TEXT, \
@@ -122,12 +148,38 @@ const OLD_LAYOUT: &[&str] = &[
     "DELETE FROM schema_migrations WHERE version >= 14",
 ];
 
+/// The layout with codes and before samples, as migrations 14 and 15 left it, with five
+/// readings: the first two and the last two share all that a sample holds, the third is of
+/// another connector, and the fourth shares the first's fields but does not follow it.
+const CODED_LAYOUT: &[&str] = &[
+    "DROP VIEW meter_values",
+    "DROP TABLE readings",
+    "DROP TABLE samples",
+    "CREATE TABLE readings (id {id}, station_id TEXT NOT NULL, evse_id BIGINT, connector_id BIGINT NOT NULL, \
+     transaction_id BIGINT, station_tx_id TEXT, timestamp TEXT NOT NULL, location BIGINT NOT NULL, \
+     context BIGINT NOT NULL, format BIGINT NOT NULL, measurand BIGINT NOT NULL, phase BIGINT, unit TEXT NOT NULL, \
+     raw_value TEXT NOT NULL, value {real}, normalised_unit TEXT NOT NULL, signed_data TEXT)",
+    "CREATE INDEX readings_tx ON readings (transaction_id) WHERE transaction_id IS NOT NULL",
+    "CREATE VIEW meter_values AS SELECT * FROM readings",
+    // Location Outlet (42), context Sample.Periodic (47), format Raw (51); Voltage (23),
+    // Current.Import (20), phases L1 (28), L2 (29).
+    "INSERT INTO readings (station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, location, \
+     context, format, measurand, phase, unit, raw_value, value, normalised_unit, signed_data) VALUES \
+     ('CP1', NULL, 1, 7, 'tx-7', '2026-11-01T12:00:00.000Z', 42, 47, 51, 23, 28, 'V', '230', 230, 'V', NULL), \
+     ('CP1', NULL, 1, 7, 'tx-7', '2026-11-01T12:00:00.000Z', 42, 47, 51, 23, 29, 'V', '231', 231, 'V', NULL), \
+     ('CP1', NULL, 2, NULL, NULL, '2026-11-01T12:00:00.000Z', 42, 47, 51, 20, NULL, 'A', '0', 0, 'A', NULL), \
+     ('CP1', NULL, 1, 7, 'tx-7', '2026-11-01T12:00:00.000Z', 42, 47, 51, 20, 28, 'A', '16', 16, 'A', NULL), \
+     ('CP1', NULL, 1, 7, 'tx-7', '2026-11-01T12:00:00.000Z', 42, 47, 51, 20, 29, 'A', '15.5', 15.5, 'A', NULL)",
+    "DELETE FROM schema_migrations WHERE version >= 16",
+];
+
 async fn older_readings_get_codes_and_read_back_the_same(backend: &str) {
     let test = format!("older_readings_get_codes_{backend}");
     let Some(db) = Db::new(&test, backend).await else { return };
     assert_eq!(csms_store::READING_TERMS_FROM, 14, "OLD_LAYOUT forgets the migrations from this one on");
     Store::open(db.url(), StoreOptions::default()).await.expect("open").close().await;
     db.execute(OLD_LAYOUT).await;
+    db.forget_reading_ids().await;
 
     let store = Store::open(db.url(), StoreOptions::default()).await.expect("reopen migrates");
     let kept = store.meter_values(7).await.expect("read");
@@ -204,6 +256,72 @@ async fn older_readings_get_codes_and_read_back_the_same(backend: &str) {
     // The table itself holds the codes.
     assert_eq!(db.measurand_codes().await, [2, 23, 25, 24]);
     db.drop().await;
+}
+
+async fn coded_readings_become_samples(backend: &str) {
+    let test = format!("coded_readings_become_samples_{backend}");
+    let Some(db) = Db::new(&test, backend).await else { return };
+    assert_eq!(csms_store::SAMPLES_FROM, 16, "CODED_LAYOUT forgets the migrations from this one on");
+    Store::open(db.url(), StoreOptions::default()).await.expect("open").close().await;
+    db.execute(CODED_LAYOUT).await;
+    db.forget_reading_ids().await;
+
+    let store = Store::open(db.url(), StoreOptions::default()).await.expect("reopen migrates");
+    // Runs of consecutive readings that share everything a sample holds; ids kept.
+    assert_eq!(db.samples().await, [(1, 2, 1, Some(7)), (3, 3, 2, None), (4, 5, 1, Some(7))]);
+    let kept: Vec<_> = store
+        .meter_values(7)
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|v| (v.measurand, v.phase, v.location, v.context, v.format, v.raw_value, v.connector_id))
+        .collect();
+    let expected = |m: &str, p: &str, raw: &str| {
+        (m.to_string(), Some(p.to_string()), "Outlet".into(), "Sample.Periodic".into(), "Raw".into(), raw.into(), 1)
+    };
+    assert_eq!(
+        kept,
+        [
+            expected("Voltage", "L1", "230"),
+            expected("Voltage", "L2", "231"),
+            expected("Current.Import", "L1", "16"),
+            expected("Current.Import", "L2", "15.5")
+        ]
+    );
+
+    // New readings follow the converted ones: a sample of two, and one of a later time.
+    let at = chrono::Utc::now();
+    let later = at + chrono::Duration::seconds(1);
+    let mut readings: Vec<_> = ["1", "2"]
+        .into_iter()
+        .map(|v| reading(at, v.into(), Some("Frequency"), None, None, None, None, None, 0))
+        .collect();
+    readings.push(reading(later, "3".into(), Some("Frequency"), None, None, None, None, None, 0));
+    let op = Op::MeterValues {
+        station: StationId::parse("CP1").expect("id"),
+        evse_id: None,
+        connector_id: 3,
+        station_tx_id: None,
+        readings,
+    };
+    store.apply(op, Vec::new()).await.expect("stored");
+    store.close().await;
+    let samples = db.samples().await;
+    let [.., (a, a_last, 3, None), (b, b_last, 3, None)] = samples[..] else { panic!("{samples:?}") };
+    assert!(a > 5 && a_last == a + 1 && b == a_last + 1 && b_last == b, "{samples:?}");
+    let all = db.ids_and_words("meter_values").await;
+    assert_eq!(all.iter().map(|(id, _)| *id).collect::<Vec<_>>(), [1, 2, 3, 4, 5, a, a + 1, b]);
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn sqlite_coded_readings_become_samples() {
+    coded_readings_become_samples("sqlite").await;
+}
+
+#[tokio::test]
+async fn postgres_coded_readings_become_samples() {
+    coded_readings_become_samples("postgres").await;
 }
 
 #[tokio::test]
