@@ -159,8 +159,8 @@ macro_rules! sample_columns {
 }
 pub(crate) use sample_columns;
 
-/// A reading row's own columns, in the order both writers insert them (after `id` on PostgreSQL,
-/// where the writer gives it).
+/// A reading row's own columns, in the order both writers insert them (after `sample_id, id` on
+/// PostgreSQL, where the writer gives them).
 macro_rules! reading_columns {
     () => {
         "measurand, phase, unit, raw_value, value, normalised_unit, signed_data"
@@ -348,7 +348,10 @@ impl PgWriter {
     async fn flush(&mut self) -> Result<(), StoreError> {
         for (rows, statement) in [
             (&mut self.samples, concat!("COPY samples (", sample_columns!(), ") FROM STDIN (FORMAT binary)")),
-            (&mut self.readings, concat!("COPY readings (id, ", reading_columns!(), ") FROM STDIN (FORMAT binary)")),
+            (
+                &mut self.readings,
+                concat!("COPY readings (sample_id, id, ", reading_columns!(), ") FROM STDIN (FORMAT binary)"),
+            ),
         ] {
             if rows.is_empty() {
                 continue;

@@ -1104,9 +1104,10 @@ async fn insert_readings(
         let (first_id, last_id) = if let Some(pg) = conn.postgres() {
             let first_id = pg.reading_ids(sample.len()).await?;
             for (id, r) in (first_id..).zip(sample) {
-                // `id`, then in the order of `reading_columns!`.
+                // `sample_id, id`, then in the order of `reading_columns!`.
                 pg.readings
-                    .row(8)
+                    .row(9)
+                    .bigint(Some(first_id))
                     .bigint(Some(id))
                     .bigint(Some(terms::code_of(r.measurand)?))
                     .bigint(r.phase.map(terms::code_of).transpose()?)

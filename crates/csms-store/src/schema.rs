@@ -495,12 +495,22 @@ CREATE TABLE readings (
     {reading_columns}
 );
 {group_readings};
+INSERT INTO readings (id, measurand, phase, unit, raw_value, value, normalised_unit, signed_data)
+    SELECT id, measurand, phase, unit, raw_value, value, normalised_unit, signed_data FROM ungrouped_readings
+    ORDER BY id;
+DROP TABLE grouped;
 DROP TABLE ungrouped_readings;
 CREATE INDEX samples_tx ON samples (transaction_id) WHERE transaction_id IS NOT NULL;
 {meter_values_view};
 "#,
-    // As above; the ids come from a sequence that hands the writer a block of them at a time
-    // (`db::PgWriter`), since a sample's readings go in by `COPY` and need their ids first.
+    // As above, but a reading also names its sample, and is keyed by it: PostgreSQL's planner
+    // cannot estimate a range whose ends come from another row (it takes a fixed share of the
+    // whole table), so it joined a sample to its readings by scanning them all, or, made to seek
+    // the range, costed the seek by the table's size until JIT compilation cost half a second
+    // per read. An equality join on the key is estimated from its statistics. The ids come from
+    // a sequence that hands the writer a block of them at a time (`db::PgWriter`), since a
+    // sample's readings go in by `COPY` and need their ids first. Statistics are gathered at
+    // once: until autovacuum gets to the new tables the planner would guess.
     r#"-- postgres only
 DROP VIEW meter_values;
 ALTER TABLE readings RENAME TO ungrouped_readings;
@@ -511,13 +521,21 @@ CREATE TABLE samples (
     {sample_columns}
 );
 CREATE TABLE readings (
-    id BIGINT PRIMARY KEY,
-    {reading_columns}
+    sample_id BIGINT NOT NULL,
+    id BIGINT NOT NULL,
+    {reading_columns},
+    PRIMARY KEY (sample_id, id)
 );
 {group_readings};
+INSERT INTO readings (sample_id, id, measurand, phase, unit, raw_value, value, normalised_unit, signed_data)
+    SELECT g.sample_id, u.id, u.measurand, u.phase, u.unit, u.raw_value, u.value, u.normalised_unit, u.signed_data
+    FROM ungrouped_readings u JOIN grouped g ON g.id = u.id ORDER BY g.sample_id, u.id;
+DROP TABLE grouped;
 DROP TABLE ungrouped_readings;
 SELECT setval('reading_ids', COALESCE((SELECT max(id) FROM readings), 0) + 1, false);
 CREATE INDEX samples_tx ON samples (transaction_id) WHERE transaction_id IS NOT NULL;
+ANALYZE samples;
+ANALYZE readings;
 {meter_values_view};
 "#,
 ];
@@ -551,34 +569,33 @@ const READING_COLUMNS: &str = "measurand BIGINT NOT NULL,
     normalised_unit TEXT NOT NULL,
     signed_data TEXT";
 
-/// Older readings into samples and readings. A run of consecutive ids that share all nine shared
-/// fields is one sample (gaps and islands: within the readings that share the fields, the id
-/// less its rank is the same along a run of consecutive ids).
+/// Older readings into samples: a run of consecutive ids that share all nine shared fields is
+/// one sample (gaps and islands: within the readings that share the fields, the id less its
+/// rank is the same along a run of consecutive ids), whose id is the run's first. Leaves
+/// `grouped`, each reading's id with its sample's, for the readings' insert.
 const GROUP_READINGS: &str = "CREATE TEMP TABLE islands AS SELECT id, station_id, evse_id, connector_id, \
     transaction_id, station_tx_id, timestamp, location, context, format, id - row_number() OVER (PARTITION BY \
     station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, location, context, format \
     ORDER BY id) AS island FROM ungrouped_readings;
+CREATE TEMP TABLE grouped AS SELECT id, min(id) OVER (PARTITION BY station_id, evse_id, connector_id, \
+    transaction_id, station_tx_id, timestamp, location, context, format, island) AS sample_id, station_id, \
+    evse_id, connector_id, transaction_id, station_tx_id, timestamp, location, context, format FROM islands;
+DROP TABLE islands;
 INSERT INTO samples (id, last_reading_id, station_id, evse_id, connector_id, transaction_id, station_tx_id, \
-    timestamp, location, context, format) SELECT min(id), max(id), station_id, evse_id, connector_id, \
-    transaction_id, station_tx_id, timestamp, location, context, format FROM islands GROUP BY station_id, evse_id, \
-    connector_id, transaction_id, station_tx_id, timestamp, location, context, format, island ORDER BY min(id);
-INSERT INTO readings (id, measurand, phase, unit, raw_value, value, normalised_unit, signed_data) \
-    SELECT id, measurand, phase, unit, raw_value, value, normalised_unit, signed_data FROM ungrouped_readings \
-    ORDER BY id;
-DROP TABLE islands";
+    timestamp, location, context, format) SELECT sample_id, max(id), station_id, evse_id, connector_id, \
+    transaction_id, station_tx_id, timestamp, location, context, format FROM grouped \
+    GROUP BY sample_id, station_id, evse_id, connector_id, transaction_id, station_tx_id, timestamp, location, \
+    context, format ORDER BY sample_id";
 
-/// A sample's readings, joined to its row `s` as `r`: the readings whose ids run from the
-/// sample's to its `last_reading_id`. SQLite seeks that range of the rowid for each sample.
-/// PostgreSQL's planner cannot estimate a range whose ends come from another table (it takes a
-/// fixed share of the whole table) and, the join written plainly, scanned every reading of the
-/// database once per sample; as a subquery it cannot pull up (`OFFSET 0`) it seeks the range in
-/// the primary key for each sample.
+/// A sample's readings, joined to its row `s` as `r`. SQLite: the readings whose ids run from
+/// the sample's to its `last_reading_id`, a range of the rowid it seeks for each sample.
+/// PostgreSQL: by the readings' `sample_id` (see migration 17).
 macro_rules! readings_of_samples {
     (sqlite) => {
         "JOIN readings r ON r.id BETWEEN s.id AND s.last_reading_id"
     };
     (postgres) => {
-        "CROSS JOIN LATERAL (SELECT * FROM readings WHERE id BETWEEN s.id AND s.last_reading_id OFFSET 0) r"
+        "JOIN readings r ON r.sample_id = s.id"
     };
 }
 pub(crate) use readings_of_samples;
