@@ -1,9 +1,9 @@
 //! The database schema, one text for both backends: `{id}`, `{real}` stand for the column
-//! types the two dialects spell differently, `{reading_terms}` for the insert of every reading
-//! term (`terms`) and `{meter_values_view}` for the view of readings with their words; a
-//! migration marked `-- sqlite only` is empty on
-//! PostgreSQL, one marked `-- postgres only` on SQLite. Migrations are applied in order and
-//! recorded in `schema_migrations`, so a database is upgraded in place at start.
+//! types the two dialects spell differently, and the other placeholders for texts kept once
+//! below (`migrations` fills them in: the reading terms, the columns of samples and readings,
+//! the grouping of older readings into samples, the views); a migration marked `-- sqlite only`
+//! is empty on PostgreSQL, one marked `-- postgres only` on SQLite. Migrations are applied in
+//! order and recorded in `schema_migrations`, so a database is upgraded in place at start.
 
 use crate::Backend;
 
