@@ -325,6 +325,7 @@ impl PgWriter {
     /// that rolls back are skipped, as a sequence's always are.
     pub(crate) async fn reading_ids(&mut self, count: usize) -> Result<i64, StoreError> {
         let count = count as i64;
+        debug_assert!(count <= READING_ID_BLOCK, "{count} ids do not fit in one block");
         if self.reading_ids.end - self.reading_ids.start < count {
             let first: i64 = sqlx::query_scalar("SELECT nextval('reading_ids')").fetch_one(&mut self.conn).await?;
             self.reading_ids = first..first + READING_ID_BLOCK;

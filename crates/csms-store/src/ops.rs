@@ -1074,8 +1074,8 @@ const SAMPLE_MAX: usize = 256;
 /// place and transaction, its readings rows of `readings` with consecutive ids, the first of
 /// which is the sample's. SQLite: the readings, up to 16 a statement, whose ids it gives in
 /// order (nothing else inserts or deletes readings), then the sample. PostgreSQL, where every
-/// statement is a round trip: both gathered and inserted by `COPY` before the writer's next
-/// statement (see `db::PgWriter`), with ids from a block the writer holds.
+/// statement is a round trip: both gathered for `COPY`, sent before COMMIT or a read of them
+/// (see `db::PgWriter`), with ids from a block the writer holds.
 async fn insert_readings(
     conn: &mut Conn,
     station: &StationId,

@@ -314,6 +314,58 @@ async fn coded_readings_become_samples(backend: &str) {
     db.drop().await;
 }
 
+/// A MeterValue of 300 sampled values that share everything: two samples (a sample holds at
+/// most 256), the first written in 16 statements on SQLite, and every value read back in order.
+async fn a_long_run_of_readings_is_split_into_samples(backend: &str) {
+    let test = format!("a_long_run_of_readings_{backend}");
+    let Some(db) = Db::new(&test, backend).await else { return };
+    let store = Store::open(db.url(), StoreOptions::default()).await.expect("open");
+    let at = chrono::Utc::now();
+    let start = csms_store::Op::StartTransaction(csms_store::StartTx {
+        station: StationId::parse("CP1").expect("id"),
+        connector_id: 1,
+        id_token: "TAG".into(),
+        meter_start_wh: 0.0,
+        reservation_id: None,
+        timestamp: at,
+        now: at,
+    });
+    let csms_store::Outcome::Started { transaction_id, .. } = store.apply(start, Vec::new()).await.expect("started")
+    else {
+        panic!("no transaction")
+    };
+    let readings = (0..300)
+        .map(|n| reading(at, n.to_string(), Some("Voltage"), Some("L1-N"), None, None, None, Some("V"), 0))
+        .collect();
+    let op = Op::MeterValues {
+        station: StationId::parse("CP1").expect("id"),
+        evse_id: None,
+        connector_id: 1,
+        station_tx_id: Some(transaction_id.to_string()),
+        readings,
+    };
+    store.apply(op, Vec::new()).await.expect("stored");
+    let values: Vec<String> =
+        store.meter_values(transaction_id).await.expect("read").into_iter().map(|v| v.raw_value).collect();
+    assert_eq!(values, (0..300).map(|n| n.to_string()).collect::<Vec<_>>());
+    store.close().await;
+    let samples = db.samples().await;
+    let [(a, a_last, 1, Some(tx_a)), (b, b_last, 1, Some(tx_b))] = samples[..] else { panic!("{samples:?}") };
+    assert_eq!((a_last - a + 1, b, b_last - b + 1), (256, a_last + 1, 44), "{samples:?}");
+    assert_eq!((tx_a, tx_b), (transaction_id, transaction_id));
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn sqlite_a_long_run_of_readings_is_split_into_samples() {
+    a_long_run_of_readings_is_split_into_samples("sqlite").await;
+}
+
+#[tokio::test]
+async fn postgres_a_long_run_of_readings_is_split_into_samples() {
+    a_long_run_of_readings_is_split_into_samples("postgres").await;
+}
+
 #[tokio::test]
 async fn sqlite_coded_readings_become_samples() {
     coded_readings_become_samples("sqlite").await;
