@@ -373,7 +373,7 @@ impl PgWriter {
 
     /// Appends blocks to the message log, in order (so a station's blocks get ascending ids).
     pub(crate) async fn insert_blocks(&mut self, blocks: &[crate::log_blocks::Block<'_>]) -> Result<(), StoreError> {
-        let conn = self.ready().await?;
+        let conn = &mut self.conn;
         sqlx::query(
             "INSERT INTO message_blocks (station_id, frames, last_at, body) \
              SELECT s, f, l, b FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bytea[]) \
@@ -386,11 +386,6 @@ impl PgWriter {
         .execute(conn)
         .await?;
         Ok(())
-    }
-
-    /// The connection, for a statement that reads no readings or samples.
-    async fn ready(&mut self) -> Result<&mut PgConnection, StoreError> {
-        Ok(&mut self.conn)
     }
 }
 
@@ -497,7 +492,7 @@ impl Conn {
             Conn::Postgres(pg) => {
                 // Before COMMIT, whatever was gathered.
                 pg.flush().await?;
-                pg.ready().await?.execute(sql).await?;
+                pg.conn.execute(sql).await?;
             }
             Conn::Closed => return Err(StoreError::Closed),
         }
@@ -645,7 +640,7 @@ impl<'q> Query<'q> {
                 bind_sqlite(stmt, &self.args)?;
                 Ok(Done(stmt.raw_execute()? as u64))
             }),
-            Conn::Postgres(pg) => Ok(Done(self.into_sqlx().execute(pg.ready().await?).await?.rows_affected())),
+            Conn::Postgres(pg) => Ok(Done(self.into_sqlx().execute(&mut pg.conn).await?.rows_affected())),
             Conn::Closed => Err(StoreError::Closed),
         }
     }
@@ -654,7 +649,7 @@ impl<'q> Query<'q> {
         match conn {
             Conn::Sqlite(c) => self.sqlite_rows(c, usize::MAX),
             Conn::Postgres(pg) => {
-                Ok(self.into_sqlx().fetch_all(pg.ready().await?).await?.into_iter().map(Row::Pg).collect())
+                Ok(self.into_sqlx().fetch_all(&mut pg.conn).await?.into_iter().map(Row::Pg).collect())
             }
             Conn::Closed => Err(StoreError::Closed),
         }
@@ -663,7 +658,7 @@ impl<'q> Query<'q> {
     pub(crate) async fn fetch_optional(self, conn: &mut Conn) -> Result<Option<Row>, StoreError> {
         match conn {
             Conn::Sqlite(c) => Ok(self.sqlite_rows(c, 1)?.pop()),
-            Conn::Postgres(pg) => Ok(self.into_sqlx().fetch_optional(pg.ready().await?).await?.map(Row::Pg)),
+            Conn::Postgres(pg) => Ok(self.into_sqlx().fetch_optional(&mut pg.conn).await?.map(Row::Pg)),
             Conn::Closed => Err(StoreError::Closed),
         }
     }
@@ -753,10 +748,6 @@ impl<'q, T: Column> QueryScalar<'q, T> {
     pub(crate) fn bind(mut self, value: impl Into<Arg<'q>>) -> Self {
         self.inner = self.inner.bind(value);
         self
-    }
-
-    pub(crate) async fn fetch_all(self, conn: &mut Conn) -> Result<Vec<T>, StoreError> {
-        self.inner.fetch_all(conn).await?.iter().map(Row::first).collect()
     }
 
     pub(crate) async fn fetch_optional(self, conn: &mut Conn) -> Result<Option<T>, StoreError> {

@@ -15,32 +15,6 @@ use csms_core::transactions;
 use csms_core::Timestamp;
 use std::sync::LazyLock;
 
-/// A transaction's energy registers (`$1`: the transaction, `$2`: the register's code) in time
-/// order, with the columns `columns` of `r` (the reading) and `s` (its sample), in the
-/// statement for `conn`'s backend. The readings gathered for PostgreSQL's `COPY` must be sent
-/// first (`Conn::send_gathered`).
-macro_rules! energy_registers {
-    ($conn:expr, $columns:literal) => {{
-        macro_rules! for_backend {
-            ($backend:ident) => {
-                concat!(
-                    "SELECT ",
-                    $columns,
-                    " FROM samples s ",
-                    readings_of_samples!($backend),
-                    " WHERE s.transaction_id = $1 AND r.measurand = $2 AND r.phase IS NULL \
-                     AND r.normalised_unit = 'Wh' AND r.value IS NOT NULL ORDER BY s.timestamp, r.id"
-                )
-            };
-        }
-        if $conn.is_sqlite() {
-            for_backend!(sqlite)
-        } else {
-            for_backend!(postgres)
-        }
-    }};
-}
-
 /// One frame for the message log.
 #[derive(Debug, Clone)]
 pub struct FrameLog {
@@ -1019,12 +993,8 @@ async fn stop_transaction(conn: &mut Conn, s: &StopTx) -> Result<Outcome, StoreE
     };
     let place = Place { evse_id: None, connector_id: connector.unwrap_or(0) };
     insert_readings(conn, &s.station, place, Some(id), Some(&s.station_tx_id), &s.readings).await?;
-    conn.send_gathered().await?;
-    let registers: Vec<f64> = query_scalar(energy_registers!(conn, "r.value"))
-        .bind(id)
-        .bind(terms::code_of(ENERGY_IMPORT_REGISTER)?)
-        .fetch_all(&mut *conn)
-        .await?;
+    let registers: Vec<f64> =
+        energy_registers(conn, id).await?.iter().map(|r| r.try_get("value")).collect::<Result<_, _>>()?;
     let energy = match meter_start {
         Some(start) => {
             let (energy, energy_flags) = transactions::energy(start, s.meter_stop_wh, &registers);
@@ -1047,6 +1017,24 @@ async fn stop_transaction(conn: &mut Conn, s: &StopTx) -> Result<Outcome, StoreE
     .execute(conn)
     .await?;
     Ok(Outcome::Stopped(auth))
+}
+
+/// A transaction's energy registers in time order: rows of `value` and `context` (its code).
+/// On PostgreSQL the readings gathered for `COPY` are sent first.
+async fn energy_registers(conn: &mut Conn, transaction_id: i64) -> Result<Vec<Row>, StoreError> {
+    macro_rules! energy_registers {
+        ($backend:ident) => {
+            concat!(
+                "SELECT r.value, s.context FROM samples s ",
+                readings_of_samples!($backend),
+                " WHERE s.transaction_id = $1 AND r.measurand = $2 AND r.phase IS NULL \
+                 AND r.normalised_unit = 'Wh' AND r.value IS NOT NULL ORDER BY s.timestamp, r.id"
+            )
+        };
+    }
+    let sql = if conn.is_sqlite() { energy_registers!(sqlite) } else { energy_registers!(postgres) };
+    conn.send_gathered().await?;
+    query(sql).bind(transaction_id).bind(terms::code_of(ENERGY_IMPORT_REGISTER)?).fetch_all(conn).await
 }
 
 /// Where on a station a reading was taken.
@@ -1101,7 +1089,7 @@ async fn insert_readings(
         let timestamp = format_timestamp(&first.timestamp);
         let (location, context, format) =
             (terms::code_of(first.location)?, terms::code_of(first.context)?, terms::code_of(first.format)?);
-        let (first_id, last_id) = if let Some(pg) = conn.postgres() {
+        if let Some(pg) = conn.postgres() {
             let first_id = pg.reading_ids(sample.len()).await?;
             for (id, r) in (first_id..).zip(sample) {
                 // `sample_id, id`, then in the order of `reading_columns!`.
@@ -1117,59 +1105,51 @@ async fn insert_readings(
                     .text(Some(&r.normalised_unit))
                     .text(r.signed_data.as_deref());
             }
-            (first_id, first_id + sample.len() as i64 - 1)
-        } else {
-            for values in sample.chunks(INSERT_READINGS.max()) {
-                let mut insert = query(INSERT_READINGS.sql(values.len())).reserve(INSERT_READINGS.params(values.len()));
-                for r in values {
-                    insert = insert
-                        .bind(terms::code_of(r.measurand)?)
-                        .bind(r.phase.map(terms::code_of).transpose()?)
-                        .bind(&*r.unit)
-                        .bind(&r.raw_value)
-                        .bind(r.value)
-                        .bind(&*r.normalised_unit)
-                        .bind(r.signed_data.as_deref());
-                }
-                insert.execute(conn).await?;
-            }
-            let last_id = conn.last_insert_rowid().ok_or(StoreError::Closed)?;
-            (last_id - sample.len() as i64 + 1, last_id)
-        };
-        match conn.postgres() {
             // In the order of `sample_columns!`.
-            Some(pg) => {
-                pg.samples
-                    .row(11)
-                    .bigint(Some(first_id))
-                    .bigint(Some(last_id))
-                    .text(Some(station.as_str()))
-                    .bigint(place.evse_id)
-                    .bigint(Some(place.connector_id))
-                    .bigint(transaction_id)
-                    .text(station_tx_id)
-                    .text(Some(&timestamp))
-                    .bigint(Some(location))
-                    .bigint(Some(context))
-                    .bigint(Some(format));
-            }
-            None => {
-                query(INSERT_SAMPLE)
-                    .bind(first_id)
-                    .bind(last_id)
-                    .bind(station.as_str())
-                    .bind(place.evse_id)
-                    .bind(place.connector_id)
-                    .bind(transaction_id)
-                    .bind(station_tx_id)
-                    .bind(&timestamp)
-                    .bind(location)
-                    .bind(context)
-                    .bind(format)
-                    .execute(conn)
-                    .await?;
-            }
+            pg.samples
+                .row(11)
+                .bigint(Some(first_id))
+                .bigint(Some(first_id + sample.len() as i64 - 1))
+                .text(Some(station.as_str()))
+                .bigint(place.evse_id)
+                .bigint(Some(place.connector_id))
+                .bigint(transaction_id)
+                .text(station_tx_id)
+                .text(Some(&timestamp))
+                .bigint(Some(location))
+                .bigint(Some(context))
+                .bigint(Some(format));
+            continue;
         }
+        for values in sample.chunks(INSERT_READINGS.max()) {
+            let mut insert = query(INSERT_READINGS.sql(values.len())).reserve(INSERT_READINGS.params(values.len()));
+            for r in values {
+                insert = insert
+                    .bind(terms::code_of(r.measurand)?)
+                    .bind(r.phase.map(terms::code_of).transpose()?)
+                    .bind(&*r.unit)
+                    .bind(&r.raw_value)
+                    .bind(r.value)
+                    .bind(&*r.normalised_unit)
+                    .bind(r.signed_data.as_deref());
+            }
+            insert.execute(conn).await?;
+        }
+        let last_id = conn.last_insert_rowid().ok_or(StoreError::Closed)?;
+        query(INSERT_SAMPLE)
+            .bind(last_id - sample.len() as i64 + 1)
+            .bind(last_id)
+            .bind(station.as_str())
+            .bind(place.evse_id)
+            .bind(place.connector_id)
+            .bind(transaction_id)
+            .bind(station_tx_id)
+            .bind(&timestamp)
+            .bind(location)
+            .bind(context)
+            .bind(format)
+            .execute(conn)
+            .await?;
     }
     Ok(())
 }
@@ -1414,12 +1394,7 @@ async fn transaction_event(conn: &mut Conn, e: &TxEvent) -> Result<Outcome, Stor
 /// Recomputes a 2.0.1 transaction's meter start, and at its end the stop and the energy, from
 /// its register readings.
 async fn settle_energy(conn: &mut Conn, id: i64, e: &TxEvent, flags: &mut Vec<String>) -> Result<(), StoreError> {
-    conn.send_gathered().await?;
-    let rows = query(energy_registers!(conn, "r.value, s.context"))
-        .bind(id)
-        .bind(terms::code_of(ENERGY_IMPORT_REGISTER)?)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = energy_registers(conn, id).await?;
     let readings: Vec<(f64, &str)> = rows
         .iter()
         .map(|r| {
