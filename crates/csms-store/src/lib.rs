@@ -439,6 +439,9 @@ struct Syncer {
 /// the writer's connection waits for the one before. Pruning runs here too, for the same reason.
 struct LogWriter {
     work: std::sync::mpsc::SyncSender<LogWork>,
+    /// The frames' vectors, emptied, back for the writer to fill again: a fresh one grew by
+    /// reallocation and faulted its pages in at every part of the log.
+    emptied: std::sync::mpsc::Receiver<Vec<FrameLog>>,
     thread: std::thread::JoinHandle<()>,
 }
 
@@ -474,14 +477,16 @@ struct LogConn {
     conn: db::Conn,
     target: LogTarget,
     runtime: tokio::runtime::Runtime,
+    packer: log_blocks::Packer,
 }
 
 impl LogConn {
     fn write_frames(&mut self, frames: &[FrameLog]) -> Result<(), StoreError> {
         let conn = &mut self.conn;
+        let blocks = self.packer.blocks(frames);
         let result = self.runtime.block_on(async {
             conn.begin().await?;
-            ops::log_frames(conn, frames).await?;
+            ops::log_blocks(conn, &blocks).await?;
             conn.commit().await
         });
         self.recover_if(result)
@@ -522,6 +527,7 @@ impl LogWriter {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(StoreError::Thread)?;
         // Bounded: a log that falls behind slows the writer down rather than filling memory.
         let (work, rx) = std::sync::mpsc::sync_channel::<LogWork>(64);
+        let (give_back, emptied) = std::sync::mpsc::sync_channel::<Vec<FrameLog>>(1);
         let (ready_tx, ready) = std::sync::mpsc::channel::<Result<(), StoreError>>();
         let thread = std::thread::Builder::new()
             .name("strom-log".into())
@@ -529,7 +535,7 @@ impl LogWriter {
                 let mut log = match target.open(&runtime) {
                     Ok(conn) => {
                         let _ = ready_tx.send(Ok(()));
-                        LogConn { conn, target, runtime }
+                        LogConn { conn, target, runtime, packer: log_blocks::Packer::default() }
                     }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
@@ -543,7 +549,11 @@ impl LogWriter {
                     for item in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok())) {
                         match item {
                             LogWork::Frames(mut more, done) => {
-                                frames.append(&mut more);
+                                if frames.is_empty() {
+                                    frames = more;
+                                } else {
+                                    frames.append(&mut more);
+                                }
                                 waiting.extend(done);
                             }
                             LogWork::Apply(op, reply) => ops.push((op, reply)),
@@ -557,6 +567,14 @@ impl LogWriter {
                     for done in waiting {
                         let _ = done.send(());
                     }
+                    // Kept at half again what this part needed, so a burst (a boot storm) does
+                    // not stay allocated once the load is back to normal.
+                    let used = frames.len();
+                    frames.clear();
+                    if used > 0 {
+                        frames.shrink_to(used + used / 2);
+                    }
+                    let _ = give_back.try_send(frames);
                     for (op, reply) in ops {
                         let result = log.apply(&op);
                         if let Some(reply) = reply {
@@ -568,7 +586,7 @@ impl LogWriter {
             })
             .map_err(StoreError::Thread)?;
         ready.recv().map_err(|_| StoreError::Closed)??;
-        Ok(LogWriter { work, thread })
+        Ok(LogWriter { work, emptied, thread })
     }
 
     /// Writes what is queued and waits for the thread.
@@ -908,7 +926,8 @@ impl Writer {
         if self.log.is_empty() && waiting.is_empty() {
             return;
         }
-        let frames = std::mem::take(&mut self.log);
+        let emptied = self.log_writer.emptied.try_recv().unwrap_or_default();
+        let frames = std::mem::replace(&mut self.log, emptied);
         if self.log_writer.work.send(LogWork::Frames(frames, waiting)).is_err() {
             tracing::warn!("the message log's thread has stopped: frames not logged");
         }

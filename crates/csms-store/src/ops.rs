@@ -3,6 +3,7 @@
 //! and records their results.
 
 use crate::db::{query, query_made, query_scalar, reading_columns, sample_columns, Conn, MultiRow, Row};
+use crate::log_blocks::Block;
 use crate::schema::readings_of_samples;
 use crate::{terms, StoreError};
 use csms_core::access::Role;
@@ -383,12 +384,11 @@ pub enum Outcome {
 static INSERT_BLOCKS: LazyLock<MultiRow> =
     LazyLock::new(|| MultiRow::new("message_blocks (station_id, frames, last_at, body)", 0, 4, 64));
 
-/// Stores frames for the message log, a block per station (`log_blocks`): up to 64 blocks a
+/// Stores the message log's blocks (`log_blocks::Packer`): up to 64 blocks a
 /// statement on SQLite, one bulk insert on PostgreSQL, where every statement is a round trip.
-pub(crate) async fn log_frames(conn: &mut Conn, frames: &[FrameLog]) -> Result<(), StoreError> {
-    let blocks = crate::log_blocks::blocks(frames);
+pub(crate) async fn log_blocks(conn: &mut Conn, blocks: &[Block<'_>]) -> Result<(), StoreError> {
     if let Some(pg) = conn.postgres() {
-        return pg.insert_blocks(&blocks).await;
+        return pg.insert_blocks(blocks).await;
     }
     for part in blocks.chunks(INSERT_BLOCKS.max()) {
         let mut insert = query(INSERT_BLOCKS.sql(part.len()));
