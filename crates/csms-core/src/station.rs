@@ -2,20 +2,23 @@
 //! and what a boot tells about the hardware.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// A station identity: the last path segment of its WebSocket URL. OCPP 2.0.1 limits it to 48
 /// characters of the identifierString set without `:`; Ström applies that rule to both versions
 /// (CHECKLIST §1.4).
+///
+/// Shared, not copied: every message's operation and log frames name their station, and a
+/// clone is a reference count rather than an allocation freed on another thread.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct StationId(String);
+pub struct StationId(Arc<str>);
 
 impl StationId {
     pub const MAX_LEN: usize = 48;
 
     pub fn parse(text: &str) -> Option<StationId> {
         let allowed = |c: char| c.is_ascii_alphanumeric() || "*-_=+|@.".contains(c);
-        (!text.is_empty() && text.len() <= Self::MAX_LEN && text.chars().all(allowed))
-            .then(|| StationId(text.to_string()))
+        (!text.is_empty() && text.len() <= Self::MAX_LEN && text.chars().all(allowed)).then(|| StationId(text.into()))
     }
 
     pub fn as_str(&self) -> &str {

@@ -135,12 +135,7 @@ impl Session {
     }
 
     fn frame_log(&self, direction: &'static str, frame: &str) -> FrameLog {
-        FrameLog {
-            station_id: self.station.as_str().to_owned(),
-            direction,
-            at: self.gateway.clock.now(),
-            frame: frame.to_string(),
-        }
+        FrameLog { station_id: self.station.clone(), direction, at: self.gateway.clock.now(), frame: frame.to_string() }
     }
 
     /// Handles one text frame; returns the frame to send back, if any.

@@ -124,7 +124,7 @@ async fn run(store: &Store, ids: &[StationId], scenario: &str, rounds: usize) ->
 /// A frame as long as the message it stands for, in each direction.
 fn frames(station: &StationId, inbound: usize, outbound: usize) -> Vec<FrameLog> {
     let frame = |direction, len| FrameLog {
-        station_id: station.as_str().to_string(),
+        station_id: station.clone(),
         direction,
         at: chrono::Utc::now(),
         frame: "x".repeat(len),

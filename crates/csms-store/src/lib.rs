@@ -909,7 +909,7 @@ impl Writer {
     fn keep_frames(&mut self, frames: &mut Vec<FrameLog>) {
         if !frames.is_empty() {
             self.log_since.get_or_insert_with(std::time::Instant::now);
-            self.log_bytes += frames.iter().map(|f| f.frame.len() + f.station_id.len()).sum::<usize>();
+            self.log_bytes += frames.iter().map(|f| f.frame.len() + f.station_id.as_str().len()).sum::<usize>();
             self.log.append(frames);
         }
     }

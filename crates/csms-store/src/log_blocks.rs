@@ -228,9 +228,13 @@ mod tests {
         Packer::default().blocks(frames)
     }
 
+    fn station_id(text: &str) -> csms_core::station::StationId {
+        csms_core::station::StationId::parse(text).expect("a valid station id")
+    }
+
     fn frame(station: &str, direction: &'static str, second: u32, text: &str) -> FrameLog {
         FrameLog {
-            station_id: station.into(),
+            station_id: station_id(station),
             direction,
             at: chrono::Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, second).single().expect("valid")
                 + chrono::Duration::milliseconds(7),
@@ -305,7 +309,7 @@ mod tests {
         let mut frames = Vec::new();
         for (station, n) in [("A", 20), ("B", 1000), ("C", 20), ("D", 300)] {
             frames.extend(meter_values(n).into_iter().map(|mut f| {
-                f.station_id = station.to_string();
+                f.station_id = station_id(station);
                 f
             }));
         }
@@ -316,7 +320,7 @@ mod tests {
             let body = unpack(&block.body).expect("unpacks");
             let read: Vec<&str> = decode(&body).expect("decodes").into_iter().map(|d| d.frame).collect();
             let logged: Vec<&str> =
-                frames.iter().filter(|f| f.station_id == station).map(|f| f.frame.as_str()).collect();
+                frames.iter().filter(|f| f.station_id.as_str() == station).map(|f| f.frame.as_str()).collect();
             assert_eq!(read, logged, "{station}");
         }
     }
@@ -327,7 +331,7 @@ mod tests {
     fn a_reused_packer_packs_as_a_fresh_one() {
         let mut big = meter_values(1500);
         big.extend(meter_values(40).into_iter().map(|mut f| {
-            f.station_id = "B".into();
+            f.station_id = station_id("B");
             f
         }));
         let flushes = [big, vec![frame("C", "in", 1, r#"[2,"9","Heartbeat",{}]"#)], meter_values(7), Vec::new()];

@@ -19,7 +19,7 @@ use std::sync::LazyLock;
 /// One frame for the message log.
 #[derive(Debug, Clone)]
 pub struct FrameLog {
-    pub station_id: String,
+    pub station_id: StationId,
     /// `in` (station to Ström) or `out`.
     pub direction: &'static str,
     pub at: Timestamp,

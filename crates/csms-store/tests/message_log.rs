@@ -5,11 +5,12 @@
 mod common;
 
 use chrono::TimeZone;
+use csms_core::station::StationId;
 use csms_store::{FrameLog, Op, Store, StoreOptions};
 
 fn frame(station: &str, day: u32, text: &str) -> FrameLog {
     FrameLog {
-        station_id: station.to_string(),
+        station_id: StationId::parse(station).expect("a valid station id"),
         direction: "in",
         at: chrono::Utc.with_ymd_and_hms(2026, 11, day, 12, 0, 0).single().expect("valid"),
         frame: text.to_string(),
@@ -288,7 +289,7 @@ async fn the_log_reconnects_after_postgres_drops_its_connection() {
 fn meter_frames(station: &str, n: usize) -> Vec<FrameLog> {
     (0..n)
         .map(|i| FrameLog {
-            station_id: station.to_string(),
+            station_id: StationId::parse(station).expect("a valid station id"),
             direction: if i % 2 == 0 { "in" } else { "out" },
             at: chrono::Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).single().expect("valid")
                 + chrono::Duration::seconds(i as i64),
