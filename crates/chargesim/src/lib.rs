@@ -3,4 +3,5 @@
 //! only, never on Ström's server crates.
 
 pub mod bench;
+pub mod responder;
 pub mod sim;

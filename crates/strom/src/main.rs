@@ -37,6 +37,13 @@ enum Command {
     Bench(BenchArgs),
     /// Run a fleet of simulated stations through charging sessions and faults; print a JSON summary.
     Sim(SimArgs),
+    /// A bare OCPP-J responder for `strom bench` to measure the machine against: it answers every
+    /// CALL with an empty CALLRESULT and validates and stores nothing (BENCHMARKS.md).
+    Responder {
+        /// Address to listen on (loopback by default).
+        #[arg(long, default_value = "127.0.0.1:18181")]
+        listen: std::net::SocketAddr,
+    },
     /// Stations, through the API of a running Ström.
     Station {
         #[command(subcommand)]
@@ -368,6 +375,13 @@ fn main() -> Result<()> {
             println!("{json}");
             Ok(())
         }
+        Command::Responder { listen } => runtime()?
+            .block_on(async {
+                let listener = tokio::net::TcpListener::bind(listen).await?;
+                println!("responder listening on {}", listener.local_addr()?);
+                chargesim::responder::serve(listener).await
+            })
+            .map_err(Into::into),
         Command::Sim(args) => {
             let config = sim_config(args)?;
             let report = runtime()?.block_on(chargesim::sim::run(config));

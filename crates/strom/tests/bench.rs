@@ -62,3 +62,37 @@ async fn bench_meter_and_session_runs_report_honestly(backend: Backend) {
     assert!(idle["server_rss_connected_kib"].as_u64().is_some_and(|kib| kib > 0), "{idle}");
     assert!(idle["server_kib_per_connection"].is_number(), "{idle}");
 }
+
+/// `strom responder`, the machine's yardstick: it answers every CALL of `strom bench` at once,
+/// and holds the stations' connections until they close them.
+#[tokio::test]
+async fn the_bare_responder_answers_every_call() {
+    use tokio::io::AsyncBufReadExt;
+    let mut responder = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
+        .args(["responder", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("strom responder starts");
+    let mut lines = tokio::io::BufReader::new(responder.stdout.take().expect("stdout")).lines();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(10), lines.next_line())
+        .await
+        .expect("the responder says where it listens")
+        .expect("stdout")
+        .expect("a line");
+    let addr = first.strip_prefix("responder listening on ").expect(&first).to_string();
+    for scenario in ["meter", "heartbeat"] {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
+            .args(["bench", "--url", &format!("ws://{addr}/ocpp"), "--duration", "1", "--stations", "3"])
+            .args(["--scenario", scenario])
+            .output()
+            .await
+            .expect("strom bench runs");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let report: Value = serde_json::from_slice(&output.stdout).expect("one JSON line");
+        assert_eq!((report["connected"].as_u64(), report["failed_stations"].as_u64()), (Some(3), Some(0)), "{report}");
+        assert_eq!((report["errors"].as_u64(), report["timeouts"].as_u64()), (Some(0), Some(0)), "{report}");
+        assert!(report["calls"].as_u64().is_some_and(|calls| calls > 3), "{report}");
+    }
+    assert!(responder.try_wait().expect("status").is_none(), "the responder is still running");
+}
