@@ -23,17 +23,23 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
 
 /// The first subprotocol the station offers, agreed to as it is: OCPP-J clients refuse a
 /// handshake without one.
-fn agree_protocol(request: &Request, mut response: Response) -> Result<Response, ErrorResponse> {
+fn agree_protocol(request: &Request, mut response: Response) -> Response {
     let offered = request.headers().get("Sec-WebSocket-Protocol").and_then(|v| v.to_str().ok());
     if let Some(Ok(first)) = offered.and_then(|v| v.split(',').next()).map(|p| p.trim().parse()) {
         response.headers_mut().insert("Sec-WebSocket-Protocol", first);
     }
-    Ok(response)
+    response
 }
 
 async fn answer(stream: TcpStream) -> Result<(), Error> {
     stream.set_nodelay(true)?;
-    let mut ws = tokio_tungstenite::accept_hdr_async(stream, agree_protocol).await?;
+    // The shape tungstenite's handshake callback has; its error is an HTTP response, never
+    // returned here.
+    #[allow(clippy::result_large_err)]
+    let agree = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
+        Ok(agree_protocol(request, response))
+    };
+    let mut ws = tokio_tungstenite::accept_hdr_async(stream, agree).await?;
     while let Some(message) = ws.next().await {
         match message? {
             Message::Text(text) => {
