@@ -932,45 +932,34 @@ async fn start_transaction(conn: &mut Conn, s: &StartTx) -> Result<Outcome, Stor
     // by a statement of its own: as one `INSERT … SELECT … RETURNING` the insert cost SQLite
     // 72,000 instructions, a tenth of the writer's work per charging session (BENCHMARKS.md).
     // PostgreSQL: the column's sequence, in the insert (a statement is a round trip there).
-    let id: i64 = if conn.is_sqlite() {
+    let sqlite = conn.is_sqlite();
+    let insert = query(if sqlite {
+        "INSERT INTO transactions (station_id, connector_id, id_token, start_auth_status, started_at, \
+         meter_start_wh, reservation_id, created_at, id, station_tx_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    } else {
+        "INSERT INTO transactions (id, station_tx_id, station_id, connector_id, id_token, start_auth_status, \
+         started_at, meter_start_wh, reservation_id, created_at) \
+         SELECT n, CAST(n AS TEXT), $1, $2, $3, $4, $5, $6, $7, $8 \
+         FROM (SELECT nextval(pg_get_serial_sequence('transactions', 'id')) AS n) next_id RETURNING id"
+    })
+    .bind(station)
+    .bind(s.connector_id)
+    .bind(&s.id_token)
+    .bind(auth.status.as_str())
+    .bind(&started_at)
+    .bind(s.meter_start_wh)
+    .bind(s.reservation_id)
+    .bind(format_timestamp(&s.now));
+    let id: i64 = if sqlite {
         let id: i64 =
             query_scalar("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'transactions'), 0) + 1")
                 .fetch_one(&mut *conn)
                 .await?;
-        query(
-            "INSERT INTO transactions (id, station_tx_id, station_id, connector_id, id_token, start_auth_status, \
-             started_at, meter_start_wh, reservation_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(id)
-        .bind(id.to_string())
-        .bind(station)
-        .bind(s.connector_id)
-        .bind(&s.id_token)
-        .bind(auth.status.as_str())
-        .bind(&started_at)
-        .bind(s.meter_start_wh)
-        .bind(s.reservation_id)
-        .bind(format_timestamp(&s.now))
-        .execute(&mut *conn)
-        .await?;
+        insert.bind(id).bind(id.to_string()).execute(&mut *conn).await?;
         id
     } else {
-        query_scalar(
-            "INSERT INTO transactions (id, station_tx_id, station_id, connector_id, id_token, start_auth_status, \
-             started_at, meter_start_wh, reservation_id, created_at) \
-             SELECT n, CAST(n AS TEXT), $1, $2, $3, $4, $5, $6, $7, $8 \
-             FROM (SELECT nextval(pg_get_serial_sequence('transactions', 'id')) AS n) next_id RETURNING id",
-        )
-        .bind(station)
-        .bind(s.connector_id)
-        .bind(&s.id_token)
-        .bind(auth.status.as_str())
-        .bind(&started_at)
-        .bind(s.meter_start_wh)
-        .bind(s.reservation_id)
-        .bind(format_timestamp(&s.now))
-        .fetch_one(&mut *conn)
-        .await?
+        insert.fetch_one(&mut *conn).await?.try_get("id")?
     };
     // Many firmwares keep the id in an int32.
     if id > i64::from(i32::MAX) {
