@@ -43,6 +43,10 @@ type Prepared<'c> = std::collections::HashMap<(usize, usize), Statement<'c>>;
 struct Statement<'c> {
     stmt: rusqlite::Statement<'c>,
     names: Arc<[Box<str>]>,
+    /// What each parameter is bound to, where that is a `&'static str` (`Arg::Static`): its
+    /// address and length. SQLite keeps a statement's bindings from one execution to the next,
+    /// and a static text at the same address is the same text, so it is not bound again.
+    bound: Vec<Option<(usize, usize)>>,
 }
 
 impl SqliteConn {
@@ -58,7 +62,11 @@ impl SqliteConn {
     fn with_statement<T>(
         &mut self,
         sql: Sql<'_>,
-        f: impl FnOnce(&mut rusqlite::Statement<'_>, &Arc<[Box<str>]>) -> Result<T, StoreError>,
+        f: impl FnOnce(
+            &mut rusqlite::Statement<'_>,
+            &mut [Option<(usize, usize)>],
+            &Arc<[Box<str>]>,
+        ) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         match sql {
             Sql::Static(text) => self.with_dependent_mut(|conn, prepared| {
@@ -67,15 +75,18 @@ impl SqliteConn {
                     std::collections::hash_map::Entry::Occupied(found) => found.into_mut(),
                     std::collections::hash_map::Entry::Vacant(room) => {
                         let stmt = conn.prepare(&sqlite_sql(text))?;
-                        room.insert(Statement { names: column_names(&stmt), stmt })
+                        let bound = vec![None; stmt.parameter_count()];
+                        room.insert(Statement { names: column_names(&stmt), stmt, bound })
                     }
                 };
-                f(&mut statement.stmt, &statement.names)
+                f(&mut statement.stmt, &mut statement.bound, &statement.names)
             }),
             Sql::Made(text) => {
+                // rusqlite's cache clears a statement's bindings when it takes it back.
                 let mut stmt = self.conn().prepare_cached(&sqlite_sql(text))?;
                 let names = column_names(&stmt);
-                f(&mut stmt, &names)
+                let mut bound = vec![None; stmt.parameter_count()];
+                f(&mut stmt, &mut bound, &names)
             }
         }
     }
@@ -91,6 +102,10 @@ pub(crate) enum Arg<'a> {
     Int(Option<i64>),
     Real(Option<f64>),
     Text(Option<Cow<'a, str>>),
+    /// A text that lives as long as the program (a unit the protocol names, say): SQLite copies
+    /// every text it is given, about 550 instructions each, and a statement executed again with
+    /// the same static text at the same place is not given it again.
+    Static(&'static str),
     Blob(&'a [u8]),
 }
 
@@ -117,6 +132,14 @@ impl From<Option<f64>> for Arg<'_> {
 impl<'a> From<&'a [u8]> for Arg<'a> {
     fn from(v: &'a [u8]) -> Self {
         Arg::Blob(v)
+    }
+}
+impl<'a> From<&'a Cow<'static, str>> for Arg<'a> {
+    fn from(v: &'a Cow<'static, str>) -> Self {
+        match v {
+            Cow::Borrowed(text) => Arg::Static(text),
+            Cow::Owned(text) => Arg::Text(Some(Cow::Borrowed(text))),
+        }
     }
 }
 impl<'a> From<&'a str> for Arg<'a> {
@@ -636,8 +659,8 @@ impl<'q> Query<'q> {
 
     pub(crate) async fn execute(self, conn: &mut Conn) -> Result<Done, StoreError> {
         match conn {
-            Conn::Sqlite(c) => c.with_statement(self.sql, |stmt, _| {
-                bind_sqlite(stmt, &self.args)?;
+            Conn::Sqlite(c) => c.with_statement(self.sql, |stmt, bound, _| {
+                bind_sqlite(stmt, bound, &self.args)?;
                 Ok(Done(stmt.raw_execute()? as u64))
             }),
             Conn::Postgres(pg) => Ok(Done(self.into_sqlx().execute(&mut pg.conn).await?.rows_affected())),
@@ -669,8 +692,8 @@ impl<'q> Query<'q> {
 
     /// Up to `limit` rows of the result.
     fn sqlite_rows(self, c: &mut SqliteConn, limit: usize) -> Result<Vec<Row>, StoreError> {
-        c.with_statement(self.sql, |stmt, names| {
-            bind_sqlite(stmt, &self.args)?;
+        c.with_statement(self.sql, |stmt, bound, names| {
+            bind_sqlite(stmt, bound, &self.args)?;
             let width = names.len();
             let mut rows = stmt.raw_query();
             let mut out = Vec::new();
@@ -690,6 +713,7 @@ impl<'q> Query<'q> {
                 Arg::Int(v) => q.bind(v),
                 Arg::Real(v) => q.bind(v),
                 Arg::Text(v) => q.bind(v.map(Cow::into_owned)),
+                Arg::Static(v) => q.bind(v),
                 Arg::Blob(v) => q.bind(v.to_vec()),
             };
         }
@@ -714,20 +738,35 @@ fn sqlite_sql(sql: &str) -> Cow<'_, str> {
     Cow::Owned(String::from_utf8(bytes).unwrap_or_else(|_| sql.to_string()))
 }
 
-fn bind_sqlite(stmt: &mut rusqlite::Statement<'_>, args: &[Arg<'_>]) -> Result<(), StoreError> {
-    if stmt.parameter_count() != args.len() {
+/// Binds `args`; `bound` says which parameters already hold which static text (`Arg::Static`)
+/// and is kept up to date.
+fn bind_sqlite(
+    stmt: &mut rusqlite::Statement<'_>,
+    bound: &mut [Option<(usize, usize)>],
+    args: &[Arg<'_>],
+) -> Result<(), StoreError> {
+    if stmt.parameter_count() != args.len() || bound.len() != args.len() {
         return Err(StoreError::Corrupt(format!(
             "a statement takes {} parameters but {} were bound",
             stmt.parameter_count(),
             args.len()
         )));
     }
-    for (at, arg) in args.iter().enumerate() {
+    for ((at, arg), held) in args.iter().enumerate().zip(bound.iter_mut()) {
         let index = at + 1;
+        // Forgotten first: a failed bind leaves the parameter unknown.
+        let was = held.take();
         match arg {
             Arg::Int(v) => stmt.raw_bind_parameter(index, v)?,
             Arg::Real(v) => stmt.raw_bind_parameter(index, v)?,
             Arg::Text(v) => stmt.raw_bind_parameter(index, v.as_deref())?,
+            Arg::Static(v) => {
+                let this = (v.as_ptr() as usize, v.len());
+                if was != Some(this) {
+                    stmt.raw_bind_parameter(index, v)?;
+                }
+                *held = Some(this);
+            }
             Arg::Blob(v) => stmt.raw_bind_parameter(index, v)?,
         }
     }
@@ -806,5 +845,57 @@ mod tests {
         assert!(matches!(missing, Err(StoreError::Corrupt(_))), "a missing value is refused");
         let none: Option<i64> = query_scalar("SELECT $1").bind(None::<i64>).fetch_one(&mut conn).await.expect("null");
         assert_eq!(none, None);
+    }
+
+    /// A static text is not bound again where the statement already holds it; anything else
+    /// bound at that place in between makes it bound again.
+    #[tokio::test]
+    async fn static_texts_are_bound_once_and_replaced_when_anything_else_comes() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut conn = Conn::open_sqlite(&dir.path().join("s.db").display().to_string()).expect("open");
+        query("CREATE TABLE t (n INTEGER, unit TEXT)").execute(&mut conn).await.expect("table");
+        let owned = |text: &str| -> Cow<'static, str> { Cow::Owned(text.to_string()) };
+        let units: [Cow<'static, str>; 8] = [
+            Cow::Borrowed("W"),
+            Cow::Borrowed("W"),
+            owned("kW"),
+            Cow::Borrowed("W"),
+            owned("W"),
+            Cow::Borrowed("V"),
+            Cow::Borrowed("V"),
+            owned("Celsius"),
+        ];
+        for (n, unit) in units.iter().enumerate() {
+            query("INSERT INTO t (n, unit) VALUES ($1, $2)")
+                .bind(n as i64)
+                .bind(unit)
+                .execute(&mut conn)
+                .await
+                .expect("insert");
+        }
+        // A plain text and a null at a place that held a static text.
+        query("INSERT INTO t (n, unit) VALUES ($1, $2)")
+            .bind(8_i64)
+            .bind(Some("A"))
+            .execute(&mut conn)
+            .await
+            .expect("text");
+        query("INSERT INTO t (n, unit) VALUES ($1, $2)")
+            .bind(9_i64)
+            .bind(None::<&str>)
+            .execute(&mut conn)
+            .await
+            .expect("null");
+        query("INSERT INTO t (n, unit) VALUES ($1, $2)")
+            .bind(10_i64)
+            .bind(&units[5])
+            .execute(&mut conn)
+            .await
+            .expect("again");
+        let rows = query("SELECT unit FROM t ORDER BY n").fetch_all(&mut conn).await.expect("rows");
+        let stored: Vec<Option<String>> = rows.iter().map(|r| r.try_get("unit").expect("unit")).collect();
+        let expected = ["W", "W", "kW", "W", "W", "V", "V", "Celsius", "A"].map(|u| Some(u.to_string()));
+        assert_eq!(stored[..9], expected);
+        assert_eq!(stored[9..], [None, Some("V".to_string())]);
     }
 }

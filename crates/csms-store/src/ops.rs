@@ -1131,10 +1131,10 @@ async fn insert_readings(
                 insert = insert
                     .bind(terms::code_of(r.measurand)?)
                     .bind(r.phase.map(terms::code_of).transpose()?)
-                    .bind(&*r.unit)
+                    .bind(&r.unit)
                     .bind(&r.raw_value)
                     .bind(r.value)
-                    .bind(&*r.normalised_unit)
+                    .bind(&r.normalised_unit)
                     .bind(r.signed_data.as_deref());
             }
             insert.execute(conn).await?;
