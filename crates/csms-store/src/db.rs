@@ -58,15 +58,12 @@ impl SqliteConn {
         self.borrow_owner()
     }
 
-    /// Runs `f` on the statement for `sql`, prepared the first time.
+    /// Binds `args` to the statement for `sql` (prepared the first time) and runs `f` on it.
     fn with_statement<T>(
         &mut self,
         sql: Sql<'_>,
-        f: impl FnOnce(
-            &mut rusqlite::Statement<'_>,
-            &mut [Option<(usize, usize)>],
-            &Arc<[Box<str>]>,
-        ) -> Result<T, StoreError>,
+        args: &[Arg<'_>],
+        f: impl FnOnce(&mut rusqlite::Statement<'_>, &Arc<[Box<str>]>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         match sql {
             Sql::Static(text) => self.with_dependent_mut(|conn, prepared| {
@@ -79,14 +76,15 @@ impl SqliteConn {
                         room.insert(Statement { names: column_names(&stmt), stmt, bound })
                     }
                 };
-                f(&mut statement.stmt, &mut statement.bound, &statement.names)
+                bind_sqlite(&mut statement.stmt, Some(&mut statement.bound), args)?;
+                f(&mut statement.stmt, &statement.names)
             }),
             Sql::Made(text) => {
                 // rusqlite's cache clears a statement's bindings when it takes it back.
                 let mut stmt = self.conn().prepare_cached(&sqlite_sql(text))?;
                 let names = column_names(&stmt);
-                let mut bound = vec![None; stmt.parameter_count()];
-                f(&mut stmt, &mut bound, &names)
+                bind_sqlite(&mut stmt, None, args)?;
+                f(&mut stmt, &names)
             }
         }
     }
@@ -659,10 +657,7 @@ impl<'q> Query<'q> {
 
     pub(crate) async fn execute(self, conn: &mut Conn) -> Result<Done, StoreError> {
         match conn {
-            Conn::Sqlite(c) => c.with_statement(self.sql, |stmt, bound, _| {
-                bind_sqlite(stmt, bound, &self.args)?;
-                Ok(Done(stmt.raw_execute()? as u64))
-            }),
+            Conn::Sqlite(c) => c.with_statement(self.sql, &self.args, |stmt, _| Ok(Done(stmt.raw_execute()? as u64))),
             Conn::Postgres(pg) => Ok(Done(self.into_sqlx().execute(&mut pg.conn).await?.rows_affected())),
             Conn::Closed => Err(StoreError::Closed),
         }
@@ -692,8 +687,7 @@ impl<'q> Query<'q> {
 
     /// Up to `limit` rows of the result.
     fn sqlite_rows(self, c: &mut SqliteConn, limit: usize) -> Result<Vec<Row>, StoreError> {
-        c.with_statement(self.sql, |stmt, bound, names| {
-            bind_sqlite(stmt, bound, &self.args)?;
+        c.with_statement(self.sql, &self.args, |stmt, names| {
             let width = names.len();
             let mut rows = stmt.raw_query();
             let mut out = Vec::new();
@@ -738,24 +732,25 @@ fn sqlite_sql(sql: &str) -> Cow<'_, str> {
     Cow::Owned(String::from_utf8(bytes).unwrap_or_else(|_| sql.to_string()))
 }
 
-/// Binds `args`; `bound` says which parameters already hold which static text (`Arg::Static`)
-/// and is kept up to date.
+/// Binds `args`. `bound`, for a statement kept between executions, says which parameters
+/// already hold which static text (`Arg::Static`) and is kept up to date.
 fn bind_sqlite(
     stmt: &mut rusqlite::Statement<'_>,
-    bound: &mut [Option<(usize, usize)>],
+    mut bound: Option<&mut [Option<(usize, usize)>]>,
     args: &[Arg<'_>],
 ) -> Result<(), StoreError> {
-    if stmt.parameter_count() != args.len() || bound.len() != args.len() {
+    if stmt.parameter_count() != args.len() {
         return Err(StoreError::Corrupt(format!(
             "a statement takes {} parameters but {} were bound",
             stmt.parameter_count(),
             args.len()
         )));
     }
-    for ((at, arg), held) in args.iter().enumerate().zip(bound.iter_mut()) {
+    for (at, arg) in args.iter().enumerate() {
         let index = at + 1;
+        let mut held = bound.as_deref_mut().map(|bound| &mut bound[at]);
         // Forgotten first: a failed bind leaves the parameter unknown.
-        let was = held.take();
+        let was = held.as_deref_mut().and_then(Option::take);
         match arg {
             Arg::Int(v) => stmt.raw_bind_parameter(index, v)?,
             Arg::Real(v) => stmt.raw_bind_parameter(index, v)?,
@@ -765,7 +760,9 @@ fn bind_sqlite(
                 if was != Some(this) {
                     stmt.raw_bind_parameter(index, v)?;
                 }
-                *held = Some(this);
+                if let Some(held) = held {
+                    *held = Some(this);
+                }
             }
             Arg::Blob(v) => stmt.raw_bind_parameter(index, v)?,
         }

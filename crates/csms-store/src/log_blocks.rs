@@ -60,9 +60,9 @@ pub(crate) struct Packer {
     body: Vec<u8>,
     /// LZ4's output; only ever grows (within `KEEP_BYTES`), so it is zeroed once.
     scratch: Vec<u8>,
-    /// Frame indices grouped by block, and where each block's run starts.
+    /// Frame indices grouped by block, and where each block's run ends.
     order: Vec<u32>,
-    starts: Vec<u32>,
+    ends: Vec<u32>,
 }
 
 /// The most each of a packer's buffers keeps between flushes.
@@ -74,8 +74,6 @@ impl Packer {
     pub(crate) fn blocks<'a>(&mut self, frames: &'a [FrameLog]) -> Vec<Block<'a>> {
         let mut blocks: Vec<Block<'a>> = Vec::new();
         let mut open: HashMap<&str, usize> = HashMap::new();
-        // Each block's body in bytes, uncompressed.
-        let mut sizes: Vec<usize> = Vec::new();
         // Frames come in runs of one station (a CALL and its answer): the last one's block is
         // found without hashing.
         let mut last: Option<(&str, usize)> = None;
@@ -91,7 +89,6 @@ impl Packer {
                 _ => {
                     open.insert(station, blocks.len());
                     blocks.push(Block { station_id: station, frames: 0, last_at: f.at, body: Vec::new() });
-                    sizes.push(0);
                     blocks.len() - 1
                 }
             };
@@ -99,28 +96,27 @@ impl Packer {
             let block = &mut blocks[at];
             block.frames += 1;
             block.last_at = block.last_at.max(f.at);
-            sizes[at] += HEADER + f.frame.len();
             block_of_frame.push(at as u32);
         }
-        // Frame indices by block, each block's in arrival order (a counting sort).
-        self.starts.clear();
+        // Frame indices by block, each block's in arrival order (a counting sort): `ends` starts
+        // at each block's first place in `order` and is moved past each frame put there.
+        self.ends.clear();
         let mut next = 0u32;
         for block in &blocks {
-            self.starts.push(next);
+            self.ends.push(next);
             next += block.frames as u32;
         }
         self.order.clear();
         self.order.resize(frames.len(), 0);
-        let mut fill = self.starts.clone();
         for (i, &at) in block_of_frame.iter().enumerate() {
-            self.order[fill[at as usize] as usize] = i as u32;
-            fill[at as usize] += 1;
+            let end = &mut self.ends[at as usize];
+            self.order[*end as usize] = i as u32;
+            *end += 1;
         }
-        for (at, block) in blocks.iter_mut().enumerate() {
-            let from = self.starts[at] as usize;
-            let members = &self.order[from..from + block.frames as usize];
+        for (block, &end) in blocks.iter_mut().zip(&self.ends) {
+            let members = &self.order[end as usize - block.frames as usize..end as usize];
+            // Kept from block to block and flush to flush: it grows to the largest block once.
             self.body.clear();
-            self.body.reserve(sizes[at]);
             for &i in members {
                 let f = &frames[i as usize];
                 self.body.push(if f.direction == "out" { b'o' } else { b'i' });
