@@ -140,6 +140,11 @@ async fn metrics(State(gw): State<Arc<Gateway>>) -> Result<Response, ApiError> {
     let store = gw.store.metrics();
     store.batch_size.render(&mut out, "strom_store_batch_size", "Writes committed together in one transaction.");
     store.commit_seconds.render(&mut out, "strom_store_commit_duration_seconds", "Time to apply and commit one batch.");
+    store.flush_seconds.render(
+        &mut out,
+        "strom_store_flush_duration_seconds",
+        "Time to make the commits so far durable (fsync of SQLite's WAL, a flush of PostgreSQL's), which answers wait for.",
+    );
     let open = gw.store.open_fault_count().await? as f64;
     render_gauge(&mut out, "strom_open_faults", "Faults not yet cleared.", &[(Vec::new(), open)]);
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())

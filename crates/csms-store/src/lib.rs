@@ -106,6 +106,9 @@ pub struct StoreMetrics {
     pub batch_size: csms_metrics::Histogram,
     /// Time from the start of a batch's transaction to its commit.
     pub commit_seconds: csms_metrics::Histogram,
+    /// Time to make the commits so far durable (SQLite: fsync of the WAL; PostgreSQL: a flush
+    /// of its WAL), which every answer waits for.
+    pub flush_seconds: csms_metrics::Histogram,
 }
 
 impl Default for StoreMetrics {
@@ -113,6 +116,7 @@ impl Default for StoreMetrics {
         StoreMetrics {
             batch_size: csms_metrics::Histogram::new(csms_metrics::SIZE_BUCKETS),
             commit_seconds: csms_metrics::Histogram::new(csms_metrics::LATENCY_BUCKETS),
+            flush_seconds: csms_metrics::Histogram::new(csms_metrics::ANSWER_BUCKETS),
         }
     }
 }
@@ -347,11 +351,11 @@ async fn spawn_writer(
                 let started = match backend {
                     Backend::Sqlite => {
                         let path = path_of(&url);
-                        Syncer::sqlite(&path).and_then(|syncer| {
+                        Syncer::sqlite(&path, Arc::clone(&metrics)).and_then(|syncer| {
                             Ok((syncer, LogWriter::start(LogTarget::Sqlite(message_log_path(&path)))?))
                         })
                     }
-                    Backend::Postgres => Syncer::postgres(&url)
+                    Backend::Postgres => Syncer::postgres(&url, Arc::clone(&metrics))
                         .and_then(|syncer| Ok((syncer, LogWriter::start(LogTarget::Postgres(url.clone()))?))),
                 };
                 let (syncer, log_writer) = match started {
@@ -700,13 +704,13 @@ impl Checkpointer {
 }
 
 impl Syncer {
-    fn sqlite(path: &str) -> Result<Syncer, StoreError> {
+    fn sqlite(path: &str, metrics: Arc<StoreMetrics>) -> Result<Syncer, StoreError> {
         let wal = format!("{path}-wal");
         let checkpointer = Checkpointer::start(path)?;
         // Opened at the first commit, when SQLite has certainly created the WAL; the writer's
         // connection keeps it from being deleted while the store is open.
         let mut file: Option<std::fs::File> = None;
-        Self::spawn(Some(checkpointer), false, move || {
+        Self::spawn(Some(checkpointer), false, metrics, move || {
             let synced = match &file {
                 Some(file) => file.sync_data(),
                 None => std::fs::OpenOptions::new()
@@ -719,7 +723,7 @@ impl Syncer {
         })
     }
 
-    fn postgres(url: &str) -> Result<Syncer, StoreError> {
+    fn postgres(url: &str, metrics: Arc<StoreMetrics>) -> Result<Syncer, StoreError> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(StoreError::Thread)?;
         let url = url.to_string();
         // Connected by the first flush (on this runtime, which the syncer's thread then runs: a
@@ -750,7 +754,7 @@ impl Syncer {
         // Once before the store opens: a database where this cannot work (the function's
         // EXECUTE revoked from the store's role, say) is refused with the reason, rather than
         // every write failing later.
-        Self::spawn(None, true, flush)
+        Self::spawn(None, true, metrics, flush)
     }
 
     /// The thread: answers each batch once `flush` (which covers every commit before it) has
@@ -759,6 +763,7 @@ impl Syncer {
     fn spawn(
         checkpointer: Option<Checkpointer>,
         check_first: bool,
+        metrics: Arc<StoreMetrics>,
         mut flush: impl FnMut() -> Result<(), String> + Send + 'static,
     ) -> Result<Syncer, StoreError> {
         let (batches, rx) = std::sync::mpsc::channel::<Vec<Reply>>();
@@ -776,7 +781,9 @@ impl Syncer {
                     while let Ok(more) = rx.try_recv() {
                         pending.extend(more);
                     }
+                    let started = std::time::Instant::now();
                     let flushed = flush();
+                    metrics.flush_seconds.observe_duration(started.elapsed());
                     if let Err(e) = &flushed {
                         tracing::error!(error = %e, "making commits durable failed: writes are answered with an error");
                     }

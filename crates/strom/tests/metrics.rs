@@ -53,6 +53,8 @@ async fn metrics_count_what_happened(backend: Backend) {
     assert_eq!(value(&text, "strom_call_answer_seconds_bucket{le=\"5\"}"), Some(6.0));
     assert!(value(&text, "strom_store_batch_size_count").is_some_and(|n| n >= 6.0), "{text}");
     assert!(value(&text, "strom_store_commit_duration_seconds_count").is_some_and(|n| n >= 6.0));
+    // Every answer waited for a flush; one flush may cover several commits.
+    assert!(value(&text, "strom_store_flush_duration_seconds_count").is_some_and(|n| n >= 1.0), "{text}");
     assert_eq!(value(&text, "strom_open_faults"), Some(1.0));
     assert!(text.contains("# TYPE strom_messages_total counter"));
 }
