@@ -412,9 +412,9 @@ impl PgWriter {
 
 impl Conn {
     /// Opens the SQLite writer connection in WAL mode. `synchronous=NORMAL` leaves the WAL's
-    /// fsync out of COMMIT: the writer's syncer thread does it after each commit and only then
-    /// acknowledges, so the next batch runs while the disk flushes (see `Syncer`). Checkpoints
-    /// still sync the WAL before copying it into the database, as in every mode.
+    /// fsync out of COMMIT: the writer does it after each commit and only then acknowledges (see
+    /// `WalSync`), measured apart from the commit. Checkpoints still sync the WAL before copying
+    /// it into the database, as in every mode.
     pub(crate) fn open_sqlite(path: &str) -> Result<Conn, StoreError> {
         let conn = rusqlite::Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;

@@ -351,14 +351,15 @@ async fn spawn_writer(
                 let started = match backend {
                     Backend::Sqlite => {
                         let path = path_of(&url);
-                        Syncer::sqlite(&path, Arc::clone(&metrics)).and_then(|syncer| {
-                            Ok((syncer, LogWriter::start(LogTarget::Sqlite(message_log_path(&path)))?))
+                        WalSync::start(&path).and_then(|wal| {
+                            Ok((Durability::Wal(wal), LogWriter::start(LogTarget::Sqlite(message_log_path(&path)))?))
                         })
                     }
-                    Backend::Postgres => Syncer::postgres(&url, Arc::clone(&metrics))
-                        .and_then(|syncer| Ok((syncer, LogWriter::start(LogTarget::Postgres(url.clone()))?))),
+                    Backend::Postgres => Syncer::postgres(&url, Arc::clone(&metrics)).and_then(|syncer| {
+                        Ok((Durability::Syncer(syncer), LogWriter::start(LogTarget::Postgres(url.clone()))?))
+                    }),
                 };
-                let (syncer, log_writer) = match started {
+                let (durability, log_writer) = match started {
                     Ok(started) => started,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
@@ -371,14 +372,14 @@ async fn spawn_writer(
                     url,
                     backend,
                     metrics,
-                    syncer,
+                    durability,
                     log_writer,
                     log: Vec::new(),
                     log_bytes: 0,
                     log_since: None,
                 };
                 writer.run(rx, max_batch).await;
-                writer.syncer.stop();
+                writer.durability.stop();
                 writer.log_writer.stop();
             });
             drop(stopped_tx);
@@ -413,7 +414,7 @@ struct Writer {
     metrics: Arc<StoreMetrics>,
     /// Acknowledges commits once they are on disk (SQLite: the WAL fsynced; PostgreSQL: its WAL
     /// flushed).
-    syncer: Syncer,
+    durability: Durability,
     /// Writes the message log (SQLite: into its own file), on a connection of its own.
     log_writer: LogWriter,
     /// Frames waiting for the message log, their bytes, and when the oldest arrived.
@@ -422,18 +423,81 @@ struct Writer {
     log_since: Option<std::time::Instant>,
 }
 
-/// Makes the writer's commits durable off its path: after each commit the writer hands the
-/// batch's answers here; this thread flushes the database's log, which covers every commit
-/// written before, and only then answers them. While one batch is being flushed the writer
-/// already runs the next, and one flush covers every batch that committed meanwhile. SQLite:
-/// an fsync of the WAL. PostgreSQL: the writer commits with `synchronous_commit = off` (COMMIT
-/// returns before PostgreSQL's WAL is flushed), and this thread commits a transaction of its
-/// own that writes to the WAL and waits for the flush, which covers every record before it.
+/// How a batch's commit is made durable before its messages are answered.
+enum Durability {
+    /// SQLite: by the writer, right after the commit.
+    Wal(WalSync),
+    /// PostgreSQL: by a thread of its own, while the writer runs the next batch.
+    Syncer(Syncer),
+}
+
+impl Durability {
+    fn stop(self) {
+        match self {
+            Durability::Wal(wal) => wal.checkpointer.stop(),
+            Durability::Syncer(syncer) => syncer.stop(),
+        }
+    }
+}
+
+/// SQLite's commits made durable by the writer itself: COMMIT (`synchronous=NORMAL`) writes the
+/// WAL without syncing it; the writer then fsyncs the WAL, which covers every commit before it,
+/// and only then answers the batch. While it waits for the disk, messages queue, so under load
+/// the next batch is larger and one commit and one fsync cover more of them. This was a thread
+/// of its own (as PostgreSQL's `Syncer` still is), so that the next batch ran during the fsync;
+/// on two cores shared with the connections the hand-off between the threads and the smaller
+/// batches cost more than the overlap gave (BENCHMARKS.md, thirteenth session).
+struct WalSync {
+    wal: String,
+    /// Opened at the first sync, when SQLite has certainly created the WAL; the writer's
+    /// connection keeps it from being deleted while the store is open.
+    file: Option<std::fs::File>,
+    checkpointer: Checkpointer,
+}
+
+impl WalSync {
+    fn start(path: &str) -> Result<WalSync, StoreError> {
+        Ok(WalSync { wal: format!("{path}-wal"), file: None, checkpointer: Checkpointer::start(path)? })
+    }
+
+    fn sync(&mut self) -> Result<(), String> {
+        let synced = match &self.file {
+            Some(file) => file.sync_data(),
+            None => std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&self.wal)
+                .and_then(|opened| self.file.insert(opened).sync_data()),
+        };
+        synced.map_err(|e| format!("fsync of {}: {e}", self.wal))
+    }
+}
+
+/// Makes PostgreSQL commits durable off the writer's path: the writer commits with
+/// `synchronous_commit = off` (COMMIT returns before PostgreSQL's WAL is flushed) and hands the
+/// batch's answers here; this thread commits a transaction of its own that writes to the WAL and
+/// waits for the flush, which covers every record before it, and only then answers them. While
+/// one batch is being flushed the writer already runs the next (PostgreSQL's commit is a round
+/// trip the writer would otherwise wait out), and one flush covers every batch that committed
+/// meanwhile.
 struct Syncer {
     batches: std::sync::mpsc::Sender<Vec<Reply>>,
     thread: std::thread::JoinHandle<()>,
-    /// SQLite only.
-    checkpointer: Option<Checkpointer>,
+}
+
+/// Answers a batch's messages: with their outcomes if their commit is durable, else with the
+/// reason it is not (the stations repeat them).
+fn answer(replies: Vec<Reply>, durable: &Result<(), String>) {
+    if let Err(e) = durable {
+        tracing::error!(error = %e, "making commits durable failed: writes are answered with an error");
+    }
+    for (reply, outcome) in replies {
+        let outcome = match durable {
+            Ok(()) => outcome,
+            Err(e) => Err(StoreError::Durability(e.clone())),
+        };
+        let _ = reply.send(outcome);
+    }
 }
 
 /// Writes the message log on a thread and connection of its own; on SQLite into a database file
@@ -704,25 +768,6 @@ impl Checkpointer {
 }
 
 impl Syncer {
-    fn sqlite(path: &str, metrics: Arc<StoreMetrics>) -> Result<Syncer, StoreError> {
-        let wal = format!("{path}-wal");
-        let checkpointer = Checkpointer::start(path)?;
-        // Opened at the first commit, when SQLite has certainly created the WAL; the writer's
-        // connection keeps it from being deleted while the store is open.
-        let mut file: Option<std::fs::File> = None;
-        Self::spawn(Some(checkpointer), false, metrics, move || {
-            let synced = match &file {
-                Some(file) => file.sync_data(),
-                None => std::fs::OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .open(&wal)
-                    .and_then(|opened| file.insert(opened).sync_data()),
-            };
-            synced.map_err(|e| format!("fsync of {wal}: {e}"))
-        })
-    }
-
     fn postgres(url: &str, metrics: Arc<StoreMetrics>) -> Result<Syncer, StoreError> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(StoreError::Thread)?;
         let url = url.to_string();
@@ -754,15 +799,13 @@ impl Syncer {
         // Once before the store opens: a database where this cannot work (the function's
         // EXECUTE revoked from the store's role, say) is refused with the reason, rather than
         // every write failing later.
-        Self::spawn(None, true, metrics, flush)
+        Self::spawn(metrics, flush)
     }
 
     /// The thread: answers each batch once `flush` (which covers every commit before it) has
-    /// succeeded, or with an error if it failed. With `check_first`, a first flush on the
-    /// thread must succeed before this returns.
+    /// succeeded, or with an error if it failed. A first flush on the thread must succeed
+    /// before this returns.
     fn spawn(
-        checkpointer: Option<Checkpointer>,
-        check_first: bool,
         metrics: Arc<StoreMetrics>,
         mut flush: impl FnMut() -> Result<(), String> + Send + 'static,
     ) -> Result<Syncer, StoreError> {
@@ -771,7 +814,7 @@ impl Syncer {
         let thread = std::thread::Builder::new()
             .name("strom-syncer".into())
             .spawn(move || {
-                let checked = if check_first { flush() } else { Ok(()) };
+                let checked = flush();
                 let failed = checked.is_err();
                 let _ = ready_tx.send(checked);
                 if failed {
@@ -784,37 +827,22 @@ impl Syncer {
                     let started = std::time::Instant::now();
                     let flushed = flush();
                     metrics.flush_seconds.observe_duration(started.elapsed());
-                    if let Err(e) = &flushed {
-                        tracing::error!(error = %e, "making commits durable failed: writes are answered with an error");
-                    }
-                    for (reply, outcome) in pending {
-                        let outcome = match &flushed {
-                            Ok(()) => outcome,
-                            Err(e) => Err(StoreError::Durability(e.clone())),
-                        };
-                        let _ = reply.send(outcome);
-                    }
+                    answer(pending, &flushed);
                 }
             })
             .map_err(StoreError::Thread)?;
         if let Err(e) = ready.recv().map_err(|_| "the syncer's thread stopped".to_string()).and_then(|checked| checked)
         {
             let _ = thread.join();
-            if let Some(checkpointer) = checkpointer {
-                checkpointer.stop();
-            }
             return Err(StoreError::Durability(e));
         }
-        Ok(Syncer { batches, thread, checkpointer })
+        Ok(Syncer { batches, thread })
     }
 
     /// Answers what is pending and waits for the thread.
     fn stop(self) {
         drop(self.batches);
         let _ = self.thread.join();
-        if let Some(checkpointer) = self.checkpointer {
-            checkpointer.stop();
-        }
     }
 }
 
@@ -878,15 +906,18 @@ impl Writer {
             if !batch.is_empty() {
                 self.metrics.batch_size.observe(batch.len() as f64);
                 let started = std::time::Instant::now();
-                self.commit_batch(batch).await;
+                let replies = self.commit_batch(batch).await;
                 self.metrics.commit_seconds.observe_duration(started.elapsed());
+                self.acknowledge(replies);
             }
-            // After the commit, while the syncer flushes it: the batch just gathered is not held
-            // back by the checkpoint, only the next one.
-            if let Some(checkpointer) = &self.syncer.checkpointer {
-                if checkpointer.restart_wal.swap(false, Ordering::AcqRel) {
-                    self.catch_up_checkpoint();
-                }
+            // After the batch is answered: it is not held back by the checkpoint, only the next
+            // one.
+            let restart_wal = match &self.durability {
+                Durability::Wal(wal) => wal.checkpointer.restart_wal.swap(false, Ordering::AcqRel),
+                Durability::Syncer(_) => false,
+            };
+            if restart_wal {
+                self.catch_up_checkpoint();
             }
             let due = self.log_since.is_some_and(|since| since.elapsed() >= LOG_DELAY);
             if !flushes.is_empty() || due || log_part_full(self.log.len(), self.log_bytes) {
@@ -942,7 +973,8 @@ impl Writer {
 
     /// Applies a batch in one transaction. If any job fails, the batch is rolled back and every
     /// job is retried in a transaction of its own, so one bad write costs only its own answer.
-    async fn commit_batch(&mut self, mut batch: Vec<Job>) {
+    /// Returns the answers for `acknowledge` (none when nothing was written).
+    async fn commit_batch(&mut self, mut batch: Vec<Job>) -> Vec<Reply> {
         for job in &mut batch {
             self.keep_frames(&mut job.log);
         }
@@ -953,7 +985,7 @@ impl Writer {
                     let _ = reply.send(Ok(Outcome::Done));
                 }
             }
-            return;
+            return Vec::new();
         }
         let size = batch.len();
         let mut replies = Vec::with_capacity(size);
@@ -986,15 +1018,30 @@ impl Writer {
                 }
             }
         }
-        self.acknowledge(replies);
+        replies
     }
 
-    /// Answers a committed batch once the syncer has made it durable.
-    fn acknowledge(&self, replies: Vec<Reply>) {
-        if let Err(unsent) = self.syncer.batches.send(replies) {
-            // The syncer is gone only when the store is closing; nothing says these are durable.
-            for (reply, _) in unsent.0 {
-                let _ = reply.send(Err(StoreError::Closed));
+    /// Answers a committed batch once it is durable: on SQLite after syncing the WAL here, on
+    /// PostgreSQL through the syncer.
+    fn acknowledge(&mut self, replies: Vec<Reply>) {
+        if replies.is_empty() {
+            return;
+        }
+        match &mut self.durability {
+            Durability::Wal(wal) => {
+                let started = std::time::Instant::now();
+                let synced = wal.sync();
+                self.metrics.flush_seconds.observe_duration(started.elapsed());
+                answer(replies, &synced);
+            }
+            Durability::Syncer(syncer) => {
+                if let Err(unsent) = syncer.batches.send(replies) {
+                    // The syncer is gone only when the store is closing; nothing says these are
+                    // durable.
+                    for (reply, _) in unsent.0 {
+                        let _ = reply.send(Err(StoreError::Closed));
+                    }
+                }
             }
         }
     }
