@@ -129,7 +129,17 @@ pub struct Store {
     /// Resolves when the writer thread has committed its last batch and stopped.
     writer: Arc<Mutex<Option<oneshot::Receiver<()>>>>,
     metrics: Arc<StoreMetrics>,
+    loose: LooseFrames,
 }
+
+/// Frames logged without a write (`Store::log_frames`: the answers Ström sends, a station's
+/// answers to Ström's CALLs), waiting for the writer to take them into the log. Sent as jobs,
+/// they woke the writer once more per answered message for nothing else (BENCHMARKS.md,
+/// thirteenth session). The order of a station's frames holds: its messages are handled one at
+/// a time, and its task logs here only after the writer has taken its write before (every write
+/// is awaited), so the writer takes what waits here before it keeps any other frame and before
+/// it hands frames to the log (`Writer::keep_frames`, `Writer::flush_log`).
+type LooseFrames = Arc<std::sync::Mutex<Vec<FrameLog>>>;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -185,8 +195,9 @@ impl Store {
         migrate(&pool, backend).await?;
         let (jobs, rx) = mpsc::channel(options.queue_capacity);
         let metrics = Arc::new(StoreMetrics::default());
-        let writer = spawn_writer(url, backend, rx, options.max_batch, metrics.clone()).await?;
-        Ok(Store { pool, backend, jobs, writer: Arc::new(Mutex::new(Some(writer))), metrics })
+        let loose = LooseFrames::default();
+        let writer = spawn_writer(url, backend, rx, options.max_batch, metrics.clone(), Arc::clone(&loose)).await?;
+        Ok(Store { pool, backend, jobs, writer: Arc::new(Mutex::new(Some(writer))), metrics, loose })
     }
 
     pub fn backend(&self) -> Backend {
@@ -230,12 +241,10 @@ impl Store {
         }
     }
 
-    /// Queues frames for the message log without waiting for them to be written.
-    pub fn log_frames(&self, log: Vec<FrameLog>) {
-        let job = Msg::Job(Job { op: Op::Nothing, log, reply: None });
-        if self.jobs.try_send(job).is_err() {
-            tracing::warn!("message log queue full or closed: outbound frames not logged");
-        }
+    /// Queues frames for the message log without waiting for them to be written (see
+    /// `LooseFrames`); they reach it within `LOG_DELAY` or at the next `flush_log`.
+    pub fn log_frames(&self, mut log: Vec<FrameLog>) {
+        self.loose.lock().unwrap_or_else(std::sync::PoisonError::into_inner).append(&mut log);
     }
 
     /// Waits until every frame queued so far is in the message log (readers of the log call it).
@@ -333,6 +342,7 @@ async fn spawn_writer(
     rx: mpsc::Receiver<Msg>,
     max_batch: usize,
     metrics: Arc<StoreMetrics>,
+    loose: LooseFrames,
 ) -> Result<oneshot::Receiver<()>, StoreError> {
     let (ready_tx, ready) = oneshot::channel();
     let (stopped_tx, stopped) = oneshot::channel::<()>();
@@ -377,6 +387,8 @@ async fn spawn_writer(
                     log: Vec::new(),
                     log_bytes: 0,
                     log_since: None,
+                    loose,
+                    loose_taken: Vec::new(),
                 };
                 writer.run(rx, max_batch).await;
                 writer.durability.stop();
@@ -421,6 +433,10 @@ struct Writer {
     log: Vec<FrameLog>,
     log_bytes: usize,
     log_since: Option<std::time::Instant>,
+    loose: LooseFrames,
+    /// Swapped with `loose` when the writer takes its frames, so that neither vector is grown
+    /// anew each time.
+    loose_taken: Vec<FrameLog>,
 }
 
 /// How a batch's commit is made durable before its messages are answered.
@@ -863,15 +879,15 @@ impl Writer {
     async fn run(&mut self, mut rx: mpsc::Receiver<Msg>, max_batch: usize) {
         let mut shutting_down = false;
         while !shutting_down {
-            let first = match self.log_since {
-                None => rx.recv().await,
-                Some(since) => match tokio::time::timeout_at((since + LOG_DELAY).into(), rx.recv()).await {
-                    Ok(msg) => msg,
-                    Err(_) => {
-                        self.flush_log(Vec::new());
-                        continue;
-                    }
-                },
+            // Without frames waiting here, loose ones may wait (`LooseFrames`): an idle writer
+            // looks for them every `LOG_DELAY`.
+            let due = self.log_since.unwrap_or_else(std::time::Instant::now) + LOG_DELAY;
+            let first = match tokio::time::timeout_at(due.into(), rx.recv()).await {
+                Ok(msg) => msg,
+                Err(_) => {
+                    self.flush_log(Vec::new());
+                    continue;
+                }
             };
             let Some(first) = first else { break };
             let mut batch = Vec::new();
@@ -943,8 +959,27 @@ impl Writer {
         }
     }
 
-    /// Queues frames for the message log (see `flush_log`).
+    /// Queues frames for the message log (see `flush_log`), after the loose ones waiting.
     fn keep_frames(&mut self, frames: &mut Vec<FrameLog>) {
+        self.take_loose_frames();
+        self.keep(frames);
+    }
+
+    /// Takes the frames logged without a write (`LooseFrames`).
+    fn take_loose_frames(&mut self) {
+        {
+            let mut loose = self.loose.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if loose.is_empty() {
+                return;
+            }
+            std::mem::swap(&mut *loose, &mut self.loose_taken);
+        }
+        let mut taken = std::mem::take(&mut self.loose_taken);
+        self.keep(&mut taken);
+        self.loose_taken = taken;
+    }
+
+    fn keep(&mut self, frames: &mut Vec<FrameLog>) {
         if !frames.is_empty() {
             self.log_since.get_or_insert_with(std::time::Instant::now);
             self.log_bytes += frames.iter().map(|f| f.frame.len() + f.station_id.as_str().len()).sum::<usize>();
@@ -959,6 +994,7 @@ impl Writer {
     /// station's part of the log index once per flush rather than once per message. A crash can
     /// lose the last moments of the log, never an answered message's effects.
     fn flush_log(&mut self, waiting: Vec<oneshot::Sender<()>>) {
+        self.take_loose_frames();
         self.log_since = None;
         self.log_bytes = 0;
         if self.log.is_empty() && waiting.is_empty() {

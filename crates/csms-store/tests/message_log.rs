@@ -98,6 +98,35 @@ async fn frames_reach_the_log_within_its_delay_without_a_reader_asking() {
     store.close().await;
 }
 
+/// Frames logged without a write (`log_frames`: Ström's answers) wait apart from the writes'
+/// frames, yet a station's log keeps the order in which its frames were handed over.
+#[tokio::test]
+async fn frames_logged_without_a_write_keep_their_place() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open_in(&dir, "o.db").await;
+    let mut expected = Vec::new();
+    for i in 0..50 {
+        store.apply(Op::Nothing, vec![frame("A", 1, &format!("call{i}"))]).await.expect("stored");
+        store.log_frames(vec![frame("A", 1, &format!("answer{i}"))]);
+        store.log_frames(vec![frame("B", 1, &format!("b{i}"))]);
+        expected.extend([format!("call{i}"), format!("answer{i}")]);
+        if i % 20 == 0 {
+            store.flush_log().await.expect("flushed");
+        }
+    }
+    store.flush_log().await.expect("flushed");
+    expected.reverse();
+    let read = |station: &'static str| {
+        let store = store.clone();
+        async move { store.messages(station, None, 1000).await.expect("read").into_iter().map(|m| m.frame).collect() }
+    };
+    let a: Vec<String> = read("A").await;
+    assert_eq!(a, expected, "newest first, each answer after its call");
+    let b: Vec<String> = read("B").await;
+    assert_eq!(b.len(), 50, "every loose frame reached the log");
+    store.close().await;
+}
+
 /// A part of the log holds a block per station; pruning keeps or drops a block whole.
 #[tokio::test]
 async fn pruning_by_count_drops_whole_blocks() {
