@@ -82,8 +82,12 @@ type Labels = Vec<(&'static str, String)>;
 /// borrowed label values, then compared value by value.
 #[derive(Debug, Default)]
 pub struct CounterVec {
-    series: RwLock<HashMap<u64, Vec<(Labels, AtomicU64)>, BuildHasherDefault<Prehashed>>>,
+    series: RwLock<SeriesByHash>,
 }
+
+/// Each label set's counter, under the hash of its labels (sets whose hashes collide share a
+/// bucket).
+type SeriesByHash = HashMap<u64, Vec<(Labels, AtomicU64)>, BuildHasherDefault<Prehashed>>;
 
 /// FNV-1a over the labels, each name and value closed by a byte no UTF-8 text holds. Not
 /// SipHash: the labels are Ström's own words or bounded sets (unknown actions are one label),
