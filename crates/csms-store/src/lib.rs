@@ -141,6 +141,12 @@ pub struct Store {
 /// it hands frames to the log (`Writer::keep_frames`, `Writer::flush_log`).
 type LooseFrames = Arc<std::sync::Mutex<Vec<FrameLog>>>;
 
+/// The most loose frames that wait: a writer that is stuck (reconnecting to PostgreSQL) or gone
+/// (the store closed) leaves them there, and more are not logged, with a warning, as when
+/// they were jobs and the queue was full. A running writer takes them at every batch and at
+/// least every `LOG_DELAY`.
+const LOOSE_MAX_FRAMES: usize = LOG_MAX_FRAMES;
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("backend", &self.backend).finish()
@@ -244,7 +250,13 @@ impl Store {
     /// Queues frames for the message log without waiting for them to be written (see
     /// `LooseFrames`); they reach it within `LOG_DELAY` or at the next `flush_log`.
     pub fn log_frames(&self, mut log: Vec<FrameLog>) {
-        self.loose.lock().unwrap_or_else(std::sync::PoisonError::into_inner).append(&mut log);
+        let mut loose = self.loose.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if loose.len() + log.len() > LOOSE_MAX_FRAMES {
+            drop(loose);
+            tracing::warn!(frames = log.len(), "message log queue full or closed: frames not logged");
+            return;
+        }
+        loose.append(&mut log);
     }
 
     /// Waits until every frame queued so far is in the message log (readers of the log call it).
@@ -1130,6 +1142,26 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Frames logged once the writer is gone wait for no one: at most `LOOSE_MAX_FRAMES` of them.
+    #[tokio::test]
+    async fn loose_frames_are_bounded_when_no_writer_takes_them() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store =
+            Store::open(&dir.path().join("l.db").display().to_string(), StoreOptions::default()).await.expect("open");
+        store.close().await;
+        let frame = || FrameLog {
+            station_id: csms_core::station::StationId::parse("A").expect("id"),
+            direction: "out",
+            at: chrono::Utc::now(),
+            frame: "[3,\"1\",{}]".to_string(),
+        };
+        for _ in 0..(LOOSE_MAX_FRAMES / 100 + 10) {
+            store.log_frames((0..100).map(|_| frame()).collect());
+        }
+        let waiting = store.loose.lock().expect("not poisoned").len();
+        assert_eq!(waiting, LOOSE_MAX_FRAMES / 100 * 100, "whole calls kept up to the bound, none after");
+    }
 
     #[test]
     fn a_log_part_is_full_by_count_or_by_size() {
