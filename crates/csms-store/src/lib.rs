@@ -1023,8 +1023,11 @@ impl Writer {
     /// job is retried in a transaction of its own, so one bad write costs only its own answer.
     /// Returns the answers for `acknowledge` (none when nothing was written).
     async fn commit_batch(&mut self, mut batch: Vec<Job>) -> Vec<Reply> {
+        // The loose frames once for the whole batch: none of them is a later frame of a
+        // station with a write in it (`LooseFrames`).
+        self.take_loose_frames();
         for job in &mut batch {
-            self.keep_frames(&mut job.log);
+            self.keep(&mut job.log);
         }
         if batch.iter().all(|job| matches!(job.op, Op::Nothing)) {
             // Nothing to commit: frames only (answers to Ström's CALLs, the frames Ström sent).
