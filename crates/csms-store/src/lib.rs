@@ -400,6 +400,7 @@ async fn spawn_writer(
                     log_bytes: 0,
                     log_since: None,
                     loose,
+                    known_tx: ops::KnownTxRows::default(),
                     loose_taken: Vec::new(),
                 };
                 writer.run(rx, max_batch).await;
@@ -446,6 +447,8 @@ struct Writer {
     log_bytes: usize,
     log_since: Option<std::time::Instant>,
     loose: LooseFrames,
+    /// Which row each station's transaction id names, as this writer last wrote or read it.
+    known_tx: ops::KnownTxRows,
     /// Swapped with `loose` when the writer takes its frames, so that neither vector is grown
     /// anew each time.
     loose_taken: Vec<FrameLog>,
@@ -592,7 +595,8 @@ impl LogConn {
         let conn = &mut self.conn;
         let result = self.runtime.block_on(async {
             conn.begin().await?;
-            let outcome = ops::apply(conn, op).await?;
+            // Pruning, the only work it is given, touches no transaction.
+            let outcome = ops::apply(conn, &mut ops::KnownTxRows::default(), op).await?;
             conn.commit().await.map(|()| outcome)
         });
         self.recover_if(result)
@@ -1105,25 +1109,31 @@ impl Writer {
     }
 
     async fn run_jobs(&mut self, jobs: &[Job]) -> Result<Vec<Outcome>, StoreError> {
-        let result = Self::transaction(&mut self.conn, jobs).await;
+        let result = Self::transaction(&mut self.conn, &mut self.known_tx, jobs).await;
         if result.is_err() {
             self.recover().await;
         }
         result
     }
 
-    /// Ends a failed transaction; a connection that cannot even roll back is replaced.
+    /// Ends a failed transaction; a connection that cannot even roll back is replaced. The
+    /// transaction rows noted during it may be gone.
     async fn recover(&mut self) {
+        self.known_tx.clear();
         if self.conn.rollback().await.is_err() {
             self.reconnect().await;
         }
     }
 
-    async fn transaction(conn: &mut db::Conn, jobs: &[Job]) -> Result<Vec<Outcome>, StoreError> {
+    async fn transaction(
+        conn: &mut db::Conn,
+        known: &mut ops::KnownTxRows,
+        jobs: &[Job],
+    ) -> Result<Vec<Outcome>, StoreError> {
         conn.begin().await?;
         let mut outcomes = Vec::with_capacity(jobs.len());
         for job in jobs {
-            outcomes.push(ops::apply(conn, &job.op).await?);
+            outcomes.push(ops::apply(conn, known, &job.op).await?);
         }
         conn.commit().await?;
         Ok(outcomes)

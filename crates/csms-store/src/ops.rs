@@ -14,7 +14,55 @@ use csms_core::metering::{Reading, ENERGY_IMPORT_REGISTER};
 use csms_core::station::{BootInfo, RegistrationPolicy, RegistrationStatus, StationId};
 use csms_core::transactions;
 use csms_core::Timestamp;
+use std::collections::HashMap;
 use std::sync::LazyLock;
+
+/// The transaction row each station's transaction id names (the newest row with that id), as
+/// the writer last inserted or found it. A 1.6 MeterValues carries the id, and looking the row
+/// up was a query per message (9,000 instructions on SQLite, a round trip on PostgreSQL). Every
+/// insert into `transactions` notes its row here, so an entry is never older than the table; a
+/// failed write clears it all (`Writer::recover`: rows noted inside it may have been rolled
+/// back, and SQLite hands their ids out again). A stopped transaction's entry is dropped, and
+/// the whole map past `KNOWN_TX_MAX` entries.
+#[derive(Debug, Default)]
+pub(crate) struct KnownTxRows {
+    by_station: HashMap<Box<str>, HashMap<Box<str>, i64>>,
+    len: usize,
+}
+
+const KNOWN_TX_MAX: usize = 65_536;
+
+impl KnownTxRows {
+    fn get(&self, station: &str, station_tx_id: &str) -> Option<i64> {
+        self.by_station.get(station)?.get(station_tx_id).copied()
+    }
+
+    fn note(&mut self, station: &str, station_tx_id: &str, id: i64) {
+        if self.len >= KNOWN_TX_MAX {
+            self.clear();
+        }
+        let ids = self.by_station.entry(station.into()).or_default();
+        if ids.insert(station_tx_id.into(), id).is_none() {
+            self.len += 1;
+        }
+    }
+
+    fn forget(&mut self, station: &str, station_tx_id: &str) {
+        if let Some(ids) = self.by_station.get_mut(station) {
+            if ids.remove(station_tx_id).is_some() {
+                self.len -= 1;
+            }
+            if ids.is_empty() {
+                self.by_station.remove(station);
+            }
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.by_station.clear();
+        self.len = 0;
+    }
+}
 
 /// One frame for the message log.
 #[derive(Debug, Clone)]
@@ -400,7 +448,7 @@ pub(crate) async fn log_blocks(conn: &mut Conn, blocks: &[Block<'_>]) -> Result<
     Ok(())
 }
 
-pub(crate) async fn apply(conn: &mut Conn, op: &Op) -> Result<Outcome, StoreError> {
+pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> Result<Outcome, StoreError> {
     match op {
         Op::Nothing => Ok(Outcome::Done),
         Op::Boot { station, ocpp_version, info, policy, now } => {
@@ -410,18 +458,27 @@ pub(crate) async fn apply(conn: &mut Conn, op: &Op) -> Result<Outcome, StoreErro
             let record = load_token(conn, id_token).await?;
             Ok(Outcome::Auth(authorization::decide(record.as_ref(), *now, false)))
         }
-        Op::StartTransaction(start) => start_transaction(conn, start).await,
-        Op::StopTransaction(stop) => stop_transaction(conn, stop).await,
+        Op::StartTransaction(start) => start_transaction(conn, known, start).await,
+        Op::StopTransaction(stop) => stop_transaction(conn, known, stop).await,
         Op::MeterValues { station, evse_id, connector_id, station_tx_id, readings } => {
             let tx = match station_tx_id {
-                Some(id) => find_transaction(conn, station, id).await?.map(|t| t.id),
+                Some(id) => match known.get(station.as_str(), id) {
+                    Some(row) => Some(row),
+                    None => {
+                        let row = find_transaction(conn, station, id).await?.map(|t| t.id);
+                        if let Some(row) = row {
+                            known.note(station.as_str(), id, row);
+                        }
+                        row
+                    }
+                },
                 None => None,
             };
             let place = Place { evse_id: *evse_id, connector_id: *connector_id };
             insert_readings(conn, station, place, tx, station_tx_id.as_deref(), readings).await?;
             Ok(Outcome::Done)
         }
-        Op::TransactionEvent(event) => transaction_event(conn, event).await,
+        Op::TransactionEvent(event) => transaction_event(conn, known, event).await,
         Op::NotifyEvent { station, events } => {
             for event in events {
                 device_event(conn, station, event).await?;
@@ -892,7 +949,7 @@ async fn find_transaction(
     .transpose()
 }
 
-async fn start_transaction(conn: &mut Conn, s: &StartTx) -> Result<Outcome, StoreError> {
+async fn start_transaction(conn: &mut Conn, known: &mut KnownTxRows, s: &StartTx) -> Result<Outcome, StoreError> {
     let station = s.station.as_str();
     let started_at = format_timestamp(&s.timestamp);
     let token = load_token(conn, &s.id_token).await?;
@@ -961,6 +1018,7 @@ async fn start_transaction(conn: &mut Conn, s: &StartTx) -> Result<Outcome, Stor
     } else {
         insert.fetch_one(&mut *conn).await?.try_get("id")?
     };
+    known.note(station, &id.to_string(), id);
     // Many firmwares keep the id in an int32.
     if id > i64::from(i32::MAX) {
         return Err(StoreError::Corrupt(format!("transaction id {id} exceeds the 32-bit range")));
@@ -971,7 +1029,7 @@ async fn start_transaction(conn: &mut Conn, s: &StartTx) -> Result<Outcome, Stor
     Ok(Outcome::Started { transaction_id: id, auth })
 }
 
-async fn stop_transaction(conn: &mut Conn, s: &StopTx) -> Result<Outcome, StoreError> {
+async fn stop_transaction(conn: &mut Conn, known: &mut KnownTxRows, s: &StopTx) -> Result<Outcome, StoreError> {
     let auth = match &s.id_token {
         Some(tag) => Some(authorization::decide(load_token(conn, tag).await?.as_ref(), s.now, false)),
         None => None,
@@ -992,6 +1050,7 @@ async fn stop_transaction(conn: &mut Conn, s: &StopTx) -> Result<Outcome, StoreE
             .bind(format_timestamp(&s.now))
             .fetch_one(&mut *conn)
             .await?;
+            known.note(s.station.as_str(), &s.station_tx_id, id);
             (id, None, None, vec!["unknown_transaction"])
         }
     };
@@ -1020,6 +1079,8 @@ async fn stop_transaction(conn: &mut Conn, s: &StopTx) -> Result<Outcome, StoreE
     .bind(id)
     .execute(conn)
     .await?;
+    // Meter values after the stop are rare; the entry would only take room.
+    known.forget(s.station.as_str(), &s.station_tx_id);
     Ok(Outcome::Stopped(auth))
 }
 
@@ -1253,7 +1314,7 @@ async fn close_faults(conn: &mut Conn, station: &str, connector_id: i64, at: &st
 /// to look up, and nothing to refuse.
 const NO_AUTHORIZATION: &str = "NoAuthorization";
 
-async fn transaction_event(conn: &mut Conn, e: &TxEvent) -> Result<Outcome, StoreError> {
+async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent) -> Result<Outcome, StoreError> {
     let station = e.station.as_str();
     let at = format_timestamp(&e.timestamp);
     let auth = match &e.id_token {
@@ -1307,6 +1368,7 @@ async fn transaction_event(conn: &mut Conn, e: &TxEvent) -> Result<Outcome, Stor
             .bind(format_timestamp(&e.now))
             .fetch_one(&mut *conn)
             .await?;
+            known.note(station, &e.station_tx_id, id);
             (id, None, None, Vec::new(), false)
         }
     };
@@ -1675,4 +1737,26 @@ async fn consume_reservation(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_transaction_rows_are_noted_forgotten_and_bounded() {
+        let mut known = KnownTxRows::default();
+        known.note("CP1", "7", 7);
+        known.note("CP1", "7", 9);
+        known.note("CP2", "7", 8);
+        assert_eq!((known.get("CP1", "7"), known.get("CP2", "7"), known.get("CP1", "8")), (Some(9), Some(8), None));
+        known.forget("CP1", "7");
+        assert_eq!((known.get("CP1", "7"), known.len, known.by_station.len()), (None, 1, 1));
+        for n in 1..KNOWN_TX_MAX {
+            known.note("CP3", &n.to_string(), n as i64);
+        }
+        assert_eq!(known.len, KNOWN_TX_MAX);
+        known.note("CP4", "1", 1);
+        assert_eq!((known.len, known.get("CP2", "7"), known.get("CP4", "1")), (1, None, Some(1)));
+    }
 }

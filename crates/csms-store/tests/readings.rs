@@ -9,7 +9,7 @@ mod common;
 
 use csms_core::metering::reading;
 use csms_core::station::StationId;
-use csms_store::{Op, Store, StoreOptions};
+use csms_store::{Op, Outcome, StartTx, StopTx, Store, StoreOptions};
 
 /// Where a test's database is: a SQLite file, or a PostgreSQL schema of its own.
 enum Db {
@@ -312,6 +312,75 @@ async fn coded_readings_become_samples(backend: &str) {
     let all = db.ids_and_words("meter_values").await;
     assert_eq!(all.iter().map(|(id, _)| *id).collect::<Vec<_>>(), [1, 2, 3, 4, 5, a, a + 1, b]);
     db.drop().await;
+}
+
+/// Meter values carrying a station's transaction id land on that transaction's row (the
+/// writer remembers it from the start), and never on a row a failed write inserted and rolled
+/// back: here an unknown transaction's stop, whose row is rolled back with its bad reading, and
+/// whose id SQLite then hands to the next transaction, another station's.
+async fn meter_values_find_their_transaction_and_not_a_rolled_back_one(backend: &str) {
+    let test = format!("meter_values_find_their_transaction_{backend}");
+    let Some(db) = Db::new(&test, backend).await else { return };
+    let store = Store::open(db.url(), StoreOptions::default()).await.expect("open");
+    let now = chrono::Utc::now();
+    let station = |id: &str| StationId::parse(id).expect("id");
+    let start = |id: &str| {
+        Op::StartTransaction(StartTx {
+            station: station(id),
+            connector_id: 1,
+            id_token: format!("TAG-{id}"),
+            meter_start_wh: 0.0,
+            timestamp: now,
+            reservation_id: None,
+            now,
+        })
+    };
+    let started = |outcome| match outcome {
+        Outcome::Started { transaction_id, .. } => transaction_id,
+        other => panic!("{other:?}"),
+    };
+    let meter = |id: &str, tx: &str, value: &str| Op::MeterValues {
+        station: station(id),
+        evse_id: None,
+        connector_id: 1,
+        station_tx_id: Some(tx.to_string()),
+        readings: vec![reading(now, value.into(), None, None, None, None, None, None, 0)],
+    };
+
+    let a = started(store.apply(start("CPA"), Vec::new()).await.expect("started"));
+    store.apply(meter("CPA", &a.to_string(), "10"), Vec::new()).await.expect("stored");
+    store.apply(meter("CPA", &a.to_string(), "20"), Vec::new()).await.expect("stored");
+    // A stop for a transaction nobody knows inserts its row, then fails on its reading.
+    let bad = reading(now, "1".into(), Some("No.Such.Measurand"), None, None, None, None, None, 0);
+    let stop = Op::StopTransaction(StopTx {
+        station: station("CPB"),
+        station_tx_id: "9999".into(),
+        meter_stop_wh: 1.0,
+        timestamp: now,
+        reason: "Local".into(),
+        id_token: None,
+        readings: vec![bad],
+        now,
+    });
+    store.apply(stop, Vec::new()).await.expect_err("a reading without a code");
+    let c = started(store.apply(start("CPC"), Vec::new()).await.expect("started"));
+    store.apply(meter("CPB", "9999", "30"), Vec::new()).await.expect("stored");
+    store.apply(meter("CPC", &c.to_string(), "40"), Vec::new()).await.expect("stored");
+    store.close().await;
+
+    let by_tx: Vec<Option<i64>> = db.samples().await.into_iter().map(|(.., tx)| tx).collect();
+    assert_eq!(by_tx, [Some(a), Some(a), None, Some(c)], "transactions {a} and {c}");
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn sqlite_meter_values_find_their_transaction_and_not_a_rolled_back_one() {
+    meter_values_find_their_transaction_and_not_a_rolled_back_one("sqlite").await;
+}
+
+#[tokio::test]
+async fn postgres_meter_values_find_their_transaction_and_not_a_rolled_back_one() {
+    meter_values_find_their_transaction_and_not_a_rolled_back_one("postgres").await;
 }
 
 /// A MeterValue of 300 sampled values that share everything: two samples (a sample holds at
