@@ -418,6 +418,11 @@ fn opt(v: &Option<f64>) -> String {
     }
 }
 
+/// Payloads with a hand-written decoder for their common form (`crates/ocpp/src/fast.rs`), by
+/// version directory, kind and action; serde decodes whatever such a decoder declines.
+const FAST_DECODERS: &[(&str, &str, &str, &str)] =
+    &[("v16", "Request", "MeterValues", "crate::fast::v16_meter_values")];
+
 fn render(version: &Version, actions: &[String], defs: &BTreeMap<String, Def>) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -548,7 +553,17 @@ fn render(version: &Version, actions: &[String], defs: &BTreeMap<String, Def>) -
         out.push_str("        }\n    }\n\n    /// Strictly decodes the payload of `action`: serde checks shape, types and enums,\n    /// then the schema constraints serde cannot express are checked.\n");
         out.push_str("    pub fn decode(action: Action, payload: &str) -> Result<Self, crate::DecodeError> {\n        Ok(match action {\n");
         for a in actions {
-            let _ = writeln!(out, "            Action::{a} => {kind}::{a}(crate::common::decode_payload(payload)?),");
+            let fast =
+                FAST_DECODERS.iter().find(|(dir, k, action, _)| *dir == version.dir && *k == kind && action == a);
+            let _ = match fast {
+                Some((.., decoder)) => writeln!(
+                    out,
+                    "            Action::{a} => {kind}::{a}(crate::common::decode_payload_fast(payload, {decoder})?),"
+                ),
+                None => {
+                    writeln!(out, "            Action::{a} => {kind}::{a}(crate::common::decode_payload(payload)?),")
+                }
+            };
         }
         out.push_str("        })\n    }\n\n    /// Serialises the payload as compact JSON.\n    pub fn to_json(&self) -> Result<String, serde_json::Error> {\n        match self {\n");
         for a in actions {

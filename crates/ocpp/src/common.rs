@@ -170,6 +170,23 @@ pub(crate) fn decode_payload<T: DeserializeOwned + Validate>(payload: &str) -> R
         };
         DecodeError { code, message }
     })?;
+    checked(value)
+}
+
+/// `decode_payload` with a hand-written decoder tried first (`crate::fast`); serde decodes
+/// what it declines.
+pub(crate) fn decode_payload_fast<T: DeserializeOwned + Validate>(
+    payload: &str,
+    fast: fn(&str) -> Option<T>,
+) -> Result<T, DecodeError> {
+    match fast(payload) {
+        Some(value) => checked(value),
+        None => decode_payload(payload),
+    }
+}
+
+/// A decoded payload once the schema constraints serde cannot express hold.
+fn checked<T: Validate>(value: T) -> Result<T, DecodeError> {
     value
         .validate()
         .map_err(|v| DecodeError { code: ErrorCode::PropertyConstraintViolation, message: v.to_string() })?;

@@ -4,6 +4,7 @@
 
 mod common;
 mod error;
+mod fast;
 mod frame;
 pub mod v16;
 pub mod v201;

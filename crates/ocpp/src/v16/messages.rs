@@ -4191,7 +4191,9 @@ impl Request {
             Action::Heartbeat => Request::Heartbeat(crate::common::decode_payload(payload)?),
             Action::InstallCertificate => Request::InstallCertificate(crate::common::decode_payload(payload)?),
             Action::LogStatusNotification => Request::LogStatusNotification(crate::common::decode_payload(payload)?),
-            Action::MeterValues => Request::MeterValues(crate::common::decode_payload(payload)?),
+            Action::MeterValues => {
+                Request::MeterValues(crate::common::decode_payload_fast(payload, crate::fast::v16_meter_values)?)
+            }
             Action::RemoteStartTransaction => Request::RemoteStartTransaction(crate::common::decode_payload(payload)?),
             Action::RemoteStopTransaction => Request::RemoteStopTransaction(crate::common::decode_payload(payload)?),
             Action::ReserveNow => Request::ReserveNow(crate::common::decode_payload(payload)?),
