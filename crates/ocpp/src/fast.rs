@@ -119,20 +119,21 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// An array, each item read by `item`.
-    fn array(&mut self, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+    /// An array, each item read by `item`, with room for `expected` items from the start.
+    fn list<T>(&mut self, expected: usize, mut item: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
         self.eat(b'[')?;
+        let mut items = Vec::with_capacity(expected);
         if self.peek()? == b']' {
             self.at += 1;
-            return Some(());
+            return Some(items);
         }
         loop {
-            item(self)?;
+            items.push(item(self)?);
             match self.peek()? {
                 b',' => self.at += 1,
                 b']' => {
                     self.at += 1;
-                    return Some(());
+                    return Some(items);
                 }
                 _ => return None,
             }
@@ -145,11 +146,6 @@ impl<'a> Scan<'a> {
     }
 }
 
-/// Marks `bit` as seen; `None` when it already was (serde refuses duplicate properties).
-fn first(seen: &mut u8, bit: u8) -> Option<()> {
-    (*seen & bit == 0).then(|| *seen |= bit)
-}
-
 /// OCPP 1.6 MeterValues.req.
 pub(crate) fn v16_meter_values(payload: &str) -> Option<v16::MeterValuesRequest> {
     let mut scan = Scan { text: payload, at: 0 };
@@ -158,14 +154,7 @@ pub(crate) fn v16_meter_values(payload: &str) -> Option<v16::MeterValuesRequest>
         match name {
             "connectorId" if connector_id.is_none() => connector_id = Some(scan.int()?),
             "transactionId" if transaction_id.is_none() => transaction_id = Some(scan.int()?),
-            "meterValue" if meter_value.is_none() => {
-                let mut values = Vec::with_capacity(1);
-                scan.array(|scan| {
-                    values.push(v16_meter_value(scan)?);
-                    Some(())
-                })?;
-                meter_value = Some(values);
-            }
+            "meterValue" if meter_value.is_none() => meter_value = Some(scan.list(1, v16_meter_value)?),
             _ => return None,
         }
         Some(())
@@ -181,14 +170,8 @@ fn v16_meter_value(scan: &mut Scan<'_>) -> Option<v16::MeterValue> {
     scan.object(|scan, name| {
         match name {
             "timestamp" if timestamp.is_none() => timestamp = Some(DateTime::parse(scan.string()?)?),
-            "sampledValue" if sampled_value.is_none() => {
-                let mut values = Vec::with_capacity(8);
-                scan.array(|scan| {
-                    values.push(v16_sampled_value(scan)?);
-                    Some(())
-                })?;
-                sampled_value = Some(values);
-            }
+            // A station reads eight or more values at a time.
+            "sampledValue" if sampled_value.is_none() => sampled_value = Some(scan.list(8, v16_sampled_value)?),
             _ => return None,
         }
         Some(())
@@ -206,42 +189,25 @@ fn v16_sampled_value(scan: &mut Scan<'_>) -> Option<v16::SampledValue> {
         unit: None,
         value: String::new(),
     };
-    let mut seen = 0u8;
+    // A property seen twice falls through to the refusal, as serde refuses duplicates.
+    let mut has_value = false;
     scan.object(|scan, name| {
         match name {
-            "value" => {
-                first(&mut seen, 1)?;
+            "value" if !has_value => {
                 value.value = scan.string()?.to_owned();
+                has_value = true;
             }
-            "measurand" => {
-                first(&mut seen, 2)?;
-                value.measurand = Some(scan.variant()?);
-            }
-            "unit" => {
-                first(&mut seen, 4)?;
-                value.unit = Some(scan.variant()?);
-            }
-            "phase" => {
-                first(&mut seen, 8)?;
-                value.phase = Some(scan.variant()?);
-            }
-            "context" => {
-                first(&mut seen, 16)?;
-                value.context = Some(scan.variant()?);
-            }
-            "location" => {
-                first(&mut seen, 32)?;
-                value.location = Some(scan.variant()?);
-            }
-            "format" => {
-                first(&mut seen, 64)?;
-                value.format = Some(scan.variant()?);
-            }
+            "measurand" if value.measurand.is_none() => value.measurand = Some(scan.variant()?),
+            "unit" if value.unit.is_none() => value.unit = Some(scan.variant()?),
+            "phase" if value.phase.is_none() => value.phase = Some(scan.variant()?),
+            "context" if value.context.is_none() => value.context = Some(scan.variant()?),
+            "location" if value.location.is_none() => value.location = Some(scan.variant()?),
+            "format" if value.format.is_none() => value.format = Some(scan.variant()?),
             _ => return None,
         }
         Some(())
     })?;
-    (seen & 1 != 0).then_some(value)
+    has_value.then_some(value)
 }
 
 #[cfg(test)]
