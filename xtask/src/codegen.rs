@@ -550,7 +550,7 @@ fn render(version: &Version, actions: &[String], defs: &BTreeMap<String, Def>) -
         for a in actions {
             let _ = writeln!(out, "            {kind}::{a}(_) => Action::{a},");
         }
-        out.push_str("        }\n    }\n\n    /// Strictly decodes the payload of `action`: serde checks shape, types and enums,\n    /// then the schema constraints serde cannot express are checked.\n");
+        out.push_str("        }\n    }\n\n    /// Strictly decodes the payload of `action`: serde checks shape, types and enums (for a\n    /// payload `crate::fast` knows, after its decoder, which gives what serde would or\n    /// declines), then the schema constraints serde cannot express are checked.\n");
         out.push_str("    pub fn decode(action: Action, payload: &str) -> Result<Self, crate::DecodeError> {\n        Ok(match action {\n");
         for a in actions {
             let fast =

@@ -22,6 +22,11 @@ async fn open_in(dir: &tempfile::TempDir, file: &str) -> Store {
     Store::open(&dir.path().join(file).display().to_string(), StoreOptions::default()).await.expect("open")
 }
 
+/// A station's logged frames, newest first, up to `limit`.
+async fn frames_of(store: &Store, station: &str, limit: i64) -> Vec<String> {
+    store.messages(station, None, limit).await.expect("read").into_iter().map(|m| m.frame).collect()
+}
+
 #[tokio::test]
 async fn pruning_applies_age_and_per_station_limits() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -40,8 +45,8 @@ async fn pruning_applies_age_and_per_station_limits() {
     }
 
     store.prune_messages("2026-11-05T00:00:00.000Z", 4).await.expect("pruned");
-    let a: Vec<String> = store.messages("A", None, 100).await.expect("read").into_iter().map(|m| m.frame).collect();
-    let b: Vec<String> = store.messages("B", None, 100).await.expect("read").into_iter().map(|m| m.frame).collect();
+    let a = frames_of(&store, "A", 100).await;
+    let b = frames_of(&store, "B", 100).await;
     assert_eq!(a, ["a10", "a9", "a8", "a7"], "newest four of A, newest first");
     assert_eq!(b, ["b10", "b9", "b8"], "B is under both limits");
     store.close().await;
@@ -116,14 +121,8 @@ async fn frames_logged_without_a_write_keep_their_place() {
     }
     store.flush_log().await.expect("flushed");
     expected.reverse();
-    let read = |station: &'static str| {
-        let store = store.clone();
-        async move { store.messages(station, None, 1000).await.expect("read").into_iter().map(|m| m.frame).collect() }
-    };
-    let a: Vec<String> = read("A").await;
-    assert_eq!(a, expected, "newest first, each answer after its call");
-    let b: Vec<String> = read("B").await;
-    assert_eq!(b.len(), 50, "every loose frame reached the log");
+    assert_eq!(frames_of(&store, "A", 1000).await, expected, "newest first, each answer after its call");
+    assert_eq!(frames_of(&store, "B", 1000).await.len(), 50, "every loose frame reached the log");
     store.close().await;
 }
 
@@ -135,12 +134,11 @@ async fn pruning_by_count_drops_whole_blocks() {
     store.apply(Op::Nothing, vec![frame("A", 1, "a1"), frame("A", 1, "a2"), frame("A", 1, "a3")]).await.expect("1");
     store.flush_log().await.expect("flushed");
     store.apply(Op::Nothing, vec![frame("A", 2, "a4"), frame("A", 2, "a5")]).await.expect("2");
-    let read = || async { store.messages("A", None, 100).await.expect("read").into_iter().map(|m| m.frame).collect() };
     store.prune_messages("2026-01-01T00:00:00.000Z", 3).await.expect("pruned");
-    let kept: Vec<String> = read().await;
+    let kept = frames_of(&store, "A", 100).await;
     assert_eq!(kept, ["a5", "a4", "a3", "a2", "a1"], "the older block has only two newer frames: it stays");
     store.prune_messages("2026-01-01T00:00:00.000Z", 2).await.expect("pruned");
-    let kept: Vec<String> = read().await;
+    let kept = frames_of(&store, "A", 100).await;
     assert_eq!(kept, ["a5", "a4"], "two newer frames: the older block goes");
     store.close().await;
 }
@@ -163,8 +161,7 @@ async fn the_log_reads_back_page_by_page_across_blocks() {
         store.flush_log().await.expect("flushed");
     }
     written.reverse();
-    let all: Vec<String> = store.messages("A", None, 1000).await.expect("read").into_iter().map(|m| m.frame).collect();
-    assert_eq!(all, written);
+    assert_eq!(frames_of(&store, "A", 1000).await, written);
     for page_size in [1, 2, 7] {
         let mut paged = Vec::new();
         let mut before = None;

@@ -97,45 +97,52 @@ impl<'a> Scan<'a> {
         }
     }
 
+    /// The opening of an object or array: whether it closes at once (an empty one).
+    fn open(&mut self, open: u8, close: u8) -> Option<bool> {
+        self.eat(open)?;
+        let empty = self.peek()? == close;
+        if empty {
+            self.at += 1;
+        }
+        Some(empty)
+    }
+
+    /// After an object's property or an array's item: whether that was the last (its closing
+    /// byte follows) or another follows (a comma).
+    fn last(&mut self, close: u8) -> Option<bool> {
+        let next = self.peek()?;
+        self.at += 1;
+        match next {
+            b',' => Some(false),
+            _ => (next == close).then_some(true),
+        }
+    }
+
     /// An object, each property's value read by `property` (which declines unknown names).
     fn object(&mut self, mut property: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
-        self.eat(b'{')?;
-        if self.peek()? == b'}' {
-            self.at += 1;
+        if self.open(b'{', b'}')? {
             return Some(());
         }
         loop {
             let name = self.string()?;
             self.eat(b':')?;
             property(self, name)?;
-            match self.peek()? {
-                b',' => self.at += 1,
-                b'}' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.last(b'}')? {
+                return Some(());
             }
         }
     }
 
     /// An array, each item read by `item`, with room for `expected` items from the start.
     fn list<T>(&mut self, expected: usize, mut item: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
-        self.eat(b'[')?;
         let mut items = Vec::with_capacity(expected);
-        if self.peek()? == b']' {
-            self.at += 1;
+        if self.open(b'[', b']')? {
             return Some(items);
         }
         loop {
             items.push(item(self)?);
-            match self.peek()? {
-                b',' => self.at += 1,
-                b']' => {
-                    self.at += 1;
-                    return Some(items);
-                }
-                _ => return None,
+            if self.last(b']')? {
+                return Some(items);
             }
         }
     }

@@ -9226,8 +9226,9 @@ impl Request {
         }
     }
 
-    /// Strictly decodes the payload of `action`: serde checks shape, types and enums,
-    /// then the schema constraints serde cannot express are checked.
+    /// Strictly decodes the payload of `action`: serde checks shape, types and enums (for a
+    /// payload `crate::fast` knows, after its decoder, which gives what serde would or
+    /// declines), then the schema constraints serde cannot express are checked.
     pub fn decode(action: Action, payload: &str) -> Result<Self, crate::DecodeError> {
         Ok(match action {
             Action::Authorize => Request::Authorize(crate::common::decode_payload(payload)?),
@@ -9979,8 +9980,9 @@ impl Response {
         }
     }
 
-    /// Strictly decodes the payload of `action`: serde checks shape, types and enums,
-    /// then the schema constraints serde cannot express are checked.
+    /// Strictly decodes the payload of `action`: serde checks shape, types and enums (for a
+    /// payload `crate::fast` knows, after its decoder, which gives what serde would or
+    /// declines), then the schema constraints serde cannot express are checked.
     pub fn decode(action: Action, payload: &str) -> Result<Self, crate::DecodeError> {
         Ok(match action {
             Action::Authorize => Response::Authorize(crate::common::decode_payload(payload)?),
