@@ -93,17 +93,17 @@ mod tests {
             t += chrono::Duration::milliseconds(7_919_311);
             assert_eq!(format_timestamp(&t), t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
         }
-        // Every month of every year from 0 to 9999 (a step of 11.57 days, and 3.017 s so that
-        // the time of day and the milliseconds move too).
+        // Every month of every year from 0 to 9999 (a step of 23.15 days, shorter than any month,
+        // and 3.017 s so that the time of day and the milliseconds move too).
         let mut t = parse_timestamp("0000-01-01T00:00:00Z").expect("first");
         let last = parse_timestamp("9999-12-31T23:59:59.999Z").expect("last");
         let mut steps = 0;
         while t <= last {
             assert_eq!(format_timestamp(&t), t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
-            t += chrono::Duration::milliseconds(1_000_003_017);
+            t += chrono::Duration::milliseconds(2_000_003_017);
             steps += 1;
         }
-        assert!(steps > 300_000, "{steps}");
+        assert!(steps > 150_000, "{steps}");
         for text in [
             "0000-01-01T00:00:00.000Z",
             "0000-02-29T12:00:00.000Z",
