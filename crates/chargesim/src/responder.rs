@@ -4,19 +4,92 @@
 //! against such a responder's figures on this shared machine (127,000–147,000 MeterValues per
 //! second at 100 stations), whose speed moves by half from hour to hour, so a CSMS's figures are
 //! judged against the yardstick measured in the same minutes (BENCHMARKS.md).
+//!
+//! With a [`Journal`] it is the durable yardstick: every CALL is written to a file and answered
+//! only once an `fdatasync` has made it durable, the least any server must do before it answers
+//! when nothing acknowledged may be lost. One thread writes whatever has arrived since its last
+//! sync and syncs it once (group commit), so its latency is the disk's floor for such a server.
 
 use futures_util::{SinkExt, StreamExt};
+use std::os::unix::fs::FileExt;
+use std::sync::mpsc;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::{Error, Message};
 
-/// Answers the connections `listener` accepts until the task is dropped or accepting fails.
-pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
+/// The journal's file wraps to its start past this size, as SQLite's WAL starts over, so that
+/// a long run overwrites blocks instead of allocating them.
+const JOURNAL_WRAP: u64 = 64 << 20;
+
+/// A CALL's frame and who waits for it to be durable.
+type Entry = (String, oneshot::Sender<()>);
+
+/// The durable responder's file and the thread that writes and syncs it.
+#[derive(Clone)]
+pub struct Journal {
+    sender: mpsc::Sender<Entry>,
+}
+
+impl Journal {
+    /// Creates (or truncates) `path` and starts the thread that writes it. Each record is the
+    /// frame's length as four little-endian bytes, then the frame.
+    pub fn create(path: &std::path::Path) -> std::io::Result<Journal> {
+        let file = std::fs::File::create(path)?;
+        let (sender, receiver) = mpsc::channel();
+        std::thread::Builder::new().name("responder-journal".into()).spawn(move || {
+            if let Err(e) = write_journal(&file, &receiver) {
+                // The receiver goes with the thread: every waiting and later CALL's connection
+                // then closes instead of being answered.
+                eprintln!("responder journal failed: {e}");
+            }
+        })?;
+        Ok(Journal { sender })
+    }
+
+    /// Returns once `frame` is on disk, or an error when the journal has failed.
+    async fn write(&self, frame: &str) -> Result<(), Error> {
+        let (done, durable) = oneshot::channel();
+        let gone = || Error::Io(std::io::Error::other("the responder's journal failed"));
+        self.sender.send((frame.to_string(), done)).map_err(|_| gone())?;
+        durable.await.map_err(|_| gone())
+    }
+}
+
+fn write_journal(file: &std::fs::File, receiver: &mpsc::Receiver<Entry>) -> std::io::Result<()> {
+    let mut at = 0u64;
+    let mut bytes = Vec::new();
+    let mut waiting = Vec::new();
+    while let Ok(first) = receiver.recv() {
+        for (frame, done) in std::iter::once(first).chain(receiver.try_iter()) {
+            bytes.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(frame.as_bytes());
+            waiting.push(done);
+        }
+        if at + bytes.len() as u64 > JOURNAL_WRAP {
+            at = 0;
+        }
+        file.write_all_at(&bytes, at)?;
+        file.sync_data()?;
+        at += bytes.len() as u64;
+        bytes.clear();
+        for done in waiting.drain(..) {
+            // A connection that closed meanwhile no longer waits.
+            let _ = done.send(());
+        }
+    }
+    Ok(())
+}
+
+/// Answers the connections `listener` accepts until the task is dropped or accepting fails;
+/// with a journal, each CALL only once it is durable in it.
+pub async fn serve(listener: TcpListener, journal: Option<Journal>) -> std::io::Result<()> {
     loop {
         let (stream, _) = listener.accept().await?;
+        let journal = journal.clone();
         tokio::spawn(async move {
             // A connection that breaks ends on its own; there is no one to tell.
-            let _ = answer(stream).await;
+            let _ = answer(stream, journal).await;
         });
     }
 }
@@ -31,7 +104,7 @@ fn agree_protocol(request: &Request, mut response: Response) -> Response {
     response
 }
 
-async fn answer(stream: TcpStream) -> Result<(), Error> {
+async fn answer(stream: TcpStream, journal: Option<Journal>) -> Result<(), Error> {
     stream.set_nodelay(true)?;
     // The shape tungstenite's handshake callback has; its error is an HTTP response, never
     // returned here.
@@ -44,6 +117,9 @@ async fn answer(stream: TcpStream) -> Result<(), Error> {
         match message? {
             Message::Text(text) => {
                 if let Some((id, _, _)) = ocpp::split_call(text.as_str()) {
+                    if let Some(journal) = &journal {
+                        journal.write(text.as_str()).await?;
+                    }
                     ws.send(Message::text(format!(r#"[3,"{id}",{{}}]"#))).await?;
                 }
             }

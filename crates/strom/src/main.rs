@@ -43,6 +43,11 @@ enum Command {
         /// Address to listen on (loopback by default).
         #[arg(long, default_value = "127.0.0.1:18181")]
         listen: std::net::SocketAddr,
+        /// Write every CALL to this file and answer it only once an fdatasync made it durable
+        /// (one thread, group commit): the disk's floor for a server that answers after a
+        /// durable write.
+        #[arg(long, value_name = "FILE")]
+        durable: Option<std::path::PathBuf>,
     },
     /// Stations, through the API of a running Ström.
     Station {
@@ -375,11 +380,12 @@ fn main() -> Result<()> {
             println!("{json}");
             Ok(())
         }
-        Command::Responder { listen } => runtime()?
+        Command::Responder { listen, durable } => runtime()?
             .block_on(async {
+                let journal = durable.as_deref().map(chargesim::responder::Journal::create).transpose()?;
                 let listener = tokio::net::TcpListener::bind(listen).await?;
                 println!("responder listening on {}", listener.local_addr()?);
-                chargesim::responder::serve(listener).await
+                chargesim::responder::serve(listener, journal).await
             })
             .map_err(Into::into),
         Command::Sim(args) => {

@@ -63,13 +63,12 @@ async fn bench_meter_and_session_runs_report_honestly(backend: Backend) {
     assert!(idle["server_kib_per_connection"].is_number(), "{idle}");
 }
 
-/// `strom responder`, the machine's yardstick: it answers every CALL of `strom bench` at once,
-/// and holds the stations' connections until they close them.
-#[tokio::test]
-async fn the_bare_responder_answers_every_call() {
+/// `strom responder` with `args`, and the address it says it listens on.
+async fn start_responder(args: &[&str]) -> (tokio::process::Child, String) {
     use tokio::io::AsyncBufReadExt;
     let mut responder = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
         .args(["responder", "--listen", "127.0.0.1:0"])
+        .args(args)
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -81,18 +80,66 @@ async fn the_bare_responder_answers_every_call() {
         .expect("stdout")
         .expect("a line");
     let addr = first.strip_prefix("responder listening on ").expect(&first).to_string();
+    (responder, addr)
+}
+
+/// One second of `scenario` from three stations against the responder at `addr`, which must
+/// answer every call.
+async fn bench_responder(addr: &str, scenario: &str) -> Value {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
+        .args(["bench", "--url", &format!("ws://{addr}/ocpp"), "--duration", "1", "--stations", "3"])
+        .args(["--scenario", scenario])
+        .output()
+        .await
+        .expect("strom bench runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("one JSON line");
+    assert_eq!((report["connected"].as_u64(), report["failed_stations"].as_u64()), (Some(3), Some(0)), "{report}");
+    assert_eq!((report["errors"].as_u64(), report["timeouts"].as_u64()), (Some(0), Some(0)), "{report}");
+    assert!(report["calls"].as_u64().is_some_and(|calls| calls > 3), "{report}");
+    report
+}
+
+/// `strom responder`, the machine's yardstick: it answers every CALL of `strom bench` at once,
+/// and holds the stations' connections until they close them.
+#[tokio::test]
+async fn the_bare_responder_answers_every_call() {
+    let (mut responder, addr) = start_responder(&[]).await;
     for scenario in ["meter", "heartbeat"] {
-        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
-            .args(["bench", "--url", &format!("ws://{addr}/ocpp"), "--duration", "1", "--stations", "3"])
-            .args(["--scenario", scenario])
-            .output()
-            .await
-            .expect("strom bench runs");
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        let report: Value = serde_json::from_slice(&output.stdout).expect("one JSON line");
-        assert_eq!((report["connected"].as_u64(), report["failed_stations"].as_u64()), (Some(3), Some(0)), "{report}");
-        assert_eq!((report["errors"].as_u64(), report["timeouts"].as_u64()), (Some(0), Some(0)), "{report}");
-        assert!(report["calls"].as_u64().is_some_and(|calls| calls > 3), "{report}");
+        bench_responder(&addr, scenario).await;
     }
     assert!(responder.try_wait().expect("status").is_none(), "the responder is still running");
+}
+
+/// `strom responder --durable FILE`, the disk's yardstick: every call it answered is in its
+/// journal, a length and the frame as the station sent it.
+#[tokio::test]
+async fn the_durable_responder_answers_what_its_journal_holds() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let journal = dir.path().join("journal");
+    let (mut responder, addr) = start_responder(&["--durable", journal.to_str().expect("utf-8")]).await;
+    let report = bench_responder(&addr, "meter").await;
+    assert!(responder.try_wait().expect("status").is_none(), "the responder is still running");
+    drop(responder);
+
+    let bytes = std::fs::read(&journal).expect("the journal");
+    let mut rest = bytes.as_slice();
+    let mut meter_values = 0;
+    while !rest.is_empty() {
+        let (length, after) = rest.split_at(4);
+        let length = u32::from_le_bytes(length.try_into().expect("four bytes")) as usize;
+        let frame: Value = serde_json::from_slice(&after[..length]).expect("a frame as sent");
+        assert_eq!(frame[0], 2, "{frame}");
+        meter_values += usize::from(frame[2] == "MeterValues");
+        rest = &after[length..];
+    }
+    let answered = report["calls"].as_u64().expect("calls") as usize;
+    assert!(meter_values >= answered, "{meter_values} MeterValues in the journal, {answered} answered");
+
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_strom"))
+        .args(["responder", "--listen", "127.0.0.1:0", "--durable"])
+        .arg(dir.path().join("missing").join("journal"))
+        .output()
+        .expect("strom responder runs");
+    assert!(!refused.status.success(), "a journal it cannot create stops it: {refused:?}");
 }
