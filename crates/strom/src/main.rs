@@ -290,8 +290,12 @@ enum ConfigCommand {
     Station(cli::ConfigCommand),
 }
 
+/// Log lines on stderr; coloured only when stderr is a terminal, so that a log file or a journal
+/// holds plain text (and no line pays for escape codes nobody sees).
 fn init_logging() {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("STROM_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

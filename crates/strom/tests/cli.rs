@@ -116,3 +116,27 @@ async fn serve_runs_with_the_allocator_returning_memory_soon() {
     let pid = child.id().expect("running");
     assert_eq!(environment(pid, "MIMALLOC_"), vec!["MIMALLOC_PURGE_DELAY=250".to_string()]);
 }
+
+/// Logged to a file (stderr not a terminal), `strom serve` writes plain lines: no escape codes.
+#[tokio::test]
+async fn serve_logs_plain_text_when_stderr_is_a_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = std::fs::File::create(dir.path().join("strom.log")).expect("log file");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database"])
+        .arg(dir.path().join("plain.db"))
+        .env("STROM_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("strom starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line()).await.expect("in time");
+    assert!(line.expect("readable").is_some_and(|l| l.starts_with("strom listening on ")));
+    child.kill().await.expect("stopped");
+    let written = std::fs::read_to_string(dir.path().join("strom.log")).expect("log read");
+    assert!(written.contains("INFO") && written.contains("applied database migration"), "{written}");
+    assert!(!written.contains('\u{1b}'), "escape codes in a log file: {written:?}");
+}
