@@ -55,16 +55,24 @@ pub enum Backend {
     Postgres,
 }
 
-/// Limits of the writer: how many queued writes one commit may take, and how many may wait.
+/// Limits of the writer: how many queued writes one commit may take, and how many may wait;
+/// and, on SQLite, how much of the WAL's file is written ahead (`db::Conn::reserve_wal`).
 #[derive(Debug, Clone, Copy)]
 pub struct StoreOptions {
     pub max_batch: usize,
     pub queue_capacity: usize,
+    /// The size the WAL's file is extended to with zeros when the store opens; 0 leaves it.
+    pub wal_reserve_bytes: u64,
 }
+
+/// A little more than the WAL reaches before the checkpointer has it start over
+/// (`Checkpointer::RESTART_PAGES` frames of 4 KiB and their headers, and what is appended while
+/// the last passes copy).
+pub const WAL_RESERVE_BYTES: u64 = 80 << 20;
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { max_batch: 512, queue_capacity: 8192 }
+        StoreOptions { max_batch: 512, queue_capacity: 8192, wal_reserve_bytes: WAL_RESERVE_BYTES }
     }
 }
 
@@ -202,7 +210,7 @@ impl Store {
         let (jobs, rx) = mpsc::channel(options.queue_capacity);
         let metrics = Arc::new(StoreMetrics::default());
         let loose = LooseFrames::default();
-        let writer = spawn_writer(url, backend, rx, options.max_batch, metrics.clone(), Arc::clone(&loose)).await?;
+        let writer = spawn_writer(url, backend, rx, options, metrics.clone(), Arc::clone(&loose)).await?;
         Ok(Store { pool, backend, jobs, writer: Arc::new(Mutex::new(Some(writer))), metrics, loose })
     }
 
@@ -352,7 +360,7 @@ async fn spawn_writer(
     url: String,
     backend: Backend,
     rx: mpsc::Receiver<Msg>,
-    max_batch: usize,
+    options: StoreOptions,
     metrics: Arc<StoreMetrics>,
     loose: LooseFrames,
 ) -> Result<oneshot::Receiver<()>, StoreError> {
@@ -363,7 +371,7 @@ async fn spawn_writer(
         .name("strom-writer".into())
         .spawn(move || {
             runtime.block_on(async move {
-                let conn = match Writer::connect(&url, backend).await {
+                let mut conn = match Writer::connect(&url, backend).await {
                     Ok(conn) => conn,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
@@ -373,6 +381,10 @@ async fn spawn_writer(
                 let started = match backend {
                     Backend::Sqlite => {
                         let path = path_of(&url);
+                        if let Err(e) = conn.reserve_wal(&path, options.wal_reserve_bytes) {
+                            // Only a fresh WAL's first pass is slower without it.
+                            tracing::warn!(error = %e, "the WAL's file could not be written ahead");
+                        }
                         WalSync::start(&path).and_then(|wal| {
                             Ok((Durability::Wal(wal), LogWriter::start(LogTarget::Sqlite(message_log_path(&path)))?))
                         })
@@ -403,7 +415,7 @@ async fn spawn_writer(
                     known_tx: ops::KnownTxRows::default(),
                     loose_taken: Vec::new(),
                 };
-                writer.run(rx, max_batch).await;
+                writer.run(rx, options.max_batch).await;
                 writer.durability.stop();
                 writer.log_writer.stop();
             });
@@ -1194,6 +1206,54 @@ mod tests {
         );
         assert_eq!(normalise_url("postgres://u@h/db").ok(), Some(("postgres://u@h/db".into(), Backend::Postgres)));
         assert!(normalise_url("mysql://x").is_err());
+    }
+
+    /// The WAL's file is written ahead as far as the checkpointer lets the WAL grow before it
+    /// starts over (a frame is a 24-byte header and a 4 KiB page, after a 32-byte file header).
+    #[test]
+    fn the_wal_reserve_covers_the_wal_the_checkpointer_allows() {
+        let frames = (Checkpointer::RESTART_PAGES + Checkpointer::SMALL_REST) as u64;
+        assert!(WAL_RESERVE_BYTES >= 32 + frames * (24 + 4096), "{WAL_RESERVE_BYTES}");
+        assert_eq!(StoreOptions::default().wal_reserve_bytes, WAL_RESERVE_BYTES);
+    }
+
+    /// Commits in a WAL written ahead are recovered after a crash: the files as a crash leaves
+    /// them (frames, then the zeros written ahead, no shared index) open with every write.
+    #[tokio::test]
+    async fn writes_in_a_wal_written_ahead_are_recovered_after_a_crash() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("w.db").display().to_string();
+        let reserve = 4 << 20;
+        let options = StoreOptions { wal_reserve_bytes: reserve, ..StoreOptions::default() };
+        let store = Store::open(&path, options).await.expect("open");
+        let wal_size = || std::fs::metadata(format!("{path}-wal")).expect("the WAL").len();
+        assert_eq!(wal_size(), reserve, "written ahead when the store opened");
+        // A reader holding its snapshot keeps the checkpointer from copying the writes below
+        // into the database: they are only in the WAL, where recovery must find them.
+        let reader = rusqlite::Connection::open(&path).expect("reader");
+        reader.execute_batch("BEGIN").expect("begin");
+        reader.query_row("SELECT count(*) FROM id_tokens", [], |_| Ok(())).expect("snapshot");
+        let now = chrono::Utc::now();
+        for i in 0..40 {
+            let record = csms_core::authorization::IdTokenRecord {
+                id_token: format!("T{i}"),
+                status: csms_core::authorization::TokenStatus::Accepted,
+                expiry: None,
+                parent_id_token: None,
+            };
+            store.apply(Op::UpsertIdToken { record, now }, Vec::new()).await.expect("durable");
+        }
+        assert_eq!(wal_size(), reserve, "the commits overwrote the zeros, the file did not grow");
+        let crashed = dir.path().join("crashed.db").display().to_string();
+        std::fs::copy(&path, &crashed).expect("database copied");
+        std::fs::copy(format!("{path}-wal"), format!("{crashed}-wal")).expect("WAL copied");
+        drop(reader);
+        store.close().await;
+
+        let recovered = Store::open(&crashed, StoreOptions { wal_reserve_bytes: 0, ..options }).await.expect("reopen");
+        let tokens = recovered.id_tokens().await.expect("tokens");
+        assert_eq!(tokens.len(), 40, "{tokens:?}");
+        recovered.close().await;
     }
 
     #[test]
