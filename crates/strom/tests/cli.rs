@@ -100,12 +100,26 @@ async fn serve_runs_with_the_allocator_returning_memory_soon() {
     assert_eq!(stations, json!([]), "the restarted process is the one serving");
 
     let dir = tempfile::tempdir().expect("temp dir");
+    let env = [("MIMALLOC_PURGE_DELAY", "250"), ("STROM_LOG", "error")];
+    let (child, _stdout) =
+        serve_until_listening(&dir.path().join("own.db"), &env, std::process::Stdio::inherit()).await;
+    let pid = child.id().expect("running");
+    assert_eq!(environment(pid, "MIMALLOC_"), vec!["MIMALLOC_PURGE_DELAY=250".to_string()]);
+}
+
+/// `strom serve` on `database` with `env` set and its stderr to `stderr`, once it has said where
+/// it listens; and the rest of its stdout, kept open while the caller holds it.
+async fn serve_until_listening(
+    database: &std::path::Path,
+    env: &[(&str, &str)],
+    stderr: std::process::Stdio,
+) -> (tokio::process::Child, tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
         .args(["serve", "--listen", "127.0.0.1:0", "--database"])
-        .arg(dir.path().join("own.db"))
-        .env("MIMALLOC_PURGE_DELAY", "250")
-        .env("STROM_LOG", "error")
+        .arg(database)
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
         .kill_on_drop(true)
         .spawn()
         .expect("strom starts");
@@ -113,8 +127,7 @@ async fn serve_runs_with_the_allocator_returning_memory_soon() {
     let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
     let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line()).await.expect("in time");
     assert!(line.expect("readable").is_some_and(|l| l.starts_with("strom listening on ")));
-    let pid = child.id().expect("running");
-    assert_eq!(environment(pid, "MIMALLOC_"), vec!["MIMALLOC_PURGE_DELAY=250".to_string()]);
+    (child, lines)
 }
 
 /// Logged to a file (stderr not a terminal), `strom serve` writes plain lines: no escape codes.
@@ -122,19 +135,8 @@ async fn serve_runs_with_the_allocator_returning_memory_soon() {
 async fn serve_logs_plain_text_when_stderr_is_a_file() {
     let dir = tempfile::tempdir().expect("temp dir");
     let log = std::fs::File::create(dir.path().join("strom.log")).expect("log file");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--database"])
-        .arg(dir.path().join("plain.db"))
-        .env("STROM_LOG", "info")
-        .stdout(std::process::Stdio::piped())
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("strom starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
-    let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line()).await.expect("in time");
-    assert!(line.expect("readable").is_some_and(|l| l.starts_with("strom listening on ")));
+    let (mut child, _stdout) =
+        serve_until_listening(&dir.path().join("plain.db"), &[("STROM_LOG", "info")], log.into()).await;
     child.kill().await.expect("stopped");
     let written = std::fs::read_to_string(dir.path().join("strom.log")).expect("log read");
     assert!(written.contains("INFO") && written.contains("applied database migration"), "{written}");
