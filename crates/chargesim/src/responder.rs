@@ -16,14 +16,15 @@ use std::sync::mpsc;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tokio_tungstenite::tungstenite::{Error, Message};
+use tokio_tungstenite::tungstenite::{Error, Message, Utf8Bytes};
 
 /// The journal's file wraps to its start past this size, as SQLite's WAL starts over, so that
 /// a long run overwrites blocks instead of allocating them.
 const JOURNAL_WRAP: u64 = 64 << 20;
 
-/// A CALL's frame and who waits for it to be durable.
-type Entry = (String, oneshot::Sender<()>);
+/// A CALL's frame (its bytes shared with the connection, not copied) and who waits for it to
+/// be durable.
+type Entry = (Utf8Bytes, oneshot::Sender<()>);
 
 /// The durable responder's file and the thread that writes and syncs it.
 #[derive(Clone)]
@@ -48,10 +49,10 @@ impl Journal {
     }
 
     /// Returns once `frame` is on disk, or an error when the journal has failed.
-    async fn write(&self, frame: &str) -> Result<(), Error> {
+    async fn write(&self, frame: Utf8Bytes) -> Result<(), Error> {
         let (done, durable) = oneshot::channel();
         let gone = || Error::Io(std::io::Error::other("the responder's journal failed"));
-        self.sender.send((frame.to_string(), done)).map_err(|_| gone())?;
+        self.sender.send((frame, done)).map_err(|_| gone())?;
         durable.await.map_err(|_| gone())
     }
 }
@@ -118,7 +119,7 @@ async fn answer(stream: TcpStream, journal: Option<Journal>) -> Result<(), Error
             Message::Text(text) => {
                 if let Some((id, _, _)) = ocpp::split_call(text.as_str()) {
                     if let Some(journal) = &journal {
-                        journal.write(text.as_str()).await?;
+                        journal.write(text.clone()).await?;
                     }
                     ws.send(Message::text(format!(r#"[3,"{id}",{{}}]"#))).await?;
                 }

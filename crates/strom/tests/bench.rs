@@ -8,16 +8,21 @@ use serde_json::Value;
 
 both_backends!(bench_meter_and_session_runs_report_honestly);
 
-async fn bench(server: &Server, args: &[&str]) -> Value {
-    let url = format!("ws://{}/ocpp", server.addr);
+/// One second of `strom bench` from three stations against `url` with `args`, which must
+/// succeed; its standard output.
+async fn bench_output(url: &str, args: &[&str]) -> String {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
-        .args(["bench", "--url", &url, "--duration", "1", "--stations", "3"])
+        .args(["bench", "--url", url, "--duration", "1", "--stations", "3"])
         .args(args)
         .output()
         .await
         .expect("strom bench runs");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+async fn bench(server: &Server, args: &[&str]) -> Value {
+    let stdout = bench_output(&format!("ws://{}/ocpp", server.addr), args).await;
     serde_json::from_str(stdout.lines().last().expect("a JSON line")).expect("JSON")
 }
 
@@ -86,14 +91,8 @@ async fn start_responder(args: &[&str]) -> (tokio::process::Child, String) {
 /// One second of `scenario` from three stations against the responder at `addr`, which must
 /// answer every call.
 async fn bench_responder(addr: &str, scenario: &str) -> Value {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
-        .args(["bench", "--url", &format!("ws://{addr}/ocpp"), "--duration", "1", "--stations", "3"])
-        .args(["--scenario", scenario])
-        .output()
-        .await
-        .expect("strom bench runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let report: Value = serde_json::from_slice(&output.stdout).expect("one JSON line");
+    let stdout = bench_output(&format!("ws://{addr}/ocpp"), &["--scenario", scenario]).await;
+    let report: Value = serde_json::from_str(&stdout).expect("one JSON line");
     assert_eq!((report["connected"].as_u64(), report["failed_stations"].as_u64()), (Some(3), Some(0)), "{report}");
     assert_eq!((report["errors"].as_u64(), report["timeouts"].as_u64()), (Some(0), Some(0)), "{report}");
     assert!(report["calls"].as_u64().is_some_and(|calls| calls > 3), "{report}");
