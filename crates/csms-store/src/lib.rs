@@ -714,8 +714,8 @@ const LOG_NICE: i32 = 19;
 
 /// Lowers the calling thread's priority to `LOG_NICE` (Linux; elsewhere `setpriority` would
 /// lower the whole process). The log's thread packs and inserts a part of up to 32,768 frames
-/// at a time, tens of milliseconds of a core; at the priority of the connections and the
-/// writer it took a core from them for as long, and the stations whose messages came in then
+/// at a time, about 10 ms of a core at 100 stations; at the priority of the connections and
+/// the writer it took a core from them for as long, and the stations whose messages came in then
 /// waited: at 100 stations p99 fell by 0.3–0.5 ms when it ran at nice 19 (BENCHMARKS.md,
 /// seventeenth session). It still gets every cycle the others leave, and the log fell no further
 /// behind at 1,000 stations, where the cores are busiest; should it ever, its bounded queue
