@@ -297,6 +297,11 @@ impl Responder {
         self.setting(v201, key16, key201).trim().parse().unwrap_or(0)
     }
 
+    /// The heartbeat interval in seconds; 0 for none.
+    fn heartbeat_interval(&self, v201: bool) -> u64 {
+        self.seconds(v201, "HeartbeatInterval", "OCPPCommCtrlr.HeartbeatInterval")
+    }
+
     /// The CALLRESULT payload for a CSMS CALL, or the CALLERROR code for one it does not take.
     fn answer(&mut self, v201: bool, action: &str, p: &Value) -> Result<Value, &'static str> {
         let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
@@ -450,7 +455,14 @@ struct SimStation {
     seconds: u64,
     register: u64,
     responder: Responder,
+    /// When the station last sent anything: a heartbeat is due an interval after it.
+    last_sent: tokio::time::Instant,
 }
+
+/// Boots a station tries before it gives up on a CSMS that keeps it Pending or Rejected.
+const MAX_BOOTS: usize = 10;
+/// Seconds between boots when a Pending or Rejected answer gives no interval.
+const DEFAULT_BOOT_RETRY: u64 = 60;
 
 impl SimStation {
     fn at(&self) -> String {
@@ -510,6 +522,7 @@ impl SimStation {
     }
 
     async fn send(&mut self, frame: Value) -> Result<(), String> {
+        self.last_sent = tokio::time::Instant::now();
         self.ws.send(Message::text(frame.to_string())).await.map_err(|e| e.to_string())
     }
 
@@ -549,17 +562,57 @@ impl SimStation {
         self.call("StatusNotification", payload).await.map(drop)
     }
 
+    /// Boots until the CSMS accepts the station (OCPP 1.6 §4.2, 2.0.1 B01–B03). Pending: it
+    /// waits the interval the CSMS gave, answering the CSMS's CALLs meanwhile, and boots at once
+    /// when a TriggerMessage asks for it. Rejected: it waits the interval without a word. Then
+    /// it boots again, up to `MAX_BOOTS` times. Accepted: the interval is its heartbeat interval.
     async fn boot(&mut self) -> Result<(), String> {
         let boot = if self.v201 {
             json!({"reason": "PowerUp", "chargingStation": {"vendorName": "chargesim", "model": "sim-201"}})
         } else {
             json!({"chargePointVendor": "chargesim", "chargePointModel": "sim-16"})
         };
-        let answer = self.call("BootNotification", boot).await?;
-        if answer["status"] != "Accepted" {
-            return Err(format!("{}: boot {}", self.identity, answer["status"]));
+        for _ in 0..MAX_BOOTS {
+            let answer = self.call("BootNotification", boot.clone()).await?;
+            let interval = answer["interval"].as_u64().unwrap_or(0);
+            let pending = match answer["status"].as_str() {
+                Some("Accepted") => {
+                    if interval > 0 {
+                        let key = if self.v201 { "OCPPCommCtrlr.HeartbeatInterval" } else { "HeartbeatInterval" };
+                        if let Some((value, _)) = self.responder.settings.get_mut(key) {
+                            *value = interval.to_string();
+                        }
+                    }
+                    return self.status("Available", "Available", "NoError").await;
+                }
+                Some("Pending") => true,
+                Some("Rejected") => false,
+                _ => return Err(format!("{}: boot {}", self.identity, answer["status"])),
+            };
+            let wait = if interval > 0 { interval } else { DEFAULT_BOOT_RETRY };
+            self.wait_to_boot_again(pending, Duration::from_secs(wait)).await?;
         }
-        self.status("Available", "Available", "NoError").await
+        Err(format!("{}: not accepted after {MAX_BOOTS} boots", self.identity))
+    }
+
+    /// Waits `wait` (real time; the simulated clock moves with it) before the next boot. A
+    /// Pending station answers the CSMS's CALLs and stops waiting when it is asked to boot; a
+    /// Rejected one leaves them unanswered.
+    async fn wait_to_boot_again(&mut self, pending: bool, wait: Duration) -> Result<(), String> {
+        let started = tokio::time::Instant::now();
+        let deadline = started + wait;
+        while let Some(frame) = self.next_frame(deadline).await? {
+            if frame[0] != 2 || !pending {
+                continue;
+            }
+            self.respond(&frame).await?;
+            if self.responder.trigger.as_deref() == Some("BootNotification") {
+                self.responder.trigger = None;
+                break;
+            }
+        }
+        self.seconds += started.elapsed().as_secs();
+        Ok(())
     }
 
     /// One charging session; `remote` when the CSMS started it. It ends after `samples` meter
@@ -817,11 +870,22 @@ impl SimStation {
                 }
                 continue;
             }
-            // Wake for the next clock-aligned reading, if one falls due before the deadline.
+            // A heartbeat once nothing was sent for the heartbeat interval (2.0.1 B05: other
+            // messages may stand in for it).
+            let heartbeat = self.responder.heartbeat_interval(self.v201);
+            let heartbeat_due = (heartbeat > 0).then(|| self.last_sent + Duration::from_secs(heartbeat));
+            let now = tokio::time::Instant::now();
+            if now < deadline && heartbeat_due.is_some_and(|due| due <= now) {
+                self.call("Heartbeat", json!({})).await?;
+                continue;
+            }
+            // Wake for the next clock-aligned reading or heartbeat, if one falls due before the
+            // deadline.
             let clock = self.clock_aligned_interval();
             let next = aligned_between(epoch + self.seconds, epoch + self.seconds + clock, clock).first().copied();
             let wake =
                 next.map_or(deadline, |at| deadline.min(idle_since + Duration::from_secs(at - epoch - self.seconds)));
+            let wake = heartbeat_due.map_or(wake, |due| wake.min(due));
             let Some(frame) = self.next_frame(wake).await? else {
                 if tokio::time::Instant::now() >= deadline {
                     return Ok(());
@@ -872,6 +936,7 @@ async fn run_station(config: SimConfig, index: usize) -> Result<StationOutcome, 
         seconds: 0,
         register,
         responder: Responder::new(v201, config.sample_interval, config.clock_aligned_interval),
+        last_sent: tokio::time::Instant::now(),
     };
     let linger_until = tokio::time::Instant::now() + config.linger;
     station.boot().await?;

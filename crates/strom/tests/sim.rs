@@ -13,7 +13,9 @@ both_backends!(
     scenario_files_make_runs_repeatable,
     tc_032_1_power_loss_ends_sessions_after_a_reboot,
     meter_values_follow_the_sample_and_clock_aligned_intervals,
-    idle_stations_report_clock_aligned_and_triggered_meter_values
+    idle_stations_report_clock_aligned_and_triggered_meter_values,
+    stations_boot_again_after_pending_or_rejected,
+    idle_stations_heartbeat_at_the_interval_they_were_given
 );
 
 async fn simulated_fleet_energy_and_faults_match_what_is_stored(backend: Backend) {
@@ -399,5 +401,88 @@ async fn idle_stations_report_clock_aligned_and_triggered_meter_values(backend: 
         // Every one of them was answered, none refused.
         let answers = stored_list(&messages).iter().filter(|m| m["direction"] == "out" && m["frame"][0] == 4).count();
         assert_eq!(answers, 0, "{messages}");
+    }
+}
+
+/// The stations' registration statuses, by identity, for those whose identity starts with
+/// `prefix`.
+async fn registrations(server: &Server, prefix: &str) -> Vec<(String, String)> {
+    let stations = server.get("/api/v1/stations").await;
+    let mut found: Vec<(String, String)> = stored_list(&stations)
+        .iter()
+        .filter_map(|s| Some((s["id"].as_str()?.to_string(), s["registration_status"].as_str()?.to_string())))
+        .filter(|(id, _)| id.starts_with(prefix))
+        .collect();
+    found.sort();
+    found
+}
+
+/// A station the CSMS keeps Pending or Rejected boots again after the interval it was given
+/// (OCPP 1.6 §4.2, 2.0.1 B02/B03) and charges once the operator has accepted it.
+async fn stations_boot_again_after_pending_or_rejected(backend: Backend) {
+    for policy in ["pending", "reject"] {
+        let config = format!("unknown_stations = \"{policy}\"\nboot_retry_interval_secs = 1\n");
+        let server = Server::start_with_config(backend.clone(), &config).await;
+        server.add_token("SIM", "Accepted", None, None).await;
+        let url = format!("ws://{}/ocpp", server.addr);
+        let sim = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
+            .args(["sim", "--url", &url, "--stations", "2", "--version", "mixed", "--sessions", "1"])
+            .args(["--samples", "2", "--fault-share", "0", "--prefix", "wait-"])
+            .output();
+        let sim = tokio::spawn(sim);
+        let told = if policy == "pending" { "Pending" } else { "Rejected" };
+        for _ in 0..200 {
+            let seen = registrations(&server, "wait-").await;
+            if seen.len() == 2 && seen.iter().all(|(_, status)| status == told) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        // Kept waiting past the interval: they have booted again, and are still not charging.
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        assert_eq!(server.get("/api/v1/transactions").await, serde_json::json!([]), "{policy}");
+        for station in ["wait-0", "wait-1"] {
+            assert!(boots(&server, station).await >= 2, "{policy}: {station} booted again");
+            let body = serde_json::json!({"registration_status": "Accepted"});
+            let (status, answer) = server.http("PUT", &format!("/api/v1/stations/{station}"), Some(body)).await;
+            assert_eq!(status, 200, "{policy}: {answer}");
+        }
+        let output = sim.await.expect("join").expect("strom sim runs");
+        assert!(output.status.success(), "{policy}: {}", String::from_utf8_lossy(&output.stderr));
+        let summary: Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
+        assert_eq!((summary["booted"].as_u64(), summary["sessions"].as_u64()), (Some(2), Some(2)), "{policy}");
+        for station in ["wait-0", "wait-1"] {
+            let messages = server.get(&format!("/api/v1/stations/{station}/messages?limit=1000")).await;
+            let answers: Vec<&str> = stored_list(&messages)
+                .iter()
+                .rev()
+                .filter(|m| m["direction"] == "out" && m["frame"][0] == 3 && m["frame"][2]["interval"].is_u64())
+                .filter_map(|m| m["frame"][2]["status"].as_str())
+                .collect();
+            assert_eq!(answers.first(), Some(&told), "{policy}: {station} {answers:?}");
+            assert_eq!(answers.last(), Some(&"Accepted"), "{policy}: {station} {answers:?}");
+        }
+    }
+}
+
+/// A station with nothing else to say sends a Heartbeat every interval its boot was accepted
+/// with.
+async fn idle_stations_heartbeat_at_the_interval_they_were_given(backend: Backend) {
+    let server = Server::start_with_config(backend, "heartbeat_interval_secs = 1\n").await;
+    let url = format!("ws://{}/ocpp", server.addr);
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
+        .args(["sim", "--url", &url, "--stations", "2", "--version", "mixed", "--sessions", "0"])
+        .args(["--linger", "4", "--prefix", "beat-"])
+        .output()
+        .await
+        .expect("strom sim runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    for station in ["beat-0", "beat-1"] {
+        let messages = server.get(&format!("/api/v1/stations/{station}/messages?limit=1000")).await;
+        let beats = stored_list(&messages).iter().filter(|m| m["direction"] == "in" && m["frame"][2] == "Heartbeat");
+        let beats = beats.count();
+        assert!((2..=5).contains(&beats), "about one a second for four seconds: {beats} from {station}");
+        let refused = stored_list(&messages).iter().filter(|m| m["direction"] == "out" && m["frame"][0] == 4).count();
+        assert_eq!(refused, 0, "{messages}");
     }
 }
