@@ -256,6 +256,8 @@ impl Responder {
             &[
                 ("OCPPCommCtrlr.HeartbeatInterval", "300", false),
                 ("OCPPCommCtrlr.OfflineThreshold", "60", false),
+                ("OCPPCommCtrlr.MessageAttempts", "3", false),
+                ("OCPPCommCtrlr.MessageAttemptInterval", "1", false),
                 ("AuthCtrlr.AuthorizeRemoteStart", "false", false),
                 ("LocalAuthListCtrlr.ItemsPerMessage", "50", true),
                 ("SampledDataCtrlr.TxUpdatedInterval", &sample, false),
@@ -266,6 +268,8 @@ impl Responder {
         } else {
             &[
                 ("HeartbeatInterval", "300", false),
+                ("TransactionMessageAttempts", "3", false),
+                ("TransactionMessageRetryInterval", "1", false),
                 ("MeterValueSampleInterval", &sample, false),
                 ("MeterValuesSampledData", SAMPLED_MEASURANDS, false),
                 ("ClockAlignedDataInterval", &clock, false),
@@ -442,10 +446,6 @@ struct SimStation {
     /// Transaction messages held while the network is down, replayed in order on reconnection
     /// (OCPP 1.6 §4.7, 2.0.1 E.FR offline behaviour).
     offline_queue: Option<Vec<(&'static str, Value)>>,
-    /// Transaction messages retried after a CALLERROR or no answer, and how long to wait
-    /// (× attempts) between tries (TransactionMessageAttempts / RetryInterval).
-    attempts: u32,
-    retry_interval: Duration,
     v201: bool,
     next_id: u64,
     timeout: Duration,
@@ -498,13 +498,28 @@ impl SimStation {
             queue.push((action, payload));
             return Ok(Value::Null);
         }
+        self.call_with_retries(action, payload).await
+    }
+
+    /// Sends a transaction-related message while online, retried on failure.
+    async fn call_with_retries(&mut self, action: &'static str, payload: Value) -> Result<Value, String> {
+        // Tried up to TransactionMessageAttempts (2.0.1: MessageAttempts) times after a
+        // CALLERROR or no answer, waiting TransactionMessageRetryInterval (MessageAttemptInterval)
+        // seconds times the tries so far in between (OCPP 1.6 §4.10, 2.0.1 E.FR.05–06).
+        let attempts =
+            self.responder.seconds(self.v201, "TransactionMessageAttempts", "OCPPCommCtrlr.MessageAttempts").max(1);
+        let interval = self.responder.seconds(
+            self.v201,
+            "TransactionMessageRetryInterval",
+            "OCPPCommCtrlr.MessageAttemptInterval",
+        );
         let mut attempt = 1;
         loop {
             match self.call(action, payload.clone()).await {
                 Ok(answer) => return Ok(answer),
-                Err(e) if attempt >= self.attempts => return Err(e),
+                Err(e) if attempt >= attempts => return Err(e),
                 Err(_) => {
-                    tokio::time::sleep(self.retry_interval * attempt).await;
+                    tokio::time::sleep(Duration::from_secs(interval * attempt)).await;
                     attempt += 1;
                 }
             }
@@ -654,12 +669,12 @@ impl SimStation {
             let event = json!({"eventType": "Started", "timestamp": self.at(), "triggerReason": trigger,
                 "seqNo": 0, "transactionInfo": info, "idToken": {"idToken": id_tag, "type": "ISO14443"},
                 "evse": {"id": 1, "connectorId": 1}, "meterValue": begin});
-            self.call("TransactionEvent", event).await?;
+            self.call_with_retries("TransactionEvent", event).await?;
             tx
         } else {
             self.call("Authorize", json!({"idTag": id_tag})).await?;
             let start = json!({"connectorId": 1, "idTag": id_tag, "meterStart": self.register, "timestamp": self.at()});
-            let answer = self.call("StartTransaction", start).await?;
+            let answer = self.call_with_retries("StartTransaction", start).await?;
             self.status("Charging", "Occupied", "NoError").await?;
             answer["transactionId"].as_i64().ok_or("StartTransaction without transactionId")?.to_string()
         };
@@ -926,8 +941,6 @@ async fn run_station(config: SimConfig, index: usize) -> Result<StationOutcome, 
         url: config.url.clone(),
         identity: identity.clone(),
         offline_queue: None,
-        attempts: 3,
-        retry_interval: Duration::from_millis(200),
         v201,
         next_id: 0,
         timeout: config.call_timeout,
@@ -1014,6 +1027,76 @@ pub async fn run(config: SimConfig) -> SimReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A transaction message the CSMS refuses is sent again after the station's retry
+    /// interval, and the session goes on once it is accepted: a CSMS here that answers the
+    /// first StartTransaction with a CALLERROR.
+    #[tokio::test]
+    async fn a_refused_transaction_message_is_retried_after_the_interval() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("ws://{}/ocpp", listener.local_addr().expect("address"));
+        let csms = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.expect("accept");
+            // The callback's type is tungstenite's, its large error and all.
+            #[allow(clippy::result_large_err)]
+            let ocpp16 =
+                |_: &tokio_tungstenite::tungstenite::handshake::server::Request,
+                 mut response: tokio_tungstenite::tungstenite::handshake::server::Response| {
+                    response.headers_mut().insert("Sec-WebSocket-Protocol", "ocpp1.6".parse().expect("header"));
+                    Ok(response)
+                };
+            let mut ws = tokio_tungstenite::accept_hdr_async(socket, ocpp16).await.expect("handshake");
+            let mut starts = Vec::new();
+            while let Some(Ok(message)) = ws.next().await {
+                let Message::Text(text) = message else { continue };
+                let call: Value = serde_json::from_str(text.as_str()).expect("JSON");
+                let accepted = json!({"status": "Accepted"});
+                let answer = match call[2].as_str().unwrap_or_default() {
+                    "BootNotification" => {
+                        json!([3, call[1], {"status": "Accepted", "interval": 300, "currentTime": "2026-12-05T00:00:00Z"}])
+                    }
+                    "StartTransaction" if starts.is_empty() => {
+                        starts.push(std::time::Instant::now());
+                        json!([4, call[1], "InternalError", "not now", {}])
+                    }
+                    "StartTransaction" => {
+                        starts.push(std::time::Instant::now());
+                        json!([3, call[1], {"transactionId": 7, "idTagInfo": accepted}])
+                    }
+                    "Authorize" | "StopTransaction" => json!([3, call[1], {"idTagInfo": accepted}]),
+                    _ => json!([3, call[1], {}]),
+                };
+                ws.send(Message::text(answer.to_string())).await.expect("answer");
+            }
+            starts
+        });
+        let config = SimConfig {
+            url,
+            stations: 1,
+            fleet: Fleet::V16,
+            sessions_per_station: 1,
+            seed: 1,
+            samples_per_session: 2,
+            sample_interval: 60,
+            clock_aligned_interval: 0,
+            fault_share: 0.0,
+            prefix: "retry-".into(),
+            id_tag: "T".into(),
+            call_timeout: Duration::from_secs(5),
+            drop_share: 0.0,
+            power_loss_share: 0.0,
+            fault_codes: Vec::new(),
+            progress: false,
+            linger: Duration::ZERO,
+        };
+        let report = run(config).await;
+        assert_eq!((report.errors.len(), report.sessions.len()), (0, 1), "{:?}", report.errors);
+        assert_eq!(report.sessions[0].transaction_id, "7");
+        let starts = csms.await.expect("the CSMS ran");
+        assert_eq!(starts.len(), 2, "refused once, then sent again");
+        let waited = starts[1] - starts[0];
+        assert!(waited >= Duration::from_secs(1), "TransactionMessageRetryInterval is 1 s: {waited:?}");
+    }
 
     #[test]
     fn the_same_seed_gives_the_same_curve() {
