@@ -244,6 +244,9 @@ struct Responder {
     trigger: Option<String>,
 }
 
+/// The heartbeat interval's 1.6 key and 2.0.1 `Component.Variable`.
+const HEARTBEAT_INTERVAL: (&str, &str) = ("HeartbeatInterval", "OCPPCommCtrlr.HeartbeatInterval");
+
 /// What a station's meter reports: all five measurands it has when sampling, the register and
 /// power when clock-aligned.
 const SAMPLED_MEASURANDS: &str = "Energy.Active.Import.Register,Power.Active.Import,Voltage,Current.Import,SoC";
@@ -303,7 +306,15 @@ impl Responder {
 
     /// The heartbeat interval in seconds; 0 for none.
     fn heartbeat_interval(&self, v201: bool) -> u64 {
-        self.seconds(v201, "HeartbeatInterval", "OCPPCommCtrlr.HeartbeatInterval")
+        self.seconds(v201, HEARTBEAT_INTERVAL.0, HEARTBEAT_INTERVAL.1)
+    }
+
+    /// The heartbeat interval a CSMS gave in its answer to a boot.
+    fn set_heartbeat_interval(&mut self, v201: bool, seconds: u64) {
+        let key = if v201 { HEARTBEAT_INTERVAL.1 } else { HEARTBEAT_INTERVAL.0 };
+        if let Some((value, _)) = self.settings.get_mut(key) {
+            *value = seconds.to_string();
+        }
     }
 
     /// The CALLRESULT payload for a CSMS CALL, or the CALLERROR code for one it does not take.
@@ -593,10 +604,7 @@ impl SimStation {
             let pending = match answer["status"].as_str() {
                 Some("Accepted") => {
                     if interval > 0 {
-                        let key = if self.v201 { "OCPPCommCtrlr.HeartbeatInterval" } else { "HeartbeatInterval" };
-                        if let Some((value, _)) = self.responder.settings.get_mut(key) {
-                            *value = interval.to_string();
-                        }
+                        self.responder.set_heartbeat_interval(self.v201, interval);
                     }
                     return self.status("Available", "Available", "NoError").await;
                 }

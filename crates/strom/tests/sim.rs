@@ -87,11 +87,22 @@ async fn simulated_stations_answer_commands(backend: Backend) {
     let server = Server::start(backend).await;
     server.add_token("REMOTE", "Accepted", None, None).await;
     let url = format!("ws://{}/ocpp", server.addr);
-    let sim = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
-        .args(["sim", "--url", &url, "--stations", "2", "--version", "mixed", "--sessions", "0", "--samples", "3"])
-        .args(["--linger", "5", "--prefix", "cmd-"])
-        .output();
-    let sim = tokio::spawn(sim);
+    let running = tokio::spawn(sim(&[
+        "--url",
+        &url,
+        "--stations",
+        "2",
+        "--version",
+        "mixed",
+        "--sessions",
+        "0",
+        "--samples",
+        "3",
+        "--linger",
+        "5",
+        "--prefix",
+        "cmd-",
+    ]));
     wait_connected(&server, 2).await;
 
     let (status, config) = server
@@ -135,7 +146,7 @@ async fn simulated_stations_answer_commands(backend: Backend) {
     let (_, reset) = server.http("POST", "/api/v1/stations/cmd-0/reset", Some(json!({"type": "soft"}))).await;
     assert_eq!(reset, json!({"status": "Accepted"}));
 
-    let output = sim.await.expect("join").expect("strom sim runs");
+    let output = running.await.expect("join").expect("strom sim runs");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let summary: Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
     assert_eq!(summary["sessions"], 2, "each remote start ran a session: {summary}");
@@ -241,13 +252,13 @@ fn stored_list(stored: &Value) -> &[Value] {
     stored.as_array().map(Vec::as_slice).unwrap_or_default()
 }
 
+/// `strom sim` with `args`, started now; the future (which may be spawned) ends with it.
+fn sim(args: &[&str]) -> impl std::future::Future<Output = std::io::Result<std::process::Output>> + 'static {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_strom")).arg("sim").args(args).output()
+}
+
 async fn run_sim(args: &[&str]) -> std::process::Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
-        .arg("sim")
-        .args(args)
-        .output()
-        .await
-        .expect("strom sim runs")
+    sim(args).await.expect("strom sim runs")
 }
 
 /// A declarative scenario with a seed gives the same sessions on every run; flags win over it.
@@ -367,11 +378,22 @@ async fn idle_stations_report_clock_aligned_and_triggered_meter_values(backend: 
     use serde_json::json;
     let server = Server::start(backend).await;
     let url = format!("ws://{}/ocpp", server.addr);
-    let sim = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
-        .args(["sim", "--url", &url, "--stations", "2", "--version", "mixed", "--sessions", "0"])
-        .args(["--linger", "4", "--clock-aligned-interval", "1", "--prefix", "idle-"])
-        .output();
-    let sim = tokio::spawn(sim);
+    let running = tokio::spawn(sim(&[
+        "--url",
+        &url,
+        "--stations",
+        "2",
+        "--version",
+        "mixed",
+        "--sessions",
+        "0",
+        "--linger",
+        "4",
+        "--clock-aligned-interval",
+        "1",
+        "--prefix",
+        "idle-",
+    ]));
     wait_connected(&server, 2).await;
     for (station, requested) in [
         ("idle-0", json!({"requestedMessage": "MeterValues", "connectorId": 1})),
@@ -381,7 +403,7 @@ async fn idle_stations_report_clock_aligned_and_triggered_meter_values(backend: 
             server.http("POST", &format!("/api/v1/stations/{station}/commands/TriggerMessage"), Some(requested)).await;
         assert_eq!((status, answer["status"].as_str()), (200, Some("Accepted")), "{station}: {answer}");
     }
-    let output = sim.await.expect("join").expect("strom sim runs");
+    let output = running.await.expect("join").expect("strom sim runs");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     for station in ["idle-0", "idle-1"] {
         let messages = server.get(&format!("/api/v1/stations/{station}/messages?limit=1000")).await;
@@ -425,11 +447,22 @@ async fn stations_boot_again_after_pending_or_rejected(backend: Backend) {
         let server = Server::start_with_config(backend.clone(), &config).await;
         server.add_token("SIM", "Accepted", None, None).await;
         let url = format!("ws://{}/ocpp", server.addr);
-        let sim = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
-            .args(["sim", "--url", &url, "--stations", "2", "--version", "mixed", "--sessions", "1"])
-            .args(["--samples", "2", "--fault-share", "0", "--prefix", "wait-"])
-            .output();
-        let sim = tokio::spawn(sim);
+        let running = tokio::spawn(sim(&[
+            "--url",
+            &url,
+            "--stations",
+            "2",
+            "--version",
+            "mixed",
+            "--sessions",
+            "1",
+            "--samples",
+            "2",
+            "--fault-share",
+            "0",
+            "--prefix",
+            "wait-",
+        ]));
         let told = if policy == "pending" { "Pending" } else { "Rejected" };
         for _ in 0..200 {
             let seen = registrations(&server, "wait-").await;
@@ -447,7 +480,7 @@ async fn stations_boot_again_after_pending_or_rejected(backend: Backend) {
             let (status, answer) = server.http("PUT", &format!("/api/v1/stations/{station}"), Some(body)).await;
             assert_eq!(status, 200, "{policy}: {answer}");
         }
-        let output = sim.await.expect("join").expect("strom sim runs");
+        let output = running.await.expect("join").expect("strom sim runs");
         assert!(output.status.success(), "{policy}: {}", String::from_utf8_lossy(&output.stderr));
         let summary: Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
         assert_eq!((summary["booted"].as_u64(), summary["sessions"].as_u64()), (Some(2), Some(2)), "{policy}");
@@ -470,12 +503,21 @@ async fn stations_boot_again_after_pending_or_rejected(backend: Backend) {
 async fn idle_stations_heartbeat_at_the_interval_they_were_given(backend: Backend) {
     let server = Server::start_with_config(backend, "heartbeat_interval_secs = 1\n").await;
     let url = format!("ws://{}/ocpp", server.addr);
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
-        .args(["sim", "--url", &url, "--stations", "2", "--version", "mixed", "--sessions", "0"])
-        .args(["--linger", "4", "--prefix", "beat-"])
-        .output()
-        .await
-        .expect("strom sim runs");
+    let output = run_sim(&[
+        "--url",
+        &url,
+        "--stations",
+        "2",
+        "--version",
+        "mixed",
+        "--sessions",
+        "0",
+        "--linger",
+        "4",
+        "--prefix",
+        "beat-",
+    ])
+    .await;
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     for station in ["beat-0", "beat-1"] {
         let messages = server.get(&format!("/api/v1/stations/{station}/messages?limit=1000")).await;
