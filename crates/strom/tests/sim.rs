@@ -22,23 +22,9 @@ async fn simulated_fleet_energy_and_faults_match_what_is_stored(backend: Backend
     let server = Server::start(backend).await;
     server.add_token("SIM", "Accepted", None, None).await;
     let url = format!("ws://{}/ocpp", server.addr);
-    let output = run_sim(&[
-        "--url",
-        &url,
-        "--stations",
-        "4",
-        "--version",
-        "mixed",
-        "--sessions",
-        "2",
-        "--samples",
-        "8",
-        "--fault-share",
-        "1",
-        "--seed",
-        "42",
-    ])
-    .await;
+    let output = sim(&url, "--stations 4 --version mixed --sessions 2 --samples 8 --fault-share 1 --seed 42")
+        .await
+        .expect("strom sim runs");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let summary: Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
     assert_eq!(
@@ -87,22 +73,8 @@ async fn simulated_stations_answer_commands(backend: Backend) {
     let server = Server::start(backend).await;
     server.add_token("REMOTE", "Accepted", None, None).await;
     let url = format!("ws://{}/ocpp", server.addr);
-    let running = tokio::spawn(sim(&[
-        "--url",
-        &url,
-        "--stations",
-        "2",
-        "--version",
-        "mixed",
-        "--sessions",
-        "0",
-        "--samples",
-        "3",
-        "--linger",
-        "5",
-        "--prefix",
-        "cmd-",
-    ]));
+    let running =
+        tokio::spawn(sim(&url, "--stations 2 --version mixed --sessions 0 --samples 3 --linger 5 --prefix cmd-"));
     wait_connected(&server, 2).await;
 
     let (status, config) = server
@@ -179,27 +151,12 @@ async fn nothing_is_lost_across_network_drops(backend: Backend) {
     let server = Server::start(backend).await;
     server.add_token("SIM", "Accepted", None, None).await;
     let url = format!("ws://{}/ocpp", server.addr);
-    let output = run_sim(&[
-        "--url",
+    let output = sim(
         &url,
-        "--stations",
-        "4",
-        "--version",
-        "mixed",
-        "--sessions",
-        "2",
-        "--samples",
-        "8",
-        "--drop-share",
-        "1",
-        "--fault-share",
-        "0",
-        "--seed",
-        "7",
-        "--prefix",
-        "drop-",
-    ])
-    .await;
+        "--stations 4 --version mixed --sessions 2 --samples 8 --drop-share 1 --fault-share 0 --seed 7 --prefix drop-",
+    )
+    .await
+    .expect("strom sim runs");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let summary: Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
     assert_eq!((summary["sessions"].as_u64(), summary["network_drops"].as_u64()), (Some(8), Some(8)));
@@ -252,13 +209,22 @@ fn stored_list(stored: &Value) -> &[Value] {
     stored.as_array().map(Vec::as_slice).unwrap_or_default()
 }
 
-/// `strom sim` with `args`, started now; the future (which may be spawned) ends with it.
-fn sim(args: &[&str]) -> impl std::future::Future<Output = std::io::Result<std::process::Output>> + 'static {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_strom")).arg("sim").args(args).output()
+/// `strom sim` against `url` with `flags` (separated by spaces), started now; the future (which
+/// may be spawned) ends with it.
+fn sim(url: &str, flags: &str) -> impl std::future::Future<Output = std::io::Result<std::process::Output>> + 'static {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
+        .args(["sim", "--url", url])
+        .args(flags.split_whitespace())
+        .output()
 }
 
 async fn run_sim(args: &[&str]) -> std::process::Output {
-    sim(args).await.expect("strom sim runs")
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
+        .arg("sim")
+        .args(args)
+        .output()
+        .await
+        .expect("strom sim runs")
 }
 
 /// A declarative scenario with a seed gives the same sessions on every run; flags win over it.
@@ -378,22 +344,10 @@ async fn idle_stations_report_clock_aligned_and_triggered_meter_values(backend: 
     use serde_json::json;
     let server = Server::start(backend).await;
     let url = format!("ws://{}/ocpp", server.addr);
-    let running = tokio::spawn(sim(&[
-        "--url",
+    let running = tokio::spawn(sim(
         &url,
-        "--stations",
-        "2",
-        "--version",
-        "mixed",
-        "--sessions",
-        "0",
-        "--linger",
-        "4",
-        "--clock-aligned-interval",
-        "1",
-        "--prefix",
-        "idle-",
-    ]));
+        "--stations 2 --version mixed --sessions 0 --linger 4 --clock-aligned-interval 1 --prefix idle-",
+    ));
     wait_connected(&server, 2).await;
     for (station, requested) in [
         ("idle-0", json!({"requestedMessage": "MeterValues", "connectorId": 1})),
@@ -447,22 +401,10 @@ async fn stations_boot_again_after_pending_or_rejected(backend: Backend) {
         let server = Server::start_with_config(backend.clone(), &config).await;
         server.add_token("SIM", "Accepted", None, None).await;
         let url = format!("ws://{}/ocpp", server.addr);
-        let running = tokio::spawn(sim(&[
-            "--url",
+        let running = tokio::spawn(sim(
             &url,
-            "--stations",
-            "2",
-            "--version",
-            "mixed",
-            "--sessions",
-            "1",
-            "--samples",
-            "2",
-            "--fault-share",
-            "0",
-            "--prefix",
-            "wait-",
-        ]));
+            "--stations 2 --version mixed --sessions 1 --samples 2 --fault-share 0 --prefix wait-",
+        ));
         let told = if policy == "pending" { "Pending" } else { "Rejected" };
         for _ in 0..200 {
             let seen = registrations(&server, "wait-").await;
@@ -503,21 +445,8 @@ async fn stations_boot_again_after_pending_or_rejected(backend: Backend) {
 async fn idle_stations_heartbeat_at_the_interval_they_were_given(backend: Backend) {
     let server = Server::start_with_config(backend, "heartbeat_interval_secs = 1\n").await;
     let url = format!("ws://{}/ocpp", server.addr);
-    let output = run_sim(&[
-        "--url",
-        &url,
-        "--stations",
-        "2",
-        "--version",
-        "mixed",
-        "--sessions",
-        "0",
-        "--linger",
-        "4",
-        "--prefix",
-        "beat-",
-    ])
-    .await;
+    let output =
+        sim(&url, "--stations 2 --version mixed --sessions 0 --linger 4 --prefix beat-").await.expect("strom sim runs");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     for station in ["beat-0", "beat-1"] {
         let messages = server.get(&format!("/api/v1/stations/{station}/messages?limit=1000")).await;
