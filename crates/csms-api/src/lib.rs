@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use csms_core::authorization::{IdTokenRecord, TokenStatus};
+use csms_core::authorization::{IdTokenRecord, TokenStatus, TokenType};
 use csms_core::clock::parse_timestamp;
 use csms_gateway::{FriendlyCommand, Gateway};
 use csms_store::{Op, Outcome, TransactionFilter};
@@ -521,7 +521,7 @@ fn parse_token(body: &[u8], path_token: Option<&str>) -> Result<IdTokenRecord, A
     };
     let unprocessable = |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m);
     for key in fields.keys() {
-        if !["id_token", "status", "expiry", "parent_id_token"].contains(&key.as_str()) {
+        if !["id_token", "type", "status", "expiry", "parent_id_token"].contains(&key.as_str()) {
             return Err(unprocessable(format!("unknown field {key:?}")));
         }
     }
@@ -559,7 +559,14 @@ fn parse_token(body: &[u8], path_token: Option<&str>) -> Result<IdTokenRecord, A
     if parent_id_token.as_deref().is_some_and(|p| !token_ok(p)) {
         return Err(unprocessable(format!("parent_id_token must be 1 to {MAX_TOKEN_LEN} characters")));
     }
-    Ok(IdTokenRecord { id_token, status, expiry, parent_id_token })
+    let token_type = match text("type")? {
+        None => None,
+        Some(t) => Some(TokenType::parse(&t).ok_or_else(|| {
+            let names: Vec<&str> = TokenType::ALL.iter().map(|t| t.as_str()).collect();
+            unprocessable(format!("type must be one of {} (or absent: any type), not {t:?}", names.join(", ")))
+        })?),
+    };
+    Ok(IdTokenRecord { id_token, token_type, status, expiry, parent_id_token })
 }
 
 async fn save_token(gw: &Gateway, record: IdTokenRecord) -> Result<(), ApiError> {

@@ -86,6 +86,11 @@ pub(crate) fn document() -> Value {
             ),
             ("expiry", json!({"type": "string", "format": "date-time"})),
             ("parent_id_token", json!({"type": "string", "maxLength": 36})),
+            (
+                "type",
+                json!({"type": "string", "description": "OCPP 2.0.1 IdTokenEnumType; absent: the token is its value whatever the type",
+                       "enum": ["Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress", "NoAuthorization"]}),
+            ),
         ],
         &["status"],
     );

@@ -32,6 +32,7 @@ pub(crate) fn station(s: &StationView, session: Option<SessionInfo>) -> Value {
         "connected": connected,
         "connected_at": session.as_ref().map(|i| format_timestamp(&i.connected_at)),
         "last_boot_at": s.last_boot_at,
+        "boot_reason": s.boot_reason,
         "last_seen_at": last_seen,
         "created_at": s.created_at,
         "connectors": s.connectors.iter().map(connector).collect::<Vec<_>>(),
@@ -129,6 +130,8 @@ pub(crate) fn message(m: &MessageView) -> Value {
 pub(crate) fn id_token(t: &IdTokenRecord) -> Value {
     json!({
         "id_token": t.id_token,
+        // The 2.0.1 IdTokenEnumType; null: the token is its value, whatever the type.
+        "type": t.token_type.map(|k| k.as_str()),
         "status": t.status.as_str(),
         "expiry": t.expiry.as_ref().map(format_timestamp),
         "parent_id_token": t.parent_id_token,
@@ -141,6 +144,7 @@ pub(crate) fn station_event(e: &StationEventView) -> Value {
         "kind": e.kind,
         "status": e.status,
         "request_id": e.request_id,
+        "evse_id": e.evse_id,
         "detail": e.detail,
         "at": e.at,
     })

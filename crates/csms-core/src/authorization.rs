@@ -101,13 +101,72 @@ impl TokenStatus {
     }
 }
 
+/// The kind of an id token (OCPP 2.0.1 IdTokenEnumType): the same value read from an RFID card
+/// and typed on a keypad are two different tokens. OCPP 1.6 id tags carry no type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenType {
+    Central,
+    EMaid,
+    Iso14443,
+    Iso15693,
+    KeyCode,
+    Local,
+    MacAddress,
+    NoAuthorization,
+}
+
+impl TokenType {
+    pub const ALL: &'static [TokenType] = &[
+        TokenType::Central,
+        TokenType::EMaid,
+        TokenType::Iso14443,
+        TokenType::Iso15693,
+        TokenType::KeyCode,
+        TokenType::Local,
+        TokenType::MacAddress,
+        TokenType::NoAuthorization,
+    ];
+
+    /// The 2.0.1 spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenType::Central => "Central",
+            TokenType::EMaid => "eMAID",
+            TokenType::Iso14443 => "ISO14443",
+            TokenType::Iso15693 => "ISO15693",
+            TokenType::KeyCode => "KeyCode",
+            TokenType::Local => "Local",
+            TokenType::MacAddress => "MacAddress",
+            TokenType::NoAuthorization => "NoAuthorization",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<TokenType> {
+        TokenType::ALL.iter().copied().find(|t| t.as_str() == text)
+    }
+}
+
 /// An id token as the operator configured it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdTokenRecord {
     pub id_token: String,
+    /// `None`: the token is this value whatever its type (and every 1.6 id tag).
+    pub token_type: Option<TokenType>,
     pub status: TokenStatus,
     pub expiry: Option<Timestamp>,
     pub parent_id_token: Option<String>,
+}
+
+impl IdTokenRecord {
+    /// Whether a token presented with `presented` as its type is this one: a typed record is
+    /// only its own type (a KeyCode "1234" is not the card "1234"), an untyped one any type, and
+    /// a token presented without a type (OCPP 1.6) is the value alone.
+    pub fn identifies(&self, presented: Option<TokenType>) -> bool {
+        match (self.token_type, presented) {
+            (Some(own), Some(presented)) => own == presented,
+            _ => true,
+        }
+    }
 }
 
 /// What the station is told about a token: status, expiry for its cache, and the group.
@@ -119,10 +178,17 @@ pub struct AuthDecision {
 }
 
 /// Decides a token's status at `now`. `charging_elsewhere` is true when the token already has
-/// an active transaction that is not the one being decided about (OCPP 1.6 §4.8 ConcurrentTx).
-/// Unknown tokens are `Unknown`; the 1.6 adapter says `Invalid`.
-pub fn decide(record: Option<&IdTokenRecord>, now: Timestamp, charging_elsewhere: bool) -> AuthDecision {
-    let Some(record) = record else {
+/// an active transaction that is not the one being decided about (OCPP 1.6 §4.8 ConcurrentTx;
+/// `concurrency_applies` says when that is asked).
+/// Unknown tokens are `Unknown`; the 1.6 adapter says `Invalid`. `presented` is the type the
+/// token came with (2.0.1); a record of another type is not this token.
+pub fn decide(
+    record: Option<&IdTokenRecord>,
+    presented: Option<TokenType>,
+    now: Timestamp,
+    charging_elsewhere: bool,
+) -> AuthDecision {
+    let Some(record) = record.filter(|r| r.identifies(presented)) else {
         return AuthDecision { status: AuthStatus::Unknown, expiry: None, parent_id_token: None };
     };
     let status = match record.status {
@@ -131,6 +197,40 @@ pub fn decide(record: Option<&IdTokenRecord>, now: Timestamp, charging_elsewhere
         other => other.outcome(),
     };
     AuthDecision { status, expiry: record.expiry, parent_id_token: record.parent_id_token.clone() }
+}
+
+/// What a token is being authorized for, which decides whether a transaction it already has
+/// elsewhere refuses it with ConcurrentTx.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A 1.6 or 2.0.1 Authorize: the station does not say for which connector, and a driver
+    /// may present the tag to stop the transaction it has at this very station, so only a
+    /// transaction at another station makes it ConcurrentTx.
+    Authorize,
+    /// A 1.6 StartTransaction or a 2.0.1 TransactionEvent `Started`: a transaction anywhere
+    /// else (another connector, EVSE or station) makes it ConcurrentTx.
+    Start,
+    /// A 2.0.1 TransactionEvent `Updated` or `Ended`, or a 1.6 StopTransaction: the transaction
+    /// exists already, and ConcurrentTx is never the answer (OCPP 2.0.1 E05: only a `Started`
+    /// event may be refused as concurrent).
+    Continue,
+}
+
+/// Where a token's other active transaction is, relative to the one being decided about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtherTransaction {
+    None,
+    SameStation,
+    OtherStation,
+}
+
+/// Whether a transaction the token has elsewhere makes this decision ConcurrentTx.
+pub fn concurrency_applies(purpose: Purpose, other: OtherTransaction) -> bool {
+    match (purpose, other) {
+        (_, OtherTransaction::None) | (Purpose::Continue, _) => false,
+        (Purpose::Authorize, OtherTransaction::SameStation) => false,
+        (Purpose::Authorize, OtherTransaction::OtherStation) | (Purpose::Start, _) => true,
+    }
 }
 
 #[cfg(test)]
@@ -143,7 +243,7 @@ mod tests {
     }
 
     fn token(status: TokenStatus, expiry: Option<Timestamp>) -> IdTokenRecord {
-        IdTokenRecord { id_token: "T".into(), status, expiry, parent_id_token: Some("G".into()) }
+        IdTokenRecord { id_token: "T".into(), token_type: None, status, expiry, parent_id_token: Some("G".into()) }
     }
 
     #[test]
@@ -162,9 +262,47 @@ mod tests {
             (Some(token(TokenStatus::NotAtThisTime, None)), true, AuthStatus::NotAtThisTime),
         ];
         for (record, busy, expected) in cases {
-            let d = decide(record.as_ref(), at(12), busy);
+            let d = decide(record.as_ref(), None, at(12), busy);
             assert_eq!(d.status, expected, "{record:?} busy={busy}");
             assert_eq!(d.parent_id_token.is_some(), record.is_some());
+        }
+    }
+
+    #[test]
+    fn a_typed_token_is_only_its_own_type() {
+        let card = IdTokenRecord { token_type: Some(TokenType::Iso14443), ..token(TokenStatus::Accepted, None) };
+        let any = token(TokenStatus::Accepted, None);
+        let cases = [
+            (&card, Some(TokenType::Iso14443), AuthStatus::Accepted),
+            (&card, Some(TokenType::KeyCode), AuthStatus::Unknown),
+            (&card, None, AuthStatus::Accepted),
+            (&any, Some(TokenType::KeyCode), AuthStatus::Accepted),
+            (&any, None, AuthStatus::Accepted),
+        ];
+        for (record, presented, expected) in cases {
+            assert_eq!(decide(Some(record), presented, at(12), false).status, expected, "{record:?} as {presented:?}");
+        }
+        for &t in TokenType::ALL {
+            assert_eq!(TokenType::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(TokenType::parse("iso14443"), None, "the 2.0.1 spelling exactly");
+    }
+
+    #[test]
+    fn concurrency_table() {
+        use OtherTransaction::*;
+        let cases = [
+            (Purpose::Authorize, None, false),
+            (Purpose::Authorize, SameStation, false),
+            (Purpose::Authorize, OtherStation, true),
+            (Purpose::Start, None, false),
+            (Purpose::Start, SameStation, true),
+            (Purpose::Start, OtherStation, true),
+            (Purpose::Continue, SameStation, false),
+            (Purpose::Continue, OtherStation, false),
+        ];
+        for (purpose, other, expected) in cases {
+            assert_eq!(concurrency_applies(purpose, other), expected, "{purpose:?} {other:?}");
         }
     }
 }

@@ -86,12 +86,15 @@ pub enum FaultChange {
 
 /// `NoError` with a non-Faulted status clears; anything else is a fault. A Faulted status
 /// without an error code is still a fault (some firmware reports `Faulted` with `NoError`).
-pub fn assess(status: &str, error_code: &str) -> FaultChange {
+/// A 2.0.1 status carries no error code (`None`; the details come through NotifyEvent): Faulted
+/// opens a fault with the code `Faulted`, any other status clears it.
+pub fn assess(status: &str, error_code: Option<&str>) -> FaultChange {
     let faulted = status == "Faulted";
     match (error_code, faulted) {
-        ("NoError", false) => FaultChange::Cleared,
-        (code, true) => FaultChange::Present { error_code: code.to_string(), severity: Severity::Error },
-        (code, false) => FaultChange::Present { error_code: code.to_string(), severity: Severity::Warning },
+        (None, true) => FaultChange::Present { error_code: status.to_string(), severity: Severity::Error },
+        (None, false) | (Some("NoError"), false) => FaultChange::Cleared,
+        (Some(code), true) => FaultChange::Present { error_code: code.to_string(), severity: Severity::Error },
+        (Some(code), false) => FaultChange::Present { error_code: code.to_string(), severity: Severity::Warning },
     }
 }
 
@@ -125,17 +128,23 @@ mod tests {
 
     #[test]
     fn status_reports_map_to_fault_changes() {
-        assert_eq!(assess("Available", "NoError"), FaultChange::Cleared);
+        assert_eq!(assess("Available", Some("NoError")), FaultChange::Cleared);
+        assert_eq!(assess("Occupied", None), FaultChange::Cleared);
+        assert_eq!(assess("Unavailable", None), FaultChange::Cleared);
         assert_eq!(
-            assess("Faulted", "HighTemperature"),
+            assess("Faulted", None),
+            FaultChange::Present { error_code: "Faulted".into(), severity: Severity::Error }
+        );
+        assert_eq!(
+            assess("Faulted", Some("HighTemperature")),
             FaultChange::Present { error_code: "HighTemperature".into(), severity: Severity::Error }
         );
         assert_eq!(
-            assess("Charging", "OverVoltage"),
+            assess("Charging", Some("OverVoltage")),
             FaultChange::Present { error_code: "OverVoltage".into(), severity: Severity::Warning }
         );
         assert_eq!(
-            assess("Faulted", "NoError"),
+            assess("Faulted", Some("NoError")),
             FaultChange::Present { error_code: "NoError".into(), severity: Severity::Error }
         );
     }

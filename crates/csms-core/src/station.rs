@@ -99,6 +99,8 @@ pub struct BootInfo {
     pub imsi: Option<String>,
     pub meter_type: Option<String>,
     pub meter_serial_number: Option<String>,
+    /// Why the station booted (2.0.1 BootReasonEnumType; 1.6 does not say).
+    pub reason: Option<String>,
 }
 
 #[cfg(test)]

@@ -10,6 +10,9 @@ pub enum EnergyFlag {
     RegisterWentBackwards,
     /// A register reading lies outside [meterStart, meterStop].
     RegisterOutsideStartStop,
+    /// meterStart or meterStop is negative: an import register never is, so the numbers are
+    /// not a meter's (a 1.6 int32 wrapped, or forged) and no energy is derived from them.
+    NegativeMeterValue,
 }
 
 impl EnergyFlag {
@@ -18,6 +21,7 @@ impl EnergyFlag {
             EnergyFlag::StopBelowStart => "meter_stop_below_start",
             EnergyFlag::RegisterWentBackwards => "register_went_backwards",
             EnergyFlag::RegisterOutsideStartStop => "register_outside_start_stop",
+            EnergyFlag::NegativeMeterValue => "negative_meter_value",
         }
     }
 }
@@ -48,6 +52,9 @@ pub enum SequenceFlag {
     Gap,
     /// An event arrived after a later one.
     OutOfOrder,
+    /// A seqNo the transaction already used, on an event that is not the same event again
+    /// (some firmware sends every event with seqNo 0): applied, and flagged.
+    Repeated,
 }
 
 impl SequenceFlag {
@@ -55,12 +62,17 @@ impl SequenceFlag {
         match self {
             SequenceFlag::Gap => "seq_no_gap",
             SequenceFlag::OutOfOrder => "seq_no_out_of_order",
+            SequenceFlag::Repeated => "seq_no_repeated",
         }
     }
 }
 
-/// Judges `seq_no` against the highest seqNo seen so far for the transaction.
-pub fn check_sequence(highest_seen: Option<i64>, seq_no: i64) -> Option<SequenceFlag> {
+/// Judges `seq_no` against the highest seqNo seen so far for the transaction; `used` is true
+/// when another event of the transaction already carried it.
+pub fn check_sequence(highest_seen: Option<i64>, seq_no: i64, used: bool) -> Option<SequenceFlag> {
+    if used {
+        return Some(SequenceFlag::Repeated);
+    }
     match highest_seen {
         Some(h) if seq_no > h + 1 => Some(SequenceFlag::Gap),
         Some(h) if seq_no < h => Some(SequenceFlag::OutOfOrder),
@@ -76,7 +88,10 @@ pub fn energy(meter_start_wh: f64, meter_stop_wh: f64, registers: &[f64]) -> (Op
     if registers.windows(2).any(|w| w[1] < w[0]) {
         flags.push(EnergyFlag::RegisterWentBackwards);
     }
-    let energy = if meter_stop_wh < meter_start_wh {
+    let energy = if meter_start_wh < 0.0 || meter_stop_wh < 0.0 {
+        flags.push(EnergyFlag::NegativeMeterValue);
+        None
+    } else if meter_stop_wh < meter_start_wh {
         flags.push(EnergyFlag::StopBelowStart);
         None
     } else {
@@ -86,6 +101,79 @@ pub fn energy(meter_start_wh: f64, meter_stop_wh: f64, registers: &[f64]) -> (Op
         Some(meter_stop_wh - meter_start_wh)
     };
     (energy, flags)
+}
+
+/// How a 2.0.1 TransactionEvent relates to what is stored under its transactionId.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventMatch {
+    /// The very event is stored already (the station retried after a lost answer): nothing
+    /// changes.
+    Duplicate,
+    /// An event of the stored transaction.
+    Same,
+    /// The id names a transaction that has ended, and this event begins another one under the
+    /// same id (a station that counts its ids from 1 again after a restart): a new transaction,
+    /// flagged `transaction_id_reused`.
+    Reused,
+}
+
+/// The stored transaction a 2.0.1 event's id names, as far as `match_event` needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredTransaction<'a> {
+    /// When its Ended event said it stopped, if it has.
+    pub ended_at: Option<&'a str>,
+    pub highest_seq_no: Option<i64>,
+}
+
+/// Decides whether an event is the same event again, one of the stored transaction, or the first
+/// of a new transaction under a reused id. `identical` is true when an event with this seqNo,
+/// event type, trigger and timestamp is stored. After an Ended, a `Started`, or an event later
+/// than the end whose seqNo does not continue the old sequence, begins a new transaction; a late
+/// event of the old one (its seqNo continues it, or it is timed before the end) still belongs to it.
+/// Timestamps are compared as Ström's fixed-width UTC text.
+pub fn match_event(
+    stored: StoredTransaction<'_>,
+    identical: bool,
+    started: bool,
+    seq_no: i64,
+    timestamp: &str,
+) -> EventMatch {
+    if identical {
+        return EventMatch::Duplicate;
+    }
+    let Some(ended_at) = stored.ended_at else {
+        return EventMatch::Same;
+    };
+    let continues = stored.highest_seq_no.is_some_and(|h| seq_no > h);
+    if started || (timestamp > ended_at && !continues) {
+        EventMatch::Reused
+    } else {
+        EventMatch::Same
+    }
+}
+
+/// The end of a transaction that never ended and was superseded by a newer one on the same
+/// connector or EVSE: stopped at its last register reading (or its start when it has none), with
+/// the energy up to that reading. Returns (meter stop, energy, flags).
+pub fn superseded_energy(
+    meter_start_wh: Option<f64>,
+    registers: &[f64],
+) -> (Option<f64>, Option<f64>, Vec<&'static str>) {
+    let mut flags = vec!["superseded"];
+    let last = registers.last().copied();
+    let (stop, energy) = match (meter_start_wh, last) {
+        (Some(start), Some(stop)) => {
+            let (energy, energy_flags) = energy(start, stop, registers);
+            flags.extend(energy_flags.iter().map(|f| f.as_str()));
+            (Some(stop), energy)
+        }
+        (None, Some(stop)) => (Some(stop), None),
+        (_, None) => {
+            flags.push("no_energy_register");
+            (None, None)
+        }
+    };
+    (stop, energy, flags)
 }
 
 #[cfg(test)]
@@ -104,17 +192,57 @@ mod tests {
 
     #[test]
     fn sequence_table() {
-        assert_eq!(check_sequence(None, 0), None);
-        assert_eq!(check_sequence(None, 7), None, "a transaction may start at any seqNo");
-        assert_eq!(check_sequence(Some(1), 2), None);
-        assert_eq!(check_sequence(Some(1), 4), Some(SequenceFlag::Gap));
-        assert_eq!(check_sequence(Some(5), 3), Some(SequenceFlag::OutOfOrder));
+        assert_eq!(check_sequence(None, 0, false), None);
+        assert_eq!(check_sequence(None, 7, false), None, "a transaction may start at any seqNo");
+        assert_eq!(check_sequence(Some(1), 2, false), None);
+        assert_eq!(check_sequence(Some(1), 4, false), Some(SequenceFlag::Gap));
+        assert_eq!(check_sequence(Some(5), 3, false), Some(SequenceFlag::OutOfOrder));
+        assert_eq!(check_sequence(Some(0), 0, true), Some(SequenceFlag::Repeated));
+        assert_eq!(check_sequence(Some(5), 3, true), Some(SequenceFlag::Repeated));
+    }
+
+    #[test]
+    fn event_match_table() {
+        let open = StoredTransaction { ended_at: None, highest_seq_no: Some(3) };
+        let ended = StoredTransaction { ended_at: Some("2026-11-26T10:30:00.000Z"), highest_seq_no: Some(3) };
+        let before = "2026-11-26T10:20:00.000Z";
+        let after = "2026-11-26T11:00:00.000Z";
+        let cases = [
+            (open, true, false, 2, before, EventMatch::Duplicate),
+            (ended, true, true, 0, before, EventMatch::Duplicate),
+            (open, false, false, 4, after, EventMatch::Same),
+            (open, false, true, 0, after, EventMatch::Same),
+            (ended, false, true, 0, after, EventMatch::Reused),
+            (ended, false, false, 1, after, EventMatch::Reused),
+            (ended, false, false, 2, before, EventMatch::Same),
+            (ended, false, false, 4, after, EventMatch::Same),
+        ];
+        for (stored, identical, started, seq_no, at, expected) in cases {
+            assert_eq!(
+                match_event(stored, identical, started, seq_no, at),
+                expected,
+                "{stored:?} {started} {seq_no} {at}"
+            );
+        }
+    }
+
+    #[test]
+    fn superseded_table() {
+        assert_eq!(superseded_energy(Some(100.0), &[150.0, 400.0]), (Some(400.0), Some(300.0), vec!["superseded"]));
+        assert_eq!(superseded_energy(Some(100.0), &[]), (None, None, vec!["superseded", "no_energy_register"]));
+        assert_eq!(superseded_energy(None, &[50.0]), (Some(50.0), None, vec!["superseded"]));
+        assert_eq!(
+            superseded_energy(Some(500.0), &[400.0]),
+            (Some(400.0), None, vec!["superseded", "meter_stop_below_start"])
+        );
     }
 
     #[test]
     fn energy_table() {
         type Case<'a> = (f64, f64, &'a [f64], Option<f64>, &'a [EnergyFlag]);
-        let cases: [Case; 5] = [
+        let cases: [Case; 7] = [
+            (-2147483648.0, 2147483647.0, &[], None, &[EnergyFlag::NegativeMeterValue]),
+            (0.0, -5.0, &[], None, &[EnergyFlag::NegativeMeterValue]),
             (1000.0, 5000.0, &[1000.0, 2000.0, 5000.0], Some(4000.0), &[]),
             (1000.0, 5000.0, &[], Some(4000.0), &[]),
             (1000.0, 5000.0, &[1000.0, 3000.0, 2000.0, 5000.0], Some(4000.0), &[EnergyFlag::RegisterWentBackwards]),

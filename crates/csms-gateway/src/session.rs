@@ -104,15 +104,18 @@ impl Session {
         let now = self.gateway.clock.now();
         let committed = self.commit(Op::Boot { station: self.station.clone(), ocpp_version, info, policy, now }, log);
         committed.map(move |committed| {
-            let status = match committed? {
-                csms_store::Outcome::Registration(status) => status,
+            let (status, configured) = match committed? {
+                csms_store::Outcome::Registration { status, heartbeat_interval } => (status, heartbeat_interval),
                 other => return Err(CallFailure::unexpected(other)),
             };
             self.set_registration(status);
             tracing::info!(station = %self.station, status = status.as_str(), "boot");
             let config = &self.gateway.config;
-            let interval = match status {
-                RegistrationStatus::Accepted => config.heartbeat_interval,
+            // An Accepted station is told the heartbeat interval it was configured with (and
+            // accepted) if any, not Ström's default: the boot answer sets the station's interval.
+            let interval = match (status, configured) {
+                (RegistrationStatus::Accepted, Some(secs)) => std::time::Duration::from_secs(secs.unsigned_abs()),
+                (RegistrationStatus::Accepted, None) => config.heartbeat_interval,
                 _ => config.boot_retry_interval,
             };
             Ok((status, interval))
@@ -130,7 +133,24 @@ impl Session {
         detail: Option<String>,
         at: csms_core::Timestamp,
     ) -> impl Future<Output = Result<(), CallFailure>> {
-        let op = Op::StationEvent { station: self.station.clone(), kind, status, request_id, detail, at };
+        let op =
+            Op::StationEvent { station: self.station.clone(), kind, status, request_id, evse_id: None, detail, at };
+        self.commit(op, log).map(|committed| committed.map(|_| ()))
+    }
+
+    /// Records a notification about one of the station's EVSEs (2.0.1 charging limits and EV
+    /// charging needs), like `event`.
+    pub(crate) fn evse_event(
+        &self,
+        log: &mut Option<FrameLog>,
+        kind: &'static str,
+        status: Option<String>,
+        evse_id: Option<i64>,
+        detail: Option<String>,
+        at: csms_core::Timestamp,
+    ) -> impl Future<Output = Result<(), CallFailure>> {
+        let op =
+            Op::StationEvent { station: self.station.clone(), kind, status, request_id: None, evse_id, detail, at };
         self.commit(op, log).map(|committed| committed.map(|_| ()))
     }
 
@@ -285,7 +305,11 @@ impl Session {
 pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: OcppVersion, mut socket: WebSocket) {
     // A station that reconnects without booting keeps the registration it had (CHECKLIST §1.4).
     // The store's futures are boxed, here and below, for the reason `on_text`'s is.
-    let registration = match Box::pin(gateway.store.registration(station.as_str())).await {
+    let stored_version = match version {
+        OcppVersion::V16 => "1.6",
+        OcppVersion::V201 => "2.0.1",
+    };
+    let registration = match Box::pin(gateway.store.registration(station.as_str(), stored_version)).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(station = %station, error = %e, "cannot read the station's registration; closing");

@@ -53,6 +53,7 @@ async fn respond(
                 imsi: boot.imsi,
                 meter_type: boot.meter_type,
                 meter_serial_number: boot.meter_serial_number,
+                reason: None,
             };
             let (status, interval) = session.boot(info, "1.6", log).await?;
             Response::BootNotification(BootNotificationResponse {
@@ -70,7 +71,8 @@ async fn respond(
         Request::Heartbeat(_) => Response::Heartbeat(HeartbeatResponse { current_time: DateTime(now) }),
         Request::Authorize(req) => {
             tracing::debug!(station = %session.station, id_tag = %crate::session::mask(&req.id_tag), "authorize");
-            let decision = match session.commit(Op::Authorize { id_token: req.id_tag, now }, log).await? {
+            let authorize = Op::Authorize { station, id_token: req.id_tag, token_type: None, now };
+            let decision = match session.commit(authorize, log).await? {
                 Outcome::Auth(d) => d,
                 other => return Err(CallFailure::unexpected(other)),
             };

@@ -4,7 +4,7 @@
 
 use crate::errors::CallFailure;
 use crate::session::Session;
-use csms_core::authorization::{AuthDecision, AuthStatus};
+use csms_core::authorization::{AuthDecision, AuthStatus, TokenType};
 use csms_core::metering::{self, Reading};
 use csms_core::station::{BootInfo, RegistrationStatus, StationId};
 use csms_store::{
@@ -50,6 +50,7 @@ fn boot_info(boot: BootNotificationRequest) -> BootInfo {
         imsi: modem.imsi,
         meter_type: None,
         meter_serial_number: None,
+        reason: Some(boot.reason.as_str().to_string()),
     }
 }
 
@@ -126,7 +127,9 @@ async fn respond(
         }
         Request::Authorize(req) => {
             tracing::debug!(station = %session.station, id_token = %crate::session::mask(&req.id_token.id_token), "authorize");
-            let decision = match session.commit(Op::Authorize { id_token: req.id_token.id_token, now }, log).await? {
+            let token_type = TokenType::parse(req.id_token.r#type.as_str());
+            let authorize = Op::Authorize { station, id_token: req.id_token.id_token, token_type, now };
+            let decision = match session.commit(authorize, log).await? {
                 Outcome::Auth(d) => d,
                 other => return Err(CallFailure::unexpected(other)),
             };
@@ -221,19 +224,19 @@ async fn respond(
         }
         Request::NotifyChargingLimit(req) => {
             let source = req.charging_limit.charging_limit_source.as_str().to_string();
-            session.event(log, "NotifyChargingLimit", Some(source), req.evse_id, detail(&req), now).await?;
+            session.evse_event(log, "NotifyChargingLimit", Some(source), req.evse_id, detail(&req), now).await?;
             Response::NotifyChargingLimit(NotifyChargingLimitResponse { custom_data: None })
         }
         Request::ClearedChargingLimit(req) => {
             let source = req.charging_limit_source.as_str().to_string();
-            session.event(log, "ClearedChargingLimit", Some(source), req.evse_id, None, now).await?;
+            session.evse_event(log, "ClearedChargingLimit", Some(source), req.evse_id, None, now).await?;
             Response::ClearedChargingLimit(ClearedChargingLimitResponse { custom_data: None })
         }
         Request::NotifyEVChargingNeeds(req) => {
             // Ström computes no charging schedules yet (smart charging is a later issue), so it
             // will not send one: Rejected, not an Accepted that promises a profile.
             session
-                .event(log, "NotifyEVChargingNeeds", Some("Rejected".into()), Some(req.evse_id), detail(&req), now)
+                .evse_event(log, "NotifyEVChargingNeeds", Some("Rejected".into()), Some(req.evse_id), detail(&req), now)
                 .await?;
             Response::NotifyEVChargingNeeds(NotifyEVChargingNeedsResponse {
                 custom_data: None,
@@ -245,7 +248,14 @@ async fn respond(
             // The EV's schedule is informational for Ström (no limits of its own to check it
             // against yet): it is recorded and accepted.
             session
-                .event(log, "NotifyEVChargingSchedule", Some("Accepted".into()), Some(req.evse_id), detail(&req), now)
+                .evse_event(
+                    log,
+                    "NotifyEVChargingSchedule",
+                    Some("Accepted".into()),
+                    Some(req.evse_id),
+                    detail(&req),
+                    now,
+                )
                 .await?;
             Response::NotifyEVChargingSchedule(NotifyEVChargingScheduleResponse {
                 custom_data: None,

@@ -33,6 +33,7 @@ fn main() {
         let now = chrono::Utc::now();
         let token = IdTokenRecord {
             id_token: "BENCH".into(),
+            token_type: None,
             status: TokenStatus::Accepted,
             expiry: None,
             parent_id_token: None,
@@ -170,7 +171,9 @@ async fn status(store: &Store, station: &StationId, status: &str) {
 }
 
 async fn session_ops(store: &Store, station: &StationId, wh: &mut f64) -> usize {
-    step(store, station, Op::Authorize { id_token: "BENCH".into(), now: chrono::Utc::now() }, 50).await;
+    let authorize =
+        Op::Authorize { station: station.clone(), id_token: "BENCH".into(), token_type: None, now: chrono::Utc::now() };
+    step(store, station, authorize, 50).await;
     status(store, station, "Preparing").await;
     let start = StartTx {
         station: station.clone(),
@@ -243,6 +246,7 @@ fn boot_info() -> BootInfo {
         imsi: None,
         meter_type: None,
         meter_serial_number: None,
+        reason: None,
     }
 }
 

@@ -1283,6 +1283,7 @@ mod tests {
         for i in 0..40 {
             let record = csms_core::authorization::IdTokenRecord {
                 id_token: format!("T{i}"),
+                token_type: None,
                 status: csms_core::authorization::TokenStatus::Accepted,
                 expiry: None,
                 parent_id_token: None,

@@ -7,7 +7,9 @@ use crate::log_blocks::Block;
 use crate::schema::readings_of_samples;
 use crate::{terms, StoreError};
 use csms_core::access::Role;
-use csms_core::authorization::{self, AuthDecision, AuthStatus, IdTokenRecord, TokenStatus};
+use csms_core::authorization::{
+    self, AuthDecision, AuthStatus, IdTokenRecord, OtherTransaction, Purpose, TokenStatus, TokenType,
+};
 use csms_core::clock::{format_timestamp, parse_timestamp};
 use csms_core::faults::{self, FaultChange};
 use csms_core::metering::{Reading, ENERGY_IMPORT_REGISTER};
@@ -44,6 +46,14 @@ impl KnownTxRows {
         let ids = self.by_station.entry(station.into()).or_default();
         if ids.insert(station_tx_id.into(), id).is_none() {
             self.len += 1;
+        }
+    }
+
+    /// Forgets a station's rows: its protocol version changed, and ids of one version never
+    /// name transactions of the other.
+    fn forget_station(&mut self, station: &str) {
+        if let Some(ids) = self.by_station.remove(station) {
+            self.len -= ids.len();
         }
     }
 
@@ -255,8 +265,11 @@ pub enum Op {
         policy: RegistrationPolicy,
         now: Timestamp,
     },
+    /// An Authorize: the token, with the type it came with (2.0.1), from this station.
     Authorize {
+        station: StationId,
         id_token: String,
+        token_type: Option<TokenType>,
         now: Timestamp,
     },
     StartTransaction(StartTx),
@@ -387,6 +400,8 @@ pub enum Op {
         kind: &'static str,
         status: Option<String>,
         request_id: Option<i64>,
+        /// The EVSE the notification is about (2.0.1 NotifyChargingLimit and friends).
+        evse_id: Option<i64>,
         detail: Option<String>,
         at: Timestamp,
     },
@@ -410,7 +425,13 @@ pub enum Op {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Done,
-    Registration(RegistrationStatus),
+    /// A boot's registration, and the heartbeat interval in seconds the station was last
+    /// configured with and accepted (1.6 HeartbeatInterval, 2.0.1
+    /// OCPPCommCtrlr.HeartbeatInterval), if any.
+    Registration {
+        status: RegistrationStatus,
+        heartbeat_interval: Option<i64>,
+    },
     Auth(AuthDecision),
     Started {
         transaction_id: i64,
@@ -452,11 +473,17 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
     match op {
         Op::Nothing => Ok(Outcome::Done),
         Op::Boot { station, ocpp_version, info, policy, now } => {
-            boot(conn, station, ocpp_version, info, *policy, now).await
+            boot(conn, known, station, ocpp_version, info, *policy, now).await
         }
-        Op::Authorize { id_token, now } => {
+        Op::Authorize { station, id_token, token_type, now } => {
             let record = load_token(conn, id_token).await?;
-            Ok(Outcome::Auth(authorization::decide(record.as_ref(), *now, false)))
+            // Which transaction the token already has matters only for a token that is this one.
+            let other = match &record {
+                Some(r) if r.identifies(*token_type) => other_transaction(conn, r, station, None).await?,
+                _ => OtherTransaction::None,
+            };
+            let busy = authorization::concurrency_applies(Purpose::Authorize, other);
+            Ok(Outcome::Auth(authorization::decide(record.as_ref(), *token_type, *now, busy)))
         }
         Op::StartTransaction(start) => start_transaction(conn, known, start).await,
         Op::StopTransaction(stop) => stop_transaction(conn, known, stop).await,
@@ -465,7 +492,7 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
                 Some(id) => match known.get(station.as_str(), id) {
                     Some(row) => Some(row),
                     None => {
-                        let row = find_transaction(conn, station, id).await?.map(|t| t.id);
+                        let row = find_transaction(conn, station, id, V16).await?.map(|t| t.id);
                         if let Some(row) = row {
                             known.note(station.as_str(), id, row);
                         }
@@ -669,15 +696,16 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
             }
             for e in entries {
                 query(
-                    "INSERT INTO local_list_entries (station_id, id_token, status, expiry, parent_id_token) VALUES ($1, $2, $3, $4, $5) \
-                     ON CONFLICT (station_id, id_token) DO UPDATE SET status = excluded.status, expiry = excluded.expiry, \
-                     parent_id_token = excluded.parent_id_token",
+                    "INSERT INTO local_list_entries (station_id, id_token, status, expiry, parent_id_token, token_type) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (station_id, id_token) DO UPDATE SET status = excluded.status, \
+                     expiry = excluded.expiry, parent_id_token = excluded.parent_id_token, token_type = excluded.token_type",
                 )
                 .bind(station.as_str())
                 .bind(&e.id_token)
                 .bind(e.status.as_str())
                 .bind(e.expiry.as_ref().map(format_timestamp))
                 .bind(e.parent_id_token.as_deref())
+                .bind(e.token_type.map(TokenType::as_str))
                 .execute(&mut *conn)
                 .await?;
             }
@@ -745,16 +773,20 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
             .await?;
             Ok(Outcome::Command(*command_id))
         }
-        Op::StationEvent { station, kind, status, request_id, detail, at } => {
-            query("INSERT INTO station_events (station_id, kind, status, request_id, detail, at) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(station.as_str())
-                .bind(*kind)
-                .bind(status.as_deref())
-                .bind(*request_id)
-                .bind(detail.as_deref())
-                .bind(format_timestamp(at))
-                .execute(&mut *conn)
-                .await?;
+        Op::StationEvent { station, kind, status, request_id, evse_id, detail, at } => {
+            query(
+                "INSERT INTO station_events (station_id, kind, status, request_id, evse_id, detail, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(station.as_str())
+            .bind(*kind)
+            .bind(status.as_deref())
+            .bind(*request_id)
+            .bind(*evse_id)
+            .bind(detail.as_deref())
+            .bind(format_timestamp(at))
+            .execute(&mut *conn)
+            .await?;
             // The latest progress of an upload or update is also kept on the station.
             let column = match *kind {
                 "FirmwareStatusNotification" | "SignedFirmwareStatusNotification" => Some("firmware_status"),
@@ -801,15 +833,17 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
         }
         Op::UpsertIdToken { record, now } => {
             query(
-                "INSERT INTO id_tokens (id_token, status, expiry, parent_id_token, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) \
+                "INSERT INTO id_tokens (id_token, status, expiry, parent_id_token, token_type, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $6, $5, $5) \
                  ON CONFLICT (id_token) DO UPDATE SET status = excluded.status, expiry = excluded.expiry, \
-                 parent_id_token = excluded.parent_id_token, updated_at = excluded.updated_at",
+                 parent_id_token = excluded.parent_id_token, token_type = excluded.token_type, updated_at = excluded.updated_at",
             )
             .bind(&record.id_token)
             .bind(record.status.as_str())
             .bind(record.expiry.as_ref().map(format_timestamp))
             .bind(record.parent_id_token.as_deref())
             .bind(format_timestamp(now))
+            .bind(record.token_type.map(TokenType::as_str))
             .execute(conn)
             .await?;
             Ok(Outcome::Done)
@@ -848,19 +882,27 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
 
 async fn boot(
     conn: &mut Conn,
+    known: &mut KnownTxRows,
     station: &StationId,
     ocpp_version: &str,
     info: &BootInfo,
     policy: RegistrationPolicy,
     now: &Timestamp,
 ) -> Result<Outcome, StoreError> {
-    let existing: Option<String> = query_scalar("SELECT registration_status FROM stations WHERE id = $1")
+    let existing = query("SELECT registration_status, ocpp_version FROM stations WHERE id = $1")
         .bind(station.as_str())
         .fetch_optional(&mut *conn)
         .await?;
     let status = match existing {
-        Some(text) => RegistrationStatus::parse(&text)
-            .ok_or_else(|| StoreError::Corrupt(format!("station {station} has registration status {text:?}")))?,
+        Some(row) => {
+            let text: String = row.try_get("registration_status")?;
+            let version: Option<String> = row.try_get("ocpp_version")?;
+            if version.as_deref() != Some(ocpp_version) {
+                known.forget_station(station.as_str());
+            }
+            RegistrationStatus::parse(&text)
+                .ok_or_else(|| StoreError::Corrupt(format!("station {station} has registration status {text:?}")))?
+        }
         None => {
             query("INSERT INTO stations (id, registration_status, created_at) VALUES ($1, $2, $3)")
                 .bind(station.as_str())
@@ -874,7 +916,7 @@ async fn boot(
     query(
         "UPDATE stations SET ocpp_version = $1, vendor = $2, model = $3, serial_number = $4, charge_box_serial_number = $5, \
          firmware_version = $6, iccid = $7, imsi = $8, meter_type = $9, meter_serial_number = $10, last_boot_at = $11, \
-         last_seen_at = $11 WHERE id = $12",
+         last_seen_at = $11, boot_reason = $13 WHERE id = $12",
     )
     .bind(ocpp_version)
     .bind(&info.vendor)
@@ -888,24 +930,85 @@ async fn boot(
     .bind(info.meter_serial_number.as_deref())
     .bind(format_timestamp(now))
     .bind(station.as_str())
-    .execute(conn)
+    .bind(info.reason.as_deref())
+    .execute(&mut *conn)
     .await?;
-    Ok(Outcome::Registration(status))
+    let heartbeat_interval = match status {
+        RegistrationStatus::Accepted => configured_heartbeat(conn, station, ocpp_version).await?,
+        _ => None,
+    };
+    Ok(Outcome::Registration { status, heartbeat_interval })
+}
+
+/// The heartbeat interval the station holds, as far as Ström knows: the value it last reported
+/// or accepted (1.6 `HeartbeatInterval`, 2.0.1 `OCPPCommCtrlr.HeartbeatInterval`). A boot answer
+/// with another interval would reconfigure the station behind the operator's back (OCPP 1.6
+/// §4.2: the station adopts the interval of an Accepted boot).
+async fn configured_heartbeat(
+    conn: &mut Conn,
+    station: &StationId,
+    ocpp_version: &str,
+) -> Result<Option<i64>, StoreError> {
+    let sql = if ocpp_version == "1.6" {
+        "SELECT value FROM station_configuration WHERE station_id = $1 AND key = 'HeartbeatInterval'"
+    } else {
+        "SELECT value FROM device_model WHERE station_id = $1 AND component = 'OCPPCommCtrlr' AND component_instance = '' \
+         AND evse_id = -1 AND connector_id = -1 AND variable = 'HeartbeatInterval' AND variable_instance = '' \
+         AND attribute_type = 'Actual'"
+    };
+    let value: Option<Option<String>> = query_scalar(sql).bind(station.as_str()).fetch_optional(conn).await?;
+    // A value the station holds but that is no positive number is not an interval to repeat.
+    Ok(value.flatten().and_then(|v| v.trim().parse::<i64>().ok()).filter(|v| *v > 0))
+}
+
+/// Where else the token `record` has an active transaction than the transaction `except` (a row
+/// id): at another station, only at this one, or nowhere. A transaction is the token's when it
+/// was started with its value and, for a typed token, with its type or none (1.6); one whose
+/// start was refused (ConcurrentTx, Invalid, …) is no charging of this token's.
+async fn other_transaction(
+    conn: &mut Conn,
+    record: &IdTokenRecord,
+    station: &StationId,
+    except: Option<i64>,
+) -> Result<OtherTransaction, StoreError> {
+    let elsewhere: Option<String> = query_scalar(
+        "SELECT station_id FROM transactions WHERE id_token = $1 AND stopped_at IS NULL AND started_at IS NOT NULL \
+         AND ($2 IS NULL OR id <> $2) AND (start_auth_status IS NULL OR start_auth_status = 'Accepted') \
+         AND ($4 IS NULL OR id_token_type IS NULL OR id_token_type = $4) \
+         ORDER BY CASE WHEN station_id = $3 THEN 1 ELSE 0 END LIMIT 1",
+    )
+    .bind(&record.id_token)
+    .bind(except)
+    .bind(station.as_str())
+    .bind(record.token_type.map(TokenType::as_str))
+    .fetch_optional(conn)
+    .await?;
+    Ok(match elsewhere {
+        None => OtherTransaction::None,
+        Some(s) if s == station.as_str() => OtherTransaction::SameStation,
+        Some(_) => OtherTransaction::OtherStation,
+    })
 }
 
 pub(crate) async fn load_token(conn: &mut Conn, id_token: &str) -> Result<Option<IdTokenRecord>, StoreError> {
-    let row = query("SELECT id_token, status, expiry, parent_id_token FROM id_tokens WHERE id_token = $1")
+    let row = query("SELECT id_token, status, expiry, parent_id_token, token_type FROM id_tokens WHERE id_token = $1")
         .bind(id_token)
         .fetch_optional(conn)
         .await?;
     row.map(|row| token_from_row(&row)).transpose()
 }
 
+/// An id token from a row of `id_tokens` or `local_list_entries` (`id_token`, `status`,
+/// `expiry`, `parent_id_token`, `token_type`).
 pub(crate) fn token_from_row(row: &Row) -> Result<IdTokenRecord, StoreError> {
     let status: String = row.try_get("status")?;
     let expiry: Option<String> = row.try_get("expiry")?;
+    let token_type: Option<String> = row.try_get("token_type")?;
     Ok(IdTokenRecord {
         id_token: row.try_get("id_token")?,
+        token_type: token_type
+            .map(|t| TokenType::parse(&t).ok_or_else(|| StoreError::Corrupt(format!("token type {t:?}"))))
+            .transpose()?,
         status: TokenStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("token status {status:?}")))?,
         expiry: expiry.as_deref().map(parse_stored_time).transpose()?,
         parent_id_token: row.try_get("parent_id_token")?,
@@ -916,10 +1019,17 @@ pub(crate) fn parse_stored_time(text: &str) -> Result<Timestamp, StoreError> {
     parse_timestamp(text).ok_or_else(|| StoreError::Corrupt(format!("timestamp {text:?}")))
 }
 
+/// The protocol versions as transactions record them: a transaction id of one version never
+/// names a transaction of the other.
+const V16: &str = "1.6";
+const V201: &str = "2.0.1";
+
 /// The newest transaction a station knows under `station_tx_id`.
 struct KnownTx {
     id: i64,
     stopped: bool,
+    /// Closed by Ström because a newer transaction began on its connector or EVSE.
+    superseded: bool,
     meter_start_wh: Option<f64>,
     connector_id: Option<i64>,
 }
@@ -928,25 +1038,93 @@ async fn find_transaction(
     conn: &mut Conn,
     station: &StationId,
     station_tx_id: &str,
+    ocpp_version: &'static str,
 ) -> Result<Option<KnownTx>, StoreError> {
     let row = query(
-        "SELECT id, stopped_at, meter_start_wh, connector_id FROM transactions WHERE station_id = $1 AND station_tx_id = $2 \
-         ORDER BY id DESC LIMIT 1",
+        "SELECT id, stopped_at, meter_start_wh, connector_id, flags FROM transactions WHERE station_id = $1 \
+         AND station_tx_id = $2 AND ocpp_version = $3 ORDER BY id DESC LIMIT 1",
     )
     .bind(station.as_str())
     .bind(station_tx_id)
+    .bind(ocpp_version)
     .fetch_optional(conn)
     .await?;
     row.map(|r| -> Result<_, StoreError> {
         let stopped: Option<String> = r.try_get("stopped_at")?;
+        let flags: String = r.try_get("flags")?;
         Ok(KnownTx {
             id: r.try_get("id")?,
             stopped: stopped.is_some(),
+            superseded: flags.split(',').any(|f| f == SUPERSEDED),
             meter_start_wh: r.try_get("meter_start_wh")?,
             connector_id: r.try_get("connector_id")?,
         })
     })
     .transpose()
+}
+
+/// The flag of a transaction Ström closed because a newer one began in its place.
+const SUPERSEDED: &str = "superseded";
+
+/// Closes the transactions of `station` that are still open on the connector (1.6) or EVSE
+/// (2.0.1) where a newer one, `newer`, begins at `started_at`: the station never ended them (a
+/// StopTransaction or Ended lost, or never sent), and one connector or EVSE charges one
+/// transaction at a time. Each is stopped at its last register reading, with the energy up to it,
+/// and flagged `superseded` (`transactions::superseded_energy`), so that it no longer counts as
+/// charging, nor blocks its token with ConcurrentTx.
+async fn close_superseded(
+    conn: &mut Conn,
+    known: &mut KnownTxRows,
+    station: &StationId,
+    (evse_id, connector_id): (Option<i64>, Option<i64>),
+    ocpp_version: &'static str,
+    newer: Option<i64>,
+    started_at: &str,
+) -> Result<(), StoreError> {
+    let rows = query(
+        "SELECT id, station_tx_id, meter_start_wh, started_at, flags FROM transactions WHERE station_id = $1 \
+         AND ($2 IS NULL OR connector_id = $2) AND stopped_at IS NULL AND started_at IS NOT NULL AND started_at < $3 \
+         AND ocpp_version = $4 AND ($5 IS NULL OR id <> $5) AND ($6 IS NULL OR evse_id = $6)",
+    )
+    .bind(station.as_str())
+    .bind(connector_id)
+    .bind(started_at)
+    .bind(ocpp_version)
+    .bind(newer)
+    .bind(evse_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in rows {
+        let id: i64 = row.try_get("id")?;
+        let station_tx_id: Option<String> = row.try_get("station_tx_id")?;
+        let started: String = row.try_get("started_at")?;
+        let old_flags: String = row.try_get("flags")?;
+        let registers = energy_registers(conn, id).await?;
+        let values: Vec<f64> = registers.iter().map(|r| r.try_get("value")).collect::<Result<_, _>>()?;
+        let last_at: Option<String> = registers.last().map(|r| r.try_get("timestamp")).transpose()?;
+        let (stop, energy, new_flags) = transactions::superseded_energy(row.try_get("meter_start_wh")?, &values);
+        let mut flags: Vec<&str> = old_flags.split(',').filter(|f| !f.is_empty()).collect();
+        for f in new_flags {
+            if !flags.contains(&f) {
+                flags.push(f);
+            }
+        }
+        query(
+            "UPDATE transactions SET stopped_at = $1, meter_stop_wh = $2, energy_wh = $3, stop_reason = 'Superseded', \
+             flags = $4 WHERE id = $5",
+        )
+        .bind(last_at.unwrap_or(started))
+        .bind(stop)
+        .bind(energy)
+        .bind(flags.join(","))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+        if let Some(tx) = station_tx_id {
+            known.forget(station.as_str(), &tx);
+        }
+    }
+    Ok(())
 }
 
 async fn start_transaction(conn: &mut Conn, known: &mut KnownTxRows, s: &StartTx) -> Result<Outcome, StoreError> {
@@ -957,7 +1135,7 @@ async fn start_transaction(conn: &mut Conn, known: &mut KnownTxRows, s: &StartTx
     // a new message id: it gets the transaction it already has (CONFORMANCE X-07).
     let retry = query(
         "SELECT id, start_auth_status FROM transactions WHERE station_id = $1 AND connector_id = $2 AND id_token = $3 \
-         AND meter_start_wh = $4 AND started_at = $5 ORDER BY id LIMIT 1",
+         AND meter_start_wh = $4 AND started_at = $5 AND ocpp_version = '1.6' ORDER BY id LIMIT 1",
     )
     .bind(station)
     .bind(s.connector_id)
@@ -968,20 +1146,19 @@ async fn start_transaction(conn: &mut Conn, known: &mut KnownTxRows, s: &StartTx
     .await?;
     if let Some(row) = retry {
         let status: Option<String> = row.try_get("start_auth_status")?;
-        let mut auth = authorization::decide(token.as_ref(), s.now, false);
+        let mut auth = authorization::decide(token.as_ref(), None, s.now, false);
         auth.status = status.as_deref().and_then(AuthStatus::parse).unwrap_or(auth.status);
         return Ok(Outcome::Started { transaction_id: row.try_get("id")?, auth });
     }
-    let busy: Option<i64> = query_scalar(
-        "SELECT id FROM transactions WHERE id_token = $1 AND stopped_at IS NULL AND started_at IS NOT NULL \
-         AND NOT (station_id = $2 AND connector_id = $3) LIMIT 1",
-    )
-    .bind(&s.id_token)
-    .bind(station)
-    .bind(s.connector_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let auth = authorization::decide(token.as_ref(), s.now, busy.is_some());
+    // The connector's earlier transaction, if the station never stopped it, ends here (first:
+    // it must not make this start ConcurrentTx).
+    close_superseded(conn, known, &s.station, (None, Some(s.connector_id)), V16, None, &started_at).await?;
+    let other = match &token {
+        Some(record) => other_transaction(conn, record, &s.station, None).await?,
+        None => OtherTransaction::None,
+    };
+    let busy = authorization::concurrency_applies(Purpose::Start, other);
+    let auth = authorization::decide(token.as_ref(), None, s.now, busy);
     // OCPP 1.6 transaction ids are the CSMS's: the row's id, which is also what the station will
     // call it (`station_tx_id`). The id is taken first so that one insert writes both, rather
     // than an update after the insert moving the row's index entry a second time. SQLite: the
@@ -992,12 +1169,12 @@ async fn start_transaction(conn: &mut Conn, known: &mut KnownTxRows, s: &StartTx
     let sqlite = conn.is_sqlite();
     let insert = query(if sqlite {
         "INSERT INTO transactions (station_id, connector_id, id_token, start_auth_status, started_at, \
-         meter_start_wh, reservation_id, created_at, id, station_tx_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+         meter_start_wh, reservation_id, created_at, ocpp_version, id, station_tx_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '1.6', $9, $10)"
     } else {
         "INSERT INTO transactions (id, station_tx_id, station_id, connector_id, id_token, start_auth_status, \
-         started_at, meter_start_wh, reservation_id, created_at) \
-         SELECT n, CAST(n AS TEXT), $1, $2, $3, $4, $5, $6, $7, $8 \
+         started_at, meter_start_wh, reservation_id, created_at, ocpp_version) \
+         SELECT n, CAST(n AS TEXT), $1, $2, $3, $4, $5, $6, $7, $8, '1.6' \
          FROM (SELECT nextval(pg_get_serial_sequence('transactions', 'id')) AS n) next_id RETURNING id"
     })
     .bind(station)
@@ -1031,29 +1208,33 @@ async fn start_transaction(conn: &mut Conn, known: &mut KnownTxRows, s: &StartTx
 
 async fn stop_transaction(conn: &mut Conn, known: &mut KnownTxRows, s: &StopTx) -> Result<Outcome, StoreError> {
     let auth = match &s.id_token {
-        Some(tag) => Some(authorization::decide(load_token(conn, tag).await?.as_ref(), s.now, false)),
+        Some(tag) => Some(authorization::decide(load_token(conn, tag).await?.as_ref(), None, s.now, false)),
         None => None,
     };
     let stopped_at = format_timestamp(&s.timestamp);
-    let (id, meter_start, connector, mut flags) = match find_transaction(conn, &s.station, &s.station_tx_id).await? {
-        // A retried stop changes nothing.
-        Some(KnownTx { stopped: true, .. }) => return Ok(Outcome::Stopped(auth)),
-        Some(t) => (t.id, t.meter_start_wh, t.connector_id, Vec::new()),
-        None => {
-            // A stop for a transaction Ström never saw is acknowledged (the station would retry
-            // forever otherwise) and kept, flagged, for reconciliation (CHECKLIST §2.5).
-            let id: i64 = query_scalar(
-                "INSERT INTO transactions (station_id, station_tx_id, created_at, flags) VALUES ($1, $2, $3, 'unknown_transaction') RETURNING id",
-            )
-            .bind(s.station.as_str())
-            .bind(&s.station_tx_id)
-            .bind(format_timestamp(&s.now))
-            .fetch_one(&mut *conn)
-            .await?;
-            known.note(s.station.as_str(), &s.station_tx_id, id);
-            (id, None, None, vec!["unknown_transaction"])
-        }
-    };
+    let (id, meter_start, connector, mut flags) =
+        match find_transaction(conn, &s.station, &s.station_tx_id, V16).await? {
+            // A retried stop changes nothing; but the real stop of a transaction Ström closed as
+            // superseded replaces the estimate (the flag stays).
+            Some(KnownTx { stopped: true, superseded: false, .. }) => return Ok(Outcome::Stopped(auth)),
+            Some(t) if t.superseded => (t.id, t.meter_start_wh, t.connector_id, vec![SUPERSEDED]),
+            Some(t) => (t.id, t.meter_start_wh, t.connector_id, Vec::new()),
+            None => {
+                // A stop for a transaction Ström never saw is acknowledged (the station would retry
+                // forever otherwise) and kept, flagged, for reconciliation (CHECKLIST §2.5).
+                let id: i64 = query_scalar(
+                    "INSERT INTO transactions (station_id, station_tx_id, created_at, flags, ocpp_version) \
+                 VALUES ($1, $2, $3, 'unknown_transaction', '1.6') RETURNING id",
+                )
+                .bind(s.station.as_str())
+                .bind(&s.station_tx_id)
+                .bind(format_timestamp(&s.now))
+                .fetch_one(&mut *conn)
+                .await?;
+                known.note(s.station.as_str(), &s.station_tx_id, id);
+                (id, None, None, vec!["unknown_transaction"])
+            }
+        };
     let place = Place { evse_id: None, connector_id: connector.unwrap_or(0) };
     insert_readings(conn, &s.station, place, Some(id), Some(&s.station_tx_id), &s.readings).await?;
     let registers: Vec<f64> =
@@ -1084,13 +1265,14 @@ async fn stop_transaction(conn: &mut Conn, known: &mut KnownTxRows, s: &StopTx) 
     Ok(Outcome::Stopped(auth))
 }
 
-/// A transaction's energy registers in time order: rows of `value` and `context` (its code).
+/// A transaction's energy registers in time order: rows of `value`, `context` (its code) and
+/// `timestamp`.
 /// On PostgreSQL the readings gathered for `COPY` are sent first.
 async fn energy_registers(conn: &mut Conn, transaction_id: i64) -> Result<Vec<Row>, StoreError> {
     macro_rules! energy_registers {
         ($backend:ident) => {
             concat!(
-                "SELECT r.value, s.context FROM samples s ",
+                "SELECT r.value, s.context, s.timestamp FROM samples s ",
                 readings_of_samples!($backend),
                 " WHERE s.transaction_id = $1 AND r.measurand = $2 AND r.phase IS NULL \
                  AND r.normalised_unit = 'Wh' AND r.value IS NOT NULL ORDER BY s.timestamp, r.id"
@@ -1222,8 +1404,9 @@ async fn insert_readings(
 async fn status_notification(conn: &mut Conn, r: &StationStatusReport) -> Result<Outcome, StoreError> {
     let station = r.station.as_str();
     let at = format_timestamp(&r.timestamp);
-    // Statuses queued offline can arrive after newer ones (CHECKLIST §2.6): an older report is
-    // logged, not applied. The upsert's condition decides it, so no read comes first.
+    // Statuses queued offline can arrive after newer ones (CHECKLIST §2.6): an older report does
+    // not replace the connector's current status. The upsert's condition decides it, so no read
+    // comes first.
     let applied = query(
         "INSERT INTO connectors (station_id, evse_id, connector_id, status, error_code, info, vendor_id, vendor_error_code, status_at) \
          VALUES ($1, $9, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (station_id, evse_id, connector_id) DO UPDATE SET status = excluded.status, \
@@ -1244,69 +1427,146 @@ async fn status_notification(conn: &mut Conn, r: &StationStatusReport) -> Result
     .await?
     .rows_affected()
         > 0;
-    let (true, Some(error_code)) = (applied, &r.error_code) else {
-        return Ok(Outcome::Done);
-    };
-    match faults::assess(&r.status, error_code) {
+    let place = (r.evse_id, r.connector_id);
+    match (faults::assess(&r.status, r.error_code.as_deref()), applied) {
         // The common case, a healthy connector: whatever was open closes, in one statement.
-        FaultChange::Cleared => close_faults(conn, station, r.connector_id, &at).await?,
-        FaultChange::Present { error_code, severity } => {
+        (FaultChange::Cleared, true) => close_faults(conn, station, place, &at).await?,
+        // A healthy report older than the current status says nothing about now.
+        (FaultChange::Cleared, false) => {}
+        (FaultChange::Present { error_code, severity }, true) => {
             let open: Option<String> = query_scalar(
-                "SELECT error_code FROM faults WHERE station_id = $1 AND connector_id = $2 AND component IS NULL \
-                 AND cleared_at IS NULL ORDER BY id DESC LIMIT 1",
+                "SELECT error_code FROM faults WHERE station_id = $1 AND evse_id = $3 AND connector_id = $2 \
+                 AND component IS NULL AND cleared_at IS NULL ORDER BY id DESC LIMIT 1",
             )
             .bind(station)
             .bind(r.connector_id)
+            .bind(r.evse_id)
             .fetch_optional(&mut *conn)
             .await?;
             if open.as_deref() != Some(error_code.as_str()) {
                 if open.is_some() {
-                    close_faults(&mut *conn, station, r.connector_id, &at).await?;
+                    close_faults(&mut *conn, station, place, &at).await?;
                 }
-                query(
-                    "INSERT INTO faults (station_id, connector_id, error_code, severity, status, vendor_id, vendor_error_code, info, started_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(station)
-                .bind(r.connector_id)
-                .bind(&error_code)
-                .bind(severity.as_str())
-                .bind(&r.status)
-                .bind(r.vendor_id.as_deref())
-                .bind(r.vendor_error_code.as_deref())
-                .bind(r.info.as_deref())
-                .bind(&at)
-                .execute(conn)
-                .await?;
+                insert_fault(conn, r, &error_code, severity, None).await?;
             }
         }
+        (FaultChange::Present { error_code, severity }, false) => stale_fault(conn, r, &error_code, severity).await?,
     }
     Ok(Outcome::Done)
 }
 
-async fn close_faults(conn: &mut Conn, station: &str, connector_id: i64, at: &str) -> Result<(), StoreError> {
+/// A fault reported at a time older than the connector's current status (delivered late from
+/// the station's offline queue): never dropped. If the same fault is open, it began no later
+/// than this report; otherwise it is recorded as it was, from this report until the newer status
+/// that followed it.
+async fn stale_fault(
+    conn: &mut Conn,
+    r: &StationStatusReport,
+    error_code: &str,
+    severity: faults::Severity,
+) -> Result<(), StoreError> {
+    let station = r.station.as_str();
+    let at = format_timestamp(&r.timestamp);
+    let extended = query(
+        "UPDATE faults SET started_at = $1 WHERE id = (SELECT id FROM faults WHERE station_id = $2 AND evse_id = $3 \
+         AND connector_id = $4 AND component IS NULL AND cleared_at IS NULL AND error_code = $5 ORDER BY id DESC LIMIT 1) \
+         AND started_at > $1",
+    )
+    .bind(&at)
+    .bind(station)
+    .bind(r.evse_id)
+    .bind(r.connector_id)
+    .bind(error_code)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        > 0;
+    if extended {
+        return Ok(());
+    }
+    let open_same: Option<i64> = query_scalar(
+        "SELECT id FROM faults WHERE station_id = $1 AND evse_id = $2 AND connector_id = $3 AND component IS NULL \
+         AND cleared_at IS NULL AND error_code = $4 LIMIT 1",
+    )
+    .bind(station)
+    .bind(r.evse_id)
+    .bind(r.connector_id)
+    .bind(error_code)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if open_same.is_some() {
+        return Ok(());
+    }
+    // Cleared by the first status the connector reported after this one, as far as Ström knows
+    // the connector's history: its current status, newer than this report.
+    let cleared_at: Option<String> =
+        query_scalar("SELECT status_at FROM connectors WHERE station_id = $1 AND evse_id = $2 AND connector_id = $3")
+            .bind(station)
+            .bind(r.evse_id)
+            .bind(r.connector_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    insert_fault(conn, r, error_code, severity, cleared_at.as_deref()).await
+}
+
+async fn insert_fault(
+    conn: &mut Conn,
+    r: &StationStatusReport,
+    error_code: &str,
+    severity: faults::Severity,
+    cleared_at: Option<&str>,
+) -> Result<(), StoreError> {
+    query(
+        "INSERT INTO faults (station_id, evse_id, connector_id, error_code, severity, status, vendor_id, vendor_error_code, \
+         info, started_at, cleared_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(r.station.as_str())
+    .bind(r.evse_id)
+    .bind(r.connector_id)
+    .bind(error_code)
+    .bind(severity.as_str())
+    .bind(&r.status)
+    .bind(r.vendor_id.as_deref())
+    .bind(r.vendor_error_code.as_deref())
+    .bind(r.info.as_deref())
+    .bind(format_timestamp(&r.timestamp))
+    .bind(cleared_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn close_faults(
+    conn: &mut Conn,
+    station: &str,
+    (evse_id, connector_id): (i64, i64),
+    at: &str,
+) -> Result<(), StoreError> {
     // Nearly every healthy report finds nothing open. SQLite's UPDATE opens the table and each
     // of its indexes for writing even when no row matches; a read through one index costs a
     // fraction of that.
     let open: Option<i64> = query_scalar(
-        "SELECT id FROM faults WHERE station_id = $1 AND connector_id = $2 AND component IS NULL AND cleared_at IS NULL \
-         LIMIT 1",
+        "SELECT id FROM faults WHERE station_id = $1 AND connector_id = $2 AND evse_id = $3 AND component IS NULL \
+         AND cleared_at IS NULL LIMIT 1",
     )
     .bind(station)
     .bind(connector_id)
+    .bind(evse_id)
     .fetch_optional(&mut *conn)
     .await?;
     if open.is_none() {
         return Ok(());
     }
     query(
-        "UPDATE faults SET cleared_at = $1 WHERE station_id = $2 AND connector_id = $3 AND component IS NULL AND cleared_at IS NULL",
+        "UPDATE faults SET cleared_at = $1 WHERE station_id = $2 AND connector_id = $3 AND evse_id = $4 \
+         AND component IS NULL AND cleared_at IS NULL",
     )
-        .bind(at)
-        .bind(station)
-        .bind(connector_id)
-        .execute(conn)
-        .await?;
+    .bind(at)
+    .bind(station)
+    .bind(connector_id)
+    .bind(evse_id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -1317,51 +1577,75 @@ const NO_AUTHORIZATION: &str = "NoAuthorization";
 async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent) -> Result<Outcome, StoreError> {
     let station = e.station.as_str();
     let at = format_timestamp(&e.timestamp);
-    let auth = match &e.id_token {
-        Some((_, kind)) if kind == NO_AUTHORIZATION => {
-            Some(AuthDecision { status: AuthStatus::Accepted, expiry: None, parent_id_token: None })
-        }
-        Some((token, _)) => {
-            let record = load_token(conn, token).await?;
-            let busy: Option<i64> = query_scalar(
-                "SELECT id FROM transactions WHERE id_token = $1 AND stopped_at IS NULL AND started_at IS NOT NULL \
-                 AND NOT (station_id = $2 AND station_tx_id = $3) LIMIT 1",
-            )
-            .bind(token)
-            .bind(station)
-            .bind(&e.station_tx_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-            Some(authorization::decide(record.as_ref(), e.now, busy.is_some()))
-        }
-        None => None,
-    };
+    let started_event = e.event_type == "Started";
     let token = e.id_token.as_ref().map(|(t, _)| t.as_str());
     let token_type = e.id_token.as_ref().map(|(_, k)| k.as_str());
-    let auth_status = auth.as_ref().map(|a| a.status.as_str());
 
-    let existing = query("SELECT id, last_seq_no, id_token, flags, started_at FROM transactions WHERE station_id = $1 AND station_tx_id = $2 ORDER BY id DESC LIMIT 1")
-        .bind(station)
-        .bind(&e.station_tx_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let (id, highest_seq, known_token, mut flags, started) = match existing {
-        Some(row) => {
-            let flags: String = row.try_get("flags")?;
-            let started: Option<String> = row.try_get("started_at")?;
-            (
-                row.try_get::<i64, _>("id")?,
-                row.try_get::<Option<i64>, _>("last_seq_no")?,
-                row.try_get::<Option<String>, _>("id_token")?,
-                flags.split(',').filter(|f| !f.is_empty()).map(str::to_string).collect::<Vec<_>>(),
-                started.is_some(),
-            )
+    let existing = query(
+        "SELECT id, last_seq_no, id_token, flags, started_at, stopped_at, start_auth_status FROM transactions \
+         WHERE station_id = $1 AND station_tx_id = $2 AND ocpp_version = '2.0.1' ORDER BY id DESC LIMIT 1",
+    )
+    .bind(station)
+    .bind(&e.station_tx_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    // (row, highest seqNo, start token, flags, started, whether this seqNo was used before)
+    let mut current = None;
+    let mut new_flags = Vec::new();
+    if let Some(row) = existing {
+        let id: i64 = row.try_get("id")?;
+        let highest_seq: Option<i64> = row.try_get("last_seq_no")?;
+        let stopped_at: Option<String> = row.try_get("stopped_at")?;
+        let same_seq = query("SELECT event_type, trigger_reason, timestamp FROM transaction_events WHERE transaction_id = $1 AND seq_no = $2")
+            .bind(id)
+            .bind(e.seq_no)
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut identical = false;
+        for r in &same_seq {
+            let (event_type, trigger, timestamp): (String, String, String) =
+                (r.try_get("event_type")?, r.try_get("trigger_reason")?, r.try_get("timestamp")?);
+            identical |= event_type == e.event_type && trigger == e.trigger_reason && timestamp == at;
         }
+        let stored = transactions::StoredTransaction { ended_at: stopped_at.as_deref(), highest_seq_no: highest_seq };
+        match transactions::match_event(stored, identical, started_event, e.seq_no, &at) {
+            // The same event delivered twice (the station retried after a lost answer) changes
+            // nothing, and is answered as it was.
+            transactions::EventMatch::Duplicate => {
+                let start_status: Option<String> = row.try_get("start_auth_status")?;
+                let mut auth = decide_event_token(conn, e, id, Purpose::Continue).await?;
+                if let (Some(auth), true, Some(status)) =
+                    (auth.as_mut(), started_event, start_status.as_deref().and_then(AuthStatus::parse))
+                {
+                    auth.status = status;
+                }
+                return Ok(Outcome::TransactionEvent { transaction_id: id, auth });
+            }
+            transactions::EventMatch::Same => {
+                let flags: String = row.try_get("flags")?;
+                let started: Option<String> = row.try_get("started_at")?;
+                current = Some((
+                    id,
+                    highest_seq,
+                    row.try_get::<Option<String>, _>("id_token")?,
+                    flags.split(',').filter(|f| !f.is_empty()).map(str::to_string).collect::<Vec<_>>(),
+                    started.is_some(),
+                    !same_seq.is_empty(),
+                ));
+            }
+            // A new session under an id the station used before: never dropped, never merged.
+            transactions::EventMatch::Reused => new_flags.push("transaction_id_reused".to_string()),
+        }
+    }
+    let new_row = current.is_none();
+    let (id, highest_seq, known_token, mut flags, started, seq_used) = match current {
+        Some(c) => c,
         None => {
             // Updated or Ended for a transaction never seen: its Started was lost or is still
             // queued. The transaction is created from what this event says (CONFORMANCE X-03).
             let id: i64 = query_scalar(
-                "INSERT INTO transactions (station_id, station_tx_id, created_at, flags) VALUES ($1, $2, $3, '') RETURNING id",
+                "INSERT INTO transactions (station_id, station_tx_id, created_at, flags, ocpp_version) \
+                 VALUES ($1, $2, $3, '', '2.0.1') RETURNING id",
             )
             .bind(station)
             .bind(&e.station_tx_id)
@@ -1369,19 +1653,19 @@ async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent
             .fetch_one(&mut *conn)
             .await?;
             known.note(station, &e.station_tx_id, id);
-            (id, None, None, Vec::new(), false)
+            (id, None, None, new_flags, false, false)
         }
     };
-    // The same event delivered twice (the station retried after a lost answer) changes nothing.
-    let duplicate: Option<i64> =
-        query_scalar("SELECT seq_no FROM transaction_events WHERE transaction_id = $1 AND seq_no = $2")
-            .bind(id)
-            .bind(e.seq_no)
-            .fetch_optional(&mut *conn)
-            .await?;
-    if duplicate.is_some() {
-        return Ok(Outcome::TransactionEvent { transaction_id: id, auth });
+    // An EVSE charges one transaction at a time: one the station never ended ends where this
+    // one begins (before the token is judged, so that it does not make this one ConcurrentTx).
+    if let (true, Some(evse)) = (new_row || started_event, e.evse_id) {
+        close_superseded(conn, known, &e.station, (Some(evse), None), V201, Some(id), &at).await?;
     }
+    // ConcurrentTx answers a Started event only, never an Updated or Ended (OCPP 2.0.1 E05).
+    let purpose = if started_event { Purpose::Start } else { Purpose::Continue };
+    let auth = decide_event_token(conn, e, id, purpose).await?;
+    let auth_status = auth.as_ref().map(|a| a.status.as_str());
+
     query(
         "INSERT INTO transaction_events (transaction_id, seq_no, event_type, trigger_reason, timestamp, offline) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -1398,7 +1682,7 @@ async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent
             flags.push(flag.to_string());
         }
     };
-    if let Some(flag) = transactions::check_sequence(highest_seq, e.seq_no) {
+    if let Some(flag) = transactions::check_sequence(highest_seq, e.seq_no, seq_used) {
         add_flag(flag.as_str());
     }
     if !started && e.event_type != "Started" {
@@ -1455,6 +1739,31 @@ async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent
     }
     settle_energy(conn, id, e, &mut flags).await?;
     Ok(Outcome::TransactionEvent { transaction_id: id, auth })
+}
+
+/// The idTokenInfo a 2.0.1 TransactionEvent gets for the token it carries (transaction `id`).
+async fn decide_event_token(
+    conn: &mut Conn,
+    e: &TxEvent,
+    id: i64,
+    purpose: Purpose,
+) -> Result<Option<AuthDecision>, StoreError> {
+    let Some((token, kind)) = &e.id_token else {
+        return Ok(None);
+    };
+    if kind == NO_AUTHORIZATION {
+        return Ok(Some(AuthDecision { status: AuthStatus::Accepted, expiry: None, parent_id_token: None }));
+    }
+    let record = load_token(conn, token).await?;
+    let presented = TokenType::parse(kind);
+    let other = match (&record, purpose) {
+        (Some(r), Purpose::Start) if r.identifies(presented) => {
+            other_transaction(conn, r, &e.station, Some(id)).await?
+        }
+        _ => OtherTransaction::None,
+    };
+    let busy = authorization::concurrency_applies(purpose, other);
+    Ok(Some(authorization::decide(record.as_ref(), presented, e.now, busy)))
 }
 
 /// Recomputes a 2.0.1 transaction's meter start, and at its end the stop and the energy, from

@@ -42,6 +42,8 @@ pub struct StationView {
     pub diagnostics_status: Option<String>,
     pub log_status: Option<String>,
     pub last_boot_at: Option<String>,
+    /// Why it last booted (2.0.1 BootNotification reason).
+    pub boot_reason: Option<String>,
     pub last_seen_at: Option<String>,
     pub created_at: String,
     pub connectors: Vec<ConnectorView>,
@@ -127,6 +129,8 @@ pub struct StationEventView {
     pub kind: String,
     pub status: Option<String>,
     pub request_id: Option<i64>,
+    /// The EVSE the event is about, when it names one.
+    pub evse_id: Option<i64>,
     pub detail: Option<String>,
     pub at: String,
 }
@@ -234,7 +238,7 @@ pub struct TransactionFilter {
 const STATION_COLUMNS: &str =
     "id, registration_status, ocpp_version, vendor, model, serial_number, charge_box_serial_number, \
     firmware_version, iccid, imsi, meter_type, meter_serial_number, firmware_status, diagnostics_status, log_status, \
-    last_boot_at, last_seen_at, created_at";
+    last_boot_at, last_seen_at, created_at, boot_reason";
 
 const TRANSACTION_COLUMNS: &str = "id, station_id, evse_id, connector_id, station_tx_id, id_token, start_auth_status, \
     started_at, meter_start_wh, reservation_id, stopped_at, meter_stop_wh, energy_wh, stop_reason, stop_id_token, flags, \
@@ -258,6 +262,7 @@ fn station_from_row(r: &AnyRow) -> Result<StationView, sqlx::Error> {
         diagnostics_status: r.try_get("diagnostics_status")?,
         log_status: r.try_get("log_status")?,
         last_boot_at: r.try_get("last_boot_at")?,
+        boot_reason: r.try_get("boot_reason")?,
         last_seen_at: r.try_get("last_seen_at")?,
         created_at: r.try_get("created_at")?,
         connectors: Vec::new(),
@@ -367,11 +372,17 @@ impl Store {
     }
 
     /// The stored registration of a station, for a session that reconnects without booting.
-    pub async fn registration(&self, id: &str) -> Result<Option<RegistrationStatus>, StoreError> {
-        let status: Option<String> = sqlx::query_scalar("SELECT registration_status FROM stations WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+    /// A station's registration for a connection that speaks `ocpp_version` ("1.6", "2.0.1"):
+    /// none if the station last booted with the other version, or never booted (a station's
+    /// version changes only through a BootNotification).
+    pub async fn registration(&self, id: &str, ocpp_version: &str) -> Result<Option<RegistrationStatus>, StoreError> {
+        let status: Option<String> = sqlx::query_scalar(
+            "SELECT registration_status FROM stations WHERE id = $1 AND (ocpp_version = $2 OR ocpp_version IS NULL)",
+        )
+        .bind(id)
+        .bind(ocpp_version)
+        .fetch_optional(self.pool())
+        .await?;
         status
             .map(|s| {
                 RegistrationStatus::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("registration status {s:?}")))
@@ -512,7 +523,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<StationEventView>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, kind, status, request_id, detail, at FROM station_events WHERE station_id = $1 \
+            "SELECT id, kind, status, request_id, evse_id, detail, at FROM station_events WHERE station_id = $1 \
              AND ($2 IS NULL OR kind = $2) ORDER BY id DESC LIMIT $3",
         )
         .bind(station_id)
@@ -526,6 +537,7 @@ impl Store {
                 kind: r.try_get("kind")?,
                 status: r.try_get("status")?,
                 request_id: r.try_get("request_id")?,
+                evse_id: r.try_get("evse_id")?,
                 detail: r.try_get("detail")?,
                 at: r.try_get("at")?,
             })
@@ -702,10 +714,12 @@ impl Store {
     }
 
     pub async fn id_token(&self, id_token: &str) -> Result<Option<IdTokenRecord>, StoreError> {
-        let row = sqlx::query("SELECT id_token, status, expiry, parent_id_token FROM id_tokens WHERE id_token = $1")
-            .bind(id_token)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(
+            "SELECT id_token, status, expiry, parent_id_token, token_type FROM id_tokens WHERE id_token = $1",
+        )
+        .bind(id_token)
+        .fetch_optional(self.pool())
+        .await?;
         row.map(crate::db::Row::Any).as_ref().map(token_from_row).transpose()
     }
 
@@ -716,7 +730,8 @@ impl Store {
             .fetch_optional(self.pool())
             .await?;
         let rows = sqlx::query(
-            "SELECT id_token, status, expiry, parent_id_token FROM local_list_entries WHERE station_id = $1 ORDER BY id_token",
+            "SELECT id_token, status, expiry, parent_id_token, token_type FROM local_list_entries WHERE station_id = $1 \
+             ORDER BY id_token",
         )
         .bind(station_id)
         .fetch_all(self.pool())
@@ -749,9 +764,11 @@ impl Store {
     }
 
     pub async fn id_tokens(&self) -> Result<Vec<IdTokenRecord>, StoreError> {
-        let rows = sqlx::query("SELECT id_token, status, expiry, parent_id_token FROM id_tokens ORDER BY id_token")
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id_token, status, expiry, parent_id_token, token_type FROM id_tokens ORDER BY id_token",
+        )
+        .fetch_all(self.pool())
+        .await?;
         rows.into_iter().map(crate::db::Row::Any).map(|r| token_from_row(&r)).collect()
     }
 }

@@ -538,6 +538,39 @@ ANALYZE samples;
 ANALYZE readings;
 {meter_values_view};
 "#,
+    // Issue 23: what stations said and Ström dropped. The boot's reason (2.0.1); an id token's
+    // type (2.0.1 IdTokenEnumType, NULL: any type), in Ström's tokens and in its copy of each
+    // station's local list; the EVSE a station event is about (it had
+    // gone into `request_id`); which protocol a transaction belongs to, so that ids are never
+    // matched across versions (older rows: a 2.0.1 transaction has had a seqNo from its first
+    // event). A 1.6 connector's faults are on EVSE 0, like its status. Events of a transaction
+    // are keyed by a row id rather than by seqNo: a station that repeats a seqNo on a different
+    // event has both kept.
+    r#"
+ALTER TABLE stations ADD COLUMN boot_reason TEXT;
+ALTER TABLE id_tokens ADD COLUMN token_type TEXT;
+ALTER TABLE local_list_entries ADD COLUMN token_type TEXT;
+ALTER TABLE station_events ADD COLUMN evse_id BIGINT;
+ALTER TABLE transactions ADD COLUMN ocpp_version TEXT;
+UPDATE transactions SET ocpp_version = CASE WHEN last_seq_no IS NOT NULL OR id_token_type IS NOT NULL THEN '2.0.1' ELSE '1.6' END;
+UPDATE faults SET evse_id = 0 WHERE evse_id IS NULL;
+CREATE TABLE transaction_events_v2 (
+    id {id},
+    transaction_id BIGINT NOT NULL,
+    seq_no BIGINT NOT NULL,
+    event_type TEXT NOT NULL,
+    trigger_reason TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    offline BIGINT NOT NULL
+);
+INSERT INTO transaction_events_v2 (transaction_id, seq_no, event_type, trigger_reason, timestamp, offline)
+    SELECT transaction_id, seq_no, event_type, trigger_reason, timestamp, offline FROM transaction_events
+    ORDER BY transaction_id, seq_no;
+DROP TABLE transaction_events;
+ALTER TABLE transaction_events_v2 RENAME TO transaction_events;
+CREATE INDEX transaction_events_seq ON transaction_events (transaction_id, seq_no);
+CREATE INDEX transactions_open ON transactions (station_id, connector_id) WHERE stopped_at IS NULL;
+"#,
 ];
 
 /// The first of the two migrations above (one per backend) that gave readings codes for their

@@ -11,6 +11,7 @@ fn token(name: &str) -> Op {
     Op::UpsertIdToken {
         record: IdTokenRecord {
             id_token: name.to_string(),
+            token_type: None,
             status: TokenStatus::Accepted,
             expiry: None,
             parent_id_token: None,

@@ -126,7 +126,8 @@ impl Db {
 }
 
 /// The layout before codes, as migrations 1–13 left it, with three readings (two of
-/// transaction 7), and the migrations from codes on forgotten.
+/// transaction 7), and the migrations of readings from codes on (14–17) forgotten; later ones,
+/// which leave readings alone, stay applied.
 const OLD_LAYOUT: &[&str] = &[
     "DROP VIEW meter_values",
     "DROP TABLE readings",
@@ -145,10 +146,11 @@ const OLD_LAYOUT: &[&str] = &[
       'SignedData', 'V', 'AB01', NULL, 'V', 1, '{\"signedMeterData\":\"AB01\"}'), \
      ('CP1', 2, NULL, NULL, '2026-11-01T12:06:00.000Z', 'Temperature', NULL, 'Body', 'Sample.Clock', 'Raw', \
       'Celcius', '21', 21, 'Celsius', NULL, NULL)",
-    "DELETE FROM schema_migrations WHERE version >= 14",
+    "DELETE FROM schema_migrations WHERE version BETWEEN 14 AND 17",
 ];
 
-/// The layout with codes and before samples, as migrations 14 and 15 left it, with five
+/// The layout with codes and before samples, as migrations 14 and 15 left it (16 and 17
+/// forgotten), with five
 /// readings: the first two and the last two share all that a sample holds, the third is of
 /// another connector, and the fourth shares the first's fields but does not follow it.
 const CODED_LAYOUT: &[&str] = &[
@@ -170,7 +172,7 @@ const CODED_LAYOUT: &[&str] = &[
      ('CP1', NULL, 2, NULL, NULL, '2026-11-01T12:00:00.000Z', 42, 47, 51, 20, NULL, 'A', '0', 0, 'A', NULL), \
      ('CP1', NULL, 1, 7, 'tx-7', '2026-11-01T12:00:00.000Z', 42, 47, 51, 20, 28, 'A', '16', 16, 'A', NULL), \
      ('CP1', NULL, 1, 7, 'tx-7', '2026-11-01T12:00:00.000Z', 42, 47, 51, 20, 29, 'A', '15.5', 15.5, 'A', NULL)",
-    "DELETE FROM schema_migrations WHERE version >= 16",
+    "DELETE FROM schema_migrations WHERE version BETWEEN 16 AND 17",
 ];
 
 async fn older_readings_get_codes_and_read_back_the_same(backend: &str) {

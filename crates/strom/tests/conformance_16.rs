@@ -405,7 +405,10 @@ async fn status_older_than_the_stored_one_is_not_applied(backend: Backend) {
     cp.call_ok("StatusNotification", status("Faulted", "HighTemperature", T0)).await;
     let connector = &server.get("/api/v1/stations/CP1").await["connectors"][0];
     assert_eq!((connector["status"].as_str(), connector["error_code"].as_str()), (Some("Available"), Some("NoError")));
-    assert_eq!(server.get("/api/v1/faults?station_id=CP1").await, json!([]));
+    // The late fault report is not dropped: it lasted until the newer status (issue 23).
+    let recorded = server.get("/api/v1/faults?station_id=CP1").await;
+    assert_eq!(recorded.as_array().map(Vec::len), Some(1), "{recorded}");
+    assert_eq!((recorded[0]["started_at"].as_str(), recorded[0]["cleared_at"].as_str()), (Some(T0), Some(T1)));
     // A newer fault opens; a healthy report older than it leaves it open; a newer one closes it.
     cp.call_ok("StatusNotification", status("Faulted", "HighTemperature", "2026-11-26T11:00:00.000Z")).await;
     cp.call_ok("StatusNotification", status("Available", "NoError", "2026-11-26T10:45:00.000Z")).await;
