@@ -479,7 +479,9 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
             let record = load_token(conn, id_token).await?;
             // Which transaction the token already has matters only for a token that is this one.
             let other = match &record {
-                Some(r) if r.identifies(*token_type) => other_transaction(conn, r, station, None).await?,
+                Some(r) if r.identifies(*token_type) => {
+                    other_transaction(conn, r, station, None, Purpose::Authorize).await?
+                }
                 _ => OtherTransaction::None,
             };
             let busy = authorization::concurrency_applies(Purpose::Authorize, other);
@@ -962,25 +964,28 @@ async fn configured_heartbeat(
 }
 
 /// Where else the token `record` has an active transaction than the transaction `except` (a row
-/// id): at another station, only at this one, or nowhere. A transaction is the token's when it
-/// was started with its value and, for a typed token, with its type or none (1.6); one whose
-/// start was refused (ConcurrentTx, Invalid, …) is no charging of this token's.
+/// id), as far as `purpose` asks (`authorization::concurrency_applies`): for an Authorize, at
+/// another station or not; otherwise anywhere. A transaction is the token's when it was started
+/// with its value and, for a typed token, with its type or none (1.6). One indexed lookup that
+/// stops at the first match (`transactions_active`), whatever the token's history.
 async fn other_transaction(
     conn: &mut Conn,
     record: &IdTokenRecord,
     station: &StationId,
     except: Option<i64>,
+    purpose: Purpose,
 ) -> Result<OtherTransaction, StoreError> {
+    let other_station_only = i64::from(purpose == Purpose::Authorize);
     let elsewhere: Option<String> = query_scalar(
         "SELECT station_id FROM transactions WHERE id_token = $1 AND stopped_at IS NULL AND started_at IS NOT NULL \
-         AND ($2 IS NULL OR id <> $2) AND (start_auth_status IS NULL OR start_auth_status = 'Accepted') \
-         AND ($4 IS NULL OR id_token_type IS NULL OR id_token_type = $4) \
-         ORDER BY CASE WHEN station_id = $3 THEN 1 ELSE 0 END LIMIT 1",
+         AND ($2 IS NULL OR id <> $2) AND ($4 IS NULL OR id_token_type IS NULL OR id_token_type = $4) \
+         AND ($5 = 0 OR station_id <> $3) LIMIT 1",
     )
     .bind(&record.id_token)
     .bind(except)
     .bind(station.as_str())
     .bind(record.token_type.map(TokenType::as_str))
+    .bind(other_station_only)
     .fetch_optional(conn)
     .await?;
     Ok(match elsewhere {
@@ -1154,7 +1159,7 @@ async fn start_transaction(conn: &mut Conn, known: &mut KnownTxRows, s: &StartTx
     // it must not make this start ConcurrentTx).
     close_superseded(conn, known, &s.station, (None, Some(s.connector_id)), V16, None, &started_at).await?;
     let other = match &token {
-        Some(record) => other_transaction(conn, record, &s.station, None).await?,
+        Some(record) => other_transaction(conn, record, &s.station, None, Purpose::Start).await?,
         None => OtherTransaction::None,
     };
     let busy = authorization::concurrency_applies(Purpose::Start, other);
@@ -1758,7 +1763,7 @@ async fn decide_event_token(
     let presented = TokenType::parse(kind);
     let other = match (&record, purpose) {
         (Some(r), Purpose::Start) if r.identifies(presented) => {
-            other_transaction(conn, r, &e.station, Some(id)).await?
+            other_transaction(conn, r, &e.station, Some(id), Purpose::Start).await?
         }
         _ => OtherTransaction::None,
     };
