@@ -48,6 +48,16 @@ class Strom:
         assert status == 200, (path, status, body)
         return body
 
+    def items(self, path):
+        """Every item of a list: the API answers pages, {"items": [...], "next_cursor": ... | null}."""
+        separator = "&" if "?" in path else "?"
+        page = self.get(path)
+        items = list(page["items"])
+        while page["next_cursor"] is not None:
+            page = self.get(f"{path}{separator}cursor={page['next_cursor']}")
+            items.extend(page["items"])
+        return items
+
     def stop(self):
         self.proc.terminate()
         try:

@@ -89,7 +89,7 @@ def test_v16_charge_point_is_commanded_through_the_api(strom):
     tx = asyncio.run(scenario(strom))
     transaction = strom.get(f"/api/v1/transactions/{tx}")
     assert transaction["id_token"] == "PYREMOTE" and transaction["active"] is True
-    commands = strom.get("/api/v1/stations/PY-CMD-1/commands")
+    commands = strom.items("/api/v1/stations/PY-CMD-1/commands")
     assert [c["action"] for c in commands] == ["Reset", "RemoteStartTransaction", "GetConfiguration"]
     assert all(c["status"] == "Answered" for c in commands)
     config = strom.get("/api/v1/stations/PY-CMD-1/configuration")

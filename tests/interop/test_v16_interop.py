@@ -111,16 +111,16 @@ def test_v16_charge_point_session_read_back_through_the_api(strom):
     assert transaction["stop_reason"] == "Other" and transaction["active"] is False
     assert transaction["flags"] == []
 
-    readings = strom.get(f"/api/v1/transactions/{tx}/meter-values")
+    readings = strom.items(f"/api/v1/transactions/{tx}/meter-values")
     assert len(readings) == 8
     energy = [r["value"] for r in readings if r["measurand"] == "Energy.Active.Import.Register"]
     assert energy == [12_500, 15_000]
     assert {r["normalised_unit"] for r in readings if r["measurand"] == "Power.Active.Import"} == {"W"}
 
-    faults = strom.get("/api/v1/faults?station_id=PY-CP-1")
+    faults = strom.items("/api/v1/faults?station_id=PY-CP-1")
     assert len(faults) == 1
     assert faults[0]["error_code"] == "HighTemperature" and faults[0]["info"] == "cable 92C"
     assert faults[0]["open"] is False and faults[0]["cleared_at"] is not None
 
-    messages = strom.get("/api/v1/stations/PY-CP-1/messages?limit=1000")
+    messages = strom.items("/api/v1/stations/PY-CP-1/messages?limit=1000")
     assert sum(1 for m in messages if m["direction"] == "in") == 14

@@ -133,14 +133,14 @@ def test_v201_python_station_read_back_through_the_api(strom):
     assert station["connectors"] == [
         {**station["connectors"][0], "evse_id": 1, "connector_id": 1, "status": "Available"}
     ]
-    transaction = only(strom.get("/api/v1/transactions?station_id=PY-CS-1"))
+    transaction = only(strom.items("/api/v1/transactions?station_id=PY-CS-1"))
     assert transaction["station_transaction_id"] == "py-tx-1" and transaction["id_token"] == "PY201"
     assert transaction["evse_id"] == 1 and transaction["stop_reason"] == "Local"
     assert transaction["meter_start_wh"] == 3250 and transaction["meter_stop_wh"] == 7750
     assert transaction["energy_wh"] == 4500 and transaction["flags"] == []
-    readings = strom.get(f"/api/v1/transactions/{transaction['id']}/meter-values")
+    readings = strom.items(f"/api/v1/transactions/{transaction['id']}/meter-values")
     assert len(readings) == 4
-    fault = only(strom.get("/api/v1/faults?station_id=PY-CS-1&open=true"))
+    fault = only(strom.items("/api/v1/faults?station_id=PY-CS-1&open=true"))
     assert fault["error_code"] == "PowerContactor.Tripped" and fault["severity"] == "Error"
 
 
@@ -165,12 +165,12 @@ def test_v201_ocpp_rpc_strict_station_read_back_through_the_api(strom):
     assert told["ended"]["idTokenInfo"]["status"] == "Accepted"
     assert told["heartbeat"]["currentTime"].endswith("Z")
 
-    transaction = only(strom.get("/api/v1/transactions?station_id=RPC-CS-1"))
+    transaction = only(strom.items("/api/v1/transactions?station_id=RPC-CS-1"))
     assert transaction["energy_wh"] == 6000 and transaction["stop_reason"] == "Local"
     assert transaction["started_at"] == "2026-11-26T10:01:00.000Z"
     assert transaction["stopped_at"] == "2026-11-26T10:31:00.000Z"
-    readings = strom.get(f"/api/v1/transactions/{transaction['id']}/meter-values")
+    readings = strom.items(f"/api/v1/transactions/{transaction['id']}/meter-values")
     assert {r["measurand"] for r in readings} == {"Energy.Active.Import.Register", "Power.Active.Import", "Voltage"}
-    fault = only(strom.get("/api/v1/faults?station_id=RPC-CS-1"))
+    fault = only(strom.items("/api/v1/faults?station_id=RPC-CS-1"))
     assert fault["error_code"] == "Connector.Problem" and fault["tech_info"] == "cable overheating"
     assert fault["evse_id"] == 1 and fault["open"] is True

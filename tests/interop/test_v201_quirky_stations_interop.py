@@ -15,11 +15,6 @@ from ocpp.v201 import ChargePoint, call
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def rows(strom, path):
-    """The rows of a list endpoint."""
-    return strom.get(path)
-
-
 def energy(wh, context, timestamp):
     return [{"timestamp": timestamp, "sampledValue": [{"value": wh, "context": context, "unitOfMeasure": {"unit": "Wh"}}]}]
 
@@ -70,7 +65,7 @@ async def run_python_station(url):
 
 
 def assert_both_sessions_kept(strom, station):
-    transactions = sorted(rows(strom, f"/api/v1/transactions?station_id={station}"), key=lambda t: t["id"])
+    transactions = sorted(strom.items(f"/api/v1/transactions?station_id={station}"), key=lambda t: t["id"])
     assert len(transactions) == 2, transactions
     first, second = transactions
     assert all(t["station_transaction_id"] == "tx-1" and t["active"] is False for t in transactions), transactions

@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod openapi;
+mod paging;
 mod views;
 
 use axum::body::Bytes;
@@ -44,6 +45,7 @@ pub fn router(gateway: Arc<Gateway>, open: bool) -> Router {
         .route("/api/v1/stations/{id}/reservations", get(station_reservations))
         .route("/api/v1/stations/{id}/charging-profiles", get(station_charging_profiles))
         .route("/api/v1/stations/{id}/transfers", get(station_transfers))
+        .route("/api/v1/stations/{id}/monitors", get(station_monitors))
         .route("/api/v1/transactions", get(list_transactions))
         .route("/api/v1/transactions/{id}", get(get_transaction))
         .route("/api/v1/transactions/{id}/meter-values", get(transaction_meter_values))
@@ -105,17 +107,6 @@ fn bool_param(params: &HashMap<String, String>, name: &str) -> Result<Option<boo
     }
 }
 
-/// `limit`, 1 to 1000, default 100.
-fn limit_param(params: &HashMap<String, String>) -> Result<i64, ApiError> {
-    match params.get("limit") {
-        None => Ok(100),
-        Some(text) => match text.parse::<i64>() {
-            Ok(n) if (1..=1000).contains(&n) => Ok(n),
-            _ => Err(ApiError::bad_request("limit must be an integer from 1 to 1000")),
-        },
-    }
-}
-
 /// Prometheus metrics (text exposition format 0.0.4).
 async fn metrics(State(gw): State<Arc<Gateway>>) -> Result<Response, ApiError> {
     use csms_metrics::render_gauge;
@@ -150,9 +141,9 @@ async fn metrics(State(gw): State<Arc<Gateway>>) -> Result<Response, ApiError> {
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }
 
-async fn list_stations(State(gw): State<Arc<Gateway>>) -> ApiResult {
-    let stations = gw.store.stations().await?;
-    Ok(Json(Value::Array(stations.iter().map(|s| views::station(s, gw.registry.session(&s.id))).collect())))
+async fn list_stations(State(gw): State<Arc<Gateway>>, Query(params): Params) -> ApiResult {
+    let page = gw.store.stations(&paging::request("stations", &params, &[])?).await?;
+    Ok(Json(paging::answer("stations", &page, |s| views::station(s, gw.registry.session(&s.id)))))
 }
 
 async fn get_station(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
@@ -186,9 +177,10 @@ async fn put_station(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, bod
 }
 
 async fn station_commands(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, Query(params): Params) -> ApiResult {
-    gw.store.station(&id).await?.ok_or_else(|| ApiError::not_found("station"))?;
-    let commands = gw.store.commands(&id, limit_param(&params)?).await?;
-    Ok(Json(Value::Array(commands.iter().map(views::command).collect())))
+    let request = paging::request("commands", &params, &[])?;
+    known_station(&gw, &id).await?;
+    let page = gw.store.commands(&id, &request).await?;
+    Ok(Json(paging::answer("commands", &page, views::command)))
 }
 
 /// Sends any CSMS-initiated OCPP action of the station's version; the body is that action's
@@ -408,20 +400,18 @@ async fn fetch_configuration(
 }
 
 async fn station_messages(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, Query(params): Params) -> ApiResult {
-    gw.store.station(&id).await?.ok_or_else(|| ApiError::not_found("station"))?;
-    let before = match params.get("before") {
-        None => None,
-        Some(text) => Some(text.parse::<i64>().map_err(|_| ApiError::bad_request("before must be a message id"))?),
-    };
-    let messages = gw.store.messages(&id, before, limit_param(&params)?).await?;
-    Ok(Json(Value::Array(messages.iter().map(views::message).collect())))
+    let request = paging::request("messages", &params, &[])?;
+    known_station(&gw, &id).await?;
+    let page = gw.store.messages(&id, &request).await?;
+    Ok(Json(paging::answer("messages", &page, views::message)))
 }
 
 async fn station_events(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, Query(params): Params) -> ApiResult {
-    gw.store.station(&id).await?.ok_or_else(|| ApiError::not_found("station"))?;
+    let request = paging::request("events", &params, &["kind"])?;
+    known_station(&gw, &id).await?;
     let kind = params.get("kind").map(String::as_str);
-    let events = gw.store.station_events(&id, kind, limit_param(&params)?).await?;
-    Ok(Json(Value::Array(events.iter().map(views::station_event).collect())))
+    let page = gw.store.station_events(&id, kind, &request).await?;
+    Ok(Json(paging::answer("events", &page, views::station_event)))
 }
 
 async fn station_variables(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
@@ -455,10 +445,19 @@ async fn station_charging_profiles(State(gw): State<Arc<Gateway>>, Path(id): Pat
     Ok(Json(Value::Array(profiles.iter().map(views::charging_profile).collect())))
 }
 
-async fn station_transfers(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
+async fn station_transfers(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, Query(params): Params) -> ApiResult {
+    let request = paging::request("transfers", &params, &[])?;
     known_station(&gw, &id).await?;
-    let transfers = gw.store.transfers(&id).await?;
-    Ok(Json(Value::Array(transfers.iter().map(views::transfer).collect())))
+    let page = gw.store.transfers(&id, &request).await?;
+    Ok(Json(paging::answer("transfers", &page, views::transfer)))
+}
+
+/// The variable monitors a 2.0.1 station reported in NotifyMonitoringReport.
+async fn station_monitors(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, Query(params): Params) -> ApiResult {
+    let request = paging::request("monitors", &params, &[])?;
+    known_station(&gw, &id).await?;
+    let page = gw.store.monitors(&id, &request).await?;
+    Ok(Json(paging::answer("monitors", &page, views::monitor)))
 }
 
 async fn station_availability(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
@@ -468,13 +467,11 @@ async fn station_availability(State(gw): State<Arc<Gateway>>, Path(id): Path<Str
 }
 
 async fn list_transactions(State(gw): State<Arc<Gateway>>, Query(params): Params) -> ApiResult {
-    let filter = TransactionFilter {
-        station_id: params.get("station_id").cloned(),
-        active: bool_param(&params, "active")?,
-        limit: limit_param(&params)?,
-    };
-    let transactions = gw.store.transactions(&filter).await?;
-    Ok(Json(Value::Array(transactions.iter().map(views::transaction).collect())))
+    let request = paging::request("transactions", &params, &["station_id", "active"])?;
+    let filter =
+        TransactionFilter { station_id: params.get("station_id").cloned(), active: bool_param(&params, "active")? };
+    let page = gw.store.transactions(&filter, &request).await?;
+    Ok(Json(paging::answer("transactions", &page, views::transaction)))
 }
 
 fn transaction_id(text: &str) -> Result<i64, ApiError> {
@@ -486,22 +483,28 @@ async fn get_transaction(State(gw): State<Arc<Gateway>>, Path(id): Path<String>)
     Ok(Json(views::transaction(&tx)))
 }
 
-async fn transaction_meter_values(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
+async fn transaction_meter_values(
+    State(gw): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> ApiResult {
     let id = transaction_id(&id)?;
+    let request = paging::request("meter-values", &params, &[])?;
     gw.store.transaction(id).await?.ok_or_else(|| ApiError::not_found("transaction"))?;
-    let values = gw.store.meter_values(id).await?;
-    Ok(Json(Value::Array(values.iter().map(views::meter_value).collect())))
+    let page = gw.store.meter_values(id, &request).await?;
+    Ok(Json(paging::answer("meter-values", &page, views::meter_value)))
 }
 
 async fn list_faults(State(gw): State<Arc<Gateway>>, Query(params): Params) -> ApiResult {
+    let request = paging::request("faults", &params, &["station_id", "open"])?;
     let open = bool_param(&params, "open")?;
-    let faults = gw.store.faults(params.get("station_id").map(String::as_str), open, limit_param(&params)?).await?;
-    Ok(Json(Value::Array(faults.iter().map(views::fault).collect())))
+    let page = gw.store.faults(params.get("station_id").map(String::as_str), open, &request).await?;
+    Ok(Json(paging::answer("faults", &page, views::fault)))
 }
 
-async fn list_id_tokens(State(gw): State<Arc<Gateway>>) -> ApiResult {
-    let tokens = gw.store.id_tokens().await?;
-    Ok(Json(Value::Array(tokens.iter().map(views::id_token).collect())))
+async fn list_id_tokens(State(gw): State<Arc<Gateway>>, Query(params): Params) -> ApiResult {
+    let page = gw.store.id_tokens(&paging::request("id-tokens", &params, &[])?).await?;
+    Ok(Json(paging::answer("id-tokens", &page, views::id_token)))
 }
 
 async fn get_id_token(State(gw): State<Arc<Gateway>>, Path(id_token): Path<String>) -> ApiResult {
@@ -569,28 +572,23 @@ fn parse_token(body: &[u8], path_token: Option<&str>) -> Result<IdTokenRecord, A
     Ok(IdTokenRecord { id_token, token_type, status, expiry, parent_id_token })
 }
 
-async fn save_token(gw: &Gateway, record: IdTokenRecord) -> Result<(), ApiError> {
-    gw.store.apply(Op::UpsertIdToken { record, now: gw.clock.now() }, Vec::new()).await?;
-    Ok(())
-}
-
+/// Creates a token, never changes one: whether it exists is decided by the store's insert,
+/// so of two simultaneous requests for one token exactly one creates it.
 async fn create_id_token(State(gw): State<Arc<Gateway>>, body: Bytes) -> Result<Response, ApiError> {
     let record = parse_token(&body, None)?;
-    if gw.store.id_token(&record.id_token).await?.is_some() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            format!("id token {:?} exists; use PUT to change it", record.id_token),
-        ));
-    }
     let view = views::id_token(&record);
-    save_token(&gw, record).await?;
-    Ok((StatusCode::CREATED, Json(view)).into_response())
+    let name = record.id_token.clone();
+    match gw.store.apply(Op::CreateIdToken { record, now: gw.clock.now() }, Vec::new()).await? {
+        Outcome::Found(false) => Ok((StatusCode::CREATED, Json(view)).into_response()),
+        _ => Err(ApiError::new(StatusCode::CONFLICT, format!("id token {name:?} exists; use PUT to change it"))),
+    }
 }
 
+/// Creates or changes a token.
 async fn put_id_token(State(gw): State<Arc<Gateway>>, Path(id_token): Path<String>, body: Bytes) -> ApiResult {
     let record = parse_token(&body, Some(&id_token))?;
     let view = views::id_token(&record);
-    save_token(&gw, record).await?;
+    gw.store.apply(Op::UpsertIdToken { record, now: gw.clock.now() }, Vec::new()).await?;
     Ok(Json(view))
 }
 

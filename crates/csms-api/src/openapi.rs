@@ -70,6 +70,42 @@ fn op(summary: &str, role: &str, params: Vec<Value>, body: Option<Value>, ok: (&
     operation
 }
 
+/// `cursor`, `limit`, `from`, `to` and then a list's own filters; `time` names the time that
+/// `from` and `to` bound.
+fn paged(time: &str, mut filters: Vec<Value>) -> Vec<Value> {
+    let mut params = vec![
+        query("cursor", "The next_cursor of the previous page", string()),
+        query(
+            "limit",
+            "At most this many (1-1000, default 100)",
+            json!({"type": "integer", "minimum": 1, "maximum": 1000}),
+        ),
+        query(
+            "from",
+            &format!("Only those whose {time} is at or after this"),
+            json!({"type": "string", "format": "date-time"}),
+        ),
+        query(
+            "to",
+            &format!("Only those whose {time} is before this"),
+            json!({"type": "string", "format": "date-time"}),
+        ),
+    ];
+    params.append(&mut filters);
+    params
+}
+
+/// A list operation: the answer is a page, `{"items": [...], "next_cursor": ...}`.
+fn list(summary: &str, time: &str, mut params: Vec<Value>, filters: Vec<Value>, errors: &[&str]) -> Value {
+    params.append(&mut paged(time, filters));
+    let mut errors = errors.to_vec();
+    errors.push("400");
+    let mut operation = op(summary, "viewer", params, None, ("200", "A page"), &errors);
+    operation["responses"]["200"]["content"]["application/json"]["schema"] =
+        json!({"$ref": "#/components/schemas/Page"});
+    operation
+}
+
 fn command_ok() -> (&'static str, &'static str) {
     ("200", "The station's reply payload")
 }
@@ -94,24 +130,21 @@ pub(crate) fn document() -> Value {
         ],
         &["status"],
     );
-    let limit = query(
-        "limit",
-        "At most this many (1-1000, default 100)",
-        json!({"type": "integer", "minimum": 1, "maximum": 1000}),
-    );
     let paths = json!({
         "/metrics": {"get": op("Prometheus metrics (text format)", "viewer", vec![], None, ("200", "Metrics"), &[])},
-        "/api/v1/stations": {"get": op("List stations", "viewer", vec![], None, ("200", "Stations"), &[])},
+        "/api/v1/stations": {"get": list("Stations, by id", "creation time", vec![], vec![], &[])},
         "/api/v1/stations/{id}": {
             "get": op("Show a station", "viewer", vec![station()], None, ("200", "The station"), &["404"]),
             "put": op("Set a station's registration", "admin", vec![station()],
                 Some(object(&[("registration_status", json!({"type": "string", "enum": ["Accepted", "Pending", "Rejected"]}))], &["registration_status"])),
                 ("200", "The station"), &["400", "422"]),
         },
-        "/api/v1/stations/{id}/messages": {"get": op("The station's message log, newest first", "viewer",
-            vec![station(), query("before", "Only messages older than this id", integer()), limit.clone()], None, ("200", "Frames"), &["400", "404"])},
-        "/api/v1/stations/{id}/events": {"get": op("Notifications the station sent about itself", "viewer",
-            vec![station(), query("kind", "Only this OCPP action", string()), limit.clone()], None, ("200", "Events"), &["400", "404"])},
+        "/api/v1/stations/{id}/messages": {"get": list("The station's message log, newest first", "time of logging",
+            vec![station()], vec![], &["404"])},
+        "/api/v1/stations/{id}/events": {"get": list("Notifications the station sent about itself, newest first", "time",
+            vec![station()], vec![query("kind", "Only this OCPP action", string())], &["404"])},
+        "/api/v1/stations/{id}/monitors": {"get": list("Variable monitors the 2.0.1 station reported (NotifyMonitoringReport), by monitor id",
+            "last report", vec![station()], vec![], &["404"])},
         "/api/v1/stations/{id}/variables": {"get": op("The 2.0.1 device model", "viewer", vec![station()], None, ("200", "Variables"), &["404"])},
         "/api/v1/stations/{id}/configuration": {"get": op("Configuration keys the station reported", "viewer", vec![station()], None, ("200", "Keys"), &["404"])},
         "/api/v1/stations/{id}/configuration/fetch": {"post": op("Read configuration from the station", "operator", vec![station()],
@@ -120,8 +153,8 @@ pub(crate) fn document() -> Value {
             vec![station(), path_param("key", "1.6 key, or 2.0.1 Component.Variable[instance]")],
             Some(object(&[("value", string())], &["value"])), command_ok(), COMMAND_ERRORS)},
         "/api/v1/stations/{id}/reservations": {"get": op("Reservations", "viewer", vec![station()], None, ("200", "Reservations"), &["404"])},
-        "/api/v1/stations/{id}/transfers": {"get": op("Firmware updates and diagnostics/log uploads, followed through their status notifications",
-            "viewer", vec![station()], None, ("200", "Transfers"), &["404"])},
+        "/api/v1/stations/{id}/transfers": {"get": list("Firmware updates and diagnostics/log uploads, followed through their status notifications, newest first",
+            "request time", vec![station()], vec![], &["404"])},
         "/api/v1/stations/{id}/charging-profiles": {"get": op("Installed charging profiles", "viewer", vec![station()], None, ("200", "Profiles"), &["404"])},
         "/api/v1/stations/{id}/availability": {
             "get": op("Availability settings", "viewer", vec![station()], None, ("200", "Settings"), &["404"]),
@@ -143,21 +176,22 @@ pub(crate) fn document() -> Value {
             Some(object(&[("type", json!({"type": "string", "enum": ["hard", "soft"]}))], &["type"])), command_ok(), COMMAND_ERRORS)},
         "/api/v1/stations/{id}/unlock": {"post": op("Unlock a connector", "operator", vec![station()],
             Some(object(&[("connector_id", integer()), ("evse_id", integer())], &["connector_id"])), command_ok(), COMMAND_ERRORS)},
-        "/api/v1/stations/{id}/commands": {"get": op("The command log, newest first", "viewer", vec![station(), limit.clone()], None, ("200", "Commands"), &["400", "404"])},
+        "/api/v1/stations/{id}/commands": {"get": list("The command log, newest first", "request time", vec![station()], vec![], &["404"])},
         "/api/v1/stations/{id}/commands/{action}": {"post": op(
             "Send any CSMS-initiated OCPP action of the station's version; the body is its request payload",
             "operator", vec![station(), path_param("action", "OCPP action name, e.g. Reset")],
             Some(json!({"type": "object"})), command_ok(), COMMAND_ERRORS)},
-        "/api/v1/transactions": {"get": op("List transactions, newest first", "viewer",
-            vec![query("station_id", "Only this station", string()), query("active", "Only running (true) or ended (false)", json!({"type": "boolean"})), limit.clone()],
-            None, ("200", "Transactions"), &["400"])},
+        "/api/v1/transactions": {"get": list("Transactions, newest first", "start", vec![],
+            vec![query("station_id", "Only this station", string()), query("active", "Only running (true) or ended (false)", json!({"type": "boolean"}))],
+            &[])},
         "/api/v1/transactions/{id}": {"get": op("Show a transaction", "viewer", vec![path_param("id", "Ström's transaction id")], None, ("200", "The transaction"), &["400", "404"])},
-        "/api/v1/transactions/{id}/meter-values": {"get": op("A transaction's readings", "viewer", vec![path_param("id", "Ström's transaction id")], None, ("200", "Readings"), &["400", "404"])},
-        "/api/v1/faults": {"get": op("Fault records, newest first", "viewer",
-            vec![query("station_id", "Only this station", string()), query("open", "Only open (true) or cleared (false)", json!({"type": "boolean"})), limit],
-            None, ("200", "Faults"), &["400"])},
+        "/api/v1/transactions/{id}/meter-values": {"get": list("A transaction's readings, oldest first", "timestamp",
+            vec![path_param("id", "Ström's transaction id")], vec![], &["404"])},
+        "/api/v1/faults": {"get": list("Fault records, newest first", "start", vec![],
+            vec![query("station_id", "Only this station", string()), query("open", "Only open (true) or cleared (false)", json!({"type": "boolean"}))],
+            &[])},
         "/api/v1/id-tokens": {
-            "get": op("List id tokens", "viewer", vec![], None, ("200", "Tokens"), &[]),
+            "get": list("Id tokens, by token", "creation time", vec![], vec![], &[]),
             "post": op("Create an id token", "admin", vec![], Some(id_token_body.clone()), ("201", "Created"), &["400", "409", "422"]),
         },
         "/api/v1/id-tokens/{id_token}": {
@@ -170,10 +204,17 @@ pub(crate) fn document() -> Value {
     json!({
         "openapi": "3.0.3",
         "info": {"title": "Ström operator API", "version": env!("CARGO_PKG_VERSION"),
-                 "description": "Stations, transactions, energy, faults, id tokens and commands of an OCPP 1.6J / 2.0.1 network."},
+                 "description": "Stations, transactions, energy, faults, id tokens and commands of an OCPP 1.6J / 2.0.1 network. \
+                     Lists answer a Page: pass its next_cursor as cursor for the next page (null: the last page); \
+                     following the cursors visits every row once, even while rows are added."},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Error": object(&[("error", string())], &["error"])},
+            "schemas": {
+                "Error": object(&[("error", string())], &["error"]),
+                "Page": object(&[("items", json!({"type": "array", "items": {}})),
+                    ("next_cursor", json!({"type": "string", "nullable": true, "description": "Pass as cursor for the next page; null on the last page"}))],
+                    &["items", "next_cursor"]),
+            },
         },
         "security": [{"bearer": []}],
         "paths": paths,

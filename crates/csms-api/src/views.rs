@@ -6,7 +6,8 @@ use csms_core::clock::format_timestamp;
 use csms_gateway::SessionInfo;
 use csms_store::{
     AvailabilityView, ChargingProfileView, CommandView, ConfigurationView, ConnectorView, DeviceModelView, FaultView,
-    MessageView, MeterValueView, ReservationView, StationEventView, StationView, TransactionView, TransferView,
+    MessageView, MeterValueView, MonitorView, ReservationView, StationEventView, StationView, TransactionView,
+    TransferView,
 };
 use serde_json::{json, Value};
 
@@ -50,6 +51,10 @@ fn connector(c: &ConnectorView) -> Value {
         "vendor_id": c.vendor_id,
         "vendor_error_code": c.vendor_error_code,
         "status_at": c.status_at,
+        // The narrowest accepted ChangeAvailability that covers the connector; Operative when
+        // none does.
+        "availability": if c.availability.operative { "Operative" } else { "Inoperative" },
+        "availability_scheduled": c.availability.scheduled,
     })
 }
 
@@ -239,5 +244,22 @@ pub(crate) fn transfer(t: &TransferView) -> Value {
         "status": t.status,
         "requested_at": t.requested_at,
         "updated_at": t.updated_at,
+    })
+}
+
+pub(crate) fn monitor(m: &MonitorView) -> Value {
+    json!({
+        "monitor_id": m.monitor_id,
+        "component": m.component,
+        "component_instance": m.component_instance,
+        "evse_id": m.evse_id,
+        "connector_id": m.connector_id,
+        "variable": m.variable,
+        "variable_instance": m.variable_instance,
+        "kind": m.kind,
+        "value": m.value,
+        "severity": m.severity,
+        "transaction_only": m.transaction_only,
+        "updated_at": m.updated_at,
     })
 }

@@ -1,9 +1,11 @@
 //! Ström's domain, in OCPP 2.0.1 vocabulary and free of wire formats, storage and networking:
 //! stations and their connectors, id tokens and the authorization rule, transactions and the
-//! energy rule, meter readings and their normalisation, faults and their lifecycle.
+//! energy rule, meter readings and their normalisation, faults and their lifecycle, and which
+//! availability setting governs a connector.
 
 pub mod access;
 pub mod authorization;
+pub mod availability;
 pub mod clock;
 pub mod faults;
 pub mod metering;

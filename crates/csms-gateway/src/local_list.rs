@@ -78,7 +78,7 @@ impl Gateway {
         let mut skipped = Vec::new();
         let tokens: Vec<IdTokenRecord> = self
             .store
-            .id_tokens()
+            .all_id_tokens()
             .await?
             .into_iter()
             .filter(|t| {

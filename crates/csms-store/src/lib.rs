@@ -19,9 +19,9 @@ pub use ops::{
     VariableReport,
 };
 pub use queries::{
-    AvailabilityView, ChargingProfileView, CommandView, ConfigurationView, ConnectorView, DeviceModelView, FaultView,
-    MessageView, MeterValueView, ReservationView, StationEventView, StationView, TransactionFilter, TransactionView,
-    TransferView,
+    Availability, AvailabilityView, ChargingProfileView, CommandView, ConfigurationView, ConnectorView,
+    DeviceModelView, FaultView, MessageView, MeterValueView, MonitorView, Page, PageRequest, ReservationView,
+    StationEventView, StationView, TransactionFilter, TransactionView, TransferView,
 };
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -1298,7 +1298,7 @@ mod tests {
         store.close().await;
 
         let recovered = Store::open(&crashed, StoreOptions { wal_reserve_bytes: 0, ..options }).await.expect("reopen");
-        let tokens = recovered.id_tokens().await.expect("tokens");
+        let tokens = recovered.all_id_tokens().await.expect("tokens");
         assert_eq!(tokens.len(), 40, "{tokens:?}");
         recovered.close().await;
     }

@@ -413,6 +413,12 @@ pub enum Op {
         record: IdTokenRecord,
         now: Timestamp,
     },
+    /// Adds a token unless one with its name exists: `Found(true)` says it existed and nothing
+    /// changed. Decided by the insert itself, so two requests for one token cannot both create it.
+    CreateIdToken {
+        record: IdTokenRecord,
+        now: Timestamp,
+    },
     DeleteIdToken {
         id_token: String,
     },
@@ -849,6 +855,21 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
             .execute(conn)
             .await?;
             Ok(Outcome::Done)
+        }
+        Op::CreateIdToken { record, now } => {
+            let result = query(
+                "INSERT INTO id_tokens (id_token, status, expiry, parent_id_token, token_type, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $6, $5, $5) ON CONFLICT (id_token) DO NOTHING",
+            )
+            .bind(&record.id_token)
+            .bind(record.status.as_str())
+            .bind(record.expiry.as_ref().map(format_timestamp))
+            .bind(record.parent_id_token.as_deref())
+            .bind(format_timestamp(now))
+            .bind(record.token_type.map(TokenType::as_str))
+            .execute(conn)
+            .await?;
+            Ok(Outcome::Found(result.rows_affected() == 0))
         }
         Op::DeleteIdToken { id_token } => {
             let result = query("DELETE FROM id_tokens WHERE id_token = $1").bind(id_token).execute(conn).await?;

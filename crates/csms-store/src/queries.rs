@@ -6,10 +6,58 @@ use crate::ops::token_from_row;
 use crate::schema::readings_with_words;
 use crate::{Backend, Store, StoreError};
 use csms_core::authorization::IdTokenRecord;
+use csms_core::availability::{governing, AvailabilitySetting};
 use csms_core::clock::format_timestamp;
 use csms_core::station::RegistrationStatus;
 use sqlx::any::AnyRow;
 use sqlx::Row;
+
+/// Which part of a list to read. Lists are read by keyset: a page starts after the key of the
+/// previous page's last row (`after`), in an order on a unique key, so rows added while a client
+/// pages neither shift the pages nor repeat a row, as an offset would make them do.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageRequest<K> {
+    /// The key of the previous page's last row; `None` for the first page.
+    pub after: Option<K>,
+    /// At most this many rows (the API allows 1 to 1000).
+    pub limit: i64,
+    /// Only rows whose time (each list names its own) is at or after `from` and before `to`:
+    /// texts as `format_timestamp` writes them, which sort as the instants do.
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+impl<K> PageRequest<K> {
+    /// The first `limit` rows, whatever their time.
+    pub fn first(limit: i64) -> PageRequest<K> {
+        PageRequest { after: None, limit, from: None, to: None }
+    }
+
+    fn len(&self) -> usize {
+        usize::try_from(self.limit).unwrap_or(0)
+    }
+}
+
+/// One page of a list, and the key to read the next page after, if there are more rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T, K> {
+    pub items: Vec<T>,
+    pub next: Option<K>,
+}
+
+impl<T, K> Page<T, K> {
+    /// A page from up to `limit + 1` rows read: the one past the limit only says that there is
+    /// a next page, so the last page says it is the last.
+    fn of(mut items: Vec<T>, limit: usize, key: impl Fn(&T) -> K) -> Page<T, K> {
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(key)
+        } else {
+            None
+        };
+        Page { items, next }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectorView {
@@ -22,6 +70,17 @@ pub struct ConnectorView {
     pub vendor_id: Option<String>,
     pub vendor_error_code: Option<String>,
     pub status_at: String,
+    /// The operational state the operator last set and the station accepted for this
+    /// connector, its EVSE or the whole station (the narrowest wins); Operative when none.
+    pub availability: Availability,
+}
+
+/// A connector's operational state as far as accepted ChangeAvailability commands say.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Availability {
+    pub operative: bool,
+    /// The station answered Scheduled: the change takes effect once the running transaction ends.
+    pub scheduled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +135,8 @@ pub struct TransactionView {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MeterValueView {
+    /// The reading's id: with its time, its place in the transaction's readings.
+    pub id: i64,
     pub evse_id: Option<i64>,
     pub connector_id: i64,
     pub timestamp: String,
@@ -232,7 +293,23 @@ pub struct TransferView {
 pub struct TransactionFilter {
     pub station_id: Option<String>,
     pub active: Option<bool>,
-    pub limit: i64,
+}
+
+/// A variable monitor a 2.0.1 station reported (NotifyMonitoringReport).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorView {
+    pub monitor_id: i64,
+    pub component: String,
+    pub component_instance: Option<String>,
+    pub evse_id: Option<i64>,
+    pub connector_id: Option<i64>,
+    pub variable: String,
+    pub variable_instance: Option<String>,
+    pub kind: String,
+    pub value: f64,
+    pub severity: i64,
+    pub transaction_only: bool,
+    pub updated_at: String,
 }
 
 const STATION_COLUMNS: &str =
@@ -281,6 +358,7 @@ fn connector_from_row(r: &AnyRow) -> Result<(String, ConnectorView), sqlx::Error
             vendor_id: r.try_get("vendor_id")?,
             vendor_error_code: r.try_get("vendor_error_code")?,
             status_at: r.try_get("status_at")?,
+            availability: Availability { operative: true, scheduled: false },
         },
     ))
 }
@@ -334,22 +412,68 @@ fn fault_from_row(r: &AnyRow) -> Result<FaultView, sqlx::Error> {
     })
 }
 
+/// An accepted availability setting; -1 stands for an absent EVSE or connector (see ops.rs).
+fn setting_from_row(r: &AnyRow) -> Result<AvailabilitySetting, sqlx::Error> {
+    let number = |v: i64| (v >= 0).then_some(v);
+    Ok(AvailabilitySetting {
+        evse_id: number(r.try_get("evse_id")?),
+        connector_id: number(r.try_get("connector_id")?),
+        operative: r.try_get::<String, _>("operational")? == "Operative",
+        scheduled: r.try_get::<String, _>("status")? == "Scheduled",
+    })
+}
+
+/// The connector with the availability its station's settings give it.
+fn with_availability(mut connector: ConnectorView, settings: &[AvailabilitySetting]) -> ConnectorView {
+    if let Some(s) = governing(settings, connector.evse_id, connector.connector_id) {
+        connector.availability = Availability { operative: s.operative, scheduled: s.scheduled };
+    }
+    connector
+}
+
 impl Store {
-    /// All stations with their connectors, ordered by id.
-    pub async fn stations(&self) -> Result<Vec<StationView>, StoreError> {
-        let rows =
-            sqlx::query(&format!("SELECT {STATION_COLUMNS} FROM stations ORDER BY id")).fetch_all(self.pool()).await?;
-        let mut stations = rows.iter().map(station_from_row).collect::<Result<Vec<_>, _>>()?;
-        let connectors = sqlx::query("SELECT * FROM connectors ORDER BY station_id, evse_id, connector_id")
+    /// Stations with their connectors, ordered by id; `from`/`to` on when Ström first saw them.
+    pub async fn stations(&self, page: &PageRequest<String>) -> Result<Page<StationView, String>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {STATION_COLUMNS} FROM stations WHERE ($1 IS NULL OR id > $1) AND ($2 IS NULL OR created_at >= $2) \
+             AND ($3 IS NULL OR created_at < $3) ORDER BY id LIMIT $4"
+        ))
+        .bind(page.after.as_deref())
+        .bind(page.from.as_deref())
+        .bind(page.to.as_deref())
+        .bind(page.limit + 1)
+        .fetch_all(self.pool())
+        .await?;
+        let stations = rows.iter().map(station_from_row).collect::<Result<Vec<_>, _>>()?;
+        let mut page = Page::of(stations, page.len(), |s| s.id.clone());
+        let (Some(first), Some(last)) = (page.items.first(), page.items.last()) else {
+            return Ok(page);
+        };
+        // The page's stations are a range of ids: their connectors and settings are read as one.
+        let range = "station_id >= $1 AND station_id <= $2";
+        let connectors =
+            sqlx::query(&format!("SELECT * FROM connectors WHERE {range} ORDER BY station_id, evse_id, connector_id"))
+                .bind(&first.id)
+                .bind(&last.id)
+                .fetch_all(self.pool())
+                .await?;
+        let settings = sqlx::query(&format!("SELECT * FROM availability WHERE {range}"))
+            .bind(&first.id)
+            .bind(&last.id)
             .fetch_all(self.pool())
             .await?;
+        let mut by_station: std::collections::HashMap<String, Vec<AvailabilitySetting>> = Default::default();
+        for row in &settings {
+            by_station.entry(row.try_get("station_id")?).or_default().push(setting_from_row(row)?);
+        }
         for row in &connectors {
             let (station_id, connector) = connector_from_row(row)?;
-            if let Ok(i) = stations.binary_search_by(|s| s.id.cmp(&station_id)) {
-                stations[i].connectors.push(connector);
+            if let Ok(i) = page.items.binary_search_by(|s| s.id.cmp(&station_id)) {
+                let settings = by_station.get(&station_id).map(Vec::as_slice).unwrap_or_default();
+                page.items[i].connectors.push(with_availability(connector, settings));
             }
         }
-        Ok(stations)
+        Ok(page)
     }
 
     pub async fn station(&self, id: &str) -> Result<Option<StationView>, StoreError> {
@@ -365,8 +489,15 @@ impl Store {
             .bind(id)
             .fetch_all(self.pool())
             .await?;
+        let settings = sqlx::query("SELECT * FROM availability WHERE station_id = $1")
+            .bind(id)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(setting_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
         for row in &connectors {
-            station.connectors.push(connector_from_row(row)?.1);
+            station.connectors.push(with_availability(connector_from_row(row)?.1, &settings));
         }
         Ok(Some(station))
     }
@@ -390,19 +521,32 @@ impl Store {
             .transpose()
     }
 
-    /// Transactions, newest first.
-    pub async fn transactions(&self, filter: &TransactionFilter) -> Result<Vec<TransactionView>, StoreError> {
+    /// Transactions, newest first (by id); `from`/`to` on their start.
+    pub async fn transactions(
+        &self,
+        filter: &TransactionFilter,
+        page: &PageRequest<i64>,
+    ) -> Result<Page<TransactionView, i64>, StoreError> {
         let active = match filter.active {
             Some(true) => " AND stopped_at IS NULL",
             Some(false) => " AND stopped_at IS NOT NULL",
             None => "",
         };
         let sql = format!(
-            "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE ($1 IS NULL OR station_id = $1){active} ORDER BY id DESC LIMIT $2"
+            "SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE ($1 IS NULL OR station_id = $1){active} \
+             AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR started_at >= $3) AND ($4 IS NULL OR started_at < $4) \
+             ORDER BY id DESC LIMIT $5"
         );
-        let rows =
-            sqlx::query(&sql).bind(filter.station_id.as_deref()).bind(filter.limit).fetch_all(self.pool()).await?;
-        Ok(rows.iter().map(transaction_from_row).collect::<Result<_, _>>()?)
+        let rows = sqlx::query(&sql)
+            .bind(filter.station_id.as_deref())
+            .bind(page.after)
+            .bind(page.from.as_deref())
+            .bind(page.to.as_deref())
+            .bind(page.limit + 1)
+            .fetch_all(self.pool())
+            .await?;
+        let items = rows.iter().map(transaction_from_row).collect::<Result<_, _>>()?;
+        Ok(Page::of(items, page.len(), |t: &TransactionView| t.id))
     }
 
     pub async fn transaction(&self, id: i64) -> Result<Option<TransactionView>, StoreError> {
@@ -413,19 +557,43 @@ impl Store {
         Ok(row.as_ref().map(transaction_from_row).transpose()?)
     }
 
-    /// A transaction's readings in time order.
-    pub async fn meter_values(&self, transaction_id: i64) -> Result<Vec<MeterValueView>, StoreError> {
+    /// A transaction's readings in time order, oldest first (the transaction's curve), keyed by
+    /// their time and id; `from`/`to` on their time.
+    pub async fn meter_values(
+        &self,
+        transaction_id: i64,
+        page: &PageRequest<(String, i64)>,
+    ) -> Result<Page<MeterValueView, (String, i64)>, StoreError> {
+        macro_rules! page_of_readings {
+            ($backend:ident) => {
+                concat!(
+                    readings_with_words!($backend),
+                    " WHERE s.transaction_id = $1 AND ($2 IS NULL OR s.timestamp > $2 OR (s.timestamp = $2 AND r.id > $3)) \
+                     AND ($4 IS NULL OR s.timestamp >= $4) AND ($5 IS NULL OR s.timestamp < $5) \
+                     ORDER BY s.timestamp, r.id LIMIT $6"
+                )
+            };
+        }
         let sql = match self.backend() {
-            Backend::Sqlite => {
-                concat!(readings_with_words!(sqlite), " WHERE s.transaction_id = $1 ORDER BY s.timestamp, r.id")
-            }
-            Backend::Postgres => {
-                concat!(readings_with_words!(postgres), " WHERE s.transaction_id = $1 ORDER BY s.timestamp, r.id")
-            }
+            Backend::Sqlite => page_of_readings!(sqlite),
+            Backend::Postgres => page_of_readings!(postgres),
         };
-        let rows = sqlx::query(sql).bind(transaction_id).fetch_all(self.pool()).await?;
+        let (after_time, after_id) = match &page.after {
+            Some((time, id)) => (Some(time.as_str()), Some(*id)),
+            None => (None, None),
+        };
+        let rows = sqlx::query(sql)
+            .bind(transaction_id)
+            .bind(after_time)
+            .bind(after_id)
+            .bind(page.from.as_deref())
+            .bind(page.to.as_deref())
+            .bind(page.limit + 1)
+            .fetch_all(self.pool())
+            .await?;
         let view = |r: &AnyRow| -> Result<MeterValueView, sqlx::Error> {
             Ok(MeterValueView {
+                id: r.try_get("id")?,
                 evse_id: r.try_get("evse_id")?,
                 connector_id: r.try_get("connector_id")?,
                 timestamp: r.try_get("timestamp")?,
@@ -441,48 +609,63 @@ impl Store {
                 signed_data: r.try_get("signed_data")?,
             })
         };
-        Ok(rows.iter().map(view).collect::<Result<_, _>>()?)
+        let items = rows.iter().map(view).collect::<Result<_, _>>()?;
+        Ok(Page::of(items, page.len(), |m: &MeterValueView| (m.timestamp.clone(), m.id)))
     }
 
-    /// Faults, newest first; `open` filters on whether they are cleared.
+    /// Faults, newest first (by id); `open` filters on whether they are cleared, `from`/`to` on
+    /// their start.
     pub async fn faults(
         &self,
         station_id: Option<&str>,
         open: Option<bool>,
-        limit: i64,
-    ) -> Result<Vec<FaultView>, StoreError> {
+        page: &PageRequest<i64>,
+    ) -> Result<Page<FaultView, i64>, StoreError> {
         let open = match open {
             Some(true) => " AND cleared_at IS NULL",
             Some(false) => " AND cleared_at IS NOT NULL",
             None => "",
         };
-        let sql = format!("SELECT * FROM faults WHERE ($1 IS NULL OR station_id = $1){open} ORDER BY id DESC LIMIT $2");
-        let rows = sqlx::query(&sql).bind(station_id).bind(limit).fetch_all(self.pool()).await?;
-        Ok(rows.iter().map(fault_from_row).collect::<Result<_, _>>()?)
+        let sql = format!(
+            "SELECT * FROM faults WHERE ($1 IS NULL OR station_id = $1){open} AND ($2 IS NULL OR id < $2) \
+             AND ($3 IS NULL OR started_at >= $3) AND ($4 IS NULL OR started_at < $4) ORDER BY id DESC LIMIT $5"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(station_id)
+            .bind(page.after)
+            .bind(page.from.as_deref())
+            .bind(page.to.as_deref())
+            .bind(page.limit + 1)
+            .fetch_all(self.pool())
+            .await?;
+        let items = rows.iter().map(fault_from_row).collect::<Result<_, _>>()?;
+        Ok(Page::of(items, page.len(), |f: &FaultView| f.id))
     }
 
-    /// A station's logged frames, newest first, older than `before_id` when given. The log is
-    /// kept in blocks (`log_blocks`); they are read newest first, a few at a time, until
-    /// `limit` frames are found.
+    /// A station's logged frames, newest first, keyed by their ids, which address a block and a
+    /// place in it (`log_blocks::frame_id`); `from`/`to` on when they were logged. The log is kept
+    /// in blocks: they are read newest first, a few at a time, until the page is full. Blocks
+    /// whose newest frame is older than `from` are not read. A station's new frames go into new
+    /// blocks with higher ids, so they never come between the pages of a reader.
     pub async fn messages(
         &self,
         station_id: &str,
-        before_id: Option<i64>,
-        limit: i64,
-    ) -> Result<Vec<MessageView>, StoreError> {
+        page: &PageRequest<i64>,
+    ) -> Result<Page<MessageView, i64>, StoreError> {
         const BLOCKS_PER_READ: i64 = 8;
         self.flush_log().await?;
-        let limit = usize::try_from(limit).unwrap_or(0);
+        let want = page.len() + 1;
         let mut found = Vec::new();
-        // Blocks below this id: the one that holds `before_id` and older ones.
-        let mut below = before_id.map(|id| log_blocks::block_of(id) + 1);
-        while found.len() < limit {
+        // Blocks below this id: the one that holds the cursor's frame and older ones.
+        let mut below = page.after.map(|id| log_blocks::block_of(id) + 1);
+        while found.len() < want {
             let rows = sqlx::query(
                 "SELECT id, body FROM message_blocks WHERE station_id = $1 AND ($2 IS NULL OR id < $2) \
-                 ORDER BY id DESC LIMIT $3",
+                 AND ($3 IS NULL OR last_at >= $3) ORDER BY id DESC LIMIT $4",
             )
             .bind(station_id)
             .bind(below)
+            .bind(page.from.as_deref())
             .bind(BLOCKS_PER_READ)
             .fetch_all(self.pool())
             .await?;
@@ -493,16 +676,22 @@ impl Store {
                 let frames = log_blocks::decode(&body)?;
                 for (place, frame) in frames.iter().enumerate().rev() {
                     let id = log_blocks::frame_id(block, place);
-                    if before_id.is_some_and(|before| id >= before) {
+                    if page.after.is_some_and(|after| id >= after) {
                         continue;
                     }
-                    if found.len() == limit {
+                    let at = format_timestamp(&frame.at);
+                    let outside = page.from.as_deref().is_some_and(|from| at.as_str() < from)
+                        || page.to.as_deref().is_some_and(|to| at.as_str() >= to);
+                    if outside {
+                        continue;
+                    }
+                    if found.len() == want {
                         break;
                     }
                     found.push(MessageView {
                         id,
                         direction: frame.direction.to_string(),
-                        at: format_timestamp(&frame.at),
+                        at,
                         frame: frame.frame.to_string(),
                     });
                 }
@@ -512,23 +701,28 @@ impl Store {
                 break;
             }
         }
-        Ok(found)
+        Ok(Page::of(found, page.len(), |m: &MessageView| m.id))
     }
 
-    /// A station's events, newest first, optionally of one kind (the OCPP action name).
+    /// A station's events, newest first (by id), optionally of one kind (the OCPP action name);
+    /// `from`/`to` on their time.
     pub async fn station_events(
         &self,
         station_id: &str,
         kind: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<StationEventView>, StoreError> {
+        page: &PageRequest<i64>,
+    ) -> Result<Page<StationEventView, i64>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, kind, status, request_id, evse_id, detail, at FROM station_events WHERE station_id = $1 \
-             AND ($2 IS NULL OR kind = $2) ORDER BY id DESC LIMIT $3",
+             AND ($2 IS NULL OR kind = $2) AND ($3 IS NULL OR id < $3) AND ($4 IS NULL OR at >= $4) \
+             AND ($5 IS NULL OR at < $5) ORDER BY id DESC LIMIT $6",
         )
         .bind(station_id)
         .bind(kind)
-        .bind(limit)
+        .bind(page.after)
+        .bind(page.from.as_deref())
+        .bind(page.to.as_deref())
+        .bind(page.limit + 1)
         .fetch_all(self.pool())
         .await?;
         let view = |r: &AnyRow| -> Result<StationEventView, sqlx::Error> {
@@ -542,7 +736,8 @@ impl Store {
                 at: r.try_get("at")?,
             })
         };
-        Ok(rows.iter().map(view).collect::<Result<_, _>>()?)
+        let items = rows.iter().map(view).collect::<Result<_, _>>()?;
+        Ok(Page::of(items, page.len(), |e: &StationEventView| e.id))
     }
 
     /// A station's device model as assembled from its NotifyReports, ordered by component and
@@ -584,13 +779,23 @@ impl Store {
         Ok(rows.iter().map(view).collect::<Result<_, _>>()?)
     }
 
-    /// A station's commands, newest first.
-    pub async fn commands(&self, station_id: &str, limit: i64) -> Result<Vec<CommandView>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM commands WHERE station_id = $1 ORDER BY id DESC LIMIT $2")
-            .bind(station_id)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
+    /// A station's commands, newest first (by id); `from`/`to` on when they were sent.
+    pub async fn commands(
+        &self,
+        station_id: &str,
+        page: &PageRequest<i64>,
+    ) -> Result<Page<CommandView, i64>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM commands WHERE station_id = $1 AND ($2 IS NULL OR id < $2) \
+             AND ($3 IS NULL OR requested_at >= $3) AND ($4 IS NULL OR requested_at < $4) ORDER BY id DESC LIMIT $5",
+        )
+        .bind(station_id)
+        .bind(page.after)
+        .bind(page.from.as_deref())
+        .bind(page.to.as_deref())
+        .bind(page.limit + 1)
+        .fetch_all(self.pool())
+        .await?;
         let view = |r: &AnyRow| -> Result<CommandView, sqlx::Error> {
             Ok(CommandView {
                 id: r.try_get("id")?,
@@ -605,7 +810,8 @@ impl Store {
                 finished_at: r.try_get("finished_at")?,
             })
         };
-        Ok(rows.iter().map(view).collect::<Result<_, _>>()?)
+        let items = rows.iter().map(view).collect::<Result<_, _>>()?;
+        Ok(Page::of(items, page.len(), |c: &CommandView| c.id))
     }
 
     /// The role of the API token whose secret hashes to `token_hash`, if there is one.
@@ -742,12 +948,24 @@ impl Store {
         ))
     }
 
-    /// A station's firmware updates and uploads, newest first.
-    pub async fn transfers(&self, station_id: &str) -> Result<Vec<TransferView>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM transfers WHERE station_id = $1 ORDER BY id DESC")
-            .bind(station_id)
-            .fetch_all(self.pool())
-            .await?;
+    /// A station's firmware updates and uploads, newest first (by id); `from`/`to` on when they
+    /// were requested.
+    pub async fn transfers(
+        &self,
+        station_id: &str,
+        page: &PageRequest<i64>,
+    ) -> Result<Page<TransferView, i64>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM transfers WHERE station_id = $1 AND ($2 IS NULL OR id < $2) \
+             AND ($3 IS NULL OR requested_at >= $3) AND ($4 IS NULL OR requested_at < $4) ORDER BY id DESC LIMIT $5",
+        )
+        .bind(station_id)
+        .bind(page.after)
+        .bind(page.from.as_deref())
+        .bind(page.to.as_deref())
+        .bind(page.limit + 1)
+        .fetch_all(self.pool())
+        .await?;
         let view = |r: &AnyRow| -> Result<TransferView, sqlx::Error> {
             Ok(TransferView {
                 id: r.try_get("id")?,
@@ -760,15 +978,74 @@ impl Store {
                 updated_at: r.try_get("updated_at")?,
             })
         };
-        Ok(rows.iter().map(view).collect::<Result<_, _>>()?)
+        let items = rows.iter().map(view).collect::<Result<_, _>>()?;
+        Ok(Page::of(items, page.len(), |t: &TransferView| t.id))
     }
 
-    pub async fn id_tokens(&self) -> Result<Vec<IdTokenRecord>, StoreError> {
+    /// Every id token, ordered by the token: what a station's full local list holds.
+    pub async fn all_id_tokens(&self) -> Result<Vec<IdTokenRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT id_token, status, expiry, parent_id_token, token_type FROM id_tokens ORDER BY id_token",
         )
         .fetch_all(self.pool())
         .await?;
         rows.into_iter().map(crate::db::Row::Any).map(|r| token_from_row(&r)).collect()
+    }
+
+    /// Id tokens ordered by the token; `from`/`to` on when they were created.
+    pub async fn id_tokens(&self, page: &PageRequest<String>) -> Result<Page<IdTokenRecord, String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id_token, status, expiry, parent_id_token, token_type FROM id_tokens WHERE ($1 IS NULL OR id_token > $1) \
+             AND ($2 IS NULL OR created_at >= $2) AND ($3 IS NULL OR created_at < $3) ORDER BY id_token LIMIT $4",
+        )
+        .bind(page.after.as_deref())
+        .bind(page.from.as_deref())
+        .bind(page.to.as_deref())
+        .bind(page.limit + 1)
+        .fetch_all(self.pool())
+        .await?;
+        let items = rows.into_iter().map(crate::db::Row::Any).map(|r| token_from_row(&r)).collect::<Result<_, _>>()?;
+        Ok(Page::of(items, page.len(), |t: &IdTokenRecord| t.id_token.clone()))
+    }
+
+    /// The variable monitors a 2.0.1 station reported, by monitor id; `from`/`to` on when they
+    /// were last reported.
+    pub async fn monitors(
+        &self,
+        station_id: &str,
+        page: &PageRequest<i64>,
+    ) -> Result<Page<MonitorView, i64>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM monitors WHERE station_id = $1 AND ($2 IS NULL OR monitor_id > $2) \
+             AND ($3 IS NULL OR updated_at >= $3) AND ($4 IS NULL OR updated_at < $4) ORDER BY monitor_id LIMIT $5",
+        )
+        .bind(station_id)
+        .bind(page.after)
+        .bind(page.from.as_deref())
+        .bind(page.to.as_deref())
+        .bind(page.limit + 1)
+        .fetch_all(self.pool())
+        .await?;
+        // '' and -1 stand for "absent" in the key columns (see ops.rs).
+        let text = |v: String| (!v.is_empty()).then_some(v);
+        let number = |v: i64| (v >= 0).then_some(v);
+        let view = |r: &AnyRow| -> Result<MonitorView, sqlx::Error> {
+            Ok(MonitorView {
+                monitor_id: r.try_get("monitor_id")?,
+                component: r.try_get("component")?,
+                component_instance: text(r.try_get("component_instance")?),
+                evse_id: number(r.try_get("evse_id")?),
+                connector_id: number(r.try_get("connector_id")?),
+                variable: r.try_get("variable")?,
+                variable_instance: text(r.try_get("variable_instance")?),
+                kind: r.try_get("kind")?,
+                value: r.try_get("value")?,
+                severity: r.try_get("severity")?,
+                transaction_only: r.try_get::<i64, _>("transaction_only")? != 0,
+                updated_at: r.try_get("updated_at")?,
+            })
+        };
+        let items = rows.iter().map(view).collect::<Result<_, _>>()?;
+        Ok(Page::of(items, page.len(), |m: &MonitorView| m.monitor_id))
     }
 }

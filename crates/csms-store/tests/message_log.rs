@@ -6,7 +6,7 @@ mod common;
 
 use chrono::TimeZone;
 use csms_core::station::StationId;
-use csms_store::{FrameLog, Op, Store, StoreOptions};
+use csms_store::{FrameLog, Op, PageRequest, Store, StoreOptions};
 
 fn frame(station: &str, day: u32, text: &str) -> FrameLog {
     FrameLog {
@@ -24,7 +24,14 @@ async fn open_in(dir: &tempfile::TempDir, file: &str) -> Store {
 
 /// A station's logged frames, newest first, up to `limit`.
 async fn frames_of(store: &Store, station: &str, limit: i64) -> Vec<String> {
-    store.messages(station, None, limit).await.expect("read").into_iter().map(|m| m.frame).collect()
+    store
+        .messages(station, &PageRequest::first(limit))
+        .await
+        .expect("read")
+        .items
+        .into_iter()
+        .map(|m| m.frame)
+        .collect()
 }
 
 #[tokio::test]
@@ -69,7 +76,7 @@ async fn writes_wait_for_room_in_a_full_queue() {
     for write in writes.into_iter().map(tokio::spawn) {
         write.await.expect("joined").expect("stored");
     }
-    let logged = store.messages("A", None, 500).await.expect("read");
+    let logged = store.messages("A", &PageRequest::first(500)).await.expect("read").items;
     assert_eq!(logged.len(), 200, "every write applied");
     store.close().await;
 }
@@ -82,7 +89,7 @@ async fn writes_after_close_are_refused() {
     store.close().await;
     assert!(matches!(store.apply(Op::Nothing, Vec::new()).await, Err(csms_store::StoreError::Closed)));
     let reopened = open_in(&dir, "c.db").await;
-    assert_eq!(reopened.messages("A", None, 10).await.expect("read").len(), 1);
+    assert_eq!(reopened.messages("A", &PageRequest::first(10)).await.expect("read").items.len(), 1);
 }
 
 #[tokio::test]
@@ -143,7 +150,49 @@ async fn pruning_by_count_drops_whole_blocks() {
     store.close().await;
 }
 
-/// Reading page by page (`before` the last id seen) gives every frame once, newest first, across
+/// Pages are read after a cursor (the last frame's block and place): frames logged while a
+/// reader pages come before its first page and never shift the pages, so every frame that was
+/// there is read exactly once; `from`/`to` bound the frames' time.
+#[tokio::test]
+async fn pages_stay_put_while_frames_arrive_and_keep_to_the_time_range() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = open_in(&dir, "cursor.db").await;
+    for day in 1..=9 {
+        store
+            .apply(Op::Nothing, vec![frame("A", day, &format!("a{day}")), frame("B", day, "b")])
+            .await
+            .expect("stored");
+        store.flush_log().await.expect("flushed");
+    }
+    let mut request = PageRequest::first(2);
+    let mut seen = Vec::new();
+    loop {
+        let page = store.messages("A", &request).await.expect("read");
+        seen.extend(page.items.into_iter().map(|m| m.frame));
+        // A frame arrives between every two pages.
+        let late = format!("late{}", seen.len());
+        store.apply(Op::Nothing, vec![frame("A", 20, &late)]).await.expect("stored");
+        match page.next {
+            Some(next) => request.after = Some(next),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (1..=9).rev().map(|d| format!("a{d}")).collect();
+    assert_eq!(seen, expected);
+
+    let range = PageRequest {
+        after: None,
+        limit: 100,
+        from: Some("2026-11-03T12:00:00.000Z".into()),
+        to: Some("2026-11-06T12:00:00.000Z".into()),
+    };
+    let frames: Vec<String> =
+        store.messages("A", &range).await.expect("read").items.into_iter().map(|m| m.frame).collect();
+    assert_eq!(frames, ["a5", "a4", "a3"], "from is inclusive, to exclusive");
+    store.close().await;
+}
+
+/// Reading page by page (after the last frame seen) gives every frame once, newest first, across
 /// many blocks and stations.
 #[tokio::test]
 async fn the_log_reads_back_page_by_page_across_blocks() {
@@ -164,13 +213,15 @@ async fn the_log_reads_back_page_by_page_across_blocks() {
     assert_eq!(frames_of(&store, "A", 1000).await, written);
     for page_size in [1, 2, 7] {
         let mut paged = Vec::new();
-        let mut before = None;
+        let mut request = PageRequest::first(page_size);
         loop {
-            let page = store.messages("A", before, page_size).await.expect("read");
-            assert!(page.len() <= page_size as usize);
-            let Some(last) = page.last() else { break };
-            before = Some(last.id);
-            paged.extend(page.into_iter().map(|m| m.frame));
+            let page = store.messages("A", &request).await.expect("read");
+            assert!(page.items.len() <= page_size as usize);
+            paged.extend(page.items.into_iter().map(|m| m.frame));
+            match page.next {
+                Some(next) => request.after = Some(next),
+                None => break,
+            }
         }
         assert_eq!(paged, written, "pages of {page_size}");
     }
@@ -186,8 +237,8 @@ async fn pruning_by_age_removes_a_log_that_is_all_old() {
         .await
         .expect("stored");
     store.prune_messages("2026-11-04T00:00:00.000Z", 100).await.expect("pruned");
-    assert!(store.messages("A", None, 10).await.expect("read").is_empty());
-    assert!(store.messages("B", None, 10).await.expect("read").is_empty());
+    assert!(store.messages("A", &PageRequest::first(10)).await.expect("read").items.is_empty());
+    assert!(store.messages("B", &PageRequest::first(10)).await.expect("read").items.is_empty());
     store.close().await;
 }
 
@@ -220,13 +271,13 @@ async fn an_older_database_has_its_log_moved_into_the_log_file() {
     }
 
     let store = Store::open(&path, StoreOptions::default()).await.expect("reopen migrates");
-    let old = store.messages("A", None, 10).await.expect("read");
+    let old = store.messages("A", &PageRequest::first(10)).await.expect("read").items;
     assert_eq!(
         old.iter().map(|m| (m.frame.as_str(), m.direction.as_str(), m.at.as_str())).collect::<Vec<_>>(),
         [("old2", "out", "2026-11-02T12:00:00.000Z"), ("öld1", "in", "2026-11-01T12:00:00.123Z")]
     );
     store.apply(Op::Nothing, vec![frame("A", 3, "new")]).await.expect("stored");
-    let all = store.messages("A", None, 10).await.expect("read");
+    let all = store.messages("A", &PageRequest::first(10)).await.expect("read").items;
     assert_eq!(all.iter().map(|m| m.frame.as_str()).collect::<Vec<_>>(), ["new", "old2", "öld1"]);
     assert!(all[0].id > all[1].id, "new frames are numbered after the moved ones: {all:?}");
     store.close().await;
@@ -267,7 +318,7 @@ async fn a_postgres_log_of_rows_becomes_blocks() {
 
     let store = Store::open(&url, StoreOptions::default()).await.expect("reopen migrates");
     store.apply(Op::Nothing, vec![frame("A", 3, "new")]).await.expect("stored");
-    let all = store.messages("A", None, 10).await.expect("read");
+    let all = store.messages("A", &PageRequest::first(10)).await.expect("read").items;
     assert_eq!(
         all.iter().map(|m| (m.frame.as_str(), m.direction.as_str(), m.at.as_str())).collect::<Vec<_>>(),
         [
@@ -277,7 +328,7 @@ async fn a_postgres_log_of_rows_becomes_blocks() {
         ]
     );
     assert!(all[0].id > all[1].id && all[1].id > all[2].id, "{all:?}");
-    assert_eq!(store.messages("B", None, 10).await.expect("read").len(), 1);
+    assert_eq!(store.messages("B", &PageRequest::first(10)).await.expect("read").items.len(), 1);
     store.close().await;
     common::drop_schema(&mut admin, &tag).await;
 }
@@ -303,7 +354,8 @@ async fn the_log_reconnects_after_postgres_drops_its_connection() {
         store.apply(Op::Nothing, vec![frame("A", 2, &format!("after{round}"))]).await.expect("stored");
         store.flush_log().await.expect("flushed");
     }
-    let frames: Vec<String> = store.messages("A", None, 10).await.expect("read").into_iter().map(|m| m.frame).collect();
+    let frames: Vec<String> =
+        store.messages("A", &PageRequest::first(10)).await.expect("read").items.into_iter().map(|m| m.frame).collect();
     assert!(frames.contains(&"after2".to_string()), "{frames:?}");
     assert!(frames.contains(&"before".to_string()), "{frames:?}");
     store.close().await;
@@ -367,9 +419,10 @@ async fn the_log_is_stored_compressed_and_reads_back_with_older_plain_blocks() {
     assert_eq!(first, b"z", "compressed");
     assert!(stored * 4 < plain, "{stored} bytes stored for {plain}");
     let back: Vec<(String, String, String)> = store
-        .messages("A", None, 1000)
+        .messages("A", &PageRequest::first(1000))
         .await
         .expect("read")
+        .items
         .into_iter()
         .map(|m| (m.direction, m.at, m.frame))
         .collect();
@@ -410,7 +463,14 @@ async fn postgres_stores_the_compressed_log_as_it_comes() {
     .await
     .expect("storage");
     assert_eq!(storage as u8, b'e');
-    let back: Vec<String> = store.messages("A", None, 1000).await.expect("read").into_iter().map(|m| m.frame).collect();
+    let back: Vec<String> = store
+        .messages("A", &PageRequest::first(1000))
+        .await
+        .expect("read")
+        .items
+        .into_iter()
+        .map(|m| m.frame)
+        .collect();
     let sent: Vec<String> = frames.into_iter().rev().map(|f| f.frame).collect();
     assert_eq!(back, sent);
     // Opening again changes nothing more.

@@ -9,7 +9,7 @@ mod common;
 
 use csms_core::metering::reading;
 use csms_core::station::StationId;
-use csms_store::{Op, Outcome, StartTx, StopTx, Store, StoreOptions};
+use csms_store::{Op, Outcome, PageRequest, StartTx, StopTx, Store, StoreOptions};
 
 /// Where a test's database is: a SQLite file, or a PostgreSQL schema of its own.
 enum Db {
@@ -184,7 +184,7 @@ async fn older_readings_get_codes_and_read_back_the_same(backend: &str) {
     db.forget_reading_ids().await;
 
     let store = Store::open(db.url(), StoreOptions::default()).await.expect("reopen migrates");
-    let kept = store.meter_values(7).await.expect("read");
+    let kept = store.meter_values(7, &PageRequest::first(1000)).await.expect("read").items;
     let words: Vec<_> = kept
         .iter()
         .map(|v| {
@@ -272,9 +272,10 @@ async fn coded_readings_become_samples(backend: &str) {
     // Runs of consecutive readings that share everything a sample holds; ids kept.
     assert_eq!(db.samples().await, [(1, 2, 1, Some(7)), (3, 3, 2, None), (4, 5, 1, Some(7))]);
     let kept: Vec<_> = store
-        .meter_values(7)
+        .meter_values(7, &PageRequest::first(1000))
         .await
         .expect("read")
+        .items
         .into_iter()
         .map(|v| (v.measurand, v.phase, v.location, v.context, v.format, v.raw_value, v.connector_id))
         .collect();
@@ -416,8 +417,14 @@ async fn a_long_run_of_readings_is_split_into_samples(backend: &str) {
         readings,
     };
     store.apply(op, Vec::new()).await.expect("stored");
-    let values: Vec<String> =
-        store.meter_values(transaction_id).await.expect("read").into_iter().map(|v| v.raw_value).collect();
+    let values: Vec<String> = store
+        .meter_values(transaction_id, &PageRequest::first(1000))
+        .await
+        .expect("read")
+        .items
+        .into_iter()
+        .map(|v| v.raw_value)
+        .collect();
     assert_eq!(values, (0..300).map(|n| n.to_string()).collect::<Vec<_>>());
     store.close().await;
     let samples = db.samples().await;

@@ -1,7 +1,7 @@
 //! The command line over the operator API: `strom station ...`, `strom tx ...`, `strom tag ...`,
 //! `strom config ...`. It speaks HTTP/1.1 to a running Ström (plain HTTP; put TLS in front of
 //! Ström with a proxy and point `--url` at it from inside), prints tables or, with `--json`, the
-//! API's JSON.
+//! API's JSON. A list is printed whole: the CLI follows the API's pages to the last.
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
@@ -17,7 +17,7 @@ pub struct ApiArgs {
     /// API token (see `strom token create`).
     #[arg(long, global = true, env = "STROM_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// Print the API's JSON instead of a table.
+    /// Print the API's JSON instead of a table (for a list, the items of all its pages).
     #[arg(long, global = true)]
     json: bool,
 }
@@ -142,6 +142,26 @@ impl Client {
         }
         Ok(value)
     }
+
+    /// Every item of a list, page after page: the API answers a page (`items`) and the cursor of
+    /// the next (`next_cursor`, null on the last).
+    async fn all(&self, path: &str) -> Result<Value> {
+        let mut items = Vec::new();
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let mut next = self.ok("GET", &format!("{path}{separator}limit=1000"), None).await?;
+        loop {
+            let Some(page) = next.get_mut("items").and_then(Value::as_array_mut) else {
+                bail!("GET {path}: the answer is not a page of items");
+            };
+            items.append(page);
+            match next.get("next_cursor").and_then(Value::as_str) {
+                Some(cursor) => {
+                    next = self.ok("GET", &format!("{path}{separator}limit=1000&cursor={cursor}"), None).await?;
+                }
+                None => return Ok(Value::Array(items)),
+            }
+        }
+    }
 }
 
 fn text(v: &Value) -> String {
@@ -246,7 +266,7 @@ fn answer(value: &Value) -> String {
 pub async fn station(args: &ApiArgs, command: StationCommand) -> Result<()> {
     let client = Client::new(args)?;
     match command {
-        StationCommand::List => print(args, &client.ok("GET", "/api/v1/stations", None).await?, stations_table),
+        StationCommand::List => print(args, &client.all("/api/v1/stations").await?, stations_table),
         StationCommand::Show { station } => {
             let value = client.ok("GET", &format!("/api/v1/stations/{station}"), None).await?;
             print(args, &value, |v| stations_table(&json!([v])))
@@ -271,14 +291,18 @@ pub async fn tx(args: &ApiArgs, command: TxCommand) -> Result<()> {
     let client = Client::new(args)?;
     match command {
         TxCommand::List { station, active } => {
-            let mut path = String::from("/api/v1/transactions?limit=1000");
+            let mut filters = Vec::new();
             if let Some(station) = station {
-                path.push_str(&format!("&station_id={station}"));
+                filters.push(format!("station_id={station}"));
             }
             if active {
-                path.push_str("&active=true");
+                filters.push("active=true".to_string());
             }
-            print(args, &client.ok("GET", &path, None).await?, transactions_table)
+            let path = match filters.is_empty() {
+                true => "/api/v1/transactions".to_string(),
+                false => format!("/api/v1/transactions?{}", filters.join("&")),
+            };
+            print(args, &client.all(&path).await?, transactions_table)
         }
         TxCommand::Start { station, id_token, connector, evse } => {
             let body = json!({"id_token": id_token, "connector_id": connector, "evse_id": evse});
@@ -309,7 +333,7 @@ pub async fn tag(args: &ApiArgs, command: TagCommand) -> Result<()> {
             let value = client.ok("POST", "/api/v1/id-tokens", Some(body)).await?;
             print(args, &value, |v| tags_table(&json!([v])))
         }
-        TagCommand::List => print(args, &client.ok("GET", "/api/v1/id-tokens", None).await?, tags_table),
+        TagCommand::List => print(args, &client.all("/api/v1/id-tokens").await?, tags_table),
         TagCommand::Remove { id_token } => {
             client.ok("DELETE", &format!("/api/v1/id-tokens/{id_token}"), None).await?;
             print(args, &json!({"removed": id_token}), answer)

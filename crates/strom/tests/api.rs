@@ -22,7 +22,7 @@ async fn id_token_lifecycle(backend: Backend) {
     let (status, updated) = server.http("PUT", "/api/v1/id-tokens/RFID1", Some(json!({"status": "Blocked"}))).await;
     assert_eq!((status, updated["status"].as_str()), (200, Some("Blocked")));
     assert_eq!(cp.call_ok("Authorize", json!({"idTag": "RFID1"})).await["idTagInfo"]["status"], "Blocked");
-    assert_eq!(server.get("/api/v1/id-tokens").await.as_array().map(Vec::len), Some(1));
+    assert_eq!(server.items("/api/v1/id-tokens").await.as_array().map(Vec::len), Some(1));
 
     let (status, _) = server.http("DELETE", "/api/v1/id-tokens/RFID1", None).await;
     assert_eq!(status, 204);
@@ -51,7 +51,7 @@ async fn id_token_validation(backend: Backend) {
     let (status, _) =
         server.http("PUT", "/api/v1/id-tokens/A", Some(json!({"id_token": "B", "status": "Accepted"}))).await;
     assert_eq!(status, 422, "the body may not rename the token in the URL");
-    assert_eq!(server.get("/api/v1/id-tokens").await, json!([]), "nothing stored from refused requests");
+    assert_eq!(server.items("/api/v1/id-tokens").await, json!([]), "nothing stored from refused requests");
 }
 
 async fn api_errors_are_json(backend: Backend) {

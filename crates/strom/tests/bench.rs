@@ -47,7 +47,7 @@ async fn bench_meter_and_session_runs_report_honestly(backend: Backend) {
     assert!(
         meter["p50_ms"].as_f64() <= meter["p99_ms"].as_f64() && meter["p99_ms"].as_f64() <= meter["max_ms"].as_f64()
     );
-    let stations = server.get("/api/v1/stations").await;
+    let stations = server.items("/api/v1/stations").await;
     assert_eq!(stations.as_array().map(Vec::len), Some(3));
 
     server.add_token("BENCH", "Accepted", None, None).await;
@@ -56,7 +56,7 @@ async fn bench_meter_and_session_runs_report_honestly(backend: Backend) {
     assert!(sessions > 0, "{session}");
     assert_eq!(session["errors"], 0);
     // Every completed session is a stored, closed transaction with its energy.
-    let done = server.get("/api/v1/transactions?active=false&limit=1000").await;
+    let done = server.items("/api/v1/transactions?active=false&limit=1000").await;
     let done = done.as_array().expect("array");
     assert!(done.len() as u64 >= sessions, "{} stored, {sessions} reported", done.len());
     assert!(done.iter().all(|t| t["energy_wh"] == 1000.0 && t["flags"] == serde_json::json!([])), "{done:?}");

@@ -96,7 +96,7 @@ fn environment(pid: u32, prefix: &str) -> Vec<String> {
 async fn serve_runs_with_the_allocator_returning_memory_soon() {
     let server = Server::start(Backend::Sqlite).await;
     assert_eq!(environment(server.pid(), "MIMALLOC_"), vec!["MIMALLOC_PURGE_DELAY=100".to_string()]);
-    let stations = server.get("/api/v1/stations").await;
+    let stations = server.items("/api/v1/stations").await;
     assert_eq!(stations, json!([]), "the restarted process is the one serving");
 
     let dir = tempfile::tempdir().expect("temp dir");

@@ -28,13 +28,13 @@ async fn tc_019_1_get_configuration_through_the_api(backend: Backend) {
     cp.reply(&id, answer.clone()).await;
     let (status, body) = operator.await.expect("operator task");
     assert_eq!((status, body), (200, answer.clone()));
-    let log = server.get("/api/v1/stations/CP1/commands").await;
+    let log = server.items("/api/v1/stations/CP1/commands").await;
     let entry = &log[0];
     assert_eq!((entry["action"].as_str(), entry["status"].as_str()), (Some("GetConfiguration"), Some("Answered")));
     assert_eq!((entry["request"].clone(), entry["response"].clone()), (json!({}), answer));
     assert!(entry["finished_at"].is_string());
     // The CALL and its answer are in the message log too.
-    let messages = server.get("/api/v1/stations/CP1/messages").await;
+    let messages = server.items("/api/v1/stations/CP1/messages").await;
     assert!(messages
         .as_array()
         .expect("array")
@@ -50,7 +50,7 @@ async fn tc_026_rejected_remote_start_is_surfaced(backend: Backend) {
     let (_, payload, reply) = server.answered(&mut cp, "POST", path, body, json!({"status": "Rejected"})).await;
     assert_eq!(payload, json!({"idTag": "TAG1", "connectorId": 1}));
     assert_eq!(reply, (200, json!({"status": "Rejected"})));
-    assert_eq!(server.get("/api/v1/transactions").await, json!([]));
+    assert_eq!(server.items("/api/v1/transactions").await, json!([]));
 }
 
 async fn command_errors_are_clear(backend: Backend) {
@@ -74,7 +74,7 @@ async fn command_errors_are_clear(backend: Backend) {
         assert_eq!(status, expected, "{path} {body}: {answer}");
         assert!(answer["error"].as_str().is_some_and(|e| !e.is_empty()), "{answer}");
     }
-    assert_eq!(server.get("/api/v1/stations/CP1/commands").await, json!([]), "refused requests are not commands");
+    assert_eq!(server.items("/api/v1/stations/CP1/commands").await, json!([]), "refused requests are not commands");
     // Offline: after a restart the station is certainly not connected.
     cp.close().await;
     let (_, db) = server.terminate().await;
@@ -82,7 +82,7 @@ async fn command_errors_are_clear(backend: Backend) {
     let (status, answer) =
         server.http("POST", "/api/v1/stations/CP1/commands/Reset", Some(json!({"type": "Soft"}))).await;
     assert_eq!(status, 409, "{answer}");
-    assert_eq!(server.get("/api/v1/stations/CP1/commands").await[0]["status"], "Offline");
+    assert_eq!(server.items("/api/v1/stations/CP1/commands").await[0]["status"], "Offline");
 }
 
 async fn station_call_errors_and_invalid_answers_are_reported(backend: Backend) {
@@ -101,7 +101,7 @@ async fn station_call_errors_and_invalid_answers_are_reported(backend: Backend) 
     cp.reply(&id, json!({"status": "Maybe"})).await;
     let (status, body) = operator.await.expect("operator task");
     assert_eq!((status, body["response"].clone()), (502, json!({"status": "Maybe"})));
-    let log = server.get("/api/v1/stations/CP1/commands").await;
+    let log = server.items("/api/v1/stations/CP1/commands").await;
     let statuses: Vec<&str> = log.as_array().expect("array").iter().filter_map(|c| c["status"].as_str()).collect();
     assert_eq!(statuses, ["InvalidResponse", "CallError"]);
     assert_eq!(log[1]["error_code"], "NotSupported");
@@ -120,7 +120,7 @@ async fn command_timeout_frees_the_queue(backend: Backend) {
     cp.reply(&ignored, json!({"status": "Rejected"})).await;
     cp.reply(&id, json!({"status": "Accepted"})).await;
     assert_eq!(operator.await.expect("operator task"), (200, json!({"status": "Accepted"})));
-    assert_eq!(server.get("/api/v1/stations/CP1/commands").await[1]["status"], "Timeout");
+    assert_eq!(server.items("/api/v1/stations/CP1/commands").await[1]["status"], "Timeout");
 }
 
 async fn commands_to_2_0_1_stations(backend: Backend) {

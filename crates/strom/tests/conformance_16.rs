@@ -63,7 +63,7 @@ async fn tc_001_cold_boot(backend: Backend) {
     let connectors = station["connectors"].as_array().expect("connectors");
     assert_eq!(connectors.len(), 3);
     assert!(connectors.iter().all(|c| c["status"] == "Available" && c["error_code"] == "NoError"));
-    let list = server.get("/api/v1/stations").await;
+    let list = server.items("/api/v1/stations").await;
     assert_eq!(list.as_array().map(Vec::len), Some(1));
     cp.close().await;
 }
@@ -83,7 +83,7 @@ async fn tc_003_plug_in_first(backend: Backend) {
     assert_eq!((t["id_token"].as_str(), t["active"].as_bool()), (Some("TAG1"), Some(true)));
     assert_eq!(t["meter_start_wh"], 1000.0);
     assert_eq!(t["started_at"], T0);
-    let active = server.get("/api/v1/transactions?station_id=CP1&active=true").await;
+    let active = server.items("/api/v1/transactions?station_id=CP1&active=true").await;
     assert_eq!(active.as_array().map(Vec::len), Some(1));
     let station = server.get("/api/v1/stations/CP1").await;
     assert_eq!(station["connectors"][0]["status"], "Charging");
@@ -108,7 +108,7 @@ async fn tc_004_2_authorized_without_plug_in(backend: Backend) {
     assert_eq!(cp.call_ok("Authorize", json!({"idTag": "TAG1"})).await["idTagInfo"]["status"], "Accepted");
     cp.status(1, "Preparing", "NoError").await;
     cp.status(1, "Available", "NoError").await;
-    assert_eq!(server.get("/api/v1/transactions").await, json!([]));
+    assert_eq!(server.items("/api/v1/transactions").await, json!([]));
     assert_eq!(server.get("/api/v1/stations/CP1").await["connectors"][0]["status"], "Available");
 }
 
@@ -171,7 +171,7 @@ async fn tc_024_connector_lock_failure(backend: Backend) {
     let station = server.get("/api/v1/stations/CP1").await;
     assert_eq!(station["connectors"][0]["error_code"], "ConnectorLockFailure");
     assert_eq!(station["connectors"][0]["status"], "Faulted");
-    let faults = server.get("/api/v1/faults?station_id=CP1&open=true").await;
+    let faults = server.items("/api/v1/faults?station_id=CP1&open=true").await;
     assert_eq!(faults.as_array().map(Vec::len), Some(1));
     let f = &faults[0];
     assert_eq!((f["error_code"].as_str(), f["severity"].as_str()), (Some("ConnectorLockFailure"), Some("Error")));
@@ -179,8 +179,8 @@ async fn tc_024_connector_lock_failure(backend: Backend) {
     assert_eq!(f["connector_id"], 1);
     // Recovery clears it.
     cp.status(1, "Available", "NoError").await;
-    assert_eq!(server.get("/api/v1/faults?open=true").await, json!([]));
-    let cleared = server.get("/api/v1/faults?open=false").await;
+    assert_eq!(server.items("/api/v1/faults?open=true").await, json!([]));
+    let cleared = server.items("/api/v1/faults?open=false").await;
     assert!(cleared[0]["cleared_at"].is_string());
 }
 
@@ -255,7 +255,7 @@ async fn tc_064_data_transfer_unknown_vendor(backend: Backend) {
     let mut cp = server.booted("CP1").await;
     let r = cp.call_ok("DataTransfer", json!({"vendorId": "com.unknown", "messageId": "x", "data": "{\"a\":1}"})).await;
     assert_eq!(r["status"], "UnknownVendorId");
-    let events = server.get("/api/v1/stations/CP1/events?kind=DataTransfer").await;
+    let events = server.items("/api/v1/stations/CP1/events?kind=DataTransfer").await;
     let detail: serde_json::Value = serde_json::from_str(events[0]["detail"].as_str().expect("detail")).expect("JSON");
     assert_eq!(detail, json!({"vendorId": "com.unknown", "messageId": "x", "data": "{\"a\":1}"}));
 }
@@ -267,7 +267,7 @@ async fn x_07_retried_start_gets_the_same_transaction(backend: Backend) {
     let (first, _) = cp.start(1, "TAG1", 500, T0).await;
     let (retry, status) = cp.start(1, "TAG1", 500, T0).await;
     assert_eq!((retry, status.as_str()), (first, "Accepted"));
-    assert_eq!(server.get("/api/v1/transactions").await.as_array().map(Vec::len), Some(1));
+    assert_eq!(server.items("/api/v1/transactions").await.as_array().map(Vec::len), Some(1));
 }
 
 async fn x_08_concurrent_tx(backend: Backend) {
@@ -285,7 +285,7 @@ async fn x_09_stop_for_unknown_transaction(backend: Backend) {
     let mut cp = server.booted("CP1").await;
     let r = cp.call("StopTransaction", json!({"transactionId": 4242, "meterStop": 10, "timestamp": T1})).await;
     assert!(matches!(r, common::Reply::Result(_)), "{r:?}");
-    let all = server.get("/api/v1/transactions?station_id=CP1").await;
+    let all = server.items("/api/v1/transactions?station_id=CP1").await;
     assert_eq!(all[0]["station_transaction_id"], "4242");
     assert_eq!(all[0]["flags"], json!(["unknown_transaction"]));
 }
@@ -313,7 +313,7 @@ async fn x_11_meter_values_are_normalised(backend: Backend) {
         ]}),
     )
     .await;
-    let values = server.get(&format!("/api/v1/transactions/{tx}/meter-values")).await;
+    let values = server.items(&format!("/api/v1/transactions/{tx}/meter-values")).await;
     let values = values.as_array().expect("array");
     assert_eq!(values.len(), 6);
     let find = |measurand: &str| values.iter().find(|v| v["measurand"] == measurand).expect(measurand).clone();
@@ -359,7 +359,7 @@ async fn x_11_many_readings_in_one_message(backend: Backend) {
         })
         .collect();
     cp.call_ok("MeterValues", json!({"connectorId": 1, "transactionId": tx, "meterValue": elements})).await;
-    let values = server.get(&format!("/api/v1/transactions/{tx}/meter-values")).await;
+    let values = server.items(&format!("/api/v1/transactions/{tx}/meter-values")).await;
     let got: Vec<(String, f64)> = values
         .as_array()
         .expect("array")
@@ -379,7 +379,7 @@ async fn x_12_station_level_fault(backend: Backend) {
     let mut cp = server.booted("CP1").await;
     cp.status(1, "Available", "NoError").await;
     cp.status(0, "Faulted", "PowerMeterFailure").await;
-    let faults = server.get("/api/v1/faults?open=true").await;
+    let faults = server.items("/api/v1/faults?open=true").await;
     assert_eq!(
         (faults[0]["connector_id"].as_i64(), faults[0]["error_code"].as_str()),
         (Some(0), Some("PowerMeterFailure"))
@@ -390,7 +390,7 @@ async fn x_12_station_level_fault(backend: Backend) {
     assert_eq!(connector1.expect("connector 1")["status"], "Available");
     // A warning (error code on an operative connector) is a fault too, with lower severity.
     cp.status(1, "Charging", "OverVoltage").await;
-    let open = server.get("/api/v1/faults?open=true&station_id=CP1").await;
+    let open = server.items("/api/v1/faults?open=true&station_id=CP1").await;
     let warning = open.as_array().expect("array").iter().find(|f| f["connector_id"] == 1).cloned().expect("warning");
     assert_eq!((warning["error_code"].as_str(), warning["severity"].as_str()), (Some("OverVoltage"), Some("Warning")));
 }
@@ -406,17 +406,17 @@ async fn status_older_than_the_stored_one_is_not_applied(backend: Backend) {
     let connector = &server.get("/api/v1/stations/CP1").await["connectors"][0];
     assert_eq!((connector["status"].as_str(), connector["error_code"].as_str()), (Some("Available"), Some("NoError")));
     // The late fault report is not dropped: it lasted until the newer status (issue 23).
-    let recorded = server.get("/api/v1/faults?station_id=CP1").await;
+    let recorded = server.items("/api/v1/faults?station_id=CP1").await;
     assert_eq!(recorded.as_array().map(Vec::len), Some(1), "{recorded}");
     assert_eq!((recorded[0]["started_at"].as_str(), recorded[0]["cleared_at"].as_str()), (Some(T0), Some(T1)));
     // A newer fault opens; a healthy report older than it leaves it open; a newer one closes it.
     cp.call_ok("StatusNotification", status("Faulted", "HighTemperature", "2026-11-26T11:00:00.000Z")).await;
     cp.call_ok("StatusNotification", status("Available", "NoError", "2026-11-26T10:45:00.000Z")).await;
-    let open = server.get("/api/v1/faults?station_id=CP1&open=true").await;
+    let open = server.items("/api/v1/faults?station_id=CP1&open=true").await;
     assert_eq!(open.as_array().map(Vec::len), Some(1), "{open}");
     assert_eq!(server.get("/api/v1/stations/CP1").await["connectors"][0]["status"], "Faulted");
     cp.call_ok("StatusNotification", status("Available", "NoError", "2026-11-26T11:05:00.000Z")).await;
-    assert_eq!(server.get("/api/v1/faults?station_id=CP1&open=true").await, json!([]));
+    assert_eq!(server.items("/api/v1/faults?station_id=CP1&open=true").await, json!([]));
 }
 
 async fn boot_rejected_for_unknown_station(backend: Backend) {
@@ -479,15 +479,15 @@ async fn firmware_diagnostics_security_notifications_are_recorded(backend: Backe
     assert_eq!(station["firmware_status"], "InstallVerificationFailed");
     assert_eq!(station["diagnostics_status"], "Uploaded");
     assert_eq!(station["log_status"], "Uploading");
-    let security = server.get("/api/v1/stations/CP1/events?kind=SecurityEventNotification").await;
+    let security = server.items("/api/v1/stations/CP1/events?kind=SecurityEventNotification").await;
     assert_eq!(security.as_array().map(Vec::len), Some(1));
     assert_eq!(
         (security[0]["status"].as_str(), security[0]["detail"].as_str(), security[0]["at"].as_str()),
         (Some("TamperDetectionActivated"), Some("lid"), Some(T0))
     );
-    let all = server.get("/api/v1/stations/CP1/events").await;
+    let all = server.items("/api/v1/stations/CP1/events").await;
     assert_eq!(all.as_array().map(Vec::len), Some(6));
     assert_eq!(all[0]["kind"], "SignCertificate", "newest first");
-    let log = server.get("/api/v1/stations/CP1/events?kind=LogStatusNotification").await;
+    let log = server.items("/api/v1/stations/CP1/events?kind=LogStatusNotification").await;
     assert_eq!(log[0]["request_id"], 7);
 }

@@ -231,7 +231,7 @@ async fn tc_c_39_group_tokens(backend: Backend) {
         (stop["idTokenInfo"]["status"].as_str(), stop["idTokenInfo"]["groupIdToken"]["idToken"].as_str()),
         (Some("Accepted"), Some("FAMILY"))
     );
-    let t = &server.get("/api/v1/transactions?station_id=CS1").await[0];
+    let t = &server.items("/api/v1/transactions?station_id=CS1").await[0];
     assert_eq!((t["id_token"].as_str(), t["stop_id_token"].as_str()), (Some("ALICE"), Some("BOB")));
 }
 
@@ -255,7 +255,7 @@ async fn tc_c_47_master_pass_stops_transactions(backend: Backend) {
             .await;
         assert_eq!(r["idTokenInfo"]["groupIdToken"]["idToken"], "MASTERPASS");
     }
-    let all = server.get("/api/v1/transactions?station_id=CS1").await;
+    let all = server.items("/api/v1/transactions?station_id=CS1").await;
     for t in all.as_array().expect("array") {
         assert_eq!(
             (t["stop_reason"].as_str(), t["stop_id_token"].as_str(), t["active"].as_bool()),
@@ -304,7 +304,7 @@ async fn tc_e_03_plug_in_first_then_authorized(backend: Backend) {
         ),
     )
     .await;
-    let t = &server.get("/api/v1/transactions?station_id=CS1&active=true").await[0];
+    let t = &server.items("/api/v1/transactions?station_id=CS1&active=true").await[0];
     assert_eq!((t["station_transaction_id"].as_str(), t["id_token"].as_str()), (Some("E3"), Some("TAG")));
     assert_eq!((t["evse_id"].as_i64(), t["connector_id"].as_i64()), (Some(1), Some(1)));
     assert_eq!((t["charging_state"].as_str(), t["start_auth_status"].as_str()), (Some("Charging"), Some("Accepted")));
@@ -318,7 +318,7 @@ async fn tc_e_09_start_without_token(backend: Backend) {
     let r =
         cs.call("TransactionEvent", tx_event("Started", 0, "E9", "EVDetected", T0, json!({"evse": {"id": 1}}))).await;
     assert!(matches!(r, Reply::Result(_)));
-    assert_eq!(server.get("/api/v1/transactions?active=true").await.as_array().map(Vec::len), Some(1));
+    assert_eq!(server.items("/api/v1/transactions?active=true").await.as_array().map(Vec::len), Some(1));
 }
 
 async fn tc_e_11_signed_meter_values_kept_verbatim(backend: Backend) {
@@ -328,8 +328,8 @@ async fn tc_e_11_signed_meter_values_kept_verbatim(backend: Backend) {
     let mv = json!([{"timestamp": T0, "sampledValue": [{"value": 1234.5, "context": "Transaction.Begin", "signedMeterValue": signed}]}]);
     cs.call_ok("TransactionEvent", tx_event("Started", 0, "E11", "SignedDataReceived", T0, json!({"meterValue": mv})))
         .await;
-    let id = server.get("/api/v1/transactions?station_id=CS1").await[0]["id"].as_i64().expect("id");
-    let readings = server.get(&format!("/api/v1/transactions/{id}/meter-values")).await;
+    let id = server.items("/api/v1/transactions?station_id=CS1").await[0]["id"].as_i64().expect("id");
+    let readings = server.items(&format!("/api/v1/transactions/{id}/meter-values")).await;
     assert_eq!(readings[0]["signed_data"], signed);
     assert_eq!((readings[0]["value"].as_f64(), readings[0]["raw_value"].as_str()), (Some(1234.5), Some("1234.5")));
 }
@@ -359,7 +359,7 @@ async fn tc_e_15_local_stop_with_stop_token(backend: Backend) {
         )
         .await;
     assert_eq!(ended["idTokenInfo"]["status"], "Accepted");
-    let t = &server.get("/api/v1/transactions?station_id=CS1").await[0];
+    let t = &server.items("/api/v1/transactions?station_id=CS1").await[0];
     assert_eq!((t["active"].as_bool(), t["stop_reason"].as_str()), (Some(false), Some("Local")));
     assert_eq!(
         (t["stopped_at"].as_str(), t["time_spent_charging_s"].as_i64()),
@@ -376,7 +376,7 @@ async fn tc_e_53_second_transaction_restarts_at_seq_no_0(backend: Backend) {
         let ended = json!({"transactionInfo": {"stoppedReason": "EVDisconnected"}});
         cs.call_ok("TransactionEvent", tx_event("Ended", 1, tx, "EVCommunicationLost", T0, ended)).await;
     }
-    let all = server.get("/api/v1/transactions?station_id=CS1").await;
+    let all = server.items("/api/v1/transactions?station_id=CS1").await;
     assert_eq!(all.as_array().map(Vec::len), Some(2));
     assert!(all.as_array().expect("array").iter().all(|t| !t["flags"]
         .as_array()
@@ -398,9 +398,12 @@ async fn x_01_duplicate_event_is_applied_once(backend: Backend) {
     );
     cs.call_ok("TransactionEvent", started.clone()).await;
     cs.call_ok("TransactionEvent", started).await;
-    let id = server.get("/api/v1/transactions?station_id=CS1").await[0]["id"].as_i64().expect("id");
-    assert_eq!(server.get(&format!("/api/v1/transactions/{id}/meter-values")).await.as_array().map(Vec::len), Some(1));
-    assert_eq!(server.get("/api/v1/transactions").await.as_array().map(Vec::len), Some(1));
+    let id = server.items("/api/v1/transactions?station_id=CS1").await[0]["id"].as_i64().expect("id");
+    assert_eq!(
+        server.items(&format!("/api/v1/transactions/{id}/meter-values")).await.as_array().map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(server.items("/api/v1/transactions").await.as_array().map(Vec::len), Some(1));
 }
 
 async fn x_02_seq_no_gap_is_flagged(backend: Backend) {
@@ -409,7 +412,7 @@ async fn x_02_seq_no_gap_is_flagged(backend: Backend) {
     for (seq, kind) in [(0, "Started"), (1, "Updated"), (3, "Updated")] {
         cs.call_ok("TransactionEvent", tx_event(kind, seq, "X2", "MeterValuePeriodic", T0, json!({}))).await;
     }
-    let t = &server.get("/api/v1/transactions?station_id=CS1").await[0];
+    let t = &server.items("/api/v1/transactions?station_id=CS1").await[0];
     assert_eq!(t["flags"], json!(["seq_no_gap"]));
 }
 
@@ -426,7 +429,7 @@ async fn x_03_updated_for_unknown_transaction_creates_it(backend: Backend) {
     assert_eq!(r["idTokenInfo"]["status"], "Accepted", "X-05: idTokenInfo whenever the request had an idToken");
     let ended = json!({"transactionInfo": {"stoppedReason": "Remote"}, "meterValue": energy_reading(900.0, "Transaction.End", T0)});
     cs.call_ok("TransactionEvent", tx_event("Ended", 6, "X3", "RemoteStop", T0, ended)).await;
-    let t = &server.get("/api/v1/transactions?station_id=CS1").await[0];
+    let t = &server.items("/api/v1/transactions?station_id=CS1").await[0];
     assert_eq!((t["station_transaction_id"].as_str(), t["stop_reason"].as_str()), (Some("X3"), Some("Remote")));
     assert_eq!(t["flags"], json!(["started_event_missing"]));
 }
@@ -440,7 +443,7 @@ async fn x_04_offline_events_keep_their_timestamps(backend: Backend) {
     let end = json!({"offline": true, "transactionInfo": {"stoppedReason": "EVDisconnected"},
                      "meterValue": energy_reading(12_250.0, "Transaction.End", "2026-11-25T09:30:00Z")});
     cs.call_ok("TransactionEvent", tx_event("Ended", 1, "X4", "EVDeparted", "2026-11-25T09:30:00Z", end)).await;
-    let t = &server.get("/api/v1/transactions?station_id=CS1").await[0];
+    let t = &server.items("/api/v1/transactions?station_id=CS1").await[0];
     assert_eq!(
         (t["started_at"].as_str(), t["stopped_at"].as_str()),
         (Some("2026-11-25T08:00:00.000Z"), Some("2026-11-25T09:30:00.000Z"))
@@ -475,7 +478,7 @@ async fn tc_g_20_notify_event_opens_and_clears_a_fault(backend: Backend) {
         ),
     )
     .await;
-    let open = server.get("/api/v1/faults?station_id=CS1&open=true").await;
+    let open = server.items("/api/v1/faults?station_id=CS1&open=true").await;
     assert_eq!(open.as_array().map(Vec::len), Some(1));
     let f = &open[0];
     assert_eq!(
@@ -488,10 +491,10 @@ async fn tc_g_20_notify_event_opens_and_clears_a_fault(backend: Backend) {
     );
     // Reported again while open: still one fault.
     cs.call_ok("NotifyEvent", notify_event(2, lock.clone(), "Problem", "true", "Delta", json!({}))).await;
-    assert_eq!(server.get("/api/v1/faults?open=true").await.as_array().map(Vec::len), Some(1));
+    assert_eq!(server.items("/api/v1/faults?open=true").await.as_array().map(Vec::len), Some(1));
     cs.call_ok("NotifyEvent", notify_event(3, lock, "Problem", "false", "Delta", json!({}))).await;
-    assert_eq!(server.get("/api/v1/faults?open=true").await, json!([]));
-    let events = server.get("/api/v1/stations/CS1/events?kind=NotifyEvent").await;
+    assert_eq!(server.items("/api/v1/faults?open=true").await, json!([]));
+    let events = server.items("/api/v1/stations/CS1/events?kind=NotifyEvent").await;
     assert_eq!(events.as_array().map(Vec::len), Some(3));
 }
 
@@ -502,7 +505,7 @@ async fn tc_j_01_meter_values_outside_transactions(backend: Backend) {
         {"value": 52.1, "context": "Sample.Clock", "unitOfMeasure": {"unit": "kWh"}},
         {"value": 229.9, "measurand": "Voltage", "phase": "L1-N", "unitOfMeasure": {"unit": "V"}}]}]});
     cs.call_ok("MeterValues", mv).await;
-    assert_eq!(server.get("/api/v1/transactions").await, json!([]));
+    assert_eq!(server.items("/api/v1/transactions").await, json!([]));
 }
 
 async fn tc_j_07_10_energy_from_begin_and_end_readings(backend: Backend) {
@@ -520,7 +523,7 @@ async fn tc_j_07_10_energy_from_begin_and_end_readings(backend: Backend) {
         tx_event("Updated", 1, "J7", "MeterValuePeriodic", "2026-11-26T10:15:00Z", periodic),
     )
     .await;
-    let id = server.get("/api/v1/transactions?station_id=CS1").await[0]["id"].as_i64().expect("id");
+    let id = server.items("/api/v1/transactions?station_id=CS1").await[0]["id"].as_i64().expect("id");
     assert_eq!(
         server.get(&format!("/api/v1/transactions/{id}")).await["meter_start_wh"],
         10_500.0,
@@ -537,7 +540,7 @@ async fn tc_j_07_10_energy_from_begin_and_end_readings(backend: Backend) {
         (Some(10_500.0), Some(16_250.0), Some(5_750.0))
     );
     assert_eq!(t["flags"], json!([]));
-    let readings = server.get(&format!("/api/v1/transactions/{id}/meter-values")).await;
+    let readings = server.items(&format!("/api/v1/transactions/{id}/meter-values")).await;
     let readings = readings.as_array().expect("array");
     assert_eq!(readings.len(), 6);
     assert!(readings.iter().all(|r| r["evse_id"] == 1));
@@ -562,14 +565,14 @@ async fn tc_n_21_47_alert_uses_the_monitor_severity(backend: Backend) {
         json!({"variableMonitoringId": 42, "eventNotificationType": "HardWiredMonitor"}),
     );
     cs.call_ok("NotifyEvent", alert).await;
-    let f = &server.get("/api/v1/faults?open=true").await[0];
+    let f = &server.items("/api/v1/faults?open=true").await[0];
     assert_eq!(
         (f["error_code"].as_str(), f["severity"].as_str(), f["status"].as_str()),
         (Some("ChargingStation.Temperature"), Some("Error"), Some("91.5"))
     );
     // TC_N_49: cleared after reboot.
     cs.call_ok("NotifyEvent", notify_event(10, cable, "Temperature", "60", "Alerting", json!({"cleared": true}))).await;
-    assert_eq!(server.get("/api/v1/faults?open=true").await, json!([]));
+    assert_eq!(server.items("/api/v1/faults?open=true").await, json!([]));
 }
 
 async fn tc_n_24_48_50_periodic_and_empty_events_are_recorded(backend: Backend) {
@@ -582,11 +585,11 @@ async fn tc_n_24_48_50_periodic_and_empty_events_are_recorded(backend: Backend) 
         notify_event(2, json!({"name": "SecurityCtrlr"}), "BasicAuthPassword", "", "Alerting", json!({})),
     )
     .await;
-    let events = server.get("/api/v1/stations/CS1/events?kind=NotifyEvent").await;
+    let events = server.items("/api/v1/stations/CS1/events?kind=NotifyEvent").await;
     assert_eq!(events.as_array().map(Vec::len), Some(2));
     assert_eq!(events[1]["detail"], "EVSE.Power=7200");
     assert_eq!(
-        server.get("/api/v1/faults?open=true").await.as_array().map(Vec::len),
+        server.items("/api/v1/faults?open=true").await.as_array().map(Vec::len),
         Some(1),
         "an alert is a fault, a periodic report is not"
     );
@@ -672,7 +675,7 @@ async fn every_station_action_is_answered(backend: Backend) {
         (station["firmware_status"].as_str(), station["log_status"].as_str()),
         (Some("Downloading"), Some("Uploading"))
     );
-    let events = server.get("/api/v1/stations/CS1/events?limit=100").await;
+    let events = server.items("/api/v1/stations/CS1/events?limit=100").await;
     assert_eq!(events.as_array().map(Vec::len), Some(15));
     assert_eq!(
         cs.call_err("RequestStartTransaction", json!({"idToken": id_token("A"), "remoteStartId": 1})).await,
@@ -709,14 +712,14 @@ async fn mixed_fleet_one_domain(backend: Backend) {
     for t in tasks {
         t.await.expect("station task");
     }
-    let all = server.get("/api/v1/transactions?limit=100").await;
+    let all = server.items("/api/v1/transactions?limit=100").await;
     let all = all.as_array().expect("array");
     assert_eq!(all.len(), 8);
     for t in all {
         assert_eq!(t["energy_wh"], 7_500.0, "{t}");
         assert_eq!(t["flags"], json!([]), "{t}");
     }
-    let stations = server.get("/api/v1/stations").await;
+    let stations = server.items("/api/v1/stations").await;
     let versions: Vec<&str> =
         stations.as_array().expect("array").iter().filter_map(|s| s["ocpp_version"].as_str()).collect();
     assert_eq!(versions.iter().filter(|v| **v == "1.6").count(), 4);

@@ -52,7 +52,7 @@ async fn sigkill_loses_no_acknowledged_reading(backend: Backend) {
 
     let server = Server::restart(db).await;
     let stored: BTreeSet<u64> = server
-        .get(&format!("/api/v1/transactions/{tx}/meter-values"))
+        .items(&format!("/api/v1/transactions/{tx}/meter-values"))
         .await
         .as_array()
         .expect("array")

@@ -45,7 +45,7 @@ async fn every_csms_action_is_sent_and_answered(backend: Backend) {
     let mut cs = server.booted201("CS1").await;
     let sent = drive(&server, &mut cp, "CP1", "v16", &v16).await + drive(&server, &mut cs, "CS1", "v201", &v201).await;
     assert_eq!(sent, 66);
-    let log = server.get("/api/v1/stations/CS1/commands?limit=1000").await;
+    let log = server.items("/api/v1/stations/CS1/commands?limit=1000").await;
     assert_eq!(log.as_array().map(Vec::len), Some(80));
     assert!(log.as_array().expect("array").iter().all(|c| c["status"] == "Answered" || c["status"] == "CallError"));
 }

@@ -116,7 +116,7 @@ async fn everyday_commands_for_2_0_1(backend: Backend) {
     let started = json!({"eventType": "Started", "timestamp": "2026-11-26T10:00:00Z", "triggerReason": "RemoteStart", "seqNo": 0,
         "transactionInfo": {"transactionId": "RS-1", "remoteStartId": remote_start_id}, "idToken": {"idToken": "REMOTE", "type": "Central"}});
     cs.call_ok("TransactionEvent", started).await;
-    let tx = server.get("/api/v1/transactions?station_id=CS1").await[0].clone();
+    let tx = server.items("/api/v1/transactions?station_id=CS1").await[0].clone();
     assert_eq!(tx["remote_start_id"].as_i64(), Some(remote_start_id));
 
     let tx_id = tx["id"].as_i64().expect("id");
@@ -188,5 +188,5 @@ async fn friendly_bodies_are_checked(backend: Backend) {
     }
     let (status, _) = server.http("POST", "/api/v1/stations/NOPE/reset", Some(json!({"type": "soft"}))).await;
     assert_eq!(status, 404);
-    assert_eq!(server.get(&format!("{base}/commands")).await, json!([]));
+    assert_eq!(server.items(&format!("{base}/commands")).await, json!([]));
 }

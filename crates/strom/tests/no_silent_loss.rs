@@ -29,9 +29,9 @@ const T2: &str = "2026-11-26T10:20:00.000Z";
 const T3: &str = "2026-11-26T10:30:00.000Z";
 const T4: &str = "2026-11-26T10:40:00.000Z";
 
-/// The rows of a list endpoint.
+/// Every row of a list endpoint, following its pages.
 async fn list(server: &Server, path: &str) -> Vec<Value> {
-    server.get(path).await.as_array().expect("a list").clone()
+    server.items(path).await.as_array().expect("a list").clone()
 }
 
 async fn faults(server: &Server, station: &str) -> Vec<Value> {

@@ -60,7 +60,7 @@ fn refused_with(result: Result<Station, tokio_tungstenite::tungstenite::Error>) 
 async fn rpc_03_unsupported_subprotocol_is_refused(backend: Backend) {
     let server = Server::start(backend).await;
     assert_eq!(refused_with(Station::connect(&server, "CP1", "ocpp0.1").await), 400);
-    assert_eq!(server.get("/api/v1/stations").await, json!([]));
+    assert_eq!(server.items("/api/v1/stations").await, json!([]));
 }
 
 async fn rpc_04_bad_identity_is_refused(backend: Backend) {
@@ -139,7 +139,7 @@ async fn rpc_10_missing_required_field(backend: Backend) {
         cp.call_err("BootNotification", json!({"chargePointVendor": "V"})).await,
         "OccurenceConstraintViolation"
     );
-    assert_eq!(server.get("/api/v1/stations").await, json!([]), "nothing stored from a refused boot");
+    assert_eq!(server.items("/api/v1/stations").await, json!([]), "nothing stored from a refused boot");
 }
 
 async fn rpc_11_wrong_type(backend: Backend) {
@@ -168,7 +168,7 @@ async fn rpc_12_bad_enum_and_too_long(backend: Backend) {
         )
         .await;
     assert_eq!(code, "PropertyConstraintViolation");
-    assert_eq!(server.get("/api/v1/transactions").await, json!([]));
+    assert_eq!(server.items("/api/v1/transactions").await, json!([]));
 }
 
 async fn rpc_13_message_id_of_37_characters(backend: Backend) {
@@ -180,7 +180,7 @@ async fn rpc_13_message_id_of_37_characters(backend: Backend) {
     let answer = cp.raw(&frame.to_string()).await;
     assert_eq!((answer[0].as_u64(), answer[1].as_str()), (Some(4), Some(id.as_str())));
     assert_eq!(answer[2], "PropertyConstraintViolation");
-    assert_eq!(server.get("/api/v1/faults").await, json!([]), "not processed");
+    assert_eq!(server.items("/api/v1/faults").await, json!([]), "not processed");
     let ok_id = "y".repeat(36);
     let answer = cp.raw(&json!([2, ok_id, "Heartbeat", {}]).to_string()).await;
     assert_eq!(answer[0], 3);
@@ -274,7 +274,7 @@ async fn message_log_keeps_every_frame(backend: Backend) {
     // commits in order, so once the Heartbeat is answered every earlier frame is stored. Only
     // the Heartbeat's own answer may still be on its way.
     cp.call_ok("Heartbeat", json!({})).await;
-    let messages = server.get("/api/v1/stations/CP1/messages").await;
+    let messages = server.items("/api/v1/stations/CP1/messages").await;
     let messages = messages.as_array().cloned().unwrap_or_default();
     assert!(messages.len() >= 7, "{messages:?}");
     let frames: Vec<&Value> = messages.iter().map(|m| &m["frame"]).collect();
@@ -286,8 +286,11 @@ async fn message_log_keeps_every_frame(backend: Backend) {
     let (status, _) = server.http("GET", "/api/v1/stations/NOPE/messages", None).await;
     assert_eq!(status, 404);
     let page = server.get("/api/v1/stations/CP1/messages?limit=2").await;
-    assert_eq!(page.as_array().map(Vec::len), Some(2));
-    let before = page[1]["id"].as_i64().expect("id");
-    let older = server.get(&format!("/api/v1/stations/CP1/messages?limit=100&before={before}")).await;
-    assert!(older.as_array().expect("array").iter().all(|m| m["id"].as_i64() < Some(before)));
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(2));
+    let last = page["items"][1]["id"].as_i64().expect("id");
+    let cursor = page["next_cursor"].as_str().expect("more pages");
+    let older = server.get(&format!("/api/v1/stations/CP1/messages?limit=100&cursor={cursor}")).await;
+    assert!(older["items"].as_array().expect("array").iter().all(|m| m["id"].as_i64() < Some(last)));
+    let (status, answer) = server.http("GET", &format!("/api/v1/stations/CP1/messages?before={last}"), None).await;
+    assert_eq!(status, 400, "an offset-style parameter is refused, not ignored: {answer}");
 }

@@ -32,7 +32,7 @@ async fn simulated_fleet_energy_and_faults_match_what_is_stored(backend: Backend
         (Some(4), Some(8), Some(8))
     );
 
-    let stored = server.get("/api/v1/transactions?limit=1000").await;
+    let stored = server.items("/api/v1/transactions?limit=1000").await;
     let stored = stored.as_array().expect("array");
     assert_eq!(stored.len(), 8);
     for session in summary["session_log"].as_array().expect("log") {
@@ -40,12 +40,12 @@ async fn simulated_fleet_energy_and_faults_match_what_is_stored(backend: Backend
         assert_eq!(found["energy_wh"].as_f64(), session["energy_wh"].as_f64(), "{session}: {found}");
         assert_eq!((found["flags"].clone(), found["active"].clone()), (serde_json::json!([]), Value::Bool(false)));
     }
-    let faults = server.get("/api/v1/faults?limit=1000").await;
+    let faults = server.items("/api/v1/faults?limit=1000").await;
     let faults = faults.as_array().expect("array");
     assert_eq!(faults.len(), 8, "every injected fault is a record");
     assert!(faults.iter().all(|f| f["open"] == false), "and every one was cleared");
     let versions: Vec<Value> = server
-        .get("/api/v1/stations")
+        .items("/api/v1/stations")
         .await
         .as_array()
         .expect("array")
@@ -59,7 +59,7 @@ async fn simulated_fleet_energy_and_faults_match_what_is_stored(backend: Backend
 /// says nothing until it ends, so its stations' arrival is observed, within a bound.
 async fn wait_connected(server: &Server, n: usize) {
     for _ in 0..200 {
-        let stations = server.get("/api/v1/stations").await;
+        let stations = server.items("/api/v1/stations").await;
         if stations.as_array().is_some_and(|s| s.iter().filter(|s| s["connected"] == true).count() == n) {
             return;
         }
@@ -122,7 +122,7 @@ async fn simulated_stations_answer_commands(backend: Backend) {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let summary: Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
     assert_eq!(summary["sessions"], 2, "each remote start ran a session: {summary}");
-    let stored = server.get("/api/v1/transactions?limit=100").await;
+    let stored = server.items("/api/v1/transactions?limit=100").await;
     for session in summary["session_log"].as_array().expect("log") {
         let found = stored_session(stored_list(&stored), session);
         assert_eq!(
@@ -134,7 +134,7 @@ async fn simulated_stations_answer_commands(backend: Backend) {
         stored.as_array().expect("array").iter().find(|t| t["station_id"] == "cmd-1").cloned().expect("2.0.1 session");
     assert!(started["remote_start_id"].is_i64(), "the 2.0.1 session names the remote start: {started}");
     let changed = stored.as_array().expect("array").iter().find(|t| t["station_id"] == "cmd-0").expect("1.6 session");
-    let readings = server.get(&format!("/api/v1/transactions/{}/meter-values", changed["id"])).await;
+    let readings = server.items(&format!("/api/v1/transactions/{}/meter-values", changed["id"])).await;
     let periodic: Vec<i64> = stored_list(&readings)
         .iter()
         .filter(|r| r["measurand"] == "Energy.Active.Import.Register" && r["context"] == "Sample.Periodic")
@@ -160,7 +160,7 @@ async fn nothing_is_lost_across_network_drops(backend: Backend) {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let summary: Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
     assert_eq!((summary["sessions"].as_u64(), summary["network_drops"].as_u64()), (Some(8), Some(8)));
-    let stored = server.get("/api/v1/transactions?limit=100").await;
+    let stored = server.items("/api/v1/transactions?limit=100").await;
     let stored = stored.as_array().expect("array");
     for session in summary["session_log"].as_array().expect("log") {
         let found = stored_session(stored, session);
@@ -173,7 +173,7 @@ async fn nothing_is_lost_across_network_drops(backend: Backend) {
         // Every register reading the station took made it: of 8 samples, 7 periodic ones (the
         // last is the stop), plus Transaction.Begin and .End readings on 2.0.1.
         let id = found["id"].as_i64().expect("id");
-        let readings = server.get(&format!("/api/v1/transactions/{id}/meter-values")).await;
+        let readings = server.items(&format!("/api/v1/transactions/{id}/meter-values")).await;
         let registers = readings
             .as_array()
             .expect("array")
@@ -188,7 +188,7 @@ async fn nothing_is_lost_across_network_drops(backend: Backend) {
 
 /// How many BootNotifications a station sent, from the message log.
 async fn boots(server: &Server, station: &str) -> usize {
-    let messages = server.get(&format!("/api/v1/stations/{station}/messages?limit=1000")).await;
+    let messages = server.items(&format!("/api/v1/stations/{station}/messages?limit=1000")).await;
     messages
         .as_array()
         .expect("array")
@@ -246,7 +246,7 @@ async fn scenario_files_make_runs_repeatable(backend: Backend) {
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         let summary: Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
         assert_eq!((summary["stations"].as_u64(), summary["sessions"].as_u64()), (Some(2), Some(4)));
-        let faults = server.get("/api/v1/faults?limit=100").await;
+        let faults = server.items("/api/v1/faults?limit=100").await;
         assert!(faults.as_array().expect("array").iter().all(|f| f["error_code"] == "OverCurrentFailure"), "{faults}");
         assert_eq!(faults.as_array().map(Vec::len), Some(4));
         let log: Vec<Value> =
@@ -274,7 +274,7 @@ async fn tc_032_1_power_loss_ends_sessions_after_a_reboot(backend: Backend) {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let summary: Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
     assert_eq!((summary["sessions"].as_u64(), summary["power_losses"].as_u64()), (Some(4), Some(4)));
-    let stored = server.get("/api/v1/transactions?limit=100").await;
+    let stored = server.items("/api/v1/transactions?limit=100").await;
     for session in summary["session_log"].as_array().expect("log") {
         let found = stored_session(stored_list(&stored), session);
         assert_eq!(
@@ -300,7 +300,7 @@ async fn meter_values_follow_the_sample_and_clock_aligned_intervals(backend: Bac
     let output = run_sim(&[&args[..], &more[..]].concat()).await;
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let summary: Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
-    let stored = server.get("/api/v1/transactions?limit=100").await;
+    let stored = server.items("/api/v1/transactions?limit=100").await;
     let seconds = |r: &Value| {
         let text = r["timestamp"].as_str().expect("timestamp");
         chrono::DateTime::parse_from_rfc3339(text).expect("RFC 3339").timestamp()
@@ -309,7 +309,7 @@ async fn meter_values_follow_the_sample_and_clock_aligned_intervals(backend: Bac
         let found = stored_session(stored_list(&stored), session);
         assert_eq!(found["energy_wh"].as_f64(), session["energy_wh"].as_f64(), "{found}");
         let id = found["id"].as_i64().expect("id");
-        let readings = server.get(&format!("/api/v1/transactions/{id}/meter-values")).await;
+        let readings = server.items(&format!("/api/v1/transactions/{id}/meter-values")).await;
         let registers: Vec<&Value> =
             stored_list(&readings).iter().filter(|r| r["measurand"] == "Energy.Active.Import.Register").collect();
         let periodic: Vec<i64> =
@@ -360,7 +360,7 @@ async fn idle_stations_report_clock_aligned_and_triggered_meter_values(backend: 
     let output = running.await.expect("join").expect("strom sim runs");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     for station in ["idle-0", "idle-1"] {
-        let messages = server.get(&format!("/api/v1/stations/{station}/messages?limit=1000")).await;
+        let messages = server.items(&format!("/api/v1/stations/{station}/messages?limit=1000")).await;
         let readings: Vec<&Value> = stored_list(&messages)
             .iter()
             .filter(|m| m["direction"] == "in" && m["frame"][2] == "MeterValues")
@@ -383,7 +383,7 @@ async fn idle_stations_report_clock_aligned_and_triggered_meter_values(backend: 
 /// The stations' registration statuses, by identity, for those whose identity starts with
 /// `prefix`.
 async fn registrations(server: &Server, prefix: &str) -> Vec<(String, String)> {
-    let stations = server.get("/api/v1/stations").await;
+    let stations = server.items("/api/v1/stations").await;
     let mut found: Vec<(String, String)> = stored_list(&stations)
         .iter()
         .filter_map(|s| Some((s["id"].as_str()?.to_string(), s["registration_status"].as_str()?.to_string())))
@@ -415,7 +415,7 @@ async fn stations_boot_again_after_pending_or_rejected(backend: Backend) {
         }
         // Kept waiting past the interval: they have booted again, and are still not charging.
         tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-        assert_eq!(server.get("/api/v1/transactions").await, serde_json::json!([]), "{policy}");
+        assert_eq!(server.items("/api/v1/transactions").await, serde_json::json!([]), "{policy}");
         for station in ["wait-0", "wait-1"] {
             assert!(boots(&server, station).await >= 2, "{policy}: {station} booted again");
             let body = serde_json::json!({"registration_status": "Accepted"});
@@ -427,7 +427,7 @@ async fn stations_boot_again_after_pending_or_rejected(backend: Backend) {
         let summary: Value = serde_json::from_slice(&output.stdout).expect("JSON summary");
         assert_eq!((summary["booted"].as_u64(), summary["sessions"].as_u64()), (Some(2), Some(2)), "{policy}");
         for station in ["wait-0", "wait-1"] {
-            let messages = server.get(&format!("/api/v1/stations/{station}/messages?limit=1000")).await;
+            let messages = server.items(&format!("/api/v1/stations/{station}/messages?limit=1000")).await;
             let answers: Vec<&str> = stored_list(&messages)
                 .iter()
                 .rev()
@@ -449,7 +449,7 @@ async fn idle_stations_heartbeat_at_the_interval_they_were_given(backend: Backen
         sim(&url, "--stations 2 --version mixed --sessions 0 --linger 4 --prefix beat-").await.expect("strom sim runs");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     for station in ["beat-0", "beat-1"] {
-        let messages = server.get(&format!("/api/v1/stations/{station}/messages?limit=1000")).await;
+        let messages = server.items(&format!("/api/v1/stations/{station}/messages?limit=1000")).await;
         let beats = stored_list(&messages).iter().filter(|m| m["direction"] == "in" && m["frame"][2] == "Heartbeat");
         let beats = beats.count();
         assert!((2..=5).contains(&beats), "about one a second for four seconds: {beats} from {station}");

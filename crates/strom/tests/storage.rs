@@ -35,7 +35,7 @@ async fn storage_failure_is_answered_with_internal_error(backend: Backend) {
     assert_eq!(status, 500, "{body}");
     assert!(body["error"].is_string());
     // The frame of the failed call is still in the message log.
-    let messages = server.get("/api/v1/stations/CP1/messages?limit=1000").await;
+    let messages = server.items("/api/v1/stations/CP1/messages?limit=1000").await;
     assert!(messages.as_array().expect("array").iter().any(|m| m["frame"][2] == "StartTransaction"));
     // Storage comes back, and so does service.
     execute(&server.db.url, "ALTER TABLE transactions_away RENAME TO transactions").await;

@@ -32,7 +32,7 @@ async fn firmware_and_uploads_are_tracked_on_1_6(backend: Backend) {
     server.answered(&mut cp, "POST", path, log, json!({"status": "Accepted", "filename": "security.log"})).await;
     cp.call_ok("LogStatusNotification", json!({"status": "Uploaded", "requestId": 79})).await;
 
-    let transfers = server.get("/api/v1/stations/CP1/transfers").await;
+    let transfers = server.items("/api/v1/stations/CP1/transfers").await;
     let by_kind =
         |kind: &str| transfers.as_array().expect("array").iter().find(|t| t["kind"] == kind).cloned().expect(kind);
     let firmware = by_kind("firmware");
@@ -67,7 +67,7 @@ async fn firmware_and_logs_are_tracked_on_2_0_1(backend: Backend) {
         json!({"logType": "DiagnosticsLog", "requestId": 25, "log": {"remoteLocation": "https://logs.example.com/"}});
     server.answered(&mut cs, "POST", "/api/v1/stations/CS1/commands/GetLog", log, json!({"status": "Accepted"})).await;
     cs.call_ok("LogStatusNotification", json!({"status": "Uploading", "requestId": 25})).await;
-    let transfers = server.get("/api/v1/stations/CS1/transfers").await;
+    let transfers = server.items("/api/v1/stations/CS1/transfers").await;
     let transfers = transfers.as_array().expect("array");
     assert_eq!(transfers.len(), 2, "the rejected update is not tracked");
     assert_eq!((transfers[0]["kind"].as_str(), transfers[0]["status"].as_str()), (Some("log"), Some("Uploading")));

@@ -270,6 +270,25 @@ impl Server {
         value
     }
 
+    /// Every item of a list, following its pages (`next_cursor`) to the last; each page is
+    /// checked for the shape `{"items": [...], "next_cursor": "…" | null}`.
+    pub async fn items(&self, path: &str) -> Value {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let mut items = Vec::new();
+        let mut page = self.get(path).await;
+        loop {
+            let (Some(part), Some(next)) = (page["items"].as_array(), page.get("next_cursor")) else {
+                panic!("GET {path} is not a page: {page}");
+            };
+            items.extend(part.iter().cloned());
+            match next.as_str() {
+                Some(cursor) => page = self.get(&format!("{path}{separator}cursor={cursor}")).await,
+                None if next.is_null() => return Value::Array(items),
+                None => panic!("next_cursor is neither a string nor null: {page}"),
+            }
+        }
+    }
+
     pub async fn add_token(&self, token: &str, status: &str, expiry: Option<&str>, parent: Option<&str>) {
         let body = json!({"id_token": token, "status": status, "expiry": expiry, "parent_id_token": parent});
         let (code, value) = self.http("POST", "/api/v1/id-tokens", Some(body)).await;
