@@ -29,6 +29,7 @@ both_backends!(
     rpc_23_reconnect_without_boot,
     oversized_frame_closes_with_1009,
     binary_frame_closes_with_1003,
+    invalid_utf8_text_frame_closes_with_1007,
     unknown_field_is_refused,
     message_log_keeps_every_frame,
 );
@@ -290,4 +291,20 @@ async fn message_log_keeps_every_frame(backend: Backend) {
     let before = page[1]["id"].as_i64().expect("id");
     let older = server.get(&format!("/api/v1/stations/CP1/messages?limit=100&before={before}")).await;
     assert!(older.as_array().expect("array").iter().all(|m| m["id"].as_i64() < Some(before)));
+}
+
+/// RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection with 1007 (invalid frame
+/// payload data), not 1002. Other stations are served on; the station may connect again.
+async fn invalid_utf8_text_frame_closes_with_1007(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mut other = server.booted("CP2").await;
+    let mut cp = server.booted("CP1").await;
+    cp.send_text_bytes(b"[2,\"u1\",\"Heartbeat\",{\"x\":\"\xff\xfe\"}]").await;
+    match cp.next_message().await {
+        Some(Message::Close(frame)) => assert_eq!(frame.map(|f| u16::from(f.code)), Some(1007)),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    other.call_ok("Heartbeat", json!({})).await;
+    let mut again = server.station("CP1").await;
+    again.call_ok("Heartbeat", json!({})).await;
 }
