@@ -242,6 +242,11 @@ fn command_response(
                               "command_id": outcome.command_id});
             (StatusCode::BAD_GATEWAY, id_header, Json(body)).into_response()
         }
+        CommandReply::MalformedAnswer { frame, message } => {
+            let body = json!({"error": format!("the station's answer is not a valid CALLRESULT or CALLERROR: {message}"),
+                              "response": frame, "command_id": outcome.command_id});
+            (StatusCode::BAD_GATEWAY, id_header, Json(body)).into_response()
+        }
     })
 }
 

@@ -40,6 +40,9 @@ pub enum CommandReply {
     CallError { code: String, description: String },
     /// A CALLRESULT that breaks the action's response schema.
     InvalidResult { payload: String, message: String },
+    /// An answer under the command's message id that is not a well-formed CALLRESULT or
+    /// CALLERROR (e.g. `[4,"id",null,"",{}]`): the frame as received and what is wrong with it.
+    MalformedAnswer { frame: String, message: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -171,12 +174,18 @@ impl Gateway {
                 let error = Some((Some(code.clone()), description.clone()));
                 ("CallError", Ok(CommandReply::CallError { code, description }), error)
             }
+            Ok(CallReply::Malformed { frame, message }) => {
+                let error = Some((None, format!("malformed answer: {message}")));
+                ("InvalidResponse", Ok(CommandReply::MalformedAnswer { frame, message }), error)
+            }
             Err(CallError::Offline) => ("Offline", Err(CommandError::Offline { command_id }), None),
             Err(CallError::Timeout(timeout)) => ("Timeout", Err(CommandError::Timeout { command_id, timeout }), None),
             Err(CallError::Disconnected) => ("Disconnected", Err(CommandError::Disconnected { command_id }), None),
         };
         let response = match &reply {
-            Ok(CommandReply::Result(p)) | Ok(CommandReply::InvalidResult { payload: p, .. }) => Some(p.clone()),
+            Ok(CommandReply::Result(p))
+            | Ok(CommandReply::InvalidResult { payload: p, .. })
+            | Ok(CommandReply::MalformedAnswer { frame: p, .. }) => Some(p.clone()),
             _ => None,
         };
         let (error_code, error_description) = error.map_or((None, None), |(c, d)| (c, Some(d)));

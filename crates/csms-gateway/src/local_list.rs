@@ -151,7 +151,7 @@ impl Gateway {
                     .and_then(|v| v["status"].as_str().map(str::to_string))
                     .unwrap_or_default(),
                 CommandReply::CallError { code, .. } => format!("CALLERROR {code}"),
-                CommandReply::InvalidResult { .. } => "InvalidResponse".into(),
+                CommandReply::InvalidResult { .. } | CommandReply::MalformedAnswer { .. } => "InvalidResponse".into(),
             };
             outcome.status = status.clone();
             if status != "Accepted" {

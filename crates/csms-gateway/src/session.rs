@@ -160,7 +160,18 @@ impl Session {
                 self.on_reply(&id, CallReply::Error { code: code.into_owned(), description: description.into_owned() });
                 None
             }
-            Err(e) => self.on_malformed(text, e),
+            Err(e) => {
+                // A broken answer is never answered (CHECKLIST §1.1), but when its id is the
+                // pending call's it is that call's answer: an invalid one, which settles the call
+                // now instead of leaving the operator to wait for the timeout.
+                let answer_to = (!e.answerable).then(|| e.id.clone()).flatten();
+                let message = e.message.clone();
+                let answer = self.on_malformed(text, e);
+                if let Some(id) = answer_to {
+                    self.on_reply(&id, CallReply::Malformed { frame: text.to_string(), message });
+                }
+                answer
+            }
         }
     }
 
