@@ -2,6 +2,7 @@
 //! schema before it is sent, whose answer is decoded by the action it answers (never by its
 //! shape), and whose outcome (answer, CALLERROR, timeout, offline) is kept in the command log.
 
+use crate::local_list::ListUpdate;
 use crate::registry::{CallError, CallReply};
 use crate::Gateway;
 use csms_core::station::StationId;
@@ -87,12 +88,22 @@ impl VersionedAction {
     /// Strictly decodes the operator's payload and re-encodes it in canonical form.
     fn request(self, payload: &str) -> Result<String, CommandError> {
         let invalid = |message: String| CommandError::InvalidPayload { action: self.name(), message };
+        // A SendLocalList must also be one whose acceptance Ström can record as it is
+        // (`ListUpdate`): otherwise its copy of the station's list would say something else.
         let encoded = match self {
             VersionedAction::V16(a) => {
-                ocpp::v16::Request::decode(a, payload).map_err(|e| invalid(e.message))?.to_json()
+                let request = ocpp::v16::Request::decode(a, payload).map_err(|e| invalid(e.message))?;
+                if let ocpp::v16::Request::SendLocalList(list) = &request {
+                    ListUpdate::from_16(list).map_err(invalid)?;
+                }
+                request.to_json()
             }
             VersionedAction::V201(a) => {
-                ocpp::v201::Request::decode(a, payload).map_err(|e| invalid(e.message))?.to_json()
+                let request = ocpp::v201::Request::decode(a, payload).map_err(|e| invalid(e.message))?;
+                if let ocpp::v201::Request::SendLocalList(list) = &request {
+                    ListUpdate::from_201(list).map_err(invalid)?;
+                }
+                request.to_json()
             }
         };
         encoded.map_err(|e| invalid(e.to_string()))
@@ -136,8 +147,29 @@ impl Gateway {
     }
 
     /// Sends `action` with `payload` (the OCPP request as JSON text) to a station and waits for
-    /// its answer, at most the configured call timeout.
+    /// its answer, at most the configured call timeout. What a valid answer changes is recorded
+    /// (`effects`).
     pub async fn command(&self, station: &str, action: &str, payload: &str) -> Result<CommandOutcome, CommandError> {
+        self.send_command(station, action, payload, true).await
+    }
+
+    /// `command`, for a caller that records what the answer changes itself.
+    pub(crate) async fn command_recorded_by_caller(
+        &self,
+        station: &str,
+        action: &str,
+        payload: &str,
+    ) -> Result<CommandOutcome, CommandError> {
+        self.send_command(station, action, payload, false).await
+    }
+
+    async fn send_command(
+        &self,
+        station: &str,
+        action: &str,
+        payload: &str,
+        record_effects: bool,
+    ) -> Result<CommandOutcome, CommandError> {
         let Some(station_id) = StationId::parse(station) else {
             return Err(CommandError::UnknownStation(station.to_string()));
         };
@@ -189,7 +221,7 @@ impl Gateway {
             _ => None,
         };
         let (error_code, error_description) = error.map_or((None, None), |(c, d)| (c, Some(d)));
-        if let Ok(CommandReply::Result(answer)) = &reply {
+        if let (Ok(CommandReply::Result(answer)), true) = (&reply, record_effects) {
             for op in action.effects(&station_id, &request, answer, self.clock.now()) {
                 self.store.apply(op, Vec::new()).await?;
             }

@@ -538,6 +538,17 @@ ANALYZE samples;
 ANALYZE readings;
 {meter_values_view};
 "#,
+    // The local-list version each station last stated itself (GetLocalListVersion, or a
+    // SendLocalList it accepted), beside Ström's copy in local_list_versions. `IF NOT EXISTS`:
+    // the store's tests rebuild older reading layouts and run the migrations after them again.
+    r#"
+CREATE TABLE IF NOT EXISTS local_list_reports (
+    station_id TEXT PRIMARY KEY,
+    version BIGINT NOT NULL,
+    source TEXT NOT NULL,
+    reported_at TEXT NOT NULL
+);
+"#,
 ];
 
 /// The first of the two migrations above (one per backend) that gave readings codes for their
