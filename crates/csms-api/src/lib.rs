@@ -234,6 +234,11 @@ fn command_response(
                               "command_id": outcome.command_id});
             (StatusCode::BAD_GATEWAY, id_header, Json(body)).into_response()
         }
+        CommandReply::MalformedAnswer { frame, message } => {
+            let body = json!({"error": format!("the station's answer is not a valid CALLRESULT or CALLERROR: {message}"),
+                              "response": frame, "command_id": outcome.command_id});
+            (StatusCode::BAD_GATEWAY, id_header, Json(body)).into_response()
+        }
     })
 }
 
@@ -311,11 +316,18 @@ enum LocalListUpdate {
     Differential,
 }
 
-/// The list the station holds, as far as Ström knows.
+/// The list the station holds, as far as Ström knows: `version` and `entries` are Ström's copy
+/// (what it last had the station accept); `reported` is the version the station last stated
+/// itself (its answer to GetLocalListVersion, or a SendLocalList it accepted), with how and
+/// when, or null; `in_sync` says whether the two versions agree (null before any report).
 async fn local_list(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
     known_station(&gw, &id).await?;
     let (version, entries) = gw.store.local_list(&id).await?;
-    Ok(Json(json!({"version": version, "entries": entries.iter().map(views::id_token).collect::<Vec<_>>()})))
+    let report = gw.store.local_list_report(&id).await?;
+    let in_sync = report.as_ref().map(|(reported, _, _)| *reported == version);
+    let reported = report.map(|(version, source, at)| json!({"version": version, "source": source, "at": at}));
+    Ok(Json(json!({"version": version, "entries": entries.iter().map(views::id_token).collect::<Vec<_>>(),
+                   "reported": reported, "in_sync": in_sync})))
 }
 
 /// Sends Ström's id tokens as the station's local list (Full) or the changes since the list

@@ -2,6 +2,7 @@
 //! schema before it is sent, whose answer is decoded by the action it answers (never by its
 //! shape), and whose outcome (answer, CALLERROR, timeout, offline) is kept in the command log.
 
+use crate::local_list::ListUpdate;
 use crate::registry::{CallError, CallReply};
 use crate::Gateway;
 use csms_core::station::StationId;
@@ -40,6 +41,9 @@ pub enum CommandReply {
     CallError { code: String, description: String },
     /// A CALLRESULT that breaks the action's response schema.
     InvalidResult { payload: String, message: String },
+    /// An answer under the command's message id that is not a well-formed CALLRESULT or
+    /// CALLERROR (e.g. `[4,"id",null,"",{}]`): the frame as received and what is wrong with it.
+    MalformedAnswer { frame: String, message: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -84,12 +88,22 @@ impl VersionedAction {
     /// Strictly decodes the operator's payload and re-encodes it in canonical form.
     fn request(self, payload: &str) -> Result<String, CommandError> {
         let invalid = |message: String| CommandError::InvalidPayload { action: self.name(), message };
+        // A SendLocalList must also be one whose acceptance Ström can record as it is
+        // (`ListUpdate`): otherwise its copy of the station's list would say something else.
         let encoded = match self {
             VersionedAction::V16(a) => {
-                ocpp::v16::Request::decode(a, payload).map_err(|e| invalid(e.message))?.to_json()
+                let request = ocpp::v16::Request::decode(a, payload).map_err(|e| invalid(e.message))?;
+                if let ocpp::v16::Request::SendLocalList(list) = &request {
+                    ListUpdate::from_16(list).map_err(invalid)?;
+                }
+                request.to_json()
             }
             VersionedAction::V201(a) => {
-                ocpp::v201::Request::decode(a, payload).map_err(|e| invalid(e.message))?.to_json()
+                let request = ocpp::v201::Request::decode(a, payload).map_err(|e| invalid(e.message))?;
+                if let ocpp::v201::Request::SendLocalList(list) = &request {
+                    ListUpdate::from_201(list).map_err(invalid)?;
+                }
+                request.to_json()
             }
         };
         encoded.map_err(|e| invalid(e.to_string()))
@@ -133,8 +147,29 @@ impl Gateway {
     }
 
     /// Sends `action` with `payload` (the OCPP request as JSON text) to a station and waits for
-    /// its answer, at most the configured call timeout.
+    /// its answer, at most the configured call timeout. What a valid answer changes is recorded
+    /// (`effects`).
     pub async fn command(&self, station: &str, action: &str, payload: &str) -> Result<CommandOutcome, CommandError> {
+        self.send_command(station, action, payload, true).await
+    }
+
+    /// `command`, for a caller that records what the answer changes itself.
+    pub(crate) async fn command_recorded_by_caller(
+        &self,
+        station: &str,
+        action: &str,
+        payload: &str,
+    ) -> Result<CommandOutcome, CommandError> {
+        self.send_command(station, action, payload, false).await
+    }
+
+    async fn send_command(
+        &self,
+        station: &str,
+        action: &str,
+        payload: &str,
+        record_effects: bool,
+    ) -> Result<CommandOutcome, CommandError> {
         let Some(station_id) = StationId::parse(station) else {
             return Err(CommandError::UnknownStation(station.to_string()));
         };
@@ -171,16 +206,22 @@ impl Gateway {
                 let error = Some((Some(code.clone()), description.clone()));
                 ("CallError", Ok(CommandReply::CallError { code, description }), error)
             }
+            Ok(CallReply::Malformed { frame, message }) => {
+                let error = Some((None, format!("malformed answer: {message}")));
+                ("InvalidResponse", Ok(CommandReply::MalformedAnswer { frame, message }), error)
+            }
             Err(CallError::Offline) => ("Offline", Err(CommandError::Offline { command_id }), None),
             Err(CallError::Timeout(timeout)) => ("Timeout", Err(CommandError::Timeout { command_id, timeout }), None),
             Err(CallError::Disconnected) => ("Disconnected", Err(CommandError::Disconnected { command_id }), None),
         };
         let response = match &reply {
-            Ok(CommandReply::Result(p)) | Ok(CommandReply::InvalidResult { payload: p, .. }) => Some(p.clone()),
+            Ok(CommandReply::Result(p))
+            | Ok(CommandReply::InvalidResult { payload: p, .. })
+            | Ok(CommandReply::MalformedAnswer { frame: p, .. }) => Some(p.clone()),
             _ => None,
         };
         let (error_code, error_description) = error.map_or((None, None), |(c, d)| (c, Some(d)));
-        if let Ok(CommandReply::Result(answer)) = &reply {
+        if let (Ok(CommandReply::Result(answer)), true) = (&reply, record_effects) {
             for op in action.effects(&station_id, &request, answer, self.clock.now()) {
                 self.store.apply(op, Vec::new()).await?;
             }

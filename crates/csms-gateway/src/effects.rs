@@ -1,7 +1,9 @@
 //! What an answered command changes in Ström's picture of the station: configuration keys and
-//! device-model values it reported or accepted, reservations, charging profiles, availability.
-//! Only accepted commands leave anything behind; the rest is in the command log.
+//! device-model values it reported or accepted, reservations, charging profiles, availability,
+//! local lists and the list version it reports. Only accepted commands and reports leave
+//! anything behind; the rest is in the command log.
 
+use crate::local_list::{version_reported, ListUpdate};
 use crate::v201::location;
 use csms_core::station::StationId;
 use csms_core::Timestamp;
@@ -121,6 +123,15 @@ pub(crate) fn v16(
         (Request::GetLog(req), Response::GetLog(res)) if res.status != ocpp::v16::LogStatusEnum::Rejected => {
             vec![transfer(station, "log", Some(req.request_id), req.log.remote_location, res.filename, now)]
         }
+        (Request::SendLocalList(req), Response::SendLocalList(res))
+            if res.status == ocpp::v16::SendLocalListResponseStatus::Accepted =>
+        {
+            ListUpdate::from_16(&req)?.accepted(station, now)
+        }
+        // -1: the station has no local list (OCPP 1.6 §6.13); recorded as said.
+        (Request::GetLocalListVersion(_), Response::GetLocalListVersion(res)) => {
+            vec![version_reported(station, res.list_version, "GetLocalListVersion", now)]
+        }
         _ => Vec::new(),
     })
 }
@@ -238,6 +249,14 @@ pub(crate) fn v201(
         }
         (Request::GetLog(req), Response::GetLog(res)) if res.status != LogStatusEnum::Rejected => {
             vec![transfer(station, "log", Some(req.request_id), req.log.remote_location, res.filename, now)]
+        }
+        (Request::SendLocalList(req), Response::SendLocalList(res))
+            if res.status == SendLocalListStatusEnum::Accepted =>
+        {
+            ListUpdate::from_201(&req)?.accepted(station, now)
+        }
+        (Request::GetLocalListVersion(_), Response::GetLocalListVersion(res)) => {
+            vec![version_reported(station, res.version_number, "GetLocalListVersion", now)]
         }
         _ => Vec::new(),
     })

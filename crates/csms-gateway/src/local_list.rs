@@ -1,12 +1,16 @@
 //! Local authorization lists built from Ström's id tokens (OCPP 1.6 §5.15, 2.0.1 D01/D02):
 //! a Full list or the Differential changes since what the station last accepted, split into
-//! messages of at most the station's list length, each with the next list version.
+//! messages of at most the station's list length, each with the next list version. Also what
+//! any accepted SendLocalList, an operator's raw one included, changes in Ström's copy of the
+//! station's list, and the list version a station states itself.
 
 use crate::commands::{CommandError, CommandReply};
 use crate::friendly::strip_nulls;
 use crate::Gateway;
-use csms_core::authorization::{IdTokenRecord, TokenStatus};
+use csms_core::authorization::{IdTokenRecord, TokenStatus, TokenType};
 use csms_core::clock::format_timestamp;
+use csms_core::station::StationId;
+use csms_core::Timestamp;
 use csms_store::Op;
 use ocpp::OcppVersion;
 use serde_json::{json, Value};
@@ -33,10 +37,117 @@ pub struct LocalListOutcome {
     pub skipped: Vec<String>,
 }
 
-/// An entry to send: a token to add or update, or one to remove.
+/// What an accepted SendLocalList changes in the station's list, in Ström's terms: a Full one
+/// replaces the list with `upserts`, a Differential one upserts and removes (OCPP 1.6 §5.15,
+/// 2.0.1 D01/D02: an entry without idTagInfo / idTokenInfo removes its token).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ListUpdate {
+    pub version: i64,
+    pub full: bool,
+    pub upserts: Vec<IdTokenRecord>,
+    pub removed: Vec<String>,
+}
+
+impl ListUpdate {
+    /// An empty update to `version`, to which the request's entries are added in order.
+    fn new(version: i64, full: bool) -> ListUpdate {
+        ListUpdate { version, full, upserts: Vec::new(), removed: Vec::new() }
+    }
+
+    /// The entry for `token`; a later entry for the same token wins over an earlier one.
+    fn add(&mut self, token: String, info: Option<IdTokenRecord>) -> Result<(), String> {
+        self.upserts.retain(|t| t.id_token != token);
+        self.removed.retain(|t| *t != token);
+        match info {
+            Some(record) => self.upserts.push(record),
+            None if self.full => {
+                // Required in a Full update (OCPP 1.6 §7.2 AuthorizationData, 2.0.1
+                // AuthorizationDataType): without it the entry means nothing.
+                return Err(format!("the entry for {token:?} in a Full list has no status"));
+            }
+            None => self.removed.push(token),
+        }
+        Ok(())
+    }
+
+    /// Reads a 1.6 SendLocalList. Refused: an entry Ström could not keep as it is sent.
+    pub(crate) fn from_16(req: &ocpp::v16::SendLocalListRequest) -> Result<ListUpdate, String> {
+        let full = req.update_type == ocpp::v16::SendLocalListUpdateType::Full;
+        let mut update = ListUpdate::new(req.list_version, full);
+        for entry in req.local_authorization_list.iter().flatten() {
+            let info = match &entry.id_tag_info {
+                Some(info) => Some(IdTokenRecord {
+                    id_token: entry.id_tag.clone(),
+                    // 1.6 tags carry no type.
+                    token_type: None,
+                    status: list_status(&entry.id_tag, info.status.as_str())?,
+                    expiry: info.expiry_date.as_ref().map(|d| d.0),
+                    parent_id_token: info.parent_id_tag.clone(),
+                }),
+                None => None,
+            };
+            update.add(entry.id_tag.clone(), info)?;
+        }
+        Ok(update)
+    }
+
+    /// Reads a 2.0.1 SendLocalList. Ström's copy keeps a token's type, status, expiry and group;
+    /// the other idTokenInfo fields are not kept.
+    pub(crate) fn from_201(req: &ocpp::v201::SendLocalListRequest) -> Result<ListUpdate, String> {
+        let full = req.update_type == ocpp::v201::UpdateEnum::Full;
+        let mut update = ListUpdate::new(req.version_number, full);
+        for entry in req.local_authorization_list.iter().flatten() {
+            let token = &entry.id_token.id_token;
+            let info = match &entry.id_token_info {
+                Some(info) => Some(IdTokenRecord {
+                    id_token: token.clone(),
+                    token_type: TokenType::parse(entry.id_token.r#type.as_str()),
+                    status: list_status(token, info.status.as_str())?,
+                    expiry: info.cache_expiry_date_time.as_ref().map(|d| d.0),
+                    parent_id_token: info.group_id_token.as_ref().map(|g| g.id_token.clone()),
+                }),
+                None => None,
+            };
+            update.add(token.clone(), info)?;
+        }
+        Ok(update)
+    }
+
+    /// The writes that record the station's acceptance: Ström's copy, and the version the
+    /// station now holds by its own word.
+    pub(crate) fn accepted(self, station: StationId, now: Timestamp) -> Vec<Op> {
+        let reported = version_reported(station.clone(), self.version, "SendLocalList", now);
+        let copy = Op::LocalListAccepted {
+            station,
+            version: self.version,
+            full: self.full,
+            entries: self.upserts,
+            removed: self.removed,
+            now,
+        };
+        vec![copy, reported]
+    }
+}
+
+/// A status a local list entry can hold. ConcurrentTx (1.6 and 2.0.1) and Unknown (2.0.1) are
+/// answers about one transaction or one request, not a token's state: Ström refuses to send
+/// them rather than keep a copy that says something else.
+fn list_status(token: &str, status: &str) -> Result<TokenStatus, String> {
+    TokenStatus::parse(status)
+        .ok_or_else(|| format!("the entry for {token:?} has status {status}, which a local list cannot hold"))
+}
+
+/// The list version a station stated: its answer to GetLocalListVersion, or a SendLocalList it
+/// accepted (`source`).
+pub(crate) fn version_reported(station: StationId, version: i64, source: &'static str, now: Timestamp) -> Op {
+    Op::LocalListVersionReported { station, version, source, now }
+}
+
+/// An entry to send: a token to add or update, or one to remove (with the type the station
+/// holds it under).
 enum Entry {
     Upsert(IdTokenRecord),
-    Remove(String),
+    Remove(String, Option<TokenType>),
 }
 
 fn entry_16(e: &Entry) -> Value {
@@ -52,18 +163,22 @@ fn entry_16(e: &Entry) -> Value {
             json!({"idTag": t.id_token, "idTagInfo": {"status": status, "expiryDate": t.expiry.as_ref().map(format_timestamp),
                    "parentIdTag": t.parent_id_token}})
         }
-        Entry::Remove(t) => json!({"idTag": t}),
+        Entry::Remove(t, _) => json!({"idTag": t}),
     }
 }
 
 fn entry_201(e: &Entry) -> Value {
-    // Ström keeps no token type; local lists hold cards, so ISO 14443 (the usual RFID) is sent.
-    let token = |t: &str| json!({"idToken": t, "type": "ISO14443"});
+    // A token is sent with its type; an untyped one (any type will do for Ström) as ISO 14443,
+    // the usual RFID card, since a 2.0.1 list entry must name one.
+    let token =
+        |t: &str, kind: Option<TokenType>| json!({"idToken": t, "type": kind.unwrap_or(TokenType::Iso14443).as_str()});
     match e {
-        Entry::Upsert(t) => json!({"idToken": token(&t.id_token), "idTokenInfo": {"status": t.status.as_str(),
+        Entry::Upsert(t) => {
+            json!({"idToken": token(&t.id_token, t.token_type), "idTokenInfo": {"status": t.status.as_str(),
             "cacheExpiryDateTime": t.expiry.as_ref().map(format_timestamp),
-            "groupIdToken": t.parent_id_token.as_ref().map(|p| json!({"idToken": p, "type": "Central"}))}}),
-        Entry::Remove(t) => json!({"idToken": token(t)}),
+            "groupIdToken": t.parent_id_token.as_ref().map(|p| json!({"idToken": p, "type": "Central"}))}})
+        }
+        Entry::Remove(t, kind) => json!({"idToken": token(t, *kind)}),
     }
 }
 
@@ -97,7 +212,7 @@ impl Gateway {
             let removed: Vec<Entry> = held
                 .iter()
                 .filter(|h| !current.contains(h.id_token.as_str()))
-                .map(|h| Entry::Remove(h.id_token.clone()))
+                .map(|h| Entry::Remove(h.id_token.clone(), h.token_type))
                 .collect();
             let mut changes: Vec<Entry> = tokens
                 .iter()
@@ -143,7 +258,10 @@ impl Gateway {
                     json!({"versionNumber": list_version, "updateType": update_type, "localAuthorizationList": list(entry_201)})
                 }
             };
-            let answer = self.command(station, "SendLocalList", &strip_nulls(payload).to_string()).await?;
+            // Recorded here, not as the command's effect: Ström's copy keeps its tokens as they
+            // are, which a 1.6 list cannot always say (NoCredit goes out as Invalid).
+            let payload = strip_nulls(payload).to_string();
+            let answer = self.command_recorded_by_caller(station, "SendLocalList", &payload).await?;
             outcome.messages += 1;
             let status = match &answer.reply {
                 CommandReply::Result(text) => serde_json::from_str::<Value>(text)
@@ -151,7 +269,7 @@ impl Gateway {
                     .and_then(|v| v["status"].as_str().map(str::to_string))
                     .unwrap_or_default(),
                 CommandReply::CallError { code, .. } => format!("CALLERROR {code}"),
-                CommandReply::InvalidResult { .. } => "InvalidResponse".into(),
+                CommandReply::InvalidResult { .. } | CommandReply::MalformedAnswer { .. } => "InvalidResponse".into(),
             };
             outcome.status = status.clone();
             if status != "Accepted" {
@@ -161,20 +279,15 @@ impl Gateway {
             for e in part {
                 match e {
                     Entry::Upsert(t) => upserts.push(t.clone()),
-                    Entry::Remove(t) => removed.push(t.clone()),
+                    Entry::Remove(t, _) => removed.push(t.clone()),
                 }
             }
             outcome.updated += upserts.len();
             outcome.removed += removed.len();
-            let op = Op::LocalListAccepted {
-                station: station_id.clone(),
-                version: list_version,
-                full: first_full,
-                entries: upserts,
-                removed,
-                now: self.clock.now(),
-            };
-            self.store.apply(op, Vec::new()).await?;
+            let update = ListUpdate { version: list_version, full: first_full, upserts, removed };
+            for op in update.accepted(station_id.clone(), self.clock.now()) {
+                self.store.apply(op, Vec::new()).await?;
+            }
             outcome.version = list_version;
         }
         Ok(outcome)

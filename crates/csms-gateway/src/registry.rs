@@ -15,7 +15,17 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallReply {
     Result(String),
-    Error { code: String, description: String },
+    Error {
+        code: String,
+        description: String,
+    },
+    /// A CALLRESULT or CALLERROR under the call's id that is not a well-formed frame (a code
+    /// that is not a string, a payload that is not an object, broken JSON): the whole frame
+    /// and what is wrong with it. It settles the call at once; it is never answered.
+    Malformed {
+        frame: String,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -180,7 +180,18 @@ impl Session {
                 self.on_reply(&id, CallReply::Error { code: code.into_owned(), description: description.into_owned() });
                 None
             }
-            Err(e) => self.on_malformed(text, e),
+            Err(e) => {
+                // A broken answer is never answered (CHECKLIST §1.1), but when its id is the
+                // pending call's it is that call's answer: an invalid one, which settles the call
+                // now instead of leaving the operator to wait for the timeout.
+                let answer_to = (!e.answerable).then(|| e.id.clone()).flatten();
+                let message = e.message.clone();
+                let answer = self.on_malformed(text, e);
+                if let Some(id) = answer_to {
+                    self.on_reply(&id, CallReply::Malformed { frame: text.to_string(), message });
+                }
+                answer
+            }
         }
     }
 
@@ -377,11 +388,7 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
                     Some(Ok(Message::Close(_))) | None => break "closed by station",
                     Some(Err(e)) => {
                         tracing::debug!(station = %station, error = %e, "websocket error");
-                        // tungstenite reports an over-long message as a capacity error.
-                        let text = e.to_string();
-                        let too_big = text.contains("too long") || text.contains("Space limit");
-                        let frame = if too_big { close(1009, "message too big") } else { close(1002, "protocol error") };
-                        let _ = socket.send(frame).await;
+                        let _ = socket.send(close_for(&e.to_string())).await;
                         break "websocket error";
                     }
                 }
@@ -414,6 +421,19 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
     }
     gateway.registry.remove(&station, generation);
     tracing::info!(station = %station, reason, "disconnected");
+}
+
+/// The close frame for a read that failed, by tungstenite's error (which axum passes on only as
+/// text): an over-long message is a capacity error (1009, RFC 6455 §7.4.1), a text frame that
+/// is not UTF-8 its `Utf8` error (1007, RFC 6455 §8.1), anything else a protocol error (1002).
+fn close_for(error: &str) -> Message {
+    if error.contains("too long") || error.contains("Space limit") {
+        close(1009, "message too big")
+    } else if error.starts_with("UTF-8 encoding error") {
+        close(1007, "text frame is not UTF-8")
+    } else {
+        close(1002, "protocol error")
+    }
 }
 
 fn close(code: u16, reason: &'static str) -> Message {

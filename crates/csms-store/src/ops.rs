@@ -376,6 +376,15 @@ pub enum Op {
         removed: Vec<String>,
         now: Timestamp,
     },
+    /// The local-list version the station itself stated, `source` saying how: its answer to
+    /// GetLocalListVersion, or a SendLocalList it accepted. Ström's copy (`LocalListAccepted`)
+    /// is left as it is, so that a station that drifted from it shows as such.
+    LocalListVersionReported {
+        station: StationId,
+        version: i64,
+        source: &'static str,
+        now: Timestamp,
+    },
     /// A station accepted a firmware update (`firmware`) or a diagnostics or log upload
     /// (`diagnostics`, `log`); its status notifications move it on.
     TransferRequested {
@@ -723,6 +732,20 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
             )
             .bind(station.as_str())
             .bind(*version)
+            .bind(format_timestamp(now))
+            .execute(conn)
+            .await?;
+            Ok(Outcome::Done)
+        }
+        Op::LocalListVersionReported { station, version, source, now } => {
+            query(
+                "INSERT INTO local_list_reports (station_id, version, source, reported_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (station_id) DO UPDATE SET version = excluded.version, source = excluded.source, \
+                 reported_at = excluded.reported_at",
+            )
+            .bind(station.as_str())
+            .bind(*version)
+            .bind(*source)
             .bind(format_timestamp(now))
             .execute(conn)
             .await?;

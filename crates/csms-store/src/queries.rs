@@ -948,6 +948,18 @@ impl Store {
         ))
     }
 
+    /// The local-list version the station last stated itself: (version, how, when).
+    pub async fn local_list_report(&self, station_id: &str) -> Result<Option<(i64, String, String)>, StoreError> {
+        let row = sqlx::query("SELECT version, source, reported_at FROM local_list_reports WHERE station_id = $1")
+            .bind(station_id)
+            .fetch_optional(self.pool())
+            .await?;
+        let read = |r: &AnyRow| -> Result<(i64, String, String), sqlx::Error> {
+            Ok((r.try_get("version")?, r.try_get("source")?, r.try_get("reported_at")?))
+        };
+        Ok(row.as_ref().map(read).transpose()?)
+    }
+
     /// A station's firmware updates and uploads, newest first (by id); `from`/`to` on when they
     /// were requested.
     pub async fn transfers(

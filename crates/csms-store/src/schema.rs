@@ -540,12 +540,13 @@ ANALYZE readings;
 "#,
     // Issue 23: what stations said and Ström dropped. The boot's reason (2.0.1); an id token's
     // type (2.0.1 IdTokenEnumType, NULL: any type), in Ström's tokens and in its copy of each
-    // station's local list; the EVSE a station event is about (it had
-    // gone into `request_id`); which protocol a transaction belongs to, so that ids are never
-    // matched across versions (older rows: a 2.0.1 transaction has had a seqNo from its first
-    // event). A 1.6 connector's faults are on EVSE 0, like its status. Events of a transaction
-    // are keyed by a row id rather than by seqNo: a station that repeats a seqNo on a different
-    // event has both kept.
+    // station's local list; the EVSE a station event is about (it had gone into `request_id`);
+    // which protocol a transaction belongs to, so that ids are never matched across versions
+    // (older rows: a 2.0.1 transaction has had a seqNo from its first event). A 1.6 connector's
+    // faults are on EVSE 0, like its status. Events of a transaction are keyed by a row id rather
+    // than by seqNo: a station that repeats a seqNo on a different event has both kept. A new
+    // transaction closes the one still open on its connector or EVSE (`transactions_open` finds
+    // it without reading the connector's history).
     r#"
 ALTER TABLE stations ADD COLUMN boot_reason TEXT;
 ALTER TABLE id_tokens ADD COLUMN token_type TEXT;
@@ -570,6 +571,17 @@ DROP TABLE transaction_events;
 ALTER TABLE transaction_events_v2 RENAME TO transaction_events;
 CREATE INDEX transaction_events_seq ON transaction_events (transaction_id, seq_no);
 CREATE INDEX transactions_open ON transactions (station_id, connector_id) WHERE stopped_at IS NULL;
+"#,
+    // The local-list version each station last stated itself (GetLocalListVersion, or a
+    // SendLocalList it accepted), beside Ström's copy in local_list_versions. `IF NOT EXISTS`:
+    // the store's tests rebuild older reading layouts and run the migrations after them again.
+    r#"
+CREATE TABLE IF NOT EXISTS local_list_reports (
+    station_id TEXT PRIMARY KEY,
+    version BIGINT NOT NULL,
+    source TEXT NOT NULL,
+    reported_at TEXT NOT NULL
+);
 "#,
 ];
 

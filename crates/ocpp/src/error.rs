@@ -119,4 +119,15 @@ mod tests {
         assert_eq!(ErrorCode::FormationViolation.as_str(OcppVersion::V201), "FormatViolation");
         assert_eq!(ErrorCode::parse("OccurrenceConstraintViolation"), Some(ErrorCode::OccurenceConstraintViolation));
     }
+
+    /// The single r is OCPP 1.6's (errata v1.0 §5.1, kept) and OCPP 2.0.1's: OCA moved to the
+    /// double r only in OCPP 2.1 (mobilityhouse/ocpp#490; the pinned `ocpp==2.1.0` marks
+    /// `OccurrenceConstraintViolation` "not valid OCPP 2.0.1"; libocpp's 2.0.1 emits the single
+    /// r). A 2.0.1 station that matches codes strictly would not know the double r.
+    #[test]
+    fn occurrence_keeps_its_single_r_in_both_versions() {
+        for version in [OcppVersion::V16, OcppVersion::V201] {
+            assert_eq!(ErrorCode::OccurenceConstraintViolation.as_str(version), "OccurenceConstraintViolation");
+        }
+    }
 }

@@ -83,7 +83,13 @@ impl<'a> Frame<'a> {
             Err(e) if e.is_syntax() || e.is_eof() => {
                 let id = recover_message_id(text);
                 let code = if id.is_some() { ErrorCode::FormationViolation } else { ErrorCode::RpcFrameworkError };
-                return Err(FrameError::new(id, code, format!("frame is not valid JSON: {e}")));
+                let error = FrameError::new(id, code, format!("frame is not valid JSON: {e}"));
+                // A broken answer is not answered either (CHECKLIST §1.1), only its sender's
+                // pending call is settled by it.
+                return Err(match recover_message_type(text) {
+                    Some(3 | 4) => error.unanswerable(),
+                    _ => error,
+                });
             }
             Err(_) => {
                 return Err(FrameError::new(None, ErrorCode::RpcFrameworkError, "frame is not a JSON array"));
@@ -237,6 +243,14 @@ fn plain_string(text: &str) -> Option<(&str, &str)> {
     rest[end..].starts_with('"').then(|| (&rest[..end], &rest[end + 1..]))
 }
 
+/// Reads the message type out of text that is not valid JSON but starts like a frame (`[3, …`).
+fn recover_message_type(text: &str) -> Option<u8> {
+    let rest = text.trim_start().strip_prefix('[')?.trim_start();
+    let digit = rest.chars().next()?.to_digit(10)?;
+    let after = rest[1..].trim_start();
+    after.starts_with(',').then_some(digit as u8)
+}
+
 /// Reads the message id out of text that is not valid JSON but starts like a frame
 /// (`[2, "id", ...`), so that the error can be answered under the sender's id (CONFORMANCE RPC-06).
 pub fn recover_message_id(text: &str) -> Option<String> {
@@ -311,11 +325,14 @@ mod tests {
             (r#"[2,"","Heartbeat",{}]"#, Some(""), ErrorCode::PropertyConstraintViolation),
             (r#"[4,"ab","X","d"]"#, Some("ab"), ErrorCode::ProtocolError),
             (r#"[3,"ab"]"#, Some("ab"), ErrorCode::ProtocolError),
+            (r#"[3,"ab",null]"#, Some("ab"), ErrorCode::ProtocolError),
+            (r#"[4,"ab",null,"x",{}]"#, Some("ab"), ErrorCode::ProtocolError),
+            (r#"[3,"ab",{"status":"#, Some("ab"), ErrorCode::FormationViolation),
+            (r#"[4, "ab","GenericError""#, Some("ab"), ErrorCode::FormationViolation),
         ];
         for (text, id, code) in cases {
             let e = err(text);
             assert_eq!((e.id.as_deref(), e.code), (*id, *code), "{text}");
-            assert_eq!(e.answerable, !text.starts_with("[3") && !text.starts_with("[4"), "{text}");
             assert_eq!(e.answerable, !text.starts_with("[3") && !text.starts_with("[4"), "{text}");
         }
     }

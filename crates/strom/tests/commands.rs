@@ -12,6 +12,7 @@ both_backends!(
     tc_026_rejected_remote_start_is_surfaced,
     command_errors_are_clear,
     station_call_errors_and_invalid_answers_are_reported,
+    malformed_answer_settles_the_command_at_once,
     command_timeout_frees_the_queue,
     commands_to_2_0_1_stations,
     x_10_pending_station_is_accepted_by_the_operator,
@@ -105,6 +106,50 @@ async fn station_call_errors_and_invalid_answers_are_reported(backend: Backend) 
     let statuses: Vec<&str> = log.as_array().expect("array").iter().filter_map(|c| c["status"].as_str()).collect();
     assert_eq!(statuses, ["InvalidResponse", "CallError"]);
     assert_eq!(log[1]["error_code"], "NotSupported");
+}
+
+/// A malformed answer under the command's message id (a CALLERROR whose code is `null`, a
+/// CALLRESULT whose payload is not an object, one that is not JSON) settles the command at
+/// once as an invalid answer, rather than leaving the operator to wait for the 30 s timeout.
+/// The station gets no answer to it (CHECKLIST §1.1) and keeps its connection.
+async fn malformed_answer_settles_the_command_at_once(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mut cp = server.booted("CP1").await;
+    let mut cs = server.booted201("CS1").await;
+    let cases = [
+        ("CP1", r#"[4,"ID",null,"x",{}]"#),
+        ("CP1", r#"[3,"ID",null]"#),
+        ("CP1", r#"[3,"ID",{"status":"#),
+        ("CS1", r#"[4,"ID",null,"x",{}]"#),
+        ("CS1", r#"[3,"ID","Accepted"]"#),
+    ];
+    for (station_id, template) in cases {
+        let station = if station_id == "CP1" { &mut cp } else { &mut cs };
+        let started = std::time::Instant::now();
+        let path = format!("/api/v1/stations/{station_id}/commands/ClearCache");
+        let operator = server.spawn_http("POST", &path, json!({}));
+        let (id, _, _) = station.expect_call().await;
+        let frame = template.replace("ID", &id);
+        station.send_text(&frame).await;
+        let (status, body) = operator.await.expect("operator task");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "settled at once, not by the 30 s timeout");
+        assert_eq!(status, 502, "{frame}: {body}");
+        let error = body["error"].as_str().unwrap_or_default();
+        assert!(error.contains("not a valid CALLRESULT or CALLERROR"), "{frame}: {body}");
+        assert_eq!(body["response"], frame.as_str());
+        // Nothing answers the broken frame: the next frame the station gets answers its own CALL.
+        station.call_ok("Heartbeat", json!({})).await;
+    }
+    for (station_id, count) in [("CP1", 3), ("CS1", 2)] {
+        let log = server.get(&format!("/api/v1/stations/{station_id}/commands")).await;
+        let entries = log.as_array().expect("array");
+        assert_eq!(entries.len(), count);
+        for entry in entries {
+            assert_eq!(entry["status"], "InvalidResponse", "{entry}");
+            let description = entry["error_description"].as_str().unwrap_or_default();
+            assert!(description.starts_with("malformed answer: "), "{entry}");
+        }
+    }
 }
 
 async fn command_timeout_frees_the_queue(backend: Backend) {

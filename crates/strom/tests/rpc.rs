@@ -29,6 +29,8 @@ both_backends!(
     rpc_23_reconnect_without_boot,
     oversized_frame_closes_with_1009,
     binary_frame_closes_with_1003,
+    invalid_utf8_text_frame_closes_with_1007,
+    missing_required_field_is_an_occurrence_violation_spelled_with_one_r,
     unknown_field_is_refused,
     message_log_keeps_every_frame,
 );
@@ -293,4 +295,59 @@ async fn message_log_keeps_every_frame(backend: Backend) {
     assert!(older["items"].as_array().expect("array").iter().all(|m| m["id"].as_i64() < Some(last)));
     let (status, answer) = server.http("GET", &format!("/api/v1/stations/CP1/messages?before={last}"), None).await;
     assert_eq!(status, 400, "an offset-style parameter is refused, not ignored: {answer}");
+}
+
+/// RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection with 1007 (invalid frame
+/// payload data), not 1002. Other stations are served on; the station may connect again.
+async fn invalid_utf8_text_frame_closes_with_1007(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mut other = server.booted("CP2").await;
+    let mut cp = server.booted("CP1").await;
+    cp.send_text_bytes(b"[2,\"u1\",\"Heartbeat\",{\"x\":\"\xff\xfe\"}]").await;
+    match cp.next_message().await {
+        Some(Message::Close(frame)) => assert_eq!(frame.map(|f| u16::from(f.code)), Some(1007)),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    other.call_ok("Heartbeat", json!({})).await;
+    let mut again = server.station("CP1").await;
+    again.call_ok("Heartbeat", json!({})).await;
+}
+
+/// A missing required property, at the top, nested, or in an array's item, is
+/// `OccurenceConstraintViolation` with one r on both versions: OCA kept the 1.6 typo in 2.0.1
+/// and spells it with two only from OCPP 2.1 (CHECKLIST §1.2, CONFORMANCE RPC-10; the pinned
+/// `ocpp==2.1.0` calls the double r "not valid OCPP 2.0.1").
+async fn missing_required_field_is_an_occurrence_violation_spelled_with_one_r(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mut cp = server.booted("CP1").await;
+    let sampled =
+        json!({"connectorId": 1, "meterValue": [{"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [{}]}]});
+    for (action, payload) in [
+        ("StatusNotification", json!({"connectorId": 1, "status": "Available"})),
+        ("MeterValues", json!({"connectorId": 1, "meterValue": [{"sampledValue": [{"value": "1"}]}]})),
+        ("MeterValues", sampled),
+    ] {
+        assert_eq!(
+            cp.call_err(action, payload.clone()).await,
+            "OccurenceConstraintViolation",
+            "1.6 {action} {payload}"
+        );
+    }
+    let mut cs = server.booted201("CS1").await;
+    for (action, payload) in [
+        ("BootNotification", json!({"reason": "PowerUp"})),
+        ("BootNotification", json!({"reason": "PowerUp", "chargingStation": {"vendorName": "V"}})),
+        (
+            "MeterValues",
+            json!({"evseId": 1, "meterValue": [{"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [{}]}]}),
+        ),
+    ] {
+        assert_eq!(
+            cs.call_err(action, payload.clone()).await,
+            "OccurenceConstraintViolation",
+            "2.0.1 {action} {payload}"
+        );
+    }
+    cp.call_ok("Heartbeat", json!({})).await;
+    cs.call_ok("Heartbeat", json!({})).await;
 }

@@ -519,6 +519,14 @@ impl Station {
         self.ws.send(Message::Binary(payload.to_vec().into())).await.expect("send binary");
     }
 
+    /// Sends one final text frame whose payload is `bytes` as they are, UTF-8 or not.
+    pub async fn send_text_bytes(&mut self, bytes: &[u8]) {
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+        use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+        let frame = Frame::message(bytes.to_vec(), OpCode::Data(Data::Text), true);
+        self.ws.send(Message::Frame(frame)).await.expect("send raw frame");
+    }
+
     /// The next message of any kind, pings and pongs included.
     pub async fn next_raw_message(&mut self) -> Option<Message> {
         match tokio::time::timeout(TIMEOUT, self.ws.next()).await.expect("Ström answers in time") {
