@@ -141,7 +141,7 @@ async fn malformed_answer_settles_the_command_at_once(backend: Backend) {
         station.call_ok("Heartbeat", json!({})).await;
     }
     for (station_id, count) in [("CP1", 3), ("CS1", 2)] {
-        let log = server.get(&format!("/api/v1/stations/{station_id}/commands")).await;
+        let log = server.items(&format!("/api/v1/stations/{station_id}/commands")).await;
         let entries = log.as_array().expect("array");
         assert_eq!(entries.len(), count);
         for entry in entries {
