@@ -107,7 +107,8 @@ pub(crate) fn fault(f: &FaultView) -> Value {
     json!({
         "id": f.id,
         "station_id": f.station_id,
-        "evse_id": f.evse_id,
+        // EVSE 0 is no EVSE: a 1.6 connector's fault, or a 2.0.1 component of the whole station.
+        "evse_id": f.evse_id.filter(|e| *e != 0),
         "connector_id": f.connector_id,
         "component": f.component,
         "variable": f.variable,

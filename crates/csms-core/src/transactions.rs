@@ -117,20 +117,36 @@ pub enum EventMatch {
     Reused,
 }
 
+/// How a stored 2.0.1 transaction ended, as far as `match_event` needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredEnd<'a> {
+    /// Still open.
+    Open,
+    /// Its Ended event said it stopped at this time.
+    Ended(&'a str),
+    /// Ström closed it as superseded, at this estimated time; the station's own Ended may
+    /// still come.
+    Superseded(&'a str),
+}
+
 /// The stored transaction a 2.0.1 event's id names, as far as `match_event` needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoredTransaction<'a> {
-    /// When its Ended event said it stopped, if it has.
-    pub ended_at: Option<&'a str>,
+    pub end: StoredEnd<'a>,
     pub highest_seq_no: Option<i64>,
 }
 
 /// Decides whether an event is the same event again, one of the stored transaction, or the first
-/// of a new transaction under a reused id. `identical` is true when an event with this seqNo,
-/// event type, trigger and timestamp is stored. After an Ended, a `Started`, or an event later
-/// than the end whose seqNo does not continue the old sequence, begins a new transaction; a late
-/// event of the old one (its seqNo continues it, or it is timed before the end) still belongs to it.
-/// Timestamps are compared as Ström's fixed-width UTC text.
+/// of a new transaction under a reused id. `identical` is true when an event with this seqNo and
+/// the same content is stored. Timestamps are compared as Ström's fixed-width UTC text.
+///
+/// Once the transaction has ended, an event timed after its end begins a new transaction when it
+/// is a `Started`, or when its seqNo is below the highest seen (the station counts again from
+/// the start); an event timed before the end, or continuing or repeating the sequence (a late
+/// Updated, a retried Ended stamped anew, firmware that sends every event with seqNo 0), belongs
+/// to the old one, and so does a late `Started` timed before the end (its Started was queued).
+/// A transaction Ström closed as superseded has only an estimated end: only a `Started` after it
+/// is a new one, and everything else is the old one's (its real Ended replaces the estimate).
 pub fn match_event(
     stored: StoredTransaction<'_>,
     identical: bool,
@@ -141,11 +157,13 @@ pub fn match_event(
     if identical {
         return EventMatch::Duplicate;
     }
-    let Some(ended_at) = stored.ended_at else {
-        return EventMatch::Same;
+    let restarts = stored.highest_seq_no.is_some_and(|h| seq_no < h);
+    let reused = match stored.end {
+        StoredEnd::Open => false,
+        StoredEnd::Ended(at) => timestamp > at && (started || restarts),
+        StoredEnd::Superseded(at) => timestamp > at && started,
     };
-    let continues = stored.highest_seq_no.is_some_and(|h| seq_no > h);
-    if started || (timestamp > ended_at && !continues) {
+    if reused {
         EventMatch::Reused
     } else {
         EventMatch::Same
@@ -203,8 +221,11 @@ mod tests {
 
     #[test]
     fn event_match_table() {
-        let open = StoredTransaction { ended_at: None, highest_seq_no: Some(3) };
-        let ended = StoredTransaction { ended_at: Some("2026-11-26T10:30:00.000Z"), highest_seq_no: Some(3) };
+        let end = "2026-11-26T10:30:00.000Z";
+        let open = StoredTransaction { end: StoredEnd::Open, highest_seq_no: Some(3) };
+        let ended = StoredTransaction { end: StoredEnd::Ended(end), highest_seq_no: Some(3) };
+        let zeros = StoredTransaction { end: StoredEnd::Ended(end), highest_seq_no: Some(0) };
+        let estimated = StoredTransaction { end: StoredEnd::Superseded(end), highest_seq_no: Some(3) };
         let before = "2026-11-26T10:20:00.000Z";
         let after = "2026-11-26T11:00:00.000Z";
         let cases = [
@@ -212,10 +233,22 @@ mod tests {
             (ended, true, true, 0, before, EventMatch::Duplicate),
             (open, false, false, 4, after, EventMatch::Same),
             (open, false, true, 0, after, EventMatch::Same),
+            // A new session under the old id.
             (ended, false, true, 0, after, EventMatch::Reused),
             (ended, false, false, 1, after, EventMatch::Reused),
+            (zeros, false, true, 0, after, EventMatch::Reused),
+            // Late events of the old one: timed before its end, or continuing its sequence.
             (ended, false, false, 2, before, EventMatch::Same),
+            (ended, false, true, 0, before, EventMatch::Same),
             (ended, false, false, 4, after, EventMatch::Same),
+            // A retried Ended stamped anew; seqNo-0 firmware after its Ended.
+            (ended, false, false, 3, after, EventMatch::Same),
+            (zeros, false, false, 0, after, EventMatch::Same),
+            // Only a Started after a superseded one's estimated end is a new session.
+            (estimated, false, false, 0, after, EventMatch::Same),
+            (estimated, false, false, 4, after, EventMatch::Same),
+            (estimated, false, true, 0, after, EventMatch::Reused),
+            (estimated, false, true, 0, before, EventMatch::Same),
         ];
         for (stored, identical, started, seq_no, at, expected) in cases {
             assert_eq!(

@@ -167,9 +167,13 @@ fn entry_16(e: &Entry) -> Value {
     }
 }
 
+/// The type a token goes to a 2.0.1 station with: its own; an untyped one (any type will do for
+/// Ström) as ISO 14443, the usual RFID card, since a 2.0.1 list entry must name one.
+fn sent_type(t: &IdTokenRecord) -> TokenType {
+    t.token_type.unwrap_or(TokenType::Iso14443)
+}
+
 fn entry_201(e: &Entry) -> Value {
-    // A token is sent with its type; an untyped one (any type will do for Ström) as ISO 14443,
-    // the usual RFID card, since a 2.0.1 list entry must name one.
     let token =
         |t: &str, kind: Option<TokenType>| json!({"idToken": t, "type": kind.unwrap_or(TokenType::Iso14443).as_str()});
     match e {
@@ -214,12 +218,20 @@ impl Gateway {
                 .filter(|h| !current.contains(h.id_token.as_str()))
                 .map(|h| Entry::Remove(h.id_token.clone(), h.token_type))
                 .collect();
-            let mut changes: Vec<Entry> = tokens
-                .iter()
-                .filter(|t| held_by_id.get(t.id_token.as_str()).is_none_or(|h| *h != *t))
-                .cloned()
-                .map(Entry::Upsert)
-                .collect();
+            let mut changes = Vec::new();
+            for t in tokens.iter() {
+                let held = held_by_id.get(t.id_token.as_str());
+                if held.is_some_and(|h| *h == t) {
+                    continue;
+                }
+                // A 2.0.1 station keys its list by value and type: a token whose type changed is
+                // removed under the old one first (in the same or an earlier message, so that
+                // Ström's copy, which removes before it adds, ends with the new entry).
+                if let Some(h) = held.filter(|h| version == OcppVersion::V201 && sent_type(h) != sent_type(t)) {
+                    changes.push(Entry::Remove(h.id_token.clone(), h.token_type));
+                }
+                changes.push(Entry::Upsert(t.clone()));
+            }
             changes.extend(removed);
             changes
         };

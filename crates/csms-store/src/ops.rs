@@ -1077,7 +1077,8 @@ const V201: &str = "2.0.1";
 struct KnownTx {
     id: i64,
     stopped: bool,
-    /// Closed by Ström because a newer transaction began on its connector or EVSE.
+    /// Closed by Ström because a newer transaction began on its connector or EVSE, and its own
+    /// stop has not come yet: its end is an estimate.
     superseded: bool,
     meter_start_wh: Option<f64>,
     connector_id: Option<i64>,
@@ -1090,7 +1091,7 @@ async fn find_transaction(
     ocpp_version: &'static str,
 ) -> Result<Option<KnownTx>, StoreError> {
     let row = query(
-        "SELECT id, stopped_at, meter_start_wh, connector_id, flags FROM transactions WHERE station_id = $1 \
+        "SELECT id, stopped_at, stop_reason, meter_start_wh, connector_id FROM transactions WHERE station_id = $1 \
          AND station_tx_id = $2 AND ocpp_version = $3 ORDER BY id DESC LIMIT 1",
     )
     .bind(station.as_str())
@@ -1100,11 +1101,11 @@ async fn find_transaction(
     .await?;
     row.map(|r| -> Result<_, StoreError> {
         let stopped: Option<String> = r.try_get("stopped_at")?;
-        let flags: String = r.try_get("flags")?;
+        let stop_reason: Option<String> = r.try_get("stop_reason")?;
         Ok(KnownTx {
             id: r.try_get("id")?,
             stopped: stopped.is_some(),
-            superseded: flags.split(',').any(|f| f == SUPERSEDED),
+            superseded: stop_reason.as_deref() == Some(SUPERSEDED_REASON),
             meter_start_wh: r.try_get("meter_start_wh")?,
             connector_id: r.try_get("connector_id")?,
         })
@@ -1114,6 +1115,8 @@ async fn find_transaction(
 
 /// The flag of a transaction Ström closed because a newer one began in its place.
 const SUPERSEDED: &str = "superseded";
+/// The stop reason of such a transaction until the station's own stop replaces the estimate.
+const SUPERSEDED_REASON: &str = "Superseded";
 
 /// Closes the transactions of `station` that are still open on the connector (1.6) or EVSE
 /// (2.0.1) where a newer one, `newer`, begins at `started_at`: the station never ended them (a
@@ -1159,7 +1162,7 @@ async fn close_superseded(
             }
         }
         query(
-            "UPDATE transactions SET stopped_at = $1, meter_stop_wh = $2, energy_wh = $3, stop_reason = 'Superseded', \
+            "UPDATE transactions SET stopped_at = $1, meter_stop_wh = $2, energy_wh = $3, stop_reason = $6, \
              flags = $4 WHERE id = $5",
         )
         .bind(last_at.unwrap_or(started))
@@ -1167,6 +1170,7 @@ async fn close_superseded(
         .bind(energy)
         .bind(flags.join(","))
         .bind(id)
+        .bind(SUPERSEDED_REASON)
         .execute(&mut *conn)
         .await?;
         if let Some(tx) = station_tx_id {
@@ -1264,7 +1268,8 @@ async fn stop_transaction(conn: &mut Conn, known: &mut KnownTxRows, s: &StopTx) 
     let (id, meter_start, connector, mut flags) =
         match find_transaction(conn, &s.station, &s.station_tx_id, V16).await? {
             // A retried stop changes nothing; but the real stop of a transaction Ström closed as
-            // superseded replaces the estimate (the flag stays).
+            // superseded replaces the estimate (the flag stays, the estimate's other flags go, and
+            // a retry of that stop changes nothing again: its stop reason is no longer Superseded).
             Some(KnownTx { stopped: true, superseded: false, .. }) => return Ok(Outcome::Stopped(auth)),
             Some(t) if t.superseded => (t.id, t.meter_start_wh, t.connector_id, vec![SUPERSEDED]),
             Some(t) => (t.id, t.meter_start_wh, t.connector_id, Vec::new()),
@@ -1543,7 +1548,19 @@ async fn stale_fault(
     .bind(error_code)
     .fetch_optional(&mut *conn)
     .await?;
-    if open_same.is_some() {
+    // The same late report delivered again (a retry) records nothing more.
+    let recorded: Option<i64> = query_scalar(
+        "SELECT id FROM faults WHERE station_id = $1 AND evse_id = $2 AND connector_id = $3 AND component IS NULL \
+         AND error_code = $4 AND started_at = $5 LIMIT 1",
+    )
+    .bind(station)
+    .bind(r.evse_id)
+    .bind(r.connector_id)
+    .bind(error_code)
+    .bind(&at)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if open_same.is_some() || recorded.is_some() {
         return Ok(());
     }
     // Cleared by the first status the connector reported after this one, as far as Ström knows
@@ -1627,11 +1644,12 @@ async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent
     let station = e.station.as_str();
     let at = format_timestamp(&e.timestamp);
     let started_event = e.event_type == "Started";
+    let digest = event_digest(e);
     let token = e.id_token.as_ref().map(|(t, _)| t.as_str());
     let token_type = e.id_token.as_ref().map(|(_, k)| k.as_str());
 
     let existing = query(
-        "SELECT id, last_seq_no, id_token, flags, started_at, stopped_at, start_auth_status FROM transactions \
+        "SELECT id, last_seq_no, id_token, flags, started_at, stopped_at, stop_reason, start_auth_status FROM transactions \
          WHERE station_id = $1 AND station_tx_id = $2 AND ocpp_version = '2.0.1' ORDER BY id DESC LIMIT 1",
     )
     .bind(station)
@@ -1645,18 +1663,34 @@ async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent
         let id: i64 = row.try_get("id")?;
         let highest_seq: Option<i64> = row.try_get("last_seq_no")?;
         let stopped_at: Option<String> = row.try_get("stopped_at")?;
-        let same_seq = query("SELECT event_type, trigger_reason, timestamp FROM transaction_events WHERE transaction_id = $1 AND seq_no = $2")
-            .bind(id)
-            .bind(e.seq_no)
-            .fetch_all(&mut *conn)
-            .await?;
+        let stop_reason: Option<String> = row.try_get("stop_reason")?;
+        let same_seq = query(
+            "SELECT event_type, trigger_reason, timestamp, digest FROM transaction_events WHERE transaction_id = $1 \
+             AND seq_no = $2",
+        )
+        .bind(id)
+        .bind(e.seq_no)
+        .fetch_all(&mut *conn)
+        .await?;
         let mut identical = false;
         for r in &same_seq {
-            let (event_type, trigger, timestamp): (String, String, String) =
-                (r.try_get("event_type")?, r.try_get("trigger_reason")?, r.try_get("timestamp")?);
-            identical |= event_type == e.event_type && trigger == e.trigger_reason && timestamp == at;
+            let stored_digest: Option<String> = r.try_get("digest")?;
+            identical |= match stored_digest {
+                Some(d) => d == digest,
+                // Events stored before digests: the same type, trigger and time.
+                None => {
+                    let (event_type, trigger, timestamp): (String, String, String) =
+                        (r.try_get("event_type")?, r.try_get("trigger_reason")?, r.try_get("timestamp")?);
+                    event_type == e.event_type && trigger == e.trigger_reason && timestamp == at
+                }
+            };
         }
-        let stored = transactions::StoredTransaction { ended_at: stopped_at.as_deref(), highest_seq_no: highest_seq };
+        let end = match (stopped_at.as_deref(), stop_reason.as_deref()) {
+            (None, _) => transactions::StoredEnd::Open,
+            (Some(at), Some(SUPERSEDED_REASON)) => transactions::StoredEnd::Superseded(at),
+            (Some(at), _) => transactions::StoredEnd::Ended(at),
+        };
+        let stored = transactions::StoredTransaction { end, highest_seq_no: highest_seq };
         match transactions::match_event(stored, identical, started_event, e.seq_no, &at) {
             // The same event delivered twice (the station retried after a lost answer) changes
             // nothing, and is answered as it was.
@@ -1716,7 +1750,8 @@ async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent
     let auth_status = auth.as_ref().map(|a| a.status.as_str());
 
     query(
-        "INSERT INTO transaction_events (transaction_id, seq_no, event_type, trigger_reason, timestamp, offline) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO transaction_events (transaction_id, seq_no, event_type, trigger_reason, timestamp, offline, digest) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(id)
     .bind(e.seq_no)
@@ -1724,6 +1759,7 @@ async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent
     .bind(&e.trigger_reason)
     .bind(&at)
     .bind(i64::from(e.offline))
+    .bind(&digest)
     .execute(&mut *conn)
     .await?;
     let mut add_flag = |flag: &str| {
@@ -1790,6 +1826,59 @@ async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent
     Ok(Outcome::TransactionEvent { transaction_id: id, auth })
 }
 
+/// A transaction has no register reading to take its energy from.
+const NO_ENERGY_REGISTER: &str = "no_energy_register";
+
+/// The flags that qualify a transaction's energy, which a new computation of it replaces.
+const ENERGY_FLAGS: &[&str] = &[
+    "meter_stop_below_start",
+    "register_went_backwards",
+    "register_outside_start_stop",
+    "negative_meter_value",
+    NO_ENERGY_REGISTER,
+];
+
+/// What makes a 2.0.1 TransactionEvent the event it is, as a stable 64-bit FNV-1a digest in hex:
+/// a retry (the station never saw the answer) has the same digest; another event under the same
+/// seqNo (firmware that repeats it) has another. Stored, so it must not change between releases.
+fn event_digest(e: &TxEvent) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |text: &str| {
+        for byte in text.bytes().chain(std::iter::once(0xff)) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    let number = |n: Option<i64>| n.map_or_else(String::new, |n| n.to_string());
+    feed(e.event_type);
+    feed(&format_timestamp(&e.timestamp));
+    feed(&e.trigger_reason);
+    feed(&e.seq_no.to_string());
+    feed(if e.offline { "offline" } else { "" });
+    feed(e.charging_state.as_deref().unwrap_or(""));
+    feed(&number(e.time_spent_charging));
+    feed(e.stopped_reason.as_deref().unwrap_or(""));
+    feed(&number(e.remote_start_id));
+    feed(&number(e.reservation_id));
+    feed(&number(e.evse_id));
+    feed(&number(e.connector_id));
+    if let Some((token, kind)) = &e.id_token {
+        feed(token);
+        feed(kind);
+    }
+    for r in &e.readings {
+        feed(&format_timestamp(&r.timestamp));
+        feed(r.measurand);
+        feed(r.phase.unwrap_or(""));
+        feed(r.location);
+        feed(r.context);
+        feed(&r.unit);
+        feed(&r.raw_value);
+        feed(r.signed_data.as_deref().unwrap_or(""));
+    }
+    format!("{hash:016x}")
+}
+
 /// The idTokenInfo a 2.0.1 TransactionEvent gets for the token it carries (transaction `id`).
 async fn decide_event_token(
     conn: &mut Conn,
@@ -1842,6 +1931,11 @@ async fn settle_energy(conn: &mut Conn, id: i64, e: &TxEvent, flags: &mut Vec<St
         return Ok(());
     }
     let values: Vec<f64> = registers.iter().map(|r| r.wh).collect();
+    // The station's own end replaces Ström's estimate of a superseded transaction, and with it
+    // the estimate's energy flags.
+    if flags.iter().any(|f| f == SUPERSEDED) {
+        flags.retain(|f| !ENERGY_FLAGS.contains(&f.as_str()));
+    }
     let (start, stop, energy) = match bounds {
         Some((start, stop)) => {
             let (energy, energy_flags) = transactions::energy(start, stop, &values);
@@ -1853,7 +1947,9 @@ async fn settle_energy(conn: &mut Conn, id: i64, e: &TxEvent, flags: &mut Vec<St
             (Some(start), Some(stop), energy)
         }
         None => {
-            flags.push("no_energy_register".to_string());
+            if !flags.iter().any(|f| f == NO_ENERGY_REGISTER) {
+                flags.push(NO_ENERGY_REGISTER.to_string());
+            }
             (None, None, None)
         }
     };

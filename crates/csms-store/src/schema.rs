@@ -544,7 +544,8 @@ ANALYZE readings;
     // which protocol a transaction belongs to, so that ids are never matched across versions
     // (older rows: a 2.0.1 transaction has had a seqNo from its first event). A 1.6 connector's
     // faults are on EVSE 0, like its status. Events of a transaction are keyed by a row id rather
-    // than by seqNo: a station that repeats a seqNo on a different event has both kept. A new
+    // than by seqNo: a station that repeats a seqNo on a different event has both kept, told apart
+    // from a retry by a digest of the event (older events have none). A new
     // transaction closes the one still open on its connector or EVSE (`transactions_open` finds
     // it without reading the connector's history).
     r#"
@@ -562,7 +563,8 @@ CREATE TABLE transaction_events_v2 (
     event_type TEXT NOT NULL,
     trigger_reason TEXT NOT NULL,
     timestamp TEXT NOT NULL,
-    offline BIGINT NOT NULL
+    offline BIGINT NOT NULL,
+    digest TEXT
 );
 INSERT INTO transaction_events_v2 (transaction_id, seq_no, event_type, trigger_reason, timestamp, offline)
     SELECT transaction_id, seq_no, event_type, trigger_reason, timestamp, offline FROM transaction_events

@@ -285,6 +285,18 @@ async fn local_list_entries_carry_the_token_type_on_2_0_1(backend: Backend) {
     assert_eq!(server.http("DELETE", "/api/v1/id-tokens/PIN1", None).await.0, 204);
     let (payloads, _) = send(&server, &mut cs, "CS1", "Differential", "Accepted", 1).await;
     assert_eq!(payloads[0]["localAuthorizationList"], json!([{"idToken": {"idToken": "PIN1", "type": "KeyCode"}}]));
+    // A token whose type changes is removed under the type the station holds, then added anew.
+    let retyped = json!({"status": "Accepted", "type": "ISO15693"});
+    assert_eq!(server.http("PUT", "/api/v1/id-tokens/CARD", Some(retyped)).await.0, 200);
+    let (payloads, _) = send(&server, &mut cs, "CS1", "Differential", "Accepted", 1).await;
+    assert_eq!(
+        payloads[0]["localAuthorizationList"],
+        json!([{"idToken": {"idToken": "CARD", "type": "ISO14443"}},
+               {"idToken": {"idToken": "CARD", "type": "ISO15693"}, "idTokenInfo": {"status": "Accepted"}}])
+    );
+    let held = server.get("/api/v1/stations/CS1/local-list").await;
+    let card = held["entries"].as_array().expect("entries").iter().find(|e| e["id_token"] == "CARD").cloned();
+    assert_eq!(card.map(|e| e["type"].clone()), Some(json!("ISO15693")), "Ström's copy ends with the new entry");
     // A raw list's entries keep the type they were sent with.
     let raw_list = json!({"versionNumber": 9, "updateType": "Differential", "localAuthorizationList": [
         {"idToken": {"idToken": "MAC1", "type": "MacAddress"}, "idTokenInfo": {"status": "Accepted"}}]});

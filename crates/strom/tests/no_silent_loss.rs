@@ -20,6 +20,8 @@ both_backends!(
     protocol_version_changes_only_through_a_boot,
     repeated_seq_no_is_applied_and_flagged,
     reused_transaction_id_is_a_new_transaction,
+    late_events_after_an_ended_belong_to_its_transaction,
+    real_end_replaces_the_estimate_of_a_superseded_transaction_201,
     boot_answer_keeps_the_configured_heartbeat_interval,
 );
 
@@ -122,6 +124,11 @@ async fn stale_fault_report_is_recorded(backend: Backend) {
         (Some("GroundFailure"), Some(T1), Some(T2), Some("RCD")),
         "open from its report until the newer status"
     );
+    // The same late report delivered again (a retry) records nothing more.
+    let again =
+        json!({"connectorId": 1, "status": "Faulted", "errorCode": "GroundFailure", "timestamp": T1, "info": "RCD"});
+    cp.call_ok("StatusNotification", again).await;
+    assert_eq!(faults(&server, "CP1").await.len(), 1);
 
     // A stale report of the fault that is open moves its start back; no second fault.
     cp.call_ok(
@@ -241,12 +248,18 @@ async fn superseded_transaction_is_closed_16(backend: Backend) {
         (Some(T1), Some(1800.0), Some(800.0), Some("Superseded")),
         "stopped at its last register reading"
     );
-    // Its real stop, delivered late, replaces the estimate; the flag stays.
-    let stop = json!({"transactionId": first, "meterStop": 1900, "timestamp": T1, "reason": "PowerLoss"});
-    cp.call_ok("StopTransaction", stop).await;
+    // Its real stop, delivered late, replaces the estimate; the flag stays. Retried, it changes
+    // nothing more (its readings are not stored twice).
+    let data = json!([{"timestamp": T1, "sampledValue": [{"value": "1900", "measurand": "Energy.Active.Import.Register", "context": "Transaction.End"}]}]);
+    let stop = json!({"transactionId": first, "meterStop": 1900, "timestamp": T1, "reason": "PowerLoss", "transactionData": data});
+    for _ in 0..3 {
+        cp.call_ok("StopTransaction", stop.clone()).await;
+    }
     let old = transactions(&server, "CP1").await.into_iter().find(|t| t["id"] == first).expect("first");
     assert_eq!((old["energy_wh"].as_f64(), old["stop_reason"].as_str()), (Some(900.0), Some("PowerLoss")));
     assert_eq!(flags(&old), ["superseded"]);
+    let readings = list(&server, &format!("/api/v1/transactions/{first}/meter-values")).await;
+    assert_eq!(readings.len(), 2, "the periodic reading and the stop's, once: {readings:?}");
     // Many starts on one connector leave one active transaction.
     for n in 0..5 {
         cp.start(2, "OTHER", n * 10, &format!("2026-11-26T11:0{n}:00.000Z")).await;
@@ -475,4 +488,107 @@ async fn boot_answer_keeps_the_configured_heartbeat_interval(backend: Backend) {
     let mut fresh = server.station("CP2").await;
     let boot = json!({"chargePointVendor": "Test", "chargePointModel": "T1"});
     assert_eq!(fresh.call_ok("BootNotification", boot).await["interval"], 300);
+}
+
+async fn late_events_after_an_ended_belong_to_its_transaction(backend: Backend) {
+    let server = Server::start(backend).await;
+    server.add_token("TAG", "Accepted", None, None).await;
+    let mut cs = server.booted201("CS1").await;
+    // CONFORMANCE X-03 the other way round: the Started was queued and comes last.
+    let updated = tx_event(
+        "Updated",
+        1,
+        "A",
+        "MeterValuePeriodic",
+        T1,
+        json!({"evse": {"id": 1, "connectorId": 1}, "meterValue": register(600.0, "Sample.Periodic", T1)}),
+    );
+    cs.call_ok("TransactionEvent", updated).await;
+    let ended = tx_event(
+        "Ended",
+        2,
+        "A",
+        "EVCommunicationLost",
+        T2,
+        json!({"transactionInfo": {"transactionId": "A", "stoppedReason": "EVDisconnected"}, "meterValue": register(900.0, "Transaction.End", T2)}),
+    );
+    cs.call_ok("TransactionEvent", ended.clone()).await;
+    let started = tx_event(
+        "Started",
+        0,
+        "A",
+        "Authorized",
+        T0,
+        json!({"idToken": card("TAG"), "evse": {"id": 1, "connectorId": 1}, "meterValue": register(100.0, "Transaction.Begin", T0)}),
+    );
+    assert_eq!(cs.call_ok("TransactionEvent", started).await["idTokenInfo"]["status"], "Accepted");
+    // Firmware that stamps a retried Ended anew.
+    let restamped = tx_event(
+        "Ended",
+        2,
+        "A",
+        "EVCommunicationLost",
+        T3,
+        json!({"transactionInfo": {"transactionId": "A", "stoppedReason": "EVDisconnected"}}),
+    );
+    cs.call_ok("TransactionEvent", restamped).await;
+    let all = transactions(&server, "CS1").await;
+    assert_eq!(all.len(), 1, "one transaction: {all:?}");
+    let t = &all[0];
+    assert_eq!(
+        (t["active"].as_bool(), t["energy_wh"].as_f64(), t["started_at"].as_str()),
+        (Some(false), Some(800.0), Some(T0))
+    );
+    assert!(!flags(t).contains(&"transaction_id_reused"), "{t}");
+    // Nothing left open holds the token: it may start at another station.
+    let mut other = server.booted201("CS2").await;
+    let elsewhere = tx_event("Started", 0, "B", "Authorized", T4, json!({"idToken": card("TAG"), "evse": {"id": 1}}));
+    assert_eq!(other.call_ok("TransactionEvent", elsewhere).await["idTokenInfo"]["status"], "Accepted");
+}
+
+async fn real_end_replaces_the_estimate_of_a_superseded_transaction_201(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mut cs = server.booted201("CS1").await;
+    let evse = json!({"id": 1, "connectorId": 1});
+    // Firmware that sends every event with seqNo 0.
+    let started = tx_event(
+        "Started",
+        0,
+        "A",
+        "CablePluggedIn",
+        T0,
+        json!({"evse": evse, "meterValue": register(500.0, "Transaction.Begin", T0)}),
+    );
+    cs.call_ok("TransactionEvent", started).await;
+    let update = tx_event(
+        "Updated",
+        0,
+        "A",
+        "MeterValuePeriodic",
+        T1,
+        json!({"meterValue": register(700.0, "Sample.Periodic", T1)}),
+    );
+    cs.call_ok("TransactionEvent", update).await;
+    let newer = tx_event("Started", 0, "B", "CablePluggedIn", T3, json!({"evse": evse}));
+    cs.call_ok("TransactionEvent", newer).await;
+    let a = transactions(&server, "CS1").await.into_iter().find(|t| t["station_transaction_id"] == "A").expect("A");
+    assert_eq!((a["energy_wh"].as_f64(), a["stop_reason"].as_str()), (Some(200.0), Some("Superseded")));
+    // A's own Ended comes late (after the estimated end): it replaces the estimate.
+    let ended = tx_event(
+        "Ended",
+        0,
+        "A",
+        "EVCommunicationLost",
+        T2,
+        json!({"transactionInfo": {"transactionId": "A", "stoppedReason": "EVDisconnected"}, "meterValue": register(800.0, "Transaction.End", T2)}),
+    );
+    cs.call_ok("TransactionEvent", ended).await;
+    let all = transactions(&server, "CS1").await;
+    assert_eq!(all.len(), 2, "A and B, no third row: {all:?}");
+    let a = all.iter().find(|t| t["station_transaction_id"] == "A").expect("A");
+    assert_eq!(
+        (a["energy_wh"].as_f64(), a["stop_reason"].as_str(), a["stopped_at"].as_str()),
+        (Some(300.0), Some("EVDisconnected"), Some(T2))
+    );
+    assert_eq!(flags(a), ["seq_no_repeated", "superseded"]);
 }
