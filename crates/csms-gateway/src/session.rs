@@ -151,20 +151,20 @@ impl Session {
                 Box::pin(self.on_call(text, &id, &action, payload.get(), Checked::Yes)).await
             }
             Ok(Frame::CallResult { id, payload }) => {
-                self.gateway.store.log_frames(vec![self.frame_log("in", text)]);
+                self.gateway.store.log_frames(vec![self.frame_log("in", text)]).await;
                 self.on_reply(&id, CallReply::Result(payload.get().to_string()));
                 None
             }
             Ok(Frame::CallError { id, code, description, .. }) => {
-                self.gateway.store.log_frames(vec![self.frame_log("in", text)]);
+                self.gateway.store.log_frames(vec![self.frame_log("in", text)]).await;
                 self.on_reply(&id, CallReply::Error { code: code.into_owned(), description: description.into_owned() });
                 None
             }
-            Err(e) => self.on_malformed(text, e),
+            Err(e) => Box::pin(self.on_malformed(text, e)).await,
         }
     }
 
-    fn on_malformed(&self, text: &str, e: FrameError) -> Option<String> {
+    async fn on_malformed(&self, text: &str, e: FrameError) -> Option<String> {
         tracing::debug!(station = %self.station, error = %e, "malformed frame");
         let mut log = vec![self.frame_log("in", text)];
         let answerable = e.answerable;
@@ -180,7 +180,7 @@ impl Session {
         if let Some(answer) = &answer {
             log.push(self.frame_log("out", answer));
         }
-        self.gateway.store.log_frames(log);
+        self.gateway.store.log_frames(log).await;
         answer
     }
 
@@ -197,7 +197,7 @@ impl Session {
         // was well-formed.
         if let (Err(_), Checked::No) = (&result, frame) {
             if let Err(e) = Frame::parse(text) {
-                return self.on_malformed(text, e);
+                return Box::pin(self.on_malformed(text, e)).await;
             }
         }
         // Only known action names become labels: a station sending random names must not grow
@@ -228,7 +228,7 @@ impl Session {
         // The inbound frame was stored with its effects unless the call failed before that.
         let mut frames: Vec<FrameLog> = log.into_iter().collect();
         frames.push(self.frame_log("out", &answer));
-        self.gateway.store.log_frames(frames);
+        self.gateway.store.log_frames(frames).await;
         metrics.answer_seconds.observe_duration(arrived.elapsed());
         Some(answer)
     }
@@ -267,7 +267,7 @@ impl Session {
         }
     }
 
-    fn start_call(&mut self, call: OutboundCall) -> String {
+    async fn start_call(&mut self, call: OutboundCall) -> String {
         self.next_call_id += 1;
         let id = format!("strom-{}", self.next_call_id);
         let frame = Frame::encode_call(&id, &call.action, &call.payload);
@@ -277,7 +277,7 @@ impl Session {
         {
             let _ = stale.reply.send(Err(crate::CallError::Timeout(self.gateway.config.call_timeout)));
         }
-        self.gateway.store.log_frames(vec![self.frame_log("out", &frame)]);
+        self.gateway.store.log_frames(vec![self.frame_log("out", &frame)]).await;
         frame
     }
 }
@@ -363,7 +363,7 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
                 }
             }
             Some(call) = calls.recv() => {
-                let frame = session.start_call(*call);
+                let frame = Box::pin(session.start_call(*call)).await;
                 if socket.send(Message::text(frame)).await.is_err() {
                     break "send failed";
                 }

@@ -52,6 +52,55 @@ async fn pruning_applies_age_and_per_station_limits() {
     store.close().await;
 }
 
+/// Issue 23, at the store: a station's frames logged without a write, in and out, as a
+/// Heartbeat's are, 100,000 of them handed over far faster than the writer's round
+/// (`LOG_DELAY`), while another station's are logged too. Each caller awaits the room it is
+/// given (as a session does before it reads the station's next message): every frame is
+/// logged, each station's in order. Before back-pressure, frames beyond 32,768 waiting were
+/// dropped, the other station's among them.
+async fn a_burst_of_loose_frames_is_logged_whole(store: Store) {
+    const BURST: usize = 50_000;
+    const OTHER: usize = 2_000;
+    let other = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for i in 0..OTHER {
+                store.log_frames(vec![frame("B", 1, &format!("b{i}"))]).await;
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    for i in 0..BURST {
+        store.log_frames(vec![frame("A", 1, &format!("in{i}")), frame("A", 1, &format!("out{i}"))]).await;
+    }
+    other.await.expect("the other station");
+    let mut a = frames_of(&store, "A", 3 * BURST as i64).await;
+    a.reverse();
+    let expected: Vec<String> = (0..BURST).flat_map(|i| [format!("in{i}"), format!("out{i}")]).collect();
+    assert_eq!(a.len(), expected.len(), "every frame of the burst");
+    assert!(a == expected, "the burst in order");
+    let mut b = frames_of(&store, "B", 2 * OTHER as i64).await;
+    b.reverse();
+    assert_eq!(b, (0..OTHER).map(|i| format!("b{i}")).collect::<Vec<_>>(), "every frame of the other station");
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_loose_frames_is_logged_whole_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    a_burst_of_loose_frames_is_logged_whole(open_in(&dir, "burst.db").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_loose_frames_is_logged_whole_postgres() {
+    let Some((mut admin, tag, url)) = common::pg_schema("a_burst_of_loose_frames_is_logged_whole_postgres").await
+    else {
+        return;
+    };
+    a_burst_of_loose_frames_is_logged_whole(Store::open(&url, StoreOptions::default()).await.expect("open")).await;
+    common::drop_schema(&mut admin, &tag).await;
+}
+
 /// `Store::apply` queues its job when called; a job that finds the queue full waits in its
 /// future for room. Every one of many writes racing for a queue of one is applied.
 #[tokio::test]
@@ -90,7 +139,7 @@ async fn frames_reach_the_log_within_its_delay_without_a_reader_asking() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("d.db").display().to_string();
     let store = Store::open(&path, StoreOptions::default()).await.expect("open");
-    store.log_frames(vec![frame("A", 1, "queued")]);
+    store.log_frames(vec![frame("A", 1, "queued")]).await;
     let count = || -> i64 {
         let conn = rusqlite::Connection::open(csms_store::message_log_path(&path)).expect("reader");
         conn.query_row("SELECT count(*) FROM message_blocks", [], |r| r.get(0)).expect("count")
@@ -112,8 +161,8 @@ async fn frames_logged_without_a_write_keep_their_place() {
     let mut expected = Vec::new();
     for i in 0..50 {
         store.apply(Op::Nothing, vec![frame("A", 1, &format!("call{i}"))]).await.expect("stored");
-        store.log_frames(vec![frame("A", 1, &format!("answer{i}"))]);
-        store.log_frames(vec![frame("B", 1, &format!("b{i}"))]);
+        store.log_frames(vec![frame("A", 1, &format!("answer{i}"))]).await;
+        store.log_frames(vec![frame("B", 1, &format!("b{i}"))]).await;
         expected.extend([format!("call{i}"), format!("answer{i}")]);
         if i % 20 == 0 {
             store.flush_log().await.expect("flushed");
