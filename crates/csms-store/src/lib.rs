@@ -26,6 +26,7 @@ pub use queries::{
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::str::FromStr;
@@ -415,10 +416,21 @@ impl Store {
         self.pool.close().await;
     }
 
-    /// Deletes logged frames older than `max_age` and beyond `max_per_station` per station.
+    /// Deletes logged frames older than `max_age` and beyond `max_per_station` per station. It
+    /// reads the whole log: run it rarely, and `cap_messages` often.
     pub async fn prune_messages(&self, before: &str, max_per_station: i64) -> Result<(), StoreError> {
         self.flush_log().await?;
         self.apply(Op::PruneMessages { before: before.to_string(), max_per_station }, Vec::new()).await?;
+        Ok(())
+    }
+
+    /// Deletes each station's oldest frames beyond `max_per_station` (in whole blocks: a station
+    /// keeps up to one block more), among the frames written so far. The log's thread keeps each
+    /// station's count (`LogConn::held`), so this reads the log only for stations over the
+    /// limit, and there only the blocks it deletes (the first run after opening or after
+    /// `prune_messages` counts the log once).
+    pub async fn cap_messages(&self, max_per_station: i64) -> Result<(), StoreError> {
+        self.apply(Op::CapMessages { max_per_station }, Vec::new()).await?;
         Ok(())
     }
 }
@@ -721,6 +733,10 @@ struct LogConn {
     target: LogTarget,
     runtime: tokio::runtime::Runtime,
     packer: log_blocks::Packer,
+    /// How many frames each station has in the log, for `Op::CapMessages`: counted once (a pass
+    /// over the log), then kept by this thread, which alone writes the log, as it writes and
+    /// prunes. `None` until counted, and again after `PruneMessages` or a failure.
+    held: Option<HashMap<String, i64>>,
 }
 
 impl LogConn {
@@ -732,17 +748,53 @@ impl LogConn {
             ops::log_blocks(conn, &blocks).await?;
             conn.commit().await
         });
+        match (&result, &mut self.held) {
+            (Ok(()), Some(held)) => {
+                for block in &blocks {
+                    match held.get_mut(block.station_id) {
+                        Some(frames) => *frames += block.frames,
+                        None => {
+                            held.insert(block.station_id.to_string(), block.frames);
+                        }
+                    }
+                }
+            }
+            // A failed commit may have stored the blocks or not.
+            (Err(_), held) => *held = None,
+            (Ok(()), None) => {}
+        }
         self.recover_if(result)
     }
 
     fn apply(&mut self, op: &Op) -> Result<Outcome, StoreError> {
         let conn = &mut self.conn;
+        let held = &mut self.held;
         let result = self.runtime.block_on(async {
+            if let Op::CapMessages { max_per_station } = op {
+                let counted = match held.take() {
+                    Some(counted) => counted,
+                    None => ops::count_log(conn).await?,
+                };
+                let held = held.insert(counted);
+                let over = held.values().any(|frames| frames > max_per_station);
+                if over {
+                    conn.begin().await?;
+                    // Counts taken off before the commit are thrown away if it fails (below).
+                    ops::cap_log(conn, held, *max_per_station).await?;
+                    conn.commit().await?;
+                }
+                return Ok(Outcome::Done);
+            }
+            // Pruning by age and count, which touches no transaction; the counts are taken
+            // afresh at the next `CapMessages`.
+            *held = None;
             conn.begin().await?;
-            // Pruning, the only work it is given, touches no transaction.
             let outcome = ops::apply(conn, &mut ops::KnownTxRows::default(), op).await?;
             conn.commit().await.map(|()| outcome)
         });
+        if result.is_err() {
+            self.held = None;
+        }
         self.recover_if(result)
     }
 
@@ -780,7 +832,7 @@ impl LogWriter {
                 let mut log = match target.open(&runtime) {
                     Ok(conn) => {
                         let _ = ready_tx.send(Ok(()));
-                        LogConn { conn, target, runtime, packer: log_blocks::Packer::default() }
+                        LogConn { conn, target, runtime, packer: log_blocks::Packer::default(), held: None }
                     }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
@@ -1103,7 +1155,7 @@ impl Writer {
                 match msg {
                     Msg::Job(job) => match job.op {
                         // Pruning the log is the log thread's work, answered there.
-                        op @ Op::PruneMessages { .. } => {
+                        op @ (Op::PruneMessages { .. } | Op::CapMessages { .. }) => {
                             let mut frames = job.log;
                             self.keep_frames(&mut frames);
                             let sent = self.log_writer.work.send(LogWork::Apply(Box::new(op), job.reply));

@@ -101,6 +101,61 @@ async fn a_burst_of_loose_frames_is_logged_whole_postgres() {
     common::drop_schema(&mut admin, &tag).await;
 }
 
+/// `cap_messages` holds each station to its newest N frames (and at most one block more) from
+/// counts the log's thread keeps: right after the first count, after more frames were written,
+/// and after `prune_messages` had the counts taken again. A station under the limit keeps all.
+async fn capping_holds_each_station_to_its_count(store: Store) {
+    let part = |part: usize, station: &'static str, frames: usize| {
+        (0..frames).map(move |i| frame(station, 1, &format!("{}{part}.{i}", station.to_lowercase())))
+    };
+    // Newest first, as `frames_of` reads them.
+    let newest = |parts: std::ops::Range<usize>| -> Vec<String> {
+        parts.rev().flat_map(|p| (0..10).rev().map(move |i| format!("a{p}.{i}"))).collect()
+    };
+    // A part of the log each, so that A has ten blocks of ten frames.
+    for p in 0..10 {
+        store.apply(Op::Nothing, part(p, "A", 10).collect()).await.expect("stored");
+        store.flush_log().await.expect("flushed");
+    }
+    store.apply(Op::Nothing, part(0, "B", 5).collect()).await.expect("stored");
+    store.flush_log().await.expect("flushed");
+
+    store.cap_messages(35).await.expect("capped");
+    // Blocks with 0, 10, 20 and 30 newer frames stay; the one with 40 goes.
+    assert_eq!(frames_of(&store, "A", 1000).await, newest(6..10), "newest 35 and the rest of their block");
+    assert_eq!(frames_of(&store, "B", 1000).await.len(), 5, "under the limit: untouched");
+
+    for p in 10..13 {
+        store.apply(Op::Nothing, part(p, "A", 10).collect()).await.expect("stored");
+        store.flush_log().await.expect("flushed");
+    }
+    store.cap_messages(35).await.expect("capped");
+    assert_eq!(frames_of(&store, "A", 1000).await, newest(9..13), "the counts followed the frames written since");
+
+    // Nothing is old enough to go; the counts are taken afresh at the next cap.
+    store.prune_messages("2026-01-01T00:00:00.000Z", 1000).await.expect("pruned");
+    store.cap_messages(20).await.expect("capped");
+    assert_eq!(frames_of(&store, "A", 1000).await, newest(11..13));
+    assert_eq!(frames_of(&store, "B", 1000).await.len(), 5);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn capping_holds_each_station_to_its_count_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    capping_holds_each_station_to_its_count(open_in(&dir, "cap.db").await).await;
+}
+
+#[tokio::test]
+async fn capping_holds_each_station_to_its_count_postgres() {
+    let Some((mut admin, tag, url)) = common::pg_schema("capping_holds_each_station_to_its_count_postgres").await
+    else {
+        return;
+    };
+    capping_holds_each_station_to_its_count(Store::open(&url, StoreOptions::default()).await.expect("open")).await;
+    common::drop_schema(&mut admin, &tag).await;
+}
+
 /// `Store::apply` queues its job when called; a job that finds the queue full waits in its
 /// future for room. Every one of many writes racing for a queue of one is applied.
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! The message log holds every frame in and out: a station that pipelines a burst of messages is
-//! held back until the log has room rather than losing frames (its own or another station's).
+//! held back until the log has room rather than losing frames (its own or another station's),
+//! and each station is held to its configured count of frames within seconds of writing.
 
 mod common;
 
@@ -9,7 +10,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-both_backends!(a_burst_of_pipelined_heartbeats_is_logged_whole);
+both_backends!(a_burst_of_pipelined_heartbeats_is_logged_whole, a_station_over_its_count_is_pruned_within_seconds);
 
 /// Every frame the log holds for `station`, oldest first, read page by page through the API.
 async fn logged(server: &Server, station: &str) -> Vec<Value> {
@@ -113,4 +114,38 @@ async fn a_burst_of_pipelined_heartbeats_is_logged_whole(backend: Backend) {
         assert_eq!((pair[0].0.as_str(), &pair[0].1[2]), ("in", &json!(action)));
         assert_eq!((pair[1].0.as_str(), &pair[1].1[0], &pair[1].1[1]), ("out", &json!(3), &pair[0].1[1]));
     }
+}
+
+/// A station that writes more than `message_log_max_per_station` is cut back to it (and at most
+/// one block more) within seconds, by the pruning that runs every `message_log_cap_every_secs`,
+/// while a station under it keeps everything.
+async fn a_station_over_its_count_is_pruned_within_seconds(backend: Backend) {
+    const MAX: usize = 100;
+    const PER_BLOCK: usize = 50;
+    let config = format!("message_log_max_per_station = {MAX}\nmessage_log_cap_every_secs = 1\n");
+    let server = Server::start_with_config(backend, &config).await;
+    let mut quiet = server.booted("QUIET").await;
+    quiet.call_ok("Heartbeat", json!({})).await;
+    let mut busy = server.booted("BUSY").await;
+    let mut last = Value::Null;
+    for _ in 0..10 {
+        for _ in 0..PER_BLOCK / 2 {
+            last = busy.call_ok("Heartbeat", json!({})).await;
+        }
+        // A read of the log writes what waits: a block of the station's frames each time.
+        server.get("/api/v1/stations/BUSY/messages?limit=1").await;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let kept = loop {
+        let kept = logged(&server, "BUSY").await;
+        if kept.len() <= MAX + PER_BLOCK {
+            break kept;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {} frames after 30 s", kept.len());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(kept.len() >= MAX, "the newest {MAX} stay: {}", kept.len());
+    let newest = kept.last().expect("frames");
+    assert_eq!((newest["direction"].as_str(), &newest["frame"][2]), (Some("out"), &last), "the newest frame stays");
+    assert_eq!(logged(&server, "QUIET").await.len(), 4, "a station under the count keeps every frame");
 }
