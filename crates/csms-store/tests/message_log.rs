@@ -101,6 +101,67 @@ async fn a_burst_of_loose_frames_is_logged_whole_postgres() {
     common::drop_schema(&mut admin, &tag).await;
 }
 
+/// Whether `future` finishes when polled once, without waiting.
+fn ready_now<F: std::future::Future + Unpin>(future: &mut F) -> bool {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    std::pin::Pin::new(future).poll(&mut cx).is_ready()
+}
+
+/// The back-pressure itself: while the writer is held up (a PostgreSQL lock on the table a write
+/// needs), loose frames pile up; once two parts' worth wait, whoever logs more is handed a future
+/// that does not finish until the writer has taken them, and then does. Nothing is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_up_writer_holds_back_whoever_logs_more_postgres() {
+    const PART: usize = 32 * 1024;
+    let Some((mut admin, tag, url)) = common::pg_schema("a_held_up_writer_holds_back_whoever_logs_more_postgres").await
+    else {
+        return;
+    };
+    let store = Store::open(&url, StoreOptions::default()).await.expect("open");
+    let mut locker = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.expect("connection");
+    let mut lock = sqlx::Connection::begin(&mut locker).await.expect("begin");
+    sqlx::query("LOCK TABLE id_tokens IN ACCESS EXCLUSIVE MODE").execute(&mut *lock).await.expect("locked");
+    let record = csms_core::authorization::IdTokenRecord {
+        id_token: "HELD".to_string(),
+        status: csms_core::authorization::TokenStatus::Accepted,
+        expiry: None,
+        parent_id_token: None,
+    };
+    let held = tokio::spawn(store.apply(Op::UpsertIdToken { record, now: chrono::Utc::now() }, Vec::new()));
+    // The writer is in that write, waiting for the lock, once PostgreSQL says so.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+        )
+        .bind(&tag)
+        .fetch_one(&mut admin)
+        .await
+        .expect("activity");
+        if waiting > 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the writer never waited for the lock");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    for i in 0..2 * PART - 1 {
+        let mut room = store.log_frames(vec![frame("A", 1, &format!("f{i}"))]);
+        assert!(ready_now(&mut room), "room below two parts ({i})");
+    }
+    let mut room = store.log_frames(vec![frame("A", 1, "last")]);
+    assert!(!ready_now(&mut room), "two parts wait: no room while the writer is held up");
+    assert!(!ready_now(&mut room), "still none");
+    lock.commit().await.expect("lock released");
+    tokio::time::timeout(std::time::Duration::from_secs(30), room).await.expect("room once the writer takes them");
+    held.await.expect("joined").expect("the held write went through");
+    let logged = frames_of(&store, "A", 3 * PART as i64).await;
+    assert_eq!(logged.len(), 2 * PART, "every frame");
+    assert_eq!(logged[0], "last");
+    store.close().await;
+    drop(locker);
+    common::drop_schema(&mut admin, &tag).await;
+}
+
 /// `cap_messages` holds each station to its newest N frames (and at most one block more) from
 /// counts the log's thread keeps: right after the first count, after more frames were written,
 /// and after `prune_messages` had the counts taken again. A station under the limit keeps all.
