@@ -160,11 +160,11 @@ impl Session {
                 self.on_reply(&id, CallReply::Error { code: code.into_owned(), description: description.into_owned() });
                 None
             }
-            Err(e) => Box::pin(self.on_malformed(text, e)).await,
+            Err(e) => self.on_malformed(text, e),
         }
     }
 
-    async fn on_malformed(&self, text: &str, e: FrameError) -> Option<String> {
+    fn on_malformed(&self, text: &str, e: FrameError) -> Option<String> {
         tracing::debug!(station = %self.station, error = %e, "malformed frame");
         let mut log = vec![self.frame_log("in", text)];
         let answerable = e.answerable;
@@ -180,7 +180,9 @@ impl Session {
         if let Some(answer) = &answer {
             log.push(self.frame_log("out", answer));
         }
-        self.gateway.store.log_frames(log).await;
+        // Kept, not waited for (this is no async fn): the station's next frame that is logged
+        // waits, should the log still be behind.
+        let _kept = self.gateway.store.log_frames(log);
         answer
     }
 
@@ -197,7 +199,7 @@ impl Session {
         // was well-formed.
         if let (Err(_), Checked::No) = (&result, frame) {
             if let Err(e) = Frame::parse(text) {
-                return Box::pin(self.on_malformed(text, e)).await;
+                return self.on_malformed(text, e);
             }
         }
         // Only known action names become labels: a station sending random names must not grow
