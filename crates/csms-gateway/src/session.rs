@@ -171,12 +171,12 @@ impl Session {
                 Box::pin(self.on_call(text, &id, &action, payload.get(), Checked::Yes)).await
             }
             Ok(Frame::CallResult { id, payload }) => {
-                self.gateway.store.log_frames(vec![self.frame_log("in", text)]);
+                self.gateway.store.log_frames(vec![self.frame_log("in", text)]).await;
                 self.on_reply(&id, CallReply::Result(payload.get().to_string()));
                 None
             }
             Ok(Frame::CallError { id, code, description, .. }) => {
-                self.gateway.store.log_frames(vec![self.frame_log("in", text)]);
+                self.gateway.store.log_frames(vec![self.frame_log("in", text)]).await;
                 self.on_reply(&id, CallReply::Error { code: code.into_owned(), description: description.into_owned() });
                 None
             }
@@ -211,7 +211,9 @@ impl Session {
         if let Some(answer) = &answer {
             log.push(self.frame_log("out", answer));
         }
-        self.gateway.store.log_frames(log);
+        // Kept, not waited for (this is no async fn): the station's next frame that is logged
+        // waits, should the log still be behind.
+        let _kept = self.gateway.store.log_frames(log);
         answer
     }
 
@@ -259,7 +261,7 @@ impl Session {
         // The inbound frame was stored with its effects unless the call failed before that.
         let mut frames: Vec<FrameLog> = log.into_iter().collect();
         frames.push(self.frame_log("out", &answer));
-        self.gateway.store.log_frames(frames);
+        self.gateway.store.log_frames(frames).await;
         metrics.answer_seconds.observe_duration(arrived.elapsed());
         Some(answer)
     }
@@ -298,7 +300,7 @@ impl Session {
         }
     }
 
-    fn start_call(&mut self, call: OutboundCall) -> String {
+    async fn start_call(&mut self, call: OutboundCall) -> String {
         self.next_call_id += 1;
         let id = format!("strom-{}", self.next_call_id);
         let frame = Frame::encode_call(&id, &call.action, &call.payload);
@@ -308,7 +310,7 @@ impl Session {
         {
             let _ = stale.reply.send(Err(crate::CallError::Timeout(self.gateway.config.call_timeout)));
         }
-        self.gateway.store.log_frames(vec![self.frame_log("out", &frame)]);
+        self.gateway.store.log_frames(vec![self.frame_log("out", &frame)]).await;
         frame
     }
 }
@@ -394,7 +396,7 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
                 }
             }
             Some(call) = calls.recv() => {
-                let frame = session.start_call(*call);
+                let frame = Box::pin(session.start_call(*call)).await;
                 if socket.send(Message::text(frame)).await.is_err() {
                     break "send failed";
                 }

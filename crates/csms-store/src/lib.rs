@@ -26,9 +26,13 @@ pub use queries::{
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +92,9 @@ enum Msg {
     Job(Job),
     /// Answered once every frame queued before it is in the message log.
     FlushLog(oneshot::Sender<()>),
+    /// The loose frames make a part of the log (`LooseFrames`): take them now rather than at
+    /// the next batch or within `LOG_DELAY`.
+    TakeLoose,
     Shutdown,
 }
 
@@ -137,23 +144,127 @@ pub struct Store {
     /// Resolves when the writer thread has committed its last batch and stopped.
     writer: Arc<Mutex<Option<oneshot::Receiver<()>>>>,
     metrics: Arc<StoreMetrics>,
-    loose: LooseFrames,
+    loose: Arc<LooseFrames>,
 }
 
 /// Frames logged without a write (`Store::log_frames`: the answers Ström sends, a station's
-/// answers to Ström's CALLs), waiting for the writer to take them into the log. Sent as jobs,
-/// they woke the writer once more per answered message for nothing else (BENCHMARKS.md,
-/// thirteenth session). The order of a station's frames holds: its messages are handled one at
-/// a time, and its task logs here only after the writer has taken its write before (every write
-/// is awaited), so the writer takes what waits here before it keeps any other frame and before
-/// it hands frames to the log (`Writer::keep_frames`, `Writer::flush_log`).
-type LooseFrames = Arc<std::sync::Mutex<Vec<FrameLog>>>;
+/// answers to Ström's CALLs, the frames of a Heartbeat), waiting for the writer to take them
+/// into the log. Sent as jobs, they woke the writer once more per answered message for nothing
+/// else (BENCHMARKS.md, thirteenth session). The order of a station's frames holds: its messages
+/// are handled one at a time, and its task logs here only after the writer has taken its write
+/// before (every write is awaited), so the writer takes what waits here before it keeps any other
+/// frame and before it hands frames to the log (`Writer::keep_frames`, `Writer::flush_log`).
+///
+/// Nothing here is dropped while the writer runs. The writer takes these frames at every batch,
+/// at least every `LOG_DELAY`, and at once when they make a part of the log (`Msg::TakeLoose`).
+/// Should they reach two parts' worth (`loose_full`: the writer is held back by the log's
+/// thread, or busy), the session that logs more waits for room before it reads the station's
+/// next message (`LogRoom`): back-pressure on the stations that talk, not lost frames. A
+/// station pipelining Heartbeats, answered without a write, would otherwise outrun the log.
+struct LooseFrames {
+    state: std::sync::Mutex<Loose>,
+    /// Woken when the writer has taken the frames, or stopped.
+    room: tokio::sync::Notify,
+}
 
-/// The most loose frames that wait: a writer that is stuck (reconnecting to PostgreSQL) or gone
-/// (the store closed) leaves them there, and more are not logged, with a warning, as when
-/// they were jobs and the queue was full. A running writer takes them at every batch and at
-/// least every `LOG_DELAY`.
-const LOOSE_MAX_FRAMES: usize = LOG_MAX_FRAMES;
+#[derive(Default)]
+struct Loose {
+    frames: Vec<FrameLog>,
+    bytes: usize,
+    /// The writer will take the frames soon: a `Msg::TakeLoose` is queued, or the queue was full
+    /// and every job in it makes the writer take them.
+    asked: bool,
+    /// A session waits for room (`LooseFrames::room`).
+    waiting: bool,
+    /// When a session last had to wait, for a warning at most every `LOG_WAIT_WARN_EVERY`.
+    warned: Option<std::time::Instant>,
+    /// The writer has stopped and takes nothing more; frames logged now are not logged.
+    closed: bool,
+    /// Frames not logged because the writer had stopped.
+    lost: u64,
+}
+
+impl LooseFrames {
+    fn new() -> Arc<LooseFrames> {
+        Arc::new(LooseFrames { state: std::sync::Mutex::default(), room: tokio::sync::Notify::new() })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Loose> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Hands the frames waiting here to the writer in `taken` (an empty vector, swapped so that
+    /// neither is grown anew each time), and wakes the sessions waiting for room. With `close`
+    /// the writer takes them for the last time.
+    fn take(&self, taken: &mut Vec<FrameLog>, close: bool) {
+        let waiting = {
+            let mut loose = self.lock();
+            loose.closed |= close;
+            if loose.frames.is_empty() && !loose.waiting {
+                return;
+            }
+            std::mem::swap(&mut loose.frames, taken);
+            loose.bytes = 0;
+            loose.asked = false;
+            std::mem::take(&mut loose.waiting)
+        };
+        if waiting || close {
+            self.room.notify_waiters();
+        }
+    }
+
+    /// Waits until the loose frames are below `loose_full` again, or the writer has stopped.
+    async fn room(self: Arc<Self>) {
+        loop {
+            let room = self.room.notified();
+            tokio::pin!(room);
+            // Registered before the check, so that a take between the two still wakes it.
+            room.as_mut().enable();
+            {
+                let mut loose = self.lock();
+                if loose.closed || !loose_full(loose.frames.len(), loose.bytes) {
+                    return;
+                }
+                loose.waiting = true;
+                if loose.warned.is_none_or(|at| at.elapsed() >= LOG_WAIT_WARN_EVERY) {
+                    loose.warned = Some(std::time::Instant::now());
+                    tracing::warn!(
+                        frames = loose.frames.len(),
+                        "the message log is behind: stations wait for it before their next message is read"
+                    );
+                }
+            }
+            room.await;
+        }
+    }
+}
+
+/// Whether so many loose frames wait that the sessions logging more wait for room: two parts of
+/// the log, so that a writer that takes them as soon as they make one part (`Msg::TakeLoose`)
+/// never has a station wait, and memory stays bounded (64 MiB, and one message per station).
+fn loose_full(frames: usize, bytes: usize) -> bool {
+    frames >= 2 * LOG_MAX_FRAMES || bytes >= 2 * LOG_MAX_BYTES
+}
+
+/// At most one warning this often that stations wait for the message log.
+const LOG_WAIT_WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What `Store::log_frames` returns: ready at once while the log keeps up, else a wait for room
+/// (`LooseFrames`). Boxed only in that case, so that the future of every message, which holds
+/// this across its await, grows by two words and nothing is allocated per message.
+#[must_use = "the station's next message must wait until the log has room"]
+pub struct LogRoom(Option<Pin<Box<dyn Future<Output = ()> + Send>>>);
+
+impl Future for LogRoom {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match &mut self.get_mut().0 {
+            None => Poll::Ready(()),
+            Some(wait) => wait.as_mut().poll(cx),
+        }
+    }
+}
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -209,7 +320,7 @@ impl Store {
         migrate(&pool, backend).await?;
         let (jobs, rx) = mpsc::channel(options.queue_capacity);
         let metrics = Arc::new(StoreMetrics::default());
-        let loose = LooseFrames::default();
+        let loose = LooseFrames::new();
         let writer = spawn_writer(url, backend, rx, options, metrics.clone(), Arc::clone(&loose)).await?;
         Ok(Store { pool, backend, jobs, writer: Arc::new(Mutex::new(Some(writer))), metrics, loose })
     }
@@ -256,15 +367,37 @@ impl Store {
     }
 
     /// Queues frames for the message log without waiting for them to be written (see
-    /// `LooseFrames`); they reach it within `LOG_DELAY` or at the next `flush_log`.
-    pub fn log_frames(&self, mut log: Vec<FrameLog>) {
-        let mut loose = self.loose.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if loose.len() + log.len() > LOOSE_MAX_FRAMES {
+    /// `LooseFrames`); they reach it within `LOG_DELAY` or at the next `flush_log`. The frames
+    /// are kept whatever the returned `LogRoom` does; awaiting it holds the caller back while the
+    /// log is behind (two parts of the log wait), which is how a station that talks faster than
+    /// the log is written is made to wait rather than lose frames. Once the store is closed,
+    /// frames are not logged (a warning says so once).
+    pub fn log_frames(&self, mut log: Vec<FrameLog>) -> LogRoom {
+        let bytes = log.iter().map(|f| f.frame.len() + f.station_id.as_str().len()).sum::<usize>();
+        let mut loose = self.loose.lock();
+        if loose.closed {
+            let first = loose.lost == 0;
+            loose.lost += log.len() as u64;
             drop(loose);
-            tracing::warn!(frames = log.len(), "message log queue full or closed: frames not logged");
-            return;
+            if first {
+                tracing::warn!(frames = log.len(), "the store is closed: frames logged from now on are not kept");
+            }
+            return LogRoom(None);
         }
-        loose.append(&mut log);
+        loose.frames.append(&mut log);
+        loose.bytes += bytes;
+        if !log_part_full(loose.frames.len(), loose.bytes) {
+            return LogRoom(None);
+        }
+        let ask = !std::mem::replace(&mut loose.asked, true);
+        let full = loose_full(loose.frames.len(), loose.bytes);
+        drop(loose);
+        if ask {
+            // A full queue holds jobs, each of which has the writer take the loose frames; a
+            // closed one, a writer that takes them one last time as it stops.
+            let _ = self.jobs.try_send(Msg::TakeLoose);
+        }
+        LogRoom(full.then(|| Box::pin(Arc::clone(&self.loose).room()) as Pin<Box<dyn Future<Output = ()> + Send>>))
     }
 
     /// Waits until every frame queued so far is in the message log (readers of the log call it).
@@ -283,10 +416,21 @@ impl Store {
         self.pool.close().await;
     }
 
-    /// Deletes logged frames older than `max_age` and beyond `max_per_station` per station.
+    /// Deletes logged frames older than `max_age` and beyond `max_per_station` per station. It
+    /// reads the whole log: run it rarely, and `cap_messages` often.
     pub async fn prune_messages(&self, before: &str, max_per_station: i64) -> Result<(), StoreError> {
         self.flush_log().await?;
         self.apply(Op::PruneMessages { before: before.to_string(), max_per_station }, Vec::new()).await?;
+        Ok(())
+    }
+
+    /// Deletes each station's oldest frames beyond `max_per_station` (in whole blocks: a station
+    /// keeps up to one block more), among the frames written so far. The log's thread keeps each
+    /// station's count (`LogConn::held`), so this reads the log only for stations over the
+    /// limit, and there only the blocks it deletes (the first run after opening or after
+    /// `prune_messages` counts the log once).
+    pub async fn cap_messages(&self, max_per_station: i64) -> Result<(), StoreError> {
+        self.apply(Op::CapMessages { max_per_station }, Vec::new()).await?;
         Ok(())
     }
 }
@@ -362,7 +506,7 @@ async fn spawn_writer(
     rx: mpsc::Receiver<Msg>,
     options: StoreOptions,
     metrics: Arc<StoreMetrics>,
-    loose: LooseFrames,
+    loose: Arc<LooseFrames>,
 ) -> Result<oneshot::Receiver<()>, StoreError> {
     let (ready_tx, ready) = oneshot::channel();
     let (stopped_tx, stopped) = oneshot::channel::<()>();
@@ -458,7 +602,7 @@ struct Writer {
     log: Vec<FrameLog>,
     log_bytes: usize,
     log_since: Option<std::time::Instant>,
-    loose: LooseFrames,
+    loose: Arc<LooseFrames>,
     /// Which row each station's transaction id names, as this writer last wrote or read it.
     known_tx: ops::KnownTxRows,
     /// Swapped with `loose` when the writer takes its frames, so that neither vector is grown
@@ -589,6 +733,10 @@ struct LogConn {
     target: LogTarget,
     runtime: tokio::runtime::Runtime,
     packer: log_blocks::Packer,
+    /// How many frames each station has in the log, for `Op::CapMessages`: counted once (a pass
+    /// over the log), then kept by this thread, which alone writes the log, as it writes and
+    /// prunes. `None` until counted, and again after `PruneMessages` or a failure.
+    held: Option<HashMap<String, i64>>,
 }
 
 impl LogConn {
@@ -600,17 +748,53 @@ impl LogConn {
             ops::log_blocks(conn, &blocks).await?;
             conn.commit().await
         });
+        match (&result, &mut self.held) {
+            (Ok(()), Some(held)) => {
+                for block in &blocks {
+                    match held.get_mut(block.station_id) {
+                        Some(frames) => *frames += block.frames,
+                        None => {
+                            held.insert(block.station_id.to_string(), block.frames);
+                        }
+                    }
+                }
+            }
+            // A failed commit may have stored the blocks or not.
+            (Err(_), held) => *held = None,
+            (Ok(()), None) => {}
+        }
         self.recover_if(result)
     }
 
     fn apply(&mut self, op: &Op) -> Result<Outcome, StoreError> {
         let conn = &mut self.conn;
+        let held = &mut self.held;
         let result = self.runtime.block_on(async {
+            if let Op::CapMessages { max_per_station } = op {
+                let counted = match held.take() {
+                    Some(counted) => counted,
+                    None => ops::count_log(conn).await?,
+                };
+                let held = held.insert(counted);
+                let over = held.values().any(|frames| frames > max_per_station);
+                if over {
+                    conn.begin().await?;
+                    // Counts taken off before the commit are thrown away if it fails (below).
+                    ops::cap_log(conn, held, *max_per_station).await?;
+                    conn.commit().await?;
+                }
+                return Ok(Outcome::Done);
+            }
+            // Pruning by age and count, which touches no transaction; the counts are taken
+            // afresh at the next `CapMessages`.
+            *held = None;
             conn.begin().await?;
-            // Pruning, the only work it is given, touches no transaction.
             let outcome = ops::apply(conn, &mut ops::KnownTxRows::default(), op).await?;
             conn.commit().await.map(|()| outcome)
         });
+        if result.is_err() {
+            self.held = None;
+        }
         self.recover_if(result)
     }
 
@@ -648,7 +832,7 @@ impl LogWriter {
                 let mut log = match target.open(&runtime) {
                     Ok(conn) => {
                         let _ = ready_tx.send(Ok(()));
-                        LogConn { conn, target, runtime, packer: log_blocks::Packer::default() }
+                        LogConn { conn, target, runtime, packer: log_blocks::Packer::default(), held: None }
                     }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
@@ -971,7 +1155,7 @@ impl Writer {
                 match msg {
                     Msg::Job(job) => match job.op {
                         // Pruning the log is the log thread's work, answered there.
-                        op @ Op::PruneMessages { .. } => {
+                        op @ (Op::PruneMessages { .. } | Op::CapMessages { .. }) => {
                             let mut frames = job.log;
                             self.keep_frames(&mut frames);
                             let sent = self.log_writer.work.send(LogWork::Apply(Box::new(op), job.reply));
@@ -982,6 +1166,9 @@ impl Writer {
                         op => batch.push(Job { op, log: job.log, reply: job.reply }),
                     },
                     Msg::FlushLog(done) => flushes.push(done),
+                    // Kept now, flushed below once they make a part (`log_part_full`). No
+                    // station's later frame is in this batch's jobs yet (`LooseFrames`).
+                    Msg::TakeLoose => self.take_loose_frames(),
                     Msg::Shutdown => shutting_down = true,
                 }
                 // What is queued now, and no more: a batch that waited for more writes (300 µs
@@ -1024,9 +1211,11 @@ impl Writer {
                     }
                 }
                 Msg::FlushLog(done) => drop(done),
-                Msg::Shutdown => {}
+                Msg::TakeLoose | Msg::Shutdown => {}
             }
         }
+        // The last loose frames, and the sessions still waiting for room let go.
+        self.take_loose(true);
         self.flush_log(Vec::new());
         if let db::Conn::Postgres(pg) = std::mem::replace(&mut self.conn, db::Conn::Closed) {
             pg.close().await;
@@ -1041,14 +1230,13 @@ impl Writer {
 
     /// Takes the frames logged without a write (`LooseFrames`).
     fn take_loose_frames(&mut self) {
-        {
-            let mut loose = self.loose.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if loose.is_empty() {
-                return;
-            }
-            std::mem::swap(&mut *loose, &mut self.loose_taken);
-        }
+        self.take_loose(false);
+    }
+
+    /// With `close`, for the last time: frames logged later are not kept.
+    fn take_loose(&mut self, close: bool) {
         let mut taken = std::mem::take(&mut self.loose_taken);
+        self.loose.take(&mut taken, close);
         self.keep(&mut taken);
         self.loose_taken = taken;
     }
@@ -1214,24 +1402,54 @@ impl Writer {
 mod tests {
     use super::*;
 
-    /// Frames logged once the writer is gone wait for no one: at most `LOOSE_MAX_FRAMES` of them.
-    #[tokio::test]
-    async fn loose_frames_are_bounded_when_no_writer_takes_them() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store =
-            Store::open(&dir.path().join("l.db").display().to_string(), StoreOptions::default()).await.expect("open");
-        store.close().await;
-        let frame = || FrameLog {
+    fn loose_frame() -> FrameLog {
+        FrameLog {
             station_id: csms_core::station::StationId::parse("A").expect("id"),
             direction: "out",
             at: chrono::Utc::now(),
             frame: "[3,\"1\",{}]".to_string(),
-        };
-        for _ in 0..(LOOSE_MAX_FRAMES / 100 + 10) {
-            store.log_frames((0..100).map(|_| frame()).collect());
         }
-        let waiting = store.loose.lock().expect("not poisoned").len();
-        assert_eq!(waiting, LOOSE_MAX_FRAMES / 100 * 100, "whole calls kept up to the bound, none after");
+    }
+
+    /// Once the writer has stopped nothing takes loose frames: they are not kept, and no one
+    /// waits for room that will never come.
+    #[tokio::test]
+    async fn frames_logged_after_close_are_not_kept_and_wait_for_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store =
+            Store::open(&dir.path().join("l.db").display().to_string(), StoreOptions::default()).await.expect("open");
+        store.close().await;
+        let calls = 2 * LOG_MAX_FRAMES / 100 + 10;
+        for _ in 0..calls {
+            store.log_frames((0..100).map(|_| loose_frame()).collect()).await;
+        }
+        let loose = store.loose.lock();
+        assert!(loose.frames.is_empty(), "{}", loose.frames.len());
+        assert_eq!(loose.lost, calls as u64 * 100);
+    }
+
+    /// A session that finds two parts of loose frames waiting waits until the writer takes
+    /// them, and not for longer.
+    #[tokio::test]
+    async fn a_session_waits_for_room_until_the_writer_takes_the_loose_frames() {
+        let loose = LooseFrames::new();
+        let mut room = Box::pin(Arc::clone(&loose).room());
+        fn poll(room: &mut Pin<Box<impl Future<Output = ()>>>) -> Poll<()> {
+            room.as_mut().poll(&mut Context::from_waker(std::task::Waker::noop()))
+        }
+        assert!(poll(&mut room).is_ready(), "room while the log keeps up");
+        loose.lock().frames = (0..2 * LOG_MAX_FRAMES - 1).map(|_| loose_frame()).collect();
+        let mut room = Box::pin(Arc::clone(&loose).room());
+        assert!(poll(&mut room).is_ready(), "room below two parts");
+        loose.lock().frames.push(loose_frame());
+        let mut room = Box::pin(Arc::clone(&loose).room());
+        assert!(poll(&mut room).is_pending(), "two parts wait: no room");
+        assert!(poll(&mut room).is_pending(), "still none");
+        let mut taken = Vec::new();
+        loose.take(&mut taken, false);
+        assert_eq!(taken.len(), 2 * LOG_MAX_FRAMES);
+        // A guard against a lost wake-up, not a wait for something to happen.
+        tokio::time::timeout(std::time::Duration::from_secs(10), room).await.expect("room once the frames are taken");
     }
 
     #[test]

@@ -435,6 +435,12 @@ pub enum Op {
         before: String,
         max_per_station: i64,
     },
+    /// Each station's log cut to its newest `max_per_station` frames and at most one block more
+    /// (`cap_log`): cheap enough to run every few seconds, where `PruneMessages` reads the whole
+    /// log.
+    CapMessages {
+        max_per_station: i64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -923,7 +929,73 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
             .await?;
             Ok(Outcome::Done)
         }
+        // The log's thread keeps the counts between runs (`LogConn`); counted afresh here.
+        Op::CapMessages { max_per_station } => {
+            let mut held = count_log(conn).await?;
+            cap_log(conn, &mut held, *max_per_station).await?;
+            Ok(Outcome::Done)
+        }
     }
+}
+
+/// How many frames each station has in the message log (one pass over the log).
+pub(crate) async fn count_log(conn: &mut Conn) -> Result<HashMap<String, i64>, StoreError> {
+    let rows =
+        query("SELECT station_id, CAST(SUM(frames) AS BIGINT) AS frames FROM message_blocks GROUP BY station_id")
+            .fetch_all(conn)
+            .await?;
+    rows.iter().map(|row| Ok((row.try_get("station_id")?, row.try_get("frames")?))).collect()
+}
+
+/// Removes the oldest blocks of every station that `held` (its frames in the log) puts over
+/// `max_per_station`, and takes their frames off its count. A block goes once the station has
+/// `max_per_station` frames newer than it, as in `PruneMessages`: those whose frames, counted
+/// from the oldest, add up to no more than the station's excess. Only the blocks that go and the
+/// one after them are read, so the work follows what was written since the last run, not the
+/// size of the log, and a station under the limit costs nothing.
+pub(crate) async fn cap_log(
+    conn: &mut Conn,
+    held: &mut HashMap<String, i64>,
+    max_per_station: i64,
+) -> Result<(), StoreError> {
+    const READ: i64 = 256;
+    let over: Vec<(String, i64)> =
+        held.iter().filter(|(_, frames)| **frames > max_per_station).map(|(s, frames)| (s.clone(), *frames)).collect();
+    for (station, frames) in over {
+        let excess = frames - max_per_station;
+        let (mut removed, mut last) = (0, None);
+        'read: loop {
+            let rows =
+                query("SELECT id, frames FROM message_blocks WHERE station_id = $1 AND id > $2 ORDER BY id LIMIT $3")
+                    .bind(station.as_str())
+                    .bind(last.unwrap_or(i64::MIN))
+                    .bind(READ)
+                    .fetch_all(&mut *conn)
+                    .await?;
+            for row in &rows {
+                let block_frames: i64 = row.try_get("frames")?;
+                if removed + block_frames > excess {
+                    break 'read;
+                }
+                removed += block_frames;
+                last = Some(row.try_get("id")?);
+            }
+            if (rows.len() as i64) < READ {
+                break;
+            }
+        }
+        if let Some(last) = last {
+            query("DELETE FROM message_blocks WHERE station_id = $1 AND id <= $2")
+                .bind(station.as_str())
+                .bind(last)
+                .execute(&mut *conn)
+                .await?;
+        }
+        if let Some(frames) = held.get_mut(&station) {
+            *frames -= removed;
+        }
+    }
+    Ok(())
 }
 
 async fn boot(

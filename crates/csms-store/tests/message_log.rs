@@ -59,6 +59,171 @@ async fn pruning_applies_age_and_per_station_limits() {
     store.close().await;
 }
 
+/// Issue 23, at the store: a station's frames logged without a write, in and out, as a
+/// Heartbeat's are, 100,000 of them handed over far faster than the writer's round
+/// (`LOG_DELAY`), while another station's are logged too. Each caller awaits the room it is
+/// given (as a session does before it reads the station's next message): every frame is
+/// logged, each station's in order. Before back-pressure, frames beyond 32,768 waiting were
+/// dropped, the other station's among them.
+async fn a_burst_of_loose_frames_is_logged_whole(store: Store) {
+    const BURST: usize = 50_000;
+    const OTHER: usize = 2_000;
+    let other = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for i in 0..OTHER {
+                store.log_frames(vec![frame("B", 1, &format!("b{i}"))]).await;
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    for i in 0..BURST {
+        store.log_frames(vec![frame("A", 1, &format!("in{i}")), frame("A", 1, &format!("out{i}"))]).await;
+    }
+    other.await.expect("the other station");
+    let mut a = frames_of(&store, "A", 3 * BURST as i64).await;
+    a.reverse();
+    let expected: Vec<String> = (0..BURST).flat_map(|i| [format!("in{i}"), format!("out{i}")]).collect();
+    assert_eq!(a.len(), expected.len(), "every frame of the burst");
+    assert!(a == expected, "the burst in order");
+    let mut b = frames_of(&store, "B", 2 * OTHER as i64).await;
+    b.reverse();
+    assert_eq!(b, (0..OTHER).map(|i| format!("b{i}")).collect::<Vec<_>>(), "every frame of the other station");
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_loose_frames_is_logged_whole_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    a_burst_of_loose_frames_is_logged_whole(open_in(&dir, "burst.db").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_loose_frames_is_logged_whole_postgres() {
+    let Some((mut admin, tag, url)) = common::pg_schema("a_burst_of_loose_frames_is_logged_whole_postgres").await
+    else {
+        return;
+    };
+    a_burst_of_loose_frames_is_logged_whole(Store::open(&url, StoreOptions::default()).await.expect("open")).await;
+    common::drop_schema(&mut admin, &tag).await;
+}
+
+/// Whether `future` finishes when polled once, without waiting.
+fn ready_now<F: std::future::Future + Unpin>(future: &mut F) -> bool {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    std::pin::Pin::new(future).poll(&mut cx).is_ready()
+}
+
+/// The back-pressure itself: while the writer is held up (a PostgreSQL lock on the table a write
+/// needs), loose frames pile up; once two parts' worth wait, whoever logs more is handed a future
+/// that does not finish until the writer has taken them, and then does. Nothing is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_up_writer_holds_back_whoever_logs_more_postgres() {
+    const PART: usize = 32 * 1024;
+    let Some((mut admin, tag, url)) = common::pg_schema("a_held_up_writer_holds_back_whoever_logs_more_postgres").await
+    else {
+        return;
+    };
+    let store = Store::open(&url, StoreOptions::default()).await.expect("open");
+    let mut locker = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.expect("connection");
+    let mut lock = sqlx::Connection::begin(&mut locker).await.expect("begin");
+    sqlx::query("LOCK TABLE id_tokens IN ACCESS EXCLUSIVE MODE").execute(&mut *lock).await.expect("locked");
+    let record = csms_core::authorization::IdTokenRecord {
+        id_token: "HELD".to_string(),
+        status: csms_core::authorization::TokenStatus::Accepted,
+        expiry: None,
+        parent_id_token: None,
+    };
+    let held = tokio::spawn(store.apply(Op::UpsertIdToken { record, now: chrono::Utc::now() }, Vec::new()));
+    // The writer is in that write, waiting for the lock, once PostgreSQL says so.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+        )
+        .bind(&tag)
+        .fetch_one(&mut admin)
+        .await
+        .expect("activity");
+        if waiting > 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the writer never waited for the lock");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    for i in 0..2 * PART - 1 {
+        let mut room = store.log_frames(vec![frame("A", 1, &format!("f{i}"))]);
+        assert!(ready_now(&mut room), "room below two parts ({i})");
+    }
+    let mut room = store.log_frames(vec![frame("A", 1, "last")]);
+    assert!(!ready_now(&mut room), "two parts wait: no room while the writer is held up");
+    assert!(!ready_now(&mut room), "still none");
+    lock.commit().await.expect("lock released");
+    tokio::time::timeout(std::time::Duration::from_secs(30), room).await.expect("room once the writer takes them");
+    held.await.expect("joined").expect("the held write went through");
+    let logged = frames_of(&store, "A", 3 * PART as i64).await;
+    assert_eq!(logged.len(), 2 * PART, "every frame");
+    assert_eq!(logged[0], "last");
+    store.close().await;
+    drop(locker);
+    common::drop_schema(&mut admin, &tag).await;
+}
+
+/// `cap_messages` holds each station to its newest N frames (and at most one block more) from
+/// counts the log's thread keeps: right after the first count, after more frames were written,
+/// and after `prune_messages` had the counts taken again. A station under the limit keeps all.
+async fn capping_holds_each_station_to_its_count(store: Store) {
+    let part = |part: usize, station: &'static str, frames: usize| {
+        (0..frames).map(move |i| frame(station, 1, &format!("{}{part}.{i}", station.to_lowercase())))
+    };
+    // Newest first, as `frames_of` reads them.
+    let newest = |parts: std::ops::Range<usize>| -> Vec<String> {
+        parts.rev().flat_map(|p| (0..10).rev().map(move |i| format!("a{p}.{i}"))).collect()
+    };
+    // A part of the log each, so that A has ten blocks of ten frames.
+    for p in 0..10 {
+        store.apply(Op::Nothing, part(p, "A", 10).collect()).await.expect("stored");
+        store.flush_log().await.expect("flushed");
+    }
+    store.apply(Op::Nothing, part(0, "B", 5).collect()).await.expect("stored");
+    store.flush_log().await.expect("flushed");
+
+    store.cap_messages(35).await.expect("capped");
+    // Blocks with 0, 10, 20 and 30 newer frames stay; the one with 40 goes.
+    assert_eq!(frames_of(&store, "A", 1000).await, newest(6..10), "newest 35 and the rest of their block");
+    assert_eq!(frames_of(&store, "B", 1000).await.len(), 5, "under the limit: untouched");
+
+    for p in 10..13 {
+        store.apply(Op::Nothing, part(p, "A", 10).collect()).await.expect("stored");
+        store.flush_log().await.expect("flushed");
+    }
+    store.cap_messages(35).await.expect("capped");
+    assert_eq!(frames_of(&store, "A", 1000).await, newest(9..13), "the counts followed the frames written since");
+
+    // Nothing is old enough to go; the counts are taken afresh at the next cap.
+    store.prune_messages("2026-01-01T00:00:00.000Z", 1000).await.expect("pruned");
+    store.cap_messages(20).await.expect("capped");
+    assert_eq!(frames_of(&store, "A", 1000).await, newest(11..13));
+    assert_eq!(frames_of(&store, "B", 1000).await.len(), 5);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn capping_holds_each_station_to_its_count_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    capping_holds_each_station_to_its_count(open_in(&dir, "cap.db").await).await;
+}
+
+#[tokio::test]
+async fn capping_holds_each_station_to_its_count_postgres() {
+    let Some((mut admin, tag, url)) = common::pg_schema("capping_holds_each_station_to_its_count_postgres").await
+    else {
+        return;
+    };
+    capping_holds_each_station_to_its_count(Store::open(&url, StoreOptions::default()).await.expect("open")).await;
+    common::drop_schema(&mut admin, &tag).await;
+}
+
 /// `Store::apply` queues its job when called; a job that finds the queue full waits in its
 /// future for room. Every one of many writes racing for a queue of one is applied.
 #[tokio::test]
@@ -97,7 +262,7 @@ async fn frames_reach_the_log_within_its_delay_without_a_reader_asking() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("d.db").display().to_string();
     let store = Store::open(&path, StoreOptions::default()).await.expect("open");
-    store.log_frames(vec![frame("A", 1, "queued")]);
+    store.log_frames(vec![frame("A", 1, "queued")]).await;
     let count = || -> i64 {
         let conn = rusqlite::Connection::open(csms_store::message_log_path(&path)).expect("reader");
         conn.query_row("SELECT count(*) FROM message_blocks", [], |r| r.get(0)).expect("count")
@@ -119,8 +284,8 @@ async fn frames_logged_without_a_write_keep_their_place() {
     let mut expected = Vec::new();
     for i in 0..50 {
         store.apply(Op::Nothing, vec![frame("A", 1, &format!("call{i}"))]).await.expect("stored");
-        store.log_frames(vec![frame("A", 1, &format!("answer{i}"))]);
-        store.log_frames(vec![frame("B", 1, &format!("b{i}"))]);
+        store.log_frames(vec![frame("A", 1, &format!("answer{i}"))]).await;
+        store.log_frames(vec![frame("B", 1, &format!("b{i}"))]).await;
         expected.extend([format!("call{i}"), format!("answer{i}")]);
         if i % 20 == 0 {
             store.flush_log().await.expect("flushed");

@@ -21,6 +21,7 @@ pub struct FileConfig {
     pub max_message_bytes: Option<usize>,
     pub message_log_retention_days: Option<u64>,
     pub message_log_max_per_station: Option<i64>,
+    pub message_log_cap_every_secs: Option<u64>,
 }
 
 pub const DEFAULT_CONFIG: &str = r#"# Ström configuration. Every setting may be left out; the values shown are the defaults.
@@ -50,9 +51,12 @@ ping_interval_secs = 60
 max_message_bytes = 65536
 
 # The message log keeps every frame for this many days, and at most this many per station
-# (pruned in whole blocks: a station may keep up to 1,024 frames more).
+# (pruned in whole blocks: a station may keep up to 1,024 frames more). Frames past their age
+# go once an hour; a station's beyond its count within this many seconds of being written
+# (only stations over the count cost any work).
 message_log_retention_days = 7
 message_log_max_per_station = 100000
+message_log_cap_every_secs = 30
 "#;
 
 /// The validated configuration `strom serve` runs with.
@@ -63,6 +67,8 @@ pub struct Config {
     pub gateway: csms_gateway::GatewayConfig,
     pub message_log_retention: Duration,
     pub message_log_max_per_station: i64,
+    /// How often each station's frames are held to `message_log_max_per_station`.
+    pub message_log_cap_every: Duration,
 }
 
 pub fn load_file(path: Option<&Path>) -> Result<FileConfig> {
@@ -119,6 +125,7 @@ pub fn resolve(file: FileConfig, overrides: Overrides) -> Result<Config> {
         gateway,
         message_log_retention: Duration::from_secs(86_400 * file.message_log_retention_days.unwrap_or(7).max(1)),
         message_log_max_per_station: max_per_station,
+        message_log_cap_every: secs(file.message_log_cap_every_secs, 30, "message_log_cap_every_secs")?,
     })
 }
 

@@ -86,18 +86,32 @@ fn wait_for_signal(shutdown: CancellationToken) -> impl std::future::Future<Outp
     }
 }
 
+/// Prunes the message log: by age (and count) once an hour, a pass over the whole log; and in
+/// between, every `message_log_cap_every` (30 s by default), each station over its count
+/// (`Store::cap_messages`, which costs nothing for stations under it), so that a station that
+/// talks a lot is held to its count within a minute of writing rather than an hour.
 async fn prune_message_log(store: Store, clock: Arc<dyn Clock>, config: Config, shutdown: CancellationToken) {
-    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+    const FULL_EVERY: Duration = Duration::from_secs(3600);
+    let Ok(retention) = chrono::Duration::from_std(config.message_log_retention) else {
+        return;
+    };
+    let mut every = tokio::time::interval(config.message_log_cap_every);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_full: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = every_hour.tick() => {}
+            _ = every.tick() => {}
         }
-        let Ok(retention) = chrono::Duration::from_std(config.message_log_retention) else {
-            return;
+        let max = config.message_log_max_per_station;
+        let pruned = if last_full.is_none_or(|at| at.elapsed() >= FULL_EVERY) {
+            last_full = Some(tokio::time::Instant::now());
+            let before = format_timestamp(&(clock.now() - retention));
+            store.prune_messages(&before, max).await
+        } else {
+            store.cap_messages(max).await
         };
-        let before = format_timestamp(&(clock.now() - retention));
-        if let Err(e) = store.prune_messages(&before, config.message_log_max_per_station).await {
+        if let Err(e) = pruned {
             tracing::warn!(error = %e, "pruning the message log failed");
         }
     }
