@@ -130,6 +130,7 @@ async fn a_held_up_writer_holds_back_whoever_logs_more_postgres() {
     sqlx::query("LOCK TABLE id_tokens IN ACCESS EXCLUSIVE MODE").execute(&mut *lock).await.expect("locked");
     let record = csms_core::authorization::IdTokenRecord {
         id_token: "HELD".to_string(),
+        token_type: None,
         status: csms_core::authorization::TokenStatus::Accepted,
         expiry: None,
         parent_id_token: None,

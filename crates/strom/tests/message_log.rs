@@ -14,18 +14,12 @@ both_backends!(a_burst_of_pipelined_heartbeats_is_logged_whole, a_station_over_i
 
 /// Every frame the log holds for `station`, oldest first, read page by page through the API.
 async fn logged(server: &Server, station: &str) -> Vec<Value> {
-    let mut frames = Vec::new();
-    let mut before: Option<i64> = None;
-    loop {
-        let page = match before {
-            None => server.get(&format!("/api/v1/stations/{station}/messages?limit=1000")).await,
-            Some(id) => server.get(&format!("/api/v1/stations/{station}/messages?limit=1000&before={id}")).await,
-        };
-        let page = page.as_array().expect("an array").clone();
-        let Some(last) = page.last() else { break };
-        before = Some(last["id"].as_i64().expect("an id"));
-        frames.extend(page);
-    }
+    let mut frames = server
+        .items(&format!("/api/v1/stations/{station}/messages?limit=1000"))
+        .await
+        .as_array()
+        .expect("an array")
+        .clone();
     frames.reverse();
     frames
 }
