@@ -9,6 +9,7 @@ pub mod availability;
 pub mod clock;
 pub mod faults;
 pub mod metering;
+pub mod notifications;
 pub mod station;
 pub mod transactions;
 

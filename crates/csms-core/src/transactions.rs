@@ -103,6 +103,25 @@ pub fn energy(meter_start_wh: f64, meter_stop_wh: f64, registers: &[f64]) -> (Op
     (energy, flags)
 }
 
+/// The kind of a 2.0.1 TransactionEvent (OCPP 2.0.1 TransactionEventEnumType).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxEventType {
+    Started,
+    Updated,
+    Ended,
+}
+
+impl TxEventType {
+    /// The 2.0.1 spelling, as `transaction_events.event_type` stores it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TxEventType::Started => "Started",
+            TxEventType::Updated => "Updated",
+            TxEventType::Ended => "Ended",
+        }
+    }
+}
+
 /// How a 2.0.1 TransactionEvent relates to what is stored under its transactionId.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventMatch {

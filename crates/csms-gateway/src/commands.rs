@@ -5,6 +5,7 @@
 use crate::local_list::ListUpdate;
 use crate::registry::{CallError, CallReply};
 use crate::Gateway;
+use csms_core::notifications::CommandStatus;
 use csms_core::station::StationId;
 use csms_store::{Op, Outcome, StoreError};
 use ocpp::{Initiator, OcppVersion};
@@ -196,23 +197,27 @@ impl Gateway {
         };
         let (status, reply, error) = match result {
             Ok(CallReply::Result(payload)) => match action.check_response(&payload) {
-                Ok(()) => ("Answered", Ok(CommandReply::Result(payload)), None),
+                Ok(()) => (CommandStatus::Answered, Ok(CommandReply::Result(payload)), None),
                 Err(message) => {
                     let reply = CommandReply::InvalidResult { payload, message: message.clone() };
-                    ("InvalidResponse", Ok(reply), Some((None, message)))
+                    (CommandStatus::InvalidResponse, Ok(reply), Some((None, message)))
                 }
             },
             Ok(CallReply::Error { code, description }) => {
                 let error = Some((Some(code.clone()), description.clone()));
-                ("CallError", Ok(CommandReply::CallError { code, description }), error)
+                (CommandStatus::CallError, Ok(CommandReply::CallError { code, description }), error)
             }
             Ok(CallReply::Malformed { frame, message }) => {
                 let error = Some((None, format!("malformed answer: {message}")));
-                ("InvalidResponse", Ok(CommandReply::MalformedAnswer { frame, message }), error)
+                (CommandStatus::InvalidResponse, Ok(CommandReply::MalformedAnswer { frame, message }), error)
             }
-            Err(CallError::Offline) => ("Offline", Err(CommandError::Offline { command_id }), None),
-            Err(CallError::Timeout(timeout)) => ("Timeout", Err(CommandError::Timeout { command_id, timeout }), None),
-            Err(CallError::Disconnected) => ("Disconnected", Err(CommandError::Disconnected { command_id }), None),
+            Err(CallError::Offline) => (CommandStatus::Offline, Err(CommandError::Offline { command_id }), None),
+            Err(CallError::Timeout(timeout)) => {
+                (CommandStatus::Timeout, Err(CommandError::Timeout { command_id, timeout }), None)
+            }
+            Err(CallError::Disconnected) => {
+                (CommandStatus::Disconnected, Err(CommandError::Disconnected { command_id }), None)
+            }
         };
         let response = match &reply {
             Ok(CommandReply::Result(p))
@@ -229,11 +234,11 @@ impl Gateway {
         let finished =
             Op::CommandFinished { command_id, status, response, error_code, error_description, at: self.clock.now() };
         self.store.apply(finished, Vec::new()).await?;
-        tracing::info!(station, action = action.name(), command_id, status, "command");
-        self.metrics.commands.inc(&[("action", action.name()), ("status", status)]);
-        let result = if status == "Answered" { "ok" } else { "error" };
+        tracing::info!(station, action = action.name(), command_id, status = status.as_str(), "command");
+        self.metrics.commands.inc(&[("action", action.name()), ("status", status.as_str())]);
+        let result = if status == CommandStatus::Answered { "ok" } else { "error" };
         self.metrics.messages.inc(&[("direction", "out"), ("action", action.name()), ("result", result)]);
-        if status != "Offline" {
+        if status != CommandStatus::Offline {
             self.metrics.command_seconds.observe_duration(sent_at.elapsed());
         }
         reply.map(|reply| CommandOutcome { command_id, reply })

@@ -5,6 +5,7 @@
 
 use crate::local_list::{version_reported, ListUpdate};
 use crate::v201::location;
+use csms_core::notifications::TransferKind;
 use csms_core::station::StationId;
 use csms_core::Timestamp;
 use csms_store::{ChargingProfileRecord, ConfigurationKey, Op, Reservation};
@@ -106,22 +107,22 @@ pub(crate) fn v16(
             }
         }
         (Request::UpdateFirmware(req), Response::UpdateFirmware(_)) => {
-            vec![transfer(station, "firmware", None, req.location, None, now)]
+            vec![transfer(station, TransferKind::Firmware, None, req.location, None, now)]
         }
         (Request::SignedUpdateFirmware(req), Response::SignedUpdateFirmware(res))
             if res.status == ocpp::v16::UpdateFirmwareStatusEnum::Accepted =>
         {
-            vec![transfer(station, "firmware", Some(req.request_id), req.firmware.location, None, now)]
+            vec![transfer(station, TransferKind::Firmware, Some(req.request_id), req.firmware.location, None, now)]
         }
         (Request::GetDiagnostics(req), Response::GetDiagnostics(res)) => {
             // No fileName: the station has nothing to upload (OCPP 1.6 §6.25).
             match res.file_name {
-                Some(name) => vec![transfer(station, "diagnostics", None, req.location, Some(name), now)],
+                Some(name) => vec![transfer(station, TransferKind::Diagnostics, None, req.location, Some(name), now)],
                 None => Vec::new(),
             }
         }
         (Request::GetLog(req), Response::GetLog(res)) if res.status != ocpp::v16::LogStatusEnum::Rejected => {
-            vec![transfer(station, "log", Some(req.request_id), req.log.remote_location, res.filename, now)]
+            vec![transfer(station, TransferKind::Log, Some(req.request_id), req.log.remote_location, res.filename, now)]
         }
         (Request::SendLocalList(req), Response::SendLocalList(res))
             if res.status == ocpp::v16::SendLocalListResponseStatus::Accepted =>
@@ -245,10 +246,10 @@ pub(crate) fn v201(
                 UpdateFirmwareStatusEnum::Accepted | UpdateFirmwareStatusEnum::AcceptedCanceled
             ) =>
         {
-            vec![transfer(station, "firmware", Some(req.request_id), req.firmware.location, None, now)]
+            vec![transfer(station, TransferKind::Firmware, Some(req.request_id), req.firmware.location, None, now)]
         }
         (Request::GetLog(req), Response::GetLog(res)) if res.status != LogStatusEnum::Rejected => {
-            vec![transfer(station, "log", Some(req.request_id), req.log.remote_location, res.filename, now)]
+            vec![transfer(station, TransferKind::Log, Some(req.request_id), req.log.remote_location, res.filename, now)]
         }
         (Request::SendLocalList(req), Response::SendLocalList(res))
             if res.status == SendLocalListStatusEnum::Accepted =>
@@ -264,7 +265,7 @@ pub(crate) fn v201(
 
 fn transfer(
     station: StationId,
-    kind: &'static str,
+    kind: TransferKind,
     request_id: Option<i64>,
     location: String,
     file_name: Option<String>,

@@ -6,6 +6,7 @@ use crate::errors::CallFailure;
 use crate::registry::{CallReply, OutboundCall, SessionInfo};
 use crate::{v16, v201, Gateway};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use csms_core::notifications::StationEventKind;
 use csms_core::station::{RegistrationStatus, StationId};
 use csms_store::{FrameLog, Op};
 use futures_util::{FutureExt, StreamExt};
@@ -127,7 +128,7 @@ impl Session {
     pub(crate) fn event(
         &self,
         log: &mut Option<FrameLog>,
-        kind: &'static str,
+        kind: StationEventKind,
         status: Option<String>,
         request_id: Option<i64>,
         detail: Option<String>,
@@ -143,7 +144,7 @@ impl Session {
     pub(crate) fn evse_event(
         &self,
         log: &mut Option<FrameLog>,
-        kind: &'static str,
+        kind: StationEventKind,
         status: Option<String>,
         evse_id: Option<i64>,
         detail: Option<String>,

@@ -7,6 +7,7 @@ use crate::errors::CallFailure;
 use crate::session::Session;
 use csms_core::authorization::{AuthDecision, AuthStatus};
 use csms_core::metering::{self, Reading};
+use csms_core::notifications::StationEventKind;
 use csms_core::station::{BootInfo, RegistrationStatus};
 use csms_store::{FrameLog, Op, Outcome, StartTx, StationStatusReport, StopTx};
 use ocpp::v16::*;
@@ -155,7 +156,7 @@ async fn respond(
             // Ström implements no vendor extensions yet: every vendor is unknown, which is an
             // answer, never a CALLERROR (OCTT TC_064). The data is kept for the operator.
             let detail = serde_json::json!({"vendorId": req.vendor_id, "messageId": req.message_id, "data": req.data});
-            session.event(log, "DataTransfer", None, None, Some(detail.to_string()), now).await?;
+            session.event(log, StationEventKind::DataTransfer, None, None, Some(detail.to_string()), now).await?;
             Response::DataTransfer(DataTransferResponse {
                 status: DataTransferResponseStatus::UnknownVendorId,
                 data: None,
@@ -163,34 +164,42 @@ async fn respond(
         }
         Request::DiagnosticsStatusNotification(req) => {
             let status = req.status.as_str().to_string();
-            session.event(log, "DiagnosticsStatusNotification", Some(status), None, None, now).await?;
+            session.event(log, StationEventKind::DiagnosticsStatusNotification, Some(status), None, None, now).await?;
             Response::DiagnosticsStatusNotification(DiagnosticsStatusNotificationResponse {})
         }
         Request::FirmwareStatusNotification(req) => {
             let status = req.status.as_str().to_string();
-            session.event(log, "FirmwareStatusNotification", Some(status), None, None, now).await?;
+            session.event(log, StationEventKind::FirmwareStatusNotification, Some(status), None, None, now).await?;
             Response::FirmwareStatusNotification(FirmwareStatusNotificationResponse {})
         }
         Request::SignedFirmwareStatusNotification(req) => {
             let status = req.status.as_str().to_string();
-            session.event(log, "SignedFirmwareStatusNotification", Some(status), req.request_id, None, now).await?;
+            session
+                .event(log, StationEventKind::SignedFirmwareStatusNotification, Some(status), req.request_id, None, now)
+                .await?;
             Response::SignedFirmwareStatusNotification(SignedFirmwareStatusNotificationResponse {})
         }
         Request::LogStatusNotification(req) => {
             let status = req.status.as_str().to_string();
-            session.event(log, "LogStatusNotification", Some(status), req.request_id, None, now).await?;
+            session
+                .event(log, StationEventKind::LogStatusNotification, Some(status), req.request_id, None, now)
+                .await?;
             Response::LogStatusNotification(LogStatusNotificationResponse {})
         }
         Request::SecurityEventNotification(req) => {
             tracing::info!(station = %session.station, event = req.r#type, "security event");
             let at = req.timestamp.0;
-            session.event(log, "SecurityEventNotification", Some(req.r#type), None, req.tech_info, at).await?;
+            session
+                .event(log, StationEventKind::SecurityEventNotification, Some(req.r#type), None, req.tech_info, at)
+                .await?;
             Response::SecurityEventNotification(SecurityEventNotificationResponse {})
         }
         Request::SignCertificate(req) => {
             // The CSR is kept; Ström cannot sign certificates yet, so it says Rejected rather
             // than promise a CertificateSigned that would never come.
-            session.event(log, "SignCertificate", Some("Rejected".into()), None, Some(req.csr), now).await?;
+            session
+                .event(log, StationEventKind::SignCertificate, Some("Rejected".into()), None, Some(req.csr), now)
+                .await?;
             Response::SignCertificate(SignCertificateResponse { status: GenericStatusEnum::Rejected })
         }
         // The remaining actions are sent by the CSMS; `handle` refused them already.

@@ -6,7 +6,9 @@ use crate::errors::CallFailure;
 use crate::session::Session;
 use csms_core::authorization::{AuthDecision, AuthStatus, TokenType};
 use csms_core::metering::{self, Reading};
+use csms_core::notifications::StationEventKind;
 use csms_core::station::{BootInfo, RegistrationStatus, StationId};
+use csms_core::transactions::TxEventType;
 use csms_store::{
     DeviceEvent, DeviceVariable, FrameLog, MonitorReport, Op, Outcome, StationStatusReport, TxEvent, VariableAttribute,
     VariableCharacteristics, VariableReport,
@@ -60,7 +62,11 @@ fn tx_event(req: TransactionEventRequest, station: StationId, now: csms_core::Ti
     TxEvent {
         station,
         station_tx_id: info.transaction_id,
-        event_type: req.event_type.as_str(),
+        event_type: match req.event_type {
+            TransactionEventEnum::Started => TxEventType::Started,
+            TransactionEventEnum::Updated => TxEventType::Updated,
+            TransactionEventEnum::Ended => TxEventType::Ended,
+        },
         timestamp: req.timestamp.0,
         trigger_reason: req.trigger_reason.as_str().to_string(),
         seq_no: req.seq_no,
@@ -190,30 +196,52 @@ async fn respond(
         Request::SecurityEventNotification(req) => {
             tracing::info!(station = %session.station, event = req.r#type, "security event");
             let at = req.timestamp.0;
-            session.event(log, "SecurityEventNotification", Some(req.r#type), None, req.tech_info, at).await?;
+            session
+                .event(log, StationEventKind::SecurityEventNotification, Some(req.r#type), None, req.tech_info, at)
+                .await?;
             Response::SecurityEventNotification(SecurityEventNotificationResponse { custom_data: None })
         }
         Request::FirmwareStatusNotification(req) => {
             let status = req.status.as_str().to_string();
-            session.event(log, "FirmwareStatusNotification", Some(status), req.request_id, None, now).await?;
+            session
+                .event(log, StationEventKind::FirmwareStatusNotification, Some(status), req.request_id, None, now)
+                .await?;
             Response::FirmwareStatusNotification(FirmwareStatusNotificationResponse { custom_data: None })
         }
         Request::PublishFirmwareStatusNotification(req) => {
             let status = req.status.as_str().to_string();
             let locations = req.location.as_ref().and_then(detail);
             session
-                .event(log, "PublishFirmwareStatusNotification", Some(status), req.request_id, locations, now)
+                .event(
+                    log,
+                    StationEventKind::PublishFirmwareStatusNotification,
+                    Some(status),
+                    req.request_id,
+                    locations,
+                    now,
+                )
                 .await?;
             Response::PublishFirmwareStatusNotification(PublishFirmwareStatusNotificationResponse { custom_data: None })
         }
         Request::LogStatusNotification(req) => {
             let status = req.status.as_str().to_string();
-            session.event(log, "LogStatusNotification", Some(status), req.request_id, None, now).await?;
+            session
+                .event(log, StationEventKind::LogStatusNotification, Some(status), req.request_id, None, now)
+                .await?;
             Response::LogStatusNotification(LogStatusNotificationResponse { custom_data: None })
         }
         Request::ReservationStatusUpdate(req) => {
             let status = req.reservation_update_status.as_str().to_string();
-            session.event(log, "ReservationStatusUpdate", Some(status), Some(req.reservation_id), None, now).await?;
+            session
+                .event(
+                    log,
+                    StationEventKind::ReservationStatusUpdate,
+                    Some(status),
+                    Some(req.reservation_id),
+                    None,
+                    now,
+                )
+                .await?;
             let status = match req.reservation_update_status {
                 ReservationUpdateStatusEnum::Expired => "Expired",
                 ReservationUpdateStatusEnum::Removed => "Removed",
@@ -224,19 +252,30 @@ async fn respond(
         }
         Request::NotifyChargingLimit(req) => {
             let source = req.charging_limit.charging_limit_source.as_str().to_string();
-            session.evse_event(log, "NotifyChargingLimit", Some(source), req.evse_id, detail(&req), now).await?;
+            session
+                .evse_event(log, StationEventKind::NotifyChargingLimit, Some(source), req.evse_id, detail(&req), now)
+                .await?;
             Response::NotifyChargingLimit(NotifyChargingLimitResponse { custom_data: None })
         }
         Request::ClearedChargingLimit(req) => {
             let source = req.charging_limit_source.as_str().to_string();
-            session.evse_event(log, "ClearedChargingLimit", Some(source), req.evse_id, None, now).await?;
+            session
+                .evse_event(log, StationEventKind::ClearedChargingLimit, Some(source), req.evse_id, None, now)
+                .await?;
             Response::ClearedChargingLimit(ClearedChargingLimitResponse { custom_data: None })
         }
         Request::NotifyEVChargingNeeds(req) => {
             // Ström computes no charging schedules yet (smart charging is a later issue), so it
             // will not send one: Rejected, not an Accepted that promises a profile.
             session
-                .evse_event(log, "NotifyEVChargingNeeds", Some("Rejected".into()), Some(req.evse_id), detail(&req), now)
+                .evse_event(
+                    log,
+                    StationEventKind::NotifyEVChargingNeeds,
+                    Some("Rejected".into()),
+                    Some(req.evse_id),
+                    detail(&req),
+                    now,
+                )
                 .await?;
             Response::NotifyEVChargingNeeds(NotifyEVChargingNeedsResponse {
                 custom_data: None,
@@ -250,7 +289,7 @@ async fn respond(
             session
                 .evse_event(
                     log,
-                    "NotifyEVChargingSchedule",
+                    StationEventKind::NotifyEVChargingSchedule,
                     Some("Accepted".into()),
                     Some(req.evse_id),
                     detail(&req),
@@ -265,24 +304,49 @@ async fn respond(
         }
         Request::NotifyDisplayMessages(req) => {
             session
-                .event(log, "NotifyDisplayMessages", None, Some(req.request_id), detail(&req.message_info), now)
+                .event(
+                    log,
+                    StationEventKind::NotifyDisplayMessages,
+                    None,
+                    Some(req.request_id),
+                    detail(&req.message_info),
+                    now,
+                )
                 .await?;
             Response::NotifyDisplayMessages(NotifyDisplayMessagesResponse { custom_data: None })
         }
         Request::NotifyCustomerInformation(req) => {
-            session.event(log, "NotifyCustomerInformation", None, Some(req.request_id), Some(req.data), now).await?;
+            session
+                .event(
+                    log,
+                    StationEventKind::NotifyCustomerInformation,
+                    None,
+                    Some(req.request_id),
+                    Some(req.data),
+                    now,
+                )
+                .await?;
             Response::NotifyCustomerInformation(NotifyCustomerInformationResponse { custom_data: None })
         }
         Request::ReportChargingProfiles(req) => {
             let source = req.charging_limit_source.as_str().to_string();
-            session.event(log, "ReportChargingProfiles", Some(source), Some(req.request_id), detail(&req), now).await?;
+            session
+                .event(
+                    log,
+                    StationEventKind::ReportChargingProfiles,
+                    Some(source),
+                    Some(req.request_id),
+                    detail(&req),
+                    now,
+                )
+                .await?;
             Response::ReportChargingProfiles(ReportChargingProfilesResponse { custom_data: None })
         }
         Request::DataTransfer(req) => {
             // No vendor extensions yet: every vendor is unknown, an answer, never a CALLERROR
             // (OCTT TC_P_02). The data is kept for the operator.
             let kept = serde_json::json!({"vendorId": req.vendor_id, "messageId": req.message_id, "data": req.data});
-            session.event(log, "DataTransfer", None, None, Some(kept.to_string()), now).await?;
+            session.event(log, StationEventKind::DataTransfer, None, None, Some(kept.to_string()), now).await?;
             Response::DataTransfer(DataTransferResponse {
                 custom_data: None,
                 data: None,
@@ -291,7 +355,9 @@ async fn respond(
             })
         }
         Request::SignCertificate(req) => {
-            session.event(log, "SignCertificate", Some("Rejected".into()), None, Some(req.csr), now).await?;
+            session
+                .event(log, StationEventKind::SignCertificate, Some("Rejected".into()), None, Some(req.csr), now)
+                .await?;
             Response::SignCertificate(SignCertificateResponse {
                 custom_data: None,
                 status: GenericStatusEnum::Rejected,
@@ -300,7 +366,7 @@ async fn respond(
         }
         Request::Get15118EVCertificate(req) => {
             let action = req.action.as_str().to_string();
-            session.event(log, "Get15118EVCertificate", Some(action), None, None, now).await?;
+            session.event(log, StationEventKind::Get15118EVCertificate, Some(action), None, None, now).await?;
             Response::Get15118EVCertificate(Get15118EVCertificateResponse {
                 custom_data: None,
                 exi_response: String::new(),
@@ -309,7 +375,7 @@ async fn respond(
             })
         }
         Request::GetCertificateStatus(_) => {
-            session.event(log, "GetCertificateStatus", Some("Failed".into()), None, None, now).await?;
+            session.event(log, StationEventKind::GetCertificateStatus, Some("Failed".into()), None, None, now).await?;
             Response::GetCertificateStatus(GetCertificateStatusResponse {
                 custom_data: None,
                 ocsp_result: None,

@@ -74,32 +74,24 @@ impl SqliteConn {
     /// Binds `args` to the statement for `sql` (prepared the first time) and runs `f` on it.
     fn with_statement<T>(
         &mut self,
-        sql: Sql<'_>,
+        sql: Sql,
         args: &[Arg<'_>],
         f: impl FnOnce(&mut rusqlite::Statement<'_>, &Arc<[Box<str>]>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        match sql {
-            Sql::Static(text) => self.with_dependent_mut(|conn, prepared| {
-                let key = (text.as_ptr() as usize, text.len());
-                let statement = match prepared.entry(key) {
-                    std::collections::hash_map::Entry::Occupied(found) => found.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(room) => {
-                        let stmt = conn.prepare(&sqlite_sql(text))?;
-                        let bound = vec![Held::Unknown; stmt.parameter_count()];
-                        room.insert(Statement { names: column_names(&stmt), stmt, bound })
-                    }
-                };
-                bind_sqlite(&mut statement.stmt, Some(&mut statement.bound), args)?;
-                f(&mut statement.stmt, &statement.names)
-            }),
-            Sql::Made(text) => {
-                // rusqlite's cache clears a statement's bindings when it takes it back.
-                let mut stmt = self.conn().prepare_cached(&sqlite_sql(text))?;
-                let names = column_names(&stmt);
-                bind_sqlite(&mut stmt, None, args)?;
-                f(&mut stmt, &names)
-            }
-        }
+        let Sql(text) = sql;
+        self.with_dependent_mut(|conn, prepared| {
+            let key = (text.as_ptr() as usize, text.len());
+            let statement = match prepared.entry(key) {
+                std::collections::hash_map::Entry::Occupied(found) => found.into_mut(),
+                std::collections::hash_map::Entry::Vacant(room) => {
+                    let stmt = conn.prepare(&sqlite_sql(text))?;
+                    let bound = vec![Held::Unknown; stmt.parameter_count()];
+                    room.insert(Statement { names: column_names(&stmt), stmt, bound })
+                }
+            };
+            bind_sqlite(&mut statement.stmt, Some(&mut statement.bound), args)?;
+            f(&mut statement.stmt, &statement.names)
+        })
     }
 }
 
@@ -663,35 +655,17 @@ impl Done {
 }
 
 pub(crate) struct Query<'q> {
-    sql: Sql<'q>,
+    sql: Sql,
     args: Vec<Arg<'q>>,
 }
 
-/// A statement's text: in the program (kept prepared by its address, `SqliteConn`), or made at
-/// run time.
+/// A statement's text, always in the program: kept prepared by its address (`SqliteConn`).
 #[derive(Clone, Copy)]
-pub(crate) enum Sql<'q> {
-    Static(&'static str),
-    Made(&'q str),
-}
-
-impl<'q> Sql<'q> {
-    fn text(self) -> &'q str {
-        match self {
-            Sql::Static(text) => text,
-            Sql::Made(text) => text,
-        }
-    }
-}
+pub(crate) struct Sql(&'static str);
 
 /// A statement whose text is in the program.
 pub(crate) fn query<'q>(sql: &'static str) -> Query<'q> {
-    Query { sql: Sql::Static(sql), args: Vec::new() }
-}
-
-/// A statement whose text was made at run time.
-pub(crate) fn query_made(sql: &str) -> Query<'_> {
-    Query { sql: Sql::Made(sql), args: Vec::new() }
+    Query { sql: Sql(sql), args: Vec::new() }
 }
 
 impl<'q> Query<'q> {
@@ -758,7 +732,7 @@ impl<'q> Query<'q> {
     }
 
     fn into_sqlx(self) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
-        let mut q = sqlx::query(self.sql.text());
+        let mut q = sqlx::query(self.sql.0);
         for arg in self.args {
             q = match arg {
                 Arg::Int(v) => q.bind(v),

@@ -2,7 +2,7 @@
 //! transaction. Decisions come from `csms-core`'s rules; this file only gathers their inputs
 //! and records their results.
 
-use crate::db::{query, query_made, query_scalar, reading_columns, sample_columns, Conn, MultiRow, Row};
+use crate::db::{query, query_scalar, reading_columns, sample_columns, Conn, MultiRow, Row};
 use crate::log_blocks::Block;
 use crate::schema::readings_of_samples;
 use crate::{terms, StoreError};
@@ -13,8 +13,9 @@ use csms_core::authorization::{
 use csms_core::clock::{format_timestamp, parse_timestamp};
 use csms_core::faults::{self, FaultChange};
 use csms_core::metering::{Reading, ENERGY_IMPORT_REGISTER};
+use csms_core::notifications::{CommandStatus, StationEventKind, TransferKind};
 use csms_core::station::{BootInfo, RegistrationPolicy, RegistrationStatus, StationId};
-use csms_core::transactions;
+use csms_core::transactions::{self, TxEventType};
 use csms_core::Timestamp;
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -162,8 +163,7 @@ pub struct ChargingProfileRecord {
 pub struct TxEvent {
     pub station: StationId,
     pub station_tx_id: String,
-    /// Started, Updated or Ended.
-    pub event_type: &'static str,
+    pub event_type: TxEventType,
     pub timestamp: Timestamp,
     pub trigger_reason: String,
     pub seq_no: i64,
@@ -319,7 +319,7 @@ pub enum Op {
     /// How a command ended: `Answered`, `CallError`, `Timeout`, `Offline` or `Disconnected`.
     CommandFinished {
         command_id: i64,
-        status: &'static str,
+        status: CommandStatus,
         response: Option<String>,
         error_code: Option<String>,
         error_description: Option<String>,
@@ -389,7 +389,7 @@ pub enum Op {
     /// (`diagnostics`, `log`); its status notifications move it on.
     TransferRequested {
         station: StationId,
-        kind: &'static str,
+        kind: TransferKind,
         request_id: Option<i64>,
         location: String,
         file_name: Option<String>,
@@ -406,7 +406,7 @@ pub enum Op {
     /// progress, security events, data transfers, certificate requests).
     StationEvent {
         station: StationId,
-        kind: &'static str,
+        kind: StationEventKind,
         status: Option<String>,
         request_id: Option<i64>,
         /// The EVSE the notification is about (2.0.1 NotifyChargingLimit and friends).
@@ -763,7 +763,7 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
                  VALUES ($1, $2, $3, $4, $5, 'Requested', $6, $6)",
             )
             .bind(station.as_str())
-            .bind(*kind)
+            .bind(kind.as_str())
             .bind(*request_id)
             .bind(location)
             .bind(file_name.as_deref())
@@ -800,7 +800,7 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
             query(
                 "UPDATE commands SET status = $1, response = $2, error_code = $3, error_description = $4, finished_at = $5 WHERE id = $6",
             )
-            .bind(*status)
+            .bind(status.as_str())
             .bind(response.as_deref())
             .bind(error_code.as_deref())
             .bind(error_description.as_deref())
@@ -816,7 +816,7 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(station.as_str())
-            .bind(*kind)
+            .bind(kind.as_str())
             .bind(status.as_deref())
             .bind(*request_id)
             .bind(*evse_id)
@@ -824,21 +824,10 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
             .bind(format_timestamp(at))
             .execute(&mut *conn)
             .await?;
-            // The latest progress of an upload or update is also kept on the station.
-            let column = match *kind {
-                "FirmwareStatusNotification" | "SignedFirmwareStatusNotification" => Some("firmware_status"),
-                "DiagnosticsStatusNotification" => Some("diagnostics_status"),
-                "LogStatusNotification" => Some("log_status"),
-                _ => None,
+            let (Some(transfer), Some(status)) = (kind.transfer(), status) else {
+                return Ok(Outcome::Done);
             };
-            let transfer = match *kind {
-                "FirmwareStatusNotification" | "SignedFirmwareStatusNotification" => Some("firmware"),
-                "DiagnosticsStatusNotification" => Some("diagnostics"),
-                "LogStatusNotification" => Some("log"),
-                _ => None,
-            };
-            // `Idle` only answers a TriggerMessage ("nothing going on"): it moves no transfer.
-            if let (Some(transfer), Some(status)) = (transfer, status.as_deref().filter(|s| *s != "Idle")) {
+            if transfer.moved_by(status) {
                 query(
                     "UPDATE transfers SET status = $1, updated_at = $2 WHERE id = (SELECT t.id FROM transfers t \
                      WHERE t.station_id = $3 AND t.kind = $4 AND ($5 IS NULL OR t.request_id = $5) ORDER BY t.id DESC LIMIT 1)",
@@ -846,18 +835,21 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
                 .bind(status)
                 .bind(format_timestamp(at))
                 .bind(station.as_str())
-                .bind(transfer)
+                .bind(transfer.as_str())
                 .bind(*request_id)
                 .execute(&mut *conn)
                 .await?;
             }
-            if let (Some(column), Some(status)) = (column, status) {
-                query_made(&format!("UPDATE stations SET {column} = $1 WHERE id = $2"))
-                    .bind(status.as_str())
-                    .bind(station.as_str())
-                    .execute(conn)
-                    .await?;
-            }
+            // The latest progress of an upload or update is also kept on the station.
+            query(match transfer {
+                TransferKind::Firmware => "UPDATE stations SET firmware_status = $1 WHERE id = $2",
+                TransferKind::Diagnostics => "UPDATE stations SET diagnostics_status = $1 WHERE id = $2",
+                TransferKind::Log => "UPDATE stations SET log_status = $1 WHERE id = $2",
+            })
+            .bind(status.as_str())
+            .bind(station.as_str())
+            .execute(conn)
+            .await?;
             Ok(Outcome::Done)
         }
         Op::Seen { station, at } => {
@@ -1715,7 +1707,7 @@ const NO_AUTHORIZATION: &str = "NoAuthorization";
 async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent) -> Result<Outcome, StoreError> {
     let station = e.station.as_str();
     let at = format_timestamp(&e.timestamp);
-    let started_event = e.event_type == "Started";
+    let started_event = e.event_type == TxEventType::Started;
     let digest = event_digest(e);
     let token = e.id_token.as_ref().map(|(t, _)| t.as_str());
     let token_type = e.id_token.as_ref().map(|(_, k)| k.as_str());
@@ -1753,7 +1745,7 @@ async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent
                 None => {
                     let (event_type, trigger, timestamp): (String, String, String) =
                         (r.try_get("event_type")?, r.try_get("trigger_reason")?, r.try_get("timestamp")?);
-                    event_type == e.event_type && trigger == e.trigger_reason && timestamp == at
+                    event_type == e.event_type.as_str() && trigger == e.trigger_reason && timestamp == at
                 }
             };
         }
@@ -1827,7 +1819,7 @@ async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent
     )
     .bind(id)
     .bind(e.seq_no)
-    .bind(e.event_type)
+    .bind(e.event_type.as_str())
     .bind(&e.trigger_reason)
     .bind(&at)
     .bind(i64::from(e.offline))
@@ -1842,7 +1834,7 @@ async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent
     if let Some(flag) = transactions::check_sequence(highest_seq, e.seq_no, seq_used) {
         add_flag(flag.as_str());
     }
-    if !started && e.event_type != "Started" {
+    if !started && !started_event {
         add_flag("started_event_missing");
     }
     // The first token a transaction carries is the one it was started with; a different token
@@ -1864,7 +1856,7 @@ async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent
          remote_start_id = COALESCE(remote_start_id, $12), reservation_id = COALESCE(reservation_id, $13), \
          stop_id_token = COALESCE($14, stop_id_token), flags = $15 WHERE id = $16",
     )
-    .bind(e.event_type)
+    .bind(e.event_type.as_str())
     .bind(&at)
     .bind(e.evse_id)
     .bind(e.connector_id)
@@ -1922,7 +1914,7 @@ fn event_digest(e: &TxEvent) -> String {
         }
     };
     let number = |n: Option<i64>| n.map_or_else(String::new, |n| n.to_string());
-    feed(e.event_type);
+    feed(e.event_type.as_str());
     feed(&format_timestamp(&e.timestamp));
     feed(&e.trigger_reason);
     feed(&e.seq_no.to_string());
@@ -1992,7 +1984,7 @@ async fn settle_energy(conn: &mut Conn, id: i64, e: &TxEvent, flags: &mut Vec<St
     let registers: Vec<transactions::Register<'_>> =
         readings.iter().map(|(wh, context)| transactions::Register { wh: *wh, context }).collect();
     let bounds = transactions::meter_bounds(&registers);
-    if e.event_type != "Ended" {
+    if e.event_type != TxEventType::Ended {
         if let Some((start, _)) = bounds {
             query("UPDATE transactions SET meter_start_wh = $1 WHERE id = $2")
                 .bind(start)
