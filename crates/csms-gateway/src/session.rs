@@ -8,7 +8,7 @@ use crate::{v16, v201, Gateway};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use csms_core::notifications::StationEventKind;
 use csms_core::station::{RegistrationStatus, StationId};
-use csms_store::{FrameLog, Op};
+use csms_store::{Direction, FrameLog, Op};
 use futures_util::{FutureExt, StreamExt};
 use ocpp::{Frame, FrameError, OcppVersion};
 use std::future::Future;
@@ -155,7 +155,7 @@ impl Session {
         self.commit(op, log).map(|committed| committed.map(|_| ()))
     }
 
-    fn frame_log(&self, direction: &'static str, frame: &str) -> FrameLog {
+    fn frame_log(&self, direction: Direction, frame: &str) -> FrameLog {
         FrameLog { station_id: self.station.clone(), direction, at: self.gateway.clock.now(), frame: frame.to_string() }
     }
 
@@ -172,12 +172,12 @@ impl Session {
                 Box::pin(self.on_call(text, &id, &action, payload.get(), Checked::Yes)).await
             }
             Ok(Frame::CallResult { id, payload }) => {
-                self.gateway.store.log_frames(vec![self.frame_log("in", text)]).await;
+                self.gateway.store.log_frames(vec![self.frame_log(Direction::In, text)]).await;
                 self.on_reply(&id, CallReply::Result(payload.get().to_string()));
                 None
             }
             Ok(Frame::CallError { id, code, description, .. }) => {
-                self.gateway.store.log_frames(vec![self.frame_log("in", text)]).await;
+                self.gateway.store.log_frames(vec![self.frame_log(Direction::In, text)]).await;
                 self.on_reply(&id, CallReply::Error { code: code.into_owned(), description: description.into_owned() });
                 None
             }
@@ -198,7 +198,7 @@ impl Session {
 
     fn on_malformed(&self, text: &str, e: FrameError) -> Option<String> {
         tracing::debug!(station = %self.station, error = %e, "malformed frame");
-        let mut log = vec![self.frame_log("in", text)];
+        let mut log = vec![self.frame_log(Direction::In, text)];
         let answerable = e.answerable;
         let id = e.id.clone().unwrap_or_else(|| "-1".to_string());
         let failure = CallFailure::Frame(e);
@@ -210,7 +210,7 @@ impl Session {
         let answer = answerable
             .then(|| Frame::encode_call_error(&id, failure.code().as_str(self.version), &failure.to_string()));
         if let Some(answer) = &answer {
-            log.push(self.frame_log("out", answer));
+            log.push(self.frame_log(Direction::Out, answer));
         }
         // Kept, not waited for (this is no async fn): the station's next frame that is logged
         // waits, should the log still be behind.
@@ -221,7 +221,7 @@ impl Session {
     async fn on_call(&mut self, text: &str, id: &str, action: &str, payload: &str, frame: Checked) -> Option<String> {
         let arrived = std::time::Instant::now();
         let span = tracing::debug_span!("call", station = %self.station, action, id);
-        let mut log = Some(self.frame_log("in", text));
+        let mut log = Some(self.frame_log(Direction::In, text));
         let result = match self.version {
             OcppVersion::V16 => v16::handle(self, action, payload, &mut log).instrument(span).await,
             OcppVersion::V201 => v201::handle(self, action, payload, &mut log).instrument(span).await,
@@ -261,7 +261,7 @@ impl Session {
         };
         // The inbound frame was stored with its effects unless the call failed before that.
         let mut frames: Vec<FrameLog> = log.into_iter().collect();
-        frames.push(self.frame_log("out", &answer));
+        frames.push(self.frame_log(Direction::Out, &answer));
         self.gateway.store.log_frames(frames).await;
         metrics.answer_seconds.observe_duration(arrived.elapsed());
         Some(answer)
@@ -311,7 +311,7 @@ impl Session {
         {
             let _ = stale.reply.send(Err(crate::CallError::Timeout(self.gateway.config.call_timeout)));
         }
-        self.gateway.store.log_frames(vec![self.frame_log("out", &frame)]).await;
+        self.gateway.store.log_frames(vec![self.frame_log(Direction::Out, &frame)]).await;
         frame
     }
 }

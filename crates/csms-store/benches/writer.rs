@@ -130,7 +130,7 @@ fn frames(station: &StationId, inbound: usize, outbound: usize) -> Vec<FrameLog>
         at: chrono::Utc::now(),
         frame: "x".repeat(len),
     };
-    vec![frame("in", inbound), frame("out", outbound)]
+    vec![frame(csms_store::Direction::In, inbound), frame(csms_store::Direction::Out, outbound)]
 }
 
 /// Each measured operation's time from `apply` to its answer, in microseconds.

@@ -14,8 +14,8 @@ mod schema;
 mod terms;
 
 pub use ops::{
-    ChargingProfileRecord, ConfigurationKey, DeviceEvent, DeviceVariable, FrameLog, MonitorReport, Op, Outcome,
-    Reservation, StartTx, StationStatusReport, StopTx, TxEvent, VariableAttribute, VariableCharacteristics,
+    ChargingProfileRecord, ConfigurationKey, DeviceEvent, DeviceVariable, Direction, FrameLog, MonitorReport, Op,
+    Outcome, Reservation, StartTx, StationStatusReport, StopTx, TxEvent, VariableAttribute, VariableCharacteristics,
     VariableReport,
 };
 pub use queries::{
@@ -1405,7 +1405,7 @@ mod tests {
     fn loose_frame() -> FrameLog {
         FrameLog {
             station_id: csms_core::station::StationId::parse("A").expect("id"),
-            direction: "out",
+            direction: Direction::Out,
             at: chrono::Utc::now(),
             frame: "[3,\"1\",{}]".to_string(),
         }

@@ -17,7 +17,7 @@
 //! Compression made the log file of a meter benchmark run 20 times smaller (398 MB to 20 MB) and
 //! halved the log thread's CPU per MeterValues (BENCHMARKS.md, ninth session).
 
-use crate::{FrameLog, StoreError};
+use crate::{Direction, FrameLog, StoreError};
 use csms_core::clock::Timestamp;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -119,7 +119,10 @@ impl Packer {
             self.body.clear();
             for &i in members {
                 let f = &frames[i as usize];
-                self.body.push(if f.direction == "out" { b'o' } else { b'i' });
+                self.body.push(match f.direction {
+                    Direction::In => b'i',
+                    Direction::Out => b'o',
+                });
                 self.body.extend_from_slice(&f.at.timestamp_millis().to_be_bytes());
                 self.body.extend_from_slice(&(f.frame.len() as u32).to_be_bytes());
                 self.body.extend_from_slice(f.frame.as_bytes());
@@ -187,7 +190,7 @@ pub(crate) fn block_of(id: i64) -> i64 {
 /// One frame read back from a block.
 #[derive(Debug, PartialEq)]
 pub(crate) struct Decoded<'a> {
-    pub direction: &'static str,
+    pub direction: Direction,
     pub at: Timestamp,
     pub frame: &'a str,
 }
@@ -200,8 +203,8 @@ pub(crate) fn decode(body: &[u8]) -> Result<Vec<Decoded<'_>>, StoreError> {
     while !rest.is_empty() {
         let (header, tail) = rest.split_at_checked(HEADER).ok_or_else(|| corrupt("truncated header"))?;
         let direction = match header[0] {
-            b'i' => "in",
-            b'o' => "out",
+            b'i' => Direction::In,
+            b'o' => Direction::Out,
             _ => return Err(corrupt("unknown direction")),
         };
         let millis = i64::from_be_bytes(header[1..9].try_into().map_err(|_| corrupt("time"))?);
@@ -228,7 +231,7 @@ mod tests {
         csms_core::station::StationId::parse(text).expect("a valid station id")
     }
 
-    fn frame(station: &str, direction: &'static str, second: u32, text: &str) -> FrameLog {
+    fn frame(station: &str, direction: Direction, second: u32, text: &str) -> FrameLog {
         FrameLog {
             station_id: station_id(station),
             direction,
@@ -241,10 +244,10 @@ mod tests {
     #[test]
     fn frames_are_grouped_by_station_in_order_and_read_back() {
         let frames = vec![
-            frame("A", "in", 1, r#"[2,"1","Heartbeat",{}]"#),
-            frame("B", "in", 2, "not json at all: ünïcode"),
-            frame("A", "out", 3, r#"[3,"1",{"currentTime":"x"}]"#),
-            frame("A", "in", 4, ""),
+            frame("A", Direction::In, 1, r#"[2,"1","Heartbeat",{}]"#),
+            frame("B", Direction::In, 2, "not json at all: ünïcode"),
+            frame("A", Direction::Out, 3, r#"[3,"1",{"currentTime":"x"}]"#),
+            frame("A", Direction::In, 4, ""),
         ];
         let blocks = blocks(&frames);
         assert_eq!(blocks.iter().map(|b| (b.station_id, b.frames)).collect::<Vec<_>>(), [("A", 3), ("B", 1)]);
@@ -262,7 +265,7 @@ mod tests {
     #[test]
     fn a_busy_station_fills_several_blocks() {
         let frames: Vec<FrameLog> =
-            (0..BLOCK_MAX_FRAMES * 2 + 1).map(|i| frame("A", "in", 0, &i.to_string())).collect();
+            (0..BLOCK_MAX_FRAMES * 2 + 1).map(|i| frame("A", Direction::In, 0, &i.to_string())).collect();
         let blocks = blocks(&frames);
         assert_eq!(blocks.iter().map(|b| b.frames).collect::<Vec<_>>(), [1024, 1024, 1]);
         let last = unpack(&blocks[2].body).expect("unpacks");
@@ -277,7 +280,7 @@ mod tests {
                     i % 60,
                     1000 + i * 7
                 );
-                frame("A", if i % 2 == 0 { "in" } else { "out" }, (i % 60) as u32, &text)
+                frame("A", if i % 2 == 0 { Direction::In } else { Direction::Out }, (i % 60) as u32, &text)
             })
             .collect()
     }
@@ -291,9 +294,9 @@ mod tests {
         assert!(block.body.len() * 4 < raw, "{} bytes stored for {raw}", block.body.len());
         let body = unpack(&block.body).expect("unpacks");
         assert_eq!(body.len(), raw);
-        let read: Vec<(&str, Timestamp, &str)> =
+        let read: Vec<(Direction, Timestamp, &str)> =
             decode(&body).expect("decodes").into_iter().map(|d| (d.direction, d.at, d.frame)).collect();
-        let logged: Vec<(&str, Timestamp, &str)> =
+        let logged: Vec<(Direction, Timestamp, &str)> =
             frames.iter().map(|f| (f.direction, f.at, f.frame.as_str())).collect();
         assert_eq!(read, logged);
     }
@@ -330,7 +333,8 @@ mod tests {
             f.station_id = station_id("B");
             f
         }));
-        let flushes = [big, vec![frame("C", "in", 1, r#"[2,"9","Heartbeat",{}]"#)], meter_values(7), Vec::new()];
+        let flushes =
+            [big, vec![frame("C", Direction::In, 1, r#"[2,"9","Heartbeat",{}]"#)], meter_values(7), Vec::new()];
         let mut packer = Packer::default();
         for frames in &flushes {
             let reused: Vec<(&str, i64, Timestamp, Vec<u8>)> =
@@ -346,7 +350,7 @@ mod tests {
 
     #[test]
     fn a_body_that_compression_would_not_shrink_is_stored_as_it_is() {
-        let body = blocks(&[frame("A", "in", 0, r#"[2,"1","Heartbeat",{}]"#)]).remove(0).body;
+        let body = blocks(&[frame("A", Direction::In, 0, r#"[2,"1","Heartbeat",{}]"#)]).remove(0).body;
         assert_eq!(body[0], b'i');
         assert!(matches!(unpack(&body).expect("unpacks"), Cow::Borrowed(_)));
     }
@@ -374,7 +378,7 @@ mod tests {
 
     #[test]
     fn a_damaged_block_is_an_error_not_a_panic() {
-        let body = blocks(&[frame("A", "in", 0, "hello")]).remove(0).body;
+        let body = blocks(&[frame("A", Direction::In, 0, "hello")]).remove(0).body;
         for cut in 1..body.len() {
             assert!(decode(&body[..cut]).is_err(), "cut at {cut}");
         }

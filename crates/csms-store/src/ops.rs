@@ -75,12 +75,30 @@ impl KnownTxRows {
     }
 }
 
+/// Which way a frame went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From the station to Ström.
+    In,
+    /// From Ström to the station.
+    Out,
+}
+
+impl Direction {
+    /// As the API shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+        }
+    }
+}
+
 /// One frame for the message log.
 #[derive(Debug, Clone)]
 pub struct FrameLog {
     pub station_id: StationId,
-    /// `in` (station to Ström) or `out`.
-    pub direction: &'static str,
+    pub direction: Direction,
     pub at: Timestamp,
     pub frame: String,
 }

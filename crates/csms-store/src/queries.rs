@@ -690,7 +690,7 @@ impl Store {
                     }
                     found.push(MessageView {
                         id,
-                        direction: frame.direction.to_string(),
+                        direction: frame.direction.as_str().to_string(),
                         at,
                         frame: frame.frame.to_string(),
                     });

@@ -6,12 +6,12 @@ mod common;
 
 use chrono::TimeZone;
 use csms_core::station::StationId;
-use csms_store::{FrameLog, Op, PageRequest, Store, StoreOptions};
+use csms_store::{Direction, FrameLog, Op, PageRequest, Store, StoreOptions};
 
 fn frame(station: &str, day: u32, text: &str) -> FrameLog {
     FrameLog {
         station_id: StationId::parse(station).expect("a valid station id"),
-        direction: "in",
+        direction: Direction::In,
         at: chrono::Utc.with_ymd_and_hms(2026, 11, day, 12, 0, 0).single().expect("valid"),
         frame: text.to_string(),
     }
@@ -534,7 +534,7 @@ fn meter_frames(station: &str, n: usize) -> Vec<FrameLog> {
     (0..n)
         .map(|i| FrameLog {
             station_id: StationId::parse(station).expect("a valid station id"),
-            direction: if i % 2 == 0 { "in" } else { "out" },
+            direction: if i % 2 == 0 { Direction::In } else { Direction::Out },
             at: chrono::Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).single().expect("valid")
                 + chrono::Duration::seconds(i as i64),
             frame: format!(
@@ -550,7 +550,7 @@ fn meter_frames(station: &str, n: usize) -> Vec<FrameLog> {
 fn plain_body(frames: &[FrameLog]) -> Vec<u8> {
     let mut body = Vec::new();
     for f in frames {
-        body.push(if f.direction == "out" { b'o' } else { b'i' });
+        body.push(if f.direction == Direction::Out { b'o' } else { b'i' });
         body.extend_from_slice(&f.at.timestamp_millis().to_be_bytes());
         body.extend_from_slice(&(f.frame.len() as u32).to_be_bytes());
         body.extend_from_slice(f.frame.as_bytes());
@@ -596,7 +596,7 @@ async fn the_log_is_stored_compressed_and_reads_back_with_older_plain_blocks() {
         .iter()
         .chain(&frames)
         .rev()
-        .map(|f| (f.direction.to_string(), csms_core::clock::format_timestamp(&f.at), f.frame.clone()))
+        .map(|f| (f.direction.as_str().to_string(), csms_core::clock::format_timestamp(&f.at), f.frame.clone()))
         .collect();
     assert_eq!(back, sent);
     store.close().await;
