@@ -103,6 +103,113 @@ pub fn energy(meter_start_wh: f64, meter_stop_wh: f64, registers: &[f64]) -> (Op
     (energy, flags)
 }
 
+/// Something about a transaction that billing and reconciliation must know: how its numbers were
+/// got, and what the station did that the protocol does not expect. Stored with the
+/// transaction (`Flags::stored`) and shown by the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionFlag {
+    /// A 1.6 StopTransaction for a transaction Ström never saw.
+    UnknownTransaction,
+    /// A 2.0.1 transaction first seen in an Updated or Ended event.
+    StartedEventMissing,
+    Sequence(SequenceFlag),
+    /// A 2.0.1 transactionId used again after its transaction ended: this is a new transaction.
+    TransactionIdReused,
+    /// Closed by Ström because a newer transaction began on its connector or EVSE.
+    Superseded,
+    /// No register reading to take the energy from.
+    NoEnergyRegister,
+    Energy(EnergyFlag),
+}
+
+impl TransactionFlag {
+    pub const ALL: &'static [TransactionFlag] = &[
+        TransactionFlag::UnknownTransaction,
+        TransactionFlag::StartedEventMissing,
+        TransactionFlag::Sequence(SequenceFlag::Gap),
+        TransactionFlag::Sequence(SequenceFlag::OutOfOrder),
+        TransactionFlag::Sequence(SequenceFlag::Repeated),
+        TransactionFlag::TransactionIdReused,
+        TransactionFlag::Superseded,
+        TransactionFlag::NoEnergyRegister,
+        TransactionFlag::Energy(EnergyFlag::StopBelowStart),
+        TransactionFlag::Energy(EnergyFlag::RegisterWentBackwards),
+        TransactionFlag::Energy(EnergyFlag::RegisterOutsideStartStop),
+        TransactionFlag::Energy(EnergyFlag::NegativeMeterValue),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransactionFlag::UnknownTransaction => "unknown_transaction",
+            TransactionFlag::StartedEventMissing => "started_event_missing",
+            TransactionFlag::Sequence(f) => f.as_str(),
+            TransactionFlag::TransactionIdReused => "transaction_id_reused",
+            TransactionFlag::Superseded => "superseded",
+            TransactionFlag::NoEnergyRegister => "no_energy_register",
+            TransactionFlag::Energy(f) => f.as_str(),
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<TransactionFlag> {
+        TransactionFlag::ALL.iter().copied().find(|f| f.as_str() == text)
+    }
+
+    /// Whether the flag qualifies the energy, so that a new computation of it replaces the flag.
+    pub fn is_energy(self) -> bool {
+        matches!(self, TransactionFlag::Energy(_) | TransactionFlag::NoEnergyRegister)
+    }
+}
+
+/// A transaction's flags, each once, in the order they were raised.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Flags(Vec<TransactionFlag>);
+
+impl Flags {
+    /// Flags as stored: their names joined with commas (`stored`). An unknown name is an error.
+    pub fn parse(text: &str) -> Result<Flags, String> {
+        let mut flags = Flags::default();
+        for name in text.split(',').filter(|f| !f.is_empty()) {
+            flags.add(TransactionFlag::parse(name).ok_or_else(|| format!("unknown transaction flag {name:?}"))?);
+        }
+        Ok(flags)
+    }
+
+    pub fn add(&mut self, flag: TransactionFlag) {
+        if !self.0.contains(&flag) {
+            self.0.push(flag);
+        }
+    }
+
+    pub fn contains(&self, flag: TransactionFlag) -> bool {
+        self.0.contains(&flag)
+    }
+
+    /// Drops the flags of an energy about to be computed again.
+    pub fn forget_energy(&mut self) {
+        self.0.retain(|f| !f.is_energy());
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = TransactionFlag> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// The stored form.
+    pub fn stored(&self) -> String {
+        let names: Vec<&str> = self.0.iter().map(|f| f.as_str()).collect();
+        names.join(",")
+    }
+}
+
+impl<const N: usize> From<[TransactionFlag; N]> for Flags {
+    fn from(flags: [TransactionFlag; N]) -> Flags {
+        let mut all = Flags::default();
+        for f in flags {
+            all.add(f);
+        }
+        all
+    }
+}
+
 /// The kind of a 2.0.1 TransactionEvent (OCPP 2.0.1 TransactionEventEnumType).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TxEventType {
@@ -192,21 +299,18 @@ pub fn match_event(
 /// The end of a transaction that never ended and was superseded by a newer one on the same
 /// connector or EVSE: stopped at its last register reading (or its start when it has none), with
 /// the energy up to that reading. Returns (meter stop, energy, flags).
-pub fn superseded_energy(
-    meter_start_wh: Option<f64>,
-    registers: &[f64],
-) -> (Option<f64>, Option<f64>, Vec<&'static str>) {
-    let mut flags = vec!["superseded"];
+pub fn superseded_energy(meter_start_wh: Option<f64>, registers: &[f64]) -> (Option<f64>, Option<f64>, Flags) {
+    let mut flags = Flags::from([TransactionFlag::Superseded]);
     let last = registers.last().copied();
     let (stop, energy) = match (meter_start_wh, last) {
         (Some(start), Some(stop)) => {
             let (energy, energy_flags) = energy(start, stop, registers);
-            flags.extend(energy_flags.iter().map(|f| f.as_str()));
+            energy_flags.into_iter().for_each(|f| flags.add(TransactionFlag::Energy(f)));
             (Some(stop), energy)
         }
         (None, Some(stop)) => (Some(stop), None),
         (_, None) => {
-            flags.push("no_energy_register");
+            flags.add(TransactionFlag::NoEnergyRegister);
             (None, None)
         }
     };
@@ -280,13 +384,32 @@ mod tests {
 
     #[test]
     fn superseded_table() {
-        assert_eq!(superseded_energy(Some(100.0), &[150.0, 400.0]), (Some(400.0), Some(300.0), vec!["superseded"]));
-        assert_eq!(superseded_energy(Some(100.0), &[]), (None, None, vec!["superseded", "no_energy_register"]));
-        assert_eq!(superseded_energy(None, &[50.0]), (Some(50.0), None, vec!["superseded"]));
+        let stored = |r: (Option<f64>, Option<f64>, Flags)| (r.0, r.1, r.2.stored());
         assert_eq!(
-            superseded_energy(Some(500.0), &[400.0]),
-            (Some(400.0), None, vec!["superseded", "meter_stop_below_start"])
+            stored(superseded_energy(Some(100.0), &[150.0, 400.0])),
+            (Some(400.0), Some(300.0), "superseded".into())
         );
+        assert_eq!(stored(superseded_energy(Some(100.0), &[])), (None, None, "superseded,no_energy_register".into()));
+        assert_eq!(stored(superseded_energy(None, &[50.0])), (Some(50.0), None, "superseded".into()));
+        assert_eq!(
+            stored(superseded_energy(Some(500.0), &[400.0])),
+            (Some(400.0), None, "superseded,meter_stop_below_start".into())
+        );
+    }
+
+    #[test]
+    fn flags_round_trip_through_their_stored_form() {
+        for &flag in TransactionFlag::ALL {
+            assert_eq!(TransactionFlag::parse(flag.as_str()), Some(flag));
+        }
+        let mut flags = Flags::parse("superseded,seq_no_repeated,no_energy_register").expect("known names");
+        flags.add(TransactionFlag::Superseded);
+        flags.add(TransactionFlag::Energy(EnergyFlag::StopBelowStart));
+        assert_eq!(flags.stored(), "superseded,seq_no_repeated,no_energy_register,meter_stop_below_start");
+        flags.forget_energy();
+        assert_eq!(flags.stored(), "superseded,seq_no_repeated");
+        assert_eq!(Flags::parse("").map(|f| f.stored()), Ok(String::new()));
+        assert!(Flags::parse("superseded,bogus").is_err());
     }
 
     #[test]

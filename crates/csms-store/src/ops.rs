@@ -15,7 +15,7 @@ use csms_core::faults::{self, FaultChange};
 use csms_core::metering::{Reading, ENERGY_IMPORT_REGISTER};
 use csms_core::notifications::{CommandStatus, StationEventKind, TransferKind};
 use csms_core::station::{BootInfo, RegistrationPolicy, RegistrationStatus, StationId};
-use csms_core::transactions::{self, TxEventType};
+use csms_core::transactions::{self, Flags, TransactionFlag, TxEventType};
 use csms_core::Timestamp;
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -1195,8 +1195,6 @@ async fn find_transaction(
     .transpose()
 }
 
-/// The flag of a transaction Ström closed because a newer one began in its place.
-const SUPERSEDED: &str = "superseded";
 /// The stop reason of such a transaction until the station's own stop replaces the estimate.
 const SUPERSEDED_REASON: &str = "Superseded";
 
@@ -1232,17 +1230,12 @@ async fn close_superseded(
         let id: i64 = row.try_get("id")?;
         let station_tx_id: Option<String> = row.try_get("station_tx_id")?;
         let started: String = row.try_get("started_at")?;
-        let old_flags: String = row.try_get("flags")?;
+        let mut flags = stored_flags(&row)?;
         let registers = energy_registers(conn, id).await?;
         let values: Vec<f64> = registers.iter().map(|r| r.try_get("value")).collect::<Result<_, _>>()?;
         let last_at: Option<String> = registers.last().map(|r| r.try_get("timestamp")).transpose()?;
         let (stop, energy, new_flags) = transactions::superseded_energy(row.try_get("meter_start_wh")?, &values);
-        let mut flags: Vec<&str> = old_flags.split(',').filter(|f| !f.is_empty()).collect();
-        for f in new_flags {
-            if !flags.contains(&f) {
-                flags.push(f);
-            }
-        }
+        new_flags.iter().for_each(|f| flags.add(f));
         query(
             "UPDATE transactions SET stopped_at = $1, meter_stop_wh = $2, energy_wh = $3, stop_reason = $6, \
              flags = $4 WHERE id = $5",
@@ -1250,7 +1243,7 @@ async fn close_superseded(
         .bind(last_at.unwrap_or(started))
         .bind(stop)
         .bind(energy)
-        .bind(flags.join(","))
+        .bind(flags.stored())
         .bind(id)
         .bind(SUPERSEDED_REASON)
         .execute(&mut *conn)
@@ -1347,30 +1340,31 @@ async fn stop_transaction(conn: &mut Conn, known: &mut KnownTxRows, s: &StopTx) 
         None => None,
     };
     let stopped_at = format_timestamp(&s.timestamp);
-    let (id, meter_start, connector, mut flags) =
-        match find_transaction(conn, &s.station, &s.station_tx_id, V16).await? {
-            // A retried stop changes nothing; but the real stop of a transaction Ström closed as
-            // superseded replaces the estimate (the flag stays, the estimate's other flags go, and
-            // a retry of that stop changes nothing again: its stop reason is no longer Superseded).
-            Some(KnownTx { stopped: true, superseded: false, .. }) => return Ok(Outcome::Stopped(auth)),
-            Some(t) if t.superseded => (t.id, t.meter_start_wh, t.connector_id, vec![SUPERSEDED]),
-            Some(t) => (t.id, t.meter_start_wh, t.connector_id, Vec::new()),
-            None => {
-                // A stop for a transaction Ström never saw is acknowledged (the station would retry
-                // forever otherwise) and kept, flagged, for reconciliation (CHECKLIST §2.5).
-                let id: i64 = query_scalar(
-                    "INSERT INTO transactions (station_id, station_tx_id, created_at, flags, ocpp_version) \
+    let (id, meter_start, connector, mut flags) = match find_transaction(conn, &s.station, &s.station_tx_id, V16)
+        .await?
+    {
+        // A retried stop changes nothing; but the real stop of a transaction Ström closed as
+        // superseded replaces the estimate (the flag stays, the estimate's other flags go, and
+        // a retry of that stop changes nothing again: its stop reason is no longer Superseded).
+        Some(KnownTx { stopped: true, superseded: false, .. }) => return Ok(Outcome::Stopped(auth)),
+        Some(t) if t.superseded => (t.id, t.meter_start_wh, t.connector_id, Flags::from([TransactionFlag::Superseded])),
+        Some(t) => (t.id, t.meter_start_wh, t.connector_id, Flags::default()),
+        None => {
+            // A stop for a transaction Ström never saw is acknowledged (the station would retry
+            // forever otherwise) and kept, flagged, for reconciliation (CHECKLIST §2.5).
+            let id: i64 = query_scalar(
+                "INSERT INTO transactions (station_id, station_tx_id, created_at, flags, ocpp_version) \
                  VALUES ($1, $2, $3, 'unknown_transaction', '1.6') RETURNING id",
-                )
-                .bind(s.station.as_str())
-                .bind(&s.station_tx_id)
-                .bind(format_timestamp(&s.now))
-                .fetch_one(&mut *conn)
-                .await?;
-                known.note(s.station.as_str(), &s.station_tx_id, id);
-                (id, None, None, vec!["unknown_transaction"])
-            }
-        };
+            )
+            .bind(s.station.as_str())
+            .bind(&s.station_tx_id)
+            .bind(format_timestamp(&s.now))
+            .fetch_one(&mut *conn)
+            .await?;
+            known.note(s.station.as_str(), &s.station_tx_id, id);
+            (id, None, None, Flags::from([TransactionFlag::UnknownTransaction]))
+        }
+    };
     let place = Place { evse_id: None, connector_id: connector.unwrap_or(0) };
     insert_readings(conn, &s.station, place, Some(id), Some(&s.station_tx_id), &s.readings).await?;
     let registers: Vec<f64> =
@@ -1378,7 +1372,7 @@ async fn stop_transaction(conn: &mut Conn, known: &mut KnownTxRows, s: &StopTx) 
     let energy = match meter_start {
         Some(start) => {
             let (energy, energy_flags) = transactions::energy(start, s.meter_stop_wh, &registers);
-            flags.extend(energy_flags.iter().map(|f| f.as_str()));
+            energy_flags.into_iter().for_each(|f| flags.add(TransactionFlag::Energy(f)));
             energy
         }
         None => None,
@@ -1392,7 +1386,7 @@ async fn stop_transaction(conn: &mut Conn, known: &mut KnownTxRows, s: &StopTx) 
     .bind(energy)
     .bind(&s.reason)
     .bind(s.id_token.as_deref())
-    .bind(flags.join(","))
+    .bind(flags.stored())
     .bind(id)
     .execute(conn)
     .await?;
@@ -1740,7 +1734,7 @@ async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent
     .await?;
     // (row, highest seqNo, start token, flags, started, whether this seqNo was used before)
     let mut current = None;
-    let mut new_flags = Vec::new();
+    let mut new_flags = Flags::default();
     if let Some(row) = existing {
         let id: i64 = row.try_get("id")?;
         let highest_seq: Option<i64> = row.try_get("last_seq_no")?;
@@ -1787,19 +1781,19 @@ async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent
                 return Ok(Outcome::TransactionEvent { transaction_id: id, auth });
             }
             transactions::EventMatch::Same => {
-                let flags: String = row.try_get("flags")?;
+                let flags = stored_flags(&row)?;
                 let started: Option<String> = row.try_get("started_at")?;
                 current = Some((
                     id,
                     highest_seq,
                     row.try_get::<Option<String>, _>("id_token")?,
-                    flags.split(',').filter(|f| !f.is_empty()).map(str::to_string).collect::<Vec<_>>(),
+                    flags,
                     started.is_some(),
                     !same_seq.is_empty(),
                 ));
             }
             // A new session under an id the station used before: never dropped, never merged.
-            transactions::EventMatch::Reused => new_flags.push("transaction_id_reused".to_string()),
+            transactions::EventMatch::Reused => new_flags.add(TransactionFlag::TransactionIdReused),
         }
     }
     let new_row = current.is_none();
@@ -1844,16 +1838,11 @@ async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent
     .bind(&digest)
     .execute(&mut *conn)
     .await?;
-    let mut add_flag = |flag: &str| {
-        if !flags.iter().any(|f| f == flag) {
-            flags.push(flag.to_string());
-        }
-    };
     if let Some(flag) = transactions::check_sequence(highest_seq, e.seq_no, seq_used) {
-        add_flag(flag.as_str());
+        flags.add(TransactionFlag::Sequence(flag));
     }
     if !started && !started_event {
-        add_flag("started_event_missing");
+        flags.add(TransactionFlag::StartedEventMissing);
     }
     // The first token a transaction carries is the one it was started with; a different token
     // on a later event (StopAuthorized) is the stop token.
@@ -1888,7 +1877,7 @@ async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent
     .bind(e.remote_start_id)
     .bind(e.reservation_id)
     .bind(stop_token)
-    .bind(flags.join(","))
+    .bind(flags.stored())
     .bind(id)
     .execute(&mut *conn)
     .await?;
@@ -1908,17 +1897,11 @@ async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent
     Ok(Outcome::TransactionEvent { transaction_id: id, auth })
 }
 
-/// A transaction has no register reading to take its energy from.
-const NO_ENERGY_REGISTER: &str = "no_energy_register";
-
-/// The flags that qualify a transaction's energy, which a new computation of it replaces.
-const ENERGY_FLAGS: &[&str] = &[
-    "meter_stop_below_start",
-    "register_went_backwards",
-    "register_outside_start_stop",
-    "negative_meter_value",
-    NO_ENERGY_REGISTER,
-];
+/// A transaction's flags as its row stores them (`flags`).
+fn stored_flags(row: &Row) -> Result<Flags, StoreError> {
+    let text: String = row.try_get("flags")?;
+    Flags::parse(&text).map_err(StoreError::Corrupt)
+}
 
 /// What makes a 2.0.1 TransactionEvent the event it is, as a stable 64-bit FNV-1a digest in hex:
 /// a retry (the station never saw the answer) has the same digest; another event under the same
@@ -1988,7 +1971,7 @@ async fn decide_event_token(
 
 /// Recomputes a 2.0.1 transaction's meter start, and at its end the stop and the energy, from
 /// its register readings.
-async fn settle_energy(conn: &mut Conn, id: i64, e: &TxEvent, flags: &mut Vec<String>) -> Result<(), StoreError> {
+async fn settle_energy(conn: &mut Conn, id: i64, e: &TxEvent, flags: &mut Flags) -> Result<(), StoreError> {
     let rows = energy_registers(conn, id).await?;
     let readings: Vec<(f64, &str)> = rows
         .iter()
@@ -2015,23 +1998,17 @@ async fn settle_energy(conn: &mut Conn, id: i64, e: &TxEvent, flags: &mut Vec<St
     let values: Vec<f64> = registers.iter().map(|r| r.wh).collect();
     // The station's own end replaces Ström's estimate of a superseded transaction, and with it
     // the estimate's energy flags.
-    if flags.iter().any(|f| f == SUPERSEDED) {
-        flags.retain(|f| !ENERGY_FLAGS.contains(&f.as_str()));
+    if flags.contains(TransactionFlag::Superseded) {
+        flags.forget_energy();
     }
     let (start, stop, energy) = match bounds {
         Some((start, stop)) => {
             let (energy, energy_flags) = transactions::energy(start, stop, &values);
-            for f in energy_flags {
-                if !flags.iter().any(|x| x == f.as_str()) {
-                    flags.push(f.as_str().to_string());
-                }
-            }
+            energy_flags.into_iter().for_each(|f| flags.add(TransactionFlag::Energy(f)));
             (Some(start), Some(stop), energy)
         }
         None => {
-            if !flags.iter().any(|f| f == NO_ENERGY_REGISTER) {
-                flags.push(NO_ENERGY_REGISTER.to_string());
-            }
+            flags.add(TransactionFlag::NoEnergyRegister);
             (None, None, None)
         }
     };
@@ -2045,7 +2022,7 @@ async fn settle_energy(conn: &mut Conn, id: i64, e: &TxEvent, flags: &mut Vec<St
     .bind(start)
     .bind(stop)
     .bind(energy)
-    .bind(flags.join(","))
+    .bind(flags.stored())
     .bind(id)
     .execute(conn)
     .await?;
