@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A station identity: the last path segment of its WebSocket URL. OCPP 2.0.1 limits it to 48
 /// characters of the identifierString set without `:`; Ström applies that rule to both versions
@@ -87,6 +88,23 @@ impl RegistrationPolicy {
     }
 }
 
+/// The heartbeat interval a boot answer gives (OCPP 1.6 §4.2, 2.0.1 B01.FR.04): an Accepted
+/// station adopts it as its heartbeat interval, so it is the one the station was configured
+/// with and accepted (`configured`, in seconds) when there is one, else Ström's default; a
+/// Pending or Rejected station is told when to boot again.
+pub fn boot_interval(
+    status: RegistrationStatus,
+    configured: Option<i64>,
+    heartbeat: Duration,
+    boot_retry: Duration,
+) -> Duration {
+    match (status, configured) {
+        (RegistrationStatus::Accepted, Some(secs)) if secs > 0 => Duration::from_secs(secs.unsigned_abs()),
+        (RegistrationStatus::Accepted, _) => heartbeat,
+        (RegistrationStatus::Pending | RegistrationStatus::Rejected, _) => boot_retry,
+    }
+}
+
 /// The hardware facts a BootNotification reports.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BootInfo {
@@ -114,6 +132,26 @@ mod tests {
         }
         for bad in ["", "a:b", "a b", "ä", &"x".repeat(49)] {
             assert!(StationId::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn boot_interval_table() {
+        let (heartbeat, retry) = (Duration::from_secs(300), Duration::from_secs(60));
+        let cases = [
+            (RegistrationStatus::Accepted, None, 300),
+            (RegistrationStatus::Accepted, Some(45), 45),
+            (RegistrationStatus::Accepted, Some(0), 300),
+            (RegistrationStatus::Accepted, Some(-5), 300),
+            (RegistrationStatus::Pending, Some(45), 60),
+            (RegistrationStatus::Rejected, None, 60),
+        ];
+        for (status, configured, secs) in cases {
+            assert_eq!(
+                boot_interval(status, configured, heartbeat, retry).as_secs(),
+                secs,
+                "{status:?} {configured:?}"
+            );
         }
     }
 

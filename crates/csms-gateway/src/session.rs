@@ -112,13 +112,12 @@ impl Session {
             self.set_registration(status);
             tracing::info!(station = %self.station, status = status.as_str(), "boot");
             let config = &self.gateway.config;
-            // An Accepted station is told the heartbeat interval it was configured with (and
-            // accepted) if any, not Ström's default: the boot answer sets the station's interval.
-            let interval = match (status, configured) {
-                (RegistrationStatus::Accepted, Some(secs)) => std::time::Duration::from_secs(secs.unsigned_abs()),
-                (RegistrationStatus::Accepted, None) => config.heartbeat_interval,
-                _ => config.boot_retry_interval,
-            };
+            let interval = csms_core::station::boot_interval(
+                status,
+                configured,
+                config.heartbeat_interval,
+                config.boot_retry_interval,
+            );
             Ok((status, interval))
         })
     }

@@ -1085,8 +1085,8 @@ async fn configured_heartbeat(
          AND attribute_type = 'Actual'"
     };
     let value: Option<Option<String>> = query_scalar(sql).bind(station.as_str()).fetch_optional(conn).await?;
-    // A value the station holds but that is no positive number is not an interval to repeat.
-    Ok(value.flatten().and_then(|v| v.trim().parse::<i64>().ok()).filter(|v| *v > 0))
+    // A value that is no number is no interval (`station::boot_interval` judges the number).
+    Ok(value.flatten().and_then(|v| v.trim().parse::<i64>().ok()))
 }
 
 /// Where else the token `record` has an active transaction than the transaction `except` (a row
