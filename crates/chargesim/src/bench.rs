@@ -2,7 +2,10 @@
 //! scenario against a CSMS for a fixed time and report throughput and latency percentiles.
 
 use futures_util::{SinkExt, StreamExt};
-use ocpp::v16::Action;
+use ocpp::v16::{
+    Action, AuthorizeRequest, BootNotificationRequest, Request, StartTransactionRequest, StatusNotificationErrorCode,
+    StatusNotificationRequest, StatusNotificationStatus, StopTransactionReason, StopTransactionRequest,
+};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -65,12 +68,6 @@ pub struct BenchConfig {
     /// Worker threads the caller's runtime runs the stations on: the loader's CPU use is
     /// reported as a share of them (or of the machine's cores, if fewer).
     pub threads: usize,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum BenchError {
-    #[error("no station could connect: {0}")]
-    NoConnection(String),
 }
 
 /// The result of a run, printed as one JSON line.
@@ -232,15 +229,21 @@ fn meter_values(transaction: Option<i64>, wh: u64) -> String {
     out
 }
 
-/// The current time as OCPP writes it. Formatted once per millisecond per thread: the loader
-/// stamps tens of thousands of messages a second, and chrono interprets its pattern each time.
-fn now() -> String {
-    let mut text = String::new();
-    push_now(&mut text);
-    text
+/// A typed request as its payload text: the boot and the session scenario's requests are typed,
+/// so that they are schema-valid by construction (the meter hot path is hand-built instead).
+fn encode(request: &Request) -> Result<String, String> {
+    request.to_json().map_err(|e| format!("{:?}: {e}", request.action()))
 }
 
-/// `now()`, appended to `out`.
+/// The current time for a typed request. The session scenario sends it twice per ten calls; the
+/// meter scenario's hot path stamps its hand-built text with `push_now` instead.
+fn now_typed() -> ocpp::DateTime {
+    ocpp::DateTime(std::time::SystemTime::now().into())
+}
+
+/// The current time as OCPP writes it, appended to `out`. Formatted once per millisecond per
+/// thread: the loader stamps tens of thousands of messages a second, and chrono interprets its
+/// pattern each time.
 fn push_now(out: &mut String) {
     thread_local! {
         static LAST: std::cell::RefCell<(u128, String)> = const { std::cell::RefCell::new((u128::MAX, String::new())) };
@@ -268,7 +271,24 @@ async fn run_station(config: BenchConfig, index: usize, start_at: Instant, end_a
         }
     };
     result.connected = true;
-    let boot = json!({"chargePointVendor": "chargesim", "chargePointModel": "bench"}).to_string();
+    let boot = encode(&Request::BootNotification(BootNotificationRequest {
+        charge_box_serial_number: None,
+        charge_point_model: "bench".into(),
+        charge_point_serial_number: None,
+        charge_point_vendor: "chargesim".into(),
+        firmware_version: None,
+        iccid: None,
+        imsi: None,
+        meter_serial_number: None,
+        meter_type: None,
+    }));
+    let boot = match boot {
+        Ok(boot) => boot,
+        Err(e) => {
+            result.failure = Some(e);
+            return result;
+        }
+    };
     let mut record = |result: &mut StationResult, started: Instant, answer: &Answer| {
         result.calls += 1;
         result.latencies.push(started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
@@ -333,26 +353,48 @@ async fn session(
     result: &mut StationResult,
     record: &mut impl FnMut(&mut StationResult, Instant, &Answer),
 ) -> Result<(), String> {
-    let status = |s: &str| json!({"connectorId": 1, "errorCode": "NoError", "status": s}).to_string();
+    let status = |status| {
+        encode(&Request::StatusNotification(StatusNotificationRequest {
+            connector_id: 1,
+            error_code: StatusNotificationErrorCode::NoError,
+            info: None,
+            status,
+            timestamp: None,
+            vendor_error_code: None,
+            vendor_id: None,
+        }))
+    };
     let mut step = |r: &mut StationResult, t: Instant, a: Answer| -> Answer {
         record(r, t, &a);
         a
     };
     let t = Instant::now();
-    let a = station.call(Action::Authorize, &json!({"idTag": id_tag}).to_string()).await?;
+    let a = station
+        .call(Action::Authorize, &encode(&Request::Authorize(AuthorizeRequest { id_tag: id_tag.into() }))?)
+        .await?;
     step(result, t, a);
     let t = Instant::now();
-    let a = station.call(Action::StatusNotification, &status("Preparing")).await?;
+    let a = station.call(Action::StatusNotification, &status(StatusNotificationStatus::Preparing)?).await?;
     step(result, t, a);
-    let start = json!({"connectorId": 1, "idTag": id_tag, "meterStart": *wh, "timestamp": now()}).to_string();
+    let start = encode(&Request::StartTransaction(StartTransactionRequest {
+        connector_id: 1,
+        id_tag: id_tag.into(),
+        meter_start: *wh as i64,
+        reservation_id: None,
+        timestamp: now_typed(),
+    }))?;
     let t = Instant::now();
     let a = station.call(Action::StartTransaction, &start).await?;
+    // Decoded as StartTransaction's answer; one that breaks the schema gives no transaction.
     let tx = match step(result, t, a) {
-        Answer::Result(v) => serde_json::from_str::<Value>(&v).ok().and_then(|v| v["transactionId"].as_i64()),
+        Answer::Result(payload) => match ocpp::v16::Response::decode(Action::StartTransaction, &payload) {
+            Ok(ocpp::v16::Response::StartTransaction(answer)) => Some(answer.transaction_id),
+            _ => None,
+        },
         _ => None,
     };
     let t = Instant::now();
-    let a = station.call(Action::StatusNotification, &status("Charging")).await?;
+    let a = station.call(Action::StatusNotification, &status(StatusNotificationStatus::Charging)?).await?;
     step(result, t, a);
     for _ in 0..4 {
         *wh += 250;
@@ -360,14 +402,19 @@ async fn session(
         let a = station.call(Action::MeterValues, &meter_values(tx, *wh)).await?;
         step(result, t, a);
     }
-    let stop =
-        json!({"transactionId": tx.unwrap_or(0), "meterStop": *wh, "timestamp": now(), "reason": "EVDisconnected"})
-            .to_string();
+    let stop = encode(&Request::StopTransaction(StopTransactionRequest {
+        id_tag: None,
+        meter_stop: *wh as i64,
+        reason: Some(StopTransactionReason::EVDisconnected),
+        timestamp: now_typed(),
+        transaction_data: None,
+        transaction_id: tx.unwrap_or(0),
+    }))?;
     let t = Instant::now();
     let a = station.call(Action::StopTransaction, &stop).await?;
     step(result, t, a);
     let t = Instant::now();
-    let a = station.call(Action::StatusNotification, &status("Available")).await?;
+    let a = station.call(Action::StatusNotification, &status(StatusNotificationStatus::Available)?).await?;
     step(result, t, a);
     result.sessions += 1;
     Ok(())
@@ -391,7 +438,7 @@ fn process_cpu() -> Option<Duration> {
 
 /// Runs the benchmark: all stations connect and boot, then run the scenario together for
 /// `duration` (the boot scenario measures connection and boot only).
-pub async fn run(config: BenchConfig) -> Result<BenchReport, BenchError> {
+pub async fn run(config: BenchConfig) -> Result<BenchReport, crate::Error> {
     let settle = Duration::from_millis(200 + 2 * config.stations as u64);
     let start_at = Instant::now() + settle;
     let end_at = start_at + config.duration;
@@ -442,7 +489,7 @@ pub async fn run(config: BenchConfig) -> Result<BenchReport, BenchError> {
         end_at.saturating_duration_since(start_at)
     };
     if report.connected == 0 {
-        return Err(BenchError::NoConnection(report.first_failure.unwrap_or_default()));
+        return Err(crate::Error::NoConnection(report.first_failure.unwrap_or_default()));
     }
     report.latencies.sort_unstable();
     let wall = boot_started.elapsed();

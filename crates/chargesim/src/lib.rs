@@ -3,5 +3,8 @@
 //! only, never on Ström's server crates.
 
 pub mod bench;
+mod error;
 pub mod responder;
 pub mod sim;
+
+pub use error::Error;

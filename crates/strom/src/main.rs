@@ -217,12 +217,16 @@ fn sim_config(args: SimArgs) -> Result<chargesim::sim::SimConfig> {
         ["HighTemperature", "OverVoltage", "PowerMeterFailure", "GroundFailure"].map(String::from).to_vec()
     });
     // Faults are 1.6 error codes (2.0.1 stations report them as the techCode of a NotifyEvent).
-    for code in &fault_codes {
-        let known = ocpp::v16::StatusNotificationErrorCode::ALL.iter().any(|c| c.as_str() == code && code != "NoError");
-        if !known {
-            anyhow::bail!("{code:?} is not an OCPP 1.6 error code for a fault");
-        }
-    }
+    let fault_codes = fault_codes
+        .iter()
+        .map(|code| {
+            ocpp::v16::StatusNotificationErrorCode::ALL
+                .iter()
+                .copied()
+                .find(|c| c.as_str() == code && code != "NoError")
+                .with_context(|| format!("{code:?} is not an OCPP 1.6 error code for a fault"))
+        })
+        .collect::<Result<Vec<_>>>()?;
     if fault_codes.is_empty() {
         anyhow::bail!("fault_codes must name at least one error code");
     }
