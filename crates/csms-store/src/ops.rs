@@ -885,12 +885,7 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
                  ON CONFLICT (id_token) DO UPDATE SET status = excluded.status, expiry = excluded.expiry, \
                  parent_id_token = excluded.parent_id_token, token_type = excluded.token_type, updated_at = excluded.updated_at",
             )
-            .bind(&record.id_token)
-            .bind(record.status.as_str())
-            .bind(record.expiry.as_ref().map(format_timestamp))
-            .bind(record.parent_id_token.as_deref())
-            .bind(format_timestamp(now))
-            .bind(record.token_type.map(TokenType::as_str))
+            .bind_token(record, now)
             .execute(conn)
             .await?;
             Ok(Outcome::Done)
@@ -900,12 +895,7 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
                 "INSERT INTO id_tokens (id_token, status, expiry, parent_id_token, token_type, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $6, $5, $5) ON CONFLICT (id_token) DO NOTHING",
             )
-            .bind(&record.id_token)
-            .bind(record.status.as_str())
-            .bind(record.expiry.as_ref().map(format_timestamp))
-            .bind(record.parent_id_token.as_deref())
-            .bind(format_timestamp(now))
-            .bind(record.token_type.map(TokenType::as_str))
+            .bind_token(record, now)
             .execute(conn)
             .await?;
             Ok(Outcome::Found(result.rows_affected() == 0))
@@ -1895,6 +1885,23 @@ async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent
     }
     settle_energy(conn, id, e, &mut flags).await?;
     Ok(Outcome::TransactionEvent { transaction_id: id, auth })
+}
+
+/// Binds an id token's columns in the order both of its inserts name them: `$1` token, `$2`
+/// status, `$3` expiry, `$4` group, `$5` the time, `$6` type.
+trait BindToken<'q> {
+    fn bind_token(self, record: &'q IdTokenRecord, now: &Timestamp) -> Self;
+}
+
+impl<'q> BindToken<'q> for crate::db::Query<'q> {
+    fn bind_token(self, record: &'q IdTokenRecord, now: &Timestamp) -> Self {
+        self.bind(&record.id_token)
+            .bind(record.status.as_str())
+            .bind(record.expiry.as_ref().map(format_timestamp))
+            .bind(record.parent_id_token.as_deref())
+            .bind(format_timestamp(now))
+            .bind(record.token_type.map(TokenType::as_str))
+    }
 }
 
 /// A transaction's flags as its row stores them (`flags`).

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Backend, Reply, Server, Station};
+use common::{energy_reading, id_token, tx_event, Backend, Reply, Server, Station};
 use serde_json::{json, Value};
 
 both_backends!(
@@ -38,39 +38,6 @@ both_backends!(
 );
 
 const T0: &str = "2026-11-26T10:00:00.000Z";
-
-fn id_token(value: &str) -> Value {
-    json!({"idToken": value, "type": "ISO14443"})
-}
-
-/// A TransactionEvent payload; `extra` is merged in.
-fn tx_event(event_type: &str, seq_no: i64, tx: &str, trigger: &str, timestamp: &str, extra: Value) -> Value {
-    let mut v = json!({
-        "eventType": event_type,
-        "timestamp": timestamp,
-        "triggerReason": trigger,
-        "seqNo": seq_no,
-        "transactionInfo": {"transactionId": tx},
-    });
-    if let (Some(obj), Value::Object(more)) = (v.as_object_mut(), extra) {
-        for (k, val) in more {
-            if k == "transactionInfo" {
-                if let (Some(info), Value::Object(fields)) =
-                    (obj.get_mut("transactionInfo").and_then(Value::as_object_mut), val)
-                {
-                    info.extend(fields);
-                }
-            } else {
-                obj.insert(k, val);
-            }
-        }
-    }
-    v
-}
-
-fn energy_reading(wh: f64, context: &str, timestamp: &str) -> Value {
-    json!([{"timestamp": timestamp, "sampledValue": [{"value": wh, "context": context, "measurand": "Energy.Active.Import.Register"}]}])
-}
 
 async fn tc_b_01_cold_boot(backend: Backend) {
     let server = Server::start(backend).await;

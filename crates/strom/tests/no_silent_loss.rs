@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Backend, Server, Station};
+use common::{energy_reading as register, id_token as card, tx_event, Backend, Server, Station};
 use serde_json::{json, Value};
 
 both_backends!(
@@ -48,28 +48,6 @@ async fn transactions(server: &Server, station: &str) -> Vec<Value> {
 
 fn flags(t: &Value) -> Vec<&str> {
     t["flags"].as_array().expect("flags").iter().filter_map(Value::as_str).collect()
-}
-
-fn tx_event(event_type: &str, seq_no: i64, tx: &str, trigger: &str, timestamp: &str, extra: Value) -> Value {
-    let mut v = json!({
-        "eventType": event_type,
-        "timestamp": timestamp,
-        "triggerReason": trigger,
-        "seqNo": seq_no,
-        "transactionInfo": {"transactionId": tx},
-    });
-    if let (Some(obj), Value::Object(more)) = (v.as_object_mut(), extra) {
-        obj.extend(more);
-    }
-    v
-}
-
-fn register(wh: f64, context: &str, timestamp: &str) -> Value {
-    json!([{"timestamp": timestamp, "sampledValue": [{"value": wh, "context": context, "measurand": "Energy.Active.Import.Register"}]}])
-}
-
-fn card(value: &str) -> Value {
-    json!({"idToken": value, "type": "ISO14443"})
 }
 
 async fn status201(cs: &mut Station, evse: i64, connector: i64, status: &str, timestamp: &str) {

@@ -535,3 +535,38 @@ impl Station {
         }
     }
 }
+
+/// A 2.0.1 idToken of the usual RFID card type.
+pub fn id_token(value: &str) -> Value {
+    json!({"idToken": value, "type": "ISO14443"})
+}
+
+/// A TransactionEvent payload; `extra` is merged in.
+pub fn tx_event(event_type: &str, seq_no: i64, tx: &str, trigger: &str, timestamp: &str, extra: Value) -> Value {
+    let mut v = json!({
+        "eventType": event_type,
+        "timestamp": timestamp,
+        "triggerReason": trigger,
+        "seqNo": seq_no,
+        "transactionInfo": {"transactionId": tx},
+    });
+    if let (Some(obj), Value::Object(more)) = (v.as_object_mut(), extra) {
+        for (k, val) in more {
+            if k == "transactionInfo" {
+                if let (Some(info), Value::Object(fields)) =
+                    (obj.get_mut("transactionInfo").and_then(Value::as_object_mut), val)
+                {
+                    info.extend(fields);
+                }
+            } else {
+                obj.insert(k, val);
+            }
+        }
+    }
+    v
+}
+
+/// A 2.0.1 meterValue list of one energy register reading.
+pub fn energy_reading(wh: f64, context: &str, timestamp: &str) -> Value {
+    json!([{"timestamp": timestamp, "sampledValue": [{"value": wh, "context": context, "measurand": "Energy.Active.Import.Register"}]}])
+}
