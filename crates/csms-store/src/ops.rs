@@ -1710,7 +1710,7 @@ async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent
     let station = e.station.as_str();
     let at = format_timestamp(&e.timestamp);
     let started_event = e.event_type == TxEventType::Started;
-    let digest = event_digest(e);
+    let digest = event_digest(e, &at);
     let token = e.id_token.as_ref().map(|(t, _)| t.as_str());
     let token_type = e.id_token.as_ref().map(|(_, k)| k.as_str());
 
@@ -1913,7 +1913,8 @@ fn stored_flags(row: &Row) -> Result<Flags, StoreError> {
 /// What makes a 2.0.1 TransactionEvent the event it is, as a stable 64-bit FNV-1a digest in hex:
 /// a retry (the station never saw the answer) has the same digest; another event under the same
 /// seqNo (firmware that repeats it) has another. Stored, so it must not change between releases.
-fn event_digest(e: &TxEvent) -> String {
+/// `at` is the event's timestamp as stored.
+fn event_digest(e: &TxEvent, at: &str) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut feed = |text: &str| {
         for byte in text.bytes().chain(std::iter::once(0xff)) {
@@ -1923,7 +1924,7 @@ fn event_digest(e: &TxEvent) -> String {
     };
     let number = |n: Option<i64>| n.map_or_else(String::new, |n| n.to_string());
     feed(e.event_type.as_str());
-    feed(&format_timestamp(&e.timestamp));
+    feed(at);
     feed(&e.trigger_reason);
     feed(&e.seq_no.to_string());
     feed(if e.offline { "offline" } else { "" });

@@ -38,6 +38,37 @@ impl<K> PageRequest<K> {
     }
 }
 
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds a page's parameters after a list's own, in the order every paged query names them: the
+/// key to read after (`bind_page` only), `from`, `to`, and one row more than the page holds
+/// (which says whether another page follows, `Page::of`).
+trait BindPage<'q, K> {
+    fn bind_page(self, page: &'q PageRequest<K>) -> Self;
+}
+
+trait BindWindow<'q> {
+    fn bind_window<K>(self, page: &'q PageRequest<K>) -> Self;
+}
+
+impl<'q> BindWindow<'q> for AnyQuery<'q> {
+    fn bind_window<K>(self, page: &'q PageRequest<K>) -> Self {
+        self.bind(page.from.as_deref()).bind(page.to.as_deref()).bind(page.limit + 1)
+    }
+}
+
+impl<'q> BindPage<'q, i64> for AnyQuery<'q> {
+    fn bind_page(self, page: &'q PageRequest<i64>) -> Self {
+        self.bind(page.after).bind_window(page)
+    }
+}
+
+impl<'q> BindPage<'q, String> for AnyQuery<'q> {
+    fn bind_page(self, page: &'q PageRequest<String>) -> Self {
+        self.bind(page.after.as_deref()).bind_window(page)
+    }
+}
+
 /// One page of a list, and the key to read the next page after, if there are more rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T, K> {
@@ -438,10 +469,7 @@ impl Store {
             "SELECT {STATION_COLUMNS} FROM stations WHERE ($1 IS NULL OR id > $1) AND ($2 IS NULL OR created_at >= $2) \
              AND ($3 IS NULL OR created_at < $3) ORDER BY id LIMIT $4"
         ))
-        .bind(page.after.as_deref())
-        .bind(page.from.as_deref())
-        .bind(page.to.as_deref())
-        .bind(page.limit + 1)
+        .bind_page(page)
         .fetch_all(self.pool())
         .await?;
         let stations = rows.iter().map(station_from_row).collect::<Result<Vec<_>, _>>()?;
@@ -537,14 +565,7 @@ impl Store {
              AND ($2 IS NULL OR id < $2) AND ($3 IS NULL OR started_at >= $3) AND ($4 IS NULL OR started_at < $4) \
              ORDER BY id DESC LIMIT $5"
         );
-        let rows = sqlx::query(&sql)
-            .bind(filter.station_id.as_deref())
-            .bind(page.after)
-            .bind(page.from.as_deref())
-            .bind(page.to.as_deref())
-            .bind(page.limit + 1)
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query(&sql).bind(filter.station_id.as_deref()).bind_page(page).fetch_all(self.pool()).await?;
         let items = rows.iter().map(transaction_from_row).collect::<Result<_, _>>()?;
         Ok(Page::of(items, page.len(), |t: &TransactionView| t.id))
     }
@@ -586,9 +607,7 @@ impl Store {
             .bind(transaction_id)
             .bind(after_time)
             .bind(after_id)
-            .bind(page.from.as_deref())
-            .bind(page.to.as_deref())
-            .bind(page.limit + 1)
+            .bind_window(page)
             .fetch_all(self.pool())
             .await?;
         let view = |r: &AnyRow| -> Result<MeterValueView, sqlx::Error> {
@@ -630,14 +649,7 @@ impl Store {
             "SELECT * FROM faults WHERE ($1 IS NULL OR station_id = $1){open} AND ($2 IS NULL OR id < $2) \
              AND ($3 IS NULL OR started_at >= $3) AND ($4 IS NULL OR started_at < $4) ORDER BY id DESC LIMIT $5"
         );
-        let rows = sqlx::query(&sql)
-            .bind(station_id)
-            .bind(page.after)
-            .bind(page.from.as_deref())
-            .bind(page.to.as_deref())
-            .bind(page.limit + 1)
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query(&sql).bind(station_id).bind_page(page).fetch_all(self.pool()).await?;
         let items = rows.iter().map(fault_from_row).collect::<Result<_, _>>()?;
         Ok(Page::of(items, page.len(), |f: &FaultView| f.id))
     }
@@ -719,10 +731,7 @@ impl Store {
         )
         .bind(station_id)
         .bind(kind)
-        .bind(page.after)
-        .bind(page.from.as_deref())
-        .bind(page.to.as_deref())
-        .bind(page.limit + 1)
+        .bind_page(page)
         .fetch_all(self.pool())
         .await?;
         let view = |r: &AnyRow| -> Result<StationEventView, sqlx::Error> {
@@ -790,10 +799,7 @@ impl Store {
              AND ($3 IS NULL OR requested_at >= $3) AND ($4 IS NULL OR requested_at < $4) ORDER BY id DESC LIMIT $5",
         )
         .bind(station_id)
-        .bind(page.after)
-        .bind(page.from.as_deref())
-        .bind(page.to.as_deref())
-        .bind(page.limit + 1)
+        .bind_page(page)
         .fetch_all(self.pool())
         .await?;
         let view = |r: &AnyRow| -> Result<CommandView, sqlx::Error> {
@@ -972,10 +978,7 @@ impl Store {
              AND ($3 IS NULL OR requested_at >= $3) AND ($4 IS NULL OR requested_at < $4) ORDER BY id DESC LIMIT $5",
         )
         .bind(station_id)
-        .bind(page.after)
-        .bind(page.from.as_deref())
-        .bind(page.to.as_deref())
-        .bind(page.limit + 1)
+        .bind_page(page)
         .fetch_all(self.pool())
         .await?;
         let view = |r: &AnyRow| -> Result<TransferView, sqlx::Error> {
@@ -1010,10 +1013,7 @@ impl Store {
             "SELECT id_token, status, expiry, parent_id_token, token_type FROM id_tokens WHERE ($1 IS NULL OR id_token > $1) \
              AND ($2 IS NULL OR created_at >= $2) AND ($3 IS NULL OR created_at < $3) ORDER BY id_token LIMIT $4",
         )
-        .bind(page.after.as_deref())
-        .bind(page.from.as_deref())
-        .bind(page.to.as_deref())
-        .bind(page.limit + 1)
+        .bind_page(page)
         .fetch_all(self.pool())
         .await?;
         let items = rows.into_iter().map(crate::db::Row::Any).map(|r| token_from_row(&r)).collect::<Result<_, _>>()?;
@@ -1032,10 +1032,7 @@ impl Store {
              AND ($3 IS NULL OR updated_at >= $3) AND ($4 IS NULL OR updated_at < $4) ORDER BY monitor_id LIMIT $5",
         )
         .bind(station_id)
-        .bind(page.after)
-        .bind(page.from.as_deref())
-        .bind(page.to.as_deref())
-        .bind(page.limit + 1)
+        .bind_page(page)
         .fetch_all(self.pool())
         .await?;
         // '' and -1 stand for "absent" in the key columns (see ops.rs).
