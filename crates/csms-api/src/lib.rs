@@ -15,8 +15,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 use csms_core::authorization::{IdTokenRecord, TokenStatus, TokenType};
 use csms_core::clock::parse_timestamp;
+use csms_core::ops::{CreateIdToken, DeleteIdToken, SetRegistration, UpsertIdToken};
+use csms_core::port::PortError;
 use csms_gateway::{FriendlyCommand, Gateway};
-use csms_store::{Op, Outcome, TransactionFilter};
+use csms_store::TransactionFilter;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -84,6 +86,12 @@ impl ApiError {
 
 impl From<csms_store::StoreError> for ApiError {
     fn from(e: csms_store::StoreError) -> ApiError {
+        PortError::from(e).into()
+    }
+}
+
+impl From<PortError> for ApiError {
+    fn from(e: PortError) -> ApiError {
         tracing::error!(error = %e, "storage failed while serving the API");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage failed")
     }
@@ -171,7 +179,7 @@ async fn put_station(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, bod
     let status = csms_core::station::RegistrationStatus::parse(text).ok_or_else(|| {
         unprocessable(format!("registration_status must be Accepted, Pending or Rejected, not {text:?}"))
     })?;
-    gw.store.apply(Op::SetRegistration { station, status, now: gw.clock.now() }, Vec::new()).await?;
+    gw.store.execute(SetRegistration { station, status, now: gw.clock.now() }, Vec::new()).await?;
     let station = gw.store.station(&id).await?.ok_or_else(|| ApiError::not_found("station"))?;
     Ok(Json(views::station(&station, gw.registry.session(&id))))
 }
@@ -590,23 +598,25 @@ async fn create_id_token(State(gw): State<Arc<Gateway>>, body: Bytes) -> Result<
     let record = parse_token(&body, None)?;
     let view = views::id_token(&record);
     let name = record.id_token.clone();
-    match gw.store.apply(Op::CreateIdToken { record, now: gw.clock.now() }, Vec::new()).await? {
-        Outcome::Found(false) => Ok((StatusCode::CREATED, Json(view)).into_response()),
-        _ => Err(ApiError::new(StatusCode::CONFLICT, format!("id token {name:?} exists; use PUT to change it"))),
+    let existed = gw.store.execute(CreateIdToken { record, now: gw.clock.now() }, Vec::new()).await?;
+    if existed {
+        return Err(ApiError::new(StatusCode::CONFLICT, format!("id token {name:?} exists; use PUT to change it")));
     }
+    Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
 /// Creates or changes a token.
 async fn put_id_token(State(gw): State<Arc<Gateway>>, Path(id_token): Path<String>, body: Bytes) -> ApiResult {
     let record = parse_token(&body, Some(&id_token))?;
     let view = views::id_token(&record);
-    gw.store.apply(Op::UpsertIdToken { record, now: gw.clock.now() }, Vec::new()).await?;
+    gw.store.execute(UpsertIdToken { record, now: gw.clock.now() }, Vec::new()).await?;
     Ok(Json(view))
 }
 
 async fn delete_id_token(State(gw): State<Arc<Gateway>>, Path(id_token): Path<String>) -> Result<StatusCode, ApiError> {
-    match gw.store.apply(Op::DeleteIdToken { id_token }, Vec::new()).await? {
-        Outcome::Deleted(true) => Ok(StatusCode::NO_CONTENT),
-        _ => Err(ApiError::not_found("id token")),
+    let existed = gw.store.execute(DeleteIdToken { id_token }, Vec::new()).await?;
+    if !existed {
+        return Err(ApiError::not_found("id token"));
     }
+    Ok(StatusCode::NO_CONTENT)
 }

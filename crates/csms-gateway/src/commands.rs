@@ -6,8 +6,10 @@ use crate::local_list::ListUpdate;
 use crate::registry::{CallError, CallReply};
 use crate::Gateway;
 use csms_core::notifications::CommandStatus;
+use csms_core::ops::{Change, Changes, CommandFinished, CommandStarted};
+use csms_core::port::PortError;
 use csms_core::station::StationId;
-use csms_store::{Op, Outcome, StoreError};
+use csms_store::StoreError;
 use ocpp::{Initiator, OcppVersion};
 use std::time::Duration;
 
@@ -30,7 +32,13 @@ pub enum CommandError {
     #[error("connection closed before the station answered")]
     Disconnected { command_id: i64 },
     #[error("storage failed: {0}")]
-    Storage(#[from] StoreError),
+    Storage(#[from] PortError),
+}
+
+impl From<StoreError> for CommandError {
+    fn from(e: StoreError) -> CommandError {
+        CommandError::Storage(e.into())
+    }
 }
 
 /// What the station answered.
@@ -111,7 +119,7 @@ impl VersionedAction {
     }
 
     /// What the answered command changes in the store.
-    fn effects(self, station: &StationId, request: &str, response: &str, now: csms_core::Timestamp) -> Vec<Op> {
+    fn effects(self, station: &StationId, request: &str, response: &str, now: csms_core::Timestamp) -> Vec<Change> {
         let effects = match self {
             VersionedAction::V16(a) => crate::effects::v16(station, a, request, response, now),
             VersionedAction::V201(a) => crate::effects::v201(station, a, request, response, now),
@@ -178,16 +186,13 @@ impl Gateway {
         let version = self.station_version(station).await?;
         let action = VersionedAction::resolve(version, action)?;
         let request = action.request(payload)?;
-        let started = Op::CommandStarted {
+        let started = CommandStarted {
             station: station_id.clone(),
             action: action.name().to_string(),
             request: request.clone(),
             at: self.clock.now(),
         };
-        let command_id = match self.store.apply(started, Vec::new()).await? {
-            Outcome::Command(id) => id,
-            other => return Err(StoreError::Corrupt(format!("unexpected outcome {other:?}")).into()),
-        };
+        let command_id = self.store.execute(started, Vec::new()).await?;
         let timeout = self.config.call_timeout;
         let sent_at = std::time::Instant::now();
         let result = if session.is_some() {
@@ -227,13 +232,14 @@ impl Gateway {
         };
         let (error_code, error_description) = error.map_or((None, None), |(c, d)| (c, Some(d)));
         if let (Ok(CommandReply::Result(answer)), true) = (&reply, record_effects) {
-            for op in action.effects(&station_id, &request, answer, self.clock.now()) {
-                self.store.apply(op, Vec::new()).await?;
+            let changes = action.effects(&station_id, &request, answer, self.clock.now());
+            if !changes.is_empty() {
+                self.store.execute(Changes(changes), Vec::new()).await?;
             }
         }
         let finished =
-            Op::CommandFinished { command_id, status, response, error_code, error_description, at: self.clock.now() };
-        self.store.apply(finished, Vec::new()).await?;
+            CommandFinished { command_id, status, response, error_code, error_description, at: self.clock.now() };
+        self.store.execute(finished, Vec::new()).await?;
         tracing::info!(station, action = action.name(), command_id, status = status.as_str(), "command");
         self.metrics.commands.inc(&[("action", action.name()), ("status", status.as_str())]);
         let result = if status == CommandStatus::Answered { "ok" } else { "error" };

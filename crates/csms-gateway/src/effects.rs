@@ -6,9 +6,9 @@
 use crate::local_list::{version_reported, ListUpdate};
 use crate::v201::location;
 use csms_core::notifications::TransferKind;
+use csms_core::ops::{Change, ChargingProfileRecord, ConfigurationKey, Reservation};
 use csms_core::station::StationId;
 use csms_core::Timestamp;
-use csms_store::{ChargingProfileRecord, ConfigurationKey, Op, Reservation};
 
 /// The store operations that record the effect of `request` answered by `response`.
 pub(crate) fn v16(
@@ -17,7 +17,7 @@ pub(crate) fn v16(
     request: &str,
     response: &str,
     now: Timestamp,
-) -> Result<Vec<Op>, String> {
+) -> Result<Vec<Change>, String> {
     use ocpp::v16::{Request, Response};
     let station = station.clone();
     let req = Request::decode(action, request).map_err(|e| e.to_string())?;
@@ -30,14 +30,14 @@ pub(crate) fn v16(
                 .into_iter()
                 .map(|k| ConfigurationKey { key: k.key, value: k.value, readonly: k.readonly })
                 .collect();
-            vec![Op::ConfigurationKeys { station, keys, now }]
+            vec![Change::ConfigurationKeys { station, keys, now }]
         }
         (Request::ChangeConfiguration(req), Response::ChangeConfiguration(res)) => {
             use ocpp::v16::ChangeConfigurationResponseStatus as S;
             match res.status {
                 S::Accepted | S::RebootRequired => {
                     let key = ConfigurationKey { key: req.key, value: Some(req.value), readonly: false };
-                    vec![Op::ConfigurationKeys { station, keys: vec![key], now }]
+                    vec![Change::ConfigurationKeys { station, keys: vec![key], now }]
                 }
                 _ => Vec::new(),
             }
@@ -45,7 +45,7 @@ pub(crate) fn v16(
         (Request::ReserveNow(req), Response::ReserveNow(res))
             if res.status == ocpp::v16::ReserveNowResponseStatus::Accepted =>
         {
-            vec![Op::ReservationMade(Reservation {
+            vec![Change::ReservationMade(Reservation {
                 station,
                 reservation_id: req.reservation_id,
                 evse_id: None,
@@ -60,13 +60,13 @@ pub(crate) fn v16(
         (Request::CancelReservation(req), Response::CancelReservation(res))
             if res.status == ocpp::v16::CancelReservationResponseStatus::Accepted =>
         {
-            vec![Op::ReservationEnded { station, reservation_id: req.reservation_id, status: "Cancelled", now }]
+            vec![Change::ReservationEnded { station, reservation_id: req.reservation_id, status: "Cancelled", now }]
         }
         (Request::SetChargingProfile(req), Response::SetChargingProfile(res))
             if res.status == ocpp::v16::SetChargingProfileResponseStatus::Accepted =>
         {
             let p = &req.cs_charging_profiles;
-            vec![Op::ChargingProfileSet(ChargingProfileRecord {
+            vec![Change::ChargingProfileSet(ChargingProfileRecord {
                 station,
                 profile_id: p.charging_profile_id,
                 evse_id: req.connector_id,
@@ -80,7 +80,7 @@ pub(crate) fn v16(
         (Request::ClearChargingProfile(req), Response::ClearChargingProfile(res))
             if res.status == ocpp::v16::ClearChargingProfileResponseStatus::Accepted =>
         {
-            vec![Op::ChargingProfilesCleared {
+            vec![Change::ChargingProfilesCleared {
                 station,
                 profile_id: req.id,
                 evse_id: req.connector_id,
@@ -91,7 +91,7 @@ pub(crate) fn v16(
         (Request::ChangeAvailability(req), Response::ChangeAvailability(res)) => {
             use ocpp::v16::ChangeAvailabilityResponseStatus as S;
             match res.status {
-                S::Accepted | S::Scheduled => vec![Op::AvailabilitySet {
+                S::Accepted | S::Scheduled => vec![Change::AvailabilitySet {
                     station,
                     // 1.6 connectors are stored as EVSE 0; connector 0 is the whole station.
                     evse_id: (req.connector_id != 0).then_some(0),
@@ -143,7 +143,7 @@ pub(crate) fn v201(
     request: &str,
     response: &str,
     now: Timestamp,
-) -> Result<Vec<Op>, String> {
+) -> Result<Vec<Change>, String> {
     use ocpp::v201::*;
     let station = station.clone();
     let req = Request::decode(action, request).map_err(|e| e.to_string())?;
@@ -157,7 +157,7 @@ pub(crate) fn v201(
                 .filter(|r| r.attribute_status == GetVariableStatusEnum::Accepted)
                 .map(|r| (location(&r.component, &r.variable), attribute(r.attribute_type), r.attribute_value.clone()))
                 .collect();
-            vec![Op::DeviceValues { station, values, now }]
+            vec![Change::DeviceValues { station, values, now }]
         }
         (Request::SetVariables(req), Response::SetVariables(res)) => {
             let accepted = |d: &SetVariableData| {
@@ -179,10 +179,10 @@ pub(crate) fn v201(
                     (location(&d.component, &d.variable), attribute(d.attribute_type), Some(d.attribute_value.clone()))
                 })
                 .collect();
-            vec![Op::DeviceValues { station, values, now }]
+            vec![Change::DeviceValues { station, values, now }]
         }
         (Request::ReserveNow(req), Response::ReserveNow(res)) if res.status == ReserveNowStatusEnum::Accepted => {
-            vec![Op::ReservationMade(Reservation {
+            vec![Change::ReservationMade(Reservation {
                 station,
                 reservation_id: req.id,
                 evse_id: req.evse_id,
@@ -196,13 +196,13 @@ pub(crate) fn v201(
         (Request::CancelReservation(req), Response::CancelReservation(res))
             if res.status == CancelReservationStatusEnum::Accepted =>
         {
-            vec![Op::ReservationEnded { station, reservation_id: req.reservation_id, status: "Cancelled", now }]
+            vec![Change::ReservationEnded { station, reservation_id: req.reservation_id, status: "Cancelled", now }]
         }
         (Request::SetChargingProfile(req), Response::SetChargingProfile(res))
             if res.status == ChargingProfileStatusEnum::Accepted =>
         {
             let p = &req.charging_profile;
-            vec![Op::ChargingProfileSet(ChargingProfileRecord {
+            vec![Change::ChargingProfileSet(ChargingProfileRecord {
                 station,
                 profile_id: p.id,
                 evse_id: req.evse_id,
@@ -217,7 +217,7 @@ pub(crate) fn v201(
             if res.status == ClearChargingProfileStatusEnum::Accepted =>
         {
             let criteria = req.charging_profile_criteria.as_ref();
-            vec![Op::ChargingProfilesCleared {
+            vec![Change::ChargingProfilesCleared {
                 station,
                 profile_id: req.charging_profile_id,
                 evse_id: criteria.and_then(|c| c.evse_id),
@@ -228,7 +228,7 @@ pub(crate) fn v201(
         (Request::ChangeAvailability(req), Response::ChangeAvailability(res))
             if res.status != ChangeAvailabilityStatusEnum::Rejected =>
         {
-            vec![Op::AvailabilitySet {
+            vec![Change::AvailabilitySet {
                 station,
                 evse_id: req.evse.as_ref().map(|e| e.id),
                 connector_id: req.evse.as_ref().and_then(|e| e.connector_id),
@@ -270,6 +270,6 @@ fn transfer(
     location: String,
     file_name: Option<String>,
     now: Timestamp,
-) -> Op {
-    Op::TransferRequested { station, kind, request_id, location, file_name, now }
+) -> Change {
+    Change::TransferRequested { station, kind, request_id, location, file_name, now }
 }

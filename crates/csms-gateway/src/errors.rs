@@ -16,18 +16,12 @@ pub(crate) enum CallFailure {
     #[error("{0}")]
     Decode(DecodeError),
     #[error("storage failed; the message was not processed")]
-    Storage(#[from] csms_store::StoreError),
+    Storage(#[from] csms_core::port::PortError),
     #[error("could not encode the answer")]
     Encode(#[from] serde_json::Error),
 }
 
 impl CallFailure {
-    /// The store answered an operation with an outcome of another kind: a bug, reported as
-    /// an internal error rather than guessed around.
-    pub(crate) fn unexpected(outcome: csms_store::Outcome) -> CallFailure {
-        CallFailure::Storage(csms_store::StoreError::Corrupt(format!("unexpected outcome {outcome:?}")))
-    }
-
     /// The CALLERROR code for this failure (CHECKLIST §1.2). The description sent to the
     /// station is the `Display` text; storage details stay in the server log.
     pub(crate) fn code(&self) -> ErrorCode {

@@ -9,9 +9,9 @@ use crate::friendly::strip_nulls;
 use crate::Gateway;
 use csms_core::authorization::{IdTokenRecord, TokenStatus, TokenType};
 use csms_core::clock::format_timestamp;
+use csms_core::ops::{Change, Changes};
 use csms_core::station::StationId;
 use csms_core::Timestamp;
-use csms_store::Op;
 use ocpp::OcppVersion;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
@@ -115,9 +115,9 @@ impl ListUpdate {
 
     /// The writes that record the station's acceptance: Ström's copy, and the version the
     /// station now holds by its own word.
-    pub(crate) fn accepted(self, station: StationId, now: Timestamp) -> Vec<Op> {
+    pub(crate) fn accepted(self, station: StationId, now: Timestamp) -> Vec<Change> {
         let reported = version_reported(station.clone(), self.version, "SendLocalList", now);
-        let copy = Op::LocalListAccepted {
+        let copy = Change::LocalListAccepted {
             station,
             version: self.version,
             full: self.full,
@@ -139,8 +139,8 @@ fn list_status(token: &str, status: &str) -> Result<TokenStatus, String> {
 
 /// The list version a station stated: its answer to GetLocalListVersion, or a SendLocalList it
 /// accepted (`source`).
-pub(crate) fn version_reported(station: StationId, version: i64, source: &'static str, now: Timestamp) -> Op {
-    Op::LocalListVersionReported { station, version, source, now }
+pub(crate) fn version_reported(station: StationId, version: i64, source: &'static str, now: Timestamp) -> Change {
+    Change::LocalListVersionReported { station, version, source, now }
 }
 
 /// An entry to send: a token to add or update, or one to remove (with the type the station
@@ -297,9 +297,8 @@ impl Gateway {
             outcome.updated += upserts.len();
             outcome.removed += removed.len();
             let update = ListUpdate { version: list_version, full: first_full, upserts, removed };
-            for op in update.accepted(station_id.clone(), self.clock.now()) {
-                self.store.apply(op, Vec::new()).await?;
-            }
+            let changes = update.accepted(station_id.clone(), self.clock.now());
+            self.store.execute(Changes(changes), Vec::new()).await?;
             outcome.version = list_version;
         }
         Ok(outcome)

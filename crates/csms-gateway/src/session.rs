@@ -7,8 +7,9 @@ use crate::registry::{CallReply, OutboundCall, SessionInfo};
 use crate::{v16, v201, Gateway};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use csms_core::notifications::StationEventKind;
+use csms_core::ops::{Boot, Direction, FrameLog, Registration, Seen, StationEvent};
+use csms_core::port::Operation;
 use csms_core::station::{RegistrationStatus, StationId};
-use csms_store::{Direction, FrameLog, Op};
 use futures_util::{FutureExt, StreamExt};
 use ocpp::{Frame, FrameError, OcppVersion};
 use std::future::Future;
@@ -103,12 +104,9 @@ impl Session {
     ) -> impl Future<Output = Result<(RegistrationStatus, std::time::Duration), CallFailure>> + '_ {
         let policy = self.gateway.config.registration_policy;
         let now = self.gateway.clock.now();
-        let committed = self.commit(Op::Boot { station: self.station.clone(), ocpp_version, info, policy, now }, log);
+        let committed = self.commit(Boot { station: self.station.clone(), ocpp_version, info, policy, now }, log);
         committed.map(move |committed| {
-            let (status, configured) = match committed? {
-                csms_store::Outcome::Registration { status, heartbeat_interval } => (status, heartbeat_interval),
-                other => return Err(CallFailure::unexpected(other)),
-            };
+            let Registration { status, heartbeat_interval: configured } = committed?;
             self.set_registration(status);
             tracing::info!(station = %self.station, status = status.as_str(), "boot");
             let config = &self.gateway.config;
@@ -133,9 +131,8 @@ impl Session {
         detail: Option<String>,
         at: csms_core::Timestamp,
     ) -> impl Future<Output = Result<(), CallFailure>> {
-        let op =
-            Op::StationEvent { station: self.station.clone(), kind, status, request_id, evse_id: None, detail, at };
-        self.commit(op, log).map(|committed| committed.map(|_| ()))
+        let op = StationEvent { station: self.station.clone(), kind, status, request_id, evse_id: None, detail, at };
+        self.commit(op, log)
     }
 
     /// Records a notification about one of the station's EVSEs (2.0.1 charging limits and EV
@@ -149,9 +146,8 @@ impl Session {
         detail: Option<String>,
         at: csms_core::Timestamp,
     ) -> impl Future<Output = Result<(), CallFailure>> {
-        let op =
-            Op::StationEvent { station: self.station.clone(), kind, status, request_id: None, evse_id, detail, at };
-        self.commit(op, log).map(|committed| committed.map(|_| ()))
+        let op = StationEvent { station: self.station.clone(), kind, status, request_id: None, evse_id, detail, at };
+        self.commit(op, log)
     }
 
     fn frame_log(&self, direction: Direction, frame: &str) -> FrameLog {
@@ -269,13 +265,13 @@ impl Session {
     /// Applies `op` together with the inbound frame (taken from `log`); the future waits for
     /// the commit. Queued at once, so that the future stays small (`Store::apply`): a message's
     /// future is allocated for every message, and the adapters' ones hold these.
-    pub(crate) fn commit(
+    pub(crate) fn commit<O: Operation>(
         &self,
-        op: Op,
+        op: O,
         log: &mut Option<FrameLog>,
-    ) -> impl Future<Output = Result<csms_store::Outcome, CallFailure>> {
+    ) -> impl Future<Output = Result<O::Output, CallFailure>> {
         // A combinator, not an async block: that would hold the inner future twice.
-        self.gateway.store.apply(op, log.take().into_iter().collect()).map(|committed| Ok(committed?))
+        self.gateway.store.execute(op, log.take().into_iter().collect()).map(|committed| Ok(committed?))
     }
 
     fn on_reply(&mut self, id: &str, reply: CallReply) {
@@ -417,8 +413,8 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
     }
     // Recorded before the session leaves the registry, so that a draining shutdown, which waits
     // for the registry to empty before it closes the store, still stores it.
-    let seen = Op::Seen { station: station.clone(), at: gateway.clock.now() };
-    if let Err(e) = Box::pin(gateway.store.apply(seen, Vec::new())).await {
+    let seen = Seen { station: station.clone(), at: gateway.clock.now() };
+    if let Err(e) = Box::pin(gateway.store.execute(seen, Vec::new())).await {
         tracing::warn!(station = %station, error = %e, "could not record when the station was last seen");
     }
     gateway.registry.remove(&station, generation);

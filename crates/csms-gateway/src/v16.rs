@@ -8,8 +8,8 @@ use crate::session::Session;
 use csms_core::authorization::{AuthDecision, AuthStatus};
 use csms_core::metering::{self, Reading};
 use csms_core::notifications::StationEventKind;
+use csms_core::ops::{Authorize, FrameLog, MeterValues, StartTx, Started, StationStatusReport, StopTx, Stopped};
 use csms_core::station::{BootInfo, RegistrationStatus};
-use csms_store::{FrameLog, Op, Outcome, StartTx, StationStatusReport, StopTx};
 use ocpp::v16::*;
 use ocpp::{DateTime, Initiator};
 
@@ -72,11 +72,8 @@ async fn respond(
         Request::Heartbeat(_) => Response::Heartbeat(HeartbeatResponse { current_time: DateTime(now) }),
         Request::Authorize(req) => {
             tracing::debug!(station = %session.station, id_tag = %crate::session::mask(&req.id_tag), "authorize");
-            let authorize = Op::Authorize { station, id_token: req.id_tag, token_type: None, now };
-            let decision = match session.commit(authorize, log).await? {
-                Outcome::Auth(d) => d,
-                other => return Err(CallFailure::unexpected(other)),
-            };
+            let authorize = Authorize { station, id_token: req.id_tag, token_type: None, now };
+            let decision = session.commit(authorize, log).await?;
             Response::Authorize(AuthorizeResponse { id_tag_info: id_tag_info(&decision) })
         }
         Request::StartTransaction(req) => {
@@ -89,10 +86,7 @@ async fn respond(
                 reservation_id: req.reservation_id,
                 now,
             };
-            let (transaction_id, auth) = match session.commit(Op::StartTransaction(start), log).await? {
-                Outcome::Started { transaction_id, auth } => (transaction_id, auth),
-                other => return Err(CallFailure::unexpected(other)),
-            };
+            let Started { transaction_id, auth } = session.commit(start, log).await?;
             tracing::info!(station = %session.station, transaction_id, status = auth.status.as_str(), "transaction started");
             Response::StartTransaction(StartTransactionResponse { id_tag_info: id_tag_info(&auth), transaction_id })
         }
@@ -112,10 +106,7 @@ async fn respond(
                 readings,
                 now,
             };
-            let auth = match session.commit(Op::StopTransaction(stop), log).await? {
-                Outcome::Stopped(auth) => auth,
-                other => return Err(CallFailure::unexpected(other)),
-            };
+            let Stopped { auth } = session.commit(stop, log).await?;
             tracing::info!(station = %session.station, transaction_id = req.transaction_id, "transaction stopped");
             Response::StopTransaction(StopTransactionResponse { id_tag_info: auth.as_ref().map(id_tag_info) })
         }
@@ -126,7 +117,7 @@ async fn respond(
             for mv in req.meter_value {
                 readings.extend(mv.sampled_value.into_iter().map(|sv| reading(&mv.timestamp, sv)));
             }
-            let op = Op::MeterValues {
+            let op = MeterValues {
                 station,
                 evse_id: None,
                 connector_id: req.connector_id,
@@ -149,7 +140,7 @@ async fn respond(
                 // The timestamp is optional in 1.6; arrival time stands in for it.
                 timestamp: req.timestamp.map_or(now, |t| t.0),
             };
-            session.commit(Op::StatusNotification(report), log).await?;
+            session.commit(report, log).await?;
             Response::StatusNotification(StatusNotificationResponse {})
         }
         Request::DataTransfer(req) => {

@@ -7,12 +7,13 @@ use crate::session::Session;
 use csms_core::authorization::{AuthDecision, AuthStatus, TokenType};
 use csms_core::metering::{self, Reading};
 use csms_core::notifications::StationEventKind;
+use csms_core::ops::{
+    Authorize, Change, Changes, DeviceEvent, DeviceVariable, FrameLog, MeterValues, MonitorReport, MonitoringReport,
+    NotifyEvent, ReportPart, StationStatusReport, TxEvent, TxEventRecorded, VariableAttribute, VariableCharacteristics,
+    VariableReport,
+};
 use csms_core::station::{BootInfo, RegistrationStatus, StationId};
 use csms_core::transactions::TxEventType;
-use csms_store::{
-    DeviceEvent, DeviceVariable, FrameLog, MonitorReport, Op, Outcome, StationStatusReport, TxEvent, VariableAttribute,
-    VariableCharacteristics, VariableReport,
-};
 use ocpp::v201::*;
 use ocpp::{DateTime, Initiator};
 
@@ -128,17 +129,14 @@ async fn respond(
                 vendor_error_code: None,
                 timestamp: req.timestamp.0,
             };
-            session.commit(Op::StatusNotification(report), log).await?;
+            session.commit(report, log).await?;
             Response::StatusNotification(StatusNotificationResponse { custom_data: None })
         }
         Request::Authorize(req) => {
             tracing::debug!(station = %session.station, id_token = %crate::session::mask(&req.id_token.id_token), "authorize");
             let token_type = TokenType::parse(req.id_token.r#type.as_str());
-            let authorize = Op::Authorize { station, id_token: req.id_token.id_token, token_type, now };
-            let decision = match session.commit(authorize, log).await? {
-                Outcome::Auth(d) => d,
-                other => return Err(CallFailure::unexpected(other)),
-            };
+            let authorize = Authorize { station, id_token: req.id_token.id_token, token_type, now };
+            let decision = session.commit(authorize, log).await?;
             // Ström does not check contract certificates (Plug&Charge) yet, and says so when
             // asked rather than claim a check it did not make.
             let asked_for_certificate = req.certificate.is_some() || req.iso15118_certificate_hash_data.is_some();
@@ -150,10 +148,7 @@ async fn respond(
             })
         }
         Request::TransactionEvent(req) => {
-            let auth = match session.commit(Op::TransactionEvent(tx_event(req, station, now)), log).await? {
-                Outcome::TransactionEvent { auth, .. } => auth,
-                other => return Err(CallFailure::unexpected(other)),
-            };
+            let TxEventRecorded { auth, .. } = session.commit(tx_event(req, station, now), log).await?;
             // idTokenInfo is required whenever the request carried an idToken (E01.FR.06 …).
             Response::TransactionEvent(TransactionEventResponse {
                 charging_priority: None,
@@ -166,18 +161,18 @@ async fn respond(
         Request::MeterValues(req) => {
             let readings = req.meter_value.iter().flat_map(readings).collect();
             let op =
-                Op::MeterValues { station, evse_id: Some(req.evse_id), connector_id: 0, station_tx_id: None, readings };
+                MeterValues { station, evse_id: Some(req.evse_id), connector_id: 0, station_tx_id: None, readings };
             session.commit(op, log).await?;
             Response::MeterValues(MeterValuesResponse { custom_data: None })
         }
         Request::NotifyEvent(req) => {
             let events = req.event_data.into_iter().map(device_event).collect();
-            session.commit(Op::NotifyEvent { station, events }, log).await?;
+            session.commit(NotifyEvent { station, events }, log).await?;
             Response::NotifyEvent(NotifyEventResponse { custom_data: None })
         }
         Request::NotifyReport(req) => {
             let entries = req.report_data.unwrap_or_default().into_iter().map(variable_report).collect();
-            let op = Op::ReportPart {
+            let op = ReportPart {
                 station,
                 request_id: req.request_id,
                 seq_no: req.seq_no,
@@ -190,7 +185,7 @@ async fn respond(
         }
         Request::NotifyMonitoringReport(req) => {
             let monitors = req.monitor.unwrap_or_default().into_iter().flat_map(monitor_reports).collect();
-            session.commit(Op::MonitoringReport { station, monitors, now }, log).await?;
+            session.commit(MonitoringReport { station, monitors, now }, log).await?;
             Response::NotifyMonitoringReport(NotifyMonitoringReportResponse { custom_data: None })
         }
         Request::SecurityEventNotification(req) => {
@@ -246,8 +241,8 @@ async fn respond(
                 ReservationUpdateStatusEnum::Expired => "Expired",
                 ReservationUpdateStatusEnum::Removed => "Removed",
             };
-            let ended = Op::ReservationEnded { station, reservation_id: req.reservation_id, status, now };
-            session.commit(ended, &mut None).await?;
+            let ended = Change::ReservationEnded { station, reservation_id: req.reservation_id, status, now };
+            session.commit(Changes(vec![ended]), &mut None).await?;
             Response::ReservationStatusUpdate(ReservationStatusUpdateResponse { custom_data: None })
         }
         Request::NotifyChargingLimit(req) => {

@@ -13,8 +13,10 @@
 
 use csms_core::authorization::{IdTokenRecord, TokenStatus};
 use csms_core::metering::{reading, Reading};
+use csms_core::ops::{Authorize, Boot, FrameLog, MeterValues, StartTx, StationStatusReport, StopTx, UpsertIdToken};
+use csms_core::port::Operation;
 use csms_core::station::{BootInfo, RegistrationPolicy, StationId};
-use csms_store::{FrameLog, Op, Outcome, StartTx, StationStatusReport, StopTx, Store, StoreOptions};
+use csms_store::{Store, StoreOptions};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -38,13 +40,13 @@ fn main() {
             expiry: None,
             parent_id_token: None,
         };
-        apply(&store, Op::UpsertIdToken { record: token, now }).await;
+        apply(&store, UpsertIdToken { record: token, now }).await;
         let ids: Vec<StationId> =
             (0..stations).map(|i| StationId::parse(&format!("bench-{i}")).expect("station id")).collect();
         for station in &ids {
             apply(
                 &store,
-                Op::Boot {
+                Boot {
                     station: station.clone(),
                     ocpp_version: "1.6",
                     info: boot_info(),
@@ -93,8 +95,8 @@ fn main() {
     });
 }
 
-async fn apply(store: &Store, op: Op) -> Outcome {
-    store.apply(op, Vec::new()).await.expect("applied")
+async fn apply<O: Operation>(store: &Store, op: O) -> O::Output {
+    store.execute(op, Vec::new()).await.expect("applied")
 }
 
 /// Runs `rounds` sessions (10 operations) or MeterValues at every station, concurrently.
@@ -130,15 +132,15 @@ fn frames(station: &StationId, inbound: usize, outbound: usize) -> Vec<FrameLog>
         at: chrono::Utc::now(),
         frame: "x".repeat(len),
     };
-    vec![frame(csms_store::Direction::In, inbound), frame(csms_store::Direction::Out, outbound)]
+    vec![frame(csms_core::ops::Direction::In, inbound), frame(csms_core::ops::Direction::Out, outbound)]
 }
 
 /// Each measured operation's time from `apply` to its answer, in microseconds.
 static LATENCIES: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
 
-async fn step(store: &Store, station: &StationId, op: Op, inbound: usize) -> Outcome {
+async fn step<O: Operation>(store: &Store, station: &StationId, op: O, inbound: usize) -> O::Output {
     let started = Instant::now();
-    let outcome = store.apply(op, frames(station, inbound, 60)).await.expect("applied");
+    let outcome = store.execute(op, frames(station, inbound, 60)).await.expect("applied");
     let us = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
     LATENCIES.lock().expect("latencies").push(us);
     outcome
@@ -167,12 +169,12 @@ async fn status(store: &Store, station: &StationId, status: &str) {
         vendor_error_code: None,
         timestamp: chrono::Utc::now(),
     };
-    step(store, station, Op::StatusNotification(report), 90).await;
+    step(store, station, report, 90).await;
 }
 
 async fn session_ops(store: &Store, station: &StationId, wh: &mut f64) -> usize {
     let authorize =
-        Op::Authorize { station: station.clone(), id_token: "BENCH".into(), token_type: None, now: chrono::Utc::now() };
+        Authorize { station: station.clone(), id_token: "BENCH".into(), token_type: None, now: chrono::Utc::now() };
     step(store, station, authorize, 50).await;
     status(store, station, "Preparing").await;
     let start = StartTx {
@@ -184,10 +186,7 @@ async fn session_ops(store: &Store, station: &StationId, wh: &mut f64) -> usize 
         reservation_id: None,
         now: chrono::Utc::now(),
     };
-    let tx = match step(store, station, Op::StartTransaction(start), 120).await {
-        Outcome::Started { transaction_id, .. } => transaction_id.to_string(),
-        other => panic!("StartTransaction: {other:?}"),
-    };
+    let tx = step(store, station, start, 120).await.transaction_id.to_string();
     status(store, station, "Charging").await;
     for _ in 0..4 {
         meter_op(store, station, Some(&tx), wh).await;
@@ -202,7 +201,7 @@ async fn session_ops(store: &Store, station: &StationId, wh: &mut f64) -> usize 
         readings: Vec::new(),
         now: chrono::Utc::now(),
     };
-    step(store, station, Op::StopTransaction(stop), 110).await;
+    step(store, station, stop, 110).await;
     status(store, station, "Available").await;
     10
 }
@@ -224,7 +223,7 @@ async fn meter_op(store: &Store, station: &StationId, tx: Option<&str>, wh: &mut
     for (phase, amps) in [("L1", "10.4"), ("L2", "10.5"), ("L3", "10.3")] {
         readings.push(r(amps.into(), "Current.Import", Some(phase), "A"));
     }
-    let op = Op::MeterValues {
+    let op = MeterValues {
         station: station.clone(),
         evse_id: None,
         connector_id: 1,

@@ -13,26 +13,21 @@ mod queries;
 mod schema;
 mod terms;
 
-pub use ops::{
-    ChargingProfileRecord, ConfigurationKey, DeviceEvent, DeviceVariable, Direction, FrameLog, MonitorReport, Op,
-    Outcome, Reservation, StartTx, StationStatusReport, StopTx, TxEvent, VariableAttribute, VariableCharacteristics,
-    VariableReport,
-};
 pub use queries::{
     Availability, AvailabilityView, ChargingProfileView, CommandView, ConfigurationView, ConnectorView,
     DeviceModelView, FaultView, MessageView, MeterValueView, MonitorView, Page, PageRequest, ReservationView,
     StationEventView, StationView, TransactionFilter, TransactionView, TransferView,
 };
 
+use csms_core::ops::FrameLog;
+use csms_core::port::{Answer, Operation, Port, PortError, Request, Room};
+use csms_core::station::{RegistrationStatus, StationId};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 #[derive(Debug, thiserror::Error)]
@@ -80,16 +75,18 @@ impl Default for StoreOptions {
     }
 }
 
+/// An operation with the frames it came with (stored in the message log).
 struct Job {
-    op: Op,
+    request: Request,
     log: Vec<FrameLog>,
-    reply: Option<oneshot::Sender<Result<Outcome, StoreError>>>,
 }
 
 // Jobs travel by value: boxing them would cost an allocation per station message.
 #[allow(clippy::large_enum_variant)]
 enum Msg {
     Job(Job),
+    /// Work on the message log (pruning, rare: boxed), handed to the log's thread.
+    Maintenance(Box<ops::Maintenance>, oneshot::Sender<Result<(), StoreError>>),
     /// Answered once every frame queued before it is in the message log.
     FlushLog(oneshot::Sender<()>),
     /// The loose frames make a part of the log (`LooseFrames`): take them now rather than at
@@ -249,23 +246,6 @@ fn loose_full(frames: usize, bytes: usize) -> bool {
 /// At most one warning this often that stations wait for the message log.
 const LOG_WAIT_WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// What `Store::log_frames` returns: ready at once while the log keeps up, else a wait for room
-/// (`LooseFrames`). Boxed only in that case, so that the future of every message, which holds
-/// this across its await, grows by two words and nothing is allocated per message.
-#[must_use = "the station's next message must wait until the log has room"]
-pub struct LogRoom(Option<Pin<Box<dyn Future<Output = ()> + Send>>>);
-
-impl Future for LogRoom {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        match &mut self.get_mut().0 {
-            None => Poll::Ready(()),
-            Some(wait) => wait.as_mut().poll(cx),
-        }
-    }
-}
-
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("backend", &self.backend).finish()
@@ -337,42 +317,23 @@ impl Store {
         &self.pool
     }
 
-    /// Applies `op` (and stores `log`, the frames it came with); the future it returns waits
-    /// until it is committed.
-    ///
-    /// The job is queued when `apply` is called, not when the future is first polled, so that the
-    /// future does not carry the operation: a station's message is handled in a boxed future,
-    /// allocated for every message, which with the operation inside was 4 KiB; allocations that
-    /// large came from pages the allocator handed back to the kernel and then faulted in again,
-    /// more than one page fault per MeterValues (BENCHMARKS.md). Only when the queue is full does
-    /// the job wait, in a box of its own, for room. The future borrows nothing.
-    pub fn apply(
+    /// Carries out `op` (committed with `log`, the frames it came with) and answers with its
+    /// result once durable: `Port::execute` for callers that hold the store itself.
+    pub fn execute<O: Operation>(
         &self,
-        op: Op,
+        op: O,
         log: Vec<FrameLog>,
-    ) -> impl std::future::Future<Output = Result<Outcome, StoreError>> + Send + 'static {
-        let (reply, rx) = oneshot::channel();
-        // A closed queue drops the job and with it `reply`: the future answers `Closed`.
-        let waiting = match self.jobs.try_send(Msg::Job(Job { op, log, reply: Some(reply) })) {
-            Err(mpsc::error::TrySendError::Full(job)) => Some((self.jobs.clone(), Box::new(job))),
-            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => None,
-        };
-        async move {
-            if let Some((jobs, job)) = waiting {
-                let room = jobs.reserve().await.map_err(|_| StoreError::Closed)?;
-                room.send(*job);
-            }
-            rx.await.map_err(|_| StoreError::Closed)?
-        }
+    ) -> impl std::future::Future<Output = Result<O::Output, PortError>> + Send + 'static {
+        <dyn Port>::execute(self, op, log)
     }
 
     /// Queues frames for the message log without waiting for them to be written (see
     /// `LooseFrames`); they reach it within `LOG_DELAY` or at the next `flush_log`. The frames
-    /// are kept whatever the returned `LogRoom` does; awaiting it holds the caller back while the
+    /// are kept whatever the returned `Room` does; awaiting it holds the caller back while the
     /// log is behind (two parts of the log wait), which is how a station that talks faster than
     /// the log is written is made to wait rather than lose frames. Once the store is closed,
     /// frames are not logged (a warning says so once).
-    pub fn log_frames(&self, mut log: Vec<FrameLog>) -> LogRoom {
+    pub fn log_frames(&self, mut log: Vec<FrameLog>) -> Room {
         let bytes = log.iter().map(|f| f.frame.len() + f.station_id.as_str().len()).sum::<usize>();
         let mut loose = self.loose.lock();
         if loose.closed {
@@ -382,12 +343,12 @@ impl Store {
             if first {
                 tracing::warn!(frames = log.len(), "the store is closed: frames logged from now on are not kept");
             }
-            return LogRoom(None);
+            return Room::now();
         }
         loose.frames.append(&mut log);
         loose.bytes += bytes;
         if !log_part_full(loose.frames.len(), loose.bytes) {
-            return LogRoom(None);
+            return Room::now();
         }
         let ask = !std::mem::replace(&mut loose.asked, true);
         let full = loose_full(loose.frames.len(), loose.bytes);
@@ -397,7 +358,11 @@ impl Store {
             // closed one, a writer that takes them one last time as it stops.
             let _ = self.jobs.try_send(Msg::TakeLoose);
         }
-        LogRoom(full.then(|| Box::pin(Arc::clone(&self.loose).room()) as Pin<Box<dyn Future<Output = ()> + Send>>))
+        if full {
+            Room::after(Arc::clone(&self.loose).room())
+        } else {
+            Room::now()
+        }
     }
 
     /// Waits until every frame queued so far is in the message log (readers of the log call it).
@@ -420,8 +385,7 @@ impl Store {
     /// reads the whole log: run it rarely, and `cap_messages` often.
     pub async fn prune_messages(&self, before: &str, max_per_station: i64) -> Result<(), StoreError> {
         self.flush_log().await?;
-        self.apply(Op::PruneMessages { before: before.to_string(), max_per_station }, Vec::new()).await?;
-        Ok(())
+        self.maintain(ops::Maintenance::Prune { before: before.to_string(), max_per_station }).await
     }
 
     /// Deletes each station's oldest frames beyond `max_per_station` (in whole blocks: a station
@@ -430,8 +394,50 @@ impl Store {
     /// limit, and there only the blocks it deletes (the first run after opening or after
     /// `prune_messages` counts the log once).
     pub async fn cap_messages(&self, max_per_station: i64) -> Result<(), StoreError> {
-        self.apply(Op::CapMessages { max_per_station }, Vec::new()).await?;
-        Ok(())
+        self.maintain(ops::Maintenance::Cap { max_per_station }).await
+    }
+
+    async fn maintain(&self, work: ops::Maintenance) -> Result<(), StoreError> {
+        let (done, rx) = oneshot::channel();
+        self.jobs.send(Msg::Maintenance(Box::new(work), done)).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+impl Port for Store {
+    fn submit(&self, request: Request, frames: Vec<FrameLog>) -> Room {
+        // A closed queue drops the job and with it the request's slot: its caller is answered
+        // `Closed`. A full one: the job waits for room in a box of its own.
+        match self.jobs.try_send(Msg::Job(Job { request, log: frames })) {
+            Err(mpsc::error::TrySendError::Full(job)) => {
+                let jobs = self.jobs.clone();
+                Room::after(async move {
+                    if let Ok(room) = jobs.reserve().await {
+                        room.send(job);
+                    }
+                })
+            }
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => Room::now(),
+        }
+    }
+
+    fn log_frames(&self, frames: Vec<FrameLog>) -> Room {
+        Store::log_frames(self, frames)
+    }
+
+    fn registration(&self, station: &StationId, ocpp_version: &'static str) -> Answer<Option<RegistrationStatus>> {
+        let (store, station) = (self.clone(), station.clone());
+        Box::pin(async move { Ok(store.registration(station.as_str(), ocpp_version).await?) })
+    }
+}
+
+impl From<StoreError> for PortError {
+    fn from(e: StoreError) -> PortError {
+        match e {
+            StoreError::Closed => PortError::Closed,
+            StoreError::Durability(e) => PortError::Durability(e),
+            other => PortError::Storage(other.to_string()),
+        }
     }
 }
 
@@ -570,8 +576,6 @@ async fn spawn_writer(
     Ok(stopped)
 }
 
-type Reply = (oneshot::Sender<Result<Outcome, StoreError>>, Result<Outcome, StoreError>);
-
 pub use schema::{MESSAGE_LOG_IN_BLOCKS_FROM, MESSAGE_LOG_MOVED_BY, READING_TERMS_FROM, SAMPLES_FROM};
 
 /// SQLite: the file of the message log beside the database (`strom.db` → `strom.messages.db`).
@@ -668,22 +672,19 @@ impl WalSync {
 /// trip the writer would otherwise wait out), and one flush covers every batch that committed
 /// meanwhile.
 struct Syncer {
-    batches: std::sync::mpsc::Sender<Vec<Reply>>,
+    batches: std::sync::mpsc::Sender<Vec<Request>>,
     thread: std::thread::JoinHandle<()>,
 }
 
-/// Answers a batch's messages: with their outcomes if their commit is durable, else with the
+/// Answers a batch's messages: with their results if their commit is durable, else with the
 /// reason it is not (the stations repeat them).
-fn answer(replies: Vec<Reply>, durable: &Result<(), String>) {
+fn answer(requests: Vec<Request>, durable: &Result<(), String>) {
     if let Err(e) = durable {
         tracing::error!(error = %e, "making commits durable failed: writes are answered with an error");
     }
-    for (reply, outcome) in replies {
-        let outcome = match durable {
-            Ok(()) => outcome,
-            Err(e) => Err(StoreError::Durability(e.clone())),
-        };
-        let _ = reply.send(outcome);
+    let durable = durable.clone().map_err(PortError::Durability);
+    for request in requests {
+        request.settle(&durable);
     }
 }
 
@@ -703,8 +704,8 @@ struct LogWriter {
 enum LogWork {
     /// Frames in arrival order, and who waits for them to be written.
     Frames(Vec<FrameLog>, Vec<oneshot::Sender<()>>),
-    /// An operation on the log (pruning, rare: boxed), answered once committed.
-    Apply(Box<Op>, Option<oneshot::Sender<Result<Outcome, StoreError>>>),
+    /// Work on the log (pruning), answered once committed.
+    Maintain(Box<ops::Maintenance>, oneshot::Sender<Result<(), StoreError>>),
 }
 
 enum LogTarget {
@@ -733,7 +734,7 @@ struct LogConn {
     target: LogTarget,
     runtime: tokio::runtime::Runtime,
     packer: log_blocks::Packer,
-    /// How many frames each station has in the log, for `Op::CapMessages`: counted once (a pass
+    /// How many frames each station has in the log, for `Maintenance::Cap`: counted once (a pass
     /// over the log), then kept by this thread, which alone writes the log, as it writes and
     /// prunes. `None` until counted, and again after `PruneMessages` or a failure.
     held: Option<HashMap<String, i64>>,
@@ -766,31 +767,33 @@ impl LogConn {
         self.recover_if(result)
     }
 
-    fn apply(&mut self, op: &Op) -> Result<Outcome, StoreError> {
+    fn maintain(&mut self, work: &ops::Maintenance) -> Result<(), StoreError> {
         let conn = &mut self.conn;
         let held = &mut self.held;
         let result = self.runtime.block_on(async {
-            if let Op::CapMessages { max_per_station } = op {
-                let counted = match held.take() {
-                    Some(counted) => counted,
-                    None => ops::count_log(conn).await?,
-                };
-                let held = held.insert(counted);
-                let over = held.values().any(|frames| frames > max_per_station);
-                if over {
-                    conn.begin().await?;
-                    // Counts taken off before the commit are thrown away if it fails (below).
-                    ops::cap_log(conn, held, *max_per_station).await?;
-                    conn.commit().await?;
+            let (before, max_per_station) = match work {
+                ops::Maintenance::Prune { before, max_per_station } => (before, *max_per_station),
+                ops::Maintenance::Cap { max_per_station } => {
+                    let counted = match held.take() {
+                        Some(counted) => counted,
+                        None => ops::count_log(conn).await?,
+                    };
+                    let held = held.insert(counted);
+                    let over = held.values().any(|frames| frames > max_per_station);
+                    if over {
+                        conn.begin().await?;
+                        // Counts taken off before the commit are thrown away if it fails (below).
+                        ops::cap_log(conn, held, *max_per_station).await?;
+                        conn.commit().await?;
+                    }
+                    return Ok(());
                 }
-                return Ok(Outcome::Done);
-            }
-            // Pruning by age and count, which touches no transaction; the counts are taken
-            // afresh at the next `CapMessages`.
+            };
+            // Pruning by age and count; the counts are taken afresh at the next `Cap`.
             *held = None;
             conn.begin().await?;
-            let outcome = ops::apply(conn, &mut ops::KnownTxRows::default(), op).await?;
-            conn.commit().await.map(|()| outcome)
+            ops::prune_log(conn, before, max_per_station).await?;
+            conn.commit().await
         });
         if result.is_err() {
             self.held = None;
@@ -842,7 +845,7 @@ impl LogWriter {
                 while let Ok(first) = rx.recv() {
                     let mut frames = Vec::new();
                     let mut waiting = Vec::new();
-                    let mut ops = Vec::new();
+                    let mut maintenance = Vec::new();
                     for item in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok())) {
                         match item {
                             LogWork::Frames(mut more, done) => {
@@ -853,7 +856,7 @@ impl LogWriter {
                                 }
                                 waiting.extend(done);
                             }
-                            LogWork::Apply(op, reply) => ops.push((op, reply)),
+                            LogWork::Maintain(work, done) => maintenance.push((work, done)),
                         }
                     }
                     if !frames.is_empty() {
@@ -872,11 +875,8 @@ impl LogWriter {
                         frames.shrink_to(used + used / 2);
                     }
                     let _ = give_back.try_send(frames);
-                    for (op, reply) in ops {
-                        let result = log.apply(&op);
-                        if let Some(reply) = reply {
-                            let _ = reply.send(result);
-                        }
+                    for (work, done) in maintenance {
+                        let _ = done.send(log.maintain(&work));
                     }
                 }
                 log.close();
@@ -1083,7 +1083,7 @@ impl Syncer {
         metrics: Arc<StoreMetrics>,
         mut flush: impl FnMut() -> Result<(), String> + Send + 'static,
     ) -> Result<Syncer, StoreError> {
-        let (batches, rx) = std::sync::mpsc::channel::<Vec<Reply>>();
+        let (batches, rx) = std::sync::mpsc::channel::<Vec<Request>>();
         let (ready_tx, ready) = std::sync::mpsc::channel::<Result<(), String>>();
         let thread = std::thread::Builder::new()
             .name("strom-syncer".into())
@@ -1153,18 +1153,16 @@ impl Writer {
             let mut next = Some(first);
             while let Some(msg) = next.take() {
                 match msg {
-                    Msg::Job(job) => match job.op {
-                        // Pruning the log is the log thread's work, answered there.
-                        op @ (Op::PruneMessages { .. } | Op::CapMessages { .. }) => {
-                            let mut frames = job.log;
-                            self.keep_frames(&mut frames);
-                            let sent = self.log_writer.work.send(LogWork::Apply(Box::new(op), job.reply));
-                            if let Err(std::sync::mpsc::SendError(LogWork::Apply(_, Some(reply)))) = sent {
-                                let _ = reply.send(Err(StoreError::Closed));
-                            }
+                    Msg::Job(job) => batch.push(job),
+                    // Pruning the log is the log thread's work, answered there, after the
+                    // frames queued before it.
+                    Msg::Maintenance(work, done) => {
+                        self.take_loose_frames();
+                        let sent = self.log_writer.work.send(LogWork::Maintain(work, done));
+                        if let Err(std::sync::mpsc::SendError(LogWork::Maintain(_, done))) = sent {
+                            let _ = done.send(Err(StoreError::Closed));
                         }
-                        op => batch.push(Job { op, log: job.log, reply: job.reply }),
-                    },
+                    }
                     Msg::FlushLog(done) => flushes.push(done),
                     // Kept now, flushed below once they make a part (`log_part_full`). No
                     // station's later frame is in this batch's jobs yet (`LooseFrames`).
@@ -1205,11 +1203,8 @@ impl Writer {
         // Writes that raced with shutdown are refused rather than left waiting forever.
         while let Ok(msg) = rx.try_recv() {
             match msg {
-                Msg::Job(job) => {
-                    if let Some(reply) = job.reply {
-                        let _ = reply.send(Err(StoreError::Closed));
-                    }
-                }
+                Msg::Job(job) => job.request.settle(&Err(PortError::Closed)),
+                Msg::Maintenance(_, done) => drop(done),
                 Msg::FlushLog(done) => drop(done),
                 Msg::TakeLoose | Msg::Shutdown => {}
             }
@@ -1220,12 +1215,6 @@ impl Writer {
         if let db::Conn::Postgres(pg) = std::mem::replace(&mut self.conn, db::Conn::Closed) {
             pg.close().await;
         }
-    }
-
-    /// Queues frames for the message log (see `flush_log`), after the loose ones waiting.
-    fn keep_frames(&mut self, frames: &mut Vec<FrameLog>) {
-        self.take_loose_frames();
-        self.keep(frames);
     }
 
     /// Takes the frames logged without a write (`LooseFrames`).
@@ -1271,63 +1260,40 @@ impl Writer {
 
     /// Applies a batch in one transaction. If any job fails, the batch is rolled back and every
     /// job is retried in a transaction of its own, so one bad write costs only its own answer.
-    /// Returns the answers for `acknowledge` (none when nothing was written).
-    async fn commit_batch(&mut self, mut batch: Vec<Job>) -> Vec<Reply> {
+    /// Returns the requests, their results in their slots, for `acknowledge`.
+    async fn commit_batch(&mut self, mut batch: Vec<Job>) -> Vec<Request> {
         // The loose frames once for the whole batch: none of them is a later frame of a
         // station with a write in it (`LooseFrames`).
         self.take_loose_frames();
         for job in &mut batch {
             self.keep(&mut job.log);
         }
-        if batch.iter().all(|job| matches!(job.op, Op::Nothing)) {
-            // Nothing to commit: frames only (answers to Ström's CALLs, the frames Ström sent).
-            for job in batch {
-                if let Some(reply) = job.reply {
-                    let _ = reply.send(Ok(Outcome::Done));
-                }
-            }
-            return Vec::new();
-        }
         let size = batch.len();
-        let mut replies = Vec::with_capacity(size);
-        match self.run_jobs(&batch).await {
-            Ok(outcomes) => {
-                for (job, outcome) in batch.into_iter().zip(outcomes) {
-                    if let Some(reply) = job.reply {
-                        replies.push((reply, Ok(outcome)));
-                    }
-                }
-            }
+        match self.run_jobs(&mut batch).await {
+            Ok(()) => {}
             Err(e) if size > 1 => {
                 tracing::warn!(error = %e, size, "batch failed, retrying its writes one by one");
-                for job in batch {
-                    let result = self.run_jobs(std::slice::from_ref(&job)).await;
-                    if let Err(e) = &result {
-                        tracing::error!(error = %e, "write failed");
-                    }
-                    if let Some(reply) = job.reply {
-                        replies.push((reply, result.map(|mut o| o.remove(0))));
+                for job in &mut batch {
+                    if let Err(e) = self.run_jobs(std::slice::from_mut(job)).await {
+                        tracing::error!(error = %e, operation = job.request.name(), "write failed");
+                        job.request.fail(e.into());
                     }
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "write failed");
-                if let Some(job) = batch.into_iter().next() {
-                    if let Some(reply) = job.reply {
-                        replies.push((reply, Err(e)));
-                    }
+                let e = PortError::from(e);
+                for job in &mut batch {
+                    job.request.fail(e.clone());
                 }
             }
         }
-        replies
+        batch.into_iter().map(|job| job.request).collect()
     }
 
     /// Answers a committed batch once it is durable: on SQLite after syncing the WAL here, on
     /// PostgreSQL through the syncer.
-    fn acknowledge(&mut self, replies: Vec<Reply>) {
-        if replies.is_empty() {
-            return;
-        }
+    fn acknowledge(&mut self, replies: Vec<Request>) {
         match &mut self.durability {
             Durability::Wal(wal) => {
                 let started = std::time::Instant::now();
@@ -1339,8 +1305,8 @@ impl Writer {
                 if let Err(unsent) = syncer.batches.send(replies) {
                     // The syncer is gone only when the store is closing; nothing says these are
                     // durable.
-                    for (reply, _) in unsent.0 {
-                        let _ = reply.send(Err(StoreError::Closed));
+                    for request in unsent.0 {
+                        request.settle(&Err(PortError::Closed));
                     }
                 }
             }
@@ -1354,7 +1320,7 @@ impl Writer {
         }
     }
 
-    async fn run_jobs(&mut self, jobs: &[Job]) -> Result<Vec<Outcome>, StoreError> {
+    async fn run_jobs(&mut self, jobs: &mut [Job]) -> Result<(), StoreError> {
         let result = Self::transaction(&mut self.conn, &mut self.known_tx, jobs).await;
         if result.is_err() {
             self.recover().await;
@@ -1374,15 +1340,13 @@ impl Writer {
     async fn transaction(
         conn: &mut db::Conn,
         known: &mut ops::KnownTxRows,
-        jobs: &[Job],
-    ) -> Result<Vec<Outcome>, StoreError> {
+        jobs: &mut [Job],
+    ) -> Result<(), StoreError> {
         conn.begin().await?;
-        let mut outcomes = Vec::with_capacity(jobs.len());
         for job in jobs {
-            outcomes.push(ops::apply(conn, known, &job.op).await?);
+            ops::run(conn, known, &mut job.request).await?;
         }
-        conn.commit().await?;
-        Ok(outcomes)
+        conn.commit().await
     }
 
     /// A connection that cannot even roll back is replaced (PostgreSQL restarted, say); until a
@@ -1401,6 +1365,10 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use csms_core::ops::Direction;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
 
     fn loose_frame() -> FrameLog {
         FrameLog {
@@ -1506,7 +1474,7 @@ mod tests {
                 expiry: None,
                 parent_id_token: None,
             };
-            store.apply(Op::UpsertIdToken { record, now }, Vec::new()).await.expect("durable");
+            store.execute(csms_core::ops::UpsertIdToken { record, now }, Vec::new()).await.expect("durable");
         }
         assert_eq!(wal_size(), reserve, "the commits overwrote the zeros, the file did not grow");
         let crashed = dir.path().join("crashed.db").display().to_string();

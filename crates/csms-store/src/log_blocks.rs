@@ -17,8 +17,9 @@
 //! Compression made the log file of a meter benchmark run 20 times smaller (398 MB to 20 MB) and
 //! halved the log thread's CPU per MeterValues (BENCHMARKS.md, ninth session).
 
-use crate::{Direction, FrameLog, StoreError};
+use crate::StoreError;
 use csms_core::clock::Timestamp;
+use csms_core::ops::{Direction, FrameLog};
 use std::borrow::Cow;
 use std::collections::HashMap;
 

@@ -6,15 +6,16 @@ use crate::db::{query, query_scalar, reading_columns, sample_columns, Conn, Mult
 use crate::log_blocks::Block;
 use crate::schema::readings_of_samples;
 use crate::{terms, StoreError};
-use csms_core::access::Role;
 use csms_core::authorization::{
     self, AuthDecision, AuthStatus, IdTokenRecord, OtherTransaction, Purpose, TokenStatus, TokenType,
 };
 use csms_core::clock::{format_timestamp, parse_timestamp};
 use csms_core::faults::{self, FaultChange};
 use csms_core::metering::{Reading, ENERGY_IMPORT_REGISTER};
-use csms_core::notifications::{CommandStatus, StationEventKind, TransferKind};
-use csms_core::station::{BootInfo, RegistrationPolicy, RegistrationStatus, StationId};
+use csms_core::notifications::TransferKind;
+use csms_core::ops::*;
+use csms_core::port::Request;
+use csms_core::station::{RegistrationStatus, StationId};
 use csms_core::transactions::{self, Flags, TransactionFlag, TxEventType};
 use csms_core::Timestamp;
 use std::collections::HashMap;
@@ -75,420 +76,6 @@ impl KnownTxRows {
     }
 }
 
-/// Which way a frame went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// From the station to Ström.
-    In,
-    /// From Ström to the station.
-    Out,
-}
-
-impl Direction {
-    /// As the API shows it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::In => "in",
-            Direction::Out => "out",
-        }
-    }
-}
-
-/// One frame for the message log.
-#[derive(Debug, Clone)]
-pub struct FrameLog {
-    pub station_id: StationId,
-    pub direction: Direction,
-    pub at: Timestamp,
-    pub frame: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct StartTx {
-    pub station: StationId,
-    pub connector_id: i64,
-    pub id_token: String,
-    pub meter_start_wh: f64,
-    pub timestamp: Timestamp,
-    pub reservation_id: Option<i64>,
-    pub now: Timestamp,
-}
-
-#[derive(Debug, Clone)]
-pub struct StopTx {
-    pub station: StationId,
-    pub station_tx_id: String,
-    pub meter_stop_wh: f64,
-    pub timestamp: Timestamp,
-    pub reason: String,
-    pub id_token: Option<String>,
-    /// Readings that came with the stop (1.6 transactionData), keyed by connector later.
-    pub readings: Vec<Reading>,
-    pub now: Timestamp,
-}
-
-#[derive(Debug, Clone)]
-pub struct StationStatusReport {
-    pub station: StationId,
-    /// 0 for 1.6, where a connector is its own EVSE.
-    pub evse_id: i64,
-    pub connector_id: i64,
-    pub status: String,
-    /// 1.6 reports an error code with every status; 2.0.1 reports errors through NotifyEvent.
-    pub error_code: Option<String>,
-    pub info: Option<String>,
-    pub vendor_id: Option<String>,
-    pub vendor_error_code: Option<String>,
-    pub timestamp: Timestamp,
-}
-
-#[derive(Debug, Clone)]
-pub struct ConfigurationKey {
-    pub key: String,
-    pub value: Option<String>,
-    pub readonly: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct Reservation {
-    pub station: StationId,
-    pub reservation_id: i64,
-    /// None: any EVSE (2.0.1) or the whole station (1.6 connector 0).
-    pub evse_id: Option<i64>,
-    pub connector_id: Option<i64>,
-    pub id_token: String,
-    pub group_id_token: Option<String>,
-    pub expiry: Timestamp,
-    pub now: Timestamp,
-}
-
-#[derive(Debug, Clone)]
-pub struct ChargingProfileRecord {
-    pub station: StationId,
-    pub profile_id: i64,
-    /// 2.0.1 evseId, or the 1.6 connectorId; 0 is the whole station.
-    pub evse_id: i64,
-    pub stack_level: i64,
-    pub purpose: String,
-    pub transaction_id: Option<String>,
-    /// The profile as the station was sent it (OCPP JSON).
-    pub profile: String,
-    pub now: Timestamp,
-}
-
-/// One OCPP 2.0.1 TransactionEvent.
-#[derive(Debug, Clone)]
-pub struct TxEvent {
-    pub station: StationId,
-    pub station_tx_id: String,
-    pub event_type: TxEventType,
-    pub timestamp: Timestamp,
-    pub trigger_reason: String,
-    pub seq_no: i64,
-    pub offline: bool,
-    pub charging_state: Option<String>,
-    pub time_spent_charging: Option<i64>,
-    pub stopped_reason: Option<String>,
-    pub remote_start_id: Option<i64>,
-    pub reservation_id: Option<i64>,
-    pub evse_id: Option<i64>,
-    pub connector_id: Option<i64>,
-    /// (value, type) of the idToken the event carried.
-    pub id_token: Option<(String, String)>,
-    pub readings: Vec<Reading>,
-    pub now: Timestamp,
-}
-
-/// One entry of a 2.0.1 NotifyEvent.
-#[derive(Debug, Clone)]
-pub struct DeviceEvent {
-    pub event_id: i64,
-    pub timestamp: Timestamp,
-    pub trigger: String,
-    pub actual_value: String,
-    pub cleared: bool,
-    pub tech_code: Option<String>,
-    pub tech_info: Option<String>,
-    pub location: DeviceVariable,
-    pub monitor_id: Option<i64>,
-}
-
-/// A variable of a component of the 2.0.1 device model.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeviceVariable {
-    pub component: String,
-    pub component_instance: Option<String>,
-    pub evse_id: Option<i64>,
-    pub connector_id: Option<i64>,
-    pub variable: String,
-    pub variable_instance: Option<String>,
-}
-
-impl DeviceVariable {
-    fn qualified(name: &str, instance: &Option<String>) -> String {
-        match instance {
-            Some(i) => format!("{name}[{i}]"),
-            None => name.to_string(),
-        }
-    }
-}
-
-/// One variable of a NotifyReport part, with its attributes and characteristics.
-#[derive(Debug, Clone)]
-pub struct VariableReport {
-    pub location: DeviceVariable,
-    pub attributes: Vec<VariableAttribute>,
-    pub characteristics: Option<VariableCharacteristics>,
-}
-
-#[derive(Debug, Clone)]
-pub struct VariableAttribute {
-    /// Actual, Target, MinSet or MaxSet.
-    pub attribute_type: String,
-    pub value: Option<String>,
-    pub mutability: Option<String>,
-    pub persistent: Option<bool>,
-    pub constant: Option<bool>,
-}
-
-#[derive(Debug, Clone)]
-pub struct VariableCharacteristics {
-    pub unit: Option<String>,
-    pub data_type: String,
-    pub min_limit: Option<f64>,
-    pub max_limit: Option<f64>,
-    pub values_list: Option<String>,
-    pub supports_monitoring: bool,
-}
-
-/// One monitor of a NotifyMonitoringReport.
-#[derive(Debug, Clone)]
-pub struct MonitorReport {
-    pub location: DeviceVariable,
-    pub monitor_id: i64,
-    pub kind: String,
-    pub value: f64,
-    pub severity: i64,
-    pub transaction_only: bool,
-}
-
-#[derive(Debug, Clone)]
-pub enum Op {
-    /// Only the frames of the job are stored (Heartbeat, outbound frames).
-    Nothing,
-    Boot {
-        station: StationId,
-        ocpp_version: &'static str,
-        info: BootInfo,
-        policy: RegistrationPolicy,
-        now: Timestamp,
-    },
-    /// An Authorize: the token, with the type it came with (2.0.1), from this station.
-    Authorize {
-        station: StationId,
-        id_token: String,
-        token_type: Option<TokenType>,
-        now: Timestamp,
-    },
-    StartTransaction(StartTx),
-    StopTransaction(StopTx),
-    MeterValues {
-        station: StationId,
-        evse_id: Option<i64>,
-        connector_id: i64,
-        station_tx_id: Option<String>,
-        readings: Vec<Reading>,
-    },
-    TransactionEvent(TxEvent),
-    NotifyEvent {
-        station: StationId,
-        events: Vec<DeviceEvent>,
-    },
-    /// A part of a NotifyReport; the device model is updated when the last part (tbc false)
-    /// arrives, from all parts of the request at once.
-    ReportPart {
-        station: StationId,
-        request_id: i64,
-        seq_no: i64,
-        tbc: bool,
-        entries: Vec<VariableReport>,
-        now: Timestamp,
-    },
-    MonitoringReport {
-        station: StationId,
-        monitors: Vec<MonitorReport>,
-        now: Timestamp,
-    },
-    StatusNotification(StationStatusReport),
-    /// The operator sets a station's registration (e.g. accepts a Pending one); the station
-    /// learns it at its next BootNotification.
-    SetRegistration {
-        station: StationId,
-        status: RegistrationStatus,
-        now: Timestamp,
-    },
-    /// A command to a station is about to be sent; its log entry is created `Pending`.
-    CommandStarted {
-        station: StationId,
-        action: String,
-        request: String,
-        at: Timestamp,
-    },
-    /// How a command ended: `Answered`, `CallError`, `Timeout`, `Offline` or `Disconnected`.
-    CommandFinished {
-        command_id: i64,
-        status: CommandStatus,
-        response: Option<String>,
-        error_code: Option<String>,
-        error_description: Option<String>,
-        at: Timestamp,
-    },
-    /// Configuration keys a 1.6 station reported (GetConfiguration) or accepted (ChangeConfiguration).
-    ConfigurationKeys {
-        station: StationId,
-        keys: Vec<ConfigurationKey>,
-        now: Timestamp,
-    },
-    /// Attribute values a 2.0.1 station reported (GetVariables) or accepted (SetVariables).
-    DeviceValues {
-        station: StationId,
-        values: Vec<(DeviceVariable, String, Option<String>)>,
-        now: Timestamp,
-    },
-    /// A reservation the station accepted.
-    ReservationMade(Reservation),
-    /// A reservation ended: `Cancelled`, `Expired` or `Removed`.
-    ReservationEnded {
-        station: StationId,
-        reservation_id: i64,
-        status: &'static str,
-        now: Timestamp,
-    },
-    /// A charging profile the station accepted. It replaces a profile with the same id, and
-    /// (OCPP 1.6 §3.13.2) one with the same stack level and purpose on the same EVSE/connector.
-    ChargingProfileSet(ChargingProfileRecord),
-    /// Profiles the station cleared; every given criterion must match.
-    ChargingProfilesCleared {
-        station: StationId,
-        profile_id: Option<i64>,
-        evse_id: Option<i64>,
-        purpose: Option<String>,
-        stack_level: Option<i64>,
-    },
-    /// The availability the operator set and the station accepted (or scheduled).
-    AvailabilitySet {
-        station: StationId,
-        evse_id: Option<i64>,
-        connector_id: Option<i64>,
-        operational: &'static str,
-        status: String,
-        now: Timestamp,
-    },
-    /// A station accepted a local-list update: a Full one replaces what it holds, a
-    /// Differential one upserts `entries` and removes `removed`.
-    LocalListAccepted {
-        station: StationId,
-        version: i64,
-        full: bool,
-        entries: Vec<IdTokenRecord>,
-        removed: Vec<String>,
-        now: Timestamp,
-    },
-    /// The local-list version the station itself stated, `source` saying how: its answer to
-    /// GetLocalListVersion, or a SendLocalList it accepted. Ström's copy (`LocalListAccepted`)
-    /// is left as it is, so that a station that drifted from it shows as such.
-    LocalListVersionReported {
-        station: StationId,
-        version: i64,
-        source: &'static str,
-        now: Timestamp,
-    },
-    /// A station accepted a firmware update (`firmware`) or a diagnostics or log upload
-    /// (`diagnostics`, `log`); its status notifications move it on.
-    TransferRequested {
-        station: StationId,
-        kind: TransferKind,
-        request_id: Option<i64>,
-        location: String,
-        file_name: Option<String>,
-        now: Timestamp,
-    },
-    /// An API token, stored only as the hash of its secret.
-    CreateApiToken {
-        token_hash: String,
-        role: Role,
-        name: Option<String>,
-        now: Timestamp,
-    },
-    /// A notification kept as an event of the station (firmware, diagnostics and log upload
-    /// progress, security events, data transfers, certificate requests).
-    StationEvent {
-        station: StationId,
-        kind: StationEventKind,
-        status: Option<String>,
-        request_id: Option<i64>,
-        /// The EVSE the notification is about (2.0.1 NotifyChargingLimit and friends).
-        evse_id: Option<i64>,
-        detail: Option<String>,
-        at: Timestamp,
-    },
-    Seen {
-        station: StationId,
-        at: Timestamp,
-    },
-    UpsertIdToken {
-        record: IdTokenRecord,
-        now: Timestamp,
-    },
-    /// Adds a token unless one with its name exists: `Found(true)` says it existed and nothing
-    /// changed. Decided by the insert itself, so two requests for one token cannot both create it.
-    CreateIdToken {
-        record: IdTokenRecord,
-        now: Timestamp,
-    },
-    DeleteIdToken {
-        id_token: String,
-    },
-    PruneMessages {
-        before: String,
-        max_per_station: i64,
-    },
-    /// Each station's log cut to its newest `max_per_station` frames and at most one block more
-    /// (`cap_log`): cheap enough to run every few seconds, where `PruneMessages` reads the whole
-    /// log.
-    CapMessages {
-        max_per_station: i64,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    Done,
-    /// A boot's registration, and the heartbeat interval in seconds the station was last
-    /// configured with and accepted (1.6 HeartbeatInterval, 2.0.1
-    /// OCPPCommCtrlr.HeartbeatInterval), if any.
-    Registration {
-        status: RegistrationStatus,
-        heartbeat_interval: Option<i64>,
-    },
-    Auth(AuthDecision),
-    Started {
-        transaction_id: i64,
-        auth: AuthDecision,
-    },
-    TransactionEvent {
-        transaction_id: i64,
-        auth: Option<AuthDecision>,
-    },
-    Stopped(Option<AuthDecision>),
-    Deleted(bool),
-    Command(i64),
-    /// The id of a created record.
-    Created(i64),
-    /// Whether the thing the operation targets existed.
-    Found(bool),
-}
-
 static INSERT_BLOCKS: LazyLock<MultiRow> =
     LazyLock::new(|| MultiRow::new("message_blocks (station_id, frames, last_at, body)", 0, 4, 64));
 
@@ -508,80 +95,235 @@ pub(crate) async fn log_blocks(conn: &mut Conn, blocks: &[Block<'_>]) -> Result<
     Ok(())
 }
 
-pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> Result<Outcome, StoreError> {
-    match op {
-        Op::Nothing => Ok(Outcome::Done),
-        Op::Boot { station, ocpp_version, info, policy, now } => {
-            boot(conn, known, station, ocpp_version, info, *policy, now).await
+/// Runs one operation inside the writer's transaction and leaves its result in the request's
+/// slot (`Pending`), to be answered once the transaction is durable.
+pub(crate) async fn run(conn: &mut Conn, known: &mut KnownTxRows, request: &mut Request) -> Result<(), StoreError> {
+    match request {
+        Request::Boot(op, pending) => pending.set(Ok(boot(conn, known, op).await?)),
+        Request::Authorize(op, pending) => pending.set(Ok(authorize(conn, op).await?)),
+        Request::StartTransaction(op, pending) => pending.set(Ok(start_transaction(conn, known, op).await?)),
+        Request::StopTransaction(op, pending) => pending.set(Ok(stop_transaction(conn, known, op).await?)),
+        Request::MeterValues(op, pending) => pending.set(Ok(meter_values(conn, known, op).await?)),
+        Request::TransactionEvent(op, pending) => pending.set(Ok(transaction_event(conn, known, op).await?)),
+        Request::NotifyEvent(op, pending) => {
+            for event in &op.events {
+                device_event(conn, &op.station, event).await?;
+            }
+            pending.set(Ok(()))
         }
-        Op::Authorize { station, id_token, token_type, now } => {
-            let record = load_token(conn, id_token).await?;
-            // Which transaction the token already has matters only for a token that is this one.
-            let other = match &record {
-                Some(r) if r.identifies(*token_type) => {
-                    other_transaction(conn, r, station, None, Purpose::Authorize).await?
+        Request::ReportPart(op, pending) => pending.set(Ok(report_part(conn, op).await?)),
+        Request::MonitoringReport(op, pending) => {
+            for m in &op.monitors {
+                monitor(conn, &op.station, m, &op.now).await?;
+            }
+            pending.set(Ok(()))
+        }
+        Request::StatusNotification(op, pending) => pending.set(Ok(status_notification(conn, op).await?)),
+        Request::SetRegistration(op, pending) => pending.set(Ok(set_registration(conn, op).await?)),
+        Request::CommandStarted(op, pending) => pending.set(Ok(command_started(conn, op).await?)),
+        Request::CommandFinished(op, pending) => pending.set(Ok(command_finished(conn, op).await?)),
+        Request::Changes(op, pending) => {
+            for change in &op.0 {
+                self::change(conn, change).await?;
+            }
+            pending.set(Ok(()))
+        }
+        Request::CreateApiToken(op, pending) => pending.set(Ok(create_api_token(conn, op).await?)),
+        Request::StationEvent(op, pending) => pending.set(Ok(station_event(conn, op).await?)),
+        Request::Seen(op, pending) => pending.set(Ok(seen(conn, op).await?)),
+        Request::UpsertIdToken(op, pending) => pending.set(Ok(upsert_id_token(conn, op).await?)),
+        Request::CreateIdToken(op, pending) => pending.set(Ok(create_id_token(conn, op).await?)),
+        Request::DeleteIdToken(op, pending) => pending.set(Ok(delete_id_token(conn, op).await?)),
+    }
+    Ok(())
+}
+
+async fn authorize(conn: &mut Conn, op: &Authorize) -> Result<AuthDecision, StoreError> {
+    let Authorize { station, id_token, token_type, now } = op;
+    let record = load_token(conn, id_token).await?;
+    // Which transaction the token already has matters only for a token that is this one.
+    let other = match &record {
+        Some(r) if r.identifies(*token_type) => other_transaction(conn, r, station, None, Purpose::Authorize).await?,
+        _ => OtherTransaction::None,
+    };
+    let busy = authorization::concurrency_applies(Purpose::Authorize, other);
+    Ok(authorization::decide(record.as_ref(), *token_type, *now, busy))
+}
+
+async fn meter_values(conn: &mut Conn, known: &mut KnownTxRows, op: &MeterValues) -> Result<(), StoreError> {
+    let MeterValues { station, evse_id, connector_id, station_tx_id, readings } = op;
+    let tx = match station_tx_id {
+        Some(id) => match known.get(station.as_str(), id) {
+            Some(row) => Some(row),
+            None => {
+                let row = find_transaction(conn, station, id, V16).await?.map(|t| t.id);
+                if let Some(row) = row {
+                    known.note(station.as_str(), id, row);
                 }
-                _ => OtherTransaction::None,
-            };
-            let busy = authorization::concurrency_applies(Purpose::Authorize, other);
-            Ok(Outcome::Auth(authorization::decide(record.as_ref(), *token_type, *now, busy)))
-        }
-        Op::StartTransaction(start) => start_transaction(conn, known, start).await,
-        Op::StopTransaction(stop) => stop_transaction(conn, known, stop).await,
-        Op::MeterValues { station, evse_id, connector_id, station_tx_id, readings } => {
-            let tx = match station_tx_id {
-                Some(id) => match known.get(station.as_str(), id) {
-                    Some(row) => Some(row),
-                    None => {
-                        let row = find_transaction(conn, station, id, V16).await?.map(|t| t.id);
-                        if let Some(row) = row {
-                            known.note(station.as_str(), id, row);
-                        }
-                        row
-                    }
-                },
-                None => None,
-            };
-            let place = Place { evse_id: *evse_id, connector_id: *connector_id };
-            insert_readings(conn, station, place, tx, station_tx_id.as_deref(), readings).await?;
-            Ok(Outcome::Done)
-        }
-        Op::TransactionEvent(event) => transaction_event(conn, known, event).await,
-        Op::NotifyEvent { station, events } => {
-            for event in events {
-                device_event(conn, station, event).await?;
+                row
             }
-            Ok(Outcome::Done)
-        }
-        Op::ReportPart { station, request_id, seq_no, tbc, entries, now } => {
-            report_part(conn, station, *request_id, *seq_no, *tbc, entries, now).await
-        }
-        Op::MonitoringReport { station, monitors, now } => {
-            for m in monitors {
-                monitor(conn, station, m, now).await?;
-            }
-            Ok(Outcome::Done)
-        }
-        Op::StatusNotification(report) => status_notification(conn, report).await,
-        Op::SetRegistration { station, status, now } => {
-            let result = query("UPDATE stations SET registration_status = $1 WHERE id = $2")
-                .bind(status.as_str())
-                .bind(station.as_str())
-                .execute(&mut *conn)
-                .await?;
-            let found = result.rows_affected() > 0;
-            if !found {
-                // An operator may register a station before it ever connects.
-                query("INSERT INTO stations (id, registration_status, created_at) VALUES ($1, $2, $3)")
-                    .bind(station.as_str())
-                    .bind(status.as_str())
-                    .bind(format_timestamp(now))
-                    .execute(conn)
-                    .await?;
-            }
-            Ok(Outcome::Found(found))
-        }
-        Op::ConfigurationKeys { station, keys, now } => {
+        },
+        None => None,
+    };
+    let place = Place { evse_id: *evse_id, connector_id: *connector_id };
+    insert_readings(conn, station, place, tx, station_tx_id.as_deref(), readings).await?;
+    Ok(())
+}
+
+async fn set_registration(conn: &mut Conn, op: &SetRegistration) -> Result<bool, StoreError> {
+    let SetRegistration { station, status, now } = op;
+    let result = query("UPDATE stations SET registration_status = $1 WHERE id = $2")
+        .bind(status.as_str())
+        .bind(station.as_str())
+        .execute(&mut *conn)
+        .await?;
+    let found = result.rows_affected() > 0;
+    if !found {
+        // An operator may register a station before it ever connects.
+        query("INSERT INTO stations (id, registration_status, created_at) VALUES ($1, $2, $3)")
+            .bind(station.as_str())
+            .bind(status.as_str())
+            .bind(format_timestamp(now))
+            .execute(conn)
+            .await?;
+    }
+    Ok(found)
+}
+
+async fn create_api_token(conn: &mut Conn, op: &CreateApiToken) -> Result<i64, StoreError> {
+    let CreateApiToken { token_hash, role, name, now } = op;
+    let id: i64 = query_scalar(
+        "INSERT INTO api_tokens (token_hash, role, name, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(token_hash)
+    .bind(role.as_str())
+    .bind(name.as_deref())
+    .bind(format_timestamp(now))
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+async fn command_started(conn: &mut Conn, op: &CommandStarted) -> Result<i64, StoreError> {
+    let CommandStarted { station, action, request, at } = op;
+    let id: i64 = query_scalar(
+        "INSERT INTO commands (station_id, action, request, status, requested_at) VALUES ($1, $2, $3, 'Pending', $4) RETURNING id",
+    )
+    .bind(station.as_str())
+    .bind(action)
+    .bind(request)
+    .bind(format_timestamp(at))
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+async fn command_finished(conn: &mut Conn, op: &CommandFinished) -> Result<(), StoreError> {
+    let CommandFinished { command_id, status, response, error_code, error_description, at } = op;
+    query(
+        "UPDATE commands SET status = $1, response = $2, error_code = $3, error_description = $4, finished_at = $5 WHERE id = $6",
+    )
+    .bind(status.as_str())
+    .bind(response.as_deref())
+    .bind(error_code.as_deref())
+    .bind(error_description.as_deref())
+    .bind(format_timestamp(at))
+    .bind(*command_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn station_event(conn: &mut Conn, op: &StationEvent) -> Result<(), StoreError> {
+    let StationEvent { station, kind, status, request_id, evse_id, detail, at } = op;
+    query(
+        "INSERT INTO station_events (station_id, kind, status, request_id, evse_id, detail, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(station.as_str())
+    .bind(kind.as_str())
+    .bind(status.as_deref())
+    .bind(*request_id)
+    .bind(*evse_id)
+    .bind(detail.as_deref())
+    .bind(format_timestamp(at))
+    .execute(&mut *conn)
+    .await?;
+    let (Some(transfer), Some(status)) = (kind.transfer(), status) else {
+        return Ok(());
+    };
+    if transfer.moved_by(status) {
+        query(
+            "UPDATE transfers SET status = $1, updated_at = $2 WHERE id = (SELECT t.id FROM transfers t \
+             WHERE t.station_id = $3 AND t.kind = $4 AND ($5 IS NULL OR t.request_id = $5) ORDER BY t.id DESC LIMIT 1)",
+        )
+        .bind(status)
+        .bind(format_timestamp(at))
+        .bind(station.as_str())
+        .bind(transfer.as_str())
+        .bind(*request_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    // The latest progress of an upload or update is also kept on the station.
+    query(match transfer {
+        TransferKind::Firmware => "UPDATE stations SET firmware_status = $1 WHERE id = $2",
+        TransferKind::Diagnostics => "UPDATE stations SET diagnostics_status = $1 WHERE id = $2",
+        TransferKind::Log => "UPDATE stations SET log_status = $1 WHERE id = $2",
+    })
+    .bind(status.as_str())
+    .bind(station.as_str())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn seen(conn: &mut Conn, op: &Seen) -> Result<(), StoreError> {
+    let Seen { station, at } = op;
+    query("UPDATE stations SET last_seen_at = $1 WHERE id = $2")
+        .bind(format_timestamp(at))
+        .bind(station.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn upsert_id_token(conn: &mut Conn, op: &UpsertIdToken) -> Result<(), StoreError> {
+    let UpsertIdToken { record, now } = op;
+    query(
+        "INSERT INTO id_tokens (id_token, status, expiry, parent_id_token, token_type, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $6, $5, $5) \
+         ON CONFLICT (id_token) DO UPDATE SET status = excluded.status, expiry = excluded.expiry, \
+         parent_id_token = excluded.parent_id_token, token_type = excluded.token_type, updated_at = excluded.updated_at",
+    )
+    .bind_token(record, now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn create_id_token(conn: &mut Conn, op: &CreateIdToken) -> Result<bool, StoreError> {
+    let CreateIdToken { record, now } = op;
+    let result = query(
+        "INSERT INTO id_tokens (id_token, status, expiry, parent_id_token, token_type, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $6, $5, $5) ON CONFLICT (id_token) DO NOTHING",
+    )
+    .bind_token(record, now)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 0)
+}
+
+async fn delete_id_token(conn: &mut Conn, op: &DeleteIdToken) -> Result<bool, StoreError> {
+    let DeleteIdToken { id_token } = op;
+    let result = query("DELETE FROM id_tokens WHERE id_token = $1").bind(id_token).execute(conn).await?;
+    Ok(result.rows_affected() > 0)
+}
+
+/// Records one change to Ström's picture of a station.
+async fn change(conn: &mut Conn, change: &Change) -> Result<(), StoreError> {
+    match change {
+        Change::ConfigurationKeys { station, keys, now } => {
             for k in keys {
                 query(
                     "INSERT INTO station_configuration (station_id, key, value, readonly, updated_at) VALUES ($1, $2, $3, $4, $5) \
@@ -596,9 +338,9 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
                 .execute(&mut *conn)
                 .await?;
             }
-            Ok(Outcome::Done)
+            Ok(())
         }
-        Op::DeviceValues { station, values, now } => {
+        Change::DeviceValues { station, values, now } => {
             for (l, attribute_type, value) in values {
                 query(
                     "INSERT INTO device_model (station_id, component, component_instance, evse_id, connector_id, variable, \
@@ -619,9 +361,9 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
                 .execute(&mut *conn)
                 .await?;
             }
-            Ok(Outcome::Done)
+            Ok(())
         }
-        Op::ReservationMade(r) => {
+        Change::ReservationMade(r) => {
             // The same reservation id replaces the reservation (OCPP 1.6 §5.13, 2.0.1 H01.FR.02).
             query(
                 "INSERT INTO reservations (station_id, reservation_id, evse_id, connector_id, id_token, group_id_token, expiry, \
@@ -640,10 +382,10 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
             .bind(format_timestamp(&r.now))
             .execute(conn)
             .await?;
-            Ok(Outcome::Done)
+            Ok(())
         }
-        Op::ReservationEnded { station, reservation_id, status, now } => {
-            let result = query(
+        Change::ReservationEnded { station, reservation_id, status, now } => {
+            query(
                 "UPDATE reservations SET status = $1, updated_at = $2 WHERE station_id = $3 AND reservation_id = $4 AND status = 'Active'",
             )
             .bind(*status)
@@ -652,9 +394,9 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
             .bind(*reservation_id)
             .execute(conn)
             .await?;
-            Ok(Outcome::Found(result.rows_affected() > 0))
+            Ok(())
         }
-        Op::ChargingProfileSet(p) => {
+        Change::ChargingProfileSet(p) => {
             query(
                 "DELETE FROM charging_profiles WHERE station_id = $1 AND (profile_id = $2 OR (evse_id = $3 AND stack_level = $4 \
                  AND purpose = $5))",
@@ -680,10 +422,10 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
             .bind(format_timestamp(&p.now))
             .execute(conn)
             .await?;
-            Ok(Outcome::Done)
+            Ok(())
         }
-        Op::ChargingProfilesCleared { station, profile_id, evse_id, purpose, stack_level } => {
-            let result = query(
+        Change::ChargingProfilesCleared { station, profile_id, evse_id, purpose, stack_level } => {
+            query(
                 "DELETE FROM charging_profiles WHERE station_id = $1 AND ($2 IS NULL OR profile_id = $2) \
                  AND ($3 IS NULL OR evse_id = $3) AND ($4 IS NULL OR purpose = $4) AND ($5 IS NULL OR stack_level = $5)",
             )
@@ -694,9 +436,9 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
             .bind(*stack_level)
             .execute(conn)
             .await?;
-            Ok(Outcome::Found(result.rows_affected() > 0))
+            Ok(())
         }
-        Op::AvailabilitySet { station, evse_id, connector_id, operational, status, now } => {
+        Change::AvailabilitySet { station, evse_id, connector_id, operational, status, now } => {
             let (evse, connector) = (key_number(*evse_id), key_number(*connector_id));
             // A wider setting supersedes the narrower ones under it.
             query(
@@ -719,9 +461,9 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
             .bind(format_timestamp(now))
             .execute(conn)
             .await?;
-            Ok(Outcome::Done)
+            Ok(())
         }
-        Op::LocalListAccepted { station, version, full, entries, removed, now } => {
+        Change::LocalListAccepted { station, version, full, entries, removed, now } => {
             if *full {
                 query("DELETE FROM local_list_entries WHERE station_id = $1")
                     .bind(station.as_str())
@@ -759,9 +501,9 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
             .bind(format_timestamp(now))
             .execute(conn)
             .await?;
-            Ok(Outcome::Done)
+            Ok(())
         }
-        Op::LocalListVersionReported { station, version, source, now } => {
+        Change::LocalListVersionReported { station, version, source, now } => {
             query(
                 "INSERT INTO local_list_reports (station_id, version, source, reported_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (station_id) DO UPDATE SET version = excluded.version, source = excluded.source, \
@@ -773,9 +515,9 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
             .bind(format_timestamp(now))
             .execute(conn)
             .await?;
-            Ok(Outcome::Done)
+            Ok(())
         }
-        Op::TransferRequested { station, kind, request_id, location, file_name, now } => {
+        Change::TransferRequested { station, kind, request_id, location, file_name, now } => {
             query(
                 "INSERT INTO transfers (station_id, kind, request_id, location, file_name, status, requested_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, 'Requested', $6, $6)",
@@ -788,154 +530,46 @@ pub(crate) async fn apply(conn: &mut Conn, known: &mut KnownTxRows, op: &Op) -> 
             .bind(format_timestamp(now))
             .execute(conn)
             .await?;
-            Ok(Outcome::Done)
-        }
-        Op::CreateApiToken { token_hash, role, name, now } => {
-            let id: i64 = query_scalar(
-                "INSERT INTO api_tokens (token_hash, role, name, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-            )
-            .bind(token_hash)
-            .bind(role.as_str())
-            .bind(name.as_deref())
-            .bind(format_timestamp(now))
-            .fetch_one(conn)
-            .await?;
-            Ok(Outcome::Created(id))
-        }
-        Op::CommandStarted { station, action, request, at } => {
-            let id: i64 = query_scalar(
-                "INSERT INTO commands (station_id, action, request, status, requested_at) VALUES ($1, $2, $3, 'Pending', $4) RETURNING id",
-            )
-            .bind(station.as_str())
-            .bind(action)
-            .bind(request)
-            .bind(format_timestamp(at))
-            .fetch_one(conn)
-            .await?;
-            Ok(Outcome::Command(id))
-        }
-        Op::CommandFinished { command_id, status, response, error_code, error_description, at } => {
-            query(
-                "UPDATE commands SET status = $1, response = $2, error_code = $3, error_description = $4, finished_at = $5 WHERE id = $6",
-            )
-            .bind(status.as_str())
-            .bind(response.as_deref())
-            .bind(error_code.as_deref())
-            .bind(error_description.as_deref())
-            .bind(format_timestamp(at))
-            .bind(*command_id)
-            .execute(conn)
-            .await?;
-            Ok(Outcome::Command(*command_id))
-        }
-        Op::StationEvent { station, kind, status, request_id, evse_id, detail, at } => {
-            query(
-                "INSERT INTO station_events (station_id, kind, status, request_id, evse_id, detail, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(station.as_str())
-            .bind(kind.as_str())
-            .bind(status.as_deref())
-            .bind(*request_id)
-            .bind(*evse_id)
-            .bind(detail.as_deref())
-            .bind(format_timestamp(at))
-            .execute(&mut *conn)
-            .await?;
-            let (Some(transfer), Some(status)) = (kind.transfer(), status) else {
-                return Ok(Outcome::Done);
-            };
-            if transfer.moved_by(status) {
-                query(
-                    "UPDATE transfers SET status = $1, updated_at = $2 WHERE id = (SELECT t.id FROM transfers t \
-                     WHERE t.station_id = $3 AND t.kind = $4 AND ($5 IS NULL OR t.request_id = $5) ORDER BY t.id DESC LIMIT 1)",
-                )
-                .bind(status)
-                .bind(format_timestamp(at))
-                .bind(station.as_str())
-                .bind(transfer.as_str())
-                .bind(*request_id)
-                .execute(&mut *conn)
-                .await?;
-            }
-            // The latest progress of an upload or update is also kept on the station.
-            query(match transfer {
-                TransferKind::Firmware => "UPDATE stations SET firmware_status = $1 WHERE id = $2",
-                TransferKind::Diagnostics => "UPDATE stations SET diagnostics_status = $1 WHERE id = $2",
-                TransferKind::Log => "UPDATE stations SET log_status = $1 WHERE id = $2",
-            })
-            .bind(status.as_str())
-            .bind(station.as_str())
-            .execute(conn)
-            .await?;
-            Ok(Outcome::Done)
-        }
-        Op::Seen { station, at } => {
-            query("UPDATE stations SET last_seen_at = $1 WHERE id = $2")
-                .bind(format_timestamp(at))
-                .bind(station.as_str())
-                .execute(conn)
-                .await?;
-            Ok(Outcome::Done)
-        }
-        Op::UpsertIdToken { record, now } => {
-            query(
-                "INSERT INTO id_tokens (id_token, status, expiry, parent_id_token, token_type, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $6, $5, $5) \
-                 ON CONFLICT (id_token) DO UPDATE SET status = excluded.status, expiry = excluded.expiry, \
-                 parent_id_token = excluded.parent_id_token, token_type = excluded.token_type, updated_at = excluded.updated_at",
-            )
-            .bind_token(record, now)
-            .execute(conn)
-            .await?;
-            Ok(Outcome::Done)
-        }
-        Op::CreateIdToken { record, now } => {
-            let result = query(
-                "INSERT INTO id_tokens (id_token, status, expiry, parent_id_token, token_type, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $6, $5, $5) ON CONFLICT (id_token) DO NOTHING",
-            )
-            .bind_token(record, now)
-            .execute(conn)
-            .await?;
-            Ok(Outcome::Found(result.rows_affected() == 0))
-        }
-        Op::DeleteIdToken { id_token } => {
-            let result = query("DELETE FROM id_tokens WHERE id_token = $1").bind(id_token).execute(conn).await?;
-            Ok(Outcome::Deleted(result.rows_affected() > 0))
-        }
-        Op::PruneMessages { before, max_per_station } => {
-            // The log is pruned in whole blocks (`log_blocks`). Blocks are written in the order
-            // their parts were, so ids follow time: every block below the first one with a frame
-            // young enough to keep goes (no index on the time to maintain; a block a moment out
-            // of order waits for the next pruning).
-            query(
-                "DELETE FROM message_blocks WHERE id < COALESCE((SELECT id FROM message_blocks WHERE last_at >= $1 \
-                 ORDER BY id LIMIT 1), (SELECT max(id) + 1 FROM message_blocks))",
-            )
-            .bind(before)
-            .execute(&mut *conn)
-            .await?;
-            // One pass over the log, counting each station's frames newest first: a block goes
-            // once the station has `max_per_station` frames newer than it, so a station keeps at
-            // most that many plus one block's.
-            query(
-                "DELETE FROM message_blocks WHERE id IN (SELECT id FROM (SELECT id, SUM(frames) OVER \
-                 (PARTITION BY station_id ORDER BY id DESC) - frames AS newer FROM message_blocks) counted \
-                 WHERE newer >= $1)",
-            )
-            .bind(*max_per_station)
-            .execute(conn)
-            .await?;
-            Ok(Outcome::Done)
-        }
-        // The log's thread keeps the counts between runs (`LogConn`); counted afresh here.
-        Op::CapMessages { max_per_station } => {
-            let mut held = count_log(conn).await?;
-            cap_log(conn, &mut held, *max_per_station).await?;
-            Ok(Outcome::Done)
+            Ok(())
         }
     }
+}
+
+/// Work on the message log, done by the log's thread.
+#[derive(Debug, Clone)]
+pub(crate) enum Maintenance {
+    /// Deletes frames older than `before` and beyond `max_per_station` per station.
+    Prune { before: String, max_per_station: i64 },
+    /// Each station's log cut to its newest `max_per_station` frames and at most one block more
+    /// (`cap_log`): cheap enough to run every few seconds, where `Prune` reads the whole log.
+    Cap { max_per_station: i64 },
+}
+
+/// Deletes logged frames older than `before` and beyond `max_per_station` per station.
+pub(crate) async fn prune_log(conn: &mut Conn, before: &str, max_per_station: i64) -> Result<(), StoreError> {
+    // The log is pruned in whole blocks (`log_blocks`). Blocks are written in the order
+    // their parts were, so ids follow time: every block below the first one with a frame
+    // young enough to keep goes (no index on the time to maintain; a block a moment out
+    // of order waits for the next pruning).
+    query(
+        "DELETE FROM message_blocks WHERE id < COALESCE((SELECT id FROM message_blocks WHERE last_at >= $1 \
+         ORDER BY id LIMIT 1), (SELECT max(id) + 1 FROM message_blocks))",
+    )
+    .bind(before)
+    .execute(&mut *conn)
+    .await?;
+    // One pass over the log, counting each station's frames newest first: a block goes
+    // once the station has `max_per_station` frames newer than it, so a station keeps at
+    // most that many plus one block's.
+    query(
+        "DELETE FROM message_blocks WHERE id IN (SELECT id FROM (SELECT id, SUM(frames) OVER \
+         (PARTITION BY station_id ORDER BY id DESC) - frames AS newer FROM message_blocks) counted \
+         WHERE newer >= $1)",
+    )
+    .bind(max_per_station)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// How many frames each station has in the message log (one pass over the log).
@@ -998,15 +632,9 @@ pub(crate) async fn cap_log(
     Ok(())
 }
 
-async fn boot(
-    conn: &mut Conn,
-    known: &mut KnownTxRows,
-    station: &StationId,
-    ocpp_version: &str,
-    info: &BootInfo,
-    policy: RegistrationPolicy,
-    now: &Timestamp,
-) -> Result<Outcome, StoreError> {
+async fn boot(conn: &mut Conn, known: &mut KnownTxRows, op: &Boot) -> Result<Registration, StoreError> {
+    let Boot { station, ocpp_version, info, policy, now } = op;
+    let policy = *policy;
     let existing = query("SELECT registration_status, ocpp_version FROM stations WHERE id = $1")
         .bind(station.as_str())
         .fetch_optional(&mut *conn)
@@ -1036,7 +664,7 @@ async fn boot(
          firmware_version = $6, iccid = $7, imsi = $8, meter_type = $9, meter_serial_number = $10, last_boot_at = $11, \
          last_seen_at = $11, boot_reason = $13 WHERE id = $12",
     )
-    .bind(ocpp_version)
+    .bind(*ocpp_version)
     .bind(&info.vendor)
     .bind(&info.model)
     .bind(info.serial_number.as_deref())
@@ -1055,7 +683,7 @@ async fn boot(
         RegistrationStatus::Accepted => configured_heartbeat(conn, station, ocpp_version).await?,
         _ => None,
     };
-    Ok(Outcome::Registration { status, heartbeat_interval })
+    Ok(Registration { status, heartbeat_interval })
 }
 
 /// The heartbeat interval the station holds, as far as Ström knows: the value it last reported
@@ -1245,7 +873,7 @@ async fn close_superseded(
     Ok(())
 }
 
-async fn start_transaction(conn: &mut Conn, known: &mut KnownTxRows, s: &StartTx) -> Result<Outcome, StoreError> {
+async fn start_transaction(conn: &mut Conn, known: &mut KnownTxRows, s: &StartTx) -> Result<Started, StoreError> {
     let station = s.station.as_str();
     let started_at = format_timestamp(&s.timestamp);
     let token = load_token(conn, &s.id_token).await?;
@@ -1266,7 +894,7 @@ async fn start_transaction(conn: &mut Conn, known: &mut KnownTxRows, s: &StartTx
         let status: Option<String> = row.try_get("start_auth_status")?;
         let mut auth = authorization::decide(token.as_ref(), None, s.now, false);
         auth.status = status.as_deref().and_then(AuthStatus::parse).unwrap_or(auth.status);
-        return Ok(Outcome::Started { transaction_id: row.try_get("id")?, auth });
+        return Ok(Started { transaction_id: row.try_get("id")?, auth });
     }
     // The connector's earlier transaction, if the station never stopped it, ends here (first:
     // it must not make this start ConcurrentTx).
@@ -1321,10 +949,10 @@ async fn start_transaction(conn: &mut Conn, known: &mut KnownTxRows, s: &StartTx
     if let Some(reservation) = s.reservation_id {
         consume_reservation(conn, &s.station, reservation, id, &s.now).await?;
     }
-    Ok(Outcome::Started { transaction_id: id, auth })
+    Ok(Started { transaction_id: id, auth })
 }
 
-async fn stop_transaction(conn: &mut Conn, known: &mut KnownTxRows, s: &StopTx) -> Result<Outcome, StoreError> {
+async fn stop_transaction(conn: &mut Conn, known: &mut KnownTxRows, s: &StopTx) -> Result<Stopped, StoreError> {
     let auth = match &s.id_token {
         Some(tag) => Some(authorization::decide(load_token(conn, tag).await?.as_ref(), None, s.now, false)),
         None => None,
@@ -1336,7 +964,7 @@ async fn stop_transaction(conn: &mut Conn, known: &mut KnownTxRows, s: &StopTx) 
         // A retried stop changes nothing; but the real stop of a transaction Ström closed as
         // superseded replaces the estimate (the flag stays, the estimate's other flags go, and
         // a retry of that stop changes nothing again: its stop reason is no longer Superseded).
-        Some(KnownTx { stopped: true, superseded: false, .. }) => return Ok(Outcome::Stopped(auth)),
+        Some(KnownTx { stopped: true, superseded: false, .. }) => return Ok(Stopped { auth }),
         Some(t) if t.superseded => (t.id, t.meter_start_wh, t.connector_id, Flags::from([TransactionFlag::Superseded])),
         Some(t) => (t.id, t.meter_start_wh, t.connector_id, Flags::default()),
         None => {
@@ -1382,7 +1010,7 @@ async fn stop_transaction(conn: &mut Conn, known: &mut KnownTxRows, s: &StopTx) 
     .await?;
     // Meter values after the stop are rare; the entry would only take room.
     known.forget(s.station.as_str(), &s.station_tx_id);
-    Ok(Outcome::Stopped(auth))
+    Ok(Stopped { auth })
 }
 
 /// A transaction's energy registers in time order: rows of `value`, `context` (its code) and
@@ -1521,7 +1149,7 @@ async fn insert_readings(
     Ok(())
 }
 
-async fn status_notification(conn: &mut Conn, r: &StationStatusReport) -> Result<Outcome, StoreError> {
+async fn status_notification(conn: &mut Conn, r: &StationStatusReport) -> Result<(), StoreError> {
     let station = r.station.as_str();
     let at = format_timestamp(&r.timestamp);
     // Statuses queued offline can arrive after newer ones (CHECKLIST §2.6): an older report does
@@ -1572,7 +1200,7 @@ async fn status_notification(conn: &mut Conn, r: &StationStatusReport) -> Result
         }
         (FaultChange::Present { error_code, severity }, false) => stale_fault(conn, r, &error_code, severity).await?,
     }
-    Ok(Outcome::Done)
+    Ok(())
 }
 
 /// A fault reported at a time older than the connector's current status (delivered late from
@@ -1706,7 +1334,11 @@ async fn close_faults(
 /// to look up, and nothing to refuse.
 const NO_AUTHORIZATION: &str = "NoAuthorization";
 
-async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent) -> Result<Outcome, StoreError> {
+async fn transaction_event(
+    conn: &mut Conn,
+    known: &mut KnownTxRows,
+    e: &TxEvent,
+) -> Result<TxEventRecorded, StoreError> {
     let station = e.station.as_str();
     let at = format_timestamp(&e.timestamp);
     let started_event = e.event_type == TxEventType::Started;
@@ -1768,7 +1400,7 @@ async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent
                 {
                     auth.status = status;
                 }
-                return Ok(Outcome::TransactionEvent { transaction_id: id, auth });
+                return Ok(TxEventRecorded { transaction_id: id, auth });
             }
             transactions::EventMatch::Same => {
                 let flags = stored_flags(&row)?;
@@ -1884,7 +1516,7 @@ async fn transaction_event(conn: &mut Conn, known: &mut KnownTxRows, e: &TxEvent
         consume_reservation(conn, &e.station, reservation, id, &e.now).await?;
     }
     settle_energy(conn, id, e, &mut flags).await?;
-    Ok(Outcome::TransactionEvent { transaction_id: id, auth })
+    Ok(TxEventRecorded { transaction_id: id, auth })
 }
 
 /// Binds an id token's columns in the order both of its inserts name them: `$1` token, `$2`
@@ -2131,15 +1763,9 @@ fn key_number(v: Option<i64>) -> i64 {
     v.unwrap_or(-1)
 }
 
-async fn report_part(
-    conn: &mut Conn,
-    station: &StationId,
-    request_id: i64,
-    seq_no: i64,
-    tbc: bool,
-    entries: &[VariableReport],
-    now: &Timestamp,
-) -> Result<Outcome, StoreError> {
+async fn report_part(conn: &mut Conn, op: &ReportPart) -> Result<(), StoreError> {
+    let ReportPart { station, request_id, seq_no, tbc, entries, now } = op;
+    let (request_id, seq_no, tbc) = (*request_id, *seq_no, *tbc);
     for entry in entries {
         let l = &entry.location;
         let c = entry.characteristics.as_ref();
@@ -2175,7 +1801,7 @@ async fn report_part(
         }
     }
     if tbc {
-        return Ok(Outcome::Done);
+        return Ok(());
     }
     // The last part: the whole report goes into the device model at once. Where a variable
     // appears in several parts, the latest part wins.
@@ -2206,7 +1832,7 @@ async fn report_part(
         .bind(request_id)
         .execute(conn)
         .await?;
-    Ok(Outcome::Done)
+    Ok(())
 }
 
 async fn monitor(conn: &mut Conn, station: &StationId, m: &MonitorReport, now: &Timestamp) -> Result<(), StoreError> {

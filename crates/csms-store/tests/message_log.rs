@@ -5,8 +5,16 @@
 mod common;
 
 use chrono::TimeZone;
+use csms_core::ops::{Direction, FrameLog, Seen, UpsertIdToken};
+use csms_core::port::PortError;
 use csms_core::station::StationId;
-use csms_store::{Direction, FrameLog, Op, PageRequest, Store, StoreOptions};
+use csms_store::{PageRequest, Store, StoreOptions};
+
+/// A write that changes nothing (a station never registered was seen), to carry frames into the
+/// log as a station's message does.
+fn no_change() -> Seen {
+    Seen { station: csms_core::station::StationId::parse("nobody").expect("valid id"), at: chrono::Utc::now() }
+}
 
 fn frame(station: &str, day: u32, text: &str) -> FrameLog {
     FrameLog {
@@ -47,7 +55,7 @@ async fn pruning_applies_age_and_per_station_limits() {
     }
     // A part of the log each, so each frame is a block of its own.
     for f in frames {
-        store.apply(Op::Nothing, vec![f]).await.expect("stored");
+        store.execute(no_change(), vec![f]).await.expect("stored");
         store.flush_log().await.expect("flushed");
     }
 
@@ -135,7 +143,7 @@ async fn a_held_up_writer_holds_back_whoever_logs_more_postgres() {
         expiry: None,
         parent_id_token: None,
     };
-    let held = tokio::spawn(store.apply(Op::UpsertIdToken { record, now: chrono::Utc::now() }, Vec::new()));
+    let held = tokio::spawn(store.execute(UpsertIdToken { record, now: chrono::Utc::now() }, Vec::new()));
     // The writer is in that write, waiting for the lock, once PostgreSQL says so.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
@@ -183,10 +191,10 @@ async fn capping_holds_each_station_to_its_count(store: Store) {
     };
     // A part of the log each, so that A has ten blocks of ten frames.
     for p in 0..10 {
-        store.apply(Op::Nothing, part(p, "A", 10).collect()).await.expect("stored");
+        store.execute(no_change(), part(p, "A", 10).collect()).await.expect("stored");
         store.flush_log().await.expect("flushed");
     }
-    store.apply(Op::Nothing, part(0, "B", 5).collect()).await.expect("stored");
+    store.execute(no_change(), part(0, "B", 5).collect()).await.expect("stored");
     store.flush_log().await.expect("flushed");
 
     store.cap_messages(35).await.expect("capped");
@@ -195,7 +203,7 @@ async fn capping_holds_each_station_to_its_count(store: Store) {
     assert_eq!(frames_of(&store, "B", 1000).await.len(), 5, "under the limit: untouched");
 
     for p in 10..13 {
-        store.apply(Op::Nothing, part(p, "A", 10).collect()).await.expect("stored");
+        store.execute(no_change(), part(p, "A", 10).collect()).await.expect("stored");
         store.flush_log().await.expect("flushed");
     }
     store.cap_messages(35).await.expect("capped");
@@ -225,7 +233,7 @@ async fn capping_holds_each_station_to_its_count_postgres() {
     common::drop_schema(&mut admin, &tag).await;
 }
 
-/// `Store::apply` queues its job when called; a job that finds the queue full waits in its
+/// `Store::execute` queues its job when called; a job that finds the queue full waits in its
 /// future for room. Every one of many writes racing for a queue of one is applied.
 #[tokio::test]
 async fn writes_wait_for_room_in_a_full_queue() {
@@ -234,11 +242,15 @@ async fn writes_wait_for_room_in_a_full_queue() {
     let store = Store::open(&dir.path().join("q.db").display().to_string(), options).await.expect("open");
     // The future does not carry the operation: a station's message is handled in a future
     // allocated for every message, which holds this one.
-    let probe = store.apply(Op::Nothing, Vec::new());
-    assert!(std::mem::size_of_val(&probe) < std::mem::size_of::<Op>(), "{}", std::mem::size_of_val(&probe));
+    let probe = store.execute(no_change(), Vec::new());
+    assert!(
+        std::mem::size_of_val(&probe) < std::mem::size_of::<csms_core::port::Request>(),
+        "{}",
+        std::mem::size_of_val(&probe)
+    );
     probe.await.expect("stored");
     // The futures borrow nothing, so they can be spawned; they are all made before any is run.
-    let writes: Vec<_> = (0..200).map(|i| store.apply(Op::Nothing, vec![frame("A", 1, &format!("f{i}"))])).collect();
+    let writes: Vec<_> = (0..200).map(|i| store.execute(no_change(), vec![frame("A", 1, &format!("f{i}"))])).collect();
     for write in writes.into_iter().map(tokio::spawn) {
         write.await.expect("joined").expect("stored");
     }
@@ -251,9 +263,9 @@ async fn writes_wait_for_room_in_a_full_queue() {
 async fn writes_after_close_are_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open_in(&dir, "c.db").await;
-    store.apply(Op::Nothing, vec![frame("A", 1, "kept")]).await.expect("stored before close");
+    store.execute(no_change(), vec![frame("A", 1, "kept")]).await.expect("stored before close");
     store.close().await;
-    assert!(matches!(store.apply(Op::Nothing, Vec::new()).await, Err(csms_store::StoreError::Closed)));
+    assert!(matches!(store.execute(no_change(), Vec::new()).await, Err(PortError::Closed)));
     let reopened = open_in(&dir, "c.db").await;
     assert_eq!(reopened.messages("A", &PageRequest::first(10)).await.expect("read").items.len(), 1);
 }
@@ -284,7 +296,7 @@ async fn frames_logged_without_a_write_keep_their_place() {
     let store = open_in(&dir, "o.db").await;
     let mut expected = Vec::new();
     for i in 0..50 {
-        store.apply(Op::Nothing, vec![frame("A", 1, &format!("call{i}"))]).await.expect("stored");
+        store.execute(no_change(), vec![frame("A", 1, &format!("call{i}"))]).await.expect("stored");
         store.log_frames(vec![frame("A", 1, &format!("answer{i}"))]).await;
         store.log_frames(vec![frame("B", 1, &format!("b{i}"))]).await;
         expected.extend([format!("call{i}"), format!("answer{i}")]);
@@ -304,9 +316,9 @@ async fn frames_logged_without_a_write_keep_their_place() {
 async fn pruning_by_count_drops_whole_blocks() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open_in(&dir, "w.db").await;
-    store.apply(Op::Nothing, vec![frame("A", 1, "a1"), frame("A", 1, "a2"), frame("A", 1, "a3")]).await.expect("1");
+    store.execute(no_change(), vec![frame("A", 1, "a1"), frame("A", 1, "a2"), frame("A", 1, "a3")]).await.expect("1");
     store.flush_log().await.expect("flushed");
-    store.apply(Op::Nothing, vec![frame("A", 2, "a4"), frame("A", 2, "a5")]).await.expect("2");
+    store.execute(no_change(), vec![frame("A", 2, "a4"), frame("A", 2, "a5")]).await.expect("2");
     store.prune_messages("2026-01-01T00:00:00.000Z", 3).await.expect("pruned");
     let kept = frames_of(&store, "A", 100).await;
     assert_eq!(kept, ["a5", "a4", "a3", "a2", "a1"], "the older block has only two newer frames: it stays");
@@ -325,7 +337,7 @@ async fn pages_stay_put_while_frames_arrive_and_keep_to_the_time_range() {
     let store = open_in(&dir, "cursor.db").await;
     for day in 1..=9 {
         store
-            .apply(Op::Nothing, vec![frame("A", day, &format!("a{day}")), frame("B", day, "b")])
+            .execute(no_change(), vec![frame("A", day, &format!("a{day}")), frame("B", day, "b")])
             .await
             .expect("stored");
         store.flush_log().await.expect("flushed");
@@ -337,7 +349,7 @@ async fn pages_stay_put_while_frames_arrive_and_keep_to_the_time_range() {
         seen.extend(page.items.into_iter().map(|m| m.frame));
         // A frame arrives between every two pages.
         let late = format!("late{}", seen.len());
-        store.apply(Op::Nothing, vec![frame("A", 20, &late)]).await.expect("stored");
+        store.execute(no_change(), vec![frame("A", 20, &late)]).await.expect("stored");
         match page.next {
             Some(next) => request.after = Some(next),
             None => break,
@@ -372,7 +384,7 @@ async fn the_log_reads_back_page_by_page_across_blocks() {
             frames.push(frame("A", 1, &format!("a{part}.{i}")));
             frames.push(frame("B", 1, &format!("b{part}.{i}")));
         }
-        store.apply(Op::Nothing, frames).await.expect("stored");
+        store.execute(no_change(), frames).await.expect("stored");
         store.flush_log().await.expect("flushed");
     }
     written.reverse();
@@ -399,7 +411,7 @@ async fn pruning_by_age_removes_a_log_that_is_all_old() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = open_in(&dir, "e.db").await;
     store
-        .apply(Op::Nothing, vec![frame("A", 1, "a1"), frame("B", 2, "b2"), frame("A", 3, "a3")])
+        .execute(no_change(), vec![frame("A", 1, "a1"), frame("B", 2, "b2"), frame("A", 3, "a3")])
         .await
         .expect("stored");
     store.prune_messages("2026-11-04T00:00:00.000Z", 100).await.expect("pruned");
@@ -442,7 +454,7 @@ async fn an_older_database_has_its_log_moved_into_the_log_file() {
         old.iter().map(|m| (m.frame.as_str(), m.direction.as_str(), m.at.as_str())).collect::<Vec<_>>(),
         [("old2", "out", "2026-11-02T12:00:00.000Z"), ("öld1", "in", "2026-11-01T12:00:00.123Z")]
     );
-    store.apply(Op::Nothing, vec![frame("A", 3, "new")]).await.expect("stored");
+    store.execute(no_change(), vec![frame("A", 3, "new")]).await.expect("stored");
     let all = store.messages("A", &PageRequest::first(10)).await.expect("read").items;
     assert_eq!(all.iter().map(|m| m.frame.as_str()).collect::<Vec<_>>(), ["new", "old2", "öld1"]);
     assert!(all[0].id > all[1].id, "new frames are numbered after the moved ones: {all:?}");
@@ -483,7 +495,7 @@ async fn a_postgres_log_of_rows_becomes_blocks() {
     drop(conn);
 
     let store = Store::open(&url, StoreOptions::default()).await.expect("reopen migrates");
-    store.apply(Op::Nothing, vec![frame("A", 3, "new")]).await.expect("stored");
+    store.execute(no_change(), vec![frame("A", 3, "new")]).await.expect("stored");
     let all = store.messages("A", &PageRequest::first(10)).await.expect("read").items;
     assert_eq!(
         all.iter().map(|m| (m.frame.as_str(), m.direction.as_str(), m.at.as_str())).collect::<Vec<_>>(),
@@ -508,16 +520,20 @@ async fn the_log_reconnects_after_postgres_drops_its_connection() {
         return;
     };
     let store = Store::open(&url, StoreOptions::default()).await.expect("open");
-    store.apply(Op::Nothing, vec![frame("A", 1, "before")]).await.expect("stored");
+    store.execute(no_change(), vec![frame("A", 1, "before")]).await.expect("stored");
     store.flush_log().await.expect("flushed");
 
     // Every connection of this store goes, as when PostgreSQL restarts.
     let dropped = common::drop_connections(&mut admin, &tag).await;
     assert!(dropped >= 3, "the writer's, the syncer's and the log's connections at least: {dropped}");
-    // The first flush after the outage finds the connection dead (its frames are lost, with a
-    // warning) and replaces it; the next ones are written.
+    // The first write and flush after the outage find the connections dead (the write is
+    // answered with an error, the flush's frames are lost with a warning) and replace them; the
+    // next ones are stored and written.
     for round in 0..3 {
-        store.apply(Op::Nothing, vec![frame("A", 2, &format!("after{round}"))]).await.expect("stored");
+        let stored = store.execute(no_change(), vec![frame("A", 2, &format!("after{round}"))]).await;
+        if round > 0 {
+            stored.expect("stored");
+        }
         store.flush_log().await.expect("flushed");
     }
     let frames: Vec<String> =
@@ -574,7 +590,7 @@ async fn the_log_is_stored_compressed_and_reads_back_with_older_plain_blocks() {
         [plain_body(&older)],
     )
     .expect("older block");
-    store.apply(Op::Nothing, frames.clone()).await.expect("stored");
+    store.execute(no_change(), frames.clone()).await.expect("stored");
     store.flush_log().await.expect("flushed");
     let (first, stored): (Vec<u8>, i64) = log
         .query_row("SELECT substr(body, 1, 1), length(body) FROM message_blocks ORDER BY id DESC LIMIT 1", [], |r| {
@@ -611,7 +627,7 @@ async fn postgres_stores_the_compressed_log_as_it_comes() {
     };
     let store = Store::open(&url, StoreOptions::default()).await.expect("open");
     let frames = meter_frames("A", 200);
-    store.apply(Op::Nothing, frames.clone()).await.expect("stored");
+    store.execute(no_change(), frames.clone()).await.expect("stored");
     store.flush_log().await.expect("flushed");
     let (first, stored, method): (i32, i32, Option<String>) = sqlx::query_as(&format!(
         "SELECT get_byte(body, 0), length(body), pg_column_compression(body) FROM {tag}.message_blocks WHERE station_id = 'A'"

@@ -5,10 +5,11 @@
 mod common;
 
 use csms_core::authorization::{IdTokenRecord, TokenStatus};
-use csms_store::{Op, Store, StoreOptions};
+use csms_core::ops::UpsertIdToken;
+use csms_store::{Store, StoreOptions};
 
-fn token(name: &str) -> Op {
-    Op::UpsertIdToken {
+fn token(name: &str) -> UpsertIdToken {
+    UpsertIdToken {
         record: IdTokenRecord {
             id_token: name.to_string(),
             token_type: None,
@@ -39,7 +40,7 @@ async fn a_write_is_answered_after_postgres_flushed_it() {
         // (its `synchronous_commit` is off), and PostgreSQL's background writer flushes only
         // every 200 ms, so without the syncer this fails at once.
         let before = wal_lsn(&mut admin, "pg_current_wal_insert_lsn").await;
-        store.apply(token(&format!("T{round}")), Vec::new()).await.expect("stored");
+        store.execute(token(&format!("T{round}")), Vec::new()).await.expect("stored");
         let flushed = wal_lsn(&mut admin, "pg_current_wal_flush_lsn").await;
         assert!(flushed > before, "round {round}: answered before the WAL was flushed ({flushed} <= {before})");
     }
@@ -55,7 +56,7 @@ async fn writes_go_on_after_postgres_drops_every_connection() {
         return;
     };
     let store = Store::open(&url, StoreOptions::default()).await.expect("open");
-    store.apply(token("before"), Vec::new()).await.expect("stored");
+    store.execute(token("before"), Vec::new()).await.expect("stored");
     // Every connection of this store goes (writer, syncer, log, readers), as when PostgreSQL
     // restarts.
     let dropped = common::drop_connections(&mut admin, &tag).await;
@@ -64,7 +65,7 @@ async fn writes_go_on_after_postgres_drops_every_connection() {
     // replaced); every write is answered, and soon they succeed again.
     let mut failures = 0;
     for round in 0..10 {
-        let write = store.apply(token(&format!("after{round}")), Vec::new());
+        let write = store.execute(token(&format!("after{round}")), Vec::new());
         match tokio::time::timeout(std::time::Duration::from_secs(10), write).await.expect("answered") {
             Ok(_) => {}
             Err(_) => failures += 1,
@@ -109,7 +110,7 @@ async fn a_database_where_commits_cannot_be_made_durable_is_refused() {
     }
     // With the right back, the same database opens.
     let store = Store::open(&url, StoreOptions::default()).await.expect("open");
-    store.apply(token("T"), Vec::new()).await.expect("stored");
+    store.execute(token("T"), Vec::new()).await.expect("stored");
     store.close().await;
     common::drop_schema(&mut admin, &tag).await;
     sqlx::query(&format!("DROP ROLE {tag}")).execute(&mut admin).await.expect("drop role");

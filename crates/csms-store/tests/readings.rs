@@ -8,8 +8,9 @@
 mod common;
 
 use csms_core::metering::reading;
+use csms_core::ops::{MeterValues, StartTx, StopTx};
 use csms_core::station::StationId;
-use csms_store::{Op, Outcome, PageRequest, StartTx, StopTx, Store, StoreOptions};
+use csms_store::{PageRequest, Store, StoreOptions};
 
 /// Where a test's database is: a SQLite file, or a PostgreSQL schema of its own.
 enum Db {
@@ -240,14 +241,14 @@ async fn older_readings_get_codes_and_read_back_the_same(backend: &str) {
     let now = chrono::Utc::now();
     let mut frequency = reading(now, "50".into(), Some("Frequency"), None, None, Some("Trigger"), None, None, 0);
     frequency.phase = Some("L3-L1");
-    let op = Op::MeterValues {
+    let op = MeterValues {
         station: StationId::parse("CP1").expect("id"),
         evse_id: None,
         connector_id: 1,
         station_tx_id: None,
         readings: vec![frequency],
     };
-    store.apply(op, Vec::new()).await.expect("stored");
+    store.execute(op, Vec::new()).await.expect("stored");
     store.close().await;
     let all = db.ids_and_words("meter_values").await;
     assert_eq!(
@@ -300,14 +301,14 @@ async fn coded_readings_become_samples(backend: &str) {
         .map(|v| reading(at, v.into(), Some("Frequency"), None, None, None, None, None, 0))
         .collect();
     readings.push(reading(later, "3".into(), Some("Frequency"), None, None, None, None, None, 0));
-    let op = Op::MeterValues {
+    let op = MeterValues {
         station: StationId::parse("CP1").expect("id"),
         evse_id: None,
         connector_id: 3,
         station_tx_id: None,
         readings,
     };
-    store.apply(op, Vec::new()).await.expect("stored");
+    store.execute(op, Vec::new()).await.expect("stored");
     store.close().await;
     let samples = db.samples().await;
     let [.., (a, a_last, 3, None), (b, b_last, 3, None)] = samples[..] else { panic!("{samples:?}") };
@@ -327,22 +328,17 @@ async fn meter_values_find_their_transaction_and_not_a_rolled_back_one(backend: 
     let store = Store::open(db.url(), StoreOptions::default()).await.expect("open");
     let now = chrono::Utc::now();
     let station = |id: &str| StationId::parse(id).expect("id");
-    let start = |id: &str| {
-        Op::StartTransaction(StartTx {
-            station: station(id),
-            connector_id: 1,
-            id_token: format!("TAG-{id}"),
-            meter_start_wh: 0.0,
-            timestamp: now,
-            reservation_id: None,
-            now,
-        })
+    let start = |id: &str| StartTx {
+        station: station(id),
+        connector_id: 1,
+        id_token: format!("TAG-{id}"),
+        meter_start_wh: 0.0,
+        timestamp: now,
+        reservation_id: None,
+        now,
     };
-    let started = |outcome| match outcome {
-        Outcome::Started { transaction_id, .. } => transaction_id,
-        other => panic!("{other:?}"),
-    };
-    let meter = |id: &str, tx: &str, value: &str| Op::MeterValues {
+    let started = |started: csms_core::ops::Started| started.transaction_id;
+    let meter = |id: &str, tx: &str, value: &str| MeterValues {
         station: station(id),
         evse_id: None,
         connector_id: 1,
@@ -350,12 +346,12 @@ async fn meter_values_find_their_transaction_and_not_a_rolled_back_one(backend: 
         readings: vec![reading(now, value.into(), None, None, None, None, None, None, 0)],
     };
 
-    let a = started(store.apply(start("CPA"), Vec::new()).await.expect("started"));
-    store.apply(meter("CPA", &a.to_string(), "10"), Vec::new()).await.expect("stored");
-    store.apply(meter("CPA", &a.to_string(), "20"), Vec::new()).await.expect("stored");
+    let a = started(store.execute(start("CPA"), Vec::new()).await.expect("started"));
+    store.execute(meter("CPA", &a.to_string(), "10"), Vec::new()).await.expect("stored");
+    store.execute(meter("CPA", &a.to_string(), "20"), Vec::new()).await.expect("stored");
     // A stop for a transaction nobody knows inserts its row, then fails on its reading.
     let bad = reading(now, "1".into(), Some("No.Such.Measurand"), None, None, None, None, None, 0);
-    let stop = Op::StopTransaction(StopTx {
+    let stop = StopTx {
         station: station("CPB"),
         station_tx_id: "9999".into(),
         meter_stop_wh: 1.0,
@@ -364,11 +360,11 @@ async fn meter_values_find_their_transaction_and_not_a_rolled_back_one(backend: 
         id_token: None,
         readings: vec![bad],
         now,
-    });
-    store.apply(stop, Vec::new()).await.expect_err("a reading without a code");
-    let c = started(store.apply(start("CPC"), Vec::new()).await.expect("started"));
-    store.apply(meter("CPB", "9999", "30"), Vec::new()).await.expect("stored");
-    store.apply(meter("CPC", &c.to_string(), "40"), Vec::new()).await.expect("stored");
+    };
+    store.execute(stop, Vec::new()).await.expect_err("a reading without a code");
+    let c = started(store.execute(start("CPC"), Vec::new()).await.expect("started"));
+    store.execute(meter("CPB", "9999", "30"), Vec::new()).await.expect("stored");
+    store.execute(meter("CPC", &c.to_string(), "40"), Vec::new()).await.expect("stored");
     store.close().await;
 
     let by_tx: Vec<Option<i64>> = db.samples().await.into_iter().map(|(.., tx)| tx).collect();
@@ -393,7 +389,7 @@ async fn a_long_run_of_readings_is_split_into_samples(backend: &str) {
     let Some(db) = Db::new(&test, backend).await else { return };
     let store = Store::open(db.url(), StoreOptions::default()).await.expect("open");
     let at = chrono::Utc::now();
-    let start = csms_store::Op::StartTransaction(csms_store::StartTx {
+    let start = StartTx {
         station: StationId::parse("CP1").expect("id"),
         connector_id: 1,
         id_token: "TAG".into(),
@@ -401,22 +397,19 @@ async fn a_long_run_of_readings_is_split_into_samples(backend: &str) {
         reservation_id: None,
         timestamp: at,
         now: at,
-    });
-    let csms_store::Outcome::Started { transaction_id, .. } = store.apply(start, Vec::new()).await.expect("started")
-    else {
-        panic!("no transaction")
     };
+    let transaction_id = store.execute(start, Vec::new()).await.expect("started").transaction_id;
     let readings = (0..300)
         .map(|n| reading(at, n.to_string(), Some("Voltage"), Some("L1-N"), None, None, None, Some("V"), 0))
         .collect();
-    let op = Op::MeterValues {
+    let op = MeterValues {
         station: StationId::parse("CP1").expect("id"),
         evse_id: None,
         connector_id: 1,
         station_tx_id: Some(transaction_id.to_string()),
         readings,
     };
-    store.apply(op, Vec::new()).await.expect("stored");
+    store.execute(op, Vec::new()).await.expect("stored");
     let values: Vec<String> = store
         .meter_values(transaction_id, &PageRequest::first(1000))
         .await

@@ -18,7 +18,9 @@ pub async fn create_token(config: &Config, role: csms_core::access::Role, name: 
         .await
         .with_context(|| format!("opening the database {:?}", config.database))?;
     let (secret, token_hash) = csms_api::auth::new_token().context("no randomness for the token")?;
-    store.apply(csms_store::Op::CreateApiToken { token_hash, role, name, now: SystemClock.now() }, Vec::new()).await?;
+    store
+        .execute(csms_core::ops::CreateApiToken { token_hash, role, name, now: SystemClock.now() }, Vec::new())
+        .await?;
     store.close().await;
     Ok(secret)
 }
