@@ -1,0 +1,129 @@
+//! Reads of faults (opened and cleared from what stations report) and of the other notifications
+//! stations send about themselves.
+
+use super::paging::{BindPage, Page, PageRequest};
+use crate::{Store, StoreError};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultView {
+    pub id: i64,
+    pub station_id: String,
+    pub evse_id: Option<i64>,
+    pub connector_id: i64,
+    /// 2.0.1 faults come from device-model events: the component and variable that reported.
+    pub component: Option<String>,
+    pub variable: Option<String>,
+    pub tech_code: Option<String>,
+    pub tech_info: Option<String>,
+    pub event_id: Option<i64>,
+    pub error_code: String,
+    pub severity: String,
+    pub status: String,
+    pub vendor_id: Option<String>,
+    pub vendor_error_code: Option<String>,
+    pub info: Option<String>,
+    pub started_at: String,
+    pub cleared_at: Option<String>,
+}
+
+/// A notification a station sent about itself (firmware, diagnostics and log progress, security
+/// events, data transfers, certificate requests).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StationEventView {
+    pub id: i64,
+    pub kind: String,
+    pub status: Option<String>,
+    pub request_id: Option<i64>,
+    /// The EVSE the event is about, when it names one.
+    pub evse_id: Option<i64>,
+    pub detail: Option<String>,
+    pub at: String,
+}
+
+fn fault_from_row(r: &AnyRow) -> Result<FaultView, sqlx::Error> {
+    Ok(FaultView {
+        id: r.try_get("id")?,
+        station_id: r.try_get("station_id")?,
+        evse_id: r.try_get("evse_id")?,
+        connector_id: r.try_get("connector_id")?,
+        component: r.try_get("component")?,
+        variable: r.try_get("variable")?,
+        tech_code: r.try_get("tech_code")?,
+        tech_info: r.try_get("tech_info")?,
+        event_id: r.try_get("event_id")?,
+        error_code: r.try_get("error_code")?,
+        severity: r.try_get("severity")?,
+        status: r.try_get("status")?,
+        vendor_id: r.try_get("vendor_id")?,
+        vendor_error_code: r.try_get("vendor_error_code")?,
+        info: r.try_get("info")?,
+        started_at: r.try_get("started_at")?,
+        cleared_at: r.try_get("cleared_at")?,
+    })
+}
+
+impl Store {
+    /// Faults, newest first (by id); `open` filters on whether they are cleared, `from`/`to` on
+    /// their start.
+    pub async fn faults(
+        &self,
+        station_id: Option<&str>,
+        open: Option<bool>,
+        page: &PageRequest<i64>,
+    ) -> Result<Page<FaultView, i64>, StoreError> {
+        let open = match open {
+            Some(true) => " AND cleared_at IS NULL",
+            Some(false) => " AND cleared_at IS NOT NULL",
+            None => "",
+        };
+        let sql = format!(
+            "SELECT * FROM faults WHERE ($1 IS NULL OR station_id = $1){open} AND ($2 IS NULL OR id < $2) \
+             AND ($3 IS NULL OR started_at >= $3) AND ($4 IS NULL OR started_at < $4) ORDER BY id DESC LIMIT $5"
+        );
+        let rows = sqlx::query(&sql).bind(station_id).bind_page(page).fetch_all(self.pool()).await?;
+        let items = rows.iter().map(fault_from_row).collect::<Result<_, _>>()?;
+        Ok(Page::of(items, page.len(), |f: &FaultView| f.id))
+    }
+
+    /// Faults not yet cleared, for `/metrics`.
+    pub async fn open_fault_count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM faults WHERE cleared_at IS NULL")
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    /// A station's events, newest first (by id), optionally of one kind (the OCPP action name);
+    /// `from`/`to` on their time.
+    pub async fn station_events(
+        &self,
+        station_id: &str,
+        kind: Option<&str>,
+        page: &PageRequest<i64>,
+    ) -> Result<Page<StationEventView, i64>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, kind, status, request_id, evse_id, detail, at FROM station_events WHERE station_id = $1 \
+             AND ($2 IS NULL OR kind = $2) AND ($3 IS NULL OR id < $3) AND ($4 IS NULL OR at >= $4) \
+             AND ($5 IS NULL OR at < $5) ORDER BY id DESC LIMIT $6",
+        )
+        .bind(station_id)
+        .bind(kind)
+        .bind_page(page)
+        .fetch_all(self.pool())
+        .await?;
+        let view = |r: &AnyRow| -> Result<StationEventView, sqlx::Error> {
+            Ok(StationEventView {
+                id: r.try_get("id")?,
+                kind: r.try_get("kind")?,
+                status: r.try_get("status")?,
+                request_id: r.try_get("request_id")?,
+                evse_id: r.try_get("evse_id")?,
+                detail: r.try_get("detail")?,
+                at: r.try_get("at")?,
+            })
+        };
+        let items = rows.iter().map(view).collect::<Result<_, _>>()?;
+        Ok(Page::of(items, page.len(), |e: &StationEventView| e.id))
+    }
+}

@@ -1,0 +1,20 @@
+//! Reads for the operator API and for sessions that reconnect. They go straight to the pool and
+//! see what the writer has committed. One file per functional block, each with the views it
+//! returns; `paging` holds what the lists share.
+
+mod commands;
+mod device_model;
+mod faults;
+mod message_log;
+mod paging;
+mod stations;
+mod tokens;
+mod transactions;
+
+pub use commands::{ChargingProfileView, CommandView, ReservationView, TransferView};
+pub use device_model::{ConfigurationView, DeviceModelView, MonitorView};
+pub use faults::{FaultView, StationEventView};
+pub use message_log::MessageView;
+pub use paging::{Page, PageRequest};
+pub use stations::{Availability, AvailabilityView, ConnectorView, StationView};
+pub use transactions::{MeterValueView, TransactionFilter, TransactionView};
