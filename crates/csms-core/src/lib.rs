@@ -1,7 +1,7 @@
 //! Ström's domain, in OCPP 2.0.1 vocabulary and free of wire formats, storage and networking:
-//! stations and their connectors, id tokens and the authorization rule, transactions and the
-//! energy rule, meter readings and their normalisation, faults and their lifecycle, and which
-//! availability setting governs a connector.
+//! stations and their registration, id tokens and the authorization rule, transactions (the
+//! energy rule, retried starts, start and stop tokens), meter readings and their normalisation,
+//! faults and their lifecycle, reservations, and which availability setting governs a connector.
 
 pub mod access;
 pub mod authorization;
@@ -10,6 +10,7 @@ pub mod clock;
 pub mod faults;
 pub mod metering;
 pub mod notifications;
+pub mod reservations;
 pub mod station;
 pub mod transactions;
 
