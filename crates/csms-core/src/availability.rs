@@ -40,6 +40,46 @@ pub fn governing(settings: &[AvailabilitySetting], evse_id: i64, connector_id: i
         .map(|(_, s)| s)
 }
 
+/// The earlier settings an accepted (or scheduled) ChangeAvailability replaces: a setting of the
+/// whole station replaces every other, one of an EVSE replaces the EVSE's own and its
+/// connectors', and one of a connector the connector's own. The station keeps one setting per
+/// place and applies the newest to everything it covers (OCPP 1.6 §5.2: connector 0 changes the
+/// whole Charge Point and all its connectors; 2.0.1 G03/G04: without an EVSE the whole station,
+/// with an EVSE all its connectors); a narrower setting left behind would govern its connector
+/// (`governing`) against the newer wider one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replaced {
+    /// Every setting of the station.
+    All,
+    /// The settings of this EVSE and of its connectors.
+    Evse(i64),
+    /// The setting of this very place only.
+    Place { evse_id: Option<i64>, connector_id: Option<i64> },
+}
+
+impl Replaced {
+    /// Whether a stored setting of this place is among the replaced.
+    pub fn includes(self, evse_id: Option<i64>, connector_id: Option<i64>) -> bool {
+        match self {
+            Replaced::All => true,
+            Replaced::Evse(e) => evse_id == Some(e),
+            Replaced::Place { evse_id: e, connector_id: c } => evse_id == e && connector_id == c,
+        }
+    }
+}
+
+/// Which stored settings the accepted setting of `evse_id`/`connector_id` replaces (the shapes
+/// of `AvailabilitySetting`: EVSE 0 without a connector is the whole station too).
+pub fn replaced_by(evse_id: Option<i64>, connector_id: Option<i64>) -> Replaced {
+    match (evse_id, connector_id) {
+        (None, None) | (Some(0), None) => Replaced::All,
+        (Some(e), None) => Replaced::Evse(e),
+        // A connector's setting, or a shape no request makes (a connector without its EVSE),
+        // which covers nothing and replaces only itself.
+        (e, Some(c)) => Replaced::Place { evse_id: e, connector_id: Some(c) },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +114,75 @@ mod tests {
         ];
         for (settings, evse, connector, expected) in table {
             assert_eq!(governing(settings, *evse, *connector), *expected, "{settings:?} for {evse}/{connector}");
+        }
+    }
+
+    #[test]
+    fn replaced_table() {
+        // (EVSE, connector): the accepted setting's place and a stored setting's.
+        type Place = (Option<i64>, Option<i64>);
+        let cases: &[(&str, Place, Place, bool)] = &[
+            ("station replaces station", (None, None), (None, None), true),
+            ("station replaces an EVSE", (None, None), (Some(2), None), true),
+            ("station replaces a 2.0.1 connector", (None, None), (Some(2), Some(1)), true),
+            ("station replaces a 1.6 connector", (None, None), (Some(0), Some(3)), true),
+            ("EVSE 0 is the station", (Some(0), None), (Some(1), None), true),
+            ("EVSE 0 replaces the station's other form", (Some(0), None), (None, None), true),
+            ("station replaces EVSE 0", (None, None), (Some(0), None), true),
+            ("EVSE replaces itself", (Some(1), None), (Some(1), None), true),
+            ("EVSE replaces its connectors", (Some(1), None), (Some(1), Some(2)), true),
+            ("EVSE leaves another EVSE", (Some(1), None), (Some(2), None), false),
+            ("EVSE leaves another EVSE's connector", (Some(1), None), (Some(2), Some(1)), false),
+            ("EVSE leaves the station's", (Some(1), None), (None, None), false),
+            ("connector replaces itself", (Some(1), Some(2)), (Some(1), Some(2)), true),
+            ("connector leaves its EVSE's", (Some(1), Some(2)), (Some(1), None), false),
+            ("connector leaves a sibling", (Some(1), Some(2)), (Some(1), Some(1)), false),
+            ("connector leaves the same number elsewhere", (Some(1), Some(2)), (Some(3), Some(2)), false),
+            ("connector leaves the station's", (Some(0), Some(1)), (None, None), false),
+            ("1.6 connector replaces itself", (Some(0), Some(1)), (Some(0), Some(1)), true),
+            ("a connector without EVSE is only itself", (None, Some(1)), (None, Some(1)), true),
+            ("a connector without EVSE covers nothing", (None, Some(1)), (Some(0), Some(1)), false),
+        ];
+        for (name, (evse, connector), (stored_evse, stored_connector), expected) in cases {
+            assert_eq!(replaced_by(*evse, *connector).includes(*stored_evse, *stored_connector), *expected, "{name}");
+        }
+    }
+
+    /// After a replacement the accepted setting governs every connector it covers, whatever was
+    /// stored before: the two rules agree.
+    #[test]
+    fn the_accepted_setting_governs_what_it_covers() {
+        let stored = [
+            set(None, None, true),
+            set(Some(0), None, true),
+            set(Some(1), None, true),
+            set(Some(1), Some(1), true),
+            set(Some(1), Some(2), true),
+            set(Some(2), None, true),
+            set(Some(2), Some(1), true),
+            set(Some(0), Some(1), true),
+        ];
+        let connectors = [(0, 1), (0, 2), (1, 1), (1, 2), (2, 1), (2, 2)];
+        for accepted in [
+            set(None, None, false),
+            set(Some(0), None, false),
+            set(Some(1), None, false),
+            set(Some(2), Some(1), false),
+            set(Some(0), Some(1), false),
+        ] {
+            let replaced = replaced_by(accepted.evse_id, accepted.connector_id);
+            let mut after: Vec<AvailabilitySetting> =
+                stored.iter().copied().filter(|s| !replaced.includes(s.evse_id, s.connector_id)).collect();
+            after.push(accepted);
+            for (evse, connector) in connectors {
+                if accepted.narrowness(evse, connector).is_some() {
+                    assert_eq!(
+                        governing(&after, evse, connector),
+                        Some(accepted),
+                        "{accepted:?} at {evse}/{connector}"
+                    );
+                }
+            }
         }
     }
 }

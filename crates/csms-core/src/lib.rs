@@ -1,8 +1,9 @@
 //! Ström's domain, in OCPP 2.0.1 vocabulary and free of wire formats, storage and networking:
-//! stations and their connectors, id tokens and the authorization rule, transactions and the
-//! energy rule, meter readings and their normalisation, faults and their lifecycle, and which
-//! availability setting governs a connector; and the port to the store: the operations it carries
-//! out, with their typed results (`ops`, `port`).
+//! stations and their registration, id tokens and the authorization rule, transactions (the
+//! energy rule, retried starts, start and stop tokens), meter readings and their normalisation,
+//! faults and their lifecycle, reservations, and which availability setting governs a connector;
+//! and the port to the store: the operations it carries out, with their typed results (`ops`,
+//! `port`).
 
 pub mod access;
 pub mod authorization;
@@ -13,6 +14,7 @@ pub mod metering;
 pub mod notifications;
 pub mod ops;
 pub mod port;
+pub mod reservations;
 pub mod station;
 pub mod transactions;
 

@@ -88,6 +88,36 @@ impl RegistrationPolicy {
     }
 }
 
+/// How a booting station is registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// Ström knows the station: it keeps the status it has (the operator's decision, or the
+    /// policy's when the station first booted).
+    Known(RegistrationStatus),
+    /// Ström has never seen it: it is recorded with the policy's status.
+    New(RegistrationStatus),
+}
+
+impl Registration {
+    /// The status the boot is answered with (OCPP 1.6 §4.2, 2.0.1 B01–B03).
+    pub fn status(self) -> RegistrationStatus {
+        match self {
+            Registration::Known(s) | Registration::New(s) => s,
+        }
+    }
+}
+
+/// Decides a boot's registration from the status stored for the station (`None`: never seen).
+/// A boot does not register a known station again: a Pending station stays Pending until the
+/// operator accepts it (OCPP 2.0.1 B02), a Rejected one Rejected (B03), whatever the policy now
+/// says; the policy only decides about a station Ström has never seen.
+pub fn register(stored: Option<RegistrationStatus>, policy: RegistrationPolicy) -> Registration {
+    match stored {
+        Some(status) => Registration::Known(status),
+        None => Registration::New(policy.initial_status()),
+    }
+}
+
 /// The heartbeat interval a boot answer gives (OCPP 1.6 §4.2, 2.0.1 B01.FR.04): an Accepted
 /// station adopts it as its heartbeat interval, so it is the one the station was configured
 /// with and accepted (`configured`, in seconds) when there is one, else Ström's default; a
@@ -160,5 +190,34 @@ mod tests {
         assert_eq!(RegistrationPolicy::parse("PENDING").map(|p| p.initial_status()), Some(RegistrationStatus::Pending));
         assert_eq!(RegistrationPolicy::parse("reject").map(|p| p.initial_status()), Some(RegistrationStatus::Rejected));
         assert_eq!(RegistrationPolicy::parse("maybe"), None);
+    }
+
+    #[test]
+    fn registration_table() {
+        use RegistrationPolicy as P;
+        use RegistrationStatus::*;
+        let cases = [
+            ("a new station, accept policy", None, P::Accept, Registration::New(Accepted)),
+            ("a new station, pending policy", None, P::Pending, Registration::New(Pending)),
+            ("a new station, reject policy", None, P::Reject, Registration::New(Rejected)),
+            (
+                "a known accepted station under a reject policy",
+                Some(Accepted),
+                P::Reject,
+                Registration::Known(Accepted),
+            ),
+            ("a known pending station under an accept policy", Some(Pending), P::Accept, Registration::Known(Pending)),
+            (
+                "a known rejected station under an accept policy",
+                Some(Rejected),
+                P::Accept,
+                Registration::Known(Rejected),
+            ),
+        ];
+        for (name, stored, policy, expected) in cases {
+            let decided = register(stored, policy);
+            assert_eq!(decided, expected, "{name}");
+            assert_eq!(decided.status(), stored.unwrap_or(policy.initial_status()), "{name}: status");
+        }
     }
 }

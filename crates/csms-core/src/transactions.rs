@@ -1,5 +1,9 @@
 //! Transactions: the energy a session delivered, from the meter start and stop values and
-//! cross-checked against the register readings reported during the session.
+//! cross-checked against the register readings reported during the session; which stored
+//! transaction an event belongs to, a retried start, and which token started or stopped one.
+
+use crate::authorization::{self, AuthDecision, AuthStatus, IdTokenRecord};
+use crate::Timestamp;
 
 /// Problems found in a transaction's numbers; stored with it for reconciliation and billing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -317,6 +321,151 @@ pub fn superseded_energy(meter_start_wh: Option<f64>, registers: &[f64]) -> (Opt
     (stop, energy, flags)
 }
 
+/// A stored OCPP 1.6 transaction of the station, as far as recognising a retried
+/// StartTransaction needs it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StoredStart<'a> {
+    pub transaction_id: i64,
+    pub connector_id: i64,
+    pub id_tag: &'a str,
+    pub meter_start_wh: f64,
+    pub started_at: Timestamp,
+    /// The status its StartTransaction was answered with; `None` when none is stored (or the
+    /// stored text names no status), and the token is then judged again.
+    pub start_auth_status: Option<AuthStatus>,
+}
+
+/// The facts of an incoming OCPP 1.6 StartTransaction that make it the start it is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StartRequest<'a> {
+    pub connector_id: i64,
+    pub id_tag: &'a str,
+    pub meter_start_wh: f64,
+    pub timestamp: Timestamp,
+}
+
+/// What to do with an OCPP 1.6 StartTransaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StartJudgement {
+    /// The station sent this start before and never saw the answer: it gets the transaction it
+    /// already has, answered as it was, and nothing is stored.
+    Retry { transaction_id: i64, auth: AuthDecision },
+    /// A transaction that begins now.
+    New,
+}
+
+/// Whether a 1.6 StartTransaction is a retry of one already stored. A station whose answer was
+/// lost sends the same request again under a new message id (CHECKLIST §2.5, CONFORMANCE X-07),
+/// and must get the same transactionId, or it would charge under an id Ström closes as
+/// superseded. The same connector, id tag, meter start and start time make the same start; times
+/// are compared to the millisecond, the precision Ström stores. `stored` are the station's 1.6
+/// transactions that may be it, oldest first; the first that is wins.
+///
+/// The answer repeats the status the start was given (`answer_again`), so that the station and
+/// Ström's record agree on it; expiry and group are the token's as they are now.
+pub fn judge_start(
+    stored: &[StoredStart<'_>],
+    start: &StartRequest<'_>,
+    token: Option<&IdTokenRecord>,
+    now: Timestamp,
+) -> StartJudgement {
+    let same = |s: &&StoredStart<'_>| {
+        s.connector_id == start.connector_id
+            && s.id_tag == start.id_tag
+            && s.meter_start_wh == start.meter_start_wh
+            && s.started_at.timestamp_millis() == start.timestamp.timestamp_millis()
+    };
+    match stored.iter().find(same) {
+        Some(s) => StartJudgement::Retry {
+            transaction_id: s.transaction_id,
+            // The transaction exists, so it is not concurrent with itself (`Purpose::Continue`).
+            auth: answer_again(authorization::decide(token, None, now, false), s.start_auth_status),
+        },
+        None => StartJudgement::New,
+    }
+}
+
+/// The answer to a start the station sent again (a 1.6 StartTransaction retried, a 2.0.1
+/// `Started` TransactionEvent delivered twice): the status stored with the transaction when
+/// there is one, with the expiry and group of `fresh`, the token judged now. A status
+/// recomputed now could contradict the first (ConcurrentTx then, Accepted now), and the station
+/// acts on the status of the transaction it has.
+pub fn answer_again(fresh: AuthDecision, stored: Option<AuthStatus>) -> AuthDecision {
+    AuthDecision { status: stored.unwrap_or(fresh.status), ..fresh }
+}
+
+/// What the token a 2.0.1 TransactionEvent carries is to its transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventToken<'a> {
+    /// The first token the transaction carries: stored as its start token, with its type and
+    /// the status it was answered with.
+    Start(&'a str),
+    /// A token other than the start token (the driver or a master pass stopping it): stored as
+    /// its stop token, replacing an earlier one.
+    Stop(&'a str),
+    /// No token, or the start token again: nothing to store.
+    Unchanged,
+}
+
+/// Decides what the token an event carries (`carried`) is, given the transaction's stored start
+/// token (`start_token`; `None` for a new transaction, or one started without a token). A
+/// transaction may start before any token is presented (OCPP 2.0.1 E02, TxStartPoint
+/// EVConnected), and the token that authorizes it is its start token whichever event brings it
+/// (E03.FR.01: the first event after the authorization carries it); a different token on a later
+/// event is the one that ended the authorization (E07.FR.02, triggerReason StopAuthorized; a
+/// member of the start token's group, C09.FR.03; a master pass). Tokens compare by value, as the
+/// transaction stores them.
+pub fn event_token<'a>(start_token: Option<&str>, carried: Option<&'a str>) -> EventToken<'a> {
+    match (start_token, carried) {
+        (None, Some(t)) => EventToken::Start(t),
+        (Some(start), Some(t)) if start != t => EventToken::Stop(t),
+        (_, None) | (Some(_), Some(_)) => EventToken::Unchanged,
+    }
+}
+
+/// The idTag of a 1.6 StopTransaction, as it relates to the transaction's start tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopTag<'a> {
+    /// No idTag: a stop without a driver (a reset, an EV unplugged, a remote stop); the answer
+    /// carries no idTagInfo.
+    Absent,
+    /// The driver who started the transaction stopped it.
+    StartTag(&'a str),
+    /// Another tag stopped it (a member of the start tag's group, or a tag on a transaction
+    /// Ström never saw started).
+    Other(&'a str),
+}
+
+impl<'a> StopTag<'a> {
+    /// The tag the answer's idTagInfo describes: any tag present, the start tag too. The stop is
+    /// not refused whatever the status (the transaction has ended at the station), but the
+    /// station refreshes its Authorization Cache with the answer. ConcurrentTx is never the
+    /// answer (`authorization::Purpose::Continue`).
+    pub fn judged(self) -> Option<&'a str> {
+        match self {
+            StopTag::Absent => None,
+            StopTag::StartTag(t) | StopTag::Other(t) => Some(t),
+        }
+    }
+
+    /// The tag stored as the transaction's stop tag: any tag present, the start tag too, so that
+    /// a 1.6 transaction records who stopped it (unlike a 2.0.1 one, whose events repeat the
+    /// start token: `event_token`).
+    pub fn stored(self) -> Option<&'a str> {
+        self.judged()
+    }
+}
+
+/// Relates a 1.6 StopTransaction's optional idTag (`stop_tag`; OCPP 1.6 §4.10) to the
+/// transaction's start tag (`start_tag`; `None` for a transaction Ström never saw started).
+pub fn stop_tag<'a>(start_tag: Option<&str>, stop_tag: Option<&'a str>) -> StopTag<'a> {
+    match (start_tag, stop_tag) {
+        (_, None) => StopTag::Absent,
+        (Some(start), Some(t)) if start == t => StopTag::StartTag(t),
+        (_, Some(t)) => StopTag::Other(t),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,6 +575,146 @@ mod tests {
         ];
         for (start, stop, registers, expected, flags) in cases {
             assert_eq!(energy(start, stop, registers), (expected, flags.to_vec()), "{start} {stop} {registers:?}");
+        }
+    }
+
+    fn at(text: &str) -> crate::Timestamp {
+        crate::clock::parse_timestamp(text).expect(text)
+    }
+
+    #[test]
+    fn retried_start_table() {
+        use crate::authorization::TokenStatus;
+        let t0 = at("2026-11-26T10:00:00.123Z");
+        let now = at("2026-11-26T10:05:00Z");
+        let start = StartRequest { connector_id: 1, id_tag: "TAG", meter_start_wh: 1000.0, timestamp: t0 };
+        let stored = StoredStart {
+            transaction_id: 7,
+            connector_id: 1,
+            id_tag: "TAG",
+            meter_start_wh: 1000.0,
+            started_at: t0,
+            start_auth_status: Some(AuthStatus::Accepted),
+        };
+        let token = IdTokenRecord {
+            id_token: "TAG".into(),
+            token_type: None,
+            status: TokenStatus::Accepted,
+            expiry: None,
+            parent_id_token: Some("G".into()),
+        };
+        let blocked = IdTokenRecord { status: TokenStatus::Blocked, ..token.clone() };
+        let retry = |transaction_id, status| StartJudgement::Retry {
+            transaction_id,
+            auth: AuthDecision { status, expiry: None, parent_id_token: Some("G".into()) },
+        };
+        let unknown = StartJudgement::Retry {
+            transaction_id: 7,
+            auth: AuthDecision { status: AuthStatus::Unknown, expiry: None, parent_id_token: None },
+        };
+        type Case<'a> = (&'a str, Vec<StoredStart<'a>>, Option<&'a IdTokenRecord>, StartJudgement);
+        let cases: [Case; 12] = [
+            ("nothing stored", vec![], Some(&token), StartJudgement::New),
+            ("the same start again", vec![stored], Some(&token), retry(7, AuthStatus::Accepted)),
+            (
+                "answered ConcurrentTx then, ConcurrentTx again",
+                vec![StoredStart { start_auth_status: Some(AuthStatus::ConcurrentTx), ..stored }],
+                Some(&token),
+                retry(7, AuthStatus::ConcurrentTx),
+            ),
+            (
+                "answered Accepted then, though blocked since",
+                vec![stored],
+                Some(&blocked),
+                retry(7, AuthStatus::Accepted),
+            ),
+            (
+                "no stored status: the token judged now",
+                vec![StoredStart { start_auth_status: None, ..stored }],
+                Some(&blocked),
+                retry(7, AuthStatus::Blocked),
+            ),
+            ("no stored status, unknown token", vec![StoredStart { start_auth_status: None, ..stored }], None, unknown),
+            (
+                "the same to the millisecond",
+                vec![StoredStart { started_at: t0 + chrono::Duration::microseconds(400), ..stored }],
+                Some(&token),
+                retry(7, AuthStatus::Accepted),
+            ),
+            (
+                "another millisecond",
+                vec![StoredStart { started_at: t0 + chrono::Duration::milliseconds(1), ..stored }],
+                Some(&token),
+                StartJudgement::New,
+            ),
+            ("another connector", vec![StoredStart { connector_id: 2, ..stored }], Some(&token), StartJudgement::New),
+            ("another tag", vec![StoredStart { id_tag: "OTHER", ..stored }], Some(&token), StartJudgement::New),
+            (
+                "another meter start",
+                vec![StoredStart { meter_start_wh: 1001.0, ..stored }],
+                Some(&token),
+                StartJudgement::New,
+            ),
+            (
+                "the first that matches wins",
+                vec![
+                    StoredStart { transaction_id: 3, connector_id: 2, ..stored },
+                    StoredStart { transaction_id: 5, ..stored },
+                    stored,
+                ],
+                Some(&token),
+                retry(5, AuthStatus::Accepted),
+            ),
+        ];
+        for (name, stored, token, expected) in cases {
+            assert_eq!(judge_start(&stored, &start, token, now), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn answer_again_table() {
+        let fresh = AuthDecision { status: AuthStatus::Blocked, expiry: None, parent_id_token: Some("G".into()) };
+        let cases = [
+            ("the stored status", Some(AuthStatus::Accepted), AuthStatus::Accepted),
+            ("a stored refusal", Some(AuthStatus::Invalid), AuthStatus::Invalid),
+            ("nothing stored: judged now", None, AuthStatus::Blocked),
+        ];
+        for (name, stored, expected) in cases {
+            let answer = answer_again(fresh.clone(), stored);
+            assert_eq!(answer.status, expected, "{name}");
+            assert_eq!(answer.parent_id_token.as_deref(), Some("G"), "{name}: the group as it is now");
+        }
+    }
+
+    #[test]
+    fn event_token_table() {
+        let cases = [
+            ("the first token starts", None, Some("ALICE"), EventToken::Start("ALICE")),
+            ("no token yet, none carried", None, None, EventToken::Unchanged),
+            ("the start token again", Some("ALICE"), Some("ALICE"), EventToken::Unchanged),
+            ("another token stops", Some("ALICE"), Some("BOB"), EventToken::Stop("BOB")),
+            ("no token on a later event", Some("ALICE"), None, EventToken::Unchanged),
+            ("values compare exactly", Some("ALICE"), Some("alice"), EventToken::Stop("alice")),
+        ];
+        for (name, start, carried, expected) in cases {
+            assert_eq!(event_token(start, carried), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn stop_tag_table() {
+        let cases = [
+            ("no idTag", Some("TAG"), None, StopTag::Absent, None),
+            ("no idTag, unknown transaction", None, None, StopTag::Absent, None),
+            ("the start tag", Some("TAG"), Some("TAG"), StopTag::StartTag("TAG"), Some("TAG")),
+            ("another tag", Some("TAG"), Some("KID"), StopTag::Other("KID"), Some("KID")),
+            ("a tag on an unknown transaction", None, Some("KID"), StopTag::Other("KID"), Some("KID")),
+        ];
+        for (name, start, stop, expected, tag) in cases {
+            let decided = stop_tag(start, stop);
+            assert_eq!(decided, expected, "{name}");
+            assert_eq!(decided.judged(), tag, "{name}: judged");
+            assert_eq!(decided.stored(), tag, "{name}: stored");
         }
     }
 }
