@@ -3,13 +3,12 @@
 //! stored; the secret is shown once, when it is created. Open mode, for local development,
 //! must be asked for explicitly (`strom serve --api-open`).
 
-use crate::ApiError;
+use crate::{Api, ApiError};
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use csms_core::access::Role;
-use csms_gateway::Gateway;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -42,7 +41,7 @@ fn required_role(method: &Method, path: &str) -> Role {
     }
 }
 
-pub(crate) async fn require_token(State(gw): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
+pub(crate) async fn require_token(State(api): State<Arc<Api>>, request: Request, next: Next) -> Response {
     let needed = required_role(request.method(), request.uri().path());
     let secret = request
         .headers()
@@ -60,7 +59,7 @@ pub(crate) async fn require_token(State(gw): State<Arc<Gateway>>, request: Reque
             "an API token is required: Authorization: Bearer <token> (create one with strom token create)",
         );
     };
-    match gw.store.api_token_role(&hash(secret)).await {
+    match api.store.api_token_role(&hash(secret)).await {
         Ok(Some(role)) if role.allows(needed) => next.run(request).await,
         Ok(Some(role)) => ApiError::new(
             StatusCode::FORBIDDEN,

@@ -13,18 +13,28 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use csms_commands::{Commands, FriendlyCommand};
 use csms_core::authorization::{IdTokenRecord, TokenStatus, TokenType};
 use csms_core::clock::parse_timestamp;
 use csms_core::ops::{CreateIdToken, DeleteIdToken, SetRegistration, UpsertIdToken};
 use csms_core::port::PortError;
-use csms_gateway::{FriendlyCommand, Gateway};
+use csms_core::Clock;
+use csms_store::Store;
 use csms_store::TransactionFilter;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The API routes. Unless `open`, every request needs a bearer token with a fitting role.
-pub fn router(gateway: Arc<Gateway>, open: bool) -> Router {
+/// What the API serves from: the store (reads, and writes through its operations), the operator
+/// commands (and through them the live sessions), and the clock.
+pub struct Api {
+    pub store: Store,
+    pub commands: Arc<Commands>,
+    pub clock: Arc<dyn Clock>,
+}
+
+pub fn router(api: Arc<Api>, open: bool) -> Router {
     let routes = Router::new()
         .route("/metrics", get(metrics))
         .route("/api/v1/openapi.json", get(|| async { Json(openapi::document()) }))
@@ -58,9 +68,9 @@ pub fn router(gateway: Arc<Gateway>, open: bool) -> Router {
     let routes = if open {
         routes
     } else {
-        routes.layer(axum::middleware::from_fn_with_state(gateway.clone(), auth::require_token))
+        routes.layer(axum::middleware::from_fn_with_state(api.clone(), auth::require_token))
     };
-    routes.with_state(gateway)
+    routes.with_state(api)
 }
 
 /// An error answer: status and a message for the operator.
@@ -116,17 +126,17 @@ fn bool_param(params: &HashMap<String, String>, name: &str) -> Result<Option<boo
 }
 
 /// Prometheus metrics (text exposition format 0.0.4).
-async fn metrics(State(gw): State<Arc<Gateway>>) -> Result<Response, ApiError> {
+async fn metrics(State(api): State<Arc<Api>>) -> Result<Response, ApiError> {
     use csms_metrics::render_gauge;
     let mut out = String::new();
     let mut by_version = [("1.6", 0.0), ("2.0.1", 0.0)];
-    for (_, session) in gw.registry.connected() {
+    for (_, session) in api.commands.registry().connected() {
         let version = if session.version == ocpp::OcppVersion::V16 { 0 } else { 1 };
         by_version[version].1 += 1.0;
     }
     let series: Vec<_> = by_version.iter().map(|(v, n)| (vec![("version", v.to_string())], *n)).collect();
     render_gauge(&mut out, "strom_connected_stations", "Stations with a live connection, by OCPP version.", &series);
-    let m = &gw.metrics;
+    let m = api.commands.metrics();
     m.messages.render(&mut out, "strom_messages_total", "CALLs by direction (in: from stations), action and result.");
     m.call_errors_sent.render(&mut out, "strom_callerrors_sent_total", "CALLERRORs sent to stations, by code.");
     m.commands.render(&mut out, "strom_commands_total", "Operator commands by action and outcome.");
@@ -136,7 +146,7 @@ async fn metrics(State(gw): State<Arc<Gateway>>) -> Result<Response, ApiError> {
         "strom_call_answer_seconds",
         "Time from a station's CALL arriving to its answer (its effects stored) going to the socket.",
     );
-    let store = gw.store.metrics();
+    let store = api.store.metrics();
     store.batch_size.render(&mut out, "strom_store_batch_size", "Writes committed together in one transaction.");
     store.commit_seconds.render(&mut out, "strom_store_commit_duration_seconds", "Time to apply and commit one batch.");
     store.flush_seconds.render(
@@ -144,25 +154,25 @@ async fn metrics(State(gw): State<Arc<Gateway>>) -> Result<Response, ApiError> {
         "strom_store_flush_duration_seconds",
         "Time to make the commits so far durable (fsync of SQLite's WAL, a flush of PostgreSQL's), which answers wait for.",
     );
-    let open = gw.store.open_fault_count().await? as f64;
+    let open = api.store.open_fault_count().await? as f64;
     render_gauge(&mut out, "strom_open_faults", "Faults not yet cleared.", &[(Vec::new(), open)]);
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }
 
-async fn list_stations(State(gw): State<Arc<Gateway>>, Query(params): Params) -> ApiResult {
-    let page = gw.store.stations(&paging::request("stations", &params, &[])?).await?;
-    Ok(Json(paging::answer("stations", &page, |s| views::station(s, gw.registry.session(&s.id)))))
+async fn list_stations(State(api): State<Arc<Api>>, Query(params): Params) -> ApiResult {
+    let page = api.store.stations(&paging::request("stations", &params, &[])?).await?;
+    Ok(Json(paging::answer("stations", &page, |s| views::station(s, api.commands.registry().session(&s.id)))))
 }
 
-async fn get_station(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
-    let station = gw.store.station(&id).await?.ok_or_else(|| ApiError::not_found("station"))?;
-    Ok(Json(views::station(&station, gw.registry.session(&id))))
+async fn get_station(State(api): State<Arc<Api>>, Path(id): Path<String>) -> ApiResult {
+    let station = api.store.station(&id).await?.ok_or_else(|| ApiError::not_found("station"))?;
+    Ok(Json(views::station(&station, api.commands.registry().session(&id))))
 }
 
 /// Changes what the operator controls about a station: its registration. A Pending station is
 /// accepted this way, then told so at its next BootNotification (send TriggerMessage
 /// BootNotification to make that happen now; OCPP 2.0.1 B02, CONFORMANCE X-10).
-async fn put_station(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, body: Bytes) -> ApiResult {
+async fn put_station(State(api): State<Arc<Api>>, Path(id): Path<String>, body: Bytes) -> ApiResult {
     let station = csms_core::station::StationId::parse(&id).ok_or_else(|| {
         ApiError::bad_request("station identity must be 1-48 characters of A-Z a-z 0-9 * - _ = + | @ .")
     })?;
@@ -179,22 +189,22 @@ async fn put_station(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, bod
     let status = csms_core::station::RegistrationStatus::parse(text).ok_or_else(|| {
         unprocessable(format!("registration_status must be Accepted, Pending or Rejected, not {text:?}"))
     })?;
-    gw.store.execute(SetRegistration { station, status, now: gw.clock.now() }, Vec::new()).await?;
-    let station = gw.store.station(&id).await?.ok_or_else(|| ApiError::not_found("station"))?;
-    Ok(Json(views::station(&station, gw.registry.session(&id))))
+    api.store.execute(SetRegistration { station, status, now: api.clock.now() }, Vec::new()).await?;
+    let station = api.store.station(&id).await?.ok_or_else(|| ApiError::not_found("station"))?;
+    Ok(Json(views::station(&station, api.commands.registry().session(&id))))
 }
 
-async fn station_commands(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, Query(params): Params) -> ApiResult {
+async fn station_commands(State(api): State<Arc<Api>>, Path(id): Path<String>, Query(params): Params) -> ApiResult {
     let request = paging::request("commands", &params, &[])?;
-    known_station(&gw, &id).await?;
-    let page = gw.store.commands(&id, &request).await?;
+    known_station(&api, &id).await?;
+    let page = api.store.commands(&id, &request).await?;
     Ok(Json(paging::answer("commands", &page, views::command)))
 }
 
 /// Sends any CSMS-initiated OCPP action of the station's version; the body is that action's
 /// request payload. Answers with the station's reply payload, or a clear error.
 async fn send_command(
-    State(gw): State<Arc<Gateway>>,
+    State(api): State<Arc<Api>>,
     Path((id, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -206,14 +216,14 @@ async fn send_command(
             "body must be the action's request payload, a JSON object",
         ));
     }
-    command_response(gw.command(&id, &action, &payload.to_string()).await)
+    command_response(api.commands.command(&id, &action, &payload.to_string()).await)
 }
 
 /// The API's answer to a command: the station's reply payload, or an error that says why not.
 fn command_response(
-    result: Result<csms_gateway::CommandOutcome, csms_gateway::CommandError>,
+    result: Result<csms_commands::CommandOutcome, csms_commands::CommandError>,
 ) -> Result<Response, ApiError> {
-    use csms_gateway::{CommandError, CommandReply};
+    use csms_commands::{CommandError, CommandReply};
     let outcome = result.map_err(|e| {
         let status = match &e {
             CommandError::UnknownStation(_) | CommandError::UnknownAction { .. } => StatusCode::NOT_FOUND,
@@ -328,10 +338,10 @@ enum LocalListUpdate {
 /// (what it last had the station accept); `reported` is the version the station last stated
 /// itself (its answer to GetLocalListVersion, or a SendLocalList it accepted), with how and
 /// when, or null; `in_sync` says whether the two versions agree (null before any report).
-async fn local_list(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
-    known_station(&gw, &id).await?;
-    let (version, entries) = gw.store.local_list(&id).await?;
-    let report = gw.store.local_list_report(&id).await?;
+async fn local_list(State(api): State<Arc<Api>>, Path(id): Path<String>) -> ApiResult {
+    known_station(&api, &id).await?;
+    let (version, entries) = api.store.local_list(&id).await?;
+    let report = api.store.local_list_report(&id).await?;
     let in_sync = report.as_ref().map(|(reported, _, _)| *reported == version);
     let reported = report.map(|(version, source, at)| json!({"version": version, "source": source, "at": at}));
     Ok(Json(json!({"version": version, "entries": entries.iter().map(views::id_token).collect::<Vec<_>>(),
@@ -341,13 +351,13 @@ async fn local_list(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> A
 /// Sends Ström's id tokens as the station's local list (Full) or the changes since the list
 /// it holds (Differential).
 async fn send_local_list(
-    State(gw): State<Arc<Gateway>>,
+    State(api): State<Arc<Api>>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let b: LocalListBody = friendly_body(&body)?;
     let full = matches!(b.update_type, LocalListUpdate::Full);
-    let outcome = match gw.send_local_list(&id, full).await {
+    let outcome = match api.commands.send_local_list(&id, full).await {
         Ok(outcome) => outcome,
         Err(e) => return command_response(Err(e)),
     };
@@ -357,140 +367,138 @@ async fn send_local_list(
     Ok((status, Json(body)).into_response())
 }
 
-async fn remote_start(
-    State(gw): State<Arc<Gateway>>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+async fn remote_start(State(api): State<Arc<Api>>, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
     let b: RemoteStartBody = friendly_body(&body)?;
     let command =
         FriendlyCommand::RemoteStart { id_token: b.id_token, evse_id: b.evse_id, connector_id: b.connector_id };
-    command_response(gw.friendly_command(&id, command).await)
+    command_response(api.commands.friendly_command(&id, command).await)
 }
 
-async fn remote_stop(
-    State(gw): State<Arc<Gateway>>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+async fn remote_stop(State(api): State<Arc<Api>>, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
     let b: RemoteStopBody = friendly_body(&body)?;
-    command_response(gw.friendly_command(&id, FriendlyCommand::RemoteStop { transaction_id: b.transaction_id }).await)
+    command_response(
+        api.commands.friendly_command(&id, FriendlyCommand::RemoteStop { transaction_id: b.transaction_id }).await,
+    )
 }
 
-async fn reset(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+async fn reset(State(api): State<Arc<Api>>, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
     let b: ResetBody = friendly_body(&body)?;
     let hard = matches!(b.r#type, ResetKind::Hard);
-    command_response(gw.friendly_command(&id, FriendlyCommand::Reset { hard }).await)
+    command_response(api.commands.friendly_command(&id, FriendlyCommand::Reset { hard }).await)
 }
 
-async fn unlock(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+async fn unlock(State(api): State<Arc<Api>>, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
     let b: UnlockBody = friendly_body(&body)?;
     command_response(
-        gw.friendly_command(&id, FriendlyCommand::Unlock { evse_id: b.evse_id, connector_id: b.connector_id }).await,
+        api.commands
+            .friendly_command(&id, FriendlyCommand::Unlock { evse_id: b.evse_id, connector_id: b.connector_id })
+            .await,
     )
 }
 
 async fn change_availability(
-    State(gw): State<Arc<Gateway>>,
+    State(api): State<Arc<Api>>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let b: AvailabilityBody = friendly_body(&body)?;
     let command =
         FriendlyCommand::Availability { operative: b.operative, evse_id: b.evse_id, connector_id: b.connector_id };
-    command_response(gw.friendly_command(&id, command).await)
+    command_response(api.commands.friendly_command(&id, command).await)
 }
 
 async fn set_configuration(
-    State(gw): State<Arc<Gateway>>,
+    State(api): State<Arc<Api>>,
     Path((id, key)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let b: SetConfigurationBody = friendly_body(&body)?;
-    command_response(gw.friendly_command(&id, FriendlyCommand::SetConfiguration { key, value: b.value }).await)
+    command_response(
+        api.commands.friendly_command(&id, FriendlyCommand::SetConfiguration { key, value: b.value }).await,
+    )
 }
 
 async fn fetch_configuration(
-    State(gw): State<Arc<Gateway>>,
+    State(api): State<Arc<Api>>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let b: FetchConfigurationBody = friendly_body(&body)?;
-    command_response(gw.friendly_command(&id, FriendlyCommand::GetConfiguration { keys: b.keys }).await)
+    command_response(api.commands.friendly_command(&id, FriendlyCommand::GetConfiguration { keys: b.keys }).await)
 }
 
-async fn station_messages(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, Query(params): Params) -> ApiResult {
+async fn station_messages(State(api): State<Arc<Api>>, Path(id): Path<String>, Query(params): Params) -> ApiResult {
     let request = paging::request("messages", &params, &[])?;
-    known_station(&gw, &id).await?;
-    let page = gw.store.messages(&id, &request).await?;
+    known_station(&api, &id).await?;
+    let page = api.store.messages(&id, &request).await?;
     Ok(Json(paging::answer("messages", &page, views::message)))
 }
 
-async fn station_events(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, Query(params): Params) -> ApiResult {
+async fn station_events(State(api): State<Arc<Api>>, Path(id): Path<String>, Query(params): Params) -> ApiResult {
     let request = paging::request("events", &params, &["kind"])?;
-    known_station(&gw, &id).await?;
+    known_station(&api, &id).await?;
     let kind = params.get("kind").map(String::as_str);
-    let page = gw.store.station_events(&id, kind, &request).await?;
+    let page = api.store.station_events(&id, kind, &request).await?;
     Ok(Json(paging::answer("events", &page, views::station_event)))
 }
 
-async fn station_variables(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
-    gw.store.station(&id).await?.ok_or_else(|| ApiError::not_found("station"))?;
-    let variables = gw.store.device_model(&id).await?;
+async fn station_variables(State(api): State<Arc<Api>>, Path(id): Path<String>) -> ApiResult {
+    api.store.station(&id).await?.ok_or_else(|| ApiError::not_found("station"))?;
+    let variables = api.store.device_model(&id).await?;
     Ok(Json(Value::Array(variables.iter().map(views::variable).collect())))
 }
 
 /// Ensures the station exists, for endpoints under /stations/{id}.
-async fn known_station(gw: &Gateway, id: &str) -> Result<(), ApiError> {
-    gw.store.station(id).await?.ok_or_else(|| ApiError::not_found("station"))?;
+async fn known_station(api: &Api, id: &str) -> Result<(), ApiError> {
+    api.store.station(id).await?.ok_or_else(|| ApiError::not_found("station"))?;
     Ok(())
 }
 
-async fn station_configuration(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
-    known_station(&gw, &id).await?;
-    let keys = gw.store.configuration(&id).await?;
+async fn station_configuration(State(api): State<Arc<Api>>, Path(id): Path<String>) -> ApiResult {
+    known_station(&api, &id).await?;
+    let keys = api.store.configuration(&id).await?;
     Ok(Json(Value::Array(keys.iter().map(views::configuration_key).collect())))
 }
 
-async fn station_reservations(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
-    known_station(&gw, &id).await?;
-    let now = csms_core::clock::format_timestamp(&gw.clock.now());
-    let reservations = gw.store.reservations(&id, &now).await?;
+async fn station_reservations(State(api): State<Arc<Api>>, Path(id): Path<String>) -> ApiResult {
+    known_station(&api, &id).await?;
+    let now = csms_core::clock::format_timestamp(&api.clock.now());
+    let reservations = api.store.reservations(&id, &now).await?;
     Ok(Json(Value::Array(reservations.iter().map(views::reservation).collect())))
 }
 
-async fn station_charging_profiles(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
-    known_station(&gw, &id).await?;
-    let profiles = gw.store.charging_profiles(&id).await?;
+async fn station_charging_profiles(State(api): State<Arc<Api>>, Path(id): Path<String>) -> ApiResult {
+    known_station(&api, &id).await?;
+    let profiles = api.store.charging_profiles(&id).await?;
     Ok(Json(Value::Array(profiles.iter().map(views::charging_profile).collect())))
 }
 
-async fn station_transfers(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, Query(params): Params) -> ApiResult {
+async fn station_transfers(State(api): State<Arc<Api>>, Path(id): Path<String>, Query(params): Params) -> ApiResult {
     let request = paging::request("transfers", &params, &[])?;
-    known_station(&gw, &id).await?;
-    let page = gw.store.transfers(&id, &request).await?;
+    known_station(&api, &id).await?;
+    let page = api.store.transfers(&id, &request).await?;
     Ok(Json(paging::answer("transfers", &page, views::transfer)))
 }
 
 /// The variable monitors a 2.0.1 station reported in NotifyMonitoringReport.
-async fn station_monitors(State(gw): State<Arc<Gateway>>, Path(id): Path<String>, Query(params): Params) -> ApiResult {
+async fn station_monitors(State(api): State<Arc<Api>>, Path(id): Path<String>, Query(params): Params) -> ApiResult {
     let request = paging::request("monitors", &params, &[])?;
-    known_station(&gw, &id).await?;
-    let page = gw.store.monitors(&id, &request).await?;
+    known_station(&api, &id).await?;
+    let page = api.store.monitors(&id, &request).await?;
     Ok(Json(paging::answer("monitors", &page, views::monitor)))
 }
 
-async fn station_availability(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
-    known_station(&gw, &id).await?;
-    let settings = gw.store.availability(&id).await?;
+async fn station_availability(State(api): State<Arc<Api>>, Path(id): Path<String>) -> ApiResult {
+    known_station(&api, &id).await?;
+    let settings = api.store.availability(&id).await?;
     Ok(Json(Value::Array(settings.iter().map(views::availability).collect())))
 }
 
-async fn list_transactions(State(gw): State<Arc<Gateway>>, Query(params): Params) -> ApiResult {
+async fn list_transactions(State(api): State<Arc<Api>>, Query(params): Params) -> ApiResult {
     let request = paging::request("transactions", &params, &["station_id", "active"])?;
     let filter =
         TransactionFilter { station_id: params.get("station_id").cloned(), active: bool_param(&params, "active")? };
-    let page = gw.store.transactions(&filter, &request).await?;
+    let page = api.store.transactions(&filter, &request).await?;
     Ok(Json(paging::answer("transactions", &page, views::transaction)))
 }
 
@@ -498,37 +506,37 @@ fn transaction_id(text: &str) -> Result<i64, ApiError> {
     text.parse().map_err(|_| ApiError::bad_request("transaction id must be an integer"))
 }
 
-async fn get_transaction(State(gw): State<Arc<Gateway>>, Path(id): Path<String>) -> ApiResult {
-    let tx = gw.store.transaction(transaction_id(&id)?).await?.ok_or_else(|| ApiError::not_found("transaction"))?;
+async fn get_transaction(State(api): State<Arc<Api>>, Path(id): Path<String>) -> ApiResult {
+    let tx = api.store.transaction(transaction_id(&id)?).await?.ok_or_else(|| ApiError::not_found("transaction"))?;
     Ok(Json(views::transaction(&tx)))
 }
 
 async fn transaction_meter_values(
-    State(gw): State<Arc<Gateway>>,
+    State(api): State<Arc<Api>>,
     Path(id): Path<String>,
     Query(params): Params,
 ) -> ApiResult {
     let id = transaction_id(&id)?;
     let request = paging::request("meter-values", &params, &[])?;
-    gw.store.transaction(id).await?.ok_or_else(|| ApiError::not_found("transaction"))?;
-    let page = gw.store.meter_values(id, &request).await?;
+    api.store.transaction(id).await?.ok_or_else(|| ApiError::not_found("transaction"))?;
+    let page = api.store.meter_values(id, &request).await?;
     Ok(Json(paging::answer("meter-values", &page, views::meter_value)))
 }
 
-async fn list_faults(State(gw): State<Arc<Gateway>>, Query(params): Params) -> ApiResult {
+async fn list_faults(State(api): State<Arc<Api>>, Query(params): Params) -> ApiResult {
     let request = paging::request("faults", &params, &["station_id", "open"])?;
     let open = bool_param(&params, "open")?;
-    let page = gw.store.faults(params.get("station_id").map(String::as_str), open, &request).await?;
+    let page = api.store.faults(params.get("station_id").map(String::as_str), open, &request).await?;
     Ok(Json(paging::answer("faults", &page, views::fault)))
 }
 
-async fn list_id_tokens(State(gw): State<Arc<Gateway>>, Query(params): Params) -> ApiResult {
-    let page = gw.store.id_tokens(&paging::request("id-tokens", &params, &[])?).await?;
+async fn list_id_tokens(State(api): State<Arc<Api>>, Query(params): Params) -> ApiResult {
+    let page = api.store.id_tokens(&paging::request("id-tokens", &params, &[])?).await?;
     Ok(Json(paging::answer("id-tokens", &page, views::id_token)))
 }
 
-async fn get_id_token(State(gw): State<Arc<Gateway>>, Path(id_token): Path<String>) -> ApiResult {
-    let token = gw.store.id_token(&id_token).await?.ok_or_else(|| ApiError::not_found("id token"))?;
+async fn get_id_token(State(api): State<Arc<Api>>, Path(id_token): Path<String>) -> ApiResult {
+    let token = api.store.id_token(&id_token).await?.ok_or_else(|| ApiError::not_found("id token"))?;
     Ok(Json(views::id_token(&token)))
 }
 
@@ -594,11 +602,11 @@ fn parse_token(body: &[u8], path_token: Option<&str>) -> Result<IdTokenRecord, A
 
 /// Creates a token, never changes one: whether it exists is decided by the store's insert,
 /// so of two simultaneous requests for one token exactly one creates it.
-async fn create_id_token(State(gw): State<Arc<Gateway>>, body: Bytes) -> Result<Response, ApiError> {
+async fn create_id_token(State(api): State<Arc<Api>>, body: Bytes) -> Result<Response, ApiError> {
     let record = parse_token(&body, None)?;
     let view = views::id_token(&record);
     let name = record.id_token.clone();
-    let existed = gw.store.execute(CreateIdToken { record, now: gw.clock.now() }, Vec::new()).await?;
+    let existed = api.store.execute(CreateIdToken { record, now: api.clock.now() }, Vec::new()).await?;
     if existed {
         return Err(ApiError::new(StatusCode::CONFLICT, format!("id token {name:?} exists; use PUT to change it")));
     }
@@ -606,15 +614,15 @@ async fn create_id_token(State(gw): State<Arc<Gateway>>, body: Bytes) -> Result<
 }
 
 /// Creates or changes a token.
-async fn put_id_token(State(gw): State<Arc<Gateway>>, Path(id_token): Path<String>, body: Bytes) -> ApiResult {
+async fn put_id_token(State(api): State<Arc<Api>>, Path(id_token): Path<String>, body: Bytes) -> ApiResult {
     let record = parse_token(&body, Some(&id_token))?;
     let view = views::id_token(&record);
-    gw.store.execute(UpsertIdToken { record, now: gw.clock.now() }, Vec::new()).await?;
+    api.store.execute(UpsertIdToken { record, now: api.clock.now() }, Vec::new()).await?;
     Ok(Json(view))
 }
 
-async fn delete_id_token(State(gw): State<Arc<Gateway>>, Path(id_token): Path<String>) -> Result<StatusCode, ApiError> {
-    let existed = gw.store.execute(DeleteIdToken { id_token }, Vec::new()).await?;
+async fn delete_id_token(State(api): State<Arc<Api>>, Path(id_token): Path<String>) -> Result<StatusCode, ApiError> {
+    let existed = api.store.execute(DeleteIdToken { id_token }, Vec::new()).await?;
     if !existed {
         return Err(ApiError::not_found("id token"));
     }

@@ -1,9 +1,9 @@
 //! The JSON shapes of the API. Field names are the API's contract; they are spelled out here,
 //! in one place, rather than derived from storage or domain types.
 
+use csms_commands::SessionInfo;
 use csms_core::authorization::IdTokenRecord;
 use csms_core::clock::format_timestamp;
-use csms_gateway::SessionInfo;
 use csms_store::{
     AvailabilityView, ChargingProfileView, CommandView, ConfigurationView, ConnectorView, DeviceModelView, FaultView,
     MessageView, MeterValueView, MonitorView, ReservationView, StationEventView, StationView, TransactionView,

@@ -4,7 +4,7 @@
 
 use crate::local_list::ListUpdate;
 use crate::registry::{CallError, CallReply};
-use crate::Gateway;
+use crate::Commands;
 use csms_core::notifications::CommandStatus;
 use csms_core::ops::{Change, Changes, CommandFinished, CommandStarted};
 use csms_core::port::PortError;
@@ -140,7 +140,7 @@ impl VersionedAction {
     }
 }
 
-impl Gateway {
+impl Commands {
     /// The OCPP version a station speaks: its live session's, else the one it last booted with.
     pub(crate) async fn station_version(&self, station: &str) -> Result<OcppVersion, CommandError> {
         if let Some(info) = self.registry.session(station) {
@@ -193,7 +193,7 @@ impl Gateway {
             at: self.clock.now(),
         };
         let command_id = self.store.execute(started, Vec::new()).await?;
-        let timeout = self.config.call_timeout;
+        let timeout = self.call_timeout;
         let sent_at = std::time::Instant::now();
         let result = if session.is_some() {
             self.registry.call(station, action.name(), request.clone(), timeout).await

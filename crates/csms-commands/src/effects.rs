@@ -4,8 +4,8 @@
 //! anything behind; the rest is in the command log.
 
 use crate::local_list::{version_reported, ListUpdate};
-use crate::v201::location;
 use csms_core::notifications::TransferKind;
+use csms_core::ops::DeviceVariable;
 use csms_core::ops::{Change, ChargingProfileRecord, ConfigurationKey, Reservation};
 use csms_core::station::StationId;
 use csms_core::Timestamp;
@@ -272,4 +272,16 @@ fn transfer(
     now: Timestamp,
 ) -> Change {
     Change::TransferRequested { station, kind, request_id, location, file_name, now }
+}
+
+/// Where in the device model a 2.0.1 component's variable is.
+pub fn location(component: &ocpp::v201::Component, variable: &ocpp::v201::Variable) -> DeviceVariable {
+    DeviceVariable {
+        component: component.name.clone(),
+        component_instance: component.instance.clone(),
+        evse_id: component.evse.as_ref().map(|e| e.id),
+        connector_id: component.evse.as_ref().and_then(|e| e.connector_id),
+        variable: variable.name.clone(),
+        variable_instance: variable.instance.clone(),
+    }
 }

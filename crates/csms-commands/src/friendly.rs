@@ -3,7 +3,7 @@
 //! OCPP version and sends it as an ordinary command.
 
 use crate::commands::{CommandError, CommandOutcome};
-use crate::Gateway;
+use crate::Commands;
 use ocpp::OcppVersion;
 use serde_json::{json, Value};
 
@@ -53,7 +53,7 @@ fn component_variable(key: &str) -> Result<Value, String> {
     Ok(json!({"component": part(component), "variable": part(variable)}))
 }
 
-impl Gateway {
+impl Commands {
     /// Translates `command` for the station's OCPP version and sends it.
     pub async fn friendly_command(
         &self,

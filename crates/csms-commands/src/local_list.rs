@@ -6,7 +6,7 @@
 
 use crate::commands::{CommandError, CommandReply};
 use crate::friendly::strip_nulls;
-use crate::Gateway;
+use crate::Commands;
 use csms_core::authorization::{IdTokenRecord, TokenStatus, TokenType};
 use csms_core::clock::format_timestamp;
 use csms_core::ops::{Change, Changes};
@@ -186,7 +186,7 @@ fn entry_201(e: &Entry) -> Value {
     }
 }
 
-impl Gateway {
+impl Commands {
     /// Sends the station a Full list of Ström's tokens, or the Differential changes since the
     /// list it last accepted.
     pub async fn send_local_list(&self, station: &str, full: bool) -> Result<LocalListOutcome, CommandError> {

@@ -39,7 +39,7 @@ pub enum CallError {
 }
 
 /// A CALL waiting for the session to send it.
-pub(crate) struct OutboundCall {
+pub struct OutboundCall {
     pub action: String,
     pub payload: String,
     pub reply: oneshot::Sender<Result<CallReply, CallError>>,
@@ -69,14 +69,14 @@ pub(crate) struct SessionEntry {
 /// When a session last heard from its station, shared between the session, which sets it at
 /// every frame, and the registry, which reads it for the API.
 #[derive(Clone)]
-pub(crate) struct LastSeen(Arc<AtomicI64>);
+pub struct LastSeen(Arc<AtomicI64>);
 
 impl LastSeen {
     fn new(at: Timestamp) -> LastSeen {
         LastSeen(Arc::new(AtomicI64::new(at.timestamp_millis())))
     }
 
-    pub(crate) fn set(&self, at: Timestamp) {
+    pub fn set(&self, at: Timestamp) {
         self.0.store(at.timestamp_millis(), Ordering::Relaxed);
     }
 
@@ -108,7 +108,7 @@ impl Registry {
     }
 
     /// Registers a new session, closing the station's previous one (CONFORMANCE RPC-05).
-    pub(crate) fn insert(
+    pub fn insert(
         &self,
         station: &StationId,
         calls: mpsc::Sender<Box<OutboundCall>>,
@@ -133,7 +133,7 @@ impl Registry {
     }
 
     /// Removes the session if it is still the current one for the station.
-    pub(crate) fn remove(&self, station: &StationId, generation: u64) {
+    pub fn remove(&self, station: &StationId, generation: u64) {
         let mut sessions = self.lock();
         if sessions.get(station).is_some_and(|e| e.generation == generation) {
             sessions.remove(station);
@@ -143,7 +143,7 @@ impl Registry {
         }
     }
 
-    pub(crate) fn update(&self, station: &StationId, generation: u64, f: impl FnOnce(&mut SessionInfo)) {
+    pub fn update(&self, station: &StationId, generation: u64, f: impl FnOnce(&mut SessionInfo)) {
         if let Some(entry) = self.lock().get_mut(station).filter(|e| e.generation == generation) {
             f(&mut entry.info);
         }

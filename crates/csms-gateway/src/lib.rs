@@ -2,23 +2,13 @@
 //! OCPP version by subprotocol, keeps one live session per station, and translates between
 //! OCPP frames and the domain (`v16` adapter) with every effect committed before the answer.
 
-mod commands;
-mod effects;
 mod errors;
-mod friendly;
-mod local_list;
 // Not wired into the session yet (ISSUE 24 item 3, phase 2 moves `session.rs` onto it).
 #[allow(dead_code)]
 mod machine;
-mod registry;
 mod session;
 mod v16;
 mod v201;
-
-pub use commands::{CommandError, CommandOutcome, CommandReply};
-pub use friendly::FriendlyCommand;
-pub use local_list::{LocalListOutcome, DEFAULT_ITEMS_PER_MESSAGE};
-pub use registry::{CallError, CallReply, Registry, SessionInfo};
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, State};
@@ -26,9 +16,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use csms_commands::{Commands, Registry, StationMetrics};
+use csms_core::port::Port;
 use csms_core::station::{RegistrationPolicy, StationId};
 use csms_core::Clock;
-use csms_store::Store;
 use ocpp::OcppVersion;
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,50 +57,29 @@ impl Default for GatewayConfig {
     }
 }
 
-/// What the gateway counts, for `/metrics`.
-#[derive(Debug)]
-pub struct GatewayMetrics {
-    /// Frames by direction (`in`: the station's CALLs, `out`: the CSMS's), action and result.
-    pub messages: csms_metrics::CounterVec,
-    /// CALLERRORs Ström sent to stations, by code.
-    pub call_errors_sent: csms_metrics::CounterVec,
-    /// Operator commands by action and outcome.
-    pub commands: csms_metrics::CounterVec,
-    pub command_seconds: csms_metrics::Histogram,
-    /// From a station's CALL arriving to its answer leaving (stored first, where it stores).
-    pub answer_seconds: csms_metrics::Histogram,
-}
-
-impl Default for GatewayMetrics {
-    fn default() -> Self {
-        GatewayMetrics {
-            messages: Default::default(),
-            call_errors_sent: Default::default(),
-            commands: Default::default(),
-            command_seconds: csms_metrics::Histogram::new(csms_metrics::LATENCY_BUCKETS),
-            answer_seconds: csms_metrics::Histogram::new(csms_metrics::ANSWER_BUCKETS),
-        }
-    }
-}
-
 /// Everything a session needs, shared by all of them.
 pub struct Gateway {
     pub config: GatewayConfig,
-    pub store: Store,
-    pub registry: Registry,
+    /// The store, through its port: operations and the message log.
+    pub store: Arc<dyn Port>,
+    /// The live sessions, shared with the operator commands that are sent through them.
+    pub registry: Arc<Registry>,
     pub clock: Arc<dyn Clock>,
     pub shutdown: CancellationToken,
-    pub metrics: GatewayMetrics,
+    pub metrics: Arc<StationMetrics>,
 }
 
 impl Gateway {
+    /// A gateway whose sessions register with `commands`' registry and count into its metrics.
     pub fn new(
         config: GatewayConfig,
-        store: Store,
+        store: Arc<dyn Port>,
+        commands: &Commands,
         clock: Arc<dyn Clock>,
         shutdown: CancellationToken,
     ) -> Arc<Gateway> {
-        Arc::new(Gateway { config, store, registry: Registry::default(), clock, shutdown, metrics: Default::default() })
+        let (registry, metrics) = (commands.registry().clone(), commands.metrics().clone());
+        Arc::new(Gateway { config, store, registry, clock, shutdown, metrics })
     }
 
     /// The routes stations connect to.

@@ -9,7 +9,7 @@
 //! drive it with frames and a counted clock.
 
 use crate::errors::CallFailure;
-use crate::registry::{CallError, CallReply};
+use csms_commands::{CallError, CallReply};
 use csms_core::station::RegistrationStatus;
 use ocpp::{Frame, FrameError, OcppVersion};
 use std::borrow::Cow;

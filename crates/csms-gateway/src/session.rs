@@ -3,9 +3,9 @@
 //! pings an idle station, and closes on replacement, silence or shutdown.
 
 use crate::errors::CallFailure;
-use crate::registry::{CallReply, OutboundCall, SessionInfo};
 use crate::{v16, v201, Gateway};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use csms_commands::{CallError, CallReply, OutboundCall, SessionInfo};
 use csms_core::notifications::StationEventKind;
 use csms_core::ops::{Boot, Direction, FrameLog, Registration, Seen, StationEvent};
 use csms_core::port::Operation;
@@ -30,7 +30,7 @@ pub(crate) struct Session {
     pub station: StationId,
     pub version: OcppVersion,
     pub generation: u64,
-    last_seen: crate::registry::LastSeen,
+    last_seen: csms_commands::LastSeen,
     /// The station's registration as last told to it; `None` for a station never seen.
     pub registration: Option<RegistrationStatus>,
     /// What the station was asked for by an accepted TriggerMessage: a Pending station may send
@@ -45,7 +45,7 @@ struct PendingCall {
     action: String,
     /// For a TriggerMessage: the station action it asks for.
     triggers: Option<&'static str>,
-    reply: oneshot::Sender<Result<CallReply, crate::CallError>>,
+    reply: oneshot::Sender<Result<CallReply, CallError>>,
 }
 
 /// The station action a (Extended)TriggerMessage asks for, by its `requestedMessage`.
@@ -304,7 +304,7 @@ impl Session {
         let triggers = triggered_action(&call.action, &call.payload);
         if let Some(stale) = self.pending.replace(PendingCall { id, action: call.action, triggers, reply: call.reply })
         {
-            let _ = stale.reply.send(Err(crate::CallError::Timeout(self.gateway.config.call_timeout)));
+            let _ = stale.reply.send(Err(CallError::Timeout(self.gateway.config.call_timeout)));
         }
         self.gateway.store.log_frames(vec![self.frame_log(Direction::Out, &frame)]).await;
         frame
@@ -318,7 +318,7 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
         OcppVersion::V16 => "1.6",
         OcppVersion::V201 => "2.0.1",
     };
-    let registration = match Box::pin(gateway.store.registration(station.as_str(), stored_version)).await {
+    let registration = match Box::pin(gateway.store.registration(&station, stored_version)).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(station = %station, error = %e, "cannot read the station's registration; closing");
@@ -409,7 +409,7 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
         }
     };
     if let Some(pending) = session.pending.take() {
-        let _ = pending.reply.send(Err(crate::CallError::Disconnected));
+        let _ = pending.reply.send(Err(CallError::Disconnected));
     }
     // Recorded before the session leaves the registry, so that a draining shutdown, which waits
     // for the registry to empty before it closes the store, still stores it.

@@ -4,12 +4,13 @@
 
 use crate::errors::CallFailure;
 use crate::session::Session;
+use csms_commands::location;
 use csms_core::authorization::{AuthDecision, AuthStatus, TokenType};
 use csms_core::metering::{self, Reading};
 use csms_core::notifications::StationEventKind;
 use csms_core::ops::{
-    Authorize, Change, Changes, DeviceEvent, DeviceVariable, FrameLog, MeterValues, MonitorReport, MonitoringReport,
-    NotifyEvent, ReportPart, StationStatusReport, TxEvent, TxEventRecorded, VariableAttribute, VariableCharacteristics,
+    Authorize, Change, Changes, DeviceEvent, FrameLog, MeterValues, MonitorReport, MonitoringReport, NotifyEvent,
+    ReportPart, StationStatusReport, TxEvent, TxEventRecorded, VariableAttribute, VariableCharacteristics,
     VariableReport,
 };
 use csms_core::station::{BootInfo, RegistrationStatus, StationId};
@@ -414,18 +415,6 @@ fn readings(mv: &MeterValue) -> Vec<Reading> {
             r
         })
         .collect()
-}
-
-/// Where in the device model a component's variable is.
-pub(crate) fn location(component: &Component, variable: &Variable) -> DeviceVariable {
-    DeviceVariable {
-        component: component.name.clone(),
-        component_instance: component.instance.clone(),
-        evse_id: component.evse.as_ref().map(|e| e.id),
-        connector_id: component.evse.as_ref().and_then(|e| e.connector_id),
-        variable: variable.name.clone(),
-        variable_instance: variable.instance.clone(),
-    }
 }
 
 fn device_event(e: EventData) -> DeviceEvent {

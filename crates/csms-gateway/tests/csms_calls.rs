@@ -1,8 +1,10 @@
 //! CSMS-to-station CALLs through a live session: one in flight per station, independent of the
 //! station's own CALLs, with a timeout that frees the queue (CONFORMANCE RPC-15..17).
 
+use csms_commands::{CallError, CallReply, Commands};
+use csms_core::port::Port;
 use csms_core::SystemClock;
-use csms_gateway::{CallError, CallReply, Gateway, GatewayConfig};
+use csms_gateway::{Gateway, GatewayConfig};
 use csms_store::{Store, StoreOptions};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -19,7 +21,10 @@ async fn start() -> (Arc<Gateway>, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store =
         Store::open(&dir.path().join("g.db").display().to_string(), StoreOptions::default()).await.expect("store");
-    let gateway = Gateway::new(GatewayConfig::default(), store, Arc::new(SystemClock), Default::default());
+    let config = GatewayConfig::default();
+    let commands = Commands::new(store.clone(), Arc::new(SystemClock), config.call_timeout);
+    let port: Arc<dyn Port> = Arc::new(store);
+    let gateway = Gateway::new(config, port, &commands, Arc::new(SystemClock), Default::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     let app = gateway.router();

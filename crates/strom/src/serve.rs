@@ -3,7 +3,10 @@
 
 use crate::config::Config;
 use anyhow::{Context, Result};
+use csms_api::Api;
+use csms_commands::Commands;
 use csms_core::clock::format_timestamp;
+use csms_core::port::Port;
 use csms_core::{Clock, SystemClock};
 use csms_gateway::Gateway;
 use csms_store::{Store, StoreOptions};
@@ -31,11 +34,14 @@ pub async fn run(config: Config, api_open: bool) -> Result<()> {
         .with_context(|| format!("opening the database {:?}", config.database))?;
     let shutdown = CancellationToken::new();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let gateway = Gateway::new(config.gateway.clone(), store.clone(), clock.clone(), shutdown.clone());
+    let commands = Arc::new(Commands::new(store.clone(), clock.clone(), config.gateway.call_timeout));
+    let port: Arc<dyn Port> = Arc::new(store.clone());
+    let gateway = Gateway::new(config.gateway.clone(), port, &commands, clock.clone(), shutdown.clone());
     if api_open {
         tracing::warn!("the API is open: anyone who can reach this port can read and command every station");
     }
-    let app = gateway.router().merge(csms_api::router(gateway.clone(), api_open));
+    let api = Arc::new(Api { store: store.clone(), commands, clock: clock.clone() });
+    let app = gateway.router().merge(csms_api::router(api, api_open));
 
     let listener = crate::listener::GatedListener::bind(&config.listen)
         .await
