@@ -3,12 +3,11 @@
 //! OCPP frames and the domain (`v16` adapter) with every effect committed before the answer.
 
 mod commands;
+mod context;
 mod effects;
 mod errors;
 mod friendly;
 mod local_list;
-// Not wired into the session yet (ISSUE 24 item 3, phase 2 moves `session.rs` onto it).
-#[allow(dead_code)]
 mod machine;
 mod registry;
 mod session;
