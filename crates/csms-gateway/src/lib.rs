@@ -2,9 +2,8 @@
 //! OCPP version by subprotocol, keeps one live session per station, and translates between
 //! OCPP frames and the domain (`v16` adapter) with every effect committed before the answer.
 
+mod context;
 mod errors;
-// Not wired into the session yet (ISSUE 24 item 3, phase 2 moves `session.rs` onto it).
-#[allow(dead_code)]
 mod machine;
 mod session;
 mod v16;

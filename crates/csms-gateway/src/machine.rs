@@ -158,6 +158,7 @@ impl<R> Machine<R> {
         self.version
     }
 
+    #[cfg(test)]
     pub(crate) fn registration(&self) -> Option<RegistrationStatus> {
         self.registration
     }

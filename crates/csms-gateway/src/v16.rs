@@ -3,8 +3,8 @@
 //! CALLERROR is retried forever, CHECKLIST §2.9); CALLERRORs are for malformed input, for
 //! stations that are not Accepted, and for storage failures.
 
+use crate::context::{mask, Context};
 use crate::errors::CallFailure;
-use crate::session::Session;
 use csms_core::authorization::{AuthDecision, AuthStatus};
 use csms_core::metering::{self, Reading};
 use csms_core::notifications::StationEventKind;
@@ -14,7 +14,7 @@ use ocpp::v16::*;
 use ocpp::{DateTime, Initiator};
 
 pub(crate) async fn handle(
-    session: &mut Session,
+    cx: &mut Context<'_>,
     action: &str,
     payload: &str,
     log: &mut Option<FrameLog>,
@@ -24,24 +24,20 @@ pub(crate) async fn handle(
         return Err(CallFailure::NotStationAction(action.as_str()));
     }
     // A Pending or Rejected station may only boot (OCPP 1.6 §4.2; CHECKLIST §2.2 policy).
-    session.admit(action.as_str(), false)?;
+    cx.admit(action.as_str(), false)?;
     let request = Request::decode(action, payload).map_err(CallFailure::Decode)?;
     // Boxed: the future would otherwise hold the request twice, as argument and as local.
-    let response = respond(session, Box::new(request), log).await?;
+    let response = respond(cx, Box::new(request), log).await?;
     Ok(response.to_json()?)
 }
 
-fn now(session: &Session) -> csms_core::Timestamp {
-    session.gateway.clock.now()
-}
-
 async fn respond(
-    session: &mut Session,
+    cx: &mut Context<'_>,
     request: Box<Request>,
     log: &mut Option<FrameLog>,
 ) -> Result<Response, CallFailure> {
-    let station = session.station.clone();
-    let now = now(session);
+    let station = cx.station().clone();
+    let now = cx.now();
     Ok(match *request {
         Request::BootNotification(boot) => {
             let info = BootInfo {
@@ -56,7 +52,7 @@ async fn respond(
                 meter_serial_number: boot.meter_serial_number,
                 reason: None,
             };
-            let (status, interval) = session.boot(info, "1.6", log).await?;
+            let (status, interval) = cx.boot(info, "1.6", log).await?;
             Response::BootNotification(BootNotificationResponse {
                 status: match status {
                     RegistrationStatus::Accepted => BootNotificationResponseStatus::Accepted,
@@ -71,9 +67,9 @@ async fn respond(
         // round trip through the writer.
         Request::Heartbeat(_) => Response::Heartbeat(HeartbeatResponse { current_time: DateTime(now) }),
         Request::Authorize(req) => {
-            tracing::debug!(station = %session.station, id_tag = %crate::session::mask(&req.id_tag), "authorize");
+            tracing::debug!(station = %cx.station(), id_tag = %mask(&req.id_tag), "authorize");
             let authorize = Authorize { station, id_token: req.id_tag, token_type: None, now };
-            let decision = session.commit(authorize, log).await?;
+            let decision = cx.commit(authorize, log).await?;
             Response::Authorize(AuthorizeResponse { id_tag_info: id_tag_info(&decision) })
         }
         Request::StartTransaction(req) => {
@@ -86,8 +82,8 @@ async fn respond(
                 reservation_id: req.reservation_id,
                 now,
             };
-            let Started { transaction_id, auth } = session.commit(start, log).await?;
-            tracing::info!(station = %session.station, transaction_id, status = auth.status.as_str(), "transaction started");
+            let Started { transaction_id, auth } = cx.commit(start, log).await?;
+            tracing::info!(station = %cx.station(), transaction_id, status = auth.status.as_str(), "transaction started");
             Response::StartTransaction(StartTransactionResponse { id_tag_info: id_tag_info(&auth), transaction_id })
         }
         Request::StopTransaction(req) => {
@@ -106,8 +102,8 @@ async fn respond(
                 readings,
                 now,
             };
-            let Stopped { auth } = session.commit(stop, log).await?;
-            tracing::info!(station = %session.station, transaction_id = req.transaction_id, "transaction stopped");
+            let Stopped { auth } = cx.commit(stop, log).await?;
+            tracing::info!(station = %cx.station(), transaction_id = req.transaction_id, "transaction stopped");
             Response::StopTransaction(StopTransactionResponse { id_tag_info: auth.as_ref().map(id_tag_info) })
         }
         Request::MeterValues(req) => {
@@ -124,7 +120,7 @@ async fn respond(
                 station_tx_id: req.transaction_id.map(|t| t.to_string()),
                 readings,
             };
-            session.commit(op, log).await?;
+            cx.commit(op, log).await?;
             Response::MeterValues(MeterValuesResponse {})
         }
         Request::StatusNotification(req) => {
@@ -140,14 +136,14 @@ async fn respond(
                 // The timestamp is optional in 1.6; arrival time stands in for it.
                 timestamp: req.timestamp.map_or(now, |t| t.0),
             };
-            session.commit(report, log).await?;
+            cx.commit(report, log).await?;
             Response::StatusNotification(StatusNotificationResponse {})
         }
         Request::DataTransfer(req) => {
             // Ström implements no vendor extensions yet: every vendor is unknown, which is an
             // answer, never a CALLERROR (OCTT TC_064). The data is kept for the operator.
             let detail = serde_json::json!({"vendorId": req.vendor_id, "messageId": req.message_id, "data": req.data});
-            session.event(log, StationEventKind::DataTransfer, None, None, Some(detail.to_string()), now).await?;
+            cx.event(log, StationEventKind::DataTransfer, None, None, Some(detail.to_string()), now).await?;
             Response::DataTransfer(DataTransferResponse {
                 status: DataTransferResponseStatus::UnknownVendorId,
                 data: None,
@@ -155,42 +151,36 @@ async fn respond(
         }
         Request::DiagnosticsStatusNotification(req) => {
             let status = req.status.as_str().to_string();
-            session.event(log, StationEventKind::DiagnosticsStatusNotification, Some(status), None, None, now).await?;
+            cx.event(log, StationEventKind::DiagnosticsStatusNotification, Some(status), None, None, now).await?;
             Response::DiagnosticsStatusNotification(DiagnosticsStatusNotificationResponse {})
         }
         Request::FirmwareStatusNotification(req) => {
             let status = req.status.as_str().to_string();
-            session.event(log, StationEventKind::FirmwareStatusNotification, Some(status), None, None, now).await?;
+            cx.event(log, StationEventKind::FirmwareStatusNotification, Some(status), None, None, now).await?;
             Response::FirmwareStatusNotification(FirmwareStatusNotificationResponse {})
         }
         Request::SignedFirmwareStatusNotification(req) => {
             let status = req.status.as_str().to_string();
-            session
-                .event(log, StationEventKind::SignedFirmwareStatusNotification, Some(status), req.request_id, None, now)
+            cx.event(log, StationEventKind::SignedFirmwareStatusNotification, Some(status), req.request_id, None, now)
                 .await?;
             Response::SignedFirmwareStatusNotification(SignedFirmwareStatusNotificationResponse {})
         }
         Request::LogStatusNotification(req) => {
             let status = req.status.as_str().to_string();
-            session
-                .event(log, StationEventKind::LogStatusNotification, Some(status), req.request_id, None, now)
-                .await?;
+            cx.event(log, StationEventKind::LogStatusNotification, Some(status), req.request_id, None, now).await?;
             Response::LogStatusNotification(LogStatusNotificationResponse {})
         }
         Request::SecurityEventNotification(req) => {
-            tracing::info!(station = %session.station, event = req.r#type, "security event");
+            tracing::info!(station = %cx.station(), event = req.r#type, "security event");
             let at = req.timestamp.0;
-            session
-                .event(log, StationEventKind::SecurityEventNotification, Some(req.r#type), None, req.tech_info, at)
+            cx.event(log, StationEventKind::SecurityEventNotification, Some(req.r#type), None, req.tech_info, at)
                 .await?;
             Response::SecurityEventNotification(SecurityEventNotificationResponse {})
         }
         Request::SignCertificate(req) => {
             // The CSR is kept; Ström cannot sign certificates yet, so it says Rejected rather
             // than promise a CertificateSigned that would never come.
-            session
-                .event(log, StationEventKind::SignCertificate, Some("Rejected".into()), None, Some(req.csr), now)
-                .await?;
+            cx.event(log, StationEventKind::SignCertificate, Some("Rejected".into()), None, Some(req.csr), now).await?;
             Response::SignCertificate(SignCertificateResponse { status: GenericStatusEnum::Rejected })
         }
         // The remaining actions are sent by the CSMS; `handle` refused them already.

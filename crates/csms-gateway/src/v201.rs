@@ -2,8 +2,8 @@
 //! operations as 1.6 (one network, not two; CHECKLIST §4.10). Transaction ids are the station's,
 //! faults come from NotifyEvent, and the device model from NotifyReport.
 
+use crate::context::{mask, Context};
 use crate::errors::CallFailure;
-use crate::session::Session;
 use csms_commands::location;
 use csms_core::authorization::{AuthDecision, AuthStatus, TokenType};
 use csms_core::metering::{self, Reading};
@@ -19,7 +19,7 @@ use ocpp::v201::*;
 use ocpp::{DateTime, Initiator};
 
 pub(crate) async fn handle(
-    session: &mut Session,
+    cx: &mut Context<'_>,
     action: &str,
     payload: &str,
     log: &mut Option<FrameLog>,
@@ -30,10 +30,10 @@ pub(crate) async fn handle(
     }
     // A Pending station may send the reports the CSMS asked for while provisioning it.
     let pending_ok = matches!(action, Action::NotifyReport | Action::NotifyMonitoringReport);
-    session.admit(action.as_str(), pending_ok)?;
+    cx.admit(action.as_str(), pending_ok)?;
     let request = Request::decode(action, payload).map_err(CallFailure::Decode)?;
     // Boxed: the future would otherwise hold the request twice, as argument and as local.
-    let response = respond(session, Box::new(request), log).await?;
+    let response = respond(cx, Box::new(request), log).await?;
     Ok(response.to_json()?)
 }
 
@@ -92,15 +92,15 @@ fn detail<T: serde::Serialize>(value: &T) -> Option<String> {
 }
 
 async fn respond(
-    session: &mut Session,
+    cx: &mut Context<'_>,
     request: Box<Request>,
     log: &mut Option<FrameLog>,
 ) -> Result<Response, CallFailure> {
-    let station = session.station.clone();
-    let now = session.gateway.clock.now();
+    let station = cx.station().clone();
+    let now = cx.now();
     Ok(match *request {
         Request::BootNotification(boot) => {
-            let (status, interval) = session.boot(boot_info(boot), "2.0.1", log).await?;
+            let (status, interval) = cx.boot(boot_info(boot), "2.0.1", log).await?;
             Response::BootNotification(BootNotificationResponse {
                 current_time: DateTime(now),
                 custom_data: None,
@@ -130,14 +130,14 @@ async fn respond(
                 vendor_error_code: None,
                 timestamp: req.timestamp.0,
             };
-            session.commit(report, log).await?;
+            cx.commit(report, log).await?;
             Response::StatusNotification(StatusNotificationResponse { custom_data: None })
         }
         Request::Authorize(req) => {
-            tracing::debug!(station = %session.station, id_token = %crate::session::mask(&req.id_token.id_token), "authorize");
+            tracing::debug!(station = %cx.station(), id_token = %mask(&req.id_token.id_token), "authorize");
             let token_type = TokenType::parse(req.id_token.r#type.as_str());
             let authorize = Authorize { station, id_token: req.id_token.id_token, token_type, now };
-            let decision = session.commit(authorize, log).await?;
+            let decision = cx.commit(authorize, log).await?;
             // Ström does not check contract certificates (Plug&Charge) yet, and says so when
             // asked rather than claim a check it did not make.
             let asked_for_certificate = req.certificate.is_some() || req.iso15118_certificate_hash_data.is_some();
@@ -149,7 +149,7 @@ async fn respond(
             })
         }
         Request::TransactionEvent(req) => {
-            let TxEventRecorded { auth, .. } = session.commit(tx_event(req, station, now), log).await?;
+            let TxEventRecorded { auth, .. } = cx.commit(tx_event(req, station, now), log).await?;
             // idTokenInfo is required whenever the request carried an idToken (E01.FR.06 …).
             Response::TransactionEvent(TransactionEventResponse {
                 charging_priority: None,
@@ -163,12 +163,12 @@ async fn respond(
             let readings = req.meter_value.iter().flat_map(readings).collect();
             let op =
                 MeterValues { station, evse_id: Some(req.evse_id), connector_id: 0, station_tx_id: None, readings };
-            session.commit(op, log).await?;
+            cx.commit(op, log).await?;
             Response::MeterValues(MeterValuesResponse { custom_data: None })
         }
         Request::NotifyEvent(req) => {
             let events = req.event_data.into_iter().map(device_event).collect();
-            session.commit(NotifyEvent { station, events }, log).await?;
+            cx.commit(NotifyEvent { station, events }, log).await?;
             Response::NotifyEvent(NotifyEventResponse { custom_data: None })
         }
         Request::NotifyReport(req) => {
@@ -181,98 +181,81 @@ async fn respond(
                 entries,
                 now,
             };
-            session.commit(op, log).await?;
+            cx.commit(op, log).await?;
             Response::NotifyReport(NotifyReportResponse { custom_data: None })
         }
         Request::NotifyMonitoringReport(req) => {
             let monitors = req.monitor.unwrap_or_default().into_iter().flat_map(monitor_reports).collect();
-            session.commit(MonitoringReport { station, monitors, now }, log).await?;
+            cx.commit(MonitoringReport { station, monitors, now }, log).await?;
             Response::NotifyMonitoringReport(NotifyMonitoringReportResponse { custom_data: None })
         }
         Request::SecurityEventNotification(req) => {
-            tracing::info!(station = %session.station, event = req.r#type, "security event");
+            tracing::info!(station = %cx.station(), event = req.r#type, "security event");
             let at = req.timestamp.0;
-            session
-                .event(log, StationEventKind::SecurityEventNotification, Some(req.r#type), None, req.tech_info, at)
+            cx.event(log, StationEventKind::SecurityEventNotification, Some(req.r#type), None, req.tech_info, at)
                 .await?;
             Response::SecurityEventNotification(SecurityEventNotificationResponse { custom_data: None })
         }
         Request::FirmwareStatusNotification(req) => {
             let status = req.status.as_str().to_string();
-            session
-                .event(log, StationEventKind::FirmwareStatusNotification, Some(status), req.request_id, None, now)
+            cx.event(log, StationEventKind::FirmwareStatusNotification, Some(status), req.request_id, None, now)
                 .await?;
             Response::FirmwareStatusNotification(FirmwareStatusNotificationResponse { custom_data: None })
         }
         Request::PublishFirmwareStatusNotification(req) => {
             let status = req.status.as_str().to_string();
             let locations = req.location.as_ref().and_then(detail);
-            session
-                .event(
-                    log,
-                    StationEventKind::PublishFirmwareStatusNotification,
-                    Some(status),
-                    req.request_id,
-                    locations,
-                    now,
-                )
-                .await?;
+            cx.event(
+                log,
+                StationEventKind::PublishFirmwareStatusNotification,
+                Some(status),
+                req.request_id,
+                locations,
+                now,
+            )
+            .await?;
             Response::PublishFirmwareStatusNotification(PublishFirmwareStatusNotificationResponse { custom_data: None })
         }
         Request::LogStatusNotification(req) => {
             let status = req.status.as_str().to_string();
-            session
-                .event(log, StationEventKind::LogStatusNotification, Some(status), req.request_id, None, now)
-                .await?;
+            cx.event(log, StationEventKind::LogStatusNotification, Some(status), req.request_id, None, now).await?;
             Response::LogStatusNotification(LogStatusNotificationResponse { custom_data: None })
         }
         Request::ReservationStatusUpdate(req) => {
             let status = req.reservation_update_status.as_str().to_string();
-            session
-                .event(
-                    log,
-                    StationEventKind::ReservationStatusUpdate,
-                    Some(status),
-                    Some(req.reservation_id),
-                    None,
-                    now,
-                )
+            cx.event(log, StationEventKind::ReservationStatusUpdate, Some(status), Some(req.reservation_id), None, now)
                 .await?;
             let status = match req.reservation_update_status {
                 ReservationUpdateStatusEnum::Expired => "Expired",
                 ReservationUpdateStatusEnum::Removed => "Removed",
             };
             let ended = Change::ReservationEnded { station, reservation_id: req.reservation_id, status, now };
-            session.commit(Changes(vec![ended]), &mut None).await?;
+            cx.commit(Changes(vec![ended]), &mut None).await?;
             Response::ReservationStatusUpdate(ReservationStatusUpdateResponse { custom_data: None })
         }
         Request::NotifyChargingLimit(req) => {
             let source = req.charging_limit.charging_limit_source.as_str().to_string();
-            session
-                .evse_event(log, StationEventKind::NotifyChargingLimit, Some(source), req.evse_id, detail(&req), now)
+            cx.evse_event(log, StationEventKind::NotifyChargingLimit, Some(source), req.evse_id, detail(&req), now)
                 .await?;
             Response::NotifyChargingLimit(NotifyChargingLimitResponse { custom_data: None })
         }
         Request::ClearedChargingLimit(req) => {
             let source = req.charging_limit_source.as_str().to_string();
-            session
-                .evse_event(log, StationEventKind::ClearedChargingLimit, Some(source), req.evse_id, None, now)
-                .await?;
+            cx.evse_event(log, StationEventKind::ClearedChargingLimit, Some(source), req.evse_id, None, now).await?;
             Response::ClearedChargingLimit(ClearedChargingLimitResponse { custom_data: None })
         }
         Request::NotifyEVChargingNeeds(req) => {
             // Ström computes no charging schedules yet (smart charging is a later issue), so it
             // will not send one: Rejected, not an Accepted that promises a profile.
-            session
-                .evse_event(
-                    log,
-                    StationEventKind::NotifyEVChargingNeeds,
-                    Some("Rejected".into()),
-                    Some(req.evse_id),
-                    detail(&req),
-                    now,
-                )
-                .await?;
+            cx.evse_event(
+                log,
+                StationEventKind::NotifyEVChargingNeeds,
+                Some("Rejected".into()),
+                Some(req.evse_id),
+                detail(&req),
+                now,
+            )
+            .await?;
             Response::NotifyEVChargingNeeds(NotifyEVChargingNeedsResponse {
                 custom_data: None,
                 status: NotifyEVChargingNeedsStatusEnum::Rejected,
@@ -282,16 +265,15 @@ async fn respond(
         Request::NotifyEVChargingSchedule(req) => {
             // The EV's schedule is informational for Ström (no limits of its own to check it
             // against yet): it is recorded and accepted.
-            session
-                .evse_event(
-                    log,
-                    StationEventKind::NotifyEVChargingSchedule,
-                    Some("Accepted".into()),
-                    Some(req.evse_id),
-                    detail(&req),
-                    now,
-                )
-                .await?;
+            cx.evse_event(
+                log,
+                StationEventKind::NotifyEVChargingSchedule,
+                Some("Accepted".into()),
+                Some(req.evse_id),
+                detail(&req),
+                now,
+            )
+            .await?;
             Response::NotifyEVChargingSchedule(NotifyEVChargingScheduleResponse {
                 custom_data: None,
                 status: GenericStatusEnum::Accepted,
@@ -299,50 +281,40 @@ async fn respond(
             })
         }
         Request::NotifyDisplayMessages(req) => {
-            session
-                .event(
-                    log,
-                    StationEventKind::NotifyDisplayMessages,
-                    None,
-                    Some(req.request_id),
-                    detail(&req.message_info),
-                    now,
-                )
-                .await?;
+            cx.event(
+                log,
+                StationEventKind::NotifyDisplayMessages,
+                None,
+                Some(req.request_id),
+                detail(&req.message_info),
+                now,
+            )
+            .await?;
             Response::NotifyDisplayMessages(NotifyDisplayMessagesResponse { custom_data: None })
         }
         Request::NotifyCustomerInformation(req) => {
-            session
-                .event(
-                    log,
-                    StationEventKind::NotifyCustomerInformation,
-                    None,
-                    Some(req.request_id),
-                    Some(req.data),
-                    now,
-                )
+            cx.event(log, StationEventKind::NotifyCustomerInformation, None, Some(req.request_id), Some(req.data), now)
                 .await?;
             Response::NotifyCustomerInformation(NotifyCustomerInformationResponse { custom_data: None })
         }
         Request::ReportChargingProfiles(req) => {
             let source = req.charging_limit_source.as_str().to_string();
-            session
-                .event(
-                    log,
-                    StationEventKind::ReportChargingProfiles,
-                    Some(source),
-                    Some(req.request_id),
-                    detail(&req),
-                    now,
-                )
-                .await?;
+            cx.event(
+                log,
+                StationEventKind::ReportChargingProfiles,
+                Some(source),
+                Some(req.request_id),
+                detail(&req),
+                now,
+            )
+            .await?;
             Response::ReportChargingProfiles(ReportChargingProfilesResponse { custom_data: None })
         }
         Request::DataTransfer(req) => {
             // No vendor extensions yet: every vendor is unknown, an answer, never a CALLERROR
             // (OCTT TC_P_02). The data is kept for the operator.
             let kept = serde_json::json!({"vendorId": req.vendor_id, "messageId": req.message_id, "data": req.data});
-            session.event(log, StationEventKind::DataTransfer, None, None, Some(kept.to_string()), now).await?;
+            cx.event(log, StationEventKind::DataTransfer, None, None, Some(kept.to_string()), now).await?;
             Response::DataTransfer(DataTransferResponse {
                 custom_data: None,
                 data: None,
@@ -351,9 +323,7 @@ async fn respond(
             })
         }
         Request::SignCertificate(req) => {
-            session
-                .event(log, StationEventKind::SignCertificate, Some("Rejected".into()), None, Some(req.csr), now)
-                .await?;
+            cx.event(log, StationEventKind::SignCertificate, Some("Rejected".into()), None, Some(req.csr), now).await?;
             Response::SignCertificate(SignCertificateResponse {
                 custom_data: None,
                 status: GenericStatusEnum::Rejected,
@@ -362,7 +332,7 @@ async fn respond(
         }
         Request::Get15118EVCertificate(req) => {
             let action = req.action.as_str().to_string();
-            session.event(log, StationEventKind::Get15118EVCertificate, Some(action), None, None, now).await?;
+            cx.event(log, StationEventKind::Get15118EVCertificate, Some(action), None, None, now).await?;
             Response::Get15118EVCertificate(Get15118EVCertificateResponse {
                 custom_data: None,
                 exi_response: String::new(),
@@ -371,7 +341,7 @@ async fn respond(
             })
         }
         Request::GetCertificateStatus(_) => {
-            session.event(log, StationEventKind::GetCertificateStatus, Some("Failed".into()), None, None, now).await?;
+            cx.event(log, StationEventKind::GetCertificateStatus, Some("Failed".into()), None, None, now).await?;
             Response::GetCertificateStatus(GetCertificateStatusResponse {
                 custom_data: None,
                 ocsp_result: None,

@@ -1,0 +1,149 @@
+//! What a version adapter gets from its session to answer one station CALL: the station, the
+//! time, the gateway's registration settings, the registration gate, and the port that carries
+//! out core operations. The adapters (`v16`, `v201`) see only this, never the session or its
+//! socket, so that they stay translators between wire types and core operations (ISSUE 24
+//! item 3) and the session is the only module that knows both of them.
+
+use crate::errors::CallFailure;
+use crate::machine::Machine;
+use crate::Gateway;
+use csms_core::notifications::StationEventKind;
+use csms_core::ops::{Boot, FrameLog, Registration, StationEvent};
+use csms_core::port::Operation;
+use csms_core::station::{BootInfo, RegistrationStatus, StationId};
+use csms_core::Timestamp;
+use futures_util::FutureExt;
+use std::future::Future;
+use std::time::Duration;
+
+/// The registration gate of the connection's protocol state (`Machine::admit`,
+/// `Machine::set_registration`), without the pending CSMS call the adapters have no business
+/// with.
+pub(crate) trait Gate {
+    fn admit(&self, action: &str, pending_ok: bool) -> Result<(), CallFailure>;
+    fn set_registration(&mut self, status: RegistrationStatus);
+}
+
+impl<R> Gate for Machine<R> {
+    fn admit(&self, action: &str, pending_ok: bool) -> Result<(), CallFailure> {
+        Machine::admit(self, action, pending_ok)
+    }
+
+    fn set_registration(&mut self, status: RegistrationStatus) {
+        Machine::set_registration(self, status)
+    }
+}
+
+/// One station CALL's view of its session.
+pub(crate) struct Context<'a> {
+    gateway: &'a Gateway,
+    station: &'a StationId,
+    /// The session's generation in the registry, which a new registration is recorded under.
+    generation: u64,
+    gate: &'a mut (dyn Gate + Send),
+}
+
+impl<'a> Context<'a> {
+    pub(crate) fn new(
+        gateway: &'a Gateway,
+        station: &'a StationId,
+        generation: u64,
+        gate: &'a mut (dyn Gate + Send),
+    ) -> Context<'a> {
+        Context { gateway, station, generation, gate }
+    }
+
+    pub(crate) fn station(&self) -> &StationId {
+        self.station
+    }
+
+    pub(crate) fn now(&self) -> Timestamp {
+        self.gateway.clock.now()
+    }
+
+    /// Lets a CALL through by the station's registration (`Machine::admit`).
+    pub(crate) fn admit(&self, action: &str, pending_ok: bool) -> Result<(), CallFailure> {
+        self.gate.admit(action, pending_ok)
+    }
+
+    /// Records the registration told to the station, in the connection's state and in the
+    /// registry the API reads.
+    fn set_registration(&mut self, status: RegistrationStatus) {
+        self.gate.set_registration(status);
+        self.gateway.registry.update(self.station, self.generation, |i| i.registration = Some(status));
+    }
+
+    /// Applies `op` together with the inbound frame (taken from `log`); the future waits for
+    /// the commit. Queued at once, so that the future stays small (`Store::apply`): a message's
+    /// future is allocated for every message, and the adapters' ones hold these.
+    pub(crate) fn commit<O: Operation>(
+        &self,
+        op: O,
+        log: &mut Option<FrameLog>,
+    ) -> impl Future<Output = Result<O::Output, CallFailure>> {
+        // A combinator, not an async block: that would hold the inner future twice.
+        self.gateway.store.execute(op, log.take().into_iter().collect()).map(|committed| Ok(committed?))
+    }
+
+    /// Registers a boot: the stored registration (or the policy for a new station) decides the
+    /// status, and the interval told to the station follows from it. Queued at once (`commit`).
+    pub(crate) fn boot(
+        &mut self,
+        info: BootInfo,
+        ocpp_version: &'static str,
+        log: &mut Option<FrameLog>,
+    ) -> impl Future<Output = Result<(RegistrationStatus, Duration), CallFailure>> + '_ + use<'_, 'a> {
+        let policy = self.gateway.config.registration_policy;
+        let now = self.now();
+        let committed = self.commit(Boot { station: self.station.clone(), ocpp_version, info, policy, now }, log);
+        committed.map(move |committed| {
+            let Registration { status, heartbeat_interval: configured } = committed?;
+            self.set_registration(status);
+            tracing::info!(station = %self.station, status = status.as_str(), "boot");
+            let config = &self.gateway.config;
+            let interval = csms_core::station::boot_interval(
+                status,
+                configured,
+                config.heartbeat_interval,
+                config.boot_retry_interval,
+            );
+            Ok((status, interval))
+        })
+    }
+
+    /// Records a notification the station sent about itself, with the frame it came in. Queued
+    /// at once (`commit`).
+    pub(crate) fn event(
+        &self,
+        log: &mut Option<FrameLog>,
+        kind: StationEventKind,
+        status: Option<String>,
+        request_id: Option<i64>,
+        detail: Option<String>,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<(), CallFailure>> {
+        let op = StationEvent { station: self.station.clone(), kind, status, request_id, evse_id: None, detail, at };
+        self.commit(op, log)
+    }
+
+    /// Records a notification about one of the station's EVSEs (2.0.1 charging limits and EV
+    /// charging needs), like `event`.
+    pub(crate) fn evse_event(
+        &self,
+        log: &mut Option<FrameLog>,
+        kind: StationEventKind,
+        status: Option<String>,
+        evse_id: Option<i64>,
+        detail: Option<String>,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<(), CallFailure>> {
+        let op = StationEvent { station: self.station.clone(), kind, status, request_id: None, evse_id, detail, at };
+        self.commit(op, log)
+    }
+}
+
+/// Id tokens in logs show their first two characters only.
+pub(crate) fn mask(token: &str) -> String {
+    let shown: String = token.chars().take(2).collect();
+    format!("{shown}***")
+}
