@@ -10,11 +10,11 @@ mod db;
 mod durability;
 mod log_blocks;
 mod message_log;
-mod ops;
 mod queries;
 mod schema;
 mod terms;
 mod writer;
+mod writes;
 
 pub use queries::{
     Availability, AvailabilityView, ChargingProfileView, CommandView, ConfigurationView, ConnectorView,
@@ -251,7 +251,7 @@ impl Store {
     /// reads the whole log: run it rarely, and `cap_messages` often.
     pub async fn prune_messages(&self, before: &str, max_per_station: i64) -> Result<(), StoreError> {
         self.flush_log().await?;
-        self.maintain(ops::Maintenance::Prune { before: before.to_string(), max_per_station }).await
+        self.maintain(writes::Maintenance::Prune { before: before.to_string(), max_per_station }).await
     }
 
     /// Deletes each station's oldest frames beyond `max_per_station` (in whole blocks: a station
@@ -260,10 +260,10 @@ impl Store {
     /// limit, and there only the blocks it deletes (the first run after opening or after
     /// `prune_messages` counts the log once).
     pub async fn cap_messages(&self, max_per_station: i64) -> Result<(), StoreError> {
-        self.maintain(ops::Maintenance::Cap { max_per_station }).await
+        self.maintain(writes::Maintenance::Cap { max_per_station }).await
     }
 
-    async fn maintain(&self, work: ops::Maintenance) -> Result<(), StoreError> {
+    async fn maintain(&self, work: writes::Maintenance) -> Result<(), StoreError> {
         let (done, rx) = oneshot::channel();
         self.jobs.send(Msg::Maintenance(Box::new(work), done)).await.map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?

@@ -1,7 +1,7 @@
 //! The message log: frames logged without a write (`LooseFrames`) and the thread with its own
 //! connection that writes the log in blocks and prunes it.
 
-use crate::{db, log_blocks, ops, StoreError};
+use crate::{db, log_blocks, writes, StoreError};
 use csms_core::ops::FrameLog;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -142,7 +142,7 @@ pub(crate) enum LogWork {
     /// Frames in arrival order, and who waits for them to be written.
     Frames(Vec<FrameLog>, Vec<oneshot::Sender<()>>),
     /// Work on the log (pruning), answered once committed.
-    Maintain(Box<ops::Maintenance>, oneshot::Sender<Result<(), StoreError>>),
+    Maintain(Box<writes::Maintenance>, oneshot::Sender<Result<(), StoreError>>),
 }
 
 pub(crate) enum LogTarget {
@@ -183,7 +183,7 @@ impl LogConn {
         let blocks = self.packer.blocks(frames);
         let result = self.runtime.block_on(async {
             conn.begin().await?;
-            ops::log_blocks(conn, &blocks).await?;
+            writes::log_blocks(conn, &blocks).await?;
             conn.commit().await
         });
         match (&result, &mut self.held) {
@@ -204,23 +204,23 @@ impl LogConn {
         self.recover_if(result)
     }
 
-    fn maintain(&mut self, work: &ops::Maintenance) -> Result<(), StoreError> {
+    fn maintain(&mut self, work: &writes::Maintenance) -> Result<(), StoreError> {
         let conn = &mut self.conn;
         let held = &mut self.held;
         let result = self.runtime.block_on(async {
             let (before, max_per_station) = match work {
-                ops::Maintenance::Prune { before, max_per_station } => (before, *max_per_station),
-                ops::Maintenance::Cap { max_per_station } => {
+                writes::Maintenance::Prune { before, max_per_station } => (before, *max_per_station),
+                writes::Maintenance::Cap { max_per_station } => {
                     let counted = match held.take() {
                         Some(counted) => counted,
-                        None => ops::count_log(conn).await?,
+                        None => writes::count_log(conn).await?,
                     };
                     let held = held.insert(counted);
                     let over = held.values().any(|frames| frames > max_per_station);
                     if over {
                         conn.begin().await?;
                         // Counts taken off before the commit are thrown away if it fails (below).
-                        ops::cap_log(conn, held, *max_per_station).await?;
+                        writes::cap_log(conn, held, *max_per_station).await?;
                         conn.commit().await?;
                     }
                     return Ok(());
@@ -229,7 +229,7 @@ impl LogConn {
             // Pruning by age and count; the counts are taken afresh at the next `Cap`.
             *held = None;
             conn.begin().await?;
-            ops::prune_log(conn, before, max_per_station).await?;
+            writes::prune_log(conn, before, max_per_station).await?;
             conn.commit().await
         });
         if result.is_err() {

@@ -3,7 +3,7 @@
 
 use crate::durability::{answer, Durability, Syncer, WalSync};
 use crate::message_log::{log_part_full, LogTarget, LogWork, LogWriter, LooseFrames, LOG_DELAY};
-use crate::{db, message_log_path, ops, path_of, Backend, StoreError, StoreMetrics, StoreOptions};
+use crate::{db, message_log_path, path_of, writes, Backend, StoreError, StoreMetrics, StoreOptions};
 use csms_core::ops::FrameLog;
 use csms_core::port::{PortError, Request};
 use std::sync::atomic::Ordering;
@@ -21,7 +21,7 @@ pub(crate) struct Job {
 pub(crate) enum Msg {
     Job(Job),
     /// Work on the message log (pruning, rare: boxed), handed to the log's thread.
-    Maintenance(Box<ops::Maintenance>, oneshot::Sender<Result<(), StoreError>>),
+    Maintenance(Box<writes::Maintenance>, oneshot::Sender<Result<(), StoreError>>),
     /// Answered once every frame queued before it is in the message log.
     FlushLog(oneshot::Sender<()>),
     /// The loose frames make a part of the log (`LooseFrames`): take them now rather than at
@@ -88,7 +88,7 @@ pub(crate) async fn spawn_writer(
                     log_bytes: 0,
                     log_since: None,
                     loose,
-                    known_tx: ops::KnownTxRows::default(),
+                    known_tx: writes::KnownTxRows::default(),
                     loose_taken: Vec::new(),
                 };
                 writer.run(rx, options.max_batch).await;
@@ -118,7 +118,7 @@ pub(crate) struct Writer {
     log_since: Option<std::time::Instant>,
     loose: Arc<LooseFrames>,
     /// Which row each station's transaction id names, as this writer last wrote or read it.
-    known_tx: ops::KnownTxRows,
+    known_tx: writes::KnownTxRows,
     /// Swapped with `loose` when the writer takes its frames, so that neither vector is grown
     /// anew each time.
     loose_taken: Vec<FrameLog>,
@@ -343,12 +343,12 @@ impl Writer {
 
     async fn transaction(
         conn: &mut db::Conn,
-        known: &mut ops::KnownTxRows,
+        known: &mut writes::KnownTxRows,
         jobs: &mut [Job],
     ) -> Result<(), StoreError> {
         conn.begin().await?;
         for job in jobs {
-            ops::run(conn, known, &mut job.request).await?;
+            writes::run(conn, known, &mut job.request).await?;
         }
         conn.commit().await
     }
