@@ -4,14 +4,14 @@
 use super::authorization::{load_token, other_transaction};
 use super::readings::{energy_registers, insert_readings, Place};
 use super::reservations::consume_reservation;
-use super::KnownTxRows;
+use super::{parse_stored_time, KnownTxRows};
 use crate::db::{query, query_scalar, Conn, Row};
 use crate::StoreError;
 use csms_core::authorization::{self, AuthStatus, OtherTransaction, Purpose};
 use csms_core::clock::format_timestamp;
 use csms_core::ops::*;
 use csms_core::station::StationId;
-use csms_core::transactions::{self, Flags, TransactionFlag};
+use csms_core::transactions::{self, Flags, StartJudgement, StoredStart, TransactionFlag};
 
 /// The protocol versions as transactions record them: a transaction id of one version never
 /// names a transaction of the other.
@@ -127,23 +127,43 @@ pub(super) async fn start_transaction(
     let started_at = format_timestamp(&s.timestamp);
     let token = load_token(conn, &s.id_token).await?;
     // A retried StartTransaction (the station never saw our answer) carries the same facts under
-    // a new message id: it gets the transaction it already has (CONFORMANCE X-07).
-    let retry = query(
-        "SELECT id, start_auth_status FROM transactions WHERE station_id = $1 AND connector_id = $2 AND id_token = $3 \
-         AND meter_start_wh = $4 AND started_at = $5 AND ocpp_version = '1.6' ORDER BY id LIMIT 1",
+    // a new message id: it gets the transaction it already has (CONFORMANCE X-07). The rows that
+    // may be it are this station's 1.6 ones on the connector with the same start time; the rule
+    // decides (`transactions::judge_start`).
+    let rows = query(
+        "SELECT id, connector_id, id_token, meter_start_wh, started_at, start_auth_status FROM transactions \
+         WHERE station_id = $1 AND connector_id = $2 AND started_at = $3 AND ocpp_version = '1.6' \
+         AND id_token IS NOT NULL AND meter_start_wh IS NOT NULL ORDER BY id",
     )
     .bind(station)
     .bind(s.connector_id)
-    .bind(&s.id_token)
-    .bind(s.meter_start_wh)
     .bind(&started_at)
-    .fetch_optional(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
-    if let Some(row) = retry {
+    let tags: Vec<String> = rows.iter().map(|r| r.try_get("id_token")).collect::<Result<_, _>>()?;
+    let mut stored = Vec::with_capacity(rows.len());
+    for (row, id_tag) in rows.iter().zip(&tags) {
+        let started_at: String = row.try_get("started_at")?;
         let status: Option<String> = row.try_get("start_auth_status")?;
-        let mut auth = authorization::decide(token.as_ref(), None, s.now, false);
-        auth.status = status.as_deref().and_then(AuthStatus::parse).unwrap_or(auth.status);
-        return Ok(Started { transaction_id: row.try_get("id")?, auth });
+        stored.push(StoredStart {
+            transaction_id: row.try_get("id")?,
+            connector_id: row.try_get("connector_id")?,
+            id_tag,
+            meter_start_wh: row.try_get("meter_start_wh")?,
+            started_at: parse_stored_time(&started_at)?,
+            start_auth_status: status.as_deref().and_then(AuthStatus::parse),
+        });
+    }
+    let start = transactions::StartRequest {
+        connector_id: s.connector_id,
+        id_tag: &s.id_token,
+        meter_start_wh: s.meter_start_wh,
+        timestamp: s.timestamp,
+    };
+    if let StartJudgement::Retry { transaction_id, auth } =
+        transactions::judge_start(&stored, &start, token.as_ref(), s.now)
+    {
+        return Ok(Started { transaction_id, auth });
     }
     // The connector's earlier transaction, if the station never stopped it, ends here (first:
     // it must not make this start ConcurrentTx).
