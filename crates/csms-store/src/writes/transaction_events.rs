@@ -77,12 +77,14 @@ pub(super) async fn transaction_event(
             // nothing, and is answered as it was.
             transactions::EventMatch::Duplicate => {
                 let start_status: Option<String> = row.try_get("start_auth_status")?;
-                let mut auth = decide_event_token(conn, e, id, Purpose::Continue).await?;
-                if let (Some(auth), true, Some(status)) =
-                    (auth.as_mut(), started_event, start_status.as_deref().and_then(AuthStatus::parse))
-                {
-                    auth.status = status;
-                }
+                let fresh = decide_event_token(conn, e, id, Purpose::Continue).await?;
+                // A Started event is answered with the status its transaction was started with.
+                let auth = match (fresh, started_event) {
+                    (Some(fresh), true) => {
+                        Some(transactions::answer_again(fresh, start_status.as_deref().and_then(AuthStatus::parse)))
+                    }
+                    (fresh, _) => fresh,
+                };
                 return Ok(TxEventRecorded { transaction_id: id, auth });
             }
             transactions::EventMatch::Same => {
