@@ -11,7 +11,7 @@ use crate::{terms, StoreError};
 use csms_core::authorization::{self, AuthDecision, AuthStatus, OtherTransaction, Purpose, TokenType};
 use csms_core::clock::format_timestamp;
 use csms_core::ops::*;
-use csms_core::transactions::{self, Flags, TransactionFlag, TxEventType};
+use csms_core::transactions::{self, EventToken, Flags, TransactionFlag, TxEventType};
 
 /// The 2.0.1 idToken type that means "no authorization was done" (OCPP 2.0.1 §2.28): nothing
 /// to look up, and nothing to refuse.
@@ -151,12 +151,10 @@ pub(super) async fn transaction_event(
     if !started && !started_event {
         flags.add(TransactionFlag::StartedEventMissing);
     }
-    // The first token a transaction carries is the one it was started with; a different token
-    // on a later event (StopAuthorized) is the stop token.
-    let (start_token, stop_token) = match (&known_token, token) {
-        (None, Some(t)) => (Some(t), None),
-        (Some(k), Some(t)) if k != t => (None, Some(t)),
-        _ => (None, None),
+    let (start_token, stop_token) = match transactions::event_token(known_token.as_deref(), token) {
+        EventToken::Start(t) => (Some(t), None),
+        EventToken::Stop(t) => (None, Some(t)),
+        EventToken::Unchanged => (None, None),
     };
     query(
         "UPDATE transactions SET \
