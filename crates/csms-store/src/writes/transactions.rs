@@ -27,6 +27,8 @@ pub(super) struct KnownTx {
     pub(super) superseded: bool,
     pub(super) meter_start_wh: Option<f64>,
     pub(super) connector_id: Option<i64>,
+    /// The token (1.6 idTag) it was started with.
+    pub(super) id_token: Option<String>,
 }
 
 pub(super) async fn find_transaction(
@@ -36,7 +38,7 @@ pub(super) async fn find_transaction(
     ocpp_version: &'static str,
 ) -> Result<Option<KnownTx>, StoreError> {
     let row = query(
-        "SELECT id, stopped_at, stop_reason, meter_start_wh, connector_id FROM transactions WHERE station_id = $1 \
+        "SELECT id, stopped_at, stop_reason, meter_start_wh, connector_id, id_token FROM transactions WHERE station_id = $1 \
          AND station_tx_id = $2 AND ocpp_version = $3 ORDER BY id DESC LIMIT 1",
     )
     .bind(station.as_str())
@@ -53,6 +55,7 @@ pub(super) async fn find_transaction(
             superseded: stop_reason.as_deref() == Some(SUPERSEDED_REASON),
             meter_start_wh: r.try_get("meter_start_wh")?,
             connector_id: r.try_get("connector_id")?,
+            id_token: r.try_get("id_token")?,
         })
     })
     .transpose()
@@ -226,14 +229,14 @@ pub(super) async fn stop_transaction(
     known: &mut KnownTxRows,
     s: &StopTx,
 ) -> Result<Stopped, StoreError> {
-    let auth = match &s.id_token {
+    let found = find_transaction(conn, &s.station, &s.station_tx_id, V16).await?;
+    let tag = transactions::stop_tag(found.as_ref().and_then(|t| t.id_token.as_deref()), s.id_token.as_deref());
+    let auth = match tag.judged() {
         Some(tag) => Some(authorization::decide(load_token(conn, tag).await?.as_ref(), None, s.now, false)),
         None => None,
     };
     let stopped_at = format_timestamp(&s.timestamp);
-    let (id, meter_start, connector, mut flags) = match find_transaction(conn, &s.station, &s.station_tx_id, V16)
-        .await?
-    {
+    let (id, meter_start, connector, mut flags) = match found {
         // A retried stop changes nothing; but the real stop of a transaction Ström closed as
         // superseded replaces the estimate (the flag stays, the estimate's other flags go, and
         // a retry of that stop changes nothing again: its stop reason is no longer Superseded).
@@ -276,7 +279,7 @@ pub(super) async fn stop_transaction(
     .bind(s.meter_stop_wh)
     .bind(energy)
     .bind(&s.reason)
-    .bind(s.id_token.as_deref())
+    .bind(tag.stored())
     .bind(flags.stored())
     .bind(id)
     .execute(conn)
