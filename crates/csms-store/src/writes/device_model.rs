@@ -5,6 +5,7 @@ use super::{key_number, key_text, reservations};
 use crate::db::{query, Conn};
 use crate::StoreError;
 use csms_core::authorization::TokenType;
+use csms_core::availability::{self, Replaced};
 use csms_core::clock::format_timestamp;
 use csms_core::ops::*;
 use csms_core::station::StationId;
@@ -101,15 +102,20 @@ pub(super) async fn change(conn: &mut Conn, change: &Change) -> Result<(), Store
         }
         Change::AvailabilitySet { station, evse_id, connector_id, operational, status, now } => {
             let (evse, connector) = (key_number(*evse_id), key_number(*connector_id));
-            // A wider setting supersedes the narrower ones under it.
-            query(
-                "DELETE FROM availability WHERE station_id = $1 AND ($2 = -1 OR evse_id = $2) AND ($3 = -1 OR connector_id = $3)",
-            )
-            .bind(station.as_str())
-            .bind(evse)
-            .bind(connector)
-            .execute(&mut *conn)
-            .await?;
+            // A wider setting supersedes the narrower ones under it (`availability::replaced_by`).
+            let replaced = match availability::replaced_by(*evse_id, *connector_id) {
+                Replaced::All => query("DELETE FROM availability WHERE station_id = $1").bind(station.as_str()),
+                Replaced::Evse(e) => query("DELETE FROM availability WHERE station_id = $1 AND evse_id = $2")
+                    .bind(station.as_str())
+                    .bind(e),
+                Replaced::Place { evse_id, connector_id } => {
+                    query("DELETE FROM availability WHERE station_id = $1 AND evse_id = $2 AND connector_id = $3")
+                        .bind(station.as_str())
+                        .bind(key_number(evse_id))
+                        .bind(key_number(connector_id))
+                }
+            };
+            replaced.execute(&mut *conn).await?;
             query(
                 "INSERT INTO availability (station_id, evse_id, connector_id, operational, status, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
