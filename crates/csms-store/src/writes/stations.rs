@@ -7,7 +7,7 @@ use crate::StoreError;
 use csms_core::clock::format_timestamp;
 use csms_core::notifications::TransferKind;
 use csms_core::ops::*;
-use csms_core::station::{RegistrationStatus, StationId};
+use csms_core::station::{Registered, RegistrationStatus, StationId};
 
 pub(super) async fn set_registration(conn: &mut Conn, op: &SetRegistration) -> Result<bool, StoreError> {
     let SetRegistration { station, status, now } = op;
@@ -90,24 +90,30 @@ pub(super) async fn boot(conn: &mut Conn, known: &mut KnownTxRows, op: &Boot) ->
         .bind(station.as_str())
         .fetch_optional(&mut *conn)
         .await?;
-    let status = match existing {
-        Some(row) => {
-            let text: String = row.try_get("registration_status")?;
-            let version: Option<String> = row.try_get("ocpp_version")?;
-            if version.as_deref() != Some(ocpp_version) {
-                known.forget_station(station.as_str());
+    let stored =
+        match existing {
+            Some(row) => {
+                let text: String = row.try_get("registration_status")?;
+                let version: Option<String> = row.try_get("ocpp_version")?;
+                if version.as_deref() != Some(ocpp_version) {
+                    known.forget_station(station.as_str());
+                }
+                Some(RegistrationStatus::parse(&text).ok_or_else(|| {
+                    StoreError::Corrupt(format!("station {station} has registration status {text:?}"))
+                })?)
             }
-            RegistrationStatus::parse(&text)
-                .ok_or_else(|| StoreError::Corrupt(format!("station {station} has registration status {text:?}")))?
-        }
-        None => {
+            None => None,
+        };
+    let status = match csms_core::station::register(stored, policy) {
+        Registered::Known(status) => status,
+        Registered::New(status) => {
             query("INSERT INTO stations (id, registration_status, created_at) VALUES ($1, $2, $3)")
                 .bind(station.as_str())
-                .bind(policy.initial_status().as_str())
+                .bind(status.as_str())
                 .bind(format_timestamp(now))
                 .execute(&mut *conn)
                 .await?;
-            policy.initial_status()
+            status
         }
     };
     query(
