@@ -90,7 +90,7 @@ impl RegistrationPolicy {
 
 /// How a booting station is registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Registration {
+pub enum Registered {
     /// Ström knows the station: it keeps the status it has (the operator's decision, or the
     /// policy's when the station first booted).
     Known(RegistrationStatus),
@@ -98,11 +98,11 @@ pub enum Registration {
     New(RegistrationStatus),
 }
 
-impl Registration {
+impl Registered {
     /// The status the boot is answered with (OCPP 1.6 §4.2, 2.0.1 B01–B03).
     pub fn status(self) -> RegistrationStatus {
         match self {
-            Registration::Known(s) | Registration::New(s) => s,
+            Registered::Known(s) | Registered::New(s) => s,
         }
     }
 }
@@ -111,10 +111,10 @@ impl Registration {
 /// A boot does not register a known station again: a Pending station stays Pending until the
 /// operator accepts it (OCPP 2.0.1 B02), a Rejected one Rejected (B03), whatever the policy now
 /// says; the policy only decides about a station Ström has never seen.
-pub fn register(stored: Option<RegistrationStatus>, policy: RegistrationPolicy) -> Registration {
+pub fn register(stored: Option<RegistrationStatus>, policy: RegistrationPolicy) -> Registered {
     match stored {
-        Some(status) => Registration::Known(status),
-        None => Registration::New(policy.initial_status()),
+        Some(status) => Registered::Known(status),
+        None => Registered::New(policy.initial_status()),
     }
 }
 
@@ -197,22 +197,12 @@ mod tests {
         use RegistrationPolicy as P;
         use RegistrationStatus::*;
         let cases = [
-            ("a new station, accept policy", None, P::Accept, Registration::New(Accepted)),
-            ("a new station, pending policy", None, P::Pending, Registration::New(Pending)),
-            ("a new station, reject policy", None, P::Reject, Registration::New(Rejected)),
-            (
-                "a known accepted station under a reject policy",
-                Some(Accepted),
-                P::Reject,
-                Registration::Known(Accepted),
-            ),
-            ("a known pending station under an accept policy", Some(Pending), P::Accept, Registration::Known(Pending)),
-            (
-                "a known rejected station under an accept policy",
-                Some(Rejected),
-                P::Accept,
-                Registration::Known(Rejected),
-            ),
+            ("a new station, accept policy", None, P::Accept, Registered::New(Accepted)),
+            ("a new station, pending policy", None, P::Pending, Registered::New(Pending)),
+            ("a new station, reject policy", None, P::Reject, Registered::New(Rejected)),
+            ("a known accepted station under a reject policy", Some(Accepted), P::Reject, Registered::Known(Accepted)),
+            ("a known pending station under an accept policy", Some(Pending), P::Accept, Registered::Known(Pending)),
+            ("a known rejected station under an accept policy", Some(Rejected), P::Accept, Registered::Known(Rejected)),
         ];
         for (name, stored, policy, expected) in cases {
             let decided = register(stored, policy);

@@ -1,7 +1,7 @@
 //! Reads of id tokens and the local lists stations hold, and of the API's own tokens.
 
 use super::paging::{BindPage, Page, PageRequest};
-use crate::ops::token_from_row;
+use crate::writes::token_from_row;
 use crate::{Store, StoreError};
 use csms_core::authorization::IdTokenRecord;
 use sqlx::any::AnyRow;

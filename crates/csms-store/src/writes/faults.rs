@@ -1,0 +1,274 @@
+//! Faults: opened and closed from 1.6 StatusNotification and 2.0.1 NotifyEvent, including late
+//! reports from a station's offline queue.
+
+use crate::db::{query, query_scalar, Conn};
+use crate::StoreError;
+use csms_core::clock::format_timestamp;
+use csms_core::faults::{self, FaultChange};
+use csms_core::ops::*;
+use csms_core::station::StationId;
+
+pub(super) async fn status_notification(conn: &mut Conn, r: &StationStatusReport) -> Result<(), StoreError> {
+    let station = r.station.as_str();
+    let at = format_timestamp(&r.timestamp);
+    // Statuses queued offline can arrive after newer ones (CHECKLIST §2.6): an older report does
+    // not replace the connector's current status. The upsert's condition decides it, so no read
+    // comes first.
+    let applied = query(
+        "INSERT INTO connectors (station_id, evse_id, connector_id, status, error_code, info, vendor_id, vendor_error_code, status_at) \
+         VALUES ($1, $9, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (station_id, evse_id, connector_id) DO UPDATE SET status = excluded.status, \
+         error_code = excluded.error_code, info = excluded.info, vendor_id = excluded.vendor_id, \
+         vendor_error_code = excluded.vendor_error_code, status_at = excluded.status_at \
+         WHERE connectors.status_at <= excluded.status_at",
+    )
+    .bind(station)
+    .bind(r.connector_id)
+    .bind(&r.status)
+    .bind(r.error_code.as_deref())
+    .bind(r.info.as_deref())
+    .bind(r.vendor_id.as_deref())
+    .bind(r.vendor_error_code.as_deref())
+    .bind(&at)
+    .bind(r.evse_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        > 0;
+    let place = (r.evse_id, r.connector_id);
+    match (faults::assess(&r.status, r.error_code.as_deref()), applied) {
+        // The common case, a healthy connector: whatever was open closes, in one statement.
+        (FaultChange::Cleared, true) => close_faults(conn, station, place, &at).await?,
+        // A healthy report older than the current status says nothing about now.
+        (FaultChange::Cleared, false) => {}
+        (FaultChange::Present { error_code, severity }, true) => {
+            let open: Option<String> = query_scalar(
+                "SELECT error_code FROM faults WHERE station_id = $1 AND evse_id = $3 AND connector_id = $2 \
+                 AND component IS NULL AND cleared_at IS NULL ORDER BY id DESC LIMIT 1",
+            )
+            .bind(station)
+            .bind(r.connector_id)
+            .bind(r.evse_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if open.as_deref() != Some(error_code.as_str()) {
+                if open.is_some() {
+                    close_faults(&mut *conn, station, place, &at).await?;
+                }
+                insert_fault(conn, r, &error_code, severity, None).await?;
+            }
+        }
+        (FaultChange::Present { error_code, severity }, false) => stale_fault(conn, r, &error_code, severity).await?,
+    }
+    Ok(())
+}
+
+/// A fault reported at a time older than the connector's current status (delivered late from
+/// the station's offline queue): never dropped. If the same fault is open, it began no later
+/// than this report; otherwise it is recorded as it was, from this report until the newer status
+/// that followed it.
+async fn stale_fault(
+    conn: &mut Conn,
+    r: &StationStatusReport,
+    error_code: &str,
+    severity: faults::Severity,
+) -> Result<(), StoreError> {
+    let station = r.station.as_str();
+    let at = format_timestamp(&r.timestamp);
+    let extended = query(
+        "UPDATE faults SET started_at = $1 WHERE id = (SELECT id FROM faults WHERE station_id = $2 AND evse_id = $3 \
+         AND connector_id = $4 AND component IS NULL AND cleared_at IS NULL AND error_code = $5 ORDER BY id DESC LIMIT 1) \
+         AND started_at > $1",
+    )
+    .bind(&at)
+    .bind(station)
+    .bind(r.evse_id)
+    .bind(r.connector_id)
+    .bind(error_code)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        > 0;
+    if extended {
+        return Ok(());
+    }
+    let open_same: Option<i64> = query_scalar(
+        "SELECT id FROM faults WHERE station_id = $1 AND evse_id = $2 AND connector_id = $3 AND component IS NULL \
+         AND cleared_at IS NULL AND error_code = $4 LIMIT 1",
+    )
+    .bind(station)
+    .bind(r.evse_id)
+    .bind(r.connector_id)
+    .bind(error_code)
+    .fetch_optional(&mut *conn)
+    .await?;
+    // The same late report delivered again (a retry) records nothing more.
+    let recorded: Option<i64> = query_scalar(
+        "SELECT id FROM faults WHERE station_id = $1 AND evse_id = $2 AND connector_id = $3 AND component IS NULL \
+         AND error_code = $4 AND started_at = $5 LIMIT 1",
+    )
+    .bind(station)
+    .bind(r.evse_id)
+    .bind(r.connector_id)
+    .bind(error_code)
+    .bind(&at)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if open_same.is_some() || recorded.is_some() {
+        return Ok(());
+    }
+    // Cleared by the first status the connector reported after this one, as far as Ström knows
+    // the connector's history: its current status, newer than this report.
+    let cleared_at: Option<String> =
+        query_scalar("SELECT status_at FROM connectors WHERE station_id = $1 AND evse_id = $2 AND connector_id = $3")
+            .bind(station)
+            .bind(r.evse_id)
+            .bind(r.connector_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    insert_fault(conn, r, error_code, severity, cleared_at.as_deref()).await
+}
+
+async fn insert_fault(
+    conn: &mut Conn,
+    r: &StationStatusReport,
+    error_code: &str,
+    severity: faults::Severity,
+    cleared_at: Option<&str>,
+) -> Result<(), StoreError> {
+    query(
+        "INSERT INTO faults (station_id, evse_id, connector_id, error_code, severity, status, vendor_id, vendor_error_code, \
+         info, started_at, cleared_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(r.station.as_str())
+    .bind(r.evse_id)
+    .bind(r.connector_id)
+    .bind(error_code)
+    .bind(severity.as_str())
+    .bind(&r.status)
+    .bind(r.vendor_id.as_deref())
+    .bind(r.vendor_error_code.as_deref())
+    .bind(r.info.as_deref())
+    .bind(format_timestamp(&r.timestamp))
+    .bind(cleared_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn close_faults(
+    conn: &mut Conn,
+    station: &str,
+    (evse_id, connector_id): (i64, i64),
+    at: &str,
+) -> Result<(), StoreError> {
+    // Nearly every healthy report finds nothing open. SQLite's UPDATE opens the table and each
+    // of its indexes for writing even when no row matches; a read through one index costs a
+    // fraction of that.
+    let open: Option<i64> = query_scalar(
+        "SELECT id FROM faults WHERE station_id = $1 AND connector_id = $2 AND evse_id = $3 AND component IS NULL \
+         AND cleared_at IS NULL LIMIT 1",
+    )
+    .bind(station)
+    .bind(connector_id)
+    .bind(evse_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if open.is_none() {
+        return Ok(());
+    }
+    query(
+        "UPDATE faults SET cleared_at = $1 WHERE station_id = $2 AND connector_id = $3 AND evse_id = $4 \
+         AND component IS NULL AND cleared_at IS NULL",
+    )
+    .bind(at)
+    .bind(station)
+    .bind(connector_id)
+    .bind(evse_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn device_event(conn: &mut Conn, station: &StationId, e: &DeviceEvent) -> Result<(), StoreError> {
+    let component = DeviceVariable::qualified(&e.location.component, &e.location.component_instance);
+    let variable = DeviceVariable::qualified(&e.location.variable, &e.location.variable_instance);
+    let at = format_timestamp(&e.timestamp);
+    let detail = format!("{component}.{variable}={}", e.actual_value);
+    query(
+        "INSERT INTO station_events (station_id, kind, status, request_id, detail, at) VALUES ($1, 'NotifyEvent', $2, $3, $4, $5)",
+    )
+    .bind(station.as_str())
+    .bind(&e.trigger)
+    .bind(e.event_id)
+    .bind(&detail)
+    .bind(&at)
+    .execute(&mut *conn)
+    .await?;
+    let severity: Option<i64> = match e.monitor_id {
+        Some(monitor) => {
+            query_scalar("SELECT severity FROM monitors WHERE station_id = $1 AND monitor_id = $2")
+                .bind(station.as_str())
+                .bind(monitor)
+                .fetch_optional(&mut *conn)
+                .await?
+        }
+        None => None,
+    };
+    // A component without an EVSE belongs to the whole station: EVSE 0, connector 0.
+    let evse = e.location.evse_id.unwrap_or(0);
+    let connector = e.location.connector_id.unwrap_or(0);
+    let change = faults::assess_event(&e.trigger, e.cleared, &e.location.variable, &e.actual_value, severity);
+    let open: Option<i64> = query_scalar(
+        "SELECT id FROM faults WHERE station_id = $1 AND evse_id = $2 AND connector_id = $3 AND component = $4 \
+         AND variable = $5 AND cleared_at IS NULL LIMIT 1",
+    )
+    .bind(station.as_str())
+    .bind(evse)
+    .bind(connector)
+    .bind(&component)
+    .bind(&variable)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match change {
+        faults::EventChange::Record => {}
+        faults::EventChange::Clear => {
+            if open.is_some() {
+                query(
+                    "UPDATE faults SET cleared_at = $1 WHERE station_id = $2 AND evse_id = $3 AND connector_id = $4 \
+                     AND component = $5 AND variable = $6 AND cleared_at IS NULL",
+                )
+                .bind(&at)
+                .bind(station.as_str())
+                .bind(evse)
+                .bind(connector)
+                .bind(&component)
+                .bind(&variable)
+                .execute(conn)
+                .await?;
+            }
+        }
+        faults::EventChange::Open(severity) => {
+            if open.is_none() {
+                query(
+                    "INSERT INTO faults (station_id, evse_id, connector_id, component, variable, error_code, severity, status, \
+                     tech_code, tech_info, info, event_id, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12)",
+                )
+                .bind(station.as_str())
+                .bind(evse)
+                .bind(connector)
+                .bind(&component)
+                .bind(&variable)
+                .bind(format!("{component}.{variable}"))
+                .bind(severity.as_str())
+                .bind(&e.actual_value)
+                .bind(e.tech_code.as_deref())
+                .bind(e.tech_info.as_deref())
+                .bind(e.event_id)
+                .bind(&at)
+                .execute(conn)
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
