@@ -5,21 +5,133 @@ use std::borrow::Cow;
 
 use crate::Timestamp;
 
-/// The default measurand when a station omits it (OCPP 1.6 §7.31, 2.0.1 SampledValueType).
-pub const ENERGY_IMPORT_REGISTER: &str = "Energy.Active.Import.Register";
+/// Declares an enumeration of the protocols' words, each with its spelling on the wire.
+macro_rules! terms {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal,)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($variant,)*
+        }
+
+        impl $name {
+            /// Every term, in the order declared.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
+
+            /// As OCPP spells it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)*
+                }
+            }
+
+            /// The term OCPP spells `text`, if it is one.
+            pub fn parse(text: &str) -> Option<$name> {
+                match text {
+                    $($text => Some($name::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+terms! {
+    /// What a sampled value measures: OCPP 1.6's Measurand and 2.0.1's MeasurandEnumType (2.0.1
+    /// adds the net and apparent energies; 1.6 alone has RPM).
+    Measurand {
+        CurrentExport = "Current.Export",
+        CurrentImport = "Current.Import",
+        CurrentOffered = "Current.Offered",
+        EnergyActiveExportRegister = "Energy.Active.Export.Register",
+        EnergyActiveImportRegister = "Energy.Active.Import.Register",
+        EnergyReactiveExportRegister = "Energy.Reactive.Export.Register",
+        EnergyReactiveImportRegister = "Energy.Reactive.Import.Register",
+        EnergyActiveExportInterval = "Energy.Active.Export.Interval",
+        EnergyActiveImportInterval = "Energy.Active.Import.Interval",
+        EnergyReactiveExportInterval = "Energy.Reactive.Export.Interval",
+        EnergyReactiveImportInterval = "Energy.Reactive.Import.Interval",
+        EnergyActiveNet = "Energy.Active.Net",
+        EnergyReactiveNet = "Energy.Reactive.Net",
+        EnergyApparentNet = "Energy.Apparent.Net",
+        EnergyApparentImport = "Energy.Apparent.Import",
+        EnergyApparentExport = "Energy.Apparent.Export",
+        Frequency = "Frequency",
+        PowerActiveExport = "Power.Active.Export",
+        PowerActiveImport = "Power.Active.Import",
+        PowerFactor = "Power.Factor",
+        PowerOffered = "Power.Offered",
+        PowerReactiveExport = "Power.Reactive.Export",
+        PowerReactiveImport = "Power.Reactive.Import",
+        Rpm = "RPM",
+        SoC = "SoC",
+        Temperature = "Temperature",
+        Voltage = "Voltage",
+    }
+}
+
+terms! {
+    /// Which phase or phases a value is for (1.6 Phase, 2.0.1 PhaseEnumType).
+    Phase {
+        L1 = "L1",
+        L2 = "L2",
+        L3 = "L3",
+        N = "N",
+        L1N = "L1-N",
+        L2N = "L2-N",
+        L3N = "L3-N",
+        L1L2 = "L1-L2",
+        L2L3 = "L2-L3",
+        L3L1 = "L3-L1",
+    }
+}
+
+terms! {
+    /// Where the value was measured (1.6 Location, 2.0.1 LocationEnumType).
+    Location {
+        Body = "Body",
+        Cable = "Cable",
+        Ev = "EV",
+        Inlet = "Inlet",
+        Outlet = "Outlet",
+    }
+}
+
+terms! {
+    /// Why the value was taken (1.6 ReadingContext, 2.0.1 ReadingContextEnumType).
+    ReadingContext {
+        InterruptionBegin = "Interruption.Begin",
+        InterruptionEnd = "Interruption.End",
+        Other = "Other",
+        SampleClock = "Sample.Clock",
+        SamplePeriodic = "Sample.Periodic",
+        TransactionBegin = "Transaction.Begin",
+        TransactionEnd = "Transaction.End",
+        Trigger = "Trigger",
+    }
+}
+
+terms! {
+    /// How the value is written (1.6 ValueFormat; a 2.0.1 value is always a number, its signed
+    /// form travels beside it).
+    ValueFormat {
+        Raw = "Raw",
+        SignedData = "SignedData",
+    }
+}
 
 /// One sampled value as reported, plus its normalised form. Measurand, phase, location, context
-/// and format come from the protocols' enumerations, so they are the schema's own strings; so
-/// are the units a station usually reports (a station reads eight or more values a minute per
-/// connector, and none of them allocates its labels).
+/// and format are the protocols' enumerations; the units a station usually reports are static
+/// text (a station reads eight or more values a minute per connector, and none of them
+/// allocates its labels).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reading {
     pub timestamp: Timestamp,
-    pub measurand: &'static str,
-    pub phase: Option<&'static str>,
-    pub location: &'static str,
-    pub context: &'static str,
-    pub format: &'static str,
+    pub measurand: Measurand,
+    pub phase: Option<Phase>,
+    pub location: Location,
+    pub context: ReadingContext,
+    pub format: ValueFormat,
     /// The unit as the station spelled it.
     pub unit: Cow<'static, str>,
     /// The value as the station sent it (decimal text, or a signed-data block), kept verbatim.
@@ -82,22 +194,23 @@ fn unit_text(unit: &str) -> Cow<'static, str> {
 pub fn reading(
     timestamp: Timestamp,
     raw_value: String,
-    measurand: Option<&'static str>,
-    phase: Option<&'static str>,
-    location: Option<&'static str>,
-    context: Option<&'static str>,
-    format: Option<&'static str>,
+    measurand: Option<Measurand>,
+    phase: Option<Phase>,
+    location: Option<Location>,
+    context: Option<ReadingContext>,
+    format: Option<ValueFormat>,
     unit: Option<&str>,
     multiplier: i32,
 ) -> Reading {
-    let measurand = measurand.unwrap_or(ENERGY_IMPORT_REGISTER);
+    // The default measurand when a station omits it (OCPP 1.6 §7.31, 2.0.1 SampledValueType).
+    let measurand = measurand.unwrap_or(Measurand::EnergyActiveImportRegister);
     // Energy registers default to Wh; other measurands have no default unit in 1.6, and Wh
     // would be wrong for them, so their unit stays empty unless reported.
-    let unit = unit_text(unit.unwrap_or(if measurand.starts_with("Energy.Active") { "Wh" } else { "" }));
-    let format = format.unwrap_or("Raw");
+    let unit = unit_text(unit.unwrap_or(if measurand.as_str().starts_with("Energy.Active") { "Wh" } else { "" }));
+    let format = format.unwrap_or(ValueFormat::Raw);
     let (normalised, factor) = normalise_unit(&unit, multiplier);
     let normalised_unit = if normalised == unit { unit.clone() } else { unit_text(normalised) };
-    let value = if format == "SignedData" {
+    let value = if format == ValueFormat::SignedData {
         None
     } else {
         raw_value.trim().parse::<f64>().ok().filter(|v| v.is_finite()).map(|v| v * factor)
@@ -106,8 +219,8 @@ pub fn reading(
         timestamp,
         measurand,
         phase,
-        location: location.unwrap_or("Outlet"),
-        context: context.unwrap_or("Sample.Periodic"),
+        location: location.unwrap_or(Location::Outlet),
+        context: context.unwrap_or(ReadingContext::SamplePeriodic),
         format,
         unit,
         raw_value,
@@ -120,7 +233,9 @@ pub fn reading(
 impl Reading {
     /// The whole-device active import register in Wh, the reading energy is billed from.
     pub fn import_register_wh(&self) -> Option<f64> {
-        (self.measurand == ENERGY_IMPORT_REGISTER && self.phase.is_none() && self.normalised_unit == "Wh")
+        (self.measurand == Measurand::EnergyActiveImportRegister
+            && self.phase.is_none()
+            && self.normalised_unit == "Wh")
             .then_some(self.value)
             .flatten()
     }
@@ -158,13 +273,33 @@ mod tests {
     #[test]
     fn defaults_and_signed_data() {
         let r = reading(now(), s("1"), None, None, None, None, None, None, 0);
-        assert_eq!((r.measurand, r.location, r.context), (ENERGY_IMPORT_REGISTER, "Outlet", "Sample.Periodic"));
+        let defaults = (Measurand::EnergyActiveImportRegister, Location::Outlet, ReadingContext::SamplePeriodic);
+        assert_eq!((r.measurand, r.location, r.context), defaults);
         assert_eq!(r.import_register_wh(), Some(1.0));
-        let signed = reading(now(), s("AB01"), None, None, None, None, Some("SignedData"), None, 0);
+        let signed = reading(now(), s("AB01"), None, None, None, None, Some(ValueFormat::SignedData), None, 0);
         assert_eq!((signed.value, signed.raw_value.as_str()), (None, "AB01"));
-        let phase = reading(now(), s("5"), None, Some("L1"), None, None, None, None, 0);
+        let phase = reading(now(), s("5"), None, Some(Phase::L1), None, None, None, None, 0);
         assert_eq!(phase.import_register_wh(), None);
-        let voltage = reading(now(), s("230"), Some("Voltage"), None, None, None, None, None, 0);
+        let voltage = reading(now(), s("230"), Some(Measurand::Voltage), None, None, None, None, None, 0);
         assert_eq!(voltage.unit, "");
+    }
+
+    #[test]
+    fn every_term_reads_back_as_itself() {
+        fn check<T: Copy + PartialEq + std::fmt::Debug>(
+            all: &[T],
+            as_str: fn(T) -> &'static str,
+            parse: fn(&str) -> Option<T>,
+        ) {
+            for &term in all {
+                assert_eq!(parse(as_str(term)), Some(term), "{term:?}");
+            }
+            assert_eq!(parse("Not.A.Term"), None);
+        }
+        check(Measurand::ALL, Measurand::as_str, Measurand::parse);
+        check(Phase::ALL, Phase::as_str, Phase::parse);
+        check(Location::ALL, Location::as_str, Location::parse);
+        check(ReadingContext::ALL, ReadingContext::as_str, ReadingContext::parse);
+        check(ValueFormat::ALL, ValueFormat::as_str, ValueFormat::parse);
     }
 }

@@ -3,6 +3,7 @@
 //! transaction an event belongs to, a retried start, and which token started or stopped one.
 
 use crate::authorization::{self, AuthDecision, AuthStatus, IdTokenRecord};
+use crate::metering::ReadingContext;
 use crate::Timestamp;
 
 /// Problems found in a transaction's numbers; stored with it for reconciliation and billing.
@@ -32,19 +33,19 @@ impl EnergyFlag {
 
 /// An import register reading of a transaction, with the context it was taken in.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Register<'a> {
+pub struct Register {
     pub wh: f64,
-    pub context: &'a str,
+    pub context: ReadingContext,
 }
 
 /// The meter start and stop of a 2.0.1 transaction, which carries no meterStart/meterStop: the
 /// `Transaction.Begin` and `Transaction.End` readings when the station sent them, else the first
 /// and last register reading. `registers` are in time order.
-pub fn meter_bounds(registers: &[Register<'_>]) -> Option<(f64, f64)> {
+pub fn meter_bounds(registers: &[Register]) -> Option<(f64, f64)> {
     let first = registers.first()?;
     let last = registers.last()?;
-    let start = registers.iter().find(|r| r.context == "Transaction.Begin").unwrap_or(first);
-    let stop = registers.iter().rev().find(|r| r.context == "Transaction.End").unwrap_or(last);
+    let start = registers.iter().find(|r| r.context == ReadingContext::TransactionBegin).unwrap_or(first);
+    let stop = registers.iter().rev().find(|r| r.context == ReadingContext::TransactionEnd).unwrap_or(last);
     Some((start.wh, stop.wh))
 }
 
@@ -472,11 +473,12 @@ mod tests {
 
     #[test]
     fn bounds_prefer_begin_and_end_readings() {
+        use ReadingContext::{SampleClock, SamplePeriodic, TransactionBegin, TransactionEnd};
         let r = |wh, context| Register { wh, context };
         assert_eq!(meter_bounds(&[]), None);
-        assert_eq!(meter_bounds(&[r(5.0, "Sample.Periodic"), r(9.0, "Sample.Periodic")]), Some((5.0, 9.0)));
+        assert_eq!(meter_bounds(&[r(5.0, SamplePeriodic), r(9.0, SamplePeriodic)]), Some((5.0, 9.0)));
         let with_contexts =
-            [r(4.0, "Sample.Clock"), r(5.0, "Transaction.Begin"), r(8.0, "Transaction.End"), r(8.5, "Sample.Clock")];
+            [r(4.0, SampleClock), r(5.0, TransactionBegin), r(8.0, TransactionEnd), r(8.5, SampleClock)];
         assert_eq!(meter_bounds(&with_contexts), Some((5.0, 8.0)));
     }
 

@@ -6,6 +6,7 @@ mod context;
 mod errors;
 mod machine;
 mod session;
+mod terms;
 mod v16;
 mod v201;
 

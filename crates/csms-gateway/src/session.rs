@@ -5,9 +5,9 @@
 use crate::context::Context;
 use crate::errors::CallFailure;
 use crate::machine::{Call, Inbound, Machine, PingTick, Reply, Settle, Started, MALFORMED_LABEL};
-use csms_commands::{CallError, CallReply, LastSeen, OutboundCall, SessionInfo};
 use crate::{v16, v201, Gateway};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use csms_commands::{CallError, CallReply, LastSeen, OutboundCall, SessionInfo};
 use csms_core::ops::{Direction, FrameLog, Seen};
 use csms_core::port::PortError;
 use csms_core::station::{RegistrationStatus, StationId};

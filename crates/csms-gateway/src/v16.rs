@@ -5,6 +5,7 @@
 
 use crate::context::{mask, Context};
 use crate::errors::CallFailure;
+use crate::terms;
 use csms_core::authorization::{AuthDecision, AuthStatus};
 use csms_core::metering::{self, Reading};
 use csms_core::notifications::StationEventKind;
@@ -192,11 +193,11 @@ fn reading(timestamp: &DateTime, sv: SampledValue) -> Reading {
     metering::reading(
         timestamp.0,
         sv.value,
-        sv.measurand.map(|m| m.as_str()),
-        sv.phase.map(|p| p.as_str()),
-        sv.location.map(|l| l.as_str()),
-        sv.context.map(|c| c.as_str()),
-        sv.format.map(|f| f.as_str()),
+        sv.measurand.map(|m| terms::measurand(m.as_str())),
+        sv.phase.map(|p| terms::phase(p.as_str())),
+        sv.location.map(|l| terms::location(l.as_str())),
+        sv.context.map(|c| terms::context(c.as_str())),
+        sv.format.map(|f| terms::format(f.as_str())),
         sv.unit.map(|u| u.as_str()),
         0,
     )

@@ -4,6 +4,7 @@
 
 use crate::context::{mask, Context};
 use crate::errors::CallFailure;
+use crate::terms;
 use csms_commands::location;
 use csms_core::authorization::{AuthDecision, AuthStatus, TokenType};
 use csms_core::metering::{self, Reading};
@@ -372,10 +373,10 @@ fn readings(mv: &MeterValue) -> Vec<Reading> {
             let mut r = metering::reading(
                 mv.timestamp.0,
                 raw,
-                sv.measurand.map(|m| m.as_str()),
-                sv.phase.map(|p| p.as_str()),
-                sv.location.map(|l| l.as_str()),
-                sv.context.map(|c| c.as_str()),
+                sv.measurand.map(|m| terms::measurand(m.as_str())),
+                sv.phase.map(|p| terms::phase(p.as_str())),
+                sv.location.map(|l| terms::location(l.as_str())),
+                sv.context.map(|c| terms::context(c.as_str())),
                 None,
                 // 2.0.1 UnitOfMeasure: unit defaults to Wh.
                 Some(unit.and_then(|u| u.unit.as_deref()).unwrap_or("Wh")),

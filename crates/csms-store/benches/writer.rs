@@ -12,7 +12,7 @@
 //! noise, for comparing two builds of the store (BENCHMARKS.md).
 
 use csms_core::authorization::{IdTokenRecord, TokenStatus};
-use csms_core::metering::{reading, Reading};
+use csms_core::metering::{reading, Measurand, Phase, Reading};
 use csms_core::ops::{Authorize, Boot, FrameLog, MeterValues, StartTx, StationStatusReport, StopTx, UpsertIdToken};
 use csms_core::port::Operation;
 use csms_core::station::{BootInfo, RegistrationPolicy, StationId};
@@ -214,14 +214,14 @@ async fn meter_op(store: &Store, station: &StationId, tx: Option<&str>, wh: &mut
         reading(at, value, Some(measurand), phase, None, None, None, Some(unit), 0)
     };
     let mut readings = vec![
-        r(wh.to_string(), "Energy.Active.Import.Register", None, "Wh"),
-        r("7200".into(), "Power.Active.Import", None, "W"),
+        r(wh.to_string(), Measurand::EnergyActiveImportRegister, None, "Wh"),
+        r("7200".into(), Measurand::PowerActiveImport, None, "W"),
     ];
-    for (phase, volts) in [("L1-N", "230.1"), ("L2-N", "229.8"), ("L3-N", "230.4")] {
-        readings.push(r(volts.into(), "Voltage", Some(phase), "V"));
+    for (phase, volts) in [(Phase::L1N, "230.1"), (Phase::L2N, "229.8"), (Phase::L3N, "230.4")] {
+        readings.push(r(volts.into(), Measurand::Voltage, Some(phase), "V"));
     }
-    for (phase, amps) in [("L1", "10.4"), ("L2", "10.5"), ("L3", "10.3")] {
-        readings.push(r(amps.into(), "Current.Import", Some(phase), "A"));
+    for (phase, amps) in [(Phase::L1, "10.4"), (Phase::L2, "10.5"), (Phase::L3, "10.3")] {
+        readings.push(r(amps.into(), Measurand::CurrentImport, Some(phase), "A"));
     }
     let op = MeterValues {
         station: station.clone(),

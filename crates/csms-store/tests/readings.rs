@@ -7,7 +7,7 @@
 #[allow(dead_code)]
 mod common;
 
-use csms_core::metering::reading;
+use csms_core::metering::{reading, Measurand, Phase, ReadingContext};
 use csms_core::ops::{MeterValues, StartTx, StopTx};
 use csms_core::station::StationId;
 use csms_store::{PageRequest, Store, StoreOptions};
@@ -91,6 +91,28 @@ impl Db {
             Db::Postgres(_, _, url) => {
                 let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url).await.expect("connection");
                 sqlx::query_scalar(sql).fetch_all(&mut conn).await.expect("rows")
+            }
+        }
+    }
+
+    /// Makes the database refuse every reading whose raw value is `raw`, as a failing write.
+    async fn refuse_readings(&self, raw: &str) {
+        match self {
+            Db::Sqlite { .. } => {
+                let trigger = format!(
+                    "CREATE TRIGGER refuse_readings BEFORE INSERT ON readings WHEN NEW.raw_value = '{raw}' \
+                     BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+                );
+                self.execute(&[&trigger]).await;
+            }
+            Db::Postgres(..) => {
+                let function = format!(
+                    "CREATE FUNCTION refuse_readings() RETURNS trigger AS $$ BEGIN IF NEW.raw_value = '{raw}' THEN \
+                     RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+                );
+                let trigger = "CREATE TRIGGER refuse_readings BEFORE INSERT ON readings FOR EACH ROW \
+                               EXECUTE FUNCTION refuse_readings()";
+                self.execute(&[&function, trigger]).await;
             }
         }
     }
@@ -239,8 +261,9 @@ async fn older_readings_get_codes_and_read_back_the_same(backend: &str) {
 
     // A new reading goes in after the converted ones, and its words read back.
     let now = chrono::Utc::now();
-    let mut frequency = reading(now, "50".into(), Some("Frequency"), None, None, Some("Trigger"), None, None, 0);
-    frequency.phase = Some("L3-L1");
+    let mut frequency =
+        reading(now, "50".into(), Some(Measurand::Frequency), None, None, Some(ReadingContext::Trigger), None, None, 0);
+    frequency.phase = Some(Phase::L3L1);
     let op = MeterValues {
         station: StationId::parse("CP1").expect("id"),
         evse_id: None,
@@ -298,9 +321,9 @@ async fn coded_readings_become_samples(backend: &str) {
     let later = at + chrono::Duration::seconds(1);
     let mut readings: Vec<_> = ["1", "2"]
         .into_iter()
-        .map(|v| reading(at, v.into(), Some("Frequency"), None, None, None, None, None, 0))
+        .map(|v| reading(at, v.into(), Some(Measurand::Frequency), None, None, None, None, None, 0))
         .collect();
-    readings.push(reading(later, "3".into(), Some("Frequency"), None, None, None, None, None, 0));
+    readings.push(reading(later, "3".into(), Some(Measurand::Frequency), None, None, None, None, None, 0));
     let op = MeterValues {
         station: StationId::parse("CP1").expect("id"),
         evse_id: None,
@@ -320,8 +343,9 @@ async fn coded_readings_become_samples(backend: &str) {
 
 /// Meter values carrying a station's transaction id land on that transaction's row (the
 /// writer remembers it from the start), and never on a row a failed write inserted and rolled
-/// back: here an unknown transaction's stop, whose row is rolled back with its bad reading, and
-/// whose id SQLite then hands to the next transaction, another station's.
+/// back: here an unknown transaction's stop, whose row is rolled back with its reading (which
+/// the database refuses, by a trigger the test adds), and whose id SQLite then hands to the next
+/// transaction, another station's.
 async fn meter_values_find_their_transaction_and_not_a_rolled_back_one(backend: &str) {
     let test = format!("meter_values_find_their_transaction_{backend}");
     let Some(db) = Db::new(&test, backend).await else { return };
@@ -350,7 +374,8 @@ async fn meter_values_find_their_transaction_and_not_a_rolled_back_one(backend: 
     store.execute(meter("CPA", &a.to_string(), "10"), Vec::new()).await.expect("stored");
     store.execute(meter("CPA", &a.to_string(), "20"), Vec::new()).await.expect("stored");
     // A stop for a transaction nobody knows inserts its row, then fails on its reading.
-    let bad = reading(now, "1".into(), Some("No.Such.Measurand"), None, None, None, None, None, 0);
+    db.refuse_readings("refused").await;
+    let bad = reading(now, "refused".into(), None, None, None, None, None, None, 0);
     let stop = StopTx {
         station: station("CPB"),
         station_tx_id: "9999".into(),
@@ -361,7 +386,7 @@ async fn meter_values_find_their_transaction_and_not_a_rolled_back_one(backend: 
         readings: vec![bad],
         now,
     };
-    store.execute(stop, Vec::new()).await.expect_err("a reading without a code");
+    store.execute(stop, Vec::new()).await.expect_err("a reading the database refuses");
     let c = started(store.execute(start("CPC"), Vec::new()).await.expect("started"));
     store.execute(meter("CPB", "9999", "30"), Vec::new()).await.expect("stored");
     store.execute(meter("CPC", &c.to_string(), "40"), Vec::new()).await.expect("stored");
@@ -400,7 +425,7 @@ async fn a_long_run_of_readings_is_split_into_samples(backend: &str) {
     };
     let transaction_id = store.execute(start, Vec::new()).await.expect("started").transaction_id;
     let readings = (0..300)
-        .map(|n| reading(at, n.to_string(), Some("Voltage"), Some("L1-N"), None, None, None, Some("V"), 0))
+        .map(|n| reading(at, n.to_string(), Some(Measurand::Voltage), Some(Phase::L1N), None, None, None, Some("V"), 0))
         .collect();
     let op = MeterValues {
         station: StationId::parse("CP1").expect("id"),

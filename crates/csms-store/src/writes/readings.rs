@@ -5,9 +5,10 @@ use super::transactions::{find_transaction, V16};
 use super::KnownTxRows;
 use crate::db::{query, reading_columns, sample_columns, Conn, MultiRow, Row};
 use crate::schema::readings_of_samples;
-use crate::{terms, StoreError};
+use crate::terms::Term;
+use crate::StoreError;
 use csms_core::clock::format_timestamp;
-use csms_core::metering::{Reading, ENERGY_IMPORT_REGISTER};
+use csms_core::metering::{Measurand, Reading};
 use csms_core::ops::*;
 use csms_core::station::StationId;
 use std::sync::LazyLock;
@@ -48,7 +49,7 @@ pub(super) async fn energy_registers(conn: &mut Conn, transaction_id: i64) -> Re
     }
     let sql = if conn.is_sqlite() { energy_registers!(sqlite) } else { energy_registers!(postgres) };
     conn.send_gathered().await?;
-    query(sql).bind(transaction_id).bind(terms::code_of(ENERGY_IMPORT_REGISTER)?).fetch_all(conn).await
+    query(sql).bind(transaction_id).bind(Measurand::EnergyActiveImportRegister.code()).fetch_all(conn).await
 }
 
 /// Where on a station a reading was taken.
@@ -101,8 +102,7 @@ pub(super) async fn insert_readings(
         let (sample, after) = rest.split_at(run);
         rest = after;
         let timestamp = format_timestamp(&first.timestamp);
-        let (location, context, format) =
-            (terms::code_of(first.location)?, terms::code_of(first.context)?, terms::code_of(first.format)?);
+        let (location, context, format) = (first.location.code(), first.context.code(), first.format.code());
         if let Some(pg) = conn.postgres() {
             let first_id = pg.reading_ids(sample.len()).await?;
             for (id, r) in (first_id..).zip(sample) {
@@ -111,8 +111,8 @@ pub(super) async fn insert_readings(
                     .row(9)
                     .bigint(Some(first_id))
                     .bigint(Some(id))
-                    .bigint(Some(terms::code_of(r.measurand)?))
-                    .bigint(r.phase.map(terms::code_of).transpose()?)
+                    .bigint(Some(r.measurand.code()))
+                    .bigint(r.phase.map(Term::code))
                     .text(Some(&r.unit))
                     .text(Some(&r.raw_value))
                     .double(r.value)
@@ -139,8 +139,8 @@ pub(super) async fn insert_readings(
             let mut insert = query(INSERT_READINGS.sql(values.len())).reserve(INSERT_READINGS.params(values.len()));
             for r in values {
                 insert = insert
-                    .bind(terms::code_of(r.measurand)?)
-                    .bind(r.phase.map(terms::code_of).transpose()?)
+                    .bind(r.measurand.code())
+                    .bind(r.phase.map(Term::code))
                     .bind(&r.unit)
                     .bind(&r.raw_value)
                     .bind(r.value)

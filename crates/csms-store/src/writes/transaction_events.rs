@@ -10,6 +10,7 @@ use crate::db::{query, query_scalar, Conn};
 use crate::{terms, StoreError};
 use csms_core::authorization::{self, AuthDecision, AuthStatus, OtherTransaction, Purpose, TokenType};
 use csms_core::clock::format_timestamp;
+use csms_core::metering::ReadingContext;
 use csms_core::ops::*;
 use csms_core::transactions::{self, EventToken, Flags, TransactionFlag, TxEventType};
 
@@ -233,10 +234,10 @@ fn event_digest(e: &TxEvent, at: &str) -> String {
     }
     for r in &e.readings {
         feed(&format_timestamp(&r.timestamp));
-        feed(r.measurand);
-        feed(r.phase.unwrap_or(""));
-        feed(r.location);
-        feed(r.context);
+        feed(r.measurand.as_str());
+        feed(r.phase.map_or("", |p| p.as_str()));
+        feed(r.location.as_str());
+        feed(r.context.as_str());
         feed(&r.unit);
         feed(&r.raw_value);
         feed(r.signed_data.as_deref().unwrap_or(""));
@@ -273,17 +274,16 @@ async fn decide_event_token(
 /// its register readings.
 async fn settle_energy(conn: &mut Conn, id: i64, e: &TxEvent, flags: &mut Flags) -> Result<(), StoreError> {
     let rows = energy_registers(conn, id).await?;
-    let readings: Vec<(f64, &str)> = rows
+    let registers: Vec<transactions::Register> = rows
         .iter()
         .map(|r| {
             let code: i64 = r.try_get("context")?;
-            let context =
-                terms::term(code).ok_or_else(|| StoreError::Corrupt(format!("unknown reading term {code}")))?;
-            Ok((r.try_get("value")?, context))
+            let context = terms::term(code)
+                .and_then(ReadingContext::parse)
+                .ok_or_else(|| StoreError::Corrupt(format!("reading context {code} is no context")))?;
+            Ok(transactions::Register { wh: r.try_get("value")?, context })
         })
         .collect::<Result<_, StoreError>>()?;
-    let registers: Vec<transactions::Register<'_>> =
-        readings.iter().map(|(wh, context)| transactions::Register { wh: *wh, context }).collect();
     let bounds = transactions::meter_bounds(&registers);
     if e.event_type != TxEventType::Ended {
         if let Some((start, _)) = bounds {
