@@ -281,7 +281,7 @@ impl<R> Machine<R> {
         let pending = self.pending.take_if(|p| p.id == id && now < p.deadline)?;
         let reply = reply();
         if let (Some(wanted), CallReply::Result(payload)) = (pending.triggers, &reply) {
-            if status_accepted(payload) {
+            if trigger_accepted(self.version, &pending.action, payload) {
                 self.triggered = Some(wanted);
             }
         }
@@ -294,7 +294,7 @@ impl<R> Machine<R> {
         self.next_call_id += 1;
         let id = format!("strom-{}", self.next_call_id);
         let frame = Frame::encode_call(&id, &action, payload);
-        let triggers = triggered_action(&action, payload);
+        let triggers = triggered_action(self.version, &action, payload);
         let deadline = now + self.call_timeout;
         let call = PendingCall { id: id.clone(), action, triggers, deadline, reply };
         let stale = self.pending.replace(call).map(|stale| ended(stale, CallError::Timeout(self.call_timeout)));
@@ -340,34 +340,77 @@ fn ended<R>(pending: PendingCall<R>, error: CallError) -> Settle<R> {
     Settle { id: pending.id, action: pending.action, reply: pending.reply, result: Err(error) }
 }
 
-/// Whether a CALLRESULT payload says `"status": "Accepted"` (TriggerMessage.conf).
-fn status_accepted(payload: &str) -> bool {
-    serde_json::from_str::<serde_json::Value>(payload)
-        .is_ok_and(|v| v.get("status").and_then(|s| s.as_str()) == Some("Accepted"))
+/// Whether the station accepted a (Extended)TriggerMessage, by the answer decoded as its
+/// action's response.
+fn trigger_accepted(version: OcppVersion, action: &str, payload: &str) -> bool {
+    match version {
+        OcppVersion::V16 => {
+            use ocpp::v16::{Action, Response, TriggerMessageResponseStatus, TriggerMessageStatusEnum};
+            let Some(action) = Action::from_name(action) else { return false };
+            match Response::decode(action, payload) {
+                Ok(Response::TriggerMessage(r)) => r.status == TriggerMessageResponseStatus::Accepted,
+                Ok(Response::ExtendedTriggerMessage(r)) => r.status == TriggerMessageStatusEnum::Accepted,
+                _ => false,
+            }
+        }
+        OcppVersion::V201 => {
+            use ocpp::v201::{Action, Response, TriggerMessageStatusEnum};
+            let Some(action) = Action::from_name(action) else { return false };
+            matches!(Response::decode(action, payload),
+                Ok(Response::TriggerMessage(r)) if r.status == TriggerMessageStatusEnum::Accepted)
+        }
+    }
 }
 
-/// The station action a (Extended)TriggerMessage asks for, by its `requestedMessage`.
-fn triggered_action(action: &str, payload: &str) -> Option<&'static str> {
-    if action != "TriggerMessage" && action != "ExtendedTriggerMessage" {
-        return None;
+/// The station action a (Extended)TriggerMessage asks for, by the request decoded as its
+/// action's: the message a Pending station may then send (2.0.1 B02.FR.05).
+fn triggered_action(version: OcppVersion, action: &str, payload: &str) -> Option<&'static str> {
+    match version {
+        OcppVersion::V16 => {
+            use ocpp::v16::{Action, MessageTriggerEnum as Extended, Request, TriggerMessageRequestedMessage as Basic};
+            let wanted = match Request::decode(Action::from_name(action)?, payload).ok()? {
+                Request::TriggerMessage(r) => match r.requested_message {
+                    Basic::BootNotification => Action::BootNotification,
+                    Basic::DiagnosticsStatusNotification => Action::DiagnosticsStatusNotification,
+                    Basic::FirmwareStatusNotification => Action::FirmwareStatusNotification,
+                    Basic::Heartbeat => Action::Heartbeat,
+                    Basic::MeterValues => Action::MeterValues,
+                    Basic::StatusNotification => Action::StatusNotification,
+                },
+                Request::ExtendedTriggerMessage(r) => match r.requested_message {
+                    Extended::BootNotification => Action::BootNotification,
+                    Extended::LogStatusNotification => Action::LogStatusNotification,
+                    Extended::FirmwareStatusNotification => Action::FirmwareStatusNotification,
+                    Extended::Heartbeat => Action::Heartbeat,
+                    Extended::MeterValues => Action::MeterValues,
+                    Extended::SignChargePointCertificate => Action::SignCertificate,
+                    Extended::StatusNotification => Action::StatusNotification,
+                },
+                _ => return None,
+            };
+            Some(wanted.as_str())
+        }
+        OcppVersion::V201 => {
+            use ocpp::v201::{Action, MessageTriggerEnum as M, Request};
+            let Request::TriggerMessage(r) = Request::decode(Action::from_name(action)?, payload).ok()? else {
+                return None;
+            };
+            let wanted = match r.requested_message {
+                M::BootNotification => Action::BootNotification,
+                M::LogStatusNotification => Action::LogStatusNotification,
+                M::FirmwareStatusNotification => Action::FirmwareStatusNotification,
+                M::Heartbeat => Action::Heartbeat,
+                M::MeterValues => Action::MeterValues,
+                M::SignChargingStationCertificate | M::SignV2GCertificate | M::SignCombinedCertificate => {
+                    Action::SignCertificate
+                }
+                M::StatusNotification => Action::StatusNotification,
+                M::TransactionEvent => Action::TransactionEvent,
+                M::PublishFirmwareStatusNotification => Action::PublishFirmwareStatusNotification,
+            };
+            Some(wanted.as_str())
+        }
     }
-    let requested: serde_json::Value = serde_json::from_str(payload).ok()?;
-    Some(match requested.get("requestedMessage")?.as_str()? {
-        "BootNotification" => "BootNotification",
-        "DiagnosticsStatusNotification" => "DiagnosticsStatusNotification",
-        "FirmwareStatusNotification" => "FirmwareStatusNotification",
-        "Heartbeat" => "Heartbeat",
-        "MeterValues" => "MeterValues",
-        "StatusNotification" => "StatusNotification",
-        "LogStatusNotification" => "LogStatusNotification",
-        "TransactionEvent" => "TransactionEvent",
-        "PublishFirmwareStatusNotification" => "PublishFirmwareStatusNotification",
-        "SignChargePointCertificate"
-        | "SignChargingStationCertificate"
-        | "SignV2GCertificate"
-        | "SignCombinedCertificate" => "SignCertificate",
-        _ => return None,
-    })
 }
 
 #[cfg(test)]
