@@ -462,8 +462,7 @@ async fn station_configuration(State(api): State<Arc<Api>>, Path(id): Path<Strin
 
 async fn station_reservations(State(api): State<Arc<Api>>, Path(id): Path<String>) -> ApiResult {
     known_station(&api, &id).await?;
-    let now = csms_core::clock::format_timestamp(&api.clock.now());
-    let reservations = api.store.reservations(&id, &now).await?;
+    let reservations = api.store.reservations(&id, api.clock.now()).await?;
     Ok(Json(Value::Array(reservations.iter().map(views::reservation).collect())))
 }
 

@@ -7,6 +7,7 @@ use crate::local_list::{version_reported, ListUpdate};
 use csms_core::notifications::TransferKind;
 use csms_core::ops::DeviceVariable;
 use csms_core::ops::{Change, ChargingProfileRecord, ConfigurationKey, Reservation};
+use csms_core::reservations::ReservationEnd;
 use csms_core::station::StationId;
 use csms_core::Timestamp;
 
@@ -60,7 +61,12 @@ pub(crate) fn v16(
         (Request::CancelReservation(req), Response::CancelReservation(res))
             if res.status == ocpp::v16::CancelReservationResponseStatus::Accepted =>
         {
-            vec![Change::ReservationEnded { station, reservation_id: req.reservation_id, status: "Cancelled", now }]
+            vec![Change::ReservationEnded {
+                station,
+                reservation_id: req.reservation_id,
+                end: ReservationEnd::Cancelled,
+                now,
+            }]
         }
         (Request::SetChargingProfile(req), Response::SetChargingProfile(res))
             if res.status == ocpp::v16::SetChargingProfileResponseStatus::Accepted =>
@@ -96,10 +102,7 @@ pub(crate) fn v16(
                     // 1.6 connectors are stored as EVSE 0; connector 0 is the whole station.
                     evse_id: (req.connector_id != 0).then_some(0),
                     connector_id: (req.connector_id != 0).then_some(req.connector_id),
-                    operational: match req.r#type {
-                        ocpp::v16::ChangeAvailabilityType::Operative => "Operative",
-                        ocpp::v16::ChangeAvailabilityType::Inoperative => "Inoperative",
-                    },
+                    operative: req.r#type == ocpp::v16::ChangeAvailabilityType::Operative,
                     status: res.status.as_str().to_string(),
                     now,
                 }],
@@ -196,7 +199,12 @@ pub(crate) fn v201(
         (Request::CancelReservation(req), Response::CancelReservation(res))
             if res.status == CancelReservationStatusEnum::Accepted =>
         {
-            vec![Change::ReservationEnded { station, reservation_id: req.reservation_id, status: "Cancelled", now }]
+            vec![Change::ReservationEnded {
+                station,
+                reservation_id: req.reservation_id,
+                end: ReservationEnd::Cancelled,
+                now,
+            }]
         }
         (Request::SetChargingProfile(req), Response::SetChargingProfile(res))
             if res.status == ChargingProfileStatusEnum::Accepted =>
@@ -232,10 +240,7 @@ pub(crate) fn v201(
                 station,
                 evse_id: req.evse.as_ref().map(|e| e.id),
                 connector_id: req.evse.as_ref().and_then(|e| e.connector_id),
-                operational: match req.operational_status {
-                    OperationalStatusEnum::Operative => "Operative",
-                    OperationalStatusEnum::Inoperative => "Inoperative",
-                },
+                operative: req.operational_status == OperationalStatusEnum::Operative,
                 status: res.status.as_str().to_string(),
                 now,
             }]

@@ -9,6 +9,7 @@ use crate::access::Role;
 use crate::authorization::{AuthDecision, IdTokenRecord, TokenType};
 use crate::metering::Reading;
 use crate::notifications::{CommandStatus, StationEventKind, TransferKind};
+use crate::reservations::ReservationEnd;
 use crate::station::{BootInfo, RegistrationPolicy, RegistrationStatus, StationId};
 use crate::transactions::TxEventType;
 use crate::Timestamp;
@@ -341,8 +342,8 @@ pub enum Change {
     DeviceValues { station: StationId, values: Vec<(DeviceVariable, String, Option<String>)>, now: Timestamp },
     /// A reservation the station accepted. The same reservation id replaces the reservation.
     ReservationMade(Reservation),
-    /// A reservation ended: `Cancelled`, `Expired` or `Removed`.
-    ReservationEnded { station: StationId, reservation_id: i64, status: &'static str, now: Timestamp },
+    /// A reservation ended: cancelled by the operator, expired or removed by the station.
+    ReservationEnded { station: StationId, reservation_id: i64, end: ReservationEnd, now: Timestamp },
     /// A charging profile the station accepted. It replaces a profile with the same id, and
     /// (OCPP 1.6 §3.13.2) one with the same stack level and purpose on the same EVSE/connector.
     ChargingProfileSet(ChargingProfileRecord),
@@ -359,7 +360,8 @@ pub enum Change {
         station: StationId,
         evse_id: Option<i64>,
         connector_id: Option<i64>,
-        operational: &'static str,
+        /// Operative (true) or Inoperative.
+        operative: bool,
         status: String,
         now: Timestamp,
     },

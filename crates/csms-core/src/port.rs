@@ -153,9 +153,11 @@ operations! {
 }
 
 /// A future that waits, only when the store is behind, for room to take what was handed to
-/// it: the writer's queue is full, or the message log two parts behind. What was handed over
-/// is kept whatever the future does; awaiting it holds the caller back, which is how a station
-/// that talks faster than the store writes is made to wait rather than lose anything.
+/// it: the writer's queue is full, or the message log two parts behind. Awaiting it holds the
+/// caller back, which is how a station that talks faster than the store writes is made to wait
+/// rather than lose anything. Frames handed to `Port::log_frames` are kept whatever the future
+/// does; a request that found the writer's queue full waits inside it, and dropping the future
+/// drops the request (its caller, gone with the future, is answered `Closed`).
 #[must_use = "awaiting it is how a caller waits while the store is behind"]
 pub struct Room(Option<Pin<Box<dyn Future<Output = ()> + Send>>>);
 
@@ -188,7 +190,8 @@ pub type Answer<T> = Pin<Box<dyn Future<Output = Result<T, PortError>> + Send + 
 /// and the operator commands hold an `Arc<dyn Port>`.
 pub trait Port: Send + Sync {
     /// Queues `request`, to be committed together with `frames` (the message-log entries it
-    /// came with). Returns at once unless the queue is full.
+    /// came with). Returns at once unless the queue is full; then the request waits, in a box
+    /// of its own, inside the returned `Room`.
     fn submit(&self, request: Request, frames: Vec<FrameLog>) -> Room;
 
     /// Queues frames for the message log without a write of their own; they are written within
@@ -204,7 +207,8 @@ impl dyn Port + '_ {
     /// Carries out `op` (committed with `frames`) and answers with its result once durable.
     /// The operation is queued when this is called, not when the future is first polled, so
     /// that the future does not carry it: a station's messages are handled in futures
-    /// allocated per message, which should stay small.
+    /// allocated per message, which should stay small. Only when the writer's queue is full
+    /// does the operation wait, boxed, in the future for room.
     pub fn execute<O: Operation>(
         &self,
         op: O,

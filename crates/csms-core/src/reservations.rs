@@ -129,22 +129,6 @@ pub fn status_at(recorded: ReservationStatus, expiry: Timestamp, now: Timestamp)
     }
 }
 
-/// Whether the token `id_token`, whose group is `group_id_token` (1.6 parentIdTag, 2.0.1
-/// groupIdToken, as Ström's id tokens record it), may use a reservation made for
-/// `reserved_token` and `reserved_group`: the reserved token itself, or a token of the
-/// reservation's group (OCPP 1.6 §5.13: the reserved idTag or parentIdTag; 2.0.1 H03, use of a
-/// reserved EVSE by idToken or groupIdToken). A token whose group is unknown is only itself, and
-/// a reservation without a group is for its token alone. Values are compared exactly, as Ström
-/// identifies tokens everywhere else.
-pub fn may_use(
-    reserved_token: &str,
-    reserved_group: Option<&str>,
-    id_token: &str,
-    group_id_token: Option<&str>,
-) -> bool {
-    id_token == reserved_token || matches!((reserved_group, group_id_token), (Some(r), Some(g)) if r == g)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,26 +185,6 @@ mod tests {
         for (name, recorded, now, expired, shown) in cases {
             assert_eq!(is_expired(expiry, *now), *expired, "{name}: is_expired");
             assert_eq!(status_at(*recorded, expiry, *now), *shown, "{name}: status_at");
-        }
-    }
-
-    #[test]
-    fn may_use_table() {
-        // (name, reserved token, reserved group, token, its group, may use)
-        type Case<'a> = (&'a str, &'a str, Option<&'a str>, &'a str, Option<&'a str>, bool);
-        let cases: &[Case] = &[
-            ("the reserved token", "ALICE", None, "ALICE", None, true),
-            ("the reserved token, whatever its group", "ALICE", Some("FAMILY"), "ALICE", Some("WORK"), true),
-            ("another token", "ALICE", None, "BOB", None, false),
-            ("a token of the reserved group", "ALICE", Some("FAMILY"), "BOB", Some("FAMILY"), true),
-            ("a token of another group", "ALICE", Some("FAMILY"), "BOB", Some("WORK"), false),
-            ("a token without a group", "ALICE", Some("FAMILY"), "BOB", None, false),
-            ("a grouped token, no reserved group", "ALICE", None, "BOB", Some("FAMILY"), false),
-            ("the group's own value is not a member", "ALICE", Some("FAMILY"), "FAMILY", None, false),
-            ("values compare exactly", "ALICE", None, "alice", None, false),
-        ];
-        for (name, reserved, reserved_group, token, group, expected) in cases {
-            assert_eq!(may_use(reserved, *reserved_group, token, *group), *expected, "{name}");
         }
     }
 

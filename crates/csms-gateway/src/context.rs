@@ -74,8 +74,8 @@ impl<'a> Context<'a> {
     }
 
     /// Applies `op` together with the inbound frame (taken from `log`); the future waits for
-    /// the commit. Queued at once, so that the future stays small (`Store::apply`): a message's
-    /// future is allocated for every message, and the adapters' ones hold these.
+    /// the commit. Queued at once, so that the future stays small (`<dyn Port>::execute`): a
+    /// message's future is allocated for every message, and the adapters' ones hold these.
     pub(crate) fn commit<O: Operation>(
         &self,
         op: O,

@@ -1,6 +1,8 @@
 //! Ström's station side: accepts station WebSocket connections at `/ocpp/{stationId}`, picks the
 //! OCPP version by subprotocol, keeps one live session per station, and translates between
-//! OCPP frames and the domain (`v16` adapter) with every effect committed before the answer.
+//! OCPP frames and the domain (the `v16` and `v201` adapters) with every effect committed before
+//! the answer. A session's protocol state is a plain state machine (`machine`), driven by the
+//! connection loop (`session`).
 
 mod context;
 mod errors;

@@ -184,7 +184,7 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
     let shutdown = gateway.shutdown.cancelled();
     tokio::pin!(replaced, shutdown);
     let reason = loop {
-        let deadline = session.machine.deadline();
+        let due = session.machine.deadline().map(|d| session.opened + d);
         // The socket is not split into halves: each half would take a lock around every read
         // and write, and the branches below use it one at a time.
         tokio::select! {
@@ -231,7 +231,12 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
             }
             // The pending CSMS CALL's deadline (CONFORMANCE RPC-17); the registry's own timeout
             // stays the caller's safety net.
-            _ = sleep_until(session.opened + deadline.unwrap_or_default()), if deadline.is_some() => {
+            // An async block, so that no timer is made while no call is pending (a disabled
+            // branch's future is still built at every turn of the loop).
+            Some(()) = async move {
+                sleep_until(due?).await;
+                Some(())
+            }, if due.is_some() => {
                 if let Some(expired) = session.machine.tick(session.now()) {
                     session.settle(expired);
                 }

@@ -1,56 +1,93 @@
-//! The reading words of both versions as core's terms (`csms_core::metering`). The generated
-//! enums spell each word as OCPP does, and every word of both versions is a core term: the test
-//! below holds both protocols' enumerations to that, so the conversion cannot fail on a message.
+//! The reading words of both versions as core's terms (`csms_core::metering`): one exhaustive
+//! match per generated enum, so a word the schemas add is a compile error here, not a reading
+//! stored under the wrong term. The generated variants are named as core's terms are, except
+//! where core spells an acronym as a word (`RPM` → `Rpm`, `EV` → `Ev`).
 
 use csms_core::metering::{Location, Measurand, Phase, ReadingContext, ValueFormat};
+use ocpp::v16::{
+    SampledValueContext as Context16, SampledValueFormat as Format16, SampledValueLocation as Location16,
+    SampledValueMeasurand as Measurand16, SampledValuePhase as Phase16,
+};
+use ocpp::v201::{
+    LocationEnum as Location201, MeasurandEnum as Measurand201, PhaseEnum as Phase201, ReadingContextEnum as Context201,
+};
 
-/// The core term a generated enum's word is.
-fn term<T>(parse: fn(&str) -> Option<T>, word: &'static str) -> T {
-    parse(word).unwrap_or_else(|| unreachable!("{word} is an OCPP reading word but no csms-core term"))
+/// `fn name(Word) -> Term { Variant, Other => Renamed, … }`: the term each word of `Word` is.
+macro_rules! words_to_terms {
+    ($name:ident($word:ident) -> $term:ident { $($variant:ident $(=> $renamed:ident)?),* $(,)? }) => {
+        pub(crate) fn $name(word: $word) -> $term {
+            match word {
+                $($word::$variant => words_to_terms!(@term $term, $variant $(, $renamed)?),)*
+            }
+        }
+    };
+    (@term $term:ident, $variant:ident) => { $term::$variant };
+    (@term $term:ident, $variant:ident, $renamed:ident) => { $term::$renamed };
 }
 
-pub(crate) fn measurand(word: &'static str) -> Measurand {
-    term(Measurand::parse, word)
-}
+words_to_terms!(measurand_16(Measurand16) -> Measurand {
+    EnergyActiveExportRegister, EnergyActiveImportRegister, EnergyReactiveExportRegister,
+    EnergyReactiveImportRegister, EnergyActiveExportInterval, EnergyActiveImportInterval,
+    EnergyReactiveExportInterval, EnergyReactiveImportInterval, PowerActiveExport, PowerActiveImport,
+    PowerOffered, PowerReactiveExport, PowerReactiveImport, PowerFactor, CurrentImport, CurrentExport,
+    CurrentOffered, Voltage, Frequency, Temperature, SoC, RPM => Rpm,
+});
 
-pub(crate) fn phase(word: &'static str) -> Phase {
-    term(Phase::parse, word)
-}
+words_to_terms!(measurand_201(Measurand201) -> Measurand {
+    CurrentExport, CurrentImport, CurrentOffered, EnergyActiveExportRegister, EnergyActiveImportRegister,
+    EnergyReactiveExportRegister, EnergyReactiveImportRegister, EnergyActiveExportInterval,
+    EnergyActiveImportInterval, EnergyActiveNet, EnergyReactiveExportInterval, EnergyReactiveImportInterval,
+    EnergyReactiveNet, EnergyApparentNet, EnergyApparentImport, EnergyApparentExport, Frequency,
+    PowerActiveExport, PowerActiveImport, PowerFactor, PowerOffered, PowerReactiveExport, PowerReactiveImport,
+    SoC, Voltage,
+});
 
-pub(crate) fn location(word: &'static str) -> Location {
-    term(Location::parse, word)
-}
-
-pub(crate) fn context(word: &'static str) -> ReadingContext {
-    term(ReadingContext::parse, word)
-}
-
-pub(crate) fn format(word: &'static str) -> ValueFormat {
-    term(ValueFormat::parse, word)
-}
+words_to_terms!(phase_16(Phase16) -> Phase { L1, L2, L3, N, L1N, L2N, L3N, L1L2, L2L3, L3L1 });
+words_to_terms!(phase_201(Phase201) -> Phase { L1, L2, L3, N, L1N, L2N, L3N, L1L2, L2L3, L3L1 });
+words_to_terms!(location_16(Location16) -> Location { Body, Cable, EV => Ev, Inlet, Outlet });
+words_to_terms!(location_201(Location201) -> Location { Body, Cable, EV => Ev, Inlet, Outlet });
+words_to_terms!(context_16(Context16) -> ReadingContext {
+    InterruptionBegin, InterruptionEnd, Other, SampleClock, SamplePeriodic, TransactionBegin, TransactionEnd, Trigger,
+});
+words_to_terms!(context_201(Context201) -> ReadingContext {
+    InterruptionBegin, InterruptionEnd, Other, SampleClock, SamplePeriodic, TransactionBegin, TransactionEnd, Trigger,
+});
+words_to_terms!(format_16(Format16) -> ValueFormat { Raw, SignedData });
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ocpp::{v16, v201};
 
-    /// Asserts that every one of `words` is a core term by `parse`.
-    fn all_parse<T>(kind: &str, words: impl Iterator<Item = &'static str>, parse: fn(&str) -> Option<T>) {
-        for word in words {
-            assert!(parse(word).is_some(), "{kind} {word} has no csms-core term");
-        }
-    }
-
+    /// The match is exhaustive by construction; this holds each word to the term of the same
+    /// spelling, which a renamed pair could break.
     #[test]
-    fn every_reading_word_of_both_versions_is_a_core_term() {
-        all_parse("1.6 measurand", v16::SampledValueMeasurand::ALL.iter().map(|w| w.as_str()), Measurand::parse);
-        all_parse("1.6 phase", v16::SampledValuePhase::ALL.iter().map(|w| w.as_str()), Phase::parse);
-        all_parse("1.6 location", v16::SampledValueLocation::ALL.iter().map(|w| w.as_str()), Location::parse);
-        all_parse("1.6 context", v16::SampledValueContext::ALL.iter().map(|w| w.as_str()), ReadingContext::parse);
-        all_parse("1.6 format", v16::SampledValueFormat::ALL.iter().map(|w| w.as_str()), ValueFormat::parse);
-        all_parse("2.0.1 measurand", v201::MeasurandEnum::ALL.iter().map(|w| w.as_str()), Measurand::parse);
-        all_parse("2.0.1 phase", v201::PhaseEnum::ALL.iter().map(|w| w.as_str()), Phase::parse);
-        all_parse("2.0.1 location", v201::LocationEnum::ALL.iter().map(|w| w.as_str()), Location::parse);
-        all_parse("2.0.1 context", v201::ReadingContextEnum::ALL.iter().map(|w| w.as_str()), ReadingContext::parse);
+    fn every_word_becomes_the_term_spelt_alike() {
+        for &w in Measurand16::ALL {
+            assert_eq!(measurand_16(w).as_str(), w.as_str());
+        }
+        for &w in Measurand201::ALL {
+            assert_eq!(measurand_201(w).as_str(), w.as_str());
+        }
+        for &w in Phase16::ALL {
+            assert_eq!(phase_16(w).as_str(), w.as_str());
+        }
+        for &w in Phase201::ALL {
+            assert_eq!(phase_201(w).as_str(), w.as_str());
+        }
+        for &w in Location16::ALL {
+            assert_eq!(location_16(w).as_str(), w.as_str());
+        }
+        for &w in Location201::ALL {
+            assert_eq!(location_201(w).as_str(), w.as_str());
+        }
+        for &w in Context16::ALL {
+            assert_eq!(context_16(w).as_str(), w.as_str());
+        }
+        for &w in Context201::ALL {
+            assert_eq!(context_201(w).as_str(), w.as_str());
+        }
+        for &w in Format16::ALL {
+            assert_eq!(format_16(w).as_str(), w.as_str());
+        }
     }
 }

@@ -193,11 +193,11 @@ fn reading(timestamp: &DateTime, sv: SampledValue) -> Reading {
     metering::reading(
         timestamp.0,
         sv.value,
-        sv.measurand.map(|m| terms::measurand(m.as_str())),
-        sv.phase.map(|p| terms::phase(p.as_str())),
-        sv.location.map(|l| terms::location(l.as_str())),
-        sv.context.map(|c| terms::context(c.as_str())),
-        sv.format.map(|f| terms::format(f.as_str())),
+        sv.measurand.map(terms::measurand_16),
+        sv.phase.map(terms::phase_16),
+        sv.location.map(terms::location_16),
+        sv.context.map(terms::context_16),
+        sv.format.map(terms::format_16),
         sv.unit.map(|u| u.as_str()),
         0,
     )

@@ -14,6 +14,7 @@ use csms_core::ops::{
     ReportPart, StationStatusReport, TxEvent, TxEventRecorded, VariableAttribute, VariableCharacteristics,
     VariableReport,
 };
+use csms_core::reservations::ReservationEnd;
 use csms_core::station::{BootInfo, RegistrationStatus, StationId};
 use csms_core::transactions::TxEventType;
 use ocpp::v201::*;
@@ -40,7 +41,7 @@ pub(crate) async fn handle(
 
 // The requests below are taken whole by functions of their own, not picked apart in `respond`:
 // a request that is only partly moved stays in `respond`'s future while it waits for the store,
-// and that future is allocated for every message (`Store::apply`).
+// and that future is allocated for every message (`<dyn Port>::execute`).
 
 fn boot_info(boot: BootNotificationRequest) -> BootInfo {
     let cs = boot.charging_station;
@@ -226,11 +227,11 @@ async fn respond(
             let status = req.reservation_update_status.as_str().to_string();
             cx.event(log, StationEventKind::ReservationStatusUpdate, Some(status), Some(req.reservation_id), None, now)
                 .await?;
-            let status = match req.reservation_update_status {
-                ReservationUpdateStatusEnum::Expired => "Expired",
-                ReservationUpdateStatusEnum::Removed => "Removed",
+            let end = match req.reservation_update_status {
+                ReservationUpdateStatusEnum::Expired => ReservationEnd::Expired,
+                ReservationUpdateStatusEnum::Removed => ReservationEnd::Removed,
             };
-            let ended = Change::ReservationEnded { station, reservation_id: req.reservation_id, status, now };
+            let ended = Change::ReservationEnded { station, reservation_id: req.reservation_id, end, now };
             cx.commit(Changes(vec![ended]), &mut None).await?;
             Response::ReservationStatusUpdate(ReservationStatusUpdateResponse { custom_data: None })
         }
@@ -373,10 +374,10 @@ fn readings(mv: &MeterValue) -> Vec<Reading> {
             let mut r = metering::reading(
                 mv.timestamp.0,
                 raw,
-                sv.measurand.map(|m| terms::measurand(m.as_str())),
-                sv.phase.map(|p| terms::phase(p.as_str())),
-                sv.location.map(|l| terms::location(l.as_str())),
-                sv.context.map(|c| terms::context(c.as_str())),
+                sv.measurand.map(terms::measurand_201),
+                sv.phase.map(terms::phase_201),
+                sv.location.map(terms::location_201),
+                sv.context.map(terms::context_201),
                 None,
                 // 2.0.1 UnitOfMeasure: unit defaults to Wh.
                 Some(unit.and_then(|u| u.unit.as_deref()).unwrap_or("Wh")),

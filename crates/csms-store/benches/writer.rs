@@ -135,7 +135,7 @@ fn frames(station: &StationId, inbound: usize, outbound: usize) -> Vec<FrameLog>
     vec![frame(csms_core::ops::Direction::In, inbound), frame(csms_core::ops::Direction::Out, outbound)]
 }
 
-/// Each measured operation's time from `apply` to its answer, in microseconds.
+/// Each measured operation's time from `execute` to its answer, in microseconds.
 static LATENCIES: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
 
 async fn step<O: Operation>(store: &Store, station: &StationId, op: O, inbound: usize) -> O::Output {

@@ -29,13 +29,13 @@ pub(crate) fn log_part_full(frames: usize, bytes: usize) -> bool {
 /// else (BENCHMARKS.md, thirteenth session). The order of a station's frames holds: its messages
 /// are handled one at a time, and its task logs here only after the writer has taken its write
 /// before (every write is awaited), so the writer takes what waits here before it keeps any other
-/// frame and before it hands frames to the log (`Writer::keep_frames`, `Writer::flush_log`).
+/// frame and before it hands frames to the log (`Writer::keep`, `Writer::flush_log`).
 ///
 /// Nothing here is dropped while the writer runs. The writer takes these frames at every batch,
 /// at least every `LOG_DELAY`, and at once when they make a part of the log (`Msg::TakeLoose`).
 /// Should they reach two parts' worth (`loose_full`: the writer is held back by the log's
 /// thread, or busy), the session that logs more waits for room before it reads the station's
-/// next message (`LogRoom`): back-pressure on the stations that talk, not lost frames. A
+/// next message (`Room`): back-pressure on the stations that talk, not lost frames. A
 /// station pipelining Heartbeats, answered without a write, would otherwise outrun the log.
 pub(crate) struct LooseFrames {
     state: std::sync::Mutex<Loose>,
@@ -173,7 +173,7 @@ struct LogConn {
     packer: log_blocks::Packer,
     /// How many frames each station has in the log, for `Maintenance::Cap`: counted once (a pass
     /// over the log), then kept by this thread, which alone writes the log, as it writes and
-    /// prunes. `None` until counted, and again after `PruneMessages` or a failure.
+    /// prunes. `None` until counted, and again after `Maintenance::Prune` or a failure.
     held: Option<HashMap<String, i64>>,
 }
 

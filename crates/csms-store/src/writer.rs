@@ -159,9 +159,9 @@ impl Writer {
                 match msg {
                     Msg::Job(job) => batch.push(job),
                     // Pruning the log is the log thread's work, answered there, after the
-                    // frames queued before it.
+                    // frames kept so far (those of the writes gathered into this batch follow).
                     Msg::Maintenance(work, done) => {
-                        self.take_loose_frames();
+                        self.flush_log(Vec::new());
                         let sent = self.log_writer.work.send(LogWork::Maintain(work, done));
                         if let Err(std::sync::mpsc::SendError(LogWork::Maintain(_, done))) = sent {
                             let _ = done.send(Err(StoreError::Closed));

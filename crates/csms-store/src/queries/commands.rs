@@ -3,6 +3,9 @@
 
 use super::paging::{BindPage, Page, PageRequest};
 use crate::{Store, StoreError};
+use csms_core::clock::parse_timestamp;
+use csms_core::reservations::{self, ReservationStatus};
+use csms_core::Timestamp;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -92,8 +95,8 @@ impl Store {
         Ok(Page::of(items, page.len(), |c: &CommandView| c.id))
     }
 
-    /// A station's reservations, newest first, as of `now`.
-    pub async fn reservations(&self, station_id: &str, now: &str) -> Result<Vec<ReservationView>, StoreError> {
+    /// A station's reservations, newest first, as of `now` (`reservations::status_at`).
+    pub async fn reservations(&self, station_id: &str, now: Timestamp) -> Result<Vec<ReservationView>, StoreError> {
         let rows = sqlx::query(
             "SELECT * FROM reservations WHERE station_id = $1 ORDER BY created_at DESC, reservation_id DESC",
         )
@@ -103,10 +106,12 @@ impl Store {
         let number = |v: i64| (v >= 0).then_some(v);
         let view = |r: &AnyRow| -> Result<ReservationView, sqlx::Error> {
             let expiry: String = r.try_get("expiry")?;
-            let mut status: String = r.try_get("status")?;
-            if status == "Active" && expiry.as_str() <= now {
-                status = "Expired".into();
-            }
+            let recorded: String = r.try_get("status")?;
+            let status = match (ReservationStatus::parse(&recorded), parse_timestamp(&expiry)) {
+                (Some(recorded), Some(expiry)) => reservations::status_at(recorded, expiry, now).as_str().to_string(),
+                // Not written by Ström: shown as stored.
+                _ => recorded,
+            };
             Ok(ReservationView {
                 reservation_id: r.try_get("reservation_id")?,
                 evse_id: number(r.try_get("evse_id")?),

@@ -65,7 +65,7 @@ impl Store {
         .bind(station_id)
         .fetch_all(self.pool())
         .await?;
-        // '' and -1 stand for "absent" in the key columns (see ops.rs).
+        // '' and -1 stand for "absent" in the key columns (`writes::key_number`, `writes::key_text`).
         let text = |v: String| (!v.is_empty()).then_some(v);
         let number = |v: i64| (v >= 0).then_some(v);
         let flag = |v: Option<i64>| v.map(|v| v != 0);
@@ -125,7 +125,7 @@ impl Store {
         .bind_page(page)
         .fetch_all(self.pool())
         .await?;
-        // '' and -1 stand for "absent" in the key columns (see ops.rs).
+        // '' and -1 stand for "absent" in the key columns (`writes::key_number`, `writes::key_text`).
         let text = |v: String| (!v.is_empty()).then_some(v);
         let number = |v: i64| (v >= 0).then_some(v);
         let view = |r: &AnyRow| -> Result<MonitorView, sqlx::Error> {

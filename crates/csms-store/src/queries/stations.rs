@@ -113,7 +113,7 @@ fn connector_from_row(r: &AnyRow) -> Result<(String, ConnectorView), sqlx::Error
     ))
 }
 
-/// An accepted availability setting; -1 stands for an absent EVSE or connector (see ops.rs).
+/// An accepted availability setting; -1 stands for an absent EVSE or connector (`writes::key_number`, `writes::key_text`).
 fn setting_from_row(r: &AnyRow) -> Result<AvailabilitySetting, sqlx::Error> {
     let number = |v: i64| (v >= 0).then_some(v);
     Ok(AvailabilitySetting {

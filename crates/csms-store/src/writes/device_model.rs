@@ -55,8 +55,8 @@ pub(super) async fn change(conn: &mut Conn, change: &Change) -> Result<(), Store
             Ok(())
         }
         Change::ReservationMade(r) => reservations::made(conn, r).await,
-        Change::ReservationEnded { station, reservation_id, status, now } => {
-            reservations::ended(conn, station, *reservation_id, status, now).await
+        Change::ReservationEnded { station, reservation_id, end, now } => {
+            reservations::ended(conn, station, *reservation_id, *end, now).await
         }
         Change::ChargingProfileSet(p) => {
             query(
@@ -100,7 +100,7 @@ pub(super) async fn change(conn: &mut Conn, change: &Change) -> Result<(), Store
             .await?;
             Ok(())
         }
-        Change::AvailabilitySet { station, evse_id, connector_id, operational, status, now } => {
+        Change::AvailabilitySet { station, evse_id, connector_id, operative, status, now } => {
             let (evse, connector) = (key_number(*evse_id), key_number(*connector_id));
             // A wider setting supersedes the narrower ones under it (`availability::replaced_by`).
             let replaced = match availability::replaced_by(*evse_id, *connector_id) {
@@ -123,7 +123,7 @@ pub(super) async fn change(conn: &mut Conn, change: &Change) -> Result<(), Store
             .bind(station.as_str())
             .bind(evse)
             .bind(connector)
-            .bind(*operational)
+            .bind(if *operative { "Operative" } else { "Inoperative" })
             .bind(status)
             .bind(format_timestamp(now))
             .execute(conn)

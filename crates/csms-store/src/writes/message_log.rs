@@ -75,7 +75,7 @@ pub(crate) async fn count_log(conn: &mut Conn) -> Result<HashMap<String, i64>, S
 
 /// Removes the oldest blocks of every station that `held` (its frames in the log) puts over
 /// `max_per_station`, and takes their frames off its count. A block goes once the station has
-/// `max_per_station` frames newer than it, as in `PruneMessages`: those whose frames, counted
+/// `max_per_station` frames newer than it, as in `Maintenance::Prune`: those whose frames, counted
 /// from the oldest, add up to no more than the station's excess. Only the blocks that go and the
 /// one after them are read, so the work follows what was written since the last run, not the
 /// size of the log, and a station under the limit costs nothing.

@@ -39,21 +39,14 @@ pub(super) async fn made(conn: &mut Conn, r: &Reservation) -> Result<(), StoreEr
     }
 }
 
-/// A reservation ended (`status`: Cancelled, Expired or Removed), if it was still active
-/// (`reservations::change`).
+/// A reservation ended, if it was still active (`reservations::change`).
 pub(super) async fn ended(
     conn: &mut Conn,
     station: &StationId,
     reservation_id: i64,
-    status: &'static str,
+    end: ReservationEnd,
     now: &Timestamp,
 ) -> Result<(), StoreError> {
-    let end = match ReservationStatus::parse(status) {
-        Some(ReservationStatus::Cancelled) => ReservationEnd::Cancelled,
-        Some(ReservationStatus::Expired) => ReservationEnd::Expired,
-        Some(ReservationStatus::Removed) => ReservationEnd::Removed,
-        _ => return Err(StoreError::Corrupt(format!("a reservation cannot end as {status:?}"))),
-    };
     let recorded = recorded_status(conn, station, reservation_id).await?;
     let change = reservations::change(recorded, ReservationEvent::Ended(end));
     record(conn, station, reservation_id, change, None, now).await
