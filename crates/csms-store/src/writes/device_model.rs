@@ -2,6 +2,7 @@
 //! commands make (configuration keys, device values, charging profiles, availability, local lists).
 
 use super::{key_number, key_text, reservations};
+use crate::db::Query;
 use crate::db::{query, Conn};
 use crate::StoreError;
 use csms_core::authorization::TokenType;
@@ -40,12 +41,7 @@ pub(super) async fn change(conn: &mut Conn, change: &Change) -> Result<(), Store
                      attribute_type) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                 )
                 .bind(station.as_str())
-                .bind(&l.component)
-                .bind(key_text(&l.component_instance))
-                .bind(key_number(l.evse_id))
-                .bind(key_number(l.connector_id))
-                .bind(&l.variable)
-                .bind(key_text(&l.variable_instance))
+                .bind_location(l)
                 .bind(attribute_type)
                 .bind(value.as_deref())
                 .bind(format_timestamp(now))
@@ -218,12 +214,7 @@ pub(super) async fn report_part(conn: &mut Conn, op: &ReportPart) -> Result<(), 
             .bind(station.as_str())
             .bind(request_id)
             .bind(seq_no)
-            .bind(&l.component)
-            .bind(key_text(&l.component_instance))
-            .bind(key_number(l.evse_id))
-            .bind(key_number(l.connector_id))
-            .bind(&l.variable)
-            .bind(key_text(&l.variable_instance))
+            .bind_location(l)
             .bind(&a.attribute_type)
             .bind(a.value.as_deref())
             .bind(a.mutability.as_deref())
@@ -293,12 +284,7 @@ pub(super) async fn monitor(
     )
     .bind(station.as_str())
     .bind(m.monitor_id)
-    .bind(&l.component)
-    .bind(key_text(&l.component_instance))
-    .bind(key_number(l.evse_id))
-    .bind(key_number(l.connector_id))
-    .bind(&l.variable)
-    .bind(key_text(&l.variable_instance))
+    .bind_location(l)
     .bind(&m.kind)
     .bind(m.value)
     .bind(m.severity)
@@ -307,4 +293,22 @@ pub(super) async fn monitor(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Binds where a device-model variable is, as the device model's key columns hold it:
+/// component, its instance, EVSE, connector, variable, its instance (absent ones as `key_text`
+/// and `key_number` spell them).
+trait BindLocation<'q> {
+    fn bind_location(self, l: &'q DeviceVariable) -> Self;
+}
+
+impl<'q> BindLocation<'q> for Query<'q> {
+    fn bind_location(self, l: &'q DeviceVariable) -> Self {
+        self.bind(&l.component)
+            .bind(key_text(&l.component_instance))
+            .bind(key_number(l.evse_id))
+            .bind(key_number(l.connector_id))
+            .bind(&l.variable)
+            .bind(key_text(&l.variable_instance))
+    }
 }
