@@ -8,7 +8,7 @@ use crate::Commands;
 use csms_core::notifications::CommandStatus;
 use csms_core::ops::{Change, Changes, CommandFinished, CommandStarted};
 use csms_core::port::PortError;
-use csms_core::station::StationId;
+use csms_core::station::{ProtocolVersion, StationId};
 use csms_store::StoreError;
 use ocpp::{Initiator, OcppVersion};
 use std::time::Duration;
@@ -148,10 +148,10 @@ impl Commands {
         }
         let record =
             self.store.station(station).await?.ok_or_else(|| CommandError::UnknownStation(station.to_string()))?;
-        match record.ocpp_version.as_deref() {
-            Some("1.6") => Ok(OcppVersion::V16),
-            Some("2.0.1") => Ok(OcppVersion::V201),
-            _ => Err(CommandError::VersionUnknown(station.to_string())),
+        match record.ocpp_version.as_deref().and_then(ProtocolVersion::parse) {
+            Some(ProtocolVersion::V16) => Ok(OcppVersion::V16),
+            Some(ProtocolVersion::V201) => Ok(OcppVersion::V201),
+            None => Err(CommandError::VersionUnknown(station.to_string())),
         }
     }
 

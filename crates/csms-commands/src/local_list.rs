@@ -129,6 +129,26 @@ impl ListUpdate {
     }
 }
 
+/// A SendLocalList answer's status, decoded as the version's response, and whether it is
+/// Accepted.
+fn list_answer(version: OcppVersion, text: &str) -> (String, bool) {
+    use ocpp::{v16, v201};
+    match version {
+        OcppVersion::V16 => match v16::Response::decode(v16::Action::SendLocalList, text) {
+            Ok(v16::Response::SendLocalList(r)) => {
+                (r.status.as_str().to_string(), r.status == v16::SendLocalListResponseStatus::Accepted)
+            }
+            _ => ("InvalidResponse".into(), false),
+        },
+        OcppVersion::V201 => match v201::Response::decode(v201::Action::SendLocalList, text) {
+            Ok(v201::Response::SendLocalList(r)) => {
+                (r.status.as_str().to_string(), r.status == v201::SendLocalListStatusEnum::Accepted)
+            }
+            _ => ("InvalidResponse".into(), false),
+        },
+    }
+}
+
 /// A status a local list entry can hold. ConcurrentTx (1.6 and 2.0.1) and Unknown (2.0.1) are
 /// answers about one transaction or one request, not a token's state: Ström refuses to send
 /// them rather than keep a copy that says something else.
@@ -275,16 +295,16 @@ impl Commands {
             let payload = strip_nulls(payload).to_string();
             let answer = self.command_recorded_by_caller(station, "SendLocalList", &payload).await?;
             outcome.messages += 1;
-            let status = match &answer.reply {
-                CommandReply::Result(text) => serde_json::from_str::<Value>(text)
-                    .ok()
-                    .and_then(|v| v["status"].as_str().map(str::to_string))
-                    .unwrap_or_default(),
-                CommandReply::CallError { code, .. } => format!("CALLERROR {code}"),
-                CommandReply::InvalidResult { .. } | CommandReply::MalformedAnswer { .. } => "InvalidResponse".into(),
+            let (status, accepted) = match &answer.reply {
+                // A Result is valid for SendLocalList's response (`check_response`).
+                CommandReply::Result(text) => list_answer(version, text),
+                CommandReply::CallError { code, .. } => (format!("CALLERROR {code}"), false),
+                CommandReply::InvalidResult { .. } | CommandReply::MalformedAnswer { .. } => {
+                    ("InvalidResponse".into(), false)
+                }
             };
-            outcome.status = status.clone();
-            if status != "Accepted" {
+            outcome.status = status;
+            if !accepted {
                 break;
             }
             let (mut upserts, mut removed) = (Vec::new(), Vec::new());

@@ -10,7 +10,7 @@ use crate::authorization::{AuthDecision, IdTokenRecord, TokenType};
 use crate::metering::Reading;
 use crate::notifications::{CommandStatus, StationEventKind, TransferKind};
 use crate::reservations::ReservationEnd;
-use crate::station::{BootInfo, RegistrationPolicy, RegistrationStatus, StationId};
+use crate::station::{BootInfo, ProtocolVersion, RegistrationPolicy, RegistrationStatus, StationId};
 use crate::transactions::TxEventType;
 use crate::Timestamp;
 
@@ -216,7 +216,7 @@ pub struct MonitorReport {
 #[derive(Debug, Clone)]
 pub struct Boot {
     pub station: StationId,
-    pub ocpp_version: &'static str,
+    pub ocpp_version: ProtocolVersion,
     pub info: BootInfo,
     pub policy: RegistrationPolicy,
     pub now: Timestamp,

@@ -8,7 +8,7 @@
 //! survives a crash.
 
 use crate::ops::*;
-use crate::station::{RegistrationStatus, StationId};
+use crate::station::{ProtocolVersion, RegistrationStatus, StationId};
 use futures_channel::oneshot;
 use std::future::Future;
 use std::pin::Pin;
@@ -200,7 +200,7 @@ pub trait Port: Send + Sync {
 
     /// The registration a station has for the OCPP version it connects with (`None`: never
     /// registered, or registered under the other version).
-    fn registration(&self, station: &StationId, ocpp_version: &'static str) -> Answer<Option<RegistrationStatus>>;
+    fn registration(&self, station: &StationId, ocpp_version: ProtocolVersion) -> Answer<Option<RegistrationStatus>>;
 }
 
 impl dyn Port + '_ {

@@ -33,6 +33,30 @@ impl fmt::Display for StationId {
     }
 }
 
+/// The OCPP version a station speaks, as Ström records it ("1.6", "2.0.1").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProtocolVersion {
+    V16,
+    V201,
+}
+
+impl ProtocolVersion {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ProtocolVersion::V16 => "1.6",
+            ProtocolVersion::V201 => "2.0.1",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ProtocolVersion> {
+        match text {
+            "1.6" => Some(ProtocolVersion::V16),
+            "2.0.1" => Some(ProtocolVersion::V201),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RegistrationStatus {
     Accepted,

@@ -10,7 +10,7 @@ use crate::Gateway;
 use csms_core::notifications::StationEventKind;
 use csms_core::ops::{Boot, FrameLog, Registration, StationEvent};
 use csms_core::port::Operation;
-use csms_core::station::{BootInfo, RegistrationStatus, StationId};
+use csms_core::station::{BootInfo, ProtocolVersion, RegistrationStatus, StationId};
 use csms_core::Timestamp;
 use futures_util::FutureExt;
 use std::future::Future;
@@ -90,7 +90,7 @@ impl<'a> Context<'a> {
     pub(crate) fn boot(
         &mut self,
         info: BootInfo,
-        ocpp_version: &'static str,
+        ocpp_version: ProtocolVersion,
         log: &mut Option<FrameLog>,
     ) -> impl Future<Output = Result<(RegistrationStatus, Duration), CallFailure>> + '_ + use<'_, 'a> {
         let policy = self.gateway.config.registration_policy;

@@ -10,7 +10,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use csms_commands::{CallError, CallReply, LastSeen, OutboundCall, SessionInfo};
 use csms_core::ops::{Direction, FrameLog, Seen};
 use csms_core::port::PortError;
-use csms_core::station::{RegistrationStatus, StationId};
+use csms_core::station::{ProtocolVersion, RegistrationStatus, StationId};
 use futures_util::StreamExt;
 use ocpp::OcppVersion;
 use std::sync::Arc;
@@ -144,8 +144,8 @@ async fn stored_registration(
     version: OcppVersion,
 ) -> Result<Option<RegistrationStatus>, PortError> {
     let stored_version = match version {
-        OcppVersion::V16 => "1.6",
-        OcppVersion::V201 => "2.0.1",
+        OcppVersion::V16 => ProtocolVersion::V16,
+        OcppVersion::V201 => ProtocolVersion::V201,
     };
     // Boxed, for the reason `on_text`'s future is.
     Box::pin(gateway.store.registration(station, stored_version)).await

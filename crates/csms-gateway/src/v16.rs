@@ -10,7 +10,7 @@ use csms_core::authorization::{AuthDecision, AuthStatus};
 use csms_core::metering::{self, Reading};
 use csms_core::notifications::StationEventKind;
 use csms_core::ops::{Authorize, FrameLog, MeterValues, StartTx, Started, StationStatusReport, StopTx, Stopped};
-use csms_core::station::{BootInfo, RegistrationStatus};
+use csms_core::station::{BootInfo, ProtocolVersion, RegistrationStatus};
 use ocpp::v16::*;
 use ocpp::{DateTime, Initiator};
 
@@ -53,7 +53,7 @@ async fn respond(
                 meter_serial_number: boot.meter_serial_number,
                 reason: None,
             };
-            let (status, interval) = cx.boot(info, "1.6", log).await?;
+            let (status, interval) = cx.boot(info, ProtocolVersion::V16, log).await?;
             Response::BootNotification(BootNotificationResponse {
                 status: match status {
                     RegistrationStatus::Accepted => BootNotificationResponseStatus::Accepted,

@@ -15,7 +15,7 @@ use csms_core::ops::{
     VariableReport,
 };
 use csms_core::reservations::ReservationEnd;
-use csms_core::station::{BootInfo, RegistrationStatus, StationId};
+use csms_core::station::{BootInfo, ProtocolVersion, RegistrationStatus, StationId};
 use csms_core::transactions::TxEventType;
 use ocpp::v201::*;
 use ocpp::{DateTime, Initiator};
@@ -102,7 +102,7 @@ async fn respond(
     let now = cx.now();
     Ok(match *request {
         Request::BootNotification(boot) => {
-            let (status, interval) = cx.boot(boot_info(boot), "2.0.1", log).await?;
+            let (status, interval) = cx.boot(boot_info(boot), ProtocolVersion::V201, log).await?;
             Response::BootNotification(BootNotificationResponse {
                 current_time: DateTime(now),
                 custom_data: None,

@@ -48,7 +48,7 @@ fn main() {
                 &store,
                 Boot {
                     station: station.clone(),
-                    ocpp_version: "1.6",
+                    ocpp_version: csms_core::station::ProtocolVersion::V16,
                     info: boot_info(),
                     policy: RegistrationPolicy::Accept,
                     now,

@@ -24,7 +24,7 @@ pub use queries::{
 
 use csms_core::ops::FrameLog;
 use csms_core::port::{Answer, Operation, Port, PortError, Request, Room};
-use csms_core::station::{RegistrationStatus, StationId};
+use csms_core::station::{ProtocolVersion, RegistrationStatus, StationId};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 use std::str::FromStr;
@@ -291,9 +291,9 @@ impl Port for Store {
         Store::log_frames(self, frames)
     }
 
-    fn registration(&self, station: &StationId, ocpp_version: &'static str) -> Answer<Option<RegistrationStatus>> {
+    fn registration(&self, station: &StationId, ocpp_version: ProtocolVersion) -> Answer<Option<RegistrationStatus>> {
         let (store, station) = (self.clone(), station.clone());
-        Box::pin(async move { Ok(store.registration(station.as_str(), ocpp_version).await?) })
+        Box::pin(async move { Ok(store.registration(station.as_str(), ocpp_version.as_str()).await?) })
     }
 }
 

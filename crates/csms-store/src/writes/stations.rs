@@ -7,7 +7,7 @@ use crate::StoreError;
 use csms_core::clock::format_timestamp;
 use csms_core::notifications::TransferKind;
 use csms_core::ops::*;
-use csms_core::station::{Registered, RegistrationStatus, StationId};
+use csms_core::station::{ProtocolVersion, Registered, RegistrationStatus, StationId};
 
 pub(super) async fn set_registration(conn: &mut Conn, op: &SetRegistration) -> Result<bool, StoreError> {
     let SetRegistration { station, status, now } = op;
@@ -95,7 +95,7 @@ pub(super) async fn boot(conn: &mut Conn, known: &mut KnownTxRows, op: &Boot) ->
             Some(row) => {
                 let text: String = row.try_get("registration_status")?;
                 let version: Option<String> = row.try_get("ocpp_version")?;
-                if version.as_deref() != Some(ocpp_version) {
+                if version.as_deref() != Some(ocpp_version.as_str()) {
                     known.forget_station(station.as_str());
                 }
                 Some(RegistrationStatus::parse(&text).ok_or_else(|| {
@@ -121,7 +121,7 @@ pub(super) async fn boot(conn: &mut Conn, known: &mut KnownTxRows, op: &Boot) ->
          firmware_version = $6, iccid = $7, imsi = $8, meter_type = $9, meter_serial_number = $10, last_boot_at = $11, \
          last_seen_at = $11, boot_reason = $13 WHERE id = $12",
     )
-    .bind(*ocpp_version)
+    .bind(ocpp_version.as_str())
     .bind(&info.vendor)
     .bind(&info.model)
     .bind(info.serial_number.as_deref())
@@ -137,7 +137,7 @@ pub(super) async fn boot(conn: &mut Conn, known: &mut KnownTxRows, op: &Boot) ->
     .execute(&mut *conn)
     .await?;
     let heartbeat_interval = match status {
-        RegistrationStatus::Accepted => configured_heartbeat(conn, station, ocpp_version).await?,
+        RegistrationStatus::Accepted => configured_heartbeat(conn, station, *ocpp_version).await?,
         _ => None,
     };
     Ok(Registration { status, heartbeat_interval })
@@ -150,9 +150,9 @@ pub(super) async fn boot(conn: &mut Conn, known: &mut KnownTxRows, op: &Boot) ->
 async fn configured_heartbeat(
     conn: &mut Conn,
     station: &StationId,
-    ocpp_version: &str,
+    ocpp_version: ProtocolVersion,
 ) -> Result<Option<i64>, StoreError> {
-    let sql = if ocpp_version == "1.6" {
+    let sql = if ocpp_version == ProtocolVersion::V16 {
         "SELECT value FROM station_configuration WHERE station_id = $1 AND key = 'HeartbeatInterval'"
     } else {
         "SELECT value FROM device_model WHERE station_id = $1 AND component = 'OCPPCommCtrlr' AND component_instance = '' \

@@ -10,13 +10,13 @@ use crate::StoreError;
 use csms_core::authorization::{self, AuthStatus, OtherTransaction, Purpose};
 use csms_core::clock::format_timestamp;
 use csms_core::ops::*;
-use csms_core::station::StationId;
+use csms_core::station::{ProtocolVersion, StationId};
 use csms_core::transactions::{self, Flags, StartJudgement, StoredStart, TransactionFlag};
 
 /// The protocol versions as transactions record them: a transaction id of one version never
 /// names a transaction of the other.
-pub(super) const V16: &str = "1.6";
-pub(super) const V201: &str = "2.0.1";
+pub(super) const V16: &str = ProtocolVersion::V16.as_str();
+pub(super) const V201: &str = ProtocolVersion::V201.as_str();
 
 /// The newest transaction a station knows under `station_tx_id`.
 pub(super) struct KnownTx {
