@@ -77,14 +77,29 @@ pub const VERSIONS: &[Version] = &[
 
 #[derive(Clone, PartialEq, Debug)]
 enum Ty {
-    String { max_len: Option<u64> },
+    /// `uri`: the schema's `format: uri`, checked as RFC 3986 says.
+    String {
+        max_len: Option<u64>,
+        uri: bool,
+    },
     DateTime,
-    Integer { min: Option<f64>, max: Option<f64> },
-    Number { min: Option<f64>, max: Option<f64>, multiple_of: Option<f64> },
+    Integer {
+        min: Option<f64>,
+        max: Option<f64>,
+    },
+    Number {
+        min: Option<f64>,
+        max: Option<f64>,
+        multiple_of: Option<f64>,
+    },
     Bool,
     Any,
     Named(String),
-    Array { item: Box<Ty>, min_items: Option<u64>, max_items: Option<u64> },
+    Array {
+        item: Box<Ty>,
+        min_items: Option<u64>,
+        max_items: Option<u64>,
+    },
 }
 
 #[derive(Clone, PartialEq, Debug)]
@@ -230,7 +245,9 @@ impl Gen<'_> {
             }
             Some("string") => match s.get("format").and_then(Value::as_str) {
                 Some("date-time") => Ty::DateTime,
-                _ => Ty::String { max_len: s.get("maxLength").and_then(Value::as_u64) },
+                format => {
+                    Ty::String { max_len: s.get("maxLength").and_then(Value::as_u64), uri: format == Some("uri") }
+                }
             },
             Some("integer") => Ty::Integer { min: num(s, "minimum"), max: num(s, "maximum") },
             Some("number") => {
@@ -360,6 +377,15 @@ fn rust_ty(ty: &Ty) -> String {
     }
 }
 
+/// Whether a value of this type (or its items) is a `format: uri` string.
+fn has_uri(ty: &Ty) -> bool {
+    match ty {
+        Ty::String { uri, .. } => *uri,
+        Ty::Array { item, .. } => has_uri(item),
+        _ => false,
+    }
+}
+
 fn lit(x: f64) -> String {
     format!("{x:?}")
 }
@@ -367,8 +393,13 @@ fn lit(x: f64) -> String {
 /// The checks serde cannot express, for one value at `expr` (a reference).
 fn checks(ty: &Ty, expr: &str, json: &str, out: &mut String) {
     match ty {
-        Ty::String { max_len: Some(max) } => {
-            let _ = writeln!(out, "check_max_len({expr}, {max}, \"{json}\")?;");
+        Ty::String { max_len, uri } => {
+            if let Some(max) = max_len {
+                let _ = writeln!(out, "check_max_len({expr}, {max}, \"{json}\")?;");
+            }
+            if *uri {
+                let _ = writeln!(out, "check_uri({expr}, \"{json}\")?;");
+            }
         }
         Ty::Integer { min, max } if min.is_some() || max.is_some() => {
             let _ =
@@ -433,9 +464,14 @@ fn render(version: &Version, actions: &[String], defs: &BTreeMap<String, Def>) -
         version.dir
     );
     out.push_str("#![allow(clippy::large_enum_variant, clippy::too_many_lines)]\n\n");
-    out.push_str(
-        "use crate::common::{check_items, check_max_len, check_range, DateTime, Initiator, Validate, Violation};\n",
-    );
+    // `check_uri` only where a schema has a `format: uri` property (1.6 has three, 2.0.1 none).
+    let uses_uri =
+        defs.values().any(|def| matches!(def, Def::Struct { fields, .. } if fields.iter().any(|f| has_uri(&f.ty))));
+    out.push_str(if uses_uri {
+        "use crate::common::{check_items, check_max_len, check_range, check_uri, DateTime, Initiator, Validate, Violation};\n"
+    } else {
+        "use crate::common::{check_items, check_max_len, check_range, DateTime, Initiator, Validate, Violation};\n"
+    });
     out.push_str("use serde::{Deserialize, Serialize};\n\n");
 
     for (name, def) in defs {

@@ -59,10 +59,17 @@ pub struct Violation {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ViolationKind {
-    TooLong { max: u64 },
+    TooLong {
+        max: u64,
+    },
     OutOfRange,
     NotMultipleOf(f64),
-    ItemCount { min: Option<u64>, max: Option<u64> },
+    ItemCount {
+        min: Option<u64>,
+        max: Option<u64>,
+    },
+    /// Not a URI by RFC 3986 (the schema's `format: uri`).
+    NotUri,
 }
 
 impl Violation {
@@ -84,6 +91,7 @@ impl fmt::Display for Violation {
             ViolationKind::TooLong { max } => write!(f, "{path} is longer than {max} characters"),
             ViolationKind::OutOfRange => write!(f, "{path} is out of its allowed range"),
             ViolationKind::NotMultipleOf(step) => write!(f, "{path} is not a multiple of {step}"),
+            ViolationKind::NotUri => write!(f, "{path} is not a URI (RFC 3986)"),
             ViolationKind::ItemCount { min, max } => {
                 write!(
                     f,
@@ -134,6 +142,102 @@ pub(crate) fn check_range(
         }
     }
     Ok(())
+}
+
+/// A value of a `format: uri` property must be an absolute URI by RFC 3986's grammar (scheme,
+/// then `//authority` or not, path, query, fragment; characters outside the grammar only
+/// percent-encoded). Stations refuse a request whose URI they cannot use, and so does Ström.
+pub(crate) fn check_uri(s: &str, field: &'static str) -> Result<(), Violation> {
+    if is_uri(s) {
+        Ok(())
+    } else {
+        Err(Violation::at(field, ViolationKind::NotUri))
+    }
+}
+
+fn is_uri(s: &str) -> bool {
+    let Some((scheme, rest)) = s.split_once(':') else { return false };
+    let mut scheme = scheme.chars();
+    if !scheme.next().is_some_and(|c| c.is_ascii_alphabetic())
+        || !scheme.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    {
+        return false;
+    }
+    let (rest, fragment) = match rest.split_once('#') {
+        Some((rest, fragment)) => (rest, Some(fragment)),
+        None => (rest, None),
+    };
+    let (hier, query) = match rest.split_once('?') {
+        Some((hier, query)) => (hier, Some(query)),
+        None => (rest, None),
+    };
+    let path = match hier.strip_prefix("//") {
+        Some(after) => {
+            let end = after.find('/').unwrap_or(after.len());
+            if !is_authority(&after[..end]) {
+                return false;
+            }
+            &after[end..]
+        }
+        None => hier,
+    };
+    uri_chars(path, ":@/")
+        && query.is_none_or(|q| uri_chars(q, ":@/?"))
+        && fragment.is_none_or(|f| uri_chars(f, ":@/?"))
+}
+
+/// `[userinfo@]host[:port]`, the host a registered name or a bracketed IP literal.
+fn is_authority(authority: &str) -> bool {
+    let (userinfo, host_port) = match authority.rsplit_once('@') {
+        Some((userinfo, host_port)) => (Some(userinfo), host_port),
+        None => (None, authority),
+    };
+    if !userinfo.is_none_or(|u| uri_chars(u, ":")) {
+        return false;
+    }
+    let (host, port) = if let Some(literal) = host_port.strip_prefix('[') {
+        let Some((inside, after)) = literal.split_once(']') else { return false };
+        if inside.is_empty() || !inside.chars().all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '.')) {
+            return false;
+        }
+        match after {
+            "" => ("", None),
+            _ => match after.strip_prefix(':') {
+                Some(port) => ("", Some(port)),
+                None => return false,
+            },
+        }
+    } else {
+        match host_port.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        }
+    };
+    uri_chars(host, "") && port.is_none_or(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Unreserved characters, sub-delimiters, `extra`, and `%` with two hex digits.
+fn uri_chars(text: &str, extra: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == b'%' {
+            if !(i + 2 < bytes.len() && bytes[i + 1].is_ascii_hexdigit() && bytes[i + 2].is_ascii_hexdigit()) {
+                return false;
+            }
+            i += 3;
+            continue;
+        }
+        let ok = c.is_ascii_alphanumeric()
+            || b"-._~!$&'()*+,;=".contains(&c)
+            || (c.is_ascii() && extra.as_bytes().contains(&c));
+        if !ok {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 pub(crate) fn check_items(n: usize, min: Option<u64>, max: Option<u64>, field: &'static str) -> Result<(), Violation> {
@@ -195,4 +299,33 @@ fn checked<T: Validate>(value: T) -> Result<T, DecodeError> {
 
 pub(crate) fn encode_payload<T: Serialize>(payload: &T) -> Result<String, serde_json::Error> {
     serde_json::to_string(payload)
+}
+
+#[cfg(test)]
+mod uri_tests {
+    use super::*;
+
+    #[test]
+    fn uris_follow_rfc_3986() {
+        let cases = [
+            ("ftp://files.example.com/up", true),
+            ("https://user:pw@example.com:8443/a/b?x=1&y=%20#frag", true),
+            ("ftp://[2001:db8::1]:21/diag", true),
+            ("urn:ocpp:firmware:1.2", true),
+            ("file:///var/log/station.tar.gz", true),
+            ("2026-13-45T99:99:99Z", false),
+            ("no scheme", false),
+            ("ftp://files.example.com/a b", false),
+            ("ftp://files.example.com/%zz", false),
+            ("ftp://host:port/", false),
+            ("ftp://host/[x]", false),
+            ("ftp://[zz]/", false),
+            ("://x", false),
+            ("1ftp://x", false),
+            ("ftp://h/é", false),
+        ];
+        for (uri, valid) in cases {
+            assert_eq!(is_uri(uri), valid, "{uri}");
+        }
+    }
 }

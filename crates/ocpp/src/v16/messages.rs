@@ -3,7 +3,7 @@
 
 #![allow(clippy::large_enum_variant, clippy::too_many_lines)]
 
-use crate::common::{check_items, check_max_len, check_range, DateTime, Initiator, Validate, Violation};
+use crate::common::{check_items, check_max_len, check_range, check_uri, DateTime, Initiator, Validate, Violation};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1520,6 +1520,10 @@ pub struct GetDiagnosticsRequest {
 
 impl Validate for GetDiagnosticsRequest {
     fn validate(&self) -> Result<(), Violation> {
+        {
+            let value = &self.location;
+            check_uri(value, "location")?;
+        }
         Ok(())
     }
 }
@@ -3742,6 +3746,10 @@ pub struct UpdateFirmwareRequest {
 
 impl Validate for UpdateFirmwareRequest {
     fn validate(&self) -> Result<(), Violation> {
+        {
+            let value = &self.location;
+            check_uri(value, "location")?;
+        }
         Ok(())
     }
 }
