@@ -8,7 +8,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use csms_core::access::Role;
+use csms_core::access::{Role, TokenStanding};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -28,11 +28,14 @@ pub fn hash(secret: &str) -> String {
 
 /// The role a request needs: reading needs viewer; commanding a station (anything written
 /// below `/api/v1/stations/{id}/`) operator; every other change (stations' registration, id
-/// tokens) admin.
+/// tokens) admin. API tokens are admin's alone, even to read: the list tells who has access.
 fn required_role(method: &Method, path: &str) -> Role {
     let below_a_station =
         path.strip_prefix("/api/v1/stations/").is_some_and(|rest| rest.trim_end_matches('/').contains('/'));
-    if method == Method::GET || method == Method::HEAD {
+    let api_tokens = path.strip_prefix("/api/v1/tokens").is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+    if api_tokens {
+        Role::Admin
+    } else if method == Method::GET || method == Method::HEAD {
         Role::Viewer
     } else if below_a_station && (method == Method::POST || method == Method::PUT) {
         Role::Operator
@@ -41,14 +44,16 @@ fn required_role(method: &Method, path: &str) -> Role {
     }
 }
 
+/// The secret of an `Authorization: Bearer <secret>` header, exactly as sent: nothing is trimmed,
+/// so a secret with whitespace around it is a different secret and matches no token (RFC 6750
+/// §2.1 allows one space between the scheme and the token, and no other).
+fn bearer_secret(value: Option<&header::HeaderValue>) -> Option<&str> {
+    value.and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+}
+
 pub(crate) async fn require_token(State(api): State<Arc<Api>>, request: Request, next: Next) -> Response {
     let needed = required_role(request.method(), request.uri().path());
-    let secret = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+    let secret = bearer_secret(request.headers().get(header::AUTHORIZATION));
     let unauthorized = |message: &str| {
         let mut response = ApiError::new(StatusCode::UNAUTHORIZED, message).into_response();
         response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
@@ -59,13 +64,15 @@ pub(crate) async fn require_token(State(api): State<Arc<Api>>, request: Request,
             "an API token is required: Authorization: Bearer <token> (create one with strom token create)",
         );
     };
-    match api.store.api_token_role(&hash(secret)).await {
-        Ok(Some(role)) if role.allows(needed) => next.run(request).await,
-        Ok(Some(role)) => ApiError::new(
+    match api.store.api_token_standing(&hash(secret), api.clock.now()).await {
+        Ok(Some(TokenStanding::Usable(role))) if role.allows(needed) => next.run(request).await,
+        Ok(Some(TokenStanding::Usable(role))) => ApiError::new(
             StatusCode::FORBIDDEN,
             format!("this needs the {} role; the token has {}", needed.as_str(), role.as_str()),
         )
         .into_response(),
+        Ok(Some(TokenStanding::Expired)) => unauthorized("this API token has expired"),
+        Ok(Some(TokenStanding::Revoked)) => unauthorized("this API token was revoked"),
         Ok(None) => unauthorized("unknown API token"),
         Err(e) => ApiError::from(e).into_response(),
     }
@@ -85,6 +92,10 @@ mod tests {
         assert_eq!(required_role(&Method::PUT, "/api/v1/stations/CP1/configuration/HeartbeatInterval"), Role::Operator);
         assert_eq!(required_role(&Method::POST, "/api/v1/id-tokens"), Role::Admin);
         assert_eq!(required_role(&Method::DELETE, "/api/v1/id-tokens/A"), Role::Admin);
+        assert_eq!(required_role(&Method::GET, "/api/v1/tokens"), Role::Admin);
+        assert_eq!(required_role(&Method::GET, "/api/v1/tokens/"), Role::Admin);
+        assert_eq!(required_role(&Method::HEAD, "/api/v1/tokens"), Role::Admin);
+        assert_eq!(required_role(&Method::DELETE, "/api/v1/tokens/3"), Role::Admin);
     }
 
     #[test]
@@ -95,5 +106,19 @@ mod tests {
         assert_eq!(hash(&a), hash_a);
         assert_eq!(hash_a.len(), 64);
         assert!(!hash_a.contains(&a[6..]));
+    }
+
+    #[test]
+    fn a_bearer_secret_is_taken_exactly_as_sent() {
+        let value = |text: &str| header::HeaderValue::from_str(text).expect("header value");
+        let secret = |text: &str| bearer_secret(Some(&value(text))).map(str::to_string);
+        assert_eq!(secret("Bearer strom_ab"), Some("strom_ab".into()));
+        // Whitespace around the secret stays part of it, so it hashes to no stored token.
+        assert_eq!(secret("Bearer strom_ab "), Some("strom_ab ".into()));
+        assert_eq!(secret("Bearer  strom_ab"), Some(" strom_ab".into()));
+        assert_eq!(secret("Bearer strom_ab\t"), Some("strom_ab\t".into()));
+        assert_ne!(hash("strom_ab "), hash("strom_ab"));
+        assert_eq!(secret("Basic strom_ab"), None);
+        assert_eq!(bearer_secret(None), None);
     }
 }

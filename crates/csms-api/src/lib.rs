@@ -3,6 +3,7 @@
 //! and id-token management. Errors are JSON `{"error": "..."}` with a fitting HTTP status.
 
 pub mod auth;
+mod bodies;
 mod openapi;
 mod paging;
 mod views;
@@ -16,7 +17,7 @@ use axum::{Json, Router};
 use csms_commands::{Commands, FriendlyCommand};
 use csms_core::authorization::{IdTokenRecord, TokenStatus, TokenType};
 use csms_core::clock::parse_timestamp;
-use csms_core::ops::{CreateIdToken, DeleteIdToken, SetRegistration, UpsertIdToken};
+use csms_core::ops::{CreateIdToken, DeleteIdToken, RevokeApiToken, SetRegistration, UpsertIdToken};
 use csms_core::port::PortError;
 use csms_core::Clock;
 use csms_store::Store;
@@ -64,13 +65,17 @@ pub fn router(api: Arc<Api>, open: bool) -> Router {
         .route("/api/v1/faults", get(list_faults))
         .route("/api/v1/id-tokens", get(list_id_tokens).post(create_id_token))
         .route("/api/v1/id-tokens/{id_token}", get(get_id_token).put(put_id_token).delete(delete_id_token))
+        .route("/api/v1/tokens", get(list_api_tokens))
+        .route("/api/v1/tokens/{id}", axum::routing::delete(revoke_api_token))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") });
     let routes = if open {
         routes
     } else {
         routes.layer(axum::middleware::from_fn_with_state(api.clone(), auth::require_token))
     };
-    routes.with_state(api)
+    // Outermost, so that it holds with or without tokens. No CORS layer, on purpose: a browser
+    // page from another origin gets no approval for any request (README, "API").
+    routes.layer(axum::middleware::from_fn(bodies::require_json)).with_state(api)
 }
 
 /// An error answer: status and a message for the operator.
@@ -537,6 +542,22 @@ async fn list_id_tokens(State(api): State<Arc<Api>>, Query(params): Params) -> A
 async fn get_id_token(State(api): State<Arc<Api>>, Path(id_token): Path<String>) -> ApiResult {
     let token = api.store.id_token(&id_token).await?.ok_or_else(|| ApiError::not_found("id token"))?;
     Ok(Json(views::id_token(&token)))
+}
+
+/// The API tokens, revoked and expired ones included; never a secret or its hash.
+async fn list_api_tokens(State(api): State<Arc<Api>>, Query(params): Params) -> ApiResult {
+    let page = api.store.api_tokens(&paging::request("tokens", &params, &[])?).await?;
+    Ok(Json(paging::answer("tokens", &page, views::api_token)))
+}
+
+/// Revokes an API token: from the moment this answers, the token is refused.
+async fn revoke_api_token(State(api): State<Arc<Api>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let id: i64 = id.parse().map_err(|_| ApiError::bad_request("an API token's id is an integer"))?;
+    let existed = api.store.execute(RevokeApiToken { id, now: api.clock.now() }, Vec::new()).await?;
+    if !existed {
+        return Err(ApiError::not_found("API token"));
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Id tokens are at most 36 characters (OCPP 2.0.1 IdTokenType; 1.6 stations take up to 20).

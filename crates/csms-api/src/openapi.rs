@@ -42,7 +42,8 @@ fn error_responses(codes: &[&str]) -> Map<String, Value> {
 fn describe(code: &str) -> &'static str {
     match code {
         "400" => "Malformed request",
-        "401" => "No or unknown API token",
+        "401" => "No API token, or an unknown, expired or revoked one",
+        "415" => "A body that is not declared as JSON (Content-Type: application/json)",
         "403" => "The token's role is not enough",
         "404" => "Unknown station, action or resource",
         "409" => "Conflict (exists already, or the station is offline)",
@@ -65,6 +66,8 @@ fn op(summary: &str, role: &str, params: Vec<Value>, body: Option<Value>, ok: (&
         "responses": responses,
     });
     if let Some(schema) = body {
+        operation["responses"]["415"] = json!({"description": describe("415"),
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
         operation["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema}}});
     }
     operation
@@ -130,6 +133,14 @@ pub(crate) fn document() -> Value {
         ],
         &["status"],
     );
+    let mut api_tokens = list(
+        "API tokens, oldest first (revoked and expired ones too; never a secret or its hash)",
+        "creation time",
+        vec![],
+        vec![],
+        &[],
+    );
+    api_tokens["description"] = json!("Needs a token with the admin role.");
     let paths = json!({
         "/metrics": {"get": op("Prometheus metrics (text format)", "viewer", vec![], None, ("200", "Metrics"), &[])},
         "/api/v1/stations": {"get": list("Stations, by id", "creation time", vec![], vec![], &[])},
@@ -199,6 +210,9 @@ pub(crate) fn document() -> Value {
             "put": op("Create or change an id token", "admin", vec![path_param("id_token", "The token")], Some(id_token_body), ("200", "Saved"), &["400", "422"]),
             "delete": op("Remove an id token", "admin", vec![path_param("id_token", "The token")], None, ("204", "Removed"), &["404"]),
         },
+        "/api/v1/tokens": {"get": api_tokens},
+        "/api/v1/tokens/{id}": {"delete": op("Revoke an API token: refused (401) from now on", "admin",
+            vec![path_param("id", "The API token's id, as listed")], None, ("204", "Revoked"), &["400", "404"])},
         "/api/v1/openapi.json": {"get": op("This document", "viewer", vec![], None, ("200", "OpenAPI 3 document"), &[])},
     });
     json!({

@@ -2,6 +2,7 @@
 //! in one place, rather than derived from storage or domain types.
 
 use csms_commands::SessionInfo;
+use csms_core::access::ApiToken;
 use csms_core::authorization::IdTokenRecord;
 use csms_core::clock::format_timestamp;
 use csms_store::{
@@ -131,6 +132,19 @@ pub(crate) fn message(m: &MessageView) -> Value {
     // The frame is returned as JSON when it is JSON, so clients need not parse it twice.
     let frame = serde_json::from_str::<Value>(&m.frame).unwrap_or_else(|_| Value::String(m.frame.clone()));
     json!({ "id": m.id, "direction": m.direction, "at": m.at, "frame": frame })
+}
+
+/// An API token as listed: who it is for and when it stops working, never any part of the
+/// secret or of its hash.
+pub(crate) fn api_token(t: &ApiToken) -> Value {
+    json!({
+        "id": t.id,
+        "role": t.role.as_str(),
+        "name": t.name,
+        "created_at": format_timestamp(&t.created_at),
+        "expires_at": t.expires_at.as_ref().map(format_timestamp),
+        "revoked_at": t.revoked_at.as_ref().map(format_timestamp),
+    })
 }
 
 pub(crate) fn id_token(t: &IdTokenRecord) -> Value {

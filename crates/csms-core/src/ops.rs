@@ -402,6 +402,16 @@ pub struct CreateApiToken {
     pub role: Role,
     pub name: Option<String>,
     pub now: Timestamp,
+    /// From when the token is no longer accepted; `None`: until it is revoked.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// Revokes an API token (its id): refused from then on. Answers whether the token exists; a
+/// token revoked before keeps its first revocation time.
+#[derive(Debug, Clone)]
+pub struct RevokeApiToken {
+    pub id: i64,
+    pub now: Timestamp,
 }
 
 /// A notification kept as an event of the station (firmware, diagnostics and log upload

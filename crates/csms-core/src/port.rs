@@ -143,6 +143,8 @@ operations! {
     Changes(Changes) -> ();
     /// → the token's id.
     CreateApiToken(CreateApiToken) -> i64;
+    /// → whether the token exists.
+    RevokeApiToken(RevokeApiToken) -> bool;
     StationEvent(StationEvent) -> ();
     Seen(Seen) -> ();
     UpsertIdToken(UpsertIdToken) -> ();

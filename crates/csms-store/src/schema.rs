@@ -585,6 +585,12 @@ CREATE TABLE IF NOT EXISTS local_list_reports (
     reported_at TEXT NOT NULL
 );
 "#,
+    // Issue 25: API tokens may expire, and may be revoked; either refuses them from then on. The
+    // row stays, so that the token list shows what was revoked and when.
+    r#"
+ALTER TABLE api_tokens ADD COLUMN expires_at TEXT;
+ALTER TABLE api_tokens ADD COLUMN revoked_at TEXT;
+"#,
 ];
 
 /// The first of the two migrations above (one per backend) that gave readings codes for their

@@ -1,7 +1,8 @@
 //! The command line over the operator API: `strom station ...`, `strom tx ...`, `strom tag ...`,
-//! `strom config ...`. It speaks HTTP/1.1 to a running Ström (plain HTTP; put TLS in front of
-//! Ström with a proxy and point `--url` at it from inside), prints tables or, with `--json`, the
-//! API's JSON. A list is printed whole: the CLI follows the API's pages to the last.
+//! `strom config ...`, `strom token list|revoke`. It speaks HTTP/1.1 to a running Ström (plain
+//! HTTP; put TLS in front of Ström with a proxy and point `--url` at it from inside), prints
+//! tables or, with `--json`, the API's JSON. A list is printed whole: the CLI follows the API's
+//! pages to the last.
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
@@ -253,6 +254,23 @@ fn tags_table(value: &Value) -> String {
     table(&["ID TOKEN", "STATUS", "EXPIRY", "PARENT"], rows)
 }
 
+fn api_tokens_table(value: &Value) -> String {
+    let rows = rows(value)
+        .iter()
+        .map(|t| {
+            vec![
+                text(&t["id"]),
+                text(&t["role"]),
+                text(&t["name"]),
+                text(&t["created_at"]),
+                text(&t["expires_at"]),
+                text(&t["revoked_at"]),
+            ]
+        })
+        .collect();
+    table(&["ID", "ROLE", "NAME", "CREATED", "EXPIRES", "REVOKED"], rows)
+}
+
 /// The station's answer to a command, as `key: value` lines.
 fn answer(value: &Value) -> String {
     match value.as_object() {
@@ -341,6 +359,19 @@ pub async fn tag(args: &ApiArgs, command: TagCommand) -> Result<()> {
     }
 }
 
+/// `strom token list`: every API token, revoked and expired ones included.
+pub async fn token_list(args: &ApiArgs) -> Result<()> {
+    let client = Client::new(args)?;
+    print(args, &client.all("/api/v1/tokens").await?, api_tokens_table)
+}
+
+/// `strom token revoke ID`.
+pub async fn token_revoke(args: &ApiArgs, id: i64) -> Result<()> {
+    let client = Client::new(args)?;
+    client.ok("DELETE", &format!("/api/v1/tokens/{id}"), None).await?;
+    print(args, &json!({"revoked": id}), answer)
+}
+
 pub async fn config(args: &ApiArgs, command: ConfigCommand) -> Result<()> {
     let client = Client::new(args)?;
     match command {
@@ -390,6 +421,16 @@ mod tests {
     fn tables_align_columns() {
         let out = table(&["A", "LONGER"], vec![vec!["wide cell".into(), "x".into()]]);
         assert_eq!(out, "A          LONGER\nwide cell  x");
+    }
+
+    #[test]
+    fn api_token_rows_show_no_secret() {
+        let tokens = json!([{"id": 1, "role": "admin", "name": null, "created_at": "2026-12-07T09:00:00.000Z",
+            "expires_at": null, "revoked_at": null}]);
+        assert_eq!(
+            api_tokens_table(&tokens),
+            "ID  ROLE   NAME  CREATED                   EXPIRES  REVOKED\n1   admin  -     2026-12-07T09:00:00.000Z  -        -"
+        );
     }
 
     #[test]

@@ -82,8 +82,22 @@ enum TokenCommand {
         /// A note on who or what the token is for.
         #[arg(long)]
         name: Option<String>,
+        /// Refuse the token from this many days after now on (without: until it is revoked).
+        #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=36_500))]
+        expires_in_days: Option<u32>,
         #[command(flatten)]
         store: StoreArgs,
+    },
+    /// List the API tokens (never their secrets), through the API; needs an admin token.
+    List {
+        #[command(flatten)]
+        api: cli::ApiArgs,
+    },
+    /// Revoke an API token by its id (see `strom token list`): refused from then on.
+    Revoke {
+        id: i64,
+        #[command(flatten)]
+        api: cli::ApiArgs,
     },
 }
 
@@ -420,7 +434,11 @@ fn main() -> Result<()> {
             let config = config::resolve(file, overrides)?;
             runtime()?.block_on(serve::run(config, args.api_open))
         }
-        Command::Token { command: TokenCommand::Create { role, name, store } } => {
+        Command::Token { command: TokenCommand::List { api } } => runtime()?.block_on(cli::token_list(&api)),
+        Command::Token { command: TokenCommand::Revoke { id, api } } => {
+            runtime()?.block_on(cli::token_revoke(&api, id))
+        }
+        Command::Token { command: TokenCommand::Create { role, name, expires_in_days, store } } => {
             init_logging();
             let Some(role) = csms_core::access::Role::parse(&role) else {
                 anyhow::bail!("--role must be viewer, operator or admin, not {role:?}");
@@ -428,7 +446,7 @@ fn main() -> Result<()> {
             let file = config::load_file(store.config.as_deref())?;
             let overrides = config::Overrides { database: store.database, ..Default::default() };
             let config = config::resolve(file, overrides)?;
-            let secret = runtime()?.block_on(serve::create_token(&config, role, name))?;
+            let secret = runtime()?.block_on(serve::create_token(&config, role, name, expires_in_days))?;
             println!("Created a {} token. It is shown only now; Ström keeps only its hash:", role.as_str());
             println!("{secret}");
             Ok(())

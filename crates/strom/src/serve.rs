@@ -15,15 +15,21 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Creates an API token in the configured database and returns its secret.
-pub async fn create_token(config: &Config, role: csms_core::access::Role, name: Option<String>) -> Result<String> {
+/// Creates an API token in the configured database and returns its secret. With
+/// `expires_in_days`, the token is refused from that many days after now on.
+pub async fn create_token(
+    config: &Config,
+    role: csms_core::access::Role,
+    name: Option<String>,
+    expires_in_days: Option<u32>,
+) -> Result<String> {
     let store = Store::open(&config.database, StoreOptions::default())
         .await
         .with_context(|| format!("opening the database {:?}", config.database))?;
     let (secret, token_hash) = csms_api::auth::new_token().context("no randomness for the token")?;
-    store
-        .execute(csms_core::ops::CreateApiToken { token_hash, role, name, now: SystemClock.now() }, Vec::new())
-        .await?;
+    let now = SystemClock.now();
+    let expires_at = expires_in_days.map(|days| now + chrono::Duration::days(i64::from(days)));
+    store.execute(csms_core::ops::CreateApiToken { token_hash, role, name, now, expires_at }, Vec::new()).await?;
     store.close().await;
     Ok(secret)
 }

@@ -1,23 +1,65 @@
 //! Reads of id tokens and the local lists stations hold, and of the API's own tokens.
 
 use super::paging::{BindPage, Page, PageRequest};
+use crate::writes::parse_stored_time;
 use crate::writes::token_from_row;
 use crate::{Store, StoreError};
+use csms_core::access::{self, ApiToken, Role, TokenStanding};
 use csms_core::authorization::IdTokenRecord;
+use csms_core::Timestamp;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+/// What `api_token_from_row` reads: everything but the hash.
+const API_TOKEN_COLUMNS: &str = "id, role, name, created_at, expires_at, revoked_at";
+
+fn api_token_from_row(r: &AnyRow) -> Result<ApiToken, StoreError> {
+    let role: String = r.try_get("role")?;
+    let time = |name: &str| -> Result<Option<Timestamp>, StoreError> {
+        let text: Option<String> = r.try_get(name)?;
+        text.as_deref().map(parse_stored_time).transpose()
+    };
+    let created_at: String = r.try_get("created_at")?;
+    Ok(ApiToken {
+        id: r.try_get("id")?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("API token role {role:?}")))?,
+        name: r.try_get("name")?,
+        created_at: parse_stored_time(&created_at)?,
+        expires_at: time("expires_at")?,
+        revoked_at: time("revoked_at")?,
+    })
+}
+
 impl Store {
-    /// The role of the API token whose secret hashes to `token_hash`, if there is one.
-    pub async fn api_token_role(&self, token_hash: &str) -> Result<Option<csms_core::access::Role>, StoreError> {
-        let role: Option<String> = sqlx::query_scalar("SELECT role FROM api_tokens WHERE token_hash = $1")
+    /// Whether the API token whose secret hashes to `token_hash` may be used at `now`, and with
+    /// which role (`access::standing` decides); `None` for a token Ström never made.
+    pub async fn api_token_standing(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<TokenStanding>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {API_TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1"))
             .bind(token_hash)
             .fetch_optional(self.pool())
             .await?;
-        role.map(|r| {
-            csms_core::access::Role::parse(&r).ok_or_else(|| StoreError::Corrupt(format!("API token role {r:?}")))
-        })
-        .transpose()
+        let Some(token) = row.as_ref().map(api_token_from_row).transpose()? else {
+            return Ok(None);
+        };
+        Ok(Some(access::standing(token.role, token.expires_at, token.revoked_at, now)))
+    }
+
+    /// The API tokens, by id (oldest first), revoked and expired ones included; `from`/`to` on
+    /// when they were created. Neither secrets nor their hashes are read.
+    pub async fn api_tokens(&self, page: &PageRequest<i64>) -> Result<Page<ApiToken, i64>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {API_TOKEN_COLUMNS} FROM api_tokens WHERE ($1 IS NULL OR id > $1) \
+             AND ($2 IS NULL OR created_at >= $2) AND ($3 IS NULL OR created_at < $3) ORDER BY id LIMIT $4"
+        ))
+        .bind_page(page)
+        .fetch_all(self.pool())
+        .await?;
+        let items = rows.iter().map(api_token_from_row).collect::<Result<_, _>>()?;
+        Ok(Page::of(items, page.len(), |t: &ApiToken| t.id))
     }
 
     pub async fn id_token(&self, id_token: &str) -> Result<Option<IdTokenRecord>, StoreError> {

@@ -23,17 +23,29 @@ pub(super) async fn authorize(conn: &mut Conn, op: &Authorize) -> Result<AuthDec
 }
 
 pub(super) async fn create_api_token(conn: &mut Conn, op: &CreateApiToken) -> Result<i64, StoreError> {
-    let CreateApiToken { token_hash, role, name, now } = op;
+    let CreateApiToken { token_hash, role, name, now, expires_at } = op;
     let id: i64 = query_scalar(
-        "INSERT INTO api_tokens (token_hash, role, name, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO api_tokens (token_hash, role, name, created_at, expires_at) VALUES ($1, $2, $3, $4, $5) \
+         RETURNING id",
     )
     .bind(token_hash)
     .bind(role.as_str())
     .bind(name.as_deref())
     .bind(format_timestamp(now))
+    .bind(expires_at.as_ref().map(format_timestamp))
     .fetch_one(conn)
     .await?;
     Ok(id)
+}
+
+pub(super) async fn revoke_api_token(conn: &mut Conn, op: &RevokeApiToken) -> Result<bool, StoreError> {
+    let RevokeApiToken { id, now } = op;
+    let result = query("UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1")
+        .bind(*id)
+        .bind(format_timestamp(now))
+        .execute(conn)
+        .await?;
+    Ok(result.rows_affected() > 0)
 }
 
 pub(super) async fn upsert_id_token(conn: &mut Conn, op: &UpsertIdToken) -> Result<(), StoreError> {

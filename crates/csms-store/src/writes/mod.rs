@@ -118,6 +118,7 @@ pub(crate) async fn run(conn: &mut Conn, known: &mut KnownTxRows, request: &mut 
             pending.set(Ok(()))
         }
         Request::CreateApiToken(op, pending) => pending.set(Ok(authorization::create_api_token(conn, op).await?)),
+        Request::RevokeApiToken(op, pending) => pending.set(Ok(authorization::revoke_api_token(conn, op).await?)),
         Request::StationEvent(op, pending) => pending.set(Ok(stations::station_event(conn, op).await?)),
         Request::Seen(op, pending) => pending.set(Ok(stations::seen(conn, op).await?)),
         Request::UpsertIdToken(op, pending) => pending.set(Ok(authorization::upsert_id_token(conn, op).await?)),
