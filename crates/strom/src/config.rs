@@ -65,11 +65,10 @@ message_log_cap_every_secs = 30
 handshake_timeout_secs = 5
 
 # At most this many connections from one source address (an IPv6 /64) may be in their handshake
-# at once (of 256 for the whole server); a new one beyond that is closed at once. Established
-# connections do not count, but stations behind one address (a NAT, a proxy, a load test) that
-# reconnect all at once do: with 32, a boot storm of 10,000 stations from one address had 9,678
-# refused. So the default is the server's whole share; lower it where addresses are not shared.
-max_handshakes_per_address = 256
+# at once (of 256 for the whole server); more from it wait for their turn, within the deadline
+# above. Established connections do not count, so stations behind one address (a NAT, a proxy,
+# a load test) may reconnect all at once.
+max_handshakes_per_address = 32
 "#;
 
 /// The validated configuration `strom serve` runs with.

@@ -11,12 +11,14 @@
 //!
 //! Those places are what a hostile client goes for: a connection that sends nothing holds one.
 //! So a connection whose request head has not arrived within `Limits::handshake_timeout` is
-//! closed, and one source address may hold at most `Limits::handshakes_per_address` of the places
-//! (a connection beyond that is closed as soon as it is accepted). Neither touches a connection
+//! closed, and one source address may hold at most `Limits::handshakes_per_address` of the places.
+//! A connection beyond that waits, accepted but unread (a socket, no buffers), for its address's
+//! turn, within the same deadline; so stations behind one address (a NAT, a load test) that
+//! reconnect together still all get in, a few at a time, while other addresses are served at once. Neither touches a connection
 //! past its handshake: an upgraded station may stay quiet for as long as the gateway allows, and
 //! an API request whose head has arrived may send its body slowly (it only gives its place up).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::future::Future;
 use std::io;
@@ -28,10 +30,14 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 /// The kernel caps this at `net.core.somaxconn`.
 const ACCEPT_QUEUE: u32 = 16 * 1024;
+/// Connections accepted and waiting for their address's turn, at most; as many as the kernel
+/// would queue. Beyond, a connection over its address's cap is closed at once.
+const WAITING: usize = 16 * 1024;
 
 /// How the listener protects its handshake places; `strom serve` reads them from the config.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,16 +48,13 @@ pub struct Limits {
     /// arrived but is not answered yet gives its place up (and stays open).
     pub handshake_timeout: Duration,
     /// Handshakes in progress from one source address (an IPv6 /64); beyond, a new connection
-    /// from it is closed at once. Established connections do not count.
+    /// from it waits for its turn (closed at its deadline). Established connections do not count.
     pub handshakes_per_address: usize,
 }
 
 impl Default for Limits {
-    /// One address may take every place by default: stations behind one address (a NAT, a load
-    /// test) reconnect together, and a 10,000-station boot storm from 127.0.0.1 had 9,678 refused
-    /// with a cap of 32. Where addresses are not shared, the cap is lowered in the config.
     fn default() -> Limits {
-        Limits { handshakes: 256, handshake_timeout: Duration::from_secs(5), handshakes_per_address: 256 }
+        Limits { handshakes: 256, handshake_timeout: Duration::from_secs(5), handshakes_per_address: 32 }
     }
 }
 
@@ -63,6 +66,8 @@ pub struct ListenerMetrics {
     accept_errors: AtomicU64,
     /// Handshake places taken now (a gauge).
     handshakes_in_progress: AtomicU64,
+    /// Connections waiting for their address's turn now (a gauge).
+    waiting: AtomicU64,
 }
 
 impl ListenerMetrics {
@@ -83,12 +88,12 @@ impl ListenerMetrics {
         let counters = [
             (
                 "strom_handshakes_timed_out_total",
-                "Connections closed because their request head did not arrive within handshake_timeout_secs.",
+                "Connections closed because their request head did not arrive (or they waited for their address's turn) for handshake_timeout_secs.",
                 self.handshakes_timed_out(),
             ),
             (
                 "strom_connections_refused_total",
-                "Connections closed at accept because their source address had max_handshakes_per_address handshakes in progress.",
+                "Connections closed at accept because their source address had max_handshakes_per_address handshakes in progress and too many connections were waiting already.",
                 self.refused_per_address(),
             ),
             (
@@ -107,6 +112,13 @@ impl ListenerMetrics {
             "Connections accepted whose request is not answered yet.",
             &[(Vec::new(), in_progress as f64)],
         );
+        let waiting = self.waiting.load(Ordering::Relaxed);
+        csms_metrics::render_gauge(
+            out,
+            "strom_connections_waiting",
+            "Connections accepted that wait for their address to have fewer than max_handshakes_per_address handshakes.",
+            &[(Vec::new(), waiting as f64)],
+        );
     }
 }
 
@@ -118,7 +130,26 @@ pub struct GatedListener {
     gate: Arc<Semaphore>,
     limits: Limits,
     by_address: ByAddress,
+    /// Told whenever a handshake ends, so that a waiting connection may take its place.
+    room: Arc<Notify>,
+    /// Connections over their address's cap, by address key, oldest first.
+    waiting: HashMap<IpAddr, VecDeque<Waiting>>,
+    waiting_count: usize,
     metrics: Arc<ListenerMetrics>,
+}
+
+/// A connection accepted while its address had its share of handshakes; nothing is read from
+/// it (no buffers) until its turn.
+struct Waiting {
+    io: TcpStream,
+    addr: SocketAddr,
+    since: Instant,
+}
+
+/// What the accept loop woke up for.
+enum Woken {
+    Accepted(io::Result<(TcpStream, SocketAddr)>),
+    Room,
 }
 
 impl GatedListener {
@@ -135,6 +166,9 @@ impl GatedListener {
                         gate: Arc::new(Semaphore::new(limits.handshakes)),
                         limits,
                         by_address: Arc::default(),
+                        room: Arc::default(),
+                        waiting: HashMap::new(),
+                        waiting_count: 0,
                         metrics: Arc::default(),
                     });
                 }
@@ -150,6 +184,70 @@ impl GatedListener {
     }
 }
 
+impl GatedListener {
+    /// The oldest waiting connection whose address now has room, with its place; connections that
+    /// waited out their whole deadline are closed on the way.
+    fn take_waiting(&mut self) -> Option<(Waiting, AddressPlace)> {
+        if self.waiting_count == 0 {
+            return None;
+        }
+        let (timeout, cap) = (self.limits.handshake_timeout, self.limits.handshakes_per_address);
+        let mut removed = 0;
+        for queue in self.waiting.values_mut() {
+            while queue.front().is_some_and(|w| w.since.elapsed() >= timeout) {
+                queue.pop_front();
+                removed += 1;
+                self.metrics.handshakes_timed_out.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let mut fronts: Vec<(Instant, IpAddr)> =
+            self.waiting.iter().filter_map(|(key, queue)| Some((queue.front()?.since, *key))).collect();
+        fronts.sort_unstable();
+        let mut taken = None;
+        for (_, key) in fronts {
+            let Some(queue) = self.waiting.get_mut(&key) else { continue };
+            let Some(front) = queue.front() else { continue };
+            if let Some(place) = AddressPlace::take(&self.by_address, &self.room, front.addr.ip(), cap) {
+                taken = queue.pop_front().map(|waiting| (waiting, place));
+                removed += 1;
+                break;
+            }
+        }
+        self.waiting.retain(|_, queue| !queue.is_empty());
+        self.set_waiting(self.waiting_count - removed);
+        taken
+    }
+
+    /// When the oldest waiting connection's deadline is up.
+    fn next_expiry(&self) -> Option<Instant> {
+        self.waiting.values().filter_map(VecDeque::front).map(|w| w.since + self.limits.handshake_timeout).min()
+    }
+
+    fn set_waiting(&mut self, count: usize) {
+        self.waiting_count = count;
+        self.metrics.waiting.store(count as u64, Ordering::Relaxed);
+    }
+
+    /// Gives `waiting` its handshake place; its deadline counts from when it was accepted.
+    fn admit(&self, waiting: Waiting, from: AddressPlace, permit: Option<OwnedSemaphorePermit>) -> (Gated, SocketAddr) {
+        let Waiting { io, addr, since } = waiting;
+        // Answers go out as they are written: with Nagle's algorithm an answer written while a
+        // ping or an earlier frame is still unacknowledged waits for the station's delayed ACK
+        // (up to 40 ms on Linux).
+        if let Err(e) = io.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+        let handshake = Handshake {
+            _from: from,
+            _place: permit.map(|permit| Place::new(permit, self.metrics.clone())),
+            deadline: Box::pin(tokio::time::sleep_until(since + self.limits.handshake_timeout)),
+            head: HeadEnd::default(),
+            metrics: self.metrics.clone(),
+        };
+        (Gated { io, handshake: Some(handshake) }, addr)
+    }
+}
+
 impl axum::serve::Listener for GatedListener {
     type Io = Gated;
     type Addr = SocketAddr;
@@ -159,9 +257,20 @@ impl axum::serve::Listener for GatedListener {
         loop {
             // The semaphore is never closed.
             let permit = self.gate.clone().acquire_owned().await.ok();
-            let (io, addr) = match self.inner.accept().await {
-                Ok(accepted) => accepted,
-                Err(e) => {
+            // Those that waited for their address's turn go first, oldest first.
+            if let Some((waiting, from)) = self.take_waiting() {
+                return self.admit(waiting, from, permit);
+            }
+            let expiry = self.next_expiry();
+            let woken = tokio::select! {
+                accepted = self.inner.accept() => Woken::Accepted(accepted),
+                () = self.room.notified(), if self.waiting_count > 0 => Woken::Room,
+                () = tokio::time::sleep_until(expiry.unwrap_or_else(Instant::now)), if expiry.is_some() => Woken::Room,
+            };
+            let (io, addr) = match woken {
+                Woken::Room => continue,
+                Woken::Accepted(Ok(accepted)) => accepted,
+                Woken::Accepted(Err(e)) => {
                     if let Some(pause) = backoff.after(&e) {
                         self.metrics.accept_errors.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(error = %e, pause_ms = pause.as_millis() as u64, "accept failed; pausing");
@@ -170,25 +279,18 @@ impl axum::serve::Listener for GatedListener {
                     continue;
                 }
             };
-            let Some(from) = AddressPlace::take(&self.by_address, addr.ip(), self.limits.handshakes_per_address) else {
-                self.metrics.refused_per_address.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(%addr, "too many handshakes in progress from this address: connection closed");
-                continue;
-            };
-            // Answers go out as they are written: with Nagle's algorithm an answer written while a
-            // ping or an earlier frame is still unacknowledged waits for the station's delayed ACK
-            // (up to 40 ms on Linux).
-            if let Err(e) = io.set_nodelay(true) {
-                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            let waiting = Waiting { io, addr, since: Instant::now() };
+            match AddressPlace::take(&self.by_address, &self.room, addr.ip(), self.limits.handshakes_per_address) {
+                Some(from) => return self.admit(waiting, from, permit),
+                None if self.waiting_count < WAITING => {
+                    self.waiting.entry(address_key(addr.ip())).or_default().push_back(waiting);
+                    self.set_waiting(self.waiting_count + 1);
+                }
+                None => {
+                    self.metrics.refused_per_address.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%addr, "too many handshakes in progress and waiting: connection closed");
+                }
             }
-            let handshake = Handshake {
-                _from: from,
-                _place: permit.map(|permit| Place::new(permit, self.metrics.clone())),
-                deadline: Box::pin(tokio::time::sleep(self.limits.handshake_timeout)),
-                head: HeadEnd::default(),
-                metrics: self.metrics.clone(),
-            };
-            return (Gated { io, handshake: Some(handshake) }, addr);
         }
     }
 
@@ -243,12 +345,13 @@ fn address_key(ip: IpAddr) -> IpAddr {
 /// One handshake in progress counted against its source address, until dropped.
 struct AddressPlace {
     table: ByAddress,
+    room: Arc<Notify>,
     key: IpAddr,
 }
 
 impl AddressPlace {
     /// Counts one more handshake for `ip`, unless it has `cap` already.
-    fn take(table: &ByAddress, ip: IpAddr, cap: usize) -> Option<AddressPlace> {
+    fn take(table: &ByAddress, room: &Arc<Notify>, ip: IpAddr, cap: usize) -> Option<AddressPlace> {
         let key = address_key(ip);
         let mut counts = table.lock().unwrap_or_else(|p| p.into_inner());
         let count = counts.entry(key).or_insert(0);
@@ -256,7 +359,7 @@ impl AddressPlace {
             return None;
         }
         *count += 1;
-        Some(AddressPlace { table: table.clone(), key })
+        Some(AddressPlace { table: table.clone(), room: room.clone(), key })
     }
 }
 
@@ -269,6 +372,8 @@ impl Drop for AddressPlace {
                 counts.remove(&self.key);
             }
         }
+        drop(counts);
+        self.room.notify_one();
     }
 }
 

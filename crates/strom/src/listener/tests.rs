@@ -74,38 +74,61 @@ async fn a_partial_head_is_closed_but_a_whole_head_may_be_followed_by_a_slow_bod
 }
 
 #[tokio::test]
-async fn one_address_holds_at_most_its_share_of_handshakes() {
+async fn one_address_holds_at_most_its_share_of_handshakes_and_the_rest_wait_their_turn() {
     let mut listener = listener(8, 2).await;
     let addr = listener.local_addr().expect("addr");
-    let clients = [
+    let key = address_key(addr.ip());
+    let _clients = [
         TcpStream::connect(addr).await.expect("connect"),
         TcpStream::connect(addr).await.expect("connect"),
         TcpStream::connect(addr).await.expect("connect"),
     ];
-    let (first, _) = listener.accept().await;
+    let (_first, _) = listener.accept().await;
     let (mut second, _) = listener.accept().await;
-    // The third is refused inside accept, which then waits for a fourth.
-    let [_, _, mut third_client] = clients;
+    // The third is accepted but waits: accept gives nothing while the address has two handshakes.
+    assert!(tokio::time::timeout(TIMEOUT / 3, listener.accept()).await.is_err(), "the third waits");
+    assert_eq!(listener.waiting_count, 1);
+    assert_eq!(listener.metrics.waiting.load(Ordering::Relaxed), 1);
+
+    // Established connections do not count: once one is answered, the third's turn comes.
+    second.write_all(b"HTTP/1.1 101 Switching Protocols\r\n\r\n").await.expect("write");
+    let (_third, _) = tokio::time::timeout(TIMEOUT / 3, listener.accept()).await.expect("the third's turn");
+    assert_eq!(listener.waiting_count, 0);
+    assert_eq!(listener.by_address.lock().expect("lock").get(&key), Some(&2));
+    assert_eq!(listener.gate.available_permits(), 6);
+    assert_eq!(listener.metrics.refused_per_address(), 0);
+}
+
+#[tokio::test]
+async fn a_connection_that_waits_its_whole_deadline_is_closed_and_other_addresses_are_served_meanwhile() {
+    let mut listener = listener(8, 1).await;
+    let addr = listener.local_addr().expect("addr");
+    let _first_client = TcpStream::connect(addr).await.expect("connect");
+    let (_first, _) = listener.accept().await;
+    let mut waiting_client = TcpStream::connect(addr).await.expect("connect");
+    assert!(tokio::time::timeout(TIMEOUT / 3, listener.accept()).await.is_err(), "the second waits");
+
+    // Another address is not held up by the one that waits.
+    let other = TcpSocket::new_v4().expect("socket");
+    other.bind("127.0.0.2:0".parse().expect("address")).expect("127.0.0.2 is loopback (Linux)");
+    let _other_client = other.connect(addr).await.expect("connect");
+    let (_, from) = tokio::time::timeout(TIMEOUT / 3, listener.accept()).await.expect("served at once");
+    assert_eq!(from.ip().to_string(), "127.0.0.2");
+
+    // The first's handshake is never read here, so the address stays full: the waiting one is
+    // closed at its deadline, counted, without an accept of anything else.
     let mut rest = Vec::new();
-    let refused = tokio::time::timeout(TIMEOUT * 5, async {
+    let closed = tokio::time::timeout(TIMEOUT * 5, async {
         tokio::select! {
-            read = third_client.read_to_end(&mut rest) => read,
+            read = waiting_client.read_to_end(&mut rest) => read,
             _ = listener.accept() => panic!("nothing else to accept"),
         }
     })
     .await
-    .expect("the third connection is closed at once");
-    assert!(matches!(refused, Ok(0) | Err(_)), "closed without an answer");
-    assert_eq!(listener.metrics.refused_per_address(), 1);
-
-    // Established connections do not count: once one is answered, the address may connect again.
-    second.write_all(b"HTTP/1.1 101 Switching Protocols\r\n\r\n").await.expect("write");
-    let _fourth_client = TcpStream::connect(addr).await.expect("connect");
-    let (_fourth, _) = tokio::time::timeout(TIMEOUT, listener.accept()).await.expect("accepted");
-    assert_eq!(listener.metrics.refused_per_address(), 1);
-    assert_eq!(listener.by_address.lock().expect("lock").get(&address_key(addr.ip())), Some(&2));
-    drop(first);
-    assert_eq!(listener.by_address.lock().expect("lock").get(&address_key(addr.ip())), Some(&1));
+    .expect("the waiting connection is closed at its deadline");
+    assert!(matches!(closed, Ok(0) | Err(_)), "closed without an answer");
+    assert_eq!(listener.metrics.handshakes_timed_out(), 1);
+    assert_eq!(listener.waiting_count, 0);
 }
 
 #[test]
