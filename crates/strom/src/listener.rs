@@ -14,9 +14,10 @@
 //! closed, and one source address may hold at most `Limits::handshakes_per_address` of the places.
 //! A connection beyond that waits, accepted but unread (a socket, no buffers), for its address's
 //! turn, within the same deadline; so stations behind one address (a NAT, a load test) that
-//! reconnect together still all get in, a few at a time, while other addresses are served at once. Neither touches a connection
-//! past its handshake: an upgraded station may stay quiet for as long as the gateway allows, and
-//! an API request whose head has arrived may send its body slowly (it only gives its place up).
+//! reconnect together still all get in, a few at a time, while other addresses are served at
+//! once. Neither touches a connection past its handshake: an upgraded station may stay quiet for
+//! as long as the gateway allows, and an API request whose head has arrived may send its body
+//! slowly (it only gives its place up).
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
