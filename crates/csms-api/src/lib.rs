@@ -161,6 +161,7 @@ async fn metrics(State(api): State<Arc<Api>>) -> Result<Response, ApiError> {
     );
     let open = api.store.open_fault_count().await? as f64;
     render_gauge(&mut out, "strom_open_faults", "Faults not yet cleared.", &[(Vec::new(), open)]);
+    csms_metrics::render_added(&mut out);
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 /// Upper bounds (seconds) for latency histograms: 0.5 ms to 30 s.
@@ -178,6 +178,25 @@ impl CounterVec {
         for (labels, value) in sorted {
             let _ = writeln!(out, "{name}{} {value}", render_labels(&labels));
         }
+    }
+}
+
+/// A part of the process that renders its own series (e.g. the binary's listener).
+type Renderer = Box<dyn Fn(&mut String) + Send + Sync>;
+
+/// Series of parts of the process that the API holds no handle to, added by the binary that
+/// wires them; `/metrics` renders them after its own.
+static ADDED: Mutex<Vec<Renderer>> = Mutex::new(Vec::new());
+
+/// Adds `render` to what [`render_added`] writes, for the life of the process.
+pub fn add_renderer(render: impl Fn(&mut String) + Send + Sync + 'static) {
+    ADDED.lock().unwrap_or_else(|p| p.into_inner()).push(Box::new(render));
+}
+
+/// Writes the series of every renderer added with [`add_renderer`].
+pub fn render_added(out: &mut String) {
+    for render in ADDED.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        render(out);
     }
 }
 

@@ -22,6 +22,8 @@ pub struct FileConfig {
     pub message_log_retention_days: Option<u64>,
     pub message_log_max_per_station: Option<i64>,
     pub message_log_cap_every_secs: Option<u64>,
+    pub handshake_timeout_secs: Option<u64>,
+    pub max_handshakes_per_address: Option<usize>,
 }
 
 pub const DEFAULT_CONFIG: &str = r#"# Ström configuration. Every setting may be left out; the values shown are the defaults.
@@ -57,6 +59,16 @@ max_message_bytes = 65536
 message_log_retention_days = 7
 message_log_max_per_station = 100000
 message_log_cap_every_secs = 30
+
+# A connection whose HTTP request head (the WebSocket upgrade or an API request) has not arrived
+# within this many seconds is closed. Connections past their handshake are not affected.
+handshake_timeout_secs = 5
+
+# At most this many connections from one source address (an IPv6 /64) may be in their handshake
+# at once (of 256 for the whole server); more from it wait for their turn, within the deadline
+# above. Established connections do not count, so stations behind one address (a NAT, a proxy,
+# a load test) may reconnect all at once.
+max_handshakes_per_address = 32
 "#;
 
 /// The validated configuration `strom serve` runs with.
@@ -69,6 +81,8 @@ pub struct Config {
     pub message_log_max_per_station: i64,
     /// How often each station's frames are held to `message_log_max_per_station`.
     pub message_log_cap_every: Duration,
+    /// The listener's protection against clients that hold handshakes open.
+    pub listener: crate::listener::Limits,
 }
 
 pub fn load_file(path: Option<&Path>) -> Result<FileConfig> {
@@ -119,6 +133,16 @@ pub fn resolve(file: FileConfig, overrides: Overrides) -> Result<Config> {
     if max_per_station < 1 {
         bail!("message_log_max_per_station must be at least 1");
     }
+    let listener_defaults = crate::listener::Limits::default();
+    let handshakes_per_address = file.max_handshakes_per_address.unwrap_or(listener_defaults.handshakes_per_address);
+    if handshakes_per_address < 1 {
+        bail!("max_handshakes_per_address must be at least 1");
+    }
+    let listener = crate::listener::Limits {
+        handshake_timeout: secs(file.handshake_timeout_secs, 5, "handshake_timeout_secs")?,
+        handshakes_per_address,
+        ..listener_defaults
+    };
     Ok(Config {
         listen: overrides.listen.or(file.listen).unwrap_or_else(|| "0.0.0.0:8180".into()),
         database: overrides.database.or(file.database).unwrap_or_else(|| "strom.db".into()),
@@ -126,6 +150,7 @@ pub fn resolve(file: FileConfig, overrides: Overrides) -> Result<Config> {
         message_log_retention: Duration::from_secs(86_400 * file.message_log_retention_days.unwrap_or(7).max(1)),
         message_log_max_per_station: max_per_station,
         message_log_cap_every: secs(file.message_log_cap_every_secs, 30, "message_log_cap_every_secs")?,
+        listener,
     })
 }
 
@@ -154,5 +179,13 @@ mod tests {
         )
         .is_err());
         assert!(toml::from_str::<FileConfig>("no_such_setting = 1").is_err());
+        let file: FileConfig =
+            toml::from_str("handshake_timeout_secs = 2\nmax_handshakes_per_address = 16").expect("parses");
+        let limits = resolve(file, Overrides::default()).expect("valid").listener;
+        assert_eq!((limits.handshake_timeout, limits.handshakes_per_address), (Duration::from_secs(2), 16));
+        for zero in ["handshake_timeout_secs = 0", "max_handshakes_per_address = 0"] {
+            let file: FileConfig = toml::from_str(zero).expect("parses");
+            assert!(resolve(file, Overrides::default()).is_err(), "{zero} is refused");
+        }
     }
 }

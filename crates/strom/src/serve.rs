@@ -49,9 +49,11 @@ pub async fn run(config: Config, api_open: bool) -> Result<()> {
     let api = Arc::new(Api { store: store.clone(), commands, clock: clock.clone() });
     let app = gateway.router().merge(csms_api::router(api, api_open));
 
-    let listener = crate::listener::GatedListener::bind(&config.listen)
+    let listener = crate::listener::GatedListener::bind(&config.listen, config.listener.clone())
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
+    let listener_metrics = listener.metrics();
+    csms_metrics::add_renderer(move |out| listener_metrics.render(out));
     let addr = axum::serve::Listener::local_addr(&listener)?;
     tokio::spawn(wait_for_signal(shutdown.clone()));
     // Printed on stdout so that scripts and tests started with port 0 learn the port.
