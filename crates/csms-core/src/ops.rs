@@ -309,6 +309,18 @@ pub struct SetRegistration {
     pub now: Timestamp,
 }
 
+/// The operator sets a station's security profile and, if `password_hash` is given, the hash of
+/// its Basic-auth password (`security::hash_password`; `None` keeps the stored one). Answers
+/// whether the station was known; an unknown one is registered (Accepted) before it ever
+/// connects, since giving it credentials is how an operator provisions it.
+#[derive(Debug, Clone)]
+pub struct SetSecurity {
+    pub station: StationId,
+    pub profile: crate::security::SecurityProfile,
+    pub password_hash: Option<String>,
+    pub now: Timestamp,
+}
+
 /// A command to a station is about to be sent; its log entry is created `Pending` and its id
 /// answered.
 #[derive(Debug, Clone)]
