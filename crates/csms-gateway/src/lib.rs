@@ -73,6 +73,10 @@ pub struct Gateway {
     pub clock: Arc<dyn Clock>,
     pub shutdown: CancellationToken,
     pub metrics: Arc<StationMetrics>,
+    /// Password verifications under way at once, at most one per CPU: each argon2id check takes
+    /// 19 MiB and tens of milliseconds, so a flood of handshakes with credentials waits here
+    /// instead of taking the server's memory.
+    verifications: tokio::sync::Semaphore,
 }
 
 impl Gateway {
@@ -85,7 +89,9 @@ impl Gateway {
         shutdown: CancellationToken,
     ) -> Arc<Gateway> {
         let (registry, metrics) = (commands.registry().clone(), commands.metrics().clone());
-        Arc::new(Gateway { config, store, registry, clock, shutdown, metrics })
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let verifications = tokio::sync::Semaphore::new(cpus);
+        Arc::new(Gateway { config, store, registry, clock, shutdown, metrics, verifications })
     }
 
     /// The routes stations connect to.
@@ -166,7 +172,11 @@ async fn check_credentials(gateway: &Arc<Gateway>, station: &StationId, headers:
     let verdict = match (values.next(), values.next()) {
         (_, Some(_)) => Err(Refusal::Malformed),
         (header, None) => {
-            // Verifying an argon2id hash is deliberately slow: off the connection threads.
+            // Verifying an argon2id hash is deliberately slow: off the connection threads, a few
+            // at a time. The semaphore is never closed.
+            let Ok(_permit) = gateway.verifications.acquire().await else {
+                return Err((StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response());
+            };
             let (station, header) = (station.clone(), header.map(|h| h.as_bytes().to_vec()));
             tokio::task::spawn_blocking(move || security::check_credentials(&station, &settings, header.as_deref()))
                 .await

@@ -18,6 +18,7 @@ both_backends!(
     impostor_cannot_take_over_a_charging_station,
     password_is_write_only,
     security_settings_are_checked,
+    cli_sets_the_security_profile,
 );
 
 const PASSWORD: &str = "s3cret-station-pass";
@@ -236,4 +237,33 @@ async fn security_settings_are_checked(backend: Backend) {
     // The operator's registration is kept apart.
     let (status, view) = put(json!({"registration_status": "Pending"})).await;
     assert_eq!((status, &view["registration_status"], &view["security_profile"]), (200, &json!("Pending"), &json!(1)));
+}
+
+async fn cli_sets_the_security_profile(backend: Backend) {
+    let server = Server::start(backend).await;
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
+        .args(["station", "set", "CP1", "--security-profile", "1"])
+        .env("STROM_URL", format!("http://{}", server.addr))
+        .env("STROM_BASIC_AUTH_PASSWORD", PASSWORD)
+        .output()
+        .await
+        .expect("strom runs");
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stdout.lines().nth(1).is_some_and(|l| l.starts_with("CP1") && l.contains(" 1 ") && l.ends_with("set")),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(PASSWORD) && !stderr.contains(PASSWORD));
+    refused(&server, "CP1", None).await;
+    connect(&server, "CP1", Some(&basic("CP1", PASSWORD.as_bytes()))).await.expect("accepted");
+
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
+        .args(["station", "set", "CP2", "--security-profile", "2", "--basic-auth-password", PASSWORD])
+        .env("STROM_URL", format!("http://{}", server.addr))
+        .output()
+        .await
+        .expect("strom runs");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("needs TLS"));
 }
