@@ -151,6 +151,8 @@ async fn metrics(State(api): State<Arc<Api>>) -> Result<Response, ApiError> {
         "strom_call_answer_seconds",
         "Time from a station's CALL arriving to its answer (its effects stored) going to the socket.",
     );
+    let refused = "Station connections refused at the handshake, by reason (credentials not acceptable).";
+    m.handshakes_refused.render(&mut out, "strom_handshakes_refused_total", refused);
     let store = api.store.metrics();
     store.batch_size.render(&mut out, "strom_store_batch_size", "Writes committed together in one transaction.");
     store.commit_seconds.render(&mut out, "strom_store_commit_duration_seconds", "Time to apply and commit one batch.");
@@ -175,27 +177,96 @@ async fn get_station(State(api): State<Arc<Api>>, Path(id): Path<String>) -> Api
     Ok(Json(views::station(&station, api.commands.registry().session(&id))))
 }
 
-/// Changes what the operator controls about a station: its registration. A Pending station is
-/// accepted this way, then told so at its next BootNotification (send TriggerMessage
-/// BootNotification to make that happen now; OCPP 2.0.1 B02, CONFORMANCE X-10).
+/// Changes what the operator controls about a station: its registration, its security profile
+/// and its Basic-auth password. A Pending station is accepted this way, then told so at its next
+/// BootNotification (send TriggerMessage BootNotification to make that happen now; OCPP 2.0.1
+/// B02, CONFORMANCE X-10). The password is write-only: hashed (argon2id) before it is stored,
+/// never answered; the station view says only whether one is set. A station not yet known is
+/// registered by any of these.
 async fn put_station(State(api): State<Arc<Api>>, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    use csms_core::security::{self, SecurityProfile};
     let station = csms_core::station::StationId::parse(&id).ok_or_else(|| {
         ApiError::bad_request("station identity must be 1-48 characters of A-Z a-z 0-9 * - _ = + | @ .")
     })?;
-    let value: Value =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
+    // The body may hold a password: an error must not quote it.
+    let value: Value = serde_json::from_slice(&body).map_err(|_| ApiError::bad_request("body is not JSON"))?;
     let unprocessable = |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m);
     let Value::Object(fields) = value else {
         return Err(ApiError::bad_request("body must be a JSON object"));
     };
-    if let Some(key) = fields.keys().find(|k| k.as_str() != "registration_status") {
-        return Err(unprocessable(format!("unknown field {key:?}; only registration_status can be changed")));
+    const FIELDS: [&str; 3] = ["registration_status", "security_profile", "basic_auth_password"];
+    if let Some(key) = fields.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(unprocessable(format!(
+            "unknown field {key:?}; only registration_status, security_profile and basic_auth_password can be changed"
+        )));
     }
-    let text = fields.get("registration_status").and_then(Value::as_str).unwrap_or_default();
-    let status = csms_core::station::RegistrationStatus::parse(text).ok_or_else(|| {
-        unprocessable(format!("registration_status must be Accepted, Pending or Rejected, not {text:?}"))
-    })?;
-    api.store.execute(SetRegistration { station, status, now: api.clock.now() }, Vec::new()).await?;
+    if fields.is_empty() {
+        return Err(unprocessable(
+            "nothing to change: give registration_status, security_profile or basic_auth_password".into(),
+        ));
+    }
+    let status = match fields.get("registration_status") {
+        None => None,
+        Some(value) => {
+            let text = value.as_str().unwrap_or_default();
+            Some(csms_core::station::RegistrationStatus::parse(text).ok_or_else(|| {
+                unprocessable(format!("registration_status must be Accepted, Pending or Rejected, not {text:?}"))
+            })?)
+        }
+    };
+    let profile = match fields.get("security_profile") {
+        None => None,
+        Some(value) => {
+            let profile = value
+                .as_i64()
+                .and_then(SecurityProfile::from_number)
+                .ok_or_else(|| unprocessable(format!("security_profile must be 0, 1, 2 or 3, not {value}")))?;
+            if profile.needs_tls() {
+                return Err(unprocessable(format!(
+                    "security_profile {} needs TLS, not supported yet",
+                    profile.number()
+                )));
+            }
+            Some(profile)
+        }
+    };
+    let password_hash = match fields.get("basic_auth_password") {
+        None => None,
+        Some(value) => {
+            let password =
+                value.as_str().ok_or_else(|| unprocessable("basic_auth_password must be a string".into()))?;
+            security::check_password(password).map_err(|m| unprocessable(m.into()))?;
+            let mut salt = [0u8; 16];
+            getrandom::getrandom(&mut salt).map_err(|e| {
+                tracing::error!(error = %e, "no random salt for a station password");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "no randomness for a salt")
+            })?;
+            let password = password.to_string();
+            // Hashing is deliberately slow: off the API's threads.
+            let hashed = tokio::task::spawn_blocking(move || security::hash_password(&password, &salt)).await;
+            Some(hashed.map_err(|e| e.to_string()).and_then(|h| h).map_err(|e| {
+                tracing::error!(error = %e, "station password not hashed");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "password not hashed")
+            })?)
+        }
+    };
+    if profile.is_some() || password_hash.is_some() {
+        let stored = api.store.security(&id).await?.unwrap_or_default();
+        let profile = profile.unwrap_or(stored.profile);
+        if profile.needs_credentials() && password_hash.is_none() && stored.password_hash.is_none() {
+            return Err(unprocessable(format!(
+                "security_profile {} needs a basic_auth_password; none is stored",
+                profile.number()
+            )));
+        }
+        let now = api.clock.now();
+        api.store
+            .execute(csms_core::ops::SetSecurity { station: station.clone(), profile, password_hash, now }, Vec::new())
+            .await?;
+    }
+    if let Some(status) = status {
+        api.store.execute(SetRegistration { station, status, now: api.clock.now() }, Vec::new()).await?;
+    }
     let station = api.store.station(&id).await?.ok_or_else(|| ApiError::not_found("station"))?;
     Ok(Json(views::station(&station, api.commands.registry().session(&id))))
 }

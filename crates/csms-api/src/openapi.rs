@@ -17,6 +17,12 @@ fn object(properties: &[(&str, Value)], required: &[&str]) -> Value {
     json!({"type": "object", "properties": props, "required": required, "additionalProperties": false})
 }
 
+/// An object of optional properties, at least one of them given.
+fn any_of_object(properties: &[(&str, Value)]) -> Value {
+    let props: Map<String, Value> = properties.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    json!({"type": "object", "properties": props, "minProperties": 1, "additionalProperties": false})
+}
+
 fn path_param(name: &str, description: &str) -> Value {
     json!({"name": name, "in": "path", "required": true, "description": description, "schema": string()})
 }
@@ -146,8 +152,12 @@ pub(crate) fn document() -> Value {
         "/api/v1/stations": {"get": list("Stations, by id", "creation time", vec![], vec![], &[])},
         "/api/v1/stations/{id}": {
             "get": op("Show a station", "viewer", vec![station()], None, ("200", "The station"), &["404"]),
-            "put": op("Set a station's registration", "admin", vec![station()],
-                Some(object(&[("registration_status", json!({"type": "string", "enum": ["Accepted", "Pending", "Rejected"]}))], &["registration_status"])),
+            "put": op("Set a station's registration, security profile (0 or 1; 2 and 3 need TLS, not supported yet) or write-only Basic-auth password", "admin", vec![station()],
+                Some(any_of_object(&[
+                    ("registration_status", json!({"type": "string", "enum": ["Accepted", "Pending", "Rejected"]})),
+                    ("security_profile", json!({"type": "integer", "enum": [0, 1]})),
+                    ("basic_auth_password", json!({"type": "string", "minLength": 16, "maxLength": 40, "pattern": "^[ -~]*$", "writeOnly": true})),
+                ])),
                 ("200", "The station"), &["400", "422"]),
         },
         "/api/v1/stations/{id}/messages": {"get": list("The station's message log, newest first", "time of logging",

@@ -37,6 +37,8 @@ pub(crate) fn station(s: &StationView, session: Option<SessionInfo>) -> Value {
         "boot_reason": s.boot_reason,
         "last_seen_at": last_seen,
         "created_at": s.created_at,
+        "security_profile": s.security_profile,
+        "basic_auth_password_set": s.basic_auth_password_set,
         "connectors": s.connectors.iter().map(connector).collect::<Vec<_>>(),
     })
 }

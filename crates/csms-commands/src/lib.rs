@@ -36,6 +36,8 @@ pub struct StationMetrics {
     pub command_seconds: csms_metrics::Histogram,
     /// From a station's CALL arriving to its answer leaving (stored first, where it stores).
     pub answer_seconds: csms_metrics::Histogram,
+    /// Station connections refused at the handshake, by reason (`security::Refusal`).
+    pub handshakes_refused: csms_metrics::CounterVec,
 }
 
 impl Default for StationMetrics {
@@ -46,6 +48,7 @@ impl Default for StationMetrics {
             commands: Default::default(),
             command_seconds: csms_metrics::Histogram::new(csms_metrics::LATENCY_BUCKETS),
             answer_seconds: csms_metrics::Histogram::new(csms_metrics::ANSWER_BUCKETS),
+            handshakes_refused: Default::default(),
         }
     }
 }

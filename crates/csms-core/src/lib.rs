@@ -15,6 +15,7 @@ pub mod notifications;
 pub mod ops;
 pub mod port;
 pub mod reservations;
+pub mod security;
 pub mod station;
 pub mod transactions;
 

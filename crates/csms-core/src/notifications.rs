@@ -26,6 +26,9 @@ pub enum StationEventKind {
     NotifyDisplayMessages,
     NotifyCustomerInformation,
     ReportChargingProfiles,
+    /// Not a station's message: Ström refused a connection under the station's identity at the
+    /// handshake, its credentials not acceptable for the station's security profile.
+    InvalidCredentials,
 }
 
 impl StationEventKind {
@@ -49,6 +52,7 @@ impl StationEventKind {
         StationEventKind::NotifyDisplayMessages,
         StationEventKind::NotifyCustomerInformation,
         StationEventKind::ReportChargingProfiles,
+        StationEventKind::InvalidCredentials,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +76,7 @@ impl StationEventKind {
             StationEventKind::NotifyDisplayMessages => "NotifyDisplayMessages",
             StationEventKind::NotifyCustomerInformation => "NotifyCustomerInformation",
             StationEventKind::ReportChargingProfiles => "ReportChargingProfiles",
+            StationEventKind::InvalidCredentials => "InvalidCredentials",
         }
     }
 

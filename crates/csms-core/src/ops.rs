@@ -309,6 +309,30 @@ pub struct SetRegistration {
     pub now: Timestamp,
 }
 
+/// The operator sets a station's security profile and, if `password_hash` is given, the hash of
+/// its Basic-auth password (`security::hash_password`; `None` keeps the stored one). Answers
+/// whether the station was known; an unknown one is registered (Accepted) before it ever
+/// connects, since giving it credentials is how an operator provisions it.
+#[derive(Clone)]
+pub struct SetSecurity {
+    pub station: StationId,
+    pub profile: crate::security::SecurityProfile,
+    pub password_hash: Option<String>,
+    pub now: Timestamp,
+}
+
+impl std::fmt::Debug for SetSecurity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A slow hash can still be attacked offline: not for logs.
+        f.debug_struct("SetSecurity")
+            .field("station", &self.station)
+            .field("profile", &self.profile)
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "***"))
+            .field("now", &self.now)
+            .finish()
+    }
+}
+
 /// A command to a station is about to be sent; its log entry is created `Pending` and its id
 /// answered.
 #[derive(Debug, Clone)]

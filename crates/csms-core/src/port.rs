@@ -137,6 +137,8 @@ operations! {
     StatusNotification(StationStatusReport) -> ();
     /// → whether the station was known.
     SetRegistration(SetRegistration) -> bool;
+    /// → whether the station was known.
+    SetSecurity(SetSecurity) -> bool;
     /// → the command's id in the command log.
     CommandStarted(CommandStarted) -> i64;
     CommandFinished(CommandFinished) -> ();
@@ -203,6 +205,10 @@ pub trait Port: Send + Sync {
     /// The registration a station has for the OCPP version it connects with (`None`: never
     /// registered, or registered under the other version).
     fn registration(&self, station: &StationId, ocpp_version: ProtocolVersion) -> Answer<Option<RegistrationStatus>>;
+
+    /// A station's security profile and password hash, which its connections are checked
+    /// against (`None`: a station Ström does not know, held to no profile).
+    fn security(&self, station: &StationId) -> Answer<Option<crate::security::SecuritySettings>>;
 }
 
 impl dyn Port + '_ {

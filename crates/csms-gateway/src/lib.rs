@@ -14,12 +14,16 @@ mod v201;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use csms_commands::{Commands, Registry, StationMetrics};
+use csms_core::notifications::StationEventKind;
+use csms_core::ops::StationEvent;
 use csms_core::port::Port;
+use csms_core::security::{self, Refusal};
 use csms_core::station::{RegistrationPolicy, StationId};
 use csms_core::Clock;
 use ocpp::OcppVersion;
@@ -69,6 +73,10 @@ pub struct Gateway {
     pub clock: Arc<dyn Clock>,
     pub shutdown: CancellationToken,
     pub metrics: Arc<StationMetrics>,
+    /// Password verifications under way at once, at most one per CPU: each argon2id check takes
+    /// 19 MiB and tens of milliseconds, so a flood of handshakes with credentials waits here
+    /// instead of taking the server's memory.
+    verifications: tokio::sync::Semaphore,
 }
 
 impl Gateway {
@@ -81,7 +89,9 @@ impl Gateway {
         shutdown: CancellationToken,
     ) -> Arc<Gateway> {
         let (registry, metrics) = (commands.registry().clone(), commands.metrics().clone());
-        Arc::new(Gateway { config, store, registry, clock, shutdown, metrics })
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let verifications = tokio::sync::Semaphore::new(cpus);
+        Arc::new(Gateway { config, store, registry, clock, shutdown, metrics, verifications })
     }
 
     /// The routes stations connect to.
@@ -128,6 +138,9 @@ async fn upgrade(
     if gateway.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
+    if let Err(refused) = check_credentials(&gateway, &station, &headers).await {
+        return refused;
+    }
     let config = &gateway.config;
     ws.protocols([version.subprotocol()])
         .read_buffer_size(config.read_buffer_bytes)
@@ -135,4 +148,65 @@ async fn upgrade(
         .max_message_size(config.max_message_bytes)
         .max_frame_size(config.max_message_bytes)
         .on_upgrade(move |socket| session::run(gateway, station, version, socket))
+}
+
+/// Checks the connection's HTTP Basic credentials against the station's security profile (OCPP
+/// 1.6 security whitepaper §2.1, 2.0.1 A00.FR.2xx) before anything else happens, so that a
+/// refused connection never becomes a session and never replaces the station's live one. A
+/// refusal is answered 401 with a Basic challenge, counted by reason, and, for a station Ström
+/// knows, recorded as its security event. Neither the header nor the password is ever logged.
+async fn check_credentials(gateway: &Arc<Gateway>, station: &StationId, headers: &HeaderMap) -> Result<(), Response> {
+    let settings = match gateway.store.security(station).await {
+        Ok(Some(settings)) => settings,
+        // A station Ström does not know is held to no profile; registration decides on it.
+        Ok(None) => return Ok(()),
+        Err(e) => {
+            tracing::error!(station = %station, error = %e, "station's security settings unreadable");
+            return Err((StatusCode::SERVICE_UNAVAILABLE, "storage unavailable").into_response());
+        }
+    };
+    if !settings.profile.needs_credentials() {
+        return Ok(());
+    }
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let verdict = match (values.next(), values.next()) {
+        (_, Some(_)) => Err(Refusal::Malformed),
+        (header, None) => {
+            // Verifying an argon2id hash is deliberately slow: off the connection threads, a few
+            // at a time. The semaphore is never closed.
+            let Ok(_permit) = gateway.verifications.acquire().await else {
+                return Err((StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response());
+            };
+            let (station, header) = (station.clone(), header.map(|h| h.as_bytes().to_vec()));
+            tokio::task::spawn_blocking(move || security::check_credentials(&station, &settings, header.as_deref()))
+                .await
+                .unwrap_or(Err(Refusal::WrongPassword))
+        }
+    };
+    let Err(refusal) = verdict else {
+        return Ok(());
+    };
+    gateway.metrics.handshakes_refused.inc(&[("reason", refusal.as_str())]);
+    tracing::warn!(station = %station, reason = refusal.as_str(), "connection refused: credentials not acceptable");
+    let event = StationEvent {
+        station: station.clone(),
+        kind: StationEventKind::InvalidCredentials,
+        status: None,
+        request_id: None,
+        evse_id: None,
+        detail: Some(refusal.as_str().to_string()),
+        at: gateway.clock.now(),
+    };
+    if let Err(e) = gateway.store.execute(event, Vec::new()).await {
+        tracing::error!(station = %station, error = %e, "refused connection not recorded");
+    }
+    // The realm is UTF-8, which a header carries as opaque bytes (RFC 9110 §5.5 obs-text).
+    let challenge = HeaderValue::from_bytes(r#"Basic realm="Ström""#.as_bytes())
+        .unwrap_or_else(|_| HeaderValue::from_static(r#"Basic realm="Strom""#));
+    Err((
+        StatusCode::UNAUTHORIZED,
+        [(WWW_AUTHENTICATE, challenge)],
+        "station credentials required: HTTP Basic, user = station identity\n",
+    )
+        .into_response())
 }

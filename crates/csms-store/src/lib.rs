@@ -24,6 +24,7 @@ pub use queries::{
 
 use csms_core::ops::FrameLog;
 use csms_core::port::{Answer, Operation, Port, PortError, Request, Room};
+use csms_core::security::SecuritySettings;
 use csms_core::station::{ProtocolVersion, RegistrationStatus, StationId};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
@@ -294,6 +295,11 @@ impl Port for Store {
     fn registration(&self, station: &StationId, ocpp_version: ProtocolVersion) -> Answer<Option<RegistrationStatus>> {
         let (store, station) = (self.clone(), station.clone());
         Box::pin(async move { Ok(store.registration(station.as_str(), ocpp_version.as_str()).await?) })
+    }
+
+    fn security(&self, station: &StationId) -> Answer<Option<SecuritySettings>> {
+        let (store, station) = (self.clone(), station.clone());
+        Box::pin(async move { Ok(store.security(station.as_str()).await?) })
     }
 }
 

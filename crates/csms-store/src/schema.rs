@@ -591,6 +591,12 @@ CREATE TABLE IF NOT EXISTS local_list_reports (
 ALTER TABLE api_tokens ADD COLUMN expires_at TEXT;
 ALTER TABLE api_tokens ADD COLUMN revoked_at TEXT;
 "#,
+    // Issue 25: each station's security profile (0: none, 1: HTTP Basic auth, …) and its Basic-auth
+    // password as an argon2id PHC string, never the password itself.
+    r#"
+ALTER TABLE stations ADD COLUMN security_profile BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE stations ADD COLUMN basic_auth_password_hash TEXT;
+"#,
 ];
 
 /// The first of the two migrations above (one per backend) that gave readings codes for their

@@ -45,6 +45,18 @@ pub enum StationCommand {
     },
     /// Accept a Pending or Rejected station (it learns at its next boot).
     Accept { station: String },
+    /// Set a station's security profile and its Basic-auth password (write-only: stored as a
+    /// hash, never shown). A station not yet known is registered.
+    Set {
+        station: String,
+        /// 0: no authentication; 1: HTTP Basic auth (user = station identity).
+        #[arg(long)]
+        security_profile: Option<i64>,
+        /// 16-40 printable ASCII characters (the station's AuthorizationKey / BasicAuthPassword).
+        /// Prefer the environment variable: a flag is visible to other users in the process list.
+        #[arg(long, env = "STROM_BASIC_AUTH_PASSWORD", hide_env_values = true)]
+        basic_auth_password: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -227,6 +239,14 @@ fn stations_table(value: &Value) -> String {
     table(&["ID", "OCPP", "REGISTRATION", "CONNECTED", "LAST SEEN", "CONNECTORS"], rows)
 }
 
+fn station_security(value: &Value) -> String {
+    let password = if value["basic_auth_password_set"] == true { "set" } else { "not set" };
+    table(
+        &["ID", "SECURITY PROFILE", "PASSWORD"],
+        vec![vec![text(&value["id"]), text(&value["security_profile"]), password.into()]],
+    )
+}
+
 fn transactions_table(value: &Value) -> String {
     let rows = rows(value)
         .iter()
@@ -296,6 +316,20 @@ pub async fn station(args: &ApiArgs, command: StationCommand) -> Result<()> {
         StationCommand::Unlock { station, connector, evse } => {
             let body = json!({"connector_id": connector, "evse_id": evse});
             print(args, &client.ok("POST", &format!("/api/v1/stations/{station}/unlock"), Some(body)).await?, answer)
+        }
+        StationCommand::Set { station, security_profile, basic_auth_password } => {
+            let mut body = serde_json::Map::new();
+            if let Some(profile) = security_profile {
+                body.insert("security_profile".into(), json!(profile));
+            }
+            if let Some(password) = basic_auth_password {
+                body.insert("basic_auth_password".into(), json!(password));
+            }
+            if body.is_empty() {
+                bail!("nothing to set: give --security-profile or --basic-auth-password");
+            }
+            let value = client.ok("PUT", &format!("/api/v1/stations/{station}"), Some(Value::Object(body))).await?;
+            print(args, &value, station_security)
         }
         StationCommand::Accept { station } => {
             let body = json!({"registration_status": "Accepted"});

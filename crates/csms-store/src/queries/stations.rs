@@ -4,6 +4,7 @@
 use super::paging::{BindPage, Page, PageRequest};
 use crate::{Store, StoreError};
 use csms_core::availability::{governing, AvailabilitySetting};
+use csms_core::security::{SecurityProfile, SecuritySettings};
 use csms_core::station::RegistrationStatus;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -54,6 +55,10 @@ pub struct StationView {
     pub boot_reason: Option<String>,
     pub last_seen_at: Option<String>,
     pub created_at: String,
+    /// The OCPP security profile its connections are held to.
+    pub security_profile: i64,
+    /// Whether a Basic-auth password is stored (only its hash is, and neither is shown).
+    pub basic_auth_password_set: bool,
     pub connectors: Vec<ConnectorView>,
 }
 
@@ -69,7 +74,8 @@ pub struct AvailabilityView {
 const STATION_COLUMNS: &str =
     "id, registration_status, ocpp_version, vendor, model, serial_number, charge_box_serial_number, \
     firmware_version, iccid, imsi, meter_type, meter_serial_number, firmware_status, diagnostics_status, log_status, \
-    last_boot_at, last_seen_at, created_at, boot_reason";
+    last_boot_at, last_seen_at, created_at, boot_reason, security_profile, \
+    CAST(CASE WHEN basic_auth_password_hash IS NULL THEN 0 ELSE 1 END AS BIGINT) AS basic_auth_password_set";
 
 fn station_from_row(r: &AnyRow) -> Result<StationView, sqlx::Error> {
     Ok(StationView {
@@ -92,6 +98,8 @@ fn station_from_row(r: &AnyRow) -> Result<StationView, sqlx::Error> {
         boot_reason: r.try_get("boot_reason")?,
         last_seen_at: r.try_get("last_seen_at")?,
         created_at: r.try_get("created_at")?,
+        security_profile: r.try_get("security_profile")?,
+        basic_auth_password_set: r.try_get::<i64, _>("basic_auth_password_set")? != 0,
         connectors: Vec::new(),
     })
 }
@@ -217,6 +225,21 @@ impl Store {
                 RegistrationStatus::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("registration status {s:?}")))
             })
             .transpose()
+    }
+
+    /// A station's security profile and password hash (`None`: an unknown station).
+    pub async fn security(&self, id: &str) -> Result<Option<SecuritySettings>, StoreError> {
+        let row = sqlx::query("SELECT security_profile, basic_auth_password_hash FROM stations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let number: i64 = row.try_get("security_profile")?;
+        let profile = SecurityProfile::from_number(number)
+            .ok_or_else(|| StoreError::Corrupt(format!("security profile {number}")))?;
+        Ok(Some(SecuritySettings { profile, password_hash: row.try_get("basic_auth_password_hash")? }))
     }
 
     pub async fn availability(&self, station_id: &str) -> Result<Vec<AvailabilityView>, StoreError> {

@@ -29,6 +29,35 @@ pub(super) async fn set_registration(conn: &mut Conn, op: &SetRegistration) -> R
     Ok(found)
 }
 
+pub(super) async fn set_security(conn: &mut Conn, op: &SetSecurity) -> Result<bool, StoreError> {
+    let SetSecurity { station, profile, password_hash, now } = op;
+    let result = query(
+        "UPDATE stations SET security_profile = $1, \
+         basic_auth_password_hash = COALESCE($2, basic_auth_password_hash) WHERE id = $3",
+    )
+    .bind(profile.number())
+    .bind(password_hash.as_deref())
+    .bind(station.as_str())
+    .execute(&mut *conn)
+    .await?;
+    let found = result.rows_affected() > 0;
+    if !found {
+        // An operator provisions a station's credentials before it ever connects.
+        query(
+            "INSERT INTO stations (id, registration_status, created_at, security_profile, basic_auth_password_hash) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(station.as_str())
+        .bind(RegistrationStatus::Accepted.as_str())
+        .bind(format_timestamp(now))
+        .bind(profile.number())
+        .bind(password_hash.as_deref())
+        .execute(conn)
+        .await?;
+    }
+    Ok(found)
+}
+
 pub(super) async fn station_event(conn: &mut Conn, op: &StationEvent) -> Result<(), StoreError> {
     let StationEvent { station, kind, status, request_id, evse_id, detail, at } = op;
     query(

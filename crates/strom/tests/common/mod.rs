@@ -104,6 +104,8 @@ pub struct Server {
     pub addr: String,
     pub db: Database,
     args: Vec<String>,
+    /// The server's log output, when started with `start_logging`.
+    log: Option<std::sync::Arc<std::sync::Mutex<String>>>,
 }
 
 impl Server {
@@ -150,16 +152,45 @@ impl Server {
         Server::launch(db, vec!["--config".into(), path.display().to_string(), "--api-open".into()]).await
     }
 
+    /// Starts with the API open and logging at `filter` (a `STROM_LOG` value), its log output
+    /// kept for `log_output`.
+    pub async fn start_logging(backend: Backend, filter: &str) -> Server {
+        let db = Database::new(&backend).await;
+        Server::launch_logging(db, vec!["--api-open".into()], Some(filter)).await
+    }
+
+    /// What the server has logged so far (only for a server started with `start_logging`).
+    pub fn log_output(&self) -> String {
+        self.log.as_ref().expect("started with start_logging").lock().expect("log lock").clone()
+    }
+
     async fn launch(db: Database, args: Vec<String>) -> Server {
+        Server::launch_logging(db, args, None).await
+    }
+
+    async fn launch_logging(db: Database, args: Vec<String>, log_filter: Option<&str>) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_strom"))
             .args(["serve", "--listen", "127.0.0.1:0", "--database", &db.url])
             .args(&args)
-            .env("STROM_LOG", "error")
+            .env("STROM_LOG", log_filter.unwrap_or("error"))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if log_filter.is_some() { Stdio::piped() } else { Stdio::inherit() })
             .kill_on_drop(true)
             .spawn()
             .expect("strom starts");
+        let log = child.stderr.take().map(|stderr| {
+            let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+            let kept = log.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stderr).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let mut kept = kept.lock().expect("log lock");
+                    kept.push_str(&line);
+                    kept.push('\n');
+                }
+            });
+            log
+        });
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let line = tokio::time::timeout(TIMEOUT, lines.next_line())
@@ -168,7 +199,7 @@ impl Server {
             .expect("stdout readable")
             .expect("strom printed its address");
         let addr = line.strip_prefix("strom listening on ").expect("address line").to_string();
-        Server { child, addr, db, args }
+        Server { child, addr, db, args, log }
     }
 
     pub fn pid(&self) -> u32 {
@@ -372,8 +403,25 @@ impl Station {
         id: &str,
         protocols: &str,
     ) -> Result<Station, tokio_tungstenite::tungstenite::Error> {
+        Station::connect_with(server, id, protocols, &[]).await
+    }
+
+    /// Connects with extra request headers (e.g. `Authorization`), each given as raw bytes.
+    pub async fn connect_with(
+        server: &Server,
+        id: &str,
+        protocols: &str,
+        headers: &[(&str, &[u8])],
+    ) -> Result<Station, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
         let mut request = server.ws_url(id).into_client_request()?;
         request.headers_mut().insert("Sec-WebSocket-Protocol", protocols.parse().expect("header value"));
+        for (name, value) in headers {
+            request.headers_mut().append(
+                HeaderName::from_bytes(name.as_bytes()).expect("header name"),
+                HeaderValue::from_bytes(value).expect("header value"),
+            );
+        }
         let (ws, response) = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(request))
             .await
             .expect("handshake in time")?;

@@ -1,0 +1,322 @@
+//! Who may speak for a station: its OCPP security profile (1.6 security whitepaper §2, 2.0.1
+//! block A), the rule that decides whether a connection's HTTP Basic credentials are acceptable
+//! for it, and the station password's salted argon2id hash. Pure functions; verifying a hash is
+//! deliberately slow CPU work, so callers run it off their event loop.
+//!
+//! A password is never logged, stored or returned: only its PHC string (`$argon2id$…`) is kept.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::Engine;
+
+use crate::station::StationId;
+
+/// The OCPP security profile a station is held to (1.6 configuration key `SecurityProfile`,
+/// 2.0.1 `SecurityCtrlr.SecurityProfile`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SecurityProfile {
+    /// 0: no authentication (1.6 only).
+    Unsecured,
+    /// 1: HTTP Basic authentication over plain WebSocket.
+    BasicAuth,
+    /// 2: HTTP Basic authentication over TLS.
+    TlsBasicAuth,
+    /// 3: TLS with a client certificate.
+    TlsClientCertificate,
+}
+
+impl SecurityProfile {
+    pub fn from_number(n: i64) -> Option<SecurityProfile> {
+        match n {
+            0 => Some(SecurityProfile::Unsecured),
+            1 => Some(SecurityProfile::BasicAuth),
+            2 => Some(SecurityProfile::TlsBasicAuth),
+            3 => Some(SecurityProfile::TlsClientCertificate),
+            _ => None,
+        }
+    }
+
+    pub fn number(self) -> i64 {
+        match self {
+            SecurityProfile::Unsecured => 0,
+            SecurityProfile::BasicAuth => 1,
+            SecurityProfile::TlsBasicAuth => 2,
+            SecurityProfile::TlsClientCertificate => 3,
+        }
+    }
+
+    /// Whether the station must present HTTP Basic credentials at the handshake. Profile 3
+    /// authenticates by certificate, which Ström does not check yet, so it is held to Basic
+    /// credentials too rather than let in without any.
+    pub fn needs_credentials(self) -> bool {
+        self != SecurityProfile::Unsecured
+    }
+
+    /// Whether the profile needs a TLS listener (profiles 2 and 3), which Ström does not have yet.
+    pub fn needs_tls(self) -> bool {
+        self >= SecurityProfile::TlsBasicAuth
+    }
+}
+
+/// What Ström keeps about a station's security: its profile and its password's PHC string.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecuritySettings {
+    pub profile: SecurityProfile,
+    pub password_hash: Option<String>,
+}
+
+impl std::fmt::Debug for SecuritySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Even a slow hash is not for logs: it can be attacked offline.
+        f.debug_struct("SecuritySettings")
+            .field("profile", &self.profile)
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        SecuritySettings { profile: SecurityProfile::Unsecured, password_hash: None }
+    }
+}
+
+/// Why a connection's credentials were refused; `as_str` is the metric's `reason` label and
+/// the security event's detail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No `Authorization` header.
+    NoCredentials,
+    /// Not `Basic` followed by base64 of `user:password`, or more than one header.
+    Malformed,
+    /// The user is not the station's identity.
+    WrongUsername,
+    /// The password does not verify, in any accepted form.
+    WrongPassword,
+    /// The station's profile needs a password and none is stored: nobody can connect.
+    NoPasswordSet,
+}
+
+impl Refusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::NoCredentials => "no_credentials",
+            Refusal::Malformed => "malformed",
+            Refusal::WrongUsername => "wrong_username",
+            Refusal::WrongPassword => "wrong_password",
+            Refusal::NoPasswordSet => "no_password_set",
+        }
+    }
+}
+
+/// The bounds a station password must keep: 16–40 printable ASCII characters (OCPP 1.6
+/// AuthorizationKey as a 16–20-byte key or its 32–40-character hex form; 2.0.1
+/// BasicAuthPassword, a passwordString of 16–40). Answers why not, if not.
+pub fn check_password(password: &str) -> Result<(), &'static str> {
+    if !(16..=40).contains(&password.len()) {
+        return Err("basic_auth_password must be 16 to 40 characters");
+    }
+    if !password.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+        return Err("basic_auth_password must be printable ASCII");
+    }
+    Ok(())
+}
+
+/// The PHC string of `password` hashed with argon2id (RustCrypto's defaults: 19 MiB, two passes)
+/// and `salt`, which the caller draws from the operating system's random source.
+pub fn hash_password(password: &str, salt: &[u8; 16]) -> Result<String, String> {
+    let salt = SaltString::encode_b64(salt).map_err(|e| e.to_string())?;
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
+}
+
+/// Whether `password` verifies against the PHC string `hash` (false also for an unreadable hash).
+pub fn verify_password(password: &[u8], hash: &str) -> bool {
+    match PasswordHash::new(hash) {
+        Ok(parsed) => Argon2::default().verify_password(password, &parsed).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Decides whether a connection for `station` may proceed, given its stored `settings` and the
+/// request's `Authorization` header (`None`: absent). Profile 0 needs nothing. From profile 1 on,
+/// `Basic base64(user:password)` (RFC 7617) is required, the user must be the station's
+/// identity exactly, and the password must verify against the stored hash: as sent, or, since
+/// OCPP 1.6 implementations disagree on whether the AuthorizationKey travels raw or
+/// hex-encoded (security whitepaper ed. 2 §2.1.1, OCTT TC_085), its hex encoding or its hex
+/// decoding. Only candidates that could be a stored password (`check_password`) are hashed, so a
+/// handshake costs at most three verifications.
+pub fn check_credentials(
+    station: &StationId,
+    settings: &SecuritySettings,
+    authorization: Option<&[u8]>,
+) -> Result<(), Refusal> {
+    if !settings.profile.needs_credentials() {
+        return Ok(());
+    }
+    let header = authorization.ok_or(Refusal::NoCredentials)?;
+    let (user, password) = basic_credentials(header).ok_or(Refusal::Malformed)?;
+    if user != station.as_str().as_bytes() {
+        return Err(Refusal::WrongUsername);
+    }
+    let hash = settings.password_hash.as_deref().ok_or(Refusal::NoPasswordSet)?;
+    if password_forms(&password).iter().any(|candidate| verify_password(candidate.as_bytes(), hash)) {
+        Ok(())
+    } else {
+        Err(Refusal::WrongPassword)
+    }
+}
+
+/// The user and password of a `Basic` header; the scheme's name is case-insensitive (RFC 7617
+/// §2, RFC 9110 §11.1). The user ends at the first colon; the password may contain colons.
+fn basic_credentials(header: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let header = std::str::from_utf8(header).ok()?.trim();
+    let (scheme, token) = header.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(token.trim()).ok()?;
+    let colon = decoded.iter().position(|&b| b == b':')?;
+    Some((decoded[..colon].to_vec(), decoded[colon + 1..].to_vec()))
+}
+
+/// The forms of a sent password that may be the stored one: itself, its hex encoding (lower and
+/// upper case), its hex decoding; only those a stored password could be.
+fn password_forms(sent: &[u8]) -> Vec<String> {
+    let mut forms = Vec::new();
+    let mut add = |form: String| {
+        if check_password(&form).is_ok() && !forms.contains(&form) {
+            forms.push(form);
+        }
+    };
+    if let Ok(text) = std::str::from_utf8(sent) {
+        add(text.to_string());
+    }
+    if (8..=20).contains(&sent.len()) {
+        let lower = hex::encode(sent);
+        add(lower.to_ascii_uppercase());
+        add(lower);
+    }
+    if let Some(text) = hex::decode(sent).ok().and_then(|bytes| String::from_utf8(bytes).ok()) {
+        add(text);
+    }
+    forms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWORD: &str = "correct-horse-battery";
+
+    fn settings(profile: SecurityProfile, password: Option<&str>) -> SecuritySettings {
+        let hash = password.map(|p| hash_password(p, &[7; 16]).expect("hashes"));
+        SecuritySettings { profile, password_hash: hash }
+    }
+
+    fn basic(user: &str, password: &[u8]) -> Vec<u8> {
+        let mut raw = format!("{user}:").into_bytes();
+        raw.extend_from_slice(password);
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw)).into_bytes()
+    }
+
+    /// A case's name, the station's settings, the Authorization header sent, the verdict.
+    type Case<'a> = (&'a str, &'a SecuritySettings, Option<Vec<u8>>, Result<(), Refusal>);
+
+    #[test]
+    fn credentials_against_profiles() {
+        let cp = StationId::parse("CP1").expect("id");
+        let one = settings(SecurityProfile::BasicAuth, Some(PASSWORD));
+        let zero = settings(SecurityProfile::Unsecured, None);
+        let key_bytes: &[u8] =
+            &[0x01, 0x9f, 0xff, 0x00, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x50, 0x51, 0x52];
+        let hex_key = settings(SecurityProfile::BasicAuth, Some(&hex::encode(key_bytes)));
+        let hex_key_upper = settings(SecurityProfile::BasicAuth, Some(&hex::encode_upper(key_bytes)));
+        let hex_sent = hex::encode(PASSWORD);
+        let no_password = settings(SecurityProfile::BasicAuth, None);
+        let two = settings(SecurityProfile::TlsBasicAuth, Some(PASSWORD));
+        let mixed_case_scheme =
+            format!("bAsIc {}", base64::engine::general_purpose::STANDARD.encode(format!("CP1:{PASSWORD}")));
+        let mixed_case_scheme = mixed_case_scheme.into_bytes();
+        let cases: Vec<Case> = vec![
+            ("profile 0 needs nothing", &zero, None, Ok(())),
+            ("profile 0 ignores credentials", &zero, Some(basic("CP1", b"whatever")), Ok(())),
+            ("right credentials", &one, Some(basic("CP1", PASSWORD.as_bytes())), Ok(())),
+            ("scheme in any case", &one, Some(mixed_case_scheme), Ok(())),
+            ("no header", &one, None, Err(Refusal::NoCredentials)),
+            ("wrong password", &one, Some(basic("CP1", b"correct-horse-batterx")), Err(Refusal::WrongPassword)),
+            ("empty password", &one, Some(basic("CP1", b"")), Err(Refusal::WrongPassword)),
+            ("user is another station", &one, Some(basic("CP2", PASSWORD.as_bytes())), Err(Refusal::WrongUsername)),
+            ("user differs in case", &one, Some(basic("cp1", PASSWORD.as_bytes())), Err(Refusal::WrongUsername)),
+            ("bearer scheme", &one, Some(b"Bearer abc".to_vec()), Err(Refusal::Malformed)),
+            ("not base64", &one, Some(b"Basic !!!not-base64".to_vec()), Err(Refusal::Malformed)),
+            (
+                "no colon",
+                &one,
+                Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("CP1")).into_bytes()),
+                Err(Refusal::Malformed),
+            ),
+            ("scheme alone", &one, Some(b"Basic".to_vec()), Err(Refusal::Malformed)),
+            ("not UTF-8", &one, Some(vec![0xff, 0xfe]), Err(Refusal::Malformed)),
+            ("hex form of the stored password", &one, Some(basic("CP1", hex_sent.as_bytes())), Ok(())),
+            ("upper-case hex form", &one, Some(basic("CP1", hex_sent.to_ascii_uppercase().as_bytes())), Ok(())),
+            ("raw key for a stored hex key", &hex_key, Some(basic("CP1", key_bytes)), Ok(())),
+            ("raw key for a stored upper-case hex key", &hex_key_upper, Some(basic("CP1", key_bytes)), Ok(())),
+            ("hex key as stored", &hex_key, Some(basic("CP1", hex::encode(key_bytes).as_bytes())), Ok(())),
+            ("another raw key", &hex_key, Some(basic("CP1", &[0x02; 16])), Err(Refusal::WrongPassword)),
+            (
+                "profile 1 without a stored password",
+                &no_password,
+                Some(basic("CP1", PASSWORD.as_bytes())),
+                Err(Refusal::NoPasswordSet),
+            ),
+            ("profile 2 needs credentials too", &two, None, Err(Refusal::NoCredentials)),
+        ];
+        for (name, settings, header, expected) in cases {
+            assert_eq!(check_credentials(&cp, settings, header.as_deref()), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn password_bounds() {
+        let cases = [
+            ("0123456789abcdef", true),
+            ("0123456789abcde", false),
+            (&"x".repeat(40)[..], true),
+            (&"x".repeat(41)[..], false),
+            ("with spaces is fine ok", true),
+            ("tab\tis not printable", false),
+            ("non-ascii ä is refused", false),
+        ];
+        for (password, ok) in cases {
+            assert_eq!(check_password(password).is_ok(), ok, "{password:?}");
+        }
+    }
+
+    #[test]
+    fn hashes_are_salted_argon2id_and_verify() {
+        let a = hash_password(PASSWORD, &[1; 16]).expect("hashes");
+        let b = hash_password(PASSWORD, &[2; 16]).expect("hashes");
+        assert!(a.starts_with("$argon2id$"), "{a}");
+        assert_ne!(a, b, "a salt of its own for each hash");
+        assert!(!a.contains(PASSWORD));
+        assert!(verify_password(PASSWORD.as_bytes(), &a) && verify_password(PASSWORD.as_bytes(), &b));
+        assert!(!verify_password(b"correct-horse-batterx", &a));
+        assert!(!verify_password(PASSWORD.as_bytes(), "not a PHC string"));
+    }
+
+    #[test]
+    fn profiles_by_number() {
+        for n in 0..=3 {
+            assert_eq!(SecurityProfile::from_number(n).map(SecurityProfile::number), Some(n));
+        }
+        assert_eq!(SecurityProfile::from_number(4), None);
+        assert_eq!(SecurityProfile::from_number(-1), None);
+        assert!(SecurityProfile::TlsBasicAuth.needs_tls() && !SecurityProfile::BasicAuth.needs_tls());
+    }
+
+    #[test]
+    fn debug_hides_the_hash() {
+        let shown = format!("{:?}", settings(SecurityProfile::BasicAuth, Some(PASSWORD)));
+        assert!(!shown.contains("argon2"), "{shown}");
+    }
+}
