@@ -149,21 +149,6 @@ async fn no_origin_gets_cors_approval(backend: Backend) {
     }
 }
 
-/// Runs `strom token create ARGS` against the server's database; returns the secret.
-async fn create_token(server: &Server, args: &[&str]) -> Result<String, String> {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
-        .args(["token", "create", "--database", &server.db.url])
-        .args(args)
-        .env("STROM_LOG", "error")
-        .output()
-        .await
-        .expect("strom runs");
-    if !output.status.success() {
-        return Err(String::from_utf8_lossy(&output.stderr).into_owned());
-    }
-    Ok(String::from_utf8(output.stdout).expect("utf-8").lines().last().expect("a last line").to_string())
-}
-
 /// The API's list of tokens, all pages, `limit` at a time, as `token`.
 async fn token_list(server: &Server, token: &str, limit: usize) -> Vec<Value> {
     let mut items = Vec::new();
@@ -197,8 +182,9 @@ async fn database(server: &Server) -> sqlx::AnyConnection {
 async fn api_tokens_are_listed_without_secrets(backend: Backend) {
     let server = Server::start_secure(backend).await;
     let admin = server.create_token("admin").await.expect("token");
-    let operator = create_token(&server, &["--role", "operator", "--name", "ops team"]).await.expect("token");
-    let viewer = create_token(&server, &["--role", "viewer", "--name", "dashboard", "--expires-in-days", "30"])
+    let operator = server.create_token_with(&["--role", "operator", "--name", "ops team"]).await.expect("token");
+    let viewer = server
+        .create_token_with(&["--role", "viewer", "--name", "dashboard", "--expires-in-days", "30"])
         .await
         .expect("token");
     let all = token_list(&server, &admin, 100).await;
@@ -279,11 +265,11 @@ async fn revoked_tokens_are_refused_at_once(backend: Backend) {
 async fn expired_tokens_are_refused(backend: Backend) {
     let server = Server::start_secure(backend).await;
     for days in ["0", "-1", "soon"] {
-        let refused = create_token(&server, &["--role", "viewer", "--expires-in-days", days]).await;
+        let refused = server.create_token_with(&["--role", "viewer", "--expires-in-days", days]).await;
         assert!(refused.is_err(), "--expires-in-days {days}");
     }
-    let viewer = create_token(&server, &["--role", "viewer", "--expires-in-days", "1"]).await.expect("token");
-    let other = create_token(&server, &["--role", "viewer"]).await.expect("token");
+    let viewer = server.create_token_with(&["--role", "viewer", "--expires-in-days", "1"]).await.expect("token");
+    let other = server.create_token_with(&["--role", "viewer"]).await.expect("token");
     assert_eq!(server.http_as(&viewer, "GET", "/api/v1/stations", None).await.0 .0, 200);
     // A day passes (for this token): its expiry is moved into the past.
     let mut conn = database(&server).await;
@@ -337,10 +323,11 @@ async fn strom(server: &Server, token: &str, args: &[&str]) -> (bool, String, St
 async fn cli_lists_and_revokes_api_tokens(backend: Backend) {
     let server = Server::start_secure(backend).await;
     let admin = server.create_token("admin").await.expect("token");
-    let viewer = create_token(&server, &["--role", "viewer", "--name", "dashboard", "--expires-in-days", "7"])
+    let viewer = server
+        .create_token_with(&["--role", "viewer", "--name", "dashboard", "--expires-in-days", "7"])
         .await
         .expect("token");
-    create_token(&server, &["--role", "operator", "--name", "ops"]).await.expect("token");
+    server.create_token_with(&["--role", "operator", "--name", "ops"]).await.expect("token");
     let (ok, _, err) = strom(&server, &viewer, &["token", "list"]).await;
     assert!(!ok && err.contains("403"), "a viewer may not list tokens: {err}");
     let (ok, out, err) = strom(&server, &admin, &["token", "revoke", "3"]).await;

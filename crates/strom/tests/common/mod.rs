@@ -129,8 +129,14 @@ impl Server {
 
     /// Runs `strom token create --role ROLE` against this server's database; returns the token.
     pub async fn create_token(&self, role: &str) -> Result<String, String> {
+        self.create_token_with(&["--role", role]).await
+    }
+
+    /// Runs `strom token create ARGS` against this server's database; returns the token.
+    pub async fn create_token_with(&self, args: &[&str]) -> Result<String, String> {
         let output = Command::new(env!("CARGO_BIN_EXE_strom"))
-            .args(["token", "create", "--role", role, "--database", &self.db.url])
+            .args(["token", "create", "--database", &self.db.url])
+            .args(args)
             .env("STROM_LOG", "error")
             .output()
             .await
