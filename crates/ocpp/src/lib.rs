@@ -6,6 +6,7 @@ mod common;
 mod error;
 mod fast;
 mod frame;
+pub mod secrets;
 pub mod v16;
 pub mod v201;
 
