@@ -29,6 +29,10 @@ pub enum StationEventKind {
     /// Not a station's message: Ström refused a connection under the station's identity at the
     /// handshake, its credentials not acceptable for the station's security profile.
     InvalidCredentials,
+    /// Not a station's message: Ström sent the station a new Basic-auth password (rotation by
+    /// the operator, trust on first use, or a configuration command); the status is the
+    /// outcome (`Accepted`, `Rejected`, `Timeout`, …), the detail who asked.
+    PasswordChange,
 }
 
 impl StationEventKind {
@@ -53,6 +57,7 @@ impl StationEventKind {
         StationEventKind::NotifyCustomerInformation,
         StationEventKind::ReportChargingProfiles,
         StationEventKind::InvalidCredentials,
+        StationEventKind::PasswordChange,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -77,6 +82,7 @@ impl StationEventKind {
             StationEventKind::NotifyCustomerInformation => "NotifyCustomerInformation",
             StationEventKind::ReportChargingProfiles => "ReportChargingProfiles",
             StationEventKind::InvalidCredentials => "InvalidCredentials",
+            StationEventKind::PasswordChange => "PasswordChange",
         }
     }
 

@@ -229,6 +229,8 @@ pub struct Boot {
 pub struct Registration {
     pub status: RegistrationStatus,
     pub heartbeat_interval: Option<i64>,
+    /// Whether this boot registered a station Ström had never seen (`station::Registered::New`).
+    pub new_station: bool,
 }
 
 /// An Authorize: the token, with the type it came with (2.0.1), from this station.
@@ -411,6 +413,16 @@ pub enum Change {
         request_id: Option<i64>,
         location: String,
         file_name: Option<String>,
+        now: Timestamp,
+    },
+    /// A station accepted a new Basic-auth password (1.6 ChangeConfiguration AuthorizationKey,
+    /// 2.0.1 SetVariables SecurityCtrlr.BasicAuthPassword): its hash replaces the stored one, so
+    /// the old password stops working, and the station is held to at least `at_least`
+    /// (`security::profile_after_password_change`).
+    PasswordAccepted {
+        station: StationId,
+        password_hash: crate::security::PasswordHash,
+        at_least: crate::security::SecurityProfile,
         now: Timestamp,
     },
 }

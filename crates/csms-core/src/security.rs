@@ -5,7 +5,7 @@
 //!
 //! A password is never logged, stored or returned: only its PHC string (`$argon2id$…`) is kept.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash as Phc, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use base64::Engine;
 
@@ -131,10 +131,70 @@ pub fn hash_password(password: &str, salt: &[u8; 16]) -> Result<String, String> 
 
 /// Whether `password` verifies against the PHC string `hash` (false also for an unreadable hash).
 pub fn verify_password(password: &[u8], hash: &str) -> bool {
-    match PasswordHash::new(hash) {
+    match Phc::new(hash) {
         Ok(parsed) => Argon2::default().verify_password(password, &parsed).is_ok(),
         Err(_) => false,
     }
+}
+
+/// A station password's PHC string (`hash_password`), on its way to the store. Its `Debug` hides
+/// it: even a slow hash can be attacked offline, so it is not for logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(pub String);
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHash(***)")
+    }
+}
+
+/// The characters of a password Ström makes: letters and digits only, which every firmware takes
+/// in a configuration value and an HTTP header alike.
+const PASSWORD_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// A password of `len` characters drawn from `random` (bytes from the operating system's random
+/// source), without bias: a byte is used only below the largest multiple of the alphabet's size.
+/// `None` if `random` runs out first, or `len` is outside `check_password`'s bounds.
+pub fn generate_password(random: &[u8], len: usize) -> Option<String> {
+    let size = PASSWORD_ALPHABET.len();
+    let limit = 256 - 256 % size;
+    let password: String = random
+        .iter()
+        .filter(|&&b| usize::from(b) < limit)
+        .take(len)
+        .map(|&b| char::from(PASSWORD_ALPHABET[usize::from(b) % size]))
+        .collect();
+    (password.len() == len && check_password(&password).is_ok()).then_some(password)
+}
+
+/// The length of the passwords Ström makes for a station of each OCPP version: 1.6's
+/// AuthorizationKey is 16–20 bytes (security whitepaper ed. 2 §3.1.1), 2.0.1's
+/// BasicAuthPassword a passwordString of up to 40 (A00); 20 letters and digits hold 119 bits.
+pub fn generated_password_len(v16: bool) -> usize {
+    if v16 {
+        20
+    } else {
+        32
+    }
+}
+
+/// The longest password a 1.6 station can be given: its AuthorizationKey is 16–20 bytes, sent
+/// hex-encoded in ChangeConfiguration (security whitepaper ed. 2 §3.1.1, CHECKLIST §3.1).
+pub const MAX_V16_PASSWORD: usize = 20;
+
+/// The profile a station is held to once it accepted a new password: at least `at_least`
+/// (trust on first use raises an unsecured station to profile 1), never lower than it was, so
+/// a password change never downgrades a station.
+pub fn profile_after_password_change(current: SecurityProfile, at_least: SecurityProfile) -> SecurityProfile {
+    current.max(at_least)
+}
+
+/// Whether a booting station is given a password of its own right after its boot is answered
+/// (trust on first use, `secure_new_stations`): only when that is configured, the station is
+/// one Ström has never seen, and its boot was Accepted. A known station keeps what the operator
+/// set for it, and a Pending or Rejected one may not be sent commands yet.
+pub fn secure_on_first_use(enabled: bool, new_station: bool, status: crate::station::RegistrationStatus) -> bool {
+    enabled && new_station && status == crate::station::RegistrationStatus::Accepted
 }
 
 /// Decides whether a connection for `station` may proceed, given its stored `settings` and the
@@ -312,6 +372,67 @@ mod tests {
         assert_eq!(SecurityProfile::from_number(4), None);
         assert_eq!(SecurityProfile::from_number(-1), None);
         assert!(SecurityProfile::TlsBasicAuth.needs_tls() && !SecurityProfile::BasicAuth.needs_tls());
+    }
+
+    #[test]
+    fn generated_passwords_are_unbiased_letters_and_digits() {
+        let random: Vec<u8> = (0..=255).cycle().take(1024).collect();
+        let password = generate_password(&random, 20).expect("enough randomness");
+        assert_eq!(password.len(), 20);
+        assert!(password.bytes().all(|b| b.is_ascii_alphanumeric()), "{password}");
+        // Bytes at or above 248 (the largest multiple of 62 within a byte) are skipped.
+        assert_eq!(generate_password(&[248, 255, 0, 61, 62], 3).as_deref(), None, "too few usable bytes");
+        assert_eq!(generate_password(&[0; 40], 16).as_deref(), Some("AAAAAAAAAAAAAAAA"));
+        assert_eq!(
+            generate_password(&[61, 62, 123, 249, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 16).as_deref(),
+            Some("9A9AAAAAAAAAAAAA")
+        );
+        assert_eq!(generate_password(&[0; 64], 15), None, "below check_password's bounds");
+        assert_eq!(generate_password(&[0; 64], 41), None, "above them");
+        for v16 in [true, false] {
+            let len = generated_password_len(v16);
+            assert!(check_password(&"x".repeat(len)).is_ok());
+            assert!(!v16 || len <= MAX_V16_PASSWORD);
+        }
+    }
+
+    #[test]
+    fn a_password_change_never_lowers_the_profile() {
+        use SecurityProfile::*;
+        let cases = [
+            (Unsecured, Unsecured, Unsecured),
+            (Unsecured, BasicAuth, BasicAuth),
+            (BasicAuth, Unsecured, BasicAuth),
+            (TlsBasicAuth, BasicAuth, TlsBasicAuth),
+            (TlsClientCertificate, Unsecured, TlsClientCertificate),
+        ];
+        for (current, at_least, expected) in cases {
+            assert_eq!(profile_after_password_change(current, at_least), expected, "{current:?} {at_least:?}");
+        }
+    }
+
+    #[test]
+    fn trust_on_first_use_only_for_new_accepted_stations_when_enabled() {
+        use crate::station::RegistrationStatus::*;
+        let cases = [
+            (true, true, Accepted, true),
+            (false, true, Accepted, false),
+            (true, false, Accepted, false),
+            (true, true, Pending, false),
+            (true, true, Rejected, false),
+        ];
+        for (enabled, new_station, status, expected) in cases {
+            assert_eq!(
+                secure_on_first_use(enabled, new_station, status),
+                expected,
+                "{enabled} {new_station} {status:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn password_hash_debug_hides_it() {
+        assert_eq!(format!("{:?}", PasswordHash("$argon2id$v=19$secret".into())), "PasswordHash(***)");
     }
 
     #[test]
