@@ -603,6 +603,20 @@ ALTER TABLE api_tokens ADD COLUMN revoked_at TEXT;
 ALTER TABLE stations ADD COLUMN security_profile BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE stations ADD COLUMN basic_auth_password_hash TEXT;
 "#,
+    // Issue 25: a station's Basic-auth password is write-only (1.6 AuthorizationKey, 2.0.1
+    // SecurityCtrlr.BasicAuthPassword); values kept before Ström masked them on their way in
+    // are masked here, as `ocpp::secrets::masked_value` would have (an empty value tells
+    // nothing and stays). The command log and the message log are masked when read instead:
+    // their rows are JSON texts and LZ4 blocks, which no one SQL text can rewrite on both
+    // databases, and rewriting every block of a large log would hold the upgrade for long.
+    r#"
+UPDATE station_configuration SET value = '***' WHERE lower(key) = 'authorizationkey' AND value <> '';
+UPDATE device_model SET value = '***' WHERE lower(variable) = 'basicauthpassword' AND value <> '';
+UPDATE device_model_staging SET value = '***' WHERE lower(variable) = 'basicauthpassword' AND value <> '';
+UPDATE faults SET status = '***' WHERE lower(variable) = 'basicauthpassword' AND status <> '';
+UPDATE station_events SET detail = 'SecurityCtrlr.BasicAuthPassword=***'
+    WHERE kind = 'NotifyEvent' AND detail LIKE 'SecurityCtrlr.BasicAuthPassword=_%';
+"#,
 ];
 
 /// The first of the two migrations above (one per backend) that gave readings codes for their

@@ -1,7 +1,7 @@
 //! What Ström knows of a station's set-up: device model report parts, monitors, and the changes
 //! commands make (configuration keys, device values, charging profiles, availability, local lists).
 
-use super::{key_number, key_text, reservations};
+use super::{key_number, key_text, reservations, stations};
 use crate::db::Query;
 use crate::db::{query, Conn};
 use crate::StoreError;
@@ -194,6 +194,9 @@ pub(super) async fn change(conn: &mut Conn, change: &Change) -> Result<(), Store
             .execute(conn)
             .await?;
             Ok(())
+        }
+        Change::PasswordAccepted { station, password_hash, at_least, now: _ } => {
+            stations::password_accepted(conn, station, password_hash, *at_least).await
         }
     }
 }

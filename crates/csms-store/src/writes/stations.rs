@@ -7,6 +7,7 @@ use crate::StoreError;
 use csms_core::clock::format_timestamp;
 use csms_core::notifications::TransferKind;
 use csms_core::ops::*;
+use csms_core::security::{PasswordHash, SecurityProfile};
 use csms_core::station::{ProtocolVersion, Registered, RegistrationStatus, StationId};
 
 pub(super) async fn set_registration(conn: &mut Conn, op: &SetRegistration) -> Result<bool, StoreError> {
@@ -56,6 +57,34 @@ pub(super) async fn set_security(conn: &mut Conn, op: &SetSecurity) -> Result<bo
         .await?;
     }
     Ok(found)
+}
+
+/// A station accepted a new Basic-auth password: its hash replaces the stored one, and the
+/// profile becomes what `security::profile_after_password_change` decides from the stored one.
+/// A station without a row (connected, never booted) keeps none: it is held to no profile.
+pub(super) async fn password_accepted(
+    conn: &mut Conn,
+    station: &StationId,
+    password_hash: &PasswordHash,
+    at_least: SecurityProfile,
+) -> Result<(), StoreError> {
+    let stored: Option<i64> = query_scalar("SELECT security_profile FROM stations WHERE id = $1")
+        .bind(station.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(number) = stored else {
+        return Ok(());
+    };
+    let current = SecurityProfile::from_number(number)
+        .ok_or_else(|| StoreError::Corrupt(format!("station {station} has security profile {number}")))?;
+    let profile = csms_core::security::profile_after_password_change(current, at_least);
+    query("UPDATE stations SET basic_auth_password_hash = $1, security_profile = $2 WHERE id = $3")
+        .bind(password_hash.0.as_str())
+        .bind(profile.number())
+        .bind(station.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 pub(super) async fn station_event(conn: &mut Conn, op: &StationEvent) -> Result<(), StoreError> {
@@ -133,7 +162,9 @@ pub(super) async fn boot(conn: &mut Conn, known: &mut KnownTxRows, op: &Boot) ->
             }
             None => None,
         };
-    let status = match csms_core::station::register(stored, policy) {
+    let registered = csms_core::station::register(stored, policy);
+    let new_station = matches!(registered, Registered::New(_));
+    let status = match registered {
         Registered::Known(status) => status,
         Registered::New(status) => {
             query("INSERT INTO stations (id, registration_status, created_at) VALUES ($1, $2, $3)")
@@ -169,7 +200,7 @@ pub(super) async fn boot(conn: &mut Conn, known: &mut KnownTxRows, op: &Boot) ->
         RegistrationStatus::Accepted => configured_heartbeat(conn, station, *ocpp_version).await?,
         _ => None,
     };
-    Ok(Registration { status, heartbeat_interval })
+    Ok(Registration { status, heartbeat_interval, new_station })
 }
 
 /// The heartbeat interval the station holds, as far as Ström knows: the value it last reported
