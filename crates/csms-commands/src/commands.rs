@@ -3,11 +3,13 @@
 //! shape), and whose outcome (answer, CALLERROR, timeout, offline) is kept in the command log.
 
 use crate::local_list::ListUpdate;
+use crate::passwords::{self, NewPassword, Origin};
 use crate::registry::{CallError, CallReply};
 use crate::Commands;
 use csms_core::notifications::CommandStatus;
 use csms_core::ops::{Change, Changes, CommandFinished, CommandStarted};
 use csms_core::port::PortError;
+use csms_core::security::SecurityProfile;
 use csms_core::station::{ProtocolVersion, StationId};
 use csms_store::StoreError;
 use ocpp::{Initiator, OcppVersion};
@@ -33,6 +35,10 @@ pub enum CommandError {
     Disconnected { command_id: i64 },
     #[error("storage failed: {0}")]
     Storage(#[from] PortError),
+    #[error("station {0:?} is not connected; a new password can only be given to a connected station")]
+    NotConnected(String),
+    #[error("the new password could not be prepared: {0}")]
+    Password(String),
 }
 
 impl From<StoreError> for CommandError {
@@ -63,13 +69,13 @@ pub struct CommandOutcome {
 
 /// An action of either version, resolved for a station.
 #[derive(Clone, Copy)]
-enum VersionedAction {
+pub(crate) enum VersionedAction {
     V16(ocpp::v16::Action),
     V201(ocpp::v201::Action),
 }
 
 impl VersionedAction {
-    fn resolve(version: OcppVersion, name: &str) -> Result<VersionedAction, CommandError> {
+    pub(crate) fn resolve(version: OcppVersion, name: &str) -> Result<VersionedAction, CommandError> {
         let unknown = || CommandError::UnknownAction { action: name.to_string(), version: version.subprotocol() };
         let (action, initiator, as_str) = match version {
             OcppVersion::V16 => {
@@ -118,17 +124,33 @@ impl VersionedAction {
         encoded.map_err(|e| invalid(e.to_string()))
     }
 
-    /// What the answered command changes in the store.
-    fn effects(self, station: &StationId, request: &str, response: &str, now: csms_core::Timestamp) -> Vec<Change> {
+    /// What the answered command changes in the store: its effects, with any secret the station
+    /// reported or accepted masked (`ocpp::secrets`), and, when the station took a new password
+    /// the request carried, that password's hash.
+    fn effects(
+        self,
+        station: &StationId,
+        request: &str,
+        response: &str,
+        password: Option<&NewPassword>,
+        now: csms_core::Timestamp,
+    ) -> Vec<Change> {
         let effects = match self {
             VersionedAction::V16(a) => crate::effects::v16(station, a, request, response, now),
             VersionedAction::V201(a) => crate::effects::v201(station, a, request, response, now),
         };
         // Both texts were validated already (the request before sending, the answer on receipt).
-        effects.unwrap_or_else(|e| {
+        let mut changes = effects.unwrap_or_else(|e| {
             tracing::error!(station = %station, error = %e, "the effect of a validated command could not be worked out");
             Vec::new()
-        })
+        });
+        crate::effects::mask_secrets(&mut changes);
+        if let Some(password) = password {
+            if passwords::answer(self, response).is_some_and(|(taken, _)| taken) {
+                changes.push(passwords::accepted(station, password, now));
+            }
+        }
+        changes
     }
 
     /// Checks the station's answer against the response schema of the action it answers.
@@ -159,7 +181,19 @@ impl Commands {
     /// its answer, at most the configured call timeout. What a valid answer changes is recorded
     /// (`effects`).
     pub async fn command(&self, station: &str, action: &str, payload: &str) -> Result<CommandOutcome, CommandError> {
-        self.send_command(station, action, payload, true).await
+        self.send_command(station, action, payload, true, None).await
+    }
+
+    /// `command`, for a command Ström sends to change the station's password: the station is
+    /// held to at least `at_least` once it takes it, and the change is recorded as `origin`'s.
+    pub(crate) async fn send_command_as(
+        &self,
+        station: &str,
+        action: &str,
+        payload: &str,
+        password: Option<(SecurityProfile, Origin)>,
+    ) -> Result<CommandOutcome, CommandError> {
+        self.send_command(station, action, payload, true, password).await
     }
 
     /// `command`, for a caller that records what the answer changes itself.
@@ -169,7 +203,7 @@ impl Commands {
         action: &str,
         payload: &str,
     ) -> Result<CommandOutcome, CommandError> {
-        self.send_command(station, action, payload, false).await
+        self.send_command(station, action, payload, false, None).await
     }
 
     async fn send_command(
@@ -178,6 +212,7 @@ impl Commands {
         action: &str,
         payload: &str,
         record_effects: bool,
+        password_as: Option<(SecurityProfile, Origin)>,
     ) -> Result<CommandOutcome, CommandError> {
         let Some(station_id) = StationId::parse(station) else {
             return Err(CommandError::UnknownStation(station.to_string()));
@@ -186,10 +221,24 @@ impl Commands {
         let version = self.station_version(station).await?;
         let action = VersionedAction::resolve(version, action)?;
         let request = action.request(payload)?;
+        // A request that sets the station's password: checked like any password Ström keeps and
+        // hashed before it leaves, so that an accepted answer is recorded at once.
+        let invalid = |message: String| CommandError::InvalidPayload { action: action.name(), message };
+        let password = match passwords::password_set_by(action, &request).map_err(invalid)? {
+            None => None,
+            Some(password) => {
+                csms_core::security::check_password(&password).map_err(|m| {
+                    invalid(format!("the station's new password: {}", m.replace("basic_auth_password ", "")))
+                })?;
+                let (at_least, origin) = password_as.unwrap_or((SecurityProfile::Unsecured, Origin::Command));
+                Some(NewPassword { hash: passwords::hash(password).await?, at_least, origin })
+            }
+        };
         let started = CommandStarted {
             station: station_id.clone(),
             action: action.name().to_string(),
-            request: request.clone(),
+            // The command log never holds a secret (`ocpp::secrets`).
+            request: ocpp::secrets::mask(&request).into_owned(),
             at: self.clock.now(),
         };
         let command_id = self.store.execute(started, Vec::new()).await?;
@@ -200,6 +249,14 @@ impl Commands {
         } else {
             Err(CallError::Offline)
         };
+        // What the station answered is masked before it is logged or handed to the caller.
+        let result = result.map(|reply| match reply {
+            CallReply::Result(payload) => CallReply::Result(ocpp::secrets::mask(&payload).into_owned()),
+            CallReply::Malformed { frame, message } => {
+                CallReply::Malformed { frame: ocpp::secrets::mask(&frame).into_owned(), message }
+            }
+            error => error,
+        });
         let (status, reply, error) = match result {
             Ok(CallReply::Result(payload)) => match action.check_response(&payload) {
                 Ok(()) => (CommandStatus::Answered, Ok(CommandReply::Result(payload)), None),
@@ -232,10 +289,19 @@ impl Commands {
         };
         let (error_code, error_description) = error.map_or((None, None), |(c, d)| (c, Some(d)));
         if let (Ok(CommandReply::Result(answer)), true) = (&reply, record_effects) {
-            let changes = action.effects(&station_id, &request, answer, self.clock.now());
+            let changes = action.effects(&station_id, &request, answer, password.as_ref(), self.clock.now());
             if !changes.is_empty() {
                 self.store.execute(Changes(changes), Vec::new()).await?;
             }
+        }
+        if let Some(password) = &password {
+            let outcome = match &reply {
+                Ok(CommandReply::Result(answer)) => passwords::answer(action, answer).map(|(_, word)| word),
+                _ => None,
+            };
+            let outcome = outcome.unwrap_or_else(|| status.as_str().to_string());
+            let event = passwords::event(&station_id, password.origin, &outcome, self.clock.now());
+            self.store.execute(event, Vec::new()).await?;
         }
         let finished =
             CommandFinished { command_id, status, response, error_code, error_description, at: self.clock.now() };

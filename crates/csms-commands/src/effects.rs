@@ -1,7 +1,7 @@
 //! What an answered command changes in Ström's picture of the station: configuration keys and
 //! device-model values it reported or accepted, reservations, charging profiles, availability,
 //! local lists and the list version it reports. Only accepted commands and reports leave
-//! anything behind; the rest is in the command log.
+//! anything behind; the rest is in the command log. Secrets are masked before anything is kept.
 
 use crate::local_list::{version_reported, ListUpdate};
 use csms_core::notifications::TransferKind;
@@ -266,6 +266,30 @@ pub(crate) fn v201(
         }
         _ => Vec::new(),
     })
+}
+
+/// Masks what `changes` would keep of a secret: a write-only configuration key's value or a
+/// secret variable's (`ocpp::secrets`), whether the station reported it or accepted it from
+/// Ström, so that no view can show it.
+pub(crate) fn mask_secrets(changes: &mut [Change]) {
+    for change in changes {
+        match change {
+            Change::ConfigurationKeys { keys, .. } => {
+                for key in keys.iter_mut().filter(|k| ocpp::secrets::is_secret_key(&k.key)) {
+                    key.value = ocpp::secrets::masked_value(key.value.as_deref()).map(str::to_string);
+                }
+            }
+            Change::DeviceValues { values, .. } => {
+                let secret = |(place, _, _): &&mut (DeviceVariable, String, Option<String>)| {
+                    ocpp::secrets::is_secret_variable(&place.variable)
+                };
+                for (_, _, value) in values.iter_mut().filter(secret) {
+                    *value = ocpp::secrets::masked_value(value.as_deref()).map(str::to_string);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 fn transfer(

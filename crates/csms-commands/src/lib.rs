@@ -3,19 +3,22 @@
 //! their action's schema before they are sent and whose answers are decoded by the action they
 //! answer (`commands`), what an accepted command changes in Ström's picture of the station
 //! (`effects`), the everyday commands in one form for both versions (`friendly`), and local
-//! lists (`local_list`). Writes go through the store's port (`csms_core::port`); reads through
+//! lists (`local_list`), and station passwords changed by a command, rotated or given on first
+//! use (`passwords`). Writes go through the store's port (`csms_core::port`); reads through
 //! the store's read API. The gateway registers sessions here; the API sends commands from here.
 
 mod commands;
 mod effects;
 mod friendly;
 mod local_list;
+mod passwords;
 mod registry;
 
 pub use commands::{CommandError, CommandOutcome, CommandReply};
 pub use effects::location;
 pub use friendly::FriendlyCommand;
 pub use local_list::{LocalListOutcome, DEFAULT_ITEMS_PER_MESSAGE};
+pub use passwords::Rotation;
 pub use registry::{CallError, CallReply, LastSeen, OutboundCall, Registry, SessionInfo};
 
 use csms_core::Clock;
