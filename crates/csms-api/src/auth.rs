@@ -27,13 +27,17 @@ pub fn hash(secret: &str) -> String {
 }
 
 /// The role a request needs: reading needs viewer; commanding a station (anything written
-/// below `/api/v1/stations/{id}/`) operator; every other change (stations' registration, id
-/// tokens) admin. API tokens are admin's alone, even to read: the list tells who has access.
+/// below `/api/v1/stations/{id}/`, but its password) operator; every other change (stations'
+/// registration and credentials, id tokens) admin. API tokens are admin's alone, even to read:
+/// the list tells who has access.
 fn required_role(method: &Method, path: &str) -> Role {
     let below_a_station =
         path.strip_prefix("/api/v1/stations/").is_some_and(|rest| rest.trim_end_matches('/').contains('/'));
     let api_tokens = path.strip_prefix("/api/v1/tokens").is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
-    if api_tokens {
+    // A station's password is a credential, like its security settings (PUT, admin).
+    let password =
+        path.strip_prefix("/api/v1/stations/").is_some_and(|rest| rest.trim_end_matches('/').ends_with("/password"));
+    if api_tokens || password {
         Role::Admin
     } else if method == Method::GET || method == Method::HEAD {
         Role::Viewer
@@ -96,6 +100,8 @@ mod tests {
         assert_eq!(required_role(&Method::GET, "/api/v1/tokens/"), Role::Admin);
         assert_eq!(required_role(&Method::HEAD, "/api/v1/tokens"), Role::Admin);
         assert_eq!(required_role(&Method::DELETE, "/api/v1/tokens/3"), Role::Admin);
+        assert_eq!(required_role(&Method::POST, "/api/v1/stations/CP1/password"), Role::Admin);
+        assert_eq!(required_role(&Method::POST, "/api/v1/stations/CP1/password/"), Role::Admin);
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub fn router(api: Arc<Api>, open: bool) -> Router {
         .route("/api/v1/stations", get(list_stations))
         .route("/api/v1/stations/{id}", get(get_station).put(put_station))
         .route("/api/v1/stations/{id}/commands", get(station_commands))
+        .route("/api/v1/stations/{id}/password", axum::routing::post(rotate_password))
         .route("/api/v1/stations/{id}/commands/{action}", axum::routing::post(send_command))
         .route("/api/v1/stations/{id}/local-list", get(local_list).post(send_local_list))
         .route("/api/v1/stations/{id}/remote-start", axum::routing::post(remote_start))
@@ -305,10 +306,12 @@ fn command_response(
         let status = match &e {
             CommandError::UnknownStation(_) | CommandError::UnknownAction { .. } => StatusCode::NOT_FOUND,
             CommandError::NotCsmsAction(_) | CommandError::InvalidPayload { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            CommandError::Offline { .. } | CommandError::VersionUnknown(_) => StatusCode::CONFLICT,
+            CommandError::Offline { .. } | CommandError::VersionUnknown(_) | CommandError::NotConnected(_) => {
+                StatusCode::CONFLICT
+            }
             CommandError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             CommandError::Disconnected { .. } => StatusCode::BAD_GATEWAY,
-            CommandError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            CommandError::Storage(_) | CommandError::Password(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.to_string())
     })?;
@@ -335,6 +338,45 @@ fn command_response(
             (StatusCode::BAD_GATEWAY, id_header, Json(body)).into_response()
         }
     })
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotationBody {
+    password: Option<String>,
+}
+
+/// Gives a connected station a new Basic-auth password (OCPP 1.6 TC_073, 2.0.1 TC_A_09 /
+/// TC_A_10): the one in the body, or one Ström makes. Only if the station takes it does the new
+/// password replace the old one; then, and only in this answer, it is shown. The body must be a
+/// JSON object (`{}` at least), so that no browser's simple request can cause a rotation.
+async fn rotate_password(
+    State(api): State<Arc<Api>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    // The body may hold a password: an error must not quote it.
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::bad_request("body must be a JSON object: {} or {\"password\": \"...\"}"))?;
+    let b: RotationBody = serde_json::from_value(value).map_err(|_| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "the body may hold only \"password\", a string")
+    })?;
+    known_station(&api, &id).await?;
+    let rotation = api.commands.rotate_password(&id, b.password).await.map_err(|e| match command_response(Err(e)) {
+        Err(error) => error,
+        Ok(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "rotation failed"),
+    })?;
+    let settings = api.store.security(&id).await?.unwrap_or_default();
+    let answer = json!({
+        "station_id": id,
+        "command_id": rotation.command_id,
+        "status": rotation.status,
+        "changed": rotation.changed,
+        "password": rotation.password,
+        "security_profile": settings.profile.number(),
+    });
+    let status = if rotation.changed { StatusCode::OK } else { StatusCode::BAD_GATEWAY };
+    Ok((status, [("x-command-id", rotation.command_id.to_string())], Json(answer)).into_response())
 }
 
 /// Reads a friendly command's body: a JSON object with exactly the fields of `T`.

@@ -197,6 +197,14 @@ pub(crate) fn document() -> Value {
             Some(object(&[("type", json!({"type": "string", "enum": ["hard", "soft"]}))], &["type"])), command_ok(), COMMAND_ERRORS)},
         "/api/v1/stations/{id}/unlock": {"post": op("Unlock a connector", "operator", vec![station()],
             Some(object(&[("connector_id", integer()), ("evse_id", integer())], &["connector_id"])), command_ok(), COMMAND_ERRORS)},
+        "/api/v1/stations/{id}/password": {"post": op(
+            "Give a connected station a new Basic-auth password (1.6 AuthorizationKey, hex-encoded; 2.0.1 SecurityCtrlr.BasicAuthPassword): \
+             the given one (1.6: 16-20 characters, 2.0.1: 16-40) or one Ström makes. It replaces the stored one only if the station \
+             takes it; the answer then holds it, the only time it is shown. 502 with changed false: the station refused it",
+            "admin", vec![station()],
+            Some(object(&[("password", json!({"type": "string", "minLength": 16, "maxLength": 40, "pattern": "^[ -~]*$", "writeOnly": true}))], &[])),
+            ("200", "station_id, command_id, status (the station's answer), changed, password (when changed), security_profile"),
+            &["400", "404", "409", "422", "502", "504"])},
         "/api/v1/stations/{id}/commands": {"get": list("The command log, newest first", "request time", vec![station()], vec![], &["404"])},
         "/api/v1/stations/{id}/commands/{action}": {"post": op(
             "Send any CSMS-initiated OCPP action of the station's version; the body is its request payload",

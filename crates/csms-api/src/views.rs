@@ -1,5 +1,7 @@
 //! The JSON shapes of the API. Field names are the API's contract; they are spelled out here,
-//! in one place, rather than derived from storage or domain types.
+//! in one place, rather than derived from storage or domain types. Secrets (`ocpp::secrets`)
+//! are masked here too, whatever the role: Ström masks them before it stores anything, and
+//! masking again on the way out covers rows kept before it did (command and message logs).
 
 use csms_commands::SessionInfo;
 use csms_core::access::ApiToken;
@@ -120,7 +122,8 @@ pub(crate) fn fault(f: &FaultView) -> Value {
         "event_id": f.event_id,
         "error_code": f.error_code,
         "severity": f.severity,
-        "status": f.status,
+        // A fault opened by a NotifyEvent keeps the variable's value as its status.
+        "status": if f.variable.as_deref().is_some_and(secret_variable) { masked(&f.status) } else { f.status.clone() },
         "vendor_id": f.vendor_id,
         "vendor_error_code": f.vendor_error_code,
         "info": f.info,
@@ -132,7 +135,8 @@ pub(crate) fn fault(f: &FaultView) -> Value {
 
 pub(crate) fn message(m: &MessageView) -> Value {
     // The frame is returned as JSON when it is JSON, so clients need not parse it twice.
-    let frame = serde_json::from_str::<Value>(&m.frame).unwrap_or_else(|_| Value::String(m.frame.clone()));
+    let text = ocpp::secrets::mask(&m.frame);
+    let frame = serde_json::from_str::<Value>(&text).unwrap_or_else(|_| Value::String(text.into_owned()));
     json!({ "id": m.id, "direction": m.direction, "at": m.at, "frame": frame })
 }
 
@@ -167,7 +171,7 @@ pub(crate) fn station_event(e: &StationEventView) -> Value {
         "status": e.status,
         "request_id": e.request_id,
         "evse_id": e.evse_id,
-        "detail": e.detail,
+        "detail": e.detail.as_deref().map(event_detail),
         "at": e.at,
     })
 }
@@ -181,7 +185,7 @@ pub(crate) fn variable(v: &DeviceModelView) -> Value {
         "variable": v.variable,
         "variable_instance": v.variable_instance,
         "attribute_type": v.attribute_type,
-        "value": v.value,
+        "value": if secret_variable(&v.variable) { v.value.as_deref().map(masked) } else { v.value.clone() },
         "mutability": v.mutability,
         "persistent": v.persistent,
         "constant": v.constant,
@@ -196,7 +200,10 @@ pub(crate) fn variable(v: &DeviceModelView) -> Value {
 }
 
 pub(crate) fn command(c: &CommandView) -> Value {
-    let json_or_text = |t: &str| serde_json::from_str::<Value>(t).unwrap_or_else(|_| Value::String(t.to_string()));
+    let json_or_text = |t: &str| {
+        let t = ocpp::secrets::mask(t);
+        serde_json::from_str::<Value>(&t).unwrap_or_else(|_| Value::String(t.into_owned()))
+    };
     json!({
         "id": c.id,
         "station_id": c.station_id,
@@ -212,7 +219,28 @@ pub(crate) fn command(c: &CommandView) -> Value {
 }
 
 pub(crate) fn configuration_key(k: &ConfigurationView) -> Value {
-    json!({"key": k.key, "value": k.value, "readonly": k.readonly, "updated_at": k.updated_at})
+    let value = if ocpp::secrets::is_secret_key(&k.key) { k.value.as_deref().map(masked) } else { k.value.clone() };
+    json!({"key": k.key, "value": value, "readonly": k.readonly, "updated_at": k.updated_at})
+}
+
+/// Whether a variable, named with or without its instance (`Name[instance]`), holds a secret.
+fn secret_variable(variable: &str) -> bool {
+    ocpp::secrets::is_secret_variable(variable.split('[').next().unwrap_or(variable))
+}
+
+fn masked(value: &str) -> String {
+    ocpp::secrets::masked_value(Some(value)).unwrap_or_default().to_string()
+}
+
+/// A station event's detail; a NotifyEvent's (`Component.Variable=value`) with a secret
+/// variable's value masked.
+fn event_detail(detail: &str) -> String {
+    match detail.split_once('=') {
+        Some((place, value)) if place.rsplit('.').next().is_some_and(secret_variable) => {
+            format!("{place}={}", masked(value))
+        }
+        _ => detail.to_string(),
+    }
 }
 
 pub(crate) fn reservation(r: &ReservationView) -> Value {

@@ -97,10 +97,16 @@ impl<'a> Context<'a> {
         let now = self.now();
         let committed = self.commit(Boot { station: self.station.clone(), ocpp_version, info, policy, now }, log);
         committed.map(move |committed| {
-            let Registration { status, heartbeat_interval: configured } = committed?;
+            let Registration { status, heartbeat_interval: configured, new_station } = committed?;
             self.set_registration(status);
             tracing::info!(station = %self.station, status = status.as_str(), "boot");
             let config = &self.gateway.config;
+            if csms_core::security::secure_on_first_use(config.secure_new_stations, new_station, status) {
+                // Sent through the session like any command, so it leaves after this boot's
+                // answer: the session sends nothing else while it handles a station's CALL.
+                let (commands, station) = (self.gateway.commands.clone(), self.station.clone());
+                tokio::spawn(async move { commands.secure_new_station(&station).await });
+            }
             let interval = csms_core::station::boot_interval(
                 status,
                 configured,

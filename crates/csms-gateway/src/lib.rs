@@ -47,6 +47,9 @@ pub struct GatewayConfig {
     pub call_timeout: Duration,
     /// How often Ström pings an idle station; a station silent for two intervals is dropped.
     pub ping_interval: Duration,
+    /// Trust on first use: a station Ström accepts for the first time is given a password of its
+    /// own right after its boot, and held to it once it takes it (`security::secure_on_first_use`).
+    pub secure_new_stations: bool,
 }
 
 impl Default for GatewayConfig {
@@ -59,6 +62,7 @@ impl Default for GatewayConfig {
             read_buffer_bytes: 1024,
             call_timeout: Duration::from_secs(30),
             ping_interval: Duration::from_secs(60),
+            secure_new_stations: false,
         }
     }
 }
@@ -73,6 +77,8 @@ pub struct Gateway {
     pub clock: Arc<dyn Clock>,
     pub shutdown: CancellationToken,
     pub metrics: Arc<StationMetrics>,
+    /// The operator commands, through which a new station is given its password on first use.
+    pub commands: Arc<Commands>,
     /// Password verifications under way at once, at most one per CPU: each argon2id check takes
     /// 19 MiB and tens of milliseconds, so a flood of handshakes with credentials waits here
     /// instead of taking the server's memory.
@@ -84,14 +90,15 @@ impl Gateway {
     pub fn new(
         config: GatewayConfig,
         store: Arc<dyn Port>,
-        commands: &Commands,
+        commands: &Arc<Commands>,
         clock: Arc<dyn Clock>,
         shutdown: CancellationToken,
     ) -> Arc<Gateway> {
         let (registry, metrics) = (commands.registry().clone(), commands.metrics().clone());
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let verifications = tokio::sync::Semaphore::new(cpus);
-        Arc::new(Gateway { config, store, registry, clock, shutdown, metrics, verifications })
+        let commands = commands.clone();
+        Arc::new(Gateway { config, store, registry, clock, shutdown, metrics, commands, verifications })
     }
 
     /// The routes stations connect to.

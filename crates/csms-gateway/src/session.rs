@@ -35,8 +35,11 @@ struct Session {
 }
 
 impl Session {
+    /// A frame for the message log, its secrets masked (`ocpp::secrets`): the log is shown to
+    /// every API role, and a password Ström sends or a station reports must not be in it.
     fn frame_log(&self, direction: Direction, frame: &str) -> FrameLog {
-        FrameLog { station_id: self.station.clone(), direction, at: self.gateway.clock.now(), frame: frame.to_string() }
+        let frame = ocpp::secrets::mask(frame).into_owned();
+        FrameLog { station_id: self.station.clone(), direction, at: self.gateway.clock.now(), frame }
     }
 
     /// The machine's time: since the connection opened.

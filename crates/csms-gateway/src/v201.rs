@@ -390,12 +390,19 @@ fn readings(mv: &MeterValue) -> Vec<Reading> {
 }
 
 fn device_event(e: EventData) -> DeviceEvent {
+    // A write-only variable's value is never kept, even if the station reports it (A00.FR.2xx).
+    let secret = ocpp::secrets::is_secret_variable(&e.variable.name);
+    let actual_value = if secret {
+        ocpp::secrets::masked_value(Some(&e.actual_value)).unwrap_or_default().to_string()
+    } else {
+        e.actual_value
+    };
     DeviceEvent {
         event_id: e.event_id,
         timestamp: e.timestamp.0,
         trigger: e.trigger.as_str().to_string(),
         location: location(&e.component, &e.variable),
-        actual_value: e.actual_value,
+        actual_value,
         cleared: e.cleared.unwrap_or(false),
         tech_code: e.tech_code,
         tech_info: e.tech_info,
@@ -404,6 +411,7 @@ fn device_event(e: EventData) -> DeviceEvent {
 }
 
 fn variable_report(r: ReportData) -> VariableReport {
+    let secret = ocpp::secrets::is_secret_variable(&r.variable.name);
     VariableReport {
         location: location(&r.component, &r.variable),
         attributes: r
@@ -412,7 +420,12 @@ fn variable_report(r: ReportData) -> VariableReport {
             .map(|a| VariableAttribute {
                 // OCPP 2.0.1 VariableAttributeType: type defaults to Actual.
                 attribute_type: a.r#type.map_or("Actual", |t| t.as_str()).to_string(),
-                value: a.value,
+                // A write-only variable's value is never kept (`ocpp::secrets`).
+                value: if secret {
+                    ocpp::secrets::masked_value(a.value.as_deref()).map(str::to_string)
+                } else {
+                    a.value
+                },
                 mutability: a.mutability.map(|m| m.as_str().to_string()),
                 persistent: a.persistent,
                 constant: a.constant,

@@ -57,6 +57,16 @@ pub enum StationCommand {
         #[arg(long, env = "STROM_BASIC_AUTH_PASSWORD", hide_env_values = true)]
         basic_auth_password: Option<String>,
     },
+    /// Give a connected station a new Basic-auth password (1.6 AuthorizationKey, 2.0.1
+    /// SecurityCtrlr.BasicAuthPassword). It replaces the old one only if the station takes it;
+    /// then it is printed, this once. Exits non-zero if the station keeps its old password.
+    RotatePassword {
+        station: String,
+        /// The new password (1.6: 16-20 printable ASCII characters, 2.0.1: 16-40); without it
+        /// Ström makes one. Prefer the environment variable: a flag shows in the process list.
+        #[arg(long, env = "STROM_NEW_STATION_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -247,6 +257,20 @@ fn station_security(value: &Value) -> String {
     )
 }
 
+fn rotation_table(value: &Value) -> String {
+    let changed = if value["changed"] == true { "yes" } else { "no (the old password stays)" };
+    table(
+        &["ID", "STATION ANSWERED", "CHANGED", "NEW PASSWORD", "SECURITY PROFILE"],
+        vec![vec![
+            text(&value["station_id"]),
+            text(&value["status"]),
+            changed.into(),
+            text(&value["password"]),
+            text(&value["security_profile"]),
+        ]],
+    )
+}
+
 fn transactions_table(value: &Value) -> String {
     let rows = rows(value)
         .iter()
@@ -330,6 +354,20 @@ pub async fn station(args: &ApiArgs, command: StationCommand) -> Result<()> {
             }
             let value = client.ok("PUT", &format!("/api/v1/stations/{station}"), Some(Value::Object(body))).await?;
             print(args, &value, station_security)
+        }
+        StationCommand::RotatePassword { station, password } => {
+            let body = password.map_or_else(|| json!({}), |p| json!({"password": p}));
+            let path = format!("/api/v1/stations/{station}/password");
+            let (status, value) = client.call("POST", &path, Some(body)).await?;
+            if value.get("changed").is_none() {
+                let message = value.get("error").and_then(Value::as_str).unwrap_or("no message");
+                bail!("POST {path}: HTTP {status}: {message}");
+            }
+            print(args, &value, rotation_table)?;
+            if value["changed"] != true {
+                bail!("station {station} kept its old password: it answered {}", text(&value["status"]));
+            }
+            Ok(())
         }
         StationCommand::Accept { station } => {
             let body = json!({"registration_status": "Accepted"});

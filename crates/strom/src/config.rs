@@ -24,6 +24,7 @@ pub struct FileConfig {
     pub message_log_cap_every_secs: Option<u64>,
     pub handshake_timeout_secs: Option<u64>,
     pub max_handshakes_per_address: Option<usize>,
+    pub secure_new_stations: Option<bool>,
 }
 
 pub const DEFAULT_CONFIG: &str = r#"# Ström configuration. Every setting may be left out; the values shown are the defaults.
@@ -38,6 +39,13 @@ database = "strom.db"
 
 # What happens to a station Ström has never seen when it boots: accept, pending or reject.
 unknown_stations = "accept"
+
+# Trust on first use (needs unknown_stations = "accept"): a station Ström accepts for the first
+# time is sent a random password of its own right after its boot (1.6 AuthorizationKey, 2.0.1
+# SecurityCtrlr.BasicAuthPassword) and, once it takes it, must connect with it (security profile 1).
+# A station that refuses stays without credentials; that is logged and kept as a PasswordChange
+# event of the station.
+secure_new_stations = false
 
 # Heartbeat interval told to Accepted stations, and boot retry interval told to the others.
 heartbeat_interval_secs = 300
@@ -108,6 +116,10 @@ pub fn resolve(file: FileConfig, overrides: Overrides) -> Result<Config> {
     let Some(registration_policy) = RegistrationPolicy::parse(&policy_text) else {
         bail!("unknown_stations must be accept, pending or reject, not {policy_text:?}");
     };
+    let secure_new_stations = file.secure_new_stations.unwrap_or(false);
+    if secure_new_stations && registration_policy != RegistrationPolicy::Accept {
+        bail!("secure_new_stations needs unknown_stations = \"accept\": only a station accepted at its first boot is given a password");
+    }
     let secs = |v: Option<u64>, default: u64, name: &str| -> Result<Duration> {
         let v = v.unwrap_or(default);
         if v == 0 {
@@ -127,6 +139,7 @@ pub fn resolve(file: FileConfig, overrides: Overrides) -> Result<Config> {
         call_timeout: secs(file.call_timeout_secs, 30, "call_timeout_secs")?,
         ping_interval: secs(file.ping_interval_secs, 60, "ping_interval_secs")?,
         max_message_bytes,
+        secure_new_stations,
         ..defaults
     };
     let max_per_station = file.message_log_max_per_station.unwrap_or(100_000);
@@ -183,6 +196,11 @@ mod tests {
             toml::from_str("handshake_timeout_secs = 2\nmax_handshakes_per_address = 16").expect("parses");
         let limits = resolve(file, Overrides::default()).expect("valid").listener;
         assert_eq!((limits.handshake_timeout, limits.handshakes_per_address), (Duration::from_secs(2), 16));
+        let file: FileConfig = toml::from_str("secure_new_stations = true").expect("parses");
+        assert!(resolve(file, Overrides::default()).expect("valid").gateway.secure_new_stations);
+        let file: FileConfig = toml::from_str("secure_new_stations = true").expect("parses");
+        let pending = Overrides { unknown_stations: Some("pending".into()), ..Default::default() };
+        assert!(resolve(file, pending).is_err(), "trust on first use needs stations accepted at their first boot");
         for zero in ["handshake_timeout_secs = 0", "max_handshakes_per_address = 0"] {
             let file: FileConfig = toml::from_str(zero).expect("parses");
             assert!(resolve(file, Overrides::default()).is_err(), "{zero} is refused");

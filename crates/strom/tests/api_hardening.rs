@@ -169,14 +169,7 @@ async fn token_list(server: &Server, token: &str, limit: usize) -> Vec<Value> {
 
 /// A connection of the test's own to the server's database.
 async fn database(server: &Server) -> sqlx::AnyConnection {
-    use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    let url = if server.db.url.starts_with("postgres") {
-        server.db.url.clone()
-    } else {
-        format!("sqlite://{}", server.db.url)
-    };
-    sqlx::AnyConnection::connect(&url).await.expect("database")
+    server.database().await
 }
 
 async fn api_tokens_are_listed_without_secrets(backend: Backend) {

@@ -301,6 +301,16 @@ impl Server {
         (action, payload, operator.await.expect("operator task"))
     }
 
+    /// A connection of the test's own to the server's database (to read what it stored, or to
+    /// put rows there as an older Ström would have written them).
+    pub async fn database(&self) -> sqlx::AnyConnection {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let url =
+            if self.db.url.starts_with("postgres") { self.db.url.clone() } else { format!("sqlite://{}", self.db.url) };
+        sqlx::AnyConnection::connect(&url).await.expect("database")
+    }
+
     pub async fn get(&self, path: &str) -> Value {
         let (status, value) = self.http("GET", path, None).await;
         assert_eq!(status, 200, "GET {path}: {value}");
