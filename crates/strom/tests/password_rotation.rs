@@ -166,6 +166,8 @@ async fn tc_a_09_new_basic_auth_password_accepted(backend: Backend) {
 
     // Without a password in the body, Ström makes one of 32 letters and digits.
     let mut station = connect(&server, "CS1", "ocpp2.0.1", given.as_bytes()).await.expect("accepted");
+    // A round trip: the session is registered (and the closed ones gone) before it is commanded.
+    station.call_ok("Heartbeat", json!({})).await;
     let (_, payload, (status, answer)) =
         rotate(&server, &mut station, "CS1", json!({}), |p| set_variables_answer(p, "RebootRequired")).await;
     let made = payload["setVariableData"][0]["attributeValue"].as_str().expect("password").to_string();
