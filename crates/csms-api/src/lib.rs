@@ -297,24 +297,28 @@ async fn send_command(
     command_response(api.commands.command(&id, &action, &payload.to_string()).await)
 }
 
+/// Why a command was not answered, as the API says it.
+fn command_error(e: csms_commands::CommandError) -> ApiError {
+    use csms_commands::CommandError;
+    let status = match &e {
+        CommandError::UnknownStation(_) | CommandError::UnknownAction { .. } => StatusCode::NOT_FOUND,
+        CommandError::NotCsmsAction(_) | CommandError::InvalidPayload { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        CommandError::Offline { .. } | CommandError::VersionUnknown(_) | CommandError::NotConnected(_) => {
+            StatusCode::CONFLICT
+        }
+        CommandError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+        CommandError::Disconnected { .. } => StatusCode::BAD_GATEWAY,
+        CommandError::Storage(_) | CommandError::Password(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    ApiError::new(status, e.to_string())
+}
+
 /// The API's answer to a command: the station's reply payload, or an error that says why not.
 fn command_response(
     result: Result<csms_commands::CommandOutcome, csms_commands::CommandError>,
 ) -> Result<Response, ApiError> {
-    use csms_commands::{CommandError, CommandReply};
-    let outcome = result.map_err(|e| {
-        let status = match &e {
-            CommandError::UnknownStation(_) | CommandError::UnknownAction { .. } => StatusCode::NOT_FOUND,
-            CommandError::NotCsmsAction(_) | CommandError::InvalidPayload { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            CommandError::Offline { .. } | CommandError::VersionUnknown(_) | CommandError::NotConnected(_) => {
-                StatusCode::CONFLICT
-            }
-            CommandError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            CommandError::Disconnected { .. } => StatusCode::BAD_GATEWAY,
-            CommandError::Storage(_) | CommandError::Password(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError::new(status, e.to_string())
-    })?;
+    use csms_commands::CommandReply;
+    let outcome = result.map_err(command_error)?;
     let id_header = [("x-command-id", outcome.command_id.to_string())];
     Ok(match outcome.reply {
         CommandReply::Result(payload) => {
@@ -362,10 +366,7 @@ async fn rotate_password(
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "the body may hold only \"password\", a string")
     })?;
     known_station(&api, &id).await?;
-    let rotation = api.commands.rotate_password(&id, b.password).await.map_err(|e| match command_response(Err(e)) {
-        Err(error) => error,
-        Ok(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "rotation failed"),
-    })?;
+    let rotation = api.commands.rotate_password(&id, b.password).await.map_err(command_error)?;
     let settings = api.store.security(&id).await?.unwrap_or_default();
     let answer = json!({
         "station_id": id,
