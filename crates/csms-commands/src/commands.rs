@@ -234,6 +234,8 @@ impl Commands {
                 Some(NewPassword { hash: passwords::hash(password).await?, at_least, origin })
             }
         };
+        // Accepted at the station's handshake until the outcome is recorded (dropped on return).
+        let _in_flight = password.as_ref().map(|p| self.password_in_flight(&station_id, &p.hash));
         let started = CommandStarted {
             station: station_id.clone(),
             action: action.name().to_string(),

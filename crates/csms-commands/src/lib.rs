@@ -64,6 +64,8 @@ pub struct Commands {
     /// How long a CSMS-to-station CALL waits for its answer.
     call_timeout: Duration,
     metrics: Arc<StationMetrics>,
+    /// Passwords being given to stations (`passwords::InFlight`), which their handshakes accept.
+    in_flight: passwords::InFlightPasswords,
 }
 
 impl Commands {
@@ -74,6 +76,7 @@ impl Commands {
             clock,
             call_timeout,
             metrics: Arc::new(StationMetrics::default()),
+            in_flight: Default::default(),
         }
     }
 

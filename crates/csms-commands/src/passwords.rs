@@ -13,6 +13,9 @@ use csms_core::security::{self, PasswordHash, SecurityProfile};
 use csms_core::station::StationId;
 use ocpp::OcppVersion;
 use serde_json::json;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 /// Who asked for a password change; the detail of its `PasswordChange` station event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +157,40 @@ pub(crate) fn event(station: &StationId, origin: Origin, outcome: &str, now: csm
     }
 }
 
+/// The hashes of passwords being given to stations, by station: from just before the command is
+/// sent until its outcome is recorded. A station that takes its new password may reconnect
+/// with it before that (`security::check_credentials_with`).
+#[derive(Default)]
+pub(crate) struct InFlightPasswords {
+    by_station: Mutex<HashMap<StationId, Vec<(u64, String)>>>,
+    next: AtomicU64,
+}
+
+impl InFlightPasswords {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<StationId, Vec<(u64, String)>>> {
+        self.by_station.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A password in flight; it is forgotten when this is dropped, whichever way the command ends.
+pub(crate) struct InFlight<'a> {
+    passwords: &'a InFlightPasswords,
+    station: StationId,
+    id: u64,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut by_station = self.passwords.lock();
+        if let Some(hashes) = by_station.get_mut(&self.station) {
+            hashes.retain(|(id, _)| *id != self.id);
+            if hashes.is_empty() {
+                by_station.remove(&self.station);
+            }
+        }
+    }
+}
+
 /// How a rotation ended.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Rotation {
@@ -178,6 +215,20 @@ impl std::fmt::Debug for Rotation {
 }
 
 impl Commands {
+    /// The hashes of the passwords being given to `station` right now, which its handshake
+    /// accepts beside the stored one.
+    pub fn passwords_in_flight(&self, station: &StationId) -> Vec<String> {
+        let by_station = self.in_flight.lock();
+        by_station.get(station).map(|hashes| hashes.iter().map(|(_, hash)| hash.clone()).collect()).unwrap_or_default()
+    }
+
+    /// Notes a password as being given to `station` until the returned guard is dropped.
+    pub(crate) fn password_in_flight(&self, station: &StationId, hash: &PasswordHash) -> InFlight<'_> {
+        let id = self.in_flight.next.fetch_add(1, Ordering::Relaxed);
+        self.in_flight.lock().entry(station.clone()).or_default().push((id, hash.0.clone()));
+        InFlight { passwords: &self.in_flight, station: station.clone(), id }
+    }
+
     /// Gives a connected station a new Basic-auth password: `password`, or one Ström makes from
     /// the operating system's random source. 1.6: ChangeConfiguration AuthorizationKey with the
     /// password hex-encoded (security whitepaper ed. 2 §3.1.1; the handshake accepts the key raw

@@ -226,6 +226,33 @@ pub fn check_credentials(
     }
 }
 
+/// `check_credentials`, also accepting a password that is being given to the station right now
+/// (`in_flight`: the hashes of passwords sent and not yet answered or not yet recorded). A
+/// station that takes a new password may reconnect with it at once (OCPP 2.0.1 A01), before
+/// its answer is stored; it is let in rather than refused once. Only a password that fails
+/// against the stored hash is tried against these, so a handshake costs more only then.
+pub fn check_credentials_with(
+    station: &StationId,
+    settings: &SecuritySettings,
+    in_flight: &[String],
+    authorization: Option<&[u8]>,
+) -> Result<(), Refusal> {
+    match check_credentials(station, settings, authorization) {
+        Err(refusal @ (Refusal::WrongPassword | Refusal::NoPasswordSet)) => {
+            let accepted = in_flight.iter().any(|hash| {
+                let candidate = SecuritySettings { profile: settings.profile, password_hash: Some(hash.clone()) };
+                check_credentials(station, &candidate, authorization).is_ok()
+            });
+            if accepted {
+                Ok(())
+            } else {
+                Err(refusal)
+            }
+        }
+        verdict => verdict,
+    }
+}
+
 /// The user and password of a `Basic` header; the scheme's name is case-insensitive (RFC 7617
 /// §2, RFC 9110 §11.1). The user ends at the first colon; the password may contain colons.
 fn basic_credentials(header: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
@@ -334,6 +361,29 @@ mod tests {
         for (name, settings, header, expected) in cases {
             assert_eq!(check_credentials(&cp, settings, header.as_deref()), expected, "{name}");
         }
+    }
+
+    #[test]
+    fn a_password_in_flight_is_accepted_beside_the_stored_one() {
+        let cp = StationId::parse("CP1").expect("id");
+        let stored = settings(SecurityProfile::BasicAuth, Some(PASSWORD));
+        let new = "the-new-password-in-flight";
+        let in_flight = vec![hash_password(new, &[9; 16]).expect("hashes")];
+        let header = |p: &str| Some(basic("CP1", p.as_bytes()));
+        assert_eq!(check_credentials_with(&cp, &stored, &in_flight, header(PASSWORD).as_deref()), Ok(()));
+        assert_eq!(check_credentials_with(&cp, &stored, &in_flight, header(new).as_deref()), Ok(()));
+        assert_eq!(check_credentials_with(&cp, &stored, &[], header(new).as_deref()), Err(Refusal::WrongPassword));
+        let other = header("yet-another-password");
+        assert_eq!(check_credentials_with(&cp, &stored, &in_flight, other.as_deref()), Err(Refusal::WrongPassword));
+        // Not a way around the other checks.
+        let wrong_user = Some(basic("CP2", new.as_bytes()));
+        assert_eq!(
+            check_credentials_with(&cp, &stored, &in_flight, wrong_user.as_deref()),
+            Err(Refusal::WrongUsername)
+        );
+        assert_eq!(check_credentials_with(&cp, &stored, &in_flight, None), Err(Refusal::NoCredentials));
+        let no_password = settings(SecurityProfile::BasicAuth, None);
+        assert_eq!(check_credentials_with(&cp, &no_password, &in_flight, header(new).as_deref()), Ok(()));
     }
 
     #[test]

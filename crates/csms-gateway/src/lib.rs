@@ -185,9 +185,13 @@ async fn check_credentials(gateway: &Arc<Gateway>, station: &StationId, headers:
                 return Err((StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response());
             };
             let (station, header) = (station.clone(), header.map(|h| h.as_bytes().to_vec()));
-            tokio::task::spawn_blocking(move || security::check_credentials(&station, &settings, header.as_deref()))
-                .await
-                .unwrap_or(Err(Refusal::WrongPassword))
+            // A password being given to the station right now counts too (`passwords_in_flight`).
+            let in_flight = gateway.commands.passwords_in_flight(&station);
+            tokio::task::spawn_blocking(move || {
+                security::check_credentials_with(&station, &settings, &in_flight, header.as_deref())
+            })
+            .await
+            .unwrap_or(Err(Refusal::WrongPassword))
         }
     };
     let Err(refusal) = verdict else {

@@ -18,6 +18,7 @@ both_backends!(
     tc_a_09_new_basic_auth_password_accepted,
     tc_a_10_new_basic_auth_password_rejected,
     a_station_that_does_not_answer_keeps_the_old_password,
+    the_new_password_opens_the_door_while_it_is_in_flight,
     rotation_needs_a_connected_station_and_a_valid_password,
     a_password_set_by_a_configuration_command_counts_too,
     cli_rotates_a_password,
@@ -218,6 +219,24 @@ async fn a_station_that_does_not_answer_keeps_the_old_password(backend: Backend)
     assert!(admitted(&server, "CP1", "ocpp1.6", OLD.as_bytes()).await);
     assert!(!admitted(&server, "CP1", "ocpp1.6", key_sent(&payload).as_bytes()).await);
     assert_eq!(password_events(&server, "CP1").await, [("Timeout".to_string(), "rotation".to_string())]);
+}
+
+async fn the_new_password_opens_the_door_while_it_is_in_flight(backend: Backend) {
+    // A station that takes its new password may reconnect with it before Ström has stored its
+    // answer (2.0.1 A01): while the command is in flight, both passwords are let in.
+    let server = Server::start(backend).await;
+    let mut station = secured(&server, "CS1", "ocpp2.0.1").await;
+    let operator = server.spawn_http("POST", "/api/v1/stations/CS1/password", json!({}));
+    let (_, _, payload) = station.expect_call().await;
+    let new = payload["setVariableData"][0]["attributeValue"].as_str().expect("password").to_string();
+    let again = connect(&server, "CS1", "ocpp2.0.1", new.as_bytes()).await.expect("in flight: let in");
+    // That connection replaced the one the command was waiting on: no answer, so no change.
+    let (status, answer) = operator.await.expect("operator task");
+    assert_eq!(status, 502, "{answer}");
+    again.close().await;
+    assert!(!admitted(&server, "CS1", "ocpp2.0.1", new.as_bytes()).await, "no longer in flight");
+    assert!(admitted(&server, "CS1", "ocpp2.0.1", OLD.as_bytes()).await);
+    assert_eq!(password_events(&server, "CS1").await, [("Disconnected".to_string(), "rotation".to_string())]);
 }
 
 async fn rotation_needs_a_connected_station_and_a_valid_password(backend: Backend) {
