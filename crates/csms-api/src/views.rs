@@ -233,13 +233,13 @@ fn masked(value: &str) -> String {
 }
 
 /// A station event's detail; a NotifyEvent's (`Component.Variable=value`) with a secret
-/// variable's value masked.
+/// variable's value masked, any other (a DataTransfer's JSON) with its secrets masked.
 fn event_detail(detail: &str) -> String {
     match detail.split_once('=') {
         Some((place, value)) if place.rsplit('.').next().is_some_and(secret_variable) => {
             format!("{place}={}", masked(value))
         }
-        _ => detail.to_string(),
+        _ => ocpp::secrets::mask(detail).into_owned(),
     }
 }
 

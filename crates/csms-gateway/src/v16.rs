@@ -142,9 +142,18 @@ async fn respond(
         }
         Request::DataTransfer(req) => {
             // Ström implements no vendor extensions yet: every vendor is unknown, which is an
-            // answer, never a CALLERROR (OCTT TC_064). The data is kept for the operator.
+            // answer, never a CALLERROR (OCTT TC_064). The data is kept for the operator, any
+            // secret in it masked (`ocpp::secrets`).
             let detail = serde_json::json!({"vendorId": req.vendor_id, "messageId": req.message_id, "data": req.data});
-            cx.event(log, StationEventKind::DataTransfer, None, None, Some(detail.to_string()), now).await?;
+            cx.event(
+                log,
+                StationEventKind::DataTransfer,
+                None,
+                None,
+                Some(ocpp::secrets::mask(&detail.to_string()).into_owned()),
+                now,
+            )
+            .await?;
             Response::DataTransfer(DataTransferResponse {
                 status: DataTransferResponseStatus::UnknownVendorId,
                 data: None,

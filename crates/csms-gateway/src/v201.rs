@@ -314,9 +314,17 @@ async fn respond(
         }
         Request::DataTransfer(req) => {
             // No vendor extensions yet: every vendor is unknown, an answer, never a CALLERROR
-            // (OCTT TC_P_02). The data is kept for the operator.
+            // (OCTT TC_P_02). The data is kept for the operator, any secret in it masked.
             let kept = serde_json::json!({"vendorId": req.vendor_id, "messageId": req.message_id, "data": req.data});
-            cx.event(log, StationEventKind::DataTransfer, None, None, Some(kept.to_string()), now).await?;
+            cx.event(
+                log,
+                StationEventKind::DataTransfer,
+                None,
+                None,
+                Some(ocpp::secrets::mask(&kept.to_string()).into_owned()),
+                now,
+            )
+            .await?;
             Response::DataTransfer(DataTransferResponse {
                 custom_data: None,
                 data: None,

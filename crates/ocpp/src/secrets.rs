@@ -2,12 +2,15 @@
 //! station's Basic-auth password (1.6 configuration key `AuthorizationKey`, security whitepaper
 //! ed. 2 §3.1.1 "W"; 2.0.1 `SecurityCtrlr.BasicAuthPassword`, mutability WriteOnly, A00.FR.2xx)
 //! and the secrets of a 2.0.1 network connection profile (`apn.apnPassword`, `vpn.password`,
-//! `vpn.key`, B09). Ström sends them, but nothing it logs or answers may hold them.
+//! `vpn.key`, B09). Ström sends them, but nothing it logs or answers may hold them. No OCPP
+//! message carries a private key, but one put into any string (a DataTransfer, a misused
+//! certificate field) is masked too: a PEM `PRIVATE KEY` block, wherever it is.
 //!
 //! The rules are structural, so one function masks any frame or payload of either version
 //! without knowing its action: an object whose `key` names a secret configuration key has its
 //! `value` masked; an object whose `variable.name` names a secret variable has its
-//! `attributeValue`, `actualValue` and `variableAttribute[].value` masked.
+//! `attributeValue`, `actualValue` and `variableAttribute[].value` masked; any string holding a
+//! PEM private key is masked whole.
 
 use serde_json::Value;
 use std::borrow::Cow;
@@ -37,7 +40,8 @@ pub fn masked_value(value: Option<&str>) -> Option<&str> {
 
 /// The words whose presence makes a text worth parsing for secrets, lower case; a JSON string
 /// may also spell a name with `\u` escapes, so those make it worth parsing too.
-const NEEDLES: [&[u8]; 5] = [b"authorizationkey", b"basicauthpassword", b"apnpassword", b"\"vpn\"", b"\\u"];
+const NEEDLES: [&[u8]; 6] =
+    [b"authorizationkey", b"basicauthpassword", b"apnpassword", b"\"vpn\"", b"\\u", b"private key-----"];
 
 /// Whether `text` may hold a secret: a scan without parsing, since nearly every frame (meter
 /// values, status notifications) holds none and the message log sees them all.
@@ -45,7 +49,7 @@ pub fn may_hold_secret(text: &str) -> bool {
     let bytes = text.as_bytes();
     bytes.iter().enumerate().any(|(at, &b)| {
         // The needles' first bytes, in either case: one comparison for most bytes of a frame.
-        matches!(b, b'a' | b'A' | b'b' | b'B' | b'"' | b'\\')
+        matches!(b, b'a' | b'A' | b'b' | b'B' | b'p' | b'P' | b'"' | b'\\')
             && NEEDLES.iter().any(|needle| {
                 bytes.len() - at >= needle.len() && bytes[at..at + needle.len()].eq_ignore_ascii_case(needle)
             })
@@ -100,8 +104,18 @@ pub fn mask_value(value: &mut Value) -> bool {
             }
             fields.values_mut().fold(masked, |masked, field| mask_value(field) | masked)
         }
+        Value::String(text) if holds_private_key(text) => {
+            *text = MASK.to_string();
+            true
+        }
         _ => false,
     }
+}
+
+/// Whether a string holds a PEM private key (RFC 7468 §10-11: `PRIVATE KEY`, `ENCRYPTED PRIVATE
+/// KEY`; and the older `RSA`/`EC PRIVATE KEY` labels).
+fn holds_private_key(text: &str) -> bool {
+    text.contains("-----BEGIN") && text.to_ascii_uppercase().contains("PRIVATE KEY-----")
 }
 
 /// Masks one field's value unless it is absent, null or an empty string.
@@ -192,6 +206,21 @@ mod tests {
         for (name, frame, expected) in cases {
             assert_eq!(masked(frame), expected, "{name}");
         }
+    }
+
+    #[test]
+    fn a_private_key_is_masked_wherever_it_is() {
+        let key = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n";
+        let frame = json!([2, "1", "DataTransfer", {"vendorId": "x", "data": {"nested": [key, "kept"]}}]);
+        assert_eq!(
+            masked(frame),
+            json!([2, "1", "DataTransfer", {"vendorId": "x", "data": {"nested": ["***", "kept"]}}])
+        );
+        let ec = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----";
+        assert!(!mask(&json!({"data": ec}).to_string()).contains("MHcCAQEE"));
+        // A certificate is public, and stays.
+        let certificate = json!({"certificateChain": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"});
+        assert_eq!(masked(certificate.clone()), certificate);
     }
 
     #[test]

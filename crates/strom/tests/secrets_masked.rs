@@ -1,6 +1,6 @@
 //! Secrets are write-only everywhere (issue 25 item 2): a station's Basic-auth password (1.6
-//! AuthorizationKey, 2.0.1 SecurityCtrlr.BasicAuthPassword) and a network profile's APN and VPN
-//! secrets are never returned by any endpoint or CLI view, whoever sent them (Ström, or a
+//! AuthorizationKey, 2.0.1 SecurityCtrlr.BasicAuthPassword), a network profile's APN and VPN
+//! secrets and any private key are never returned by any endpoint or CLI view, whoever sent them (Ström, or a
 //! station reporting them back): not the command's answer, the command log, the message log,
 //! the configuration keys, the device model, the station's events or its faults. Rows an older
 //! Ström kept in plain text are masked when read.
@@ -151,15 +151,20 @@ async fn no_view_shows_a_16_station_password(backend: Backend) {
     assert!(shown.contains("AuthorizationKey") && shown.contains("***"), "{shown}");
     assert_hidden(&shown, &[leaked]);
 
+    // A private key put into a DataTransfer is not kept either.
+    let key = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----\n";
+    station.call_ok("DataTransfer", json!({"vendorId": "com.example", "data": key})).await;
+
     station.close().await;
     let views = every_view(&server, "CP1").await;
-    assert_hidden(&views, &[&password, &hex, leaked, &refused]);
+    assert_hidden(&views, &[&password, &hex, leaked, &refused, "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"]);
     let configuration = server.get("/api/v1/stations/CP1/configuration").await;
     let key = configuration.as_array().expect("keys").iter().find(|k| k["key"] == "AuthorizationKey").expect("kept");
     assert_eq!(key["value"], "***");
     let commands = server.items("/api/v1/stations/CP1/commands").await;
     assert!(commands.as_array().expect("commands").iter().any(|c| c["request"]["value"] == "***"), "{commands}");
-    assert_hidden(&stored(server, "CP1").await, &[&password, &hex, leaked, &refused]);
+    let secrets = [&password[..], &hex, leaked, &refused, "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"];
+    assert_hidden(&stored(server, "CP1").await, &secrets);
 }
 
 async fn no_view_shows_a_201_station_password(backend: Backend) {
