@@ -216,19 +216,12 @@ async fn put_station(State(api): State<Arc<Api>>, Path(id): Path<String>, body: 
     };
     let profile = match fields.get("security_profile") {
         None => None,
-        Some(value) => {
-            let profile = value
+        Some(value) => Some(
+            value
                 .as_i64()
                 .and_then(SecurityProfile::from_number)
-                .ok_or_else(|| unprocessable(format!("security_profile must be 0, 1, 2 or 3, not {value}")))?;
-            if profile.needs_tls() {
-                return Err(unprocessable(format!(
-                    "security_profile {} needs TLS, not supported yet",
-                    profile.number()
-                )));
-            }
-            Some(profile)
-        }
+                .ok_or_else(|| unprocessable(format!("security_profile must be 0, 1, 2 or 3, not {value}")))?,
+        ),
     };
     let password_hash = match fields.get("basic_auth_password") {
         None => None,
@@ -253,7 +246,7 @@ async fn put_station(State(api): State<Arc<Api>>, Path(id): Path<String>, body: 
     if profile.is_some() || password_hash.is_some() {
         let stored = api.store.security(&id).await?.unwrap_or_default();
         let profile = profile.unwrap_or(stored.profile);
-        if profile.needs_credentials() && password_hash.is_none() && stored.password_hash.is_none() {
+        if profile.needs_password() && password_hash.is_none() && stored.password_hash.is_none() {
             return Err(unprocessable(format!(
                 "security_profile {} needs a basic_auth_password; none is stored",
                 profile.number()

@@ -179,9 +179,10 @@ impl GatedListener {
         Err(last_error.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address to listen on")))
     }
 
-    /// The counters `/metrics` shows; they live as long as any holder.
-    pub fn metrics(&self) -> Arc<ListenerMetrics> {
-        self.metrics.clone()
+    /// Counts into `metrics`, shared with other listeners (`/metrics` shows their sums).
+    pub fn counting_into(mut self, metrics: Arc<ListenerMetrics>) -> GatedListener {
+        self.metrics = metrics;
+        self
     }
 }
 
