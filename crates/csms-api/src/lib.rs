@@ -153,6 +153,8 @@ async fn metrics(State(api): State<Arc<Api>>) -> Result<Response, ApiError> {
     );
     let refused = "Station connections refused at the handshake, by reason (credentials not acceptable).";
     m.handshakes_refused.render(&mut out, "strom_handshakes_refused_total", refused);
+    let limited = "Station CALLs over a per-station rate limit, by limit (messages, authorize) and treatment (paced: answered later; refused: CALLERROR; answered_invalid: an Authorize answered Invalid unasked).";
+    m.rate_limited.render(&mut out, "strom_rate_limited_total", limited);
     let store = api.store.metrics();
     store.batch_size.render(&mut out, "strom_store_batch_size", "Writes committed together in one transaction.");
     store.commit_seconds.render(&mut out, "strom_store_commit_duration_seconds", "Time to apply and commit one batch.");

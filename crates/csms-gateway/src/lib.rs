@@ -6,6 +6,7 @@
 
 mod context;
 mod errors;
+mod limits;
 mod machine;
 mod session;
 mod terms;
@@ -31,6 +32,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+pub use limits::RateLimits;
+
 /// The gateway's settings; `strom` fills them from flags, environment and the config file.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -50,6 +53,8 @@ pub struct GatewayConfig {
     /// The O (organization) a station's client certificate must carry under security profile 3
     /// (2.0.1 A00.FR.417: the CSO's name); `None`: any.
     pub operator_name: Option<String>,
+    /// What each station may send per second and how many Authorize requests per minute.
+    pub rate_limits: RateLimits,
 }
 
 impl Default for GatewayConfig {
@@ -63,6 +68,7 @@ impl Default for GatewayConfig {
             call_timeout: Duration::from_secs(30),
             ping_interval: Duration::from_secs(60),
             operator_name: None,
+            rate_limits: RateLimits::default(),
         }
     }
 }

@@ -30,6 +30,10 @@ pub struct FileConfig {
     pub tls_key: Option<PathBuf>,
     pub tls_client_ca: Option<PathBuf>,
     pub operator_name: Option<String>,
+    pub station_messages_per_second: Option<u32>,
+    pub station_message_burst: Option<u32>,
+    pub station_authorize_per_minute: Option<u32>,
+    pub station_authorize_burst: Option<u32>,
 }
 
 pub const DEFAULT_CONFIG: &str = r#"# Ström configuration. Every setting may be left out; the values shown are the defaults.
@@ -75,6 +79,19 @@ handshake_timeout_secs = 5
 # above. Established connections do not count, so stations behind one address (a NAT, a proxy,
 # a load test) may reconnect all at once.
 max_handshakes_per_address = 32
+
+# What one station may send: messages per second sustained, and at once above that (after a
+# reconnect, say). Beyond, transaction messages (StartTransaction, StopTransaction, MeterValues,
+# TransactionEvent) are answered later, when the station is back within its rate, so that no
+# billing data is lost; every other message is answered with a CALLERROR (GenericError) that
+# says the limit. 0 turns the limit off (as does the flag --no-rate-limits, for load tests).
+station_messages_per_second = 20
+station_message_burst = 200
+
+# Authorize requests one station may send per minute, sustained and at once; beyond, an
+# Authorize is answered Invalid without looking the tag up, so that guessing tags is slow.
+station_authorize_per_minute = 60
+station_authorize_burst = 20
 
 # The operator API (/api/v1, /metrics) on a listener of its own, e.g. "127.0.0.1:8181", so that it
 # can be kept off the network stations reach. Left out, the API is served with the stations.
@@ -142,6 +159,8 @@ pub struct Overrides {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub tls_client_ca: Option<PathBuf>,
+    /// Turns the per-station rate limits off.
+    pub no_rate_limits: bool,
 }
 
 /// The TLS listener's settings, if any, from the overrides and the file; all or nothing.
@@ -185,6 +204,17 @@ pub fn resolve(mut file: FileConfig, mut overrides: Overrides) -> Result<Config>
         ping_interval: secs(file.ping_interval_secs, 60, "ping_interval_secs")?,
         max_message_bytes,
         operator_name,
+        rate_limits: if overrides.no_rate_limits {
+            csms_gateway::RateLimits::OFF
+        } else {
+            let limits = csms_gateway::RateLimits::default();
+            csms_gateway::RateLimits {
+                messages_per_second: file.station_messages_per_second.unwrap_or(limits.messages_per_second),
+                message_burst: file.station_message_burst.unwrap_or(limits.message_burst),
+                authorize_per_minute: file.station_authorize_per_minute.unwrap_or(limits.authorize_per_minute),
+                authorize_burst: file.station_authorize_burst.unwrap_or(limits.authorize_burst),
+            }
+        },
         ..defaults
     };
     let max_per_station = file.message_log_max_per_station.unwrap_or(100_000);

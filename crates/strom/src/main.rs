@@ -312,6 +312,9 @@ struct ServeArgs {
     /// CA certificates (PEM) that station client certificates must chain to (security profile 3).
     #[arg(long, env = "STROM_TLS_CLIENT_CA")]
     tls_client_ca: Option<PathBuf>,
+    /// Turn the per-station message and Authorize rate limits off (for load tests only).
+    #[arg(long, env = "STROM_NO_RATE_LIMITS")]
+    no_rate_limits: bool,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -451,6 +454,7 @@ fn main() -> Result<()> {
                 tls_cert: args.tls_cert,
                 tls_key: args.tls_key,
                 tls_client_ca: args.tls_client_ca,
+                no_rate_limits: args.no_rate_limits,
             };
             let config = config::resolve(file, overrides)?;
             runtime()?.block_on(serve::run(config, args.api_open))
