@@ -24,6 +24,7 @@ pub struct FileConfig {
     pub message_log_cap_every_secs: Option<u64>,
     pub handshake_timeout_secs: Option<u64>,
     pub max_handshakes_per_address: Option<usize>,
+    pub max_connections_per_address: Option<usize>,
     pub api_listen: Option<String>,
     pub tls_listen: Option<String>,
     pub tls_cert: Option<PathBuf>,
@@ -79,6 +80,11 @@ handshake_timeout_secs = 5
 # above. Established connections do not count, so stations behind one address (a NAT, a proxy,
 # a load test) may reconnect all at once.
 max_handshakes_per_address = 32
+
+# At most this many connections from one source address may be open at once, established
+# sessions included; more are closed at accept, so that one host cannot take every file
+# descriptor. Raise it for many stations behind one address (a NAT, a proxy).
+max_connections_per_address = 4096
 
 # What one station may send: messages per second sustained, and at once above that (after a
 # reconnect, say). Beyond, transaction messages (StartTransaction, StopTransaction, MeterValues,
@@ -226,9 +232,14 @@ pub fn resolve(mut file: FileConfig, mut overrides: Overrides) -> Result<Config>
     if handshakes_per_address < 1 {
         bail!("max_handshakes_per_address must be at least 1");
     }
+    let connections_per_address = file.max_connections_per_address.unwrap_or(listener_defaults.connections_per_address);
+    if connections_per_address < handshakes_per_address {
+        bail!("max_connections_per_address must be at least max_handshakes_per_address");
+    }
     let listener = crate::listener::Limits {
         handshake_timeout: secs(file.handshake_timeout_secs, 5, "handshake_timeout_secs")?,
         handshakes_per_address,
+        connections_per_address,
         ..listener_defaults
     };
     Ok(Config {
@@ -290,7 +301,8 @@ mod tests {
             let file: FileConfig = toml::from_str(incomplete).expect("parses");
             assert!(resolve(file, Overrides::default()).is_err(), "{incomplete} is refused");
         }
-        for zero in ["handshake_timeout_secs = 0", "max_handshakes_per_address = 0"] {
+        for zero in ["handshake_timeout_secs = 0", "max_handshakes_per_address = 0", "max_connections_per_address = 8"]
+        {
             let file: FileConfig = toml::from_str(zero).expect("parses");
             assert!(resolve(file, Overrides::default()).is_err(), "{zero} is refused");
         }
