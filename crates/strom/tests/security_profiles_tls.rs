@@ -263,6 +263,9 @@ async fn certificate_and_key_reload_on_sighup() {
     let now = served_certificate(&server, &pki).await;
     assert_ne!(now, first);
     assert_eq!(now, renewed.der.to_vec(), "the renewed certificate is served");
+    let (_, parsed) = x509_parser::parse_x509_certificate(&renewed.der).expect("a certificate");
+    let not_after = parsed.validity().not_after.timestamp();
+    assert_eq!(metric(&server, "strom_tls_certificate_not_after_seconds").await as i64, not_after);
     station.call_ok("Heartbeat", json!({})).await;
 
     // A broken key file: the reload fails, the renewed pair stays in use.
