@@ -1,8 +1,10 @@
 """Starts a real `strom serve` (the binary in $STROM_BIN) on a free loopback port with a
-temporary SQLite database, for interop tests that drive it with OCPP libraries we did not write."""
+temporary SQLite database, for interop tests that drive it with OCPP libraries we did not write;
+`strom_tls` adds a TLS listener whose certificates openssl makes for the test."""
 
 import json
 import os
+import ssl
 import subprocess
 import urllib.error
 import urllib.request
@@ -11,22 +13,32 @@ import pytest
 
 
 class Strom:
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, tls=None):
         binary = os.environ.get("STROM_BIN")
         if not binary:
             raise RuntimeError("STROM_BIN is not set: run the tests through ./test")
-        self.proc = subprocess.Popen(
-            [binary, "serve", "--listen", "127.0.0.1:0", "--database", str(tmp_path / "strom.db"), "--api-open"],
-            stdout=subprocess.PIPE,
-            env={**os.environ, "STROM_LOG": "warn"},
-            text=True,
-        )
+        command = [binary, "serve", "--listen", "127.0.0.1:0", "--database", str(tmp_path / "strom.db"), "--api-open"]
+        if tls is not None:
+            command += ["--tls-listen", "127.0.0.1:0", "--tls-cert", tls.cert, "--tls-key", tls.key]
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, env={**os.environ, "STROM_LOG": "warn"}, text=True)
+        self.addr = self._address("strom listening on ")
+        self.tls_addr = None if tls is None else self._address("strom listening for TLS on ")
+        self.tls = tls
+
+    def _address(self, prefix):
         line = self.proc.stdout.readline().strip()
-        prefix = "strom listening on "
         if not line.startswith(prefix):
             self.proc.kill()
             raise RuntimeError(f"strom did not start: {line!r}")
-        self.addr = line[len(prefix):]
+        return line[len(prefix):]
+
+    def wss_url(self, station_id):
+        """The TLS listener's URL, by the name its certificate carries."""
+        return f"wss://localhost:{self.tls_addr.rsplit(':', 1)[1]}/ocpp/{station_id}"
+
+    def ssl_context(self):
+        """A client context that trusts only the test's CA."""
+        return ssl.create_default_context(cafile=self.tls.ca)
 
     def ws_url(self, station_id):
         return f"ws://{self.addr}/ocpp/{station_id}"
@@ -70,5 +82,32 @@ class Strom:
 @pytest.fixture
 def strom(tmp_path):
     server = Strom(tmp_path)
+    yield server
+    server.stop()
+
+
+class Certificates:
+    """A CA and a server certificate for localhost that it signs (EC P-256), made by openssl."""
+
+    def __init__(self, folder):
+        def openssl(*args):
+            subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+        self.ca, ca_key = str(folder / "ca.pem"), str(folder / "ca.key")
+        self.cert, self.key, csr = str(folder / "server.pem"), str(folder / "server.key"), str(folder / "server.csr")
+        extensions = folder / "server.ext"
+        extensions.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+        curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        openssl("req", "-x509", *curve, "-keyout", ca_key, "-out", self.ca, "-days", "2", "-subj", "/CN=Interop test CA")
+        openssl("req", *curve, "-keyout", self.key, "-out", csr, "-subj", "/CN=localhost")
+        openssl(
+            "x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", ca_key, "-set_serial", "0x5e7f01",
+            "-days", "2", "-extfile", str(extensions), "-out", self.cert,
+        )
+
+
+@pytest.fixture
+def strom_tls(tmp_path):
+    server = Strom(tmp_path, tls=Certificates(tmp_path))
     yield server
     server.stop()

@@ -2,10 +2,13 @@
 // in both directions is validated against ocpp-rpc's own copy of the schemas). It runs boot,
 // status, authorize, a whole transaction with meter values and an alert, then prints what it
 // was told as one JSON line. Usage: node ocpp_rpc_station.mjs ws://HOST:PORT/ocpp IDENTITY TOKEN
+// (or wss://…, with the CA in NODE_EXTRA_CA_CERTS); OCPP_RPC_PASSWORD, if set, is sent as the
+// station's HTTP Basic password (security profiles 1 and 2).
 import rpc from 'ocpp-rpc';
 
 const [endpoint, identity, token] = process.argv.slice(2);
-const client = new rpc.RPCClient({ endpoint, identity, protocols: ['ocpp2.0.1'], strictMode: true, reconnect: false });
+const password = process.env.OCPP_RPC_PASSWORD;
+const client = new rpc.RPCClient({ endpoint, identity, password, protocols: ['ocpp2.0.1'], strictMode: true, reconnect: false });
 
 const at = (minute) => new Date(Date.UTC(2026, 10, 26, 10, minute, 0)).toISOString();
 const energy = (wh, context, minute) => [{ timestamp: at(minute), sampledValue: [{ value: wh, context, measurand: 'Energy.Active.Import.Register', unitOfMeasure: { unit: 'Wh' } }] }];

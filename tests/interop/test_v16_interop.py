@@ -9,8 +9,8 @@ from ocpp.v16 import ChargePoint, call
 from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus
 
 
-async def run_station(url):
-    async with websockets.connect(url, subprotocols=["ocpp1.6"]) as ws:
+async def run_station(url, **connect):
+    async with websockets.connect(url, subprotocols=["ocpp1.6"], **connect) as ws:
         assert ws.subprotocol == "ocpp1.6"
         cp = ChargePoint("PY-CP-1", ws)
         listener = asyncio.create_task(cp.start())

@@ -18,8 +18,8 @@ def shutil_which(program):
     return any(os.access(os.path.join(d, program), os.X_OK) for d in os.environ.get("PATH", "").split(os.pathsep))
 
 
-async def run_python_station(url):
-    async with websockets.connect(url, subprotocols=["ocpp2.0.1"]) as ws:
+async def run_python_station(url, **connect):
+    async with websockets.connect(url, subprotocols=["ocpp2.0.1"], **connect) as ws:
         assert ws.subprotocol == "ocpp2.0.1"
         cp = ChargePoint("PY-CS-1", ws)
         listener = asyncio.create_task(cp.start())
@@ -144,19 +144,25 @@ def test_v201_python_station_read_back_through_the_api(strom):
     assert fault["error_code"] == "PowerContactor.Tripped" and fault["severity"] == "Error"
 
 
-def test_v201_ocpp_rpc_strict_station_read_back_through_the_api(strom):
+def run_ocpp_rpc_station(endpoint, identity, token, env=None):
+    """Runs the ocpp-rpc station's session; answers what it was told (a dict)."""
     assert shutil_which("node"), "Node.js is needed for the ocpp-rpc interop test"
     modules = os.path.join(HERE, "node_modules", "ocpp-rpc")
     assert os.path.isdir(modules), "ocpp-rpc is not installed: run ./test (it runs npm ci in tests/interop)"
-    assert strom.http("POST", "/api/v1/id-tokens", {"id_token": "RPC201", "status": "Accepted", "parent_id_token": "FLEET"})[0] == 201
     result = subprocess.run(
-        ["node", os.path.join(HERE, "ocpp_rpc_station.mjs"), f"ws://{strom.addr}/ocpp", "RPC-CS-1", "RPC201"],
+        ["node", os.path.join(HERE, "ocpp_rpc_station.mjs"), endpoint, identity, token],
         capture_output=True,
         text=True,
         timeout=60,
+        env={**os.environ, **(env or {})},
     )
     assert result.returncode == 0, result.stderr
-    told = json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_v201_ocpp_rpc_strict_station_read_back_through_the_api(strom):
+    assert strom.http("POST", "/api/v1/id-tokens", {"id_token": "RPC201", "status": "Accepted", "parent_id_token": "FLEET"})[0] == 201
+    told = run_ocpp_rpc_station(f"ws://{strom.addr}/ocpp", "RPC-CS-1", "RPC201")
     assert told["protocol"] == "ocpp2.0.1"
     assert told["boot"]["status"] == "Accepted"
     assert told["authorize"]["idTokenInfo"]["status"] == "Accepted"

@@ -154,6 +154,8 @@ async fn metrics(State(api): State<Arc<Api>>) -> Result<Response, ApiError> {
     );
     let refused = "Station connections refused at the handshake, by reason (credentials not acceptable).";
     m.handshakes_refused.render(&mut out, "strom_handshakes_refused_total", refused);
+    let limited = "Station CALLs over a per-station rate limit, by limit (messages, authorize) and treatment (paced: answered later; refused: CALLERROR; answered_invalid: an Authorize answered Invalid unasked).";
+    m.rate_limited.render(&mut out, "strom_rate_limited_total", limited);
     let store = api.store.metrics();
     store.batch_size.render(&mut out, "strom_store_batch_size", "Writes committed together in one transaction.");
     store.commit_seconds.render(&mut out, "strom_store_commit_duration_seconds", "Time to apply and commit one batch.");
@@ -217,19 +219,12 @@ async fn put_station(State(api): State<Arc<Api>>, Path(id): Path<String>, body: 
     };
     let profile = match fields.get("security_profile") {
         None => None,
-        Some(value) => {
-            let profile = value
+        Some(value) => Some(
+            value
                 .as_i64()
                 .and_then(SecurityProfile::from_number)
-                .ok_or_else(|| unprocessable(format!("security_profile must be 0, 1, 2 or 3, not {value}")))?;
-            if profile.needs_tls() {
-                return Err(unprocessable(format!(
-                    "security_profile {} needs TLS, not supported yet",
-                    profile.number()
-                )));
-            }
-            Some(profile)
-        }
+                .ok_or_else(|| unprocessable(format!("security_profile must be 0, 1, 2 or 3, not {value}")))?,
+        ),
     };
     let password_hash = match fields.get("basic_auth_password") {
         None => None,
@@ -254,7 +249,7 @@ async fn put_station(State(api): State<Arc<Api>>, Path(id): Path<String>, body: 
     if profile.is_some() || password_hash.is_some() {
         let stored = api.store.security(&id).await?.unwrap_or_default();
         let profile = profile.unwrap_or(stored.profile);
-        if profile.needs_credentials() && password_hash.is_none() && stored.password_hash.is_none() {
+        if profile.needs_password() && password_hash.is_none() && stored.password_hash.is_none() {
             return Err(unprocessable(format!(
                 "security_profile {} needs a basic_auth_password; none is stored",
                 profile.number()

@@ -155,7 +155,7 @@ pub(crate) fn document() -> Value {
             "put": op("Set a station's registration, security profile (0 or 1; 2 and 3 need TLS, not supported yet) or write-only Basic-auth password", "admin", vec![station()],
                 Some(any_of_object(&[
                     ("registration_status", json!({"type": "string", "enum": ["Accepted", "Pending", "Rejected"]})),
-                    ("security_profile", json!({"type": "integer", "enum": [0, 1]})),
+                    ("security_profile", json!({"type": "integer", "enum": [0, 1, 2, 3]})),
                     ("basic_auth_password", json!({"type": "string", "minLength": 16, "maxLength": 40, "pattern": "^[ -~]*$", "writeOnly": true})),
                 ])),
                 ("200", "The station"), &["400", "422"]),

@@ -41,6 +41,9 @@ pub struct StationMetrics {
     pub answer_seconds: csms_metrics::Histogram,
     /// Station connections refused at the handshake, by reason (`security::Refusal`).
     pub handshakes_refused: csms_metrics::CounterVec,
+    /// Station CALLs over a rate limit, by limit (messages, authorize) and what was done
+    /// (paced, refused, answered_invalid).
+    pub rate_limited: csms_metrics::CounterVec,
 }
 
 impl Default for StationMetrics {
@@ -52,6 +55,7 @@ impl Default for StationMetrics {
             command_seconds: csms_metrics::Histogram::new(csms_metrics::LATENCY_BUCKETS),
             answer_seconds: csms_metrics::Histogram::new(csms_metrics::ANSWER_BUCKETS),
             handshakes_refused: Default::default(),
+            rate_limited: Default::default(),
         }
     }
 }

@@ -159,7 +159,7 @@ pub(crate) fn event(station: &StationId, origin: Origin, outcome: &str, now: csm
 
 /// The hashes of passwords being given to stations, by station: from just before the command is
 /// sent until its outcome is recorded. A station that takes its new password may reconnect
-/// with it before that (`security::check_credentials_with`).
+/// with it before that (`security::admit_with`).
 #[derive(Default)]
 pub(crate) struct InFlightPasswords {
     by_station: Mutex<HashMap<StationId, Vec<(u64, String)>>>,
@@ -232,7 +232,7 @@ impl Commands {
     /// Gives a connected station a new Basic-auth password: `password`, or one Ström makes from
     /// the operating system's random source. 1.6: ChangeConfiguration AuthorizationKey with the
     /// password hex-encoded (security whitepaper ed. 2 §3.1.1; the handshake accepts the key raw
-    /// or hex, `security::check_credentials`), so a 1.6 password is 16–20 characters; 2.0.1:
+    /// or hex, `security::admit`), so a 1.6 password is 16–20 characters; 2.0.1:
     /// SetVariables SecurityCtrlr.BasicAuthPassword as it is. The stored hash changes only if
     /// the station takes it. A station that is not connected is not sent anything.
     pub async fn rotate_password(&self, station: &str, password: Option<String>) -> Result<Rotation, CommandError> {

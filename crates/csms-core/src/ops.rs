@@ -335,6 +335,16 @@ impl std::fmt::Debug for SetSecurity {
     }
 }
 
+/// A station's connection proved a higher security profile than the one it is held to
+/// (`security::admit`): from now on it is held to that one, so that it can never again be spoken
+/// for with less (no downgrade). Answers whether the profile was raised (false: already as high,
+/// or the station is unknown).
+#[derive(Debug, Clone)]
+pub struct RaiseSecurityProfile {
+    pub station: StationId,
+    pub profile: crate::security::SecurityProfile,
+}
+
 /// A command to a station is about to be sent; its log entry is created `Pending` and its id
 /// answered.
 #[derive(Debug, Clone)]

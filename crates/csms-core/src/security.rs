@@ -1,7 +1,8 @@
 //! Who may speak for a station: its OCPP security profile (1.6 security whitepaper §2, 2.0.1
-//! block A), the rule that decides whether a connection's HTTP Basic credentials are acceptable
-//! for it, and the station password's salted argon2id hash. Pure functions; verifying a hash is
-//! deliberately slow CPU work, so callers run it off their event loop.
+//! block A), the rule that decides whether a connection (its transport, its client certificate,
+//! its HTTP Basic credentials) may speak for it and which profile it proves, and the station
+//! password's salted argon2id hash. Pure functions; verifying a hash is deliberately slow CPU
+//! work, so callers run it off their event loop.
 //!
 //! A password is never logged, stored or returned: only its PHC string (`$argon2id$…`) is kept.
 
@@ -45,17 +46,34 @@ impl SecurityProfile {
         }
     }
 
-    /// Whether the station must present HTTP Basic credentials at the handshake. Profile 3
-    /// authenticates by certificate, which Ström does not check yet, so it is held to Basic
-    /// credentials too rather than let in without any.
-    pub fn needs_credentials(self) -> bool {
-        self != SecurityProfile::Unsecured
+    /// Whether a station held to this profile needs a stored Basic-auth password (profiles 1
+    /// and 2; profile 3 authenticates by its client certificate).
+    pub fn needs_password(self) -> bool {
+        matches!(self, SecurityProfile::BasicAuth | SecurityProfile::TlsBasicAuth)
     }
 
-    /// Whether the profile needs a TLS listener (profiles 2 and 3), which Ström does not have yet.
+    /// Whether the profile needs a TLS connection (profiles 2 and 3).
     pub fn needs_tls(self) -> bool {
         self >= SecurityProfile::TlsBasicAuth
     }
+}
+
+/// What the connection itself proves, before any HTTP header: whether it came over TLS, and
+/// the client certificate the TLS layer verified against the configured client CA (chain,
+/// validity period, key usage), if the station presented one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Transport {
+    pub tls: bool,
+    pub client_certificate: Option<ClientCertificate>,
+}
+
+/// The subject of a verified client certificate, as far as OCPP cares: the CN must be the
+/// station's identity (1.6 security whitepaper §2.3 "serial number"; 2.0.1 A00.FR.416
+/// CN = Charging Station's identity) and the O the operator's name (A00.FR.417).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientCertificate {
+    pub common_name: Option<String>,
+    pub organization: Option<String>,
 }
 
 /// What Ström keeps about a station's security: its profile and its password's PHC string.
@@ -95,6 +113,14 @@ pub enum Refusal {
     WrongPassword,
     /// The station's profile needs a password and none is stored: nobody can connect.
     NoPasswordSet,
+    /// The station is held to profile 2 or 3 (set by the operator or used by it before) and
+    /// the connection is plain: a downgrade.
+    TlsRequired,
+    /// The station is held to profile 3 and presented no client certificate.
+    NoClientCertificate,
+    /// The client certificate's CN is not the station's identity, or its O not the operator's
+    /// name: a certificate of another station (or another operator).
+    CertificateMismatch,
 }
 
 impl Refusal {
@@ -105,6 +131,9 @@ impl Refusal {
             Refusal::WrongUsername => "wrong_username",
             Refusal::WrongPassword => "wrong_password",
             Refusal::NoPasswordSet => "no_password_set",
+            Refusal::TlsRequired => "tls_required",
+            Refusal::NoClientCertificate => "no_client_certificate",
+            Refusal::CertificateMismatch => "certificate_mismatch",
         }
     }
 }
@@ -197,23 +226,88 @@ pub fn secure_on_first_use(enabled: bool, new_station: bool, status: crate::stat
     enabled && new_station && status == crate::station::RegistrationStatus::Accepted
 }
 
-/// Decides whether a connection for `station` may proceed, given its stored `settings` and the
-/// request's `Authorization` header (`None`: absent). Profile 0 needs nothing. From profile 1 on,
-/// `Basic base64(user:password)` (RFC 7617) is required, the user must be the station's
-/// identity exactly, and the password must verify against the stored hash: as sent, or, since
-/// OCPP 1.6 implementations disagree on whether the AuthorizationKey travels raw or
-/// hex-encoded (security whitepaper ed. 2 §2.1.1, OCTT TC_085), its hex encoding or its hex
-/// decoding. Only candidates that could be a stored password (`check_password`) are hashed, so a
-/// handshake costs at most three verifications.
-pub fn check_credentials(
+/// Decides whether a connection may speak for `station`, given the station's stored `settings`
+/// (its profile is the lowest it may use: set by the operator, raised to the highest it has
+/// proved), what the `transport` proves, the `operator` name client certificates must carry (if
+/// configured) and the request's `Authorization` header (`None`: absent). Answers the profile the
+/// connection proves, which the caller remembers when it is higher than the stored one, so that
+/// a station that once used TLS can never again be spoken for over plain WebSocket (1.6
+/// security whitepaper §2: no downgrade; OCTT TC_083, TC_A_19).
+///
+/// - A verified client certificate is the strongest proof (profile 3): its CN must be the
+///   station's identity and its O the operator's name; one that names anything else is refused,
+///   whatever the station's profile, since it can only be another station's.
+/// - Profile 3 needs that certificate; profiles 2 and 3 need TLS.
+/// - Profiles 1 and 2 need `Basic base64(user:password)` (RFC 7617), the user exactly the
+///   station's identity, the password verifying against the stored hash: as sent, or, since OCPP
+///   1.6 implementations disagree on whether the AuthorizationKey travels raw or hex-encoded
+///   (security whitepaper ed. 2 §2.1.1, OCTT TC_085), its hex encoding or its hex decoding. Only
+///   candidates that could be a stored password (`check_password`) are hashed, so a handshake
+///   costs at most three verifications.
+/// - Profile 0 needs nothing, but credentials that verify prove profile 1 (2 over TLS), and the
+///   station is held to them from then on; credentials that do not verify prove nothing.
+pub fn admit(
     station: &StationId,
     settings: &SecuritySettings,
+    transport: &Transport,
+    operator: Option<&str>,
     authorization: Option<&[u8]>,
-) -> Result<(), Refusal> {
-    if !settings.profile.needs_credentials() {
-        return Ok(());
+) -> Result<SecurityProfile, Refusal> {
+    if let Some(certificate) = &transport.client_certificate {
+        let names_station = certificate.common_name.as_deref() == Some(station.as_str());
+        let names_operator = operator.is_none_or(|o| certificate.organization.as_deref() == Some(o));
+        return if names_station && names_operator {
+            Ok(SecurityProfile::TlsClientCertificate)
+        } else {
+            Err(Refusal::CertificateMismatch)
+        };
     }
-    let header = authorization.ok_or(Refusal::NoCredentials)?;
+    let required = settings.profile;
+    if required.needs_tls() && !transport.tls {
+        return Err(Refusal::TlsRequired);
+    }
+    if required == SecurityProfile::TlsClientCertificate {
+        return Err(Refusal::NoClientCertificate);
+    }
+    let proved = if transport.tls { SecurityProfile::TlsBasicAuth } else { SecurityProfile::BasicAuth };
+    if required == SecurityProfile::Unsecured {
+        let verified = match (authorization, &settings.password_hash) {
+            (Some(header), Some(_)) => check_basic(station, settings, header).is_ok(),
+            _ => false,
+        };
+        return Ok(if verified { proved } else { SecurityProfile::Unsecured });
+    }
+    check_basic(station, settings, authorization.ok_or(Refusal::NoCredentials)?)?;
+    Ok(proved)
+}
+
+/// `admit`, also accepting a password that is being given to the station right now
+/// (`in_flight`: the hashes of passwords sent and not yet answered or not yet recorded). A
+/// station that takes a new password may reconnect with it at once (OCPP 2.0.1 A01), before
+/// its answer is stored; it is let in rather than refused once. Only a password that fails
+/// against the stored hash is tried against these, so a handshake costs more only then.
+pub fn admit_with(
+    station: &StationId,
+    settings: &SecuritySettings,
+    in_flight: &[String],
+    transport: &Transport,
+    operator: Option<&str>,
+    authorization: Option<&[u8]>,
+) -> Result<SecurityProfile, Refusal> {
+    match admit(station, settings, transport, operator, authorization) {
+        Err(refusal @ (Refusal::WrongPassword | Refusal::NoPasswordSet)) => in_flight
+            .iter()
+            .find_map(|hash| {
+                let candidate = SecuritySettings { profile: settings.profile, password_hash: Some(hash.clone()) };
+                admit(station, &candidate, transport, operator, authorization).ok()
+            })
+            .ok_or(refusal),
+        verdict => verdict,
+    }
+}
+
+/// Whether `header` holds the station's identity and a form of its stored password.
+fn check_basic(station: &StationId, settings: &SecuritySettings, header: &[u8]) -> Result<(), Refusal> {
     let (user, password) = basic_credentials(header).ok_or(Refusal::Malformed)?;
     if user != station.as_str().as_bytes() {
         return Err(Refusal::WrongUsername);
@@ -223,33 +317,6 @@ pub fn check_credentials(
         Ok(())
     } else {
         Err(Refusal::WrongPassword)
-    }
-}
-
-/// `check_credentials`, also accepting a password that is being given to the station right now
-/// (`in_flight`: the hashes of passwords sent and not yet answered or not yet recorded). A
-/// station that takes a new password may reconnect with it at once (OCPP 2.0.1 A01), before
-/// its answer is stored; it is let in rather than refused once. Only a password that fails
-/// against the stored hash is tried against these, so a handshake costs more only then.
-pub fn check_credentials_with(
-    station: &StationId,
-    settings: &SecuritySettings,
-    in_flight: &[String],
-    authorization: Option<&[u8]>,
-) -> Result<(), Refusal> {
-    match check_credentials(station, settings, authorization) {
-        Err(refusal @ (Refusal::WrongPassword | Refusal::NoPasswordSet)) => {
-            let accepted = in_flight.iter().any(|hash| {
-                let candidate = SecuritySettings { profile: settings.profile, password_hash: Some(hash.clone()) };
-                check_credentials(station, &candidate, authorization).is_ok()
-            });
-            if accepted {
-                Ok(())
-            } else {
-                Err(refusal)
-            }
-        }
-        verdict => verdict,
     }
 }
 
@@ -307,7 +374,7 @@ mod tests {
     }
 
     /// A case's name, the station's settings, the Authorization header sent, the verdict.
-    type Case<'a> = (&'a str, &'a SecuritySettings, Option<Vec<u8>>, Result<(), Refusal>);
+    type Case<'a> = (&'a str, &'a SecuritySettings, Option<Vec<u8>>, Result<SecurityProfile, Refusal>);
 
     #[test]
     fn credentials_against_profiles() {
@@ -325,10 +392,15 @@ mod tests {
             format!("bAsIc {}", base64::engine::general_purpose::STANDARD.encode(format!("CP1:{PASSWORD}")));
         let mixed_case_scheme = mixed_case_scheme.into_bytes();
         let cases: Vec<Case> = vec![
-            ("profile 0 needs nothing", &zero, None, Ok(())),
-            ("profile 0 ignores credentials", &zero, Some(basic("CP1", b"whatever")), Ok(())),
-            ("right credentials", &one, Some(basic("CP1", PASSWORD.as_bytes())), Ok(())),
-            ("scheme in any case", &one, Some(mixed_case_scheme), Ok(())),
+            ("profile 0 needs nothing", &zero, None, Ok(SecurityProfile::Unsecured)),
+            (
+                "profile 0 without a password proves nothing",
+                &zero,
+                Some(basic("CP1", b"whatever")),
+                Ok(SecurityProfile::Unsecured),
+            ),
+            ("right credentials", &one, Some(basic("CP1", PASSWORD.as_bytes())), Ok(SecurityProfile::BasicAuth)),
+            ("scheme in any case", &one, Some(mixed_case_scheme), Ok(SecurityProfile::BasicAuth)),
             ("no header", &one, None, Err(Refusal::NoCredentials)),
             ("wrong password", &one, Some(basic("CP1", b"correct-horse-batterx")), Err(Refusal::WrongPassword)),
             ("empty password", &one, Some(basic("CP1", b"")), Err(Refusal::WrongPassword)),
@@ -344,11 +416,31 @@ mod tests {
             ),
             ("scheme alone", &one, Some(b"Basic".to_vec()), Err(Refusal::Malformed)),
             ("not UTF-8", &one, Some(vec![0xff, 0xfe]), Err(Refusal::Malformed)),
-            ("hex form of the stored password", &one, Some(basic("CP1", hex_sent.as_bytes())), Ok(())),
-            ("upper-case hex form", &one, Some(basic("CP1", hex_sent.to_ascii_uppercase().as_bytes())), Ok(())),
-            ("raw key for a stored hex key", &hex_key, Some(basic("CP1", key_bytes)), Ok(())),
-            ("raw key for a stored upper-case hex key", &hex_key_upper, Some(basic("CP1", key_bytes)), Ok(())),
-            ("hex key as stored", &hex_key, Some(basic("CP1", hex::encode(key_bytes).as_bytes())), Ok(())),
+            (
+                "hex form of the stored password",
+                &one,
+                Some(basic("CP1", hex_sent.as_bytes())),
+                Ok(SecurityProfile::BasicAuth),
+            ),
+            (
+                "upper-case hex form",
+                &one,
+                Some(basic("CP1", hex_sent.to_ascii_uppercase().as_bytes())),
+                Ok(SecurityProfile::BasicAuth),
+            ),
+            ("raw key for a stored hex key", &hex_key, Some(basic("CP1", key_bytes)), Ok(SecurityProfile::BasicAuth)),
+            (
+                "raw key for a stored upper-case hex key",
+                &hex_key_upper,
+                Some(basic("CP1", key_bytes)),
+                Ok(SecurityProfile::BasicAuth),
+            ),
+            (
+                "hex key as stored",
+                &hex_key,
+                Some(basic("CP1", hex::encode(key_bytes).as_bytes())),
+                Ok(SecurityProfile::BasicAuth),
+            ),
             ("another raw key", &hex_key, Some(basic("CP1", &[0x02; 16])), Err(Refusal::WrongPassword)),
             (
                 "profile 1 without a stored password",
@@ -356,72 +448,156 @@ mod tests {
                 Some(basic("CP1", PASSWORD.as_bytes())),
                 Err(Refusal::NoPasswordSet),
             ),
-            ("profile 2 needs credentials too", &two, None, Err(Refusal::NoCredentials)),
+            (
+                "profile 2 over plain WebSocket is a downgrade",
+                &two,
+                Some(basic("CP1", PASSWORD.as_bytes())),
+                Err(Refusal::TlsRequired),
+            ),
         ];
         for (name, settings, header, expected) in cases {
-            assert_eq!(check_credentials(&cp, settings, header.as_deref()), expected, "{name}");
+            assert_eq!(admit(&cp, settings, &Transport::default(), None, header.as_deref()), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn transports_against_profiles() {
+        use SecurityProfile::*;
+        let cp = StationId::parse("CP1").expect("id");
+        let right = basic("CP1", PASSWORD.as_bytes());
+        let wrong = basic("CP1", b"correct-horse-batterx");
+        let plain = Transport::default();
+        let tls = Transport { tls: true, client_certificate: None };
+        let certificate = |cn: &str, o: Option<&str>| Transport {
+            tls: true,
+            client_certificate: Some(ClientCertificate {
+                common_name: Some(cn.to_string()),
+                organization: o.map(str::to_string),
+            }),
+        };
+        let own = certificate("CP1", Some("Acme"));
+        let other_station = certificate("CP2", Some("Acme"));
+        let other_operator = certificate("CP1", Some("Evil"));
+        let unnamed = Transport { tls: true, client_certificate: Some(ClientCertificate::default()) };
+        let zero = settings(Unsecured, None);
+        let zero_with_password = settings(Unsecured, Some(PASSWORD));
+        let one = settings(BasicAuth, Some(PASSWORD));
+        let two = settings(TlsBasicAuth, Some(PASSWORD));
+        let three = settings(TlsClientCertificate, None);
+        // Name, station settings, transport, operator name, header, verdict.
+        type Row<'a> = (
+            &'a str,
+            &'a SecuritySettings,
+            &'a Transport,
+            Option<&'a str>,
+            Option<&'a [u8]>,
+            Result<SecurityProfile, Refusal>,
+        );
+        let rows: Vec<Row> = vec![
+            ("profile 0 over TLS without credentials", &zero, &tls, None, None, Ok(Unsecured)),
+            ("profile 0 proves 1 with its password", &zero_with_password, &plain, None, Some(&right), Ok(BasicAuth)),
+            (
+                "profile 0 proves 2 with its password over TLS",
+                &zero_with_password,
+                &tls,
+                None,
+                Some(&right),
+                Ok(TlsBasicAuth),
+            ),
+            (
+                "profile 0 with a wrong password proves nothing",
+                &zero_with_password,
+                &tls,
+                None,
+                Some(&wrong),
+                Ok(Unsecured),
+            ),
+            ("profile 1 over TLS proves 2", &one, &tls, None, Some(&right), Ok(TlsBasicAuth)),
+            (
+                "profile 1 over TLS still needs the password",
+                &one,
+                &tls,
+                None,
+                Some(&wrong),
+                Err(Refusal::WrongPassword),
+            ),
+            ("profile 2 over TLS", &two, &tls, None, Some(&right), Ok(TlsBasicAuth)),
+            ("profile 2 over TLS without credentials", &two, &tls, None, None, Err(Refusal::NoCredentials)),
+            ("profile 2 over plain WebSocket", &two, &plain, None, Some(&right), Err(Refusal::TlsRequired)),
+            ("profile 2 moves up to 3 with its certificate", &two, &own, Some("Acme"), None, Ok(TlsClientCertificate)),
+            ("profile 3 with its certificate", &three, &own, Some("Acme"), None, Ok(TlsClientCertificate)),
+            ("profile 3 without a configured operator", &three, &own, None, None, Ok(TlsClientCertificate)),
+            (
+                "profile 3 over TLS with a password only",
+                &three,
+                &tls,
+                None,
+                Some(&right),
+                Err(Refusal::NoClientCertificate),
+            ),
+            ("profile 3 over plain WebSocket", &three, &plain, None, None, Err(Refusal::TlsRequired)),
+            (
+                "another station's certificate",
+                &three,
+                &other_station,
+                Some("Acme"),
+                None,
+                Err(Refusal::CertificateMismatch),
+            ),
+            (
+                "another operator's certificate",
+                &three,
+                &other_operator,
+                Some("Acme"),
+                None,
+                Err(Refusal::CertificateMismatch),
+            ),
+            ("a certificate without a CN", &three, &unnamed, None, None, Err(Refusal::CertificateMismatch)),
+            (
+                "another station's certificate on profile 0",
+                &zero,
+                &other_station,
+                None,
+                None,
+                Err(Refusal::CertificateMismatch),
+            ),
+        ];
+        for (name, settings, transport, operator, header, expected) in rows {
+            assert_eq!(admit(&cp, settings, transport, operator, header), expected, "{name}");
         }
     }
 
     #[test]
     fn a_password_in_flight_is_accepted_beside_the_stored_one() {
         let cp = StationId::parse("CP1").expect("id");
+        let plain = Transport::default();
         let stored = settings(SecurityProfile::BasicAuth, Some(PASSWORD));
         let new = "the-new-password-in-flight";
         let in_flight = vec![hash_password(new, &[9; 16]).expect("hashes")];
         let header = |p: &str| Some(basic("CP1", p.as_bytes()));
-        assert_eq!(check_credentials_with(&cp, &stored, &in_flight, header(PASSWORD).as_deref()), Ok(()));
-        assert_eq!(check_credentials_with(&cp, &stored, &in_flight, header(new).as_deref()), Ok(()));
-        assert_eq!(check_credentials_with(&cp, &stored, &[], header(new).as_deref()), Err(Refusal::WrongPassword));
+        assert_eq!(
+            admit_with(&cp, &stored, &in_flight, &plain, None, header(PASSWORD).as_deref()),
+            Ok(SecurityProfile::BasicAuth)
+        );
+        assert_eq!(
+            admit_with(&cp, &stored, &in_flight, &plain, None, header(new).as_deref()),
+            Ok(SecurityProfile::BasicAuth)
+        );
+        assert_eq!(admit_with(&cp, &stored, &[], &plain, None, header(new).as_deref()), Err(Refusal::WrongPassword));
         let other = header("yet-another-password");
-        assert_eq!(check_credentials_with(&cp, &stored, &in_flight, other.as_deref()), Err(Refusal::WrongPassword));
+        assert_eq!(admit_with(&cp, &stored, &in_flight, &plain, None, other.as_deref()), Err(Refusal::WrongPassword));
         // Not a way around the other checks.
         let wrong_user = Some(basic("CP2", new.as_bytes()));
         assert_eq!(
-            check_credentials_with(&cp, &stored, &in_flight, wrong_user.as_deref()),
+            admit_with(&cp, &stored, &in_flight, &plain, None, wrong_user.as_deref()),
             Err(Refusal::WrongUsername)
         );
-        assert_eq!(check_credentials_with(&cp, &stored, &in_flight, None), Err(Refusal::NoCredentials));
+        assert_eq!(admit_with(&cp, &stored, &in_flight, &plain, None, None), Err(Refusal::NoCredentials));
         let no_password = settings(SecurityProfile::BasicAuth, None);
-        assert_eq!(check_credentials_with(&cp, &no_password, &in_flight, header(new).as_deref()), Ok(()));
-    }
-
-    #[test]
-    fn password_bounds() {
-        let cases = [
-            ("0123456789abcdef", true),
-            ("0123456789abcde", false),
-            (&"x".repeat(40)[..], true),
-            (&"x".repeat(41)[..], false),
-            ("with spaces is fine ok", true),
-            ("tab\tis not printable", false),
-            ("non-ascii ä is refused", false),
-        ];
-        for (password, ok) in cases {
-            assert_eq!(check_password(password).is_ok(), ok, "{password:?}");
-        }
-    }
-
-    #[test]
-    fn hashes_are_salted_argon2id_and_verify() {
-        let a = hash_password(PASSWORD, &[1; 16]).expect("hashes");
-        let b = hash_password(PASSWORD, &[2; 16]).expect("hashes");
-        assert!(a.starts_with("$argon2id$"), "{a}");
-        assert_ne!(a, b, "a salt of its own for each hash");
-        assert!(!a.contains(PASSWORD));
-        assert!(verify_password(PASSWORD.as_bytes(), &a) && verify_password(PASSWORD.as_bytes(), &b));
-        assert!(!verify_password(b"correct-horse-batterx", &a));
-        assert!(!verify_password(PASSWORD.as_bytes(), "not a PHC string"));
-    }
-
-    #[test]
-    fn profiles_by_number() {
-        for n in 0..=3 {
-            assert_eq!(SecurityProfile::from_number(n).map(SecurityProfile::number), Some(n));
-        }
-        assert_eq!(SecurityProfile::from_number(4), None);
-        assert_eq!(SecurityProfile::from_number(-1), None);
-        assert!(SecurityProfile::TlsBasicAuth.needs_tls() && !SecurityProfile::BasicAuth.needs_tls());
+        assert_eq!(
+            admit_with(&cp, &no_password, &in_flight, &plain, None, header(new).as_deref()),
+            Ok(SecurityProfile::BasicAuth)
+        );
     }
 
     #[test]
@@ -483,6 +659,47 @@ mod tests {
     #[test]
     fn password_hash_debug_hides_it() {
         assert_eq!(format!("{:?}", PasswordHash("$argon2id$v=19$secret".into())), "PasswordHash(***)");
+    }
+
+    #[test]
+    fn password_bounds() {
+        let cases = [
+            ("0123456789abcdef", true),
+            ("0123456789abcde", false),
+            (&"x".repeat(40)[..], true),
+            (&"x".repeat(41)[..], false),
+            ("with spaces is fine ok", true),
+            ("tab\tis not printable", false),
+            ("non-ascii ä is refused", false),
+        ];
+        for (password, ok) in cases {
+            assert_eq!(check_password(password).is_ok(), ok, "{password:?}");
+        }
+    }
+
+    #[test]
+    fn hashes_are_salted_argon2id_and_verify() {
+        let a = hash_password(PASSWORD, &[1; 16]).expect("hashes");
+        let b = hash_password(PASSWORD, &[2; 16]).expect("hashes");
+        assert!(a.starts_with("$argon2id$"), "{a}");
+        assert_ne!(a, b, "a salt of its own for each hash");
+        assert!(!a.contains(PASSWORD));
+        assert!(verify_password(PASSWORD.as_bytes(), &a) && verify_password(PASSWORD.as_bytes(), &b));
+        assert!(!verify_password(b"correct-horse-batterx", &a));
+        assert!(!verify_password(PASSWORD.as_bytes(), "not a PHC string"));
+    }
+
+    #[test]
+    fn profiles_by_number() {
+        for n in 0..=3 {
+            assert_eq!(SecurityProfile::from_number(n).map(SecurityProfile::number), Some(n));
+        }
+        assert_eq!(SecurityProfile::from_number(4), None);
+        assert_eq!(SecurityProfile::from_number(-1), None);
+        assert!(SecurityProfile::TlsBasicAuth.needs_tls() && !SecurityProfile::BasicAuth.needs_tls());
+        let needs_password: Vec<bool> =
+            (0..=3).filter_map(SecurityProfile::from_number).map(SecurityProfile::needs_password).collect();
+        assert_eq!(needs_password, [false, true, true, false]);
     }
 
     #[test]

@@ -7,8 +7,9 @@
 use crate::errors::CallFailure;
 use crate::machine::Machine;
 use crate::Gateway;
+use csms_core::authorization::{AuthDecision, AuthStatus};
 use csms_core::notifications::StationEventKind;
-use csms_core::ops::{Boot, FrameLog, Registration, StationEvent};
+use csms_core::ops::{Authorize, Boot, FrameLog, Registration, StationEvent};
 use csms_core::port::Operation;
 use csms_core::station::{BootInfo, ProtocolVersion, RegistrationStatus, StationId};
 use csms_core::Timestamp;
@@ -41,6 +42,9 @@ pub(crate) struct Context<'a> {
     /// The session's generation in the registry, which a new registration is recorded under.
     generation: u64,
     gate: &'a mut (dyn Gate + Send),
+    /// The station is over its Authorize limit (`limits`): an Authorize is answered Invalid
+    /// without asking the store.
+    authorize_limited: bool,
 }
 
 impl<'a> Context<'a> {
@@ -50,7 +54,30 @@ impl<'a> Context<'a> {
         generation: u64,
         gate: &'a mut (dyn Gate + Send),
     ) -> Context<'a> {
-        Context { gateway, station, generation, gate }
+        Context { gateway, station, generation, gate, authorize_limited: false }
+    }
+
+    pub(crate) fn set_authorize_limited(&mut self, limited: bool) {
+        self.authorize_limited = limited;
+    }
+
+    /// Answers an Authorize: the store's decision, or, over the station's Authorize limit,
+    /// Invalid without asking, so that guessing tags learns nothing (issue 25 item 4).
+    pub(crate) fn authorize(
+        &self,
+        authorize: Authorize,
+        log: &mut Option<FrameLog>,
+    ) -> impl Future<Output = Result<AuthDecision, CallFailure>> {
+        let committed = (!self.authorize_limited).then(|| self.commit(authorize, log));
+        if committed.is_none() {
+            tracing::debug!(station = %self.station, "Authorize over the station's limit: answered Invalid");
+        }
+        async move {
+            match committed {
+                Some(committed) => committed.await,
+                None => Ok(AuthDecision { status: AuthStatus::Invalid, expiry: None, parent_id_token: None }),
+            }
+        }
     }
 
     pub(crate) fn station(&self) -> &StationId {

@@ -19,6 +19,8 @@ pub(crate) enum CallFailure {
     Storage(#[from] csms_core::port::PortError),
     #[error("could not encode the answer")]
     Encode(#[from] serde_json::Error),
+    #[error("too many messages: this station may send {per_second} per second ({burst} at once); try again later")]
+    RateLimited { per_second: u32, burst: u32 },
 }
 
 impl CallFailure {
@@ -32,6 +34,8 @@ impl CallFailure {
             CallFailure::NotAccepted(_) => ErrorCode::SecurityError,
             CallFailure::Decode(e) => e.code,
             CallFailure::Storage(_) | CallFailure::Encode(_) => ErrorCode::InternalError,
+            // OCPP-J has no code of its own for it (1.6 §4.2.3, 2.0.1 RPC framework §4.3).
+            CallFailure::RateLimited { .. } => ErrorCode::GenericError,
         }
     }
 }

@@ -6,6 +6,7 @@
 
 mod context;
 mod errors;
+mod limits;
 mod machine;
 mod session;
 mod terms;
@@ -18,18 +19,20 @@ use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use csms_commands::{Commands, Registry, StationMetrics};
 use csms_core::notifications::StationEventKind;
-use csms_core::ops::StationEvent;
+use csms_core::ops::{RaiseSecurityProfile, StationEvent};
 use csms_core::port::Port;
-use csms_core::security::{self, Refusal};
+use csms_core::security::{self, Refusal, SecurityProfile, Transport};
 use csms_core::station::{RegistrationPolicy, StationId};
 use csms_core::Clock;
 use ocpp::OcppVersion;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+pub use limits::RateLimits;
 
 /// The gateway's settings; `strom` fills them from flags, environment and the config file.
 #[derive(Debug, Clone)]
@@ -50,6 +53,11 @@ pub struct GatewayConfig {
     /// Trust on first use: a station Ström accepts for the first time is given a password of its
     /// own right after its boot, and held to it once it takes it (`security::secure_on_first_use`).
     pub secure_new_stations: bool,
+    /// The O (organization) a station's client certificate must carry under security profile 3
+    /// (2.0.1 A00.FR.417: the CSO's name); `None`: any.
+    pub operator_name: Option<String>,
+    /// What each station may send per second and how many Authorize requests per minute.
+    pub rate_limits: RateLimits,
 }
 
 impl Default for GatewayConfig {
@@ -63,6 +71,8 @@ impl Default for GatewayConfig {
             call_timeout: Duration::from_secs(30),
             ping_interval: Duration::from_secs(60),
             secure_new_stations: false,
+            operator_name: None,
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -130,6 +140,7 @@ fn choose_version(headers: &HeaderMap) -> Option<OcppVersion> {
 async fn upgrade(
     State(gateway): State<Arc<Gateway>>,
     Path(station_id): Path<String>,
+    transport: Option<Extension<Transport>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -145,7 +156,9 @@ async fn upgrade(
     if gateway.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
-    if let Err(refused) = check_credentials(&gateway, &station, &headers).await {
+    // A plain connection carries no transport; the TLS listener adds what its handshake proved.
+    let transport = transport.map(|Extension(t)| t).unwrap_or_default();
+    if let Err(refused) = admit(&gateway, &station, &transport, &headers).await {
         return refused;
     }
     let config = &gateway.config;
@@ -157,46 +170,83 @@ async fn upgrade(
         .on_upgrade(move |socket| session::run(gateway, station, version, socket))
 }
 
-/// Checks the connection's HTTP Basic credentials against the station's security profile (OCPP
-/// 1.6 security whitepaper §2.1, 2.0.1 A00.FR.2xx) before anything else happens, so that a
-/// refused connection never becomes a session and never replaces the station's live one. A
-/// refusal is answered 401 with a Basic challenge, counted by reason, and, for a station Ström
-/// knows, recorded as its security event. Neither the header nor the password is ever logged.
-async fn check_credentials(gateway: &Arc<Gateway>, station: &StationId, headers: &HeaderMap) -> Result<(), Response> {
-    let settings = match gateway.store.security(station).await {
-        Ok(Some(settings)) => settings,
-        // A station Ström does not know is held to no profile; registration decides on it.
-        Ok(None) => return Ok(()),
+/// Decides whether the connection may speak for `station` (`security::admit`: its transport,
+/// client certificate and HTTP Basic credentials against the station's profile; OCPP 1.6
+/// security whitepaper §2, 2.0.1 A00.FR.2xx–4xx) before anything else happens, so that a refused
+/// connection never becomes a session and never replaces the station's live one. A profile
+/// higher than the station's that the connection proves is remembered before the upgrade, so a
+/// later connection cannot fall below it. A refusal is answered 401 with a Basic challenge,
+/// counted by reason, and, for a station Ström knows, recorded as its security event. Neither
+/// the header nor the password is ever logged.
+async fn admit(
+    gateway: &Arc<Gateway>,
+    station: &StationId,
+    transport: &Transport,
+    headers: &HeaderMap,
+) -> Result<(), Response> {
+    let stored = match gateway.store.security(station).await {
+        Ok(stored) => stored,
         Err(e) => {
             tracing::error!(station = %station, error = %e, "station's security settings unreadable");
             return Err((StatusCode::SERVICE_UNAVAILABLE, "storage unavailable").into_response());
         }
     };
-    if !settings.profile.needs_credentials() {
-        return Ok(());
-    }
+    // A station Ström does not know is held to no profile; registration decides on it.
+    let known = stored.is_some();
+    let settings = stored.unwrap_or_default();
     let mut values = headers.get_all(AUTHORIZATION).iter();
-    let verdict = match (values.next(), values.next()) {
-        (_, Some(_)) => Err(Refusal::Malformed),
-        (header, None) => {
+    let header = match (values.next(), values.next()) {
+        (_, Some(_)) if settings.profile.needs_password() => Err(Refusal::Malformed),
+        (header, _) => Ok(header.map(|h| h.as_bytes().to_vec())),
+    };
+    let operator = gateway.config.operator_name.clone();
+    let verdict = match header {
+        Err(refusal) => Err(refusal),
+        // Only a password check is slow; everything else is decided here.
+        Ok(Some(header)) if settings.password_hash.is_some() && transport.client_certificate.is_none() => {
             // Verifying an argon2id hash is deliberately slow: off the connection threads, a few
             // at a time. The semaphore is never closed.
             let Ok(_permit) = gateway.verifications.acquire().await else {
                 return Err((StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response());
             };
-            let (station, header) = (station.clone(), header.map(|h| h.as_bytes().to_vec()));
+            let (station, transport, settings) = (station.clone(), transport.clone(), settings.clone());
             // A password being given to the station right now counts too (`passwords_in_flight`).
             let in_flight = gateway.commands.passwords_in_flight(&station);
             tokio::task::spawn_blocking(move || {
-                security::check_credentials_with(&station, &settings, &in_flight, header.as_deref())
+                security::admit_with(&station, &settings, &in_flight, &transport, operator.as_deref(), Some(&header))
             })
             .await
             .unwrap_or(Err(Refusal::WrongPassword))
         }
+        Ok(header) => security::admit(station, &settings, transport, operator.as_deref(), header.as_deref()),
     };
-    let Err(refusal) = verdict else {
-        return Ok(());
-    };
+    match verdict {
+        Ok(proved) if known && proved > settings.profile => remember(gateway, station, proved).await,
+        Ok(_) => Ok(()),
+        Err(refusal) => Err(refuse(gateway, station, known, refusal).await),
+    }
+}
+
+/// Holds `station` to the higher profile its connection proved, before the connection goes on.
+async fn remember(gateway: &Arc<Gateway>, station: &StationId, profile: SecurityProfile) -> Result<(), Response> {
+    let raise = RaiseSecurityProfile { station: station.clone(), profile };
+    match gateway.store.execute(raise, Vec::new()).await {
+        Ok(raised) => {
+            if raised {
+                tracing::info!(station = %station, profile = profile.number(), "station now held to a higher security profile");
+            }
+            Ok(())
+        }
+        Err(e) => {
+            // Letting it in without remembering would allow a downgrade later.
+            tracing::error!(station = %station, error = %e, "security profile not recorded; connection refused");
+            Err((StatusCode::SERVICE_UNAVAILABLE, "storage unavailable").into_response())
+        }
+    }
+}
+
+/// Counts, logs and (for a known station) records a refused connection; the 401 to answer it.
+async fn refuse(gateway: &Arc<Gateway>, station: &StationId, known: bool, refusal: Refusal) -> Response {
     gateway.metrics.handshakes_refused.inc(&[("reason", refusal.as_str())]);
     tracing::warn!(station = %station, reason = refusal.as_str(), "connection refused: credentials not acceptable");
     let event = StationEvent {
@@ -208,16 +258,19 @@ async fn check_credentials(gateway: &Arc<Gateway>, station: &StationId, headers:
         detail: Some(refusal.as_str().to_string()),
         at: gateway.clock.now(),
     };
-    if let Err(e) = gateway.store.execute(event, Vec::new()).await {
-        tracing::error!(station = %station, error = %e, "refused connection not recorded");
+    if known {
+        if let Err(e) = gateway.store.execute(event, Vec::new()).await {
+            tracing::error!(station = %station, error = %e, "refused connection not recorded");
+        }
     }
     // The realm is UTF-8, which a header carries as opaque bytes (RFC 9110 §5.5 obs-text).
     let challenge = HeaderValue::from_bytes(r#"Basic realm="Ström""#.as_bytes())
         .unwrap_or_else(|_| HeaderValue::from_static(r#"Basic realm="Strom""#));
-    Err((
-        StatusCode::UNAUTHORIZED,
-        [(WWW_AUTHENTICATE, challenge)],
-        "station credentials required: HTTP Basic, user = station identity\n",
-    )
-        .into_response())
+    let message = match refusal {
+        Refusal::TlsRequired => "this station must connect over TLS (wss://)\n",
+        Refusal::NoClientCertificate => "this station must present its client certificate\n",
+        Refusal::CertificateMismatch => "the client certificate is not this station's\n",
+        _ => "station credentials required: HTTP Basic, user = station identity\n",
+    };
+    (StatusCode::UNAUTHORIZED, [(WWW_AUTHENTICATE, challenge)], message).into_response()
 }

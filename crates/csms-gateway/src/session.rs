@@ -4,6 +4,7 @@
 
 use crate::context::Context;
 use crate::errors::CallFailure;
+use crate::limits::{Limiter, Verdict};
 use crate::machine::{Call, Inbound, Machine, PingTick, Reply, Settle, Started, MALFORMED_LABEL};
 use crate::{v16, v201, Gateway};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -32,6 +33,8 @@ struct Session {
     /// When the connection opened, on the monotonic clock the machine's deadlines count from.
     opened: Instant,
     machine: Machine<CallAnswer>,
+    /// The station's rate limits (`limits`).
+    limiter: Limiter,
 }
 
 impl Session {
@@ -78,10 +81,21 @@ impl Session {
         let span = tracing::debug_span!("call", station = %self.station, action = %call.action, id = %call.id);
         let mut log = Some(self.frame_log(Direction::In, call.text));
         let version = self.machine.version();
+        let refused = self.within_limits(&call.action).await;
+        let authorize_limited = call.action == "Authorize" && refused.is_none() && !self.limiter.authorize(self.now());
+        if authorize_limited {
+            self.gateway.metrics.rate_limited.inc(&[("limit", "authorize"), ("treatment", "answered_invalid")]);
+        }
         let mut cx = Context::new(&self.gateway, &self.station, self.generation, &mut self.machine);
-        let result = match version {
-            OcppVersion::V16 => v16::handle(&mut cx, &call.action, call.payload, &mut log).instrument(span).await,
-            OcppVersion::V201 => v201::handle(&mut cx, &call.action, call.payload, &mut log).instrument(span).await,
+        cx.set_authorize_limited(authorize_limited);
+        let result = match (refused, version) {
+            (Some(refused), _) => Err(refused),
+            (None, OcppVersion::V16) => {
+                v16::handle(&mut cx, &call.action, call.payload, &mut log).instrument(span).await
+            }
+            (None, OcppVersion::V201) => {
+                v201::handle(&mut cx, &call.action, call.payload, &mut log).instrument(span).await
+            }
         };
         match &result {
             Err(CallFailure::Storage(e)) => {
@@ -102,6 +116,25 @@ impl Session {
             self.gateway.metrics.answer_seconds.observe_duration(arrived.elapsed());
         }
         answer
+    }
+
+    /// Holds a CALL of `action` to the station's message rate: waits while a transaction message
+    /// is paced; answers the failure to reply with when the CALL is refused.
+    async fn within_limits(&mut self, action: &str) -> Option<CallFailure> {
+        let metrics = &self.gateway.metrics;
+        match self.limiter.message(action, self.now()) {
+            Verdict::Go => None,
+            Verdict::Pace(wait) => {
+                metrics.rate_limited.inc(&[("limit", "messages"), ("treatment", "paced")]);
+                tokio::time::sleep(wait).await;
+                None
+            }
+            Verdict::Refuse => {
+                metrics.rate_limited.inc(&[("limit", "messages"), ("treatment", "refused")]);
+                let limits = self.limiter.limits();
+                Some(CallFailure::RateLimited { per_second: limits.messages_per_second, burst: limits.message_burst })
+            }
+        }
     }
 
     /// Counts the reply to a station's frame and logs both (the inbound one in `inbound`,
@@ -177,6 +210,7 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
         last_seen,
         opened: Instant::now(),
         machine: Machine::new(version, registration, gateway.config.call_timeout),
+        limiter: Limiter::new(gateway.config.rate_limits),
     };
     let mut ping = tokio::time::interval(gateway.config.ping_interval);
     ping.reset();

@@ -70,7 +70,7 @@ async fn respond(
         Request::Authorize(req) => {
             tracing::debug!(station = %cx.station(), id_tag = %mask(&req.id_tag), "authorize");
             let authorize = Authorize { station, id_token: req.id_tag, token_type: None, now };
-            let decision = cx.commit(authorize, log).await?;
+            let decision = cx.authorize(authorize, log).await?;
             Response::Authorize(AuthorizeResponse { id_tag_info: id_tag_info(&decision) })
         }
         Request::StartTransaction(req) => {

@@ -139,7 +139,7 @@ async fn respond(
             tracing::debug!(station = %cx.station(), id_token = %mask(&req.id_token.id_token), "authorize");
             let token_type = TokenType::parse(req.id_token.r#type.as_str());
             let authorize = Authorize { station, id_token: req.id_token.id_token, token_type, now };
-            let decision = cx.commit(authorize, log).await?;
+            let decision = cx.authorize(authorize, log).await?;
             // Ström does not check contract certificates (Plug&Charge) yet, and says so when
             // asked rather than claim a check it did not make.
             let asked_for_certificate = req.certificate.is_some() || req.iso15118_certificate_hash_data.is_some();

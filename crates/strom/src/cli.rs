@@ -49,7 +49,9 @@ pub enum StationCommand {
     /// hash, never shown). A station not yet known is registered.
     Set {
         station: String,
-        /// 0: no authentication; 1: HTTP Basic auth (user = station identity).
+        /// 0: no authentication; 1: HTTP Basic auth (user = station identity); 2: Basic auth over
+        /// TLS; 3: TLS client certificate (CN = station identity). A station is also held to the
+        /// highest profile it has connected with.
         #[arg(long)]
         security_profile: Option<i64>,
         /// 16-40 printable ASCII characters (the station's AuthorizationKey / BasicAuthPassword).

@@ -4,7 +4,7 @@
 use anyhow::{bail, Context, Result};
 use csms_core::station::RegistrationPolicy;
 use serde::Deserialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The file format. Every field is optional; absent ones take the defaults below.
@@ -25,6 +25,17 @@ pub struct FileConfig {
     pub handshake_timeout_secs: Option<u64>,
     pub max_handshakes_per_address: Option<usize>,
     pub secure_new_stations: Option<bool>,
+    pub max_connections_per_address: Option<usize>,
+    pub api_listen: Option<String>,
+    pub tls_listen: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_client_ca: Option<PathBuf>,
+    pub operator_name: Option<String>,
+    pub station_messages_per_second: Option<u32>,
+    pub station_message_burst: Option<u32>,
+    pub station_authorize_per_minute: Option<u32>,
+    pub station_authorize_burst: Option<u32>,
 }
 
 pub const DEFAULT_CONFIG: &str = r#"# Ström configuration. Every setting may be left out; the values shown are the defaults.
@@ -77,7 +88,52 @@ handshake_timeout_secs = 5
 # above. Established connections do not count, so stations behind one address (a NAT, a proxy,
 # a load test) may reconnect all at once.
 max_handshakes_per_address = 32
+
+# At most this many connections from one source address may be open at once, established
+# sessions included; more are closed at accept, so that one host cannot take every file
+# descriptor. Raise it for many stations behind one address (a NAT, a proxy).
+max_connections_per_address = 4096
+
+# What one station may send: messages per second sustained, and at once above that (after a
+# reconnect, say). Beyond, transaction messages (StartTransaction, StopTransaction, MeterValues,
+# TransactionEvent) are answered later, when the station is back within its rate, so that no
+# billing data is lost; every other message is answered with a CALLERROR (GenericError) that
+# says the limit. 0 turns the limit off (as does the flag --no-rate-limits, for load tests).
+station_messages_per_second = 20
+station_message_burst = 200
+
+# Authorize requests one station may send per minute, sustained and at once; beyond, an
+# Authorize is answered Invalid without looking the tag up, so that guessing tags is slow.
+station_authorize_per_minute = 60
+station_authorize_burst = 20
+
+# The operator API (/api/v1, /metrics) on a listener of its own, e.g. "127.0.0.1:8181", so that it
+# can be kept off the network stations reach. Left out, the API is served with the stations.
+# api_listen = "127.0.0.1:8181"
+
+# Stations with security profile 2 or 3 connect over TLS (wss://ADDR/ocpp/{stationId}) on a
+# listener of its own; it serves the same routes as `listen`. The certificate file holds the
+# server certificate then its chain, PEM; the key is PEM (PKCS#8, PKCS#1 or SEC1). Both are read
+# again on SIGHUP, without a restart (a file that fails to load keeps the old pair in use).
+# tls_listen = "0.0.0.0:8443"
+# tls_cert = "/etc/strom/server.pem"
+# tls_key = "/etc/strom/server.key"
+
+# Profile 3: the CA certificates (PEM) that station client certificates must chain to. A
+# station's certificate must name it in its CN, and the operator in its O when operator_name is
+# set. Without this, stations cannot present client certificates.
+# tls_client_ca = "/etc/strom/stations-ca.pem"
+# operator_name = "Example Charging Ltd"
 "#;
+
+/// The TLS listener's settings (issue 25: security profiles 2 and 3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    pub listen: String,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: Option<PathBuf>,
+}
 
 /// The validated configuration `strom serve` runs with.
 #[derive(Debug, Clone)]
@@ -91,6 +147,9 @@ pub struct Config {
     pub message_log_cap_every: Duration,
     /// The listener's protection against clients that hold handshakes open.
     pub listener: crate::listener::Limits,
+    /// Where the API is served when not with the stations.
+    pub api_listen: Option<String>,
+    pub tls: Option<TlsSettings>,
 }
 
 pub fn load_file(path: Option<&Path>) -> Result<FileConfig> {
@@ -109,9 +168,32 @@ pub struct Overrides {
     pub listen: Option<String>,
     pub database: Option<String>,
     pub unknown_stations: Option<String>,
+    pub api_listen: Option<String>,
+    pub tls_listen: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_client_ca: Option<PathBuf>,
+    /// Turns the per-station rate limits off.
+    pub no_rate_limits: bool,
 }
 
-pub fn resolve(file: FileConfig, overrides: Overrides) -> Result<Config> {
+/// The TLS listener's settings, if any, from the overrides and the file; all or nothing.
+fn tls_settings(file: &mut FileConfig, overrides: &mut Overrides) -> Result<Option<TlsSettings>> {
+    let listen = overrides.tls_listen.take().or(file.tls_listen.take());
+    let cert = overrides.tls_cert.take().or(file.tls_cert.take());
+    let key = overrides.tls_key.take().or(file.tls_key.take());
+    let client_ca = overrides.tls_client_ca.take().or(file.tls_client_ca.take());
+    match (listen, cert, key) {
+        (Some(listen), Some(cert), Some(key)) => Ok(Some(TlsSettings { listen, cert, key, client_ca })),
+        (None, None, None) if client_ca.is_none() => Ok(None),
+        (None, ..) => bail!("tls_cert, tls_key and tls_client_ca need tls_listen, the address of the TLS listener"),
+        _ => bail!("tls_listen needs both tls_cert and tls_key"),
+    }
+}
+
+pub fn resolve(mut file: FileConfig, mut overrides: Overrides) -> Result<Config> {
+    let tls = tls_settings(&mut file, &mut overrides)?;
+    let operator_name = file.operator_name.take().filter(|name| !name.is_empty());
     let policy_text = overrides.unknown_stations.or(file.unknown_stations).unwrap_or_else(|| "accept".into());
     let Some(registration_policy) = RegistrationPolicy::parse(&policy_text) else {
         bail!("unknown_stations must be accept, pending or reject, not {policy_text:?}");
@@ -140,6 +222,18 @@ pub fn resolve(file: FileConfig, overrides: Overrides) -> Result<Config> {
         ping_interval: secs(file.ping_interval_secs, 60, "ping_interval_secs")?,
         max_message_bytes,
         secure_new_stations,
+        operator_name,
+        rate_limits: if overrides.no_rate_limits {
+            csms_gateway::RateLimits::OFF
+        } else {
+            let limits = csms_gateway::RateLimits::default();
+            csms_gateway::RateLimits {
+                messages_per_second: file.station_messages_per_second.unwrap_or(limits.messages_per_second),
+                message_burst: file.station_message_burst.unwrap_or(limits.message_burst),
+                authorize_per_minute: file.station_authorize_per_minute.unwrap_or(limits.authorize_per_minute),
+                authorize_burst: file.station_authorize_burst.unwrap_or(limits.authorize_burst),
+            }
+        },
         ..defaults
     };
     let max_per_station = file.message_log_max_per_station.unwrap_or(100_000);
@@ -151,9 +245,14 @@ pub fn resolve(file: FileConfig, overrides: Overrides) -> Result<Config> {
     if handshakes_per_address < 1 {
         bail!("max_handshakes_per_address must be at least 1");
     }
+    let connections_per_address = file.max_connections_per_address.unwrap_or(listener_defaults.connections_per_address);
+    if connections_per_address < handshakes_per_address {
+        bail!("max_connections_per_address must be at least max_handshakes_per_address");
+    }
     let listener = crate::listener::Limits {
         handshake_timeout: secs(file.handshake_timeout_secs, 5, "handshake_timeout_secs")?,
         handshakes_per_address,
+        connections_per_address,
         ..listener_defaults
     };
     Ok(Config {
@@ -164,6 +263,8 @@ pub fn resolve(file: FileConfig, overrides: Overrides) -> Result<Config> {
         message_log_max_per_station: max_per_station,
         message_log_cap_every: secs(file.message_log_cap_every_secs, 30, "message_log_cap_every_secs")?,
         listener,
+        api_listen: overrides.api_listen.or(file.api_listen),
+        tls,
     })
 }
 
@@ -201,7 +302,25 @@ mod tests {
         let file: FileConfig = toml::from_str("secure_new_stations = true").expect("parses");
         let pending = Overrides { unknown_stations: Some("pending".into()), ..Default::default() };
         assert!(resolve(file, pending).is_err(), "trust on first use needs stations accepted at their first boot");
-        for zero in ["handshake_timeout_secs = 0", "max_handshakes_per_address = 0"] {
+        let file: FileConfig = toml::from_str(
+            "tls_listen = \"127.0.0.1:8443\"\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\noperator_name = \"Acme\"",
+        )
+        .expect("parses");
+        let config =
+            resolve(file, Overrides { tls_client_ca: Some("ca.pem".into()), ..Default::default() }).expect("valid");
+        let tls = config.tls.expect("a TLS listener");
+        assert_eq!((tls.listen.as_str(), tls.client_ca), ("127.0.0.1:8443", Some(PathBuf::from("ca.pem"))));
+        assert_eq!(config.gateway.operator_name.as_deref(), Some("Acme"));
+        for incomplete in [
+            "tls_listen = \"x:1\"\ntls_cert = \"c.pem\"",
+            "tls_cert = \"c.pem\"\ntls_key = \"k.pem\"",
+            "tls_client_ca = \"ca.pem\"",
+        ] {
+            let file: FileConfig = toml::from_str(incomplete).expect("parses");
+            assert!(resolve(file, Overrides::default()).is_err(), "{incomplete} is refused");
+        }
+        for zero in ["handshake_timeout_secs = 0", "max_handshakes_per_address = 0", "max_connections_per_address = 8"]
+        {
             let file: FileConfig = toml::from_str(zero).expect("parses");
             assert!(resolve(file, Overrides::default()).is_err(), "{zero} is refused");
         }

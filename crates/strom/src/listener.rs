@@ -17,7 +17,9 @@
 //! reconnect together still all get in, a few at a time, while other addresses are served at
 //! once. Neither touches a connection past its handshake: an upgraded station may stay quiet for
 //! as long as the gateway allows, and an API request whose head has arrived may send its body
-//! slowly (it only gives its place up).
+//! slowly (it only gives its place up). What does hold for the whole life of a connection is a
+//! cap on the connections one address may have open at all (`Limits::connections_per_address`):
+//! beyond, a new one is closed at accept, so one host cannot take every file descriptor.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
@@ -51,11 +53,19 @@ pub struct Limits {
     /// Handshakes in progress from one source address (an IPv6 /64); beyond, a new connection
     /// from it waits for its turn (closed at its deadline). Established connections do not count.
     pub handshakes_per_address: usize,
+    /// Connections open at once from one source address, established ones included; beyond, a
+    /// new connection from it is closed at accept.
+    pub connections_per_address: usize,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { handshakes: 256, handshake_timeout: Duration::from_secs(5), handshakes_per_address: 32 }
+        Limits {
+            handshakes: 256,
+            handshake_timeout: Duration::from_secs(5),
+            handshakes_per_address: 32,
+            connections_per_address: 4096,
+        }
     }
 }
 
@@ -64,6 +74,7 @@ impl Default for Limits {
 pub struct ListenerMetrics {
     handshakes_timed_out: AtomicU64,
     refused_per_address: AtomicU64,
+    over_connection_cap: AtomicU64,
     accept_errors: AtomicU64,
     /// Handshake places taken now (a gauge).
     handshakes_in_progress: AtomicU64,
@@ -96,6 +107,11 @@ impl ListenerMetrics {
                 "strom_connections_refused_total",
                 "Connections closed at accept because their source address had max_handshakes_per_address handshakes in progress and too many connections were waiting already.",
                 self.refused_per_address(),
+            ),
+            (
+                "strom_connections_over_address_cap_total",
+                "Connections closed at accept because their source address had max_connections_per_address connections open.",
+                self.over_connection_cap.load(Ordering::Relaxed),
             ),
             (
                 "strom_accept_errors_total",
@@ -131,6 +147,8 @@ pub struct GatedListener {
     gate: Arc<Semaphore>,
     limits: Limits,
     by_address: ByAddress,
+    /// Connections open per source address, for `Limits::connections_per_address`.
+    open_by_address: ByAddress,
     /// Told whenever a handshake ends, so that a waiting connection may take its place.
     room: Arc<Notify>,
     /// Connections over their address's cap, by address key, oldest first.
@@ -145,6 +163,7 @@ struct Waiting {
     io: TcpStream,
     addr: SocketAddr,
     since: Instant,
+    open: AddressPlace,
 }
 
 /// What the accept loop woke up for.
@@ -167,6 +186,7 @@ impl GatedListener {
                         gate: Arc::new(Semaphore::new(limits.handshakes)),
                         limits,
                         by_address: Arc::default(),
+                        open_by_address: Arc::default(),
                         room: Arc::default(),
                         waiting: HashMap::new(),
                         waiting_count: 0,
@@ -179,9 +199,10 @@ impl GatedListener {
         Err(last_error.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address to listen on")))
     }
 
-    /// The counters `/metrics` shows; they live as long as any holder.
-    pub fn metrics(&self) -> Arc<ListenerMetrics> {
-        self.metrics.clone()
+    /// Counts into `metrics`, shared with other listeners (`/metrics` shows their sums).
+    pub fn counting_into(mut self, metrics: Arc<ListenerMetrics>) -> GatedListener {
+        self.metrics = metrics;
+        self
     }
 }
 
@@ -231,7 +252,7 @@ impl GatedListener {
 
     /// Gives `waiting` its handshake place; its deadline counts from when it was accepted.
     fn admit(&self, waiting: Waiting, from: AddressPlace, permit: Option<OwnedSemaphorePermit>) -> (Gated, SocketAddr) {
-        let Waiting { io, addr, since } = waiting;
+        let Waiting { io, addr, since, open } = waiting;
         // Answers go out as they are written: with Nagle's algorithm an answer written while a
         // ping or an earlier frame is still unacknowledged waits for the station's delayed ACK
         // (up to 40 ms on Linux).
@@ -245,7 +266,7 @@ impl GatedListener {
             head: HeadEnd::default(),
             metrics: self.metrics.clone(),
         };
-        (Gated { io, handshake: Some(handshake) }, addr)
+        (Gated { io, handshake: Some(handshake), _open: open }, addr)
     }
 }
 
@@ -280,7 +301,14 @@ impl axum::serve::Listener for GatedListener {
                     continue;
                 }
             };
-            let waiting = Waiting { io, addr, since: Instant::now() };
+            let cap = self.limits.connections_per_address;
+            // Nobody waits for this one: a connection that ends frees no handshake place.
+            let Some(open) = AddressPlace::take(&self.open_by_address, &Arc::default(), addr.ip(), cap) else {
+                self.metrics.over_connection_cap.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%addr, "too many connections from this address: connection closed");
+                continue;
+            };
+            let waiting = Waiting { io, addr, since: Instant::now(), open };
             match AddressPlace::take(&self.by_address, &self.room, addr.ip(), self.limits.handshakes_per_address) {
                 Some(from) => return self.admit(waiting, from, permit),
                 None if self.waiting_count < WAITING => {
@@ -444,6 +472,8 @@ struct Handshake {
 pub struct Gated {
     io: TcpStream,
     handshake: Option<Handshake>,
+    /// Counted against its address's open connections for as long as it lives.
+    _open: AddressPlace,
 }
 
 impl AsyncRead for Gated {

@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod listener;
 mod serve;
+mod tls;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -296,6 +297,24 @@ struct ServeArgs {
     /// Serve the API without authentication, for local development only.
     #[arg(long)]
     api_open: bool,
+    /// Serve the operator API (/api/v1, /metrics) on this address instead of with the stations.
+    #[arg(long, env = "STROM_API_LISTEN")]
+    api_listen: Option<String>,
+    /// Address of the TLS listener for stations of security profile 2 and 3 (wss://).
+    #[arg(long, env = "STROM_TLS_LISTEN")]
+    tls_listen: Option<String>,
+    /// The TLS listener's certificate chain (PEM, server certificate first); reread on SIGHUP.
+    #[arg(long, env = "STROM_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// The TLS listener's private key (PEM); reread on SIGHUP.
+    #[arg(long, env = "STROM_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// CA certificates (PEM) that station client certificates must chain to (security profile 3).
+    #[arg(long, env = "STROM_TLS_CLIENT_CA")]
+    tls_client_ca: Option<PathBuf>,
+    /// Turn the per-station message and Authorize rate limits off (for load tests only).
+    #[arg(long, env = "STROM_NO_RATE_LIMITS")]
+    no_rate_limits: bool,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -430,6 +449,12 @@ fn main() -> Result<()> {
                 listen: args.listen,
                 database: args.store.database,
                 unknown_stations: args.unknown_stations,
+                api_listen: args.api_listen,
+                tls_listen: args.tls_listen,
+                tls_cert: args.tls_cert,
+                tls_key: args.tls_key,
+                tls_client_ca: args.tls_client_ca,
+                no_rate_limits: args.no_rate_limits,
             };
             let config = config::resolve(file, overrides)?;
             runtime()?.block_on(serve::run(config, args.api_open))

@@ -1,5 +1,6 @@
-//! `strom serve`: opens the store, serves stations and the API on one listener, prunes the
-//! message log, and on SIGINT/SIGTERM closes every session and commits every write before exit.
+//! `strom serve`: opens the store, serves stations and the API (on one listener, or the API on
+//! its own), stations of security profiles 2 and 3 on a TLS listener, prunes the message log, and
+//! on SIGINT/SIGTERM closes every session and commits every write before exit.
 
 use crate::config::Config;
 use anyhow::{Context, Result};
@@ -46,18 +47,51 @@ pub async fn run(config: Config, api_open: bool) -> Result<()> {
     if api_open {
         tracing::warn!("the API is open: anyone who can reach this port can read and command every station");
     }
-    let api = Arc::new(Api { store: store.clone(), commands, clock: clock.clone() });
-    let app = gateway.router().merge(csms_api::router(api, api_open));
-
-    let listener = crate::listener::GatedListener::bind(&config.listen, config.listener.clone())
-        .await
-        .with_context(|| format!("listening on {}", config.listen))?;
-    let listener_metrics = listener.metrics();
-    csms_metrics::add_renderer(move |out| listener_metrics.render(out));
+    let api = csms_api::router(Arc::new(Api { store: store.clone(), commands, clock: clock.clone() }), api_open);
+    // Stations' routes with the API, unless the API has a listener of its own.
+    let (app, api_only) = match &config.api_listen {
+        None => (gateway.router().merge(api), None),
+        Some(_) => (gateway.router(), Some(api)),
+    };
+    let listener_metrics = Arc::new(crate::listener::ListenerMetrics::default());
+    let rendered = listener_metrics.clone();
+    csms_metrics::add_renderer(move |out| rendered.render(out));
+    let bind = |address: String| bind(address, &config, listener_metrics.clone());
+    let tls = match config.tls.clone() {
+        None => None,
+        Some(settings) => {
+            let listen = settings.listen.clone();
+            let tls = crate::tls::TlsConfig::load(settings)?;
+            let listener = bind(listen).await?;
+            Some((tls, listener))
+        }
+    };
+    let listener = bind(config.listen.clone()).await?;
+    let api_listener = match &config.api_listen {
+        Some(address) => Some(bind(address.clone()).await?),
+        None => None,
+    };
     let addr = axum::serve::Listener::local_addr(&listener)?;
     tokio::spawn(wait_for_signal(shutdown.clone()));
-    // Printed on stdout so that scripts and tests started with port 0 learn the port.
+    // Printed on stdout so that scripts and tests started with port 0 learn the ports.
     println!("strom listening on {addr}");
+    if let Some((tls, tls_listener)) = tls {
+        let tls_addr = axum::serve::Listener::local_addr(&tls_listener)?;
+        println!("strom listening for TLS on {tls_addr}");
+        tls.reload_on_hangup(shutdown.clone())?;
+        let metrics = tls.metrics.clone();
+        csms_metrics::add_renderer(move |out| metrics.render(out));
+        let tls_app = app.clone();
+        tokio::spawn(crate::tls::serve(tls_listener, tls_app, tls, config.listener.clone(), shutdown.clone()));
+    }
+    let api_server = match (api_listener, api_only) {
+        (Some(api_listener), Some(api)) => {
+            println!("strom API listening on {}", axum::serve::Listener::local_addr(&api_listener)?);
+            let serving = axum::serve(api_listener, api).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+            Some(tokio::spawn(async move { serving.await }))
+        }
+        _ => None,
+    };
     std::io::stdout().flush()?;
     tracing::info!(%addr, database = %redact(&config.database), "serving");
 
@@ -65,6 +99,11 @@ pub async fn run(config: Config, api_open: bool) -> Result<()> {
 
     let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     server.await.context("serving")?;
+    if let Some(api_server) = api_server {
+        if let Ok(Err(e)) = api_server.await {
+            tracing::warn!(error = %e, "the API listener failed");
+        }
+    }
     // Sessions close on the same token; wait for them to finish their current message.
     if tokio::time::timeout(Duration::from_secs(10), gateway.drain()).await.is_err() {
         tracing::warn!("some sessions did not close within 10 s");
@@ -72,6 +111,18 @@ pub async fn run(config: Config, api_open: bool) -> Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Binds a listener with the configured protection, counting into the listeners' `metrics`.
+async fn bind(
+    address: String,
+    config: &Config,
+    metrics: Arc<crate::listener::ListenerMetrics>,
+) -> Result<crate::listener::GatedListener> {
+    let listener = crate::listener::GatedListener::bind(&address, config.listener.clone())
+        .await
+        .with_context(|| format!("listening on {address}"))?;
+    Ok(listener.counting_into(metrics))
 }
 
 /// Cancels `shutdown` on SIGTERM or Ctrl-C. The SIGTERM handler is installed before this returns

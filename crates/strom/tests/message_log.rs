@@ -34,7 +34,8 @@ fn said(log: &[Value]) -> Vec<(String, Value)> {
 /// frame of both is logged, each station's in order.
 async fn a_burst_of_pipelined_heartbeats_is_logged_whole(backend: Backend) {
     const BURST: usize = 50_000;
-    let server = Server::start(backend).await;
+    // A burst far beyond a real station's: no per-station limits.
+    let server = Server::start_with(backend, &["--no-rate-limits"]).await;
     let mut calm = server.booted("CALM").await;
 
     let mut request = server.ws_url("BURST").into_client_request().expect("request");
@@ -117,7 +118,7 @@ async fn a_station_over_its_count_is_pruned_within_seconds(backend: Backend) {
     const MAX: usize = 100;
     const PER_BLOCK: usize = 50;
     let config = format!("message_log_max_per_station = {MAX}\nmessage_log_cap_every_secs = 1\n");
-    let server = Server::start_with_config(backend, &config).await;
+    let server = Server::start_with_config_and(backend, &config, &["--no-rate-limits"]).await;
     let mut quiet = server.booted("QUIET").await;
     quiet.call_ok("Heartbeat", json!({})).await;
     let mut busy = server.booted("BUSY").await;

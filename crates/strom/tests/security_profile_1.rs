@@ -209,11 +209,8 @@ async fn security_settings_are_checked(backend: Backend) {
     let put = |body: Value| async { server.http("PUT", "/api/v1/stations/CP1", Some(body)).await };
     let (status, answer) = put(json!({"security_profile": 1})).await;
     assert_eq!(status, 422, "profile 1 without a password: {answer}");
-    for profile in [2, 3] {
-        let (status, answer) = put(json!({"security_profile": profile, "basic_auth_password": PASSWORD})).await;
-        assert_eq!(status, 422);
-        assert!(answer["error"].as_str().is_some_and(|e| e.contains("needs TLS, not supported yet")), "{answer}");
-    }
+    let (status, answer) = put(json!({"security_profile": 2})).await;
+    assert_eq!(status, 422, "profile 2 without a password: {answer}");
     for bad in [
         json!({"security_profile": 4}),
         json!({"security_profile": "1"}),
@@ -228,6 +225,9 @@ async fn security_settings_are_checked(backend: Backend) {
     }
     let (status, _) = server.http("GET", "/api/v1/stations/CP1", None).await;
     assert_eq!(status, 404, "nothing refused was stored");
+    // Profile 3 authenticates by client certificate: no password needed.
+    let (status, view) = server.http("PUT", "/api/v1/stations/CP3", Some(json!({"security_profile": 3}))).await;
+    assert_eq!((status, &view["security_profile"], &view["basic_auth_password_set"]), (200, &json!(3), &json!(false)));
 
     // A password alone is stored; profile 1 may then be set on its own.
     let (status, view) = put(json!({"basic_auth_password": PASSWORD})).await;
@@ -259,11 +259,21 @@ async fn cli_sets_the_security_profile(backend: Backend) {
     connect(&server, "CP1", Some(&basic("CP1", PASSWORD.as_bytes()))).await.expect("accepted");
 
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
+        .args(["station", "set", "CP2", "--security-profile", "2"])
+        .env("STROM_URL", format!("http://{}", server.addr))
+        .output()
+        .await
+        .expect("strom runs");
+    assert!(!output.status.success(), "profile 2 needs a password");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("needs a basic_auth_password"));
+    // A plain connection below a station's profile 2 is refused, whatever its credentials.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
         .args(["station", "set", "CP2", "--security-profile", "2", "--basic-auth-password", PASSWORD])
         .env("STROM_URL", format!("http://{}", server.addr))
         .output()
         .await
         .expect("strom runs");
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("needs TLS"));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    refused(&server, "CP2", Some(&basic("CP2", PASSWORD.as_bytes()))).await;
+    assert_eq!(refused_count(&server, "tls_required").await, 1);
 }

@@ -87,6 +87,15 @@ pub(super) async fn password_accepted(
     Ok(())
 }
 
+pub(super) async fn raise_security_profile(conn: &mut Conn, op: &RaiseSecurityProfile) -> Result<bool, StoreError> {
+    let result = query("UPDATE stations SET security_profile = $1 WHERE id = $2 AND security_profile < $1")
+        .bind(op.profile.number())
+        .bind(op.station.as_str())
+        .execute(conn)
+        .await?;
+    Ok(result.rows_affected() > 0)
+}
+
 pub(super) async fn station_event(conn: &mut Conn, op: &StationEvent) -> Result<(), StoreError> {
     let StationEvent { station, kind, status, request_id, evse_id, detail, at } = op;
     query(

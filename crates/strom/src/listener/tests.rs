@@ -8,7 +8,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const TIMEOUT: Duration = Duration::from_millis(300);
 
 async fn listener(handshakes: usize, per_address: usize) -> GatedListener {
-    let limits = Limits { handshakes, handshake_timeout: TIMEOUT, handshakes_per_address: per_address };
+    let limits =
+        Limits { handshakes, handshake_timeout: TIMEOUT, handshakes_per_address: per_address, ..Limits::default() };
     GatedListener::bind("127.0.0.1:0", limits).await.expect("bind")
 }
 
@@ -129,6 +130,34 @@ async fn a_connection_that_waits_its_whole_deadline_is_closed_and_other_addresse
     assert!(matches!(closed, Ok(0) | Err(_)), "closed without an answer");
     assert_eq!(listener.metrics.handshakes_timed_out(), 1);
     assert_eq!(listener.waiting_count, 0);
+}
+
+#[tokio::test]
+async fn one_address_may_hold_only_so_many_connections_open() {
+    let limits = Limits {
+        handshakes: 8,
+        handshake_timeout: Duration::from_secs(5),
+        handshakes_per_address: 8,
+        connections_per_address: 2,
+    };
+    let mut listener = GatedListener::bind("127.0.0.1:0", limits).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let _a = TcpStream::connect(addr).await.expect("connect a");
+    let _b = TcpStream::connect(addr).await.expect("connect b");
+    let (first, _) = listener.accept().await;
+    let (mut second, _) = listener.accept().await;
+    // Past its handshake, a connection still counts.
+    second.write_all(b"HTTP/1.1 101 Switching Protocols\r\n\r\n").await.expect("write");
+    let mut third = TcpStream::connect(addr).await.expect("connect c");
+    assert!(tokio::time::timeout(TIMEOUT, listener.accept()).await.is_err(), "a third one is not handed on");
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(TIMEOUT, third.read_to_end(&mut rest)).await;
+    assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "the third client sees its connection closed");
+    assert_eq!(listener.metrics.over_connection_cap.load(Ordering::Relaxed), 1);
+    drop(first);
+    let _d = TcpStream::connect(addr).await.expect("connect d");
+    tokio::time::timeout(TIMEOUT, listener.accept()).await.expect("room again once one closed");
+    assert_eq!(listener.metrics.over_connection_cap.load(Ordering::Relaxed), 1);
 }
 
 #[test]

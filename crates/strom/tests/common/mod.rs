@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod pki;
+
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::process::Stdio;
@@ -104,6 +106,10 @@ pub struct Server {
     pub addr: String,
     pub db: Database,
     args: Vec<String>,
+    /// The TLS listener's address, when started with `--tls-listen`.
+    pub tls_addr: Option<String>,
+    /// The API listener's address, when started with `--api-listen`.
+    pub api_addr: Option<String>,
     /// The server's log output, when started with `start_logging`.
     log: Option<std::sync::Arc<std::sync::Mutex<String>>>,
 }
@@ -150,12 +156,19 @@ impl Server {
 
     /// Starts with a configuration file holding `toml`.
     pub async fn start_with_config(backend: Backend, toml: &str) -> Server {
+        Server::start_with_config_and(backend, toml, &[]).await
+    }
+
+    /// Starts with a configuration file holding `toml` and extra flags, the API open.
+    pub async fn start_with_config_and(backend: Backend, toml: &str, args: &[&str]) -> Server {
         let db = Database::new(&backend).await;
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("strom.toml");
         std::fs::write(&path, toml).expect("config written");
         // The file is read at start; the folder may go afterwards.
-        Server::launch(db, vec!["--config".into(), path.display().to_string(), "--api-open".into()]).await
+        let mut all = vec!["--config".into(), path.display().to_string(), "--api-open".into()];
+        all.extend(args.iter().map(|a| a.to_string()));
+        Server::launch(db, all).await
     }
 
     /// Starts with the API open and logging at `filter` (a `STROM_LOG` value), its log output
@@ -205,7 +218,24 @@ impl Server {
             .expect("stdout readable")
             .expect("strom printed its address");
         let addr = line.strip_prefix("strom listening on ").expect("address line").to_string();
-        Server { child, addr, db, args, log }
+        let (mut tls_addr, mut api_addr) = (None, None);
+        let flag = |name: &str| args.iter().any(|a| a == name);
+        let expected = usize::from(flag("--tls-listen")) + usize::from(flag("--api-listen"));
+        for _ in 0..expected {
+            let line = tokio::time::timeout(TIMEOUT, lines.next_line())
+                .await
+                .expect("strom prints its addresses in time")
+                .expect("stdout readable")
+                .expect("strom printed an address");
+            if let Some(tls) = line.strip_prefix("strom listening for TLS on ") {
+                tls_addr = Some(tls.to_string());
+            } else if let Some(api) = line.strip_prefix("strom API listening on ") {
+                api_addr = Some(api.to_string());
+            } else {
+                panic!("unexpected line {line:?}");
+            }
+        }
+        Server { child, addr, db, args, tls_addr, api_addr, log }
     }
 
     pub fn pid(&self) -> u32 {
@@ -441,6 +471,39 @@ impl Station {
         let (ws, response) = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(request))
             .await
             .expect("handshake in time")?;
+        let protocol = response
+            .headers()
+            .get("sec-websocket-protocol")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        Ok(Station { ws, next_id: 0, protocol })
+    }
+
+    /// Connects over TLS to the server's TLS listener, as `localhost`, with `client` (its roots,
+    /// versions and client certificate) and extra request headers.
+    pub async fn connect_tls(
+        server: &Server,
+        id: &str,
+        protocols: &str,
+        headers: &[(&str, &[u8])],
+        client: std::sync::Arc<rustls::ClientConfig>,
+    ) -> Result<Station, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+        let addr = server.tls_addr.as_deref().expect("started with a TLS listener");
+        let port = addr.rsplit(':').next().expect("a port");
+        let mut request = format!("wss://localhost:{port}/ocpp/{id}").into_client_request()?;
+        request.headers_mut().insert("Sec-WebSocket-Protocol", protocols.parse().expect("header value"));
+        for (name, value) in headers {
+            request.headers_mut().append(
+                HeaderName::from_bytes(name.as_bytes()).expect("header name"),
+                HeaderValue::from_bytes(value).expect("header value"),
+            );
+        }
+        let tcp = TcpStream::connect(addr).await.expect("TLS listener reachable");
+        let connector = tokio_tungstenite::Connector::Rustls(client);
+        let handshake = tokio_tungstenite::client_async_tls_with_config(request, tcp, None, Some(connector));
+        let (ws, response) = tokio::time::timeout(TIMEOUT, handshake).await.expect("handshake in time")?;
         let protocol = response
             .headers()
             .get("sec-websocket-protocol")
