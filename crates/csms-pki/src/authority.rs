@@ -83,7 +83,8 @@ impl Authority {
         let mut params = CertificateParams::default();
         params.distinguished_name = name(common_name, organization);
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        params.key_usages =
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         params.not_before = offset(now - BACKDATE)?;
         params.not_after = offset(now + validity)?;
         params.serial_number = Some(random_serial()?);
@@ -112,8 +113,8 @@ impl Authority {
         if key.public_key_raw() != cert.public_key().subject_public_key.data.as_ref() {
             return Err(PkiError::KeyMismatch);
         }
-        let issuer = Issuer::from_ca_cert_der(&own.as_slice().into(), key)
-            .map_err(|e| PkiError::Certificate(e.to_string()))?;
+        let issuer =
+            Issuer::from_ca_cert_der(&own.as_slice().into(), key).map_err(|e| PkiError::Certificate(e.to_string()))?;
         let chain_pem = ders.iter().map(|der| pem("CERTIFICATE", der)).collect();
         Ok(Authority { issuer, chain_pem, facts, policy })
     }
@@ -132,8 +133,8 @@ impl Authority {
     pub fn sign_station_csr(&self, station: &str, csr_pem: &str, now: DateTime<Utc>) -> Result<Issued, CsrRefusal> {
         let csr = parse_csr(csr_pem)?;
         csr.check_subject(station, self.policy.operator_name.as_deref())?;
-        let public_key =
-            SubjectPublicKeyInfo::from_der(&csr.public_key_info).map_err(|e| CsrRefusal::UnsupportedKey(e.to_string()))?;
+        let public_key = SubjectPublicKeyInfo::from_der(&csr.public_key_info)
+            .map_err(|e| CsrRefusal::UnsupportedKey(e.to_string()))?;
         let mut params = CertificateParams::default();
         // Only what Ström vouches for goes into the subject: the station's identity and the
         // organization checked above, never other attributes the station asked for.

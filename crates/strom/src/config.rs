@@ -4,7 +4,7 @@
 use anyhow::{bail, Context, Result};
 use csms_core::station::RegistrationPolicy;
 use serde::Deserialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The file format. Every field is optional; absent ones take the defaults below.
@@ -24,6 +24,10 @@ pub struct FileConfig {
     pub message_log_cap_every_secs: Option<u64>,
     pub handshake_timeout_secs: Option<u64>,
     pub max_handshakes_per_address: Option<usize>,
+    pub ca_cert: Option<PathBuf>,
+    pub ca_key: Option<PathBuf>,
+    pub operator_name: Option<String>,
+    pub station_certificate_days: Option<u64>,
 }
 
 pub const DEFAULT_CONFIG: &str = r#"# Ström configuration. Every setting may be left out; the values shown are the defaults.
@@ -69,6 +73,19 @@ handshake_timeout_secs = 5
 # above. Established connections do not count, so stations behind one address (a NAT, a proxy,
 # a load test) may reconnect all at once.
 max_handshakes_per_address = 32
+
+# Ström's CA, which signs the certificates stations ask for (SignCertificate → CertificateSigned):
+# its certificate and its PKCS#8 private key, PEM files (`strom ca init` makes a pair). Without
+# them every SignCertificate is answered Rejected.
+# ca_cert = "ca.pem"
+# ca_key = "ca.key"
+
+# The operator's name: a station's CSR must carry it as O (the 1.6 CpoName, 2.0.1
+# SecurityCtrlr.OrganizationName). Without it, any O is signed as it is.
+# operator_name = "Example Charging Ltd"
+
+# How long a station certificate Ström signs is valid (never past the CA's own expiry).
+station_certificate_days = 365
 "#;
 
 /// The validated configuration `strom serve` runs with.
@@ -83,6 +100,18 @@ pub struct Config {
     pub message_log_cap_every: Duration,
     /// The listener's protection against clients that hold handshakes open.
     pub listener: crate::listener::Limits,
+    /// Ström's CA: certificate and key files, both or neither.
+    pub ca: Option<CaFiles>,
+    /// What station certificates are signed with: the operator's name a CSR must carry, and
+    /// their validity.
+    pub certificate_policy: csms_pki::Policy,
+}
+
+/// The files of Ström's CA (`ca_cert`, `ca_key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 pub fn load_file(path: Option<&Path>) -> Result<FileConfig> {
@@ -101,6 +130,9 @@ pub struct Overrides {
     pub listen: Option<String>,
     pub database: Option<String>,
     pub unknown_stations: Option<String>,
+    pub ca_cert: Option<PathBuf>,
+    pub ca_key: Option<PathBuf>,
+    pub operator_name: Option<String>,
 }
 
 pub fn resolve(file: FileConfig, overrides: Overrides) -> Result<Config> {
@@ -143,6 +175,21 @@ pub fn resolve(file: FileConfig, overrides: Overrides) -> Result<Config> {
         handshakes_per_address,
         ..listener_defaults
     };
+    let ca = match (overrides.ca_cert.or(file.ca_cert), overrides.ca_key.or(file.ca_key)) {
+        (Some(cert), Some(key)) => Some(CaFiles { cert, key }),
+        (None, None) => None,
+        _ => bail!("ca_cert and ca_key go together: give both files or neither"),
+    };
+    let operator_name = overrides.operator_name.or(file.operator_name);
+    if operator_name.as_deref().is_some_and(|name| name.trim().is_empty()) {
+        bail!("operator_name must not be empty");
+    }
+    let certificate_days = file.station_certificate_days.unwrap_or(365);
+    if !(1..=36_500).contains(&certificate_days) {
+        bail!("station_certificate_days must be between 1 and 36500");
+    }
+    let certificate_policy =
+        csms_pki::Policy { operator_name, validity: chrono::Duration::days(certificate_days as i64) };
     Ok(Config {
         listen: overrides.listen.or(file.listen).unwrap_or_else(|| "0.0.0.0:8180".into()),
         database: overrides.database.or(file.database).unwrap_or_else(|| "strom.db".into()),
@@ -151,6 +198,8 @@ pub fn resolve(file: FileConfig, overrides: Overrides) -> Result<Config> {
         message_log_max_per_station: max_per_station,
         message_log_cap_every: secs(file.message_log_cap_every_secs, 30, "message_log_cap_every_secs")?,
         listener,
+        ca,
+        certificate_policy,
     })
 }
 
@@ -183,6 +232,21 @@ mod tests {
             toml::from_str("handshake_timeout_secs = 2\nmax_handshakes_per_address = 16").expect("parses");
         let limits = resolve(file, Overrides::default()).expect("valid").listener;
         assert_eq!((limits.handshake_timeout, limits.handshakes_per_address), (Duration::from_secs(2), 16));
+        let file: FileConfig = toml::from_str(
+            "ca_cert = \"c.pem\"\nca_key = \"c.key\"\noperator_name = \"CPO\"\nstation_certificate_days = 30",
+        )
+        .expect("parses");
+        let config =
+            resolve(file, Overrides { operator_name: Some("Other".into()), ..Default::default() }).expect("valid");
+        assert_eq!(config.ca, Some(CaFiles { cert: "c.pem".into(), key: "c.key".into() }));
+        assert_eq!(config.certificate_policy.operator_name.as_deref(), Some("Other"));
+        assert_eq!(config.certificate_policy.validity, chrono::Duration::days(30));
+        for wrong in
+            ["ca_cert = \"c.pem\"", "ca_key = \"c.key\"", "operator_name = \" \"", "station_certificate_days = 0"]
+        {
+            let file: FileConfig = toml::from_str(wrong).expect("parses");
+            assert!(resolve(file, Overrides::default()).is_err(), "{wrong} is refused");
+        }
         for zero in ["handshake_timeout_secs = 0", "max_handshakes_per_address = 0"] {
             let file: FileConfig = toml::from_str(zero).expect("parses");
             assert!(resolve(file, Overrides::default()).is_err(), "{zero} is refused");
