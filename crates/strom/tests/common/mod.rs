@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod certs;
+
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::process::Stdio;
