@@ -108,8 +108,9 @@ mod tests {
 
     #[test]
     fn the_subject_must_name_the_station_and_the_operator() {
-        let cases: &[(Option<&str>, Option<&str>, Option<&str>, Option<&str>)] = &[
-            // (CN, O, operator name configured, refusal code)
+        // (CN, O, operator name configured, refusal code)
+        type Case = (Option<&'static str>, Option<&'static str>, Option<&'static str>, Option<&'static str>);
+        let cases: &[Case] = &[
             (Some("CP1"), None, None, None),
             (Some("CP1"), Some("Any"), None, None),
             (Some("CP1"), Some("Ström AB"), Some("Ström AB"), None),

@@ -58,6 +58,18 @@ async fn renewal_signed(station: &mut Station, csr_pem: &str) -> (String, Value)
     (id, payload)
 }
 
+/// Runs `strom ARGS` against the server's API; returns what it printed.
+async fn strom(server: &Server, args: &[&str]) -> String {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
+        .args(args)
+        .env("STROM_URL", format!("http://{}", server.addr))
+        .output()
+        .await
+        .expect("strom runs");
+    assert!(output.status.success(), "strom {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 async fn certificates(server: &Server, station: &str) -> Value {
     server.get(&format!("/api/v1/stations/{station}/certificates")).await
 }
@@ -105,6 +117,12 @@ async fn renewal(backend: Backend, version: &str) {
     assert_eq!(server.get("/api/v1/certificates?expiring_within_days=30").await, json!([]));
     let (status, _) = server.http("GET", "/api/v1/certificates?expiring_within_days=soon", None).await;
     assert_eq!(status, 400);
+    // The same through the command line.
+    let shown = strom(&server, &["station", "certificates", "CP1"]).await;
+    let row = shown.lines().find(|l| l.contains(serial.as_str())).unwrap_or_else(|| panic!("{shown}"));
+    assert!(row.starts_with("CP1") && row.contains("issued") && row.ends_with("accepted"), "{shown}");
+    assert!(strom(&server, &["ca", "expiring", "--days", "400"]).await.contains(serial.as_str()));
+    assert!(!strom(&server, &["ca", "expiring", "--days", "30"]).await.contains(serial.as_str()));
 
     // A renewal replaces the certificate in use: only the newest is listed as expiring.
     trigger_renewal(&server, &mut station, "CP1").await;

@@ -64,6 +64,11 @@ pub fn root_certificate(common_name: &str, days: i64) -> String {
     params.distinguished_name = DistinguishedName::new();
     params.distinguished_name.push(DnType::CommonName, common_name);
     params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    // Eight bytes, the first below 0x10, so that its hexadecimal has a leading zero to drop;
+    // the rest from the new key, so that every root has its own.
+    let mut serial = vec![0x0a];
+    serial.extend_from_slice(&key.public_key_raw()[1..8]);
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
     let now = ::time::OffsetDateTime::now_utc();
     params.not_before = now - ::time::Duration::days(1);
     params.not_after = now + ::time::Duration::days(days);
