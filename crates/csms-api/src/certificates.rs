@@ -1,10 +1,12 @@
 //! The certificates Ström tracks, for the operator: per station, those Ström signed (with the
 //! station's answer), those the station holds, and its security events about certificates; and
 //! across stations, those that expire within a number of days. Each with its days left until
-//! expiry. Certificates are public; no private key is ever stored, so none can be shown.
+//! expiry; and the renewal of a station's certificate, asked in its version's words.
+//! Certificates are public; no private key is ever stored, so none can be shown.
 
 use crate::{known_station, Api, ApiError, ApiResult, Params};
 use axum::extract::{Path, Query, State};
+use axum::response::Response;
 use axum::Json;
 use csms_core::certificates::days_left;
 use csms_core::clock::{format_timestamp, parse_timestamp};
@@ -65,6 +67,12 @@ pub(crate) async fn station_certificates(State(api): State<Arc<Api>>, Path(id): 
         "installed": installed_list.iter().map(|c| installed(c, now)).collect::<Vec<_>>(),
         "security_events": events.iter().map(crate::views::station_event).collect::<Vec<_>>(),
     })))
+}
+
+/// `POST /api/v1/stations/{id}/certificates/renew`: the station is asked for a CSR
+/// (`Commands::renew_certificate`); its answer to the trigger is the answer here.
+pub(crate) async fn renew(State(api): State<Arc<Api>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    crate::command_response(api.commands.renew_certificate(&id).await)
 }
 
 /// `GET /api/v1/certificates?expiring_within_days=N` (default 30): certificates of every

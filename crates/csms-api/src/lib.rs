@@ -61,6 +61,7 @@ pub fn router(api: Arc<Api>, open: bool) -> Router {
         .route("/api/v1/stations/{id}/transfers", get(station_transfers))
         .route("/api/v1/stations/{id}/monitors", get(station_monitors))
         .route("/api/v1/stations/{id}/certificates", get(certificates::station_certificates))
+        .route("/api/v1/stations/{id}/certificates/renew", axum::routing::post(certificates::renew))
         .route("/api/v1/certificates", get(certificates::expiring))
         .route("/api/v1/transactions", get(list_transactions))
         .route("/api/v1/transactions/{id}", get(get_transaction))

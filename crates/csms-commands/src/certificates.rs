@@ -26,6 +26,35 @@ impl Commands {
         self.authority.as_ref()
     }
 
+    /// Asks a station to renew its certificate, in its version's words: 1.6 ExtendedTriggerMessage
+    /// SignChargePointCertificate (whitepaper §3.2 step 1), 2.0.1 TriggerMessage
+    /// SignChargingStationCertificate (A02.FR.01). An accepted trigger is followed by the
+    /// station's SignCertificate.
+    pub async fn renew_certificate(&self, station: &str) -> Result<CommandOutcome, CommandError> {
+        let version = self.station_version(station).await?;
+        let (action, payload) = match version {
+            OcppVersion::V16 => (
+                "ExtendedTriggerMessage",
+                ocpp::v16::Request::ExtendedTriggerMessage(ocpp::v16::ExtendedTriggerMessageRequest {
+                    connector_id: None,
+                    requested_message: ocpp::v16::MessageTriggerEnum::SignChargePointCertificate,
+                })
+                .to_json(),
+            ),
+            OcppVersion::V201 => (
+                "TriggerMessage",
+                ocpp::v201::Request::TriggerMessage(ocpp::v201::TriggerMessageRequest {
+                    custom_data: None,
+                    evse: None,
+                    requested_message: ocpp::v201::MessageTriggerEnum::SignChargingStationCertificate,
+                })
+                .to_json(),
+            ),
+        };
+        let payload = payload.map_err(|e| CommandError::InvalidPayload { action, message: e.to_string() })?;
+        self.command(station, action, &payload).await
+    }
+
     /// Sends a station the certificate chain Ström signed for it (CertificateSigned, OCPP 1.6
     /// security whitepaper ed. 2 §3.2 step 3, 2.0.1 A02.FR.02), as a logged command: the
     /// station's answer marks the certificate accepted or rejected (`effects_16`/`effects_201`).

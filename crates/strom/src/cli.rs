@@ -48,6 +48,8 @@ pub enum StationCommand {
     /// The station's certificates: those Ström signed for it and those it holds, with the days
     /// left until each expires, and its security events about certificates.
     Certificates { station: String },
+    /// Ask the station to renew its certificate: it sends a CSR, which Ström's CA signs.
+    RenewCertificate { station: String },
     /// Set a station's security profile and its Basic-auth password (write-only: stored as a
     /// hash, never shown). A station not yet known is registered.
     Set {
@@ -379,6 +381,10 @@ pub async fn station(args: &ApiArgs, command: StationCommand) -> Result<()> {
         StationCommand::Certificates { station } => {
             let value = client.ok("GET", &format!("/api/v1/stations/{station}/certificates"), None).await?;
             print(args, &value, station_certificates)
+        }
+        StationCommand::RenewCertificate { station } => {
+            let path = format!("/api/v1/stations/{station}/certificates/renew");
+            print(args, &client.ok("POST", &path, None).await?, answer)
         }
         StationCommand::Accept { station } => {
             let body = json!({"registration_status": "Accepted"});

@@ -124,8 +124,24 @@ async fn renewal(backend: Backend, version: &str) {
     assert!(strom(&server, &["ca", "expiring", "--days", "400"]).await.contains(serial.as_str()));
     assert!(!strom(&server, &["ca", "expiring", "--days", "30"]).await.contains(serial.as_str()));
 
-    // A renewal replaces the certificate in use: only the newest is listed as expiring.
-    trigger_renewal(&server, &mut station, "CP1").await;
+    // A renewal replaces the certificate in use: only the newest is listed as expiring. This one
+    // asked for without OCPP words: Ström says it in the station's version.
+    let (sent, payload, (status, answer)) = server
+        .answered(
+            &mut station,
+            "POST",
+            "/api/v1/stations/CP1/certificates/renew",
+            json!({}),
+            json!({"status": "Accepted"}),
+        )
+        .await;
+    assert_eq!((status, &answer), (200, &json!({"status": "Accepted"})));
+    let expected = if version == "1.6" {
+        ("ExtendedTriggerMessage", json!({"requestedMessage": "SignChargePointCertificate"}))
+    } else {
+        ("TriggerMessage", json!({"requestedMessage": "SignChargingStationCertificate"}))
+    };
+    assert_eq!((sent.as_str(), payload), expected);
     let (csr_pem, key) = csr("CP1", Some("Example CPO"));
     let (id, payload) = renewal_signed(&mut station, &csr_pem).await;
     let newer = verify_chain(payload["certificateChain"].as_str().expect("chain"), &ca, &key, "CP1");
