@@ -1,5 +1,5 @@
-//! The certificates a station holds, as Ström tracks them (CONFORMANCE TC_075, TC_076, TC_M_12,
-//! TC_M_15, TC_M_20): an InstallCertificate the station accepts adds the certificate, with hash
+//! The certificates a station holds, as Ström tracks them (CONFORMANCE TC_075, TC_076, TC_078,
+//! TC_M_12, TC_M_15, TC_M_18, TC_M_20): an InstallCertificate the station accepts adds the certificate, with hash
 //! data Ström computed from the PEM it sent; a GetInstalledCertificateIds listing replaces what
 //! Ström knew of the listed types (keeping the subject and expiry it knew); a DeleteCertificate
 //! the station accepts removes it. And `strom ca init`: the files, their permissions, no
@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use sha2::Digest;
 use x509_parser::prelude::*;
 
-both_backends!(tc_075_tc_076_install_list_delete_16, tc_075_tc_076_install_list_delete_201);
+both_backends!(tc_075_tc_076_tc_078_install_list_delete_16, tc_075_tc_076_tc_078_install_list_delete_201);
 
 /// The hash data a station would list for a self-signed certificate (OCPP 2.0.1 §2.6; the
 /// issuer's key is the certificate's own).
@@ -67,12 +67,17 @@ async fn install_list_delete(backend: Backend, version: &str) {
     ] {
         assert_eq!(c[ours], expected[theirs], "{ours}");
     }
-    // A rejected install changes nothing.
+    // TC_078: a rejected install changes nothing; the station's security event about it is
+    // shown with its certificates.
     let other = root_certificate("Refused Root", 20);
     let body = json!({"certificateType": root_type, "certificate": other});
     command(&server, &mut station, "CP1", "InstallCertificate", body, json!({"status": "Rejected"})).await;
-    station.call_ok("Heartbeat", json!({})).await;
-    assert_eq!(installed(&server, "CP1").await.len(), 1);
+    let event = if version == "1.6" { "InvalidCentralSystemCertificate" } else { "InvalidCsmsCertificate" };
+    let notification = json!({"type": event, "timestamp": "2026-12-07T10:00:00.000Z"});
+    station.call_ok("SecurityEventNotification", notification).await;
+    let view = server.get("/api/v1/stations/CP1/certificates").await;
+    assert_eq!(view["installed"].as_array().map(Vec::len), Some(1));
+    assert_eq!(view["security_events"][0]["status"], event);
     let soon = server.get("/api/v1/certificates?expiring_within_days=30").await;
     assert_eq!(soon.as_array().map(Vec::len), Some(1), "{soon}");
     assert_eq!((soon[0]["kind"].as_str(), soon[0]["station_id"].as_str()), (Some("installed"), Some("CP1")));
@@ -150,11 +155,11 @@ async fn install_list_delete(backend: Backend, version: &str) {
     assert_eq!(status, 404);
 }
 
-async fn tc_075_tc_076_install_list_delete_16(backend: Backend) {
+async fn tc_075_tc_076_tc_078_install_list_delete_16(backend: Backend) {
     install_list_delete(backend, "1.6").await
 }
 
-async fn tc_075_tc_076_install_list_delete_201(backend: Backend) {
+async fn tc_075_tc_076_tc_078_install_list_delete_201(backend: Backend) {
     install_list_delete(backend, "2.0.1").await
 }
 
