@@ -4,6 +4,7 @@
 //! the answer. A session's protocol state is a plain state machine (`machine`), driven by the
 //! connection loop (`session`).
 
+mod certificates;
 mod context;
 mod errors;
 mod limits;
@@ -83,6 +84,8 @@ pub struct Gateway {
     pub clock: Arc<dyn Clock>,
     pub shutdown: CancellationToken,
     pub metrics: Arc<StationMetrics>,
+    /// The operator commands, through which the certificates Ström signs are sent.
+    pub commands: Commands,
     /// Password verifications under way at once, at most one per CPU: each argon2id check takes
     /// 19 MiB and tens of milliseconds, so a flood of handshakes with credentials waits here
     /// instead of taking the server's memory.
@@ -101,7 +104,8 @@ impl Gateway {
         let (registry, metrics) = (commands.registry().clone(), commands.metrics().clone());
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let verifications = tokio::sync::Semaphore::new(cpus);
-        Arc::new(Gateway { config, store, registry, clock, shutdown, metrics, verifications })
+        let commands = commands.clone();
+        Arc::new(Gateway { config, store, registry, clock, shutdown, metrics, commands, verifications })
     }
 
     /// The routes stations connect to.
