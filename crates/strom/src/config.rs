@@ -114,9 +114,10 @@ station_authorize_burst = 20
 # tls_cert = "/etc/strom/server.pem"
 # tls_key = "/etc/strom/server.key"
 
-# Profile 3: the CA certificates (PEM) that station client certificates must chain to. A
+# Profile 3: the CA certificates (PEM) that station client certificates must chain to; by
+# default Ström's own CA (ca_cert below), which signs the certificates stations ask for. A
 # station's certificate must name it in its CN, and the operator in its O when operator_name is
-# set (below). Without this, stations cannot present client certificates.
+# set (below). Without either, stations cannot present client certificates.
 # tls_client_ca = "/etc/strom/stations-ca.pem"
 
 # Ström's CA, which signs the certificates stations ask for (SignCertificate → CertificateSigned):
@@ -287,6 +288,9 @@ pub fn resolve(mut file: FileConfig, mut overrides: Overrides) -> Result<Config>
     }
     let certificate_policy =
         csms_pki::Policy { operator_name, validity: chrono::Duration::days(certificate_days as i64) };
+    // The certificates Ström's CA signs are the ones stations present under profile 3.
+    let tls = tls
+        .map(|tls| TlsSettings { client_ca: tls.client_ca.or_else(|| ca.as_ref().map(|ca| ca.cert.clone())), ..tls });
     Ok(Config {
         listen: overrides.listen.or(file.listen).unwrap_or_else(|| "0.0.0.0:8180".into()),
         database: overrides.database.or(file.database).unwrap_or_else(|| "strom.db".into()),
@@ -340,6 +344,12 @@ mod tests {
         let tls = config.tls.expect("a TLS listener");
         assert_eq!((tls.listen.as_str(), tls.client_ca), ("127.0.0.1:8443", Some(PathBuf::from("ca.pem"))));
         assert_eq!(config.gateway.operator_name.as_deref(), Some("Acme"));
+        // Without a client CA of its own, the TLS listener trusts Ström's CA.
+        let file: FileConfig =
+            toml::from_str("tls_listen = \"x:1\"\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\nca_cert = \"ca.pem\"\nca_key = \"ca.key\"")
+                .expect("parses");
+        let tls = resolve(file, Overrides::default()).expect("valid").tls.expect("a TLS listener");
+        assert_eq!(tls.client_ca, Some(PathBuf::from("ca.pem")));
         for incomplete in [
             "tls_listen = \"x:1\"\ntls_cert = \"c.pem\"",
             "tls_cert = \"c.pem\"\ntls_key = \"k.pem\"",
@@ -355,6 +365,7 @@ mod tests {
         let config =
             resolve(file, Overrides { operator_name: Some("Other".into()), ..Default::default() }).expect("valid");
         assert_eq!(config.ca, Some(CaFiles { cert: "c.pem".into(), key: "c.key".into() }));
+        assert!(config.tls.is_none());
         assert_eq!(config.certificate_policy.operator_name.as_deref(), Some("Other"));
         assert_eq!(config.certificate_policy.validity, chrono::Duration::days(30));
         for wrong in
