@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod bodies;
+mod certificates;
 mod openapi;
 mod paging;
 mod views;
@@ -60,6 +61,9 @@ pub fn router(api: Arc<Api>, open: bool) -> Router {
         .route("/api/v1/stations/{id}/charging-profiles", get(station_charging_profiles))
         .route("/api/v1/stations/{id}/transfers", get(station_transfers))
         .route("/api/v1/stations/{id}/monitors", get(station_monitors))
+        .route("/api/v1/stations/{id}/certificates", get(certificates::station_certificates))
+        .route("/api/v1/stations/{id}/certificates/renew", axum::routing::post(certificates::renew))
+        .route("/api/v1/certificates", get(certificates::expiring))
         .route("/api/v1/transactions", get(list_transactions))
         .route("/api/v1/transactions/{id}", get(get_transaction))
         .route("/api/v1/transactions/{id}/meter-values", get(transaction_meter_values))

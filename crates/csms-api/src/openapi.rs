@@ -210,6 +210,16 @@ pub(crate) fn document() -> Value {
             "Send any CSMS-initiated OCPP action of the station's version; the body is its request payload",
             "operator", vec![station(), path_param("action", "OCPP action name, e.g. Reset")],
             Some(json!({"type": "object"})), command_ok(), COMMAND_ERRORS)},
+        "/api/v1/stations/{id}/certificates": {"get": op(
+            "Certificates: those Ström signed for the station (status issued, accepted or rejected by the station), those the station holds (its GetInstalledCertificateIds listing, installs and deletions it accepted), its security events about certificates; each with days_left. No private key is ever shown (none is stored)",
+            "viewer", vec![station()], None, ("200", "issued, installed, security_events"), &["404"])},
+        "/api/v1/stations/{id}/certificates/renew": {"post": op(
+            "Ask the station to renew its certificate (1.6 ExtendedTriggerMessage SignChargePointCertificate, 2.0.1 TriggerMessage SignChargingStationCertificate); the station then sends a CSR, which Ström's CA signs",
+            "operator", vec![station()], None, command_ok(), COMMAND_ERRORS)},
+        "/api/v1/certificates": {"get": op(
+            "Certificates of every station that expire within a number of days (expired ones included), soonest first: those Ström signed and still in use, and installed ones whose expiry Ström knows",
+            "viewer", vec![query("expiring_within_days", "Days from now (0-36500, default 30)", json!({"type": "integer", "minimum": 0, "maximum": 36500}))],
+            None, ("200", "Certificates"), &["400"])},
         "/api/v1/transactions": {"get": list("Transactions, newest first", "start", vec![],
             vec![query("station_id", "Only this station", string()), query("active", "Only running (true) or ended (false)", json!({"type": "boolean"}))],
             &[])},

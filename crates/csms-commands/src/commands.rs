@@ -139,6 +139,14 @@ impl VersionedAction {
             VersionedAction::V16(a) => crate::effects::v16(station, a, request, response, now),
             VersionedAction::V201(a) => crate::effects::v201(station, a, request, response, now),
         };
+        let certificates = match self {
+            VersionedAction::V16(a) => crate::certificates::effects_16(station, a, request, response, now),
+            VersionedAction::V201(a) => crate::certificates::effects_201(station, a, request, response, now),
+        };
+        let effects = effects.and_then(|mut effects| {
+            effects.extend(certificates?);
+            Ok(effects)
+        });
         // Both texts were validated already (the request before sending, the answer on receipt).
         let mut changes = effects.unwrap_or_else(|e| {
             tracing::error!(station = %station, error = %e, "the effect of a validated command could not be worked out");

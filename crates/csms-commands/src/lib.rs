@@ -3,10 +3,12 @@
 //! their action's schema before they are sent and whose answers are decoded by the action they
 //! answer (`commands`), what an accepted command changes in Ström's picture of the station
 //! (`effects`), the everyday commands in one form for both versions (`friendly`), and local
-//! lists (`local_list`), and station passwords changed by a command, rotated or given on first
-//! use (`passwords`). Writes go through the store's port (`csms_core::port`); reads through
+//! lists (`local_list`), station passwords changed by a command, rotated or given on first use
+//! (`passwords`), and certificates: Ström's CA, CertificateSigned, and what the certificate
+//! commands' answers change (`certificates`). Writes go through the store's port (`csms_core::port`); reads through
 //! the store's read API. The gateway registers sessions here; the API sends commands from here.
 
+mod certificates;
 mod commands;
 mod effects;
 mod friendly;
@@ -60,7 +62,9 @@ impl Default for StationMetrics {
     }
 }
 
-/// Sends operators' commands to stations and records what they did.
+/// Sends operators' commands to stations and records what they did. Cheap to clone: the
+/// gateway keeps one to send the certificates Ström signs.
+#[derive(Clone)]
 pub struct Commands {
     store: Store,
     registry: Arc<Registry>,
@@ -68,8 +72,11 @@ pub struct Commands {
     /// How long a CSMS-to-station CALL waits for its answer.
     call_timeout: Duration,
     metrics: Arc<StationMetrics>,
-    /// Passwords being given to stations (`passwords::InFlight`), which their handshakes accept.
-    in_flight: passwords::InFlightPasswords,
+    /// Ström's CA (`certificates`), if one is configured.
+    authority: Option<Arc<csms_pki::Authority>>,
+    /// Passwords being given to stations (`passwords::InFlight`), which their handshakes accept;
+    /// shared by every clone (the gateway holds one).
+    in_flight: Arc<passwords::InFlightPasswords>,
 }
 
 impl Commands {
@@ -80,6 +87,7 @@ impl Commands {
             clock,
             call_timeout,
             metrics: Arc::new(StationMetrics::default()),
+            authority: None,
             in_flight: Default::default(),
         }
     }

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod authorization;
 pub mod availability;
+pub mod certificates;
 pub mod clock;
 pub mod faults;
 pub mod metering;

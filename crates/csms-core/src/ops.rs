@@ -345,6 +345,16 @@ pub struct RaiseSecurityProfile {
     pub profile: crate::security::SecurityProfile,
 }
 
+/// Ström signed a station's certificate signing request: the certificate is recorded as
+/// issued, and the station's SignCertificate as its event (Accepted, the CSR as detail), before
+/// the station is answered and the certificate sent (CertificateSigned).
+#[derive(Debug, Clone)]
+pub struct IssueCertificate {
+    pub certificate: crate::certificates::IssuedCertificate,
+    pub csr: String,
+    pub now: Timestamp,
+}
+
 /// A command to a station is about to be sent; its log entry is created `Pending` and its id
 /// answered.
 #[derive(Debug, Clone)]
@@ -435,6 +445,8 @@ pub enum Change {
         at_least: crate::security::SecurityProfile,
         now: Timestamp,
     },
+    /// A station's answer to a certificate command (`certificates`).
+    Certificates(crate::certificates::CertificateChange),
 }
 
 /// Changes recorded together, in order.

@@ -150,6 +150,7 @@ operations! {
     /// → whether the token exists.
     RevokeApiToken(RevokeApiToken) -> bool;
     StationEvent(StationEvent) -> ();
+    IssueCertificate(IssueCertificate) -> ();
     Seen(Seen) -> ();
     UpsertIdToken(UpsertIdToken) -> ();
     /// → whether the token existed already (then nothing changed).

@@ -88,6 +88,11 @@ impl<'a> Context<'a> {
         self.gateway.clock.now()
     }
 
+    /// The operator commands (Ström's CA, and sending it the station's certificate).
+    pub(crate) fn commands(&self) -> &csms_commands::Commands {
+        &self.gateway.commands
+    }
+
     /// Lets a CALL through by the station's registration (`Machine::admit`).
     pub(crate) fn admit(&self, action: &str, pending_ok: bool) -> Result<(), CallFailure> {
         self.gate.admit(action, pending_ok)

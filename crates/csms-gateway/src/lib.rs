@@ -4,6 +4,7 @@
 //! the answer. A session's protocol state is a plain state machine (`machine`), driven by the
 //! connection loop (`session`).
 
+mod certificates;
 mod context;
 mod errors;
 mod limits;
@@ -87,8 +88,10 @@ pub struct Gateway {
     pub clock: Arc<dyn Clock>,
     pub shutdown: CancellationToken,
     pub metrics: Arc<StationMetrics>,
-    /// The operator commands, through which a new station is given its password on first use.
-    pub commands: Arc<Commands>,
+    /// The operator commands (a clone sharing their state): through them the certificates Ström
+    /// signs are sent, a new station is given its password on first use, and a password in
+    /// flight is known at the handshake.
+    pub commands: Commands,
     /// Password verifications under way at once, at most one per CPU: each argon2id check takes
     /// 19 MiB and tens of milliseconds, so a flood of handshakes with credentials waits here
     /// instead of taking the server's memory.
@@ -100,7 +103,7 @@ impl Gateway {
     pub fn new(
         config: GatewayConfig,
         store: Arc<dyn Port>,
-        commands: &Arc<Commands>,
+        commands: &Commands,
         clock: Arc<dyn Clock>,
         shutdown: CancellationToken,
     ) -> Arc<Gateway> {

@@ -188,10 +188,9 @@ async fn respond(
             Response::SecurityEventNotification(SecurityEventNotificationResponse {})
         }
         Request::SignCertificate(req) => {
-            // The CSR is kept; Ström cannot sign certificates yet, so it says Rejected rather
-            // than promise a CertificateSigned that would never come.
-            cx.event(log, StationEventKind::SignCertificate, Some("Rejected".into()), None, Some(req.csr), now).await?;
-            Response::SignCertificate(SignCertificateResponse { status: GenericStatusEnum::Rejected })
+            let signed = crate::certificates::sign(cx, req.csr, false, ocpp::OcppVersion::V16, log).await?;
+            let status = if signed.is_ok() { GenericStatusEnum::Accepted } else { GenericStatusEnum::Rejected };
+            Response::SignCertificate(SignCertificateResponse { status })
         }
         // The remaining actions are sent by the CSMS; `handle` refused them already.
         other => return Err(CallFailure::NotStationAction(other.action().as_str())),

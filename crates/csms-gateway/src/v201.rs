@@ -333,12 +333,23 @@ async fn respond(
             })
         }
         Request::SignCertificate(req) => {
-            cx.event(log, StationEventKind::SignCertificate, Some("Rejected".into()), None, Some(req.csr), now).await?;
-            Response::SignCertificate(SignCertificateResponse {
-                custom_data: None,
-                status: GenericStatusEnum::Rejected,
-                status_info: Some(status_info("NoCA", "Ström cannot sign certificates yet")),
-            })
+            // An absent type means the station's own certificate (A02.FR.07).
+            let v2g = req.certificate_type == Some(CertificateSigningUseEnum::V2GCertificate);
+            match crate::certificates::sign(cx, req.csr, v2g, ocpp::OcppVersion::V201, log).await? {
+                Ok(()) => Response::SignCertificate(SignCertificateResponse {
+                    custom_data: None,
+                    status: GenericStatusEnum::Accepted,
+                    status_info: None,
+                }),
+                Err(refusal) => {
+                    let said: String = refusal.to_string().chars().take(512).collect();
+                    Response::SignCertificate(SignCertificateResponse {
+                        custom_data: None,
+                        status: GenericStatusEnum::Rejected,
+                        status_info: Some(status_info(refusal.reason_code(), &said)),
+                    })
+                }
+            }
         }
         Request::Get15118EVCertificate(req) => {
             let action = req.action.as_str().to_string();

@@ -22,7 +22,7 @@ async fn start() -> (Arc<Gateway>, String, tempfile::TempDir) {
     let store =
         Store::open(&dir.path().join("g.db").display().to_string(), StoreOptions::default()).await.expect("store");
     let config = GatewayConfig::default();
-    let commands = Arc::new(Commands::new(store.clone(), Arc::new(SystemClock), config.call_timeout));
+    let commands = Commands::new(store.clone(), Arc::new(SystemClock), config.call_timeout);
     let port: Arc<dyn Port> = Arc::new(store);
     let gateway = Gateway::new(config, port, &commands, Arc::new(SystemClock), Default::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -21,6 +21,7 @@ pub use queries::{
     DeviceModelView, FaultView, MessageView, MeterValueView, MonitorView, Page, PageRequest, ReservationView,
     StationEventView, StationView, TransactionFilter, TransactionView, TransferView,
 };
+pub use queries::{InstalledCertificateView, IssuedCertificateView};
 
 use csms_core::ops::FrameLog;
 use csms_core::port::{Answer, Operation, Port, PortError, Request, Room};

@@ -45,6 +45,11 @@ pub enum StationCommand {
     },
     /// Accept a Pending or Rejected station (it learns at its next boot).
     Accept { station: String },
+    /// The station's certificates: those Ström signed for it and those it holds, with the days
+    /// left until each expires, and its security events about certificates.
+    Certificates { station: String },
+    /// Ask the station to renew its certificate: it sends a CSR, which Ström's CA signs.
+    RenewCertificate { station: String },
     /// Set a station's security profile and its Basic-auth password (write-only: stored as a
     /// hash, never shown). A station not yet known is registered.
     Set {
@@ -317,6 +322,48 @@ fn api_tokens_table(value: &Value) -> String {
     table(&["ID", "ROLE", "NAME", "CREATED", "EXPIRES", "REVOKED"], rows)
 }
 
+/// Certificates as rows: what they are, whose, until when and how many days are left.
+fn certificates_table(items: &[Value], kind: impl Fn(&Value) -> String) -> String {
+    let rows = items
+        .iter()
+        .map(|c| {
+            let state = if c["status"].is_null() { text(&c["source"]) } else { text(&c["status"]) };
+            vec![
+                text(&c["station_id"]),
+                kind(c),
+                text(&c["certificate_type"]),
+                text(&c["serial_number"]),
+                text(&c["subject"]),
+                text(&c["not_after"]),
+                text(&c["days_left"]),
+                state,
+            ]
+        })
+        .collect();
+    table(&["STATION", "KIND", "TYPE", "SERIAL", "SUBJECT", "EXPIRES", "DAYS LEFT", "STATE"], rows)
+}
+
+fn station_certificates(value: &Value) -> String {
+    let tagged = |list: &Value, kind: &str| -> Vec<Value> {
+        rows(list)
+            .iter()
+            .map(|c| {
+                let mut c = c.clone();
+                c["kind"] = json!(kind);
+                c
+            })
+            .collect()
+    };
+    let mut items = tagged(&value["issued"], "issued");
+    items.extend(tagged(&value["installed"], "installed"));
+    let mut out = certificates_table(&items, |c| text(&c["kind"]));
+    for event in rows(&value["security_events"]) {
+        let (status, at, detail) = (text(&event["status"]), text(&event["at"]), text(&event["detail"]));
+        out.push_str(&format!("\nsecurity event {status} at {at}: {detail}"));
+    }
+    out
+}
+
 /// The station's answer to a command, as `key: value` lines.
 fn answer(value: &Value) -> String {
     match value.as_object() {
@@ -370,6 +417,14 @@ pub async fn station(args: &ApiArgs, command: StationCommand) -> Result<()> {
                 bail!("station {station} kept its old password: it answered {}", text(&value["status"]));
             }
             Ok(())
+        }
+        StationCommand::Certificates { station } => {
+            let value = client.ok("GET", &format!("/api/v1/stations/{station}/certificates"), None).await?;
+            print(args, &value, station_certificates)
+        }
+        StationCommand::RenewCertificate { station } => {
+            let path = format!("/api/v1/stations/{station}/certificates/renew");
+            print(args, &client.ok("POST", &path, None).await?, answer)
         }
         StationCommand::Accept { station } => {
             let body = json!({"registration_status": "Accepted"});
@@ -431,6 +486,13 @@ pub async fn tag(args: &ApiArgs, command: TagCommand) -> Result<()> {
             print(args, &json!({"removed": id_token}), answer)
         }
     }
+}
+
+/// `strom ca expiring`: certificates of every station that expire within `days`.
+pub async fn certificates_expiring(args: &ApiArgs, days: u32) -> Result<()> {
+    let client = Client::new(args)?;
+    let value = client.ok("GET", &format!("/api/v1/certificates?expiring_within_days={days}"), None).await?;
+    print(args, &value, |v| certificates_table(rows(v), |c| text(&c["kind"])))
 }
 
 /// `strom token list`: every API token, revoked and expired ones included.
@@ -505,6 +567,27 @@ mod tests {
             api_tokens_table(&tokens),
             "ID  ROLE   NAME  CREATED                   EXPIRES  REVOKED\n1   admin  -     2026-12-07T09:00:00.000Z  -        -"
         );
+    }
+
+    #[test]
+    fn certificate_rows_show_expiry_and_state() {
+        let value = json!({"issued": [{"station_id": "CP1", "certificate_type": "ChargingStationCertificate",
+            "serial_number": "4f1", "subject": "CN=CP1", "not_after": "2027-12-07T09:00:00.000Z", "days_left": 365,
+            "status": "accepted"}],
+            "installed": [{"station_id": "CP1", "certificate_type": "CSMSRootCertificate", "serial_number": "9",
+            "subject": null, "not_after": null, "days_left": null, "source": "reported"}],
+            "security_events": [{"status": "InvalidChargingStationCertificate", "at": "t", "detail": "bad chain"}]});
+        let out = station_certificates(&value);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(
+            lines[1].starts_with("CP1")
+                && lines[1].contains("issued")
+                && lines[1].contains("365")
+                && lines[1].ends_with("accepted"),
+            "{out}"
+        );
+        assert!(lines[2].contains("installed") && lines[2].ends_with("reported"), "{out}");
+        assert_eq!(lines[3], "security event InvalidChargingStationCertificate at t: bad chain");
     }
 
     #[test]

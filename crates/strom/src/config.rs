@@ -36,6 +36,9 @@ pub struct FileConfig {
     pub station_message_burst: Option<u32>,
     pub station_authorize_per_minute: Option<u32>,
     pub station_authorize_burst: Option<u32>,
+    pub ca_cert: Option<PathBuf>,
+    pub ca_key: Option<PathBuf>,
+    pub station_certificate_days: Option<u64>,
 }
 
 pub const DEFAULT_CONFIG: &str = r#"# Ström configuration. Every setting may be left out; the values shown are the defaults.
@@ -119,11 +122,24 @@ station_authorize_burst = 20
 # tls_cert = "/etc/strom/server.pem"
 # tls_key = "/etc/strom/server.key"
 
-# Profile 3: the CA certificates (PEM) that station client certificates must chain to. A
+# Profile 3: the CA certificates (PEM) that station client certificates must chain to; by
+# default Ström's own CA (ca_cert below), which signs the certificates stations ask for. A
 # station's certificate must name it in its CN, and the operator in its O when operator_name is
-# set. Without this, stations cannot present client certificates.
+# set (below). Without either, stations cannot present client certificates.
 # tls_client_ca = "/etc/strom/stations-ca.pem"
+
+# Ström's CA, which signs the certificates stations ask for (SignCertificate → CertificateSigned):
+# its certificate and its PKCS#8 private key, PEM files (`strom ca init` makes a pair). Without
+# them every SignCertificate is answered Rejected.
+# ca_cert = "ca.pem"
+# ca_key = "ca.key"
+
+# The operator's name: a station's CSR must carry it as O (the 1.6 CpoName, 2.0.1
+# SecurityCtrlr.OrganizationName). Without it, any O is signed as it is.
 # operator_name = "Example Charging Ltd"
+
+# How long a station certificate Ström signs is valid (never past the CA's own expiry).
+station_certificate_days = 365
 "#;
 
 /// The TLS listener's settings (issue 25: security profiles 2 and 3).
@@ -150,6 +166,18 @@ pub struct Config {
     /// Where the API is served when not with the stations.
     pub api_listen: Option<String>,
     pub tls: Option<TlsSettings>,
+    /// Ström's CA: certificate and key files, both or neither.
+    pub ca: Option<CaFiles>,
+    /// What station certificates are signed with: the operator's name a CSR must carry, and
+    /// their validity.
+    pub certificate_policy: csms_pki::Policy,
+}
+
+/// The files of Ström's CA (`ca_cert`, `ca_key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 pub fn load_file(path: Option<&Path>) -> Result<FileConfig> {
@@ -175,6 +203,9 @@ pub struct Overrides {
     pub tls_client_ca: Option<PathBuf>,
     /// Turns the per-station rate limits off.
     pub no_rate_limits: bool,
+    pub ca_cert: Option<PathBuf>,
+    pub ca_key: Option<PathBuf>,
+    pub operator_name: Option<String>,
 }
 
 /// The TLS listener's settings, if any, from the overrides and the file; all or nothing.
@@ -193,7 +224,11 @@ fn tls_settings(file: &mut FileConfig, overrides: &mut Overrides) -> Result<Opti
 
 pub fn resolve(mut file: FileConfig, mut overrides: Overrides) -> Result<Config> {
     let tls = tls_settings(&mut file, &mut overrides)?;
-    let operator_name = file.operator_name.take().filter(|name| !name.is_empty());
+    // One operator name for client certificates (TLS profile 3) and the CSRs Ström signs.
+    let operator_name = overrides.operator_name.take().or(file.operator_name.take());
+    if operator_name.as_deref().is_some_and(|name| name.trim().is_empty()) {
+        bail!("operator_name must not be empty");
+    }
     let policy_text = overrides.unknown_stations.or(file.unknown_stations).unwrap_or_else(|| "accept".into());
     let Some(registration_policy) = RegistrationPolicy::parse(&policy_text) else {
         bail!("unknown_stations must be accept, pending or reject, not {policy_text:?}");
@@ -222,7 +257,7 @@ pub fn resolve(mut file: FileConfig, mut overrides: Overrides) -> Result<Config>
         ping_interval: secs(file.ping_interval_secs, 60, "ping_interval_secs")?,
         max_message_bytes,
         secure_new_stations,
-        operator_name,
+        operator_name: operator_name.clone(),
         rate_limits: if overrides.no_rate_limits {
             csms_gateway::RateLimits::OFF
         } else {
@@ -255,6 +290,20 @@ pub fn resolve(mut file: FileConfig, mut overrides: Overrides) -> Result<Config>
         connections_per_address,
         ..listener_defaults
     };
+    let ca = match (overrides.ca_cert.or(file.ca_cert), overrides.ca_key.or(file.ca_key)) {
+        (Some(cert), Some(key)) => Some(CaFiles { cert, key }),
+        (None, None) => None,
+        _ => bail!("ca_cert and ca_key go together: give both files or neither"),
+    };
+    let certificate_days = file.station_certificate_days.unwrap_or(365);
+    if !(1..=36_500).contains(&certificate_days) {
+        bail!("station_certificate_days must be between 1 and 36500");
+    }
+    let certificate_policy =
+        csms_pki::Policy { operator_name, validity: chrono::Duration::days(certificate_days as i64) };
+    // The certificates Ström's CA signs are the ones stations present under profile 3.
+    let tls = tls
+        .map(|tls| TlsSettings { client_ca: tls.client_ca.or_else(|| ca.as_ref().map(|ca| ca.cert.clone())), ..tls });
     Ok(Config {
         listen: overrides.listen.or(file.listen).unwrap_or_else(|| "0.0.0.0:8180".into()),
         database: overrides.database.or(file.database).unwrap_or_else(|| "strom.db".into()),
@@ -265,6 +314,8 @@ pub fn resolve(mut file: FileConfig, mut overrides: Overrides) -> Result<Config>
         listener,
         api_listen: overrides.api_listen.or(file.api_listen),
         tls,
+        ca,
+        certificate_policy,
     })
 }
 
@@ -311,6 +362,12 @@ mod tests {
         let tls = config.tls.expect("a TLS listener");
         assert_eq!((tls.listen.as_str(), tls.client_ca), ("127.0.0.1:8443", Some(PathBuf::from("ca.pem"))));
         assert_eq!(config.gateway.operator_name.as_deref(), Some("Acme"));
+        // Without a client CA of its own, the TLS listener trusts Ström's CA.
+        let file: FileConfig =
+            toml::from_str("tls_listen = \"x:1\"\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\nca_cert = \"ca.pem\"\nca_key = \"ca.key\"")
+                .expect("parses");
+        let tls = resolve(file, Overrides::default()).expect("valid").tls.expect("a TLS listener");
+        assert_eq!(tls.client_ca, Some(PathBuf::from("ca.pem")));
         for incomplete in [
             "tls_listen = \"x:1\"\ntls_cert = \"c.pem\"",
             "tls_cert = \"c.pem\"\ntls_key = \"k.pem\"",
@@ -318,6 +375,22 @@ mod tests {
         ] {
             let file: FileConfig = toml::from_str(incomplete).expect("parses");
             assert!(resolve(file, Overrides::default()).is_err(), "{incomplete} is refused");
+        }
+        let file: FileConfig = toml::from_str(
+            "ca_cert = \"c.pem\"\nca_key = \"c.key\"\noperator_name = \"CPO\"\nstation_certificate_days = 30",
+        )
+        .expect("parses");
+        let config =
+            resolve(file, Overrides { operator_name: Some("Other".into()), ..Default::default() }).expect("valid");
+        assert_eq!(config.ca, Some(CaFiles { cert: "c.pem".into(), key: "c.key".into() }));
+        assert!(config.tls.is_none());
+        assert_eq!(config.certificate_policy.operator_name.as_deref(), Some("Other"));
+        assert_eq!(config.certificate_policy.validity, chrono::Duration::days(30));
+        for wrong in
+            ["ca_cert = \"c.pem\"", "ca_key = \"c.key\"", "operator_name = \" \"", "station_certificate_days = 0"]
+        {
+            let file: FileConfig = toml::from_str(wrong).expect("parses");
+            assert!(resolve(file, Overrides::default()).is_err(), "{wrong} is refused");
         }
         for zero in ["handshake_timeout_secs = 0", "max_handshakes_per_address = 0", "max_connections_per_address = 8"]
         {

@@ -1,6 +1,7 @@
 //! The one Ström binary: `strom serve` runs the CSMS; `strom config print-default` prints the
-//! commented default configuration.
+//! commented default configuration; `strom ca init` makes Ström's CA.
 
+mod ca;
 mod cli;
 mod config;
 mod listener;
@@ -68,6 +69,41 @@ enum Command {
     Tag {
         #[command(subcommand)]
         command: cli::TagCommand,
+        #[command(flatten)]
+        api: cli::ApiArgs,
+    },
+    /// Ström's certificate authority, which signs the certificates stations ask for.
+    Ca {
+        #[command(subcommand)]
+        command: CaCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CaCommand {
+    /// Make a new CA: an ECDSA P-256 key (written with mode 0600) and a self-signed certificate.
+    /// Refuses to overwrite either file. Serve with --ca-cert and --ca-key (or ca_cert, ca_key).
+    Init {
+        /// Where to write the CA certificate (PEM).
+        #[arg(long, value_name = "FILE")]
+        cert: PathBuf,
+        /// Where to write the CA's private key (PKCS#8 PEM).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The CA's common name.
+        #[arg(long, default_value = "Ström CA")]
+        common_name: String,
+        /// The CA's organization (O), e.g. the operator's name.
+        #[arg(long)]
+        organization: Option<String>,
+        /// Days the CA certificate is valid.
+        #[arg(long, default_value_t = 3650, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+        days: u32,
+    },
+    /// Certificates of every station that expire within DAYS (expired ones too), through the API.
+    Expiring {
+        #[arg(long, default_value_t = 30)]
+        days: u32,
         #[command(flatten)]
         api: cli::ApiArgs,
     },
@@ -315,6 +351,15 @@ struct ServeArgs {
     /// Turn the per-station message and Authorize rate limits off (for load tests only).
     #[arg(long, env = "STROM_NO_RATE_LIMITS")]
     no_rate_limits: bool,
+    /// Ström's CA certificate (PEM), which signs station certificates; needs --ca-key.
+    #[arg(long, env = "STROM_CA_CERT", value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
+    /// The CA's private key (PKCS#8 PEM).
+    #[arg(long, env = "STROM_CA_KEY", value_name = "FILE")]
+    ca_key: Option<PathBuf>,
+    /// The operator's name, which a station's CSR must carry as O.
+    #[arg(long, env = "STROM_OPERATOR_NAME")]
+    operator_name: Option<String>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -441,6 +486,20 @@ fn main() -> Result<()> {
         Command::Station { command, api } => runtime()?.block_on(cli::station(&api, command)),
         Command::Tx { command, api } => runtime()?.block_on(cli::tx(&api, command)),
         Command::Tag { command, api } => runtime()?.block_on(cli::tag(&api, command)),
+        Command::Ca { command: CaCommand::Init { cert, key, common_name, organization, days } } => {
+            let files = config::CaFiles { cert, key };
+            ca::init(&files, &common_name, organization.as_deref(), days)?;
+            println!(
+                "Wrote the CA certificate to {} and its key to {} (mode 0600).",
+                files.cert.display(),
+                files.key.display()
+            );
+            println!("Serve with: strom serve --ca-cert {} --ca-key {}", files.cert.display(), files.key.display());
+            Ok(())
+        }
+        Command::Ca { command: CaCommand::Expiring { days, api } } => {
+            runtime()?.block_on(cli::certificates_expiring(&api, days))
+        }
         Command::Serve(args) => {
             with_allocator_options();
             init_logging();
@@ -455,6 +514,9 @@ fn main() -> Result<()> {
                 tls_key: args.tls_key,
                 tls_client_ca: args.tls_client_ca,
                 no_rate_limits: args.no_rate_limits,
+                ca_cert: args.ca_cert,
+                ca_key: args.ca_key,
+                operator_name: args.operator_name,
             };
             let config = config::resolve(file, overrides)?;
             runtime()?.block_on(serve::run(config, args.api_open))

@@ -41,7 +41,9 @@ pub async fn run(config: Config, api_open: bool) -> Result<()> {
         .with_context(|| format!("opening the database {:?}", config.database))?;
     let shutdown = CancellationToken::new();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let commands = Arc::new(Commands::new(store.clone(), clock.clone(), config.gateway.call_timeout));
+    let authority = crate::ca::load(&config)?;
+    let commands =
+        Arc::new(Commands::new(store.clone(), clock.clone(), config.gateway.call_timeout).with_authority(authority));
     let port: Arc<dyn Port> = Arc::new(store.clone());
     let gateway = Gateway::new(config.gateway.clone(), port, &commands, clock.clone(), shutdown.clone());
     if api_open {

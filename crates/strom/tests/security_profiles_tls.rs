@@ -16,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Error as WsError;
 
 both_backends!(
+    tc_a_11_a_certificate_strom_signed_connects_with_profile_3,
     tc_a_04_profile_2_basic_auth_over_tls,
     tc_083_upgrade_to_tls_is_remembered_and_no_downgrade,
     tc_a_08_profile_3_client_certificates,
@@ -86,6 +87,20 @@ async fn metric(server: &Server, series: &str) -> u64 {
     assert_eq!(status, 200);
     let prefix = format!("{series} ");
     text.lines().find_map(|l| l.strip_prefix(&prefix)).map_or(0, |n| n.parse::<f64>().expect("a number") as u64)
+}
+
+/// Waits until a `/metrics` series reaches `expected`: a failed TLS handshake is counted after
+/// its connection is closed, so the client may see the close first.
+async fn metric_reaches(server: &Server, series: &str, expected: u64) {
+    let deadline = tokio::time::Instant::now() + common::TIMEOUT;
+    loop {
+        let value = metric(server, series).await;
+        if value == expected {
+            return;
+        }
+        assert!(value < expected && tokio::time::Instant::now() < deadline, "{series} = {value}, not {expected}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
 
 async fn profile(server: &Server, id: &str) -> serde_json::Value {
@@ -159,8 +174,56 @@ async fn tc_a_08_profile_3_client_certificates(backend: Backend) {
             Ok(_) => panic!("a certificate {what} was accepted"),
         }
     }
-    assert_eq!(metric(&server, "strom_tls_handshakes_failed_total{reason=\"bad_certificate\"}").await, 2);
+    metric_reaches(&server, "strom_tls_handshakes_failed_total{reason=\"bad_certificate\"}", 2).await;
     station.call_ok("Heartbeat", json!({})).await;
+}
+
+/// TC_A_11 to its end: a station on profile 2 asks Ström's CA for a certificate, takes it, and
+/// reconnects with it on profile 3; the TLS listener trusts Ström's CA without a client CA of
+/// its own.
+async fn tc_a_11_a_certificate_strom_signed_connects_with_profile_3(backend: Backend) {
+    let pki = Pki::new();
+    let strom_ca = common::certs::TestCa::init().await;
+    // The TLS listener's flags without --tls-client-ca (the last two).
+    let mut args: Vec<String> = pki.files.args().into_iter().take(6).collect();
+    args.extend(strom_ca.flags());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start_with_config_and(backend, &format!("operator_name = {OPERATOR:?}"), &args).await;
+    put(&server, "CP1", json!({"security_profile": 2, "basic_auth_password": PASSWORD})).await;
+    let authorization = basic("CP1", PASSWORD);
+    let headers: Vec<(&str, &[u8])> = vec![("Authorization", &authorization)];
+    let station = Station::connect_tls(&server, "CP1", "ocpp2.0.1", &headers, client(&pki.ca, None)).await;
+    let mut station = station.expect("profile 2");
+    station.call_ok("BootNotification", common::boot_payload("ocpp2.0.1", "Acme", "TLS")).await;
+
+    let renew = server.answered(
+        &mut station,
+        "POST",
+        "/api/v1/stations/CP1/certificates/renew",
+        json!({}),
+        json!({"status": "Accepted"}),
+    );
+    let (action, _, (status, _)) = renew.await;
+    assert_eq!((action.as_str(), status), ("TriggerMessage", 200));
+    let (csr, key) = common::certs::csr("CP1", Some(OPERATOR));
+    let answer =
+        station.call_ok("SignCertificate", json!({"csr": csr, "certificateType": "ChargingStationCertificate"})).await;
+    assert_eq!(answer["status"], "Accepted", "{answer}");
+    let (id, action, payload) = station.expect_call().await;
+    assert_eq!(action, "CertificateSigned");
+    station.reply(&id, json!({"status": "Accepted"})).await;
+    station.close().await;
+
+    let pem = payload["certificateChain"].as_str().expect("a chain");
+    let chain: Vec<_> =
+        common::certs::pem_blocks(pem).into_iter().map(rustls::pki_types::CertificateDer::from).collect();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let client = common::pki::client_presenting(&pki.ca, chain, key);
+    let mut station = Station::connect_tls(&server, "CP1", "ocpp2.0.1", &[], client).await.expect("profile 3");
+    let answer = station.call_ok("BootNotification", common::boot_payload("ocpp2.0.1", "Acme", "TLS")).await;
+    assert_eq!(answer["status"], "Accepted");
+    assert_eq!(profile(&server, "CP1").await, 3);
+    assert_401(tls(&server, &pki, "CP1", Some(PASSWORD), None).await, "back to a password");
 }
 
 /// A ClientHello that offers TLS 1.1 at most (version 3.2, no supported_versions extension) and
@@ -199,7 +262,7 @@ async fn tc_a_06_tls_below_1_2_is_refused_and_the_ocpp_suites_are_offered() {
     tokio::time::timeout(common::TIMEOUT, tcp.read_to_end(&mut answer)).await.expect("closed in time").expect("read");
     // One fatal alert record: protocol_version (70). No ServerHello.
     assert_eq!(answer, [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 70], "{answer:?}");
-    assert_eq!(metric(&server, "strom_tls_handshakes_failed_total{reason=\"incompatible\"}").await, 1);
+    metric_reaches(&server, "strom_tls_handshakes_failed_total{reason=\"incompatible\"}", 1).await;
 
     // TLS 1.2 with each suite OCPP requires of an ECDSA server (CHECKLIST §3.1).
     use rustls::crypto::ring::cipher_suite;

@@ -2,6 +2,7 @@
 //! see what the writer has committed. One file per functional block, each with the views it
 //! returns; `paging` holds what the lists share.
 
+mod certificates;
 mod commands;
 mod device_model;
 mod faults;
@@ -11,6 +12,7 @@ mod stations;
 mod tokens;
 mod transactions;
 
+pub use certificates::{InstalledCertificateView, IssuedCertificateView};
 pub use commands::{ChargingProfileView, CommandView, ReservationView, TransferView};
 pub use device_model::{ConfigurationView, DeviceModelView, MonitorView};
 pub use faults::{FaultView, StationEventView};

@@ -603,6 +603,46 @@ ALTER TABLE api_tokens ADD COLUMN revoked_at TEXT;
 ALTER TABLE stations ADD COLUMN security_profile BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE stations ADD COLUMN basic_auth_password_hash TEXT;
 "#,
+    // Issue 25: certificates. Those Ström signed for a station (public facts only, and what the
+    // station answered to CertificateSigned), and those a station holds by its own listing or by
+    // an install or delete it accepted, named by OCPP's hash data as the station gave it;
+    // `hash_key` is that data normalised for matching (`CertificateHash::key`), `serial_key`
+    // the serial number alone, which carries what Ström knew of a certificate across algorithms.
+    r#"
+CREATE TABLE issued_certificates (
+    id {id},
+    station_id TEXT NOT NULL,
+    certificate_type TEXT NOT NULL,
+    serial_number TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    issuer TEXT NOT NULL,
+    not_before TEXT NOT NULL,
+    not_after TEXT NOT NULL,
+    fingerprint_sha256 TEXT NOT NULL,
+    status TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    answered_at TEXT
+);
+CREATE INDEX issued_certificates_station ON issued_certificates (station_id, serial_number);
+CREATE INDEX issued_certificates_expiry ON issued_certificates (not_after);
+CREATE TABLE installed_certificates (
+    station_id TEXT NOT NULL,
+    hash_key TEXT NOT NULL,
+    certificate_type TEXT NOT NULL,
+    hash_algorithm TEXT NOT NULL,
+    issuer_name_hash TEXT NOT NULL,
+    issuer_key_hash TEXT NOT NULL,
+    serial_number TEXT NOT NULL,
+    serial_key TEXT NOT NULL,
+    parent_hash_key TEXT,
+    subject TEXT,
+    not_after TEXT,
+    source TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (station_id, hash_key)
+);
+CREATE INDEX installed_certificates_expiry ON installed_certificates (not_after);
+"#,
     // Issue 25: a station's Basic-auth password is write-only (1.6 AuthorizationKey, 2.0.1
     // SecurityCtrlr.BasicAuthPassword); values kept before Ström masked them on their way in
     // are masked here, as `ocpp::secrets::masked_value` would have (an empty value tells

@@ -51,6 +51,7 @@ pub(super) async fn change(conn: &mut Conn, change: &Change) -> Result<(), Store
             Ok(())
         }
         Change::ReservationMade(r) => reservations::made(conn, r).await,
+        Change::Certificates(c) => super::certificates::change(conn, c).await,
         Change::ReservationEnded { station, reservation_id, end, now } => {
             reservations::ended(conn, station, *reservation_id, *end, now).await
         }

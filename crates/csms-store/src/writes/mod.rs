@@ -3,6 +3,7 @@
 //! files only gather their inputs and record their results.
 
 mod authorization;
+mod certificates;
 mod commands;
 mod device_model;
 mod faults;
@@ -124,6 +125,7 @@ pub(crate) async fn run(conn: &mut Conn, known: &mut KnownTxRows, request: &mut 
         Request::CreateApiToken(op, pending) => pending.set(Ok(authorization::create_api_token(conn, op).await?)),
         Request::RevokeApiToken(op, pending) => pending.set(Ok(authorization::revoke_api_token(conn, op).await?)),
         Request::StationEvent(op, pending) => pending.set(Ok(stations::station_event(conn, op).await?)),
+        Request::IssueCertificate(op, pending) => pending.set(Ok(certificates::issue(conn, op).await?)),
         Request::Seen(op, pending) => pending.set(Ok(stations::seen(conn, op).await?)),
         Request::UpsertIdToken(op, pending) => pending.set(Ok(authorization::upsert_id_token(conn, op).await?)),
         Request::CreateIdToken(op, pending) => pending.set(Ok(authorization::create_id_token(conn, op).await?)),

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod pki;
 
 use futures_util::{SinkExt, StreamExt};

@@ -166,6 +166,23 @@ pub fn client_with(
     Arc::new(config)
 }
 
+/// A client that trusts `ca` and presents `chain` (a station's certificate first) with `key`.
+pub fn client_presenting(
+    ca: &Ca,
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Arc<ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.der()).expect("root added");
+    let config = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(rustls::DEFAULT_VERSIONS)
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .expect("client certificate");
+    Arc::new(config)
+}
+
 /// A TLS 1.2/1.3 client that trusts `ca`, with `certificate` if given.
 pub fn client(ca: &Ca, certificate: Option<&Issued>) -> Arc<ClientConfig> {
     client_with(ca, rustls::DEFAULT_VERSIONS, certificate)
