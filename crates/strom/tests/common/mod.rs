@@ -435,6 +435,29 @@ pub struct Station {
     pub protocol: String,
 }
 
+/// A WebSocket upgrade request for `url` offering `protocols`, with extra headers as raw bytes.
+fn upgrade_request(
+    url: &str,
+    protocols: &str,
+    headers: &[(&str, &[u8])],
+) -> Result<tokio_tungstenite::tungstenite::handshake::client::Request, tokio_tungstenite::tungstenite::Error> {
+    use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+    let mut request = url.into_client_request()?;
+    request.headers_mut().insert("Sec-WebSocket-Protocol", protocols.parse().expect("header value"));
+    for (name, value) in headers {
+        request.headers_mut().append(
+            HeaderName::from_bytes(name.as_bytes()).expect("header name"),
+            HeaderValue::from_bytes(value).expect("header value"),
+        );
+    }
+    Ok(request)
+}
+
+/// The subprotocol the server chose.
+fn negotiated(response: &tokio_tungstenite::tungstenite::handshake::client::Response) -> String {
+    response.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+}
+
 /// The boot payload of a test station of either version.
 pub fn boot_payload(protocol: &str, vendor: &str, model: &str) -> Value {
     if protocol == "ocpp2.0.1" {
@@ -460,25 +483,11 @@ impl Station {
         protocols: &str,
         headers: &[(&str, &[u8])],
     ) -> Result<Station, tokio_tungstenite::tungstenite::Error> {
-        use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
-        let mut request = server.ws_url(id).into_client_request()?;
-        request.headers_mut().insert("Sec-WebSocket-Protocol", protocols.parse().expect("header value"));
-        for (name, value) in headers {
-            request.headers_mut().append(
-                HeaderName::from_bytes(name.as_bytes()).expect("header name"),
-                HeaderValue::from_bytes(value).expect("header value"),
-            );
-        }
+        let request = upgrade_request(&server.ws_url(id), protocols, headers)?;
         let (ws, response) = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(request))
             .await
             .expect("handshake in time")?;
-        let protocol = response
-            .headers()
-            .get("sec-websocket-protocol")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        Ok(Station { ws, next_id: 0, protocol })
+        Ok(Station { ws, next_id: 0, protocol: negotiated(&response) })
     }
 
     /// Connects over TLS to the server's TLS listener, as `localhost`, with `client` (its roots,
@@ -490,28 +499,14 @@ impl Station {
         headers: &[(&str, &[u8])],
         client: std::sync::Arc<rustls::ClientConfig>,
     ) -> Result<Station, tokio_tungstenite::tungstenite::Error> {
-        use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
         let addr = server.tls_addr.as_deref().expect("started with a TLS listener");
         let port = addr.rsplit(':').next().expect("a port");
-        let mut request = format!("wss://localhost:{port}/ocpp/{id}").into_client_request()?;
-        request.headers_mut().insert("Sec-WebSocket-Protocol", protocols.parse().expect("header value"));
-        for (name, value) in headers {
-            request.headers_mut().append(
-                HeaderName::from_bytes(name.as_bytes()).expect("header name"),
-                HeaderValue::from_bytes(value).expect("header value"),
-            );
-        }
+        let request = upgrade_request(&format!("wss://localhost:{port}/ocpp/{id}"), protocols, headers)?;
         let tcp = TcpStream::connect(addr).await.expect("TLS listener reachable");
         let connector = tokio_tungstenite::Connector::Rustls(client);
         let handshake = tokio_tungstenite::client_async_tls_with_config(request, tcp, None, Some(connector));
         let (ws, response) = tokio::time::timeout(TIMEOUT, handshake).await.expect("handshake in time")?;
-        let protocol = response
-            .headers()
-            .get("sec-websocket-protocol")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        Ok(Station { ws, next_id: 0, protocol })
+        Ok(Station { ws, next_id: 0, protocol: negotiated(&response) })
     }
 
     /// The folder of the official schemas for the negotiated version.
