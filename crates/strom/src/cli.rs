@@ -4,6 +4,8 @@
 //! tables or, with `--json`, the API's JSON. A list is printed whole: the CLI follows the API's
 //! pages to the last.
 
+pub mod logs;
+
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use http_body_util::{BodyExt, Full};
@@ -116,6 +118,24 @@ pub enum TagCommand {
     List,
     /// Remove an id token.
     Remove { id_token: String },
+    /// Change an id token: what is given replaces its value, the rest is kept.
+    Set {
+        id_token: String,
+        /// Accepted, Blocked, Expired, Invalid, NoCredit, NotAllowedTypeEVSE, NotAtThisLocation,
+        /// NotAtThisTime or Unknown.
+        #[arg(long)]
+        status: Option<String>,
+        /// RFC 3339 expiry, e.g. 2027-01-01T00:00:00Z; "none" removes it.
+        #[arg(long)]
+        expiry: Option<String>,
+        /// The group (parent id token); "none" removes it.
+        #[arg(long)]
+        parent: Option<String>,
+    },
+    /// Block an id token: Authorize and starts with it are answered Blocked.
+    Block { id_token: String },
+    /// Accept a blocked id token again.
+    Unblock { id_token: String },
 }
 
 #[derive(Subcommand)]
@@ -374,6 +394,31 @@ fn answer(value: &Value) -> String {
     }
 }
 
+/// The words with which a station refuses or fails a command (Reset, UnlockConnector,
+/// ChangeConfiguration, RemoteStart…, 1.6 and 2.0.1): the command then exits non-zero.
+const REFUSALS: [&str; 11] = [
+    "Rejected",
+    "NotSupported",
+    "Failed",
+    "UnlockFailed",
+    "UnknownConnector",
+    "OngoingAuthorizedTransaction",
+    "Occupied",
+    "Faulted",
+    "Unavailable",
+    "UnknownVendorId",
+    "UnknownMessageId",
+];
+
+/// Prints a station's answer to a command; an answer that refuses makes the command fail.
+fn answered(args: &ApiArgs, value: &Value) -> Result<()> {
+    print(args, value, answer)?;
+    match value.get("status").and_then(Value::as_str) {
+        Some(status) if REFUSALS.contains(&status) => bail!("the station answered {status}"),
+        _ => Ok(()),
+    }
+}
+
 pub async fn station(args: &ApiArgs, command: StationCommand) -> Result<()> {
     let client = Client::new(args)?;
     match command {
@@ -384,11 +429,11 @@ pub async fn station(args: &ApiArgs, command: StationCommand) -> Result<()> {
         }
         StationCommand::Reset { station, hard } => {
             let body = json!({"type": if hard { "hard" } else { "soft" }});
-            print(args, &client.ok("POST", &format!("/api/v1/stations/{station}/reset"), Some(body)).await?, answer)
+            answered(args, &client.ok("POST", &format!("/api/v1/stations/{station}/reset"), Some(body)).await?)
         }
         StationCommand::Unlock { station, connector, evse } => {
             let body = json!({"connector_id": connector, "evse_id": evse});
-            print(args, &client.ok("POST", &format!("/api/v1/stations/{station}/unlock"), Some(body)).await?, answer)
+            answered(args, &client.ok("POST", &format!("/api/v1/stations/{station}/unlock"), Some(body)).await?)
         }
         StationCommand::Set { station, security_profile, basic_auth_password } => {
             let mut body = serde_json::Map::new();
@@ -424,7 +469,7 @@ pub async fn station(args: &ApiArgs, command: StationCommand) -> Result<()> {
         }
         StationCommand::RenewCertificate { station } => {
             let path = format!("/api/v1/stations/{station}/certificates/renew");
-            print(args, &client.ok("POST", &path, None).await?, answer)
+            answered(args, &client.ok("POST", &path, None).await?)
         }
         StationCommand::Accept { station } => {
             let body = json!({"registration_status": "Accepted"});
@@ -463,11 +508,7 @@ pub async fn tx(args: &ApiArgs, command: TxCommand) -> Result<()> {
             let tx = client.ok("GET", &format!("/api/v1/transactions/{transaction}"), None).await?;
             let station = tx["station_id"].as_str().context("the transaction has no station")?;
             let body = json!({"transaction_id": transaction});
-            print(
-                args,
-                &client.ok("POST", &format!("/api/v1/stations/{station}/remote-stop"), Some(body)).await?,
-                answer,
-            )
+            answered(args, &client.ok("POST", &format!("/api/v1/stations/{station}/remote-stop"), Some(body)).await?)
         }
     }
 }
@@ -485,7 +526,43 @@ pub async fn tag(args: &ApiArgs, command: TagCommand) -> Result<()> {
             client.ok("DELETE", &format!("/api/v1/id-tokens/{id_token}"), None).await?;
             print(args, &json!({"removed": id_token}), answer)
         }
+        TagCommand::Set { id_token, status, expiry, parent } => {
+            let value = set_tag(&client, &id_token, status, expiry, parent).await?;
+            print(args, &value, |v| tags_table(&json!([v])))
+        }
+        TagCommand::Block { id_token } => {
+            let value = set_tag(&client, &id_token, Some("Blocked".into()), None, None).await?;
+            print(args, &value, |v| tags_table(&json!([v])))
+        }
+        TagCommand::Unblock { id_token } => {
+            let value = set_tag(&client, &id_token, Some("Accepted".into()), None, None).await?;
+            print(args, &value, |v| tags_table(&json!([v])))
+        }
     }
+}
+
+/// Changes what is given of an id token, keeping the rest (the API replaces a token whole).
+async fn set_tag(
+    client: &Client,
+    id_token: &str,
+    status: Option<String>,
+    expiry: Option<String>,
+    parent: Option<String>,
+) -> Result<Value> {
+    let path = format!("/api/v1/id-tokens/{id_token}");
+    let current = client.ok("GET", &path, None).await?;
+    let given = |value: Option<String>, field: &str| match value.as_deref() {
+        Some("none") => Value::Null,
+        Some(v) => json!(v),
+        None => current[field].clone(),
+    };
+    let body = json!({
+        "id_token": id_token,
+        "status": status.map_or_else(|| current["status"].clone(), Value::String),
+        "expiry": given(expiry, "expiry"),
+        "parent_id_token": given(parent, "parent_id_token"),
+    });
+    client.ok("PUT", &path, Some(body)).await
 }
 
 /// `strom ca expiring`: certificates of every station that expire within `days`.
@@ -534,7 +611,7 @@ pub async fn config(args: &ApiArgs, command: ConfigCommand) -> Result<()> {
         ConfigCommand::Set { station, key, value } => {
             let body = json!({"value": value});
             let path = format!("/api/v1/stations/{station}/configuration/{key}");
-            print(args, &client.ok("PUT", &path, Some(body)).await?, answer)
+            answered(args, &client.ok("PUT", &path, Some(body)).await?)
         }
     }
 }
