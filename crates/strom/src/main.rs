@@ -81,7 +81,7 @@ enum Command {
     },
     /// The operator commands sent to a station, through the API.
     #[command(name = "command")]
-    CommandLog {
+    Commands {
         #[command(subcommand)]
         command: cli::logs::CommandLogCommand,
         #[command(flatten)]
@@ -511,7 +511,7 @@ fn main() -> Result<()> {
         Command::Tx { command, api } => runtime()?.block_on(cli::tx(&api, command)),
         Command::Tag { command, api } => runtime()?.block_on(cli::tag(&api, command)),
         Command::Fault { command, api } => runtime()?.block_on(cli::logs::fault(&api, command)),
-        Command::CommandLog { command, api } => runtime()?.block_on(cli::logs::command_log(&api, command)),
+        Command::Commands { command, api } => runtime()?.block_on(cli::logs::command_log(&api, command)),
         Command::Messages { station, limit, api } => runtime()?.block_on(cli::logs::messages(&api, &station, limit)),
         Command::Ca { command: CaCommand::Init { cert, key, common_name, organization, days } } => {
             let files = config::CaFiles { cert, key };
