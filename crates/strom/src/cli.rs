@@ -5,6 +5,7 @@
 //! pages to the last.
 
 pub mod logs;
+pub mod sessions;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
@@ -80,12 +81,30 @@ pub enum StationCommand {
 
 #[derive(Subcommand)]
 pub enum TxCommand {
-    /// List transactions.
+    /// List transactions, newest first: every one, page after page, unless --limit.
     List {
+        /// Only this station's.
         #[arg(long)]
         station: Option<String>,
+        /// Only transactions still running.
         #[arg(long)]
         active: bool,
+        /// Only those started at or after this time (RFC 3339, e.g. 2026-12-01T00:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only those started before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// At most this many, the newest (1-1000); says so when there are more.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: Option<u32>,
+    },
+    /// Show one transaction (Ström's id): every field, and with --readings its meter values,
+    /// one row per sample time with energy, power, voltage and current per phase.
+    Show {
+        transaction: i64,
+        #[arg(long)]
+        readings: bool,
     },
     /// Ask a station to start a transaction.
     Start {
@@ -482,20 +501,21 @@ pub async fn station(args: &ApiArgs, command: StationCommand) -> Result<()> {
 pub async fn tx(args: &ApiArgs, command: TxCommand) -> Result<()> {
     let client = Client::new(args)?;
     match command {
-        TxCommand::List { station, active } => {
-            let mut filters = Vec::new();
-            if let Some(station) = station {
-                filters.push(format!("station_id={station}"));
-            }
-            if active {
-                filters.push("active=true".to_string());
-            }
-            let path = match filters.is_empty() {
-                true => "/api/v1/transactions".to_string(),
-                false => format!("/api/v1/transactions?{}", filters.join("&")),
+        TxCommand::List { station, active, since, until, limit } => {
+            let path = sessions::list_path(station, active, since, until);
+            let Some(limit) = limit else {
+                return print(args, &client.all(&path).await?, transactions_table);
             };
-            print(args, &client.all(&path).await?, transactions_table)
+            let separator = if path.contains('?') { '&' } else { '?' };
+            let page = client.ok("GET", &format!("{path}{separator}limit={limit}"), None).await?;
+            let items = page.get("items").cloned().unwrap_or(Value::Array(Vec::new()));
+            print(args, &items, transactions_table)?;
+            if !page["next_cursor"].is_null() {
+                eprintln!("(the newest {limit}; there are more: a larger --limit, or none for all)");
+            }
+            Ok(())
         }
+        TxCommand::Show { transaction, readings } => sessions::show(args, transaction, readings).await,
         TxCommand::Start { station, id_token, connector, evse } => {
             let body = json!({"id_token": id_token, "connector_id": connector, "evse_id": evse});
             print(

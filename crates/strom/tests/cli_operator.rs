@@ -7,7 +7,11 @@ mod common;
 use common::{Backend, Server};
 use serde_json::json;
 
-both_backends!(tags_are_blocked_and_unblocked, commands_messages_and_faults_read_as_text);
+both_backends!(
+    tags_are_blocked_and_unblocked,
+    commands_messages_and_faults_read_as_text,
+    a_session_is_shown_with_its_readings_and_lists_page_by_time
+);
 
 /// Runs `strom ARGS` against the server (API open) in the background.
 fn spawn_strom(server: &Server, args: &[&str]) -> tokio::task::JoinHandle<(bool, String, String)> {
@@ -96,4 +100,40 @@ async fn commands_messages_and_faults_read_as_text(backend: Backend) {
     assert!(ok);
     let faults: serde_json::Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!(faults.as_array().map(Vec::len), Some(1), "{faults}");
+}
+
+async fn a_session_is_shown_with_its_readings_and_lists_page_by_time(backend: Backend) {
+    let server = Server::start(backend).await;
+    server.add_token("TAG", "Accepted", None, None).await;
+    let mut station = server.booted("CP1").await;
+    let (first, _) = station.start(1, "TAG", 1_000, "2026-12-01T10:00:00Z").await;
+    let sampled = json!([
+        {"value": "2500", "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+        {"value": "230.5", "measurand": "Voltage", "phase": "L1-N", "unit": "V"},
+        {"value": "16", "measurand": "Current.Import", "phase": "L1", "unit": "A"},
+    ]);
+    let values = json!({"connectorId": 1, "transactionId": first,
+        "meterValue": [{"timestamp": "2026-12-01T10:05:00Z", "sampledValue": sampled}]});
+    station.call_ok("MeterValues", values).await;
+    let stop = json!({"transactionId": first, "meterStop": 4_000, "timestamp": "2026-12-01T10:30:00Z"});
+    station.call_ok("StopTransaction", stop).await;
+    let (second, _) = station.start(1, "TAG", 4_000, "2026-12-02T10:00:00Z").await;
+
+    let (ok, out, err) = strom(&server, &["tx", "show", &first.to_string(), "--readings"]).await;
+    assert!(ok, "{err}");
+    assert!(out.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["energy_wh", "3000.0"]), "{out}");
+    let header = out.lines().find(|l| l.starts_with("TIME")).unwrap_or_else(|| panic!("{out}"));
+    assert!(header.contains("Voltage L1-N (V)") && header.contains("Current.Import L1 (A)"), "{header}");
+    let row = out.lines().find(|l| l.starts_with("2026-12-01T10:05")).unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(row.split_whitespace().skip(1).collect::<Vec<_>>(), ["2500.0", "230.5", "16.0"], "{out}");
+
+    let (ok, out, err) = strom(&server, &["tx", "list", "--limit", "1"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 2, "a header and the newest: {out}");
+    assert!(out.lines().nth(1).is_some_and(|l| l.starts_with(&second.to_string())), "{out}");
+    assert!(err.contains("there are more"), "{err}");
+    let (ok, out, _) = strom(&server, &["tx", "list", "--until", "2026-12-02T00:00:00Z"]).await;
+    assert!(ok);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(out.lines().nth(1).is_some_and(|l| l.starts_with(&first.to_string())), "{out}");
 }
