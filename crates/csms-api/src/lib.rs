@@ -307,9 +307,10 @@ fn command_error(e: csms_commands::CommandError) -> ApiError {
     let status = match &e {
         CommandError::UnknownStation(_) | CommandError::UnknownAction { .. } => StatusCode::NOT_FOUND,
         CommandError::NotCsmsAction(_) | CommandError::InvalidPayload { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        CommandError::Offline { .. } | CommandError::VersionUnknown(_) | CommandError::NotConnected(_) => {
-            StatusCode::CONFLICT
-        }
+        CommandError::Offline { .. }
+        | CommandError::VersionUnknown(_)
+        | CommandError::NotConnected(_)
+        | CommandError::Rejected(_) => StatusCode::CONFLICT,
         CommandError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         CommandError::Disconnected { .. } => StatusCode::BAD_GATEWAY,
         CommandError::Storage(_) | CommandError::Password(_) => StatusCode::INTERNAL_SERVER_ERROR,
