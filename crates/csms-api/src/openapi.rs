@@ -217,7 +217,11 @@ fn example_of(schema: &Value, schemas: &Map<String, Value>) -> Option<Value> {
 /// `from` and `to` bound.
 fn paged(time: &str, mut filters: Vec<Value>) -> Vec<Value> {
     let mut params = vec![
-        query("cursor", "The next_cursor of the previous page", string()),
+        query(
+            "cursor",
+            "The next_cursor of the previous page of this list (opaque; any other value is a 400)",
+            json!({"type": "string", "minLength": 2, "pattern": "^([0-9a-f]{2})+$"}),
+        ),
         query(
             "limit",
             "At most this many (1-1000, default 100)",
@@ -267,7 +271,8 @@ fn token_body(id_token_required: bool) -> Value {
             if id_token_required {
                 token.clone()
             } else {
-                json!({"allOf": [token.clone()], "description": "If given, the same as in the URL"})
+                json!({"type": "string", "minLength": 1, "maxLength": 36, "nullable": true,
+                       "description": "If given, the same as in the URL (null: as absent)"})
             },
         ),
         ("status", json!({"type": "string", "enum": schemas::TOKEN_STATUSES})),
