@@ -55,7 +55,14 @@ fn bearer_secret(value: Option<&header::HeaderValue>) -> Option<&str> {
     value.and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
 }
 
+/// What anyone may read: the API's own description, which holds no data (and which a client
+/// generator fetches before it has a token).
+const OPEN_PATHS: &[&str] = &["/api/v1/openapi.json"];
+
 pub(crate) async fn require_token(State(api): State<Arc<Api>>, request: Request, next: Next) -> Response {
+    if request.method() == Method::GET && OPEN_PATHS.contains(&request.uri().path()) {
+        return next.run(request).await;
+    }
     let needed = required_role(request.method(), request.uri().path());
     let secret = bearer_secret(request.headers().get(header::AUTHORIZATION));
     let unauthorized = |message: &str| {

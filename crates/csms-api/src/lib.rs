@@ -72,7 +72,12 @@ pub fn router(api: Arc<Api>, open: bool) -> Router {
         .route("/api/v1/id-tokens/{id_token}", get(get_id_token).put(put_id_token).delete(delete_id_token))
         .route("/api/v1/tokens", get(list_api_tokens))
         .route("/api/v1/tokens/{id}", axum::routing::delete(revoke_api_token))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") });
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
+        // Like every other error, a method a path does not serve is answered in JSON (axum keeps
+        // the Allow header).
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this path does not serve this method")
+        });
     let routes = if open {
         routes
     } else {
@@ -302,9 +307,10 @@ fn command_error(e: csms_commands::CommandError) -> ApiError {
     let status = match &e {
         CommandError::UnknownStation(_) | CommandError::UnknownAction { .. } => StatusCode::NOT_FOUND,
         CommandError::NotCsmsAction(_) | CommandError::InvalidPayload { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        CommandError::Offline { .. } | CommandError::VersionUnknown(_) | CommandError::NotConnected(_) => {
-            StatusCode::CONFLICT
-        }
+        CommandError::Offline { .. }
+        | CommandError::VersionUnknown(_)
+        | CommandError::NotConnected(_)
+        | CommandError::Rejected(_) => StatusCode::CONFLICT,
         CommandError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         CommandError::Disconnected { .. } => StatusCode::BAD_GATEWAY,
         CommandError::Storage(_) | CommandError::Password(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -480,10 +486,14 @@ async fn send_local_list(
         Ok(outcome) => outcome,
         Err(e) => return command_response(Err(e)),
     };
-    let body = json!({"version": outcome.version, "messages": outcome.messages, "status": outcome.status,
-                      "updated": outcome.updated, "removed": outcome.removed, "skipped": outcome.skipped});
-    let status = if outcome.status == "Accepted" { StatusCode::OK } else { StatusCode::BAD_GATEWAY };
-    Ok((status, Json(body)).into_response())
+    let mut body = json!({"version": outcome.version, "messages": outcome.messages, "status": outcome.status,
+                          "updated": outcome.updated, "removed": outcome.removed, "skipped": outcome.skipped});
+    if outcome.status == "Accepted" {
+        return Ok((StatusCode::OK, Json(body)).into_response());
+    }
+    // Like every other error answer, a refusal says what went wrong in `error`.
+    body["error"] = json!(format!("the station answered {} to the local list", outcome.status));
+    Ok((StatusCode::BAD_GATEWAY, Json(body)).into_response())
 }
 
 async fn remote_start(State(api): State<Arc<Api>>, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {

@@ -10,7 +10,7 @@ use csms_core::notifications::CommandStatus;
 use csms_core::ops::{Change, Changes, CommandFinished, CommandStarted};
 use csms_core::port::PortError;
 use csms_core::security::SecurityProfile;
-use csms_core::station::{ProtocolVersion, StationId};
+use csms_core::station::{ProtocolVersion, RegistrationStatus, StationId};
 use csms_store::StoreError;
 use ocpp::{Initiator, OcppVersion};
 use std::time::Duration;
@@ -39,6 +39,10 @@ pub enum CommandError {
     NotConnected(String),
     #[error("the new password could not be prepared: {0}")]
     Password(String),
+    #[error(
+        "station {0:?} is Rejected: Ström sends it no commands (accept it first: PUT registration_status Accepted)"
+    )]
+    Rejected(String),
 }
 
 impl From<StoreError> for CommandError {
@@ -227,6 +231,18 @@ impl Commands {
         };
         let session = self.registry.session(station);
         let version = self.station_version(station).await?;
+        let registration = match self.store.station(station).await? {
+            Some(record) => Some(RegistrationStatus::parse(&record.registration_status).ok_or_else(|| {
+                CommandError::Storage(PortError::Storage(format!(
+                    "registration status {:?}",
+                    record.registration_status
+                )))
+            })?),
+            None => None,
+        };
+        if !csms_core::station::may_command(registration) {
+            return Err(CommandError::Rejected(station.to_string()));
+        }
         let action = VersionedAction::resolve(version, action)?;
         let request = action.request(payload)?;
         // A request that sets the station's password: checked like any password Ström keeps and

@@ -175,9 +175,29 @@ pub struct BootInfo {
     pub reason: Option<String>,
 }
 
+/// Whether Ström may send a station commands, by the registration the operator keeps for it
+/// (`None`: a station not registered yet). A Rejected station is sent nothing: it answers nothing
+/// until its next boot (OCPP 1.6 §4.2, 2.0.1 B03), so a command could only time out, and the
+/// operator's rejection is meant to cut it off. A Pending one may be inspected and configured.
+pub fn may_command(registration: Option<RegistrationStatus>) -> bool {
+    registration != Some(RegistrationStatus::Rejected)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_rejected_station_is_sent_no_commands() {
+        for (registration, allowed) in [
+            (None, true),
+            (Some(RegistrationStatus::Accepted), true),
+            (Some(RegistrationStatus::Pending), true),
+            (Some(RegistrationStatus::Rejected), false),
+        ] {
+            assert_eq!(may_command(registration), allowed, "{registration:?}");
+        }
+    }
 
     #[test]
     fn station_ids_follow_the_identifier_string_rules() {

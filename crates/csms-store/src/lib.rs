@@ -11,6 +11,7 @@ mod durability;
 mod log_blocks;
 mod message_log;
 mod queries;
+mod reach;
 mod schema;
 mod terms;
 mod writer;
@@ -52,6 +53,12 @@ pub enum StoreError {
     InvalidUrl(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    #[error("could not reach PostgreSQL: {reason} at {at}")]
+    Unreachable { reason: String, at: String },
+    #[error(
+        "the PostgreSQL database {name:?} does not exist and this user may not create it; create it with: {create}"
+    )]
+    MissingDatabase { name: String, create: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +145,9 @@ impl Store {
     pub async fn open(url: &str, options: StoreOptions) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let (url, backend) = normalise_url(url)?;
+        if backend == Backend::Postgres {
+            reach::ensure_database(&url).await?;
+        }
         let connect = AnyConnectOptions::from_str(&url)?;
         // The readers see the message log's file as schema `log`; `messages` finds it there.
         let attach_log = (backend == Backend::Sqlite)
@@ -323,7 +333,9 @@ async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
     let mut conn = pool.acquire().await?;
     conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)").await?;
     let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations").fetch_all(&mut *conn).await?;
-    for (i, sql) in schema::migrations(backend).iter().enumerate() {
+    let migrations = schema::migrations(backend);
+    let mut ran = 0;
+    for (i, sql) in migrations.iter().enumerate() {
         let version = i as i64 + 1;
         if applied.contains(&version) {
             continue;
@@ -334,7 +346,15 @@ async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
         }
         sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)").bind(version).execute(&mut *tx).await?;
         tx.commit().await?;
-        tracing::info!(version, "applied database migration");
+        ran += 1;
+    }
+    // One line whatever the number: a new database runs every migration, and a line each told a
+    // newcomer nothing but the count.
+    let version = migrations.len();
+    if ran > 0 {
+        tracing::info!(ran, version, "migrated the database: {ran} migrations, now at schema version {version}");
+    } else {
+        tracing::info!(version, "the database schema is up to date (version {version})");
     }
     if backend == Backend::Postgres {
         store_log_blocks_uncompressed(&mut conn).await?;
@@ -372,7 +392,7 @@ async fn store_log_blocks_uncompressed(conn: &mut sqlx::AnyConnection) -> Result
     .await?;
     if compressing {
         conn.execute("ALTER TABLE message_blocks ALTER COLUMN body SET STORAGE EXTERNAL").await?;
-        tracing::info!("the message log's blocks, compressed by Ström, are no longer compressed again by PostgreSQL");
+        tracing::debug!("the message log's blocks, compressed by Ström, are no longer compressed again by PostgreSQL");
     }
     Ok(())
 }

@@ -135,7 +135,8 @@ enum CaCommand {
 
 #[derive(Subcommand)]
 enum TokenCommand {
-    /// Create an API token; it is printed once, alone on the last line, and stored hashed.
+    /// Create an API token; it is printed once, alone on the last line, and stored hashed. Needs
+    /// the database `strom serve` uses (--database, or --config with its `database`).
     Create {
         /// viewer (read), operator (also command stations) or admin (also manage stations and tokens).
         #[arg(long)]
@@ -557,6 +558,13 @@ fn main() -> Result<()> {
             let Some(role) = csms_core::access::Role::parse(&role) else {
                 anyhow::bail!("--role must be viewer, operator or admin, not {role:?}");
             };
+            // serve falls back to ./strom.db; a token made there silently would be in a database
+            // no server reads, so the database must be named.
+            if store.database.is_none() && store.config.is_none() {
+                anyhow::bail!(
+                    "which database? Give the one `strom serve` uses: --database PATH_OR_URL (or STROM_DATABASE_URL), or --config FILE (or STROM_CONFIG)"
+                );
+            }
             let file = config::load_file(store.config.as_deref())?;
             let overrides = config::Overrides { database: store.database, ..Default::default() };
             let config = config::resolve(file, overrides)?;

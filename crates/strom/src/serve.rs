@@ -1,4 +1,5 @@
-//! `strom serve`: opens the store, serves stations and the API (on one listener, or the API on
+//! `strom serve`: binds its listeners, then opens the store (so that a busy port fails before
+//! any file is made), serves stations and the API (on one listener, or the API on
 //! its own), stations of security profiles 2 and 3 on a TLS listener, prunes the message log, and
 //! on SIGINT/SIGTERM closes every session and commits every write before exit.
 
@@ -26,7 +27,7 @@ pub async fn create_token(
 ) -> Result<String> {
     let store = Store::open(&config.database, StoreOptions::default())
         .await
-        .with_context(|| format!("opening the database {:?}", config.database))?;
+        .with_context(|| format!("opening the database {}", redact(&config.database)))?;
     let (secret, token_hash) = csms_api::auth::new_token().context("no randomness for the token")?;
     let now = SystemClock.now();
     let expires_at = expires_in_days.map(|days| now + chrono::Duration::days(i64::from(days)));
@@ -36,28 +37,9 @@ pub async fn create_token(
 }
 
 pub async fn run(config: Config, api_open: bool) -> Result<()> {
-    let store = Store::open(&config.database, StoreOptions::default())
-        .await
-        .with_context(|| format!("opening the database {:?}", config.database))?;
-    let shutdown = CancellationToken::new();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let authority = crate::ca::load(&config)?;
-    let commands =
-        Arc::new(Commands::new(store.clone(), clock.clone(), config.gateway.call_timeout).with_authority(authority));
-    let port: Arc<dyn Port> = Arc::new(store.clone());
-    let gateway = Gateway::new(config.gateway.clone(), port, &commands, clock.clone(), shutdown.clone());
-    if api_open {
-        tracing::warn!("the API is open: anyone who can reach this port can read and command every station");
-    }
-    let api = csms_api::router(Arc::new(Api { store: store.clone(), commands, clock: clock.clone() }), api_open);
-    // Stations' routes with the API, unless the API has a listener of its own.
-    let (app, api_only) = match &config.api_listen {
-        None => (gateway.router().merge(api), None),
-        Some(_) => (gateway.router(), Some(api)),
-    };
+    // The listeners first: a port in use or a mistyped address fails in milliseconds, before
+    // any file or database is created for a server that cannot run.
     let listener_metrics = Arc::new(crate::listener::ListenerMetrics::default());
-    let rendered = listener_metrics.clone();
-    csms_metrics::add_renderer(move |out| rendered.render(out));
     let bind = |address: String| bind(address, &config, listener_metrics.clone());
     let tls = match config.tls.clone() {
         None => None,
@@ -73,6 +55,27 @@ pub async fn run(config: Config, api_open: bool) -> Result<()> {
         Some(address) => Some(bind(address.clone()).await?),
         None => None,
     };
+    let authority = crate::ca::load(&config)?;
+    let store = Store::open(&config.database, StoreOptions::default())
+        .await
+        .with_context(|| format!("opening the database {}", redact(&config.database)))?;
+    let shutdown = CancellationToken::new();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let commands =
+        Arc::new(Commands::new(store.clone(), clock.clone(), config.gateway.call_timeout).with_authority(authority));
+    let port: Arc<dyn Port> = Arc::new(store.clone());
+    let gateway = Gateway::new(config.gateway.clone(), port, &commands, clock.clone(), shutdown.clone());
+    if api_open {
+        tracing::warn!("the API is open: anyone who can reach this port can read and command every station");
+    }
+    let api = csms_api::router(Arc::new(Api { store: store.clone(), commands, clock: clock.clone() }), api_open);
+    // Stations' routes with the API, unless the API has a listener of its own.
+    let (app, api_only) = match &config.api_listen {
+        None => (gateway.router().merge(api), None),
+        Some(_) => (gateway.router(), Some(api)),
+    };
+    let rendered = listener_metrics.clone();
+    csms_metrics::add_renderer(move |out| rendered.render(out));
     let addr = axum::serve::Listener::local_addr(&listener)?;
     tokio::spawn(wait_for_signal(shutdown.clone()));
     // Printed on stdout so that scripts and tests started with port 0 learn the ports.
@@ -186,14 +189,34 @@ async fn prune_message_log(store: Store, clock: Arc<dyn Clock>, config: Config, 
     }
 }
 
-/// A database URL without its password, for the log.
+/// A database URL for the log: its password, if it has one, masked; anything else as given.
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let user_info = &url[scheme + 3..at];
-            let user = user_info.split(':').next().unwrap_or("");
-            format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..])
+    let Some(scheme) = url.find("://") else { return url.to_string() };
+    let rest = &url[scheme + 3..];
+    // The user information ends at the last '@' before the path (a password may hold '@').
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else { return url.to_string() };
+    match rest[..at].split_once(':') {
+        Some((user, _password)) => format!("{}{user}:***{}", &url[..scheme + 3], &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn only_a_password_is_masked_in_a_database_url() {
+        for (url, shown) in [
+            ("postgres://strom:secret@db:5432/strom", "postgres://strom:***@db:5432/strom"),
+            ("postgres://strom:p@ss@db/strom", "postgres://strom:***@db/strom"),
+            ("postgres://postgres@127.0.0.1:5432/test", "postgres://postgres@127.0.0.1:5432/test"),
+            ("postgres://db/strom?options=-c%20a@b", "postgres://db/strom?options=-c%20a@b"),
+            ("strom.db", "strom.db"),
+            ("sqlite://data/strom.db", "sqlite://data/strom.db"),
+        ] {
+            assert_eq!(redact(url), shown, "{url}");
         }
-        _ => url.to_string(),
     }
 }

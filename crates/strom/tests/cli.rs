@@ -139,6 +139,6 @@ async fn serve_logs_plain_text_when_stderr_is_a_file() {
         serve_until_listening(&dir.path().join("plain.db"), &[("STROM_LOG", "info")], log.into()).await;
     child.kill().await.expect("stopped");
     let written = std::fs::read_to_string(dir.path().join("strom.log")).expect("log read");
-    assert!(written.contains("INFO") && written.contains("applied database migration"), "{written}");
+    assert!(written.contains("INFO") && written.contains("migrated the database: "), "{written}");
     assert!(!written.contains('\u{1b}'), "escape codes in a log file: {written:?}");
 }

@@ -17,6 +17,7 @@ both_backends!(
     commands_to_2_0_1_stations,
     x_10_pending_station_is_accepted_by_the_operator,
     pending_station_may_send_what_a_trigger_asked_for,
+    a_rejected_station_is_sent_no_commands,
 );
 
 async fn tc_019_1_get_configuration_through_the_api(backend: Backend) {
@@ -231,4 +232,32 @@ async fn pending_station_may_send_what_a_trigger_asked_for(backend: Backend) {
     cp.call_ok("StatusNotification", status).await;
     assert_eq!(cp.call_err("Heartbeat", json!({})).await, "SecurityError", "only what was asked for");
     assert_eq!(server.get("/api/v1/stations/NEWCOMER").await["connectors"][0]["status"], "Available");
+}
+
+/// A station the operator set to Rejected is cut off: commands are refused with 409 and a
+/// message, nothing reaches the station, and none is logged; accepted again, it is commanded again.
+async fn a_rejected_station_is_sent_no_commands(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mut cp = server.booted("CP1").await;
+    let (status, body) =
+        server.http("PUT", "/api/v1/stations/CP1", Some(json!({"registration_status": "Rejected"}))).await;
+    assert_eq!(status, 200, "{body}");
+    for (path, body) in [
+        ("/api/v1/stations/CP1/reset", json!({"type": "soft"})),
+        ("/api/v1/stations/CP1/commands/GetConfiguration", json!({})),
+        ("/api/v1/stations/CP1/local-list", json!({"update_type": "Full"})),
+    ] {
+        let (status, answer) = server.http("POST", path, Some(body)).await;
+        assert_eq!(status, 409, "{path}: {answer}");
+        assert!(answer["error"].as_str().is_some_and(|e| e.contains("Rejected")), "{answer}");
+    }
+    assert_eq!(server.items("/api/v1/stations/CP1/commands").await, json!([]));
+    let (status, body) =
+        server.http("PUT", "/api/v1/stations/CP1", Some(json!({"registration_status": "Accepted"}))).await;
+    assert_eq!(status, 200, "{body}");
+    // The first CALL the station gets is this one: none of the refused ones was queued.
+    let (action, _, (status, _)) = server
+        .answered(&mut cp, "POST", "/api/v1/stations/CP1/reset", json!({"type": "soft"}), json!({"status": "Accepted"}))
+        .await;
+    assert_eq!((action.as_str(), status), ("Reset", 200));
 }

@@ -1,12 +1,14 @@
 //! The OpenAPI document describes the API that is there: every path and method it lists is
-//! served (none falls through to "no such endpoint" or "method not allowed").
+//! served (none falls through to "no such endpoint" or "method not allowed"), real answers
+//! validate against the schemas it gives them (a field the API writes and the document lacks
+//! fails), and anyone may read it without a token.
 
 mod common;
 
 use common::{Backend, Server};
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
-both_backends!(openapi_lists_only_real_endpoints);
+both_backends!(openapi_lists_only_real_endpoints, answers_match_the_documented_schemas);
 
 async fn openapi_lists_only_real_endpoints(backend: Backend) {
     let server = Server::start(backend).await;
@@ -37,4 +39,147 @@ async fn openapi_lists_only_real_endpoints(backend: Backend) {
         }
     }
     assert!(checked >= 30, "{checked} operations");
+    // A method a path does not serve: 405 in JSON, as the document says.
+    let (status, answer) = server.http("DELETE", "/api/v1/stations", None).await;
+    assert_eq!(status, 405);
+    assert!(answer["error"].is_string(), "{answer}");
+}
+
+#[tokio::test]
+async fn the_document_needs_no_token_and_the_data_does() {
+    let server = Server::start_secure(Backend::Sqlite).await;
+    let (status, doc) = server.http("GET", "/api/v1/openapi.json", None).await;
+    assert_eq!(status, 200, "{doc}");
+    assert_eq!(doc["paths"]["/api/v1/openapi.json"]["get"]["security"], json!([]));
+    let (status, _) = server.http("GET", "/api/v1/stations", None).await;
+    assert_eq!(status, 401);
+}
+
+/// An OpenAPI 3.0 schema as JSON Schema: references inlined, `nullable` as a null alternative,
+/// and answers held to `additionalProperties: false` as written.
+fn json_schema(schema: &Value, components: &Map<String, Value>) -> Value {
+    match schema {
+        Value::Object(map) => {
+            if let Some(target) = map.get("$ref").and_then(Value::as_str) {
+                let name = target.rsplit('/').next().expect("a name");
+                return json_schema(&components[name], components);
+            }
+            let mut out = Map::new();
+            for (key, value) in map {
+                match key.as_str() {
+                    "example" | "nullable" | "writeOnly" | "description" => {}
+                    "properties" => {
+                        let props = value.as_object().expect("properties");
+                        out.insert(
+                            key.clone(),
+                            Value::Object(props.iter().map(|(k, v)| (k.clone(), json_schema(v, components))).collect()),
+                        );
+                    }
+                    _ => {
+                        out.insert(key.clone(), json_schema(value, components));
+                    }
+                }
+            }
+            if map.get("nullable") == Some(&json!(true)) {
+                json!({"anyOf": [Value::Object(out), {"type": "null"}]})
+            } else {
+                Value::Object(out)
+            }
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|v| json_schema(v, components)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Checks `answer` against the schema the document gives `method path`'s `code`.
+fn check(doc: &Value, path: &str, method: &str, code: u16, answer: &Value) {
+    let components = doc["components"]["schemas"].as_object().expect("schemas");
+    let response = &doc["paths"][path][method]["responses"][code.to_string()];
+    let schema = &response["content"]["application/json"]["schema"];
+    assert!(schema.is_object(), "{method} {path} {code} is not documented as JSON");
+    let schema = json_schema(schema, components);
+    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+    let errors: Vec<String> = validator.iter_errors(answer).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+    assert!(errors.is_empty(), "{method} {path} {code}: {errors:?}\n{answer}");
+    // The document's own example fits the schema too.
+    if let Some(example) = response["content"]["application/json"].get("example") {
+        let errors: Vec<String> = validator.iter_errors(example).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{method} {path} {code} example: {errors:?}");
+    }
+}
+
+async fn answers_match_the_documented_schemas(backend: Backend) {
+    let server = Server::start(backend).await;
+    let doc = server.get("/api/v1/openapi.json").await;
+    server.add_token("TAG1", "Accepted", None, None).await;
+    let mut cp = server.booted("CP1").await;
+    cp.call_ok(
+        "StatusNotification",
+        json!({"connectorId": 1, "errorCode": "OverVoltage", "status": "Faulted", "timestamp": "2026-11-26T09:00:00Z"}),
+    )
+    .await;
+    let (tx, _) = cp.start(1, "TAG1", 1000, "2026-11-26T10:00:00Z").await;
+    cp.call_ok(
+        "MeterValues",
+        json!({"connectorId": 1, "transactionId": tx, "meterValue": [{"timestamp": "2026-11-26T10:05:00Z",
+            "sampledValue": [{"value": "1.5", "measurand": "Energy.Active.Import.Register", "unit": "kWh"},
+                             {"value": "16", "measurand": "Current.Import", "unit": "A", "phase": "L1"}]}]}),
+    )
+    .await;
+    // A command, answered: its 200 with the command id, and an entry in the command log.
+    let (_, _, (status, answer)) = server
+        .answered(&mut cp, "POST", "/api/v1/stations/CP1/reset", json!({"type": "soft"}), json!({"status": "Accepted"}))
+        .await;
+    check(&doc, "/api/v1/stations/{id}/reset", "post", status, &answer);
+    // A command answered with a CALLERROR: the 502's fields.
+    let operator = server.spawn_http("POST", "/api/v1/stations/CP1/unlock", json!({"connector_id": 1}));
+    let (id, _, _) = cp.expect_call().await;
+    cp.reply_error(&id, "NotSupported", "no lock").await;
+    let (status, answer) = operator.await.expect("operator");
+    assert_eq!(status, 502, "{answer}");
+    check(&doc, "/api/v1/stations/{id}/unlock", "post", status, &answer);
+    // The local list refused: 502 with the list's fields and an error.
+    let (_, _, (status, answer)) = server
+        .answered(
+            &mut cp,
+            "POST",
+            "/api/v1/stations/CP1/local-list",
+            json!({"update_type": "Full"}),
+            json!({"status": "Failed"}),
+        )
+        .await;
+    assert_eq!(status, 502, "{answer}");
+    assert!(answer["error"].is_string(), "{answer}");
+    check(&doc, "/api/v1/stations/{id}/local-list", "post", status, &answer);
+    let (status, answer) =
+        server.http("POST", "/api/v1/id-tokens", Some(json!({"id_token": "TAG2", "status": "Blocked"}))).await;
+    check(&doc, "/api/v1/id-tokens", "post", status, &answer);
+
+    // Every GET the document lists, with the ids of what is there.
+    let mut checked = 0;
+    for (path, operations) in doc["paths"].as_object().expect("paths") {
+        let Some(get) = operations.get("get") else { continue };
+        if path == "/metrics" {
+            let text = &get["responses"]["200"]["content"]["text/plain"];
+            assert!(text.is_object(), "/metrics is documented as text");
+            continue;
+        }
+        let id = if path.starts_with("/api/v1/transactions") { tx.to_string() } else { "CP1".to_string() };
+        let concrete = path.replace("{id}", &id).replace("{id_token}", "TAG1");
+        let (status, answer) = server.http("GET", &concrete, None).await;
+        assert_eq!(status, 200, "GET {concrete}: {answer}");
+        if path != "/api/v1/openapi.json" {
+            check(&doc, path, "get", status, &answer);
+            let empty = answer.get("items").and_then(Value::as_array).is_some_and(|items| items.is_empty());
+            if ["/api/v1/transactions", "/api/v1/faults", "/api/v1/stations"].contains(&path.as_str()) {
+                assert!(!empty, "GET {path} checked nothing");
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 20, "{checked} GETs");
+    // 204 has no body.
+    let (status, answer) = server.http("DELETE", "/api/v1/id-tokens/TAG2", None).await;
+    assert_eq!((status, answer), (204, Value::Null));
+    assert!(doc["paths"]["/api/v1/id-tokens/{id_token}"]["delete"]["responses"]["204"].get("content").is_none());
 }
