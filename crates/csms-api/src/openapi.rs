@@ -190,7 +190,10 @@ pub(crate) fn document() -> Value {
                 ("200", "Version, messages and entries sent"), COMMAND_ERRORS),
         },
         "/api/v1/stations/{id}/remote-start": {"post": op("Ask the station to start a transaction", "operator", vec![station()],
-            Some(object(&[("id_token", string()), ("evse_id", integer()), ("connector_id", integer())], &["id_token"])), command_ok(), COMMAND_ERRORS)},
+            Some(object(&[("id_token", string()), ("evse_id", integer()), ("connector_id", integer()),
+                ("force", json!({"type": "boolean", "default": false, "description":
+                    "Send it even when Ström knows the token as Blocked, Expired, Invalid, … (else 409) or not at all (else 422)"}))],
+                &["id_token"])), command_ok(), COMMAND_ERRORS)},
         "/api/v1/stations/{id}/remote-stop": {"post": op("Ask the station to stop a transaction", "operator", vec![station()],
             Some(object(&[("transaction_id", integer())], &["transaction_id"])), command_ok(), COMMAND_ERRORS)},
         "/api/v1/stations/{id}/reset": {"post": op("Reset the station", "operator", vec![station()],

@@ -657,6 +657,18 @@ UPDATE faults SET status = '***' WHERE lower(variable) = 'basicauthpassword' AND
 UPDATE station_events SET detail = 'SecurityCtrlr.BasicAuthPassword=***'
     WHERE kind = 'NotifyEvent' AND detail LIKE 'SecurityCtrlr.BasicAuthPassword=_%';
 "#,
+    // Issue 26: a transaction's start status is stored as the station was told it
+    // (`AuthStatus::as_answered`): a 1.6 station hears Invalid for an unknown tag, and so does
+    // the record. Ström's finer decision stays beside it (`start_auth_reason`, only where the two
+    // differ), and the latest token check of the transaction (a 1.6 StopTransaction's idTag, a
+    // 2.0.1 event's idToken) is kept as answered too. Rows stored before are corrected here.
+    r#"
+ALTER TABLE transactions ADD COLUMN start_auth_reason TEXT;
+ALTER TABLE transactions ADD COLUMN last_auth_status TEXT;
+UPDATE transactions SET start_auth_reason = start_auth_status, start_auth_status = 'Invalid'
+    WHERE ocpp_version = '1.6'
+    AND start_auth_status IN ('Unknown', 'NoCredit', 'NotAllowedTypeEVSE', 'NotAtThisLocation', 'NotAtThisTime');
+"#,
 ];
 
 /// The first of the two migrations above (one per backend) that gave readings codes for their
