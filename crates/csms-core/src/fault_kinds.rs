@@ -234,7 +234,9 @@ pub fn classify(reported: &Reported<'_>) -> Kind {
             }),
         None => match FaultCode::parse(reported.error_code) {
             // An OtherError whose vendor text says what it is.
-            Some(Code::OtherError) => vendor_code(&[reported.vendor_error_code, reported.info]).unwrap_or(Code::OtherError),
+            Some(Code::OtherError) => {
+                vendor_code(&[reported.vendor_error_code, reported.info]).unwrap_or(Code::OtherError)
+            }
             Some(code) => code,
             // Faulted without a code (2.0.1 StatusNotification, or 1.6's Faulted with NoError).
             None if matches!(reported.error_code, "Faulted" | "NoError") => Code::Unspecified,
@@ -326,7 +328,14 @@ mod tests {
             ("Connector", "Problem", None, None, Place::Connector, Code::OtherError),
             ("Connector", "Problem", Some("OverTemp"), None, Place::Connector, Code::HighTemperature),
             ("Connector", "Problem", None, Some("cable overheating"), Place::Connector, Code::HighTemperature),
-            ("Connector", "Problem", Some("E-17"), Some("lock motor stuck"), Place::Connector, Code::ConnectorLockFailure),
+            (
+                "Connector",
+                "Problem",
+                Some("E-17"),
+                Some("lock motor stuck"),
+                Place::Connector,
+                Code::ConnectorLockFailure,
+            ),
             ("ChargingStation", "Temperature", None, None, Place::Station, Code::HighTemperature),
             ("EVSE", "Temperature/Cable", None, None, Place::Evse, Code::HighTemperature),
             ("TemperatureSensor", "Problem", None, None, Place::Evse, Code::HighTemperature),
@@ -335,7 +344,14 @@ mod tests {
             ("PowerConverter", "Overload", None, None, Place::Evse, Code::OverCurrentFailure),
             ("PowerContactor", "Tripped", None, None, Place::Evse, Code::PowerSwitchFailure),
             ("ConnectorHolsterRelease", "Problem", None, None, Place::Connector, Code::ConnectorLockFailure),
-            ("ConnectorPlugRetentionLock", "Problem", None, Some("motor stall"), Place::Connector, Code::ConnectorLockFailure),
+            (
+                "ConnectorPlugRetentionLock",
+                "Problem",
+                None,
+                Some("motor stall"),
+                Place::Connector,
+                Code::ConnectorLockFailure,
+            ),
             ("EVSE", "Voltage", None, None, Place::Evse, Code::VoltageOutOfRange),
             ("EVSE", "Voltage", Some("UnderVoltage"), None, Place::Evse, Code::UnderVoltage),
             ("EVSE", "Current", None, None, Place::Evse, Code::OverCurrentFailure),
@@ -366,7 +382,11 @@ mod tests {
                 ..Reported::default()
             };
             let kind = classify(&reported);
-            assert_eq!((kind.component, kind.code), (place, code), "{component}.{variable} {tech_code:?} {tech_info:?}");
+            assert_eq!(
+                (kind.component, kind.code),
+                (place, code),
+                "{component}.{variable} {tech_code:?} {tech_info:?}"
+            );
             assert_eq!(kind.category, code.category());
         }
         let status_only = Reported { evse_id: Some(1), connector_id: 1, error_code: "Faulted", ..Reported::default() };

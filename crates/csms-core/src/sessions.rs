@@ -86,11 +86,7 @@ pub fn charging_time(session: &Session, samples: &[Sample], start: Timestamp, en
     let mut moments = Vec::with_capacity(samples.len() + 2);
     moments.push(Sample { at: start, register_wh: session.meter_start_wh, power_w: None });
     moments.extend(samples.iter().filter(|s| s.at >= start && s.at <= end).copied());
-    moments.push(Sample {
-        at: end,
-        register_wh: session.stopped_at.and(session.meter_stop_wh),
-        power_w: None,
-    });
+    moments.push(Sample { at: end, register_wh: session.stopped_at.and(session.meter_stop_wh), power_w: None });
     let mut charging = 0;
     for pair in moments.windows(2) {
         let (from, to) = (pair[0], pair[1]);
@@ -140,7 +136,9 @@ mod tests {
 
     #[test]
     fn charging_time_table() {
-        let cases: [(&str, Session, Vec<Sample>, (i64, i64)); 7] = [
+        // (case, session, samples, (charging, idle) in seconds)
+        type Case = (&'static str, Session, Vec<Sample>, (i64, i64));
+        let cases: [Case; 7] = [
             ("no readings, no meter values at the ends", session(Some(10), None, None), vec![], (0, 600)),
             ("registers at the ends rose", session(Some(10), Some(0.0), Some(500.0)), vec![], (600, 0)),
             ("registers at the ends stayed", session(Some(10), Some(500.0), Some(500.0)), vec![], (0, 600)),

@@ -33,7 +33,8 @@ fn ago(minutes: i64) -> String {
 
 /// A 1.6 MeterValues with a register (Wh) and, when given, a power (kW).
 fn meter_values_16(tx: i64, timestamp: &str, register_wh: i64, power_kw: Option<f64>) -> Value {
-    let mut sampled = vec![json!({"value": register_wh.to_string(), "measurand": "Energy.Active.Import.Register", "unit": "Wh"})];
+    let mut sampled =
+        vec![json!({"value": register_wh.to_string(), "measurand": "Energy.Active.Import.Register", "unit": "Wh"})];
     if let Some(kw) = power_kw {
         sampled.push(json!({"value": kw.to_string(), "measurand": "Power.Active.Import", "unit": "kW"}));
     }
@@ -43,7 +44,8 @@ fn meter_values_16(tx: i64, timestamp: &str, register_wh: i64, power_kw: Option<
 /// A 2.0.1 meterValue with a register (Wh), the power per phase (W, three phases; the unit said,
 /// since the default unit is Wh for every measurand), and a context.
 fn meter_value_201(timestamp: &str, register_wh: f64, power_per_phase_w: f64, context: &str) -> Value {
-    let mut sampled = vec![json!({"value": register_wh, "context": context, "measurand": "Energy.Active.Import.Register"})];
+    let mut sampled =
+        vec![json!({"value": register_wh, "context": context, "measurand": "Energy.Active.Import.Register"})];
     for phase in ["L1", "L2", "L3"] {
         sampled.push(json!({"value": power_per_phase_w, "context": context, "measurand": "Power.Active.Import",
                             "phase": phase, "unitOfMeasure": {"unit": "W"}}));
@@ -203,7 +205,10 @@ async fn ended_1_6_session_splits_charging_and_idle(backend: Backend) {
     cp.call_ok("MeterValues", meter_values_16(tx, &at(40), 2_000, None)).await;
     cp.call_ok("StopTransaction", json!({"transactionId": tx, "meterStop": 2_000, "timestamp": at(60)})).await;
     let t = server.get(&format!("/api/v1/transactions/{tx}")).await;
-    assert_eq!((t["duration_s"].as_i64(), t["charging_s"].as_i64(), t["idle_s"].as_i64()), (Some(3_600), Some(1_200), Some(2_400)));
+    assert_eq!(
+        (t["duration_s"].as_i64(), t["charging_s"].as_i64(), t["idle_s"].as_i64()),
+        (Some(3_600), Some(1_200), Some(2_400))
+    );
     assert_eq!((t["time_spent_charging_s"].as_i64(), t["energy_so_far_wh"].as_f64()), (Some(1_200), Some(2_000.0)));
     assert_eq!(t["power_w"], Value::Null, "no power now once ended: {t}");
 
@@ -213,7 +218,10 @@ async fn ended_1_6_session_splits_charging_and_idle(backend: Backend) {
     cp.call_ok("MeterValues", meter_values_16(tx, &at(75), 4_750, Some(0.02))).await;
     cp.call_ok("StopTransaction", json!({"transactionId": tx, "meterStop": 4_750, "timestamp": at(90)})).await;
     let t = server.get(&format!("/api/v1/transactions/{tx}")).await;
-    assert_eq!((t["charging_s"].as_i64(), t["idle_s"].as_i64(), t["energy_wh"].as_f64()), (Some(900), Some(900), Some(2_750.0)));
+    assert_eq!(
+        (t["charging_s"].as_i64(), t["idle_s"].as_i64(), t["energy_wh"].as_f64()),
+        (Some(900), Some(900), Some(2_750.0))
+    );
 }
 
 async fn ended_2_0_1_session_splits_charging_and_idle(backend: Backend) {
@@ -245,7 +253,10 @@ async fn ended_2_0_1_session_splits_charging_and_idle(backend: Backend) {
         all.as_array().and_then(|a| a.iter().find(|t| t["station_transaction_id"] == tx)).cloned().expect("listed")
     };
     let t = by_tx("T-1");
-    assert_eq!((t["duration_s"].as_i64(), t["charging_s"].as_i64(), t["idle_s"].as_i64()), (Some(3_600), Some(1_800), Some(1_800)));
+    assert_eq!(
+        (t["duration_s"].as_i64(), t["charging_s"].as_i64(), t["idle_s"].as_i64()),
+        (Some(3_600), Some(1_800), Some(1_800))
+    );
     assert_eq!((t["time_spent_charging_s"].as_i64(), t["energy_so_far_wh"].as_f64()), (Some(1_800), Some(3_450.0)));
     // The station's own figure, when it gives one, is the one shown as time_spent_charging_s.
     let t = by_tx("T-2");
@@ -283,7 +294,10 @@ async fn remote_start_is_refused_for_refused_tokens_unless_forced(backend: Backe
             json!({"status": "Accepted"}),
         )
         .await;
-    assert_eq!((action.as_str(), payload, reply.0), ("RemoteStartTransaction", json!({"idTag": "BLOCKED", "connectorId": 1}), 200));
+    assert_eq!(
+        (action.as_str(), payload, reply.0),
+        ("RemoteStartTransaction", json!({"idTag": "BLOCKED", "connectorId": 1}), 200)
+    );
     let (tx, status) = cp.start(1, "BLOCKED", 0, T0).await;
     assert_eq!(status, "Blocked");
     cp.call_ok("StopTransaction", json!({"transactionId": tx, "meterStop": 3_912, "timestamp": at(45)})).await;
@@ -299,11 +313,20 @@ async fn remote_start_is_refused_for_refused_tokens_unless_forced(backend: Backe
             json!({"status": "Accepted"}),
         )
         .await;
-    assert_eq!((action.as_str(), &payload["idToken"]["idToken"], reply.0), ("RequestStartTransaction", &json!("NOBODY"), 200));
+    assert_eq!(
+        (action.as_str(), &payload["idToken"]["idToken"], reply.0),
+        ("RequestStartTransaction", &json!("NOBODY"), 200)
+    );
 
     // An accepted token needs no force; an unknown station is still a 404.
     let (_, _, reply) = server
-        .answered(&mut cp, "POST", "/api/v1/stations/CP1/remote-start", json!({"id_token": "OK"}), json!({"status": "Accepted"}))
+        .answered(
+            &mut cp,
+            "POST",
+            "/api/v1/stations/CP1/remote-start",
+            json!({"id_token": "OK"}),
+            json!({"status": "Accepted"}),
+        )
         .await;
     assert_eq!(reply.0, 200);
     let (status, _) = server.http("POST", "/api/v1/stations/NOPE/remote-start", Some(json!({"id_token": "OK"}))).await;

@@ -160,25 +160,38 @@ impl Store {
         for id in transaction_ids {
             q = q.bind(*id);
         }
-        // Per moment: the register, the power without a phase, the sum of the phases' powers.
-        let mut moments: Vec<(i64, String, Option<f64>, Option<f64>, Option<f64>)> = Vec::new();
+        // Per moment (transaction, time): the register, the power without a phase, the sum of
+        // the phases' powers.
+        struct Moment {
+            tx: i64,
+            at: String,
+            register: Option<f64>,
+            total: Option<f64>,
+            phases: Option<f64>,
+        }
+        let mut moments: Vec<Moment> = Vec::new();
         for row in q.fetch_all(self.pool()).await? {
             let (tx, at): (i64, String) = (row.try_get("transaction_id")?, row.try_get("timestamp")?);
             let (measurand, phase, value): (i64, Option<i64>, f64) =
                 (row.try_get("measurand")?, row.try_get("phase")?, row.try_get("value")?);
-            if moments.last().is_none_or(|m| m.0 != tx || m.1 != at) {
-                moments.push((tx, at, None, None, None));
+            if moments.last().is_none_or(|m| m.tx != tx || m.at != at) {
+                moments.push(Moment { tx, at, register: None, total: None, phases: None });
             }
             let Some(moment) = moments.last_mut() else { continue };
             match (measurand == energy, phase) {
-                (true, _) => moment.2 = Some(value),
-                (false, None) => moment.3 = Some(value),
-                (false, Some(_)) => moment.4 = Some(moment.4.unwrap_or(0.0) + value),
+                (true, _) => moment.register = Some(value),
+                (false, None) => moment.total = Some(value),
+                (false, Some(_)) => moment.phases = Some(moment.phases.unwrap_or(0.0) + value),
             }
         }
-        for (tx, at, register_wh, total, phases) in moments {
-            let at = parse_timestamp(&at).ok_or_else(|| StoreError::Corrupt(format!("reading time {at:?} is no time")))?;
-            samples.entry(tx).or_default().push(Sample { at, register_wh, power_w: total.or(phases) });
+        for m in moments {
+            let at = parse_timestamp(&m.at)
+                .ok_or_else(|| StoreError::Corrupt(format!("reading time {:?} is no time", m.at)))?;
+            samples.entry(m.tx).or_default().push(Sample {
+                at,
+                register_wh: m.register,
+                power_w: m.total.or(m.phases),
+            });
         }
         Ok(samples)
     }
