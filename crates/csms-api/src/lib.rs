@@ -624,8 +624,7 @@ async fn list_transactions(State(api): State<Arc<Api>>, Query(params): Params) -
         TransactionFilter { station_id: params.get("station_id").cloned(), active: bool_param(&params, "active")? };
     let page = api.store.transactions(&filter, &request).await?;
     let items = sessions::described(&api, &page.items).await?;
-    let next = paging::answer("transactions", &page, |_| Value::Null)["next_cursor"].take();
-    Ok(Json(json!({"items": items, "next_cursor": next})))
+    Ok(Json(paging::answer_items("transactions", &page, items)))
 }
 
 fn transaction_id(text: &str) -> Result<i64, ApiError> {

@@ -16,6 +16,7 @@ both_backends!(
     ended_1_6_session_splits_charging_and_idle,
     ended_2_0_1_session_splits_charging_and_idle,
     remote_start_is_refused_for_refused_tokens_unless_forced,
+    starts_stored_before_are_corrected_by_the_migration,
 );
 
 const T0: &str = "2026-12-07T10:00:00.000Z";
@@ -346,4 +347,42 @@ async fn remote_start_is_refused_for_refused_tokens_unless_forced(backend: Backe
     assert_eq!((action.as_str(), payload), ("RemoteStartTransaction", json!({"idTag": "BLOCKED", "connectorId": 1})));
     cp.reply(&id, json!({"status": "Accepted"})).await;
     assert!(forced.await.expect("join").status.success());
+}
+
+/// Rows an older Ström kept (a 1.6 unknown tag stored as Unknown) say Invalid after the
+/// upgrade, with Unknown as the reason; a 2.0.1 Unknown, which the station did hear, stays.
+async fn starts_stored_before_are_corrected_by_the_migration(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mut cp = server.booted("CP1").await;
+    let mut cs = server.booted201("CS1").await;
+    let (tx16, _) = cp.start(1, "STRANGER", 0, T0).await;
+    let extra = json!({"idToken": id_token("STRANGER"), "evse": {"id": 1, "connectorId": 1}});
+    cs.call_ok("TransactionEvent", tx_event("Started", 0, "T-1", "Authorized", T0, extra)).await;
+    // The database as the previous release left it: no reason column, Unknown stored for 1.6,
+    // and the migration not yet applied.
+    let mut db = server.database().await;
+    let version = csms_store::AUTH_AS_ANSWERED_BY;
+    for statement in [
+        "UPDATE transactions SET start_auth_status = start_auth_reason WHERE start_auth_reason IS NOT NULL".to_string(),
+        "ALTER TABLE transactions DROP COLUMN start_auth_reason".to_string(),
+        "ALTER TABLE transactions DROP COLUMN last_auth_status".to_string(),
+        format!("DELETE FROM schema_migrations WHERE version = {version}"),
+    ] {
+        sqlx::query(&statement).execute(&mut db).await.unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+    let old: Vec<String> = sqlx::query_scalar("SELECT start_auth_status FROM transactions ORDER BY id")
+        .fetch_all(&mut db)
+        .await
+        .expect("statuses");
+    assert_eq!(old, ["Unknown", "Unknown"], "as an older Ström stored them");
+    drop(db);
+    cp.close().await;
+    cs.close().await;
+    let (_, database) = server.terminate().await;
+
+    let server = Server::restart(database).await;
+    let t = server.get(&format!("/api/v1/transactions/{tx16}")).await;
+    assert_eq!((t["start_auth_status"].as_str(), t["start_auth_reason"].as_str()), (Some("Invalid"), Some("Unknown")));
+    let t201 = server.items("/api/v1/transactions?station_id=CS1").await;
+    assert_eq!((t201[0]["start_auth_status"].as_str(), t201[0]["start_auth_reason"].as_str()), (Some("Unknown"), None));
 }

@@ -678,6 +678,10 @@ pub const READING_TERMS_FROM: i64 = 14;
 /// The first of the two migrations above (one per backend) that put readings in samples.
 pub const SAMPLES_FROM: i64 = 16;
 
+/// The version of the migration above that stores 1.6 starts as the station was told them
+/// (Invalid, not Unknown), with Ström's reason beside.
+pub const AUTH_AS_ANSWERED_BY: i64 = 24;
+
 /// The version of the migration above that moved SQLite's message log to its own file.
 pub const MESSAGE_LOG_MOVED_BY: i64 = 10;
 
@@ -771,6 +775,12 @@ mod tests {
                     && terms.concat().contains("CREATE VIEW meter_values")
             );
         }
+    }
+
+    #[test]
+    fn the_auth_migration_is_the_one_named() {
+        let m = MIGRATIONS[AUTH_AS_ANSWERED_BY as usize - 1];
+        assert!(m.contains("ADD COLUMN start_auth_reason") && m.contains("start_auth_status = 'Invalid'"), "{m}");
     }
 
     #[test]
