@@ -4,6 +4,9 @@
 //! tables or, with `--json`, the API's JSON. A list is printed whole: the CLI follows the API's
 //! pages to the last.
 
+pub mod logs;
+pub mod sessions;
+
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use http_body_util::{BodyExt, Full};
@@ -78,12 +81,30 @@ pub enum StationCommand {
 
 #[derive(Subcommand)]
 pub enum TxCommand {
-    /// List transactions.
+    /// List transactions, newest first: every one, page after page, unless --limit.
     List {
+        /// Only this station's.
         #[arg(long)]
         station: Option<String>,
+        /// Only transactions still running.
         #[arg(long)]
         active: bool,
+        /// Only those started at or after this time (RFC 3339, e.g. 2026-12-01T00:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only those started before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// At most this many, the newest (1-1000); says so when there are more.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: Option<u32>,
+    },
+    /// Show one transaction (Ström's id): every field, and with --readings its meter values,
+    /// one row per sample time with energy, power, voltage and current per phase.
+    Show {
+        transaction: i64,
+        #[arg(long)]
+        readings: bool,
     },
     /// Ask a station to start a transaction.
     Start {
@@ -120,6 +141,24 @@ pub enum TagCommand {
     List,
     /// Remove an id token.
     Remove { id_token: String },
+    /// Change an id token: what is given replaces its value, the rest is kept.
+    Set {
+        id_token: String,
+        /// Accepted, Blocked, Expired, Invalid, NoCredit, NotAllowedTypeEVSE, NotAtThisLocation,
+        /// NotAtThisTime or Unknown.
+        #[arg(long)]
+        status: Option<String>,
+        /// RFC 3339 expiry, e.g. 2027-01-01T00:00:00Z; "none" removes it.
+        #[arg(long)]
+        expiry: Option<String>,
+        /// The group (parent id token); "none" removes it.
+        #[arg(long)]
+        parent: Option<String>,
+    },
+    /// Block an id token: Authorize and starts with it are answered Blocked.
+    Block { id_token: String },
+    /// Accept a blocked id token again.
+    Unblock { id_token: String },
 }
 
 #[derive(Subcommand)]
@@ -378,6 +417,31 @@ fn answer(value: &Value) -> String {
     }
 }
 
+/// The words with which a station refuses or fails a command (Reset, UnlockConnector,
+/// ChangeConfiguration, RemoteStart…, 1.6 and 2.0.1): the command then exits non-zero.
+const REFUSALS: [&str; 11] = [
+    "Rejected",
+    "NotSupported",
+    "Failed",
+    "UnlockFailed",
+    "UnknownConnector",
+    "OngoingAuthorizedTransaction",
+    "Occupied",
+    "Faulted",
+    "Unavailable",
+    "UnknownVendorId",
+    "UnknownMessageId",
+];
+
+/// Prints a station's answer to a command; an answer that refuses makes the command fail.
+fn answered(args: &ApiArgs, value: &Value) -> Result<()> {
+    print(args, value, answer)?;
+    match value.get("status").and_then(Value::as_str) {
+        Some(status) if REFUSALS.contains(&status) => bail!("the station answered {status}"),
+        _ => Ok(()),
+    }
+}
+
 pub async fn station(args: &ApiArgs, command: StationCommand) -> Result<()> {
     let client = Client::new(args)?;
     match command {
@@ -388,11 +452,11 @@ pub async fn station(args: &ApiArgs, command: StationCommand) -> Result<()> {
         }
         StationCommand::Reset { station, hard } => {
             let body = json!({"type": if hard { "hard" } else { "soft" }});
-            print(args, &client.ok("POST", &format!("/api/v1/stations/{station}/reset"), Some(body)).await?, answer)
+            answered(args, &client.ok("POST", &format!("/api/v1/stations/{station}/reset"), Some(body)).await?)
         }
         StationCommand::Unlock { station, connector, evse } => {
             let body = json!({"connector_id": connector, "evse_id": evse});
-            print(args, &client.ok("POST", &format!("/api/v1/stations/{station}/unlock"), Some(body)).await?, answer)
+            answered(args, &client.ok("POST", &format!("/api/v1/stations/{station}/unlock"), Some(body)).await?)
         }
         StationCommand::Set { station, security_profile, basic_auth_password } => {
             let mut body = serde_json::Map::new();
@@ -428,7 +492,7 @@ pub async fn station(args: &ApiArgs, command: StationCommand) -> Result<()> {
         }
         StationCommand::RenewCertificate { station } => {
             let path = format!("/api/v1/stations/{station}/certificates/renew");
-            print(args, &client.ok("POST", &path, None).await?, answer)
+            answered(args, &client.ok("POST", &path, None).await?)
         }
         StationCommand::Accept { station } => {
             let body = json!({"registration_status": "Accepted"});
@@ -441,20 +505,21 @@ pub async fn station(args: &ApiArgs, command: StationCommand) -> Result<()> {
 pub async fn tx(args: &ApiArgs, command: TxCommand) -> Result<()> {
     let client = Client::new(args)?;
     match command {
-        TxCommand::List { station, active } => {
-            let mut filters = Vec::new();
-            if let Some(station) = station {
-                filters.push(format!("station_id={station}"));
-            }
-            if active {
-                filters.push("active=true".to_string());
-            }
-            let path = match filters.is_empty() {
-                true => "/api/v1/transactions".to_string(),
-                false => format!("/api/v1/transactions?{}", filters.join("&")),
+        TxCommand::List { station, active, since, until, limit } => {
+            let path = sessions::list_path(station, active, since, until);
+            let Some(limit) = limit else {
+                return print(args, &client.all(&path).await?, transactions_table);
             };
-            print(args, &client.all(&path).await?, transactions_table)
+            let separator = if path.contains('?') { '&' } else { '?' };
+            let page = client.ok("GET", &format!("{path}{separator}limit={limit}"), None).await?;
+            let items = page.get("items").cloned().unwrap_or(Value::Array(Vec::new()));
+            print(args, &items, transactions_table)?;
+            if !page["next_cursor"].is_null() {
+                eprintln!("(the newest {limit}; there are more: a larger --limit, or none for all)");
+            }
+            Ok(())
         }
+        TxCommand::Show { transaction, readings } => sessions::show(args, transaction, readings).await,
         TxCommand::Start { station, id_token, connector, evse, force } => {
             let body = json!({"id_token": id_token, "connector_id": connector, "evse_id": evse, "force": force});
             print(
@@ -467,11 +532,7 @@ pub async fn tx(args: &ApiArgs, command: TxCommand) -> Result<()> {
             let tx = client.ok("GET", &format!("/api/v1/transactions/{transaction}"), None).await?;
             let station = tx["station_id"].as_str().context("the transaction has no station")?;
             let body = json!({"transaction_id": transaction});
-            print(
-                args,
-                &client.ok("POST", &format!("/api/v1/stations/{station}/remote-stop"), Some(body)).await?,
-                answer,
-            )
+            answered(args, &client.ok("POST", &format!("/api/v1/stations/{station}/remote-stop"), Some(body)).await?)
         }
     }
 }
@@ -489,7 +550,43 @@ pub async fn tag(args: &ApiArgs, command: TagCommand) -> Result<()> {
             client.ok("DELETE", &format!("/api/v1/id-tokens/{id_token}"), None).await?;
             print(args, &json!({"removed": id_token}), answer)
         }
+        TagCommand::Set { id_token, status, expiry, parent } => {
+            let value = set_tag(&client, &id_token, status, expiry, parent).await?;
+            print(args, &value, |v| tags_table(&json!([v])))
+        }
+        TagCommand::Block { id_token } => {
+            let value = set_tag(&client, &id_token, Some("Blocked".into()), None, None).await?;
+            print(args, &value, |v| tags_table(&json!([v])))
+        }
+        TagCommand::Unblock { id_token } => {
+            let value = set_tag(&client, &id_token, Some("Accepted".into()), None, None).await?;
+            print(args, &value, |v| tags_table(&json!([v])))
+        }
     }
+}
+
+/// Changes what is given of an id token, keeping the rest (the API replaces a token whole).
+async fn set_tag(
+    client: &Client,
+    id_token: &str,
+    status: Option<String>,
+    expiry: Option<String>,
+    parent: Option<String>,
+) -> Result<Value> {
+    let path = format!("/api/v1/id-tokens/{id_token}");
+    let current = client.ok("GET", &path, None).await?;
+    let given = |value: Option<String>, field: &str| match value.as_deref() {
+        Some("none") => Value::Null,
+        Some(v) => json!(v),
+        None => current[field].clone(),
+    };
+    let body = json!({
+        "id_token": id_token,
+        "status": status.map_or_else(|| current["status"].clone(), Value::String),
+        "expiry": given(expiry, "expiry"),
+        "parent_id_token": given(parent, "parent_id_token"),
+    });
+    client.ok("PUT", &path, Some(body)).await
 }
 
 /// `strom ca expiring`: certificates of every station that expire within `days`.
@@ -538,7 +635,7 @@ pub async fn config(args: &ApiArgs, command: ConfigCommand) -> Result<()> {
         ConfigCommand::Set { station, key, value } => {
             let body = json!({"value": value});
             let path = format!("/api/v1/stations/{station}/configuration/{key}");
-            print(args, &client.ok("PUT", &path, Some(body)).await?, answer)
+            answered(args, &client.ok("PUT", &path, Some(body)).await?)
         }
     }
 }

@@ -94,8 +94,9 @@ max_handshakes_per_address = 32
 
 # At most this many connections from one source address may be open at once, established
 # sessions included; more are closed at accept, so that one host cannot take every file
-# descriptor. Raise it for many stations behind one address (a NAT, a proxy).
-max_connections_per_address = 4096
+# descriptor. One address can open about 64,000 to a port; behind a NAT or a load balancer
+# whose stations together exceed this, raise it.
+max_connections_per_address = 32768
 
 # What one station may send: messages per second sustained, and at once above that (after a
 # reconnect, say). Beyond, transaction messages (StartTransaction, StopTransaction, MeterValues,

@@ -64,7 +64,7 @@ impl Default for Limits {
             handshakes: 256,
             handshake_timeout: Duration::from_secs(5),
             handshakes_per_address: 32,
-            connections_per_address: 4096,
+            connections_per_address: 32_768,
         }
     }
 }

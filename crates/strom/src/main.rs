@@ -72,6 +72,30 @@ enum Command {
         #[command(flatten)]
         api: cli::ApiArgs,
     },
+    /// Faults stations reported, through the API.
+    Fault {
+        #[command(subcommand)]
+        command: cli::logs::FaultCommand,
+        #[command(flatten)]
+        api: cli::ApiArgs,
+    },
+    /// The operator commands sent to a station, through the API.
+    #[command(name = "command")]
+    Commands {
+        #[command(subcommand)]
+        command: cli::logs::CommandLogCommand,
+        #[command(flatten)]
+        api: cli::ApiArgs,
+    },
+    /// A station's OCPP messages as a readable trace, oldest first (secrets masked).
+    Messages {
+        station: String,
+        /// How many of the newest messages (1-1000).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+        #[command(flatten)]
+        api: cli::ApiArgs,
+    },
     /// Ström's certificate authority, which signs the certificates stations ask for.
     Ca {
         #[command(subcommand)]
@@ -486,6 +510,9 @@ fn main() -> Result<()> {
         Command::Station { command, api } => runtime()?.block_on(cli::station(&api, command)),
         Command::Tx { command, api } => runtime()?.block_on(cli::tx(&api, command)),
         Command::Tag { command, api } => runtime()?.block_on(cli::tag(&api, command)),
+        Command::Fault { command, api } => runtime()?.block_on(cli::logs::fault(&api, command)),
+        Command::Commands { command, api } => runtime()?.block_on(cli::logs::command_log(&api, command)),
+        Command::Messages { station, limit, api } => runtime()?.block_on(cli::logs::messages(&api, &station, limit)),
         Command::Ca { command: CaCommand::Init { cert, key, common_name, organization, days } } => {
             let files = config::CaFiles { cert, key };
             ca::init(&files, &common_name, organization.as_deref(), days)?;

@@ -1,0 +1,135 @@
+//! One charging session as an operator reads it (issue 26 item 3): `strom tx show ID` prints
+//! the transaction's fields, then its readings as a table, one row per sample time, with
+//! energy, power, and voltage and current per phase; `strom tx list` pages by time.
+
+use super::{print, rows, table, text, ApiArgs, Client};
+use anyhow::Result;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// `strom tx show ID`: the transaction, and with `readings` its meter values.
+pub async fn show(args: &ApiArgs, transaction: i64, readings: bool) -> Result<()> {
+    let client = Client::new(args)?;
+    let tx = client.ok("GET", &format!("/api/v1/transactions/{transaction}"), None).await?;
+    let meter = if readings {
+        client.all(&format!("/api/v1/transactions/{transaction}/meter-values")).await?
+    } else {
+        Value::Null
+    };
+    print(args, &json!({"transaction": tx, "meter_values": meter}), |v| {
+        let mut out = fields(&v["transaction"]);
+        if readings {
+            out.push_str("\n\n");
+            out.push_str(&readings_table(&v["meter_values"]));
+        }
+        out
+    })
+}
+
+/// The query of `strom tx list`: filters and the time range, in the API's words.
+pub fn list_path(station: Option<String>, active: bool, since: Option<String>, until: Option<String>) -> String {
+    let mut filters = Vec::new();
+    if let Some(station) = station {
+        filters.push(format!("station_id={station}"));
+    }
+    if active {
+        filters.push("active=true".to_string());
+    }
+    if let Some(since) = since {
+        filters.push(format!("from={since}"));
+    }
+    if let Some(until) = until {
+        filters.push(format!("to={until}"));
+    }
+    match filters.is_empty() {
+        true => "/api/v1/transactions".to_string(),
+        false => format!("/api/v1/transactions?{}", filters.join("&")),
+    }
+}
+
+/// `field: value` lines, in the API's order, nulls left out.
+fn fields(value: &Value) -> String {
+    let Some(map) = value.as_object() else {
+        return text(value);
+    };
+    let width = map.keys().map(String::len).max().unwrap_or(0);
+    map.iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| format!("{k:<width$}  {}", text(v)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One row per sample time: each measurand (with its phase) a column, in normalised units.
+fn readings_table(value: &Value) -> String {
+    let mut columns: Vec<String> = Vec::new();
+    let mut samples: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for reading in rows(value) {
+        let measurand = reading["measurand"].as_str().unwrap_or("Energy.Active.Import.Register");
+        let unit = reading["normalised_unit"].as_str().or(reading["unit"].as_str()).unwrap_or("");
+        let column = match reading["phase"].as_str() {
+            Some(phase) => format!("{measurand} {phase} ({unit})"),
+            None => format!("{measurand} ({unit})"),
+        };
+        if !columns.contains(&column) {
+            columns.push(column.clone());
+        }
+        let at = text(&reading["timestamp"]);
+        samples.entry(at).or_default().insert(column, text(&reading["value"]));
+    }
+    let mut headers = vec!["TIME".to_string()];
+    headers.extend(columns.iter().cloned());
+    let rows = samples
+        .into_iter()
+        .map(|(at, values)| {
+            let mut row = vec![at];
+            row.extend(columns.iter().map(|c| values.get(c).cloned().unwrap_or_else(|| "-".into())));
+            row
+        })
+        .collect();
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    table(&headers, rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readings_become_one_row_per_time_and_a_column_per_measurand_and_phase() {
+        let readings = json!([
+            {"timestamp": "10:05", "measurand": "Energy.Active.Import.Register", "phase": null, "value": 12500, "normalised_unit": "Wh"},
+            {"timestamp": "10:05", "measurand": "Voltage", "phase": "L1-N", "value": 231.0, "normalised_unit": "V"},
+            {"timestamp": "10:10", "measurand": "Energy.Active.Import.Register", "phase": null, "value": 15000, "normalised_unit": "Wh"},
+            {"timestamp": "10:10", "measurand": "Current.Import", "phase": "L1", "value": 16.0, "normalised_unit": "A"},
+        ]);
+        let shown = readings_table(&readings);
+        let lines: Vec<&str> = shown.lines().collect();
+        assert_eq!(
+            lines[0].split("  ").filter(|c| !c.is_empty()).map(str::trim).collect::<Vec<_>>(),
+            ["TIME", "Energy.Active.Import.Register (Wh)", "Voltage L1-N (V)", "Current.Import L1 (A)"]
+        );
+        assert_eq!(lines[1].split_whitespace().collect::<Vec<_>>(), ["10:05", "12500", "231.0", "-"]);
+        assert_eq!(lines[2].split_whitespace().collect::<Vec<_>>(), ["10:10", "15000", "-", "16.0"]);
+    }
+
+    #[test]
+    fn fields_leave_nulls_out_and_align() {
+        let shown = fields(&json!({"id": 7, "station_id": "CP1", "stopped_at": null}));
+        assert_eq!(shown, "id          7\nstation_id  CP1");
+    }
+
+    #[test]
+    fn the_list_query_carries_every_filter() {
+        assert_eq!(list_path(None, false, None, None), "/api/v1/transactions");
+        assert_eq!(
+            list_path(
+                Some("CP1".into()),
+                true,
+                Some("2026-12-01T00:00:00Z".into()),
+                Some("2026-12-02T00:00:00Z".into())
+            ),
+            "/api/v1/transactions?station_id=CP1&active=true&from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z"
+        );
+    }
+}

@@ -1,0 +1,139 @@
+//! The operator's everyday commands, run as the binary against a live server and read as text
+//! (issue 26 item 3): tags blocked and unblocked, the command log, a station's messages as a
+//! trace, faults with open ones first, and a non-zero exit when the station refuses a command.
+
+mod common;
+
+use common::{Backend, Server};
+use serde_json::json;
+
+both_backends!(
+    tags_are_blocked_and_unblocked,
+    commands_messages_and_faults_read_as_text,
+    a_session_is_shown_with_its_readings_and_lists_page_by_time
+);
+
+/// Runs `strom ARGS` against the server (API open) in the background.
+fn spawn_strom(server: &Server, args: &[&str]) -> tokio::task::JoinHandle<(bool, String, String)> {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"));
+    command.args(args).env("STROM_URL", format!("http://{}", server.addr));
+    tokio::spawn(async move {
+        let output = command.output().await.expect("strom runs");
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (output.status.success(), text(&output.stdout), text(&output.stderr))
+    })
+}
+
+async fn strom(server: &Server, args: &[&str]) -> (bool, String, String) {
+    spawn_strom(server, args).await.expect("join")
+}
+
+async fn tags_are_blocked_and_unblocked(backend: Backend) {
+    let server = Server::start(backend).await;
+    server.add_token("TAG1", "Accepted", Some("2030-01-01T00:00:00Z"), Some("FLEET")).await;
+    let (ok, out, err) = strom(&server, &["tag", "block", "TAG1"]).await;
+    assert!(ok, "{err}");
+    assert!(out.lines().nth(1).is_some_and(|l| l.starts_with("TAG1") && l.contains("Blocked")), "{out}");
+    let token = server.get("/api/v1/id-tokens/TAG1").await;
+    assert_eq!((token["status"].as_str(), token["parent_id_token"].as_str()), (Some("Blocked"), Some("FLEET")));
+    assert!(token["expiry"].as_str().is_some_and(|e| e.starts_with("2030-01-01")), "the rest is kept: {token}");
+    let mut station = server.booted("CP1").await;
+    let answer = station.call_ok("Authorize", json!({"idTag": "TAG1"})).await;
+    assert_eq!(answer["idTagInfo"]["status"], "Blocked");
+
+    let (ok, _, err) = strom(&server, &["tag", "unblock", "TAG1"]).await;
+    assert!(ok, "{err}");
+    let answer = station.call_ok("Authorize", json!({"idTag": "TAG1"})).await;
+    assert_eq!(answer["idTagInfo"]["status"], "Accepted");
+    let (ok, _, err) =
+        strom(&server, &["tag", "set", "TAG1", "--parent", "none", "--expiry", "2031-06-01T00:00:00Z"]).await;
+    assert!(ok, "{err}");
+    let token = server.get("/api/v1/id-tokens/TAG1").await;
+    assert!(
+        token["parent_id_token"].is_null() && token["expiry"].as_str().is_some_and(|e| e.starts_with("2031-06-01"))
+    );
+    let (ok, _, err) = strom(&server, &["tag", "block", "NOBODY"]).await;
+    assert!(!ok && err.contains("404"), "an unknown tag: {err}");
+}
+
+async fn commands_messages_and_faults_read_as_text(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mut station = server.booted("CP1").await;
+    station.status(1, "Faulted", "HighTemperature").await;
+
+    // A refused command exits non-zero; an accepted one zero.
+    for (answer, succeeds) in [("Rejected", false), ("Accepted", true)] {
+        let cli = spawn_strom(&server, &["station", "reset", "CP1"]);
+        let (id, action, _) = station.expect_call().await;
+        assert_eq!(action, "Reset");
+        station.reply(&id, json!({"status": answer})).await;
+        let (ok, out, err) = cli.await.expect("join");
+        assert_eq!(ok, succeeds, "{answer}: {out} {err}");
+        assert!(out.contains(answer), "{out}");
+        if !succeeds {
+            assert!(err.contains("the station answered Rejected"), "{err}");
+        }
+    }
+    let (ok, out, err) = strom(&server, &["command", "log", "CP1"]).await;
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["ID", "REQUESTED", "ACTION", "STATUS", "ANSWER"]);
+    assert!(lines[1].contains("Reset") && lines[1].ends_with("Accepted"), "newest first: {out}");
+    assert!(lines[2].contains("Reset") && lines[2].ends_with("Rejected"), "{out}");
+
+    let (ok, out, err) = strom(&server, &["messages", "CP1", "--limit", "4"]).await;
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert!(lines[0].contains(" ← [2,") && lines[0].contains("\"Reset\""), "oldest first: {out}");
+    assert!(lines[3].contains(" → [3,") && lines[3].contains("Accepted"), "{out}");
+
+    station.status(1, "Available", "NoError").await;
+    station.status(2, "Faulted", "GroundFailure").await;
+    let (ok, out, err) = strom(&server, &["fault", "list", "--station", "CP1"]).await;
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[1].contains("GroundFailure") && lines[1].ends_with("open"), "open first: {out}");
+    assert!(lines[2].contains("HighTemperature") && lines[2].contains("cleared"), "{out}");
+    let (ok, out, _) = strom(&server, &["fault", "list", "--open", "--json"]).await;
+    assert!(ok);
+    let faults: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(faults.as_array().map(Vec::len), Some(1), "{faults}");
+}
+
+async fn a_session_is_shown_with_its_readings_and_lists_page_by_time(backend: Backend) {
+    let server = Server::start(backend).await;
+    server.add_token("TAG", "Accepted", None, None).await;
+    let mut station = server.booted("CP1").await;
+    let (first, _) = station.start(1, "TAG", 1_000, "2026-12-01T10:00:00Z").await;
+    let sampled = json!([
+        {"value": "2500", "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+        {"value": "230.5", "measurand": "Voltage", "phase": "L1-N", "unit": "V"},
+        {"value": "16", "measurand": "Current.Import", "phase": "L1", "unit": "A"},
+    ]);
+    let values = json!({"connectorId": 1, "transactionId": first,
+        "meterValue": [{"timestamp": "2026-12-01T10:05:00Z", "sampledValue": sampled}]});
+    station.call_ok("MeterValues", values).await;
+    let stop = json!({"transactionId": first, "meterStop": 4_000, "timestamp": "2026-12-01T10:30:00Z"});
+    station.call_ok("StopTransaction", stop).await;
+    let (second, _) = station.start(1, "TAG", 4_000, "2026-12-02T10:00:00Z").await;
+
+    let (ok, out, err) = strom(&server, &["tx", "show", &first.to_string(), "--readings"]).await;
+    assert!(ok, "{err}");
+    assert!(out.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["energy_wh", "3000.0"]), "{out}");
+    let header = out.lines().find(|l| l.starts_with("TIME")).unwrap_or_else(|| panic!("{out}"));
+    assert!(header.contains("Voltage L1-N (V)") && header.contains("Current.Import L1 (A)"), "{header}");
+    let row = out.lines().find(|l| l.starts_with("2026-12-01T10:05")).unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(row.split_whitespace().skip(1).collect::<Vec<_>>(), ["2500.0", "230.5", "16.0"], "{out}");
+
+    let (ok, out, err) = strom(&server, &["tx", "list", "--limit", "1"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 2, "a header and the newest: {out}");
+    assert!(out.lines().nth(1).is_some_and(|l| l.starts_with(&second.to_string())), "{out}");
+    assert!(err.contains("there are more"), "{err}");
+    let (ok, out, _) = strom(&server, &["tx", "list", "--until", "2026-12-02T00:00:00Z"]).await;
+    assert!(ok);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(out.lines().nth(1).is_some_and(|l| l.starts_with(&first.to_string())), "{out}");
+}
