@@ -7,6 +7,7 @@ mod bodies;
 mod certificates;
 mod openapi;
 mod paging;
+mod sessions;
 mod views;
 
 use axum::body::Bytes;
@@ -398,6 +399,9 @@ struct RemoteStartBody {
     id_token: String,
     evse_id: Option<i64>,
     connector_id: Option<i64>,
+    /// Send it even for a token Ström would refuse (`sessions::check_remote_start`).
+    #[serde(default)]
+    force: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -498,6 +502,8 @@ async fn send_local_list(
 
 async fn remote_start(State(api): State<Arc<Api>>, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
     let b: RemoteStartBody = friendly_body(&body)?;
+    known_station(&api, &id).await?;
+    sessions::check_remote_start(&api, &b.id_token, b.force).await?;
     let command =
         FriendlyCommand::RemoteStart { id_token: b.id_token, evse_id: b.evse_id, connector_id: b.connector_id };
     command_response(api.commands.friendly_command(&id, command).await)
@@ -627,7 +633,8 @@ async fn list_transactions(State(api): State<Arc<Api>>, Query(params): Params) -
     let filter =
         TransactionFilter { station_id: params.get("station_id").cloned(), active: bool_param(&params, "active")? };
     let page = api.store.transactions(&filter, &request).await?;
-    Ok(Json(paging::answer("transactions", &page, views::transaction)))
+    let items = sessions::described(&api, &page.items).await?;
+    Ok(Json(paging::answer_items("transactions", &page, items)))
 }
 
 fn transaction_id(text: &str) -> Result<i64, ApiError> {
@@ -636,7 +643,8 @@ fn transaction_id(text: &str) -> Result<i64, ApiError> {
 
 async fn get_transaction(State(api): State<Arc<Api>>, Path(id): Path<String>) -> ApiResult {
     let tx = api.store.transaction(transaction_id(&id)?).await?.ok_or_else(|| ApiError::not_found("transaction"))?;
-    Ok(Json(views::transaction(&tx)))
+    let mut described = sessions::described(&api, std::slice::from_ref(&tx)).await?;
+    Ok(Json(described.pop().unwrap_or(Value::Null)))
 }
 
 async fn transaction_meter_values(

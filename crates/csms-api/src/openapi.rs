@@ -346,7 +346,10 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
         ("/api/v1/stations/{id}/remote-start", "post", op("remoteStart", "Ask the station to start a transaction", "operator", vec![station()],
             ok("The station's reply payload", "CommandReply")).command()
             .body(object(&[("id_token", json!({"type": "string", "minLength": 1, "maxLength": 36})),
-                ("evse_id", optional_id("The EVSE (2.0.1)")), ("connector_id", optional_id("The connector"))], &["id_token"]),
+                ("evse_id", optional_id("The EVSE (2.0.1)")), ("connector_id", optional_id("The connector")),
+                ("force", json!({"type": "boolean", "default": false, "description":
+                    "Send it even when Ström knows the token as Blocked, Expired, Invalid, … (else 409) or not at all (else 422)"}))],
+                &["id_token"]),
                 json!({"id_token": "TAG1", "connector_id": 1}))),
         ("/api/v1/stations/{id}/remote-stop", "post", op("remoteStop", "Ask the station to stop a transaction", "operator", vec![station()],
             ok("The station's reply payload", "CommandReply")).command()

@@ -112,8 +112,14 @@ fn write_cursor<K: CursorKey>(list: &str, key: &K) -> String {
 
 /// The answer for one page: its items as `view` shows them and the cursor of the next page.
 pub(crate) fn answer<T, K: CursorKey>(list: &str, page: &Page<T, K>, view: impl Fn(&T) -> Value) -> Value {
+    answer_items(list, page, page.items.iter().map(view).collect())
+}
+
+/// A page whose items' views were made beforehand (from more than the rows: figures read for
+/// the whole page at once).
+pub(crate) fn answer_items<T, K: CursorKey>(list: &str, page: &Page<T, K>, items: Vec<Value>) -> Value {
     json!({
-        "items": page.items.iter().map(view).collect::<Vec<_>>(),
+        "items": items,
         "next_cursor": page.next.as_ref().map(|k| write_cursor(list, k)),
     })
 }

@@ -7,6 +7,8 @@ use csms_commands::SessionInfo;
 use csms_core::access::ApiToken;
 use csms_core::authorization::IdTokenRecord;
 use csms_core::clock::format_timestamp;
+use csms_core::fault_kinds;
+use csms_core::sessions::Figures;
 use csms_store::{
     AvailabilityView, ChargingProfileView, CommandView, ConfigurationView, ConnectorView, DeviceModelView, FaultView,
     MessageView, MeterValueView, MonitorView, ReservationView, StationEventView, StationView, TransactionView,
@@ -63,7 +65,10 @@ fn connector(c: &ConnectorView) -> Value {
     })
 }
 
-pub(crate) fn transaction(t: &TransactionView) -> Value {
+/// A transaction with its `figures` (`csms_core::sessions`) and `derived_flag`, a flag computed
+/// when read (`charged_while_unauthorized`) after those stored.
+pub(crate) fn transaction(t: &TransactionView, figures: &Figures, derived_flag: Option<&str>) -> Value {
+    let flags: Vec<&str> = t.flags.iter().map(String::as_str).chain(derived_flag).collect();
     json!({
         "id": t.id,
         "station_id": t.station_id,
@@ -71,7 +76,11 @@ pub(crate) fn transaction(t: &TransactionView) -> Value {
         "connector_id": t.connector_id,
         "station_transaction_id": t.station_tx_id,
         "id_token": t.id_token,
+        // As the station was told it; `start_auth_reason` is Ström's finer decision where the
+        // station's version could not say it (a 1.6 unknown tag: Invalid, reason Unknown).
         "start_auth_status": t.start_auth_status,
+        "start_auth_reason": t.start_auth_reason,
+        "last_auth_status": t.last_auth_status,
         "active": t.stopped_at.is_none() && t.started_at.is_some(),
         "started_at": t.started_at,
         "stopped_at": t.stopped_at,
@@ -81,12 +90,18 @@ pub(crate) fn transaction(t: &TransactionView) -> Value {
         "reservation_id": t.reservation_id,
         "stop_reason": t.stop_reason,
         "stop_id_token": t.stop_id_token,
-        "flags": t.flags,
+        "flags": flags,
         "id_token_type": t.id_token_type,
         "charging_state": t.charging_state,
         "last_trigger_reason": t.last_trigger_reason,
-        "time_spent_charging_s": t.time_spent_charging,
+        // The station's own figure (2.0.1 timeSpentCharging) when it gave one, else Ström's.
+        "time_spent_charging_s": t.time_spent_charging.or(figures.charging_s),
         "remote_start_id": t.remote_start_id,
+        "energy_so_far_wh": figures.energy_so_far_wh,
+        "power_w": figures.power_w,
+        "duration_s": figures.duration_s,
+        "charging_s": figures.charging_s,
+        "idle_s": figures.idle_s,
     })
 }
 
@@ -108,22 +123,51 @@ pub(crate) fn meter_value(m: &MeterValueView) -> Value {
     })
 }
 
+/// A fault in the one vocabulary of both versions (`csms_core::fault_kinds`: `component`,
+/// `code`, `category`, with the vendor's detail), the raw protocol fields beside it (`raw`), and
+/// the fields the API had before (`error_code`, `variable`, `tech_code`, …) as they were. The
+/// vocabulary is computed when read, from the stored raw fields, so a better mapping applies to
+/// every fault ever stored.
 pub(crate) fn fault(f: &FaultView) -> Value {
+    // A fault opened by a NotifyEvent keeps the variable's value as its status.
+    let status = if f.variable.as_deref().is_some_and(secret_variable) { masked(&f.status) } else { f.status.clone() };
+    let kind = fault_kinds::classify(&fault_kinds::Reported {
+        evse_id: f.evse_id,
+        connector_id: f.connector_id,
+        component: f.component.as_deref(),
+        variable: f.variable.as_deref(),
+        error_code: &f.error_code,
+        tech_code: f.tech_code.as_deref(),
+        tech_info: f.tech_info.as_deref(),
+        vendor_error_code: f.vendor_error_code.as_deref(),
+        info: f.info.as_deref(),
+    });
+    let raw = match (f.component.as_deref(), f.station_version.as_deref()) {
+        (Some(component), _) => json!({"component": component, "variable": f.variable, "techCode": f.tech_code,
+                                       "techInfo": f.tech_info, "actualValue": status}),
+        (None, Some("2.0.1")) => json!({"connectorStatus": status}),
+        (None, _) => json!({"errorCode": f.error_code, "vendorErrorCode": f.vendor_error_code,
+                            "vendorId": f.vendor_id, "info": f.info}),
+    };
     json!({
         "id": f.id,
         "station_id": f.station_id,
         // EVSE 0 is no EVSE: a 1.6 connector's fault, or a 2.0.1 component of the whole station.
         "evse_id": f.evse_id.filter(|e| *e != 0),
         "connector_id": f.connector_id,
-        "component": f.component,
+        "component": kind.component.as_str(),
+        "code": kind.code.as_str(),
+        "category": kind.category.as_str(),
+        "severity": f.severity,
+        "vendor": {"id": f.vendor_id, "code": f.vendor_error_code.as_ref().or(f.tech_code.as_ref()),
+                   "info": f.info.as_ref().or(f.tech_info.as_ref())},
+        "raw": raw,
         "variable": f.variable,
         "tech_code": f.tech_code,
         "tech_info": f.tech_info,
         "event_id": f.event_id,
         "error_code": f.error_code,
-        "severity": f.severity,
-        // A fault opened by a NotifyEvent keeps the variable's value as its status.
-        "status": if f.variable.as_deref().is_some_and(secret_variable) { masked(&f.status) } else { f.status.clone() },
+        "status": status,
         "vendor_id": f.vendor_id,
         "vendor_error_code": f.vendor_error_code,
         "info": f.info,

@@ -1,6 +1,7 @@
 //! Id tokens and the authorization rule shared by Authorize, StartTransaction and (later)
 //! TransactionEvent: a token's stored status, its expiry, and whether it is already charging.
 
+use crate::station::ProtocolVersion;
 use crate::Timestamp;
 
 /// The outcome of authorizing a token, in 2.0.1 vocabulary; the 1.6 adapter maps the statuses
@@ -32,6 +33,25 @@ impl AuthStatus {
             AuthStatus::NotAtThisLocation => "NotAtThisLocation",
             AuthStatus::NotAtThisTime => "NotAtThisTime",
             AuthStatus::Unknown => "Unknown",
+        }
+    }
+
+    /// The status as a station of `version` is told it, which is what Ström stores as the
+    /// outcome: OCPP 1.6's AuthorizationStatus (§7.2) has Accepted, Blocked, Expired, Invalid and
+    /// ConcurrentTx only, so a 1.6 station hears `Invalid` for the decisions 1.6 cannot say
+    /// (an unknown tag, no credit, not here, not now, not this EVSE type).
+    pub fn as_answered(self, version: ProtocolVersion) -> AuthStatus {
+        match (version, self) {
+            (ProtocolVersion::V201, status) => status,
+            (
+                ProtocolVersion::V16,
+                AuthStatus::Unknown
+                | AuthStatus::NoCredit
+                | AuthStatus::NotAllowedTypeEVSE
+                | AuthStatus::NotAtThisLocation
+                | AuthStatus::NotAtThisTime,
+            ) => AuthStatus::Invalid,
+            (ProtocolVersion::V16, status) => status,
         }
     }
 
@@ -199,6 +219,28 @@ pub fn decide(
     AuthDecision { status, expiry: record.expiry, parent_id_token: record.parent_id_token.clone() }
 }
 
+/// Why Ström refuses to ask a station to start a transaction for a token (a remote start): the
+/// station would be told the token is refused when it presents it, or charge for a token the
+/// operator blocked. `None`: the token may be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteStartRefusal {
+    /// Ström has no such token.
+    Unknown,
+    /// The token's decision now (Blocked, Expired, Invalid, NoCredit, …).
+    Refused(AuthStatus),
+}
+
+/// Whether a remote start for `record` (the token as Ström knows it, `None` when it does not)
+/// is refused at `now`. A token already charging elsewhere is not refused here: the station
+/// decides, and the start is then flagged if it charges anyway.
+pub fn remote_start_refusal(record: Option<&IdTokenRecord>, now: Timestamp) -> Option<RemoteStartRefusal> {
+    match decide(record, None, now, false).status {
+        AuthStatus::Accepted => None,
+        AuthStatus::Unknown => Some(RemoteStartRefusal::Unknown),
+        status => Some(RemoteStartRefusal::Refused(status)),
+    }
+}
+
 /// What a token is being authorized for, which decides whether a transaction it already has
 /// elsewhere refuses it with ConcurrentTx.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -310,6 +352,56 @@ mod tests {
 #[cfg(test)]
 mod status_tests {
     use super::*;
+
+    #[test]
+    fn outcomes_are_stored_as_the_station_was_told_them() {
+        use AuthStatus::*;
+        let cases = [
+            (Accepted, Accepted, Accepted),
+            (Blocked, Blocked, Blocked),
+            (ConcurrentTx, ConcurrentTx, ConcurrentTx),
+            (Expired, Expired, Expired),
+            (Invalid, Invalid, Invalid),
+            (Unknown, Invalid, Unknown),
+            (NoCredit, Invalid, NoCredit),
+            (NotAllowedTypeEVSE, Invalid, NotAllowedTypeEVSE),
+            (NotAtThisLocation, Invalid, NotAtThisLocation),
+            (NotAtThisTime, Invalid, NotAtThisTime),
+        ];
+        for (decided, v16, v201) in cases {
+            assert_eq!(decided.as_answered(ProtocolVersion::V16), v16, "{decided:?} in 1.6");
+            assert_eq!(decided.as_answered(ProtocolVersion::V201), v201, "{decided:?} in 2.0.1");
+        }
+    }
+
+    #[test]
+    fn remote_starts_are_refused_for_tokens_a_station_would_refuse() {
+        use chrono::TimeZone;
+        let now = chrono::Utc.with_ymd_and_hms(2026, 12, 7, 12, 0, 0).single().expect("valid");
+        let token = |status, expiry| IdTokenRecord {
+            id_token: "T".into(),
+            token_type: None,
+            status,
+            expiry,
+            parent_id_token: None,
+        };
+        let cases = [
+            (None, Some(RemoteStartRefusal::Unknown)),
+            (Some(token(TokenStatus::Accepted, None)), None),
+            (Some(token(TokenStatus::Accepted, Some(now + chrono::Duration::hours(1)))), None),
+            (
+                Some(token(TokenStatus::Accepted, Some(now - chrono::Duration::hours(1)))),
+                Some(RemoteStartRefusal::Refused(AuthStatus::Expired)),
+            ),
+            (Some(token(TokenStatus::Blocked, None)), Some(RemoteStartRefusal::Refused(AuthStatus::Blocked))),
+            (Some(token(TokenStatus::Expired, None)), Some(RemoteStartRefusal::Refused(AuthStatus::Expired))),
+            (Some(token(TokenStatus::Invalid, None)), Some(RemoteStartRefusal::Refused(AuthStatus::Invalid))),
+            (Some(token(TokenStatus::NoCredit, None)), Some(RemoteStartRefusal::Refused(AuthStatus::NoCredit))),
+        ];
+        for (record, expected) in cases {
+            assert_eq!(remote_start_refusal(record.as_ref(), now), expected, "{record:?}");
+        }
+    }
 
     #[test]
     fn token_statuses_round_trip_through_their_names() {

@@ -10,6 +10,7 @@ pub mod authorization;
 pub mod availability;
 pub mod certificates;
 pub mod clock;
+pub mod fault_kinds;
 pub mod faults;
 pub mod metering;
 pub mod notifications;
@@ -17,6 +18,7 @@ pub mod ops;
 pub mod port;
 pub mod reservations;
 pub mod security;
+pub mod sessions;
 pub mod station;
 pub mod transactions;
 

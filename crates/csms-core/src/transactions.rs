@@ -125,6 +125,10 @@ pub enum TransactionFlag {
     /// No register reading to take the energy from.
     NoEnergyRegister,
     Energy(EnergyFlag),
+    /// Energy flowed although the start was refused (`sessions::charged_while_unauthorized`).
+    /// Derived from the start's status and the energy whenever the transaction is read, never
+    /// stored: a running session earns it with its first watt-hour.
+    ChargedWhileUnauthorized,
 }
 
 impl TransactionFlag {
@@ -141,6 +145,7 @@ impl TransactionFlag {
         TransactionFlag::Energy(EnergyFlag::RegisterWentBackwards),
         TransactionFlag::Energy(EnergyFlag::RegisterOutsideStartStop),
         TransactionFlag::Energy(EnergyFlag::NegativeMeterValue),
+        TransactionFlag::ChargedWhileUnauthorized,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -152,6 +157,7 @@ impl TransactionFlag {
             TransactionFlag::Superseded => "superseded",
             TransactionFlag::NoEnergyRegister => "no_energy_register",
             TransactionFlag::Energy(f) => f.as_str(),
+            TransactionFlag::ChargedWhileUnauthorized => "charged_while_unauthorized",
         }
     }
 

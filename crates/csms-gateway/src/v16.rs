@@ -213,12 +213,14 @@ fn reading(timestamp: &DateTime, sv: SampledValue) -> Reading {
 
 fn id_tag_info(d: &AuthDecision) -> IdTagInfo {
     IdTagInfo {
-        status: match d.status {
+        // 1.6 has no Unknown, NoCredit, NotAt…: the token is not valid here (OCPP 1.6 §7.2).
+        // The store records the same words (`as_answered`), so what the station heard and what
+        // the transaction says agree.
+        status: match d.status.as_answered(ProtocolVersion::V16) {
             AuthStatus::Accepted => IdTagInfoStatus::Accepted,
             AuthStatus::Blocked => IdTagInfoStatus::Blocked,
             AuthStatus::ConcurrentTx => IdTagInfoStatus::ConcurrentTx,
             AuthStatus::Expired => IdTagInfoStatus::Expired,
-            // 1.6 has no Unknown, NoCredit, NotAt…: the token is not valid here (OCPP 1.6 §7.2).
             AuthStatus::Invalid
             | AuthStatus::Unknown
             | AuthStatus::NoCredit

@@ -397,7 +397,9 @@ async fn store_log_blocks_uncompressed(conn: &mut sqlx::AnyConnection) -> Result
     Ok(())
 }
 
-pub use schema::{MESSAGE_LOG_IN_BLOCKS_FROM, MESSAGE_LOG_MOVED_BY, READING_TERMS_FROM, SAMPLES_FROM};
+pub use schema::{
+    AUTH_AS_ANSWERED_BY, MESSAGE_LOG_IN_BLOCKS_FROM, MESSAGE_LOG_MOVED_BY, READING_TERMS_FROM, SAMPLES_FROM,
+};
 
 /// SQLite: the file of the message log beside the database (`strom.db` → `strom.messages.db`).
 pub fn message_log_path(database: &str) -> String {

@@ -115,6 +115,10 @@ pub enum TxCommand {
         connector: Option<i64>,
         #[arg(long)]
         evse: Option<i64>,
+        /// Send it even for a token Ström knows as Blocked, Expired, Invalid, … or not at all
+        /// (refused otherwise, since the station would be told the token is refused).
+        #[arg(long)]
+        force: bool,
     },
     /// Ask the station of a transaction (Ström's id) to stop it.
     Stop { transaction: i64 },
@@ -516,8 +520,8 @@ pub async fn tx(args: &ApiArgs, command: TxCommand) -> Result<()> {
             Ok(())
         }
         TxCommand::Show { transaction, readings } => sessions::show(args, transaction, readings).await,
-        TxCommand::Start { station, id_token, connector, evse } => {
-            let body = json!({"id_token": id_token, "connector_id": connector, "evse_id": evse});
+        TxCommand::Start { station, id_token, connector, evse, force } => {
+            let body = json!({"id_token": id_token, "connector_id": connector, "evse_id": evse, "force": force});
             print(
                 args,
                 &client.ok("POST", &format!("/api/v1/stations/{station}/remote-start"), Some(body)).await?,

@@ -229,7 +229,12 @@ async fn tc_037_3_offline_start_invalid_tag(backend: Backend) {
         .await;
     assert!(matches!(stop, common::Reply::Result(_)));
     let t = server.get(&format!("/api/v1/transactions/{tx}")).await;
-    assert_eq!((t["start_auth_status"].as_str(), t["stop_reason"].as_str()), (Some("Unknown"), Some("DeAuthorized")));
+    // Stored as the station was told it (1.6 has no Unknown), with Ström's reason beside it.
+    assert_eq!(
+        (t["start_auth_status"].as_str(), t["start_auth_reason"].as_str(), t["stop_reason"].as_str()),
+        (Some("Invalid"), Some("Unknown"), Some("DeAuthorized"))
+    );
+    assert_eq!(t["flags"], json!(["charged_while_unauthorized"]), "50 Wh flowed for a refused tag: {t}");
 }
 
 async fn tc_039_whole_transaction_offline(backend: Backend) {

@@ -94,6 +94,7 @@ async fn everyday_commands_for_1_6(backend: Backend) {
 
 async fn everyday_commands_for_2_0_1(backend: Backend) {
     let server = Server::start(backend).await;
+    server.add_token("REMOTE", "Accepted", None, None).await;
     let mut cs = server.booted201("CS1").await;
     let accepted = json!({"status": "Accepted"});
     let base = "/api/v1/stations/CS1";

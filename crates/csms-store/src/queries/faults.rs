@@ -26,6 +26,9 @@ pub struct FaultView {
     pub info: Option<String>,
     pub started_at: String,
     pub cleared_at: Option<String>,
+    /// The protocol version of the station ("1.6", "2.0.1"), which says how to read the raw
+    /// fields.
+    pub station_version: Option<String>,
 }
 
 /// A notification a station sent about itself (firmware, diagnostics and log progress, security
@@ -61,6 +64,7 @@ fn fault_from_row(r: &AnyRow) -> Result<FaultView, sqlx::Error> {
         info: r.try_get("info")?,
         started_at: r.try_get("started_at")?,
         cleared_at: r.try_get("cleared_at")?,
+        station_version: r.try_get("station_version")?,
     })
 }
 
@@ -74,13 +78,14 @@ impl Store {
         page: &PageRequest<i64>,
     ) -> Result<Page<FaultView, i64>, StoreError> {
         let open = match open {
-            Some(true) => " AND cleared_at IS NULL",
-            Some(false) => " AND cleared_at IS NOT NULL",
+            Some(true) => " AND f.cleared_at IS NULL",
+            Some(false) => " AND f.cleared_at IS NOT NULL",
             None => "",
         };
         let sql = format!(
-            "SELECT * FROM faults WHERE ($1 IS NULL OR station_id = $1){open} AND ($2 IS NULL OR id < $2) \
-             AND ($3 IS NULL OR started_at >= $3) AND ($4 IS NULL OR started_at < $4) ORDER BY id DESC LIMIT $5"
+            "SELECT f.*, st.ocpp_version AS station_version FROM faults f LEFT JOIN stations st ON st.id = f.station_id \
+             WHERE ($1 IS NULL OR f.station_id = $1){open} AND ($2 IS NULL OR f.id < $2) \
+             AND ($3 IS NULL OR f.started_at >= $3) AND ($4 IS NULL OR f.started_at < $4) ORDER BY f.id DESC LIMIT $5"
         );
         let rows = sqlx::query(&sql).bind(station_id).bind_page(page).fetch_all(self.pool()).await?;
         let items = rows.iter().map(fault_from_row).collect::<Result<_, _>>()?;

@@ -1,10 +1,15 @@
 //! Reads of transactions and of the meter readings taken during them.
 
 use super::paging::{BindPage, BindWindow, Page, PageRequest};
-use crate::schema::readings_with_words;
+use crate::schema::{readings_of_samples, readings_with_words};
+use crate::terms::Term;
 use crate::{Backend, Store, StoreError};
+use csms_core::clock::parse_timestamp;
+use csms_core::metering::Measurand;
+use csms_core::sessions::Sample;
 use sqlx::any::AnyRow;
 use sqlx::Row;
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TransactionView {
@@ -14,7 +19,13 @@ pub struct TransactionView {
     pub connector_id: Option<i64>,
     pub station_tx_id: Option<String>,
     pub id_token: Option<String>,
+    /// The start's status as the station was told it.
     pub start_auth_status: Option<String>,
+    /// Ström's own decision, where it is finer than what the station's version can say (a 1.6
+    /// unknown tag is answered Invalid; this says Unknown).
+    pub start_auth_reason: Option<String>,
+    /// The latest token check of the transaction after its start, as answered.
+    pub last_auth_status: Option<String>,
     pub started_at: Option<String>,
     pub meter_start_wh: Option<f64>,
     pub reservation_id: Option<i64>,
@@ -58,7 +69,8 @@ pub struct TransactionFilter {
 
 const TRANSACTION_COLUMNS: &str = "id, station_id, evse_id, connector_id, station_tx_id, id_token, start_auth_status, \
     started_at, meter_start_wh, reservation_id, stopped_at, meter_stop_wh, energy_wh, stop_reason, stop_id_token, flags, \
-    id_token_type, charging_state, last_trigger_reason, time_spent_charging, remote_start_id";
+    id_token_type, charging_state, last_trigger_reason, time_spent_charging, remote_start_id, start_auth_reason, \
+    last_auth_status";
 
 fn transaction_from_row(r: &AnyRow) -> Result<TransactionView, sqlx::Error> {
     let flags: String = r.try_get("flags")?;
@@ -70,6 +82,8 @@ fn transaction_from_row(r: &AnyRow) -> Result<TransactionView, sqlx::Error> {
         station_tx_id: r.try_get("station_tx_id")?,
         id_token: r.try_get("id_token")?,
         start_auth_status: r.try_get("start_auth_status")?,
+        start_auth_reason: r.try_get("start_auth_reason")?,
+        last_auth_status: r.try_get("last_auth_status")?,
         started_at: r.try_get("started_at")?,
         meter_start_wh: r.try_get("meter_start_wh")?,
         reservation_id: r.try_get("reservation_id")?,
@@ -115,6 +129,71 @@ impl Store {
             .fetch_optional(self.pool())
             .await?;
         Ok(row.as_ref().map(transaction_from_row).transpose()?)
+    }
+
+    /// The energy registers and active import power of each of `transaction_ids`, one `Sample`
+    /// per moment in time order, for the sessions' figures (`csms_core::sessions`). A moment's
+    /// power is the reading without a phase, else the sum of its phases' readings.
+    pub async fn session_samples(&self, transaction_ids: &[i64]) -> Result<HashMap<i64, Vec<Sample>>, StoreError> {
+        let mut samples: HashMap<i64, Vec<Sample>> = HashMap::new();
+        if transaction_ids.is_empty() {
+            return Ok(samples);
+        }
+        macro_rules! session_readings {
+            ($backend:ident) => {
+                concat!(
+                    "SELECT s.transaction_id, s.timestamp, r.measurand, r.phase, r.value FROM samples s ",
+                    readings_of_samples!($backend),
+                    " WHERE r.value IS NOT NULL AND ((r.measurand = $1 AND r.phase IS NULL AND r.normalised_unit = 'Wh') \
+                     OR (r.measurand = $2 AND r.normalised_unit = 'W')) AND s.transaction_id IN "
+                )
+            };
+        }
+        let head = match self.backend() {
+            Backend::Sqlite => session_readings!(sqlite),
+            Backend::Postgres => session_readings!(postgres),
+        };
+        let list: Vec<String> = (0..transaction_ids.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!("{head}({}) ORDER BY s.transaction_id, s.timestamp, r.id", list.join(", "));
+        let energy = Measurand::EnergyActiveImportRegister.code();
+        let mut q = sqlx::query(&sql).bind(energy).bind(Measurand::PowerActiveImport.code());
+        for id in transaction_ids {
+            q = q.bind(*id);
+        }
+        // Per moment (transaction, time): the register, the power without a phase, the sum of
+        // the phases' powers.
+        struct Moment {
+            tx: i64,
+            at: String,
+            register: Option<f64>,
+            total: Option<f64>,
+            phases: Option<f64>,
+        }
+        let mut moments: Vec<Moment> = Vec::new();
+        for row in q.fetch_all(self.pool()).await? {
+            let (tx, at): (i64, String) = (row.try_get("transaction_id")?, row.try_get("timestamp")?);
+            let (measurand, phase, value): (i64, Option<i64>, f64) =
+                (row.try_get("measurand")?, row.try_get("phase")?, row.try_get("value")?);
+            if moments.last().is_none_or(|m| m.tx != tx || m.at != at) {
+                moments.push(Moment { tx, at, register: None, total: None, phases: None });
+            }
+            let Some(moment) = moments.last_mut() else { continue };
+            match (measurand == energy, phase) {
+                (true, _) => moment.register = Some(value),
+                (false, None) => moment.total = Some(value),
+                (false, Some(_)) => moment.phases = Some(moment.phases.unwrap_or(0.0) + value),
+            }
+        }
+        for m in moments {
+            let at = parse_timestamp(&m.at)
+                .ok_or_else(|| StoreError::Corrupt(format!("reading time {:?} is no time", m.at)))?;
+            samples.entry(m.tx).or_default().push(Sample {
+                at,
+                register_wh: m.register,
+                power_w: m.total.or(m.phases),
+            });
+        }
+        Ok(samples)
     }
 
     /// A transaction's readings in time order, oldest first (the transaction's curve), keyed by

@@ -657,6 +657,18 @@ UPDATE faults SET status = '***' WHERE lower(variable) = 'basicauthpassword' AND
 UPDATE station_events SET detail = 'SecurityCtrlr.BasicAuthPassword=***'
     WHERE kind = 'NotifyEvent' AND detail LIKE 'SecurityCtrlr.BasicAuthPassword=_%';
 "#,
+    // Issue 26: a transaction's start status is stored as the station was told it
+    // (`AuthStatus::as_answered`): a 1.6 station hears Invalid for an unknown tag, and so does
+    // the record. Ström's finer decision stays beside it (`start_auth_reason`, only where the two
+    // differ), and the latest token check of the transaction (a 1.6 StopTransaction's idTag, a
+    // 2.0.1 event's idToken) is kept as answered too. Rows stored before are corrected here.
+    r#"
+ALTER TABLE transactions ADD COLUMN start_auth_reason TEXT;
+ALTER TABLE transactions ADD COLUMN last_auth_status TEXT;
+UPDATE transactions SET start_auth_reason = start_auth_status, start_auth_status = 'Invalid'
+    WHERE ocpp_version = '1.6'
+    AND start_auth_status IN ('Unknown', 'NoCredit', 'NotAllowedTypeEVSE', 'NotAtThisLocation', 'NotAtThisTime');
+"#,
 ];
 
 /// The first of the two migrations above (one per backend) that gave readings codes for their
@@ -665,6 +677,10 @@ pub const READING_TERMS_FROM: i64 = 14;
 
 /// The first of the two migrations above (one per backend) that put readings in samples.
 pub const SAMPLES_FROM: i64 = 16;
+
+/// The version of the migration above that stores 1.6 starts as the station was told them
+/// (Invalid, not Unknown), with Ström's reason beside.
+pub const AUTH_AS_ANSWERED_BY: i64 = 24;
 
 /// The version of the migration above that moved SQLite's message log to its own file.
 pub const MESSAGE_LOG_MOVED_BY: i64 = 10;
@@ -759,6 +775,12 @@ mod tests {
                     && terms.concat().contains("CREATE VIEW meter_values")
             );
         }
+    }
+
+    #[test]
+    fn the_auth_migration_is_the_one_named() {
+        let m = MIGRATIONS[AUTH_AS_ANSWERED_BY as usize - 1];
+        assert!(m.contains("ADD COLUMN start_auth_reason") && m.contains("start_auth_status = 'Invalid'"), "{m}");
     }
 
     #[test]

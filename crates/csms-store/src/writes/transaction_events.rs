@@ -167,7 +167,8 @@ pub(super) async fn transaction_event(
          last_seq_no = CASE WHEN last_seq_no IS NULL OR last_seq_no < $9 THEN $9 ELSE last_seq_no END, \
          last_trigger_reason = $10, time_spent_charging = COALESCE($11, time_spent_charging), \
          remote_start_id = COALESCE(remote_start_id, $12), reservation_id = COALESCE(reservation_id, $13), \
-         stop_id_token = COALESCE($14, stop_id_token), flags = $15 WHERE id = $16",
+         stop_id_token = COALESCE($14, stop_id_token), flags = $15, \
+         last_auth_status = COALESCE($17, last_auth_status) WHERE id = $16",
     )
     .bind(e.event_type.as_str())
     .bind(&at)
@@ -185,6 +186,7 @@ pub(super) async fn transaction_event(
     .bind(stop_token)
     .bind(flags.stored())
     .bind(id)
+    .bind(auth_status)
     .execute(&mut *conn)
     .await?;
     let place: (Option<i64>, Option<i64>) = {

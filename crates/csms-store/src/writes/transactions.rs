@@ -184,25 +184,31 @@ pub(super) async fn start_transaction(
     // by a statement of its own: as one `INSERT … SELECT … RETURNING` the insert cost SQLite
     // 72,000 instructions, a tenth of the writer's work per charging session (BENCHMARKS.md).
     // PostgreSQL: the column's sequence, in the insert (a statement is a round trip there).
+    //
+    // The status is stored as the station is told it (1.6 says Invalid for an unknown tag), with
+    // Ström's own decision beside it when that is finer.
+    let answered = auth.status.as_answered(ProtocolVersion::V16);
+    let reason = (answered != auth.status).then_some(auth.status.as_str());
     let sqlite = conn.is_sqlite();
     let insert = query(if sqlite {
         "INSERT INTO transactions (station_id, connector_id, id_token, start_auth_status, started_at, \
-         meter_start_wh, reservation_id, created_at, ocpp_version, id, station_tx_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '1.6', $9, $10)"
+         meter_start_wh, reservation_id, created_at, start_auth_reason, ocpp_version, id, station_tx_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '1.6', $10, $11)"
     } else {
         "INSERT INTO transactions (id, station_tx_id, station_id, connector_id, id_token, start_auth_status, \
-         started_at, meter_start_wh, reservation_id, created_at, ocpp_version) \
-         SELECT n, CAST(n AS TEXT), $1, $2, $3, $4, $5, $6, $7, $8, '1.6' \
+         started_at, meter_start_wh, reservation_id, created_at, start_auth_reason, ocpp_version) \
+         SELECT n, CAST(n AS TEXT), $1, $2, $3, $4, $5, $6, $7, $8, $9, '1.6' \
          FROM (SELECT nextval(pg_get_serial_sequence('transactions', 'id')) AS n) next_id RETURNING id"
     })
     .bind(station)
     .bind(s.connector_id)
     .bind(&s.id_token)
-    .bind(auth.status.as_str())
+    .bind(answered.as_str())
     .bind(&started_at)
     .bind(s.meter_start_wh)
     .bind(s.reservation_id)
-    .bind(format_timestamp(&s.now));
+    .bind(format_timestamp(&s.now))
+    .bind(reason);
     let id: i64 = if sqlite {
         let id: i64 =
             query_scalar("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'transactions'), 0) + 1")
@@ -273,7 +279,7 @@ pub(super) async fn stop_transaction(
     };
     query(
         "UPDATE transactions SET stopped_at = $1, meter_stop_wh = $2, energy_wh = $3, stop_reason = $4, stop_id_token = $5, \
-         flags = $6 WHERE id = $7",
+         flags = $6, last_auth_status = COALESCE($8, last_auth_status) WHERE id = $7",
     )
     .bind(&stopped_at)
     .bind(s.meter_stop_wh)
@@ -282,6 +288,7 @@ pub(super) async fn stop_transaction(
     .bind(tag.stored())
     .bind(flags.stored())
     .bind(id)
+    .bind(auth.as_ref().map(|a| a.status.as_answered(ProtocolVersion::V16).as_str()))
     .execute(conn)
     .await?;
     // Meter values after the stop are rare; the entry would only take room.
