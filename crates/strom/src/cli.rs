@@ -522,11 +522,7 @@ pub async fn tx(args: &ApiArgs, command: TxCommand) -> Result<()> {
         TxCommand::Show { transaction, readings } => sessions::show(args, transaction, readings).await,
         TxCommand::Start { station, id_token, connector, evse, force } => {
             let body = json!({"id_token": id_token, "connector_id": connector, "evse_id": evse, "force": force});
-            print(
-                args,
-                &client.ok("POST", &format!("/api/v1/stations/{station}/remote-start"), Some(body)).await?,
-                answer,
-            )
+            answered(args, &client.ok("POST", &format!("/api/v1/stations/{station}/remote-start"), Some(body)).await?)
         }
         TxCommand::Stop { transaction } => {
             let tx = client.ok("GET", &format!("/api/v1/transactions/{transaction}"), None).await?;

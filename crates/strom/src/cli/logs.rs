@@ -119,7 +119,8 @@ fn faults_table(value: &Value) -> String {
                 (None, Some(connector)) => format!("{connector}"),
                 (None, None) => "station".into(),
             };
-            let what = [&f["error_code"], &f["tech_code"], &f["info"], &f["tech_info"]]
+            // The vendor's words beside the kind: 1.6 vendorErrorCode and info, 2.0.1 techCode and techInfo.
+            let detail = [&f["vendor"]["code"], &f["vendor"]["info"]]
                 .into_iter()
                 .filter(|v| !v.is_null())
                 .map(text)
@@ -131,14 +132,16 @@ fn faults_table(value: &Value) -> String {
                 text(&f["id"]),
                 text(&f["station_id"]),
                 place,
+                text(&f["category"]),
+                text(&f["code"]),
                 text(&f["severity"]),
-                what,
+                detail,
                 text(&f["started_at"]),
                 state,
             ]
         })
         .collect();
-    table(&["ID", "STATION", "WHERE", "SEVERITY", "WHAT", "SINCE", "STATE"], rows)
+    table(&["ID", "STATION", "WHERE", "CATEGORY", "CODE", "SEVERITY", "DETAIL", "SINCE", "STATE"], rows)
 }
 
 #[cfg(test)]
@@ -174,15 +177,18 @@ mod tests {
     #[test]
     fn fault_rows_say_where_what_and_whether_open() {
         let faults = json!([
-            {"id": 7, "station_id": "CP1", "evse_id": null, "connector_id": 1, "severity": "Error",
-             "error_code": "HighTemperature", "info": "cable 92C", "started_at": "t", "open": true},
-            {"id": 3, "station_id": "CS2", "evse_id": 1, "connector_id": 1, "severity": "Error",
-             "error_code": "Connector.Problem", "tech_code": "OverTemp", "started_at": "t0", "open": false, "cleared_at": "t1"},
+            {"id": 7, "station_id": "CP1", "evse_id": null, "connector_id": 1, "severity": "Error", "category": "thermal",
+             "code": "HighTemperature", "vendor": {"id": null, "code": null, "info": "cable 92C"}, "started_at": "t", "open": true},
+            {"id": 3, "station_id": "CS2", "evse_id": 1, "connector_id": 1, "severity": "Error", "category": "thermal",
+             "code": "HighTemperature", "vendor": {"code": "OverTemp", "info": null}, "started_at": "t0", "open": false, "cleared_at": "t1"},
         ]);
         let shown = faults_table(&faults);
         let lines: Vec<&str> = shown.lines().collect();
-        assert!(
-            lines[1].contains("CP1") && lines[1].contains("HighTemperature cable 92C") && lines[1].ends_with("open")
+        let cells: Vec<&str> = lines[1].split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
+        assert_eq!(
+            cells,
+            ["7", "CP1", "1", "thermal", "HighTemperature", "Error", "cable 92C", "t", "open"],
+            "{shown}"
         );
         assert!(lines[2].contains(" 1/1 ") && lines[2].ends_with("cleared t1"), "{shown}");
     }
