@@ -30,7 +30,8 @@ pub struct ApiArgs {
 pub enum StationCommand {
     /// List stations.
     List,
-    /// Show one station.
+    /// Show one station: who made it, its firmware, registration, security, its connectors and
+    /// its open faults.
     Show { station: String },
     /// Reset a station (soft unless --hard).
     Reset {
@@ -447,8 +448,10 @@ pub async fn station(args: &ApiArgs, command: StationCommand) -> Result<()> {
     match command {
         StationCommand::List => print(args, &client.all("/api/v1/stations").await?, stations_table),
         StationCommand::Show { station } => {
-            let value = client.ok("GET", &format!("/api/v1/stations/{station}"), None).await?;
-            print(args, &value, |v| stations_table(&json!([v])))
+            let mut value = client.ok("GET", &format!("/api/v1/stations/{station}"), None).await?;
+            let faults = client.all(&format!("/api/v1/faults?station_id={station}&open=true")).await?;
+            value["open_faults"] = faults;
+            print(args, &value, logs::station_page)
         }
         StationCommand::Reset { station, hard } => {
             let body = json!({"type": if hard { "hard" } else { "soft" }});

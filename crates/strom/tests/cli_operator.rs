@@ -96,6 +96,16 @@ async fn commands_messages_and_faults_read_as_text(backend: Backend) {
     assert_eq!(lines.len(), 3, "{out}");
     assert!(lines[1].contains("GroundFailure") && lines[1].ends_with("open"), "open first: {out}");
     assert!(lines[2].contains("HighTemperature") && lines[2].contains("cleared"), "{out}");
+    let (ok, out, err) = strom(&server, &["station", "show", "CP1"]).await;
+    assert!(ok, "{err}");
+    assert!(
+        out.lines().any(|l| l.split_whitespace().take(2).collect::<Vec<_>>() == ["registration", "Accepted"]),
+        "{out}"
+    );
+    let connector = out.lines().find(|l| l.split_whitespace().nth(1) == Some("2")).unwrap_or_else(|| panic!("{out}"));
+    assert!(connector.contains("Faulted") && connector.contains("GroundFailure"), "{out}");
+    let open: Vec<&str> = out.lines().filter(|l| l.ends_with("open")).collect();
+    assert!(open.len() == 1 && open[0].contains("GroundFailure"), "only the open fault: {out}");
     let (ok, out, _) = strom(&server, &["fault", "list", "--open", "--json"]).await;
     assert!(ok);
     let faults: serde_json::Value = serde_json::from_str(&out).expect("JSON");

@@ -109,6 +109,46 @@ fn trace(value: &Value) -> String {
         .join("\n")
 }
 
+/// `strom station show`: the station's facts, its connectors, and its open faults.
+pub(super) fn station_page(value: &Value) -> String {
+    let facts = [
+        ("id", "id"),
+        ("vendor", "vendor"),
+        ("model", "model"),
+        ("serial number", "serial_number"),
+        ("firmware", "firmware_version"),
+        ("OCPP", "ocpp_version"),
+        ("registration", "registration_status"),
+        ("security profile", "security_profile"),
+        ("connected", "connected"),
+        ("last boot", "last_boot_at"),
+        ("last seen", "last_seen_at"),
+    ];
+    let mut out: Vec<String> =
+        facts.iter().map(|(label, field)| format!("{label:<16}  {}", text(&value[*field]))).collect();
+    out.push(String::new());
+    let connectors = rows(&value["connectors"])
+        .iter()
+        .map(|c| {
+            vec![
+                text(&c["evse_id"]),
+                text(&c["connector_id"]),
+                text(&c["status"]),
+                text(&c["error_code"]),
+                text(&c["availability"]),
+                text(&c["status_at"]),
+            ]
+        })
+        .collect();
+    out.push(table(&["EVSE", "CONNECTOR", "STATUS", "ERROR", "AVAILABILITY", "SINCE"], connectors));
+    out.push(String::new());
+    match rows(&value["open_faults"]).len() {
+        0 => out.push("no open faults".into()),
+        _ => out.push(faults_table(&value["open_faults"])),
+    }
+    out.join("\n")
+}
+
 fn faults_table(value: &Value) -> String {
     let rows = rows(value)
         .iter()
@@ -172,6 +212,23 @@ mod tests {
         let lines: Vec<&str> = shown.lines().collect();
         assert!(lines[1].starts_with("2") && lines[1].ends_with("Rejected"), "{shown}");
         assert!(lines[2].ends_with("NotSupported: no"), "{shown}");
+    }
+
+    #[test]
+    fn a_station_page_has_its_facts_connectors_and_open_faults() {
+        let station = json!({"id": "CP1", "vendor": "Acme", "model": "X", "firmware_version": "1.2", "ocpp_version": "1.6",
+            "registration_status": "Accepted", "security_profile": 1, "connected": true,
+            "connectors": [{"evse_id": null, "connector_id": 1, "status": "Faulted", "error_code": "HighTemperature",
+                            "availability": "Operative", "status_at": "t"}],
+            "open_faults": []});
+        let shown = station_page(&station);
+        assert!(shown.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["vendor", "Acme"]), "{shown}");
+        assert!(
+            shown.lines().any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["-", "1", "Faulted", "HighTemperature", "Operative", "t"]),
+            "{shown}"
+        );
+        assert!(shown.ends_with("no open faults"), "{shown}");
     }
 
     #[test]
