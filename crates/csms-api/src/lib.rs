@@ -69,6 +69,7 @@ pub fn router(api: Arc<Api>, open: bool) -> Router {
         .route("/api/v1/transactions/{id}", get(get_transaction))
         .route("/api/v1/transactions/{id}/meter-values", get(transaction_meter_values))
         .route("/api/v1/faults", get(list_faults))
+        .route("/api/v1/faults/{id}", get(get_fault))
         .route("/api/v1/id-tokens", get(list_id_tokens).post(create_id_token))
         .route("/api/v1/id-tokens/{id_token}", get(get_id_token).put(put_id_token).delete(delete_id_token))
         .route("/api/v1/tokens", get(list_api_tokens))
@@ -664,6 +665,12 @@ async fn list_faults(State(api): State<Arc<Api>>, Query(params): Params) -> ApiR
     let open = bool_param(&params, "open")?;
     let page = api.store.faults(params.get("station_id").map(String::as_str), open, &request).await?;
     Ok(Json(paging::answer("faults", &page, views::fault)))
+}
+
+async fn get_fault(State(api): State<Arc<Api>>, Path(id): Path<String>) -> ApiResult {
+    let id: i64 = id.parse().map_err(|_| ApiError::bad_request("a fault's id is an integer"))?;
+    let fault = api.store.fault(id).await?.ok_or_else(|| ApiError::not_found("fault"))?;
+    Ok(Json(views::fault(&fault)))
 }
 
 async fn list_id_tokens(State(api): State<Arc<Api>>, Query(params): Params) -> ApiResult {

@@ -395,6 +395,9 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
         ("/api/v1/faults", "get", list("listFaults", "Fault records, newest first", "start", vec![],
             vec![query("station_id", "Only this station", string()), query("open", "Only open (true) or cleared (false)", boolean())],
             "FaultPage")),
+        ("/api/v1/faults/{id}", "get", op("getFault", "Show a fault", "viewer",
+            vec![path_param("id", "The fault's id", json!({"type": "integer", "format": "int64"}))],
+            ok("The fault", "Fault")).errors(&["400", "404"])),
         ("/api/v1/id-tokens", "get", list("listIdTokens", "Id tokens, by token", "creation time", vec![], vec![], "IdTokenPage")),
         ("/api/v1/id-tokens", "post", op("createIdToken", "Create an id token", "admin", vec![], Success::Json("201", "Created", "IdToken"))
             .errors(&["400", "409", "422"]).body(token_body(true), token_example.clone())),

@@ -110,6 +110,14 @@ async fn commands_messages_and_faults_read_as_text(backend: Backend) {
     assert!(ok);
     let faults: serde_json::Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!(faults.as_array().map(Vec::len), Some(1), "{faults}");
+    let id = faults[0]["id"].to_string();
+    let (ok, out, err) = strom(&server, &["fault", "show", &id]).await;
+    assert!(ok, "{err}");
+    for (field, value) in [("category", "electrical_protection"), ("code", "GroundFailure"), ("open", "true")] {
+        assert!(out.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == [field, value]), "{field}: {out}");
+    }
+    let (ok, _, err) = strom(&server, &["fault", "show", "999999"]).await;
+    assert!(!ok && err.contains("404"), "{err}");
 }
 
 async fn a_session_is_shown_with_its_readings_and_lists_page_by_time(backend: Backend) {

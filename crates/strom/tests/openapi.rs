@@ -164,7 +164,13 @@ async fn answers_match_the_documented_schemas(backend: Backend) {
             assert!(text.is_object(), "/metrics is documented as text");
             continue;
         }
-        let id = if path.starts_with("/api/v1/transactions") { tx.to_string() } else { "CP1".to_string() };
+        let id = if path.starts_with("/api/v1/transactions") {
+            tx.to_string()
+        } else if path.starts_with("/api/v1/faults/") {
+            server.items("/api/v1/faults").await[0]["id"].to_string()
+        } else {
+            "CP1".to_string()
+        };
         let concrete = path.replace("{id}", &id).replace("{id_token}", "TAG1");
         let (status, answer) = server.http("GET", &concrete, None).await;
         assert_eq!(status, 200, "GET {concrete}: {answer}");

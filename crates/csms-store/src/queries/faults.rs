@@ -92,6 +92,18 @@ impl Store {
         Ok(Page::of(items, page.len(), |f: &FaultView| f.id))
     }
 
+    /// One fault by its id.
+    pub async fn fault(&self, id: i64) -> Result<Option<FaultView>, StoreError> {
+        let row = sqlx::query(
+            "SELECT f.*, st.ocpp_version AS station_version FROM faults f LEFT JOIN stations st ON st.id = f.station_id \
+             WHERE f.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.as_ref().map(fault_from_row).transpose()?)
+    }
+
     /// Faults not yet cleared, for `/metrics`.
     pub async fn open_fault_count(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM faults WHERE cleared_at IS NULL")

@@ -33,6 +33,8 @@ pub enum FaultCommand {
         #[arg(long)]
         since: Option<String>,
     },
+    /// One fault: every field, the protocol's own words (`raw`) and the vendor's detail.
+    Show { fault: i64 },
 }
 
 /// `strom command log`.
@@ -57,7 +59,13 @@ pub async fn messages(args: &ApiArgs, station: &str, limit: u32) -> Result<()> {
 /// `strom fault list`.
 pub async fn fault(args: &ApiArgs, command: FaultCommand) -> Result<()> {
     let client = Client::new(args)?;
-    let FaultCommand::List { station, open, since } = command;
+    let (station, open, since) = match command {
+        FaultCommand::List { station, open, since } => (station, open, since),
+        FaultCommand::Show { fault } => {
+            let value = client.ok("GET", &format!("/api/v1/faults/{fault}"), None).await?;
+            return print(args, &value, super::sessions::fields);
+        }
+    };
     let mut filters = Vec::new();
     if let Some(station) = station {
         filters.push(format!("station_id={station}"));

@@ -48,7 +48,7 @@ pub fn list_path(station: Option<String>, active: bool, since: Option<String>, u
 }
 
 /// `field: value` lines, in the API's order, nulls left out.
-fn fields(value: &Value) -> String {
+pub(super) fn fields(value: &Value) -> String {
     let Some(map) = value.as_object() else {
         return text(value);
     };
