@@ -36,14 +36,17 @@ pub enum StationCommand {
     /// Reset a station (soft unless --hard).
     Reset {
         station: String,
+        /// A hard reset (a reboot; 2.0.1 Immediate) instead of a soft one (1.6 Soft, 2.0.1 OnIdle).
         #[arg(long)]
         hard: bool,
     },
     /// Unlock a connector.
     Unlock {
         station: String,
+        /// The connector (1.6: its number; 2.0.1: its number on the EVSE).
         #[arg(long)]
         connector: i64,
+        /// The EVSE (2.0.1 only).
         #[arg(long)]
         evse: Option<i64>,
     },
@@ -104,16 +107,20 @@ pub enum TxCommand {
     /// one row per sample time with energy, power, voltage and current per phase.
     Show {
         transaction: i64,
+        /// Also every reading, one row per sample time.
         #[arg(long)]
         readings: bool,
     },
     /// Ask a station to start a transaction.
     Start {
         station: String,
+        /// The id token to start with (e.g. an RFID tag's id).
         #[arg(long)]
         id_token: String,
+        /// The connector (1.6; 2.0.1: on the EVSE); absent: the station chooses.
         #[arg(long)]
         connector: Option<i64>,
+        /// The EVSE (2.0.1 only); absent: the station chooses.
         #[arg(long)]
         evse: Option<i64>,
         /// Send it even for a token Ström knows as Blocked, Expired, Invalid, … or not at all
@@ -130,11 +137,14 @@ pub enum TagCommand {
     /// Add an id token.
     Add {
         id_token: String,
+        /// Accepted, Blocked, Expired, Invalid, NoCredit, NotAllowedTypeEVSE, NotAtThisLocation,
+        /// NotAtThisTime or Unknown.
         #[arg(long, default_value = "Accepted")]
         status: String,
-        /// RFC 3339 expiry.
+        /// RFC 3339 expiry, e.g. 2027-01-01T00:00:00Z.
         #[arg(long)]
         expiry: Option<String>,
+        /// The group (parent id token), for ConcurrentTx and shared authorization.
         #[arg(long)]
         parent: Option<String>,
     },

@@ -126,6 +126,7 @@ enum CaCommand {
     },
     /// Certificates of every station that expire within DAYS (expired ones too), through the API.
     Expiring {
+        /// Certificates expiring within this many days (expired ones too).
         #[arg(long, default_value_t = 30)]
         days: u32,
         #[command(flatten)]
@@ -171,6 +172,7 @@ struct BenchArgs {
     /// boot, heartbeat, meter (MeterValues with 8 sampled values), session (10 CALLs each) or idle.
     #[arg(long, default_value = "meter")]
     scenario: String,
+    /// Simulated stations, each on its own connection.
     #[arg(long, default_value_t = 100)]
     stations: usize,
     /// Seconds to run (after every station has connected and booted).
