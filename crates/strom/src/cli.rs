@@ -336,19 +336,42 @@ fn transactions_table(value: &Value) -> String {
     let rows = rows(value)
         .iter()
         .map(|t| {
+            let running = t["active"] == true;
+            // Energy so far while running, the session's energy once ended.
+            let energy = if running { &t["energy_so_far_wh"] } else { &t["energy_wh"] };
             vec![
                 text(&t["id"]),
                 text(&t["station_id"]),
                 text(&t["connector_id"]),
                 text(&t["id_token"]),
+                text(&t["start_auth_status"]),
                 text(&t["started_at"]),
-                text(&t["stopped_at"]),
-                text(&t["energy_wh"]),
+                if running { "running".into() } else { text(&t["stopped_at"]) },
+                sessions::kwh(energy),
+                if running { sessions::kw(&t["power_w"]) } else { "-".into() },
+                sessions::hours_minutes(&t["duration_s"]),
+                sessions::hours_minutes(&t["charging_s"]),
                 text(&t["stop_reason"]),
             ]
         })
         .collect();
-    table(&["ID", "STATION", "CONNECTOR", "ID TOKEN", "STARTED", "STOPPED", "ENERGY WH", "REASON"], rows)
+    table(
+        &[
+            "ID",
+            "STATION",
+            "CONNECTOR",
+            "ID TOKEN",
+            "AUTH",
+            "STARTED",
+            "STOPPED",
+            "ENERGY",
+            "POWER",
+            "DURATION",
+            "CHARGING",
+            "REASON",
+        ],
+        rows,
+    )
 }
 
 fn tags_table(value: &Value) -> String {

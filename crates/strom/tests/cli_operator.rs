@@ -153,5 +153,12 @@ async fn a_session_is_shown_with_its_readings_and_lists_page_by_time(backend: Ba
     let (ok, out, _) = strom(&server, &["tx", "list", "--until", "2026-12-02T00:00:00Z"]).await;
     assert!(ok);
     assert_eq!(out.lines().count(), 2, "{out}");
-    assert!(out.lines().nth(1).is_some_and(|l| l.starts_with(&first.to_string())), "{out}");
+    let row = out.lines().nth(1).unwrap_or_default();
+    assert!(row.starts_with(&first.to_string()) && row.contains("3.000 kWh") && row.contains(" 0:30 "), "{out}");
+    let (ok, out, _) = strom(&server, &["tx", "show", &second.to_string()]).await;
+    assert!(ok);
+    // Running, with no reading yet: no energy so far, but a duration in h:mm.
+    assert!(out.lines().next().is_some_and(|l| l.split_whitespace().collect::<Vec<_>>() == ["energy", "-"]), "{out}");
+    let duration = out.lines().find_map(|l| l.strip_prefix("duration")).map(str::trim).unwrap_or_default();
+    assert!(duration.split_once(':').is_some_and(|(h, m)| h.parse::<u64>().is_ok() && m.len() == 2), "{out}");
 }

@@ -17,7 +17,9 @@ pub async fn show(args: &ApiArgs, transaction: i64, readings: bool) -> Result<()
         Value::Null
     };
     print(args, &json!({"transaction": tx, "meter_values": meter}), |v| {
-        let mut out = fields(&v["transaction"]);
+        let mut out = summary(&v["transaction"]);
+        out.push_str("\n\n");
+        out.push_str(&fields(&v["transaction"]));
         if readings {
             out.push_str("\n\n");
             out.push_str(&readings_table(&v["meter_values"]));
@@ -45,6 +47,36 @@ pub fn list_path(station: Option<String>, active: bool, since: Option<String>, u
         true => "/api/v1/transactions".to_string(),
         false => format!("/api/v1/transactions?{}", filters.join("&")),
     }
+}
+
+/// Watt-hours as kWh with three decimals (a billing-grade reading has Wh resolution).
+pub(super) fn kwh(wh: &Value) -> String {
+    wh.as_f64().map_or_else(|| "-".into(), |wh| format!("{:.3} kWh", wh / 1000.0))
+}
+
+/// Watts as kW with two decimals.
+pub(super) fn kw(w: &Value) -> String {
+    w.as_f64().map_or_else(|| "-".into(), |w| format!("{:.2} kW", w / 1000.0))
+}
+
+/// Seconds as h:mm.
+pub(super) fn hours_minutes(seconds: &Value) -> String {
+    seconds.as_i64().map_or_else(|| "-".into(), |s| format!("{}:{:02}", s / 3600, s % 3600 / 60))
+}
+
+/// What an operator asks of a session first, with units: energy (so far), power now, duration,
+/// charging and idle time.
+fn summary(tx: &Value) -> String {
+    let running = tx["active"] == true;
+    let energy = if running { &tx["energy_so_far_wh"] } else { &tx["energy_wh"] };
+    let lines = [
+        ("energy", kwh(energy)),
+        ("power now", if running { kw(&tx["power_w"]) } else { "-".into() }),
+        ("duration", hours_minutes(&tx["duration_s"])),
+        ("charging", hours_minutes(&tx["charging_s"])),
+        ("idle", hours_minutes(&tx["idle_s"])),
+    ];
+    lines.iter().map(|(label, value)| format!("{label:<10}  {value}")).collect::<Vec<_>>().join("\n")
 }
 
 /// `field: value` lines, in the API's order, nulls left out.
@@ -111,6 +143,21 @@ mod tests {
         );
         assert_eq!(lines[1].split_whitespace().collect::<Vec<_>>(), ["10:05", "12500", "231.0", "-"]);
         assert_eq!(lines[2].split_whitespace().collect::<Vec<_>>(), ["10:10", "15000", "-", "16.0"]);
+    }
+
+    #[test]
+    fn figures_are_shown_with_units() {
+        assert_eq!((kwh(&json!(12345.0)), kwh(&Value::Null)), ("12.345 kWh".to_string(), "-".to_string()));
+        assert_eq!(kw(&json!(11000.0)), "11.00 kW");
+        assert_eq!((hours_minutes(&json!(3725)), hours_minutes(&json!(59))), ("1:02".to_string(), "0:00".to_string()));
+        let ended = json!({"active": false, "energy_wh": 4500.0, "energy_so_far_wh": 4500.0, "power_w": 7000.0,
+                           "duration_s": 5400, "charging_s": 3600, "idle_s": 1800});
+        assert_eq!(
+            summary(&ended),
+            "energy      4.500 kWh\npower now   -\nduration    1:30\ncharging    1:00\nidle        0:30"
+        );
+        let running = json!({"active": true, "energy_so_far_wh": 1200.0, "power_w": 7400.0, "duration_s": 600});
+        assert!(summary(&running).starts_with("energy      1.200 kWh\npower now   7.40 kW"), "{}", summary(&running));
     }
 
     #[test]
