@@ -98,6 +98,7 @@ mod tests {
         assert_eq!(required_role(&Method::GET, "/api/v1/stations"), Role::Viewer);
         assert_eq!(required_role(&Method::POST, "/api/v1/stations/CP1/commands/Reset"), Role::Operator);
         assert_eq!(required_role(&Method::PUT, "/api/v1/stations/CP1"), Role::Admin);
+        assert_eq!(required_role(&Method::DELETE, "/api/v1/stations/CP1"), Role::Admin);
         assert_eq!(required_role(&Method::PUT, "/api/v1/stations/CP1/"), Role::Admin);
         assert_eq!(required_role(&Method::POST, "/api/v1/stations/CP1/reset"), Role::Operator);
         assert_eq!(required_role(&Method::PUT, "/api/v1/stations/CP1/configuration/HeartbeatInterval"), Role::Operator);

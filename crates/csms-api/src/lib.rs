@@ -42,7 +42,7 @@ pub fn router(api: Arc<Api>, open: bool) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/openapi.json", get(|| async { Json(openapi::document()) }))
         .route("/api/v1/stations", get(list_stations))
-        .route("/api/v1/stations/{id}", get(get_station).put(put_station))
+        .route("/api/v1/stations/{id}", get(get_station).put(put_station).delete(decommission_station))
         .route("/api/v1/stations/{id}/commands", get(station_commands))
         .route("/api/v1/stations/{id}/password", axum::routing::post(rotate_password))
         .route("/api/v1/stations/{id}/commands/{action}", axum::routing::post(send_command))
@@ -276,6 +276,23 @@ async fn put_station(State(api): State<Arc<Api>>, Path(id): Path<String>, body: 
     }
     let station = api.store.station(&id).await?.ok_or_else(|| ApiError::not_found("station"))?;
     Ok(Json(views::station(&station, api.commands.registry().session(&id))))
+}
+
+/// Decommissions a station: it may no longer connect (refused at the handshake, its live
+/// session closed now); its history stays and is still shown.
+async fn decommission_station(State(api): State<Arc<Api>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let station = csms_core::station::StationId::parse(&id).ok_or_else(|| ApiError::not_found("station"))?;
+    let known = api
+        .store
+        .execute(csms_core::ops::Decommission { station: station.clone(), now: api.clock.now() }, Vec::new())
+        .await?;
+    if !known {
+        return Err(ApiError::not_found("station"));
+    }
+    if api.commands.registry().disconnect(&station) {
+        tracing::info!(station = %station, "decommissioned: its session is closed");
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn station_commands(State(api): State<Arc<Api>>, Path(id): Path<String>, Query(params): Params) -> ApiResult {

@@ -43,6 +43,7 @@ pub(crate) fn station(s: &StationView, session: Option<SessionInfo>) -> Value {
         "created_at": s.created_at,
         "security_profile": s.security_profile,
         "basic_auth_password_set": s.basic_auth_password_set,
+        "decommissioned_at": s.decommissioned_at,
         "connectors": s.connectors.iter().map(connector).collect::<Vec<_>>(),
     })
 }

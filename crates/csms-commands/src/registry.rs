@@ -132,6 +132,18 @@ impl Registry {
         (generation, cancel, last_seen)
     }
 
+    /// Closes the station's session, if it has one (a decommissioned station); answers whether it
+    /// had. The session sees its token cancelled, as when a new connection replaces it.
+    pub fn disconnect(&self, station: &StationId) -> bool {
+        match self.lock().get(station) {
+            Some(entry) => {
+                entry.cancel.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Removes the session if it is still the current one for the station.
     pub fn remove(&self, station: &StationId, generation: u64) {
         let mut sessions = self.lock();

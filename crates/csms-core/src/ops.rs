@@ -335,6 +335,14 @@ impl std::fmt::Debug for SetSecurity {
     }
 }
 
+/// The operator decommissions a station: from now on nothing may connect as it (its history
+/// stays). Answers whether the station was known.
+#[derive(Debug, Clone)]
+pub struct Decommission {
+    pub station: StationId,
+    pub now: Timestamp,
+}
+
 /// A station's connection proved a higher security profile than the one it is held to
 /// (`security::admit`): from now on it is held to that one, so that it can never again be spoken
 /// for with less (no downgrade). Answers whether the profile was raised (false: already as high,

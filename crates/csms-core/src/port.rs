@@ -139,6 +139,8 @@ operations! {
     SetRegistration(SetRegistration) -> bool;
     /// → whether the station was known.
     SetSecurity(SetSecurity) -> bool;
+    /// → whether the station was known.
+    Decommission(Decommission) -> bool;
     /// → whether the station's profile was raised.
     RaiseSecurityProfile(RaiseSecurityProfile) -> bool;
     /// → the command's id in the command log.

@@ -76,11 +76,13 @@ pub struct ClientCertificate {
     pub organization: Option<String>,
 }
 
-/// What Ström keeps about a station's security: its profile and its password's PHC string.
+/// What Ström keeps about a station's security: its profile, its password's PHC string, and
+/// whether the operator decommissioned it (then nothing may speak for it).
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecuritySettings {
     pub profile: SecurityProfile,
     pub password_hash: Option<String>,
+    pub decommissioned: bool,
 }
 
 impl std::fmt::Debug for SecuritySettings {
@@ -89,13 +91,14 @@ impl std::fmt::Debug for SecuritySettings {
         f.debug_struct("SecuritySettings")
             .field("profile", &self.profile)
             .field("password_hash", &self.password_hash.as_ref().map(|_| "***"))
+            .field("decommissioned", &self.decommissioned)
             .finish()
     }
 }
 
 impl Default for SecuritySettings {
     fn default() -> Self {
-        SecuritySettings { profile: SecurityProfile::Unsecured, password_hash: None }
+        SecuritySettings { profile: SecurityProfile::Unsecured, password_hash: None, decommissioned: false }
     }
 }
 
@@ -121,6 +124,8 @@ pub enum Refusal {
     /// The client certificate's CN is not the station's identity, or its O not the operator's
     /// name: a certificate of another station (or another operator).
     CertificateMismatch,
+    /// The operator decommissioned the station: nothing may connect as it.
+    Decommissioned,
 }
 
 impl Refusal {
@@ -134,6 +139,7 @@ impl Refusal {
             Refusal::TlsRequired => "tls_required",
             Refusal::NoClientCertificate => "no_client_certificate",
             Refusal::CertificateMismatch => "certificate_mismatch",
+            Refusal::Decommissioned => "decommissioned",
         }
     }
 }
@@ -253,6 +259,9 @@ pub fn admit(
     operator: Option<&str>,
     authorization: Option<&[u8]>,
 ) -> Result<SecurityProfile, Refusal> {
+    if settings.decommissioned {
+        return Err(Refusal::Decommissioned);
+    }
     if let Some(certificate) = &transport.client_certificate {
         let names_station = certificate.common_name.as_deref() == Some(station.as_str());
         let names_operator = operator.is_none_or(|o| certificate.organization.as_deref() == Some(o));
@@ -298,7 +307,7 @@ pub fn admit_with(
         Err(refusal @ (Refusal::WrongPassword | Refusal::NoPasswordSet)) => in_flight
             .iter()
             .find_map(|hash| {
-                let candidate = SecuritySettings { profile: settings.profile, password_hash: Some(hash.clone()) };
+                let candidate = SecuritySettings { password_hash: Some(hash.clone()), ..settings.clone() };
                 admit(station, &candidate, transport, operator, authorization).ok()
             })
             .ok_or(refusal),
@@ -364,7 +373,7 @@ mod tests {
 
     fn settings(profile: SecurityProfile, password: Option<&str>) -> SecuritySettings {
         let hash = password.map(|p| hash_password(p, &[7; 16]).expect("hashes"));
-        SecuritySettings { profile, password_hash: hash }
+        SecuritySettings { profile, password_hash: hash, decommissioned: false }
     }
 
     fn basic(user: &str, password: &[u8]) -> Vec<u8> {
@@ -484,6 +493,7 @@ mod tests {
         let one = settings(BasicAuth, Some(PASSWORD));
         let two = settings(TlsBasicAuth, Some(PASSWORD));
         let three = settings(TlsClientCertificate, None);
+        let gone = SecuritySettings { decommissioned: true, ..settings(BasicAuth, Some(PASSWORD)) };
         // Name, station settings, transport, operator name, header, verdict.
         type Row<'a> = (
             &'a str,
@@ -561,6 +571,8 @@ mod tests {
                 None,
                 Err(Refusal::CertificateMismatch),
             ),
+            ("decommissioned, with its certificate", &gone, &own, Some("Acme"), None, Err(Refusal::Decommissioned)),
+            ("decommissioned, with its password", &gone, &tls, None, Some(&right), Err(Refusal::Decommissioned)),
         ];
         for (name, settings, transport, operator, header, expected) in rows {
             assert_eq!(admit(&cp, settings, transport, operator, header), expected, "{name}");

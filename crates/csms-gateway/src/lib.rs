@@ -269,6 +269,9 @@ async fn refuse(gateway: &Arc<Gateway>, station: &StationId, known: bool, refusa
     // The realm is UTF-8, which a header carries as opaque bytes (RFC 9110 §5.5 obs-text).
     let challenge = HeaderValue::from_bytes(r#"Basic realm="Ström""#.as_bytes())
         .unwrap_or_else(|_| HeaderValue::from_static(r#"Basic realm="Strom""#));
+    if refusal == Refusal::Decommissioned {
+        return (StatusCode::FORBIDDEN, "this station is decommissioned\n").into_response();
+    }
     let message = match refusal {
         Refusal::TlsRequired => "this station must connect over TLS (wss://)\n",
         Refusal::NoClientCertificate => "this station must present its client certificate\n",

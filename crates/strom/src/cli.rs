@@ -50,6 +50,9 @@ pub enum StationCommand {
         #[arg(long)]
         evse: Option<i64>,
     },
+    /// Decommission a station: it may no longer connect (a live session is closed now); its
+    /// transactions, faults and messages stay.
+    Remove { station: String },
     /// Accept a Pending or Rejected station (it learns at its next boot).
     Accept { station: String },
     /// The station's certificates: those Ström signed for it and those it holds, with the days
@@ -529,6 +532,10 @@ pub async fn station(args: &ApiArgs, command: StationCommand) -> Result<()> {
         StationCommand::RenewCertificate { station } => {
             let path = format!("/api/v1/stations/{station}/certificates/renew");
             answered(args, &client.ok("POST", &path, None).await?)
+        }
+        StationCommand::Remove { station } => {
+            client.ok("DELETE", &format!("/api/v1/stations/{station}"), None).await?;
+            print(args, &json!({"decommissioned": station}), answer)
         }
         StationCommand::Accept { station } => {
             let body = json!({"registration_status": "Accepted"});

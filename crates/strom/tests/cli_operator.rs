@@ -10,7 +10,8 @@ use serde_json::json;
 both_backends!(
     tags_are_blocked_and_unblocked,
     commands_messages_and_faults_read_as_text,
-    a_session_is_shown_with_its_readings_and_lists_page_by_time
+    a_session_is_shown_with_its_readings_and_lists_page_by_time,
+    a_decommissioned_station_cannot_connect_and_keeps_its_history
 );
 
 /// Runs `strom ARGS` against the server (API open) in the background.
@@ -161,4 +162,43 @@ async fn a_session_is_shown_with_its_readings_and_lists_page_by_time(backend: Ba
     assert!(out.lines().next().is_some_and(|l| l.split_whitespace().collect::<Vec<_>>() == ["energy", "-"]), "{out}");
     let duration = out.lines().find_map(|l| l.strip_prefix("duration")).map(str::trim).unwrap_or_default();
     assert!(duration.split_once(':').is_some_and(|(h, m)| h.parse::<u64>().is_ok() && m.len() == 2), "{out}");
+}
+
+async fn a_decommissioned_station_cannot_connect_and_keeps_its_history(backend: Backend) {
+    let server = Server::start(backend).await;
+    server.add_token("TAG", "Accepted", None, None).await;
+    let mut station = server.booted("CP1").await;
+    let (transaction, _) = station.start(1, "TAG", 0, "2026-12-01T10:00:00Z").await;
+
+    let (ok, out, err) = strom(&server, &["station", "remove", "CP1"]).await;
+    assert!(ok && out.contains("CP1"), "{out} {err}");
+    // The live session is closed at once.
+    let closed = tokio::time::timeout(common::TIMEOUT, async {
+        while let Some(message) = station.next_raw_message().await {
+            if matches!(message, tokio_tungstenite::tungstenite::Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the session was closed");
+    // It may not connect again, whatever it presents.
+    match common::Station::connect(&server, "CP1", "ocpp1.6").await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
+        Err(other) => panic!("expected 403, got {other}"),
+        Ok(_) => panic!("a decommissioned station connected"),
+    }
+    let (status, text) = common::get_text(&server.addr, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(text.contains("strom_handshakes_refused_total{reason=\"decommissioned\"} 1"), "{text}");
+    // Its history stays.
+    let view = server.get("/api/v1/stations/CP1").await;
+    assert!(view["decommissioned_at"].is_string() && view["connected"] == false, "{view}");
+    assert_eq!(server.get(&format!("/api/v1/transactions/{transaction}")).await["station_id"], "CP1");
+    let (ok, out, _) = strom(&server, &["station", "show", "CP1"]).await;
+    assert!(ok && out.lines().any(|l| l.starts_with("decommissioned") && l.contains("20")), "{out}");
+    // Unknown stations are 404; a second removal is harmless.
+    let (ok, _, err) = strom(&server, &["station", "remove", "NOPE"]).await;
+    assert!(!ok && err.contains("404"), "{err}");
+    assert!(strom(&server, &["station", "remove", "CP1"]).await.0);
 }

@@ -157,13 +157,14 @@ fn station() -> Value {
             ("created_at", timestamp()),
             ("security_profile", json!({"type": "integer", "enum": [0, 1, 2, 3]})),
             ("basic_auth_password_set", boolean()),
+            ("decommissioned_at", nullable(timestamp())),
             ("connectors", array_of("Connector")),
         ],
         json!({"id": "CP1", "registration_status": "Accepted", "ocpp_version": "1.6", "vendor": "Acme", "model": "AC22",
                "serial_number": null, "charge_box_serial_number": null, "firmware_version": "1.2.3", "iccid": null, "imsi": null,
                "meter_type": null, "meter_serial_number": null, "firmware_status": null, "diagnostics_status": null, "log_status": null,
                "connected": true, "connected_at": AT, "last_boot_at": AT, "boot_reason": null, "last_seen_at": AT, "created_at": AT,
-               "security_profile": 0, "basic_auth_password_set": false, "connectors": [connector_example()]}),
+               "security_profile": 0, "basic_auth_password_set": false, "decommissioned_at": null, "connectors": [connector_example()]}),
     )
 }
 

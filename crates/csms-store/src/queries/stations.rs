@@ -59,6 +59,8 @@ pub struct StationView {
     pub security_profile: i64,
     /// Whether a Basic-auth password is stored (only its hash is, and neither is shown).
     pub basic_auth_password_set: bool,
+    /// When the operator decommissioned it; it may no longer connect.
+    pub decommissioned_at: Option<String>,
     pub connectors: Vec<ConnectorView>,
 }
 
@@ -74,7 +76,7 @@ pub struct AvailabilityView {
 const STATION_COLUMNS: &str =
     "id, registration_status, ocpp_version, vendor, model, serial_number, charge_box_serial_number, \
     firmware_version, iccid, imsi, meter_type, meter_serial_number, firmware_status, diagnostics_status, log_status, \
-    last_boot_at, last_seen_at, created_at, boot_reason, security_profile, \
+    last_boot_at, last_seen_at, created_at, boot_reason, security_profile, decommissioned_at, \
     CAST(CASE WHEN basic_auth_password_hash IS NULL THEN 0 ELSE 1 END AS BIGINT) AS basic_auth_password_set";
 
 fn station_from_row(r: &AnyRow) -> Result<StationView, sqlx::Error> {
@@ -100,6 +102,7 @@ fn station_from_row(r: &AnyRow) -> Result<StationView, sqlx::Error> {
         created_at: r.try_get("created_at")?,
         security_profile: r.try_get("security_profile")?,
         basic_auth_password_set: r.try_get::<i64, _>("basic_auth_password_set")? != 0,
+        decommissioned_at: r.try_get("decommissioned_at")?,
         connectors: Vec::new(),
     })
 }
@@ -229,17 +232,24 @@ impl Store {
 
     /// A station's security profile and password hash (`None`: an unknown station).
     pub async fn security(&self, id: &str) -> Result<Option<SecuritySettings>, StoreError> {
-        let row = sqlx::query("SELECT security_profile, basic_auth_password_hash FROM stations WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(
+            "SELECT security_profile, basic_auth_password_hash, decommissioned_at FROM stations WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
         let Some(row) = row else {
             return Ok(None);
         };
         let number: i64 = row.try_get("security_profile")?;
         let profile = SecurityProfile::from_number(number)
             .ok_or_else(|| StoreError::Corrupt(format!("security profile {number}")))?;
-        Ok(Some(SecuritySettings { profile, password_hash: row.try_get("basic_auth_password_hash")? }))
+        let decommissioned: Option<String> = row.try_get("decommissioned_at")?;
+        Ok(Some(SecuritySettings {
+            profile,
+            password_hash: row.try_get("basic_auth_password_hash")?,
+            decommissioned: decommissioned.is_some(),
+        }))
     }
 
     pub async fn availability(&self, station_id: &str) -> Result<Vec<AvailabilityView>, StoreError> {

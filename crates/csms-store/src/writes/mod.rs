@@ -111,6 +111,7 @@ pub(crate) async fn run(conn: &mut Conn, known: &mut KnownTxRows, request: &mut 
         Request::StatusNotification(op, pending) => pending.set(Ok(faults::status_notification(conn, op).await?)),
         Request::SetRegistration(op, pending) => pending.set(Ok(stations::set_registration(conn, op).await?)),
         Request::SetSecurity(op, pending) => pending.set(Ok(stations::set_security(conn, op).await?)),
+        Request::Decommission(op, pending) => pending.set(Ok(stations::decommission(conn, op).await?)),
         Request::RaiseSecurityProfile(op, pending) => {
             pending.set(Ok(stations::raise_security_profile(conn, op).await?))
         }

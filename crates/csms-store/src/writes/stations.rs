@@ -87,6 +87,16 @@ pub(super) async fn password_accepted(
     Ok(())
 }
 
+pub(super) async fn decommission(conn: &mut Conn, op: &Decommission) -> Result<bool, StoreError> {
+    // The first decommissioning's time is kept.
+    let result = query("UPDATE stations SET decommissioned_at = COALESCE(decommissioned_at, $1) WHERE id = $2")
+        .bind(format_timestamp(&op.now))
+        .bind(op.station.as_str())
+        .execute(conn)
+        .await?;
+    Ok(result.rows_affected() > 0)
+}
+
 pub(super) async fn raise_security_profile(conn: &mut Conn, op: &RaiseSecurityProfile) -> Result<bool, StoreError> {
     let result = query("UPDATE stations SET security_profile = $1 WHERE id = $2 AND security_profile < $1")
         .bind(op.profile.number())

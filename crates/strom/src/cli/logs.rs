@@ -131,6 +131,7 @@ pub(super) fn station_page(value: &Value) -> String {
         ("connected", "connected"),
         ("last boot", "last_boot_at"),
         ("last seen", "last_seen_at"),
+        ("decommissioned", "decommissioned_at"),
     ];
     let mut out: Vec<String> =
         facts.iter().map(|(label, field)| format!("{label:<16}  {}", text(&value[*field]))).collect();
