@@ -14,14 +14,6 @@ both_backends!(
     tc_authorize_guessing_is_limited
 );
 
-/// The value of a `/metrics` series (0 if absent).
-async fn metric(server: &Server, series: &str) -> u64 {
-    let (status, text) = common::get_text(&server.addr, "/metrics").await;
-    assert_eq!(status, 200);
-    let prefix = format!("{series} ");
-    text.lines().find_map(|l| l.strip_prefix(&prefix)).map_or(0, |n| n.parse().expect("a count"))
-}
-
 async fn messages_over_the_rate_are_refused(backend: Backend) {
     // One a second: hardly anything refills while the test runs, however slow the machine.
     let limits = "station_messages_per_second = 1\nstation_message_burst = 10";
@@ -45,7 +37,7 @@ async fn messages_over_the_rate_are_refused(backend: Backend) {
     assert_eq!(code, "GenericError");
     assert!(description.contains("1 per second (10 at once)"), "{description}");
     let series = "strom_rate_limited_total{limit=\"messages\",treatment=\"refused\"}";
-    assert_eq!(metric(&server, series).await, refused.len() as u64);
+    assert_eq!(server.metric(series).await, refused.len() as u64);
     // The connection survives; the station is served again as the bucket refills.
     let deadline = std::time::Instant::now() + common::TIMEOUT;
     while let Reply::Error { .. } = station.call("Heartbeat", json!({})).await {
@@ -68,7 +60,7 @@ async fn transaction_messages_over_the_rate_are_paced_and_all_stored(backend: Ba
             "meterValue": [{"timestamp": format!("2026-12-07T10:{n:02}:00Z"), "sampledValue": [sample]}]});
         station.call_ok("MeterValues", values).await;
     }
-    assert!(metric(&server, "strom_rate_limited_total{limit=\"messages\",treatment=\"paced\"}").await >= 10);
+    assert!(server.metric("strom_rate_limited_total{limit=\"messages\",treatment=\"paced\"}").await >= 10);
     let readings = server.items(&format!("/api/v1/transactions/{transaction_id}/meter-values")).await;
     assert_eq!(readings.as_array().expect("readings").len(), 30, "{readings}");
 }
@@ -84,10 +76,7 @@ async fn tc_authorize_guessing_is_limited(backend: Backend) {
         statuses.push(answer["idTagInfo"]["status"].as_str().expect("a status").to_string());
     }
     assert_eq!(statuses, ["Accepted", "Accepted", "Accepted", "Invalid", "Invalid"]);
-    assert_eq!(
-        metric(&server, "strom_rate_limited_total{limit=\"authorize\",treatment=\"answered_invalid\"}").await,
-        2
-    );
+    assert_eq!(server.metric("strom_rate_limited_total{limit=\"authorize\",treatment=\"answered_invalid\"}").await, 2);
 
     // 2.0.1 the same, and the limit is per station: another station is not held back.
     let mut other = Station::connect(&server, "CP2", "ocpp2.0.1").await.expect("connects");

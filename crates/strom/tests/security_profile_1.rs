@@ -60,10 +60,7 @@ async fn connected(server: &Server, station: &str) -> bool {
 }
 
 async fn refused_count(server: &Server, reason: &str) -> u64 {
-    let (status, text) = common::get_text(&server.addr, "/metrics").await;
-    assert_eq!(status, 200);
-    let series = format!("strom_handshakes_refused_total{{reason=\"{reason}\"}} ");
-    text.lines().find_map(|l| l.strip_prefix(&series)).map_or(0, |n| n.parse().expect("a count"))
+    server.metric(&format!("strom_handshakes_refused_total{{reason=\"{reason}\"}}")).await
 }
 
 async fn profile_1_accepts_the_right_credentials_and_refuses_the_rest(backend: Backend) {

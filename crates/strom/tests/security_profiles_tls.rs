@@ -81,20 +81,12 @@ fn assert_401(result: Result<Station, WsError>, what: &str) {
     }
 }
 
-/// The value of a `/metrics` series (0 if absent).
-async fn metric(server: &Server, series: &str) -> u64 {
-    let (status, text) = common::get_text(&server.addr, "/metrics").await;
-    assert_eq!(status, 200);
-    let prefix = format!("{series} ");
-    text.lines().find_map(|l| l.strip_prefix(&prefix)).map_or(0, |n| n.parse::<f64>().expect("a number") as u64)
-}
-
 /// Waits until a `/metrics` series reaches `expected`: a failed TLS handshake is counted after
 /// its connection is closed, so the client may see the close first.
 async fn metric_reaches(server: &Server, series: &str, expected: u64) {
     let deadline = tokio::time::Instant::now() + common::TIMEOUT;
     loop {
-        let value = metric(server, series).await;
+        let value = server.metric(series).await;
         if value == expected {
             return;
         }
@@ -121,7 +113,7 @@ async fn tc_a_04_profile_2_basic_auth_over_tls(backend: Backend) {
     assert_401(tls(&server, &pki, "CP2", None, None).await, "no credentials over TLS");
     assert_401(tls(&server, &pki, "CP2", Some("wrong-password-0000"), None).await, "wrong password over TLS");
     assert_401(plain(&server, "CP2", PASSWORD).await, "the right password over plain WebSocket");
-    assert_eq!(metric(&server, "strom_handshakes_refused_total{reason=\"tls_required\"}").await, 1);
+    assert_eq!(server.metric("strom_handshakes_refused_total{reason=\"tls_required\"}").await, 1);
     // The live session was never replaced by the refused ones.
     station.call_ok("Heartbeat", json!({})).await;
 }
@@ -142,7 +134,7 @@ async fn tc_083_upgrade_to_tls_is_remembered_and_no_downgrade(backend: Backend) 
     boots(tls(&server, &pki, "CP1", None, own).await.expect("profile 3 accepted")).await.close().await;
     assert_eq!(profile(&server, "CP1").await, 3);
     assert_401(tls(&server, &pki, "CP1", Some(PASSWORD), None).await, "a downgrade to profile 2");
-    assert_eq!(metric(&server, "strom_handshakes_refused_total{reason=\"no_client_certificate\"}").await, 1);
+    assert_eq!(server.metric("strom_handshakes_refused_total{reason=\"no_client_certificate\"}").await, 1);
     // A station Ström has not been told about is held to what it proved, too.
     boots(tls(&server, &pki, "NEW", None, Some(("NEW", OPERATOR))).await.expect("unknown station accepted")).await;
 }
@@ -158,7 +150,7 @@ async fn tc_a_08_profile_3_client_certificates(backend: Backend) {
     assert_401(tls(&server, &pki, "CP3", None, Some(("CP4", OPERATOR))).await, "another station's certificate");
     assert_401(tls(&server, &pki, "CP3", None, Some(("CP3", "Evil Corp"))).await, "another operator's certificate");
     assert_401(tls(&server, &pki, "CP3", Some(PASSWORD), None).await, "no certificate");
-    assert_eq!(metric(&server, "strom_handshakes_refused_total{reason=\"certificate_mismatch\"}").await, 2);
+    assert_eq!(server.metric("strom_handshakes_refused_total{reason=\"certificate_mismatch\"}").await, 2);
     let events = server.items("/api/v1/stations/CP3/events").await;
     let refusals = events.as_array().expect("events").iter().filter(|e| e["kind"] == "InvalidCredentials").count();
     assert_eq!(refusals, 3, "{events}");
@@ -307,7 +299,7 @@ async fn hang_up(server: &Server, result: &str, count: u64) {
     assert!(status.success());
     let series = format!("strom_tls_reloads_total{{result=\"{result}\"}}");
     let deadline = tokio::time::Instant::now() + common::TIMEOUT;
-    while metric(server, &series).await < count {
+    while server.metric(&series).await < count {
         assert!(tokio::time::Instant::now() < deadline, "reload not counted in time");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
@@ -328,7 +320,7 @@ async fn certificate_and_key_reload_on_sighup() {
     assert_eq!(now, renewed.der.to_vec(), "the renewed certificate is served");
     let (_, parsed) = x509_parser::parse_x509_certificate(&renewed.der).expect("a certificate");
     let not_after = parsed.validity().not_after.timestamp();
-    assert_eq!(metric(&server, "strom_tls_certificate_not_after_seconds").await as i64, not_after);
+    assert_eq!(server.metric("strom_tls_certificate_not_after_seconds").await as i64, not_after);
     station.call_ok("Heartbeat", json!({})).await;
 
     // A broken key file: the reload fails, the renewed pair stays in use.

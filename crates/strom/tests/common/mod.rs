@@ -342,6 +342,14 @@ impl Server {
         sqlx::AnyConnection::connect(&url).await.expect("database")
     }
 
+    /// The value of a `/metrics` series, e.g. `strom_x_total{reason="y"}` (0 if absent).
+    pub async fn metric(&self, series: &str) -> u64 {
+        let (status, text) = get_text(&self.addr, "/metrics").await;
+        assert_eq!(status, 200);
+        let prefix = format!("{series} ");
+        text.lines().find_map(|l| l.strip_prefix(&prefix)).map_or(0, |n| n.parse::<f64>().expect("a number") as u64)
+    }
+
     pub async fn get(&self, path: &str) -> Value {
         let (status, value) = self.http("GET", path, None).await;
         assert_eq!(status, 200, "GET {path}: {value}");
