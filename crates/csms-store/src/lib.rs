@@ -19,8 +19,8 @@ mod writes;
 
 pub use queries::{
     Availability, AvailabilityView, ChargingProfileView, CommandView, ConfigurationView, ConnectorView,
-    DeviceModelView, FaultView, MessageView, MeterValueView, MonitorView, Page, PageRequest, ReservationView,
-    StationEventView, StationView, TransactionFilter, TransactionView, TransferView,
+    DeviceModelView, FaultFilter, FaultView, MessageView, MeterValueView, MonitorView, Page, PageRequest,
+    ReservationView, StationEventView, StationView, TransactionFilter, TransactionView, TransferView,
 };
 pub use queries::{InstalledCertificateView, IssuedCertificateView};
 
@@ -359,6 +359,7 @@ async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
     if backend == Backend::Postgres {
         store_log_blocks_uncompressed(&mut conn).await?;
     }
+    queries::classify_faults(&mut conn).await?;
     write_reading_terms(&mut conn).await
 }
 

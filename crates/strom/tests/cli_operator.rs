@@ -97,6 +97,12 @@ async fn commands_messages_and_faults_read_as_text(backend: Backend) {
     assert_eq!(lines.len(), 3, "{out}");
     assert!(lines[1].contains("GroundFailure") && lines[1].ends_with("open"), "open first: {out}");
     assert!(lines[2].contains("HighTemperature") && lines[2].contains("cleared"), "{out}");
+    let (ok, out, err) = strom(&server, &["fault", "list", "--category", "thermal"]).await;
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.len() == 2 && lines[1].contains("HighTemperature"), "only the thermal fault: {out}");
+    let (ok, _, err) = strom(&server, &["fault", "list", "--category", "hot"]).await;
+    assert!(!ok && err.contains("thermal") && err.contains("electrical_protection"), "the allowed values: {err}");
     let (ok, out, err) = strom(&server, &["station", "show", "CP1"]).await;
     assert!(ok, "{err}");
     assert!(
