@@ -172,9 +172,10 @@ pub enum TxCommand {
 
 #[derive(Subcommand)]
 pub enum TagCommand {
-    /// Add an id token.
+    /// Add id tokens (one or more, all with the settings below).
     Add {
-        id_token: String,
+        #[arg(required = true)]
+        id_tokens: Vec<String>,
         /// Accepted, Blocked, Expired, Invalid, NoCredit, NotAllowedTypeEVSE, NotAtThisLocation,
         /// NotAtThisTime or Unknown.
         #[arg(long, default_value = "Accepted")]
@@ -627,10 +628,17 @@ pub async fn tx(args: &ApiArgs, command: TxCommand) -> Result<()> {
 pub async fn tag(args: &ApiArgs, command: TagCommand) -> Result<()> {
     let client = Client::new(args)?;
     match command {
-        TagCommand::Add { id_token, status, expiry, parent } => {
-            let body = json!({"id_token": id_token, "status": status, "expiry": expiry, "parent_id_token": parent});
-            let value = client.ok("POST", "/api/v1/id-tokens", Some(body)).await?;
-            print(args, &value, |v| tags_table(&json!([v])))
+        TagCommand::Add { id_tokens, status, expiry, parent } => {
+            let mut added = Vec::new();
+            for id_token in id_tokens {
+                let body = json!({"id_token": id_token, "status": status, "expiry": expiry, "parent_id_token": parent});
+                added.push(client.ok("POST", "/api/v1/id-tokens", Some(body)).await?);
+            }
+            // One token is shown as the API answers it; several as a list.
+            match <[Value; 1]>::try_from(added) {
+                Ok([one]) => print(args, &one, |v| tags_table(&json!([v]))),
+                Err(several) => print(args, &Value::Array(several), tags_table),
+            }
         }
         TagCommand::List => print(args, &client.all("/api/v1/id-tokens").await?, tags_table),
         TagCommand::Remove { id_token } => {
