@@ -296,3 +296,49 @@ pub(super) async fn device_event(conn: &mut Conn, station: &StationId, e: &Devic
     }
     Ok(())
 }
+
+/// A transaction the station ended with reason PowerLoss: the station lost its power while it
+/// charged. Ström records it as a `power_loss` fault it detected itself, at the connector, from
+/// the stop's time to the time the station, powered again, reported it; once, however often the
+/// stop is delivered.
+pub(super) async fn power_loss(
+    conn: &mut Conn,
+    station: &str,
+    (evse_id, connector_id): (i64, i64),
+    stopped_at: &str,
+    reported_at: &str,
+    transaction_id: i64,
+) -> Result<(), StoreError> {
+    let code = fault_kinds::FaultCode::PowerLoss;
+    let recorded: Option<i64> = query_scalar(
+        "SELECT id FROM faults WHERE station_id = $1 AND evse_id = $2 AND connector_id = $3 AND error_code = $4 \
+         AND started_at = $5 AND detected_by IS NOT NULL LIMIT 1",
+    )
+    .bind(station)
+    .bind(evse_id)
+    .bind(connector_id)
+    .bind(code.as_str())
+    .bind(stopped_at)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if recorded.is_some() {
+        return Ok(());
+    }
+    query(
+        "INSERT INTO faults (station_id, evse_id, connector_id, error_code, severity, status, info, started_at, cleared_at, \
+         category, detected_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'strom')",
+    )
+    .bind(station)
+    .bind(evse_id)
+    .bind(connector_id)
+    .bind(code.as_str())
+    .bind(faults::Severity::Error.as_str())
+    .bind("PowerLoss")
+    .bind(format!("transaction {transaction_id} ended by a power loss"))
+    .bind(stopped_at)
+    .bind(reported_at.max(stopped_at))
+    .bind(code.category().as_str())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
