@@ -138,6 +138,17 @@ impl Store {
         Ok(row.as_ref().map(fault_from_row).transpose()?)
     }
 
+    /// Stations whose connection Ström recorded as lost and not yet back (an open
+    /// `CommunicationLost` fault it detected), as Ström starts.
+    pub async fn stations_offline(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT station_id FROM faults WHERE cleared_at IS NULL AND error_code = $1 AND detected_by IS NOT NULL",
+        )
+        .bind(fault_kinds::FaultCode::CommunicationLost.as_str())
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// Faults not yet cleared, for `/metrics`.
     pub async fn open_fault_count(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM faults WHERE cleared_at IS NULL")
