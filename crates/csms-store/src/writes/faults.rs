@@ -397,12 +397,18 @@ pub(super) async fn connectivity(conn: &mut Conn, op: &Connectivity) -> Result<b
     }
 }
 
-/// A station that boots with reason PowerUp (2.0.1) after Ström had its connection as lost was
-/// without power: a `power_loss` fault of the whole station for the period the connection was
-/// lost, cleared as it boots. The lost connection's fault is cleared as the station connects,
+/// A station that boots with reason PowerUp, ApplicationReset or Watchdog (2.0.1) after Ström
+/// had its connection as lost went down on its own (a power cut, or its software): a
+/// `power_loss` fault of the whole station for the period the connection was lost, cleared as it
+/// boots. The lost connection's fault is cleared as the station connects,
 /// just before its boot, so the one meant is the latest, open or cleared within
 /// `POWER_UP_WITHIN` of the boot; once per lost connection.
-pub(super) async fn boot_after_power_cut(conn: &mut Conn, station: &str, now: &Timestamp) -> Result<(), StoreError> {
+pub(super) async fn boot_after_power_cut(
+    conn: &mut Conn,
+    station: &str,
+    reason: &str,
+    now: &Timestamp,
+) -> Result<(), StoreError> {
     let recent = format_timestamp(&(*now - POWER_UP_WITHIN));
     let lost: Option<String> = query_scalar(
         "SELECT started_at FROM faults WHERE station_id = $1 AND evse_id = 0 AND connector_id = 0 AND error_code = $2 \
@@ -436,7 +442,7 @@ pub(super) async fn boot_after_power_cut(conn: &mut Conn, station: &str, now: &T
     .bind(station)
     .bind(code.as_str())
     .bind(faults::Severity::Error.as_str())
-    .bind("the station booted after a power cut (PowerUp) once its lost connection was back")
+    .bind(format!("the station booted ({reason}) as its lost connection came back"))
     .bind(&since)
     .bind(at.max(since.as_str()))
     .bind(code.category().as_str())

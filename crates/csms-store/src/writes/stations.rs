@@ -160,8 +160,9 @@ pub(super) async fn seen(conn: &mut Conn, op: &Seen) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The 2.0.1 boot reason of a station that was without power.
-const POWER_UP: &str = "PowerUp";
+/// The 2.0.1 boot reasons of a station that restarted on its own: powered up again, or its
+/// software restarted (a crash, a watchdog) rather than a reset anyone asked for.
+const RESTARTED: &[&str] = &["PowerUp", "ApplicationReset", "Watchdog"];
 
 pub(super) async fn boot(conn: &mut Conn, known: &mut KnownTxRows, op: &Boot) -> Result<Registration, StoreError> {
     let Boot { station, ocpp_version, info, policy, now } = op;
@@ -218,8 +219,8 @@ pub(super) async fn boot(conn: &mut Conn, known: &mut KnownTxRows, op: &Boot) ->
     .bind(info.reason.as_deref())
     .execute(&mut *conn)
     .await?;
-    if info.reason.as_deref() == Some(POWER_UP) {
-        super::faults::boot_after_power_cut(conn, station.as_str(), now).await?;
+    if let Some(reason) = info.reason.as_deref().filter(|r| RESTARTED.contains(r)) {
+        super::faults::boot_after_power_cut(conn, station.as_str(), reason, now).await?;
     }
     let heartbeat_interval = match status {
         RegistrationStatus::Accepted => configured_heartbeat(conn, station, *ocpp_version).await?,
