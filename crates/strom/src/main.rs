@@ -217,10 +217,22 @@ struct SimArgs {
     /// Meter samples per session [default: 30].
     #[arg(long)]
     samples: Option<usize>,
-    /// Simulated seconds between a session's periodic samples: the stations' initial
+    /// Seconds between a session's periodic samples: the stations' initial
     /// MeterValueSampleInterval / SampledDataCtrlr.TxUpdatedInterval [default: 60].
     #[arg(long)]
     sample_interval: Option<u64>,
+    /// Simulated time: sessions run as fast as the CSMS answers, their stamps running ahead of
+    /// the clock. Without it stations keep real time: stamps are the current time and a
+    /// session's readings come every sample interval.
+    #[arg(long)]
+    fast: bool,
+    /// Connectors per station (2.0.1: EVSEs with one connector each) [default: 2].
+    #[arg(long)]
+    connectors: Option<usize>,
+    /// Seconds a session the CSMS starts (RemoteStartTransaction / RequestStartTransaction)
+    /// charges unless it is stopped [default: 300].
+    #[arg(long)]
+    remote_session_secs: Option<u64>,
     /// The stations' initial ClockAlignedDataInterval / AlignedDataCtrlr.Interval in seconds:
     /// readings at every multiple of it since midnight UTC, 0 for none [default: 0].
     #[arg(long)]
@@ -243,9 +255,14 @@ struct SimArgs {
     /// Station identity prefix [default: sim-].
     #[arg(long)]
     prefix: Option<String>,
-    /// The id tag sessions authorize with; make it known and Accepted [default: SIM].
+    /// The id tags' prefix: station N's drivers present TAG-N (SIM-0, SIM-1, …); make them
+    /// known and Accepted [default: SIM].
     #[arg(long)]
     id_tag: Option<String>,
+    /// Every station presents the --id-tag itself: a CSMS refuses all but one at a time as
+    /// ConcurrentTx, and the refused stations do not charge.
+    #[arg(long)]
+    shared_tag: bool,
     /// Seconds each station stays connected after its sessions, answering commands [default: 0].
     #[arg(long)]
     linger: Option<u64>,
@@ -261,6 +278,9 @@ struct SimScenario {
     sessions: Option<usize>,
     samples: Option<usize>,
     sample_interval: Option<u64>,
+    fast: Option<bool>,
+    connectors: Option<usize>,
+    remote_session_secs: Option<u64>,
     clock_aligned_interval: Option<u64>,
     fault_share: Option<f64>,
     fault_codes: Option<Vec<String>>,
@@ -269,6 +289,7 @@ struct SimScenario {
     seed: Option<u64>,
     prefix: Option<String>,
     id_tag: Option<String>,
+    shared_tag: Option<bool>,
     linger: Option<u64>,
 }
 
@@ -312,6 +333,10 @@ fn sim_config(args: SimArgs) -> Result<chargesim::sim::SimConfig> {
     if sample_interval == 0 {
         anyhow::bail!("sample_interval must be at least 1 second");
     }
+    let connectors = args.connectors.or(file.connectors).unwrap_or(2);
+    if !(1..=16).contains(&connectors) {
+        anyhow::bail!("connectors must be between 1 and 16");
+    }
     Ok(chargesim::sim::SimConfig {
         url: args
             .url
@@ -330,6 +355,10 @@ fn sim_config(args: SimArgs) -> Result<chargesim::sim::SimConfig> {
         fault_codes,
         prefix: args.prefix.or(file.prefix).unwrap_or_else(|| "sim-".into()),
         id_tag: args.id_tag.or(file.id_tag).unwrap_or_else(|| "SIM".into()),
+        shared_tag: args.shared_tag || file.shared_tag.unwrap_or(false),
+        fast: args.fast || file.fast.unwrap_or(false),
+        connectors,
+        remote_session_secs: args.remote_session_secs.or(file.remote_session_secs).unwrap_or(300),
         call_timeout: std::time::Duration::from_secs(30),
         linger: std::time::Duration::from_secs(args.linger.or(file.linger).unwrap_or(0)),
         drop_share,
@@ -503,6 +532,12 @@ fn main() -> Result<()> {
             .map_err(Into::into),
         Command::Sim(args) => {
             let config = sim_config(args)?;
+            let tags = match config.stations {
+                0 => String::new(),
+                1 => config.tag_of(0),
+                n => format!("{} … {}", config.tag_of(0), config.tag_of(n - 1)),
+            };
+            eprintln!("strom sim: {} stations; drivers present id tags {tags}", config.stations);
             let report = runtime()?.block_on(chargesim::sim::run(config));
             println!("{}", report.to_json());
             if !report.errors.is_empty() {
