@@ -107,8 +107,8 @@ impl SimStation {
         if status != "Accepted" {
             // Refused at the start: stopped at once with nothing delivered
             // (StopTransactionOnInvalidId, 2.0.1 StopTxOnInvalidId).
-            self.end(&tx_id, connector, 0, Stop::DeAuthorized, &measure(&ev.plugged_in(), self.register, &everything))
-                .await?;
+            let end = measure(&ev.plugged_in(), self.register, &everything);
+            self.end(&tx_id, connector, 1, Stop::DeAuthorized, &end).await?;
             let record = self.record(&plan, tx_id, 0, Stop::DeAuthorized, false);
             return Ok(SessionOutcome { record: Some(record), refusal: Some(self.refusal(&plan, "Start", status)) });
         }
