@@ -130,7 +130,10 @@ async fn simulated_stations_answer_commands(backend: Backend) {
         let found = stored_session(stored_list(&stored), session);
         assert_eq!(
             (found["energy_wh"].as_f64(), found["id_token"].as_str()),
-            (session["energy_wh"].as_f64(), Some(format!("REMOTE-{}", &session["station"].as_str().unwrap_or_default()[4..]).as_str()))
+            (
+                session["energy_wh"].as_f64(),
+                Some(format!("REMOTE-{}", &session["station"].as_str().unwrap_or_default()[4..]).as_str())
+            )
         );
     }
     let started =
@@ -168,7 +171,11 @@ async fn nothing_is_lost_across_network_drops(backend: Backend) {
     for session in summary["session_log"].as_array().expect("log") {
         let found = stored_session(stored, session);
         assert_eq!(found["energy_wh"].as_f64(), session["energy_wh"].as_f64(), "{found}");
-        assert_eq!((found["flags"].clone(), found["active"].clone()), (serde_json::json!([]), Value::Bool(false)), "{found}");
+        assert_eq!(
+            (found["flags"].clone(), found["active"].clone()),
+            (serde_json::json!([]), Value::Bool(false)),
+            "{found}"
+        );
         // Every register reading the station took made it: of 8 samples, 7 periodic ones (the
         // last is the stop), plus Transaction.Begin and .End readings on 2.0.1.
         let id = found["id"].as_i64().expect("id");

@@ -88,7 +88,9 @@ async fn refused_tokens_charge_nothing(backend: Backend) {
     let server = Server::start(backend).await;
     let url = format!("ws://{}/ocpp", server.addr);
     let unknown = summary(
-        &sim(&url, "--stations 2 --version mixed --sessions 2 --fast --fault-share 0 --prefix ref-").await.expect("runs"),
+        &sim(&url, "--stations 2 --version mixed --sessions 2 --fast --fault-share 0 --prefix ref-")
+            .await
+            .expect("runs"),
     );
     assert_eq!((unknown["sessions"].as_u64(), unknown["refused"].as_u64()), (Some(0), Some(4)), "{unknown}");
     let statuses: Vec<(&str, &str)> = unknown["refusals"]
@@ -101,12 +103,12 @@ async fn refused_tokens_charge_nothing(backend: Backend) {
     assert_eq!(server.items("/api/v1/transactions").await, json!([]), "no transaction began");
 
     server.add_token("BLOCKED", "Blocked", None, None).await;
-    let running =
-        tokio::spawn(sim(&url, "--stations 2 --version mixed --sessions 0 --fast --linger 3 --prefix blk-"));
+    let running = tokio::spawn(sim(&url, "--stations 2 --version mixed --sessions 0 --fast --linger 3 --prefix blk-"));
     wait_connected(&server, 2).await;
     for station in ["blk-0", "blk-1"] {
         let body = json!({"id_token": "BLOCKED", "evse_id": 1, "connector_id": 1, "force": true});
-        let (status, answer) = server.http("POST", &format!("/api/v1/stations/{station}/remote-start"), Some(body)).await;
+        let (status, answer) =
+            server.http("POST", &format!("/api/v1/stations/{station}/remote-start"), Some(body)).await;
         assert_eq!((status, answer), (200, json!({"status": "Accepted"})), "{station}");
     }
     let blocked = summary(&running.await.expect("join").expect("runs"));
@@ -131,7 +133,8 @@ async fn a_shared_tag_is_refused_as_concurrent_and_the_refused_stations_do_not_c
     let server = Server::start(backend).await;
     server.add_token("SIM", "Accepted", None, None).await;
     let url = format!("ws://{}/ocpp", server.addr);
-    let flags = "--stations 6 --version mixed --sessions 2 --samples 20 --fast --fault-share 0 --shared-tag --prefix sh-";
+    let flags =
+        "--stations 6 --version mixed --sessions 2 --samples 20 --fast --fault-share 0 --shared-tag --prefix sh-";
     let output = summary(&sim(&url, flags).await.expect("runs"));
     assert_eq!(output["errors"], json!([]));
     let (charged, refused) = (output["sessions"].as_u64().unwrap_or(0), output["refused"].as_u64().unwrap_or(0));
@@ -162,19 +165,26 @@ async fn a_remote_start_charges_in_real_time_until_the_operator_stops_it(backend
     let begun = chrono::Utc::now();
     for (station, tag) in [("rt-0", "R-0"), ("rt-1", "R-1")] {
         let body = json!({"id_token": tag, "evse_id": 1, "connector_id": 1});
-        let (status, answer) = server.http("POST", &format!("/api/v1/stations/{station}/remote-start"), Some(body)).await;
+        let (status, answer) =
+            server.http("POST", &format!("/api/v1/stations/{station}/remote-start"), Some(body)).await;
         assert_eq!((status, answer), (200, json!({"status": "Accepted"})), "{station}");
     }
     // Both charge, with a few readings in.
     eventually("two active sessions with readings", || async {
         let active = server.items("/api/v1/transactions?active=true").await;
-        stored_list(&active).len() == 2 && stored_list(&active).iter().all(|t| t["energy_so_far_wh"].as_f64() > Some(0.0))
+        stored_list(&active).len() == 2
+            && stored_list(&active).iter().all(|t| t["energy_so_far_wh"].as_f64() > Some(0.0))
     })
     .await;
     let active = server.items("/api/v1/transactions?active=true").await;
     for tx in stored_list(&active) {
-        let (status, answer) =
-            server.http("POST", &format!("/api/v1/stations/{}/remote-stop", tx["station_id"].as_str().expect("station")), Some(json!({"transaction_id": tx["id"]}))).await;
+        let (status, answer) = server
+            .http(
+                "POST",
+                &format!("/api/v1/stations/{}/remote-stop", tx["station_id"].as_str().expect("station")),
+                Some(json!({"transaction_id": tx["id"]})),
+            )
+            .await;
         assert_eq!((status, answer), (200, json!({"status": "Accepted"})), "{tx}");
     }
     let output = summary(&running.await.expect("join").expect("runs"));
@@ -185,7 +195,8 @@ async fn a_remote_start_charges_in_real_time_until_the_operator_stops_it(backend
         let found = stored_session(stored_list(&stored), session);
         assert_eq!((found["stop_reason"].as_str(), found["active"].as_bool()), (Some("Remote"), Some(false)));
         assert_eq!(found["energy_wh"].as_f64(), session["energy_wh"].as_f64());
-        let at = |field: &str| chrono::DateTime::parse_from_rfc3339(found[field].as_str().expect("time")).expect("RFC 3339");
+        let at =
+            |field: &str| chrono::DateTime::parse_from_rfc3339(found[field].as_str().expect("time")).expect("RFC 3339");
         let (started, stopped) = (at("started_at"), at("stopped_at"));
         assert!((started.timestamp() - begun.timestamp()).abs() <= 5, "stamped now: {started} vs {begun}");
         assert!(stopped.timestamp() - started.timestamp() < 60, "stopped well before its 120 s: {found}");
@@ -214,7 +225,8 @@ async fn charging_profiles_limit_the_power_and_the_phases_add_up(backend: Backen
     assert_eq!(command(&server, "cp-1", "SetChargingProfile", amps).await["status"], "Accepted");
     for (station, tag) in [("cp-0", "P-0"), ("cp-1", "P-1")] {
         let body = json!({"id_token": tag, "evse_id": 1, "connector_id": 1});
-        let (status, answer) = server.http("POST", &format!("/api/v1/stations/{station}/remote-start"), Some(body)).await;
+        let (status, answer) =
+            server.http("POST", &format!("/api/v1/stations/{station}/remote-start"), Some(body)).await;
         assert_eq!((status, answer), (200, json!({"status": "Accepted"})), "{station}");
     }
     let output = summary(&running.await.expect("join").expect("runs"));
@@ -223,7 +235,8 @@ async fn charging_profiles_limit_the_power_and_the_phases_add_up(backend: Backen
     for session in output["session_log"].as_array().expect("log") {
         let found = stored_session(stored_list(&stored), session);
         let readings = server.items(&format!("/api/v1/transactions/{}/meter-values?limit=1000", found["id"])).await;
-        let periodic: Vec<&Value> = stored_list(&readings).iter().filter(|r| r["context"] == "Sample.Periodic").collect();
+        let periodic: Vec<&Value> =
+            stored_list(&readings).iter().filter(|r| r["context"] == "Sample.Periodic").collect();
         let mut times: Vec<&str> = periodic.iter().filter_map(|r| r["timestamp"].as_str()).collect();
         times.dedup();
         assert!(times.len() >= 5, "{session}: {times:?}");
@@ -244,7 +257,7 @@ async fn charging_profiles_limit_the_power_and_the_phases_add_up(backend: Backen
             let sum: f64 = volts.iter().zip(&amps).map(|((_, v), (_, a))| v * a).sum();
             assert!((sum - p).abs() <= 10.0, "{at}: Σ V×A {sum} vs P {p}");
             if session["station"] == "cp-0" {
-                assert!(p <= 3000.0 && p >= 2900.0, "the 3 kW profile: {p}");
+                assert!((2900.0..=3000.0).contains(&p), "the 3 kW profile: {p}");
             } else {
                 assert!(amps.iter().all(|(_, a)| *a <= 8.0 + 0.005), "the 8 A profile: {amps:?}");
                 assert!(p >= 3.0 * 8.0 * 224.0, "charging at the limit: {p}");
@@ -264,7 +277,10 @@ async fn availability_and_reservations_show_in_the_connector_status(backend: Bac
     wait_connected(&server, 2).await;
     let expiry = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let (inoperative, operative) = (
-        [json!({"connectorId": 2, "type": "Inoperative"}), json!({"operationalStatus": "Inoperative", "evse": {"id": 2}})],
+        [
+            json!({"connectorId": 2, "type": "Inoperative"}),
+            json!({"operationalStatus": "Inoperative", "evse": {"id": 2}}),
+        ],
         [json!({"connectorId": 2, "type": "Operative"}), json!({"operationalStatus": "Operative", "evse": {"id": 2}})],
     );
     let reserve = |n: i64, id: i64| {
@@ -276,8 +292,14 @@ async fn availability_and_reservations_show_in_the_connector_status(backend: Bac
     for (i, station) in ["av-0", "av-1"].into_iter().enumerate() {
         assert_eq!(command(&server, station, "ChangeAvailability", inoperative[i].clone()).await["status"], "Accepted");
         wait_status(&server, station, 2, "Unavailable").await;
-        assert_eq!(command(&server, station, "ReserveNow", reserve(2, 20 + i as i64)[i].clone()).await["status"], "Unavailable");
-        assert_eq!(command(&server, station, "ReserveNow", reserve(1, 10 + i as i64)[i].clone()).await["status"], "Accepted");
+        assert_eq!(
+            command(&server, station, "ReserveNow", reserve(2, 20 + i as i64)[i].clone()).await["status"],
+            "Unavailable"
+        );
+        assert_eq!(
+            command(&server, station, "ReserveNow", reserve(1, 10 + i as i64)[i].clone()).await["status"],
+            "Accepted"
+        );
         wait_status(&server, station, 1, "Reserved").await;
         let cancel = json!({"reservationId": 10 + i as i64});
         assert_eq!(command(&server, station, "CancelReservation", cancel).await["status"], "Accepted");
@@ -302,7 +324,8 @@ async fn firmware_updates_and_uploads_report_each_step(backend: Backend) {
     command(&server, "fw-0", "GetDiagnostics", json!({"location": "ftp://diagnostics.example.com/"})).await;
     let update = json!({"requestId": 5, "firmware": {"location": firmware, "retrieveDateTime": now}});
     assert_eq!(command(&server, "fw-1", "UpdateFirmware", update).await["status"], "Accepted");
-    let log = json!({"log": {"remoteLocation": "ftp://logs.example.com/"}, "logType": "DiagnosticsLog", "requestId": 6});
+    let log =
+        json!({"log": {"remoteLocation": "ftp://logs.example.com/"}, "logType": "DiagnosticsLog", "requestId": 6});
     assert_eq!(command(&server, "fw-1", "GetLog", log).await["status"], "Accepted");
     summary(&running.await.expect("join").expect("runs"));
 
@@ -319,7 +342,8 @@ async fn firmware_updates_and_uploads_report_each_step(backend: Backend) {
         let (_, view) = server.http("GET", &format!("/api/v1/stations/{station}"), None).await;
         assert_eq!(view["firmware_status"], "Installed", "{view}");
     }
-    let reasons: Vec<Value> = sent(&server, "fw-1", "BootNotification").await.iter().map(|b| b["reason"].clone()).collect();
+    let reasons: Vec<Value> =
+        sent(&server, "fw-1", "BootNotification").await.iter().map(|b| b["reason"].clone()).collect();
     assert_eq!(reasons, [json!("PowerUp"), json!("FirmwareUpdate")]);
     assert_eq!(statuses(sent(&server, "fw-0", "DiagnosticsStatusNotification").await), ["Uploading", "Uploaded"]);
     let log_steps = sent(&server, "fw-1", "LogStatusNotification").await;

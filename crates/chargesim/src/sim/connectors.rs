@@ -58,7 +58,11 @@ impl Profile {
     fn limit(&self, now: SystemTime) -> Option<Limit> {
         let elapsed = now.duration_since(self.set_at).map_or(0, |d| d.as_secs() as i64);
         let (_, value) = self.periods.iter().rev().find(|(start, _)| *start <= elapsed)?;
-        Some(if self.amps { Limit { watts: None, amps: Some(*value) } } else { Limit { watts: Some(*value), amps: None } })
+        Some(if self.amps {
+            Limit { watts: None, amps: Some(*value) }
+        } else {
+            Limit { watts: Some(*value), amps: None }
+        })
     }
 }
 
@@ -184,7 +188,12 @@ impl Connectors {
     }
 
     /// Takes a reservation of `connector` (0: any connector, 1.6 §5.13) for `id_token`.
-    pub(super) fn reserve(&mut self, connector: usize, reservation: Reservation, now: SystemTime) -> (ReserveOutcome, usize) {
+    pub(super) fn reserve(
+        &mut self,
+        connector: usize,
+        reservation: Reservation,
+        now: SystemTime,
+    ) -> (ReserveOutcome, usize) {
         let connector = if connector == 0 {
             match self.free_from(1, &reservation.id_token, now) {
                 Some(c) => c,

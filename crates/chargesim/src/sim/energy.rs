@@ -231,12 +231,16 @@ pub(super) fn measure(reading: &Reading, register_wh: u64, wanted: &[Measurand])
             Measurand::Register => values.push(whole(register_wh as f64)),
             Measurand::Power => values.push(whole(reading.power_w)),
             Measurand::Soc => values.push(whole(reading.soc)),
-            Measurand::Voltage => values.extend(
-                Phase::ALL.into_iter().zip(reading.volts).map(|(p, v)| Measured { measurand, phase: Some(p), value: v }),
-            ),
-            Measurand::Current => values.extend(
-                Phase::ALL.into_iter().zip(amps).map(|(p, a)| Measured { measurand, phase: Some(p), value: a }),
-            ),
+            Measurand::Voltage => values.extend(Phase::ALL.into_iter().zip(reading.volts).map(|(p, v)| Measured {
+                measurand,
+                phase: Some(p),
+                value: v,
+            })),
+            Measurand::Current => values.extend(Phase::ALL.into_iter().zip(amps).map(|(p, a)| Measured {
+                measurand,
+                phase: Some(p),
+                value: a,
+            })),
         }
     }
     values
@@ -302,7 +306,8 @@ mod tests {
         );
         let texts: Vec<String> = all.iter().map(|m| m.text()).collect();
         assert_eq!(texts, ["1010", "6900", "230.0", "225.0", "235.0", "10.00", "10.22", "9.79", "50"]);
-        let phases: Vec<Option<Phase>> = all.iter().filter(|m| m.measurand == Measurand::Voltage).map(|m| m.phase).collect();
+        let phases: Vec<Option<Phase>> =
+            all.iter().filter(|m| m.measurand == Measurand::Voltage).map(|m| m.phase).collect();
         assert_eq!(phases, [Some(Phase::L1), Some(Phase::L2), Some(Phase::L3)]);
         let kept = measure(&reading, 1_010, &[Measurand::Soc, Measurand::Register]);
         assert_eq!(kept.iter().map(|m| m.measurand).collect::<Vec<_>>(), [Measurand::Register, Measurand::Soc]);

@@ -64,7 +64,9 @@ impl SimStation {
     /// from a location it cannot reach, the download fails.
     async fn run_job(&mut self, job: Job) -> Result<(), Error> {
         let steps: &[Progress] = match job {
-            Job::Firmware { reachable: true, .. } => &[Progress::Downloading, Progress::Downloaded, Progress::Installing],
+            Job::Firmware { reachable: true, .. } => {
+                &[Progress::Downloading, Progress::Downloaded, Progress::Installing]
+            }
             Job::Firmware { reachable: false, .. } => &[Progress::Downloading, Progress::DownloadFailed],
             Job::Diagnostics { reachable: true } | Job::Log { reachable: true, .. } => {
                 &[Progress::Uploading, Progress::Uploaded]

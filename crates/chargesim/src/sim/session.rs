@@ -5,9 +5,7 @@
 //! the session ends when the EV leaves, the CSMS stops it, or the power fails.
 
 use super::energy::{aligned_between, measure, timestamp, Context, Ev, Measurand, Reading};
-use super::state::{
-    Key, ALIGNED_DATA, CLOCK_ALIGNED_INTERVAL, SAMPLED_DATA, SAMPLED_MEASURANDS, SAMPLE_INTERVAL,
-};
+use super::state::{Key, ALIGNED_DATA, CLOCK_ALIGNED_INTERVAL, SAMPLED_DATA, SAMPLED_MEASURANDS, SAMPLE_INTERVAL};
 use super::station::{connect, SimStation};
 use super::v201::Origin;
 use super::wire::{Connector, Stop};
@@ -140,8 +138,8 @@ impl SimStation {
         let samples = plan.seconds.div_ceil(step).max(1) as usize;
         // Where it happens: after the start, at one of the session's readings.
         let span = samples.saturating_sub(1).max(1);
-        let interrupt_at = (plan.interruption != Interruption::None)
-            .then(|| (1 + (self.rng.next() as usize) % span).min(samples - 1));
+        let interrupt_at =
+            (plan.interruption != Interruption::None).then(|| (1 + (self.rng.next() as usize) % span).min(samples - 1));
         let mut seq_no = 0;
         let mut previous_wh = 0;
         let mut charged_for = 0;
@@ -168,8 +166,12 @@ impl SimStation {
                 let share = (at - epoch - sampled_from) as f64 / passed.max(1) as f64;
                 let wh = previous_wh as f64 + (reading.energy_wh - previous_wh) as f64 * share;
                 let register = start_register + wh.round() as u64;
-                let taken =
-                    Sample { at: timestamp(self.base, at - epoch), reading: &reading, register, context: Context::SampleClock };
+                let taken = Sample {
+                    at: timestamp(self.base, at - epoch),
+                    reading: &reading,
+                    register,
+                    context: Context::SampleClock,
+                };
                 self.send_sample(plan.connector, tx_id, &mut seq_no, taken, &aligned).await?;
             }
             previous_wh = reading.energy_wh;
@@ -178,7 +180,8 @@ impl SimStation {
                 let why = if std::mem::take(&mut self.state.remote_stop) { Stop::Remote } else { Stop::EvDisconnected };
                 return Ok((why, seq_no, reading));
             }
-            let taken = Sample { at: self.at(), reading: &reading, register: now_register, context: Context::SamplePeriodic };
+            let taken =
+                Sample { at: self.at(), reading: &reading, register: now_register, context: Context::SamplePeriodic };
             self.send_sample(plan.connector, tx_id, &mut seq_no, taken, &sampled).await?;
             if self.offline_queue.is_none() {
                 self.send_reports().await?;
@@ -189,7 +192,14 @@ impl SimStation {
 
     /// Ends the transaction (after a reboot if the power failed), with the final reading, and
     /// frees the connector: Available, or Unavailable if a change was scheduled meanwhile.
-    async fn end(&mut self, tx_id: &str, connector: usize, seq_no: i64, why: Stop, end: &[super::energy::Measured]) -> Result<(), Error> {
+    async fn end(
+        &mut self,
+        tx_id: &str,
+        connector: usize,
+        seq_no: i64,
+        why: Stop,
+        end: &[super::energy::Measured],
+    ) -> Result<(), Error> {
         if why == Stop::PowerLoss {
             // Back on power: a new connection and a boot; the stop comes after it (TC_032_1).
             self.seconds += 60;
@@ -215,7 +225,14 @@ impl SimStation {
         self.status(connector, idle).await
     }
 
-    fn record(&self, plan: &Plan, transaction_id: String, energy_wh: u64, why: Stop, authorized: bool) -> SessionRecord {
+    fn record(
+        &self,
+        plan: &Plan,
+        transaction_id: String,
+        energy_wh: u64,
+        why: Stop,
+        authorized: bool,
+    ) -> SessionRecord {
         SessionRecord {
             station: self.identity.clone(),
             version: if self.v201() { "2.0.1" } else { "1.6" },

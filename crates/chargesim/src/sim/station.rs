@@ -189,7 +189,8 @@ impl SimStation {
     /// A StatusNotification for every connector, as it is now.
     pub(super) async fn report_connectors(&mut self) -> Result<(), Error> {
         for c in 1..=self.state.connectors.count() {
-            let status = if self.state.connectors.charging(c) { Connector::Charging } else { self.state.idle_status(c) };
+            let status =
+                if self.state.connectors.charging(c) { Connector::Charging } else { self.state.idle_status(c) };
             self.status(c, status).await?;
         }
         Ok(())

@@ -2,7 +2,7 @@
 //! `ocpp::v16` types, and its answers to the CSMS's calls, decoded strictly and answered from
 //! the station's state.
 
-use super::connectors::{ClearCriteria, Profile, Purpose, ReserveOutcome, Reservation};
+use super::connectors::{ClearCriteria, Profile, Purpose, Reservation, ReserveOutcome};
 use super::energy::{Context, Measurand, Measured, Phase};
 use super::state::{reachable, Job, RemoteStart, Report, StationState, Trigger};
 use super::wire::{Connector, Progress, Stop};
@@ -243,7 +243,8 @@ fn answer(state: &mut StationState, request: Request) -> Option<Response> {
         }
         Request::RemoteStartTransaction(start) => {
             let connector = start.connector_id.unwrap_or(0).max(0) as usize;
-            let taken = state.take_remote_start(RemoteStart { id_token: start.id_tag, remote_start_id: None, connector });
+            let taken =
+                state.take_remote_start(RemoteStart { id_token: start.id_tag, remote_start_id: None, connector });
             let status = if taken {
                 RemoteStartTransactionResponseStatus::Accepted
             } else {
@@ -340,7 +341,12 @@ fn answer(state: &mut StationState, request: Request) -> Option<Response> {
                 },
                 stack_level: p.stack_level,
                 amps: p.charging_schedule.charging_rate_unit == ChargingScheduleChargingRateUnit::A,
-                periods: p.charging_schedule.charging_schedule_period.iter().map(|q| (q.start_period, q.limit)).collect(),
+                periods: p
+                    .charging_schedule
+                    .charging_schedule_period
+                    .iter()
+                    .map(|q| (q.start_period, q.limit))
+                    .collect(),
                 transaction_id: p.transaction_id.map(|id| id.to_string()),
                 set_at: state.now,
             };
@@ -498,13 +504,25 @@ mod tests {
             Ok(r#"{"status":"Rejected"}"#),
             "reserved for R"
         );
-        assert_eq!(respond(&mut state, "CancelReservation", r#"{"reservationId":9}"#).as_deref(), Ok(r#"{"status":"Accepted"}"#));
-        assert_eq!(respond(&mut state, "CancelReservation", r#"{"reservationId":9}"#).as_deref(), Ok(r#"{"status":"Rejected"}"#));
+        assert_eq!(
+            respond(&mut state, "CancelReservation", r#"{"reservationId":9}"#).as_deref(),
+            Ok(r#"{"status":"Accepted"}"#)
+        );
+        assert_eq!(
+            respond(&mut state, "CancelReservation", r#"{"reservationId":9}"#).as_deref(),
+            Ok(r#"{"status":"Rejected"}"#)
+        );
         let profile = r#"{"connectorId":1,"csChargingProfiles":{"chargingProfileId":1,"stackLevel":0,"chargingProfilePurpose":"TxDefaultProfile","chargingProfileKind":"Relative","chargingSchedule":{"chargingRateUnit":"A","chargingSchedulePeriod":[{"startPeriod":0,"limit":10}]}}}"#;
         assert_eq!(respond(&mut state, "SetChargingProfile", profile).as_deref(), Ok(r#"{"status":"Accepted"}"#));
         assert_eq!(state.connectors.limit(1, Some("7"), state.now).amps, Some(10.0));
-        assert_eq!(respond(&mut state, "ClearChargingProfile", r#"{"id":1}"#).as_deref(), Ok(r#"{"status":"Accepted"}"#));
-        assert_eq!(respond(&mut state, "ClearChargingProfile", r#"{"id":1}"#).as_deref(), Ok(r#"{"status":"Unknown"}"#));
+        assert_eq!(
+            respond(&mut state, "ClearChargingProfile", r#"{"id":1}"#).as_deref(),
+            Ok(r#"{"status":"Accepted"}"#)
+        );
+        assert_eq!(
+            respond(&mut state, "ClearChargingProfile", r#"{"id":1}"#).as_deref(),
+            Ok(r#"{"status":"Unknown"}"#)
+        );
     }
 
     #[test]

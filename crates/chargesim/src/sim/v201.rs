@@ -2,7 +2,7 @@
 //! `ocpp::v201` types, and its answers to the CSMS's calls, decoded strictly and answered from
 //! the station's state.
 
-use super::connectors::{ClearCriteria, Profile, Purpose, ReserveOutcome, Reservation};
+use super::connectors::{ClearCriteria, Profile, Purpose, Reservation, ReserveOutcome};
 use super::energy::{Context, Measurand, Measured, Phase};
 use super::state::{reachable, Job, RemoteStart, Report, StationState, Trigger};
 use super::wire::{Connector, Progress, Stop};
@@ -460,8 +460,11 @@ fn answer(state: &mut StationState, request: Request) -> Option<Response> {
             Response::TriggerMessage(TriggerMessageResponse { custom_data: None, status, status_info: None })
         }
         Request::ReserveNow(reserve) => {
-            let reservation =
-                Reservation { id: reserve.id, id_token: reserve.id_token.id_token, expiry: reserve.expiry_date_time.0.into() };
+            let reservation = Reservation {
+                id: reserve.id,
+                id_token: reserve.id_token.id_token,
+                expiry: reserve.expiry_date_time.0.into(),
+            };
             let target = reserve.evse_id.unwrap_or(0).max(0) as usize;
             let (outcome, connector) = state.connectors.reserve(target, reservation, state.now);
             let status = match outcome {
@@ -504,7 +507,8 @@ fn answer(state: &mut StationState, request: Request) -> Option<Response> {
                 }
                 _ => false,
             };
-            let status = if accepted { ChargingProfileStatusEnum::Accepted } else { ChargingProfileStatusEnum::Rejected };
+            let status =
+                if accepted { ChargingProfileStatusEnum::Accepted } else { ChargingProfileStatusEnum::Rejected };
             Response::SetChargingProfile(SetChargingProfileResponse { custom_data: None, status, status_info: None })
         }
         Request::ClearChargingProfile(clear) => {
@@ -520,7 +524,11 @@ fn answer(state: &mut StationState, request: Request) -> Option<Response> {
             } else {
                 ClearChargingProfileStatusEnum::Unknown
             };
-            Response::ClearChargingProfile(ClearChargingProfileResponse { custom_data: None, status, status_info: None })
+            Response::ClearChargingProfile(ClearChargingProfileResponse {
+                custom_data: None,
+                status,
+                status_info: None,
+            })
         }
         Request::UpdateFirmware(update) => {
             let reachable = reachable(&update.firmware.location);

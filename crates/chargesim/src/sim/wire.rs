@@ -219,7 +219,8 @@ mod tests {
 
     #[test]
     fn a_start_answer_gives_the_transaction_id_and_a_broken_one_is_refused() {
-        let start: Outgoing = super::super::v16::start(1, "T", 10, ocpp::DateTime(std::time::UNIX_EPOCH.into()), None).into();
+        let start: Outgoing =
+            super::super::v16::start(1, "T", 10, ocpp::DateTime(std::time::UNIX_EPOCH.into()), None).into();
         let answer = start.decode_answer(r#"{"transactionId":7,"idTagInfo":{"status":"Accepted"}}"#);
         assert_eq!(answer.ok().and_then(|a| a.transaction_id()), Some(7));
         let missing = start.decode_answer(r#"{"idTagInfo":{"status":"Accepted"}}"#);

@@ -51,7 +51,10 @@ pub fn stored_list(stored: &Value) -> &[Value] {
 
 /// `strom sim` against `url` with `flags` (separated by spaces), started now; the future (which
 /// may be spawned) ends with it.
-pub fn sim(url: &str, flags: &str) -> impl std::future::Future<Output = std::io::Result<std::process::Output>> + 'static {
+pub fn sim(
+    url: &str,
+    flags: &str,
+) -> impl std::future::Future<Output = std::io::Result<std::process::Output>> + 'static {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
         .args(["sim", "--url", url])
         .args(flags.split_whitespace())
@@ -66,4 +69,3 @@ pub async fn run_sim(args: &[&str]) -> std::process::Output {
         .await
         .expect("strom sim runs")
 }
-
