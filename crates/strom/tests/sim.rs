@@ -6,7 +6,9 @@ mod sim_support;
 
 use common::{Backend, Server};
 use serde_json::Value;
-use sim_support::{add_tags, boots, run_sim, sim, stored_list, stored_session, wait_connected};
+use sim_support::{
+    add_tags, assert_sent_frames_valid, boots, run_sim, sim, stored_list, stored_session, wait_connected,
+};
 
 both_backends!(
     simulated_fleet_energy_and_faults_match_what_is_stored,
@@ -66,6 +68,9 @@ async fn simulated_fleet_energy_and_faults_match_what_is_stored(backend: Backend
         .map(|s| s["ocpp_version"].clone())
         .collect();
     assert_eq!(versions.iter().filter(|v| **v == "2.0.1").count(), 2);
+    for station in ["sim-0", "sim-1", "sim-2", "sim-3"] {
+        assert!(assert_sent_frames_valid(&server, station).await > 0);
+    }
 }
 
 async fn simulated_stations_answer_commands(backend: Backend) {
@@ -190,6 +195,9 @@ async fn nothing_is_lost_across_network_drops(backend: Backend) {
         assert_eq!(registers, expected, "{session}");
     }
     assert_eq!(boots(&server, "drop-0").await, 1, "a reconnection is not a reboot");
+    for station in ["drop-0", "drop-1", "drop-2", "drop-3"] {
+        assert!(assert_sent_frames_valid(&server, station).await > 0);
+    }
 }
 
 /// A declarative scenario with a seed gives the same sessions on every run; flags win over it.

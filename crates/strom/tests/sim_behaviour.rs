@@ -9,7 +9,7 @@ mod sim_support;
 
 use common::{Backend, Server};
 use serde_json::{json, Value};
-use sim_support::{add_tags, boots, sim, stored_list, stored_session, wait_connected};
+use sim_support::{add_tags, assert_sent_frames_valid, boots, sim, stored_list, stored_session, wait_connected};
 use std::time::Duration;
 
 both_backends!(
@@ -101,6 +101,9 @@ async fn refused_tokens_charge_nothing(backend: Backend) {
         .collect();
     assert!(statuses.iter().all(|s| *s == ("Authorize", "Invalid") || *s == ("Authorize", "Unknown")), "{statuses:?}");
     assert_eq!(server.items("/api/v1/transactions").await, json!([]), "no transaction began");
+    for station in ["ref-0", "ref-1"] {
+        assert!(assert_sent_frames_valid(&server, station).await > 0);
+    }
 
     server.add_token("BLOCKED", "Blocked", None, None).await;
     let running = tokio::spawn(sim(&url, "--stations 2 --version mixed --sessions 0 --fast --linger 3 --prefix blk-"));
@@ -123,6 +126,9 @@ async fn refused_tokens_charge_nothing(backend: Backend) {
             "{found}"
         );
         assert_eq!((found["flags"].clone(), found["active"].clone()), (json!([]), json!(false)), "{found}");
+    }
+    for station in ["blk-0", "blk-1"] {
+        assert!(assert_sent_frames_valid(&server, station).await > 0);
     }
 }
 
@@ -201,6 +207,7 @@ async fn a_remote_start_charges_in_real_time_until_the_operator_stops_it(backend
         assert!((started.timestamp() - begun.timestamp()).abs() <= 5, "stamped now: {started} vs {begun}");
         assert!(stopped.timestamp() - started.timestamp() < 60, "stopped well before its 120 s: {found}");
         assert!(stopped.timestamp() <= chrono::Utc::now().timestamp() + 1, "not in the future: {found}");
+        assert!(assert_sent_frames_valid(&server, session["station"].as_str().expect("station")).await > 0);
     }
 }
 
@@ -263,6 +270,7 @@ async fn charging_profiles_limit_the_power_and_the_phases_add_up(backend: Backen
                 assert!(p >= 3.0 * 8.0 * 224.0, "charging at the limit: {p}");
             }
         }
+        assert!(assert_sent_frames_valid(&server, session["station"].as_str().expect("station")).await > 0);
     }
 }
 
@@ -308,6 +316,9 @@ async fn availability_and_reservations_show_in_the_connector_status(backend: Bac
         wait_status(&server, station, 2, "Available").await;
     }
     summary(&running.await.expect("join").expect("runs"));
+    for station in ["av-0", "av-1"] {
+        assert!(assert_sent_frames_valid(&server, station).await > 0);
+    }
 }
 
 /// UpdateFirmware: Downloading, Downloaded, Installing, a reboot (2.0.1 reason FirmwareUpdate),
@@ -349,6 +360,9 @@ async fn firmware_updates_and_uploads_report_each_step(backend: Backend) {
     let log_steps = sent(&server, "fw-1", "LogStatusNotification").await;
     assert_eq!(statuses(log_steps.clone()), ["Uploading", "Uploaded"]);
     assert!(log_steps.iter().all(|s| s["requestId"] == 6), "{log_steps:?}");
+    for station in ["fw-0", "fw-1"] {
+        assert!(assert_sent_frames_valid(&server, station).await > 0);
+    }
 }
 
 /// A TCP relay in front of the server, so that the server can restart on another port while

@@ -69,3 +69,33 @@ pub async fn run_sim(args: &[&str]) -> std::process::Output {
         .await
         .expect("strom sim runs")
 }
+
+/// Checks every frame `station` sent, as the server logged it, against the official schemas:
+/// a CALL by its action, a CALLRESULT by the action of the CSMS's CALL it answers. Returns how
+/// many were checked.
+pub async fn assert_sent_frames_valid(server: &Server, station: &str) -> usize {
+    let (_, view) = server.http("GET", &format!("/api/v1/stations/{station}"), None).await;
+    let version = if view["ocpp_version"] == "2.0.1" { "v201" } else { "v16" };
+    let messages = server.items(&format!("/api/v1/stations/{station}/messages?limit=1000")).await;
+    let messages = stored_list(&messages);
+    let asked: std::collections::HashMap<String, String> = messages
+        .iter()
+        .filter(|m| m["direction"] == "out" && m["frame"][0] == 2)
+        .filter_map(|m| Some((m["frame"][1].as_str()?.to_string(), m["frame"][2].as_str()?.to_string())))
+        .collect();
+    let mut checked = 0;
+    for m in messages.iter().filter(|m| m["direction"] == "in") {
+        let frame = &m["frame"];
+        let (action, response, payload) = match frame[0].as_u64() {
+            Some(2) => (frame[2].as_str().map(str::to_string), false, &frame[3]),
+            Some(3) => (frame[1].as_str().and_then(|id| asked.get(id)).cloned(), true, &frame[2]),
+            _ => panic!("{station} sent a frame that is no CALL or CALLRESULT: {frame}"),
+        };
+        let action = action.unwrap_or_else(|| panic!("{station}: an answer to no logged CALL: {frame}"));
+        if let Err(e) = testkit::validate(version, &action, response, payload) {
+            panic!("{station} sent an invalid {action}: {e}: {frame}");
+        }
+        checked += 1;
+    }
+    checked
+}
