@@ -58,6 +58,7 @@ struct Sample<'a> {
 impl SimStation {
     /// Runs the session `plan` describes.
     pub(super) async fn charge(&mut self, plan: Plan) -> Result<SessionOutcome, Error> {
+        self.sync_clock();
         let connector = plan.connector;
         self.state.connectors.set_charging(connector, true);
         self.status(connector, Connector::Preparing).await?;

@@ -85,13 +85,22 @@ pub(super) struct SimStation {
 }
 
 impl SimStation {
+    /// The station's clock, as a stamp: in real time never behind the wall clock.
     pub(super) fn at(&self) -> DateTime {
-        timestamp(self.base, self.seconds)
+        timestamp(self.base, self.clock_seconds())
     }
 
     /// The station's clock as a point in time.
     pub(super) fn now(&self) -> SystemTime {
-        self.base + Duration::from_secs(self.seconds)
+        self.base + Duration::from_secs(self.clock_seconds())
+    }
+
+    fn clock_seconds(&self) -> u64 {
+        if self.fast {
+            self.seconds
+        } else {
+            self.seconds.max(self.started.elapsed().as_secs())
+        }
     }
 
     pub(super) fn v201(&self) -> bool {
