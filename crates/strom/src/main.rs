@@ -214,7 +214,8 @@ struct SimArgs {
     /// Sessions per station [default: 3].
     #[arg(long)]
     sessions: Option<usize>,
-    /// Meter samples per session [default: 30].
+    /// Meter samples per session: a station's own session lasts this many sample intervals
+    /// [default: 30].
     #[arg(long)]
     samples: Option<usize>,
     /// Seconds between a session's periodic samples: the stations' initial
@@ -263,7 +264,8 @@ struct SimArgs {
     /// ConcurrentTx, and the refused stations do not charge.
     #[arg(long)]
     shared_tag: bool,
-    /// Seconds each station stays connected after its sessions, answering commands [default: 0].
+    /// Seconds each station stays connected after its sessions, answering commands and
+    /// reconnecting if the connection is lost (a CSMS restart) [default: 0].
     #[arg(long)]
     linger: Option<u64>,
 }
