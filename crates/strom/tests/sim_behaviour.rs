@@ -18,6 +18,7 @@ both_backends!(
     a_remote_start_charges_in_real_time_until_the_operator_stops_it,
     charging_profiles_limit_the_power_and_the_phases_add_up,
     availability_and_reservations_show_in_the_connector_status,
+    a_reservation_admits_only_its_token_and_expires,
     firmware_updates_and_uploads_report_each_step,
     lingering_stations_come_back_after_a_server_restart_and_keep_their_sessions
 );
@@ -317,6 +318,58 @@ async fn availability_and_reservations_show_in_the_connector_status(backend: Bac
     }
     summary(&running.await.expect("join").expect("runs"));
     for station in ["av-0", "av-1"] {
+        assert!(assert_sent_frames_valid(&server, station).await > 0);
+    }
+}
+
+/// A reserved connector starts a session only for the reserved token, and that session uses
+/// the reservation; a reservation that expires frees its connector (2.0.1: with a
+/// ReservationStatusUpdate Expired).
+async fn a_reservation_admits_only_its_token_and_expires(backend: Backend) {
+    let server = Server::start(backend).await;
+    add_tags(&server, "V", 2).await;
+    server.add_token("OTHER", "Accepted", None, None).await;
+    let url = format!("ws://{}/ocpp", server.addr);
+    let flags =
+        "--stations 2 --version mixed --sessions 0 --linger 6 --sample-interval 1 --remote-session-secs 1 --prefix rv-";
+    let running = tokio::spawn(sim(&url, flags));
+    wait_connected(&server, 2).await;
+    let at = |seconds: i64| {
+        (chrono::Utc::now() + chrono::Duration::seconds(seconds)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    for (i, station) in ["rv-0", "rv-1"].into_iter().enumerate() {
+        let tag = format!("V-{i}");
+        let reserve = |connector: i64, id: i64, expiry: String| {
+            if i == 0 {
+                json!({"connectorId": connector, "expiryDate": expiry, "idTag": tag, "reservationId": id})
+            } else {
+                json!({"id": id, "expiryDateTime": expiry, "idToken": {"idToken": tag, "type": "ISO14443"}, "evseId": connector})
+            }
+        };
+        let id = 40 + i as i64;
+        assert_eq!(command(&server, station, "ReserveNow", reserve(1, id, at(3600))).await["status"], "Accepted");
+        wait_status(&server, station, 1, "Reserved").await;
+        for (token, answer) in [("OTHER", "Rejected"), (tag.as_str(), "Accepted")] {
+            let body = json!({"id_token": token, "evse_id": 1, "connector_id": 1});
+            let (status, got) =
+                server.http("POST", &format!("/api/v1/stations/{station}/remote-start"), Some(body)).await;
+            assert_eq!((status, got), (200, json!({"status": answer})), "{station} {token}");
+        }
+        assert_eq!(command(&server, station, "ReserveNow", reserve(2, id + 10, at(2))).await["status"], "Accepted");
+        wait_status(&server, station, 2, "Reserved").await;
+        wait_status(&server, station, 2, "Available").await;
+    }
+    let output = summary(&running.await.expect("join").expect("runs"));
+    assert_eq!(output["sessions"], 2, "{output}");
+    let stored = server.items("/api/v1/transactions?limit=100").await;
+    for session in output["session_log"].as_array().expect("log") {
+        let found = stored_session(stored_list(&stored), session);
+        let id = if session["station"] == "rv-0" { 40 } else { 41 };
+        assert_eq!(found["reservation_id"], id, "{found}");
+    }
+    let updates = sent(&server, "rv-1", "ReservationStatusUpdate").await;
+    assert_eq!(updates, [json!({"reservationId": 51, "reservationUpdateStatus": "Expired"})]);
+    for station in ["rv-0", "rv-1"] {
         assert!(assert_sent_frames_valid(&server, station).await > 0);
     }
 }
