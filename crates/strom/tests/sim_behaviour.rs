@@ -161,7 +161,8 @@ async fn a_shared_tag_is_refused_as_concurrent_and_the_refused_stations_do_not_c
 
 /// In real time (the default), a remote start charges for --remote-session-secs unless
 /// stopped: it is still charging when the operator stops it seconds later, every reading is
-/// stamped with the current time, and the session ends Remote.
+/// stamped with the current time, and the session ends Remote. A ChangeAvailability
+/// Inoperative of the charging connector is Scheduled, and applies when the session ends.
 async fn a_remote_start_charges_in_real_time_until_the_operator_stops_it(backend: Backend) {
     let server = Server::start(backend).await;
     add_tags(&server, "R", 2).await;
@@ -183,6 +184,14 @@ async fn a_remote_start_charges_in_real_time_until_the_operator_stops_it(backend
             && stored_list(&active).iter().all(|t| t["energy_so_far_wh"].as_f64() > Some(0.0))
     })
     .await;
+    // Taking the charging connector out of service waits for the session to end.
+    let inoperative = [
+        ("rt-0", json!({"connectorId": 1, "type": "Inoperative"})),
+        ("rt-1", json!({"operationalStatus": "Inoperative", "evse": {"id": 1}})),
+    ];
+    for (station, payload) in inoperative {
+        assert_eq!(command(&server, station, "ChangeAvailability", payload).await["status"], "Scheduled");
+    }
     let active = server.items("/api/v1/transactions?active=true").await;
     for tx in stored_list(&active) {
         let (status, answer) = server
@@ -193,6 +202,9 @@ async fn a_remote_start_charges_in_real_time_until_the_operator_stops_it(backend
             )
             .await;
         assert_eq!((status, answer), (200, json!({"status": "Accepted"})), "{tx}");
+    }
+    for station in ["rt-0", "rt-1"] {
+        wait_status(&server, station, 1, "Unavailable").await;
     }
     let output = summary(&running.await.expect("join").expect("runs"));
     assert_eq!(output["sessions"], 2, "{output}");
