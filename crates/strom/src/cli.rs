@@ -4,6 +4,7 @@
 //! tables or, with `--json`, the API's JSON. A list is printed whole: the CLI follows the API's
 //! pages to the last.
 
+pub mod export;
 pub mod logs;
 pub mod sessions;
 
@@ -12,6 +13,7 @@ use clap::{Args, Subcommand};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use serde_json::{json, Value};
+use std::path::PathBuf;
 
 #[derive(Args, Clone)]
 pub struct ApiArgs {
@@ -131,15 +133,49 @@ pub enum TxCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Ask the station of a transaction (Ström's id) to stop it.
-    Stop { transaction: i64 },
+    /// Ask the station of a transaction to stop it: by Ström's id, or by --station (its one
+    /// running transaction, or the one on --connector).
+    Stop {
+        /// Ström's id of the transaction (see `tx list --active`).
+        #[arg(required_unless_present = "station", conflicts_with = "station")]
+        transaction: Option<i64>,
+        /// The station whose running transaction to stop.
+        #[arg(long)]
+        station: Option<String>,
+        /// With --station: the EVSE whose transaction to stop (2.0.1).
+        #[arg(long, requires = "station")]
+        evse: Option<i64>,
+        /// With --station: the connector whose transaction to stop.
+        #[arg(long, requires = "station")]
+        connector: Option<i64>,
+    },
+    /// Write the transactions of a period, every one, as CSV (default) or JSON: one row per
+    /// session with energy (Wh), times (s), token, stop reason, authorization and flags.
+    Export {
+        /// Only this station's.
+        #[arg(long)]
+        station: Option<String>,
+        /// Only those started at or after this time (RFC 3339, e.g. 2026-12-01T00:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only those started before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// csv or json.
+        #[arg(long, value_enum, default_value_t = export::Format::Csv)]
+        format: export::Format,
+        /// The file to write; standard output without it.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
 pub enum TagCommand {
-    /// Add an id token.
+    /// Add id tokens (one or more, all with the settings below).
     Add {
-        id_token: String,
+        #[arg(required = true)]
+        id_tokens: Vec<String>,
         /// Accepted, Blocked, Expired, Invalid, NoCredit, NotAllowedTypeEVSE, NotAtThisLocation,
         /// NotAtThisTime or Unknown.
         #[arg(long, default_value = "Accepted")]
@@ -234,18 +270,28 @@ impl Client {
     /// the next (`next_cursor`, null on the last).
     async fn all(&self, path: &str) -> Result<Value> {
         let mut items = Vec::new();
+        self.each_page(path, |page| {
+            items.extend_from_slice(page);
+            Ok(())
+        })
+        .await?;
+        Ok(Value::Array(items))
+    }
+
+    /// Hands each page of a list to `take` as it arrives, pages of 1,000.
+    async fn each_page(&self, path: &str, mut take: impl FnMut(&[Value]) -> Result<()>) -> Result<()> {
         let separator = if path.contains('?') { '&' } else { '?' };
         let mut next = self.ok("GET", &format!("{path}{separator}limit=1000"), None).await?;
         loop {
-            let Some(page) = next.get_mut("items").and_then(Value::as_array_mut) else {
+            let Some(page) = next.get("items").and_then(Value::as_array) else {
                 bail!("GET {path}: the answer is not a page of items");
             };
-            items.append(page);
+            take(page)?;
             match next.get("next_cursor").and_then(Value::as_str) {
                 Some(cursor) => {
                     next = self.ok("GET", &format!("{path}{separator}limit=1000&cursor={cursor}"), None).await?;
                 }
-                None => return Ok(Value::Array(items)),
+                None => return Ok(()),
             }
         }
     }
@@ -567,11 +613,14 @@ pub async fn tx(args: &ApiArgs, command: TxCommand) -> Result<()> {
             let body = json!({"id_token": id_token, "connector_id": connector, "evse_id": evse, "force": force});
             answered(args, &client.ok("POST", &format!("/api/v1/stations/{station}/remote-start"), Some(body)).await?)
         }
-        TxCommand::Stop { transaction } => {
-            let tx = client.ok("GET", &format!("/api/v1/transactions/{transaction}"), None).await?;
-            let station = tx["station_id"].as_str().context("the transaction has no station")?;
+        TxCommand::Stop { transaction, station, evse, connector } => {
+            let (transaction, station) = sessions::to_stop(&client, transaction, station, (evse, connector)).await?;
             let body = json!({"transaction_id": transaction});
             answered(args, &client.ok("POST", &format!("/api/v1/stations/{station}/remote-stop"), Some(body)).await?)
+        }
+        TxCommand::Export { station, since, until, format, output } => {
+            let path = sessions::list_path(station, false, since, until);
+            export::transactions(args, &path, format, output.as_deref()).await
         }
     }
 }
@@ -579,10 +628,17 @@ pub async fn tx(args: &ApiArgs, command: TxCommand) -> Result<()> {
 pub async fn tag(args: &ApiArgs, command: TagCommand) -> Result<()> {
     let client = Client::new(args)?;
     match command {
-        TagCommand::Add { id_token, status, expiry, parent } => {
-            let body = json!({"id_token": id_token, "status": status, "expiry": expiry, "parent_id_token": parent});
-            let value = client.ok("POST", "/api/v1/id-tokens", Some(body)).await?;
-            print(args, &value, |v| tags_table(&json!([v])))
+        TagCommand::Add { id_tokens, status, expiry, parent } => {
+            let mut added = Vec::new();
+            for id_token in id_tokens {
+                let body = json!({"id_token": id_token, "status": status, "expiry": expiry, "parent_id_token": parent});
+                added.push(client.ok("POST", "/api/v1/id-tokens", Some(body)).await?);
+            }
+            // One token is shown as the API answers it; several as a list.
+            match <[Value; 1]>::try_from(added) {
+                Ok([one]) => print(args, &one, |v| tags_table(&json!([v]))),
+                Err(several) => print(args, &Value::Array(several), tags_table),
+            }
         }
         TagCommand::List => print(args, &client.all("/api/v1/id-tokens").await?, tags_table),
         TagCommand::Remove { id_token } => {

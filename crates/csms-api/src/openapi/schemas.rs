@@ -270,8 +270,7 @@ fn fault() -> Value {
             ("connector_id", integer()),
             ("component", json!({"type": "string", "enum": ["station", "evse", "connector", "vehicle"]})),
             ("code", string()),
-            ("category", json!({"type": "string", "enum": ["thermal", "power_loss", "communication",
-                "electrical_protection", "connector", "meter", "internal", "other"]})),
+            ("category", fault_category()),
             ("vendor", json!({"type": "object", "properties": {"id": {"type": "string", "nullable": true},
                 "code": {"type": "string", "nullable": true}, "info": {"type": "string", "nullable": true}}})),
             ("raw", any_json("The protocol's own fields: 1.6 errorCode, vendorErrorCode, vendorId, info; 2.0.1 component, variable, techCode, techInfo, actualValue (or connectorStatus)")),
@@ -677,4 +676,10 @@ fn without_example(mut schema: Value) -> Value {
         object.remove("example");
     }
     schema
+}
+
+/// A fault category (`csms_core::fault_kinds::FaultCategory`).
+pub(crate) fn fault_category() -> Value {
+    let names: Vec<&str> = csms_core::fault_kinds::FaultCategory::ALL.iter().map(|c| c.as_str()).collect();
+    json!({"type": "string", "enum": names})
 }

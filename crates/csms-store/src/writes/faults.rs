@@ -4,6 +4,7 @@
 use crate::db::{query, query_scalar, Conn};
 use crate::StoreError;
 use csms_core::clock::format_timestamp;
+use csms_core::fault_kinds;
 use csms_core::faults::{self, FaultChange};
 use csms_core::ops::*;
 use csms_core::station::StationId;
@@ -135,9 +136,17 @@ async fn insert_fault(
     severity: faults::Severity,
     cleared_at: Option<&str>,
 ) -> Result<(), StoreError> {
+    let kind = fault_kinds::classify(&fault_kinds::Reported {
+        evse_id: Some(r.evse_id),
+        connector_id: r.connector_id,
+        error_code,
+        vendor_error_code: r.vendor_error_code.as_deref(),
+        info: r.info.as_deref(),
+        ..fault_kinds::Reported::default()
+    });
     query(
         "INSERT INTO faults (station_id, evse_id, connector_id, error_code, severity, status, vendor_id, vendor_error_code, \
-         info, started_at, cleared_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         info, started_at, cleared_at, category) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(r.station.as_str())
     .bind(r.evse_id)
@@ -150,6 +159,7 @@ async fn insert_fault(
     .bind(r.info.as_deref())
     .bind(format_timestamp(&r.timestamp))
     .bind(cleared_at)
+    .bind(kind.category.as_str())
     .execute(conn)
     .await?;
     Ok(())
@@ -249,22 +259,36 @@ pub(super) async fn device_event(conn: &mut Conn, station: &StationId, e: &Devic
         }
         faults::EventChange::Open(severity) => {
             if open.is_none() {
+                let error_code = format!("{component}.{variable}");
+                let kind = fault_kinds::classify(&fault_kinds::Reported {
+                    evse_id: Some(evse),
+                    connector_id: connector,
+                    component: Some(&component),
+                    variable: Some(&variable),
+                    error_code: &error_code,
+                    tech_code: e.tech_code.as_deref(),
+                    tech_info: e.tech_info.as_deref(),
+                    vendor_error_code: None,
+                    info: e.tech_info.as_deref(),
+                });
                 query(
                     "INSERT INTO faults (station_id, evse_id, connector_id, component, variable, error_code, severity, status, \
-                     tech_code, tech_info, info, event_id, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12)",
+                     tech_code, tech_info, info, event_id, started_at, category) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13)",
                 )
                 .bind(station.as_str())
                 .bind(evse)
                 .bind(connector)
                 .bind(&component)
                 .bind(&variable)
-                .bind(format!("{component}.{variable}"))
+                .bind(&error_code)
                 .bind(severity.as_str())
                 .bind(&e.actual_value)
                 .bind(e.tech_code.as_deref())
                 .bind(e.tech_info.as_deref())
                 .bind(e.event_id)
                 .bind(&at)
+                .bind(kind.category.as_str())
                 .execute(conn)
                 .await?;
             }

@@ -6,6 +6,7 @@
 use super::{print, rows, table, text, ApiArgs, Client};
 use anyhow::Result;
 use clap::Subcommand;
+use csms_core::fault_kinds::FaultCategory;
 use serde_json::Value;
 
 #[derive(Subcommand)]
@@ -29,6 +30,9 @@ pub enum FaultCommand {
         /// Only open (not cleared) faults.
         #[arg(long)]
         open: bool,
+        /// Only faults of this category.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(FaultCategory::ALL.iter().map(|c| c.as_str())))]
+        category: Option<String>,
         /// Only faults that started at or after this time (RFC 3339, e.g. 2026-12-07T00:00:00Z).
         #[arg(long)]
         since: Option<String>,
@@ -59,8 +63,8 @@ pub async fn messages(args: &ApiArgs, station: &str, limit: u32) -> Result<()> {
 /// `strom fault list`.
 pub async fn fault(args: &ApiArgs, command: FaultCommand) -> Result<()> {
     let client = Client::new(args)?;
-    let (station, open, since) = match command {
-        FaultCommand::List { station, open, since } => (station, open, since),
+    let (station, open, category, since) = match command {
+        FaultCommand::List { station, open, category, since } => (station, open, category, since),
         FaultCommand::Show { fault } => {
             let value = client.ok("GET", &format!("/api/v1/faults/{fault}"), None).await?;
             return print(args, &value, super::sessions::fields);
@@ -72,6 +76,9 @@ pub async fn fault(args: &ApiArgs, command: FaultCommand) -> Result<()> {
     }
     if open {
         filters.push("open=true".to_string());
+    }
+    if let Some(category) = category {
+        filters.push(format!("category={category}"));
     }
     if let Some(since) = since {
         filters.push(format!("from={since}"));
