@@ -107,7 +107,7 @@ async fn refused_tokens_charge_nothing(backend: Backend) {
     }
 
     server.add_token("BLOCKED", "Blocked", None, None).await;
-    let running = tokio::spawn(sim(&url, "--stations 2 --version mixed --sessions 0 --fast --linger 3 --prefix blk-"));
+    let running = tokio::spawn(sim(&url, "--stations 2 --version mixed --sessions 0 --fast --linger 5 --prefix blk-"));
     wait_connected(&server, 2).await;
     for station in ["blk-0", "blk-1"] {
         let body = json!({"id_token": "BLOCKED", "evse_id": 1, "connector_id": 1, "force": true});
@@ -167,7 +167,7 @@ async fn a_remote_start_charges_in_real_time_until_the_operator_stops_it(backend
     let server = Server::start(backend).await;
     add_tags(&server, "R", 2).await;
     let url = format!("ws://{}/ocpp", server.addr);
-    let flags = "--stations 2 --version mixed --sessions 0 --linger 3 --sample-interval 1 --remote-session-secs 120 --prefix rt-";
+    let flags = "--stations 2 --version mixed --sessions 0 --linger 5 --sample-interval 1 --remote-session-secs 120 --prefix rt-";
     let running = tokio::spawn(sim(&url, flags));
     wait_connected(&server, 2).await;
     let begun = chrono::Utc::now();
@@ -232,7 +232,7 @@ async fn charging_profiles_limit_the_power_and_the_phases_add_up(backend: Backen
     add_tags(&server, "P", 2).await;
     let url = format!("ws://{}/ocpp", server.addr);
     let flags =
-        "--stations 2 --version mixed --sessions 0 --fast --linger 3 --sample-interval 30 --remote-session-secs 300 --prefix cp-";
+        "--stations 2 --version mixed --sessions 0 --fast --linger 5 --sample-interval 30 --remote-session-secs 300 --prefix cp-";
     let running = tokio::spawn(sim(&url, flags));
     wait_connected(&server, 2).await;
     let watts = json!({"connectorId": 0, "csChargingProfiles": {"chargingProfileId": 1, "stackLevel": 0,
@@ -294,7 +294,7 @@ async fn availability_and_reservations_show_in_the_connector_status(backend: Bac
     let server = Server::start(backend).await;
     add_tags(&server, "V", 2).await;
     let url = format!("ws://{}/ocpp", server.addr);
-    let running = tokio::spawn(sim(&url, "--stations 2 --version mixed --sessions 0 --linger 4 --prefix av-"));
+    let running = tokio::spawn(sim(&url, "--stations 2 --version mixed --sessions 0 --linger 8 --prefix av-"));
     wait_connected(&server, 2).await;
     let expiry = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let (inoperative, operative) = (
@@ -343,7 +343,7 @@ async fn a_reservation_admits_only_its_token_and_expires(backend: Backend) {
     server.add_token("OTHER", "Accepted", None, None).await;
     let url = format!("ws://{}/ocpp", server.addr);
     let flags =
-        "--stations 2 --version mixed --sessions 0 --linger 6 --sample-interval 1 --remote-session-secs 1 --prefix rv-";
+        "--stations 2 --version mixed --sessions 0 --linger 10 --sample-interval 1 --remote-session-secs 1 --prefix rv-";
     let running = tokio::spawn(sim(&url, flags));
     wait_connected(&server, 2).await;
     let at = |seconds: i64| {
@@ -388,21 +388,27 @@ async fn a_reservation_admits_only_its_token_and_expires(backend: Backend) {
 
 /// UpdateFirmware: Downloading, Downloaded, Installing, a reboot (2.0.1 reason FirmwareUpdate),
 /// Installed, with the requestId on 2.0.1. GetDiagnostics (1.6) and GetLog (2.0.1): Uploading,
-/// then Uploaded (the simulator uploads nothing), the log's with its requestId.
+/// then Uploaded (the simulator uploads nothing), the log's with its requestId; to a location
+/// it does not pretend to reach, UploadFailure.
 async fn firmware_updates_and_uploads_report_each_step(backend: Backend) {
     let server = Server::start(backend).await;
     let url = format!("ws://{}/ocpp", server.addr);
-    let running = tokio::spawn(sim(&url, "--stations 2 --version mixed --sessions 0 --fast --linger 3 --prefix fw-"));
+    let running = tokio::spawn(sim(&url, "--stations 2 --version mixed --sessions 0 --fast --linger 5 --prefix fw-"));
     wait_connected(&server, 2).await;
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let firmware = "https://firmware.example.com/sim-2.bin";
-    command(&server, "fw-0", "UpdateFirmware", json!({"location": firmware, "retrieveDate": now})).await;
+    // The uploads first: a station rebooting to install its firmware answers nothing meanwhile.
     command(&server, "fw-0", "GetDiagnostics", json!({"location": "ftp://diagnostics.example.com/"})).await;
-    let update = json!({"requestId": 5, "firmware": {"location": firmware, "retrieveDateTime": now}});
-    assert_eq!(command(&server, "fw-1", "UpdateFirmware", update).await["status"], "Accepted");
+    command(&server, "fw-0", "UpdateFirmware", json!({"location": firmware, "retrieveDate": now})).await;
     let log =
         json!({"log": {"remoteLocation": "ftp://logs.example.com/"}, "logType": "DiagnosticsLog", "requestId": 6});
     assert_eq!(command(&server, "fw-1", "GetLog", log).await["status"], "Accepted");
+    // A location the simulator does not pretend to reach: the upload fails.
+    let nowhere =
+        json!({"log": {"remoteLocation": "gopher://logs.example.com/"}, "logType": "SecurityLog", "requestId": 7});
+    assert_eq!(command(&server, "fw-1", "GetLog", nowhere).await["status"], "Accepted");
+    let update = json!({"requestId": 5, "firmware": {"location": firmware, "retrieveDateTime": now}});
+    assert_eq!(command(&server, "fw-1", "UpdateFirmware", update).await["status"], "Accepted");
     summary(&running.await.expect("join").expect("runs"));
 
     let statuses = |payloads: Vec<Value>| -> Vec<String> {
@@ -423,8 +429,9 @@ async fn firmware_updates_and_uploads_report_each_step(backend: Backend) {
     assert_eq!(reasons, [json!("PowerUp"), json!("FirmwareUpdate")]);
     assert_eq!(statuses(sent(&server, "fw-0", "DiagnosticsStatusNotification").await), ["Uploading", "Uploaded"]);
     let log_steps = sent(&server, "fw-1", "LogStatusNotification").await;
-    assert_eq!(statuses(log_steps.clone()), ["Uploading", "Uploaded"]);
-    assert!(log_steps.iter().all(|s| s["requestId"] == 6), "{log_steps:?}");
+    assert_eq!(statuses(log_steps.clone()), ["Uploading", "Uploaded", "Uploading", "UploadFailure"]);
+    let request_ids: Vec<&Value> = log_steps.iter().map(|s| &s["requestId"]).collect();
+    assert_eq!(request_ids, [&json!(6), &json!(6), &json!(7), &json!(7)]);
     for station in ["fw-0", "fw-1"] {
         assert!(assert_sent_frames_valid(&server, station).await > 0);
     }
@@ -458,7 +465,7 @@ async fn lingering_stations_come_back_after_a_server_restart_and_keep_their_sess
     add_tags(&server, "SIM", 2).await;
     let (addr, target) = relay(server.addr.clone()).await;
     let url = format!("ws://{addr}/ocpp");
-    let flags = "--stations 2 --version mixed --sessions 1 --samples 3 --fast --fault-share 0 --linger 8 --prefix rr-";
+    let flags = "--stations 2 --version mixed --sessions 1 --samples 3 --fast --fault-share 0 --linger 14 --prefix rr-";
     let running = tokio::spawn(sim(&url, flags));
     eventually("both sessions stored", || async {
         let stored = server.items("/api/v1/transactions?active=false").await;
