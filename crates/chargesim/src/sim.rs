@@ -206,7 +206,12 @@ impl StationOutcome {
     }
 }
 
-async fn run_station(config: SimConfig, index: usize, outcome: &mut StationOutcome) -> Result<(), crate::Error> {
+async fn run_station(
+    config: SimConfig,
+    index: usize,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    outcome: &mut StationOutcome,
+) -> Result<(), crate::Error> {
     let version = match config.fleet {
         Fleet::V16 => OcppVersion::V16,
         Fleet::V201 => OcppVersion::V201,
@@ -242,6 +247,7 @@ async fn run_station(config: SimConfig, index: usize, outcome: &mut StationOutco
         last_sent: tokio::time::Instant::now(),
         linger_until,
         reconnections: 0,
+        shutdown,
     };
     let result = drive(&config, &mut station, linger_until, outcome).await;
     outcome.reconnections = station.reconnections;
@@ -261,6 +267,9 @@ async fn drive(
     outcome.booted = true;
     let step = config.sample_interval.max(1);
     for session in 0..config.sessions_per_station {
+        if station.ending() {
+            break;
+        }
         let interruption = if station.rng.unit() < config.drop_share {
             Interruption::NetworkDrop
         } else if station.rng.unit() < config.power_loss_share {
@@ -295,14 +304,23 @@ async fn drive(
 }
 
 pub async fn run(config: SimConfig) -> SimReport {
+    let (_keep, shutdown) = tokio::sync::watch::channel(false);
+    run_until(config, shutdown).await
+}
+
+/// Runs the fleet until it is done or `shutdown` turns true (Ctrl-C): then the sessions running
+/// end as if the EVs were unplugged, no other begins, lingering stops, and the report says what
+/// was done.
+pub async fn run_until(config: SimConfig, shutdown: tokio::sync::watch::Receiver<bool>) -> SimReport {
     let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let tasks: Vec<_> = (0..config.stations)
         .map(|i| {
             let done = done.clone();
             let config = config.clone();
+            let shutdown = shutdown.clone();
             tokio::spawn(async move {
                 let mut outcome = StationOutcome::default();
-                let result = run_station(config, i, &mut outcome).await;
+                let result = run_station(config, i, shutdown, &mut outcome).await;
                 done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 (outcome, result)
             })

@@ -20,7 +20,8 @@ both_backends!(
     availability_and_reservations_show_in_the_connector_status,
     a_reservation_admits_only_its_token_and_expires,
     firmware_updates_and_uploads_report_each_step,
-    lingering_stations_come_back_after_a_server_restart_and_keep_their_sessions
+    lingering_stations_come_back_after_a_server_restart_and_keep_their_sessions,
+    sigterm_ends_the_sessions_running_and_prints_the_summary
 );
 
 /// The summary `strom sim` printed, after checking that it succeeded.
@@ -499,5 +500,46 @@ async fn lingering_stations_come_back_after_a_server_restart_and_keep_their_sess
     for (station, before) in ["rr-0", "rr-1"].into_iter().zip(boots_before) {
         let (_, view) = server.http("GET", &format!("/api/v1/stations/{station}"), None).await;
         assert_eq!(booted_at(&view), Some(before), "{station}: a reconnection is not a reboot");
+    }
+}
+
+/// SIGTERM (as Ctrl-C) during a real-time run: the sessions running end at once (the EVs
+/// unplugged), no other begins, lingering stops, and the summary is printed.
+async fn sigterm_ends_the_sessions_running_and_prints_the_summary(backend: Backend) {
+    let server = Server::start(backend).await;
+    add_tags(&server, "SIM", 2).await;
+    let url = format!("ws://{}/ocpp", server.addr);
+    let flags = "--stations 2 --version mixed --sessions 3 --samples 100 --sample-interval 1 --fault-share 0 --linger 120 --prefix end-";
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
+        .args(["sim", "--url", &url])
+        .args(flags.split_whitespace())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("strom sim starts");
+    eventually("two sessions charging", || async {
+        let active = server.items("/api/v1/transactions?active=true").await;
+        stored_list(&active).len() == 2
+            && stored_list(&active).iter().all(|t| t["energy_so_far_wh"].as_f64() > Some(0.0))
+    })
+    .await;
+    let pid = child.id().expect("running").to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs").success());
+    let output = tokio::time::timeout(Duration::from_secs(15), child.wait_with_output())
+        .await
+        .expect("ends within seconds, not after its 100 s sessions")
+        .expect("output");
+    let output = summary(&output);
+    assert_eq!((output["sessions"].as_u64(), output["errors"].clone()), (Some(2), json!([])), "{output}");
+    let stored = server.items("/api/v1/transactions?limit=100").await;
+    assert_eq!(stored_list(&stored).len(), 2, "no session began after the signal");
+    for session in output["session_log"].as_array().expect("log") {
+        assert_eq!(session["stop_reason"], "EVDisconnected", "{session}");
+        let found = stored_session(stored_list(&stored), session);
+        assert_eq!(
+            (found["active"].as_bool(), found["energy_wh"].as_f64()),
+            (Some(false), session["energy_wh"].as_f64())
+        );
     }
 }

@@ -163,7 +163,7 @@ impl SimStation {
             let heartbeat = self.state.seconds(super::state::HEARTBEAT_INTERVAL);
             let heartbeat_due = (heartbeat > 0).then(|| self.last_sent + Duration::from_secs(heartbeat));
             let now = Instant::now();
-            if now >= deadline {
+            if now >= deadline || self.ending() {
                 return Ok(());
             }
             if heartbeat_due.is_some_and(|due| due <= now) {
@@ -188,7 +188,7 @@ impl SimStation {
                 wake = wake.min(instant_of(at, self));
             }
             let wake = heartbeat_due.map_or(wake, |due| wake.min(due));
-            if let Some(Incoming::Call { id, action, payload }) = self.next_frame_or_reconnect(wake).await? {
+            if let Some(Incoming::Call { id, action, payload }) = self.next_frame_unless_ending(wake).await? {
                 self.respond(&id, &action, &payload).await?;
             }
         }

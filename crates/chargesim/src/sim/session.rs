@@ -176,7 +176,8 @@ impl SimStation {
                 self.send_sample(plan.connector, tx_id, &mut seq_no, taken, &aligned).await?;
             }
             previous_wh = reading.energy_wh;
-            if charged_for >= plan.seconds || self.state.remote_stop {
+            // The run ending: the driver unplugs.
+            if charged_for >= plan.seconds || self.state.remote_stop || self.ending() {
                 self.register = now_register;
                 let why = if std::mem::take(&mut self.state.remote_stop) { Stop::Remote } else { Stop::EvDisconnected };
                 return Ok((why, seq_no, reading));

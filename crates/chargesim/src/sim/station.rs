@@ -82,6 +82,9 @@ pub(super) struct SimStation {
     pub(super) linger_until: Instant,
     /// Connections lost and made again.
     pub(super) reconnections: usize,
+    /// True once the run is asked to end (Ctrl-C, SIGTERM): the session running ends, no other
+    /// begins, lingering stops.
+    pub(super) shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 impl SimStation {
@@ -107,6 +110,24 @@ impl SimStation {
         self.version == OcppVersion::V201
     }
 
+    /// Whether the run is asked to end.
+    pub(super) fn ending(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// The next frame before `deadline`, reconnecting if the connection is lost; None when the
+    /// deadline passes or the run is asked to end first.
+    pub(super) async fn next_frame_unless_ending(&mut self, deadline: Instant) -> Result<Option<Incoming>, Error> {
+        let mut shutdown = self.shutdown.clone();
+        if *shutdown.borrow_and_update() {
+            return Ok(None);
+        }
+        tokio::select! {
+            frame = self.next_frame_or_reconnect(deadline) => frame,
+            _ = shutdown.changed() => Ok(None),
+        }
+    }
+
     /// In real time, catches the station's clock up with the wall clock.
     pub(super) fn sync_clock(&mut self) {
         if !self.fast {
@@ -116,7 +137,7 @@ impl SimStation {
 
     /// Lets `seconds` of station time pass: at once in simulated time; in real time waiting,
     /// answering the CSMS meanwhile, and (`until_stopped`) ending early when a remote stop
-    /// comes. The seconds that passed.
+    /// comes or the run is asked to end. The seconds that passed.
     pub(super) async fn pass(&mut self, seconds: u64, until_stopped: bool) -> Result<u64, Error> {
         let from = self.seconds;
         if self.fast {
@@ -124,8 +145,8 @@ impl SimStation {
             return Ok(seconds);
         }
         let deadline = self.started + Duration::from_secs(from + seconds);
-        while Instant::now() < deadline && !(until_stopped && self.state.remote_stop) {
-            if let Some(Incoming::Call { id, action, payload }) = self.next_frame_or_reconnect(deadline).await? {
+        while Instant::now() < deadline && !(until_stopped && (self.state.remote_stop || self.ending())) {
+            if let Some(Incoming::Call { id, action, payload }) = self.next_frame_unless_ending(deadline).await? {
                 self.respond(&id, &action, &payload).await?;
                 self.send_reports().await?;
             }
