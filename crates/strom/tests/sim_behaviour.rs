@@ -387,7 +387,8 @@ async fn a_reservation_admits_only_its_token_and_expires(backend: Backend) {
     }
 }
 
-/// UpdateFirmware: Downloading, Downloaded, Installing, a reboot (2.0.1 reason FirmwareUpdate),
+/// A triggered FirmwareStatusNotification says Idle; then UpdateFirmware: Downloading,
+/// Downloaded, Installing, a reboot (2.0.1 reason FirmwareUpdate),
 /// Installed, with the requestId on 2.0.1. GetDiagnostics (1.6) and GetLog (2.0.1): Uploading,
 /// then Uploaded (the simulator uploads nothing), the log's with its requestId; to a location
 /// it does not pretend to reach, UploadFailure.
@@ -398,6 +399,11 @@ async fn firmware_updates_and_uploads_report_each_step(backend: Backend) {
     wait_connected(&server, 2).await;
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let firmware = "https://firmware.example.com/sim-2.bin";
+    // Asked, a station with no update under way says Idle.
+    for station in ["fw-0", "fw-1"] {
+        let trigger = json!({"requestedMessage": "FirmwareStatusNotification"});
+        assert_eq!(command(&server, station, "TriggerMessage", trigger).await["status"], "Accepted");
+    }
     // The uploads first: a station rebooting to install its firmware answers nothing meanwhile.
     command(&server, "fw-0", "GetDiagnostics", json!({"location": "ftp://diagnostics.example.com/"})).await;
     command(&server, "fw-0", "UpdateFirmware", json!({"location": firmware, "retrieveDate": now})).await;
@@ -417,9 +423,13 @@ async fn firmware_updates_and_uploads_report_each_step(backend: Backend) {
     };
     for station in ["fw-0", "fw-1"] {
         let steps = sent(&server, station, "FirmwareStatusNotification").await;
-        assert_eq!(statuses(steps.clone()), ["Downloading", "Downloaded", "Installing", "Installed"], "{station}");
+        assert_eq!(
+            statuses(steps.clone()),
+            ["Idle", "Downloading", "Downloaded", "Installing", "Installed"],
+            "{station}"
+        );
         if station == "fw-1" {
-            assert!(steps.iter().all(|s| s["requestId"] == 5), "{steps:?}");
+            assert!(steps[1..].iter().all(|s| s["requestId"] == 5), "{steps:?}");
         }
         assert_eq!(boots(&server, station).await, 2, "{station} rebooted to install");
         let (_, view) = server.http("GET", &format!("/api/v1/stations/{station}"), None).await;

@@ -155,6 +155,7 @@ impl SimStation {
                     Trigger::Heartbeat => self.heartbeat().await?,
                     Trigger::MeterValues => self.idle_reading(self.at(), Context::Trigger).await?,
                     Trigger::StatusNotification => self.report_connectors().await?,
+                    Trigger::Idle(job) => self.progress(&job, Progress::Idle).await?,
                 }
                 continue;
             }

@@ -48,6 +48,9 @@ pub(super) enum Trigger {
     Heartbeat,
     StatusNotification,
     MeterValues,
+    /// The status notification of this kind of job, Idle: the station runs its jobs one after
+    /// another as it lingers, so none runs when it answers a trigger.
+    Idle(Job),
 }
 
 /// A remote start the station accepted: the id token, (2.0.1) the remoteStartId, and the
@@ -72,7 +75,7 @@ pub(super) enum Report {
 /// status notifications: a firmware update, a diagnostics or log upload. The simulator uploads
 /// nothing: `reachable` says whether the location looked like one it could reach (ftp, ftps,
 /// http, https or sftp with a host); if not, the upload fails.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Job {
     Firmware { request_id: Option<i64>, reachable: bool },
     Diagnostics { reachable: bool },

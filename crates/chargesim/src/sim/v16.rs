@@ -155,6 +155,7 @@ pub(super) fn progress(job: &Job, step: Progress) -> Request {
     match job {
         Job::Firmware { .. } => {
             let status = match step {
+                Progress::Idle => FirmwareStatusNotificationStatus::Idle,
                 Progress::Downloading => FirmwareStatusNotificationStatus::Downloading,
                 Progress::Downloaded => FirmwareStatusNotificationStatus::Downloaded,
                 Progress::DownloadFailed => FirmwareStatusNotificationStatus::DownloadFailed,
@@ -167,6 +168,7 @@ pub(super) fn progress(job: &Job, step: Progress) -> Request {
         }
         Job::Diagnostics { .. } => {
             let status = match step {
+                Progress::Idle => DiagnosticsStatusNotificationStatus::Idle,
                 Progress::Uploaded => DiagnosticsStatusNotificationStatus::Uploaded,
                 Progress::UploadFailed => DiagnosticsStatusNotificationStatus::UploadFailed,
                 _ => DiagnosticsStatusNotificationStatus::Uploading,
@@ -175,11 +177,13 @@ pub(super) fn progress(job: &Job, step: Progress) -> Request {
         }
         Job::Log { request_id, .. } => {
             let status = match step {
+                Progress::Idle => UploadLogStatusEnum::Idle,
                 Progress::Uploaded => UploadLogStatusEnum::Uploaded,
                 Progress::UploadFailed => UploadLogStatusEnum::UploadFailure,
                 _ => UploadLogStatusEnum::Uploading,
             };
-            Request::LogStatusNotification(LogStatusNotificationRequest { request_id: Some(*request_id), status })
+            let request_id = (step != Progress::Idle).then_some(*request_id);
+            Request::LogStatusNotification(LogStatusNotificationRequest { request_id, status })
         }
     }
 }
@@ -289,6 +293,12 @@ fn answer(state: &mut StationState, request: Request) -> Option<Response> {
                 TriggerMessageRequestedMessage::Heartbeat => Some(Trigger::Heartbeat),
                 TriggerMessageRequestedMessage::StatusNotification => Some(Trigger::StatusNotification),
                 TriggerMessageRequestedMessage::MeterValues => Some(Trigger::MeterValues),
+                TriggerMessageRequestedMessage::FirmwareStatusNotification => {
+                    Some(Trigger::Idle(Job::Firmware { request_id: None, reachable: true }))
+                }
+                TriggerMessageRequestedMessage::DiagnosticsStatusNotification => {
+                    Some(Trigger::Idle(Job::Diagnostics { reachable: true }))
+                }
                 _ => None,
             };
             let status = match wanted {
@@ -429,6 +439,9 @@ mod tests {
             progress(&Job::Firmware { request_id: None, reachable: true }, Progress::Installing),
             progress(&Job::Diagnostics { reachable: false }, Progress::UploadFailed),
             progress(&Job::Log { request_id: 4, reachable: true }, Progress::Uploaded),
+            progress(&Job::Log { request_id: 4, reachable: true }, Progress::Idle),
+            progress(&Job::Diagnostics { reachable: true }, Progress::Idle),
+            progress(&Job::Firmware { request_id: None, reachable: true }, Progress::Idle),
         ];
         for request in requests {
             let json = request.to_json().unwrap_or_default();
@@ -473,8 +486,9 @@ mod tests {
         assert_eq!(state.remote_start.as_ref().map(|s| s.id_token.as_str()), Some("R1"));
         assert_eq!(
             respond(&mut state, "TriggerMessage", r#"{"requestedMessage":"DiagnosticsStatusNotification"}"#).as_deref(),
-            Ok(r#"{"status":"NotImplemented"}"#)
+            Ok(r#"{"status":"Accepted"}"#)
         );
+        assert_eq!(state.trigger, Some(Trigger::Idle(Job::Diagnostics { reachable: true })));
         assert!(respond(&mut state, "TriggerMessage", r#"{"requestedMessage":"Heartbeat"}"#).is_ok());
         assert_eq!(state.trigger, Some(Trigger::Heartbeat));
     }

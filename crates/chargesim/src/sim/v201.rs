@@ -251,6 +251,7 @@ pub(super) fn progress(job: &Job, step: Progress) -> Request {
     match job {
         Job::Firmware { request_id, .. } => {
             let status = match step {
+                Progress::Idle => FirmwareStatusEnum::Idle,
                 Progress::Downloading => FirmwareStatusEnum::Downloading,
                 Progress::Downloaded => FirmwareStatusEnum::Downloaded,
                 Progress::DownloadFailed => FirmwareStatusEnum::DownloadFailed,
@@ -266,11 +267,13 @@ pub(super) fn progress(job: &Job, step: Progress) -> Request {
             })
         }
         Job::Diagnostics { .. } | Job::Log { .. } => {
+            // Idle concerns no request.
             let request_id = match job {
-                Job::Log { request_id, .. } => Some(*request_id),
+                Job::Log { request_id, .. } if step != Progress::Idle => Some(*request_id),
                 _ => None,
             };
             let status = match step {
+                Progress::Idle => UploadLogStatusEnum::Idle,
                 Progress::Uploaded => UploadLogStatusEnum::Uploaded,
                 Progress::UploadFailed => UploadLogStatusEnum::UploadFailure,
                 _ => UploadLogStatusEnum::Uploading,
@@ -448,6 +451,12 @@ fn answer(state: &mut StationState, request: Request) -> Option<Response> {
                 MessageTriggerEnum::Heartbeat => Some(Trigger::Heartbeat),
                 MessageTriggerEnum::StatusNotification => Some(Trigger::StatusNotification),
                 MessageTriggerEnum::MeterValues => Some(Trigger::MeterValues),
+                MessageTriggerEnum::FirmwareStatusNotification => {
+                    Some(Trigger::Idle(Job::Firmware { request_id: None, reachable: true }))
+                }
+                MessageTriggerEnum::LogStatusNotification => {
+                    Some(Trigger::Idle(Job::Log { request_id: 0, reachable: true }))
+                }
                 _ => None,
             };
             let status = match wanted {
@@ -594,6 +603,8 @@ mod tests {
             progress(&Job::Firmware { request_id: Some(7), reachable: true }, Progress::DownloadFailed),
             progress(&Job::Log { request_id: 4, reachable: true }, Progress::Uploaded),
             reservation_ended(3, true),
+            progress(&Job::Log { request_id: 0, reachable: true }, Progress::Idle),
+            progress(&Job::Firmware { request_id: None, reachable: true }, Progress::Idle),
         ];
         for request in requests {
             let json = request.to_json().unwrap_or_default();

@@ -139,6 +139,7 @@ pub(super) enum Connector {
 /// A step of a firmware update or an upload, as its status notification reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Progress {
+    Idle,
     Downloading,
     Downloaded,
     DownloadFailed,
