@@ -288,27 +288,20 @@ fn answer(state: &mut StationState, request: Request) -> Option<Response> {
             Response::SendLocalList(SendLocalListResponse { status })
         }
         Request::TriggerMessage(trigger) => {
-            let wanted = match trigger.requested_message {
-                TriggerMessageRequestedMessage::BootNotification => Some(Trigger::BootNotification),
-                TriggerMessageRequestedMessage::Heartbeat => Some(Trigger::Heartbeat),
-                TriggerMessageRequestedMessage::StatusNotification => Some(Trigger::StatusNotification),
-                TriggerMessageRequestedMessage::MeterValues => Some(Trigger::MeterValues),
+            // Every message 1.6 lets a CSMS trigger, the station sends.
+            state.trigger = Some(match trigger.requested_message {
+                TriggerMessageRequestedMessage::BootNotification => Trigger::BootNotification,
+                TriggerMessageRequestedMessage::Heartbeat => Trigger::Heartbeat,
+                TriggerMessageRequestedMessage::StatusNotification => Trigger::StatusNotification,
+                TriggerMessageRequestedMessage::MeterValues => Trigger::MeterValues,
                 TriggerMessageRequestedMessage::FirmwareStatusNotification => {
-                    Some(Trigger::Idle(Job::Firmware { request_id: None, reachable: true }))
+                    Trigger::Idle(Job::Firmware { request_id: None, reachable: true })
                 }
                 TriggerMessageRequestedMessage::DiagnosticsStatusNotification => {
-                    Some(Trigger::Idle(Job::Diagnostics { reachable: true }))
+                    Trigger::Idle(Job::Diagnostics { reachable: true })
                 }
-                _ => None,
-            };
-            let status = match wanted {
-                Some(message) => {
-                    state.trigger = Some(message);
-                    TriggerMessageResponseStatus::Accepted
-                }
-                None => TriggerMessageResponseStatus::NotImplemented,
-            };
-            Response::TriggerMessage(TriggerMessageResponse { status })
+            });
+            Response::TriggerMessage(TriggerMessageResponse { status: TriggerMessageResponseStatus::Accepted })
         }
         Request::ReserveNow(reserve) => {
             let reservation = Reservation {
