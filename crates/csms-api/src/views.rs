@@ -134,6 +134,8 @@ pub(crate) fn fault(f: &FaultView) -> Value {
     let status = if f.variable.as_deref().is_some_and(secret_variable) { masked(&f.status) } else { f.status.clone() };
     let kind = f.kind();
     let raw = match (f.component.as_deref(), f.station_version.as_deref()) {
+        // Nothing the station said: what Ström saw.
+        _ if f.detected_by.is_some() => json!({"detected_by": f.detected_by, "reason": f.info}),
         (Some(component), _) => json!({"component": component, "variable": f.variable, "techCode": f.tech_code,
                                        "techInfo": f.tech_info, "actualValue": status}),
         (None, Some("2.0.1")) => json!({"connectorStatus": status}),
@@ -150,6 +152,7 @@ pub(crate) fn fault(f: &FaultView) -> Value {
         "code": kind.code.as_str(),
         "category": kind.category.as_str(),
         "severity": f.severity,
+        "source": if f.detected_by.is_some() { "strom" } else { "station" },
         "vendor": {"id": f.vendor_id, "code": f.vendor_error_code.as_ref().or(f.tech_code.as_ref()),
                    "info": f.info.as_ref().or(f.tech_info.as_ref())},
         "raw": raw,

@@ -25,8 +25,8 @@ impl FaultComponent {
 }
 
 /// The kind of fault: OCPP 1.6's error codes (§7.6 ChargePointErrorCode, NoError aside), a
-/// voltage out of range whose direction the report does not say, and `Unspecified` for a
-/// Faulted status that says nothing more.
+/// voltage out of range whose direction the report does not say, `Unspecified` for a Faulted
+/// status that says nothing more, and the faults Ström detects itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultCode {
     ConnectorLockFailure,
@@ -46,6 +46,11 @@ pub enum FaultCode {
     VoltageOutOfRange,
     WeakSignal,
     Unspecified,
+    /// Detected by Ström: the station lost its power (it ended a transaction with reason
+    /// PowerLoss).
+    PowerLoss,
+    /// Detected by Ström: the station's connection is lost.
+    CommunicationLost,
 }
 
 /// What the fault means to whoever must fix it (issue 27's taxonomy).
@@ -115,6 +120,8 @@ const CODES: &[(FaultCode, &str, FaultCategory)] = &[
     (Code::VoltageOutOfRange, "VoltageOutOfRange", Cat::ElectricalProtection),
     (Code::WeakSignal, "WeakSignal", Cat::Communication),
     (Code::Unspecified, "Unspecified", Cat::Other),
+    (Code::PowerLoss, "PowerLoss", Cat::PowerLoss),
+    (Code::CommunicationLost, "CommunicationLost", Cat::Communication),
 ];
 
 impl FaultCode {
@@ -126,7 +133,7 @@ impl FaultCode {
         CODES.iter().find(|(c, _, _)| *c == self).map_or(Cat::Other, |(_, _, category)| *category)
     }
 
-    fn parse(text: &str) -> Option<FaultCode> {
+    pub fn parse(text: &str) -> Option<FaultCode> {
         CODES.iter().find(|(_, name, _)| *name == text).map(|(c, _, _)| *c)
     }
 }

@@ -34,9 +34,13 @@ pub enum StationCommand {
     List,
     /// Show one station: who made it, its firmware, registration, security, its connectors and
     /// its open faults.
-    Show { station: String },
+    Show {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
+        station: String,
+    },
     /// Reset a station (soft unless --hard).
     Reset {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
         station: String,
         /// A hard reset (a reboot; 2.0.1 Immediate) instead of a soft one (1.6 Soft, 2.0.1 OnIdle).
         #[arg(long)]
@@ -44,6 +48,7 @@ pub enum StationCommand {
     },
     /// Unlock a connector.
     Unlock {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
         station: String,
         /// The connector (1.6: its number; 2.0.1: its number on the EVSE).
         #[arg(long)]
@@ -54,17 +59,30 @@ pub enum StationCommand {
     },
     /// Decommission a station: it may no longer connect (a live session is closed now); its
     /// transactions, faults and messages stay.
-    Remove { station: String },
+    Remove {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
+        station: String,
+    },
     /// Accept a Pending or Rejected station (it learns at its next boot).
-    Accept { station: String },
+    Accept {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
+        station: String,
+    },
     /// The station's certificates: those Ström signed for it and those it holds, with the days
     /// left until each expires, and its security events about certificates.
-    Certificates { station: String },
+    Certificates {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
+        station: String,
+    },
     /// Ask the station to renew its certificate: it sends a CSR, which Ström's CA signs.
-    RenewCertificate { station: String },
+    RenewCertificate {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
+        station: String,
+    },
     /// Set a station's security profile and its Basic-auth password (write-only: stored as a
     /// hash, never shown). A station not yet known is registered.
     Set {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
         station: String,
         /// 0: no authentication; 1: HTTP Basic auth (user = station identity); 2: Basic auth over
         /// TLS; 3: TLS client certificate (CN = station identity). A station is also held to the
@@ -80,6 +98,7 @@ pub enum StationCommand {
     /// SecurityCtrlr.BasicAuthPassword). It replaces the old one only if the station takes it;
     /// then it is printed, this once. Exits non-zero if the station keeps its old password.
     RotatePassword {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
         station: String,
         /// The new password (1.6: 16-20 printable ASCII characters, 2.0.1: 16-40); without it
         /// Ström makes one. Prefer the environment variable: a flag shows in the process list.
@@ -111,6 +130,7 @@ pub enum TxCommand {
     /// Show one transaction (Ström's id): every field, and with --readings its meter values,
     /// one row per sample time with energy, power, voltage and current per phase.
     Show {
+        /// Ström's id of the transaction (see `strom tx list`).
         transaction: i64,
         /// Also every reading, one row per sample time.
         #[arg(long)]
@@ -118,6 +138,7 @@ pub enum TxCommand {
     },
     /// Ask a station to start a transaction.
     Start {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
         station: String,
         /// The id token to start with (e.g. an RFID tag's id).
         #[arg(long)]
@@ -174,6 +195,7 @@ pub enum TxCommand {
 pub enum TagCommand {
     /// Add id tokens (one or more, all with the settings below).
     Add {
+        /// The id tokens to add (e.g. RFID tags' ids), one or more.
         #[arg(required = true)]
         id_tokens: Vec<String>,
         /// Accepted, Blocked, Expired, Invalid, NoCredit, NotAllowedTypeEVSE, NotAtThisLocation,
@@ -190,9 +212,13 @@ pub enum TagCommand {
     /// List id tokens.
     List,
     /// Remove an id token.
-    Remove { id_token: String },
+    Remove {
+        /// The id token (e.g. an RFID tag's id).
+        id_token: String,
+    },
     /// Change an id token: what is given replaces its value, the rest is kept.
     Set {
+        /// The id token (e.g. an RFID tag's id).
         id_token: String,
         /// Accepted, Blocked, Expired, Invalid, NoCredit, NotAllowedTypeEVSE, NotAtThisLocation,
         /// NotAtThisTime or Unknown.
@@ -206,17 +232,35 @@ pub enum TagCommand {
         parent: Option<String>,
     },
     /// Block an id token: Authorize and starts with it are answered Blocked.
-    Block { id_token: String },
+    Block {
+        /// The id token (e.g. an RFID tag's id).
+        id_token: String,
+    },
     /// Accept a blocked id token again.
-    Unblock { id_token: String },
+    Unblock {
+        /// The id token (e.g. an RFID tag's id).
+        id_token: String,
+    },
 }
 
 #[derive(Subcommand)]
 pub enum ConfigCommand {
     /// Read configuration from the station (1.6 keys; 2.0.1 Component.Variable names).
-    Get { station: String, keys: Vec<String> },
+    Get {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
+        station: String,
+        /// The keys to read (1.6 configuration keys, 2.0.1 Component.Variable); none: all.
+        keys: Vec<String>,
+    },
     /// Change one configuration value on the station.
-    Set { station: String, key: String, value: String },
+    Set {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
+        station: String,
+        /// The key (1.6 configuration key, 2.0.1 Component.Variable).
+        key: String,
+        /// The new value.
+        value: String,
+    },
 }
 
 /// A minimal HTTP/1.1 client for the API, one connection per request.

@@ -5,10 +5,14 @@
 
 mod common;
 
-use common::{Backend, Server};
+use common::{id_token, tx_event, Backend, Server};
 use serde_json::{json, Value};
 
-both_backends!(faults_of_both_versions_speak_one_vocabulary, faults_stored_before_get_the_vocabulary);
+both_backends!(
+    faults_of_both_versions_speak_one_vocabulary,
+    faults_stored_before_get_the_vocabulary,
+    tc_power_loss_is_a_fault_strom_detects
+);
 
 const T0: &str = "2026-12-07T10:00:00.000Z";
 
@@ -172,4 +176,64 @@ async fn faults_stored_before_get_the_vocabulary(backend: Backend) {
     let fingerprint: String =
         sqlx::query_scalar("SELECT fingerprint FROM fault_mapping").fetch_one(&mut db).await.expect("fingerprint");
     assert_ne!(fingerprint, "an older mapping");
+}
+
+/// A transaction ended by a power loss (1.6 StopTransaction reason PowerLoss, 2.0.1
+/// TransactionEvent Ended stoppedReason PowerLoss) is a `power_loss` fault Ström detected, at the
+/// connector, from the stop until the station reported it; delivered twice, it is one fault.
+async fn tc_power_loss_is_a_fault_strom_detects(backend: Backend) {
+    let server = Server::start(backend).await;
+    server.add_token("TAG", "Accepted", None, None).await;
+    let mut cp = server.booted("CP1").await;
+    let (tx, _) = cp.start(2, "TAG", 1_000, "2026-12-07T09:00:00.000Z").await;
+    let stop = json!({"transactionId": tx, "meterStop": 5_000, "timestamp": T0, "reason": "PowerLoss"});
+    cp.call_ok("StopTransaction", stop.clone()).await;
+    cp.call_ok("StopTransaction", stop).await;
+
+    let mut cs = server.booted201("CS1").await;
+    let started = json!({"idToken": id_token("TAG"), "evse": {"id": 1, "connectorId": 1}});
+    cs.call_ok("TransactionEvent", tx_event("Started", 0, "T-1", "Authorized", "2026-12-07T09:00:00.000Z", started))
+        .await;
+    let ended =
+        tx_event("Ended", 1, "T-1", "StopAuthorized", T0, json!({"transactionInfo": {"stoppedReason": "PowerLoss"}}));
+    cs.call_ok("TransactionEvent", ended.clone()).await;
+    cs.call_ok("TransactionEvent", ended).await;
+    // An ordinary stop is no fault.
+    cs.call_ok(
+        "TransactionEvent",
+        tx_event(
+            "Started",
+            0,
+            "T-2",
+            "Authorized",
+            T0,
+            json!({"idToken": id_token("TAG"), "evse": {"id": 2, "connectorId": 1}}),
+        ),
+    )
+    .await;
+    cs.call_ok(
+        "TransactionEvent",
+        tx_event("Ended", 1, "T-2", "EVDeparted", T0, json!({"transactionInfo": {"stoppedReason": "EVDisconnected"}})),
+    )
+    .await;
+
+    for (station, evse) in [("CP1", Value::Null), ("CS1", json!(1))] {
+        let faults = server.items(&format!("/api/v1/faults?station_id={station}&category=power_loss")).await;
+        let faults = faults.as_array().cloned().expect("faults");
+        assert_eq!(faults.len(), 1, "{station}: {faults:?}");
+        let fault = &faults[0];
+        assert_eq!(words(fault), ("connector", "PowerLoss", "power_loss", "Error"), "{station}");
+        assert_eq!((fault["source"].as_str(), fault["raw"]["detected_by"].as_str()), (Some("strom"), Some("strom")));
+        assert_eq!(fault["evse_id"], evse, "{station}");
+        assert_eq!(fault["connector_id"], if station == "CP1" { 2 } else { 1 }, "{station}");
+        assert!(fault["started_at"].as_str().is_some_and(|t| t.starts_with("2026-12-07T10:00:00")), "{fault}");
+        assert_eq!(fault["open"], false, "the station is powered again: {fault}");
+        assert!(fault["raw"]["reason"].as_str().is_some_and(|r| r.contains("power loss")), "{fault}");
+    }
+    let all = server.items("/api/v1/faults?station_id=CS1").await;
+    assert_eq!(all.as_array().map(Vec::len), Some(1), "no fault for an ordinary stop: {all}");
+    // The station's own faults say so too.
+    cp.status(1, "Faulted", "HighTemperature").await;
+    let reported = server.items("/api/v1/faults?station_id=CP1&category=thermal").await;
+    assert_eq!(reported[0]["source"], "station");
 }

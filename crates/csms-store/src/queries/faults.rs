@@ -30,6 +30,9 @@ pub struct FaultView {
     /// The protocol version of the station ("1.6", "2.0.1"), which says how to read the raw
     /// fields.
     pub station_version: Option<String>,
+    /// `strom` for a fault Ström detected itself (a power loss, a lost connection); none for one
+    /// the station reported.
+    pub detected_by: Option<String>,
 }
 
 impl FaultView {
@@ -92,6 +95,7 @@ fn fault_from_row(r: &AnyRow) -> Result<FaultView, sqlx::Error> {
         started_at: r.try_get("started_at")?,
         cleared_at: r.try_get("cleared_at")?,
         station_version: r.try_get("station_version")?,
+        detected_by: r.try_get("detected_by")?,
     })
 }
 
@@ -132,6 +136,17 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         Ok(row.as_ref().map(fault_from_row).transpose()?)
+    }
+
+    /// Stations whose connection Ström recorded as lost and not yet back (an open
+    /// `CommunicationLost` fault it detected), as Ström starts.
+    pub async fn stations_offline(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT station_id FROM faults WHERE cleared_at IS NULL AND error_code = $1 AND detected_by IS NOT NULL",
+        )
+        .bind(fault_kinds::FaultCode::CommunicationLost.as_str())
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// Faults not yet cleared, for `/metrics`.

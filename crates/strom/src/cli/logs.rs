@@ -13,6 +13,7 @@ use serde_json::Value;
 pub enum CommandLogCommand {
     /// The commands sent to a station, newest first: action, outcome, when, and the answer.
     Log {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
         station: String,
         /// At most this many (1-1000; the newest).
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -38,7 +39,10 @@ pub enum FaultCommand {
         since: Option<String>,
     },
     /// One fault: every field, the protocol's own words (`raw`) and the vendor's detail.
-    Show { fault: i64 },
+    Show {
+        /// The fault's id (see `strom fault list`).
+        fault: i64,
+    },
 }
 
 /// `strom command log`.
