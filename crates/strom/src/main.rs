@@ -216,13 +216,26 @@ struct SimArgs {
     /// Sessions per station [default: 3].
     #[arg(long)]
     sessions: Option<usize>,
-    /// Meter samples per session [default: 30].
+    /// Meter samples per session: a station's own session lasts this many sample intervals
+    /// [default: 30].
     #[arg(long)]
     samples: Option<usize>,
-    /// Simulated seconds between a session's periodic samples: the stations' initial
+    /// Seconds between a session's periodic samples: the stations' initial
     /// MeterValueSampleInterval / SampledDataCtrlr.TxUpdatedInterval [default: 60].
     #[arg(long)]
     sample_interval: Option<u64>,
+    /// Simulated time: sessions run as fast as the CSMS answers, their stamps running ahead of
+    /// the clock. Without it stations keep real time: stamps are the current time and a
+    /// session's readings come every sample interval.
+    #[arg(long)]
+    fast: bool,
+    /// Connectors per station (2.0.1: EVSEs with one connector each) [default: 2].
+    #[arg(long)]
+    connectors: Option<usize>,
+    /// Seconds a session the CSMS starts (RemoteStartTransaction / RequestStartTransaction)
+    /// charges unless it is stopped [default: 300].
+    #[arg(long)]
+    remote_session_secs: Option<u64>,
     /// The stations' initial ClockAlignedDataInterval / AlignedDataCtrlr.Interval in seconds:
     /// readings at every multiple of it since midnight UTC, 0 for none [default: 0].
     #[arg(long)]
@@ -245,10 +258,16 @@ struct SimArgs {
     /// Station identity prefix [default: sim-].
     #[arg(long)]
     prefix: Option<String>,
-    /// The id tag sessions authorize with; make it known and Accepted [default: SIM].
+    /// The id tags' prefix: station N's drivers present TAG-N (SIM-0, SIM-1, …); make them
+    /// known and Accepted [default: SIM].
     #[arg(long)]
     id_tag: Option<String>,
-    /// Seconds each station stays connected after its sessions, answering commands [default: 0].
+    /// Every station presents the --id-tag itself: a CSMS refuses all but one at a time as
+    /// ConcurrentTx, and the refused stations do not charge.
+    #[arg(long)]
+    shared_tag: bool,
+    /// Seconds each station stays connected after its sessions, answering commands and
+    /// reconnecting if the connection is lost (a CSMS restart) [default: 0].
     #[arg(long)]
     linger: Option<u64>,
 }
@@ -263,6 +282,9 @@ struct SimScenario {
     sessions: Option<usize>,
     samples: Option<usize>,
     sample_interval: Option<u64>,
+    fast: Option<bool>,
+    connectors: Option<usize>,
+    remote_session_secs: Option<u64>,
     clock_aligned_interval: Option<u64>,
     fault_share: Option<f64>,
     fault_codes: Option<Vec<String>>,
@@ -271,6 +293,7 @@ struct SimScenario {
     seed: Option<u64>,
     prefix: Option<String>,
     id_tag: Option<String>,
+    shared_tag: Option<bool>,
     linger: Option<u64>,
 }
 
@@ -314,6 +337,10 @@ fn sim_config(args: SimArgs) -> Result<chargesim::sim::SimConfig> {
     if sample_interval == 0 {
         anyhow::bail!("sample_interval must be at least 1 second");
     }
+    let connectors = args.connectors.or(file.connectors).unwrap_or(2);
+    if !(1..=16).contains(&connectors) {
+        anyhow::bail!("connectors must be between 1 and 16");
+    }
     Ok(chargesim::sim::SimConfig {
         url: args
             .url
@@ -332,12 +359,40 @@ fn sim_config(args: SimArgs) -> Result<chargesim::sim::SimConfig> {
         fault_codes,
         prefix: args.prefix.or(file.prefix).unwrap_or_else(|| "sim-".into()),
         id_tag: args.id_tag.or(file.id_tag).unwrap_or_else(|| "SIM".into()),
+        shared_tag: args.shared_tag || file.shared_tag.unwrap_or(false),
+        fast: args.fast || file.fast.unwrap_or(false),
+        connectors,
+        remote_session_secs: args.remote_session_secs.or(file.remote_session_secs).unwrap_or(300),
         call_timeout: std::time::Duration::from_secs(30),
         linger: std::time::Duration::from_secs(args.linger.or(file.linger).unwrap_or(0)),
         drop_share,
         power_loss_share,
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
     })
+}
+
+/// Resolves on Ctrl-C or SIGTERM; the SIGTERM handler is installed when this is called, so
+/// that a signal soon after is not the default action (death without a summary).
+fn end_requested() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    async move {
+        #[cfg(unix)]
+        let term = async move {
+            match term {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term => {}
+        }
+    }
 }
 
 /// Where the data lives: the same flags, environment and file as `serve`.
@@ -505,7 +560,23 @@ fn main() -> Result<()> {
             .map_err(Into::into),
         Command::Sim(args) => {
             let config = sim_config(args)?;
-            let report = runtime()?.block_on(chargesim::sim::run(config));
+            let tags = match config.stations {
+                0 => String::new(),
+                1 => config.tag_of(0),
+                n => format!("{} … {}", config.tag_of(0), config.tag_of(n - 1)),
+            };
+            eprintln!("strom sim: {} stations; drivers present id tags {tags}", config.stations);
+            let report = runtime()?.block_on(async {
+                // Ctrl-C or SIGTERM ends the run gracefully: sessions stop, the summary is printed.
+                let (ask, shutdown) = tokio::sync::watch::channel(false);
+                let requested = end_requested();
+                tokio::spawn(async move {
+                    requested.await;
+                    eprintln!("strom sim: ending: the sessions running stop, then the summary");
+                    let _ = ask.send(true);
+                });
+                chargesim::sim::run_until(config, shutdown).await
+            });
             println!("{}", report.to_json());
             if !report.errors.is_empty() {
                 anyhow::bail!("{} of {} stations failed", report.errors.len(), report.stations);

@@ -2,9 +2,13 @@
 //! matches what every simulated meter delivered; every injected fault was opened and cleared.
 
 mod common;
+mod sim_support;
 
 use common::{Backend, Server};
 use serde_json::Value;
+use sim_support::{
+    add_tags, assert_sent_frames_valid, boots, run_sim, sim, stored_list, stored_session, wait_connected,
+};
 
 both_backends!(
     simulated_fleet_energy_and_faults_match_what_is_stored,
@@ -20,9 +24,9 @@ both_backends!(
 
 async fn simulated_fleet_energy_and_faults_match_what_is_stored(backend: Backend) {
     let server = Server::start(backend).await;
-    server.add_token("SIM", "Accepted", None, None).await;
+    add_tags(&server, "SIM", 4).await;
     let url = format!("ws://{}/ocpp", server.addr);
-    let output = sim(&url, "--stations 4 --version mixed --sessions 2 --samples 8 --fault-share 1 --seed 42")
+    let output = sim(&url, "--stations 4 --version mixed --sessions 2 --samples 8 --fault-share 1 --seed 42 --fast")
         .await
         .expect("strom sim runs");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -38,8 +42,19 @@ async fn simulated_fleet_energy_and_faults_match_what_is_stored(backend: Backend
     for session in summary["session_log"].as_array().expect("log") {
         let found = stored_session(stored, session);
         assert_eq!(found["energy_wh"].as_f64(), session["energy_wh"].as_f64(), "{session}: {found}");
-        assert_eq!((found["flags"].clone(), found["active"].clone()), (honest_flags(found), Value::Bool(false)));
+        assert_eq!((found["flags"].clone(), found["active"].clone()), (serde_json::json!([]), Value::Bool(false)));
+        assert_eq!(found["start_auth_status"], "Accepted", "each station presents its own tag: {found}");
     }
+    // Each station's two sessions took turns on its two connectors.
+    let connectors: std::collections::BTreeSet<(String, i64)> = stored
+        .iter()
+        .map(|t| {
+            // 2.0.1: EVSE n with its connector 1; 1.6: connector n.
+            let n = t["evse_id"].as_i64().or(t["connector_id"].as_i64()).unwrap_or(0);
+            (t["station_id"].as_str().unwrap_or_default().to_string(), n)
+        })
+        .collect();
+    assert_eq!(connectors.len(), 8, "{connectors:?}");
     let faults = server.items("/api/v1/faults?limit=1000").await;
     let faults = faults.as_array().expect("array");
     assert_eq!(faults.len(), 8, "every injected fault is a record");
@@ -53,28 +68,21 @@ async fn simulated_fleet_energy_and_faults_match_what_is_stored(backend: Backend
         .map(|s| s["ocpp_version"].clone())
         .collect();
     assert_eq!(versions.iter().filter(|v| **v == "2.0.1").count(), 2);
-}
-
-/// Polls the API until `n` stations are connected. The simulator is a separate process that
-/// says nothing until it ends, so its stations' arrival is observed, within a bound.
-async fn wait_connected(server: &Server, n: usize) {
-    for _ in 0..200 {
-        let stations = server.items("/api/v1/stations").await;
-        if stations.as_array().is_some_and(|s| s.iter().filter(|s| s["connected"] == true).count() == n) {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    for station in ["sim-0", "sim-1", "sim-2", "sim-3"] {
+        assert!(assert_sent_frames_valid(&server, station).await > 0);
     }
-    panic!("{n} simulated stations did not connect within 10 s");
 }
 
 async fn simulated_stations_answer_commands(backend: Backend) {
     use serde_json::json;
     let server = Server::start(backend).await;
-    server.add_token("REMOTE", "Accepted", None, None).await;
+    // One token per station: two sessions with one token at once are refused as ConcurrentTx.
+    add_tags(&server, "REMOTE", 2).await;
     let url = format!("ws://{}/ocpp", server.addr);
-    let running =
-        tokio::spawn(sim(&url, "--stations 2 --version mixed --sessions 0 --samples 3 --linger 5 --prefix cmd-"));
+    let running = tokio::spawn(sim(
+        &url,
+        "--stations 2 --version mixed --sessions 0 --fast --remote-session-secs 45 --linger 5 --prefix cmd-",
+    ));
     wait_connected(&server, 2).await;
 
     let (status, config) = server
@@ -110,7 +118,7 @@ async fn simulated_stations_answer_commands(backend: Backend) {
             .http(
                 "POST",
                 &format!("/api/v1/stations/{station}/remote-start"),
-                Some(json!({"id_token": "REMOTE", "evse_id": 1, "connector_id": 1})),
+                Some(json!({"id_token": format!("REMOTE-{}", &station[4..]), "evse_id": 1, "connector_id": 1})),
             )
             .await;
         assert_eq!((status, answer), (200, json!({"status": "Accepted"})), "{station}");
@@ -127,7 +135,10 @@ async fn simulated_stations_answer_commands(backend: Backend) {
         let found = stored_session(stored_list(&stored), session);
         assert_eq!(
             (found["energy_wh"].as_f64(), found["id_token"].as_str()),
-            (session["energy_wh"].as_f64(), Some("REMOTE"))
+            (
+                session["energy_wh"].as_f64(),
+                Some(format!("REMOTE-{}", &session["station"].as_str().unwrap_or_default()[4..]).as_str())
+            )
         );
     }
     let started =
@@ -149,11 +160,11 @@ async fn simulated_stations_answer_commands(backend: Backend) {
 /// transaction messages and replays them in order on reconnection (without a new boot).
 async fn nothing_is_lost_across_network_drops(backend: Backend) {
     let server = Server::start(backend).await;
-    server.add_token("SIM", "Accepted", None, None).await;
+    add_tags(&server, "SIM", 4).await;
     let url = format!("ws://{}/ocpp", server.addr);
     let output = sim(
         &url,
-        "--stations 4 --version mixed --sessions 2 --samples 8 --drop-share 1 --fault-share 0 --seed 7 --prefix drop-",
+        "--stations 4 --version mixed --sessions 2 --samples 8 --drop-share 1 --fault-share 0 --seed 7 --prefix drop- --fast",
     )
     .await
     .expect("strom sim runs");
@@ -167,7 +178,7 @@ async fn nothing_is_lost_across_network_drops(backend: Backend) {
         assert_eq!(found["energy_wh"].as_f64(), session["energy_wh"].as_f64(), "{found}");
         assert_eq!(
             (found["flags"].clone(), found["active"].clone()),
-            (honest_flags(found), Value::Bool(false)),
+            (serde_json::json!([]), Value::Bool(false)),
             "{found}"
         );
         // Every register reading the station took made it: of 8 samples, 7 periodic ones (the
@@ -184,57 +195,9 @@ async fn nothing_is_lost_across_network_drops(backend: Backend) {
         assert_eq!(registers, expected, "{session}");
     }
     assert_eq!(boots(&server, "drop-0").await, 1, "a reconnection is not a reboot");
-}
-
-/// How many BootNotifications a station sent, from the message log.
-async fn boots(server: &Server, station: &str) -> usize {
-    let messages = server.items(&format!("/api/v1/stations/{station}/messages?limit=1000")).await;
-    messages
-        .as_array()
-        .expect("array")
-        .iter()
-        .filter(|m| m["direction"] == "in" && m["frame"][2] == "BootNotification")
-        .count()
-}
-
-/// The stored transaction of a session the simulator reports.
-/// The flags a simulated session must carry: none, except that one whose start was refused (the
-/// simulated fleet shares one tag, so most starts are ConcurrentTx) and charged all the same is
-/// flagged so.
-fn honest_flags(found: &Value) -> Value {
-    match found["start_auth_status"].as_str() {
-        Some("Accepted") => serde_json::json!([]),
-        _ => serde_json::json!(["charged_while_unauthorized"]),
+    for station in ["drop-0", "drop-1", "drop-2", "drop-3"] {
+        assert!(assert_sent_frames_valid(&server, station).await > 0);
     }
-}
-
-fn stored_session<'a>(stored: &'a [Value], session: &Value) -> &'a Value {
-    stored
-        .iter()
-        .find(|t| t["station_id"] == session["station"] && t["station_transaction_id"] == session["transaction_id"])
-        .unwrap_or_else(|| panic!("{session} not stored"))
-}
-
-fn stored_list(stored: &Value) -> &[Value] {
-    stored.as_array().map(Vec::as_slice).unwrap_or_default()
-}
-
-/// `strom sim` against `url` with `flags` (separated by spaces), started now; the future (which
-/// may be spawned) ends with it.
-fn sim(url: &str, flags: &str) -> impl std::future::Future<Output = std::io::Result<std::process::Output>> + 'static {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
-        .args(["sim", "--url", url])
-        .args(flags.split_whitespace())
-        .output()
-}
-
-async fn run_sim(args: &[&str]) -> std::process::Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
-        .arg("sim")
-        .args(args)
-        .output()
-        .await
-        .expect("strom sim runs")
 }
 
 /// A declarative scenario with a seed gives the same sessions on every run; flags win over it.
@@ -243,14 +206,14 @@ async fn scenario_files_make_runs_repeatable(backend: Backend) {
     let scenario = dir.path().join("scenario.toml");
     std::fs::write(
         &scenario,
-        "stations = 2\nversion = \"1.6\"\nsessions = 2\nsamples = 5\nfault_share = 1.0\nfault_codes = [\"OverCurrentFailure\"]\nseed = 3\nid_tag = \"SIM\"\n",
+        "stations = 2\nversion = \"1.6\"\nsessions = 2\nsamples = 5\nfault_share = 1.0\nfault_codes = [\"OverCurrentFailure\"]\nseed = 3\nid_tag = \"SIM\"\nfast = true\n",
     )
     .expect("scenario written");
     let path = scenario.display().to_string();
     let mut energies = Vec::new();
     for run in 0..2 {
         let server = Server::start(backend.clone()).await;
-        server.add_token("SIM", "Accepted", None, None).await;
+        add_tags(&server, "SIM", 2).await;
         let url = format!("ws://{}/ocpp", server.addr);
         let output = run_sim(&["--scenario", &path, "--url", &url, "--prefix", &format!("run{run}-")]).await;
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -276,9 +239,9 @@ async fn scenario_files_make_runs_repeatable(backend: Backend) {
 /// reason PowerLoss and the reading it last took (CONFORMANCE TC_032_1; 2.0.1 E, PowerLoss).
 async fn tc_032_1_power_loss_ends_sessions_after_a_reboot(backend: Backend) {
     let server = Server::start(backend).await;
-    server.add_token("SIM", "Accepted", None, None).await;
+    add_tags(&server, "SIM", 2).await;
     let url = format!("ws://{}/ocpp", server.addr);
-    let args = ["--url", &url, "--stations", "2", "--version", "mixed", "--sessions", "2", "--samples", "6"];
+    let args = ["--url", &url, "--stations", "2", "--version", "mixed", "--sessions", "2", "--samples", "6", "--fast"];
     let output =
         run_sim(&[&args[..], &["--power-loss-share", "1", "--fault-share", "0", "--prefix", "pl-"]].concat()).await;
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -303,9 +266,9 @@ async fn tc_032_1_power_loss_ends_sessions_after_a_reboot(backend: Backend) {
 /// session's energy is what the meter delivered.
 async fn meter_values_follow_the_sample_and_clock_aligned_intervals(backend: Backend) {
     let server = Server::start(backend).await;
-    server.add_token("SIM", "Accepted", None, None).await;
+    add_tags(&server, "SIM", 2).await;
     let url = format!("ws://{}/ocpp", server.addr);
-    let args = ["--url", &url, "--stations", "2", "--version", "mixed", "--sessions", "1", "--samples", "12"];
+    let args = ["--url", &url, "--stations", "2", "--version", "mixed", "--sessions", "1", "--samples", "12", "--fast"];
     let more = ["--sample-interval", "30", "--clock-aligned-interval", "120", "--fault-share", "0", "--prefix", "clk-"];
     let output = run_sim(&[&args[..], &more[..]].concat()).await;
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -409,11 +372,11 @@ async fn stations_boot_again_after_pending_or_rejected(backend: Backend) {
     for policy in ["pending", "reject"] {
         let config = format!("unknown_stations = \"{policy}\"\nboot_retry_interval_secs = 1\n");
         let server = Server::start_with_config(backend.clone(), &config).await;
-        server.add_token("SIM", "Accepted", None, None).await;
+        add_tags(&server, "SIM", 2).await;
         let url = format!("ws://{}/ocpp", server.addr);
         let running = tokio::spawn(sim(
             &url,
-            "--stations 2 --version mixed --sessions 1 --samples 2 --fault-share 0 --prefix wait-",
+            "--stations 2 --version mixed --sessions 1 --samples 2 --fault-share 0 --prefix wait- --fast",
         ));
         let told = if policy == "pending" { "Pending" } else { "Rejected" };
         for _ in 0..200 {

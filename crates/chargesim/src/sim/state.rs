@@ -1,15 +1,25 @@
 //! What a simulated station remembers between messages: its configuration (1.6 keys or 2.0.1
-//! `Component.Variable` values), its local authorization list, the transaction running now, and
-//! what the CSMS asked it to do once the answer is out. Both versions' answers read and change it.
+//! `Component.Variable` values), its local authorization list, its connectors, the transaction
+//! running now, and what the CSMS asked it to do once the answer is out. Both versions' answers
+//! read and change it.
 
+use super::connectors::Connectors;
+use super::wire::Connector;
 use ocpp::OcppVersion;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::SystemTime;
 
 /// A setting by its 1.6 configuration key and its 2.0.1 `Component.Variable` name.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Key {
     v16: &'static str,
     v201: &'static str,
+}
+
+impl Key {
+    pub(super) const fn new(v16: &'static str, v201: &'static str) -> Key {
+        Key { v16, v201 }
+    }
 }
 
 pub(super) const HEARTBEAT_INTERVAL: Key = Key { v16: "HeartbeatInterval", v201: "OCPPCommCtrlr.HeartbeatInterval" };
@@ -38,13 +48,46 @@ pub(super) enum Trigger {
     Heartbeat,
     StatusNotification,
     MeterValues,
+    /// The status notification of this kind of job, Idle: the station runs its jobs one after
+    /// another as it lingers, so none runs when it answers a trigger.
+    Idle(Job),
 }
 
-/// A remote start the station accepted: the id token and (2.0.1) the remoteStartId.
+/// A remote start the station accepted: the id token, (2.0.1) the remoteStartId, and the
+/// connector it starts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct RemoteStart {
     pub(super) id_token: String,
     pub(super) remote_start_id: Option<i64>,
+    pub(super) connector: usize,
+}
+
+/// A message the station sends of its own accord after answering a CALL: a connector's new
+/// status, or (2.0.1) that a reservation ended without being used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Report {
+    Status(usize, Connector),
+    /// Reservation id, and whether it expired (else it was removed).
+    ReservationEnded(i64, bool),
+}
+
+/// Work the CSMS asked for that a station does after answering, reporting its progress with
+/// status notifications: a firmware update, a diagnostics or log upload. The simulator uploads
+/// nothing: `reachable` says whether the location looked like one it could reach (ftp, ftps,
+/// http, https or sftp with a host); if not, the upload fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Job {
+    Firmware { request_id: Option<i64>, reachable: bool },
+    Diagnostics { reachable: bool },
+    Log { request_id: i64, reachable: bool },
+}
+
+/// Whether an upload or download location is one the simulator pretends to reach.
+pub(super) fn reachable(location: &str) -> bool {
+    ["ftp://", "ftps://", "http://", "https://", "sftp://"]
+        .iter()
+        .find_map(|scheme| location.strip_prefix(scheme))
+        .is_some_and(|rest| rest.split(['/', ':', '@']).next().is_some_and(|host| !host.is_empty()))
 }
 
 /// What a simulated station remembers and what the CSMS asked of it.
@@ -58,6 +101,12 @@ pub(super) struct StationState {
     pub(super) local_list: BTreeMap<String, String>,
     /// The transaction running now, as the station knows it.
     pub(super) active_tx: Option<String>,
+    pub(super) connectors: Connectors,
+    /// The station's clock when it answers a CALL (expiry of reservations, profiles' periods).
+    pub(super) now: SystemTime,
+    /// Messages to send after the answer, in order.
+    pub(super) reports: Vec<Report>,
+    pub(super) jobs: VecDeque<Job>,
     /// Asked for by the CSMS, done by the station's loop after answering.
     pub(super) remote_start: Option<RemoteStart>,
     pub(super) remote_stop: bool,
@@ -66,8 +115,14 @@ pub(super) struct StationState {
 }
 
 impl StationState {
-    pub(super) fn new(version: OcppVersion, sample_interval: u64, clock_aligned_interval: u64) -> StationState {
+    pub(super) fn new(
+        version: OcppVersion,
+        sample_interval: u64,
+        clock_aligned_interval: u64,
+        connectors: usize,
+    ) -> StationState {
         let (sample, clock) = (sample_interval.to_string(), clock_aligned_interval.to_string());
+        let count = connectors.max(1).to_string();
         let settings: &[(&str, &str, bool)] = match version {
             OcppVersion::V201 => &[
                 ("OCPPCommCtrlr.HeartbeatInterval", "300", false),
@@ -89,7 +144,8 @@ impl StationState {
                 ("MeterValuesSampledData", SAMPLED_MEASURANDS, false),
                 ("ClockAlignedDataInterval", &clock, false),
                 ("MeterValuesAlignedData", ALIGNED_MEASURANDS, false),
-                ("NumberOfConnectors", "1", true),
+                ("NumberOfConnectors", &count, true),
+                ("StopTransactionOnInvalidId", "true", false),
                 ("AuthorizeRemoteTxRequests", "false", false),
                 ("LocalAuthListEnabled", "true", false),
                 ("SendLocalListMaxLength", "50", true),
@@ -98,6 +154,8 @@ impl StationState {
                     "Core,FirmwareManagement,LocalAuthListManagement,Reservation,SmartCharging,RemoteTrigger",
                     true,
                 ),
+                ("ChargeProfileMaxStackLevel", "8", true),
+                ("ChargingScheduleAllowedChargingRateUnit", "Current,Power", true),
             ],
         };
         StationState {
@@ -106,6 +164,10 @@ impl StationState {
             list_version: 0,
             local_list: BTreeMap::new(),
             active_tx: None,
+            connectors: Connectors::new(connectors),
+            now: SystemTime::now(),
+            reports: Vec::new(),
+            jobs: VecDeque::new(),
             remote_start: None,
             remote_stop: false,
             reboot: false,
@@ -150,13 +212,31 @@ impl StationState {
         }
     }
 
-    /// A remote start is taken only while nothing is charging or about to.
+    /// A remote start is taken only while nothing is charging or about to, on the connector
+    /// asked for (0: the first where the token may start), if it is operative and not reserved
+    /// for another token.
     pub(super) fn take_remote_start(&mut self, start: RemoteStart) -> bool {
         if self.active_tx.is_some() || self.remote_start.is_some() {
             return false;
         }
-        self.remote_start = Some(start);
+        let connector = match start.connector {
+            0 => self.connectors.free_from(1, &start.id_token, self.now),
+            c => Some(c).filter(|&c| self.connectors.may_start(c, &start.id_token, self.now)),
+        };
+        let Some(connector) = connector else { return false };
+        self.remote_start = Some(RemoteStart { connector, ..start });
         true
+    }
+
+    /// The status a connector reports when nothing happens on it.
+    pub(super) fn idle_status(&self, connector: usize) -> Connector {
+        if !self.connectors.operative(connector) {
+            Connector::Unavailable
+        } else if self.connectors.reserved(connector, self.now) {
+            Connector::Reserved
+        } else {
+            Connector::Available
+        }
     }
 
     /// A remote stop is taken for the transaction running now only.
@@ -197,8 +277,8 @@ mod tests {
 
     #[test]
     fn a_setting_is_read_by_the_versions_key() {
-        let v16 = StationState::new(OcppVersion::V16, 60, 900);
-        let v201 = StationState::new(OcppVersion::V201, 30, 0);
+        let v16 = StationState::new(OcppVersion::V16, 60, 900, 1);
+        let v201 = StationState::new(OcppVersion::V201, 30, 0, 1);
         assert_eq!((v16.seconds(SAMPLE_INTERVAL), v16.seconds(CLOCK_ALIGNED_INTERVAL)), (60, 900));
         assert_eq!((v201.seconds(SAMPLE_INTERVAL), v201.seconds(CLOCK_ALIGNED_INTERVAL)), (30, 0));
         assert_eq!(v201.setting(ALIGNED_DATA), ALIGNED_MEASURANDS);
@@ -206,7 +286,7 @@ mod tests {
 
     #[test]
     fn read_only_and_unknown_settings_are_not_changed() {
-        let mut state = StationState::new(OcppVersion::V16, 60, 0);
+        let mut state = StationState::new(OcppVersion::V16, 60, 0, 2);
         assert_eq!(state.change("NumberOfConnectors", "2"), Some(false));
         assert_eq!(state.change("NoSuchKey", "2"), None);
         assert_eq!(state.change("HeartbeatInterval", "30"), Some(true));
@@ -215,7 +295,7 @@ mod tests {
 
     #[test]
     fn a_differential_list_update_needs_a_newer_version() {
-        let mut state = StationState::new(OcppVersion::V201, 60, 0);
+        let mut state = StationState::new(OcppVersion::V201, 60, 0, 1);
         assert!(state.update_local_list(2, true, [("A".into(), Some("Accepted".into()))]));
         assert!(!state.update_local_list(2, false, [("B".into(), Some("Accepted".into()))]));
         assert!(state.update_local_list(3, false, [("A".into(), None), ("B".into(), Some("Blocked".into()))]));
@@ -225,9 +305,10 @@ mod tests {
 
     #[test]
     fn remote_start_and_stop_follow_the_running_transaction() {
-        let mut state = StationState::new(OcppVersion::V16, 60, 0);
-        let start = RemoteStart { id_token: "T".into(), remote_start_id: None };
+        let mut state = StationState::new(OcppVersion::V16, 60, 0, 2);
+        let start = RemoteStart { id_token: "T".into(), remote_start_id: None, connector: 0 };
         assert!(state.take_remote_start(start.clone()));
+        assert_eq!(state.remote_start.as_ref().map(|s| s.connector), Some(1), "the first free connector");
         assert!(!state.take_remote_start(start), "one at a time");
         state.remote_start = None;
         state.active_tx = Some("7".into());
@@ -235,5 +316,16 @@ mod tests {
         assert!(!state.remote_stop);
         assert!(state.take_remote_stop("7"));
         assert!(state.remote_stop);
+        state.active_tx = None;
+        let _ = state.connectors.change_availability(2, false);
+        let on_2 = RemoteStart { id_token: "T".into(), remote_start_id: None, connector: 2 };
+        assert!(!state.take_remote_start(on_2), "connector 2 is inoperative");
+        assert_eq!(state.idle_status(2), Connector::Unavailable);
+    }
+
+    #[test]
+    fn only_locations_with_a_known_scheme_and_a_host_are_reached() {
+        assert!(reachable("ftp://logs.example.com/up") && reachable("https://user@host:8443/x"));
+        assert!(!reachable("ftp:///nohost") && !reachable("gopher://host") && !reachable("nowhere"));
     }
 }

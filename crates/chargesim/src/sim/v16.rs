@@ -2,14 +2,12 @@
 //! `ocpp::v16` types, and its answers to the CSMS's calls, decoded strictly and answered from
 //! the station's state.
 
-use super::energy::{Context, Measurand, Measured};
-use super::state::{RemoteStart, StationState, Trigger};
-use super::wire::{Connector, Stop};
+use super::connectors::{ClearCriteria, Profile, Purpose, Reservation, ReserveOutcome};
+use super::energy::{Context, Measurand, Measured, Phase};
+use super::state::{reachable, Job, RemoteStart, Report, StationState, Trigger};
+use super::wire::{Connector, Progress, Stop};
 use ocpp::v16::*;
 use ocpp::{DateTime, ErrorCode};
-
-/// The only connector a simulated station has.
-const CONNECTOR: i64 = 1;
 
 pub(super) fn boot() -> Request {
     Request::BootNotification(BootNotificationRequest {
@@ -29,16 +27,18 @@ pub(super) fn heartbeat() -> Request {
     Request::Heartbeat(HeartbeatRequest {})
 }
 
-pub(super) fn status(connector: Connector, at: DateTime) -> Request {
+pub(super) fn status(connector_id: usize, connector: Connector, at: DateTime) -> Request {
     let (status, error_code) = match connector {
         Connector::Available => (StatusNotificationStatus::Available, StatusNotificationErrorCode::NoError),
         Connector::Preparing => (StatusNotificationStatus::Preparing, StatusNotificationErrorCode::NoError),
         Connector::Charging => (StatusNotificationStatus::Charging, StatusNotificationErrorCode::NoError),
         Connector::Finishing => (StatusNotificationStatus::Finishing, StatusNotificationErrorCode::NoError),
+        Connector::Reserved => (StatusNotificationStatus::Reserved, StatusNotificationErrorCode::NoError),
+        Connector::Unavailable => (StatusNotificationStatus::Unavailable, StatusNotificationErrorCode::NoError),
         Connector::Faulted(code) => (StatusNotificationStatus::Faulted, code),
     };
     Request::StatusNotification(StatusNotificationRequest {
-        connector_id: CONNECTOR,
+        connector_id: connector_id as i64,
         error_code,
         info: None,
         status,
@@ -52,12 +52,18 @@ pub(super) fn authorize(id_tag: &str) -> Request {
     Request::Authorize(AuthorizeRequest { id_tag: id_tag.into() })
 }
 
-pub(super) fn start(id_tag: &str, meter_start: u64, at: DateTime) -> Request {
+pub(super) fn start(
+    connector_id: usize,
+    id_tag: &str,
+    meter_start: u64,
+    at: DateTime,
+    reservation_id: Option<i64>,
+) -> Request {
     Request::StartTransaction(StartTransactionRequest {
-        connector_id: CONNECTOR,
+        connector_id: connector_id as i64,
         id_tag: id_tag.into(),
         meter_start: meter_start as i64,
-        reservation_id: None,
+        reservation_id,
         timestamp: at,
     })
 }
@@ -67,6 +73,7 @@ pub(super) fn stop(transaction_id: i64, meter_stop: u64, at: DateTime, why: Stop
         Stop::EvDisconnected => StopTransactionReason::EVDisconnected,
         Stop::Remote => StopTransactionReason::Remote,
         Stop::PowerLoss => StopTransactionReason::PowerLoss,
+        Stop::DeAuthorized => StopTransactionReason::DeAuthorized,
     };
     Request::StopTransaction(StopTransactionRequest {
         id_tag: None,
@@ -80,13 +87,14 @@ pub(super) fn stop(transaction_id: i64, meter_stop: u64, at: DateTime, why: Stop
 
 /// MeterValues of one reading, during a transaction or (None) of an idle connector.
 pub(super) fn meter_values(
+    connector_id: usize,
     transaction_id: Option<i64>,
     at: DateTime,
     values: &[Measured],
     context: Context,
 ) -> Request {
     Request::MeterValues(MeterValuesRequest {
-        connector_id: CONNECTOR,
+        connector_id: connector_id as i64,
         meter_value: vec![MeterValue { sampled_value: sampled(values, context), timestamp: at }],
         transaction_id,
     })
@@ -109,10 +117,20 @@ fn sampled(values: &[Measured], context: Context) -> Vec<SampledValue> {
                 }
                 Measurand::Power => (SampledValueMeasurand::PowerActiveImport, SampledValueUnit::W, None, None),
                 Measurand::Voltage => {
-                    (SampledValueMeasurand::Voltage, SampledValueUnit::V, Some(SampledValuePhase::L1N), None)
+                    let phase = match m.phase {
+                        Some(Phase::L2) => SampledValuePhase::L2N,
+                        Some(Phase::L3) => SampledValuePhase::L3N,
+                        _ => SampledValuePhase::L1N,
+                    };
+                    (SampledValueMeasurand::Voltage, SampledValueUnit::V, Some(phase), None)
                 }
                 Measurand::Current => {
-                    (SampledValueMeasurand::CurrentImport, SampledValueUnit::A, Some(SampledValuePhase::L1), None)
+                    let phase = match m.phase {
+                        Some(Phase::L2) => SampledValuePhase::L2,
+                        Some(Phase::L3) => SampledValuePhase::L3,
+                        _ => SampledValuePhase::L1,
+                    };
+                    (SampledValueMeasurand::CurrentImport, SampledValueUnit::A, Some(phase), None)
                 }
                 Measurand::Soc => {
                     (SampledValueMeasurand::SoC, SampledValueUnit::Percent, None, Some(SampledValueLocation::EV))
@@ -129,6 +147,45 @@ fn sampled(values: &[Measured], context: Context) -> Vec<SampledValue> {
             }
         })
         .collect()
+}
+
+/// A FirmwareStatusNotification, DiagnosticsStatusNotification or (security extension)
+/// LogStatusNotification reporting a step of `job`.
+pub(super) fn progress(job: &Job, step: Progress) -> Request {
+    match job {
+        Job::Firmware { .. } => {
+            let status = match step {
+                Progress::Idle => FirmwareStatusNotificationStatus::Idle,
+                Progress::Downloading => FirmwareStatusNotificationStatus::Downloading,
+                Progress::Downloaded => FirmwareStatusNotificationStatus::Downloaded,
+                Progress::DownloadFailed => FirmwareStatusNotificationStatus::DownloadFailed,
+                Progress::Installing => FirmwareStatusNotificationStatus::Installing,
+                Progress::Installed | Progress::Uploading | Progress::Uploaded | Progress::UploadFailed => {
+                    FirmwareStatusNotificationStatus::Installed
+                }
+            };
+            Request::FirmwareStatusNotification(FirmwareStatusNotificationRequest { status })
+        }
+        Job::Diagnostics { .. } => {
+            let status = match step {
+                Progress::Idle => DiagnosticsStatusNotificationStatus::Idle,
+                Progress::Uploaded => DiagnosticsStatusNotificationStatus::Uploaded,
+                Progress::UploadFailed => DiagnosticsStatusNotificationStatus::UploadFailed,
+                _ => DiagnosticsStatusNotificationStatus::Uploading,
+            };
+            Request::DiagnosticsStatusNotification(DiagnosticsStatusNotificationRequest { status })
+        }
+        Job::Log { request_id, .. } => {
+            let status = match step {
+                Progress::Idle => UploadLogStatusEnum::Idle,
+                Progress::Uploaded => UploadLogStatusEnum::Uploaded,
+                Progress::UploadFailed => UploadLogStatusEnum::UploadFailure,
+                _ => UploadLogStatusEnum::Uploading,
+            };
+            let request_id = (step != Progress::Idle).then_some(*request_id);
+            Request::LogStatusNotification(LogStatusNotificationRequest { request_id, status })
+        }
+    }
 }
 
 /// The answer to the CSMS's CALL `action` with `payload`: a CALLRESULT payload, or the
@@ -171,16 +228,27 @@ fn answer(state: &mut StationState, request: Request) -> Option<Response> {
             state.reboot = true;
             Response::Reset(ResetResponse { status: ResetResponseStatus::Accepted })
         }
-        Request::ChangeAvailability(_) => {
-            let status = if state.active_tx.is_some() {
-                ChangeAvailabilityResponseStatus::Scheduled
-            } else {
-                ChangeAvailabilityResponseStatus::Accepted
+        Request::ChangeAvailability(change) => {
+            let operative = change.r#type == ChangeAvailabilityType::Operative;
+            let status = match state.connectors.change_availability(change.connector_id.max(0) as usize, operative) {
+                None => ChangeAvailabilityResponseStatus::Rejected,
+                Some((scheduled, changed)) => {
+                    for c in changed {
+                        state.reports.push(Report::Status(c, state.idle_status(c)));
+                    }
+                    if scheduled {
+                        ChangeAvailabilityResponseStatus::Scheduled
+                    } else {
+                        ChangeAvailabilityResponseStatus::Accepted
+                    }
+                }
             };
             Response::ChangeAvailability(ChangeAvailabilityResponse { status })
         }
         Request::RemoteStartTransaction(start) => {
-            let taken = state.take_remote_start(RemoteStart { id_token: start.id_tag, remote_start_id: None });
+            let connector = start.connector_id.unwrap_or(0).max(0) as usize;
+            let taken =
+                state.take_remote_start(RemoteStart { id_token: start.id_tag, remote_start_id: None, connector });
             let status = if taken {
                 RemoteStartTransactionResponseStatus::Accepted
             } else {
@@ -220,40 +288,113 @@ fn answer(state: &mut StationState, request: Request) -> Option<Response> {
             Response::SendLocalList(SendLocalListResponse { status })
         }
         Request::TriggerMessage(trigger) => {
-            let wanted = match trigger.requested_message {
-                TriggerMessageRequestedMessage::BootNotification => Some(Trigger::BootNotification),
-                TriggerMessageRequestedMessage::Heartbeat => Some(Trigger::Heartbeat),
-                TriggerMessageRequestedMessage::StatusNotification => Some(Trigger::StatusNotification),
-                TriggerMessageRequestedMessage::MeterValues => Some(Trigger::MeterValues),
-                _ => None,
-            };
-            let status = match wanted {
-                Some(message) => {
-                    state.trigger = Some(message);
-                    TriggerMessageResponseStatus::Accepted
+            // Every message 1.6 lets a CSMS trigger, the station sends.
+            state.trigger = Some(match trigger.requested_message {
+                TriggerMessageRequestedMessage::BootNotification => Trigger::BootNotification,
+                TriggerMessageRequestedMessage::Heartbeat => Trigger::Heartbeat,
+                TriggerMessageRequestedMessage::StatusNotification => Trigger::StatusNotification,
+                TriggerMessageRequestedMessage::MeterValues => Trigger::MeterValues,
+                TriggerMessageRequestedMessage::FirmwareStatusNotification => {
+                    Trigger::Idle(Job::Firmware { request_id: None, reachable: true })
                 }
-                None => TriggerMessageResponseStatus::NotImplemented,
+                TriggerMessageRequestedMessage::DiagnosticsStatusNotification => {
+                    Trigger::Idle(Job::Diagnostics { reachable: true })
+                }
+            });
+            Response::TriggerMessage(TriggerMessageResponse { status: TriggerMessageResponseStatus::Accepted })
+        }
+        Request::ReserveNow(reserve) => {
+            let reservation = Reservation {
+                id: reserve.reservation_id,
+                id_token: reserve.id_tag,
+                expiry: reserve.expiry_date.0.into(),
             };
-            Response::TriggerMessage(TriggerMessageResponse { status })
+            let (outcome, connector) =
+                state.connectors.reserve(reserve.connector_id.max(0) as usize, reservation, state.now);
+            let status = match outcome {
+                ReserveOutcome::Accepted => {
+                    state.reports.push(Report::Status(connector, Connector::Reserved));
+                    ReserveNowResponseStatus::Accepted
+                }
+                ReserveOutcome::Occupied => ReserveNowResponseStatus::Occupied,
+                ReserveOutcome::Unavailable => ReserveNowResponseStatus::Unavailable,
+                ReserveOutcome::Rejected => ReserveNowResponseStatus::Rejected,
+            };
+            Response::ReserveNow(ReserveNowResponse { status })
         }
-        Request::ReserveNow(_) => {
-            Response::ReserveNow(ReserveNowResponse { status: ReserveNowResponseStatus::Accepted })
+        Request::CancelReservation(cancel) => {
+            let status = match state.connectors.cancel_reservation(cancel.reservation_id) {
+                Some(connector) => {
+                    state.reports.push(Report::Status(connector, state.idle_status(connector)));
+                    CancelReservationResponseStatus::Accepted
+                }
+                None => CancelReservationResponseStatus::Rejected,
+            };
+            Response::CancelReservation(CancelReservationResponse { status })
         }
-        Request::CancelReservation(_) => {
-            Response::CancelReservation(CancelReservationResponse { status: CancelReservationResponseStatus::Accepted })
+        Request::SetChargingProfile(set) => {
+            let p = set.cs_charging_profiles;
+            let profile = Profile {
+                id: p.charging_profile_id,
+                connector: set.connector_id.max(0) as usize,
+                purpose: match p.charging_profile_purpose {
+                    ChargingProfileChargingProfilePurpose::ChargePointMaxProfile => Purpose::StationMax,
+                    ChargingProfileChargingProfilePurpose::TxDefaultProfile => Purpose::TxDefault,
+                    ChargingProfileChargingProfilePurpose::TxProfile => Purpose::Tx,
+                },
+                stack_level: p.stack_level,
+                amps: p.charging_schedule.charging_rate_unit == ChargingScheduleChargingRateUnit::A,
+                periods: p
+                    .charging_schedule
+                    .charging_schedule_period
+                    .iter()
+                    .map(|q| (q.start_period, q.limit))
+                    .collect(),
+                transaction_id: p.transaction_id.map(|id| id.to_string()),
+                set_at: state.now,
+            };
+            let status = if state.connectors.set_profile(profile, state.active_tx.as_deref()) {
+                SetChargingProfileResponseStatus::Accepted
+            } else {
+                SetChargingProfileResponseStatus::Rejected
+            };
+            Response::SetChargingProfile(SetChargingProfileResponse { status })
         }
-        Request::SetChargingProfile(_) => Response::SetChargingProfile(SetChargingProfileResponse {
-            status: SetChargingProfileResponseStatus::Accepted,
-        }),
-        Request::ClearChargingProfile(_) => Response::ClearChargingProfile(ClearChargingProfileResponse {
-            status: ClearChargingProfileResponseStatus::Accepted,
-        }),
+        Request::ClearChargingProfile(clear) => {
+            let criteria = ClearCriteria {
+                id: clear.id,
+                connector: clear.connector_id.map(|c| c.max(0) as usize),
+                purpose: clear.charging_profile_purpose.map(|p| match p {
+                    ClearChargingProfileChargingProfilePurpose::ChargePointMaxProfile => Purpose::StationMax,
+                    ClearChargingProfileChargingProfilePurpose::TxDefaultProfile => Purpose::TxDefault,
+                    ClearChargingProfileChargingProfilePurpose::TxProfile => Purpose::Tx,
+                }),
+                stack_level: clear.stack_level,
+            };
+            let status = if state.connectors.clear_profiles(criteria) {
+                ClearChargingProfileResponseStatus::Accepted
+            } else {
+                ClearChargingProfileResponseStatus::Unknown
+            };
+            Response::ClearChargingProfile(ClearChargingProfileResponse { status })
+        }
         Request::DataTransfer(_) => Response::DataTransfer(DataTransferResponse {
             data: None,
             status: DataTransferResponseStatus::UnknownVendorId,
         }),
-        Request::UpdateFirmware(_) => Response::UpdateFirmware(UpdateFirmwareResponse {}),
-        Request::GetDiagnostics(_) => Response::GetDiagnostics(GetDiagnosticsResponse { file_name: None }),
+        Request::UpdateFirmware(update) => {
+            state.jobs.push_back(Job::Firmware { request_id: None, reachable: reachable(&update.location) });
+            Response::UpdateFirmware(UpdateFirmwareResponse {})
+        }
+        Request::GetDiagnostics(get) => {
+            state.jobs.push_back(Job::Diagnostics { reachable: reachable(&get.location) });
+            Response::GetDiagnostics(GetDiagnosticsResponse { file_name: Some("diagnostics.zip".into()) })
+        }
+        Request::GetLog(get) => {
+            let reachable = reachable(&get.log.remote_location);
+            state.jobs.push_back(Job::Log { request_id: get.request_id, reachable });
+            Response::GetLog(GetLogResponse { filename: Some("log.txt".into()), status: LogStatusEnum::Accepted })
+        }
         _ => return None,
     })
 }
@@ -264,26 +405,36 @@ mod tests {
     use ocpp::OcppVersion;
 
     fn state() -> StationState {
-        StationState::new(OcppVersion::V16, 60, 0)
+        StationState::new(OcppVersion::V16, 60, 0, 2)
     }
 
     #[test]
     fn every_request_the_station_sends_is_schema_valid() {
         let at = DateTime(std::time::UNIX_EPOCH.into());
         let values = super::super::energy::measure(
-            &super::super::energy::Reading { energy_wh: 5, power_w: 7_000.0, soc: 40.0 },
+            &super::super::energy::Reading { energy_wh: 5, power_w: 7_000.0, soc: 40.0, volts: [229.0, 231.5, 230.0] },
             1_005,
             &Measurand::list(super::super::state::SAMPLED_MEASURANDS),
         );
         let requests = [
             boot(),
             heartbeat(),
-            status(Connector::Faulted(StatusNotificationErrorCode::HighTemperature), at),
+            status(1, Connector::Faulted(StatusNotificationErrorCode::HighTemperature), at),
+            status(2, Connector::Reserved, at),
+            status(2, Connector::Unavailable, at),
             authorize("T"),
-            start("T", 1_000, at),
+            start(1, "T", 1_000, at, None),
+            start(2, "T", 1_000, at, Some(3)),
             stop(7, 1_005, at, Stop::PowerLoss),
-            meter_values(Some(7), at, &values, Context::SamplePeriodic),
-            meter_values(None, at, &values[..2], Context::SampleClock),
+            stop(7, 1_000, at, Stop::DeAuthorized),
+            meter_values(1, Some(7), at, &values, Context::SamplePeriodic),
+            meter_values(2, None, at, &values[..2], Context::SampleClock),
+            progress(&Job::Firmware { request_id: None, reachable: true }, Progress::Installing),
+            progress(&Job::Diagnostics { reachable: false }, Progress::UploadFailed),
+            progress(&Job::Log { request_id: 4, reachable: true }, Progress::Uploaded),
+            progress(&Job::Log { request_id: 4, reachable: true }, Progress::Idle),
+            progress(&Job::Diagnostics { reachable: true }, Progress::Idle),
+            progress(&Job::Firmware { request_id: None, reachable: true }, Progress::Idle),
         ];
         for request in requests {
             let json = request.to_json().unwrap_or_default();
@@ -328,9 +479,74 @@ mod tests {
         assert_eq!(state.remote_start.as_ref().map(|s| s.id_token.as_str()), Some("R1"));
         assert_eq!(
             respond(&mut state, "TriggerMessage", r#"{"requestedMessage":"DiagnosticsStatusNotification"}"#).as_deref(),
-            Ok(r#"{"status":"NotImplemented"}"#)
+            Ok(r#"{"status":"Accepted"}"#)
         );
+        assert_eq!(state.trigger, Some(Trigger::Idle(Job::Diagnostics { reachable: true })));
         assert!(respond(&mut state, "TriggerMessage", r#"{"requestedMessage":"Heartbeat"}"#).is_ok());
         assert_eq!(state.trigger, Some(Trigger::Heartbeat));
+    }
+
+    #[test]
+    fn availability_reservations_and_profiles_change_the_connectors() {
+        let mut state = state();
+        state.now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+        assert_eq!(
+            respond(&mut state, "ChangeAvailability", r#"{"connectorId":2,"type":"Inoperative"}"#).as_deref(),
+            Ok(r#"{"status":"Accepted"}"#)
+        );
+        assert_eq!(state.reports, vec![Report::Status(2, Connector::Unavailable)]);
+        assert_eq!(
+            respond(&mut state, "ChangeAvailability", r#"{"connectorId":3,"type":"Inoperative"}"#).as_deref(),
+            Ok(r#"{"status":"Rejected"}"#),
+            "the station has two connectors"
+        );
+        state.reports.clear();
+        let reserve = r#"{"connectorId":1,"expiryDate":"2027-06-01T08:00:00Z","idTag":"R","reservationId":9}"#;
+        assert_eq!(respond(&mut state, "ReserveNow", reserve).as_deref(), Ok(r#"{"status":"Accepted"}"#));
+        assert_eq!(state.reports, vec![Report::Status(1, Connector::Reserved)]);
+        let taken = r#"{"connectorId":2,"expiryDate":"2027-06-01T08:00:00Z","idTag":"R","reservationId":10}"#;
+        assert_eq!(respond(&mut state, "ReserveNow", taken).as_deref(), Ok(r#"{"status":"Unavailable"}"#));
+        assert_eq!(
+            respond(&mut state, "RemoteStartTransaction", r#"{"idTag":"OTHER","connectorId":1}"#).as_deref(),
+            Ok(r#"{"status":"Rejected"}"#),
+            "reserved for R"
+        );
+        assert_eq!(
+            respond(&mut state, "CancelReservation", r#"{"reservationId":9}"#).as_deref(),
+            Ok(r#"{"status":"Accepted"}"#)
+        );
+        assert_eq!(
+            respond(&mut state, "CancelReservation", r#"{"reservationId":9}"#).as_deref(),
+            Ok(r#"{"status":"Rejected"}"#)
+        );
+        let profile = r#"{"connectorId":1,"csChargingProfiles":{"chargingProfileId":1,"stackLevel":0,"chargingProfilePurpose":"TxDefaultProfile","chargingProfileKind":"Relative","chargingSchedule":{"chargingRateUnit":"A","chargingSchedulePeriod":[{"startPeriod":0,"limit":10}]}}}"#;
+        assert_eq!(respond(&mut state, "SetChargingProfile", profile).as_deref(), Ok(r#"{"status":"Accepted"}"#));
+        assert_eq!(state.connectors.limit(1, Some("7"), state.now).amps, Some(10.0));
+        assert_eq!(
+            respond(&mut state, "ClearChargingProfile", r#"{"id":1}"#).as_deref(),
+            Ok(r#"{"status":"Accepted"}"#)
+        );
+        assert_eq!(
+            respond(&mut state, "ClearChargingProfile", r#"{"id":1}"#).as_deref(),
+            Ok(r#"{"status":"Unknown"}"#)
+        );
+    }
+
+    #[test]
+    fn firmware_diagnostics_and_log_requests_become_jobs() {
+        let mut state = state();
+        let firmware = r#"{"location":"https://fw.example.com/v2.bin","retrieveDate":"2027-01-15T08:00:00Z"}"#;
+        assert_eq!(respond(&mut state, "UpdateFirmware", firmware).as_deref(), Ok("{}"));
+        assert!(respond(&mut state, "GetDiagnostics", r#"{"location":"gopher://diag.example.com/"}"#).is_ok());
+        let log = r#"{"log":{"remoteLocation":"ftp://logs.example.com/"},"logType":"DiagnosticsLog","requestId":4}"#;
+        assert_eq!(respond(&mut state, "GetLog", log).as_deref(), Ok(r#"{"filename":"log.txt","status":"Accepted"}"#));
+        assert_eq!(
+            state.jobs.iter().cloned().collect::<Vec<_>>(),
+            [
+                Job::Firmware { request_id: None, reachable: true },
+                Job::Diagnostics { reachable: false },
+                Job::Log { request_id: 4, reachable: true }
+            ]
+        );
     }
 }

@@ -100,6 +100,19 @@ impl Answer {
         }
     }
 
+    /// The id token's status as the CSMS answered it to an Authorize, a 1.6 StartTransaction
+    /// or a 2.0.1 TransactionEvent (`Accepted`, `Invalid`, `ConcurrentTx`, …); None when the
+    /// answer says nothing about the token.
+    pub(super) fn token_status(&self) -> Option<&'static str> {
+        match self {
+            Answer::V16(v16::Response::Authorize(a)) => Some(a.id_tag_info.status.as_str()),
+            Answer::V16(v16::Response::StartTransaction(s)) => Some(s.id_tag_info.status.as_str()),
+            Answer::V201(v201::Response::Authorize(a)) => Some(a.id_token_info.status.as_str()),
+            Answer::V201(v201::Response::TransactionEvent(e)) => e.id_token_info.as_ref().map(|i| i.status.as_str()),
+            _ => None,
+        }
+    }
+
     /// The transaction id a 1.6 StartTransaction's answer gives; None for any other.
     pub(super) fn transaction_id(&self) -> Option<i64> {
         match self {
@@ -117,8 +130,24 @@ pub(super) enum Connector {
     Preparing,
     Charging,
     Finishing,
+    Reserved,
+    Unavailable,
     /// A fault with its 1.6 error code.
     Faulted(v16::StatusNotificationErrorCode),
+}
+
+/// A step of a firmware update or an upload, as its status notification reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Progress {
+    Idle,
+    Downloading,
+    Downloaded,
+    DownloadFailed,
+    Installing,
+    Installed,
+    Uploading,
+    Uploaded,
+    UploadFailed,
 }
 
 /// Why a session ended.
@@ -130,6 +159,10 @@ pub(super) enum Stop {
     Remote,
     /// The power failed and the station rebooted.
     PowerLoss,
+    /// The CSMS refused the id token when the transaction started (1.6 StartTransaction's
+    /// idTagInfo, 2.0.1 TransactionEvent's idTokenInfo): the station stops at once, as real
+    /// ones do with StopTransactionOnInvalidId (2.0.1 StopTxOnInvalidId) true.
+    DeAuthorized,
 }
 
 /// A frame from the CSMS, owned so that the station can answer while it waits.
@@ -187,7 +220,8 @@ mod tests {
 
     #[test]
     fn a_start_answer_gives_the_transaction_id_and_a_broken_one_is_refused() {
-        let start: Outgoing = super::super::v16::start("T", 10, ocpp::DateTime(std::time::UNIX_EPOCH.into())).into();
+        let start: Outgoing =
+            super::super::v16::start(1, "T", 10, ocpp::DateTime(std::time::UNIX_EPOCH.into()), None).into();
         let answer = start.decode_answer(r#"{"transactionId":7,"idTagInfo":{"status":"Accepted"}}"#);
         assert_eq!(answer.ok().and_then(|a| a.transaction_id()), Some(7));
         let missing = start.decode_answer(r#"{"idTagInfo":{"status":"Accepted"}}"#);
