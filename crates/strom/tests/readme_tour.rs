@@ -117,7 +117,8 @@ impl Drop for Shell {
     }
 }
 
-/// What a step must show, by the command it runs; a step not named here must succeed. `again`:
+/// What a step must show, by the command it runs (the longest that matches); a step not named
+/// here must succeed. `again`:
 /// the step shows something still on its way and may be run again until it does.
 struct Expect {
     command: &'static str,
@@ -169,6 +170,19 @@ const EXPECTED: &[Expect] = &[
         },
     },
     Expect {
+        command: "strom tx list --active",
+        again: false,
+        check: |r| r.ok.then_some(()).ok_or(format!("listed: {}", r.err)),
+    },
+    Expect {
+        command: "strom tx list --station",
+        again: true,
+        check: |r| {
+            let stopped = lines(&r.out).iter().any(|l| l.contains("SIM-0") && l.trim_end().ends_with("Remote"));
+            stopped.then_some(()).ok_or(format!("the session stopped from here, ended Remote: {}", r.out))
+        },
+    },
+    Expect {
         command: "strom tx start",
         again: true,
         check: |r| (r.ok && r.out.contains("Accepted")).then_some(()).ok_or(format!("started: {} {}", r.out, r.err)),
@@ -202,7 +216,9 @@ fn the_readme_tour_runs_as_written() {
     let mut shell = Shell::start(dir.path());
     for step in &steps {
         let step = step.replace("8180", &port);
-        let expect = EXPECTED.iter().find(|e| step.trim_start().starts_with(e.command));
+        // The longest command a step starts with says what it must show.
+        let expect =
+            EXPECTED.iter().filter(|e| step.trim_start().starts_with(e.command)).max_by_key(|e| e.command.len());
         let deadline = Instant::now() + PATIENCE;
         eprintln!("$ {step}");
         loop {
