@@ -266,11 +266,41 @@ pub fn classify(reported: &Reported<'_>) -> Kind {
     Kind { component, code, category: code.category() }
 }
 
-/// A fingerprint of the mapping tables above. The store keeps each fault's category (to filter
-/// on it) and classifies every stored fault again when this changes, so a better mapping still
-/// applies to every fault ever stored. FNV-1a over the tables' derived `Debug` text.
-pub fn mapping_fingerprint() -> String {
-    let tables = format!("{CODES:?}{VENDOR_WORDS:?}{DEVICE_MODEL:?}");
+/// The operator's own words: vendor codes (1.6 vendorErrorCode, 2.0.1 techCode) mapped to a
+/// category (the configuration's `[fault_categories]`), which then wins over the category the
+/// tables above give. Codes match whatever their case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VendorCategories(Vec<(String, FaultCategory)>);
+
+impl VendorCategories {
+    pub fn new(pairs: impl IntoIterator<Item = (String, FaultCategory)>) -> VendorCategories {
+        let mut pairs: Vec<(String, FaultCategory)> =
+            pairs.into_iter().map(|(code, category)| (code.to_ascii_lowercase(), category)).collect();
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        VendorCategories(pairs)
+    }
+
+    fn category_of(&self, reported: &Reported<'_>) -> Option<FaultCategory> {
+        let code = reported.vendor_error_code.or(reported.tech_code)?;
+        self.0.iter().find(|(c, _)| c.eq_ignore_ascii_case(code)).map(|(_, category)| *category)
+    }
+}
+
+/// `classify`, with the operator's vendor codes deciding the category where they name one.
+pub fn classify_with(reported: &Reported<'_>, vendor: &VendorCategories) -> Kind {
+    let mut kind = classify(reported);
+    if let Some(category) = vendor.category_of(reported) {
+        kind.category = category;
+    }
+    kind
+}
+
+/// A fingerprint of the mapping: the tables above and the operator's vendor codes. The store
+/// keeps each fault's category (to filter on it) and classifies every stored fault again when
+/// this changes, so a better mapping still applies to every fault ever stored. FNV-1a over the
+/// tables' derived `Debug` text.
+pub fn mapping_fingerprint(vendor: &VendorCategories) -> String {
+    let tables = format!("{CODES:?}{VENDOR_WORDS:?}{DEVICE_MODEL:?}{vendor:?}");
     let hash = tables
         .bytes()
         .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3));
@@ -298,11 +328,38 @@ mod tests {
     }
 
     #[test]
-    fn the_fingerprint_is_stable_and_names_the_tables() {
-        let fingerprint = mapping_fingerprint();
-        assert_eq!(fingerprint, mapping_fingerprint());
+    fn the_fingerprint_is_stable_and_names_the_tables_and_the_vendor_codes() {
+        let none = VendorCategories::default();
+        let fingerprint = mapping_fingerprint(&none);
+        assert_eq!(fingerprint, mapping_fingerprint(&none));
         assert_eq!(fingerprint.len(), 16);
         assert_ne!(fingerprint, format!("{:016x}", 0xcbf2_9ce4_8422_2325_u64), "the tables were hashed");
+        let some = VendorCategories::new([("E-417".to_string(), Cat::Connector)]);
+        assert_ne!(mapping_fingerprint(&some), fingerprint);
+        let same = VendorCategories::new([("e-417".to_string(), Cat::Connector)]);
+        assert_eq!(mapping_fingerprint(&same), mapping_fingerprint(&some), "codes match whatever their case");
+    }
+
+    #[test]
+    fn vendor_codes_decide_the_category() {
+        let vendor = VendorCategories::new([("E-417".to_string(), Cat::Connector), ("T92".to_string(), Cat::Meter)]);
+        let v201 = Reported {
+            evse_id: Some(1),
+            connector_id: 1,
+            component: Some("Connector"),
+            variable: Some("Problem"),
+            error_code: "Connector.Problem",
+            tech_code: Some("e-417"),
+            tech_info: Some("cable overheating"),
+            ..Reported::default()
+        };
+        let kind = classify_with(&v201, &vendor);
+        assert_eq!((kind.code, kind.category), (Code::HighTemperature, Cat::Connector), "the code stays");
+        assert_eq!(classify(&v201).category, Cat::Thermal);
+        let mapped = Reported { vendor_error_code: Some("T92"), ..v16(1, "HighTemperature") };
+        assert_eq!(classify_with(&mapped, &vendor).category, Cat::Meter);
+        let other = Reported { vendor_error_code: Some("T93"), ..v16(1, "HighTemperature") };
+        assert_eq!(classify_with(&other, &vendor).category, Cat::Thermal);
     }
 
     #[test]

@@ -311,7 +311,7 @@ mod tests {
         let path = dir.path().join("w.db").display().to_string();
         let reserve = 4 << 20;
         let options = StoreOptions { wal_reserve_bytes: reserve, ..StoreOptions::default() };
-        let store = Store::open(&path, options).await.expect("open");
+        let store = Store::open(&path, options.clone()).await.expect("open");
         let wal_size = || std::fs::metadata(format!("{path}-wal")).expect("the WAL").len();
         assert_eq!(wal_size(), reserve, "written ahead when the store opened");
         // A reader holding its snapshot keeps the checkpointer from copying the writes below

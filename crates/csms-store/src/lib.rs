@@ -24,6 +24,7 @@ pub use queries::{
 };
 pub use queries::{InstalledCertificateView, IssuedCertificateView};
 
+use csms_core::fault_kinds::VendorCategories;
 use csms_core::ops::FrameLog;
 use csms_core::port::{Answer, Operation, Port, PortError, Request, Room};
 use csms_core::security::SecuritySettings;
@@ -69,12 +70,17 @@ pub enum Backend {
 
 /// Limits of the writer: how many queued writes one commit may take, and how many may wait;
 /// and, on SQLite, how much of the WAL's file is written ahead (`db::Conn::reserve_wal`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct StoreOptions {
     pub max_batch: usize,
     pub queue_capacity: usize,
     /// The size the WAL's file is extended to with zeros when the store opens; 0 leaves it.
     pub wal_reserve_bytes: u64,
+    /// The operator's vendor codes for fault categories (`strom serve`'s configuration): faults
+    /// are classified with them as they are stored, and every stored fault again as the store
+    /// opens when they (or Ström's own mapping) changed. `None` (a command that only reads or
+    /// manages tokens) leaves the stored categories as they are.
+    pub fault_categories: Option<Arc<VendorCategories>>,
 }
 
 /// A little more than the WAL reaches before the checkpointer has it start over
@@ -84,7 +90,12 @@ pub const WAL_RESERVE_BYTES: u64 = 80 << 20;
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { max_batch: 512, queue_capacity: 8192, wal_reserve_bytes: WAL_RESERVE_BYTES }
+        StoreOptions {
+            max_batch: 512,
+            queue_capacity: 8192,
+            wal_reserve_bytes: WAL_RESERVE_BYTES,
+            fault_categories: None,
+        }
     }
 }
 
@@ -176,6 +187,10 @@ impl Store {
             }
         }
         migrate(&pool, backend).await?;
+        if let Some(vendor) = &options.fault_categories {
+            let mut conn = pool.acquire().await?;
+            queries::classify_faults(&mut conn, vendor).await?;
+        }
         let (jobs, rx) = mpsc::channel(options.queue_capacity);
         let metrics = Arc::new(StoreMetrics::default());
         let loose = LooseFrames::new();
@@ -386,7 +401,6 @@ async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
     if backend == Backend::Postgres {
         store_log_blocks_uncompressed(&mut conn).await?;
     }
-    queries::classify_faults(&mut conn).await?;
     write_reading_terms(&mut conn).await
 }
 

@@ -4,6 +4,7 @@
 use crate::durability::{answer, Durability, Syncer, WalSync};
 use crate::message_log::{log_part_full, LogTarget, LogWork, LogWriter, LooseFrames, LOG_DELAY};
 use crate::{db, message_log_path, path_of, writes, Backend, StoreError, StoreMetrics, StoreOptions};
+use csms_core::fault_kinds::VendorCategories;
 use csms_core::ops::FrameLog;
 use csms_core::port::{PortError, Request};
 use std::sync::atomic::Ordering;
@@ -89,6 +90,7 @@ pub(crate) async fn spawn_writer(
                     log_since: None,
                     loose,
                     known_tx: writes::KnownTxRows::default(),
+                    fault_categories: options.fault_categories.clone().unwrap_or_default(),
                     loose_taken: Vec::new(),
                 };
                 writer.run(rx, options.max_batch).await;
@@ -119,6 +121,8 @@ pub(crate) struct Writer {
     loose: Arc<LooseFrames>,
     /// Which row each station's transaction id names, as this writer last wrote or read it.
     known_tx: writes::KnownTxRows,
+    /// The operator's vendor codes, with which faults are classified as they are stored.
+    fault_categories: Arc<VendorCategories>,
     /// Swapped with `loose` when the writer takes its frames, so that neither vector is grown
     /// anew each time.
     loose_taken: Vec<FrameLog>,
@@ -325,7 +329,7 @@ impl Writer {
     }
 
     async fn run_jobs(&mut self, jobs: &mut [Job]) -> Result<(), StoreError> {
-        let result = Self::transaction(&mut self.conn, &mut self.known_tx, jobs).await;
+        let result = Self::transaction(&mut self.conn, &mut self.known_tx, &self.fault_categories, jobs).await;
         if result.is_err() {
             self.recover().await;
         }
@@ -344,11 +348,12 @@ impl Writer {
     async fn transaction(
         conn: &mut db::Conn,
         known: &mut writes::KnownTxRows,
+        vendor: &VendorCategories,
         jobs: &mut [Job],
     ) -> Result<(), StoreError> {
         conn.begin().await?;
         for job in jobs {
-            writes::run(conn, known, &mut job.request).await?;
+            writes::run(conn, known, vendor, &mut job.request).await?;
         }
         conn.commit().await
     }

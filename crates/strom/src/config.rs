@@ -2,6 +2,7 @@
 //! environment variables and command-line flags (clap merges those two), validated at start.
 
 use anyhow::{bail, Context, Result};
+use csms_core::fault_kinds::{FaultCategory, VendorCategories};
 use csms_core::station::RegistrationPolicy;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -40,6 +41,7 @@ pub struct FileConfig {
     pub ca_cert: Option<PathBuf>,
     pub ca_key: Option<PathBuf>,
     pub station_certificate_days: Option<u64>,
+    pub fault_categories: Option<std::collections::BTreeMap<String, String>>,
 }
 
 pub const DEFAULT_CONFIG: &str = r#"# Ström configuration. Every setting may be left out; the values shown are the defaults.
@@ -147,6 +149,14 @@ station_authorize_burst = 20
 
 # How long a station certificate Ström signs is valid (never past the CA's own expiry).
 station_certificate_days = 365
+
+# Vendor codes (1.6 vendorErrorCode, 2.0.1 techCode) mapped to a fault category, which then wins
+# over the one Ström's own mapping gives: thermal, power_loss, communication,
+# electrical_protection, connector, meter, internal or other. Codes match whatever their case.
+# When this changes, every stored fault is classified again as Ström starts.
+# [fault_categories]
+# "E-417" = "connector"
+# "T92" = "thermal"
 "#;
 
 /// The TLS listener's settings (issue 25: security profiles 2 and 3).
@@ -178,6 +188,8 @@ pub struct Config {
     /// What station certificates are signed with: the operator's name a CSR must carry, and
     /// their validity.
     pub certificate_policy: csms_pki::Policy,
+    /// The operator's vendor codes for fault categories (`[fault_categories]`).
+    pub fault_categories: VendorCategories,
 }
 
 /// The files of Ström's CA (`ca_cert`, `ca_key`).
@@ -309,6 +321,19 @@ pub fn resolve(mut file: FileConfig, mut overrides: Overrides) -> Result<Config>
     }
     let certificate_policy =
         csms_pki::Policy { operator_name, validity: chrono::Duration::days(certificate_days as i64) };
+    let fault_categories = VendorCategories::new(
+        file.fault_categories
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(code, name)| match FaultCategory::parse(&name) {
+                Some(category) => Ok((code, category)),
+                None => {
+                    let known: Vec<&str> = FaultCategory::ALL.iter().map(|c| c.as_str()).collect();
+                    bail!("fault_categories: {code:?} = {name:?} is no category; one of {}", known.join(", "))
+                }
+            })
+            .collect::<Result<Vec<_>>>()?,
+    );
     // The certificates Ström's CA signs are the ones stations present under profile 3.
     let tls = tls
         .map(|tls| TlsSettings { client_ca: tls.client_ca.or_else(|| ca.as_ref().map(|ca| ca.cert.clone())), ..tls });
@@ -324,6 +349,7 @@ pub fn resolve(mut file: FileConfig, mut overrides: Overrides) -> Result<Config>
         tls,
         ca,
         certificate_policy,
+        fault_categories,
     })
 }
 
@@ -405,5 +431,20 @@ mod tests {
             let file: FileConfig = toml::from_str(zero).expect("parses");
             assert!(resolve(file, Overrides::default()).is_err(), "{zero} is refused");
         }
+    }
+
+    #[test]
+    fn vendor_codes_map_to_categories_and_a_wrong_category_is_refused() {
+        let file: FileConfig =
+            toml::from_str("[fault_categories]\n\"E-417\" = \"connector\"\nT92 = \"thermal\"").expect("parses");
+        let config = resolve(file, Overrides::default()).expect("valid");
+        let expected = VendorCategories::new([
+            ("E-417".to_string(), FaultCategory::Connector),
+            ("T92".to_string(), FaultCategory::Thermal),
+        ]);
+        assert_eq!(config.fault_categories, expected);
+        let file: FileConfig = toml::from_str("[fault_categories]\nX1 = \"hot\"").expect("parses");
+        let error = resolve(file, Overrides::default()).expect_err("refused").to_string();
+        assert!(error.contains("\"hot\" is no category") && error.contains("electrical_protection"), "{error}");
     }
 }

@@ -57,7 +57,10 @@ pub async fn run(config: Config, api_open: bool) -> Result<()> {
         None => None,
     };
     let authority = crate::ca::load(&config)?;
-    let store = Store::open(&config.database, StoreOptions::default())
+    // Faults are classified with the operator's vendor codes, stored ones again if they changed.
+    let options =
+        StoreOptions { fault_categories: Some(Arc::new(config.fault_categories.clone())), ..StoreOptions::default() };
+    let store = Store::open(&config.database, options)
         .await
         .with_context(|| format!("opening the database {}", redact(&config.database)))?;
     let shutdown = CancellationToken::new();

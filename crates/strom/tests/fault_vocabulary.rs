@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 both_backends!(
     faults_of_both_versions_speak_one_vocabulary,
     faults_stored_before_get_the_vocabulary,
-    tc_power_loss_is_a_fault_strom_detects
+    tc_power_loss_is_a_fault_strom_detects,
+    vendor_codes_in_the_configuration_decide_the_category
 );
 
 const T0: &str = "2026-12-07T10:00:00.000Z";
@@ -146,9 +147,8 @@ async fn faults_stored_before_get_the_vocabulary(backend: Backend) {
     }
     sqlx::query("UPDATE fault_mapping SET fingerprint = 'an older mapping'").execute(&mut db).await.expect("update");
     drop(db);
-    // Read, the vocabulary comes from the raw fields at once.
+    // Read, a row without a stored category gets it from its raw fields at once.
     let faults = vocabulary(&server, "CP1").await;
-    assert_eq!(words(&faults[0]), ("connector", "HighTemperature", "thermal", "Error"));
     assert_eq!(words(&faults[1]), ("connector", "OverVoltage", "electrical_protection", "Error"));
     assert_eq!(faults[1]["raw"]["errorCode"], "OverVoltage");
 
@@ -170,6 +170,7 @@ async fn faults_stored_before_get_the_vocabulary(backend: Backend) {
         }
     };
     assert_eq!(codes("thermal").await, [Some("HighTemperature".to_string())]);
+    assert_eq!(words(&vocabulary(&server, "CP1").await[0]), ("connector", "HighTemperature", "thermal", "Error"));
     assert_eq!(codes("electrical_protection").await, [Some("OverVoltage".to_string())]);
     assert_eq!(codes("meter").await, Vec::<Option<String>>::new());
     let mut db = server.database().await;
@@ -236,4 +237,47 @@ async fn tc_power_loss_is_a_fault_strom_detects(backend: Backend) {
     cp.status(1, "Faulted", "HighTemperature").await;
     let reported = server.items("/api/v1/faults?station_id=CP1&category=thermal").await;
     assert_eq!(reported[0]["source"], "station");
+}
+
+/// The operator's `[fault_categories]` decide the category of faults with those vendor codes
+/// (1.6 vendorErrorCode, 2.0.1 techCode), as they are stored and, when the mapping changes, for
+/// every stored fault as Ström starts; the code stays what the station's words say.
+async fn vendor_codes_in_the_configuration_decide_the_category(backend: Backend) {
+    let mapped = "[fault_categories]\n\"e-417\" = \"connector\"\nT92 = \"meter\"\n";
+    let server = Server::start_with_config(backend, mapped).await;
+    let mut cs = server.booted201("CS1").await;
+    let connector = json!({"name": "Connector", "evse": {"id": 1, "connectorId": 1}});
+    let extra = json!({"techCode": "E-417", "techInfo": "cable overheating"});
+    cs.call_ok("NotifyEvent", notify_event(1, connector, "Problem", "true", extra)).await;
+    let mut cp = server.booted("CP1").await;
+    let status =
+        json!({"connectorId": 1, "status": "Faulted", "errorCode": "HighTemperature", "vendorErrorCode": "T92"});
+    cp.call_ok("StatusNotification", status).await;
+    cp.status(2, "Faulted", "HighTemperature").await;
+
+    let listed = |category: &'static str| {
+        let server = &server;
+        async move {
+            let items = server.items(&format!("/api/v1/faults?category={category}")).await;
+            items
+                .as_array()
+                .cloned()
+                .expect("faults")
+                .iter()
+                .map(|f| (f["station_id"].clone(), f["code"].clone()))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed("connector").await, [(json!("CS1"), json!("HighTemperature"))]);
+    assert_eq!(listed("meter").await, [(json!("CP1"), json!("HighTemperature"))]);
+    assert_eq!(listed("thermal").await, [(json!("CP1"), json!("HighTemperature"))], "an unmapped vendor code");
+    assert_eq!(words(&vocabulary(&server, "CS1").await[0]), ("connector", "HighTemperature", "connector", "Error"));
+
+    // Without the mapping, the next start gives every stored fault Ström's own category again.
+    drop((cs, cp));
+    let (_, db) = server.terminate().await;
+    let server = Server::restart_with_config(db, "").await;
+    let thermal = server.items("/api/v1/faults?category=thermal").await;
+    assert_eq!(thermal.as_array().map(Vec::len), Some(3), "{thermal}");
+    assert_eq!(words(&vocabulary(&server, "CS1").await[0]), ("connector", "HighTemperature", "thermal", "Error"));
 }

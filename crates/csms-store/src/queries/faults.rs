@@ -3,7 +3,7 @@
 
 use super::paging::{BindPage, Page, PageRequest};
 use crate::{Store, StoreError};
-use csms_core::fault_kinds::{self, FaultCategory, Kind, Reported};
+use csms_core::fault_kinds::{self, FaultCategory, Kind, Reported, VendorCategories};
 use sqlx::any::AnyRow;
 use sqlx::{Acquire, AnyConnection, Row};
 
@@ -33,12 +33,23 @@ pub struct FaultView {
     /// `strom` for a fault Ström detected itself (a power loss, a lost connection); none for one
     /// the station reported.
     pub detected_by: Option<String>,
+    /// The category stored with it (`classify_faults`); none only for a row written before.
+    pub category: Option<String>,
 }
 
 impl FaultView {
-    /// The fault in the one vocabulary of both versions, from its raw fields.
+    /// The fault in the one vocabulary of both versions, from its raw fields, the category as
+    /// stored (classified with the operator's vendor codes; see `classify_faults`).
     pub fn kind(&self) -> Kind {
-        fault_kinds::classify(&Reported {
+        let mut kind = self.kind_with(&VendorCategories::default());
+        if let Some(category) = self.category.as_deref().and_then(FaultCategory::parse) {
+            kind.category = category;
+        }
+        kind
+    }
+
+    fn kind_with(&self, vendor: &VendorCategories) -> Kind {
+        let reported = Reported {
             evse_id: self.evse_id,
             connector_id: self.connector_id,
             component: self.component.as_deref(),
@@ -48,7 +59,8 @@ impl FaultView {
             tech_info: self.tech_info.as_deref(),
             vendor_error_code: self.vendor_error_code.as_deref(),
             info: self.info.as_deref(),
-        })
+        };
+        fault_kinds::classify_with(&reported, vendor)
     }
 }
 
@@ -96,6 +108,7 @@ fn fault_from_row(r: &AnyRow) -> Result<FaultView, sqlx::Error> {
         cleared_at: r.try_get("cleared_at")?,
         station_version: r.try_get("station_version")?,
         detected_by: r.try_get("detected_by")?,
+        category: r.try_get("category")?,
     })
 }
 
@@ -198,8 +211,8 @@ const CLASSIFY_BATCH: i64 = 1_000;
 /// store opens, before the writer, which classifies new faults as it stores them; a batch at a
 /// time, each its own transaction, so a crash midway leaves the fingerprint unchanged and the next
 /// start finishes the job. Answers how many faults it classified.
-pub(crate) async fn classify_faults(conn: &mut AnyConnection) -> Result<u64, StoreError> {
-    let fingerprint = fault_kinds::mapping_fingerprint();
+pub(crate) async fn classify_faults(conn: &mut AnyConnection, vendor: &VendorCategories) -> Result<u64, StoreError> {
+    let fingerprint = fault_kinds::mapping_fingerprint(vendor);
     let stored: Option<String> =
         sqlx::query_scalar("SELECT fingerprint FROM fault_mapping").fetch_optional(&mut *conn).await?;
     if stored.as_deref() == Some(fingerprint.as_str()) {
@@ -222,7 +235,7 @@ pub(crate) async fn classify_faults(conn: &mut AnyConnection) -> Result<u64, Sto
         for row in &rows {
             let fault = fault_from_row(row)?;
             sqlx::query("UPDATE faults SET category = $1 WHERE id = $2")
-                .bind(fault.kind().category.as_str())
+                .bind(fault.kind_with(vendor).category.as_str())
                 .bind(fault.id)
                 .execute(&mut *tx)
                 .await?;

@@ -4,13 +4,17 @@
 use crate::db::{query, query_scalar, Conn};
 use crate::StoreError;
 use csms_core::clock::format_timestamp;
-use csms_core::fault_kinds;
+use csms_core::fault_kinds::{self, VendorCategories};
 use csms_core::faults::{self, FaultChange};
 use csms_core::ops::*;
 use csms_core::station::StationId;
 use csms_core::Timestamp;
 
-pub(super) async fn status_notification(conn: &mut Conn, r: &StationStatusReport) -> Result<(), StoreError> {
+pub(super) async fn status_notification(
+    conn: &mut Conn,
+    vendor: &VendorCategories,
+    r: &StationStatusReport,
+) -> Result<(), StoreError> {
     let station = r.station.as_str();
     let at = format_timestamp(&r.timestamp);
     // Statuses queued offline can arrive after newer ones (CHECKLIST §2.6): an older report does
@@ -56,10 +60,12 @@ pub(super) async fn status_notification(conn: &mut Conn, r: &StationStatusReport
                 if open.is_some() {
                     close_faults(&mut *conn, station, place, &at).await?;
                 }
-                insert_fault(conn, r, &error_code, severity, None).await?;
+                insert_fault(conn, vendor, r, &error_code, severity, None).await?;
             }
         }
-        (FaultChange::Present { error_code, severity }, false) => stale_fault(conn, r, &error_code, severity).await?,
+        (FaultChange::Present { error_code, severity }, false) => {
+            stale_fault(conn, vendor, r, &error_code, severity).await?
+        }
     }
     Ok(())
 }
@@ -70,6 +76,7 @@ pub(super) async fn status_notification(conn: &mut Conn, r: &StationStatusReport
 /// that followed it.
 async fn stale_fault(
     conn: &mut Conn,
+    vendor: &VendorCategories,
     r: &StationStatusReport,
     error_code: &str,
     severity: faults::Severity,
@@ -127,24 +134,26 @@ async fn stale_fault(
             .bind(r.connector_id)
             .fetch_optional(&mut *conn)
             .await?;
-    insert_fault(conn, r, error_code, severity, cleared_at.as_deref()).await
+    insert_fault(conn, vendor, r, error_code, severity, cleared_at.as_deref()).await
 }
 
 async fn insert_fault(
     conn: &mut Conn,
+    vendor: &VendorCategories,
     r: &StationStatusReport,
     error_code: &str,
     severity: faults::Severity,
     cleared_at: Option<&str>,
 ) -> Result<(), StoreError> {
-    let kind = fault_kinds::classify(&fault_kinds::Reported {
+    let reported = fault_kinds::Reported {
         evse_id: Some(r.evse_id),
         connector_id: r.connector_id,
         error_code,
         vendor_error_code: r.vendor_error_code.as_deref(),
         info: r.info.as_deref(),
         ..fault_kinds::Reported::default()
-    });
+    };
+    let kind = fault_kinds::classify_with(&reported, vendor);
     query(
         "INSERT INTO faults (station_id, evse_id, connector_id, error_code, severity, status, vendor_id, vendor_error_code, \
          info, started_at, cleared_at, category) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -200,7 +209,12 @@ async fn close_faults(
     Ok(())
 }
 
-pub(super) async fn device_event(conn: &mut Conn, station: &StationId, e: &DeviceEvent) -> Result<(), StoreError> {
+pub(super) async fn device_event(
+    conn: &mut Conn,
+    vendor: &VendorCategories,
+    station: &StationId,
+    e: &DeviceEvent,
+) -> Result<(), StoreError> {
     let component = DeviceVariable::qualified(&e.location.component, &e.location.component_instance);
     let variable = DeviceVariable::qualified(&e.location.variable, &e.location.variable_instance);
     let at = format_timestamp(&e.timestamp);
@@ -261,7 +275,7 @@ pub(super) async fn device_event(conn: &mut Conn, station: &StationId, e: &Devic
         faults::EventChange::Open(severity) => {
             if open.is_none() {
                 let error_code = format!("{component}.{variable}");
-                let kind = fault_kinds::classify(&fault_kinds::Reported {
+                let reported = fault_kinds::Reported {
                     evse_id: Some(evse),
                     connector_id: connector,
                     component: Some(&component),
@@ -271,7 +285,8 @@ pub(super) async fn device_event(conn: &mut Conn, station: &StationId, e: &Devic
                     tech_info: e.tech_info.as_deref(),
                     vendor_error_code: None,
                     info: e.tech_info.as_deref(),
-                });
+                };
+                let kind = fault_kinds::classify_with(&reported, vendor);
                 query(
                     "INSERT INTO faults (station_id, evse_id, connector_id, component, variable, error_code, severity, status, \
                      tech_code, tech_info, info, event_id, started_at, category) \

@@ -20,6 +20,7 @@ pub(crate) use message_log::{cap_log, count_log, log_blocks, prune_log, Maintena
 use crate::db::Conn;
 use crate::StoreError;
 use csms_core::clock::parse_timestamp;
+use csms_core::fault_kinds::VendorCategories;
 use csms_core::port::Request;
 use csms_core::Timestamp;
 use std::collections::HashMap;
@@ -81,7 +82,12 @@ impl KnownTxRows {
 
 /// Runs one operation inside the writer's transaction and leaves its result in the request's
 /// slot (`Pending`), to be answered once the transaction is durable.
-pub(crate) async fn run(conn: &mut Conn, known: &mut KnownTxRows, request: &mut Request) -> Result<(), StoreError> {
+pub(crate) async fn run(
+    conn: &mut Conn,
+    known: &mut KnownTxRows,
+    vendor: &VendorCategories,
+    request: &mut Request,
+) -> Result<(), StoreError> {
     match request {
         Request::Boot(op, pending) => pending.set(Ok(stations::boot(conn, known, op).await?)),
         Request::Authorize(op, pending) => pending.set(Ok(authorization::authorize(conn, op).await?)),
@@ -97,7 +103,7 @@ pub(crate) async fn run(conn: &mut Conn, known: &mut KnownTxRows, request: &mut 
         }
         Request::NotifyEvent(op, pending) => {
             for event in &op.events {
-                faults::device_event(conn, &op.station, event).await?;
+                faults::device_event(conn, vendor, &op.station, event).await?;
             }
             pending.set(Ok(()))
         }
@@ -108,7 +114,9 @@ pub(crate) async fn run(conn: &mut Conn, known: &mut KnownTxRows, request: &mut 
             }
             pending.set(Ok(()))
         }
-        Request::StatusNotification(op, pending) => pending.set(Ok(faults::status_notification(conn, op).await?)),
+        Request::StatusNotification(op, pending) => {
+            pending.set(Ok(faults::status_notification(conn, vendor, op).await?))
+        }
         Request::SetRegistration(op, pending) => pending.set(Ok(stations::set_registration(conn, op).await?)),
         Request::SetSecurity(op, pending) => pending.set(Ok(stations::set_security(conn, op).await?)),
         Request::Decommission(op, pending) => pending.set(Ok(stations::decommission(conn, op).await?)),

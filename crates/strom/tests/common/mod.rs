@@ -162,7 +162,15 @@ impl Server {
 
     /// Starts with a configuration file holding `toml` and extra flags, the API open.
     pub async fn start_with_config_and(backend: Backend, toml: &str, args: &[&str]) -> Server {
-        let db = Database::new(&backend).await;
+        Server::launch_with_config(Database::new(&backend).await, toml, args).await
+    }
+
+    /// Starts again on `db` (from `kill` or `terminate`) with a configuration file holding `toml`.
+    pub async fn restart_with_config(db: Database, toml: &str) -> Server {
+        Server::launch_with_config(db, toml, &[]).await
+    }
+
+    async fn launch_with_config(db: Database, toml: &str, args: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("strom.toml");
         std::fs::write(&path, toml).expect("config written");
