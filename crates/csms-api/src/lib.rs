@@ -410,6 +410,17 @@ fn friendly_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiEr
     serde_json::from_value(value).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
 }
 
+/// EVSE and connector ids count from 0 (OCPP 1.6 §7.6 connectorId, 2.0.1 EVSEType.id), as the
+/// document's schemas say: a negative one is refused before anything is sent (422).
+fn ids_from_zero(ids: &[(&str, Option<i64>)]) -> Result<(), ApiError> {
+    match ids.iter().find(|(_, id)| id.is_some_and(|id| id < 0)) {
+        Some((name, Some(id))) => {
+            Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{name} must be 0 or more, not {id}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RemoteStartBody {
@@ -519,6 +530,7 @@ async fn send_local_list(
 
 async fn remote_start(State(api): State<Arc<Api>>, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
     let b: RemoteStartBody = friendly_body(&body)?;
+    ids_from_zero(&[("evse_id", b.evse_id), ("connector_id", b.connector_id)])?;
     known_station(&api, &id).await?;
     sessions::check_remote_start(&api, &b.id_token, b.force).await?;
     let command =
@@ -541,6 +553,7 @@ async fn reset(State(api): State<Arc<Api>>, Path(id): Path<String>, body: Bytes)
 
 async fn unlock(State(api): State<Arc<Api>>, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
     let b: UnlockBody = friendly_body(&body)?;
+    ids_from_zero(&[("connector_id", Some(b.connector_id)), ("evse_id", b.evse_id)])?;
     command_response(
         api.commands
             .friendly_command(&id, FriendlyCommand::Unlock { evse_id: b.evse_id, connector_id: b.connector_id })
@@ -554,6 +567,7 @@ async fn change_availability(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let b: AvailabilityBody = friendly_body(&body)?;
+    ids_from_zero(&[("evse_id", b.evse_id), ("connector_id", b.connector_id)])?;
     let command =
         FriendlyCommand::Availability { operative: b.operative, evse_id: b.evse_id, connector_id: b.connector_id };
     command_response(api.commands.friendly_command(&id, command).await)

@@ -6,11 +6,17 @@
 
 mod schemas;
 
+use crate::paging::CursorKey;
 use schemas::{boolean, nullable, object, reference, string};
 use serde_json::{json, Map, Value};
 
 /// Station identities as Ström accepts them (`StationId::parse`, OCPP 2.0.1 identifierString).
 const STATION_ID_PATTERN: &str = r"^[A-Za-z0-9*\-_=+|@.]{1,48}$";
+
+/// The pattern of list `list`'s cursors, whose key is a `K`.
+fn cursor<K: CursorKey>(list: &str) -> String {
+    crate::paging::cursor_pattern::<K>(list)
+}
 
 fn path_param(name: &str, description: &str, schema: Value) -> Value {
     json!({"name": name, "in": "path", "required": true, "description": description, "schema": schema})
@@ -48,7 +54,10 @@ fn describe(code: &str) -> &'static str {
         "404" => "Unknown station, action or resource",
         "409" => "Conflict (exists already, or the station is offline or not accepted)",
         "415" => "A body that is not declared as JSON (Content-Type: application/json)",
-        "422" => "A field is invalid",
+        "422" => {
+            "A field is invalid, or a value that the schema allows cannot be used here (e.g. one the station's OCPP \
+                   version does not take: a 1.6 idTag or AuthorizationKey is at most 20 characters)"
+        }
         "502" => "The station answered with a CALLERROR or an invalid payload, or the connection was lost",
         "504" => "The station did not answer in time",
         _ => "Storage failed",
@@ -214,13 +223,14 @@ fn example_of(schema: &Value, schemas: &Map<String, Value>) -> Option<Value> {
 }
 
 /// `cursor`, `limit`, `from`, `to` and then a list's own filters; `time` names the time that
-/// `from` and `to` bound.
-fn paged(time: &str, mut filters: Vec<Value>) -> Vec<Value> {
+/// `from` and `to` bound; `cursor` is the pattern of the list's cursors.
+fn paged(time: &str, cursor: String, mut filters: Vec<Value>) -> Vec<Value> {
     let mut params = vec![
         query(
             "cursor",
-            "The next_cursor of the previous page of this list (opaque; any other value is a 400)",
-            json!({"type": "string", "minLength": 2, "pattern": "^([0-9a-f]{2})+$"}),
+            "The next_cursor of the previous page of this list: pass it as it is (its pattern is the whole format; \
+             a cursor of another list, or not of this form, is a 400)",
+            json!({"type": "string", "pattern": cursor}),
         ),
         query(
             "limit",
@@ -234,7 +244,7 @@ fn paged(time: &str, mut filters: Vec<Value>) -> Vec<Value> {
         ),
         query(
             "to",
-            &format!("Only those whose {time} is before this"),
+            &format!("Only those whose {time} is before this (at or before from: an empty window, an empty page)"),
             json!({"type": "string", "format": "date-time"}),
         ),
     ];
@@ -242,17 +252,20 @@ fn paged(time: &str, mut filters: Vec<Value>) -> Vec<Value> {
     params
 }
 
-/// A list operation: the answer is a page of `page`, `{"items": [...], "next_cursor": ...}`.
+/// A list operation: the answer is a page of `page`, `{"items": [...], "next_cursor": ...}`;
+/// `cursor` is its cursors' pattern (`cursor::<K>(list)`, as the list's handler reads them).
+#[allow(clippy::too_many_arguments)]
 fn list(
     id: &'static str,
     summary: &str,
     time: &str,
+    cursor: String,
     mut params: Vec<Value>,
     filters: Vec<Value>,
     page: &'static str,
 ) -> Op {
     let errors: &'static [&'static str] = if params.is_empty() { &["400"] } else { &["400", "404"] };
-    params.append(&mut paged(time, filters));
+    params.append(&mut paged(time, cursor, filters));
     op(id, summary, "viewer", params, ok("A page", page)).errors(errors)
 }
 
@@ -296,7 +309,7 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             Success::Text("200", "Metrics", "# TYPE strom_open_faults gauge\nstrom_open_faults 0\n"))),
         ("/api/v1/openapi.json", "get", op("openapi", "This document", "viewer", vec![],
             Success::Json("200", "OpenAPI 3 document", "OpenApiDocument")).open()),
-        ("/api/v1/stations", "get", list("listStations", "Stations, by id", "creation time", vec![], vec![], "StationPage")),
+        ("/api/v1/stations", "get", list("listStations", "Stations, by id", "creation time", cursor::<String>("stations"), vec![], vec![], "StationPage")),
         ("/api/v1/stations/{id}", "get", op("getStation", "Show a station", "viewer", vec![station()], ok("The station", "Station")).errors(&["404"])),
         ("/api/v1/stations/{id}", "put", op("putStation",
             "Set a station's registration (Rejected: no commands are sent to it), security profile (0 or 1; 2 and 3 need TLS) or write-only Basic-auth password",
@@ -310,11 +323,11 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             "Decommission a station: it may no longer connect (refused at the handshake; a live session is closed now); its history stays",
             "admin", vec![station()], Success::Empty("204", "Decommissioned")).errors(&["404"])),
         ("/api/v1/stations/{id}/messages", "get", list("listStationMessages", "The station's message log, newest first", "time of logging",
-            vec![station()], vec![], "MessagePage")),
+            cursor::<i64>("messages"), vec![station()], vec![], "MessagePage")),
         ("/api/v1/stations/{id}/events", "get", list("listStationEvents", "Notifications the station sent about itself, newest first", "time",
-            vec![station()], vec![query("kind", "Only this OCPP action", string())], "StationEventPage")),
+            cursor::<i64>("events"), vec![station()], vec![query("kind", "Only this OCPP action", string())], "StationEventPage")),
         ("/api/v1/stations/{id}/monitors", "get", list("listStationMonitors", "Variable monitors the 2.0.1 station reported (NotifyMonitoringReport), by monitor id",
-            "last report", vec![station()], vec![], "MonitorPage")),
+            "last report", cursor::<i64>("monitors"), vec![station()], vec![], "MonitorPage")),
         ("/api/v1/stations/{id}/variables", "get", op("getStationVariables", "The 2.0.1 device model", "viewer", vec![station()],
             ok("Variables", "Variables")).errors(&["404"])),
         ("/api/v1/stations/{id}/configuration", "get", op("getStationConfiguration", "Configuration keys the station reported", "viewer",
@@ -330,7 +343,7 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             ok("Reservations", "Reservations")).errors(&["404"])),
         ("/api/v1/stations/{id}/transfers", "get", list("listStationTransfers",
             "Firmware updates and diagnostics/log uploads, followed through their status notifications, newest first",
-            "request time", vec![station()], vec![], "TransferPage")),
+            "request time", cursor::<i64>("transfers"), vec![station()], vec![], "TransferPage")),
         ("/api/v1/stations/{id}/charging-profiles", "get", op("getStationChargingProfiles", "Installed charging profiles", "viewer",
             vec![station()], ok("Profiles", "ChargingProfiles")).errors(&["404"])),
         ("/api/v1/stations/{id}/availability", "get", op("getStationAvailability", "Availability settings", "viewer", vec![station()],
@@ -372,7 +385,7 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
                 "admin", vec![station()], ok("The new password, shown once", "PasswordRotation"))
                 .body(object(&[("password", station_password)], &[]), json!({})).refused_as("PasswordRotation")),
         ("/api/v1/stations/{id}/commands", "get", list("listStationCommands", "The command log, newest first", "request time",
-            vec![station()], vec![], "CommandPage")),
+            cursor::<i64>("commands"), vec![station()], vec![], "CommandPage")),
         ("/api/v1/stations/{id}/commands/{action}", "post", op("sendCommand",
             "Send any CSMS-initiated OCPP action of the station's version; the body is its request payload",
             "operator", vec![station(), path_param("action", "OCPP action name, e.g. Reset", json!({"type": "string", "pattern": "^[A-Za-z0-9]+$"}))],
@@ -388,31 +401,33 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             "Certificates of every station that expire within a number of days (expired ones included), soonest first: those Ström signed and still in use, and installed ones whose expiry Ström knows",
             "viewer", vec![query("expiring_within_days", "Days from now (0-36500, default 30)", json!({"type": "integer", "minimum": 0, "maximum": 36500}))],
             ok("Certificates", "ExpiringCertificates")).errors(&["400"])),
-        ("/api/v1/transactions", "get", list("listTransactions", "Transactions, newest first", "start", vec![],
+        ("/api/v1/transactions", "get", list("listTransactions", "Transactions, newest first", "start", cursor::<i64>("transactions"), vec![],
             vec![query("station_id", "Only this station", string()), query("active", "Only running (true) or ended (false)", boolean())],
             "TransactionPage")),
         ("/api/v1/transactions/{id}", "get", op("getTransaction", "Show a transaction", "viewer", vec![transaction()],
             ok("The transaction", "Transaction")).errors(&["400", "404"])),
         ("/api/v1/transactions/{id}/meter-values", "get", list("listTransactionMeterValues", "A transaction's readings, oldest first", "timestamp",
-            vec![transaction()], vec![], "MeterValuePage")),
-        ("/api/v1/faults", "get", list("listFaults", "Fault records, newest first", "start", vec![],
+            cursor::<(String, i64)>("meter-values"), vec![transaction()], vec![], "MeterValuePage")),
+        ("/api/v1/faults", "get", list("listFaults", "Fault records, newest first", "start", cursor::<i64>("faults"), vec![],
             vec![query("station_id", "Only this station", string()), query("open", "Only open (true) or cleared (false)", boolean())],
             "FaultPage")),
         ("/api/v1/faults/{id}", "get", op("getFault", "Show a fault", "viewer",
             vec![path_param("id", "The fault's id", json!({"type": "integer", "format": "int64"}))],
             ok("The fault", "Fault")).errors(&["400", "404"])),
-        ("/api/v1/id-tokens", "get", list("listIdTokens", "Id tokens, by token", "creation time", vec![], vec![], "IdTokenPage")),
+        ("/api/v1/id-tokens", "get", list("listIdTokens", "Id tokens, by token", "creation time", cursor::<String>("id-tokens"), vec![], vec![], "IdTokenPage")),
         ("/api/v1/id-tokens", "post", op("createIdToken", "Create an id token", "admin", vec![], Success::Json("201", "Created", "IdToken"))
             .errors(&["400", "409", "422"]).body(token_body(true), token_example.clone())),
         ("/api/v1/id-tokens/{id_token}", "get", op("getIdToken", "Show an id token", "viewer", vec![id_token_param()], ok("The token", "IdToken"))
             .errors(&["404"])),
-        ("/api/v1/id-tokens/{id_token}", "put", op("putIdToken", "Create or change an id token", "admin", vec![id_token_param()], ok("Saved", "IdToken"))
-            .errors(&["400", "422"]).body(token_body(false), json!({"status": "Blocked"}))),
+        ("/api/v1/id-tokens/{id_token}", "put", op("putIdToken",
+            "Create or change an id token (409: the body's id_token names another token than the URL)", "admin",
+            vec![id_token_param()], ok("Saved", "IdToken"))
+            .errors(&["400", "409", "422"]).body(token_body(false), json!({"status": "Blocked"}))),
         ("/api/v1/id-tokens/{id_token}", "delete", op("deleteIdToken", "Remove an id token", "admin", vec![id_token_param()],
             Success::Empty("204", "Removed")).errors(&["404"])),
         ("/api/v1/tokens", "get", {
             let mut tokens = list("listApiTokens", "API tokens, oldest first (revoked and expired ones too; never a secret or its hash)",
-                "creation time", vec![], vec![], "ApiTokenPage");
+                "creation time", cursor::<i64>("tokens"), vec![], vec![], "ApiTokenPage");
             tokens.role = Some("admin");
             tokens
         }),

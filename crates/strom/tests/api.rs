@@ -48,9 +48,11 @@ async fn id_token_validation(backend: Backend) {
         assert_eq!(status, expected, "{body}: {answer}");
         assert!(answer["error"].as_str().is_some_and(|m| !m.is_empty()), "{answer}");
     }
-    let (status, _) =
+    // RFC 9110 §9.3.4: a PUT whose representation does not fit the target resource is a 409.
+    let (status, answer) =
         server.http("PUT", "/api/v1/id-tokens/A", Some(json!({"id_token": "B", "status": "Accepted"}))).await;
-    assert_eq!(status, 422, "the body may not rename the token in the URL");
+    assert_eq!(status, 409, "the body may not rename the token in the URL: {answer}");
+    assert!(answer["error"].as_str().is_some_and(|m| m.contains("differs")), "{answer}");
     assert_eq!(server.items("/api/v1/id-tokens").await, json!([]), "nothing stored from refused requests");
 }
 
