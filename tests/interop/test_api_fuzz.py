@@ -24,9 +24,10 @@ from conftest import Strom
 
 STATION = "FUZZ-1"
 TAG = "FUZZTAG1"
-# Examples per operation and phase, and the seed: the same requests on every run.
-MAX_EXAMPLES = 15
-SEED = 26
+# Examples per operation and phase, and the seed: the same requests on every run. A longer or
+# other run, to look further: STROM_FUZZ_EXAMPLES=200 STROM_FUZZ_SEED=7 ./test.
+MAX_EXAMPLES = int(os.environ.get("STROM_FUZZ_EXAMPLES", "15"))
+SEED = int(os.environ.get("STROM_FUZZ_SEED", "26"))
 # The whole run's bound (seconds); it takes about a minute on two busy cores.
 RUN_TIMEOUT = 600
 
@@ -91,6 +92,7 @@ class ConnectedStation:
         self.strom = strom
         self.ready = threading.Event()
         self.error = None
+        self.ended = None
         self.loop = asyncio.new_event_loop()
         self.stopping = None
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -140,6 +142,9 @@ class ConnectedStation:
             )
             self.ready.set()
             await self.stopping.wait()
+            # How the connection ended, if it did before the run did: the test checks why.
+            if listener.done():
+                self.ended = listener.exception() or RuntimeError("the station's connection ended during the run")
             listener.cancel()
 
 
@@ -223,7 +228,7 @@ def test_the_fuzzer_finds_no_failure(strom_with_token, tmp_path):
     spare = spare_token(strom, tmp_path)
     report = tmp_path / "report.json"
     schemathesis = os.path.join(os.path.dirname(sys.executable), "schemathesis")
-    with ConnectedStation(strom):
+    with ConnectedStation(strom) as station:
         transaction = strom.items("/api/v1/transactions")[0]["id"]
         fault = strom.items("/api/v1/faults")[0]["id"]
         config = tmp_path / "schemathesis.toml"
@@ -235,9 +240,24 @@ def test_the_fuzzer_finds_no_failure(strom_with_token, tmp_path):
             ],
             capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=tmp_path,
         )
-    print(run.stdout[-20000:])
-    print(run.stderr[-5000:])
-    assert report.exists(), run.stdout[-5000:]
+    assert station.error is None, station.error
+    # The stateful phase follows links from the station list to DELETE /stations/{id}, which
+    # decommissions the station and closes its session (the only way the API ends one); any
+    # other end of the connection is a failure.
+    if station.ended is not None:
+        assert strom.get(f"/api/v1/stations/{STATION}")["decommissioned_at"] is not None, station.ended
+    answered = [c for c in strom.items(f"/api/v1/stations/{STATION}/commands") if c["status"] == "Answered"]
+    assert len(answered) >= 20, f"only {len(answered)} commands reached the station and were answered"
+    assert report.exists(), f"schemathesis wrote no report:\n{run.stdout[-5000:]}\n{run.stderr[-5000:]}"
     result = json.loads(report.read_text())
-    print(json.dumps(result)[:3000])
-    assert run.returncode == 0, run.stdout[-8000:]
+    output = run.stdout[-15000:]
+    assert result["complete"] and result["stop_reason"] == "completed", output
+    operations = result["operations"]
+    assert operations["tested"] == operations["total"] >= 40, operations
+    # Not an empty run: the token worked (no operation answered only 401/403) and many cases ran.
+    assert result["warnings"]["missing_auth"] == [], result["warnings"]["missing_auth"]
+    assert result["test_cases"]["generated"] >= 1000, result["test_cases"]
+    failures = [f"{f['code']} {f['title']} ({f['count']}): {', '.join(f['operations'])}" for f in result["failures"]]
+    errors = [json.dumps(e) for e in result["errors"]]
+    assert not failures and not errors, "\n".join(failures + errors) + "\n\n" + output
+    assert run.returncode == 0, output

@@ -46,19 +46,20 @@ fn parse_token(body: &[u8], path_token: Option<&str>) -> Result<IdTokenRecord, A
             Some(_) => Err(unprocessable(format!("{name} must be a string"))),
         }
     };
-    let id_token =
-        match (text("id_token")?, path_token) {
-            // RFC 9110 §9.3.4: a PUT representation inconsistent with its target is a 409.
-            (Some(body), Some(path)) if body != path => return Err(ApiError::new(
+    let id_token = match (text("id_token")?, path_token) {
+        // RFC 9110 §9.3.4: a PUT representation inconsistent with its target is a 409.
+        (Some(body), Some(path)) if body != path => {
+            return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 format!(
                     "id_token {body:?} in the body differs from {path:?} in the URL (omit it, or name the same token)"
                 ),
-            )),
-            (Some(t), _) => t,
-            (None, Some(path)) => path.to_string(),
-            (None, None) => return Err(unprocessable("id_token is required".into())),
-        };
+            ))
+        }
+        (Some(t), _) => t,
+        (None, Some(path)) => path.to_string(),
+        (None, None) => return Err(unprocessable("id_token is required".into())),
+    };
     let token_ok = |t: &str| !t.is_empty() && t.chars().count() <= MAX_TOKEN_LEN;
     if !token_ok(&id_token) {
         return Err(unprocessable(format!("id_token must be 1 to {MAX_TOKEN_LEN} characters")));

@@ -40,6 +40,7 @@ pub fn router(api: Arc<Api>, open: bool) -> Router {
     let routes = Router::new()
         .route("/metrics", get(metrics))
         .route("/api/v1/openapi.json", get(|| async { Json(openapi::document()) }))
+        .route("/api/v1/docs", get(reference_page))
         .route("/api/v1/stations", get(list_stations))
         .route("/api/v1/stations/{id}", get(get_station).put(put_station).delete(decommission_station))
         .route("/api/v1/stations/{id}/commands", get(station_commands))
@@ -139,6 +140,17 @@ fn bool_param(params: &HashMap<String, String>, name: &str) -> Result<Option<boo
         Some("false") => Ok(Some(false)),
         Some(other) => Err(ApiError::bad_request(format!("{name} must be true or false, not {other:?}"))),
     }
+}
+
+/// The API reference for people, rendered from the OpenAPI document; it runs no script and
+/// loads nothing, which its Content-Security-Policy holds it to.
+async fn reference_page() -> Response {
+    let page = openapi::reference::page(&openapi::document());
+    (
+        [(axum::http::header::CONTENT_SECURITY_POLICY, openapi::reference::CONTENT_SECURITY_POLICY)],
+        axum::response::Html(page),
+    )
+        .into_response()
 }
 
 /// Prometheus metrics (text exposition format 0.0.4).
@@ -410,14 +422,18 @@ fn friendly_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiEr
     serde_json::from_value(value).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
 }
 
-/// EVSE and connector ids count from 0 (OCPP 1.6 §7.6 connectorId, 2.0.1 EVSEType.id), as the
-/// document's schemas say: a negative one is refused before anything is sent (422).
-fn ids_from_zero(ids: &[(&str, Option<i64>)]) -> Result<(), ApiError> {
-    match ids.iter().find(|(_, id)| id.is_some_and(|id| id < 0)) {
-        Some((name, Some(id))) => {
-            Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{name} must be 0 or more, not {id}")))
-        }
-        _ => Ok(()),
+/// EVSE and connector ids count from 0 (OCPP 1.6 §7.6 connectorId, 2.0.1 EVSEType.id) and are
+/// at most 2^31-1, as the document's schemas say: any other is refused before anything is sent.
+fn ids_in_range(ids: &[(&str, Option<i64>)]) -> Result<(), ApiError> {
+    let outside = ids
+        .iter()
+        .find_map(|(name, id)| id.filter(|id| i32::try_from(*id).map_or(true, |id| id < 0)).map(|id| (name, id)));
+    match outside {
+        Some((name, id)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{name} must be from 0 to {}, not {id}", i32::MAX),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -530,7 +546,7 @@ async fn send_local_list(
 
 async fn remote_start(State(api): State<Arc<Api>>, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
     let b: RemoteStartBody = friendly_body(&body)?;
-    ids_from_zero(&[("evse_id", b.evse_id), ("connector_id", b.connector_id)])?;
+    ids_in_range(&[("evse_id", b.evse_id), ("connector_id", b.connector_id)])?;
     known_station(&api, &id).await?;
     sessions::check_remote_start(&api, &b.id_token, b.force).await?;
     let command =
@@ -553,7 +569,7 @@ async fn reset(State(api): State<Arc<Api>>, Path(id): Path<String>, body: Bytes)
 
 async fn unlock(State(api): State<Arc<Api>>, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
     let b: UnlockBody = friendly_body(&body)?;
-    ids_from_zero(&[("connector_id", Some(b.connector_id)), ("evse_id", b.evse_id)])?;
+    ids_in_range(&[("connector_id", Some(b.connector_id)), ("evse_id", b.evse_id)])?;
     command_response(
         api.commands
             .friendly_command(&id, FriendlyCommand::Unlock { evse_id: b.evse_id, connector_id: b.connector_id })
@@ -567,7 +583,7 @@ async fn change_availability(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let b: AvailabilityBody = friendly_body(&body)?;
-    ids_from_zero(&[("evse_id", b.evse_id), ("connector_id", b.connector_id)])?;
+    ids_in_range(&[("evse_id", b.evse_id), ("connector_id", b.connector_id)])?;
     let command =
         FriendlyCommand::Availability { operative: b.operative, evse_id: b.evse_id, connector_id: b.connector_id };
     command_response(api.commands.friendly_command(&id, command).await)

@@ -4,6 +4,7 @@
 //! running server, validate the real answers against its schemas, and check the document
 //! itself against the OpenAPI 3.0 specification, so it cannot drift from the API.
 
+pub(crate) mod reference;
 mod schemas;
 
 use crate::paging::CursorKey;
@@ -72,6 +73,8 @@ enum Success {
     Empty(&'static str, &'static str),
     /// Text.
     Text(&'static str, &'static str, &'static str),
+    /// An HTML page.
+    Html(&'static str, &'static str, &'static str),
 }
 
 fn ok(description: &'static str, schema: &'static str) -> Success {
@@ -169,6 +172,11 @@ impl Op {
                 code,
                 json!({"description": description,
                        "content": {"text/plain": {"schema": {"type": "string"}, "example": example}}}),
+            ),
+            Success::Html(code, description, example) => (
+                code,
+                json!({"description": description,
+                       "content": {"text/html": {"schema": {"type": "string"}, "example": example}}}),
             ),
         };
         responses.insert(code.to_string(), success);
@@ -271,9 +279,10 @@ fn list(
 
 const COMMAND_ERRORS: &[&str] = &["400", "404", "409", "422", "504"];
 
-/// An evse or connector id in a request body: a positive integer, or null for none.
+/// An evse or connector id in a request body: 0 to 2^31-1 (the ids the API takes), or null for
+/// none.
 fn optional_id(description: &str) -> Value {
-    json!({"type": "integer", "minimum": 0, "nullable": true, "description": description})
+    json!({"type": "integer", "format": "int32", "minimum": 0, "maximum": i32::MAX, "nullable": true, "description": description})
 }
 
 fn token_body(id_token_required: bool) -> Value {
@@ -309,6 +318,10 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             Success::Text("200", "Metrics", "# TYPE strom_open_faults gauge\nstrom_open_faults 0\n"))),
         ("/api/v1/openapi.json", "get", op("openapi", "This document", "viewer", vec![],
             Success::Json("200", "OpenAPI 3 document", "OpenApiDocument")).open()),
+        ("/api/v1/docs", "get", op("apiReference",
+            "This document as a reference page for people: every operation by tag, with its parameters, bodies, answers and examples, and every schema",
+            "viewer", vec![], Success::Html("200", "The reference page (HTML, no script)",
+                "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Ström operator API reference</title>")).open()),
         ("/api/v1/stations", "get", list("listStations", "Stations, by id", "creation time", cursor::<String>("stations"), vec![], vec![], "StationPage")),
         ("/api/v1/stations/{id}", "get", op("getStation", "Show a station", "viewer", vec![station()], ok("The station", "Station")).errors(&["404"])),
         ("/api/v1/stations/{id}", "put", op("putStation",
@@ -376,7 +389,7 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             .body(object(&[("type", json!({"type": "string", "enum": ["hard", "soft"]}))], &["type"]), json!({"type": "soft"}))),
         ("/api/v1/stations/{id}/unlock", "post", op("unlock", "Unlock a connector", "operator", vec![station()],
             ok("The station's reply payload", "CommandReply")).command()
-            .body(object(&[("connector_id", json!({"type": "integer", "minimum": 0})), ("evse_id", optional_id("The EVSE (2.0.1)"))], &["connector_id"]),
+            .body(object(&[("connector_id", json!({"type": "integer", "format": "int32", "minimum": 0, "maximum": i32::MAX})), ("evse_id", optional_id("The EVSE (2.0.1)"))], &["connector_id"]),
                 json!({"connector_id": 1}))),
         ("/api/v1/stations/{id}/password", "post", op("rotatePassword",
                 "Give a connected station a new Basic-auth password (1.6 AuthorizationKey, hex-encoded; 2.0.1 SecurityCtrlr.BasicAuthPassword): \
@@ -437,6 +450,40 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
     ]
 }
 
+/// The document's tags, in the order the reference page shows them.
+const TAGS: [(&str, &str); 8] = [
+    ("stations", "Stations: their registration, connection, connectors, and what they reported about themselves"),
+    ("commands", "Commands sent to a connected station (OCPP CALLs from the CSMS); the station's answer is the API's"),
+    ("transactions", "Charging sessions with their energy and meter readings"),
+    ("faults", "Errors stations reported, from start to clearing"),
+    ("id-tokens", "The id tokens (RFID cards, app ids, …) Ström authorizes"),
+    ("certificates", "Certificates that Ström signed for stations or that stations hold"),
+    ("api-tokens", "The bearer tokens of this API"),
+    ("meta", "This document, its reference page, and metrics"),
+];
+
+/// An operation's tag: commands by what they do, the rest by the resource of their path.
+fn tag_of(path: &str, operation: &Op) -> &'static str {
+    let sends_to_station = operation.command || operation.refused.is_some();
+    if path.contains("certificates") {
+        "certificates"
+    } else if sends_to_station {
+        "commands"
+    } else if path.starts_with("/api/v1/stations") {
+        "stations"
+    } else if path.starts_with("/api/v1/transactions") {
+        "transactions"
+    } else if path.starts_with("/api/v1/faults") {
+        "faults"
+    } else if path.starts_with("/api/v1/id-tokens") {
+        "id-tokens"
+    } else if path.starts_with("/api/v1/tokens") {
+        "api-tokens"
+    } else {
+        "meta"
+    }
+}
+
 pub(crate) fn document() -> Value {
     let mut components = schemas::components();
     for (name, item) in [
@@ -461,7 +508,9 @@ pub(crate) fn document() -> Value {
     );
     let mut paths = Map::new();
     for (path, method, operation) in operations() {
-        let built = operation.build(&components);
+        let tag = tag_of(path, &operation);
+        let mut built = operation.build(&components);
+        built["tags"] = json!([tag]);
         paths.entry(path).or_insert_with(|| json!({}))[method] = built;
     }
     json!({
@@ -472,7 +521,8 @@ pub(crate) fn document() -> Value {
                      Lists answer a Page: pass its next_cursor as cursor for the next page (null: the last page); \
                      following the cursors visits every row once, even while rows are added. \
                      Every error is JSON {\"error\": \"...\"}, also 404 for a path that does not exist and 405 for a method a path does not serve \
-                     (components.responses.MethodNotAllowed); a request body over 2 MB is refused with 413 (text/plain)."},
+                     (components.responses.MethodNotAllowed); a request body over 2 MB is refused with 413 (text/plain). \
+                     A reference page for people, rendered from this document, is at /api/v1/docs (no token needed)."},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": components,
@@ -484,6 +534,7 @@ pub(crate) fn document() -> Value {
             },
         },
         "security": [{"bearer": []}],
+        "tags": TAGS.iter().map(|(name, description)| json!({"name": name, "description": description})).collect::<Vec<_>>(),
         "paths": paths,
     })
 }
@@ -518,6 +569,8 @@ mod tests {
             for (method, operation) in operations.as_object().expect("operations") {
                 let id = operation["operationId"].as_str().expect("an operationId");
                 assert!(ids.insert(id.to_string()), "{id} twice");
+                let tag = operation["tags"][0].as_str().expect("a tag");
+                assert!(TAGS.iter().any(|(name, _)| *name == tag), "{id}: tag {tag} is not among the document's");
                 let responses = operation["responses"].as_object().expect("responses");
                 let (code, success) = responses.iter().find(|(c, _)| c.starts_with('2')).expect("a success");
                 if code == "204" {

@@ -199,7 +199,8 @@ mod tests {
                 seed ^= seed << 17;
                 // Mostly what keys are made of, now and then any byte.
                 const PARTS: &[u8] = b"0123456789 -+:.TZ\xc3\xa9a";
-                let pick = if seed % 5 == 0 { (seed >> 8) as u8 } else { PARTS[(seed >> 8) as usize % PARTS.len()] };
+                let pick =
+                    if seed.is_multiple_of(5) { (seed >> 8) as u8 } else { PARTS[(seed >> 8) as usize % PARTS.len()] };
                 bytes.push(pick);
             }
             cursors.push(format!("{prefix}{}", hex::encode(&bytes)));

@@ -28,8 +28,8 @@ async fn openapi_lists_only_real_endpoints(backend: Backend) {
             assert!(operation["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path}");
             let method = method.to_uppercase();
             let body = (method != "GET" && method != "DELETE").then(|| json!({}));
-            if path == "/metrics" {
-                assert_eq!(common::get_text(&server.addr, "/metrics").await.0, 200);
+            if path == "/metrics" || path == "/api/v1/docs" {
+                assert_eq!(common::get_text(&server.addr, path).await.0, 200, "{path}");
             } else {
                 let (status, answer) = server.http(&method, &concrete, body).await;
                 assert_ne!(status, 405, "{method} {path} is not served");
@@ -53,6 +53,67 @@ async fn the_document_needs_no_token_and_the_data_does() {
     assert_eq!(doc["paths"]["/api/v1/openapi.json"]["get"]["security"], json!([]));
     let (status, _) = server.http("GET", "/api/v1/stations", None).await;
     assert_eq!(status, 401);
+}
+
+/// The reference page for people, `/api/v1/docs`, needs no token either, is HTML with no script,
+/// and shows every operation of the document (by its operationId) and every schema.
+#[tokio::test]
+async fn the_reference_page_needs_no_token_and_shows_every_operation() {
+    let server = Server::start_secure(Backend::Sqlite).await;
+    let (status, doc) = server.http("GET", "/api/v1/openapi.json", None).await;
+    assert_eq!(status, 200, "{doc}");
+    let (status, head, page) = common::get_with_head(&server.addr, "/api/v1/docs").await;
+    assert_eq!(status, 200, "{head}\n{page}");
+    let head = head.to_ascii_lowercase();
+    assert!(head.contains("content-type: text/html; charset=utf-8"), "{head}");
+    assert!(head.contains("content-security-policy: default-src 'none'"), "{head}");
+    assert!(page.starts_with("<!doctype html>") && page.trim_end().ends_with("</html>"), "{page}");
+    assert!(!page.to_ascii_lowercase().contains("<script"), "no script on the page");
+    assert!(
+        doc["info"]["description"].as_str().is_some_and(|d| d.contains("/api/v1/docs")),
+        "the document links the page"
+    );
+    assert_eq!(doc["paths"]["/api/v1/docs"]["get"]["security"], json!([]));
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("operations") {
+            let id = operation["operationId"].as_str().expect("an operationId");
+            assert!(page.contains(&format!("id=\"op-{id}\"")), "{method} {path}: {id} is not on the page");
+            assert!(page.contains(&format!("operationId <code>{id}</code>")), "{id}");
+            let summary = operation["summary"].as_str().expect("a summary");
+            let escaped = summary
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+                .replace('\'', "&#39;");
+            assert!(page.contains(&escaped), "{id}: its summary is not on the page");
+            operations += 1;
+        }
+    }
+    assert!(operations >= 40, "{operations} operations");
+    for name in doc["components"]["schemas"].as_object().expect("schemas").keys() {
+        assert!(page.contains(&format!("id=\"schema-{name}\"")), "schema {name} is not on the page");
+    }
+    // Parameters with their constraints, bodies, statuses and examples are there too.
+    for text in [
+        "matches <code>^",
+        "Request body (<code>application/json</code>)",
+        "<code>502</code>",
+        "Example:",
+        "at most <code>1000</code>",
+    ] {
+        assert!(page.contains(text), "{text:?} is not on the page");
+    }
+    // Another method on an open path is a 405 for everyone, not a 401 (found by the fuzzer).
+    for (method, path) in [("TRACE", "/api/v1/docs"), ("POST", "/api/v1/openapi.json"), ("DELETE", "/api/v1/docs")] {
+        let (status, answer) = server.http(method, path, None).await;
+        assert_eq!(status, 405, "{method} {path}: {answer}");
+        assert!(answer["error"].is_string(), "{answer}");
+    }
+    // The rest of the API still needs a token.
+    assert_eq!(server.http("GET", "/api/v1/stations", None).await.0, 401);
+    assert_eq!(server.http("TRACE", "/api/v1/stations", None).await.0, 401);
 }
 
 /// An OpenAPI 3.0 schema as JSON Schema: references inlined, `nullable` as a null alternative,
@@ -190,6 +251,11 @@ async fn answers_match_the_documented_schemas(backend: Backend) {
         if path == "/metrics" {
             let text = &get["responses"]["200"]["content"]["text/plain"];
             assert!(text.is_object(), "/metrics is documented as text");
+            continue;
+        }
+        if path == "/api/v1/docs" {
+            let html = &get["responses"]["200"]["content"]["text/html"];
+            assert!(html.is_object(), "/api/v1/docs is documented as HTML");
             continue;
         }
         let id = if path.starts_with("/api/v1/transactions") {
