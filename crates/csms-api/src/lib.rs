@@ -17,6 +17,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use bodies::json_only;
 use csms_commands::{Commands, FriendlyCommand};
 use csms_core::ops::{RevokeApiToken, SetRegistration};
 use csms_core::port::PortError;
@@ -38,56 +39,60 @@ pub struct Api {
 
 pub fn router(api: Arc<Api>, open: bool) -> Router {
     let routes = Router::new()
-        .route("/metrics", get(metrics))
-        .route("/api/v1/openapi.json", get(|| async { Json(openapi::document()) }))
-        .route("/api/v1/docs", get(reference_page))
-        .route("/api/v1/stations", get(list_stations))
-        .route("/api/v1/stations/{id}", get(get_station).put(put_station).delete(decommission_station))
-        .route("/api/v1/stations/{id}/commands", get(station_commands))
-        .route("/api/v1/stations/{id}/password", axum::routing::post(rotate_password))
-        .route("/api/v1/stations/{id}/commands/{action}", axum::routing::post(send_command))
-        .route("/api/v1/stations/{id}/local-list", get(local_list).post(send_local_list))
-        .route("/api/v1/stations/{id}/remote-start", axum::routing::post(remote_start))
-        .route("/api/v1/stations/{id}/remote-stop", axum::routing::post(remote_stop))
-        .route("/api/v1/stations/{id}/reset", axum::routing::post(reset))
-        .route("/api/v1/stations/{id}/unlock", axum::routing::post(unlock))
-        .route("/api/v1/stations/{id}/availability", get(station_availability).post(change_availability))
-        .route("/api/v1/stations/{id}/configuration/fetch", axum::routing::post(fetch_configuration))
-        .route("/api/v1/stations/{id}/configuration/{key}", axum::routing::put(set_configuration))
-        .route("/api/v1/stations/{id}/messages", get(station_messages))
-        .route("/api/v1/stations/{id}/events", get(station_events))
-        .route("/api/v1/stations/{id}/variables", get(station_variables))
-        .route("/api/v1/stations/{id}/configuration", get(station_configuration))
-        .route("/api/v1/stations/{id}/reservations", get(station_reservations))
-        .route("/api/v1/stations/{id}/charging-profiles", get(station_charging_profiles))
-        .route("/api/v1/stations/{id}/transfers", get(station_transfers))
-        .route("/api/v1/stations/{id}/monitors", get(station_monitors))
-        .route("/api/v1/stations/{id}/certificates", get(certificates::station_certificates))
-        .route("/api/v1/stations/{id}/certificates/renew", axum::routing::post(certificates::renew))
-        .route("/api/v1/certificates", get(certificates::expiring))
-        .route("/api/v1/transactions", get(list_transactions))
-        .route("/api/v1/transactions/{id}", get(get_transaction))
-        .route("/api/v1/transactions/{id}/meter-values", get(transaction_meter_values))
-        .route("/api/v1/faults", get(list_faults))
-        .route("/api/v1/faults/{id}", get(get_fault))
-        .route("/api/v1/id-tokens", get(id_tokens::list).post(id_tokens::create))
-        .route("/api/v1/id-tokens/{id_token}", get(id_tokens::get).put(id_tokens::put).delete(id_tokens::delete))
-        .route("/api/v1/tokens", get(list_api_tokens))
-        .route("/api/v1/tokens/{id}", axum::routing::delete(revoke_api_token))
+        .route("/metrics", json_only(get(metrics)))
+        .route("/api/v1/openapi.json", json_only(get(|| async { Json(openapi::document()) })))
+        .route("/api/v1/docs", json_only(get(reference_page)))
+        .route("/api/v1/stations", json_only(get(list_stations)))
+        .route("/api/v1/stations/{id}", json_only(get(get_station).put(put_station).delete(decommission_station)))
+        .route("/api/v1/stations/{id}/commands", json_only(get(station_commands)))
+        .route("/api/v1/stations/{id}/password", json_only(axum::routing::post(rotate_password)))
+        .route("/api/v1/stations/{id}/commands/{action}", json_only(axum::routing::post(send_command)))
+        .route("/api/v1/stations/{id}/local-list", json_only(get(local_list).post(send_local_list)))
+        .route("/api/v1/stations/{id}/remote-start", json_only(axum::routing::post(remote_start)))
+        .route("/api/v1/stations/{id}/remote-stop", json_only(axum::routing::post(remote_stop)))
+        .route("/api/v1/stations/{id}/reset", json_only(axum::routing::post(reset)))
+        .route("/api/v1/stations/{id}/unlock", json_only(axum::routing::post(unlock)))
+        .route("/api/v1/stations/{id}/availability", json_only(get(station_availability).post(change_availability)))
+        .route("/api/v1/stations/{id}/configuration/fetch", json_only(axum::routing::post(fetch_configuration)))
+        .route("/api/v1/stations/{id}/configuration/{key}", json_only(axum::routing::put(set_configuration)))
+        .route("/api/v1/stations/{id}/messages", json_only(get(station_messages)))
+        .route("/api/v1/stations/{id}/events", json_only(get(station_events)))
+        .route("/api/v1/stations/{id}/variables", json_only(get(station_variables)))
+        .route("/api/v1/stations/{id}/configuration", json_only(get(station_configuration)))
+        .route("/api/v1/stations/{id}/reservations", json_only(get(station_reservations)))
+        .route("/api/v1/stations/{id}/charging-profiles", json_only(get(station_charging_profiles)))
+        .route("/api/v1/stations/{id}/transfers", json_only(get(station_transfers)))
+        .route("/api/v1/stations/{id}/monitors", json_only(get(station_monitors)))
+        .route("/api/v1/stations/{id}/certificates", json_only(get(certificates::station_certificates)))
+        .route("/api/v1/stations/{id}/certificates/renew", json_only(axum::routing::post(certificates::renew)))
+        .route("/api/v1/certificates", json_only(get(certificates::expiring)))
+        .route("/api/v1/transactions", json_only(get(list_transactions)))
+        .route("/api/v1/transactions/{id}", json_only(get(get_transaction)))
+        .route("/api/v1/transactions/{id}/meter-values", json_only(get(transaction_meter_values)))
+        .route("/api/v1/faults", json_only(get(list_faults)))
+        .route("/api/v1/faults/{id}", json_only(get(get_fault)))
+        .route("/api/v1/id-tokens", json_only(get(id_tokens::list).post(id_tokens::create)))
+        .route(
+            "/api/v1/id-tokens/{id_token}",
+            json_only(get(id_tokens::get).put(id_tokens::put).delete(id_tokens::delete)),
+        )
+        .route("/api/v1/tokens", json_only(get(list_api_tokens)))
+        .route("/api/v1/tokens/{id}", json_only(axum::routing::delete(revoke_api_token)))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         // Like every other error, a method a path does not serve is answered in JSON (axum keeps
         // the Allow header).
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this path does not serve this method")
         });
+    // No CORS layer, on purpose: a browser page from another origin gets no approval for any
+    // request (README, "API"). Bodies are checked on every route, with or without tokens
+    // (`json_only`).
     let routes = if open {
         routes
     } else {
         routes.layer(axum::middleware::from_fn_with_state(api.clone(), auth::require_token))
     };
-    // Outermost, so that it holds with or without tokens. No CORS layer, on purpose: a browser
-    // page from another origin gets no approval for any request (README, "API").
-    routes.layer(axum::middleware::from_fn(bodies::require_json)).with_state(api)
+    routes.with_state(api)
 }
 
 /// An error answer: status and a message for the operator.
