@@ -276,11 +276,16 @@ async fn put_station(State(api): State<Arc<Api>>, Path(id): Path<String>, body: 
     if profile.is_some() || password_hash.is_some() {
         let stored = api.store.security(&id).await?.unwrap_or_default();
         let profile = profile.unwrap_or(stored.profile);
+        // A conflict with what is stored (RFC 9110 §15.5.10), not a bad field: the same body
+        // succeeds once a password is set.
         if profile.needs_password() && password_hash.is_none() && stored.password_hash.is_none() {
-            return Err(unprocessable(format!(
-                "security_profile {} needs a basic_auth_password; none is stored",
-                profile.number()
-            )));
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "security_profile {} needs a basic_auth_password; none is stored (give one with it)",
+                    profile.number()
+                ),
+            ));
         }
         let now = api.clock.now();
         api.store

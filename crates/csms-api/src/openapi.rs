@@ -14,6 +14,12 @@ use serde_json::{json, Map, Value};
 /// Station identities as Ström accepts them (`StationId::parse`, OCPP 2.0.1 identifierString).
 const STATION_ID_PATTERN: &str = r"^[A-Za-z0-9*\-_=+|@.]{1,48}$";
 
+/// `schema` with a description.
+fn with_description(mut schema: Value, description: &str) -> Value {
+    schema["description"] = json!(description);
+    schema
+}
+
 /// The pattern of list `list`'s cursors, whose key is a `K`.
 fn cursor<K: CursorKey>(list: &str) -> String {
     crate::paging::cursor_pattern::<K>(list)
@@ -325,8 +331,9 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
         ("/api/v1/stations", "get", list("listStations", "Stations, by id", "creation time", cursor::<String>("stations"), vec![], vec![], "StationPage")),
         ("/api/v1/stations/{id}", "get", op("getStation", "Show a station", "viewer", vec![station()], ok("The station", "Station")).errors(&["404"])),
         ("/api/v1/stations/{id}", "put", op("putStation",
-            "Set a station's registration (Rejected: no commands are sent to it), security profile (0 or 1; 2 and 3 need TLS) or write-only Basic-auth password",
-            "admin", vec![station()], ok("The station", "Station")).errors(&["400", "422"])
+            "Set a station's registration (Rejected: no commands are sent to it), security profile (0 or 1; 2 and 3 need TLS) or write-only Basic-auth password \
+             (409: a profile that needs a password, with none given or stored)",
+            "admin", vec![station()], ok("The station", "Station")).errors(&["400", "409", "422"])
             .body(json!({"type": "object", "minProperties": 1, "additionalProperties": false, "properties": {
                     "registration_status": {"type": "string", "enum": ["Accepted", "Pending", "Rejected"]},
                     "security_profile": {"type": "integer", "enum": [0, 1, 2, 3]},
@@ -396,7 +403,8 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
                  the given one (1.6: 16-20 characters, 2.0.1: 16-40) or one Ström makes. It replaces the stored one only if the station \
                  takes it; the answer then holds it, the only time it is shown. 502 with the same body, changed false: the station refused it",
                 "admin", vec![station()], ok("The new password, shown once", "PasswordRotation"))
-                .body(object(&[("password", station_password)], &[]), json!({})).refused_as("PasswordRotation")),
+                .body(object(&[("password", nullable(with_description(station_password,
+                    "The new password; absent or null: Ström makes one")))], &[]), json!({})).refused_as("PasswordRotation")),
         ("/api/v1/stations/{id}/commands", "get", list("listStationCommands", "The command log, newest first", "request time",
             cursor::<i64>("commands"), vec![station()], vec![], "CommandPage")),
         ("/api/v1/stations/{id}/commands/{action}", "post", op("sendCommand",
