@@ -60,9 +60,10 @@ fn parse_token(body: &[u8], path_token: Option<&str>) -> Result<IdTokenRecord, A
         (None, Some(path)) => path.to_string(),
         (None, None) => return Err(unprocessable("id_token is required".into())),
     };
-    let token_ok = |t: &str| !t.is_empty() && t.chars().count() <= MAX_TOKEN_LEN;
+    // No NUL: PostgreSQL text holds none (`text.rs`).
+    let token_ok = |t: &str| !t.is_empty() && t.chars().count() <= MAX_TOKEN_LEN && !t.contains('\0');
     if !token_ok(&id_token) {
-        return Err(unprocessable(format!("id_token must be 1 to {MAX_TOKEN_LEN} characters")));
+        return Err(unprocessable(format!("id_token must be 1 to {MAX_TOKEN_LEN} characters, none of them NUL")));
     }
     let status = text("status")?.ok_or_else(|| unprocessable("status is required".into()))?;
     let status = TokenStatus::parse(&status).ok_or_else(|| {
@@ -77,7 +78,9 @@ fn parse_token(body: &[u8], path_token: Option<&str>) -> Result<IdTokenRecord, A
     };
     let parent_id_token = text("parent_id_token")?;
     if parent_id_token.as_deref().is_some_and(|p| !token_ok(p)) {
-        return Err(unprocessable(format!("parent_id_token must be 1 to {MAX_TOKEN_LEN} characters")));
+        return Err(unprocessable(format!(
+            "parent_id_token must be 1 to {MAX_TOKEN_LEN} characters, none of them NUL"
+        )));
     }
     let token_type = match text("type")? {
         None => None,

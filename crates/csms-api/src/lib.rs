@@ -9,6 +9,7 @@ mod id_tokens;
 mod openapi;
 mod paging;
 mod sessions;
+mod text;
 mod views;
 
 use axum::body::Bytes;
@@ -92,7 +93,7 @@ pub fn router(api: Arc<Api>, open: bool) -> Router {
     } else {
         routes.layer(axum::middleware::from_fn_with_state(api.clone(), auth::require_token))
     };
-    routes.with_state(api)
+    routes.layer(axum::middleware::from_fn(text::refuse_nul)).with_state(api)
 }
 
 /// An error answer: status and a message for the operator.

@@ -25,12 +25,23 @@ fn cursor<K: CursorKey>(list: &str) -> String {
     crate::paging::cursor_pattern::<K>(list)
 }
 
+/// Text without NUL: PostgreSQL text holds none, so the API takes none (`text::refuse_nul`).
+const NO_NUL: &str = "^[^\\u0000]*$";
+
+/// `schema`, if it is a string without a pattern, with one that excludes NUL.
+fn without_nul(mut schema: Value) -> Value {
+    if schema["type"] == "string" && schema.get("pattern").is_none() {
+        schema["pattern"] = json!(NO_NUL);
+    }
+    schema
+}
+
 fn path_param(name: &str, description: &str, schema: Value) -> Value {
-    json!({"name": name, "in": "path", "required": true, "description": description, "schema": schema})
+    json!({"name": name, "in": "path", "required": true, "description": description, "schema": without_nul(schema)})
 }
 
 fn query(name: &str, description: &str, schema: Value) -> Value {
-    json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
+    json!({"name": name, "in": "query", "required": false, "description": description, "schema": without_nul(schema)})
 }
 
 fn station() -> Value {
@@ -292,20 +303,23 @@ fn optional_id(description: &str) -> Value {
 }
 
 fn token_body(id_token_required: bool) -> Value {
-    let token = json!({"type": "string", "minLength": 1, "maxLength": 36});
+    let token = json!({"type": "string", "minLength": 1, "maxLength": 36, "pattern": NO_NUL});
     let properties = [
         (
             "id_token",
             if id_token_required {
                 token.clone()
             } else {
-                json!({"type": "string", "minLength": 1, "maxLength": 36, "nullable": true,
+                json!({"type": "string", "minLength": 1, "maxLength": 36, "nullable": true, "pattern": NO_NUL,
                        "description": "If given, the same as in the URL (null: as absent)"})
             },
         ),
         ("status", json!({"type": "string", "enum": schemas::TOKEN_STATUSES})),
         ("expiry", nullable(json!({"type": "string", "format": "date-time"}))),
-        ("parent_id_token", json!({"type": "string", "minLength": 1, "maxLength": 36, "nullable": true})),
+        (
+            "parent_id_token",
+            json!({"type": "string", "minLength": 1, "maxLength": 36, "nullable": true, "pattern": NO_NUL}),
+        ),
         (
             "type",
             json!({"type": "string", "nullable": true, "enum": schemas::TOKEN_TYPES.iter().map(|t| json!(t)).chain([Value::Null]).collect::<Vec<_>>(),
