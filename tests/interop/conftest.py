@@ -13,11 +13,13 @@ import pytest
 
 
 class Strom:
-    def __init__(self, tmp_path, tls=None, api_open=True):
+    def __init__(self, tmp_path, tls=None, api_open=True, database=None):
         binary = os.environ.get("STROM_BIN")
         if not binary:
             raise RuntimeError("STROM_BIN is not set: run the tests through ./test")
-        database = str(tmp_path / "strom.db")
+        # A SQLite file of the test's own unless a database URL is given.
+        database = database or str(tmp_path / "strom.db")
+        self.database = database
         # Without --api-open, every request needs a token: an admin one is made first, in the
         # database the server then opens (`strom token create` prints it on its last line).
         self.token = None

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import threading
+import uuid
 
 import pytest
 import websockets
@@ -150,9 +151,20 @@ class ConnectedStation:
             listener.cancel()
 
 
-@pytest.fixture
-def strom_with_token(tmp_path):
-    server = Strom(tmp_path, api_open=False)
+def backends():
+    """SQLite, and PostgreSQL too when STROM_TEST_POSTGRES_URL names a server (as for the Rust
+    tests): a database of its own there, which Ström creates."""
+    url = os.environ.get("STROM_TEST_POSTGRES_URL")
+    found = [pytest.param(None, id="sqlite")]
+    if url:
+        base = url.rsplit("/", 1)[0]
+        found.append(pytest.param(f"{base}/strom_fuzz_{uuid.uuid4().hex[:12]}", id="postgres"))
+    return found
+
+
+@pytest.fixture(params=backends())
+def strom_with_token(request, tmp_path):
+    server = Strom(tmp_path, api_open=False, database=request.param)
     yield server
     server.stop()
 
@@ -226,10 +238,10 @@ parameters = {{ "path.id" = {spare_token} }}
 """
 
 
-def spare_token(strom, tmp_path):
+def spare_token(strom):
     """The id of a second API token, for the fuzzer to revoke."""
     subprocess.run(
-        [os.environ["STROM_BIN"], "token", "create", "--role", "viewer", "--name", "fuzz-spare", "--database", str(tmp_path / "strom.db")],
+        [os.environ["STROM_BIN"], "token", "create", "--role", "viewer", "--name", "fuzz-spare", "--database", strom.database],
         check=True, capture_output=True, env={**os.environ, "STROM_LOG": "warn"},
     )
     return next(t["id"] for t in strom.items("/api/v1/tokens") if t["name"] == "fuzz-spare")
@@ -239,7 +251,7 @@ def test_the_fuzzer_finds_no_failure(strom_with_token, tmp_path):
     strom = strom_with_token
     assert strom.http("POST", "/api/v1/id-tokens", {"id_token": TAG, "status": "Accepted"})[0] == 201
     assert strom.http("PUT", f"/api/v1/stations/{DECOMMISSIONED}", {"registration_status": "Accepted"})[0] == 200
-    spare = spare_token(strom, tmp_path)
+    spare = spare_token(strom)
     report = tmp_path / "report.json"
     schemathesis = os.path.join(os.path.dirname(sys.executable), "schemathesis")
     with ConnectedStation(strom) as station:
