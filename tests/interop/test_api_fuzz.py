@@ -10,9 +10,11 @@ import asyncio
 import datetime
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
+import urllib.parse
 import uuid
 
 import pytest
@@ -167,6 +169,13 @@ def strom_with_token(request, tmp_path):
     server = Strom(tmp_path, api_open=False, database=request.param)
     yield server
     server.stop()
+    if request.param is not None and shutil.which("dropdb"):
+        # The run's database goes with it (the server named in the URL, its user).
+        url = urllib.parse.urlparse(request.param)
+        subprocess.run(
+            ["dropdb", "--if-exists", "-h", url.hostname, "-p", str(url.port or 5432), "-U", url.username or "postgres", url.path.lstrip("/")],
+            capture_output=True,
+        )
 
 
 def fuzzer_config(strom, transaction, fault, spare_token):

@@ -32,9 +32,9 @@ pub(crate) fn declares_json(value: Option<&HeaderValue>) -> bool {
     })
 }
 
-/// Refuses, with 415, any request to the API that carries a body not declared as JSON. A
-/// request carries a body unless its framing says it ends at once (no `Content-Length`, or 0,
-/// and no chunks), whatever its method.
+/// Refuses, with 415, any request to a method a path serves that carries a body not declared
+/// as JSON (`json_only` puts it on every route). A request carries a body unless its framing
+/// says it ends at once (no `Content-Length`, or 0, and no chunks), whatever its method.
 pub(crate) async fn require_json(request: Request, next: Next) -> Response {
     let has_body = !request.body().is_end_stream();
     if has_body && !declares_json(request.headers().get(header::CONTENT_TYPE)) {
