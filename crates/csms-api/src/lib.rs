@@ -20,11 +20,12 @@ use axum::routing::get;
 use axum::{Json, Router};
 use bodies::json_only;
 use csms_commands::{Commands, FriendlyCommand};
+use csms_core::fault_kinds::FaultCategory;
 use csms_core::ops::{RevokeApiToken, SetRegistration};
 use csms_core::port::PortError;
 use csms_core::Clock;
 use csms_store::Store;
-use csms_store::TransactionFilter;
+use csms_store::{FaultFilter, TransactionFilter};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -718,9 +719,22 @@ async fn transaction_meter_values(
 }
 
 async fn list_faults(State(api): State<Arc<Api>>, Query(params): Params) -> ApiResult {
-    let request = paging::request("faults", &params, &["station_id", "open"])?;
-    let open = bool_param(&params, "open")?;
-    let page = api.store.faults(params.get("station_id").map(String::as_str), open, &request).await?;
+    let request = paging::request("faults", &params, &["station_id", "open", "category"])?;
+    let category = params
+        .get("category")
+        .map(|text| {
+            FaultCategory::parse(text).ok_or_else(|| {
+                let known: Vec<&str> = FaultCategory::ALL.iter().map(|c| c.as_str()).collect();
+                ApiError::bad_request(format!("category must be one of {}, not {text:?}", known.join(", ")))
+            })
+        })
+        .transpose()?;
+    let filter = FaultFilter {
+        station_id: params.get("station_id").map(String::as_str),
+        open: bool_param(&params, "open")?,
+        category,
+    };
+    let page = api.store.faults(&filter, &request).await?;
     Ok(Json(paging::answer("faults", &page, views::fault)))
 }
 

@@ -8,7 +8,7 @@ pub(crate) mod reference;
 mod schemas;
 
 use crate::paging::CursorKey;
-use schemas::{boolean, nullable, object, reference, string};
+use schemas::{boolean, fault_category, nullable, object, reference, string};
 use serde_json::{json, Map, Value};
 
 /// Station identities as Ström accepts them (`StationId::parse`, OCPP 2.0.1 identifierString).
@@ -444,7 +444,8 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
         ("/api/v1/transactions/{id}/meter-values", "get", list("listTransactionMeterValues", "A transaction's readings, oldest first", "timestamp",
             cursor::<(String, i64)>("meter-values"), vec![transaction()], vec![], "MeterValuePage")),
         ("/api/v1/faults", "get", list("listFaults", "Fault records, newest first", "start", cursor::<i64>("faults"), vec![],
-            vec![query("station_id", "Only this station", string()), query("open", "Only open (true) or cleared (false)", boolean())],
+            vec![query("station_id", "Only this station", string()), query("open", "Only open (true) or cleared (false)", boolean()),
+                 query("category", "Only faults of this category", fault_category())],
             "FaultPage")),
         ("/api/v1/faults/{id}", "get", op("getFault", "Show a fault", "viewer",
             vec![path_param("id", "The fault's id", json!({"type": "integer", "format": "int64"}))],

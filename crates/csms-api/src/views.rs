@@ -7,7 +7,6 @@ use csms_commands::SessionInfo;
 use csms_core::access::ApiToken;
 use csms_core::authorization::IdTokenRecord;
 use csms_core::clock::format_timestamp;
-use csms_core::fault_kinds;
 use csms_core::sessions::Figures;
 use csms_store::{
     AvailabilityView, ChargingProfileView, CommandView, ConfigurationView, ConnectorView, DeviceModelView, FaultView,
@@ -128,22 +127,15 @@ pub(crate) fn meter_value(m: &MeterValueView) -> Value {
 /// `code`, `category`, with the vendor's detail), the raw protocol fields beside it (`raw`), and
 /// the fields the API had before (`error_code`, `variable`, `tech_code`, …) as they were. The
 /// vocabulary is computed when read, from the stored raw fields, so a better mapping applies to
-/// every fault ever stored.
+/// every fault ever stored (the stored category a list filters on is classified again when the
+/// mapping changes: `csms_store`'s `classify_faults`).
 pub(crate) fn fault(f: &FaultView) -> Value {
     // A fault opened by a NotifyEvent keeps the variable's value as its status.
     let status = if f.variable.as_deref().is_some_and(secret_variable) { masked(&f.status) } else { f.status.clone() };
-    let kind = fault_kinds::classify(&fault_kinds::Reported {
-        evse_id: f.evse_id,
-        connector_id: f.connector_id,
-        component: f.component.as_deref(),
-        variable: f.variable.as_deref(),
-        error_code: &f.error_code,
-        tech_code: f.tech_code.as_deref(),
-        tech_info: f.tech_info.as_deref(),
-        vendor_error_code: f.vendor_error_code.as_deref(),
-        info: f.info.as_deref(),
-    });
+    let kind = f.kind();
     let raw = match (f.component.as_deref(), f.station_version.as_deref()) {
+        // Nothing the station said: what Ström saw.
+        _ if f.detected_by.is_some() => json!({"detected_by": f.detected_by, "reason": f.info}),
         (Some(component), _) => json!({"component": component, "variable": f.variable, "techCode": f.tech_code,
                                        "techInfo": f.tech_info, "actualValue": status}),
         (None, Some("2.0.1")) => json!({"connectorStatus": status}),
@@ -160,6 +152,7 @@ pub(crate) fn fault(f: &FaultView) -> Value {
         "code": kind.code.as_str(),
         "category": kind.category.as_str(),
         "severity": f.severity,
+        "source": if f.detected_by.is_some() { "strom" } else { "station" },
         "vendor": {"id": f.vendor_id, "code": f.vendor_error_code.as_ref().or(f.tech_code.as_ref()),
                    "info": f.info.as_ref().or(f.tech_info.as_ref())},
         "raw": raw,

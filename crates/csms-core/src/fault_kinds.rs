@@ -25,8 +25,8 @@ impl FaultComponent {
 }
 
 /// The kind of fault: OCPP 1.6's error codes (§7.6 ChargePointErrorCode, NoError aside), a
-/// voltage out of range whose direction the report does not say, and `Unspecified` for a
-/// Faulted status that says nothing more.
+/// voltage out of range whose direction the report does not say, `Unspecified` for a Faulted
+/// status that says nothing more, and the faults Ström detects itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultCode {
     ConnectorLockFailure,
@@ -46,6 +46,11 @@ pub enum FaultCode {
     VoltageOutOfRange,
     WeakSignal,
     Unspecified,
+    /// Detected by Ström: the station lost its power (it ended a transaction with reason
+    /// PowerLoss).
+    PowerLoss,
+    /// Detected by Ström: the station's connection is lost.
+    CommunicationLost,
 }
 
 /// What the fault means to whoever must fix it (issue 27's taxonomy).
@@ -115,6 +120,8 @@ const CODES: &[(FaultCode, &str, FaultCategory)] = &[
     (Code::VoltageOutOfRange, "VoltageOutOfRange", Cat::ElectricalProtection),
     (Code::WeakSignal, "WeakSignal", Cat::Communication),
     (Code::Unspecified, "Unspecified", Cat::Other),
+    (Code::PowerLoss, "PowerLoss", Cat::PowerLoss),
+    (Code::CommunicationLost, "CommunicationLost", Cat::Communication),
 ];
 
 impl FaultCode {
@@ -126,7 +133,7 @@ impl FaultCode {
         CODES.iter().find(|(c, _, _)| *c == self).map_or(Cat::Other, |(_, _, category)| *category)
     }
 
-    fn parse(text: &str) -> Option<FaultCode> {
+    pub fn parse(text: &str) -> Option<FaultCode> {
         CODES.iter().find(|(_, name, _)| *name == text).map(|(c, _, _)| *c)
     }
 }
@@ -259,6 +266,17 @@ pub fn classify(reported: &Reported<'_>) -> Kind {
     Kind { component, code, category: code.category() }
 }
 
+/// A fingerprint of the mapping tables above. The store keeps each fault's category (to filter
+/// on it) and classifies every stored fault again when this changes, so a better mapping still
+/// applies to every fault ever stored. FNV-1a over the tables' derived `Debug` text.
+pub fn mapping_fingerprint() -> String {
+    let tables = format!("{CODES:?}{VENDOR_WORDS:?}{DEVICE_MODEL:?}");
+    let hash = tables
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3));
+    format!("{hash:016x}")
+}
+
 fn vendor_word(text: &str) -> Option<FaultCode> {
     let text = text.to_ascii_lowercase();
     VENDOR_WORDS.iter().find(|(word, _)| text.contains(word)).map(|(_, code)| *code)
@@ -277,6 +295,14 @@ mod tests {
 
     fn v16(connector_id: i64, error_code: &str) -> Reported<'_> {
         Reported { evse_id: Some(0), connector_id, error_code, ..Reported::default() }
+    }
+
+    #[test]
+    fn the_fingerprint_is_stable_and_names_the_tables() {
+        let fingerprint = mapping_fingerprint();
+        assert_eq!(fingerprint, mapping_fingerprint());
+        assert_eq!(fingerprint.len(), 16);
+        assert_ne!(fingerprint, format!("{:016x}", 0xcbf2_9ce4_8422_2325_u64), "the tables were hashed");
     }
 
     #[test]

@@ -501,6 +501,27 @@ pub struct Seen {
     pub at: Timestamp,
 }
 
+/// A station's connection, as Ström sees it: lost for longer than the grace (Ström opens a
+/// `communication` fault of its own, `CommunicationLost`, from when it was lost), or back (Ström
+/// clears it).
+#[derive(Debug, Clone)]
+pub struct Connectivity {
+    pub station: StationId,
+    pub change: ConnectivityChange,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectivityChange {
+    /// Gone since `since`, why (as the connection ended).
+    Lost {
+        since: Timestamp,
+        reason: String,
+    },
+    Back {
+        at: Timestamp,
+    },
+}
+
 /// An id token added or replaced.
 #[derive(Debug, Clone)]
 pub struct UpsertIdToken {

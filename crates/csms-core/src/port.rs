@@ -154,6 +154,8 @@ operations! {
     StationEvent(StationEvent) -> ();
     IssueCertificate(IssueCertificate) -> ();
     Seen(Seen) -> ();
+    /// → whether a fault was opened (lost) or cleared (back).
+    Connectivity(Connectivity) -> bool;
     UpsertIdToken(UpsertIdToken) -> ();
     /// → whether the token existed already (then nothing changed).
     CreateIdToken(CreateIdToken) -> bool;

@@ -5,6 +5,7 @@
 //! connection loop (`session`).
 
 mod certificates;
+mod connectivity;
 mod context;
 mod errors;
 mod limits;
@@ -29,6 +30,7 @@ use csms_core::security::{self, Refusal, SecurityProfile, Transport};
 use csms_core::station::{RegistrationPolicy, StationId};
 use csms_core::Clock;
 use ocpp::OcppVersion;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -59,6 +61,9 @@ pub struct GatewayConfig {
     pub operator_name: Option<String>,
     /// What each station may send per second and how many Authorize requests per minute.
     pub rate_limits: RateLimits,
+    /// How long a station's connection may be lost before Ström opens a `communication` fault
+    /// of its own for it (cleared when the station is back).
+    pub offline_grace: Duration,
 }
 
 impl Default for GatewayConfig {
@@ -74,6 +79,7 @@ impl Default for GatewayConfig {
             secure_new_stations: false,
             operator_name: None,
             rate_limits: RateLimits::default(),
+            offline_grace: Duration::from_secs(60),
         }
     }
 }
@@ -96,6 +102,9 @@ pub struct Gateway {
     /// 19 MiB and tens of milliseconds, so a flood of handshakes with credentials waits here
     /// instead of taking the server's memory.
     verifications: tokio::sync::Semaphore,
+    /// Stations whose connection Ström recorded as lost (an open `CommunicationLost` fault):
+    /// the fault is cleared when one connects again. Only these cost a write as they connect.
+    lost: std::sync::Mutex<HashSet<StationId>>,
 }
 
 impl Gateway {
@@ -111,7 +120,19 @@ impl Gateway {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let verifications = tokio::sync::Semaphore::new(cpus);
         let commands = commands.clone();
-        Arc::new(Gateway { config, store, registry, clock, shutdown, metrics, commands, verifications })
+        let lost = Default::default();
+        Arc::new(Gateway { config, store, registry, clock, shutdown, metrics, commands, verifications, lost })
+    }
+
+    /// Stations whose connection the store has as lost (`Store::stations_offline`), as Ström
+    /// starts: each one's fault is cleared when it connects.
+    pub fn note_lost(&self, stations: impl IntoIterator<Item = StationId>) {
+        self.lost_stations().extend(stations);
+    }
+
+    fn lost_stations(&self) -> std::sync::MutexGuard<'_, HashSet<StationId>> {
+        // A panic elsewhere while it was held leaves the set as it was: still usable.
+        self.lost.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The routes stations connect to.

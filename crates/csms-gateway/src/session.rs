@@ -203,6 +203,7 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
     let info = SessionInfo { version, connected_at: now, last_seen: now, registration };
     let (generation, replaced, last_seen) = gateway.registry.insert(&station, calls_tx, info);
     tracing::info!(station = %station, version = version.subprotocol(), "connected");
+    crate::connectivity::connected(&gateway, &station).await;
     let mut session = Session {
         gateway: gateway.clone(),
         station: station.clone(),
@@ -293,12 +294,14 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
     }
     // Recorded before the session leaves the registry, so that a draining shutdown, which waits
     // for the registry to empty before it closes the store, still stores it.
-    let seen = Seen { station: station.clone(), at: gateway.clock.now() };
+    let ended = gateway.clock.now();
+    let seen = Seen { station: station.clone(), at: ended };
     if let Err(e) = Box::pin(gateway.store.execute(seen, Vec::new())).await {
         tracing::warn!(station = %station, error = %e, "could not record when the station was last seen");
     }
     gateway.registry.remove(&station, generation);
     tracing::info!(station = %station, reason, "disconnected");
+    crate::connectivity::disconnected(&gateway, station, ended, reason);
 }
 
 /// The close frame for a read that failed, by tungstenite's error (which axum passes on only as

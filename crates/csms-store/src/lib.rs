@@ -19,8 +19,8 @@ mod writes;
 
 pub use queries::{
     Availability, AvailabilityView, ChargingProfileView, CommandView, ConfigurationView, ConnectorView,
-    DeviceModelView, FaultView, MessageView, MeterValueView, MonitorView, Page, PageRequest, ReservationView,
-    StationEventView, StationView, TransactionFilter, TransactionView, TransferView,
+    DeviceModelView, FaultFilter, FaultView, MessageView, MeterValueView, MonitorView, Page, PageRequest,
+    ReservationView, StationEventView, StationView, TransactionFilter, TransactionView, TransferView,
 };
 pub use queries::{InstalledCertificateView, IssuedCertificateView};
 
@@ -329,9 +329,18 @@ fn statements(sql: &str) -> impl Iterator<Item = &str> {
     sql.split(';').map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// The PostgreSQL advisory lock migrations hold ("strm" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7374_726d;
+
 async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
     let mut conn = pool.acquire().await?;
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)").await?;
+    // PostgreSQL's CREATE TABLE IF NOT EXISTS can still fail when two sessions run it at once.
+    let mut tx = sqlx::Acquire::begin(&mut *conn).await?;
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATION_LOCK).execute(&mut *tx).await?;
+    }
+    tx.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)").await?;
+    tx.commit().await?;
     let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations").fetch_all(&mut *conn).await?;
     let migrations = schema::migrations(backend);
     let mut ran = 0;
@@ -340,7 +349,25 @@ async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
         if applied.contains(&version) {
             continue;
         }
-        let mut tx = sqlx::Acquire::begin(&mut *conn).await?;
+        // Another process may be migrating the same database at this moment (`strom serve` and
+        // `strom token create` started together, nodes of a cluster): each migration runs under
+        // the database's write lock (SQLite: an immediate transaction; PostgreSQL: an advisory
+        // lock held to the commit) and is skipped if the other got there first.
+        let mut tx = match backend {
+            Backend::Sqlite => sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?,
+            Backend::Postgres => sqlx::Acquire::begin(&mut *conn).await?,
+        };
+        if backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATION_LOCK).execute(&mut *tx).await?;
+        }
+        let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if done.is_some() {
+            tx.commit().await?;
+            continue;
+        }
         for statement in statements(sql) {
             tx.execute(statement).await?;
         }
@@ -359,6 +386,7 @@ async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
     if backend == Backend::Postgres {
         store_log_blocks_uncompressed(&mut conn).await?;
     }
+    queries::classify_faults(&mut conn).await?;
     write_reading_terms(&mut conn).await
 }
 

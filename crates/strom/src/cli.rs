@@ -4,6 +4,7 @@
 //! tables or, with `--json`, the API's JSON. A list is printed whole: the CLI follows the API's
 //! pages to the last.
 
+pub mod export;
 pub mod logs;
 pub mod sessions;
 
@@ -12,6 +13,7 @@ use clap::{Args, Subcommand};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use serde_json::{json, Value};
+use std::path::PathBuf;
 
 #[derive(Args, Clone)]
 pub struct ApiArgs {
@@ -32,9 +34,13 @@ pub enum StationCommand {
     List,
     /// Show one station: who made it, its firmware, registration, security, its connectors and
     /// its open faults.
-    Show { station: String },
+    Show {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
+        station: String,
+    },
     /// Reset a station (soft unless --hard).
     Reset {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
         station: String,
         /// A hard reset (a reboot; 2.0.1 Immediate) instead of a soft one (1.6 Soft, 2.0.1 OnIdle).
         #[arg(long)]
@@ -42,6 +48,7 @@ pub enum StationCommand {
     },
     /// Unlock a connector.
     Unlock {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
         station: String,
         /// The connector (1.6: its number; 2.0.1: its number on the EVSE).
         #[arg(long)]
@@ -52,17 +59,30 @@ pub enum StationCommand {
     },
     /// Decommission a station: it may no longer connect (a live session is closed now); its
     /// transactions, faults and messages stay.
-    Remove { station: String },
+    Remove {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
+        station: String,
+    },
     /// Accept a Pending or Rejected station (it learns at its next boot).
-    Accept { station: String },
+    Accept {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
+        station: String,
+    },
     /// The station's certificates: those Ström signed for it and those it holds, with the days
     /// left until each expires, and its security events about certificates.
-    Certificates { station: String },
+    Certificates {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
+        station: String,
+    },
     /// Ask the station to renew its certificate: it sends a CSR, which Ström's CA signs.
-    RenewCertificate { station: String },
+    RenewCertificate {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
+        station: String,
+    },
     /// Set a station's security profile and its Basic-auth password (write-only: stored as a
     /// hash, never shown). A station not yet known is registered.
     Set {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
         station: String,
         /// 0: no authentication; 1: HTTP Basic auth (user = station identity); 2: Basic auth over
         /// TLS; 3: TLS client certificate (CN = station identity). A station is also held to the
@@ -78,6 +98,7 @@ pub enum StationCommand {
     /// SecurityCtrlr.BasicAuthPassword). It replaces the old one only if the station takes it;
     /// then it is printed, this once. Exits non-zero if the station keeps its old password.
     RotatePassword {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
         station: String,
         /// The new password (1.6: 16-20 printable ASCII characters, 2.0.1: 16-40); without it
         /// Ström makes one. Prefer the environment variable: a flag shows in the process list.
@@ -109,6 +130,7 @@ pub enum TxCommand {
     /// Show one transaction (Ström's id): every field, and with --readings its meter values,
     /// one row per sample time with energy, power, voltage and current per phase.
     Show {
+        /// Ström's id of the transaction (see `strom tx list`).
         transaction: i64,
         /// Also every reading, one row per sample time.
         #[arg(long)]
@@ -116,6 +138,7 @@ pub enum TxCommand {
     },
     /// Ask a station to start a transaction.
     Start {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
         station: String,
         /// The id token to start with (e.g. an RFID tag's id).
         #[arg(long)]
@@ -131,15 +154,50 @@ pub enum TxCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Ask the station of a transaction (Ström's id) to stop it.
-    Stop { transaction: i64 },
+    /// Ask the station of a transaction to stop it: by Ström's id, or by --station (its one
+    /// running transaction, or the one on --connector).
+    Stop {
+        /// Ström's id of the transaction (see `tx list --active`).
+        #[arg(required_unless_present = "station", conflicts_with = "station")]
+        transaction: Option<i64>,
+        /// The station whose running transaction to stop.
+        #[arg(long)]
+        station: Option<String>,
+        /// With --station: the EVSE whose transaction to stop (2.0.1).
+        #[arg(long, requires = "station")]
+        evse: Option<i64>,
+        /// With --station: the connector whose transaction to stop.
+        #[arg(long, requires = "station")]
+        connector: Option<i64>,
+    },
+    /// Write the transactions of a period, every one, as CSV (default) or JSON: one row per
+    /// session with energy (Wh), times (s), token, stop reason, authorization and flags.
+    Export {
+        /// Only this station's.
+        #[arg(long)]
+        station: Option<String>,
+        /// Only those started at or after this time (RFC 3339, e.g. 2026-12-01T00:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only those started before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// csv or json.
+        #[arg(long, value_enum, default_value_t = export::Format::Csv)]
+        format: export::Format,
+        /// The file to write; standard output without it.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
 pub enum TagCommand {
-    /// Add an id token.
+    /// Add id tokens (one or more, all with the settings below).
     Add {
-        id_token: String,
+        /// The id tokens to add (e.g. RFID tags' ids), one or more.
+        #[arg(required = true)]
+        id_tokens: Vec<String>,
         /// Accepted, Blocked, Expired, Invalid, NoCredit, NotAllowedTypeEVSE, NotAtThisLocation,
         /// NotAtThisTime or Unknown.
         #[arg(long, default_value = "Accepted")]
@@ -154,9 +212,13 @@ pub enum TagCommand {
     /// List id tokens.
     List,
     /// Remove an id token.
-    Remove { id_token: String },
+    Remove {
+        /// The id token (e.g. an RFID tag's id).
+        id_token: String,
+    },
     /// Change an id token: what is given replaces its value, the rest is kept.
     Set {
+        /// The id token (e.g. an RFID tag's id).
         id_token: String,
         /// Accepted, Blocked, Expired, Invalid, NoCredit, NotAllowedTypeEVSE, NotAtThisLocation,
         /// NotAtThisTime or Unknown.
@@ -170,17 +232,35 @@ pub enum TagCommand {
         parent: Option<String>,
     },
     /// Block an id token: Authorize and starts with it are answered Blocked.
-    Block { id_token: String },
+    Block {
+        /// The id token (e.g. an RFID tag's id).
+        id_token: String,
+    },
     /// Accept a blocked id token again.
-    Unblock { id_token: String },
+    Unblock {
+        /// The id token (e.g. an RFID tag's id).
+        id_token: String,
+    },
 }
 
 #[derive(Subcommand)]
 pub enum ConfigCommand {
     /// Read configuration from the station (1.6 keys; 2.0.1 Component.Variable names).
-    Get { station: String, keys: Vec<String> },
+    Get {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
+        station: String,
+        /// The keys to read (1.6 configuration keys, 2.0.1 Component.Variable); none: all.
+        keys: Vec<String>,
+    },
     /// Change one configuration value on the station.
-    Set { station: String, key: String, value: String },
+    Set {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
+        station: String,
+        /// The key (1.6 configuration key, 2.0.1 Component.Variable).
+        key: String,
+        /// The new value.
+        value: String,
+    },
 }
 
 /// A minimal HTTP/1.1 client for the API, one connection per request.
@@ -234,18 +314,28 @@ impl Client {
     /// the next (`next_cursor`, null on the last).
     async fn all(&self, path: &str) -> Result<Value> {
         let mut items = Vec::new();
+        self.each_page(path, |page| {
+            items.extend_from_slice(page);
+            Ok(())
+        })
+        .await?;
+        Ok(Value::Array(items))
+    }
+
+    /// Hands each page of a list to `take` as it arrives, pages of 1,000.
+    async fn each_page(&self, path: &str, mut take: impl FnMut(&[Value]) -> Result<()>) -> Result<()> {
         let separator = if path.contains('?') { '&' } else { '?' };
         let mut next = self.ok("GET", &format!("{path}{separator}limit=1000"), None).await?;
         loop {
-            let Some(page) = next.get_mut("items").and_then(Value::as_array_mut) else {
+            let Some(page) = next.get("items").and_then(Value::as_array) else {
                 bail!("GET {path}: the answer is not a page of items");
             };
-            items.append(page);
+            take(page)?;
             match next.get("next_cursor").and_then(Value::as_str) {
                 Some(cursor) => {
                     next = self.ok("GET", &format!("{path}{separator}limit=1000&cursor={cursor}"), None).await?;
                 }
-                None => return Ok(Value::Array(items)),
+                None => return Ok(()),
             }
         }
     }
@@ -567,11 +657,14 @@ pub async fn tx(args: &ApiArgs, command: TxCommand) -> Result<()> {
             let body = json!({"id_token": id_token, "connector_id": connector, "evse_id": evse, "force": force});
             answered(args, &client.ok("POST", &format!("/api/v1/stations/{station}/remote-start"), Some(body)).await?)
         }
-        TxCommand::Stop { transaction } => {
-            let tx = client.ok("GET", &format!("/api/v1/transactions/{transaction}"), None).await?;
-            let station = tx["station_id"].as_str().context("the transaction has no station")?;
+        TxCommand::Stop { transaction, station, evse, connector } => {
+            let (transaction, station) = sessions::to_stop(&client, transaction, station, (evse, connector)).await?;
             let body = json!({"transaction_id": transaction});
             answered(args, &client.ok("POST", &format!("/api/v1/stations/{station}/remote-stop"), Some(body)).await?)
+        }
+        TxCommand::Export { station, since, until, format, output } => {
+            let path = sessions::list_path(station, false, since, until);
+            export::transactions(args, &path, format, output.as_deref()).await
         }
     }
 }
@@ -579,10 +672,17 @@ pub async fn tx(args: &ApiArgs, command: TxCommand) -> Result<()> {
 pub async fn tag(args: &ApiArgs, command: TagCommand) -> Result<()> {
     let client = Client::new(args)?;
     match command {
-        TagCommand::Add { id_token, status, expiry, parent } => {
-            let body = json!({"id_token": id_token, "status": status, "expiry": expiry, "parent_id_token": parent});
-            let value = client.ok("POST", "/api/v1/id-tokens", Some(body)).await?;
-            print(args, &value, |v| tags_table(&json!([v])))
+        TagCommand::Add { id_tokens, status, expiry, parent } => {
+            let mut added = Vec::new();
+            for id_token in id_tokens {
+                let body = json!({"id_token": id_token, "status": status, "expiry": expiry, "parent_id_token": parent});
+                added.push(client.ok("POST", "/api/v1/id-tokens", Some(body)).await?);
+            }
+            // One token is shown as the API answers it; several as a list.
+            match <[Value; 1]>::try_from(added) {
+                Ok([one]) => print(args, &one, |v| tags_table(&json!([v]))),
+                Err(several) => print(args, &Value::Array(several), tags_table),
+            }
         }
         TagCommand::List => print(args, &client.all("/api/v1/id-tokens").await?, tags_table),
         TagCommand::Remove { id_token } => {

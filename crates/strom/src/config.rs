@@ -18,6 +18,7 @@ pub struct FileConfig {
     pub boot_retry_interval_secs: Option<u64>,
     pub call_timeout_secs: Option<u64>,
     pub ping_interval_secs: Option<u64>,
+    pub offline_grace_secs: Option<u64>,
     pub max_message_bytes: Option<usize>,
     pub message_log_retention_days: Option<u64>,
     pub message_log_max_per_station: Option<i64>,
@@ -70,6 +71,11 @@ call_timeout_secs = 30
 
 # Ström pings idle stations this often and drops one that stays silent for two intervals.
 ping_interval_secs = 60
+
+# A station whose connection is lost (closed, or dropped after two silent ping intervals) and
+# not back within this many seconds gets a fault of Ström's own, CommunicationLost (category
+# communication), from the moment it went; cleared when it connects again.
+offline_grace_secs = 60
 
 # Largest WebSocket message a station may send; a larger one closes the connection (1009).
 max_message_bytes = 65536
@@ -256,6 +262,7 @@ pub fn resolve(mut file: FileConfig, mut overrides: Overrides) -> Result<Config>
         boot_retry_interval: secs(file.boot_retry_interval_secs, 60, "boot_retry_interval_secs")?,
         call_timeout: secs(file.call_timeout_secs, 30, "call_timeout_secs")?,
         ping_interval: secs(file.ping_interval_secs, 60, "ping_interval_secs")?,
+        offline_grace: secs(file.offline_grace_secs, 60, "offline_grace_secs")?,
         max_message_bytes,
         secure_new_stations,
         operator_name: operator_name.clone(),

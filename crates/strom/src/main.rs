@@ -89,6 +89,7 @@ enum Command {
     },
     /// A station's OCPP messages as a readable trace, oldest first (secrets masked).
     Messages {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
         station: String,
         /// How many of the newest messages (1-1000).
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -158,6 +159,7 @@ enum TokenCommand {
     },
     /// Revoke an API token by its id (see `strom token list`): refused from then on.
     Revoke {
+        /// The API token's id (see `strom token list`).
         id: i64,
         #[command(flatten)]
         api: cli::ApiArgs,
@@ -575,5 +577,52 @@ fn main() -> Result<()> {
             println!("{secret}");
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every argument of every command, flags and positionals, as `command sub … --flag`, with
+    /// the help it shows.
+    fn arguments(command: &clap::Command, path: &str, out: &mut Vec<(String, Option<String>)>) {
+        for arg in command.get_arguments() {
+            if matches!(arg.get_id().as_str(), "help" | "version") {
+                continue;
+            }
+            let name = arg.get_long().map_or_else(|| arg.get_id().to_string(), |long| format!("--{long}"));
+            out.push((format!("{path} {name}"), arg.get_help().map(|h| h.to_string())));
+        }
+        for sub in command.get_subcommands() {
+            arguments(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_flag_has_help() {
+        let mut all = Vec::new();
+        arguments(&Cli::command(), "strom", &mut all);
+        assert!(all.len() > 100, "{}", all.len());
+        let bare: Vec<&String> =
+            all.iter().filter(|(_, help)| help.as_deref().is_none_or(str::is_empty)).map(|(a, _)| a).collect();
+        assert!(bare.is_empty(), "arguments without help: {bare:#?}");
+    }
+
+    #[test]
+    fn every_command_has_help() {
+        fn walk(command: &clap::Command, path: &str, bare: &mut Vec<String>) {
+            for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+                let path = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    bare.push(path.clone());
+                }
+                walk(sub, &path, bare);
+            }
+        }
+        let mut bare = Vec::new();
+        walk(&Cli::command(), "strom", &mut bare);
+        assert!(bare.is_empty(), "commands without help: {bare:#?}");
     }
 }

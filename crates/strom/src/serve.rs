@@ -9,6 +9,7 @@ use csms_api::Api;
 use csms_commands::Commands;
 use csms_core::clock::format_timestamp;
 use csms_core::port::Port;
+use csms_core::station::StationId;
 use csms_core::{Clock, SystemClock};
 use csms_gateway::Gateway;
 use csms_store::{Store, StoreOptions};
@@ -65,6 +66,8 @@ pub async fn run(config: Config, api_open: bool) -> Result<()> {
         Arc::new(Commands::new(store.clone(), clock.clone(), config.gateway.call_timeout).with_authority(authority));
     let port: Arc<dyn Port> = Arc::new(store.clone());
     let gateway = Gateway::new(config.gateway.clone(), port, &commands, clock.clone(), shutdown.clone());
+    let offline = store.stations_offline().await.context("reading the stations whose connection was lost")?;
+    gateway.note_lost(offline.iter().filter_map(|id| StationId::parse(id)));
     if api_open {
         tracing::warn!("the API is open: anyone who can reach this port can read and command every station");
     }

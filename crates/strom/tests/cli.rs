@@ -34,10 +34,15 @@ async fn cli_drives_the_api(backend: Backend) {
         out.lines().nth(1).is_some_and(|l| l.starts_with("ABC") && l.contains("Accepted") && l.ends_with("FLEET")),
         "{out}"
     );
+    let (ok, out, err) = strom(&server, &admin, &["tag", "add", "SIM-0", "SIM-1", "--status", "Blocked"]).await;
+    assert!(ok, "{err}");
+    let rows: Vec<&str> = out.lines().skip(1).collect();
+    assert!(rows.len() == 2 && rows.iter().all(|r| r.contains("Blocked")), "several at once: {out}");
     let (ok, out, _) = strom(&server, &viewer, &["tag", "list", "--json"]).await;
     assert!(ok);
     let tags: Value = serde_json::from_str(&out).expect("JSON");
-    assert_eq!(tags[0]["id_token"], "ABC");
+    let ids: Vec<&str> = tags.as_array().expect("list").iter().filter_map(|t| t["id_token"].as_str()).collect();
+    assert_eq!(ids, ["ABC", "SIM-0", "SIM-1"]);
     let (ok, _, err) = strom(&server, &viewer, &["tag", "add", "XYZ"]).await;
     assert!(!ok && err.contains("403"), "a viewer may not add tags: {err}");
 

@@ -1,6 +1,7 @@
 //! The operator's everyday commands, run as the binary against a live server and read as text
 //! (issue 26 item 3): tags blocked and unblocked, the command log, a station's messages as a
-//! trace, faults with open ones first, and a non-zero exit when the station refuses a command.
+//! trace, faults with open ones first (and by category), sessions exported and stopped by
+//! station, and a non-zero exit when the station refuses a command.
 
 mod common;
 
@@ -97,6 +98,12 @@ async fn commands_messages_and_faults_read_as_text(backend: Backend) {
     assert_eq!(lines.len(), 3, "{out}");
     assert!(lines[1].contains("GroundFailure") && lines[1].ends_with("open"), "open first: {out}");
     assert!(lines[2].contains("HighTemperature") && lines[2].contains("cleared"), "{out}");
+    let (ok, out, err) = strom(&server, &["fault", "list", "--category", "thermal"]).await;
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.len() == 2 && lines[1].contains("HighTemperature"), "only the thermal fault: {out}");
+    let (ok, _, err) = strom(&server, &["fault", "list", "--category", "hot"]).await;
+    assert!(!ok && err.contains("thermal") && err.contains("electrical_protection"), "the allowed values: {err}");
     let (ok, out, err) = strom(&server, &["station", "show", "CP1"]).await;
     assert!(ok, "{err}");
     assert!(
@@ -162,6 +169,36 @@ async fn a_session_is_shown_with_its_readings_and_lists_page_by_time(backend: Ba
     assert!(out.lines().next().is_some_and(|l| l.split_whitespace().collect::<Vec<_>>() == ["energy", "-"]), "{out}");
     let duration = out.lines().find_map(|l| l.strip_prefix("duration")).map(str::trim).unwrap_or_default();
     assert!(duration.split_once(':').is_some_and(|(h, m)| h.parse::<u64>().is_ok() && m.len() == 2), "{out}");
+
+    // An export of a period: CSV with plain numbers, every session in it; JSON to a file.
+    let (ok, out, err) = strom(&server, &["tx", "export", "--since", "2026-12-01T00:00:00Z"]).await;
+    assert!(ok, "{err}");
+    assert!(err.contains("exported 2 transactions"), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("transaction_id,station_id,evse_id,connector_id,id_token,started_at"), "{out}");
+    assert_eq!(lines.len(), 3, "{out}");
+    let first_row: Vec<&str> = lines[2].split(',').collect();
+    assert_eq!(first_row[..5], [first.to_string().as_str(), "CP1", "", "1", "TAG"], "{out}");
+    assert!(first_row.contains(&"3000.0") && first_row.contains(&"1800"), "energy in Wh, duration in s: {out}");
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("sessions.json");
+    let file_arg = file.to_str().expect("path");
+    let (ok, out, err) =
+        strom(&server, &["tx", "export", "--until", "2026-12-02T00:00:00Z", "--format", "json", "-o", file_arg]).await;
+    assert!(ok && out.is_empty(), "{out} {err}");
+    let exported: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("written")).expect("JSON");
+    assert_eq!(exported.as_array().map(|a| a.iter().map(|t| t["id"].as_i64()).collect()), Some(vec![Some(first)]));
+
+    // The running session stopped by its station's name, as the operator knows it.
+    let (ok, _, err) = strom(&server, &["tx", "stop", "--station", "CP1", "--connector", "2"]).await;
+    assert!(!ok && err.contains("CP1 has no running transaction on connector 2"), "{err}");
+    let cli = spawn_strom(&server, &["tx", "stop", "--station", "CP1"]);
+    let (id, action, payload) = station.expect_call().await;
+    assert_eq!((action.as_str(), payload["transactionId"].as_i64()), ("RemoteStopTransaction", Some(second)));
+    station.reply(&id, json!({"status": "Accepted"})).await;
+    let (ok, out, err) = cli.await.expect("join");
+    assert!(ok && out.contains("Accepted"), "{out} {err}");
 }
 
 async fn a_decommissioned_station_cannot_connect_and_keeps_its_history(backend: Backend) {

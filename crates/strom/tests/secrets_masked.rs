@@ -55,7 +55,12 @@ async fn stored(server: Server, station: &str) -> String {
     for e in store.station_events(station, None, &page).await.expect("events").items {
         all.push_str(e.detail.as_deref().unwrap_or_default());
     }
-    for f in store.faults(Some(station), None, &page).await.expect("faults").items {
+    for f in store
+        .faults(&csms_store::FaultFilter { station_id: Some(station), ..Default::default() }, &page)
+        .await
+        .expect("faults")
+        .items
+    {
         all.push_str(&f.status);
     }
     store.close().await;

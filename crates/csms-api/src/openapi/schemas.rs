@@ -270,11 +270,12 @@ fn fault() -> Value {
             ("connector_id", integer()),
             ("component", json!({"type": "string", "enum": ["station", "evse", "connector", "vehicle"]})),
             ("code", string()),
-            ("category", json!({"type": "string", "enum": ["thermal", "power_loss", "communication",
-                "electrical_protection", "connector", "meter", "internal", "other"]})),
+            ("category", fault_category()),
+            ("source", json!({"type": "string", "enum": ["station", "strom"],
+                "description": "station: reported by the station; strom: detected by Ström (a power loss, a lost connection)"})),
             ("vendor", json!({"type": "object", "properties": {"id": {"type": "string", "nullable": true},
                 "code": {"type": "string", "nullable": true}, "info": {"type": "string", "nullable": true}}})),
-            ("raw", any_json("The protocol's own fields: 1.6 errorCode, vendorErrorCode, vendorId, info; 2.0.1 component, variable, techCode, techInfo, actualValue (or connectorStatus)")),
+            ("raw", any_json("The protocol's own fields: 1.6 errorCode, vendorErrorCode, vendorId, info; 2.0.1 component, variable, techCode, techInfo, actualValue (or connectorStatus); for a fault Ström detected: detected_by and reason")),
             ("variable", ns()),
             ("tech_code", ns()),
             ("tech_info", ns()),
@@ -290,7 +291,7 @@ fn fault() -> Value {
             ("open", boolean()),
         ],
         json!({"id": 3, "station_id": "CP1", "evse_id": null, "connector_id": 1, "component": "connector", "code": "OverVoltage",
-               "category": "electrical_protection", "vendor": {"id": null, "code": null, "info": null},
+               "category": "electrical_protection", "source": "station", "vendor": {"id": null, "code": null, "info": null},
                "raw": {"errorCode": "OverVoltage", "vendorErrorCode": null, "vendorId": null, "info": null}, "variable": null, "tech_code": null,
                "tech_info": null, "event_id": null, "error_code": "OverVoltage", "severity": "Error", "status": "Faulted",
                "vendor_id": null, "vendor_error_code": null, "info": null, "started_at": AT, "cleared_at": null, "open": true}),
@@ -677,4 +678,10 @@ fn without_example(mut schema: Value) -> Value {
         object.remove("example");
     }
     schema
+}
+
+/// A fault category (`csms_core::fault_kinds::FaultCategory`).
+pub(crate) fn fault_category() -> Value {
+    let names: Vec<&str> = csms_core::fault_kinds::FaultCategory::ALL.iter().map(|c| c.as_str()).collect();
+    json!({"type": "string", "enum": names})
 }

@@ -3,8 +3,9 @@
 
 use super::paging::{BindPage, Page, PageRequest};
 use crate::{Store, StoreError};
+use csms_core::fault_kinds::{self, FaultCategory, Kind, Reported};
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{Acquire, AnyConnection, Row};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaultView {
@@ -29,6 +30,35 @@ pub struct FaultView {
     /// The protocol version of the station ("1.6", "2.0.1"), which says how to read the raw
     /// fields.
     pub station_version: Option<String>,
+    /// `strom` for a fault Ström detected itself (a power loss, a lost connection); none for one
+    /// the station reported.
+    pub detected_by: Option<String>,
+}
+
+impl FaultView {
+    /// The fault in the one vocabulary of both versions, from its raw fields.
+    pub fn kind(&self) -> Kind {
+        fault_kinds::classify(&Reported {
+            evse_id: self.evse_id,
+            connector_id: self.connector_id,
+            component: self.component.as_deref(),
+            variable: self.variable.as_deref(),
+            error_code: &self.error_code,
+            tech_code: self.tech_code.as_deref(),
+            tech_info: self.tech_info.as_deref(),
+            vendor_error_code: self.vendor_error_code.as_deref(),
+            info: self.info.as_deref(),
+        })
+    }
+}
+
+/// Which faults a list shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FaultFilter<'a> {
+    pub station_id: Option<&'a str>,
+    /// Whether they are still open (not cleared).
+    pub open: Option<bool>,
+    pub category: Option<FaultCategory>,
 }
 
 /// A notification a station sent about itself (firmware, diagnostics and log progress, security
@@ -65,29 +95,33 @@ fn fault_from_row(r: &AnyRow) -> Result<FaultView, sqlx::Error> {
         started_at: r.try_get("started_at")?,
         cleared_at: r.try_get("cleared_at")?,
         station_version: r.try_get("station_version")?,
+        detected_by: r.try_get("detected_by")?,
     })
 }
 
 impl Store {
-    /// Faults, newest first (by id); `open` filters on whether they are cleared, `from`/`to` on
-    /// their start.
+    /// Faults, newest first (by id), as `filter` says; `from`/`to` on their start.
     pub async fn faults(
         &self,
-        station_id: Option<&str>,
-        open: Option<bool>,
+        filter: &FaultFilter<'_>,
         page: &PageRequest<i64>,
     ) -> Result<Page<FaultView, i64>, StoreError> {
-        let open = match open {
+        let open = match filter.open {
             Some(true) => " AND f.cleared_at IS NULL",
             Some(false) => " AND f.cleared_at IS NOT NULL",
             None => "",
         };
         let sql = format!(
             "SELECT f.*, st.ocpp_version AS station_version FROM faults f LEFT JOIN stations st ON st.id = f.station_id \
-             WHERE ($1 IS NULL OR f.station_id = $1){open} AND ($2 IS NULL OR f.id < $2) \
-             AND ($3 IS NULL OR f.started_at >= $3) AND ($4 IS NULL OR f.started_at < $4) ORDER BY f.id DESC LIMIT $5"
+             WHERE ($1 IS NULL OR f.station_id = $1) AND ($2 IS NULL OR f.category = $2){open} AND ($3 IS NULL OR f.id < $3) \
+             AND ($4 IS NULL OR f.started_at >= $4) AND ($5 IS NULL OR f.started_at < $5) ORDER BY f.id DESC LIMIT $6"
         );
-        let rows = sqlx::query(&sql).bind(station_id).bind_page(page).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(&sql)
+            .bind(filter.station_id)
+            .bind(filter.category.map(FaultCategory::as_str))
+            .bind_page(page)
+            .fetch_all(self.pool())
+            .await?;
         let items = rows.iter().map(fault_from_row).collect::<Result<_, _>>()?;
         Ok(Page::of(items, page.len(), |f: &FaultView| f.id))
     }
@@ -102,6 +136,17 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         Ok(row.as_ref().map(fault_from_row).transpose()?)
+    }
+
+    /// Stations whose connection Ström recorded as lost and not yet back (an open
+    /// `CommunicationLost` fault it detected), as Ström starts.
+    pub async fn stations_offline(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT station_id FROM faults WHERE cleared_at IS NULL AND error_code = $1 AND detected_by IS NOT NULL",
+        )
+        .bind(fault_kinds::FaultCode::CommunicationLost.as_str())
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// Faults not yet cleared, for `/metrics`.
@@ -143,4 +188,54 @@ impl Store {
         let items = rows.iter().map(view).collect::<Result<_, _>>()?;
         Ok(Page::of(items, page.len(), |e: &StationEventView| e.id))
     }
+}
+
+/// Faults classified per batch when the mapping changed.
+const CLASSIFY_BATCH: i64 = 1_000;
+
+/// Gives every stored fault the category of this version's mapping, unless the faults were
+/// classified with this very mapping already (`fault_mapping` holds its fingerprint). Runs as the
+/// store opens, before the writer, which classifies new faults as it stores them; a batch at a
+/// time, each its own transaction, so a crash midway leaves the fingerprint unchanged and the next
+/// start finishes the job. Answers how many faults it classified.
+pub(crate) async fn classify_faults(conn: &mut AnyConnection) -> Result<u64, StoreError> {
+    let fingerprint = fault_kinds::mapping_fingerprint();
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT fingerprint FROM fault_mapping").fetch_optional(&mut *conn).await?;
+    if stored.as_deref() == Some(fingerprint.as_str()) {
+        return Ok(0);
+    }
+    let mut classified = 0;
+    let mut after = 0_i64;
+    loop {
+        let mut tx = conn.begin().await?;
+        let rows = sqlx::query(
+            "SELECT f.*, st.ocpp_version AS station_version FROM faults f LEFT JOIN stations st ON st.id = f.station_id \
+             WHERE f.id > $1 ORDER BY f.id LIMIT $2",
+        )
+        .bind(after)
+        .bind(CLASSIFY_BATCH)
+        .fetch_all(&mut *tx)
+        .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.try_get("id")?;
+        for row in &rows {
+            let fault = fault_from_row(row)?;
+            sqlx::query("UPDATE faults SET category = $1 WHERE id = $2")
+                .bind(fault.kind().category.as_str())
+                .bind(fault.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        classified += rows.len() as u64;
+    }
+    let mut tx = conn.begin().await?;
+    sqlx::query("DELETE FROM fault_mapping").execute(&mut *tx).await?;
+    sqlx::query("INSERT INTO fault_mapping (fingerprint) VALUES ($1)").bind(&fingerprint).execute(&mut *tx).await?;
+    tx.commit().await?;
+    if classified > 0 {
+        tracing::info!(classified, "classified {classified} stored faults with this version's fault mapping");
+    }
+    Ok(classified)
 }

@@ -673,6 +673,16 @@ UPDATE transactions SET start_auth_reason = start_auth_status, start_auth_status
     r#"
 ALTER TABLE stations ADD COLUMN decommissioned_at TEXT;
 "#,
+    // Issue 26: each fault's category (`csms_core::fault_kinds`), stored to filter on it, and the
+    // fingerprint of the mapping it was classified with; when the mapping changes, every stored
+    // fault is classified again as the store opens (`classify_faults`). Issue 27: a fault Ström
+    // detected itself (a power loss, a lost connection) says so in `detected_by`.
+    r#"
+ALTER TABLE faults ADD COLUMN category TEXT;
+ALTER TABLE faults ADD COLUMN detected_by TEXT;
+CREATE INDEX faults_category ON faults (category, cleared_at);
+CREATE TABLE fault_mapping (fingerprint TEXT NOT NULL);
+"#,
 ];
 
 /// The first of the two migrations above (one per backend) that gave readings codes for their

@@ -4,9 +4,11 @@
 use crate::db::{query, query_scalar, Conn};
 use crate::StoreError;
 use csms_core::clock::format_timestamp;
+use csms_core::fault_kinds;
 use csms_core::faults::{self, FaultChange};
 use csms_core::ops::*;
 use csms_core::station::StationId;
+use csms_core::Timestamp;
 
 pub(super) async fn status_notification(conn: &mut Conn, r: &StationStatusReport) -> Result<(), StoreError> {
     let station = r.station.as_str();
@@ -135,9 +137,17 @@ async fn insert_fault(
     severity: faults::Severity,
     cleared_at: Option<&str>,
 ) -> Result<(), StoreError> {
+    let kind = fault_kinds::classify(&fault_kinds::Reported {
+        evse_id: Some(r.evse_id),
+        connector_id: r.connector_id,
+        error_code,
+        vendor_error_code: r.vendor_error_code.as_deref(),
+        info: r.info.as_deref(),
+        ..fault_kinds::Reported::default()
+    });
     query(
         "INSERT INTO faults (station_id, evse_id, connector_id, error_code, severity, status, vendor_id, vendor_error_code, \
-         info, started_at, cleared_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         info, started_at, cleared_at, category) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(r.station.as_str())
     .bind(r.evse_id)
@@ -150,6 +160,7 @@ async fn insert_fault(
     .bind(r.info.as_deref())
     .bind(format_timestamp(&r.timestamp))
     .bind(cleared_at)
+    .bind(kind.category.as_str())
     .execute(conn)
     .await?;
     Ok(())
@@ -249,26 +260,187 @@ pub(super) async fn device_event(conn: &mut Conn, station: &StationId, e: &Devic
         }
         faults::EventChange::Open(severity) => {
             if open.is_none() {
+                let error_code = format!("{component}.{variable}");
+                let kind = fault_kinds::classify(&fault_kinds::Reported {
+                    evse_id: Some(evse),
+                    connector_id: connector,
+                    component: Some(&component),
+                    variable: Some(&variable),
+                    error_code: &error_code,
+                    tech_code: e.tech_code.as_deref(),
+                    tech_info: e.tech_info.as_deref(),
+                    vendor_error_code: None,
+                    info: e.tech_info.as_deref(),
+                });
                 query(
                     "INSERT INTO faults (station_id, evse_id, connector_id, component, variable, error_code, severity, status, \
-                     tech_code, tech_info, info, event_id, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12)",
+                     tech_code, tech_info, info, event_id, started_at, category) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13)",
                 )
                 .bind(station.as_str())
                 .bind(evse)
                 .bind(connector)
                 .bind(&component)
                 .bind(&variable)
-                .bind(format!("{component}.{variable}"))
+                .bind(&error_code)
                 .bind(severity.as_str())
                 .bind(&e.actual_value)
                 .bind(e.tech_code.as_deref())
                 .bind(e.tech_info.as_deref())
                 .bind(e.event_id)
                 .bind(&at)
+                .bind(kind.category.as_str())
                 .execute(conn)
                 .await?;
             }
         }
     }
+    Ok(())
+}
+
+/// A transaction the station ended with reason PowerLoss: the station lost its power while it
+/// charged. Ström records it as a `power_loss` fault it detected itself, at the connector, from
+/// the stop's time to the time the station, powered again, reported it; once, however often the
+/// stop is delivered.
+pub(super) async fn power_loss(
+    conn: &mut Conn,
+    station: &str,
+    (evse_id, connector_id): (i64, i64),
+    stopped_at: &str,
+    reported_at: &str,
+    transaction_id: i64,
+) -> Result<(), StoreError> {
+    let code = fault_kinds::FaultCode::PowerLoss;
+    let recorded: Option<i64> = query_scalar(
+        "SELECT id FROM faults WHERE station_id = $1 AND evse_id = $2 AND connector_id = $3 AND error_code = $4 \
+         AND started_at = $5 AND detected_by IS NOT NULL LIMIT 1",
+    )
+    .bind(station)
+    .bind(evse_id)
+    .bind(connector_id)
+    .bind(code.as_str())
+    .bind(stopped_at)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if recorded.is_some() {
+        return Ok(());
+    }
+    query(
+        "INSERT INTO faults (station_id, evse_id, connector_id, error_code, severity, status, info, started_at, cleared_at, \
+         category, detected_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'strom')",
+    )
+    .bind(station)
+    .bind(evse_id)
+    .bind(connector_id)
+    .bind(code.as_str())
+    .bind(faults::Severity::Error.as_str())
+    .bind("PowerLoss")
+    .bind(format!("transaction {transaction_id} ended by a power loss"))
+    .bind(stopped_at)
+    .bind(reported_at.max(stopped_at))
+    .bind(code.category().as_str())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A station's connection lost for longer than the grace, or back: opens Ström's own
+/// `CommunicationLost` fault of the whole station (one at a time), or clears it. A station that
+/// boots after a power cut (2.0.1 reason PowerUp) while it is open also gets a `power_loss`
+/// fault for the same period (`boot_after_power_cut`). Answers whether a fault changed.
+/// How soon after its lost connection came back a PowerUp boot still tells of that loss.
+const POWER_UP_WITHIN: chrono::Duration = chrono::Duration::minutes(5);
+
+pub(super) async fn connectivity(conn: &mut Conn, op: &Connectivity) -> Result<bool, StoreError> {
+    let station = op.station.as_str();
+    let code = fault_kinds::FaultCode::CommunicationLost;
+    match &op.change {
+        ConnectivityChange::Lost { since, reason } => {
+            let open: Option<i64> = query_scalar(
+                "SELECT id FROM faults WHERE station_id = $1 AND evse_id = 0 AND connector_id = 0 AND error_code = $2 \
+                 AND detected_by IS NOT NULL AND cleared_at IS NULL LIMIT 1",
+            )
+            .bind(station)
+            .bind(code.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+            if open.is_some() {
+                return Ok(false);
+            }
+            query(
+                "INSERT INTO faults (station_id, evse_id, connector_id, error_code, severity, status, info, started_at, \
+                 category, detected_by) VALUES ($1, 0, 0, $2, $3, 'Offline', $4, $5, $6, 'strom')",
+            )
+            .bind(station)
+            .bind(code.as_str())
+            .bind(faults::Severity::Error.as_str())
+            .bind(reason.as_str())
+            .bind(format_timestamp(since))
+            .bind(code.category().as_str())
+            .execute(conn)
+            .await?;
+            Ok(true)
+        }
+        ConnectivityChange::Back { at } => {
+            let cleared = query(
+                "UPDATE faults SET cleared_at = $1 WHERE station_id = $2 AND evse_id = 0 AND connector_id = 0 \
+                 AND error_code = $3 AND detected_by IS NOT NULL AND cleared_at IS NULL",
+            )
+            .bind(format_timestamp(at))
+            .bind(station)
+            .bind(code.as_str())
+            .execute(conn)
+            .await?
+            .rows_affected();
+            Ok(cleared > 0)
+        }
+    }
+}
+
+/// A station that boots with reason PowerUp (2.0.1) after Ström had its connection as lost was
+/// without power: a `power_loss` fault of the whole station for the period the connection was
+/// lost, cleared as it boots. The lost connection's fault is cleared as the station connects,
+/// just before its boot, so the one meant is the latest, open or cleared within
+/// `POWER_UP_WITHIN` of the boot; once per lost connection.
+pub(super) async fn boot_after_power_cut(conn: &mut Conn, station: &str, now: &Timestamp) -> Result<(), StoreError> {
+    let recent = format_timestamp(&(*now - POWER_UP_WITHIN));
+    let lost: Option<String> = query_scalar(
+        "SELECT started_at FROM faults WHERE station_id = $1 AND evse_id = 0 AND connector_id = 0 AND error_code = $2 \
+         AND detected_by IS NOT NULL AND (cleared_at IS NULL OR cleared_at >= $3) ORDER BY id DESC LIMIT 1",
+    )
+    .bind(station)
+    .bind(fault_kinds::FaultCode::CommunicationLost.as_str())
+    .bind(&recent)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(since) = lost else { return Ok(()) };
+    let code = fault_kinds::FaultCode::PowerLoss;
+    let recorded: Option<i64> = query_scalar(
+        "SELECT id FROM faults WHERE station_id = $1 AND evse_id = 0 AND connector_id = 0 AND error_code = $2 \
+         AND started_at = $3 AND detected_by IS NOT NULL LIMIT 1",
+    )
+    .bind(station)
+    .bind(code.as_str())
+    .bind(&since)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if recorded.is_some() {
+        return Ok(());
+    }
+    let at = format_timestamp(now);
+    let at = at.as_str();
+    query(
+        "INSERT INTO faults (station_id, evse_id, connector_id, error_code, severity, status, info, started_at, cleared_at, \
+         category, detected_by) VALUES ($1, 0, 0, $2, $3, 'PowerLoss', $4, $5, $6, $7, 'strom')",
+    )
+    .bind(station)
+    .bind(code.as_str())
+    .bind(faults::Severity::Error.as_str())
+    .bind("the station booted after a power cut (PowerUp) once its lost connection was back")
+    .bind(&since)
+    .bind(at.max(since.as_str()))
+    .bind(code.category().as_str())
+    .execute(conn)
+    .await?;
     Ok(())
 }

@@ -128,6 +128,7 @@ pub(crate) async fn run(conn: &mut Conn, known: &mut KnownTxRows, request: &mut 
         Request::StationEvent(op, pending) => pending.set(Ok(stations::station_event(conn, op).await?)),
         Request::IssueCertificate(op, pending) => pending.set(Ok(certificates::issue(conn, op).await?)),
         Request::Seen(op, pending) => pending.set(Ok(stations::seen(conn, op).await?)),
+        Request::Connectivity(op, pending) => pending.set(Ok(faults::connectivity(conn, op).await?)),
         Request::UpsertIdToken(op, pending) => pending.set(Ok(authorization::upsert_id_token(conn, op).await?)),
         Request::CreateIdToken(op, pending) => pending.set(Ok(authorization::create_id_token(conn, op).await?)),
         Request::DeleteIdToken(op, pending) => pending.set(Ok(authorization::delete_id_token(conn, op).await?)),

@@ -160,6 +160,9 @@ pub(super) async fn seen(conn: &mut Conn, op: &Seen) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The 2.0.1 boot reason of a station that was without power.
+const POWER_UP: &str = "PowerUp";
+
 pub(super) async fn boot(conn: &mut Conn, known: &mut KnownTxRows, op: &Boot) -> Result<Registration, StoreError> {
     let Boot { station, ocpp_version, info, policy, now } = op;
     let policy = *policy;
@@ -215,6 +218,9 @@ pub(super) async fn boot(conn: &mut Conn, known: &mut KnownTxRows, op: &Boot) ->
     .bind(info.reason.as_deref())
     .execute(&mut *conn)
     .await?;
+    if info.reason.as_deref() == Some(POWER_UP) {
+        super::faults::boot_after_power_cut(conn, station.as_str(), now).await?;
+    }
     let heartbeat_interval = match status {
         RegistrationStatus::Accepted => configured_heartbeat(conn, station, *ocpp_version).await?,
         _ => None,

@@ -326,7 +326,19 @@ async fn settle_energy(conn: &mut Conn, id: i64, e: &TxEvent, flags: &mut Flags)
     .bind(energy)
     .bind(flags.stored())
     .bind(id)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    if e.stopped_reason.as_deref() == Some(super::transactions::POWER_LOSS) {
+        // The EVSE and connector the transaction was on, if this event does not name them.
+        let row = query("SELECT evse_id, connector_id FROM transactions WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?;
+        let evse_id: Option<i64> = row.try_get("evse_id")?;
+        let connector_id: Option<i64> = row.try_get("connector_id")?;
+        let place = (e.evse_id.or(evse_id).unwrap_or(0), e.connector_id.or(connector_id).unwrap_or(0));
+        let stopped_at = format_timestamp(&e.timestamp);
+        super::faults::power_loss(conn, e.station.as_str(), place, &stopped_at, &format_timestamp(&e.now), id).await?;
+    }
     Ok(())
 }

@@ -230,6 +230,10 @@ pub(super) async fn start_transaction(
     Ok(Started { transaction_id: id, auth })
 }
 
+/// The stop reason of a transaction the station ended because it lost its power (1.6 Reason,
+/// 2.0.1 ReasonEnumType).
+pub(super) const POWER_LOSS: &str = "PowerLoss";
+
 pub(super) async fn stop_transaction(
     conn: &mut Conn,
     known: &mut KnownTxRows,
@@ -289,8 +293,12 @@ pub(super) async fn stop_transaction(
     .bind(flags.stored())
     .bind(id)
     .bind(auth.as_ref().map(|a| a.status.as_answered(ProtocolVersion::V16).as_str()))
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    if s.reason == POWER_LOSS {
+        let place = (0, connector.unwrap_or(0));
+        super::faults::power_loss(conn, s.station.as_str(), place, &stopped_at, &format_timestamp(&s.now), id).await?;
+    }
     // Meter values after the stop are rare; the entry would only take room.
     known.forget(s.station.as_str(), &s.station_tx_id);
     Ok(Stopped { auth })

@@ -6,12 +6,14 @@
 use super::{print, rows, table, text, ApiArgs, Client};
 use anyhow::Result;
 use clap::Subcommand;
+use csms_core::fault_kinds::FaultCategory;
 use serde_json::Value;
 
 #[derive(Subcommand)]
 pub enum CommandLogCommand {
     /// The commands sent to a station, newest first: action, outcome, when, and the answer.
     Log {
+        /// The station's identity (as in ws://…/ocpp/{identity}).
         station: String,
         /// At most this many (1-1000; the newest).
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -29,12 +31,18 @@ pub enum FaultCommand {
         /// Only open (not cleared) faults.
         #[arg(long)]
         open: bool,
+        /// Only faults of this category.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(FaultCategory::ALL.iter().map(|c| c.as_str())))]
+        category: Option<String>,
         /// Only faults that started at or after this time (RFC 3339, e.g. 2026-12-07T00:00:00Z).
         #[arg(long)]
         since: Option<String>,
     },
     /// One fault: every field, the protocol's own words (`raw`) and the vendor's detail.
-    Show { fault: i64 },
+    Show {
+        /// The fault's id (see `strom fault list`).
+        fault: i64,
+    },
 }
 
 /// `strom command log`.
@@ -59,8 +67,8 @@ pub async fn messages(args: &ApiArgs, station: &str, limit: u32) -> Result<()> {
 /// `strom fault list`.
 pub async fn fault(args: &ApiArgs, command: FaultCommand) -> Result<()> {
     let client = Client::new(args)?;
-    let (station, open, since) = match command {
-        FaultCommand::List { station, open, since } => (station, open, since),
+    let (station, open, category, since) = match command {
+        FaultCommand::List { station, open, category, since } => (station, open, category, since),
         FaultCommand::Show { fault } => {
             let value = client.ok("GET", &format!("/api/v1/faults/{fault}"), None).await?;
             return print(args, &value, super::sessions::fields);
@@ -72,6 +80,9 @@ pub async fn fault(args: &ApiArgs, command: FaultCommand) -> Result<()> {
     }
     if open {
         filters.push("open=true".to_string());
+    }
+    if let Some(category) = category {
+        filters.push(format!("category={category}"));
     }
     if let Some(since) = since {
         filters.push(format!("from={since}"));

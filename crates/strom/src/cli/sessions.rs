@@ -3,7 +3,7 @@
 //! energy, power, and voltage and current per phase; `strom tx list` pages by time.
 
 use super::{print, rows, table, text, ApiArgs, Client};
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -26,6 +26,52 @@ pub async fn show(args: &ApiArgs, transaction: i64, readings: bool) -> Result<()
         }
         out
     })
+}
+
+/// The transaction `strom tx stop` means, with its station: the one given by id, or the one
+/// running at `station` (on that EVSE and connector, when given; refused when it is not one).
+pub(super) async fn to_stop(
+    client: &Client,
+    transaction: Option<i64>,
+    station: Option<String>,
+    (evse, connector): (Option<i64>, Option<i64>),
+) -> Result<(i64, String)> {
+    if let Some(transaction) = transaction {
+        let tx = client.ok("GET", &format!("/api/v1/transactions/{transaction}"), None).await?;
+        let station = tx["station_id"].as_str().context("the transaction has no station")?;
+        return Ok((transaction, station.to_string()));
+    }
+    let station = station.context("a transaction id or --station")?;
+    let running = client.all(&list_path(Some(station.clone()), true, None, None)).await?;
+    let running: Vec<&Value> = rows(&running)
+        .iter()
+        .filter(|tx| evse.is_none_or(|e| tx["evse_id"].as_i64() == Some(e)))
+        .filter(|tx| connector.is_none_or(|c| tx["connector_id"].as_i64() == Some(c)))
+        .collect();
+    let on = match (evse, connector) {
+        (Some(e), Some(c)) => format!(" on EVSE {e} connector {c}"),
+        (Some(e), None) => format!(" on EVSE {e}"),
+        (None, Some(c)) => format!(" on connector {c}"),
+        (None, None) => String::new(),
+    };
+    match running.as_slice() {
+        [tx] => Ok((tx["id"].as_i64().context("a transaction without an id")?, station)),
+        [] => bail!("{station} has no running transaction{on}"),
+        several => {
+            let ids: Vec<String> = several
+                .iter()
+                .map(|tx| match tx["evse_id"].as_i64() {
+                    Some(evse) => format!("{} (EVSE {evse} connector {})", text(&tx["id"]), text(&tx["connector_id"])),
+                    None => format!("{} (connector {})", text(&tx["id"]), text(&tx["connector_id"])),
+                })
+                .collect();
+            bail!(
+                "{station} has {} running transactions{on}: {}; say which with its id, --evse or --connector",
+                ids.len(),
+                ids.join(", ")
+            )
+        }
+    }
 }
 
 /// The query of `strom tx list`: filters and the time range, in the API's words.
