@@ -13,11 +13,25 @@ import pytest
 
 
 class Strom:
-    def __init__(self, tmp_path, tls=None):
+    def __init__(self, tmp_path, tls=None, api_open=True, database=None):
         binary = os.environ.get("STROM_BIN")
         if not binary:
             raise RuntimeError("STROM_BIN is not set: run the tests through ./test")
-        command = [binary, "serve", "--listen", "127.0.0.1:0", "--database", str(tmp_path / "strom.db"), "--api-open"]
+        # A SQLite file of the test's own unless a database URL is given.
+        database = database or str(tmp_path / "strom.db")
+        self.database = database
+        # Without --api-open, every request needs a token: an admin one is made first, in the
+        # database the server then opens (`strom token create` prints it on its last line).
+        self.token = None
+        if not api_open:
+            created = subprocess.run(
+                [binary, "token", "create", "--role", "admin", "--name", "interop", "--database", database],
+                check=True, capture_output=True, text=True, env={**os.environ, "STROM_LOG": "warn"},
+            )
+            self.token = created.stdout.strip().splitlines()[-1]
+        command = [binary, "serve", "--listen", "127.0.0.1:0", "--database", database]
+        if api_open:
+            command.append("--api-open")
         if tls is not None:
             command += ["--tls-listen", "127.0.0.1:0", "--tls-cert", tls.cert, "--tls-key", tls.key]
         self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, env={**os.environ, "STROM_LOG": "warn"}, text=True)
@@ -45,9 +59,10 @@ class Strom:
 
     def http(self, method, path, body=None):
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            f"http://{self.addr}{path}", data=data, method=method, headers={"Content-Type": "application/json"}
-        )
+        headers = {"Content-Type": "application/json"}
+        if self.token is not None:
+            headers["Authorization"] = f"Bearer {self.token}"
+        request = urllib.request.Request(f"http://{self.addr}{path}", data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 text = response.read().decode()

@@ -47,16 +47,23 @@ fn parse_token(body: &[u8], path_token: Option<&str>) -> Result<IdTokenRecord, A
         }
     };
     let id_token = match (text("id_token")?, path_token) {
+        // RFC 9110 §9.3.4: a PUT representation inconsistent with its target is a 409.
         (Some(body), Some(path)) if body != path => {
-            return Err(unprocessable(format!("id_token {body:?} in the body differs from {path:?} in the URL")))
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "id_token {body:?} in the body differs from {path:?} in the URL (omit it, or name the same token)"
+                ),
+            ))
         }
         (Some(t), _) => t,
         (None, Some(path)) => path.to_string(),
         (None, None) => return Err(unprocessable("id_token is required".into())),
     };
-    let token_ok = |t: &str| !t.is_empty() && t.chars().count() <= MAX_TOKEN_LEN;
+    // No NUL: PostgreSQL text holds none (`text.rs`).
+    let token_ok = |t: &str| !t.is_empty() && t.chars().count() <= MAX_TOKEN_LEN && !t.contains('\0');
     if !token_ok(&id_token) {
-        return Err(unprocessable(format!("id_token must be 1 to {MAX_TOKEN_LEN} characters")));
+        return Err(unprocessable(format!("id_token must be 1 to {MAX_TOKEN_LEN} characters, none of them NUL")));
     }
     let status = text("status")?.ok_or_else(|| unprocessable("status is required".into()))?;
     let status = TokenStatus::parse(&status).ok_or_else(|| {
@@ -71,7 +78,9 @@ fn parse_token(body: &[u8], path_token: Option<&str>) -> Result<IdTokenRecord, A
     };
     let parent_id_token = text("parent_id_token")?;
     if parent_id_token.as_deref().is_some_and(|p| !token_ok(p)) {
-        return Err(unprocessable(format!("parent_id_token must be 1 to {MAX_TOKEN_LEN} characters")));
+        return Err(unprocessable(format!(
+            "parent_id_token must be 1 to {MAX_TOKEN_LEN} characters, none of them NUL"
+        )));
     }
     let token_type = match text("type")? {
         None => None,

@@ -9,6 +9,7 @@ mod id_tokens;
 mod openapi;
 mod paging;
 mod sessions;
+mod text;
 mod views;
 
 use axum::body::Bytes;
@@ -17,6 +18,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use bodies::json_only;
 use csms_commands::{Commands, FriendlyCommand};
 use csms_core::fault_kinds::FaultCategory;
 use csms_core::ops::{RevokeApiToken, SetRegistration};
@@ -39,55 +41,60 @@ pub struct Api {
 
 pub fn router(api: Arc<Api>, open: bool) -> Router {
     let routes = Router::new()
-        .route("/metrics", get(metrics))
-        .route("/api/v1/openapi.json", get(|| async { Json(openapi::document()) }))
-        .route("/api/v1/stations", get(list_stations))
-        .route("/api/v1/stations/{id}", get(get_station).put(put_station).delete(decommission_station))
-        .route("/api/v1/stations/{id}/commands", get(station_commands))
-        .route("/api/v1/stations/{id}/password", axum::routing::post(rotate_password))
-        .route("/api/v1/stations/{id}/commands/{action}", axum::routing::post(send_command))
-        .route("/api/v1/stations/{id}/local-list", get(local_list).post(send_local_list))
-        .route("/api/v1/stations/{id}/remote-start", axum::routing::post(remote_start))
-        .route("/api/v1/stations/{id}/remote-stop", axum::routing::post(remote_stop))
-        .route("/api/v1/stations/{id}/reset", axum::routing::post(reset))
-        .route("/api/v1/stations/{id}/unlock", axum::routing::post(unlock))
-        .route("/api/v1/stations/{id}/availability", get(station_availability).post(change_availability))
-        .route("/api/v1/stations/{id}/configuration/fetch", axum::routing::post(fetch_configuration))
-        .route("/api/v1/stations/{id}/configuration/{key}", axum::routing::put(set_configuration))
-        .route("/api/v1/stations/{id}/messages", get(station_messages))
-        .route("/api/v1/stations/{id}/events", get(station_events))
-        .route("/api/v1/stations/{id}/variables", get(station_variables))
-        .route("/api/v1/stations/{id}/configuration", get(station_configuration))
-        .route("/api/v1/stations/{id}/reservations", get(station_reservations))
-        .route("/api/v1/stations/{id}/charging-profiles", get(station_charging_profiles))
-        .route("/api/v1/stations/{id}/transfers", get(station_transfers))
-        .route("/api/v1/stations/{id}/monitors", get(station_monitors))
-        .route("/api/v1/stations/{id}/certificates", get(certificates::station_certificates))
-        .route("/api/v1/stations/{id}/certificates/renew", axum::routing::post(certificates::renew))
-        .route("/api/v1/certificates", get(certificates::expiring))
-        .route("/api/v1/transactions", get(list_transactions))
-        .route("/api/v1/transactions/{id}", get(get_transaction))
-        .route("/api/v1/transactions/{id}/meter-values", get(transaction_meter_values))
-        .route("/api/v1/faults", get(list_faults))
-        .route("/api/v1/faults/{id}", get(get_fault))
-        .route("/api/v1/id-tokens", get(id_tokens::list).post(id_tokens::create))
-        .route("/api/v1/id-tokens/{id_token}", get(id_tokens::get).put(id_tokens::put).delete(id_tokens::delete))
-        .route("/api/v1/tokens", get(list_api_tokens))
-        .route("/api/v1/tokens/{id}", axum::routing::delete(revoke_api_token))
+        .route("/metrics", json_only(get(metrics)))
+        .route("/api/v1/openapi.json", json_only(get(|| async { Json(openapi::document()) })))
+        .route("/api/v1/docs", json_only(get(reference_page)))
+        .route("/api/v1/stations", json_only(get(list_stations)))
+        .route("/api/v1/stations/{id}", json_only(get(get_station).put(put_station).delete(decommission_station)))
+        .route("/api/v1/stations/{id}/commands", json_only(get(station_commands)))
+        .route("/api/v1/stations/{id}/password", json_only(axum::routing::post(rotate_password)))
+        .route("/api/v1/stations/{id}/commands/{action}", json_only(axum::routing::post(send_command)))
+        .route("/api/v1/stations/{id}/local-list", json_only(get(local_list).post(send_local_list)))
+        .route("/api/v1/stations/{id}/remote-start", json_only(axum::routing::post(remote_start)))
+        .route("/api/v1/stations/{id}/remote-stop", json_only(axum::routing::post(remote_stop)))
+        .route("/api/v1/stations/{id}/reset", json_only(axum::routing::post(reset)))
+        .route("/api/v1/stations/{id}/unlock", json_only(axum::routing::post(unlock)))
+        .route("/api/v1/stations/{id}/availability", json_only(get(station_availability).post(change_availability)))
+        .route("/api/v1/stations/{id}/configuration/fetch", json_only(axum::routing::post(fetch_configuration)))
+        .route("/api/v1/stations/{id}/configuration/{key}", json_only(axum::routing::put(set_configuration)))
+        .route("/api/v1/stations/{id}/messages", json_only(get(station_messages)))
+        .route("/api/v1/stations/{id}/events", json_only(get(station_events)))
+        .route("/api/v1/stations/{id}/variables", json_only(get(station_variables)))
+        .route("/api/v1/stations/{id}/configuration", json_only(get(station_configuration)))
+        .route("/api/v1/stations/{id}/reservations", json_only(get(station_reservations)))
+        .route("/api/v1/stations/{id}/charging-profiles", json_only(get(station_charging_profiles)))
+        .route("/api/v1/stations/{id}/transfers", json_only(get(station_transfers)))
+        .route("/api/v1/stations/{id}/monitors", json_only(get(station_monitors)))
+        .route("/api/v1/stations/{id}/certificates", json_only(get(certificates::station_certificates)))
+        .route("/api/v1/stations/{id}/certificates/renew", json_only(axum::routing::post(certificates::renew)))
+        .route("/api/v1/certificates", json_only(get(certificates::expiring)))
+        .route("/api/v1/transactions", json_only(get(list_transactions)))
+        .route("/api/v1/transactions/{id}", json_only(get(get_transaction)))
+        .route("/api/v1/transactions/{id}/meter-values", json_only(get(transaction_meter_values)))
+        .route("/api/v1/faults", json_only(get(list_faults)))
+        .route("/api/v1/faults/{id}", json_only(get(get_fault)))
+        .route("/api/v1/id-tokens", json_only(get(id_tokens::list).post(id_tokens::create)))
+        .route(
+            "/api/v1/id-tokens/{id_token}",
+            json_only(get(id_tokens::get).put(id_tokens::put).delete(id_tokens::delete)),
+        )
+        .route("/api/v1/tokens", json_only(get(list_api_tokens)))
+        .route("/api/v1/tokens/{id}", json_only(axum::routing::delete(revoke_api_token)))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         // Like every other error, a method a path does not serve is answered in JSON (axum keeps
         // the Allow header).
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this path does not serve this method")
         });
+    // No CORS layer, on purpose: a browser page from another origin gets no approval for any
+    // request (README, "API"). Bodies are checked on every route, with or without tokens
+    // (`json_only`).
     let routes = if open {
         routes
     } else {
         routes.layer(axum::middleware::from_fn_with_state(api.clone(), auth::require_token))
     };
-    // Outermost, so that it holds with or without tokens. No CORS layer, on purpose: a browser
-    // page from another origin gets no approval for any request (README, "API").
-    routes.layer(axum::middleware::from_fn(bodies::require_json)).with_state(api)
+    routes.layer(axum::middleware::from_fn(text::refuse_nul)).with_state(api)
 }
 
 /// An error answer: status and a message for the operator.
@@ -140,6 +147,17 @@ fn bool_param(params: &HashMap<String, String>, name: &str) -> Result<Option<boo
         Some("false") => Ok(Some(false)),
         Some(other) => Err(ApiError::bad_request(format!("{name} must be true or false, not {other:?}"))),
     }
+}
+
+/// The API reference for people, rendered from the OpenAPI document; it runs no script and
+/// loads nothing, which its Content-Security-Policy holds it to.
+async fn reference_page() -> Response {
+    let page = openapi::reference::page(&openapi::document());
+    (
+        [(axum::http::header::CONTENT_SECURITY_POLICY, openapi::reference::CONTENT_SECURITY_POLICY)],
+        axum::response::Html(page),
+    )
+        .into_response()
 }
 
 /// Prometheus metrics (text exposition format 0.0.4).
@@ -260,11 +278,16 @@ async fn put_station(State(api): State<Arc<Api>>, Path(id): Path<String>, body: 
     if profile.is_some() || password_hash.is_some() {
         let stored = api.store.security(&id).await?.unwrap_or_default();
         let profile = profile.unwrap_or(stored.profile);
+        // A conflict with what is stored (RFC 9110 §15.5.10), not a bad field: the same body
+        // succeeds once a password is set.
         if profile.needs_password() && password_hash.is_none() && stored.password_hash.is_none() {
-            return Err(unprocessable(format!(
-                "security_profile {} needs a basic_auth_password; none is stored",
-                profile.number()
-            )));
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "security_profile {} needs a basic_auth_password; none is stored (give one with it)",
+                    profile.number()
+                ),
+            ));
         }
         let now = api.clock.now();
         api.store
@@ -411,6 +434,21 @@ fn friendly_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiEr
     serde_json::from_value(value).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
 }
 
+/// EVSE and connector ids count from 0 (OCPP 1.6 §7.6 connectorId, 2.0.1 EVSEType.id) and are
+/// at most 2^31-1, as the document's schemas say: any other is refused before anything is sent.
+fn ids_in_range(ids: &[(&str, Option<i64>)]) -> Result<(), ApiError> {
+    let outside = ids
+        .iter()
+        .find_map(|(name, id)| id.filter(|id| i32::try_from(*id).map_or(true, |id| id < 0)).map(|id| (name, id)));
+    match outside {
+        Some((name, id)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{name} must be from 0 to {}, not {id}", i32::MAX),
+        )),
+        None => Ok(()),
+    }
+}
+
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RemoteStartBody {
@@ -520,6 +558,7 @@ async fn send_local_list(
 
 async fn remote_start(State(api): State<Arc<Api>>, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
     let b: RemoteStartBody = friendly_body(&body)?;
+    ids_in_range(&[("evse_id", b.evse_id), ("connector_id", b.connector_id)])?;
     known_station(&api, &id).await?;
     sessions::check_remote_start(&api, &b.id_token, b.force).await?;
     let command =
@@ -542,6 +581,7 @@ async fn reset(State(api): State<Arc<Api>>, Path(id): Path<String>, body: Bytes)
 
 async fn unlock(State(api): State<Arc<Api>>, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
     let b: UnlockBody = friendly_body(&body)?;
+    ids_in_range(&[("connector_id", Some(b.connector_id)), ("evse_id", b.evse_id)])?;
     command_response(
         api.commands
             .friendly_command(&id, FriendlyCommand::Unlock { evse_id: b.evse_id, connector_id: b.connector_id })
@@ -555,6 +595,7 @@ async fn change_availability(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let b: AvailabilityBody = friendly_body(&body)?;
+    ids_in_range(&[("evse_id", b.evse_id), ("connector_id", b.connector_id)])?;
     let command =
         FriendlyCommand::Availability { operative: b.operative, evse_id: b.evse_id, connector_id: b.connector_id };
     command_response(api.commands.friendly_command(&id, command).await)

@@ -4,20 +4,44 @@
 //! running server, validate the real answers against its schemas, and check the document
 //! itself against the OpenAPI 3.0 specification, so it cannot drift from the API.
 
+pub(crate) mod reference;
 mod schemas;
 
+use crate::paging::CursorKey;
 use schemas::{boolean, fault_category, nullable, object, reference, string};
 use serde_json::{json, Map, Value};
 
 /// Station identities as Ström accepts them (`StationId::parse`, OCPP 2.0.1 identifierString).
 const STATION_ID_PATTERN: &str = r"^[A-Za-z0-9*\-_=+|@.]{1,48}$";
 
+/// `schema` with a description.
+fn with_description(mut schema: Value, description: &str) -> Value {
+    schema["description"] = json!(description);
+    schema
+}
+
+/// The pattern of list `list`'s cursors, whose key is a `K`.
+fn cursor<K: CursorKey>(list: &str) -> String {
+    crate::paging::cursor_pattern::<K>(list)
+}
+
+/// Text without NUL: PostgreSQL text holds none, so the API takes none (`text::refuse_nul`).
+const NO_NUL: &str = "^[^\\u0000]*$";
+
+/// `schema`, if it is a string without a pattern, with one that excludes NUL.
+fn without_nul(mut schema: Value) -> Value {
+    if schema["type"] == "string" && schema.get("pattern").is_none() {
+        schema["pattern"] = json!(NO_NUL);
+    }
+    schema
+}
+
 fn path_param(name: &str, description: &str, schema: Value) -> Value {
-    json!({"name": name, "in": "path", "required": true, "description": description, "schema": schema})
+    json!({"name": name, "in": "path", "required": true, "description": description, "schema": without_nul(schema)})
 }
 
 fn query(name: &str, description: &str, schema: Value) -> Value {
-    json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
+    json!({"name": name, "in": "query", "required": false, "description": description, "schema": without_nul(schema)})
 }
 
 fn station() -> Value {
@@ -48,7 +72,10 @@ fn describe(code: &str) -> &'static str {
         "404" => "Unknown station, action or resource",
         "409" => "Conflict (exists already, or the station is offline or not accepted)",
         "415" => "A body that is not declared as JSON (Content-Type: application/json)",
-        "422" => "A field is invalid",
+        "422" => {
+            "A field is invalid, or a value that the schema allows cannot be used here (e.g. one the station's OCPP \
+                   version does not take: a 1.6 idTag or AuthorizationKey is at most 20 characters)"
+        }
         "502" => "The station answered with a CALLERROR or an invalid payload, or the connection was lost",
         "504" => "The station did not answer in time",
         _ => "Storage failed",
@@ -63,6 +90,8 @@ enum Success {
     Empty(&'static str, &'static str),
     /// Text.
     Text(&'static str, &'static str, &'static str),
+    /// An HTML page.
+    Html(&'static str, &'static str, &'static str),
 }
 
 fn ok(description: &'static str, schema: &'static str) -> Success {
@@ -161,6 +190,11 @@ impl Op {
                 json!({"description": description,
                        "content": {"text/plain": {"schema": {"type": "string"}, "example": example}}}),
             ),
+            Success::Html(code, description, example) => (
+                code,
+                json!({"description": description,
+                       "content": {"text/html": {"schema": {"type": "string"}, "example": example}}}),
+            ),
         };
         responses.insert(code.to_string(), success);
         if self.command {
@@ -214,13 +248,14 @@ fn example_of(schema: &Value, schemas: &Map<String, Value>) -> Option<Value> {
 }
 
 /// `cursor`, `limit`, `from`, `to` and then a list's own filters; `time` names the time that
-/// `from` and `to` bound.
-fn paged(time: &str, mut filters: Vec<Value>) -> Vec<Value> {
+/// `from` and `to` bound; `cursor` is the pattern of the list's cursors.
+fn paged(time: &str, cursor: String, mut filters: Vec<Value>) -> Vec<Value> {
     let mut params = vec![
         query(
             "cursor",
-            "The next_cursor of the previous page of this list (opaque; any other value is a 400)",
-            json!({"type": "string", "minLength": 2, "pattern": "^([0-9a-f]{2})+$"}),
+            "The next_cursor of the previous page of this list: pass it as it is (its pattern is the whole format; \
+             a cursor of another list, or not of this form, is a 400)",
+            json!({"type": "string", "pattern": cursor}),
         ),
         query(
             "limit",
@@ -234,7 +269,7 @@ fn paged(time: &str, mut filters: Vec<Value>) -> Vec<Value> {
         ),
         query(
             "to",
-            &format!("Only those whose {time} is before this"),
+            &format!("Only those whose {time} is before this (at or before from: an empty window, an empty page)"),
             json!({"type": "string", "format": "date-time"}),
         ),
     ];
@@ -242,42 +277,49 @@ fn paged(time: &str, mut filters: Vec<Value>) -> Vec<Value> {
     params
 }
 
-/// A list operation: the answer is a page of `page`, `{"items": [...], "next_cursor": ...}`.
+/// A list operation: the answer is a page of `page`, `{"items": [...], "next_cursor": ...}`;
+/// `cursor` is its cursors' pattern (`cursor::<K>(list)`, as the list's handler reads them).
+#[allow(clippy::too_many_arguments)]
 fn list(
     id: &'static str,
     summary: &str,
     time: &str,
+    cursor: String,
     mut params: Vec<Value>,
     filters: Vec<Value>,
     page: &'static str,
 ) -> Op {
     let errors: &'static [&'static str] = if params.is_empty() { &["400"] } else { &["400", "404"] };
-    params.append(&mut paged(time, filters));
+    params.append(&mut paged(time, cursor, filters));
     op(id, summary, "viewer", params, ok("A page", page)).errors(errors)
 }
 
 const COMMAND_ERRORS: &[&str] = &["400", "404", "409", "422", "504"];
 
-/// An evse or connector id in a request body: a positive integer, or null for none.
+/// An evse or connector id in a request body: 0 to 2^31-1 (the ids the API takes), or null for
+/// none.
 fn optional_id(description: &str) -> Value {
-    json!({"type": "integer", "minimum": 0, "nullable": true, "description": description})
+    json!({"type": "integer", "format": "int32", "minimum": 0, "maximum": i32::MAX, "nullable": true, "description": description})
 }
 
 fn token_body(id_token_required: bool) -> Value {
-    let token = json!({"type": "string", "minLength": 1, "maxLength": 36});
+    let token = json!({"type": "string", "minLength": 1, "maxLength": 36, "pattern": NO_NUL});
     let properties = [
         (
             "id_token",
             if id_token_required {
                 token.clone()
             } else {
-                json!({"type": "string", "minLength": 1, "maxLength": 36, "nullable": true,
+                json!({"type": "string", "minLength": 1, "maxLength": 36, "nullable": true, "pattern": NO_NUL,
                        "description": "If given, the same as in the URL (null: as absent)"})
             },
         ),
         ("status", json!({"type": "string", "enum": schemas::TOKEN_STATUSES})),
         ("expiry", nullable(json!({"type": "string", "format": "date-time"}))),
-        ("parent_id_token", json!({"type": "string", "minLength": 1, "maxLength": 36, "nullable": true})),
+        (
+            "parent_id_token",
+            json!({"type": "string", "minLength": 1, "maxLength": 36, "nullable": true, "pattern": NO_NUL}),
+        ),
         (
             "type",
             json!({"type": "string", "nullable": true, "enum": schemas::TOKEN_TYPES.iter().map(|t| json!(t)).chain([Value::Null]).collect::<Vec<_>>(),
@@ -296,11 +338,16 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             Success::Text("200", "Metrics", "# TYPE strom_open_faults gauge\nstrom_open_faults 0\n"))),
         ("/api/v1/openapi.json", "get", op("openapi", "This document", "viewer", vec![],
             Success::Json("200", "OpenAPI 3 document", "OpenApiDocument")).open()),
-        ("/api/v1/stations", "get", list("listStations", "Stations, by id", "creation time", vec![], vec![], "StationPage")),
+        ("/api/v1/docs", "get", op("apiReference",
+            "This document as a reference page for people: every operation by tag, with its parameters, bodies, answers and examples, and every schema",
+            "viewer", vec![], Success::Html("200", "The reference page (HTML, no script)",
+                "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Ström operator API reference</title>")).open()),
+        ("/api/v1/stations", "get", list("listStations", "Stations, by id", "creation time", cursor::<String>("stations"), vec![], vec![], "StationPage")),
         ("/api/v1/stations/{id}", "get", op("getStation", "Show a station", "viewer", vec![station()], ok("The station", "Station")).errors(&["404"])),
         ("/api/v1/stations/{id}", "put", op("putStation",
-            "Set a station's registration (Rejected: no commands are sent to it), security profile (0 or 1; 2 and 3 need TLS) or write-only Basic-auth password",
-            "admin", vec![station()], ok("The station", "Station")).errors(&["400", "422"])
+            "Set a station's registration (Rejected: no commands are sent to it), security profile (0 or 1; 2 and 3 need TLS) or write-only Basic-auth password \
+             (409: a profile that needs a password, with none given or stored)",
+            "admin", vec![station()], ok("The station", "Station")).errors(&["400", "409", "422"])
             .body(json!({"type": "object", "minProperties": 1, "additionalProperties": false, "properties": {
                     "registration_status": {"type": "string", "enum": ["Accepted", "Pending", "Rejected"]},
                     "security_profile": {"type": "integer", "enum": [0, 1, 2, 3]},
@@ -310,11 +357,11 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             "Decommission a station: it may no longer connect (refused at the handshake; a live session is closed now); its history stays",
             "admin", vec![station()], Success::Empty("204", "Decommissioned")).errors(&["404"])),
         ("/api/v1/stations/{id}/messages", "get", list("listStationMessages", "The station's message log, newest first", "time of logging",
-            vec![station()], vec![], "MessagePage")),
+            cursor::<i64>("messages"), vec![station()], vec![], "MessagePage")),
         ("/api/v1/stations/{id}/events", "get", list("listStationEvents", "Notifications the station sent about itself, newest first", "time",
-            vec![station()], vec![query("kind", "Only this OCPP action", string())], "StationEventPage")),
+            cursor::<i64>("events"), vec![station()], vec![query("kind", "Only this OCPP action", string())], "StationEventPage")),
         ("/api/v1/stations/{id}/monitors", "get", list("listStationMonitors", "Variable monitors the 2.0.1 station reported (NotifyMonitoringReport), by monitor id",
-            "last report", vec![station()], vec![], "MonitorPage")),
+            "last report", cursor::<i64>("monitors"), vec![station()], vec![], "MonitorPage")),
         ("/api/v1/stations/{id}/variables", "get", op("getStationVariables", "The 2.0.1 device model", "viewer", vec![station()],
             ok("Variables", "Variables")).errors(&["404"])),
         ("/api/v1/stations/{id}/configuration", "get", op("getStationConfiguration", "Configuration keys the station reported", "viewer",
@@ -330,7 +377,7 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             ok("Reservations", "Reservations")).errors(&["404"])),
         ("/api/v1/stations/{id}/transfers", "get", list("listStationTransfers",
             "Firmware updates and diagnostics/log uploads, followed through their status notifications, newest first",
-            "request time", vec![station()], vec![], "TransferPage")),
+            "request time", cursor::<i64>("transfers"), vec![station()], vec![], "TransferPage")),
         ("/api/v1/stations/{id}/charging-profiles", "get", op("getStationChargingProfiles", "Installed charging profiles", "viewer",
             vec![station()], ok("Profiles", "ChargingProfiles")).errors(&["404"])),
         ("/api/v1/stations/{id}/availability", "get", op("getStationAvailability", "Availability settings", "viewer", vec![station()],
@@ -363,16 +410,17 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             .body(object(&[("type", json!({"type": "string", "enum": ["hard", "soft"]}))], &["type"]), json!({"type": "soft"}))),
         ("/api/v1/stations/{id}/unlock", "post", op("unlock", "Unlock a connector", "operator", vec![station()],
             ok("The station's reply payload", "CommandReply")).command()
-            .body(object(&[("connector_id", json!({"type": "integer", "minimum": 0})), ("evse_id", optional_id("The EVSE (2.0.1)"))], &["connector_id"]),
+            .body(object(&[("connector_id", json!({"type": "integer", "format": "int32", "minimum": 0, "maximum": i32::MAX})), ("evse_id", optional_id("The EVSE (2.0.1)"))], &["connector_id"]),
                 json!({"connector_id": 1}))),
         ("/api/v1/stations/{id}/password", "post", op("rotatePassword",
                 "Give a connected station a new Basic-auth password (1.6 AuthorizationKey, hex-encoded; 2.0.1 SecurityCtrlr.BasicAuthPassword): \
                  the given one (1.6: 16-20 characters, 2.0.1: 16-40) or one Ström makes. It replaces the stored one only if the station \
                  takes it; the answer then holds it, the only time it is shown. 502 with the same body, changed false: the station refused it",
                 "admin", vec![station()], ok("The new password, shown once", "PasswordRotation"))
-                .body(object(&[("password", station_password)], &[]), json!({})).refused_as("PasswordRotation")),
+                .body(object(&[("password", nullable(with_description(station_password,
+                    "The new password; absent or null: Ström makes one")))], &[]), json!({})).refused_as("PasswordRotation")),
         ("/api/v1/stations/{id}/commands", "get", list("listStationCommands", "The command log, newest first", "request time",
-            vec![station()], vec![], "CommandPage")),
+            cursor::<i64>("commands"), vec![station()], vec![], "CommandPage")),
         ("/api/v1/stations/{id}/commands/{action}", "post", op("sendCommand",
             "Send any CSMS-initiated OCPP action of the station's version; the body is its request payload",
             "operator", vec![station(), path_param("action", "OCPP action name, e.g. Reset", json!({"type": "string", "pattern": "^[A-Za-z0-9]+$"}))],
@@ -388,32 +436,34 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             "Certificates of every station that expire within a number of days (expired ones included), soonest first: those Ström signed and still in use, and installed ones whose expiry Ström knows",
             "viewer", vec![query("expiring_within_days", "Days from now (0-36500, default 30)", json!({"type": "integer", "minimum": 0, "maximum": 36500}))],
             ok("Certificates", "ExpiringCertificates")).errors(&["400"])),
-        ("/api/v1/transactions", "get", list("listTransactions", "Transactions, newest first", "start", vec![],
+        ("/api/v1/transactions", "get", list("listTransactions", "Transactions, newest first", "start", cursor::<i64>("transactions"), vec![],
             vec![query("station_id", "Only this station", string()), query("active", "Only running (true) or ended (false)", boolean())],
             "TransactionPage")),
         ("/api/v1/transactions/{id}", "get", op("getTransaction", "Show a transaction", "viewer", vec![transaction()],
             ok("The transaction", "Transaction")).errors(&["400", "404"])),
         ("/api/v1/transactions/{id}/meter-values", "get", list("listTransactionMeterValues", "A transaction's readings, oldest first", "timestamp",
-            vec![transaction()], vec![], "MeterValuePage")),
-        ("/api/v1/faults", "get", list("listFaults", "Fault records, newest first", "start", vec![],
+            cursor::<(String, i64)>("meter-values"), vec![transaction()], vec![], "MeterValuePage")),
+        ("/api/v1/faults", "get", list("listFaults", "Fault records, newest first", "start", cursor::<i64>("faults"), vec![],
             vec![query("station_id", "Only this station", string()), query("open", "Only open (true) or cleared (false)", boolean()),
                  query("category", "Only faults of this category", fault_category())],
             "FaultPage")),
         ("/api/v1/faults/{id}", "get", op("getFault", "Show a fault", "viewer",
             vec![path_param("id", "The fault's id", json!({"type": "integer", "format": "int64"}))],
             ok("The fault", "Fault")).errors(&["400", "404"])),
-        ("/api/v1/id-tokens", "get", list("listIdTokens", "Id tokens, by token", "creation time", vec![], vec![], "IdTokenPage")),
+        ("/api/v1/id-tokens", "get", list("listIdTokens", "Id tokens, by token", "creation time", cursor::<String>("id-tokens"), vec![], vec![], "IdTokenPage")),
         ("/api/v1/id-tokens", "post", op("createIdToken", "Create an id token", "admin", vec![], Success::Json("201", "Created", "IdToken"))
             .errors(&["400", "409", "422"]).body(token_body(true), token_example.clone())),
         ("/api/v1/id-tokens/{id_token}", "get", op("getIdToken", "Show an id token", "viewer", vec![id_token_param()], ok("The token", "IdToken"))
             .errors(&["404"])),
-        ("/api/v1/id-tokens/{id_token}", "put", op("putIdToken", "Create or change an id token", "admin", vec![id_token_param()], ok("Saved", "IdToken"))
-            .errors(&["400", "422"]).body(token_body(false), json!({"status": "Blocked"}))),
+        ("/api/v1/id-tokens/{id_token}", "put", op("putIdToken",
+            "Create or change an id token (409: the body's id_token names another token than the URL)", "admin",
+            vec![id_token_param()], ok("Saved", "IdToken"))
+            .errors(&["400", "409", "422"]).body(token_body(false), json!({"status": "Blocked"}))),
         ("/api/v1/id-tokens/{id_token}", "delete", op("deleteIdToken", "Remove an id token", "admin", vec![id_token_param()],
             Success::Empty("204", "Removed")).errors(&["404"])),
         ("/api/v1/tokens", "get", {
             let mut tokens = list("listApiTokens", "API tokens, oldest first (revoked and expired ones too; never a secret or its hash)",
-                "creation time", vec![], vec![], "ApiTokenPage");
+                "creation time", cursor::<i64>("tokens"), vec![], vec![], "ApiTokenPage");
             tokens.role = Some("admin");
             tokens
         }),
@@ -421,6 +471,40 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             vec![path_param("id", "The API token's id, as listed", json!({"type": "integer", "format": "int64"}))],
             Success::Empty("204", "Revoked")).errors(&["400", "404"])),
     ]
+}
+
+/// The document's tags, in the order the reference page shows them.
+const TAGS: [(&str, &str); 8] = [
+    ("stations", "Stations: their registration, connection, connectors, and what they reported about themselves"),
+    ("commands", "Commands sent to a connected station (OCPP CALLs from the CSMS); the station's answer is the API's"),
+    ("transactions", "Charging sessions with their energy and meter readings"),
+    ("faults", "Errors stations reported, from start to clearing"),
+    ("id-tokens", "The id tokens (RFID cards, app ids, …) Ström authorizes"),
+    ("certificates", "Certificates that Ström signed for stations or that stations hold"),
+    ("api-tokens", "The bearer tokens of this API"),
+    ("meta", "This document, its reference page, and metrics"),
+];
+
+/// An operation's tag: commands by what they do, the rest by the resource of their path.
+fn tag_of(path: &str, operation: &Op) -> &'static str {
+    let sends_to_station = operation.command || operation.refused.is_some();
+    if path.contains("certificates") {
+        "certificates"
+    } else if sends_to_station {
+        "commands"
+    } else if path.starts_with("/api/v1/stations") {
+        "stations"
+    } else if path.starts_with("/api/v1/transactions") {
+        "transactions"
+    } else if path.starts_with("/api/v1/faults") {
+        "faults"
+    } else if path.starts_with("/api/v1/id-tokens") {
+        "id-tokens"
+    } else if path.starts_with("/api/v1/tokens") {
+        "api-tokens"
+    } else {
+        "meta"
+    }
 }
 
 pub(crate) fn document() -> Value {
@@ -447,7 +531,9 @@ pub(crate) fn document() -> Value {
     );
     let mut paths = Map::new();
     for (path, method, operation) in operations() {
-        let built = operation.build(&components);
+        let tag = tag_of(path, &operation);
+        let mut built = operation.build(&components);
+        built["tags"] = json!([tag]);
         paths.entry(path).or_insert_with(|| json!({}))[method] = built;
     }
     json!({
@@ -458,7 +544,8 @@ pub(crate) fn document() -> Value {
                      Lists answer a Page: pass its next_cursor as cursor for the next page (null: the last page); \
                      following the cursors visits every row once, even while rows are added. \
                      Every error is JSON {\"error\": \"...\"}, also 404 for a path that does not exist and 405 for a method a path does not serve \
-                     (components.responses.MethodNotAllowed); a request body over 2 MB is refused with 413 (text/plain)."},
+                     (components.responses.MethodNotAllowed); a request body over 2 MB is refused with 413 (text/plain). \
+                     A reference page for people, rendered from this document, is at /api/v1/docs (no token needed)."},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": components,
@@ -470,6 +557,7 @@ pub(crate) fn document() -> Value {
             },
         },
         "security": [{"bearer": []}],
+        "tags": TAGS.iter().map(|(name, description)| json!({"name": name, "description": description})).collect::<Vec<_>>(),
         "paths": paths,
     })
 }
@@ -504,6 +592,8 @@ mod tests {
             for (method, operation) in operations.as_object().expect("operations") {
                 let id = operation["operationId"].as_str().expect("an operationId");
                 assert!(ids.insert(id.to_string()), "{id} twice");
+                let tag = operation["tags"][0].as_str().expect("a tag");
+                assert!(TAGS.iter().any(|(name, _)| *name == tag), "{id}: tag {tag} is not among the document's");
                 let responses = operation["responses"].as_object().expect("responses");
                 let (code, success) = responses.iter().find(|(c, _)| c.starts_with('2')).expect("a success");
                 if code == "204" {

@@ -358,3 +358,59 @@ async fn cli_lists_and_revokes_api_tokens(backend: Backend) {
     assert!(ok);
     assert_eq!(serde_json::from_str::<Value>(&out).expect("JSON"), Value::Array(tokens));
 }
+
+/// Reads one HTTP/1.1 response with a Content-Length from a connection that stays open.
+async fn read_response(stream: &mut TcpStream) -> Answer {
+    let mut buffer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buffer.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(TIMEOUT, stream.read(&mut byte)).await.expect("answer in time").expect("read");
+        assert_eq!(n, 1, "the connection closed after {:?}", String::from_utf8_lossy(&buffer));
+        buffer.push(byte[0]);
+    }
+    let head = String::from_utf8(buffer).expect("utf-8 head").to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("a content-length");
+    let mut body = vec![0u8; length];
+    tokio::time::timeout(TIMEOUT, stream.read_exact(&mut body)).await.expect("body in time").expect("read body");
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status code");
+    Answer { status, head, body: serde_json::from_slice(&body).expect("JSON body") }
+}
+
+/// A method a path does not serve is a 405 with Allow and a JSON error whatever body it
+/// carries (JSON or not: no handler reads it), and the connection goes on serving (found by
+/// the schema fuzzer: PATCH and TRACE with bodies).
+#[tokio::test]
+async fn an_unserved_method_with_a_body_is_a_405_on_a_connection_that_stays_open() {
+    let server = Server::start(Backend::Sqlite).await;
+    let mut stream = TcpStream::connect(&server.addr).await.expect("connect API");
+    let requests = [
+        ("PATCH", "/api/v1/stations/CP1", Some("text/plain"), "registration_status=Accepted", "get,head,put,delete"),
+        ("TRACE", "/api/v1/stations", Some("application/json"), r#"{"a": 1}"#, "get,head"),
+        ("PATCH", "/api/v1/id-tokens/T1", None, r#"{"status": "Accepted"}"#, "get,head,put,delete"),
+        ("DELETE", "/api/v1/stations/CP1/reset", Some("application/x-www-form-urlencoded"), "type=hard", "post"),
+    ];
+    for (method, path, content_type, body, allow) in requests {
+        let content_type = content_type.map(|t| format!("Content-Type: {t}\r\n")).unwrap_or_default();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{content_type}Content-Length: {}\r\n\r\n{body}",
+            server.addr,
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.expect("send request");
+        let answer = read_response(&mut stream).await;
+        assert_eq!(answer.status, 405, "{method} {path}: {} {}", answer.head, answer.body);
+        assert!(answer.head.contains(&format!("allow: {allow}\r\n")), "{method} {path}: {}", answer.head);
+        assert!(answer.body["error"].is_string(), "{}", answer.body);
+    }
+    // The same connection still serves, and a served method's body is still checked.
+    let request = format!("GET /api/v1/stations HTTP/1.1\r\nHost: {}\r\n\r\n", server.addr);
+    stream.write_all(request.as_bytes()).await.expect("send request");
+    assert_eq!(read_response(&mut stream).await.status, 200);
+    let answer = with_body(&server, "PUT /api/v1/stations/CP1 HTTP/1.1", "", Some("text/plain"), "{}").await;
+    assert!(is_unsupported_media_type(&answer), "{} {}", answer.status, answer.body);
+    assert_eq!(server.items("/api/v1/stations").await, json!([]), "nothing was changed");
+}

@@ -181,6 +181,13 @@ async fn friendly_bodies_are_checked(backend: Backend) {
         ("reset", json!({"type": "gentle"}), 422),
         ("unlock", json!({"connector_id": "one"}), 422),
         ("availability", json!({}), 422),
+        // Ids are 0 to 2^31-1, as the document says (found by the schema fuzzer: a 1.6 unlock
+        // with evse_id -1 was sent).
+        ("unlock", json!({"connector_id": 1, "evse_id": -1}), 422),
+        ("unlock", json!({"connector_id": -1}), 422),
+        ("availability", json!({"operative": true, "connector_id": -2}), 422),
+        ("remote-start", json!({"id_token": "A", "evse_id": -1, "force": true}), 422),
+        ("unlock", json!({"connector_id": 2_147_483_648i64}), 422),
     ];
     for (endpoint, body, expected) in cases {
         let (status, answer) = server.http("POST", &format!("{base}/{endpoint}"), Some(body.clone())).await;

@@ -28,8 +28,8 @@ async fn openapi_lists_only_real_endpoints(backend: Backend) {
             assert!(operation["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path}");
             let method = method.to_uppercase();
             let body = (method != "GET" && method != "DELETE").then(|| json!({}));
-            if path == "/metrics" {
-                assert_eq!(common::get_text(&server.addr, "/metrics").await.0, 200);
+            if path == "/metrics" || path == "/api/v1/docs" {
+                assert_eq!(common::get_text(&server.addr, path).await.0, 200, "{path}");
             } else {
                 let (status, answer) = server.http(&method, &concrete, body).await;
                 assert_ne!(status, 405, "{method} {path} is not served");
@@ -53,6 +53,67 @@ async fn the_document_needs_no_token_and_the_data_does() {
     assert_eq!(doc["paths"]["/api/v1/openapi.json"]["get"]["security"], json!([]));
     let (status, _) = server.http("GET", "/api/v1/stations", None).await;
     assert_eq!(status, 401);
+}
+
+/// The reference page for people, `/api/v1/docs`, needs no token either, is HTML with no script,
+/// and shows every operation of the document (by its operationId) and every schema.
+#[tokio::test]
+async fn the_reference_page_needs_no_token_and_shows_every_operation() {
+    let server = Server::start_secure(Backend::Sqlite).await;
+    let (status, doc) = server.http("GET", "/api/v1/openapi.json", None).await;
+    assert_eq!(status, 200, "{doc}");
+    let (status, head, page) = common::get_with_head(&server.addr, "/api/v1/docs").await;
+    assert_eq!(status, 200, "{head}\n{page}");
+    let head = head.to_ascii_lowercase();
+    assert!(head.contains("content-type: text/html; charset=utf-8"), "{head}");
+    assert!(head.contains("content-security-policy: default-src 'none'"), "{head}");
+    assert!(page.starts_with("<!doctype html>") && page.trim_end().ends_with("</html>"), "{page}");
+    assert!(!page.to_ascii_lowercase().contains("<script"), "no script on the page");
+    assert!(
+        doc["info"]["description"].as_str().is_some_and(|d| d.contains("/api/v1/docs")),
+        "the document links the page"
+    );
+    assert_eq!(doc["paths"]["/api/v1/docs"]["get"]["security"], json!([]));
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("operations") {
+            let id = operation["operationId"].as_str().expect("an operationId");
+            assert!(page.contains(&format!("id=\"op-{id}\"")), "{method} {path}: {id} is not on the page");
+            assert!(page.contains(&format!("operationId <code>{id}</code>")), "{id}");
+            let summary = operation["summary"].as_str().expect("a summary");
+            let escaped = summary
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+                .replace('\'', "&#39;");
+            assert!(page.contains(&escaped), "{id}: its summary is not on the page");
+            operations += 1;
+        }
+    }
+    assert!(operations >= 40, "{operations} operations");
+    for name in doc["components"]["schemas"].as_object().expect("schemas").keys() {
+        assert!(page.contains(&format!("id=\"schema-{name}\"")), "schema {name} is not on the page");
+    }
+    // Parameters with their constraints, bodies, statuses and examples are there too.
+    for text in [
+        "matches <code>^",
+        "Request body (<code>application/json</code>)",
+        "<code>502</code>",
+        "Example:",
+        "at most <code>1000</code>",
+    ] {
+        assert!(page.contains(text), "{text:?} is not on the page");
+    }
+    // Another method on an open path is a 405 for everyone, not a 401 (found by the fuzzer).
+    for (method, path) in [("TRACE", "/api/v1/docs"), ("POST", "/api/v1/openapi.json"), ("DELETE", "/api/v1/docs")] {
+        let (status, answer) = server.http(method, path, None).await;
+        assert_eq!(status, 405, "{method} {path}: {answer}");
+        assert!(answer["error"].is_string(), "{answer}");
+    }
+    // The rest of the API still needs a token.
+    assert_eq!(server.http("GET", "/api/v1/stations", None).await.0, 401);
+    assert_eq!(server.http("TRACE", "/api/v1/stations", None).await.0, 401);
 }
 
 /// An OpenAPI 3.0 schema as JSON Schema: references inlined, `nullable` as a null alternative,
@@ -108,6 +169,33 @@ fn check(doc: &Value, path: &str, method: &str, code: u16, answer: &Value) {
     }
 }
 
+/// The pattern the document gives an operation's `cursor` parameter, if it has one.
+fn cursor_pattern(operation: &Value) -> Option<String> {
+    let params = operation["parameters"].as_array()?;
+    let cursor = params.iter().find(|p| p["name"] == "cursor")?;
+    Some(cursor["schema"]["pattern"].as_str().expect("a cursor has a pattern").to_string())
+}
+
+/// Pages through `path` one row at a time: each next_cursor the server gives out fits the
+/// pattern the document gives (so that a client that keeps to the document is never refused),
+/// and reads the next page. Says whether there was a second page (a real cursor checked).
+async fn pages_follow_their_cursors(server: &Server, path: &str, pattern: &str) -> bool {
+    let fits = jsonschema::validator_for(&json!({"type": "string", "pattern": pattern})).expect("a pattern");
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let (status, mut page) = server.http("GET", &format!("{path}{separator}limit=1"), None).await;
+    assert_eq!(status, 200, "{path}: {page}");
+    let mut seen = 0;
+    while let Some(cursor) = page["next_cursor"].as_str().map(str::to_string) {
+        assert!(fits.is_valid(&json!(cursor)), "{path}: cursor {cursor} does not fit {pattern}");
+        let (status, next) = server.http("GET", &format!("{path}{separator}limit=1&cursor={cursor}"), None).await;
+        assert_eq!(status, 200, "{path} after {cursor}: {next}");
+        page = next;
+        seen += 1;
+        assert!(seen < 500, "{path}: no last page");
+    }
+    seen > 0
+}
+
 async fn answers_match_the_documented_schemas(backend: Backend) {
     let server = Server::start(backend).await;
     let doc = server.get("/api/v1/openapi.json").await;
@@ -157,11 +245,17 @@ async fn answers_match_the_documented_schemas(backend: Backend) {
 
     // Every GET the document lists, with the ids of what is there.
     let mut checked = 0;
+    let mut paged = 0;
     for (path, operations) in doc["paths"].as_object().expect("paths") {
         let Some(get) = operations.get("get") else { continue };
         if path == "/metrics" {
             let text = &get["responses"]["200"]["content"]["text/plain"];
             assert!(text.is_object(), "/metrics is documented as text");
+            continue;
+        }
+        if path == "/api/v1/docs" {
+            let html = &get["responses"]["200"]["content"]["text/html"];
+            assert!(html.is_object(), "/api/v1/docs is documented as HTML");
             continue;
         }
         let id = if path.starts_with("/api/v1/transactions") {
@@ -174,6 +268,9 @@ async fn answers_match_the_documented_schemas(backend: Backend) {
         let concrete = path.replace("{id}", &id).replace("{id_token}", "TAG1");
         let (status, answer) = server.http("GET", &concrete, None).await;
         assert_eq!(status, 200, "GET {concrete}: {answer}");
+        if let Some(pattern) = cursor_pattern(get) {
+            paged += usize::from(pages_follow_their_cursors(&server, &concrete, &pattern).await);
+        }
         if path != "/api/v1/openapi.json" {
             check(&doc, path, "get", status, &answer);
             let empty = answer.get("items").and_then(Value::as_array).is_some_and(|items| items.is_empty());
@@ -184,6 +281,11 @@ async fn answers_match_the_documented_schemas(backend: Backend) {
         checked += 1;
     }
     assert!(checked >= 20, "{checked} GETs");
+    assert!(paged >= 4, "only {paged} lists had a second page");
+    // A window whose from is after its to holds nothing: an empty page, not an error.
+    let (status, answer) =
+        server.http("GET", "/api/v1/faults?from=2030-01-01T00:00:00Z&to=2020-01-01T00:00:00Z", None).await;
+    assert_eq!((status, &answer["items"]), (200, &json!([])), "{answer}");
     // 204 has no body.
     let (status, answer) = server.http("DELETE", "/api/v1/id-tokens/TAG2", None).await;
     assert_eq!((status, answer), (204, Value::Null));

@@ -133,9 +133,11 @@ async fn tc_073_rotation_accepted_by_a_16_station(backend: Backend) {
 async fn tc_073_rotation_rejected_by_a_16_station_keeps_the_old_password(backend: Backend) {
     let server = Server::start(backend).await;
     let mut station = secured(&server, "CP1", "ocpp1.6").await;
+    // A null password is as none (the document says so): Ström makes one.
     let (_, payload, (status, answer)) =
-        rotate(&server, &mut station, "CP1", json!({}), |_| json!({"status": "Rejected"})).await;
+        rotate(&server, &mut station, "CP1", json!({"password": null}), |_| json!({"status": "Rejected"})).await;
     let refused = key_sent(&payload);
+    assert_eq!(payload["value"].as_str().map(str::len), Some(40), "one Ström made: {payload}");
     assert_eq!(status, 502, "{answer}");
     assert_eq!(
         (&answer["changed"], &answer["status"], &answer["password"]),

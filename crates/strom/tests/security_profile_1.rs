@@ -204,10 +204,11 @@ async fn password_is_write_only(backend: Backend) {
 async fn security_settings_are_checked(backend: Backend) {
     let server = Server::start(backend).await;
     let put = |body: Value| async { server.http("PUT", "/api/v1/stations/CP1", Some(body)).await };
+    // Without a stored password: a conflict with what is stored (409), not a bad field.
     let (status, answer) = put(json!({"security_profile": 1})).await;
-    assert_eq!(status, 422, "profile 1 without a password: {answer}");
+    assert_eq!(status, 409, "profile 1 without a password: {answer}");
     let (status, answer) = put(json!({"security_profile": 2})).await;
-    assert_eq!(status, 422, "profile 2 without a password: {answer}");
+    assert_eq!(status, 409, "profile 2 without a password: {answer}");
     for bad in [
         json!({"security_profile": 4}),
         json!({"security_profile": "1"}),

@@ -414,6 +414,11 @@ async fn roundtrip(addr: &str, request: String) -> (u16, String, String) {
 }
 
 /// GET that returns the body as text (for /metrics).
+/// A GET without a token: (status, head, body), the body as text.
+pub async fn get_with_head(addr: &str, path: &str) -> (u16, String, String) {
+    roundtrip(addr, format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")).await
+}
+
 pub async fn get_text(addr: &str, path: &str) -> (u16, String) {
     let (status, _, body) =
         roundtrip(addr, format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")).await;
