@@ -287,7 +287,6 @@ async fn bad_paging_parameters_are_refused_with_a_message(backend: Backend) {
             format!("cursor={token_cursor}"),
             "from=yesterday".to_string(),
             "to=2026-13-01T00:00:00Z".to_string(),
-            "from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z".to_string(),
             "before=5".to_string(),
             "offset=5".to_string(),
         ] {
@@ -295,6 +294,11 @@ async fn bad_paging_parameters_are_refused_with_a_message(backend: Backend) {
             assert_eq!(status, 400, "{list}?{query}: {answer}");
             assert!(answer["error"].as_str().is_some_and(|e| !e.is_empty()), "{list}?{query}: {answer}");
         }
+        // A window that ends before it starts holds nothing: an empty page (the document cannot
+        // say that `to` must follow `from`, so a client keeping to it is not refused).
+        let inverted = format!("{list}?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z");
+        let (status, answer) = server.http("GET", &inverted, None).await;
+        assert_eq!((status, &answer["items"], &answer["next_cursor"]), (200, &json!([]), &Value::Null), "{inverted}");
     }
     let (_, answer) = server.http("GET", "/api/v1/faults?before=5", None).await;
     assert!(answer["error"].as_str().is_some_and(|e| e.contains("before") && e.contains("cursor")), "{answer}");
