@@ -371,30 +371,6 @@ fn sim_config(args: SimArgs) -> Result<chargesim::sim::SimConfig> {
     })
 }
 
-/// Resolves on Ctrl-C or SIGTERM; the SIGTERM handler is installed when this is called, so
-/// that a signal soon after is not the default action (death without a summary).
-fn end_requested() -> impl std::future::Future<Output = ()> {
-    #[cfg(unix)]
-    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
-    async move {
-        #[cfg(unix)]
-        let term = async move {
-            match term {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
-        #[cfg(not(unix))]
-        let term = std::future::pending::<()>();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term => {}
-        }
-    }
-}
-
 /// Where the data lives: the same flags, environment and file as `serve`.
 #[derive(clap::Args)]
 struct StoreArgs {
@@ -569,7 +545,7 @@ fn main() -> Result<()> {
             let report = runtime()?.block_on(async {
                 // Ctrl-C or SIGTERM ends the run gracefully: sessions stop, the summary is printed.
                 let (ask, shutdown) = tokio::sync::watch::channel(false);
-                let requested = end_requested();
+                let requested = serve::end_requested();
                 tokio::spawn(async move {
                     requested.await;
                     eprintln!("strom sim: ending: the sessions running stop, then the summary");

@@ -140,10 +140,20 @@ async fn bind(
 /// (and so before "listening" is printed): a supervisor that stops Ström the moment it is up
 /// still gets a graceful shutdown rather than the default action of the signal.
 fn wait_for_signal(shutdown: CancellationToken) -> impl std::future::Future<Output = ()> {
+    let requested = end_requested();
+    async move {
+        requested.await;
+        tracing::info!("shutting down");
+        shutdown.cancel();
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM; the SIGTERM handler is installed when this is called, so
+/// that a signal soon after is not the default action (death without a summary).
+pub(crate) fn end_requested() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
     async move {
-        let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         let term = async move {
             match term {
@@ -156,11 +166,9 @@ fn wait_for_signal(shutdown: CancellationToken) -> impl std::future::Future<Outp
         #[cfg(not(unix))]
         let term = std::future::pending::<()>();
         tokio::select! {
-            _ = ctrl_c => {}
+            _ = tokio::signal::ctrl_c() => {}
             _ = term => {}
         }
-        tracing::info!("shutting down");
-        shutdown.cancel();
     }
 }
 
