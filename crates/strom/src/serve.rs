@@ -71,6 +71,7 @@ pub async fn run(config: Config, api_open: bool) -> Result<()> {
     let gateway = Gateway::new(config.gateway.clone(), port, &commands, clock.clone(), shutdown.clone());
     let offline = store.stations_offline().await.context("reading the stations whose connection was lost")?;
     gateway.note_lost(offline.iter().filter_map(|id| StationId::parse(id)));
+    gateway.watch_heartbeats();
     if api_open {
         tracing::warn!("the API is open: anyone who can reach this port can read and command every station");
     }
