@@ -2,6 +2,7 @@
 //! connection state, transactions with their energy and readings, faults, the message log,
 //! and id-token management. Errors are JSON `{"error": "..."}` with a fitting HTTP status.
 
+mod alerts;
 pub mod auth;
 mod bodies;
 mod certificates;
@@ -84,6 +85,9 @@ pub fn router(api: Arc<Api>, open: bool) -> Router {
         .route("/api/v1/webhooks", json_only(get(webhooks::list).post(webhooks::create)))
         .route("/api/v1/webhooks/{id}", json_only(get(webhooks::get).delete(webhooks::delete)))
         .route("/api/v1/webhooks/{id}/deliveries", json_only(get(webhooks::deliveries)))
+        .route("/api/v1/alert-rules", json_only(get(alerts::rules).post(alerts::create_rule)))
+        .route("/api/v1/alert-rules/{id}", json_only(get(alerts::rule).delete(alerts::delete_rule)))
+        .route("/api/v1/alerts", json_only(get(alerts::alerts)))
         .route("/api/v1/faults/{id}", json_only(get(get_fault)))
         .route("/api/v1/id-tokens", json_only(get(id_tokens::list).post(id_tokens::create)))
         .route(
@@ -152,7 +156,7 @@ impl IntoResponse for ApiError {
 type ApiResult = Result<Json<Value>, ApiError>;
 type Params = Query<HashMap<String, String>>;
 
-fn bool_param(params: &HashMap<String, String>, name: &str) -> Result<Option<bool>, ApiError> {
+pub(crate) fn bool_param(params: &HashMap<String, String>, name: &str) -> Result<Option<bool>, ApiError> {
     match params.get(name).map(String::as_str) {
         None => Ok(None),
         Some("true") => Ok(Some(true)),

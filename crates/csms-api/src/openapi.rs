@@ -309,6 +309,39 @@ fn list(
 
 const COMMAND_ERRORS: &[&str] = &["400", "404", "409", "422", "504"];
 
+fn alert_rule_id() -> Value {
+    path_param("id", "The rule's id", json!({"type": "integer", "format": "int64"}))
+}
+
+/// A new alert rule: `kind` with the fields it takes (others are a 422).
+fn alert_rule_body() -> Value {
+    object(
+        &[
+            ("name", json!({"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[^\\x00]*$"})),
+            ("kind", json!({"type": "string", "enum": csms_core::alerts::Condition::KINDS})),
+            (
+                "category",
+                nullable(with_description(fault_category(), "fault_open_longer: only faults of this category")),
+            ),
+            (
+                "minutes",
+                nullable(json!({"type": "integer", "minimum": 1, "maximum": 525600,
+                                "description": "fault_open_longer, station_offline_longer (required there)"})),
+            ),
+            (
+                "count",
+                nullable(json!({"type": "integer", "minimum": 1, "maximum": 100000,
+                                "description": "faults_per_day (required there): more than this many"})),
+            ),
+            (
+                "station_id",
+                nullable(json!({"type": "string", "minLength": 1, "maxLength": 48, "pattern": STATION_ID_PATTERN})),
+            ),
+        ],
+        &["name", "kind"],
+    )
+}
+
 fn webhook_id() -> Value {
     path_param("id", "The subscription's id", json!({"type": "integer", "format": "int64"}))
 }
@@ -337,7 +370,10 @@ fn webhook_body() -> Value {
                 json!({"type": "array", "items": {"type": "string", "enum": kind_names},
                        "description": "Kinds or families (fault: fault.opened and fault.cleared); none or empty: all"}),
             ),
-            ("categories", json!({"type": "array", "items": fault_category(), "description": "Fault events only of these categories"})),
+            (
+                "categories",
+                json!({"type": "array", "items": fault_category(), "description": "Fault events only of these categories"}),
+            ),
             (
                 "min_severity",
                 nullable(json!({"type": "string", "enum": ["Error", "Warning", "Info"],
@@ -350,7 +386,8 @@ fn webhook_body() -> Value {
         ],
         &["url", "secret"],
     );
-    body["description"] = json!("Category and severity filters apply to fault events; name the kinds to receive only those.");
+    body["description"] =
+        json!("Category and severity filters apply to fault events; name the kinds to receive only those.");
     body
 }
 
@@ -577,6 +614,19 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             log.role = Some("admin");
             log
         }),
+        ("/api/v1/alert-rules", "get", op("listAlertRules", "Alert rules, oldest first", "viewer", vec![],
+            ok("The rules", "AlertRules"))),
+        ("/api/v1/alert-rules", "post", op("createAlertRule",
+            "Add an alert rule: a fault open longer than N minutes, a station offline longer than N minutes, more than K faults at a station in 24 h",
+            "admin", vec![], Success::Json("201", "Added; checked every alert_check_secs", "AlertRule"))
+            .errors(&["400", "422"]).body(alert_rule_body(), json!({"name": "Overheating for 10 minutes",
+                "kind": "fault_open_longer", "category": "thermal", "minutes": 10}))),
+        ("/api/v1/alert-rules/{id}", "get", op("getAlertRule", "Show an alert rule", "viewer", vec![alert_rule_id()],
+            ok("The rule", "AlertRule")).errors(&["400", "404"])),
+        ("/api/v1/alert-rules/{id}", "delete", op("deleteAlertRule", "Remove an alert rule; its open alerts are resolved", "admin",
+            vec![alert_rule_id()], Success::Empty("204", "Removed")).errors(&["400", "404"])),
+        ("/api/v1/alerts", "get", list("listAlerts", "Alerts the rules raised, newest first", "raise time",
+            cursor::<i64>("alerts"), vec![], vec![query("open", "Only open (true) or resolved (false)", boolean())], "AlertPage")),
         ("/api/v1/tokens", "get", {
             let mut tokens = list("listApiTokens", "API tokens, oldest first (revoked and expired ones too; never a secret or its hash)",
                 "creation time", cursor::<i64>("tokens"), vec![], vec![], "ApiTokenPage");
@@ -590,13 +640,14 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
 }
 
 /// The document's tags, in the order the reference page shows them.
-const TAGS: [(&str, &str); 10] = [
+const TAGS: [(&str, &str); 11] = [
     ("stations", "Stations: their registration, connection, connectors, and what they reported about themselves"),
     ("commands", "Commands sent to a connected station (OCPP CALLs from the CSMS); the station's answer is the API's"),
     ("transactions", "Charging sessions with their energy and meter readings"),
     ("faults", "Errors stations reported, from start to clearing"),
     ("events", "What happens, as it happens: stored domain events and their live stream"),
     ("webhooks", "Events posted to other systems as they happen, signed, with retries"),
+    ("alerts", "Rules over faults and connections, and the alerts they raise"),
     ("id-tokens", "The id tokens (RFID cards, app ids, …) Ström authorizes"),
     ("certificates", "Certificates that Ström signed for stations or that stations hold"),
     ("api-tokens", "The bearer tokens of this API"),
@@ -620,6 +671,8 @@ fn tag_of(path: &str, operation: &Op) -> &'static str {
         "events"
     } else if path.starts_with("/api/v1/webhooks") {
         "webhooks"
+    } else if path.starts_with("/api/v1/alert") {
+        "alerts"
     } else if path.starts_with("/api/v1/id-tokens") {
         "id-tokens"
     } else if path.starts_with("/api/v1/tokens") {
@@ -638,6 +691,7 @@ pub(crate) fn document() -> Value {
         ("ChargingProfiles", "ChargingProfile"),
         ("AvailabilitySettings", "AvailabilitySetting"),
         ("ExpiringCertificates", "ExpiringCertificate"),
+        ("AlertRules", "AlertRule"),
     ] {
         let example = components.get(item).and_then(|s| s.get("example")).map(|e| json!([e]));
         let mut array = schemas::array_of(item);

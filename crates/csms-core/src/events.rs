@@ -19,6 +19,8 @@ pub enum EventKind {
     CommandSent,
     CommandAnswered,
     SecurityEvent,
+    AlertRaised,
+    AlertResolved,
 }
 
 impl EventKind {
@@ -36,6 +38,8 @@ impl EventKind {
         EventKind::CommandSent,
         EventKind::CommandAnswered,
         EventKind::SecurityEvent,
+        EventKind::AlertRaised,
+        EventKind::AlertResolved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +57,8 @@ impl EventKind {
             EventKind::CommandSent => "command.sent",
             EventKind::CommandAnswered => "command.answered",
             EventKind::SecurityEvent => "security.event",
+            EventKind::AlertRaised => "alert.raised",
+            EventKind::AlertResolved => "alert.resolved",
         }
     }
 

@@ -51,6 +51,9 @@ pub enum FaultCode {
     PowerLoss,
     /// Detected by Ström: the station's connection is lost.
     CommunicationLost,
+    /// Detected by Ström: a 2.0.1 EVSE or connector reported Unavailable without an operator's
+    /// ChangeAvailability that explains it: the station took it out of service itself.
+    OutOfService,
 }
 
 /// What the fault means to whoever must fix it (issue 27's taxonomy).
@@ -122,6 +125,7 @@ const CODES: &[(FaultCode, &str, FaultCategory)] = &[
     (Code::Unspecified, "Unspecified", Cat::Other),
     (Code::PowerLoss, "PowerLoss", Cat::PowerLoss),
     (Code::CommunicationLost, "CommunicationLost", Cat::Communication),
+    (Code::OutOfService, "OutOfService", Cat::Internal),
 ];
 
 impl FaultCode {

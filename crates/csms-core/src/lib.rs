@@ -6,6 +6,7 @@
 //! `port`).
 
 pub mod access;
+pub mod alerts;
 pub mod authorization;
 pub mod availability;
 pub mod certificates;

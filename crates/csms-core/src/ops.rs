@@ -587,3 +587,27 @@ pub struct WebhookAttempt {
     pub duration_ms: i64,
     pub at: Timestamp,
 }
+
+/// An alert rule (`crate::alerts`).
+#[derive(Debug, Clone)]
+pub struct CreateAlertRule {
+    pub name: String,
+    pub condition: crate::alerts::Condition,
+    pub station_id: Option<String>,
+    pub now: Timestamp,
+}
+
+/// Removes a rule; its open alerts are resolved.
+#[derive(Debug, Clone)]
+pub struct DeleteAlertRule {
+    pub id: i64,
+    pub now: Timestamp,
+}
+
+/// Alerts to raise and (by id) to resolve, as the rules were last checked.
+#[derive(Debug, Clone)]
+pub struct AlertChanges {
+    pub raise: Vec<crate::alerts::Holding>,
+    pub resolve: Vec<i64>,
+    pub now: Timestamp,
+}

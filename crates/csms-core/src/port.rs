@@ -166,6 +166,11 @@ operations! {
     /// → whether it existed.
     DeleteWebhook(DeleteWebhook) -> bool;
     WebhookAttempt(WebhookAttempt) -> ();
+    /// → the new rule's id.
+    CreateAlertRule(CreateAlertRule) -> i64;
+    /// → whether it existed.
+    DeleteAlertRule(DeleteAlertRule) -> bool;
+    AlertChanges(AlertChanges) -> ();
 }
 
 /// A future that waits, only when the store is behind, for room to take what was handed to

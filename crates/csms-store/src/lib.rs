@@ -18,11 +18,14 @@ mod writer;
 mod writes;
 
 pub use queries::{
+    AlertRuleView, AlertView, EventFilter, InstalledCertificateView, IssuedCertificateView, WebhookDeliveryView,
+    WebhookView,
+};
+pub use queries::{
     Availability, AvailabilityView, ChargingProfileView, CommandView, ConfigurationView, ConnectorView,
     DeviceModelView, FaultFilter, FaultView, MessageView, MeterValueView, MonitorView, Page, PageRequest,
     ReservationView, StationEventView, StationView, TransactionFilter, TransactionView, TransferView,
 };
-pub use queries::{EventFilter, InstalledCertificateView, IssuedCertificateView, WebhookDeliveryView, WebhookView};
 pub use writes::StoredEvent;
 
 use csms_core::fault_kinds::VendorCategories;

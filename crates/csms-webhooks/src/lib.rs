@@ -19,6 +19,7 @@
 //! subscription and nothing else. Delivery is at least once: a crash between a delivery and
 //! its log entry sends the event again, with the same `x-strom-event-id`.
 
+mod alerts;
 mod http;
 
 use csms_core::events::{EventKind, KindFilter};
@@ -33,6 +34,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+pub use alerts::{check_alerts, check_once};
 pub use http::{signature, Client};
 
 /// How deliveries are made.

@@ -47,6 +47,7 @@ pub struct FileConfig {
     pub webhook_retry_base_ms: Option<u64>,
     pub webhook_timeout_secs: Option<u64>,
     pub webhook_ca_file: Option<PathBuf>,
+    pub alert_check_secs: Option<u64>,
 }
 
 pub const DEFAULT_CONFIG: &str = r#"# Ström configuration. Every setting may be left out; the values shown are the defaults.
@@ -168,6 +169,9 @@ webhook_retry_base_ms = 1000
 webhook_timeout_secs = 10
 webhook_ca_file = "/etc/ssl/certs/ca-certificates.crt"
 
+# How often the alert rules (POST /api/v1/alert-rules) are checked.
+alert_check_secs = 30
+
 # Vendor codes (1.6 vendorErrorCode, 2.0.1 techCode) mapped to a fault category, which then wins
 # over the one Ström's own mapping gives: thermal, power_loss, communication,
 # electrical_protection, connector, meter, internal or other. Codes match whatever their case.
@@ -212,6 +216,7 @@ pub struct Config {
     /// The hosts webhook URLs may name; empty: any.
     pub webhook_hosts: Vec<String>,
     pub webhooks: csms_webhooks::Settings,
+    pub alert_check: Duration,
 }
 
 /// The files of Ström's CA (`ca_cert`, `ca_key`).
@@ -379,6 +384,7 @@ pub fn resolve(mut file: FileConfig, mut overrides: Overrides) -> Result<Config>
             timeout: secs(file.webhook_timeout_secs, 10, "webhook_timeout_secs")?,
             ca_file: Some(file.webhook_ca_file.unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into())),
         },
+        alert_check: secs(file.alert_check_secs, 30, "alert_check_secs")?,
     })
 }
 

@@ -117,6 +117,7 @@ pub async fn run(config: Config, api_open: bool) -> Result<()> {
     tracing::info!(%addr, database = %redact(&config.database), "serving");
 
     tokio::spawn(csms_webhooks::run(store.clone(), clock.clone(), config.webhooks.clone(), shutdown.clone()));
+    tokio::spawn(csms_webhooks::check_alerts(store.clone(), clock.clone(), config.alert_check, shutdown.clone()));
     tokio::spawn(prune_message_log(store.clone(), clock, config.clone(), shutdown.clone()));
 
     let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());

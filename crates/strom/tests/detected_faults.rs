@@ -4,7 +4,8 @@
 //! across a restart of Ström; one back within the grace gets none; a 2.0.1 station that boots
 //! with reason PowerUp while its connection is lost was without power (`power_loss`). A station
 //! that stays connected but silent for longer than its heartbeat interval and the grace missed
-//! its heartbeats: the same fault, cleared once it is heard again.
+//! its heartbeats: the same fault, cleared once it is heard again. A 2.0.1 EVSE that reports
+//! Unavailable with no operator's ChangeAvailability behind it is out of service (`internal`).
 
 mod common;
 
@@ -14,7 +15,8 @@ use std::time::Duration;
 
 both_backends!(
     tc_lost_connections_are_faults_until_the_station_is_back,
-    tc_missed_heartbeats_are_faults_until_heard_again
+    tc_missed_heartbeats_are_faults_until_heard_again,
+    tc_an_evse_out_of_service_is_a_fault_unless_the_operator_made_it
 );
 
 /// Ström's faults of `station` of `category`, once `done` holds for them (within five seconds).
@@ -141,4 +143,44 @@ async fn tc_missed_heartbeats_are_faults_until_heard_again(backend: Backend) {
         events["items"].as_array().expect("items").iter().filter_map(|e| e["kind"].as_str()).collect();
     assert_eq!(kinds, ["fault.opened", "fault.cleared"]);
     assert_eq!(opened.len(), 2);
+}
+
+async fn tc_an_evse_out_of_service_is_a_fault_unless_the_operator_made_it(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mut cs1 = server.booted201("CS1").await;
+    let status = |evse: i64, status: &str| json!({"timestamp": chrono::Utc::now().to_rfc3339(), "connectorStatus": status, "evseId": evse, "connectorId": 1});
+    cs1.call_ok("StatusNotification", status(1, "Unavailable")).await;
+    cs1.call_ok("StatusNotification", status(1, "Unavailable")).await;
+    let faults = server.items("/api/v1/faults?station_id=CS1").await;
+    let faults = faults.as_array().expect("faults");
+    assert_eq!(faults.len(), 1, "once, however often it is reported: {faults:?}");
+    let fault = &faults[0];
+    assert_eq!(
+        (
+            fault["code"].as_str(),
+            fault["category"].as_str(),
+            fault["source"].as_str(),
+            fault["evse_id"].as_i64(),
+            is_open(fault)
+        ),
+        (Some("OutOfService"), Some("internal"), Some("strom"), Some(1), true),
+        "{fault}"
+    );
+    cs1.call_ok("StatusNotification", status(1, "Available")).await;
+    let faults = server.items("/api/v1/faults?station_id=CS1").await;
+    assert!(faults.as_array().is_some_and(|f| f.len() == 1 && !is_open(&f[0])), "back in service: {faults}");
+
+    // The operator takes EVSE 2 out of service: its Unavailable is no fault.
+    let body = json!({"operative": false, "evse_id": 2});
+    let (_, _, (code, answer)) = server
+        .answered(&mut cs1, "POST", "/api/v1/stations/CS1/availability", body, json!({"status": "Accepted"}))
+        .await;
+    assert_eq!(code, 200, "{answer}");
+    cs1.call_ok("StatusNotification", status(2, "Unavailable")).await;
+    let faults = server.items("/api/v1/faults?station_id=CS1").await;
+    assert_eq!(faults.as_array().map(Vec::len), Some(1), "{faults}");
+    let events = server.get("/api/v1/events?kind=fault&station_id=CS1").await;
+    let kinds: Vec<&str> =
+        events["items"].as_array().expect("items").iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(kinds, ["fault.opened", "fault.cleared"]);
 }

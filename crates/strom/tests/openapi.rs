@@ -261,6 +261,9 @@ async fn answers_match_the_documented_schemas(backend: Backend) {
         .http("POST", "/api/v1/webhooks", Some(json!({"url": "http://127.0.0.1:9/h", "secret": "0123456789abcdef"})))
         .await;
     check(&doc, "/api/v1/webhooks", "post", status, &hook);
+    let rule = json!({"name": "hot", "kind": "fault_open_longer", "category": "thermal", "minutes": 5});
+    let (status, rule) = server.http("POST", "/api/v1/alert-rules", Some(rule)).await;
+    check(&doc, "/api/v1/alert-rules", "post", status, &rule);
 
     // Every GET the document lists, with the ids of what is there.
     let mut checked = 0;
@@ -289,6 +292,8 @@ async fn answers_match_the_documented_schemas(backend: Backend) {
             server.items("/api/v1/faults").await[0]["id"].to_string()
         } else if path.starts_with("/api/v1/webhooks/") {
             hook["id"].to_string()
+        } else if path.starts_with("/api/v1/alert-rules/") {
+            rule["id"].to_string()
         } else {
             "CP1".to_string()
         };

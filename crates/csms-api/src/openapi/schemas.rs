@@ -109,6 +109,8 @@ pub(super) fn components() -> Map<String, Value> {
     add("EventPage", event_page);
     add("Webhook", webhook());
     add("WebhookDelivery", webhook_delivery());
+    add("AlertRule", alert_rule());
+    add("Alert", alert());
     add("Message", message());
     add("ApiToken", api_token());
     add("IdToken", id_token());
@@ -144,6 +146,7 @@ pub(super) fn components() -> Map<String, Value> {
         ("MonitorPage", "Monitor"),
         ("WebhookPage", "Webhook"),
         ("WebhookDeliveryPage", "WebhookDelivery"),
+        ("AlertPage", "Alert"),
     ] {
         add(name, page(item));
     }
@@ -172,6 +175,46 @@ fn event() -> Value {
         json!({"id": 42, "kind": "fault.opened", "at": AT, "station_id": "CP-1",
                "data": {"fault_id": 7, "evse_id": 0, "connector_id": 1, "code": "HighTemperature",
                         "category": "thermal", "severity": "Error", "source": "station", "cleared_at": null}}),
+    )
+}
+
+fn alert_rule() -> Value {
+    let number = || nullable(json!({"type": "integer", "format": "int64"}));
+    view(
+        &[
+            ("id", json!({"type": "integer", "format": "int64"})),
+            ("name", string()),
+            ("kind", json!({"type": "string", "enum": csms_core::alerts::Condition::KINDS})),
+            ("category", nullable(string())),
+            ("minutes", number()),
+            ("count", number()),
+            ("station_id", nullable(string())),
+            ("created_at", json!({"type": "string", "format": "date-time"})),
+        ],
+        json!({"id": 1, "name": "Overheating for 10 minutes", "kind": "fault_open_longer", "category": "thermal",
+               "minutes": 10, "count": null, "station_id": null, "created_at": AT}),
+    )
+}
+
+fn alert() -> Value {
+    view(
+        &[
+            ("id", json!({"type": "integer", "format": "int64"})),
+            ("rule_id", json!({"type": "integer", "format": "int64"})),
+            ("subject", json!({"type": "string", "description": "fault:ID or station:ID"})),
+            ("station_id", string()),
+            (
+                "since",
+                json!({"type": "string", "format": "date-time", "description": "Since when the condition holds"}),
+            ),
+            ("detail", string()),
+            ("raised_at", json!({"type": "string", "format": "date-time"})),
+            ("resolved_at", nullable(json!({"type": "string", "format": "date-time"}))),
+            ("open", json!({"type": "boolean"})),
+        ],
+        json!({"id": 4, "rule_id": 1, "subject": "fault:31", "station_id": "CP-1", "since": AT,
+               "detail": "fault 31 (HighTemperature, thermal) open longer than 10 min", "raised_at": AT,
+               "resolved_at": null, "open": true}),
     )
 }
 

@@ -2,6 +2,7 @@
 //! see what the writer has committed. One file per functional block, each with the views it
 //! returns; `paging` holds what the lists share.
 
+mod alerts;
 mod certificates;
 mod commands;
 mod device_model;
@@ -14,6 +15,7 @@ mod tokens;
 mod transactions;
 mod webhooks;
 
+pub use alerts::{AlertRuleView, AlertView};
 pub use certificates::{InstalledCertificateView, IssuedCertificateView};
 pub use commands::{ChargingProfileView, CommandView, ReservationView, TransferView};
 pub use device_model::{ConfigurationView, DeviceModelView, MonitorView};

@@ -724,6 +724,31 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, id);
 "#,
+    // Issue 27: alert rules (`csms_core::alerts`) and the alerts they raised, one open per rule
+    // and subject.
+    r#"
+CREATE TABLE alert_rules (
+    id {id},
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    category TEXT,
+    minutes BIGINT,
+    count BIGINT,
+    station_id TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE alerts (
+    id {id},
+    rule_id BIGINT NOT NULL,
+    subject TEXT NOT NULL,
+    station_id TEXT NOT NULL,
+    since TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    raised_at TEXT NOT NULL,
+    resolved_at TEXT
+);
+CREATE INDEX alerts_open ON alerts (resolved_at, rule_id);
+"#,
 ];
 
 /// The first of the two migrations above (one per backend) that gave readings codes for their

@@ -4,6 +4,7 @@
 use super::Events;
 use crate::db::{query, query_scalar, Conn, Row};
 use crate::StoreError;
+use csms_core::availability::{self, AvailabilitySetting};
 use csms_core::clock::format_timestamp;
 use csms_core::events::EventKind;
 use csms_core::fault_kinds::{self, VendorCategories};
@@ -58,9 +59,12 @@ pub(super) async fn status_notification(
         );
     }
     let place = (r.evse_id, r.connector_id);
+    // A 2.0.1 place (EVSE ids start at 1) that reports Unavailable keeps the fault Ström opened
+    // for it being out of service (`out_of_service`).
+    let unavailable = r.evse_id > 0 && r.status == UNAVAILABLE;
     match (faults::assess(&r.status, r.error_code.as_deref()), applied) {
         // The common case, a healthy connector: whatever was open closes, in one statement.
-        (FaultChange::Cleared, true) => close_faults(conn, ev, station, place, &at).await?,
+        (FaultChange::Cleared, true) => close_faults(conn, ev, station, place, &at, unavailable).await?,
         // A healthy report older than the current status says nothing about now.
         (FaultChange::Cleared, false) => {}
         (FaultChange::Present { error_code, severity }, true) => {
@@ -75,7 +79,7 @@ pub(super) async fn status_notification(
             .await?;
             if open.as_deref() != Some(error_code.as_str()) {
                 if open.is_some() {
-                    close_faults(&mut *conn, ev, station, place, &at).await?;
+                    close_faults(&mut *conn, ev, station, place, &at, false).await?;
                 }
                 insert_fault(conn, vendor, ev, r, &error_code, severity, None).await?;
             }
@@ -84,7 +88,69 @@ pub(super) async fn status_notification(
             stale_fault(conn, vendor, ev, r, &error_code, severity).await?
         }
     }
+    if unavailable && applied {
+        out_of_service(conn, ev, r, &at).await?;
+    }
     Ok(())
+}
+
+const UNAVAILABLE: &str = "Unavailable";
+
+/// A 2.0.1 EVSE or connector that reports Unavailable while no accepted ChangeAvailability set it
+/// inoperative was taken out of service by the station itself: a fault of Ström's own,
+/// `OutOfService` (category internal), from the report until the place reports another status
+/// (closed with its other faults, `close_faults`). An operator's own setting is no fault.
+async fn out_of_service(conn: &mut Conn, ev: &mut Events, r: &StationStatusReport, at: &str) -> Result<(), StoreError> {
+    let station = r.station.as_str();
+    let settings = query("SELECT evse_id, connector_id, operational, status FROM availability WHERE station_id = $1")
+        .bind(station)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| {
+            let number = |v: i64| (v >= 0).then_some(v);
+            Ok(AvailabilitySetting {
+                evse_id: number(row.try_get("evse_id")?),
+                connector_id: number(row.try_get("connector_id")?),
+                operative: row.try_get::<String, _>("operational")? == "Operative",
+                scheduled: row.try_get::<String, _>("status")? == "Scheduled",
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    if availability::governing(&settings, r.evse_id, r.connector_id).is_some_and(|s| !s.operative) {
+        return Ok(());
+    }
+    let code = fault_kinds::FaultCode::OutOfService;
+    let open: Option<i64> = query_scalar(
+        "SELECT id FROM faults WHERE station_id = $1 AND evse_id = $2 AND connector_id = $3 AND error_code = $4 \
+         AND detected_by IS NOT NULL AND cleared_at IS NULL LIMIT 1",
+    )
+    .bind(station)
+    .bind(r.evse_id)
+    .bind(r.connector_id)
+    .bind(code.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    if open.is_some() {
+        return Ok(());
+    }
+    let rows = query(concat!(
+        "INSERT INTO faults (station_id, evse_id, connector_id, error_code, severity, status, info, started_at, \
+         category, detected_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'strom')",
+        fault_event_columns!()
+    ))
+    .bind(station)
+    .bind(r.evse_id)
+    .bind(r.connector_id)
+    .bind(code.as_str())
+    .bind(faults::Severity::Warning.as_str())
+    .bind(UNAVAILABLE)
+    .bind("reported Unavailable, and no accepted ChangeAvailability set it inoperative")
+    .bind(at)
+    .bind(code.category().as_str())
+    .fetch_all(conn)
+    .await?;
+    note_faults(ev, station, EventKind::FaultOpened, &rows)
 }
 
 /// A fault reported at a time older than the connector's current status (delivered late from
@@ -195,23 +261,29 @@ async fn insert_fault(
     note_faults(ev, r.station.as_str(), EventKind::FaultOpened, &rows)
 }
 
+/// Closes the faults open at a place; with `keep_out_of_service`, not Ström's `OutOfService`
+/// fault (the place reported Unavailable again).
 async fn close_faults(
     conn: &mut Conn,
     ev: &mut Events,
     station: &str,
     (evse_id, connector_id): (i64, i64),
     at: &str,
+    keep_out_of_service: bool,
 ) -> Result<(), StoreError> {
+    // No fault has an empty code: matching it keeps nothing.
+    let kept = if keep_out_of_service { fault_kinds::FaultCode::OutOfService.as_str() } else { "" };
     // Nearly every healthy report finds nothing open. SQLite's UPDATE opens the table and each
     // of its indexes for writing even when no row matches; a read through one index costs a
     // fraction of that.
     let open: Option<i64> = query_scalar(
         "SELECT id FROM faults WHERE station_id = $1 AND connector_id = $2 AND evse_id = $3 AND component IS NULL \
-         AND cleared_at IS NULL LIMIT 1",
+         AND cleared_at IS NULL AND error_code <> $4 LIMIT 1",
     )
     .bind(station)
     .bind(connector_id)
     .bind(evse_id)
+    .bind(kept)
     .fetch_optional(&mut *conn)
     .await?;
     if open.is_none() {
@@ -219,13 +291,14 @@ async fn close_faults(
     }
     let rows = query(concat!(
         "UPDATE faults SET cleared_at = $1 WHERE station_id = $2 AND connector_id = $3 AND evse_id = $4 \
-         AND component IS NULL AND cleared_at IS NULL",
+         AND component IS NULL AND cleared_at IS NULL AND error_code <> $5",
         fault_event_columns!()
     ))
     .bind(at)
     .bind(station)
     .bind(connector_id)
     .bind(evse_id)
+    .bind(kept)
     .fetch_all(conn)
     .await?;
     note_faults(ev, station, EventKind::FaultCleared, &rows)

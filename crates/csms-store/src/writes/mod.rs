@@ -2,6 +2,7 @@
 //! transaction, one file per functional block. Decisions come from `csms-core`'s rules; these
 //! files only gather their inputs and record their results.
 
+mod alerts;
 mod authorization;
 mod certificates;
 mod commands;
@@ -148,6 +149,9 @@ pub(crate) async fn run(
         Request::CreateWebhook(op, pending) => pending.set(Ok(webhooks::create(conn, op).await?)),
         Request::DeleteWebhook(op, pending) => pending.set(Ok(webhooks::delete(conn, op).await?)),
         Request::WebhookAttempt(op, pending) => pending.set(Ok(webhooks::attempt(conn, op).await?)),
+        Request::CreateAlertRule(op, pending) => pending.set(Ok(alerts::create_rule(conn, op).await?)),
+        Request::DeleteAlertRule(op, pending) => pending.set(Ok(alerts::delete_rule(conn, ev, op).await?)),
+        Request::AlertChanges(op, pending) => pending.set(Ok(alerts::changes(conn, ev, op).await?)),
     }
     Ok(())
 }
