@@ -77,7 +77,9 @@ export function lineChart({ id, quantity, unit, series, digits = 1, zero = true,
   const x = (t) => M.left + ((t - t0) / (t1 - t0)) * (W - M.left - M.right);
   const y = (v) => H - M.bottom - ((v - y0) / (y1 - y0)) * (H - M.top - M.bottom);
   const { ticks: xTicks, seconds } = timeTicks(t0, t1);
-  const yDigits = yTicks.some((v) => !Number.isInteger(v)) ? Math.min(3, digits + 1) : 0;
+  // As many decimals as the tick step has (0.5 → 1, 0.25 → 2), so labels differ and say no more.
+  const step = yTicks.length > 1 ? Number((yTicks[1] - yTicks[0]).toFixed(10)) : 1;
+  const yDigits = Math.min(3, (String(step).split(".")[1] || "").length);
 
   const summary = series.filter((se) => se.points.length).map((se) => {
     const vs = se.points.map((p) => p[1]);

@@ -108,6 +108,20 @@ export function facts(pairs) {
   return h("dl", { class: "facts" }, pairs.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value ?? "—")]));
 }
 
+const drawn = new WeakMap();
+
+/**
+ * Redraws `container` with `build()` only when `data` differs from what it was last drawn
+ * from: a refresh that changes nothing keeps the focus, the open details and the screen
+ * reader's place.
+ */
+export function redraw(container, data, build) {
+  const key = JSON.stringify(data);
+  if (drawn.get(container) === key) return;
+  drawn.set(container, key);
+  fill(container, build());
+}
+
 /** Replaces a container's content. */
 export function fill(container, ...children) {
   container.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));

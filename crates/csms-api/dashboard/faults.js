@@ -2,7 +2,7 @@
 // history of cleared ones; category and severity in words, duration so far or in all.
 
 import { api, allItems, enc } from "./api.js";
-import { h, fill, table, badge, time, fmtDuration, secondsBetween, field, place, facts } from "./dom.js";
+import { h, fill, redraw, table, badge, time, fmtDuration, secondsBetween, field, place, facts } from "./dom.js";
 
 /** Ström's fault categories (csms_core::fault_kinds::FaultCategory). */
 const CATEGORIES = ["thermal", "power_loss", "communication", "electrical_protection", "connector", "meter", "internal", "other"];
@@ -46,8 +46,11 @@ export function faultBoard(container, query) {
     const keep = (f) => (!station.value.trim() || f.station_id.toLowerCase().includes(station.value.trim().toLowerCase()))
       && (!severity.value || f.severity === severity.value);
     const shownOpen = open.filter(keep).sort((a, b) => a.started_at.localeCompare(b.started_at));
-    fill(openBox, table(`Open faults (${shownOpen.length})`, HEADERS, shownOpen.map(faultRow), "No open fault."));
-    fill(historyBox, table("Cleared faults, newest first", HEADERS, history.filter(keep).map(faultRow), "No cleared fault."));
+    const shownHistory = history.filter(keep);
+    // Open faults' durations grow: they are drawn again at least every 15 s.
+    redraw(openBox, [shownOpen, Math.floor(Date.now() / 15000)],
+      () => table(`Open faults (${shownOpen.length})`, HEADERS, shownOpen.map(faultRow), "No open fault."));
+    redraw(historyBox, shownHistory, () => table("Cleared faults, newest first", HEADERS, shownHistory.map(faultRow), "No cleared fault."));
   }
   for (const control of [station, severity]) control.addEventListener("input", draw);
   category.addEventListener("input", () => {
@@ -78,7 +81,7 @@ export function faultBoard(container, query) {
       open = openItems;
       history = cleared.items;
       if (one) {
-        fill(detail, h("section", { class: "card wide", "aria-labelledby": "fd-h" },
+        redraw(detail, one, () => h("section", { class: "card wide", "aria-labelledby": "fd-h" },
           h("h2", { id: "fd-h" }, `Fault #${one.id}: ${one.code}`),
           facts([
             ["State", one.open ? badge("Open") : badge("Cleared")],

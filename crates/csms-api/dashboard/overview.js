@@ -2,7 +2,7 @@
 // category, the energy of today's sessions, and the live feed of events.
 
 import { api, allItems } from "./api.js";
-import { h, fill, badge, fmtKwh, time, place } from "./dom.js";
+import { h, fill, redraw, badge, fmtKwh, time, place } from "./dom.js";
 import * as live from "./live.js";
 
 function count(values) {
@@ -56,8 +56,17 @@ export function overview(container) {
     h("section", { class: "card wide", "aria-labelledby": "feed-h" },
       h("h2", { id: "feed-h" }, "Live feed"), feedNote, feed));
 
+  // New events are added at the top; those shown stay (the list is aria-live: only what is new
+  // is read out).
+  const shownEvents = new Set();
   function drawFeed() {
-    fill(feed, live.recent.slice(0, 30).map(feedLine));
+    for (const event of [...live.recent].reverse()) {
+      const key = event.id ?? JSON.stringify(event);
+      if (shownEvents.has(key)) continue;
+      shownEvents.add(key);
+      feed.prepend(feedLine(event));
+    }
+    while (feed.childElementCount > 30) feed.lastElementChild.remove();
     const state = document.getElementById("live-state").dataset.state;
     feedNote.textContent = state === "polling"
       ? "This server has no event stream: the pages refresh every 1.5 s, and the feed stays empty."
@@ -79,14 +88,14 @@ export function overview(container) {
         allItems(`/transactions?from=${encodeURIComponent(today.toISOString())}`),
       ]);
       const connectors = list.flatMap((s) => s.connectors.filter((c) => c.connector_id !== 0));
-      fill(stations,
+      redraw(stations, [list.map((s) => [s.connected, s.registration_status]), connectors.map((c) => c.status)], () => [
         tally("Stations", count(list.map((s) => (s.connected ? "Connected" : "Offline"))), (l) => `#/stations?connected=${l === "Connected"}`),
         tally("Connectors", count(connectors.map((c) => c.status || "Unknown"))),
-        tally("Registration", count(list.map((s) => s.registration_status || "Unknown"))));
-      fill(faults, tally("Open faults by category", count(open.map((f) => f.category)), (c) => `#/faults?category=${encodeURIComponent(c)}`));
+        tally("Registration", count(list.map((s) => s.registration_status || "Unknown")))]);
+      redraw(faults, open.map((f) => f.category), () => tally("Open faults by category", count(open.map((f) => f.category)), (c) => `#/faults?category=${encodeURIComponent(c)}`));
       const wh = sessions.reduce((sum, t) => sum + (t.energy_wh ?? t.energy_so_far_wh ?? 0), 0);
       const active = sessions.filter((t) => t.active).length;
-      fill(energy, h("section", { class: "card", "aria-labelledby": "energy-h" },
+      redraw(energy, [wh, sessions.length, active], () => h("section", { class: "card", "aria-labelledby": "energy-h" },
         h("h2", { id: "energy-h" }, "Energy today"),
         h("p", { class: "big", id: "energy-today", dataset: { wh: String(wh) } }, fmtKwh(wh)),
         h("p", { class: "note" }, `${sessions.length} sessions started since midnight (this browser's time), ${active} still charging.`),

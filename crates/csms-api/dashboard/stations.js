@@ -3,7 +3,7 @@
 // its configuration (1.6) or device model (2.0.1).
 
 import { api, allItems, enc, canCommand } from "./api.js";
-import { h, fill, table, badge, time, facts, field, place, fmtKwh, fmtKw } from "./dom.js";
+import { h, fill, redraw, table, badge, time, facts, field, place, fmtKwh, fmtKw } from "./dom.js";
 import { stationCommands, connectorCommands } from "./commands.js";
 import { trace } from "./trace.js";
 import { severityBadge } from "./faults.js";
@@ -40,13 +40,13 @@ export function stationList(container, query) {
       if (!q) return true;
       return [s.id, s.vendor, s.model, s.firmware_version, s.serial_number].some((v) => v && v.toLowerCase().includes(q));
     });
-    fill(result,
+    redraw(result, [shown, stations.length], () => [
       h("p", { class: "note", role: "status" }, `${shown.length} of ${stations.length} stations`),
       table("Stations", ["Station", "Connection", "OCPP", "Vendor / model", "Firmware", "Connectors", "Last seen"],
         shown.map((s) => [
           h("a", { href: `#/stations/${enc(s.id)}` }, s.id), connectionBadge(s), s.ocpp_version,
           `${s.vendor || "—"} / ${s.model || "—"}`, s.firmware_version, connectorSummary(s), time(s.last_seen_at),
-        ]), "No station matches."));
+        ]), "No station matches.")]);
   }
   for (const control of [search, connection, status, version]) control.addEventListener("input", draw);
 
@@ -114,7 +114,7 @@ export function stationDetail(container, _query, id) {
       api(`/stations/${enc(id)}/messages?limit=60`),
     ]);
     station = s;
-    fill(summary, facts([
+    redraw(summary, s, () => facts([
       ["Connection", [connectionBadge(s), s.connected_at ? [" since ", time(s.connected_at)] : ""]],
       ["Registration", badge(s.registration_status || "Unknown")],
       ["OCPP version", s.ocpp_version],
@@ -127,7 +127,8 @@ export function stationDetail(container, _query, id) {
     ]));
     const rows = s.connectors.filter((c) => c.connector_id !== 0 || s.connectors.length === 1);
     const activeByConnector = (c) => active.items.find((t) => t.connector_id === c.connector_id && (t.evse_id ?? null) === (c.evse_id ?? t.evse_id ?? null));
-    fill(connectors, table(`Connectors of ${id}`, ["Where", "Status", "Error", "Availability", "Since", ...(canCommand() ? ["Commands"] : [])],
+    const activeIds = active.items.map((t) => [t.id, t.evse_id, t.connector_id]);
+    redraw(connectors, [rows, activeIds, s.ocpp_version], () => table(`Connectors of ${id}`, ["Where", "Status", "Error", "Availability", "Since", ...(canCommand() ? ["Commands"] : [])],
       rows.map((c) => [
         place(c.evse_id, c.connector_id),
         h("span", { class: "conn-status", dataset: { connector: String(c.connector_id) } }, badge(c.status || "Unknown")),
@@ -136,16 +137,17 @@ export function stationDetail(container, _query, id) {
         time(c.status_at),
         ...(canCommand() ? [connectorCommands(s, c, activeByConnector(c))] : []),
       ]), "No connector reported yet."));
-    fill(sessions, table("Active sessions", ["Transaction", "Where", "Id token", "Started", "Energy so far", "Power"],
+    redraw(sessions, active.items, () => table("Active sessions", ["Transaction", "Where", "Id token", "Started", "Energy so far", "Power"],
       active.items.map((t) => [
         h("a", { href: `#/transactions/${t.id}` }, `#${t.id}`), place(t.evse_id, t.connector_id), t.id_token, time(t.started_at),
         fmtKwh(t.energy_so_far_wh), fmtKw(t.power_w),
       ]), "No session is running."));
-    fill(faultsBox, table("Open faults", ["Fault", "Where", "Code", "Category", "Severity", "Since"],
+    redraw(faultsBox, open.items, () => table("Open faults", ["Fault", "Where", "Code", "Category", "Severity", "Since"],
       open.items.map((f) => [h("a", { href: `#/faults?fault=${f.id}` }, `#${f.id}`), place(f.evse_id, f.connector_id), f.code,
         f.category, severityBadge(f.severity), time(f.started_at)]),
       "No open fault."));
-    fill(messages, trace(log.items));
+    const openIds = new Set([...messages.querySelectorAll("details[open]")].map((d) => d.dataset.id));
+    redraw(messages, log.items, () => trace(log.items, openIds));
     if (!built) {
       built = true;
       if (canCommand()) fill(commands, stationCommands(s));

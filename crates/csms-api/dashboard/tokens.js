@@ -2,7 +2,7 @@
 // block or unblock one (the API lets only admins change id tokens).
 
 import { api, allItems, enc, canAdmin, ApiError } from "./api.js";
-import { h, fill, table, badge, time, field, toast } from "./dom.js";
+import { h, fill, redraw, table, badge, time, field, toast } from "./dom.js";
 
 const STATUSES = ["Accepted", "Blocked", "Expired", "Invalid", "NoCredit", "NotAllowedTypeEVSE", "NotAtThisLocation", "NotAtThisTime"];
 const TYPES = ["", "Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress", "NoAuthorization"];
@@ -27,7 +27,7 @@ export function idTokens(container) {
   function draw() {
     const q = search.value.trim().toLowerCase();
     const shown = tokens.filter((t) => !q || t.id_token.toLowerCase().includes(q));
-    fill(list, table(`Id tokens (${shown.length} of ${tokens.length})`,
+    redraw(list, [shown, tokens.length], () => table(`Id tokens (${shown.length} of ${tokens.length})`,
       ["Token", "Status", "Type", "Expiry", "Group (parent)", ...(canAdmin() ? ["Change"] : [])],
       shown.map((t) => [
         h("code", {}, t.id_token), badge(t.status), t.type || "any", time(t.expiry), t.parent_id_token,

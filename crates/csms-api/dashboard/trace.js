@@ -27,7 +27,8 @@ function gist(payload) {
   return "";
 }
 
-export function trace(messages) {
+/** The trace; `openIds` are the log ids whose details stay open (as the reader left them). */
+export function trace(messages, openIds = new Set()) {
   if (!messages.length) return h("p", { class: "empty" }, "No messages logged yet.");
   const described = messages.map((m) => ({ ...m, d: describeFrame(m.frame) }));
   const actions = new Map();
@@ -37,7 +38,7 @@ export function trace(messages) {
     const action = m.d.action || actions.get(m.d.id) || "(earlier call)";
     const arrow = inbound ? "station → Ström" : "Ström → station";
     return h("li", { class: `trace-item ${inbound ? "in" : "out"} ${m.d.kind.toLowerCase()}` },
-      h("details", {},
+      h("details", { open: openIds.has(String(m.id)), dataset: { id: String(m.id) } },
         h("summary", {},
           time(m.at), " ",
           h("span", { class: "dir" }, arrow), " ",

@@ -2,7 +2,7 @@
 // figures and charts of power, voltage, current and energy over time from its meter values.
 
 import { api, allItems, enc, canCommand } from "./api.js";
-import { h, fill, table, badge, time, fmtKwh, fmtKw, fmtDuration, facts, field, place, toast } from "./dom.js";
+import { h, fill, redraw, table, badge, time, fmtKwh, fmtKw, fmtDuration, facts, field, place, toast } from "./dom.js";
 import { lineChart } from "./chart.js";
 
 function stateBadge(t) {
@@ -33,14 +33,14 @@ export function transactionList(container, query) {
       if (query.get("station")) q.set("station_id", query.get("station"));
       if (query.get("active")) q.set("active", query.get("active"));
       const page = await api(`/transactions?${q}`);
-      fill(result, table("Transactions, newest first", ["Transaction", "State", "Station", "Where", "Id token", "Started", "Ended", "Duration", "Energy", "Stop reason"],
+      redraw(result, page, () => [table("Transactions, newest first", ["Transaction", "State", "Station", "Where", "Id token", "Started", "Ended", "Duration", "Energy", "Stop reason"],
         page.items.map((t) => [
           h("a", { href: `#/transactions/${t.id}` }, `#${t.id}`), stateBadge(t),
           h("a", { href: `#/stations/${enc(t.station_id)}` }, t.station_id), place(t.evse_id, t.connector_id), t.id_token,
           time(t.started_at), time(t.stopped_at), fmtDuration(t.duration_s),
           t.active ? `${fmtKwh(t.energy_so_far_wh)} so far` : fmtKwh(t.energy_wh), t.stop_reason,
         ]), "No transaction matches."),
-      page.next_cursor ? h("p", { class: "note" }, "Showing the newest 200; narrow by station to see older ones.") : null);
+      page.next_cursor ? h("p", { class: "note" }, "Showing the newest 200; narrow by station to see older ones.") : null]);
     },
   };
 }
@@ -82,6 +82,14 @@ export function energyPoints(t, readings) {
 }
 
 export function transactionDetail(container, _query, id) {
+  let drawnFrom = null;
+  /** Whether the charts must be drawn again: the transaction or its readings changed. */
+  const redrawn = (t, readings) => {
+    const key = JSON.stringify([t, readings.length]);
+    if (key === drawnFrom) return false;
+    drawnFrom = key;
+    return true;
+  };
   const summary = h("div");
   const energyBox = h("div");
   const charts = h("div", { class: "charts" });
@@ -97,7 +105,7 @@ export function transactionDetail(container, _query, id) {
     concerns: (e) => String(e.data?.transaction_id) === String(id),
     async refresh() {
       const [t, readings] = await Promise.all([api(`/transactions/${enc(id)}`), allItems(`/transactions/${enc(id)}/meter-values`, 20000)]);
-      fill(summary, facts([
+      redraw(summary, t, () => facts([
         ["State", stateBadge(t)],
         ["Station", h("a", { href: `#/stations/${enc(t.station_id)}` }, t.station_id)],
         ["Where", place(t.evse_id, t.connector_id)],
@@ -118,6 +126,7 @@ export function transactionDetail(container, _query, id) {
       } else if (!t.active) {
         fill(actions);
       }
+      if (!redrawn(t, readings)) return;
       const energy = energyPoints(t, readings);
       const last = energy.length ? energy[energy.length - 1][1] : null;
       fill(energyBox,
