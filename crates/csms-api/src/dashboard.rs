@@ -92,7 +92,7 @@ mod tests {
         routes::<()>().call(request.body(Body::empty()).expect("request")).await.expect("answer")
     }
 
-    fn header_of<'a>(response: &'a Response, name: header::HeaderName) -> &'a str {
+    fn header_of(response: &Response, name: header::HeaderName) -> &str {
         response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
     }
 

@@ -331,7 +331,8 @@ fn me() -> Value {
         &[("name", nullable(string())), ("role", json!({"type": "string", "enum": ["viewer", "operator", "admin"]}))],
         json!({"name": "dashboard", "role": "viewer"}),
     );
-    schema["description"] = json!("The token the request was made with: its name and role (with --api-open: no name, admin)");
+    schema["description"] =
+        json!("The token the request was made with: its name and role (with --api-open: no name, admin)");
     schema
 }
 
