@@ -7,6 +7,7 @@ target/screenshots/ (not committed)."""
 
 import asyncio
 import datetime
+import json
 import os
 import pathlib
 import subprocess
@@ -71,13 +72,15 @@ class Browser:
     """A headless Chromium page logged in with one of the server's tokens; every console error
     and uncaught exception on the page fails the test."""
 
-    def __init__(self, dash, role):
-        self.dash, self.role, self.errors = dash, role, []
+    def __init__(self, dash, role, stream=None):
+        self.dash, self.role, self.errors, self.stream = dash, role, [], stream
 
     async def __aenter__(self):
         self.playwright = await async_playwright().start()
         self.browser = await self.playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         self.page = await self.browser.new_page(viewport={"width": 1280, "height": 900})
+        if self.stream is not None:
+            await self.page.route("**/api/v1/events/stream*", self.stream)
         self.page.set_default_timeout(10_000)
         # A failed request is judged by its URL below; its console line says no more.
         self.page.on("console", lambda m: m.type == "error" and not m.text.startswith("Failed to load resource") and self.errors.append(m.text))
@@ -165,8 +168,6 @@ def test_static_files_need_no_token_and_carry_a_strict_policy(dash):
     for role in ("viewer", "operator", "admin"):
         request = urllib.request.Request(dash.base + "/api/v1/me", headers={"Authorization": f"Bearer {dash.tokens[role]}"})
         with urllib.request.urlopen(request, timeout=10) as response:
-            import json
-
             me = json.loads(response.read())
         assert me["role"] == role, me
 
@@ -337,5 +338,44 @@ def test_a_viewer_sees_no_command_and_an_operator_does(dash):
                 await browser.screenshot("id-tokens-admin")
         finally:
             await closed(ws, listener)
+
+    asyncio.run(scenario())
+
+
+def test_events_from_the_stream_reach_the_page_and_a_reconnection_resumes(dash):
+    """The page's reader of the event stream (fetch with the Bearer header, not EventSource):
+    events reach the live feed as they arrive, and a lost stream is asked again from the last
+    event it gave (Last-Event-ID). The stream is the contract's (id, event, data lines); the
+    browser is given it here, so this holds whatever the server's stream does."""
+    asked = []
+
+    async def stream(route):
+        headers = await route.request.all_headers()
+        asked.append(headers)
+        if len(asked) == 1:
+            events = [
+                (7, "fault.opened", {"fault_id": 1, "evse_id": None, "connector_id": 1, "code": "HighTemperature",
+                                     "category": "thermal", "severity": "Error", "source": "station"}),
+                (8, "connector.status", {"evse_id": None, "connector_id": 1, "status": "Faulted"}),
+            ]
+            body = ": keep-alive\n\n" + "".join(
+                f"id: {i}\nevent: {kind}\ndata: " + json.dumps({"id": i, "kind": kind, "at": now(), "station_id": "CP-STREAM", "data": data})
+                + "\n\n" for i, kind, data in events)
+            await route.fulfill(status=200, headers={"Content-Type": "text/event-stream"}, body=body)
+        else:
+            await route.fulfill(status=200, headers={"Content-Type": "text/event-stream"}, body=": nothing new\n\n")
+
+    async def scenario():
+        async with Browser(dash, "viewer", stream=stream) as browser:
+            feed = browser.page.locator("#live-feed")
+            await feed.get_by_text("fault opened at connector 1: HighTemperature (thermal, Error)").wait_for()
+            await feed.get_by_text("connector 1 is Faulted").wait_for()
+            assert await feed.get_by_role("link", name="CP-STREAM").count() == 2
+            deadline = time.monotonic() + 5
+            while len(asked) < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+        assert asked[0]["authorization"] == f"Bearer {dash.tokens['viewer']}"
+        assert "last-event-id" not in asked[0]
+        assert len(asked) >= 2 and asked[1]["last-event-id"] == "8", asked
 
     asyncio.run(scenario())

@@ -96,10 +96,12 @@ export function start(onState) {
     let delay = 500;
     while (!signal.aborted) {
       setState("connecting", "Connecting…");
+      const began = Date.now();
       try {
         const outcome = await readStream(signal);
         if (outcome === "absent") { poll(); return; }
-        delay = 500;
+        // A stream that lasted is reopened soon; one closed at once backs off like a failure.
+        if (Date.now() - began > 10000) delay = 500;
       } catch (e) {
         if (signal.aborted) return;
         setState("connecting", "Reconnecting…");
