@@ -379,3 +379,32 @@ def test_events_from_the_stream_reach_the_page_and_a_reconnection_resumes(dash):
         assert len(asked) >= 2 and asked[1]["last-event-id"] == "8", asked
 
     asyncio.run(scenario())
+
+
+def test_keyboard_users_reach_the_pages_and_see_where_the_focus_is(dash):
+    async def scenario():
+        async with Browser(dash, "viewer") as browser:
+            page = browser.page
+            focused = "document.activeElement.textContent.trim()"
+            # A fresh load (the token is kept for the tab) starts at the top of the page.
+            await page.reload()
+            await page.get_by_role("heading", level=1, name="Network overview").wait_for()
+            await page.keyboard.press("Tab")
+            assert await page.evaluate(focused) == "Skip to content"
+            for name in ("Ström", "Overview", "Stations", "Faults"):
+                await page.keyboard.press("Tab")
+                assert await page.evaluate(focused) == name
+            ring = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+            assert ring not in ("none", ""), ring
+            await page.keyboard.press("Enter")
+            await page.get_by_role("heading", level=1, name="Fault board").wait_for()
+            # The new page's heading has the focus, so the next Tab starts from it.
+            assert await page.evaluate("document.activeElement.tagName") == "H1"
+            assert await page.evaluate(focused) == "Fault board"
+            # Every control on the page has a name people can hear.
+            unnamed = await page.evaluate("""[...document.querySelectorAll('input, select, button')]
+                .filter((e) => !e.labels?.length && !e.getAttribute('aria-label') && !e.textContent.trim())
+                .map((e) => e.outerHTML)""")
+            assert unnamed == [], unnamed
+
+    asyncio.run(scenario())

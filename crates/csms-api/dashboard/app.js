@@ -49,8 +49,9 @@ function showError(view, e) {
   else console.error(e);
 }
 
-function route() {
+function route(event) {
   if (!session.me) return;
+  const moved = event?.type === "hashchange" || event?.type === "login";
   if (current?.dispose) current.dispose();
   const [rawPath, rawQuery = ""] = location.hash.replace(/^#\/?/, "").split("?");
   const path = decodeURIComponent(rawPath);
@@ -77,9 +78,11 @@ function route() {
   fill(container, errorBox, body);
   current = found[0](body, query, ...found[1]);
   current.errorBox = errorBox;
-  // Keyboard and screen-reader users land on the new page's heading.
+  // Keyboard and screen-reader users land on the new page's heading (on a fresh load the
+  // browser's own start, the skip link first, stays).
   const heading = container.querySelector("h1");
-  if (heading) { heading.tabIndex = -1; heading.focus({ preventScroll: true }); }
+  if (heading) heading.tabIndex = -1;
+  if (heading && moved) heading.focus({ preventScroll: true });
   refresh();
 }
 
@@ -98,7 +101,7 @@ function liveState(state, text) {
   box.dataset.state = state;
 }
 
-function showLoggedIn() {
+function showLoggedIn(byForm = false) {
   $("login").hidden = true;
   $("nav").hidden = false;
   $("who").hidden = false;
@@ -106,7 +109,7 @@ function showLoggedIn() {
   $("who-text").textContent = `${me.name ? me.name + " — " : ""}${me.role}${me.role === "viewer" ? " (read only)" : ""}`;
   document.body.dataset.role = me.role;
   live.start(liveState);
-  route();
+  route(byForm ? { type: "login" } : undefined);
 }
 
 function showLogin(message = "") {
@@ -133,7 +136,7 @@ async function start() {
     try {
       await login(token);
       $("login-token").value = "";
-      showLoggedIn();
+      showLoggedIn(true);
     } catch (err) {
       showLogin(err instanceof ApiError && err.status === 401 ? `Not accepted: ${err.message}` : `Could not log in: ${err.message}`);
     }

@@ -62,7 +62,7 @@ export function connectorCommands(station, c, activeTx) {
 }
 
 /** The station-wide commands: remote start, reset, availability, trigger, configuration. */
-export function stationCommands(station) {
+export function stationCommands(station, onConfigurationRead = () => {}) {
   const id = enc(station.id);
   const v201 = station.ocpp_version === "2.0.1";
   const output = h("p", { class: "command-output", role: "status", "aria-live": "polite", id: "command-output" });
@@ -94,9 +94,17 @@ export function stationCommands(station) {
   } },
   h("fieldset", {}, h("legend", {}, "Trigger message"), field("Message", trigger), h("button", { type: "submit", class: "command" }, "Trigger")));
 
-  const fetchConfiguration = () => (v201
-    ? send("Full inventory report", `/stations/${id}/commands/GetBaseReport`, { requestId: Math.floor(Date.now() / 1000) % 2147483647, reportBase: "FullInventory" }, output)
-    : send("Read configuration", `/stations/${id}/configuration/fetch`, { keys: [] }, output));
+  // What the station answers is stored (1.6 GetConfiguration at once, a 2.0.1 report as its
+  // NotifyReport messages arrive); the page then shows it.
+  const fetchConfiguration = async () => {
+    const answer = await (v201
+      ? send("Full inventory report", `/stations/${id}/commands/GetBaseReport`, { requestId: Math.floor(Date.now() / 1000) % 2147483647, reportBase: "FullInventory" }, output)
+      : send("Read configuration", `/stations/${id}/configuration/fetch`, { keys: [] }, output));
+    if (answer) {
+      onConfigurationRead();
+      if (v201) setTimeout(onConfigurationRead, 3000);
+    }
+  };
 
   return h("section", { class: "commands", "aria-labelledby": "cmd-h", "data-command": "station" },
     h("h2", { id: "cmd-h" }, "Commands"),

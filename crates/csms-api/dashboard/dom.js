@@ -97,10 +97,11 @@ export function badge(text, tone) {
 /** A table with a caption and column headers; `rows` are arrays of cells (nodes or text). */
 export function table(caption, headers, rows, empty = "Nothing to show.") {
   if (!rows.length) return h("p", { class: "empty" }, empty);
-  return h("table", {},
+  // A wide table scrolls in its own box rather than widening the page.
+  return h("div", { class: "table-wrap" }, h("table", {},
     h("caption", {}, caption),
     h("thead", {}, h("tr", {}, headers.map((name) => h("th", { scope: "col" }, name)))),
-    h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((cell) => h("td", {}, cell ?? "—"))))));
+    h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((cell) => h("td", {}, cell ?? "—")))))));
 }
 
 /** A definition list from [term, value] pairs. */

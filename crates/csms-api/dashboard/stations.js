@@ -103,8 +103,17 @@ export function stationDetail(container, _query, id) {
     h("section", { "aria-labelledby": "msg-h" }, h("h2", { id: "msg-h" }, "OCPP message trace (newest first)"), messages),
     h("section", { "aria-labelledby": "cfg-h" },
       h("h2", { id: "cfg-h" }, "Configuration"),
-      h("button", { type: "button", onclick: async () => { settingsLoaded = true; fill(config, await settings(station)); } }, "Reload configuration"),
+      h("button", { type: "button", onclick: () => reloadSettings() }, "Reload configuration"),
       config));
+
+  async function reloadSettings() {
+    settingsLoaded = true;
+    try {
+      fill(config, await settings(station));
+    } catch (e) {
+      fill(config, h("p", { class: "error" }, `Could not read it: ${e.message}`));
+    }
+  }
 
   async function refresh() {
     const [s, active, open, log] = await Promise.all([
@@ -150,12 +159,9 @@ export function stationDetail(container, _query, id) {
     redraw(messages, log.items, () => trace(log.items, openIds));
     if (!built) {
       built = true;
-      if (canCommand()) fill(commands, stationCommands(s));
+      if (canCommand()) fill(commands, stationCommands(s, reloadSettings));
     }
-    if (!settingsLoaded) {
-      settingsLoaded = true;
-      fill(config, await settings(s));
-    }
+    if (!settingsLoaded) await reloadSettings();
   }
 
   return {

@@ -36,6 +36,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("tokens.js", JS, include_str!("../dashboard/tokens.js")),
     ("availability.js", JS, include_str!("../dashboard/availability.js")),
     ("style.css", "text/css; charset=utf-8", include_str!("../dashboard/style.css")),
+    ("icon.svg", "image/svg+xml", include_str!("../dashboard/icon.svg")),
 ];
 
 const INDEX: &str = include_str!("../dashboard/index.html");
@@ -143,7 +144,7 @@ mod tests {
                 assert!(served(target), "{name} imports {target}, which is not served");
             }
         }
-        for reference in ["/ui/app.js", "/ui/style.css"] {
+        for reference in ["/ui/app.js", "/ui/style.css", "/ui/icon.svg"] {
             assert!(INDEX.contains(reference) && served(&reference[4..]), "{reference}");
         }
     }
