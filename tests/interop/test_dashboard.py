@@ -422,3 +422,19 @@ def test_keyboard_users_reach_the_pages_and_see_where_the_focus_is(dash):
             assert unnamed == [], unnamed
 
     asyncio.run(scenario())
+
+
+def test_a_revoked_token_ends_the_session(dash):
+    async def scenario():
+        async with Browser(dash, "viewer") as browser:
+            await browser.open("stations", "Stations")
+            tokens = dash.items("/api/v1/tokens")
+            viewer = next(token for token in tokens if token["name"] == "dash-viewer")
+            assert dash.http("DELETE", f"/api/v1/tokens/{viewer['id']}")[0] == 204
+            await browser.page.get_by_text("no longer accepts this token").wait_for()
+            assert await browser.page.locator("#nav").is_hidden()
+            assert await browser.page.evaluate("sessionStorage.length") == 0
+            # The refusal that logged it out is expected, not a fault of the page.
+            browser.errors = [e for e in browser.errors if not e.startswith("401 ")]
+
+    asyncio.run(scenario())

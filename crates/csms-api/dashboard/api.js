@@ -3,6 +3,7 @@
 // carry it. An answer of 401 logs out: the token expired or was revoked.
 
 const KEY = "strom.api-token";
+export const REFUSED = "The server no longer accepts this token (expired or revoked): log in again.";
 
 export const session = {
   token: sessionStorage.getItem(KEY),
@@ -45,7 +46,7 @@ export async function api(path, { method = "GET", body, signal } = {}) {
     try { answer = JSON.parse(text); } catch { answer = text; }
   }
   if (response.status === 401 && session.me) {
-    logout();
+    logout(REFUSED);
   }
   if (!response.ok) {
     const message = (answer && answer.error) || `${response.status} ${response.statusText}`;
@@ -81,11 +82,12 @@ export async function login(token) {
   return session.me;
 }
 
-export function logout() {
+/** Forgets the token; `reason` is shown on the login form. */
+export function logout(reason = "Logged out.") {
   session.token = null;
   session.me = null;
   sessionStorage.removeItem(KEY);
-  session.onLoggedOut();
+  session.onLoggedOut(reason);
 }
 
 export function enc(text) {

@@ -3,7 +3,7 @@
 // `render(container, query, ...params) -> {refresh(), concerns(event), dispose?()}`: it draws its
 // frame once (forms and buttons keep their focus and input), and `refresh` redraws its data.
 
-import { session, login, logout, ApiError } from "./api.js";
+import { session, login, logout, ApiError, REFUSED } from "./api.js";
 import * as live from "./live.js";
 import { h, fill } from "./dom.js";
 import { overview } from "./overview.js";
@@ -108,7 +108,7 @@ function showLoggedIn(byForm = false) {
   const me = session.me;
   $("who-text").textContent = `${me.name ? me.name + " — " : ""}${me.role}${me.role === "viewer" ? " (read only)" : ""}`;
   document.body.dataset.role = me.role;
-  live.start(liveState);
+  live.start(liveState, () => logout(REFUSED));
   route(byForm ? { type: "login" } : undefined);
 }
 
@@ -128,7 +128,7 @@ function showLogin(message = "") {
 async function start() {
   live.onEvent(onLiveEvent);
   window.addEventListener("hashchange", route);
-  session.onLoggedOut = () => showLogin("Logged out.");
+  session.onLoggedOut = (reason) => showLogin(reason);
   $("logout").addEventListener("click", () => logout());
   $("login-form").addEventListener("submit", async (e) => {
     e.preventDefault();

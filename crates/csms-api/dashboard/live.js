@@ -56,6 +56,7 @@ async function readStream(signal) {
   if (lastId !== null) headers["Last-Event-ID"] = lastId;
   const response = await fetch("/api/v1/events/stream", { headers, signal, cache: "no-store", credentials: "omit" });
   if (response.status === 404) return "absent";
+  if (response.status === 401) return "refused";
   if (!response.ok || !response.body) throw new Error(`event stream answered ${response.status}`);
   setState("live", "Live");
   emit({ kind: "live.resync" });
@@ -86,8 +87,9 @@ function poll() {
   pollTimer = setInterval(() => emit({ kind: "live.resync" }), POLL_MS);
 }
 
-/** Starts following the server; `onState(state, text)` hears "connecting", "live", "polling". */
-export function start(onState) {
+/** Starts following the server; `onState(state, text)` hears "connecting", "live", "polling";
+ * `onRefused()` is called when the token is no longer accepted (expired or revoked). */
+export function start(onState, onRefused = () => {}) {
   stop();
   stateListener = onState || (() => {});
   controller = new AbortController();
@@ -100,6 +102,7 @@ export function start(onState) {
       try {
         const outcome = await readStream(signal);
         if (outcome === "absent") { poll(); return; }
+        if (outcome === "refused") { onRefused(); return; }
         // A stream that lasted is reopened soon; one closed at once backs off like a failure.
         if (Date.now() - began > 10000) delay = 500;
       } catch (e) {
