@@ -434,6 +434,7 @@ def test_a_revoked_token_ends_the_session(dash):
             await browser.page.get_by_text("no longer accepts this token").wait_for()
             assert await browser.page.locator("#nav").is_hidden()
             assert await browser.page.evaluate("sessionStorage.length") == 0
+            await browser.screenshot("login")
             # The refusal that logged it out is expected, not a fault of the page.
             browser.errors = [e for e in browser.errors if not e.startswith("401 ")]
 
