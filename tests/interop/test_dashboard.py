@@ -143,6 +143,15 @@ class Station(ChargePoint):
         await self.call(call.StatusNotification(connector_id=connector, error_code="NoError", status="Charging", timestamp=now()))
         self.started.put_nowait(started.transaction_id)
 
+    @on(Action.remote_stop_transaction)
+    def on_remote_stop(self, transaction_id, **kwargs):
+        return call_result.RemoteStopTransaction(status="Accepted")
+
+    @after(Action.remote_stop_transaction)
+    async def stop_requested(self, transaction_id, **kwargs):
+        await self.call(call.StopTransaction(meter_stop=5400, timestamp=now(), transaction_id=transaction_id, reason="Remote"))
+        await self.call(call.StatusNotification(connector_id=2, error_code="NoError", status="Available", timestamp=now()))
+
 
 async def connected(dash, station_id, connectors=2):
     ws = await websockets.connect(dash.ws_url(station_id), subprotocols=["ocpp1.6"])
@@ -248,10 +257,18 @@ def test_an_operator_starts_a_session_with_a_click(dash):
                 await browser.page.locator(".conn-status[data-connector='2']").get_by_text("Charging").wait_for(timeout=5_000)
                 assert await browser.page.evaluate("window.__sameDocument === true"), "the page was reloaded"
                 await browser.screenshot("station-operator")
+                assert dash.get(f"/api/v1/transactions/{transaction}")["active"] is True
                 await browser.open("transactions", "Transactions")
                 await browser.page.get_by_role("link", name=f"#{transaction}").wait_for()
                 await browser.screenshot("transactions")
-            assert dash.get(f"/api/v1/transactions/{transaction}")["active"] is True
+                # And stopped from its connector's row.
+                await browser.open("stations/PY-DASH-START", "Station PY-DASH-START")
+                await browser.page.get_by_role("button", name=f"Stop session {transaction} at connector 2").click()
+                await browser.page.locator("#command-output").get_by_text("the station answered Accepted").wait_for()
+                await sessions.get_by_text("No session is running.").wait_for(timeout=5_000)
+                await browser.page.locator(".conn-status[data-connector='2']").get_by_text("Available").wait_for(timeout=5_000)
+            stopped = dash.get(f"/api/v1/transactions/{transaction}")
+            assert (stopped["active"], stopped["stop_reason"], stopped["energy_wh"]) == (False, "Remote", 400), stopped
         finally:
             await closed(ws, listener)
 

@@ -16,8 +16,10 @@ const TRIGGERS = {
 
 /** Sends a command; says its outcome. `label` names it for people. */
 async function send(label, path, body, output) {
+  // A connector's buttons report where the station's commands do.
+  const box = output || document.getElementById("command-output");
   const say = (text, isError) => {
-    if (output) output.textContent = text;
+    if (box) box.textContent = text;
     toast(text, isError);
   };
   say(`${label}: sending…`);

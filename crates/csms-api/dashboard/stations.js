@@ -135,7 +135,8 @@ export function stationDetail(container, _query, id) {
       ["Security profile", String(s.security_profile ?? "—")],
     ]));
     const rows = s.connectors.filter((c) => c.connector_id !== 0 || s.connectors.length === 1);
-    const activeByConnector = (c) => active.items.find((t) => t.connector_id === c.connector_id && (t.evse_id ?? null) === (c.evse_id ?? t.evse_id ?? null));
+    // A 2.0.1 session belongs to its EVSE (its connector id is optional), a 1.6 one to its connector.
+    const activeByConnector = (c) => active.items.find((t) => (c.evse_id ? t.evse_id === c.evse_id : t.connector_id === c.connector_id));
     const activeIds = active.items.map((t) => [t.id, t.evse_id, t.connector_id]);
     redraw(connectors, [rows, activeIds, s.ocpp_version], () => table(`Connectors of ${id}`, ["Where", "Status", "Error", "Availability", "Since", ...(canCommand() ? ["Commands"] : [])],
       rows.map((c) => [
