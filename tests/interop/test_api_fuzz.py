@@ -238,6 +238,13 @@ include-operation-id = "decommissionStation"
 parameters = {{ "path.id" = "{DECOMMISSIONED}" }}
 phases.stateful.enabled = false
 
+# The live event stream never ends, so every request to it would only run into the timeout. Its
+# filters are listEvents' (fuzzed), its events are the list's, and crates/strom/tests/events.rs
+# reads it as a client would.
+[[operations]]
+include-operation-id = "streamEvents"
+enabled = false
+
 # Revoking is tested on a token made for it: any other id could be the fuzzer's own token
 # (the first ids are small integers, which the fuzzer draws often), and a revoked token would
 # leave every later request a 401.
@@ -285,7 +292,8 @@ def test_the_fuzzer_finds_no_failure(strom_with_token, tmp_path):
     output = run.stdout[-15000:]
     assert result["complete"] and result["stop_reason"] == "completed", output
     operations = result["operations"]
-    assert operations["tested"] == operations["total"] >= 40, operations
+    # Every operation but the live event stream (disabled above: it never ends).
+    assert operations["tested"] == operations["selected"] == operations["total"] - 1 >= 40, operations
     # Not an empty run: the token worked (no operation answered only 401/403) and many cases ran.
     assert result["warnings"]["missing_auth"] == [], result["warnings"]["missing_auth"]
     assert result["test_cases"]["generated"] >= 1000, result["test_cases"]

@@ -6,6 +6,7 @@ pub mod auth;
 mod bodies;
 mod certificates;
 mod dashboard;
+mod events;
 mod id_tokens;
 mod openapi;
 mod paging;
@@ -38,6 +39,9 @@ pub struct Api {
     pub store: Store,
     pub commands: Arc<Commands>,
     pub clock: Arc<dyn Clock>,
+    /// Cancelled as Ström stops: the event streams end, so that the server's graceful shutdown
+    /// does not wait for their clients.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 pub fn router(api: Arc<Api>, open: bool) -> Router {
@@ -74,6 +78,8 @@ pub fn router(api: Arc<Api>, open: bool) -> Router {
         .route("/api/v1/transactions/{id}", json_only(get(get_transaction)))
         .route("/api/v1/transactions/{id}/meter-values", json_only(get(transaction_meter_values)))
         .route("/api/v1/faults", json_only(get(list_faults)))
+        .route("/api/v1/events", json_only(get(events::list)))
+        .route("/api/v1/events/stream", json_only(get(events::stream)))
         .route("/api/v1/faults/{id}", json_only(get(get_fault)))
         .route("/api/v1/id-tokens", json_only(get(id_tokens::list).post(id_tokens::create)))
         .route(
@@ -109,7 +115,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
         ApiError { status, message: message.into() }
     }
 

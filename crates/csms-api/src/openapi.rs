@@ -92,6 +92,8 @@ enum Success {
     Text(&'static str, &'static str, &'static str),
     /// An HTML page.
     Html(&'static str, &'static str, &'static str),
+    /// Server-Sent Events, each event's data JSON of a component schema.
+    EventStream(&'static str, &'static str),
 }
 
 fn ok(description: &'static str, schema: &'static str) -> Success {
@@ -195,6 +197,17 @@ impl Op {
                 json!({"description": description,
                        "content": {"text/html": {"schema": {"type": "string"}, "example": example}}}),
             ),
+            Success::EventStream(description, schema) => {
+                let event = schemas.get(schema).and_then(|s| example_of(s, schemas)).unwrap_or_default();
+                let kind = event["kind"].as_str().unwrap_or_default();
+                let example = format!("id: {}\nevent: {kind}\ndata: {event}\n\n", event["id"]);
+                let description = format!("{description} Each event's data is JSON of the {schema} schema.");
+                (
+                    "200",
+                    json!({"description": description,
+                    "content": {"text/event-stream": {"schema": {"type": "string"}, "example": example}}}),
+                )
+            }
         };
         responses.insert(code.to_string(), success);
         if self.command {
@@ -295,6 +308,24 @@ fn list(
 }
 
 const COMMAND_ERRORS: &[&str] = &["400", "404", "409", "422", "504"];
+
+/// The filters of the event endpoints, after `first`.
+fn event_filters(mut first: Vec<Value>) -> Vec<Value> {
+    let kinds: Vec<&str> = csms_core::events::EventKind::ALL.iter().map(|k| k.as_str()).collect();
+    first.extend([
+        query("station_id", "Only this station's events", string()),
+        query(
+            "kind",
+            &format!(
+                "Only these kinds, comma-separated; a name without a dot is a family (fault: fault.opened and fault.cleared). Kinds: {}",
+                kinds.join(", ")
+            ),
+            json!({"type": "string", "pattern": csms_core::events::filter_pattern()}),
+        ),
+        query("category", "Only fault events of this category", fault_category()),
+    ]);
+    first
+}
 
 /// An evse or connector id in a request body: 0 to 2^31-1 (the ids the API takes), or null for
 /// none.
@@ -449,6 +480,24 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             vec![query("station_id", "Only this station", string()), query("open", "Only open (true) or cleared (false)", boolean()),
                  query("category", "Only faults of this category", fault_category())],
             "FaultPage")),
+        ("/api/v1/events", "get", op("listEvents", "Domain events after an id, oldest first", "viewer",
+            event_filters(vec![
+                query("after", "Only events after this id (default 0: from the oldest kept)",
+                    json!({"type": "integer", "format": "int64", "minimum": 0})),
+                query("limit", "At most this many (1-1000, default 500)", json!({"type": "integer", "minimum": 1, "maximum": 1000})),
+            ]),
+            ok("Events; next_after is the after of the next page, null on the last", "EventPage")).errors(&["400"])),
+        ("/api/v1/events/stream", "get", op("streamEvents",
+            "Follow the domain events live (Server-Sent Events); a Last-Event-ID header resumes after that id", "viewer",
+            event_filters(vec![
+                json!({"name": "Last-Event-ID", "in": "header", "required": false,
+                       "description": "Resume after this event id (a reconnecting EventSource sends it); without it or after, from now on",
+                       "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}}),
+                query("after", "As Last-Event-ID, for clients that cannot send headers",
+                    json!({"type": "integer", "format": "int64", "minimum": 0})),
+            ]),
+            Success::EventStream("One event per message: its id, its kind as the event name, and its JSON as data; a comment every 15 s keeps the connection open.", "Event"))
+            .errors(&["400"])),
         ("/api/v1/faults/{id}", "get", op("getFault", "Show a fault", "viewer",
             vec![path_param("id", "The fault's id", json!({"type": "integer", "format": "int64"}))],
             ok("The fault", "Fault")).errors(&["400", "404"])),
@@ -476,11 +525,12 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
 }
 
 /// The document's tags, in the order the reference page shows them.
-const TAGS: [(&str, &str); 8] = [
+const TAGS: [(&str, &str); 9] = [
     ("stations", "Stations: their registration, connection, connectors, and what they reported about themselves"),
     ("commands", "Commands sent to a connected station (OCPP CALLs from the CSMS); the station's answer is the API's"),
     ("transactions", "Charging sessions with their energy and meter readings"),
     ("faults", "Errors stations reported, from start to clearing"),
+    ("events", "What happens, as it happens: stored domain events and their live stream"),
     ("id-tokens", "The id tokens (RFID cards, app ids, …) Ström authorizes"),
     ("certificates", "Certificates that Ström signed for stations or that stations hold"),
     ("api-tokens", "The bearer tokens of this API"),
@@ -500,6 +550,8 @@ fn tag_of(path: &str, operation: &Op) -> &'static str {
         "transactions"
     } else if path.starts_with("/api/v1/faults") {
         "faults"
+    } else if path.starts_with("/api/v1/events") {
+        "events"
     } else if path.starts_with("/api/v1/id-tokens") {
         "id-tokens"
     } else if path.starts_with("/api/v1/tokens") || path == "/api/v1/me" {

@@ -10,6 +10,7 @@ pub mod authorization;
 pub mod availability;
 pub mod certificates;
 pub mod clock;
+pub mod events;
 pub mod fault_kinds;
 pub mod faults;
 pub mod metering;

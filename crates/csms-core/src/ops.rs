@@ -499,6 +499,9 @@ pub struct StationEvent {
 pub struct Seen {
     pub station: StationId,
     pub at: Timestamp,
+    /// Why the connection ended (`replaced`: by the station's next one, which is no
+    /// disconnection of the station).
+    pub reason: &'static str,
 }
 
 /// A station's connection, as Ström sees it: lost for longer than the grace (Ström opens a
@@ -519,6 +522,13 @@ pub enum ConnectivityChange {
     },
     Back {
         at: Timestamp,
+    },
+    /// A connection began (speaking `protocol`); `was_lost`: the station was lost, and its
+    /// fault is cleared as by `Back`.
+    Connected {
+        at: Timestamp,
+        protocol: crate::station::ProtocolVersion,
+        was_lost: bool,
     },
 }
 

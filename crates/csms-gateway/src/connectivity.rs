@@ -7,15 +7,28 @@
 
 use crate::Gateway;
 use csms_core::ops::{Connectivity, ConnectivityChange};
-use csms_core::station::StationId;
+use csms_core::station::{ProtocolVersion, StationId};
 use csms_core::Timestamp;
 use std::sync::Arc;
 
-/// A station connected: if Ström had its connection as lost, the fault is cleared.
-pub(crate) async fn connected(gateway: &Gateway, station: &StationId) {
-    if gateway.lost_stations().remove(station) {
-        back(gateway, station).await;
-    }
+/// A station connected: recorded (the `station.connected` event), and if Ström had its
+/// connection as lost, the fault is cleared. Queued now, ahead of anything the station says on
+/// this connection, but not waited for: the session starts at once.
+pub(crate) fn connected(gateway: &Arc<Gateway>, station: &StationId, protocol: ProtocolVersion) {
+    let was_lost = gateway.lost_stations().remove(station);
+    let op = Connectivity {
+        station: station.clone(),
+        change: ConnectivityChange::Connected { at: gateway.clock.now(), protocol, was_lost },
+    };
+    let written = gateway.store.execute(op, Vec::new());
+    let station = station.clone();
+    tokio::spawn(async move {
+        match written.await {
+            Ok(true) => tracing::info!(station = %station, "connection back: communication fault cleared"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(station = %station, error = %e, "could not record the connection"),
+        }
+    });
 }
 
 async fn back(gateway: &Gateway, station: &StationId) {

@@ -179,12 +179,16 @@ async fn stored_registration(
     station: &StationId,
     version: OcppVersion,
 ) -> Result<Option<RegistrationStatus>, PortError> {
-    let stored_version = match version {
+    // Boxed, for the reason `on_text`'s future is.
+    Box::pin(gateway.store.registration(station, protocol_of(version))).await
+}
+
+/// The version as the store records it.
+fn protocol_of(version: OcppVersion) -> ProtocolVersion {
+    match version {
         OcppVersion::V16 => ProtocolVersion::V16,
         OcppVersion::V201 => ProtocolVersion::V201,
-    };
-    // Boxed, for the reason `on_text`'s future is.
-    Box::pin(gateway.store.registration(station, stored_version)).await
+    }
 }
 
 pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: OcppVersion, mut socket: WebSocket) {
@@ -203,7 +207,7 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
     let info = SessionInfo { version, connected_at: now, last_seen: now, registration };
     let (generation, replaced, last_seen) = gateway.registry.insert(&station, calls_tx, info);
     tracing::info!(station = %station, version = version.subprotocol(), "connected");
-    crate::connectivity::connected(&gateway, &station).await;
+    crate::connectivity::connected(&gateway, &station, protocol_of(version));
     let mut session = Session {
         gateway: gateway.clone(),
         station: station.clone(),
@@ -295,7 +299,7 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
     // Recorded before the session leaves the registry, so that a draining shutdown, which waits
     // for the registry to empty before it closes the store, still stores it.
     let ended = gateway.clock.now();
-    let seen = Seen { station: station.clone(), at: ended };
+    let seen = Seen { station: station.clone(), at: ended, reason };
     if let Err(e) = Box::pin(gateway.store.execute(seen, Vec::new())).await {
         tracing::warn!(station = %station, error = %e, "could not record when the station was last seen");
     }

@@ -1,6 +1,8 @@
 //! How commits become durable before their messages are answered: the WAL fsynced by the writer
 //! (SQLite) with a background checkpointer, or a syncer thread flushing PostgreSQL's WAL.
 
+use crate::writer::EventHub;
+use crate::writes::StoredEvent;
 use crate::{StoreError, StoreMetrics};
 use csms_core::port::{PortError, Request};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,12 +66,25 @@ impl WalSync {
 /// trip the writer would otherwise wait out), and one flush covers every batch that committed
 /// meanwhile.
 pub(crate) struct Syncer {
-    pub(crate) batches: std::sync::mpsc::Sender<Vec<Request>>,
+    /// A batch's answers, with the domain events it committed (sent once durable).
+    pub(crate) batches: std::sync::mpsc::Sender<(Vec<Request>, Vec<Arc<StoredEvent>>)>,
     thread: std::thread::JoinHandle<()>,
 }
 
 /// Answers a batch's messages: with their results if their commit is durable, else with the
 /// reason it is not (the stations repeat them).
+/// Hands durable domain events to the live subscribers, in id order. Events whose commit could
+/// not be made durable are not sent live (they are stored; a client reading the store may see
+/// them).
+pub(crate) fn publish(hub: &EventHub, events: Vec<Arc<StoredEvent>>, durable: &Result<(), String>) {
+    if durable.is_ok() {
+        for event in events {
+            // No subscriber is no error.
+            let _ = hub.send(event);
+        }
+    }
+}
+
 pub(crate) fn answer(requests: Vec<Request>, durable: &Result<(), String>) {
     if let Err(e) = durable {
         tracing::error!(error = %e, "making commits durable failed: writes are answered with an error");
@@ -211,7 +226,7 @@ impl Checkpointer {
 }
 
 impl Syncer {
-    pub(crate) fn postgres(url: &str, metrics: Arc<StoreMetrics>) -> Result<Syncer, StoreError> {
+    pub(crate) fn postgres(url: &str, metrics: Arc<StoreMetrics>, hub: EventHub) -> Result<Syncer, StoreError> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(StoreError::Thread)?;
         let url = url.to_string();
         // Connected by the first flush (on this runtime, which the syncer's thread then runs: a
@@ -242,7 +257,7 @@ impl Syncer {
         // Once before the store opens: a database where this cannot work (the function's
         // EXECUTE revoked from the store's role, say) is refused with the reason, rather than
         // every write failing later.
-        Self::spawn(metrics, flush)
+        Self::spawn(metrics, hub, flush)
     }
 
     /// The thread: answers each batch once `flush` (which covers every commit before it) has
@@ -250,9 +265,10 @@ impl Syncer {
     /// before this returns.
     fn spawn(
         metrics: Arc<StoreMetrics>,
+        hub: EventHub,
         mut flush: impl FnMut() -> Result<(), String> + Send + 'static,
     ) -> Result<Syncer, StoreError> {
-        let (batches, rx) = std::sync::mpsc::channel::<Vec<Request>>();
+        let (batches, rx) = std::sync::mpsc::channel::<(Vec<Request>, Vec<Arc<StoredEvent>>)>();
         let (ready_tx, ready) = std::sync::mpsc::channel::<Result<(), String>>();
         let thread = std::thread::Builder::new()
             .name("strom-syncer".into())
@@ -263,14 +279,16 @@ impl Syncer {
                 if failed {
                     return;
                 }
-                while let Ok(mut pending) = rx.recv() {
-                    while let Ok(more) = rx.try_recv() {
+                while let Ok((mut pending, mut events)) = rx.recv() {
+                    while let Ok((more, more_events)) = rx.try_recv() {
                         pending.extend(more);
+                        events.extend(more_events);
                     }
                     let started = std::time::Instant::now();
                     let flushed = flush();
                     metrics.flush_seconds.observe_duration(started.elapsed());
                     answer(pending, &flushed);
+                    publish(&hub, events, &flushed);
                 }
             })
             .map_err(StoreError::Thread)?;

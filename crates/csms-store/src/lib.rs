@@ -22,7 +22,8 @@ pub use queries::{
     DeviceModelView, FaultFilter, FaultView, MessageView, MeterValueView, MonitorView, Page, PageRequest,
     ReservationView, StationEventView, StationView, TransactionFilter, TransactionView, TransferView,
 };
-pub use queries::{InstalledCertificateView, IssuedCertificateView};
+pub use queries::{EventFilter, InstalledCertificateView, IssuedCertificateView};
+pub use writes::StoredEvent;
 
 use csms_core::fault_kinds::VendorCategories;
 use csms_core::ops::FrameLog;
@@ -130,7 +131,12 @@ pub struct Store {
     writer: Arc<Mutex<Option<oneshot::Receiver<()>>>>,
     metrics: Arc<StoreMetrics>,
     loose: Arc<LooseFrames>,
+    /// Where durable domain events go live (`subscribe_events`).
+    events: writer::EventHub,
 }
+
+/// How many live events a subscriber may fall behind before it must read the store.
+pub const EVENT_BUFFER: usize = 16_384;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -194,8 +200,10 @@ impl Store {
         let (jobs, rx) = mpsc::channel(options.queue_capacity);
         let metrics = Arc::new(StoreMetrics::default());
         let loose = LooseFrames::new();
-        let writer = spawn_writer(url, backend, rx, options, metrics.clone(), Arc::clone(&loose)).await?;
-        Ok(Store { pool, backend, jobs, writer: Arc::new(Mutex::new(Some(writer))), metrics, loose })
+        let (events, _) = tokio::sync::broadcast::channel(EVENT_BUFFER);
+        let writer =
+            spawn_writer(url, backend, rx, options, metrics.clone(), Arc::clone(&loose), events.clone()).await?;
+        Ok(Store { pool, backend, jobs, writer: Arc::new(Mutex::new(Some(writer))), metrics, loose, events })
     }
 
     pub fn backend(&self) -> Backend {

@@ -1,8 +1,9 @@
 //! The single writer: one thread and connection that takes the queued writes, runs each batch in one
 //! transaction (group commit), and answers it once durable.
 
-use crate::durability::{answer, Durability, Syncer, WalSync};
+use crate::durability::{answer, publish, Durability, Syncer, WalSync};
 use crate::message_log::{log_part_full, LogTarget, LogWork, LogWriter, LooseFrames, LOG_DELAY};
+use crate::writes::{Events, StoredEvent};
 use crate::{db, message_log_path, path_of, writes, Backend, StoreError, StoreMetrics, StoreOptions};
 use csms_core::fault_kinds::VendorCategories;
 use csms_core::ops::FrameLog;
@@ -40,6 +41,7 @@ pub(crate) async fn spawn_writer(
     options: StoreOptions,
     metrics: Arc<StoreMetrics>,
     loose: Arc<LooseFrames>,
+    hub: EventHub,
 ) -> Result<oneshot::Receiver<()>, StoreError> {
     let (ready_tx, ready) = oneshot::channel();
     let (stopped_tx, stopped) = oneshot::channel::<()>();
@@ -50,6 +52,13 @@ pub(crate) async fn spawn_writer(
             runtime.block_on(async move {
                 let mut conn = match Writer::connect(&url, backend).await {
                     Ok(conn) => conn,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let next_event_id = match writes::next_event_id(&mut conn).await {
+                    Ok(id) => id,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
                         return;
@@ -66,7 +75,7 @@ pub(crate) async fn spawn_writer(
                             Ok((Durability::Wal(wal), LogWriter::start(LogTarget::Sqlite(message_log_path(&path)))?))
                         })
                     }
-                    Backend::Postgres => Syncer::postgres(&url, Arc::clone(&metrics)).and_then(|syncer| {
+                    Backend::Postgres => Syncer::postgres(&url, Arc::clone(&metrics), hub.clone()).and_then(|syncer| {
                         Ok((Durability::Syncer(syncer), LogWriter::start(LogTarget::Postgres(url.clone()))?))
                     }),
                 };
@@ -92,6 +101,10 @@ pub(crate) async fn spawn_writer(
                     known_tx: writes::KnownTxRows::default(),
                     fault_categories: options.fault_categories.clone().unwrap_or_default(),
                     loose_taken: Vec::new(),
+                    events: Events::default(),
+                    next_event_id,
+                    published: Vec::new(),
+                    hub,
                 };
                 writer.run(rx, options.max_batch).await;
                 writer.durability.stop();
@@ -126,7 +139,16 @@ pub(crate) struct Writer {
     /// Swapped with `loose` when the writer takes its frames, so that neither vector is grown
     /// anew each time.
     loose_taken: Vec<FrameLog>,
+    /// The domain events of the transaction being written, the id the next one gets, and those
+    /// committed and waiting to be durable before they are sent to `hub`'s subscribers.
+    events: Events,
+    next_event_id: i64,
+    published: Vec<Arc<StoredEvent>>,
+    hub: EventHub,
 }
+
+/// Where committed domain events go live once durable (the API's event stream subscribes).
+pub(crate) type EventHub = tokio::sync::broadcast::Sender<Arc<StoredEvent>>;
 
 impl Writer {
     async fn connect(url: &str, backend: Backend) -> Result<db::Conn, StoreError> {
@@ -302,18 +324,20 @@ impl Writer {
     /// Answers a committed batch once it is durable: on SQLite after syncing the WAL here, on
     /// PostgreSQL through the syncer.
     fn acknowledge(&mut self, replies: Vec<Request>) {
+        let events = std::mem::take(&mut self.published);
         match &mut self.durability {
             Durability::Wal(wal) => {
                 let started = std::time::Instant::now();
                 let synced = wal.sync();
                 self.metrics.flush_seconds.observe_duration(started.elapsed());
                 answer(replies, &synced);
+                publish(&self.hub, events, &synced);
             }
             Durability::Syncer(syncer) => {
-                if let Err(unsent) = syncer.batches.send(replies) {
+                if let Err(unsent) = syncer.batches.send((replies, events)) {
                     // The syncer is gone only when the store is closing; nothing says these are
                     // durable.
-                    for request in unsent.0 {
+                    for request in unsent.0 .0 {
                         request.settle(&Err(PortError::Closed));
                     }
                 }
@@ -329,11 +353,28 @@ impl Writer {
     }
 
     async fn run_jobs(&mut self, jobs: &mut [Job]) -> Result<(), StoreError> {
-        let result = Self::transaction(&mut self.conn, &mut self.known_tx, &self.fault_categories, jobs).await;
-        if result.is_err() {
-            self.recover().await;
+        self.events.clear();
+        let result = Self::transaction(
+            &mut self.conn,
+            &mut self.known_tx,
+            &self.fault_categories,
+            &mut self.events,
+            self.next_event_id,
+            jobs,
+        )
+        .await;
+        match result {
+            Ok(events) => {
+                self.next_event_id += events.len() as i64;
+                self.published.extend(events);
+                Ok(())
+            }
+            Err(e) => {
+                self.events.clear();
+                self.recover().await;
+                Err(e)
+            }
         }
-        result
     }
 
     /// Ends a failed transaction; a connection that cannot even roll back is replaced. The
@@ -345,17 +386,22 @@ impl Writer {
         }
     }
 
+    /// Runs the jobs in one transaction; answers the domain events it committed.
     async fn transaction(
         conn: &mut db::Conn,
         known: &mut writes::KnownTxRows,
         vendor: &VendorCategories,
+        events: &mut Events,
+        next_event_id: i64,
         jobs: &mut [Job],
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<Arc<StoredEvent>>, StoreError> {
         conn.begin().await?;
         for job in jobs {
-            writes::run(conn, known, vendor, &mut job.request).await?;
+            writes::run(conn, known, vendor, events, &mut job.request).await?;
         }
-        conn.commit().await
+        let stored = events.write(conn, next_event_id).await?;
+        conn.commit().await?;
+        Ok(stored)
     }
 
     /// A connection that cannot even roll back is replaced (PostgreSQL restarted, say); until a

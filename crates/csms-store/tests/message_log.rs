@@ -13,7 +13,11 @@ use csms_store::{PageRequest, Store, StoreOptions};
 /// A write that changes nothing (a station never registered was seen), to carry frames into the
 /// log as a station's message does.
 fn no_change() -> Seen {
-    Seen { station: csms_core::station::StationId::parse("nobody").expect("valid id"), at: chrono::Utc::now() }
+    Seen {
+        station: csms_core::station::StationId::parse("nobody").expect("valid id"),
+        at: chrono::Utc::now(),
+        reason: "closed",
+    }
 }
 
 fn frame(station: &str, day: u32, text: &str) -> FrameLog {

@@ -74,7 +74,10 @@ pub async fn run(config: Config, api_open: bool) -> Result<()> {
     if api_open {
         tracing::warn!("the API is open: anyone who can reach this port can read and command every station");
     }
-    let api = csms_api::router(Arc::new(Api { store: store.clone(), commands, clock: clock.clone() }), api_open);
+    let api = csms_api::router(
+        Arc::new(Api { store: store.clone(), commands, clock: clock.clone(), shutdown: shutdown.clone() }),
+        api_open,
+    );
     // Stations' routes with the API, unless the API has a listener of its own.
     let (app, api_only) = match &config.api_listen {
         None => (gateway.router().merge(api), None),

@@ -30,6 +30,9 @@ async fn openapi_lists_only_real_endpoints(backend: Backend) {
             let body = (method != "GET" && method != "DELETE").then(|| json!({}));
             if path == "/metrics" || path == "/api/v1/docs" {
                 assert_eq!(common::get_text(&server.addr, path).await.0, 200, "{path}");
+            } else if path == "/api/v1/events/stream" {
+                // A stream does not end: its head is enough.
+                assert!(stream_head(&server.addr, path).await.starts_with("HTTP/1.1 200"), "{path}");
             } else {
                 let (status, answer) = server.http(&method, &concrete, body).await;
                 assert_ne!(status, 405, "{method} {path} is not served");
@@ -43,6 +46,17 @@ async fn openapi_lists_only_real_endpoints(backend: Backend) {
     let (status, answer) = server.http("DELETE", "/api/v1/stations", None).await;
     assert_eq!(status, 405);
     assert!(answer["error"].is_string(), "{answer}");
+}
+
+/// The status line of a GET whose body does not end.
+async fn stream_head(addr: &str, path: &str) -> String {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    socket.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).await.expect("send");
+    let mut line = String::new();
+    let mut reader = tokio::io::BufReader::new(socket);
+    tokio::time::timeout(common::TIMEOUT, reader.read_line(&mut line)).await.expect("head in time").expect("read");
+    line
 }
 
 #[tokio::test]
@@ -258,6 +272,12 @@ async fn answers_match_the_documented_schemas(backend: Backend) {
             assert!(html.is_object(), "/api/v1/docs is documented as HTML");
             continue;
         }
+        if path == "/api/v1/events/stream" {
+            // Its events are the list's, whose answers are checked here; `events.rs` reads it.
+            let stream = &get["responses"]["200"]["content"]["text/event-stream"];
+            assert!(stream.is_object(), "the stream is documented as text/event-stream");
+            continue;
+        }
         let id = if path.starts_with("/api/v1/transactions") {
             tx.to_string()
         } else if path.starts_with("/api/v1/faults/") {
@@ -274,7 +294,8 @@ async fn answers_match_the_documented_schemas(backend: Backend) {
         if path != "/api/v1/openapi.json" {
             check(&doc, path, "get", status, &answer);
             let empty = answer.get("items").and_then(Value::as_array).is_some_and(|items| items.is_empty());
-            if ["/api/v1/transactions", "/api/v1/faults", "/api/v1/stations"].contains(&path.as_str()) {
+            if ["/api/v1/transactions", "/api/v1/faults", "/api/v1/stations", "/api/v1/events"].contains(&path.as_str())
+            {
                 assert!(!empty, "GET {path} checked nothing");
             }
         }

@@ -91,6 +91,22 @@ pub(super) fn components() -> Map<String, Value> {
     add("Transaction", transaction());
     add("MeterValue", meter_value());
     add("Fault", fault());
+    let event = event();
+    let event_page_example = json!({"items": [event["example"].clone()], "next_after": null});
+    add("Event", event);
+    let mut event_page = object(
+        &[
+            ("items", array_of("Event")),
+            (
+                "next_after",
+                json!({"type": "integer", "format": "int64", "nullable": true,
+                           "description": "Pass as after for the next page; null on the last page"}),
+            ),
+        ],
+        &["items", "next_after"],
+    );
+    event_page["example"] = event_page_example;
+    add("EventPage", event_page);
     add("Message", message());
     add("ApiToken", api_token());
     add("Me", me());
@@ -129,6 +145,31 @@ pub(super) fn components() -> Map<String, Value> {
         add(name, page(item));
     }
     schemas
+}
+
+/// A domain event (`csms_core::events`), as listed and as each Server-Sent Event's data.
+fn event() -> Value {
+    let kinds: Vec<&str> = csms_core::events::EventKind::ALL.iter().map(|k| k.as_str()).collect();
+    view(
+        &[
+            (
+                "id",
+                json!({"type": "integer", "format": "int64", "minimum": 1,
+                       "description": "Grows with every event, in the order they were committed"}),
+            ),
+            ("kind", json!({"type": "string", "enum": kinds})),
+            ("at", json!({"type": "string", "format": "date-time", "description": "When Ström recorded it"})),
+            ("station_id", string()),
+            (
+                "data",
+                json!({"type": "object", "additionalProperties": true,
+                       "description": "What happened; the fields of each kind are listed in the README (\"Events\")"}),
+            ),
+        ],
+        json!({"id": 42, "kind": "fault.opened", "at": AT, "station_id": "CP-1",
+               "data": {"fault_id": 7, "evse_id": 0, "connector_id": 1, "code": "HighTemperature",
+                        "category": "thermal", "severity": "Error", "source": "station", "cleared_at": null}}),
+    )
 }
 
 fn station() -> Value {

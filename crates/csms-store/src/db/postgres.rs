@@ -23,6 +23,8 @@ pub(crate) struct PgWriter {
     pub(super) conn: PgConnection,
     pub(crate) samples: CopyRows,
     pub(crate) readings: CopyRows,
+    /// The transaction's domain events (`writes::Events`).
+    pub(crate) events: CopyRows,
     /// Reading ids taken from `reading_ids` and not used yet.
     reading_ids: std::ops::Range<i64>,
 }
@@ -95,7 +97,13 @@ impl CopyRows {
 impl PgWriter {
     pub(crate) async fn connect(url: &str) -> Result<PgWriter, StoreError> {
         let conn = <PgConnection as sqlx::Connection>::connect(url).await?;
-        Ok(PgWriter { conn, samples: CopyRows::default(), readings: CopyRows::default(), reading_ids: 0..0 })
+        Ok(PgWriter {
+            conn,
+            samples: CopyRows::default(),
+            readings: CopyRows::default(),
+            events: CopyRows::default(),
+            reading_ids: 0..0,
+        })
     }
 
     /// The first of `count` consecutive reading ids (at most `READING_ID_BLOCK`): from the block
@@ -133,6 +141,7 @@ impl PgWriter {
                 &mut self.readings,
                 concat!("COPY readings (sample_id, id, ", reading_columns!(), ") FROM STDIN (FORMAT binary)"),
             ),
+            (&mut self.events, "COPY events (id, at, kind, station_id, category, body) FROM STDIN (FORMAT binary)"),
         ] {
             if rows.is_empty() {
                 continue;
@@ -149,6 +158,7 @@ impl PgWriter {
     pub(super) fn discard(&mut self) {
         self.samples = CopyRows::default();
         self.readings = CopyRows::default();
+        self.events = CopyRows::default();
     }
 
     /// Appends blocks to the message log, in order (so a station's blocks get ascending ids).

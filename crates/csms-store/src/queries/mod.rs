@@ -5,6 +5,7 @@
 mod certificates;
 mod commands;
 mod device_model;
+mod events;
 mod faults;
 mod message_log;
 mod paging;
@@ -15,6 +16,7 @@ mod transactions;
 pub use certificates::{InstalledCertificateView, IssuedCertificateView};
 pub use commands::{ChargingProfileView, CommandView, ReservationView, TransferView};
 pub use device_model::{ConfigurationView, DeviceModelView, MonitorView};
+pub use events::EventFilter;
 pub(crate) use faults::classify_faults;
 pub use faults::{FaultFilter, FaultView, StationEventView};
 pub use message_log::MessageView;

@@ -683,6 +683,20 @@ ALTER TABLE faults ADD COLUMN detected_by TEXT;
 CREATE INDEX faults_category ON faults (category, cleared_at);
 CREATE TABLE fault_mapping (fingerprint TEXT NOT NULL);
 "#,
+    // Issue 27: the domain events (`csms_core::events`), numbered by the writer in commit order,
+    // each kept as the JSON text it is sent as; read by id, by station, and pruned by age.
+    r#"
+CREATE TABLE events (
+    id BIGINT PRIMARY KEY,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    station_id TEXT,
+    category TEXT,
+    body TEXT NOT NULL
+);
+CREATE INDEX events_station ON events (station_id, id);
+CREATE INDEX events_at ON events (at);
+"#,
 ];
 
 /// The first of the two migrations above (one per backend) that gave readings codes for their

@@ -1,18 +1,28 @@
 //! Faults: opened and closed from 1.6 StatusNotification and 2.0.1 NotifyEvent, including late
 //! reports from a station's offline queue.
 
-use crate::db::{query, query_scalar, Conn};
+use super::Events;
+use crate::db::{query, query_scalar, Conn, Row};
 use crate::StoreError;
 use csms_core::clock::format_timestamp;
+use csms_core::events::EventKind;
 use csms_core::fault_kinds::{self, VendorCategories};
 use csms_core::faults::{self, FaultChange};
 use csms_core::ops::*;
 use csms_core::station::StationId;
 use csms_core::Timestamp;
 
+/// What a fault event tells of the faults a statement inserted or cleared: its `RETURNING`.
+macro_rules! fault_event_columns {
+    () => {
+        " RETURNING id, evse_id, connector_id, error_code, category, severity, detected_by, cleared_at"
+    };
+}
+
 pub(super) async fn status_notification(
     conn: &mut Conn,
     vendor: &VendorCategories,
+    ev: &mut Events,
     r: &StationStatusReport,
 ) -> Result<(), StoreError> {
     let station = r.station.as_str();
@@ -40,10 +50,17 @@ pub(super) async fn status_notification(
     .await?
     .rows_affected()
         > 0;
+    if applied {
+        ev.push(
+            EventKind::ConnectorStatus,
+            station,
+            serde_json::json!({"evse_id": r.evse_id, "connector_id": r.connector_id, "status": r.status, "at": at}),
+        );
+    }
     let place = (r.evse_id, r.connector_id);
     match (faults::assess(&r.status, r.error_code.as_deref()), applied) {
         // The common case, a healthy connector: whatever was open closes, in one statement.
-        (FaultChange::Cleared, true) => close_faults(conn, station, place, &at).await?,
+        (FaultChange::Cleared, true) => close_faults(conn, ev, station, place, &at).await?,
         // A healthy report older than the current status says nothing about now.
         (FaultChange::Cleared, false) => {}
         (FaultChange::Present { error_code, severity }, true) => {
@@ -58,13 +75,13 @@ pub(super) async fn status_notification(
             .await?;
             if open.as_deref() != Some(error_code.as_str()) {
                 if open.is_some() {
-                    close_faults(&mut *conn, station, place, &at).await?;
+                    close_faults(&mut *conn, ev, station, place, &at).await?;
                 }
-                insert_fault(conn, vendor, r, &error_code, severity, None).await?;
+                insert_fault(conn, vendor, ev, r, &error_code, severity, None).await?;
             }
         }
         (FaultChange::Present { error_code, severity }, false) => {
-            stale_fault(conn, vendor, r, &error_code, severity).await?
+            stale_fault(conn, vendor, ev, r, &error_code, severity).await?
         }
     }
     Ok(())
@@ -77,6 +94,7 @@ pub(super) async fn status_notification(
 async fn stale_fault(
     conn: &mut Conn,
     vendor: &VendorCategories,
+    ev: &mut Events,
     r: &StationStatusReport,
     error_code: &str,
     severity: faults::Severity,
@@ -134,12 +152,13 @@ async fn stale_fault(
             .bind(r.connector_id)
             .fetch_optional(&mut *conn)
             .await?;
-    insert_fault(conn, vendor, r, error_code, severity, cleared_at.as_deref()).await
+    insert_fault(conn, vendor, ev, r, error_code, severity, cleared_at.as_deref()).await
 }
 
 async fn insert_fault(
     conn: &mut Conn,
     vendor: &VendorCategories,
+    ev: &mut Events,
     r: &StationStatusReport,
     error_code: &str,
     severity: faults::Severity,
@@ -154,10 +173,11 @@ async fn insert_fault(
         ..fault_kinds::Reported::default()
     };
     let kind = fault_kinds::classify_with(&reported, vendor);
-    query(
+    let rows = query(concat!(
         "INSERT INTO faults (station_id, evse_id, connector_id, error_code, severity, status, vendor_id, vendor_error_code, \
          info, started_at, cleared_at, category) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
+        fault_event_columns!()
+    ))
     .bind(r.station.as_str())
     .bind(r.evse_id)
     .bind(r.connector_id)
@@ -170,13 +190,14 @@ async fn insert_fault(
     .bind(format_timestamp(&r.timestamp))
     .bind(cleared_at)
     .bind(kind.category.as_str())
-    .execute(conn)
+    .fetch_all(conn)
     .await?;
-    Ok(())
+    note_faults(ev, r.station.as_str(), EventKind::FaultOpened, &rows)
 }
 
 async fn close_faults(
     conn: &mut Conn,
+    ev: &mut Events,
     station: &str,
     (evse_id, connector_id): (i64, i64),
     at: &str,
@@ -196,22 +217,24 @@ async fn close_faults(
     if open.is_none() {
         return Ok(());
     }
-    query(
+    let rows = query(concat!(
         "UPDATE faults SET cleared_at = $1 WHERE station_id = $2 AND connector_id = $3 AND evse_id = $4 \
          AND component IS NULL AND cleared_at IS NULL",
-    )
+        fault_event_columns!()
+    ))
     .bind(at)
     .bind(station)
     .bind(connector_id)
     .bind(evse_id)
-    .execute(conn)
+    .fetch_all(conn)
     .await?;
-    Ok(())
+    note_faults(ev, station, EventKind::FaultCleared, &rows)
 }
 
 pub(super) async fn device_event(
     conn: &mut Conn,
     vendor: &VendorCategories,
+    ev: &mut Events,
     station: &StationId,
     e: &DeviceEvent,
 ) -> Result<(), StoreError> {
@@ -258,18 +281,20 @@ pub(super) async fn device_event(
         faults::EventChange::Record => {}
         faults::EventChange::Clear => {
             if open.is_some() {
-                query(
+                let rows = query(concat!(
                     "UPDATE faults SET cleared_at = $1 WHERE station_id = $2 AND evse_id = $3 AND connector_id = $4 \
                      AND component = $5 AND variable = $6 AND cleared_at IS NULL",
-                )
+                    fault_event_columns!()
+                ))
                 .bind(&at)
                 .bind(station.as_str())
                 .bind(evse)
                 .bind(connector)
                 .bind(&component)
                 .bind(&variable)
-                .execute(conn)
+                .fetch_all(conn)
                 .await?;
+                note_faults(ev, station.as_str(), EventKind::FaultCleared, &rows)?;
             }
         }
         faults::EventChange::Open(severity) => {
@@ -287,11 +312,12 @@ pub(super) async fn device_event(
                     info: e.tech_info.as_deref(),
                 };
                 let kind = fault_kinds::classify_with(&reported, vendor);
-                query(
+                let rows = query(concat!(
                     "INSERT INTO faults (station_id, evse_id, connector_id, component, variable, error_code, severity, status, \
                      tech_code, tech_info, info, event_id, started_at, category) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13)",
-                )
+                    fault_event_columns!()
+                ))
                 .bind(station.as_str())
                 .bind(evse)
                 .bind(connector)
@@ -305,8 +331,9 @@ pub(super) async fn device_event(
                 .bind(e.event_id)
                 .bind(&at)
                 .bind(kind.category.as_str())
-                .execute(conn)
+                .fetch_all(conn)
                 .await?;
+                note_faults(ev, station.as_str(), EventKind::FaultOpened, &rows)?;
             }
         }
     }
@@ -319,6 +346,7 @@ pub(super) async fn device_event(
 /// stop is delivered.
 pub(super) async fn power_loss(
     conn: &mut Conn,
+    ev: &mut Events,
     station: &str,
     (evse_id, connector_id): (i64, i64),
     stopped_at: &str,
@@ -340,10 +368,11 @@ pub(super) async fn power_loss(
     if recorded.is_some() {
         return Ok(());
     }
-    query(
+    let rows = query(concat!(
         "INSERT INTO faults (station_id, evse_id, connector_id, error_code, severity, status, info, started_at, cleared_at, \
          category, detected_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'strom')",
-    )
+        fault_event_columns!()
+    ))
     .bind(station)
     .bind(evse_id)
     .bind(connector_id)
@@ -354,9 +383,9 @@ pub(super) async fn power_loss(
     .bind(stopped_at)
     .bind(reported_at.max(stopped_at))
     .bind(code.category().as_str())
-    .execute(conn)
+    .fetch_all(conn)
     .await?;
-    Ok(())
+    note_faults(ev, station, EventKind::FaultOpened, &rows)
 }
 
 /// A station's connection lost for longer than the grace, or back: opens Ström's own
@@ -366,7 +395,7 @@ pub(super) async fn power_loss(
 /// How soon after its lost connection came back a PowerUp boot still tells of that loss.
 const POWER_UP_WITHIN: chrono::Duration = chrono::Duration::minutes(5);
 
-pub(super) async fn connectivity(conn: &mut Conn, op: &Connectivity) -> Result<bool, StoreError> {
+pub(super) async fn connectivity(conn: &mut Conn, ev: &mut Events, op: &Connectivity) -> Result<bool, StoreError> {
     let station = op.station.as_str();
     let code = fault_kinds::FaultCode::CommunicationLost;
     match &op.change {
@@ -382,32 +411,47 @@ pub(super) async fn connectivity(conn: &mut Conn, op: &Connectivity) -> Result<b
             if open.is_some() {
                 return Ok(false);
             }
-            query(
+            let rows = query(concat!(
                 "INSERT INTO faults (station_id, evse_id, connector_id, error_code, severity, status, info, started_at, \
                  category, detected_by) VALUES ($1, 0, 0, $2, $3, 'Offline', $4, $5, $6, 'strom')",
-            )
+                fault_event_columns!()
+            ))
             .bind(station)
             .bind(code.as_str())
             .bind(faults::Severity::Error.as_str())
             .bind(reason.as_str())
             .bind(format_timestamp(since))
             .bind(code.category().as_str())
-            .execute(conn)
+            .fetch_all(conn)
             .await?;
+            note_faults(ev, station, EventKind::FaultOpened, &rows)?;
             Ok(true)
         }
+        ConnectivityChange::Connected { at, protocol, was_lost } => {
+            ev.push(
+                EventKind::StationConnected,
+                station,
+                serde_json::json!({"protocol": protocol.as_str(), "at": format_timestamp(at)}),
+            );
+            if !*was_lost {
+                return Ok(false);
+            }
+            let back = Connectivity { station: op.station.clone(), change: ConnectivityChange::Back { at: *at } };
+            Box::pin(connectivity(conn, ev, &back)).await
+        }
         ConnectivityChange::Back { at } => {
-            let cleared = query(
+            let rows = query(concat!(
                 "UPDATE faults SET cleared_at = $1 WHERE station_id = $2 AND evse_id = 0 AND connector_id = 0 \
                  AND error_code = $3 AND detected_by IS NOT NULL AND cleared_at IS NULL",
-            )
+                fault_event_columns!()
+            ))
             .bind(format_timestamp(at))
             .bind(station)
             .bind(code.as_str())
-            .execute(conn)
-            .await?
-            .rows_affected();
-            Ok(cleared > 0)
+            .fetch_all(conn)
+            .await?;
+            note_faults(ev, station, EventKind::FaultCleared, &rows)?;
+            Ok(!rows.is_empty())
         }
     }
 }
@@ -420,6 +464,7 @@ pub(super) async fn connectivity(conn: &mut Conn, op: &Connectivity) -> Result<b
 /// `POWER_UP_WITHIN` of the boot; once per lost connection.
 pub(super) async fn boot_after_power_cut(
     conn: &mut Conn,
+    ev: &mut Events,
     station: &str,
     reason: &str,
     now: &Timestamp,
@@ -450,10 +495,11 @@ pub(super) async fn boot_after_power_cut(
     }
     let at = format_timestamp(now);
     let at = at.as_str();
-    query(
+    let rows = query(concat!(
         "INSERT INTO faults (station_id, evse_id, connector_id, error_code, severity, status, info, started_at, cleared_at, \
          category, detected_by) VALUES ($1, 0, 0, $2, $3, 'PowerLoss', $4, $5, $6, $7, 'strom')",
-    )
+        fault_event_columns!()
+    ))
     .bind(station)
     .bind(code.as_str())
     .bind(faults::Severity::Error.as_str())
@@ -461,7 +507,38 @@ pub(super) async fn boot_after_power_cut(
     .bind(&since)
     .bind(at.max(since.as_str()))
     .bind(code.category().as_str())
-    .execute(conn)
+    .fetch_all(conn)
     .await?;
+    note_faults(ev, station, EventKind::FaultOpened, &rows)
+}
+
+/// A `fault.opened` (and, for a fault recorded already over, `fault.cleared` too) or
+/// `fault.cleared` event per row of `fault_event_columns`.
+fn note_faults(ev: &mut Events, station: &str, kind: EventKind, rows: &[Row]) -> Result<(), StoreError> {
+    for row in rows {
+        let category: Option<String> = row.try_get("category")?;
+        let category = category
+            .as_deref()
+            .and_then(fault_kinds::FaultCategory::parse)
+            .unwrap_or(fault_kinds::FaultCategory::Other);
+        let detected_by: Option<String> = row.try_get("detected_by")?;
+        let cleared_at: Option<String> = row.try_get("cleared_at")?;
+        let data = serde_json::json!({
+            "fault_id": row.try_get::<i64, _>("id")?,
+            "evse_id": row.try_get::<i64, _>("evse_id")?,
+            "connector_id": row.try_get::<i64, _>("connector_id")?,
+            "code": row.try_get::<String, _>("error_code")?,
+            "category": category.as_str(),
+            "severity": row.try_get::<String, _>("severity")?,
+            "source": if detected_by.is_some() { "strom" } else { "station" },
+            "cleared_at": cleared_at,
+        });
+        if kind == EventKind::FaultOpened && cleared_at.is_some() {
+            ev.push_fault(kind, station, category.as_str(), data.clone());
+            ev.push_fault(EventKind::FaultCleared, station, category.as_str(), data);
+        } else {
+            ev.push_fault(kind, station, category.as_str(), data);
+        }
+    }
     Ok(())
 }

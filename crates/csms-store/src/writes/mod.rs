@@ -6,6 +6,7 @@ mod authorization;
 mod certificates;
 mod commands;
 mod device_model;
+mod events;
 mod faults;
 mod message_log;
 mod readings;
@@ -15,6 +16,8 @@ mod transaction_events;
 mod transactions;
 
 pub(crate) use authorization::token_from_row;
+pub use events::StoredEvent;
+pub(crate) use events::{next_event_id, Events};
 pub(crate) use message_log::{cap_log, count_log, log_blocks, prune_log, Maintenance};
 
 use crate::db::Conn;
@@ -86,24 +89,25 @@ pub(crate) async fn run(
     conn: &mut Conn,
     known: &mut KnownTxRows,
     vendor: &VendorCategories,
+    ev: &mut Events,
     request: &mut Request,
 ) -> Result<(), StoreError> {
     match request {
-        Request::Boot(op, pending) => pending.set(Ok(stations::boot(conn, known, op).await?)),
+        Request::Boot(op, pending) => pending.set(Ok(stations::boot(conn, known, ev, op).await?)),
         Request::Authorize(op, pending) => pending.set(Ok(authorization::authorize(conn, op).await?)),
         Request::StartTransaction(op, pending) => {
-            pending.set(Ok(transactions::start_transaction(conn, known, op).await?))
+            pending.set(Ok(transactions::start_transaction(conn, known, ev, op).await?))
         }
         Request::StopTransaction(op, pending) => {
-            pending.set(Ok(transactions::stop_transaction(conn, known, op).await?))
+            pending.set(Ok(transactions::stop_transaction(conn, known, ev, op).await?))
         }
-        Request::MeterValues(op, pending) => pending.set(Ok(readings::meter_values(conn, known, op).await?)),
+        Request::MeterValues(op, pending) => pending.set(Ok(readings::meter_values(conn, known, ev, op).await?)),
         Request::TransactionEvent(op, pending) => {
-            pending.set(Ok(transaction_events::transaction_event(conn, known, op).await?))
+            pending.set(Ok(transaction_events::transaction_event(conn, known, ev, op).await?))
         }
         Request::NotifyEvent(op, pending) => {
             for event in &op.events {
-                faults::device_event(conn, vendor, &op.station, event).await?;
+                faults::device_event(conn, vendor, ev, &op.station, event).await?;
             }
             pending.set(Ok(()))
         }
@@ -115,7 +119,7 @@ pub(crate) async fn run(
             pending.set(Ok(()))
         }
         Request::StatusNotification(op, pending) => {
-            pending.set(Ok(faults::status_notification(conn, vendor, op).await?))
+            pending.set(Ok(faults::status_notification(conn, vendor, ev, op).await?))
         }
         Request::SetRegistration(op, pending) => pending.set(Ok(stations::set_registration(conn, op).await?)),
         Request::SetSecurity(op, pending) => pending.set(Ok(stations::set_security(conn, op).await?)),
@@ -123,8 +127,8 @@ pub(crate) async fn run(
         Request::RaiseSecurityProfile(op, pending) => {
             pending.set(Ok(stations::raise_security_profile(conn, op).await?))
         }
-        Request::CommandStarted(op, pending) => pending.set(Ok(commands::command_started(conn, op).await?)),
-        Request::CommandFinished(op, pending) => pending.set(Ok(commands::command_finished(conn, op).await?)),
+        Request::CommandStarted(op, pending) => pending.set(Ok(commands::command_started(conn, ev, op).await?)),
+        Request::CommandFinished(op, pending) => pending.set(Ok(commands::command_finished(conn, ev, op).await?)),
         Request::Changes(op, pending) => {
             for change in &op.0 {
                 device_model::change(conn, change).await?;
@@ -133,10 +137,10 @@ pub(crate) async fn run(
         }
         Request::CreateApiToken(op, pending) => pending.set(Ok(authorization::create_api_token(conn, op).await?)),
         Request::RevokeApiToken(op, pending) => pending.set(Ok(authorization::revoke_api_token(conn, op).await?)),
-        Request::StationEvent(op, pending) => pending.set(Ok(stations::station_event(conn, op).await?)),
+        Request::StationEvent(op, pending) => pending.set(Ok(stations::station_event(conn, ev, op).await?)),
         Request::IssueCertificate(op, pending) => pending.set(Ok(certificates::issue(conn, op).await?)),
-        Request::Seen(op, pending) => pending.set(Ok(stations::seen(conn, op).await?)),
-        Request::Connectivity(op, pending) => pending.set(Ok(faults::connectivity(conn, op).await?)),
+        Request::Seen(op, pending) => pending.set(Ok(stations::seen(conn, ev, op).await?)),
+        Request::Connectivity(op, pending) => pending.set(Ok(faults::connectivity(conn, ev, op).await?)),
         Request::UpsertIdToken(op, pending) => pending.set(Ok(authorization::upsert_id_token(conn, op).await?)),
         Request::CreateIdToken(op, pending) => pending.set(Ok(authorization::create_id_token(conn, op).await?)),
         Request::DeleteIdToken(op, pending) => pending.set(Ok(authorization::delete_id_token(conn, op).await?)),

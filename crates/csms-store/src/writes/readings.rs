@@ -1,19 +1,26 @@
 //! Meter readings: MeterValues and the readings other messages carry, stored as samples; a
 //! transaction's energy registers read back.
 
+use super::events::sample_summary;
 use super::transactions::{find_transaction, V16};
-use super::KnownTxRows;
+use super::{Events, KnownTxRows};
 use crate::db::{query, reading_columns, sample_columns, Conn, MultiRow, Row};
 use crate::schema::readings_of_samples;
 use crate::terms::Term;
 use crate::StoreError;
 use csms_core::clock::format_timestamp;
+use csms_core::events::EventKind;
 use csms_core::metering::{Measurand, Reading};
 use csms_core::ops::*;
 use csms_core::station::StationId;
 use std::sync::LazyLock;
 
-pub(super) async fn meter_values(conn: &mut Conn, known: &mut KnownTxRows, op: &MeterValues) -> Result<(), StoreError> {
+pub(super) async fn meter_values(
+    conn: &mut Conn,
+    known: &mut KnownTxRows,
+    ev: &mut Events,
+    op: &MeterValues,
+) -> Result<(), StoreError> {
     let MeterValues { station, evse_id, connector_id, station_tx_id, readings } = op;
     let tx = match station_tx_id {
         Some(id) => match known.get(station.as_str(), id) {
@@ -30,6 +37,11 @@ pub(super) async fn meter_values(conn: &mut Conn, known: &mut KnownTxRows, op: &
     };
     let place = Place { evse_id: *evse_id, connector_id: *connector_id };
     insert_readings(conn, station, place, tx, station_tx_id.as_deref(), readings).await?;
+    let mut data = sample_summary(readings);
+    data.insert("transaction_id".into(), tx.into());
+    data.insert("evse_id".into(), (*evse_id).into());
+    data.insert("connector_id".into(), (*connector_id).into());
+    ev.push(EventKind::MeterSample, station.as_str(), data.into());
     Ok(())
 }
 

@@ -1,11 +1,12 @@
 //! A station's registration and presence: BootNotification, the operator's registration, last
 //! seen, the heartbeat it is configured with, and its events and transfers (firmware, logs).
 
-use super::KnownTxRows;
+use super::{Events, KnownTxRows};
 use crate::db::{query, query_scalar, Conn};
 use crate::StoreError;
 use csms_core::clock::format_timestamp;
-use csms_core::notifications::TransferKind;
+use csms_core::events::EventKind;
+use csms_core::notifications::{StationEventKind, TransferKind};
 use csms_core::ops::*;
 use csms_core::security::{PasswordHash, SecurityProfile};
 use csms_core::station::{ProtocolVersion, Registered, RegistrationStatus, StationId};
@@ -106,8 +107,15 @@ pub(super) async fn raise_security_profile(conn: &mut Conn, op: &RaiseSecurityPr
     Ok(result.rows_affected() > 0)
 }
 
-pub(super) async fn station_event(conn: &mut Conn, op: &StationEvent) -> Result<(), StoreError> {
+pub(super) async fn station_event(conn: &mut Conn, ev: &mut Events, op: &StationEvent) -> Result<(), StoreError> {
     let StationEvent { station, kind, status, request_id, evse_id, detail, at } = op;
+    if *kind == StationEventKind::SecurityEventNotification {
+        ev.push(
+            EventKind::SecurityEvent,
+            station.as_str(),
+            serde_json::json!({"type": status, "tech_info": detail, "timestamp": format_timestamp(at)}),
+        );
+    }
     query(
         "INSERT INTO station_events (station_id, kind, status, request_id, evse_id, detail, at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -150,8 +158,16 @@ pub(super) async fn station_event(conn: &mut Conn, op: &StationEvent) -> Result<
     Ok(())
 }
 
-pub(super) async fn seen(conn: &mut Conn, op: &Seen) -> Result<(), StoreError> {
-    let Seen { station, at } = op;
+pub(super) async fn seen(conn: &mut Conn, ev: &mut Events, op: &Seen) -> Result<(), StoreError> {
+    let Seen { station, at, reason } = op;
+    // A connection replaced by the station's next one: the station never went.
+    if *reason != "replaced" {
+        ev.push(
+            EventKind::StationDisconnected,
+            station.as_str(),
+            serde_json::json!({"at": format_timestamp(at), "reason": reason}),
+        );
+    }
     query("UPDATE stations SET last_seen_at = $1 WHERE id = $2")
         .bind(format_timestamp(at))
         .bind(station.as_str())
@@ -164,7 +180,12 @@ pub(super) async fn seen(conn: &mut Conn, op: &Seen) -> Result<(), StoreError> {
 /// software restarted (a crash, a watchdog) rather than a reset anyone asked for.
 const RESTARTED: &[&str] = &["PowerUp", "ApplicationReset", "Watchdog"];
 
-pub(super) async fn boot(conn: &mut Conn, known: &mut KnownTxRows, op: &Boot) -> Result<Registration, StoreError> {
+pub(super) async fn boot(
+    conn: &mut Conn,
+    known: &mut KnownTxRows,
+    ev: &mut Events,
+    op: &Boot,
+) -> Result<Registration, StoreError> {
     let Boot { station, ocpp_version, info, policy, now } = op;
     let policy = *policy;
     let existing = query("SELECT registration_status, ocpp_version FROM stations WHERE id = $1")
@@ -220,8 +241,20 @@ pub(super) async fn boot(conn: &mut Conn, known: &mut KnownTxRows, op: &Boot) ->
     .execute(&mut *conn)
     .await?;
     if let Some(reason) = info.reason.as_deref().filter(|r| RESTARTED.contains(r)) {
-        super::faults::boot_after_power_cut(conn, station.as_str(), reason, now).await?;
+        super::faults::boot_after_power_cut(conn, ev, station.as_str(), reason, now).await?;
     }
+    ev.push(
+        EventKind::StationBooted,
+        station.as_str(),
+        serde_json::json!({
+            "protocol": ocpp_version.as_str(),
+            "vendor": info.vendor,
+            "model": info.model,
+            "firmware_version": info.firmware_version,
+            "reason": info.reason,
+            "status": status.as_str(),
+        }),
+    );
     let heartbeat_interval = match status {
         RegistrationStatus::Accepted => configured_heartbeat(conn, station, *ocpp_version).await?,
         _ => None,

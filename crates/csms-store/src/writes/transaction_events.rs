@@ -2,14 +2,16 @@
 //! tokens judged, its energy settled from the register readings.
 
 use super::authorization::{load_token, other_transaction};
+use super::events::sample_summary;
 use super::readings::{energy_registers, insert_readings, Place};
 use super::reservations::consume_reservation;
 use super::transactions::{close_superseded, stored_flags, SUPERSEDED_REASON, V201};
-use super::KnownTxRows;
+use super::{Events, KnownTxRows};
 use crate::db::{query, query_scalar, Conn};
 use crate::{terms, StoreError};
 use csms_core::authorization::{self, AuthDecision, AuthStatus, OtherTransaction, Purpose, TokenType};
 use csms_core::clock::format_timestamp;
+use csms_core::events::EventKind;
 use csms_core::metering::ReadingContext;
 use csms_core::ops::*;
 use csms_core::transactions::{self, EventToken, Flags, TransactionFlag, TxEventType};
@@ -21,6 +23,7 @@ const NO_AUTHORIZATION: &str = "NoAuthorization";
 pub(super) async fn transaction_event(
     conn: &mut Conn,
     known: &mut KnownTxRows,
+    ev: &mut Events,
     e: &TxEvent,
 ) -> Result<TxEventRecorded, StoreError> {
     let station = e.station.as_str();
@@ -201,7 +204,28 @@ pub(super) async fn transaction_event(
     if let Some(reservation) = e.reservation_id {
         consume_reservation(conn, &e.station, reservation, id, &e.now).await?;
     }
-    settle_energy(conn, id, e, &mut flags).await?;
+    settle_energy(conn, ev, id, e, &mut flags).await?;
+    let mut data = sample_summary(&e.readings);
+    data.insert("transaction_id".into(), id.into());
+    data.insert("evse_id".into(), place.evse_id.into());
+    data.insert("connector_id".into(), place.connector_id.into());
+    data.insert("seq_no".into(), e.seq_no.into());
+    data.insert("trigger_reason".into(), e.trigger_reason.as_str().into());
+    data.insert("charging_state".into(), e.charging_state.as_deref().into());
+    let kind = match e.event_type {
+        TxEventType::Started => EventKind::TransactionStarted,
+        TxEventType::Updated => EventKind::TransactionUpdated,
+        TxEventType::Ended => {
+            let row = query("SELECT energy_wh, stop_reason FROM transactions WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut *conn)
+                .await?;
+            data.insert("energy_wh".into(), row.try_get::<Option<f64>, _>("energy_wh")?.into());
+            data.insert("reason".into(), row.try_get::<Option<String>, _>("stop_reason")?.into());
+            EventKind::TransactionEnded
+        }
+    };
+    ev.push(kind, station, data.into());
     Ok(TxEventRecorded { transaction_id: id, auth })
 }
 
@@ -274,7 +298,13 @@ async fn decide_event_token(
 
 /// Recomputes a 2.0.1 transaction's meter start, and at its end the stop and the energy, from
 /// its register readings.
-async fn settle_energy(conn: &mut Conn, id: i64, e: &TxEvent, flags: &mut Flags) -> Result<(), StoreError> {
+async fn settle_energy(
+    conn: &mut Conn,
+    ev: &mut Events,
+    id: i64,
+    e: &TxEvent,
+    flags: &mut Flags,
+) -> Result<(), StoreError> {
     let rows = energy_registers(conn, id).await?;
     let registers: Vec<transactions::Register> = rows
         .iter()
@@ -338,7 +368,8 @@ async fn settle_energy(conn: &mut Conn, id: i64, e: &TxEvent, flags: &mut Flags)
         let connector_id: Option<i64> = row.try_get("connector_id")?;
         let place = (e.evse_id.or(evse_id).unwrap_or(0), e.connector_id.or(connector_id).unwrap_or(0));
         let stopped_at = format_timestamp(&e.timestamp);
-        super::faults::power_loss(conn, e.station.as_str(), place, &stopped_at, &format_timestamp(&e.now), id).await?;
+        super::faults::power_loss(conn, ev, e.station.as_str(), place, &stopped_at, &format_timestamp(&e.now), id)
+            .await?;
     }
     Ok(())
 }

@@ -4,11 +4,12 @@
 use super::authorization::{load_token, other_transaction};
 use super::readings::{energy_registers, insert_readings, Place};
 use super::reservations::consume_reservation;
-use super::{parse_stored_time, KnownTxRows};
+use super::{parse_stored_time, Events, KnownTxRows};
 use crate::db::{query, query_scalar, Conn, Row};
 use crate::StoreError;
 use csms_core::authorization::{self, AuthStatus, OtherTransaction, Purpose};
 use csms_core::clock::format_timestamp;
+use csms_core::events::EventKind;
 use csms_core::ops::*;
 use csms_core::station::{ProtocolVersion, StationId};
 use csms_core::transactions::{self, Flags, StartJudgement, StoredStart, TransactionFlag};
@@ -124,6 +125,7 @@ pub(super) async fn close_superseded(
 pub(super) async fn start_transaction(
     conn: &mut Conn,
     known: &mut KnownTxRows,
+    ev: &mut Events,
     s: &StartTx,
 ) -> Result<Started, StoreError> {
     let station = s.station.as_str();
@@ -227,6 +229,12 @@ pub(super) async fn start_transaction(
     if let Some(reservation) = s.reservation_id {
         consume_reservation(conn, &s.station, reservation, id, &s.now).await?;
     }
+    ev.push(
+        EventKind::TransactionStarted,
+        station,
+        serde_json::json!({"transaction_id": id, "evse_id": 0, "connector_id": s.connector_id,
+            "started_at": started_at, "meter_start_wh": s.meter_start_wh, "auth_status": answered.as_str()}),
+    );
     Ok(Started { transaction_id: id, auth })
 }
 
@@ -237,6 +245,7 @@ pub(super) const POWER_LOSS: &str = "PowerLoss";
 pub(super) async fn stop_transaction(
     conn: &mut Conn,
     known: &mut KnownTxRows,
+    ev: &mut Events,
     s: &StopTx,
 ) -> Result<Stopped, StoreError> {
     let found = find_transaction(conn, &s.station, &s.station_tx_id, V16).await?;
@@ -297,8 +306,15 @@ pub(super) async fn stop_transaction(
     .await?;
     if s.reason == POWER_LOSS {
         let place = (0, connector.unwrap_or(0));
-        super::faults::power_loss(conn, s.station.as_str(), place, &stopped_at, &format_timestamp(&s.now), id).await?;
+        super::faults::power_loss(conn, ev, s.station.as_str(), place, &stopped_at, &format_timestamp(&s.now), id)
+            .await?;
     }
+    ev.push(
+        EventKind::TransactionEnded,
+        s.station.as_str(),
+        serde_json::json!({"transaction_id": id, "evse_id": 0, "connector_id": connector, "stopped_at": stopped_at,
+            "energy_wh": energy, "reason": s.reason}),
+    );
     // Meter values after the stop are rare; the entry would only take room.
     known.forget(s.station.as_str(), &s.station_tx_id);
     Ok(Stopped { auth })

@@ -1,0 +1,82 @@
+//! Reads of the domain events (`csms_core::events`): the stored ones after an id, for a client
+//! that resumes, and the live ones as the writer makes them durable.
+
+use crate::writes::StoredEvent;
+use crate::{Store, StoreError};
+use csms_core::events::{EventKind, KindFilter};
+use sqlx::Row;
+use std::sync::Arc;
+
+/// Which events a client follows: of one station, of some kinds, of a fault category. An event
+/// of another family has no category, so a category asks for fault events only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    pub station_id: Option<String>,
+    pub kinds: KindFilter,
+    pub category: Option<String>,
+}
+
+impl EventFilter {
+    pub fn matches(&self, event: &StoredEvent) -> bool {
+        self.station_id.as_ref().is_none_or(|s| event.station_id.as_ref() == Some(s))
+            && EventKind::parse(&event.kind).is_some_and(|k| self.kinds.matches(k))
+            && self.category.as_ref().is_none_or(|c| event.category.as_ref() == Some(c))
+    }
+}
+
+impl Store {
+    /// Up to `limit` stored events after `after`, oldest first.
+    pub async fn events_after(
+        &self,
+        after: i64,
+        filter: &EventFilter,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        // The kinds asked for, as a list bound in one text: `,fault.opened,fault.cleared,`.
+        let kinds = (!filter.kinds.is_all()).then(|| {
+            let names: Vec<&str> = filter.kinds.kinds().iter().map(|k| k.as_str()).collect();
+            format!(",{},", names.join(","))
+        });
+        let rows = sqlx::query(
+            "SELECT id, kind, station_id, category, body FROM events WHERE id > $1 \
+             AND ($2 IS NULL OR station_id = $2) AND ($3 IS NULL OR category = $3) \
+             AND ($4 IS NULL OR $4 LIKE '%,' || kind || ',%') ORDER BY id LIMIT $5",
+        )
+        .bind(after)
+        .bind(filter.station_id.as_deref())
+        .bind(filter.category.as_deref())
+        .bind(kinds)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredEvent {
+                    id: r.try_get("id")?,
+                    kind: r.try_get("kind")?,
+                    station_id: r.try_get("station_id")?,
+                    category: r.try_get("category")?,
+                    json: r.try_get("body")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The id of the newest stored event (0 when there is none).
+    pub async fn last_event_id(&self) -> Result<i64, StoreError> {
+        let last: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM events").fetch_one(self.pool()).await?;
+        Ok(last.unwrap_or(0))
+    }
+
+    /// Events as they become durable, in id order. A subscriber that falls more than
+    /// `EVENT_BUFFER` events behind is told it lagged, and reads what it missed from the store.
+    pub fn subscribe_events(&self) -> tokio::sync::broadcast::Receiver<Arc<StoredEvent>> {
+        self.events.subscribe()
+    }
+
+    /// Deletes events recorded before `before` (an RFC 3339 text, as stored).
+    pub async fn prune_events(&self, before: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM events WHERE at < $1").bind(before).execute(self.pool()).await?;
+        Ok(done.rows_affected())
+    }
+}
