@@ -199,7 +199,6 @@ def test_a_fault_reaches_the_board_within_two_seconds_without_reload(dash):
                 # The page follows the event stream where the server has one, and only then.
                 state = "live" if dash.serves_the_event_stream() else "polling"
                 await browser.page.locator(f"#live-state[data-state='{state}']").wait_for()
-                await browser.screenshot("overview")
                 await browser.open("faults", "Fault board")
                 open_faults = browser.page.locator("#open-faults")
                 await open_faults.get_by_text("No open fault.").wait_for()
@@ -218,9 +217,15 @@ def test_a_fault_reaches_the_board_within_two_seconds_without_reload(dash):
                     assert expected in text, (expected, text)
                 assert await browser.page.evaluate("window.__sameDocument === true"), "the page was reloaded"
                 await browser.screenshot("faults")
-                # The overview counts it by category, and the station page shows it.
+                # The overview counts it by category, its live feed has it (from the stream), and
+                # the station page shows it.
                 await browser.open("", "Network overview")
                 await browser.page.get_by_role("link", name="thermal").wait_for()
+                if state == "live":
+                    feed = browser.page.locator("#live-feed")
+                    await feed.get_by_text("fault opened at connector 1: HighTemperature (thermal, Error)").wait_for()
+                    await feed.get_by_text("connector 1 is Faulted").wait_for()
+                await browser.screenshot("overview")
                 await browser.open("stations", "Stations")
                 await browser.page.get_by_role("link", name="PY-DASH-FAULT").wait_for()
                 await browser.screenshot("stations")

@@ -11,12 +11,13 @@ function count(values) {
   return [...counts.entries()].sort((a, b) => b[1] - a[1]);
 }
 
-function tally(title, pairs, href) {
+/** A titled list of counts; `tone` colours the labels that are no status (fault categories). */
+function tally(title, pairs, href, tone) {
   return h("section", { class: "card", "aria-labelledby": `${title}-h` },
     h("h2", { id: `${title}-h` }, title),
     pairs.length
       ? h("ul", { class: "tally" }, pairs.map(([label, n]) =>
-        h("li", {}, href ? h("a", { href: href(label) }, badge(label)) : badge(label), h("span", { class: "n" }, String(n)))))
+        h("li", {}, href ? h("a", { href: href(label) }, badge(label, tone)) : badge(label, tone), h("span", { class: "n" }, String(n)))))
       : h("p", { class: "empty" }, "None."));
 }
 
@@ -92,7 +93,7 @@ export function overview(container) {
         tally("Stations", count(list.map((s) => (s.connected ? "Connected" : "Offline"))), (l) => `#/stations?connected=${l === "Connected"}`),
         tally("Connectors", count(connectors.map((c) => c.status || "Unknown"))),
         tally("Registration", count(list.map((s) => s.registration_status || "Unknown")))]);
-      redraw(faults, open.map((f) => f.category), () => tally("Open faults by category", count(open.map((f) => f.category)), (c) => `#/faults?category=${encodeURIComponent(c)}`));
+      redraw(faults, open.map((f) => f.category), () => tally("Open faults by category", count(open.map((f) => f.category)), (c) => `#/faults?category=${encodeURIComponent(c)}`, "bad"));
       const wh = sessions.reduce((sum, t) => sum + (t.energy_wh ?? t.energy_so_far_wh ?? 0), 0);
       const active = sessions.filter((t) => t.active).length;
       redraw(energy, [wh, sessions.length, active], () => h("section", { class: "card", "aria-labelledby": "energy-h" },
