@@ -3,7 +3,7 @@
 // `render(container, query, ...params) -> {refresh(), concerns(event), dispose?()}`: it draws its
 // frame once (forms and buttons keep their focus and input), and `refresh` redraws its data.
 
-import { session, login, logout, ApiError, REFUSED } from "./api.js";
+import { api, session, login, logout, ApiError, REFUSED } from "./api.js";
 import * as live from "./live.js";
 import { h, fill } from "./dom.js";
 import { overview } from "./overview.js";
@@ -101,7 +101,14 @@ function liveState(state, text) {
   box.dataset.state = state;
 }
 
+/** An open event stream is not asked for the token again: who the token is, is asked every
+ * minute, so a token revoked or expired ends the session within a minute even on a quiet page. */
+const RECHECK_MS = 60000;
+let recheck = null;
+
 function showLoggedIn(byForm = false) {
+  clearInterval(recheck);
+  recheck = setInterval(() => { api("/me").catch(() => {}); }, RECHECK_MS);
   $("login").hidden = true;
   $("nav").hidden = false;
   $("who").hidden = false;
@@ -113,6 +120,7 @@ function showLoggedIn(byForm = false) {
 }
 
 function showLogin(message = "") {
+  clearInterval(recheck);
   live.stop();
   if (current?.dispose) current.dispose();
   current = null;
