@@ -35,7 +35,10 @@ async function refresh() {
   if (refreshing) { again = true; return; }
   const view = current;
   refreshing = (async () => {
-    try { await view.refresh(); } catch (e) { showError(view, e); }
+    try {
+      await view.refresh();
+      if (view.errorBox) view.errorBox.textContent = "";
+    } catch (e) { showError(view, e); }
   })();
   await refreshing;
   refreshing = null;
