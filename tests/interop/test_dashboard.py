@@ -229,6 +229,14 @@ def test_a_fault_reaches_the_board_within_two_seconds_without_reload(dash):
                 await browser.open("stations", "Stations")
                 await browser.page.get_by_role("link", name="PY-DASH-FAULT").wait_for()
                 await browser.screenshot("stations")
+                # Search and filters narrow the list at once.
+                await browser.page.get_by_label("Connector status").select_option("Charging")
+                await browser.page.get_by_text("No station matches.").wait_for()
+                await browser.page.get_by_label("Connector status").select_option("Faulted")
+                await browser.page.get_by_label("Search").fill("pyvendor")
+                await browser.page.get_by_role("link", name="PY-DASH-FAULT").wait_for()
+                await browser.page.get_by_label("Search").fill("nobody")
+                await browser.page.get_by_text("No station matches.").wait_for()
                 await browser.open("stations/PY-DASH-FAULT", "Station PY-DASH-FAULT")
                 await browser.page.locator(".conn-status[data-connector='1']").get_by_text("Faulted").wait_for()
                 await browser.page.get_by_text("StatusNotification").first.wait_for()
@@ -458,6 +466,7 @@ def test_a_revoked_token_ends_the_session(dash):
             await browser.page.get_by_role("link", name="Faults").click()
             await browser.page.get_by_text("no longer accepts this token").wait_for()
             assert await browser.page.locator("#nav").is_hidden()
+            assert await browser.page.locator("#who").is_hidden()
             assert await browser.page.evaluate("sessionStorage.length") == 0
             await browser.screenshot("login")
             # The refusal that logged it out is expected, not a fault of the page.
