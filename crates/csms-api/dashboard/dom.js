@@ -145,10 +145,11 @@ export function toast(message, isError = false) {
   toast.timer = setTimeout(() => { box.textContent = ""; }, 8000);
 }
 
-/** The place where an EVSE/connector sits, as text: "EVSE 1 / connector 2", "connector 1", "station". */
+/** Where something is, as text: "EVSE 1 / connector 2", "connector 1", "EVSE 1", "station". */
 export function place(evseId, connectorId) {
   const parts = [];
   if (evseId) parts.push(`EVSE ${evseId}`);
-  if (connectorId !== null && connectorId !== undefined) parts.push(`connector ${connectorId}`);
+  // Connector 0 is the whole station (OCPP 1.6 §4.9).
+  if (connectorId !== null && connectorId !== undefined && connectorId !== 0) parts.push(`connector ${connectorId}`);
   return parts.length ? parts.join(" / ") : "station";
 }
