@@ -134,7 +134,8 @@ export function stationDetail(container, _query, id) {
       ["Last seen", time(s.last_seen_at)],
       ["Security profile", String(s.security_profile ?? "—")],
     ]));
-    const rows = s.connectors.filter((c) => c.connector_id !== 0 || s.connectors.length === 1);
+    // Connector 0 (1.6) is the station as a whole: shown as such, its commands are the station's.
+    const rows = s.connectors;
     // A 2.0.1 session belongs to its EVSE (its connector id is optional), a 1.6 one to its connector.
     const activeByConnector = (c) => active.items.find((t) => (c.evse_id ? t.evse_id === c.evse_id : t.connector_id === c.connector_id));
     const activeIds = active.items.map((t) => [t.id, t.evse_id, t.connector_id]);
@@ -145,7 +146,7 @@ export function stationDetail(container, _query, id) {
         c.error_code && c.error_code !== "NoError" ? [c.error_code, c.info ? ` — ${c.info}` : "", c.vendor_error_code ? ` (${c.vendor_error_code})` : ""] : "—",
         [badge(c.availability), c.availability_scheduled ? " (scheduled)" : ""],
         time(c.status_at),
-        ...(canCommand() ? [connectorCommands(s, c, activeByConnector(c))] : []),
+        ...(canCommand() ? [c.connector_id === 0 ? "see Commands below" : connectorCommands(s, c, activeByConnector(c))] : []),
       ]), "No connector reported yet."));
     redraw(sessions, active.items, () => table("Active sessions", ["Transaction", "Where", "Id token", "Started", "Energy so far", "Power"],
       active.items.map((t) => [
