@@ -52,6 +52,8 @@ pub struct SessionInfo {
     pub connected_at: Timestamp,
     pub last_seen: Timestamp,
     pub registration: Option<RegistrationStatus>,
+    /// The heartbeat interval its last boot answer gave it.
+    pub heartbeat_interval: Option<Duration>,
 }
 
 pub(crate) struct SessionEntry {
@@ -130,6 +132,20 @@ impl Registry {
             old.cancel.cancel();
         }
         (generation, cancel, last_seen)
+    }
+
+    /// The stations connected but silent: nothing heard from one for longer than its heartbeat
+    /// interval (`default` if its boot gave none) and `grace`, with when it was last heard.
+    pub fn silent(&self, now: Timestamp, default: Duration, grace: Duration) -> Vec<(StationId, Timestamp)> {
+        self.lock()
+            .iter()
+            .filter_map(|(station, entry)| {
+                let seen = entry.last_seen.get()?;
+                let allowed = entry.info.heartbeat_interval.unwrap_or(default) + grace;
+                let silent_ms = now.timestamp_millis() - seen.timestamp_millis();
+                (silent_ms > i64::try_from(allowed.as_millis()).unwrap_or(i64::MAX)).then(|| (station.clone(), seen))
+            })
+            .collect()
     }
 
     /// Closes the station's session, if it has one (a decommissioned station); answers whether it
@@ -219,7 +235,13 @@ mod tests {
     }
 
     fn info(seen: Timestamp) -> SessionInfo {
-        SessionInfo { version: OcppVersion::V16, connected_at: seen, last_seen: seen, registration: None }
+        SessionInfo {
+            version: OcppVersion::V16,
+            connected_at: seen,
+            last_seen: seen,
+            registration: None,
+            heartbeat_interval: None,
+        }
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! connection ends and that is not back within `offline_grace` gets a `CommunicationLost` fault
 //! of category `communication`, from the moment it went, cleared when it connects again. A
 //! connection closed by Ström's own shutdown, or replaced by the station's next one, is no loss.
-//! A station silent on an open connection is closed after two ping intervals (`session`), and
-//! that is a loss like any other.
+//! A station silent on an open connection, that sends nothing for longer than its heartbeat
+//! interval and the grace, missed its heartbeats: the same fault, from when its heartbeat was
+//! due, cleared once it is heard again (`watch`). It is also closed after two silent ping
+//! intervals (`session`), and that is a loss like any other.
 
 use crate::Gateway;
 use csms_core::ops::{Connectivity, ConnectivityChange};
@@ -76,4 +78,61 @@ pub(crate) fn disconnected(gateway: &Arc<Gateway>, station: StationId, at: Times
             Err(e) => tracing::warn!(station = %station, error = %e, "could not record the lost connection"),
         }
     });
+}
+
+/// How often `watch` looks: often enough that a fault opens or clears within seconds of its
+/// time, and no more than once a second.
+fn watch_every(grace: std::time::Duration) -> std::time::Duration {
+    (grace / 4).clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(15))
+}
+
+/// Until the shutdown: a connected station silent for longer than its heartbeat interval and
+/// the grace gets the `CommunicationLost` fault from when its heartbeat was due, and joins the
+/// `lost` set; one of them heard again on its connection has it cleared (a new connection
+/// clears it in `connected`). One pass over the registry each `watch_every`, instead of a timer
+/// per connection or a look at the set per message.
+pub(crate) async fn watch(gateway: Arc<Gateway>) {
+    let config = &gateway.config;
+    let mut every = tokio::time::interval(watch_every(config.offline_grace));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = gateway.shutdown.cancelled() => return,
+        }
+        let now = gateway.clock.now();
+        let silent = gateway.registry.silent(now, config.heartbeat_interval, config.offline_grace);
+        let newly: Vec<(StationId, Timestamp)> = {
+            let mut lost = gateway.lost_stations();
+            silent.iter().filter(|(station, _)| lost.insert(station.clone())).cloned().collect()
+        };
+        for (station, seen) in newly {
+            let info = gateway.registry.session(station.as_str());
+            let interval = info.and_then(|i| i.heartbeat_interval).unwrap_or(config.heartbeat_interval);
+            let due = chrono::Duration::from_std(interval).map_or(seen, |d| seen + d);
+            let reason = format!("no heartbeat: nothing heard for longer than {} s", interval.as_secs());
+            let op = Connectivity { station: station.clone(), change: ConnectivityChange::Lost { since: due, reason } };
+            match Box::pin(gateway.store.execute(op, Vec::new())).await {
+                Ok(true) => tracing::warn!(station = %station, "missed heartbeats: communication fault opened"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(station = %station, error = %e, "could not record the missed heartbeats"),
+            }
+        }
+        // Heard again on the connection it went silent on.
+        let heard: Vec<StationId> = {
+            let mut lost = gateway.lost_stations();
+            let back: Vec<StationId> = lost
+                .iter()
+                .filter(|s| gateway.registry.session(s.as_str()).is_some() && !silent.iter().any(|(q, _)| q == *s))
+                .cloned()
+                .collect();
+            back.iter().for_each(|s| {
+                lost.remove(s);
+            });
+            back
+        };
+        for station in heard {
+            back(&gateway, &station).await;
+        }
+    }
 }

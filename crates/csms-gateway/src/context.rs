@@ -145,6 +145,10 @@ impl<'a> Context<'a> {
                 config.heartbeat_interval,
                 config.boot_retry_interval,
             );
+            if status == RegistrationStatus::Accepted {
+                // Silence longer than this (and the grace) is a missed heartbeat (`connectivity`).
+                self.gateway.registry.update(self.station, self.generation, |i| i.heartbeat_interval = Some(interval));
+            }
             Ok((status, interval))
         })
     }

@@ -135,6 +135,12 @@ impl Gateway {
         self.lost.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Starts watching connected stations for missed heartbeats (`connectivity::watch`), until
+    /// the shutdown.
+    pub fn watch_heartbeats(self: &Arc<Self>) {
+        tokio::spawn(connectivity::watch(self.clone()));
+    }
+
     /// The routes stations connect to.
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new().route("/ocpp/{station_id}", get(upgrade)).with_state(self.clone())

@@ -204,7 +204,7 @@ pub(crate) async fn run(gateway: Arc<Gateway>, station: StationId, version: Ocpp
     let now = gateway.clock.now();
     // Boxed: the channel allocates its slots up front, and an idle connection should cost little.
     let (calls_tx, mut calls) = mpsc::channel::<Box<OutboundCall>>(4);
-    let info = SessionInfo { version, connected_at: now, last_seen: now, registration };
+    let info = SessionInfo { version, connected_at: now, last_seen: now, registration, heartbeat_interval: None };
     let (generation, replaced, last_seen) = gateway.registry.insert(&station, calls_tx, info);
     tracing::info!(station = %station, version = version.subprotocol(), "connected");
     crate::connectivity::connected(&gateway, &station, protocol_of(version));

@@ -287,8 +287,8 @@ impl Syncer {
                     let started = std::time::Instant::now();
                     let flushed = flush();
                     metrics.flush_seconds.observe_duration(started.elapsed());
-                    answer(pending, &flushed);
                     publish(&hub, events, &flushed);
+                    answer(pending, &flushed);
                 }
             })
             .map_err(StoreError::Thread)?;

@@ -330,8 +330,9 @@ impl Writer {
                 let started = std::time::Instant::now();
                 let synced = wal.sync();
                 self.metrics.flush_seconds.observe_duration(started.elapsed());
-                answer(replies, &synced);
+                // Live first: whoever was answered finds its events already out.
                 publish(&self.hub, events, &synced);
+                answer(replies, &synced);
             }
             Durability::Syncer(syncer) => {
                 if let Err(unsent) = syncer.batches.send((replies, events)) {

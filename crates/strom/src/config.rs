@@ -22,6 +22,7 @@ pub struct FileConfig {
     pub offline_grace_secs: Option<u64>,
     pub max_message_bytes: Option<usize>,
     pub message_log_retention_days: Option<u64>,
+    pub event_retention_days: Option<u64>,
     pub message_log_max_per_station: Option<i64>,
     pub message_log_cap_every_secs: Option<u64>,
     pub handshake_timeout_secs: Option<u64>,
@@ -89,6 +90,10 @@ max_message_bytes = 65536
 message_log_retention_days = 7
 message_log_max_per_station = 100000
 message_log_cap_every_secs = 30
+
+# The domain events (GET /api/v1/events, the live stream's Last-Event-ID) are kept this many
+# days; older ones go once an hour.
+event_retention_days = 30
 
 # A connection whose HTTP request head (the WebSocket upgrade or an API request) has not arrived
 # within this many seconds is closed. Connections past their handshake are not affected.
@@ -175,6 +180,7 @@ pub struct Config {
     pub database: String,
     pub gateway: csms_gateway::GatewayConfig,
     pub message_log_retention: Duration,
+    pub event_retention: Duration,
     pub message_log_max_per_station: i64,
     /// How often each station's frames are held to `message_log_max_per_station`.
     pub message_log_cap_every: Duration,
@@ -342,6 +348,7 @@ pub fn resolve(mut file: FileConfig, mut overrides: Overrides) -> Result<Config>
         database: overrides.database.or(file.database).unwrap_or_else(|| "strom.db".into()),
         gateway,
         message_log_retention: Duration::from_secs(86_400 * file.message_log_retention_days.unwrap_or(7).max(1)),
+        event_retention: Duration::from_secs(86_400 * file.event_retention_days.unwrap_or(30).max(1)),
         message_log_max_per_station: max_per_station,
         message_log_cap_every: secs(file.message_log_cap_every_secs, 30, "message_log_cap_every_secs")?,
         listener,

@@ -71,6 +71,7 @@ pub async fn run(config: Config, api_open: bool) -> Result<()> {
     let gateway = Gateway::new(config.gateway.clone(), port, &commands, clock.clone(), shutdown.clone());
     let offline = store.stations_offline().await.context("reading the stations whose connection was lost")?;
     gateway.note_lost(offline.iter().filter_map(|id| StationId::parse(id)));
+    gateway.watch_heartbeats();
     if api_open {
         tracing::warn!("the API is open: anyone who can reach this port can read and command every station");
     }
@@ -181,7 +182,9 @@ pub(crate) fn end_requested() -> impl std::future::Future<Output = ()> {
 /// talks a lot is held to its count within a minute of writing rather than an hour.
 async fn prune_message_log(store: Store, clock: Arc<dyn Clock>, config: Config, shutdown: CancellationToken) {
     const FULL_EVERY: Duration = Duration::from_secs(3600);
-    let Ok(retention) = chrono::Duration::from_std(config.message_log_retention) else {
+    let (Ok(retention), Ok(event_retention)) =
+        (chrono::Duration::from_std(config.message_log_retention), chrono::Duration::from_std(config.event_retention))
+    else {
         return;
     };
     let mut every = tokio::time::interval(config.message_log_cap_every);
@@ -195,6 +198,10 @@ async fn prune_message_log(store: Store, clock: Arc<dyn Clock>, config: Config, 
         let max = config.message_log_max_per_station;
         let pruned = if last_full.is_none_or(|at| at.elapsed() >= FULL_EVERY) {
             last_full = Some(tokio::time::Instant::now());
+            let events_before = format_timestamp(&(clock.now() - event_retention));
+            if let Err(e) = store.prune_events(&events_before).await {
+                tracing::warn!(error = %e, "pruning the events failed");
+            }
             let before = format_timestamp(&(clock.now() - retention));
             store.prune_messages(&before, max).await
         } else {

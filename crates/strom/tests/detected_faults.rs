@@ -2,7 +2,9 @@
 //! is lost and not back within `offline_grace_secs` gets a `CommunicationLost` fault (category
 //! `communication`, source `strom`) from the moment it went, cleared when it connects again, also
 //! across a restart of Ström; one back within the grace gets none; a 2.0.1 station that boots
-//! with reason PowerUp while its connection is lost was without power (`power_loss`).
+//! with reason PowerUp while its connection is lost was without power (`power_loss`). A station
+//! that stays connected but silent for longer than its heartbeat interval and the grace missed
+//! its heartbeats: the same fault, cleared once it is heard again.
 
 mod common;
 
@@ -10,7 +12,10 @@ use common::{boot_payload, Backend, Server};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-both_backends!(tc_lost_connections_are_faults_until_the_station_is_back);
+both_backends!(
+    tc_lost_connections_are_faults_until_the_station_is_back,
+    tc_missed_heartbeats_are_faults_until_heard_again
+);
 
 /// Ström's faults of `station` of `category`, once `done` holds for them (within five seconds).
 async fn faults_when(server: &Server, station: &str, category: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
@@ -90,4 +95,50 @@ async fn tc_lost_connections_are_faults_until_the_station_is_back(backend: Backe
     // Ström's own shutdown lost no connection: nobody else got a fault.
     let all = server.items("/api/v1/faults?category=communication").await;
     assert_eq!(all.as_array().map(Vec::len), Some(3), "{all}");
+}
+
+async fn tc_missed_heartbeats_are_faults_until_heard_again(backend: Backend) {
+    // Heartbeats every second, a one-second grace: silent for two seconds is a missed heartbeat.
+    let server = Server::start_with_config(backend, "offline_grace_secs = 1\nheartbeat_interval_secs = 1").await;
+    let mut cp1 = server.booted("CP1").await;
+    let mut cs1 = server.booted201("CS1").await;
+    let mut talkative = server.booted("CP2").await;
+    let silent_from = chrono::Utc::now();
+    // CP2 keeps its heartbeats; CP1 and CS1 say nothing.
+    let mut opened = Vec::new();
+    for _ in 0..8 {
+        talkative.call_ok("Heartbeat", json!({})).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    for station in ["CP1", "CS1"] {
+        let faults = faults_when(&server, station, "communication", |f| !f.is_empty()).await;
+        assert_eq!(faults.len(), 1, "{station}: {faults:?}");
+        let fault = &faults[0];
+        assert_eq!(
+            (fault["code"].as_str(), fault["source"].as_str(), is_open(fault)),
+            (Some("CommunicationLost"), Some("strom"), true),
+            "{fault}"
+        );
+        assert!(fault["raw"]["reason"].as_str().is_some_and(|r| r.contains("no heartbeat")), "{fault}");
+        let started =
+            fault["started_at"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).expect("time");
+        // From when its heartbeat was due: a second after it was last heard.
+        let due = started.signed_duration_since(silent_from);
+        assert!(due > chrono::Duration::milliseconds(500) && due < chrono::Duration::milliseconds(1500), "{due}");
+        opened.push(fault["id"].clone());
+    }
+    assert!(server.items("/api/v1/faults?station_id=CP2").await.as_array().is_some_and(Vec::is_empty));
+
+    // Heard again on the same connection: cleared, and the station's own fault stays apart.
+    cp1.call_ok("Heartbeat", json!({})).await;
+    cs1.call_ok("Heartbeat", json!({})).await;
+    for station in ["CP1", "CS1"] {
+        let faults = faults_when(&server, station, "communication", |f| f.iter().all(|f| !is_open(f))).await;
+        assert!(faults.len() == 1 && !is_open(&faults[0]), "{station}: {faults:?}");
+    }
+    let events = server.get("/api/v1/events?kind=fault&station_id=CP1").await;
+    let kinds: Vec<&str> =
+        events["items"].as_array().expect("items").iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(kinds, ["fault.opened", "fault.cleared"]);
+    assert_eq!(opened.len(), 2);
 }

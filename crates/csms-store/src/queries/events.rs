@@ -74,9 +74,13 @@ impl Store {
         self.events.subscribe()
     }
 
-    /// Deletes events recorded before `before` (an RFC 3339 text, as stored).
+    /// Deletes events recorded before `before` (an RFC 3339 text, as stored), all but the newest:
+    /// the writer numbers on from the largest id stored, so ids never start over.
     pub async fn prune_events(&self, before: &str) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM events WHERE at < $1").bind(before).execute(self.pool()).await?;
+        let done = sqlx::query("DELETE FROM events WHERE at < $1 AND id < (SELECT MAX(id) FROM events)")
+            .bind(before)
+            .execute(self.pool())
+            .await?;
         Ok(done.rows_affected())
     }
 }
