@@ -338,6 +338,18 @@ def test_the_energy_chart_ends_at_the_stored_energy(dash):
                 assert "L1-N" in voltage and "L3-N" in voltage, voltage
                 power = await browser.page.locator("#chart-power desc").text_content()
                 assert "last 6.90 kW" in power, power
+                # Each chart is an image with a name and a description in words; series differ by
+                # dash and marker as well as colour, and the legend names them.
+                unnamed = await browser.page.evaluate("""[...document.querySelectorAll('svg[role=img]')]
+                    .filter((svg) => !svg.getAttribute('aria-labelledby').split(' ')
+                        .every((id) => document.getElementById(id)?.textContent.trim()))
+                    .map((svg) => svg.parentElement.id)""")
+                assert unnamed == [], unnamed
+                dashes = await browser.page.locator("#chart-voltage svg .series polyline").evaluate_all(
+                    "(lines) => lines.map((l) => l.getAttribute('stroke-dasharray'))")
+                assert len(set(dashes)) == 3, dashes
+                legend = await browser.page.locator("#chart-voltage .legend").inner_text()
+                assert all(phase in legend for phase in ("L1-N", "L2-N", "L3-N")), legend
                 await browser.screenshot("transaction")
         finally:
             await closed(ws, listener)
