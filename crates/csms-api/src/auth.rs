@@ -61,7 +61,7 @@ fn bearer_secret(value: Option<&header::HeaderValue>) -> Option<&str> {
 /// (and which a client generator, or a person, reads before they have a token).
 const OPEN_PATHS: &[&str] = &["/api/v1/openapi.json", "/api/v1/docs"];
 
-pub(crate) async fn require_token(State(api): State<Arc<Api>>, request: Request, next: Next) -> Response {
+pub(crate) async fn require_token(State(api): State<Arc<Api>>, mut request: Request, next: Next) -> Response {
     // Whatever the method: these paths serve GET (and HEAD) only, so any other is a 405 that
     // says which they serve, as for everyone, rather than a 401 asking for a token that would
     // not help (found by the schema fuzzer: TRACE /api/v1/docs).
@@ -88,7 +88,6 @@ pub(crate) async fn require_token(State(api): State<Arc<Api>>, request: Request,
     let standing = token.map(|t| access::standing(t.role, t.expires_at, t.revoked_at, api.clock.now()));
     match standing {
         Some(TokenStanding::Usable(role)) if role.allows(needed) => {
-            let mut request = request;
             if let Some(caller) = caller {
                 request.extensions_mut().insert(caller);
             }
