@@ -20,6 +20,9 @@ import websockets
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
+from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call as call201
+from ocpp.v201 import call_result as result201
 
 from conftest import Strom
 
@@ -484,5 +487,85 @@ def test_a_revoked_token_ends_the_session(dash):
             await browser.screenshot("login")
             # The refusal that logged it out is expected, not a fault of the page.
             browser.errors = [e for e in browser.errors if not e.startswith("401 ")]
+
+    asyncio.run(scenario())
+
+
+class Station201(ChargePoint201):
+    """A 2.0.1 charging station that starts the transaction a RequestStartTransaction asks for
+    on that EVSE, and ends it when asked to stop."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.started = asyncio.Queue()
+        self.seq = 0
+
+    async def event(self, event_type, trigger, **fields):
+        self.seq += 1
+        await self.call(call201.TransactionEvent(event_type=event_type, timestamp=now(), trigger_reason=trigger,
+                                                 seq_no=self.seq, **fields), suppress=False)
+
+    @on("RequestStartTransaction")
+    def on_start(self, id_token, remote_start_id, evse_id=None, **kwargs):
+        return result201.RequestStartTransaction(status="Accepted")
+
+    @after("RequestStartTransaction")
+    async def start_requested(self, id_token, remote_start_id, evse_id=None, **kwargs):
+        await self.call(call201.StatusNotification(timestamp=now(), connector_status="Occupied", evse_id=evse_id, connector_id=1))
+        await self.event("Started", "RemoteStart", id_token=id_token, evse={"id": evse_id, "connectorId": 1},
+                         transaction_info={"transactionId": "dash-201", "chargingState": "Charging", "remoteStartId": remote_start_id},
+                         meter_value=[{"timestamp": now(), "sampledValue": [{"value": 1000, "context": "Transaction.Begin"}]}])
+        self.started.put_nowait(evse_id)
+
+    @on("RequestStopTransaction")
+    def on_stop(self, transaction_id, **kwargs):
+        return result201.RequestStopTransaction(status="Accepted")
+
+    @after("RequestStopTransaction")
+    async def stop_requested(self, transaction_id, **kwargs):
+        await self.event("Ended", "RemoteStop", transaction_info={"transactionId": transaction_id, "stoppedReason": "Remote"},
+                         meter_value=[{"timestamp": now(), "sampledValue": [{"value": 1250, "context": "Transaction.End"}]}])
+        await self.call(call201.StatusNotification(timestamp=now(), connector_status="Available", evse_id=2, connector_id=1))
+
+
+def test_an_operator_starts_and_stops_a_session_on_a_2_0_1_evse(dash):
+    status, _ = dash.http("POST", "/api/v1/id-tokens", {"id_token": "DASH-201", "status": "Accepted"})
+    assert status == 201
+
+    async def scenario():
+        ws = await websockets.connect(dash.ws_url("PY-DASH-201"), subprotocols=["ocpp2.0.1"])
+        cp = Station201("PY-DASH-201", ws)
+        listener = asyncio.create_task(cp.start())
+        try:
+            boot = await cp.call(call201.BootNotification(
+                charging_station={"vendorName": "PyVendor", "model": "Dash201"}, reason="PowerUp"), suppress=False)
+            assert boot.status == "Accepted"
+            for evse in (1, 2):
+                await cp.call(call201.StatusNotification(timestamp=now(), connector_status="Available", evse_id=evse, connector_id=1))
+            async with Browser(dash, "operator") as browser:
+                page = browser.page
+                await browser.open("stations/PY-DASH-201", "Station PY-DASH-201")
+                sessions = page.locator("section", has=page.get_by_role("heading", name="Active sessions"))
+                await sessions.get_by_text("No session is running.").wait_for()
+                # 2.0.1 triggers are offered in 2.0.1's words.
+                await page.get_by_label("Message", exact=True).select_option("TransactionEvent")
+                await page.get_by_label("Id token").fill("DASH-201")
+                await page.get_by_label("Where").select_option(label="EVSE 2 / connector 1")
+                await page.get_by_role("button", name="Remote start").click()
+                await page.locator("#command-output").get_by_text("the station answered Accepted").wait_for()
+                assert await asyncio.wait_for(cp.started.get(), 10) == 2
+                await sessions.get_by_text("EVSE 2 / connector 1").wait_for(timeout=5_000)
+                stop = page.get_by_role("button", name="Stop session")
+                await stop.wait_for(timeout=5_000)
+                assert await stop.count() == 1
+                await page.locator(".conn-status[data-evse='2'][data-connector='1']").get_by_text("Occupied").wait_for()
+                await browser.screenshot("station-2.0.1")
+                await stop.click()
+                await page.locator("#command-output").get_by_text("Remote stop").wait_for()
+                await sessions.get_by_text("No session is running.").wait_for(timeout=5_000)
+            ended = dash.items("/api/v1/transactions?station_id=PY-DASH-201")
+            assert [(t["active"], t["station_transaction_id"], t["evse_id"], t["energy_wh"]) for t in ended] == [(False, "dash-201", 2, 250)], ended
+        finally:
+            await closed(ws, listener)
 
     asyncio.run(scenario())

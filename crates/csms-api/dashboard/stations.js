@@ -142,7 +142,7 @@ export function stationDetail(container, _query, id) {
     redraw(connectors, [rows, activeIds, s.ocpp_version], () => table(`Connectors of ${id}`, ["Where", "Status", "Error", "Availability", "Since", ...(canCommand() ? ["Commands"] : [])],
       rows.map((c) => [
         place(c.evse_id, c.connector_id),
-        h("span", { class: "conn-status", dataset: { connector: String(c.connector_id) } }, badge(c.status || "Unknown")),
+        h("span", { class: "conn-status", dataset: { evse: String(c.evse_id ?? ""), connector: String(c.connector_id) } }, badge(c.status || "Unknown")),
         c.error_code && c.error_code !== "NoError" ? [c.error_code, c.info ? ` — ${c.info}` : "", c.vendor_error_code ? ` (${c.vendor_error_code})` : ""] : "—",
         [badge(c.availability), c.availability_scheduled ? " (scheduled)" : ""],
         time(c.status_at),
