@@ -12,6 +12,7 @@ mod paging;
 mod stations;
 mod tokens;
 mod transactions;
+mod webhooks;
 
 pub use certificates::{InstalledCertificateView, IssuedCertificateView};
 pub use commands::{ChargingProfileView, CommandView, ReservationView, TransferView};
@@ -23,3 +24,4 @@ pub use message_log::MessageView;
 pub use paging::{Page, PageRequest};
 pub use stations::{Availability, AvailabilityView, ConnectorView, StationView};
 pub use transactions::{MeterValueView, TransactionFilter, TransactionView};
+pub use webhooks::{WebhookDeliveryView, WebhookView};
