@@ -8,7 +8,9 @@ use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use csms_core::access::{Role, TokenStanding};
+use axum::{Extension, Json};
+use csms_core::access::{self, Role, TokenStanding};
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -61,7 +63,7 @@ fn bearer_secret(value: Option<&header::HeaderValue>) -> Option<&str> {
 /// (and which a client generator, or a person, reads before they have a token).
 const OPEN_PATHS: &[&str] = &["/api/v1/openapi.json", "/api/v1/docs"];
 
-pub(crate) async fn require_token(State(api): State<Arc<Api>>, request: Request, next: Next) -> Response {
+pub(crate) async fn require_token(State(api): State<Arc<Api>>, mut request: Request, next: Next) -> Response {
     // Whatever the method: these paths serve GET (and HEAD) only, so any other is a 405 that
     // says which they serve, as for everyone, rather than a 401 asking for a token that would
     // not help (found by the schema fuzzer: TRACE /api/v1/docs).
@@ -80,18 +82,46 @@ pub(crate) async fn require_token(State(api): State<Arc<Api>>, request: Request,
             "an API token is required: Authorization: Bearer <token> (create one with strom token create)",
         );
     };
-    match api.store.api_token_standing(&hash(secret), api.clock.now()).await {
-        Ok(Some(TokenStanding::Usable(role))) if role.allows(needed) => next.run(request).await,
-        Ok(Some(TokenStanding::Usable(role))) => ApiError::new(
+    let token = match api.store.api_token_by_hash(&hash(secret)).await {
+        Ok(token) => token,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let caller = token.as_ref().map(|t| Caller { role: t.role, name: t.name.clone() });
+    let standing = token.map(|t| access::standing(t.role, t.expires_at, t.revoked_at, api.clock.now()));
+    match standing {
+        Some(TokenStanding::Usable(role)) if role.allows(needed) => {
+            if let Some(caller) = caller {
+                request.extensions_mut().insert(caller);
+            }
+            next.run(request).await
+        }
+        Some(TokenStanding::Usable(role)) => ApiError::new(
             StatusCode::FORBIDDEN,
             format!("this needs the {} role; the token has {}", needed.as_str(), role.as_str()),
         )
         .into_response(),
-        Ok(Some(TokenStanding::Expired)) => unauthorized("this API token has expired"),
-        Ok(Some(TokenStanding::Revoked)) => unauthorized("this API token was revoked"),
-        Ok(None) => unauthorized("unknown API token"),
-        Err(e) => ApiError::from(e).into_response(),
+        Some(TokenStanding::Expired) => unauthorized("this API token has expired"),
+        Some(TokenStanding::Revoked) => unauthorized("this API token was revoked"),
+        None => unauthorized("unknown API token"),
     }
+}
+
+/// Who made a request, as `require_token` found it, for the handlers that answer about the
+/// caller (`me`).
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    role: Role,
+    name: Option<String>,
+}
+
+/// The caller's token: its name and role, so that a client (the dashboard) shows only what the
+/// role may do. With `--api-open` there is no token and every request is allowed: admin.
+pub(crate) async fn me(caller: Option<Extension<Caller>>) -> Json<Value> {
+    let (role, name) = match caller {
+        Some(Extension(caller)) => (caller.role, caller.name),
+        None => (Role::Admin, None),
+    };
+    Json(json!({"name": name, "role": role.as_str()}))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ mod alerts;
 pub mod auth;
 mod bodies;
 mod certificates;
+mod dashboard;
 mod events;
 mod id_tokens;
 mod openapi;
@@ -52,6 +53,7 @@ pub fn router(api: Arc<Api>, open: bool) -> Router {
         .route("/metrics", json_only(get(metrics)))
         .route("/api/v1/openapi.json", json_only(get(|| async { Json(openapi::document()) })))
         .route("/api/v1/docs", json_only(get(reference_page)))
+        .route("/api/v1/me", json_only(get(auth::me)))
         .route("/api/v1/stations", json_only(get(list_stations)))
         .route("/api/v1/stations/{id}", json_only(get(get_station).put(put_station).delete(decommission_station)))
         .route("/api/v1/stations/{id}/commands", json_only(get(station_commands)))
@@ -110,6 +112,8 @@ pub fn router(api: Arc<Api>, open: bool) -> Router {
     } else {
         routes.layer(axum::middleware::from_fn_with_state(api.clone(), auth::require_token))
     };
+    // The dashboard's files need no token (they hold no data; its calls to the API do).
+    let routes = routes.merge(dashboard::routes());
     routes.layer(axum::middleware::from_fn(text::refuse_nul)).with_state(api)
 }
 

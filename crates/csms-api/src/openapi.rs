@@ -455,6 +455,8 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             "This document as a reference page for people: every operation by tag, with its parameters, bodies, answers and examples, and every schema",
             "viewer", vec![], Success::Html("200", "The reference page (HTML, no script)",
                 "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Ström operator API reference</title>")).open()),
+        ("/api/v1/me", "get", op("getMe", "Who the token is: its name and role (what a client may offer; the dashboard asks it at login)", "viewer",
+            vec![], ok("The caller's token", "Me"))),
         ("/api/v1/stations", "get", list("listStations", "Stations, by id", "creation time", cursor::<String>("stations"), vec![], vec![], "StationPage")),
         ("/api/v1/stations/{id}", "get", op("getStation", "Show a station", "viewer", vec![station()], ok("The station", "Station")).errors(&["404"])),
         ("/api/v1/stations/{id}", "put", op("putStation",
@@ -675,7 +677,7 @@ fn tag_of(path: &str, operation: &Op) -> &'static str {
         "alerts"
     } else if path.starts_with("/api/v1/id-tokens") {
         "id-tokens"
-    } else if path.starts_with("/api/v1/tokens") {
+    } else if path.starts_with("/api/v1/tokens") || path == "/api/v1/me" {
         "api-tokens"
     } else {
         "meta"

@@ -113,6 +113,7 @@ pub(super) fn components() -> Map<String, Value> {
     add("Alert", alert());
     add("Message", message());
     add("ApiToken", api_token());
+    add("Me", me());
     add("IdToken", id_token());
     add("StationEvent", station_event());
     add("Variable", variable());
@@ -455,6 +456,17 @@ fn api_token() -> Value {
         ],
         json!({"id": 1, "role": "admin", "name": "ops team", "created_at": AT, "expires_at": null, "revoked_at": null}),
     )
+}
+
+/// The caller's own token (`auth::me`).
+fn me() -> Value {
+    let mut schema = view(
+        &[("name", nullable(string())), ("role", json!({"type": "string", "enum": ["viewer", "operator", "admin"]}))],
+        json!({"name": "dashboard", "role": "viewer"}),
+    );
+    schema["description"] =
+        json!("The token the request was made with: its name and role (with --api-open: no name, admin)");
+    schema
 }
 
 pub(super) const TOKEN_STATUSES: [&str; 8] = [

@@ -38,14 +38,18 @@ impl Store {
         token_hash: &str,
         now: Timestamp,
     ) -> Result<Option<TokenStanding>, StoreError> {
+        let token = self.api_token_by_hash(token_hash).await?;
+        Ok(token.map(|token| access::standing(token.role, token.expires_at, token.revoked_at, now)))
+    }
+
+    /// The API token whose secret hashes to `token_hash` (never the hash itself), usable or not;
+    /// `None` for a token Ström never made.
+    pub async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError> {
         let row = sqlx::query(&format!("SELECT {API_TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1"))
             .bind(token_hash)
             .fetch_optional(self.pool())
             .await?;
-        let Some(token) = row.as_ref().map(api_token_from_row).transpose()? else {
-            return Ok(None);
-        };
-        Ok(Some(access::standing(token.role, token.expires_at, token.revoked_at, now)))
+        row.as_ref().map(api_token_from_row).transpose()
     }
 
     /// The API tokens, by id (oldest first), revoked and expired ones included; `from`/`to` on
