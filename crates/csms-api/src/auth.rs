@@ -86,7 +86,7 @@ pub(crate) async fn require_token(State(api): State<Arc<Api>>, mut request: Requ
         Ok(token) => token,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let caller = token.as_ref().map(|t| Caller { role: t.role, name: t.name.clone() });
+    let caller = token.as_ref().map(|t| Caller { role: t.role, name: t.name.clone(), hash: hash(secret) });
     let standing = token.map(|t| access::standing(t.role, t.expires_at, t.revoked_at, api.clock.now()));
     match standing {
         Some(TokenStanding::Usable(role)) if role.allows(needed) => {
@@ -112,6 +112,26 @@ pub(crate) async fn require_token(State(api): State<Arc<Api>>, mut request: Requ
 pub(crate) struct Caller {
     role: Role,
     name: Option<String>,
+    /// The token's hash, for a long request to look at its standing again (`still_allowed`).
+    hash: String,
+}
+
+impl Caller {
+    /// Whether the caller's token is still usable (not revoked, not expired since the request
+    /// began): a request that lasts, the event stream, asks from time to time.
+    pub(crate) async fn still_allowed(&self, api: &Api) -> bool {
+        match api.store.api_token_by_hash(&self.hash).await {
+            Ok(Some(t)) => {
+                matches!(
+                    access::standing(t.role, t.expires_at, t.revoked_at, api.clock.now()),
+                    TokenStanding::Usable(_)
+                )
+            }
+            Ok(None) => false,
+            // A storage hiccup is no reason to cut a client off; the next look decides.
+            Err(_) => true,
+        }
+    }
 }
 
 /// The caller's token: its name and role, so that a client (the dashboard) shows only what the

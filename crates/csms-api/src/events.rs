@@ -8,10 +8,12 @@
 //! falls between the two. A client too slow for the live buffer (`EVENT_BUFFER`) is served
 //! from the store again until it has caught up.
 
+use crate::auth::Caller;
 use crate::{Api, ApiError, ApiResult, Params};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::Extension;
 use axum::Json;
 use csms_core::events::{allowed_kinds, KindFilter};
 use csms_core::fault_kinds::FaultCategory;
@@ -97,6 +99,7 @@ fn raw(event: &StoredEvent) -> Result<Box<RawValue>, ApiError> {
 /// from now on.
 pub(crate) async fn stream(
     State(api): State<Arc<Api>>,
+    caller: Option<Extension<Caller>>,
     headers: HeaderMap,
     Query(params): Params,
 ) -> Result<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>, ApiError> {
@@ -113,21 +116,28 @@ pub(crate) async fn stream(
         None => api.store.last_event_id().await?,
     };
     let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(follow(api, filter, sent, live, tx));
+    tokio::spawn(follow(api, caller.map(|Extension(c)| c), filter, sent, live, tx));
     let events = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) });
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("keep-alive")))
 }
 
-/// Feeds one stream until its client goes or Ström stops: from the store while behind, then
-/// live.
+/// How often a stream looks at its token again: a revoked or expired token's stream ends within
+/// this.
+const RECHECK: Duration = Duration::from_secs(5);
+
+/// Feeds one stream until its client goes, its token is revoked or expires, or Ström stops: from
+/// the store while behind, then live.
 async fn follow(
     api: Arc<Api>,
+    caller: Option<Caller>,
     filter: EventFilter,
     mut sent: i64,
     mut live: broadcast::Receiver<Arc<StoredEvent>>,
     tx: mpsc::Sender<Event>,
 ) {
     let mut behind = true;
+    let mut recheck = tokio::time::interval(RECHECK);
+    recheck.tick().await;
     loop {
         if behind {
             let events = match api.store.events_after(sent, &filter, READ_AT_ONCE).await {
@@ -150,6 +160,14 @@ async fn follow(
             next = live.recv() => next,
             _ = tx.closed() => return,
             _ = api.shutdown.cancelled() => return,
+            _ = recheck.tick() => {
+                if let Some(caller) = &caller {
+                    if !caller.still_allowed(&api).await {
+                        return;
+                    }
+                }
+                continue;
+            }
         };
         match next {
             Ok(event) if event.id <= sent => {}

@@ -26,10 +26,15 @@ struct EventStream {
 
 impl EventStream {
     async fn open(server: &Server, query: &str, last_event_id: Option<i64>) -> EventStream {
+        EventStream::open_as(server, None, query, last_event_id).await
+    }
+
+    async fn open_as(server: &Server, token: Option<&str>, query: &str, last_event_id: Option<i64>) -> EventStream {
         let mut socket = TcpStream::connect(&server.addr).await.expect("connect");
         let resume = last_event_id.map(|id| format!("Last-Event-ID: {id}\r\n")).unwrap_or_default();
+        let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
         let request = format!(
-            "GET /api/v1/events/stream{query} HTTP/1.0\r\nHost: {}\r\nAccept: text/event-stream\r\n{resume}\r\n",
+            "GET /api/v1/events/stream{query} HTTP/1.0\r\nHost: {}\r\nAccept: text/event-stream\r\n{auth}{resume}\r\n",
             server.addr
         );
         socket.write_all(request.as_bytes()).await.expect("send");
@@ -72,6 +77,19 @@ impl EventStream {
                 "event" => name = Some(value.to_string()),
                 "data" => data.push_str(value),
                 other => panic!("unexpected field {other:?}"),
+            }
+        }
+    }
+
+    /// Whether the server ends the stream within `wait` (events and comments before are read
+    /// and dropped).
+    async fn ends_within(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.lines.next_line()).await {
+                Err(_) => return false,
+                Ok(Ok(Some(_))) => continue,
+                Ok(_) => return true,
             }
         }
     }
@@ -266,8 +284,20 @@ async fn tc_events_are_listed_and_filtered(backend: Backend) {
     }
     let (status, _, body) = common::get_with_head(&server.addr, "/api/v1/events/stream?kind=nope").await;
     assert_eq!(status, 400, "{body}");
-    // A viewer may follow the stream; no token may not.
+    // A viewer may follow the stream; no token may not; a revoked token's stream ends.
     let secure = Server::start_secure(Backend::Sqlite).await;
     let (status, _, _) = common::get_with_head(&secure.addr, "/api/v1/events").await;
     assert_eq!(status, 401);
+    let admin = secure.create_token("admin").await.expect("admin token");
+    let viewer = secure.create_token_with(&["--role", "viewer", "--name", "watcher"]).await.expect("viewer token");
+    let mut watching = EventStream::open_as(&secure, Some(&viewer), "", None).await;
+    assert!(watching.head.contains(" 200 "), "{}", watching.head);
+    assert!(!watching.ends_within(Duration::from_millis(500)).await);
+    let ((_, tokens), _) = secure.http_as(&admin, "GET", "/api/v1/tokens", None).await;
+    let id = tokens["items"].as_array().expect("tokens").iter().find(|t| t["name"] == "watcher").expect("watcher")
+        ["id"]
+        .clone();
+    let ((status, _), _) = secure.http_as(&admin, "DELETE", &format!("/api/v1/tokens/{id}"), None).await;
+    assert_eq!(status, 204);
+    assert!(watching.ends_within(Duration::from_secs(8)).await, "the revoked token's stream goes on");
 }
