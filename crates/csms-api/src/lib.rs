@@ -3,6 +3,7 @@
 //! and id-token management. Errors are JSON `{"error": "..."}` with a fitting HTTP status.
 
 pub mod auth;
+mod availability;
 mod bodies;
 mod certificates;
 mod events;
@@ -76,6 +77,7 @@ pub fn router(api: Arc<Api>, open: bool) -> Router {
         .route("/api/v1/transactions/{id}", json_only(get(get_transaction)))
         .route("/api/v1/transactions/{id}/meter-values", json_only(get(transaction_meter_values)))
         .route("/api/v1/faults", json_only(get(list_faults)))
+        .route("/api/v1/availability", json_only(get(availability::report)))
         .route("/api/v1/events", json_only(get(events::list)))
         .route("/api/v1/events/stream", json_only(get(events::stream)))
         .route("/api/v1/faults/{id}", json_only(get(get_fault)))

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod authorization;
 pub mod availability;
+pub mod availability_report;
 pub mod certificates;
 pub mod clock;
 pub mod events;

@@ -2,6 +2,7 @@
 //! see what the writer has committed. One file per functional block, each with the views it
 //! returns; `paging` holds what the lists share.
 
+mod availability;
 mod certificates;
 mod commands;
 mod device_model;

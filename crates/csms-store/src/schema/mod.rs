@@ -697,6 +697,11 @@ CREATE TABLE events (
 CREATE INDEX events_station ON events (station_id, id);
 CREATE INDEX events_at ON events (at);
 "#,
+    // Issue 27: the availability figures read a station's connector statuses from its events;
+    // only those are indexed (partial: no cost for the other kinds, meter samples above all).
+    r#"
+CREATE INDEX events_connector_status ON events (station_id, id) WHERE kind = 'connector.status';
+"#,
 ];
 
 /// The first of the two migrations above (one per backend) that gave readings codes for their
