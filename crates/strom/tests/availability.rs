@@ -71,7 +71,7 @@ async fn faults_when(server: &Server, category: &str, done: impl Fn(&[Value]) ->
     }
 }
 
-fn connector<'a>(station: &'a Value, id: i64) -> &'a Value {
+fn connector(station: &Value, id: i64) -> &Value {
     station["connectors"]
         .as_array()
         .and_then(|cs| cs.iter().find(|c| c["connector_id"] == id))

@@ -46,9 +46,12 @@ fn history(statuses: Vec<StatusChange>, faults: Vec<FaultRecord>) -> StationHist
 /// The period [0, 100 s), made at 200 s.
 const PERIOD: Period = Period { from: 0, to: 100_000, now: 200_000 };
 
+/// (spans, window, to subtract, expected)
+type SpanCase<'a> = (&'a [Span], Span, &'a [Span], &'a [Span]);
+
 #[test]
 fn spans_unite_clip_and_subtract() {
-    let cases: [(&[Span], Span, &[Span], &[Span]); 5] = [
+    let cases: [SpanCase<'_>; 5] = [
         // Overlapping and touching spans merge; an empty one vanishes.
         (&[span(10, 20), span(15, 30), span(30, 35), span(50, 50)], span(0, 100), &[], &[span(10, 35)]),
         // Cut to the window at both edges.
