@@ -3,7 +3,7 @@
 //! while; `GET /api/v1/availability` must give each connector's known, offline, faulted and
 //! Unavailable-status time as the test computes them from the instants it recorded itself
 //! (each edge between the moment before the test's action and the moment after), its faults
-//! by category, the mean time to repair, and the same figures as CSV.
+//! by category, the mean time to repair, and the same figures as CSV, also from the command line.
 
 mod common;
 
@@ -69,6 +69,18 @@ async fn faults_when(server: &Server, category: &str, done: impl Fn(&[Value]) ->
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// `strom ARGS` against the server; its standard output, once it succeeded.
+async fn strom_cli(server: &Server, args: Vec<&str>) -> String {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_strom"))
+        .args(&args)
+        .env("STROM_URL", format!("http://{}", server.addr))
+        .output()
+        .await
+        .expect("strom runs");
+    assert!(output.status.success(), "strom {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).expect("UTF-8")
 }
 
 fn connector(station: &Value, id: i64) -> &Value {
@@ -199,6 +211,17 @@ async fn tc_availability_figures_match_the_outages_the_test_made(backend: Backen
     assert!(rows.iter().any(|r| r[0] == "'=X1"), "a formula-like station id is text: {csv}");
     let doc = server.get("/api/v1/openapi.json").await;
     assert!(doc["paths"]["/api/v1/availability"]["get"]["responses"]["200"]["content"]["text/csv"].is_object());
+
+    // The command line: the same CSV, and a table.
+    let (from_arg, to_arg) = (stamp(begin), stamp(end.before));
+    let period = ["report", "availability", "--from", from_arg.as_str(), "--to", to_arg.as_str()];
+    let cli = |extra: &'static [&'static str]| {
+        let args: Vec<&str> = period.iter().chain(extra).copied().collect();
+        strom_cli(&server, args)
+    };
+    assert_eq!(cli(&["--format", "csv"]).await, csv);
+    let table = cli(&["--station", "CP1"]).await;
+    assert!(table.contains("CP1") && table.contains("UPTIME") && !table.contains("=X1"), "{table}");
 
     // One station; one Ström does not know; a period before anything was known.
     let one = server.get(&format!("{path}&station_id=CP1")).await;
