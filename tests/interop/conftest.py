@@ -13,7 +13,7 @@ import pytest
 
 
 class Strom:
-    def __init__(self, tmp_path, tls=None, api_open=True, database=None):
+    def __init__(self, tmp_path, tls=None, api_open=True, database=None, config=None):
         binary = os.environ.get("STROM_BIN")
         if not binary:
             raise RuntimeError("STROM_BIN is not set: run the tests through ./test")
@@ -32,6 +32,11 @@ class Strom:
         command = [binary, "serve", "--listen", "127.0.0.1:0", "--database", database]
         if api_open:
             command.append("--api-open")
+        if config is not None:
+            # Settings from a configuration file of the test's own (TOML).
+            path = tmp_path / "strom.toml"
+            path.write_text(config)
+            command += ["--config", str(path)]
         if tls is not None:
             command += ["--tls-listen", "127.0.0.1:0", "--tls-cert", tls.cert, "--tls-key", tls.key]
         self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, env={**os.environ, "STROM_LOG": "warn"}, text=True)

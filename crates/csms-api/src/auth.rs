@@ -34,10 +34,12 @@ fn required_role(method: &Method, path: &str) -> Role {
     let below_a_station =
         path.strip_prefix("/api/v1/stations/").is_some_and(|rest| rest.trim_end_matches('/').contains('/'));
     let api_tokens = path.strip_prefix("/api/v1/tokens").is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+    // Webhooks carry where events go and how they are signed.
+    let webhooks = path.strip_prefix("/api/v1/webhooks").is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
     // A station's password is a credential, like its security settings (PUT, admin).
     let password =
         path.strip_prefix("/api/v1/stations/").is_some_and(|rest| rest.trim_end_matches('/').ends_with("/password"));
-    if api_tokens || password {
+    if api_tokens || password || webhooks {
         Role::Admin
     } else if method == Method::GET || method == Method::HEAD {
         Role::Viewer
@@ -99,6 +101,9 @@ mod tests {
     #[test]
     fn roles_needed_by_requests() {
         assert_eq!(required_role(&Method::GET, "/api/v1/stations"), Role::Viewer);
+        assert_eq!(required_role(&Method::GET, "/api/v1/webhooks"), Role::Admin);
+        assert_eq!(required_role(&Method::GET, "/api/v1/webhooks/1/deliveries"), Role::Admin);
+        assert_eq!(required_role(&Method::GET, "/api/v1/webhooksX"), Role::Viewer);
         assert_eq!(required_role(&Method::POST, "/api/v1/stations/CP1/commands/Reset"), Role::Operator);
         assert_eq!(required_role(&Method::PUT, "/api/v1/stations/CP1"), Role::Admin);
         assert_eq!(required_role(&Method::DELETE, "/api/v1/stations/CP1"), Role::Admin);

@@ -13,6 +13,7 @@ mod paging;
 mod sessions;
 mod text;
 mod views;
+mod webhooks;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -42,6 +43,8 @@ pub struct Api {
     /// Cancelled as Ström stops: the event streams end, so that the server's graceful shutdown
     /// does not wait for their clients.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// The hosts webhook URLs may name (`webhook_hosts`); empty: any.
+    pub webhook_hosts: Vec<String>,
 }
 
 pub fn router(api: Arc<Api>, open: bool) -> Router {
@@ -80,6 +83,9 @@ pub fn router(api: Arc<Api>, open: bool) -> Router {
         .route("/api/v1/availability", json_only(get(availability::report)))
         .route("/api/v1/events", json_only(get(events::list)))
         .route("/api/v1/events/stream", json_only(get(events::stream)))
+        .route("/api/v1/webhooks", json_only(get(webhooks::list).post(webhooks::create)))
+        .route("/api/v1/webhooks/{id}", json_only(get(webhooks::get).delete(webhooks::delete)))
+        .route("/api/v1/webhooks/{id}/deliveries", json_only(get(webhooks::deliveries)))
         .route("/api/v1/faults/{id}", json_only(get(get_fault)))
         .route("/api/v1/id-tokens", json_only(get(id_tokens::list).post(id_tokens::create)))
         .route(

@@ -320,6 +320,51 @@ fn list(
 
 const COMMAND_ERRORS: &[&str] = &["400", "404", "409", "422", "504"];
 
+fn webhook_id() -> Value {
+    path_param("id", "The subscription's id", json!({"type": "integer", "format": "int64"}))
+}
+
+/// A new webhook subscription.
+fn webhook_body() -> Value {
+    let kinds: Vec<&str> = csms_core::events::EventKind::ALL.iter().map(|k| k.as_str()).collect();
+    let mut families: Vec<&str> = csms_core::events::EventKind::ALL.iter().map(|k| k.family()).collect();
+    families.dedup();
+    let kind_names: Vec<&str> = kinds.iter().chain(families.iter()).copied().collect();
+    let mut body = object(
+        &[
+            (
+                "url",
+                json!({"type": "string", "minLength": 8, "maxLength": csms_core::webhooks::MAX_URL_LEN,
+                       "pattern": "^https?://[^\\s@/?#]+([/?#][^\\s]*)?$",
+                       "description": "http or https; its host must be among webhook_hosts when those are configured (else 422)"}),
+            ),
+            (
+                "secret",
+                json!({"type": "string", "minLength": 16, "maxLength": 256, "pattern": "^[^\\x00-\\x1f\\x7f]*$",
+                       "description": "Signs each delivery; write-only"}),
+            ),
+            (
+                "kinds",
+                json!({"type": "array", "items": {"type": "string", "enum": kind_names},
+                       "description": "Kinds or families (fault: fault.opened and fault.cleared); none or empty: all"}),
+            ),
+            ("categories", json!({"type": "array", "items": fault_category(), "description": "Fault events only of these categories"})),
+            (
+                "min_severity",
+                nullable(json!({"type": "string", "enum": ["Error", "Warning", "Info"],
+                                "description": "Fault events only at least this grave"})),
+            ),
+            (
+                "station_id",
+                nullable(json!({"type": "string", "minLength": 1, "maxLength": 48, "pattern": STATION_ID_PATTERN})),
+            ),
+        ],
+        &["url", "secret"],
+    );
+    body["description"] = json!("Category and severity filters apply to fault events; name the kinds to receive only those.");
+    body
+}
+
 /// The filters of the event endpoints, after `first`.
 fn event_filters(mut first: Vec<Value>) -> Vec<Value> {
     let kinds: Vec<&str> = csms_core::events::EventKind::ALL.iter().map(|k| k.as_str()).collect();
@@ -522,6 +567,28 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             .errors(&["400", "409", "422"]).body(token_body(false), json!({"status": "Blocked"}))),
         ("/api/v1/id-tokens/{id_token}", "delete", op("deleteIdToken", "Remove an id token", "admin", vec![id_token_param()],
             Success::Empty("204", "Removed")).errors(&["404"])),
+        ("/api/v1/webhooks", "get", {
+            let mut hooks = list("listWebhooks", "Webhook subscriptions, oldest first (never their secrets)", "creation time",
+                cursor::<i64>("webhooks"), vec![], vec![], "WebhookPage");
+            hooks.role = Some("admin");
+            hooks
+        }),
+        ("/api/v1/webhooks", "post", op("createWebhook",
+            "Subscribe a URL to events: each is POSTed as its JSON, signed (x-strom-signature: sha256=HMAC-SHA256(secret, body)), retried with back-off",
+            "admin", vec![], Success::Json("201", "Subscribed; it receives the events from now on", "Webhook"))
+            .errors(&["400", "422"]).body(webhook_body(), json!({"url": "https://hooks.example.com/strom",
+                "secret": "a-long-random-secret", "kinds": ["fault", "station.disconnected"], "categories": ["thermal"],
+                "min_severity": "Warning"}))),
+        ("/api/v1/webhooks/{id}", "get", op("getWebhook", "Show a webhook subscription", "admin", vec![webhook_id()],
+            ok("The subscription", "Webhook")).errors(&["400", "404"])),
+        ("/api/v1/webhooks/{id}", "delete", op("deleteWebhook", "Remove a webhook subscription and its delivery log", "admin",
+            vec![webhook_id()], Success::Empty("204", "Removed")).errors(&["400", "404"])),
+        ("/api/v1/webhooks/{id}/deliveries", "get", {
+            let mut log = list("listWebhookDeliveries", "A subscription's delivery attempts, newest first", "attempt time",
+                cursor::<i64>("webhook-deliveries"), vec![webhook_id()], vec![], "WebhookDeliveryPage");
+            log.role = Some("admin");
+            log
+        }),
         ("/api/v1/tokens", "get", {
             let mut tokens = list("listApiTokens", "API tokens, oldest first (revoked and expired ones too; never a secret or its hash)",
                 "creation time", cursor::<i64>("tokens"), vec![], vec![], "ApiTokenPage");
@@ -535,7 +602,7 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
 }
 
 /// The document's tags, in the order the reference page shows them.
-const TAGS: [(&str, &str); 10] = [
+const TAGS: [(&str, &str); 11] = [
     ("stations", "Stations: their registration, connection, connectors, and what they reported about themselves"),
     ("commands", "Commands sent to a connected station (OCPP CALLs from the CSMS); the station's answer is the API's"),
     ("transactions", "Charging sessions with their energy and meter readings"),
@@ -545,6 +612,7 @@ const TAGS: [(&str, &str); 10] = [
         "Uptime per connector and station over a period: unavailable time and why, faults by category, time to repair",
     ),
     ("events", "What happens, as it happens: stored domain events and their live stream"),
+    ("webhooks", "Events posted to other systems as they happen, signed, with retries"),
     ("id-tokens", "The id tokens (RFID cards, app ids, …) Ström authorizes"),
     ("certificates", "Certificates that Ström signed for stations or that stations hold"),
     ("api-tokens", "The bearer tokens of this API"),
@@ -568,6 +636,8 @@ fn tag_of(path: &str, operation: &Op) -> &'static str {
         "availability"
     } else if path.starts_with("/api/v1/events") {
         "events"
+    } else if path.starts_with("/api/v1/webhooks") {
+        "webhooks"
     } else if path.starts_with("/api/v1/id-tokens") {
         "id-tokens"
     } else if path.starts_with("/api/v1/tokens") {

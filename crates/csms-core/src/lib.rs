@@ -23,5 +23,6 @@ pub mod security;
 pub mod sessions;
 pub mod station;
 pub mod transactions;
+pub mod webhooks;
 
 pub use clock::{Clock, SystemClock, Timestamp};

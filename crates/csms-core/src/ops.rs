@@ -552,3 +552,38 @@ pub struct CreateIdToken {
 pub struct DeleteIdToken {
     pub id_token: String,
 }
+
+/// A webhook subscription (`crate::webhooks`): events from those after `last_event_id` on are
+/// posted to `url`, signed with `secret`. The filters as the API took them, stored as text.
+#[derive(Debug, Clone)]
+pub struct CreateWebhook {
+    pub url: String,
+    pub secret: String,
+    /// Comma-separated kinds or families (`KindFilter`); empty: all.
+    pub kinds: String,
+    /// Comma-separated fault categories; empty: all.
+    pub categories: String,
+    pub min_severity: Option<String>,
+    pub station_id: Option<String>,
+    pub now: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeleteWebhook {
+    pub id: i64,
+}
+
+/// One attempt to deliver an event to a subscription, for its delivery log. `outcome` is
+/// `delivered`, `failed` (to be tried again) or `given_up` (the last attempt failed); after
+/// `delivered` and `given_up` the subscription has moved past the event.
+#[derive(Debug, Clone)]
+pub struct WebhookAttempt {
+    pub webhook_id: i64,
+    pub event_id: i64,
+    pub attempt: i64,
+    pub outcome: &'static str,
+    pub status_code: Option<i64>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    pub at: Timestamp,
+}

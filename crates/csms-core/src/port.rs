@@ -161,6 +161,11 @@ operations! {
     CreateIdToken(CreateIdToken) -> bool;
     /// → whether the token existed.
     DeleteIdToken(DeleteIdToken) -> bool;
+    /// → the new subscription's id.
+    CreateWebhook(CreateWebhook) -> i64;
+    /// → whether it existed.
+    DeleteWebhook(DeleteWebhook) -> bool;
+    WebhookAttempt(WebhookAttempt) -> ();
 }
 
 /// A future that waits, only when the store is behind, for room to take what was handed to

@@ -22,7 +22,7 @@ pub use queries::{
     DeviceModelView, FaultFilter, FaultView, MessageView, MeterValueView, MonitorView, Page, PageRequest,
     ReservationView, StationEventView, StationView, TransactionFilter, TransactionView, TransferView,
 };
-pub use queries::{EventFilter, InstalledCertificateView, IssuedCertificateView};
+pub use queries::{EventFilter, InstalledCertificateView, IssuedCertificateView, WebhookDeliveryView, WebhookView};
 pub use writes::StoredEvent;
 
 use csms_core::fault_kinds::VendorCategories;

@@ -43,6 +43,10 @@ pub struct FileConfig {
     pub ca_key: Option<PathBuf>,
     pub station_certificate_days: Option<u64>,
     pub fault_categories: Option<std::collections::BTreeMap<String, String>>,
+    pub webhook_hosts: Option<Vec<String>>,
+    pub webhook_retry_base_ms: Option<u64>,
+    pub webhook_timeout_secs: Option<u64>,
+    pub webhook_ca_file: Option<PathBuf>,
 }
 
 pub const DEFAULT_CONFIG: &str = r#"# Ström configuration. Every setting may be left out; the values shown are the defaults.
@@ -155,6 +159,15 @@ station_authorize_burst = 20
 # How long a station certificate Ström signs is valid (never past the CA's own expiry).
 station_certificate_days = 365
 
+# Webhooks (POST /api/v1/webhooks): the hosts their URLs may name (empty: any; e.g.
+# ["hooks.example.com", "127.0.0.1"] keeps events inside known systems); the wait after a first
+# failed delivery, doubled after each further one (at most 8 attempts, at most 5 minutes apart);
+# how long one attempt may take; the certificates https endpoints are checked against.
+webhook_hosts = []
+webhook_retry_base_ms = 1000
+webhook_timeout_secs = 10
+webhook_ca_file = "/etc/ssl/certs/ca-certificates.crt"
+
 # Vendor codes (1.6 vendorErrorCode, 2.0.1 techCode) mapped to a fault category, which then wins
 # over the one Ström's own mapping gives: thermal, power_loss, communication,
 # electrical_protection, connector, meter, internal or other. Codes match whatever their case.
@@ -196,6 +209,9 @@ pub struct Config {
     pub certificate_policy: csms_pki::Policy,
     /// The operator's vendor codes for fault categories (`[fault_categories]`).
     pub fault_categories: VendorCategories,
+    /// The hosts webhook URLs may name; empty: any.
+    pub webhook_hosts: Vec<String>,
+    pub webhooks: csms_webhooks::Settings,
 }
 
 /// The files of Ström's CA (`ca_cert`, `ca_key`).
@@ -357,6 +373,12 @@ pub fn resolve(mut file: FileConfig, mut overrides: Overrides) -> Result<Config>
         ca,
         certificate_policy,
         fault_categories,
+        webhook_hosts: file.webhook_hosts.unwrap_or_default(),
+        webhooks: csms_webhooks::Settings {
+            retry_base: Duration::from_millis(file.webhook_retry_base_ms.unwrap_or(1000).max(1)),
+            timeout: secs(file.webhook_timeout_secs, 10, "webhook_timeout_secs")?,
+            ca_file: Some(file.webhook_ca_file.unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into())),
+        },
     })
 }
 

@@ -76,7 +76,13 @@ pub async fn run(config: Config, api_open: bool) -> Result<()> {
         tracing::warn!("the API is open: anyone who can reach this port can read and command every station");
     }
     let api = csms_api::router(
-        Arc::new(Api { store: store.clone(), commands, clock: clock.clone(), shutdown: shutdown.clone() }),
+        Arc::new(Api {
+            store: store.clone(),
+            commands,
+            clock: clock.clone(),
+            shutdown: shutdown.clone(),
+            webhook_hosts: config.webhook_hosts.clone(),
+        }),
         api_open,
     );
     // Stations' routes with the API, unless the API has a listener of its own.
@@ -110,6 +116,7 @@ pub async fn run(config: Config, api_open: bool) -> Result<()> {
     std::io::stdout().flush()?;
     tracing::info!(%addr, database = %redact(&config.database), "serving");
 
+    tokio::spawn(csms_webhooks::run(store.clone(), clock.clone(), config.webhooks.clone(), shutdown.clone()));
     tokio::spawn(prune_message_log(store.clone(), clock, config.clone(), shutdown.clone()));
 
     let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());

@@ -257,6 +257,11 @@ async fn answers_match_the_documented_schemas(backend: Backend) {
         server.http("POST", "/api/v1/id-tokens", Some(json!({"id_token": "TAG2", "status": "Blocked"}))).await;
     check(&doc, "/api/v1/id-tokens", "post", status, &answer);
 
+    let (status, hook) = server
+        .http("POST", "/api/v1/webhooks", Some(json!({"url": "http://127.0.0.1:9/h", "secret": "0123456789abcdef"})))
+        .await;
+    check(&doc, "/api/v1/webhooks", "post", status, &hook);
+
     // Every GET the document lists, with the ids of what is there.
     let mut checked = 0;
     let mut paged = 0;
@@ -282,6 +287,8 @@ async fn answers_match_the_documented_schemas(backend: Backend) {
             tx.to_string()
         } else if path.starts_with("/api/v1/faults/") {
             server.items("/api/v1/faults").await[0]["id"].to_string()
+        } else if path.starts_with("/api/v1/webhooks/") {
+            hook["id"].to_string()
         } else {
             "CP1".to_string()
         };

@@ -107,6 +107,8 @@ pub(super) fn components() -> Map<String, Value> {
     );
     event_page["example"] = event_page_example;
     add("EventPage", event_page);
+    add("Webhook", webhook());
+    add("WebhookDelivery", webhook_delivery());
     add("Message", message());
     add("ApiToken", api_token());
     add("IdToken", id_token());
@@ -140,6 +142,8 @@ pub(super) fn components() -> Map<String, Value> {
         ("CommandPage", "Command"),
         ("TransferPage", "Transfer"),
         ("MonitorPage", "Monitor"),
+        ("WebhookPage", "Webhook"),
+        ("WebhookDeliveryPage", "WebhookDelivery"),
     ] {
         add(name, page(item));
     }
@@ -168,6 +172,51 @@ fn event() -> Value {
         json!({"id": 42, "kind": "fault.opened", "at": AT, "station_id": "CP-1",
                "data": {"fault_id": 7, "evse_id": 0, "connector_id": 1, "code": "HighTemperature",
                         "category": "thermal", "severity": "Error", "source": "station", "cleared_at": null}}),
+    )
+}
+
+fn webhook() -> Value {
+    let names = || json!({"type": "array", "items": {"type": "string"}});
+    view(
+        &[
+            ("id", json!({"type": "integer", "format": "int64"})),
+            ("url", string()),
+            ("secret_set", json!({"type": "boolean", "description": "The secret is write-only: never shown"})),
+            ("kinds", names()),
+            ("categories", names()),
+            ("min_severity", nullable(string())),
+            ("station_id", nullable(string())),
+            (
+                "last_event_id",
+                json!({"type": "integer", "format": "int64", "description": "The last event it moved past (delivered or given up)"}),
+            ),
+            ("created_at", json!({"type": "string", "format": "date-time"})),
+        ],
+        json!({"id": 1, "url": "https://hooks.example.com/strom", "secret_set": true, "kinds": ["fault"],
+               "categories": ["thermal"], "min_severity": "Warning", "station_id": null, "last_event_id": 812,
+               "created_at": AT}),
+    )
+}
+
+fn webhook_delivery() -> Value {
+    view(
+        &[
+            ("id", json!({"type": "integer", "format": "int64"})),
+            ("webhook_id", json!({"type": "integer", "format": "int64"})),
+            ("event_id", json!({"type": "integer", "format": "int64"})),
+            ("attempt", json!({"type": "integer", "minimum": 1})),
+            (
+                "outcome",
+                json!({"type": "string", "enum": ["delivered", "failed", "given_up"],
+                       "description": "failed: to be tried again; given_up: the last attempt failed"}),
+            ),
+            ("status_code", nullable(json!({"type": "integer"}))),
+            ("error", nullable(string())),
+            ("duration_ms", json!({"type": "integer", "format": "int64"})),
+            ("at", json!({"type": "string", "format": "date-time"})),
+        ],
+        json!({"id": 3, "webhook_id": 1, "event_id": 812, "attempt": 1, "outcome": "failed", "status_code": 500,
+               "error": "the endpoint answered HTTP 500", "duration_ms": 12, "at": AT}),
     )
 }
 

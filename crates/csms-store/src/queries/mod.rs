@@ -13,6 +13,7 @@ mod paging;
 mod stations;
 mod tokens;
 mod transactions;
+mod webhooks;
 
 pub use certificates::{InstalledCertificateView, IssuedCertificateView};
 pub use commands::{ChargingProfileView, CommandView, ReservationView, TransferView};
@@ -24,3 +25,4 @@ pub use message_log::MessageView;
 pub use paging::{Page, PageRequest};
 pub use stations::{Availability, AvailabilityView, ConnectorView, StationView};
 pub use transactions::{MeterValueView, TransactionFilter, TransactionView};
+pub use webhooks::{WebhookDeliveryView, WebhookView};

@@ -697,6 +697,33 @@ CREATE TABLE events (
 CREATE INDEX events_station ON events (station_id, id);
 CREATE INDEX events_at ON events (at);
 "#,
+    // Issue 27: webhook subscriptions (`csms_core::webhooks`), each with the last event it has
+    // moved past, and the log of every delivery attempt.
+    r#"
+CREATE TABLE webhooks (
+    id {id},
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    kinds TEXT NOT NULL,
+    categories TEXT NOT NULL,
+    min_severity TEXT,
+    station_id TEXT,
+    last_event_id BIGINT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE webhook_deliveries (
+    id {id},
+    webhook_id BIGINT NOT NULL,
+    event_id BIGINT NOT NULL,
+    attempt BIGINT NOT NULL,
+    outcome TEXT NOT NULL,
+    status_code BIGINT,
+    error TEXT,
+    duration_ms BIGINT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, id);
+"#,
     // Issue 27: the availability figures read a station's connector statuses from its events;
     // only those are indexed (partial: no cost for the other kinds, meter samples above all).
     r#"

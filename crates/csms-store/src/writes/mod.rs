@@ -14,6 +14,7 @@ mod reservations;
 mod stations;
 mod transaction_events;
 mod transactions;
+mod webhooks;
 
 pub(crate) use authorization::token_from_row;
 pub use events::StoredEvent;
@@ -144,6 +145,9 @@ pub(crate) async fn run(
         Request::UpsertIdToken(op, pending) => pending.set(Ok(authorization::upsert_id_token(conn, op).await?)),
         Request::CreateIdToken(op, pending) => pending.set(Ok(authorization::create_id_token(conn, op).await?)),
         Request::DeleteIdToken(op, pending) => pending.set(Ok(authorization::delete_id_token(conn, op).await?)),
+        Request::CreateWebhook(op, pending) => pending.set(Ok(webhooks::create(conn, op).await?)),
+        Request::DeleteWebhook(op, pending) => pending.set(Ok(webhooks::delete(conn, op).await?)),
+        Request::WebhookAttempt(op, pending) => pending.set(Ok(webhooks::attempt(conn, op).await?)),
     }
     Ok(())
 }
