@@ -348,7 +348,10 @@ fn webhook_body() -> Value {
                 json!({"type": "array", "items": {"type": "string", "enum": kind_names},
                        "description": "Kinds or families (fault: fault.opened and fault.cleared); none or empty: all"}),
             ),
-            ("categories", json!({"type": "array", "items": fault_category(), "description": "Fault events only of these categories"})),
+            (
+                "categories",
+                json!({"type": "array", "items": fault_category(), "description": "Fault events only of these categories"}),
+            ),
             (
                 "min_severity",
                 nullable(json!({"type": "string", "enum": ["Error", "Warning", "Info"],
@@ -361,7 +364,8 @@ fn webhook_body() -> Value {
         ],
         &["url", "secret"],
     );
-    body["description"] = json!("Category and severity filters apply to fault events; name the kinds to receive only those.");
+    body["description"] =
+        json!("Category and severity filters apply to fault events; name the kinds to receive only those.");
     body
 }
 

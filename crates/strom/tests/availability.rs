@@ -4,14 +4,18 @@
 //! Unavailable-status time as the test computes them from the instants it recorded itself
 //! (each edge between the moment before the test's action and the moment after), its faults
 //! by category, the mean time to repair, and the same figures as CSV, also from the command line.
+//! A 2.0.1 station's EVSE-level fault concerns that EVSE's connectors and no other.
 
 mod common;
 
 use common::{Backend, Server};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::time::Duration;
 
-both_backends!(tc_availability_figures_match_the_outages_the_test_made);
+both_backends!(
+    tc_availability_figures_match_the_outages_the_test_made,
+    tc_a_201_evse_fault_concerns_its_connectors_only
+);
 
 type Instant = chrono::DateTime<chrono::Utc>;
 
@@ -244,4 +248,51 @@ async fn tc_availability_figures_match_the_outages_the_test_made(backend: Backen
         let (status, answer) = server.http("GET", &format!("/api/v1/availability?{bad}"), None).await;
         assert_eq!(status, 400, "{bad}: {answer}");
     }
+}
+
+async fn tc_a_201_evse_fault_concerns_its_connectors_only(backend: Backend) {
+    let server = Server::start(backend).await;
+    let pause = |ms| tokio::time::sleep(Duration::from_millis(ms));
+    let begin = chrono::Utc::now();
+    let mut cs = server.booted201("CS1").await;
+    let now = || stamp(chrono::Utc::now());
+    let status = |evse: i64, status: &str| json!({"timestamp": now(), "connectorStatus": status, "evseId": evse, "connectorId": 1});
+    // The EVSE as a whole (no connector) has a problem: a fault at EVSE 1, connector 0.
+    let problem = |value: &str| {
+        let event = json!({"eventId": 1, "timestamp": now(), "trigger": "Delta", "actualValue": value,
+            "component": {"name": "EVSE", "evse": {"id": 1}}, "variable": {"name": "Problem"},
+            "eventNotificationType": "HardWiredNotification"});
+        json!({"generatedAt": now(), "seqNo": 0, "eventData": [event]})
+    };
+    let (e1_known, _) = edge(cs.call_ok("StatusNotification", status(1, "Available"))).await;
+    let (e2_known, _) = edge(cs.call_ok("StatusNotification", status(2, "Available"))).await;
+    pause(200).await;
+    let (problem_on, _) = edge(cs.call_ok("NotifyEvent", problem("true"))).await;
+    pause(500).await;
+    let (problem_off, _) = edge(cs.call_ok("NotifyEvent", problem("false"))).await;
+    let (unavailable_on, _) = edge(cs.call_ok("StatusNotification", status(2, "Unavailable"))).await;
+    pause(400).await;
+    let (unavailable_off, _) = edge(cs.call_ok("StatusNotification", status(2, "Available"))).await;
+    let to = chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis()).expect("now");
+    let end = Edge::exactly(to);
+
+    let report = server.get(&format!("/api/v1/availability?from={}&to={}", stamp(begin), stamp(to))).await;
+    let station = &report["stations"][0];
+    assert_eq!(station["station_id"], "CS1");
+    let evse = |id: i64| {
+        station["connectors"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["evse_id"] == id && c["connector_id"] == 1))
+            .unwrap_or_else(|| panic!("no EVSE {id} in {station}"))
+    };
+    let (e1, e2) = (evse(1), evse(2));
+    within("EVSE 1 known", &e1["known_s"], bounds(&[(e1_known, end)]));
+    within("EVSE 1 faulted", &e1["faulted_s"], bounds(&[(problem_on, problem_off)]));
+    within("EVSE 1 status", &e1["unavailable_status_s"], (0.0, 0.0));
+    within("EVSE 2 known", &e2["known_s"], bounds(&[(e2_known, end)]));
+    within("EVSE 2 faulted", &e2["faulted_s"], (0.0, 0.0));
+    within("EVSE 2 status", &e2["unavailable_status_s"], bounds(&[(unavailable_on, unavailable_off)]));
+    assert_eq!((&e1["faults"], &e1["repairs"], &e2["faults"]), (&1.into(), &1.into(), &0.into()), "{station}");
+    within("EVSE 1 mean time to repair", &e1["mttr_s"], bounds(&[(problem_on, problem_off)]));
+    assert_eq!(e2["mttr_s"], Value::Null);
 }
