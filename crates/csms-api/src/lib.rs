@@ -4,6 +4,7 @@
 
 mod alerts;
 pub mod auth;
+mod availability;
 mod bodies;
 mod certificates;
 mod dashboard;
@@ -82,6 +83,7 @@ pub fn router(api: Arc<Api>, open: bool) -> Router {
         .route("/api/v1/transactions/{id}", json_only(get(get_transaction)))
         .route("/api/v1/transactions/{id}/meter-values", json_only(get(transaction_meter_values)))
         .route("/api/v1/faults", json_only(get(list_faults)))
+        .route("/api/v1/availability", json_only(get(availability::report)))
         .route("/api/v1/events", json_only(get(events::list)))
         .route("/api/v1/events/stream", json_only(get(events::stream)))
         .route("/api/v1/webhooks", json_only(get(webhooks::list).post(webhooks::create)))

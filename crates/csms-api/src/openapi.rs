@@ -4,6 +4,7 @@
 //! running server, validate the real answers against its schemas, and check the document
 //! itself against the OpenAPI 3.0 specification, so it cannot drift from the API.
 
+mod availability;
 pub(crate) mod reference;
 mod schemas;
 
@@ -94,6 +95,8 @@ enum Success {
     Html(&'static str, &'static str, &'static str),
     /// Server-Sent Events, each event's data JSON of a component schema.
     EventStream(&'static str, &'static str),
+    /// JSON of a component schema, or CSV (with an example) when the request asks for it.
+    JsonOrCsv(&'static str, &'static str, &'static str),
 }
 
 fn ok(description: &'static str, schema: &'static str) -> Success {
@@ -185,6 +188,14 @@ impl Op {
                     media["example"] = example;
                 }
                 (code, json!({"description": description, "content": {"application/json": media}}))
+            }
+            Success::JsonOrCsv(description, schema, csv) => {
+                let mut media = json!({"schema": reference(schema)});
+                if let Some(example) = schemas.get(schema).and_then(|s| example_of(s, schemas)) {
+                    media["example"] = example;
+                }
+                let csv = json!({"schema": {"type": "string"}, "example": csv});
+                ("200", json!({"description": description, "content": {"application/json": media, "text/csv": csv}}))
             }
             Success::Empty(code, description) => (code, json!({"description": description})),
             Success::Text(code, description, example) => (
@@ -562,6 +573,7 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             vec![query("station_id", "Only this station", string()), query("open", "Only open (true) or cleared (false)", boolean()),
                  query("category", "Only faults of this category", fault_category())],
             "FaultPage")),
+        ("/api/v1/availability", "get", availability::operation()),
         ("/api/v1/events", "get", op("listEvents", "Domain events after an id, oldest first", "viewer",
             event_filters(vec![
                 query("after", "Only events after this id (default 0: from the oldest kept)",
@@ -642,11 +654,15 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
 }
 
 /// The document's tags, in the order the reference page shows them.
-const TAGS: [(&str, &str); 11] = [
+const TAGS: [(&str, &str); 12] = [
     ("stations", "Stations: their registration, connection, connectors, and what they reported about themselves"),
     ("commands", "Commands sent to a connected station (OCPP CALLs from the CSMS); the station's answer is the API's"),
     ("transactions", "Charging sessions with their energy and meter readings"),
     ("faults", "Errors stations reported, from start to clearing"),
+    (
+        "availability",
+        "Uptime per connector and station over a period: unavailable time and why, faults by category, time to repair",
+    ),
     ("events", "What happens, as it happens: stored domain events and their live stream"),
     ("webhooks", "Events posted to other systems as they happen, signed, with retries"),
     ("alerts", "Rules over faults and connections, and the alerts they raise"),
@@ -669,6 +685,8 @@ fn tag_of(path: &str, operation: &Op) -> &'static str {
         "transactions"
     } else if path.starts_with("/api/v1/faults") {
         "faults"
+    } else if path.starts_with("/api/v1/availability") {
+        "availability"
     } else if path.starts_with("/api/v1/events") {
         "events"
     } else if path.starts_with("/api/v1/webhooks") {
@@ -686,6 +704,7 @@ fn tag_of(path: &str, operation: &Op) -> &'static str {
 
 pub(crate) fn document() -> Value {
     let mut components = schemas::components();
+    components.extend(availability::schemas());
     for (name, item) in [
         ("Variables", "Variable"),
         ("ConfigurationKeys", "ConfigurationKey"),

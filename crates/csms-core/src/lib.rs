@@ -9,6 +9,7 @@ pub mod access;
 pub mod alerts;
 pub mod authorization;
 pub mod availability;
+pub mod availability_report;
 pub mod certificates;
 pub mod clock;
 pub mod events;

@@ -6,9 +6,11 @@
 
 pub mod export;
 pub mod logs;
+mod report;
 pub mod sessions;
 mod tags;
 
+pub use report::{report, ReportCommand};
 pub use tags::{tag, TagCommand};
 
 use anyhow::{bail, Context, Result};
@@ -229,6 +231,23 @@ impl Client {
     }
 
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<(u16, Value)> {
+        let (status, bytes) = self.send(method, path, body).await?;
+        let value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+        Ok((status, value))
+    }
+
+    /// A GET whose answer is text (CSV), which must succeed.
+    async fn text(&self, path: &str) -> Result<String> {
+        let (status, bytes) = self.send("GET", path, None).await?;
+        if !(200..300).contains(&status) {
+            let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            let message = value.get("error").and_then(Value::as_str).unwrap_or("no message");
+            bail!("GET {path}: HTTP {status}: {message}");
+        }
+        String::from_utf8(bytes.to_vec()).context("the answer is not UTF-8")
+    }
+
+    async fn send(&self, method: &str, path: &str, body: Option<Value>) -> Result<(u16, Bytes)> {
         let stream = tokio::net::TcpStream::connect(&self.authority)
             .await
             .with_context(|| format!("connecting to Ström at {}", self.authority))?;
@@ -246,9 +265,7 @@ impl Client {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let response = sender.send_request(request.body(Full::new(Bytes::from(body)))?).await?;
         let status = response.status().as_u16();
-        let bytes = response.into_body().collect().await?.to_bytes();
-        let value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
-        Ok((status, value))
+        Ok((status, response.into_body().collect().await?.to_bytes()))
     }
 
     /// A call that must succeed; an API error becomes the command's error, with its message.

@@ -72,6 +72,13 @@ enum Command {
         #[command(flatten)]
         api: cli::ApiArgs,
     },
+    /// Reports over a period, through the API: availability (uptime, outages, faults, time to repair).
+    Report {
+        #[command(subcommand)]
+        command: cli::ReportCommand,
+        #[command(flatten)]
+        api: cli::ApiArgs,
+    },
     /// Faults stations reported, through the API.
     Fault {
         #[command(subcommand)]
@@ -562,6 +569,7 @@ fn main() -> Result<()> {
         Command::Station { command, api } => runtime()?.block_on(cli::station(&api, command)),
         Command::Tx { command, api } => runtime()?.block_on(cli::tx(&api, command)),
         Command::Tag { command, api } => runtime()?.block_on(cli::tag(&api, command)),
+        Command::Report { command, api } => runtime()?.block_on(cli::report(&api, command)),
         Command::Fault { command, api } => runtime()?.block_on(cli::logs::fault(&api, command)),
         Command::Commands { command, api } => runtime()?.block_on(cli::logs::command_log(&api, command)),
         Command::Messages { station, limit, api } => runtime()?.block_on(cli::logs::messages(&api, &station, limit)),

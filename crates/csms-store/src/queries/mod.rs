@@ -3,6 +3,7 @@
 //! returns; `paging` holds what the lists share.
 
 mod alerts;
+mod availability;
 mod certificates;
 mod commands;
 mod device_model;

@@ -749,6 +749,11 @@ CREATE TABLE alerts (
 );
 CREATE INDEX alerts_open ON alerts (resolved_at, rule_id);
 "#,
+    // Issue 27: the availability figures read a station's connector statuses from its events;
+    // only those are indexed (partial: no cost for the other kinds, meter samples above all).
+    r#"
+CREATE INDEX events_connector_status ON events (station_id, id) WHERE kind = 'connector.status';
+"#,
 ];
 
 /// The first of the two migrations above (one per backend) that gave readings codes for their
