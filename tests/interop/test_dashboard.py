@@ -378,8 +378,16 @@ def test_a_viewer_sees_no_command_and_an_operator_does(dash):
                 await browser.page.get_by_text("DASH-VIEW", exact=True).wait_for()
                 assert await browser.page.get_by_role("button", name="Block DASH-VIEW").count() == 0
                 await browser.screenshot("id-tokens-viewer")
+                # The availability report shows the server's figures: the station's uptime as the
+                # API computes it (a connected, available station: 100 %).
                 await browser.open("availability", "Availability reports")
-                await browser.page.locator("#availability-placeholder").wait_for()
+                row = browser.page.locator("#availability-stations tr", has_text="PY-DASH-ROLES")
+                await row.wait_for()
+                report = dash.get("/api/v1/availability?station_id=PY-DASH-ROLES")
+                uptime = report["stations"][0]["uptime_percent"]
+                assert uptime is not None
+                assert f"{uptime:.3f} %" in await row.inner_text()
+                await browser.page.locator("#availability-connectors tr", has_text="connector 1").first.wait_for()
                 await browser.screenshot("availability")
             async with Browser(dash, "operator") as browser:
                 await browser.open("stations/PY-DASH-ROLES", "Station PY-DASH-ROLES")

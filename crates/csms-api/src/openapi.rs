@@ -5,6 +5,7 @@
 //! itself against the OpenAPI 3.0 specification, so it cannot drift from the API.
 
 mod availability;
+mod notify;
 pub(crate) mod reference;
 mod schemas;
 
@@ -320,106 +321,6 @@ fn list(
 
 const COMMAND_ERRORS: &[&str] = &["400", "404", "409", "422", "504"];
 
-fn alert_rule_id() -> Value {
-    path_param("id", "The rule's id", json!({"type": "integer", "format": "int64"}))
-}
-
-/// A new alert rule: `kind` with the fields it takes (others are a 422).
-fn alert_rule_body() -> Value {
-    object(
-        &[
-            ("name", json!({"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[^\\x00]*$"})),
-            ("kind", json!({"type": "string", "enum": csms_core::alerts::Condition::KINDS})),
-            (
-                "category",
-                nullable(with_description(fault_category(), "fault_open_longer: only faults of this category")),
-            ),
-            (
-                "minutes",
-                nullable(json!({"type": "integer", "minimum": 1, "maximum": 525600,
-                                "description": "fault_open_longer, station_offline_longer (required there)"})),
-            ),
-            (
-                "count",
-                nullable(json!({"type": "integer", "minimum": 1, "maximum": 100000,
-                                "description": "faults_per_day (required there): more than this many"})),
-            ),
-            (
-                "station_id",
-                nullable(json!({"type": "string", "minLength": 1, "maxLength": 48, "pattern": STATION_ID_PATTERN})),
-            ),
-        ],
-        &["name", "kind"],
-    )
-}
-
-fn webhook_id() -> Value {
-    path_param("id", "The subscription's id", json!({"type": "integer", "format": "int64"}))
-}
-
-/// A new webhook subscription.
-fn webhook_body() -> Value {
-    let kinds: Vec<&str> = csms_core::events::EventKind::ALL.iter().map(|k| k.as_str()).collect();
-    let mut families: Vec<&str> = csms_core::events::EventKind::ALL.iter().map(|k| k.family()).collect();
-    families.dedup();
-    let kind_names: Vec<&str> = kinds.iter().chain(families.iter()).copied().collect();
-    let mut body = object(
-        &[
-            (
-                "url",
-                json!({"type": "string", "minLength": 8, "maxLength": csms_core::webhooks::MAX_URL_LEN,
-                       "pattern": "^https?://[^\\s@/?#]+([/?#][^\\s]*)?$",
-                       "description": "http or https; its host must be among webhook_hosts when those are configured (else 422)"}),
-            ),
-            (
-                "secret",
-                json!({"type": "string", "minLength": 16, "maxLength": 256, "pattern": "^[^\\x00-\\x1f\\x7f]*$",
-                       "description": "Signs each delivery; write-only"}),
-            ),
-            (
-                "kinds",
-                json!({"type": "array", "items": {"type": "string", "enum": kind_names},
-                       "description": "Kinds or families (fault: fault.opened and fault.cleared); none or empty: all"}),
-            ),
-            (
-                "categories",
-                json!({"type": "array", "items": fault_category(), "description": "Fault events only of these categories"}),
-            ),
-            (
-                "min_severity",
-                nullable(json!({"type": "string", "enum": ["Error", "Warning", "Info"],
-                                "description": "Fault events only at least this grave"})),
-            ),
-            (
-                "station_id",
-                nullable(json!({"type": "string", "minLength": 1, "maxLength": 48, "pattern": STATION_ID_PATTERN})),
-            ),
-        ],
-        &["url", "secret"],
-    );
-    body["description"] =
-        json!("Category and severity filters apply to fault events; name the kinds to receive only those.");
-    body
-}
-
-/// The filters of the event endpoints, after `first`.
-fn event_filters(mut first: Vec<Value>) -> Vec<Value> {
-    let kinds: Vec<&str> = csms_core::events::EventKind::ALL.iter().map(|k| k.as_str()).collect();
-    first.extend([
-        query("station_id", "Only this station's events", string()),
-        query(
-            "kind",
-            &format!(
-                "Only these kinds, comma-separated; a name without a dot is a family (fault: fault.opened and fault.cleared). Kinds: {}",
-                kinds.join(", ")
-            ),
-            json!({"type": "string", "pattern": csms_core::events::filter_pattern()}),
-        ),
-        query("category", "Only fault events of this category", fault_category()),
-    ]);
-    first
-}
-
 /// An evse or connector id in a request body: 0 to 2^31-1 (the ids the API takes), or null for
 /// none.
 fn optional_id(description: &str) -> Value {
@@ -457,7 +358,7 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
     let station_password =
         json!({"type": "string", "minLength": 16, "maxLength": 40, "pattern": "^[ -~]*$", "writeOnly": true});
     let token_example = json!({"id_token": "TAG1", "status": "Accepted"});
-    vec![
+    let mut operations = vec![
         ("/metrics", "get", op("metrics", "Prometheus metrics (text exposition format 0.0.4)", "viewer", vec![],
             Success::Text("200", "Metrics", "# TYPE strom_open_faults gauge\nstrom_open_faults 0\n"))),
         ("/api/v1/openapi.json", "get", op("openapi", "This document", "viewer", vec![],
@@ -574,24 +475,6 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
                  query("category", "Only faults of this category", fault_category())],
             "FaultPage")),
         ("/api/v1/availability", "get", availability::operation()),
-        ("/api/v1/events", "get", op("listEvents", "Domain events after an id, oldest first", "viewer",
-            event_filters(vec![
-                query("after", "Only events after this id (default 0: from the oldest kept)",
-                    json!({"type": "integer", "format": "int64", "minimum": 0})),
-                query("limit", "At most this many (1-1000, default 500)", json!({"type": "integer", "minimum": 1, "maximum": 1000})),
-            ]),
-            ok("Events; next_after is the after of the next page, null on the last", "EventPage")).errors(&["400"])),
-        ("/api/v1/events/stream", "get", op("streamEvents",
-            "Follow the domain events live (Server-Sent Events); a Last-Event-ID header resumes after that id", "viewer",
-            event_filters(vec![
-                json!({"name": "Last-Event-ID", "in": "header", "required": false,
-                       "description": "Resume after this event id (a reconnecting EventSource sends it); without it or after, from now on",
-                       "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"}}),
-                query("after", "As Last-Event-ID, for clients that cannot send headers",
-                    json!({"type": "integer", "format": "int64", "minimum": 0})),
-            ]),
-            Success::EventStream("One event per message: its id, its kind as the event name, and its JSON as data; a comment every 15 s keeps the connection open.", "Event"))
-            .errors(&["400"])),
         ("/api/v1/faults/{id}", "get", op("getFault", "Show a fault", "viewer",
             vec![path_param("id", "The fault's id", json!({"type": "integer", "format": "int64"}))],
             ok("The fault", "Fault")).errors(&["400", "404"])),
@@ -606,41 +489,6 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             .errors(&["400", "409", "422"]).body(token_body(false), json!({"status": "Blocked"}))),
         ("/api/v1/id-tokens/{id_token}", "delete", op("deleteIdToken", "Remove an id token", "admin", vec![id_token_param()],
             Success::Empty("204", "Removed")).errors(&["404"])),
-        ("/api/v1/webhooks", "get", {
-            let mut hooks = list("listWebhooks", "Webhook subscriptions, oldest first (never their secrets)", "creation time",
-                cursor::<i64>("webhooks"), vec![], vec![], "WebhookPage");
-            hooks.role = Some("admin");
-            hooks
-        }),
-        ("/api/v1/webhooks", "post", op("createWebhook",
-            "Subscribe a URL to events: each is POSTed as its JSON, signed (x-strom-signature: sha256=HMAC-SHA256(secret, body)), retried with back-off",
-            "admin", vec![], Success::Json("201", "Subscribed; it receives the events from now on", "Webhook"))
-            .errors(&["400", "422"]).body(webhook_body(), json!({"url": "https://hooks.example.com/strom",
-                "secret": "a-long-random-secret", "kinds": ["fault", "station.disconnected"], "categories": ["thermal"],
-                "min_severity": "Warning"}))),
-        ("/api/v1/webhooks/{id}", "get", op("getWebhook", "Show a webhook subscription", "admin", vec![webhook_id()],
-            ok("The subscription", "Webhook")).errors(&["400", "404"])),
-        ("/api/v1/webhooks/{id}", "delete", op("deleteWebhook", "Remove a webhook subscription and its delivery log", "admin",
-            vec![webhook_id()], Success::Empty("204", "Removed")).errors(&["400", "404"])),
-        ("/api/v1/webhooks/{id}/deliveries", "get", {
-            let mut log = list("listWebhookDeliveries", "A subscription's delivery attempts, newest first", "attempt time",
-                cursor::<i64>("webhook-deliveries"), vec![webhook_id()], vec![], "WebhookDeliveryPage");
-            log.role = Some("admin");
-            log
-        }),
-        ("/api/v1/alert-rules", "get", op("listAlertRules", "Alert rules, oldest first", "viewer", vec![],
-            ok("The rules", "AlertRules"))),
-        ("/api/v1/alert-rules", "post", op("createAlertRule",
-            "Add an alert rule: a fault open longer than N minutes, a station offline longer than N minutes, more than K faults at a station in 24 h",
-            "admin", vec![], Success::Json("201", "Added; checked every alert_check_secs", "AlertRule"))
-            .errors(&["400", "422"]).body(alert_rule_body(), json!({"name": "Overheating for 10 minutes",
-                "kind": "fault_open_longer", "category": "thermal", "minutes": 10}))),
-        ("/api/v1/alert-rules/{id}", "get", op("getAlertRule", "Show an alert rule", "viewer", vec![alert_rule_id()],
-            ok("The rule", "AlertRule")).errors(&["400", "404"])),
-        ("/api/v1/alert-rules/{id}", "delete", op("deleteAlertRule", "Remove an alert rule; its open alerts are resolved", "admin",
-            vec![alert_rule_id()], Success::Empty("204", "Removed")).errors(&["400", "404"])),
-        ("/api/v1/alerts", "get", list("listAlerts", "Alerts the rules raised, newest first", "raise time",
-            cursor::<i64>("alerts"), vec![], vec![query("open", "Only open (true) or resolved (false)", boolean())], "AlertPage")),
         ("/api/v1/tokens", "get", {
             let mut tokens = list("listApiTokens", "API tokens, oldest first (revoked and expired ones too; never a secret or its hash)",
                 "creation time", cursor::<i64>("tokens"), vec![], vec![], "ApiTokenPage");
@@ -650,7 +498,9 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
         ("/api/v1/tokens/{id}", "delete", op("revokeApiToken", "Revoke an API token: refused (401) from now on", "admin",
             vec![path_param("id", "The API token's id, as listed", json!({"type": "integer", "format": "int64"}))],
             Success::Empty("204", "Revoked")).errors(&["400", "404"])),
-    ]
+    ];
+    operations.extend(notify::operations());
+    operations
 }
 
 /// The document's tags, in the order the reference page shows them.

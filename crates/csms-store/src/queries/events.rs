@@ -75,12 +75,26 @@ impl Store {
     }
 
     /// Deletes events recorded before `before` (an RFC 3339 text, as stored), all but the newest:
-    /// the writer numbers on from the largest id stored, so ids never start over.
+    /// the writer numbers on from the largest id stored, so ids never start over. Ids follow the
+    /// time events were recorded (one writer numbers them as it commits), so the first id to
+    /// keep is found by halving the range of ids, each step one lookup by the primary key, and
+    /// no index on the time is needed.
     pub async fn prune_events(&self, before: &str) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM events WHERE at < $1 AND id < (SELECT MAX(id) FROM events)")
-            .bind(before)
-            .execute(self.pool())
-            .await?;
+        let newest = self.last_event_id().await?;
+        // The first id at or after `before`, in (low, high]: `high` is kept in any case.
+        let (mut low, mut high) = (0_i64, newest);
+        while high - low > 1 {
+            let middle = low + (high - low) / 2;
+            let at: Option<String> = sqlx::query_scalar("SELECT at FROM events WHERE id >= $1 ORDER BY id LIMIT 1")
+                .bind(middle)
+                .fetch_optional(self.pool())
+                .await?;
+            match at {
+                Some(at) if at.as_str() < before => low = middle,
+                _ => high = middle,
+            }
+        }
+        let done = sqlx::query("DELETE FROM events WHERE id < $1").bind(high).execute(self.pool()).await?;
         Ok(done.rows_affected())
     }
 }

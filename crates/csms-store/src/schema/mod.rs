@@ -754,6 +754,11 @@ CREATE INDEX alerts_open ON alerts (resolved_at, rule_id);
     r#"
 CREATE INDEX events_connector_status ON events (station_id, id) WHERE kind = 'connector.status';
 "#,
+    // Issue 27: events are pruned by id (ids follow the time they were recorded), so the index
+    // on their time, which every event paid for, goes.
+    r#"
+DROP INDEX events_at;
+"#,
 ];
 
 /// The first of the two migrations above (one per backend) that gave readings codes for their

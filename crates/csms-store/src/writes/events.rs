@@ -6,13 +6,14 @@
 //! from the last id it saw needs. A transaction that rolls back takes its events with it and
 //! gives their ids out again.
 
-use crate::db::{query, query_scalar, Conn};
+use crate::db::{query, query_scalar, Conn, MultiRow};
 use crate::StoreError;
 use csms_core::clock::format_timestamp;
 use csms_core::events::EventKind;
 use csms_core::metering::{Measurand, Reading};
 use serde_json::Value;
 use std::sync::Arc;
+use std::sync::LazyLock;
 
 /// An event as it is kept and sent: its id, what filters look at, and its whole JSON text
 /// (`{"id", "kind", "at", "station_id", "data"}`), rendered once.
@@ -94,25 +95,31 @@ impl Events {
                         .text(Some(&e.json));
                 }
             }
+            // Up to `INSERT_EVENTS.max()` a statement, the batch's time bound once.
             None => {
-                for e in &stored {
-                    query(
-                        "INSERT INTO events (id, at, kind, station_id, category, body) VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(e.id)
-                    .bind(&at)
-                    .bind(e.kind.as_str())
-                    .bind(e.station_id.as_deref())
-                    .bind(e.category.as_deref())
-                    .bind(e.json.as_str())
-                    .execute(&mut *conn)
-                    .await?;
+                for chunk in stored.chunks(INSERT_EVENTS.max()) {
+                    let mut insert =
+                        query(INSERT_EVENTS.sql(chunk.len())).reserve(INSERT_EVENTS.params(chunk.len())).bind(&at);
+                    for e in chunk {
+                        insert = insert
+                            .bind(e.id)
+                            .bind(e.kind.as_str())
+                            .bind(e.station_id.as_deref())
+                            .bind(e.category.as_deref())
+                            .bind(e.json.as_str());
+                    }
+                    insert.execute(&mut *conn).await?;
                 }
             }
         }
         Ok(stored)
     }
 }
+
+/// SQLite: the events of a batch, many rows a statement (a statement per event cost a tenth of
+/// the writer's time per MeterValues).
+static INSERT_EVENTS: LazyLock<MultiRow> =
+    LazyLock::new(|| MultiRow::new("events (at, id, kind, station_id, category, body)", 1, 5, 32));
 
 /// The id the next event gets: one more than the largest stored.
 pub(crate) async fn next_event_id(conn: &mut Conn) -> Result<i64, StoreError> {
