@@ -1,5 +1,6 @@
 //! Alert rules (create and remove: admin) and the alerts they raised (`csms_core::alerts`).
 
+use crate::fields::{unprocessable, Fields};
 use crate::{bool_param, paging, Api, ApiError, ApiResult, Params};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -39,48 +40,18 @@ pub(crate) fn alert_view(a: &AlertView) -> Value {
     })
 }
 
-fn unprocessable(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
-}
-
 fn parse(body: &[u8], api: &Api) -> Result<CreateAlertRule, ApiError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
-    let Value::Object(fields) = value else {
-        return Err(ApiError::bad_request("body must be a JSON object"));
-    };
-    if let Some(unknown) =
-        fields.keys().find(|k| !["name", "kind", "category", "minutes", "count", "station_id"].contains(&k.as_str()))
-    {
-        return Err(unprocessable(format!("unknown field {unknown:?}")));
-    }
-    let text = |name: &str| -> Result<Option<String>, ApiError> {
-        match fields.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(unprocessable(format!("{name} must be a string"))),
-        }
-    };
-    let number = |name: &str| -> Result<Option<i64>, ApiError> {
-        match fields.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => v.as_i64().map(Some).ok_or_else(|| unprocessable(format!("{name} must be an integer"))),
-        }
-    };
-    let name = text("name")?.ok_or_else(|| unprocessable("name is required"))?;
+    let fields = Fields::read(body, &["name", "kind", "category", "minutes", "count", "station_id"])?;
+    let name = fields.required("name")?;
     if name.is_empty() || name.chars().count() > 100 || name.contains('\0') {
         return Err(unprocessable("name must be 1 to 100 characters, none of them NUL"));
     }
-    let kind = text("kind")?.ok_or_else(|| unprocessable("kind is required"))?;
-    let condition = Condition::from_parts(&kind, text("category")?.as_deref(), number("minutes")?, number("count")?)
-        .map_err(unprocessable)?;
-    let station_id = text("station_id")?;
-    if station_id.as_deref().is_some_and(|s| csms_core::station::StationId::parse(s).is_none()) {
-        return Err(unprocessable(
-            "station_id is no station identity (1-48 characters of A-Z a-z 0-9 * - _ = + | @ .)",
-        ));
-    }
-    Ok(CreateAlertRule { name, condition, station_id, now: api.clock.now() })
+    let kind = fields.required("kind")?;
+    let category = fields.text("category")?;
+    let condition =
+        Condition::from_parts(&kind, category.as_deref(), fields.number("minutes")?, fields.number("count")?)
+            .map_err(unprocessable)?;
+    Ok(CreateAlertRule { name, condition, station_id: fields.station_id()?, now: api.clock.now() })
 }
 
 pub(crate) async fn create_rule(State(api): State<Arc<Api>>, body: Bytes) -> Result<Response, ApiError> {

@@ -9,6 +9,7 @@ mod bodies;
 mod certificates;
 mod dashboard;
 mod events;
+mod fields;
 mod id_tokens;
 mod openapi;
 mod paging;

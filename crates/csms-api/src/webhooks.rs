@@ -2,6 +2,7 @@
 //! list, show, remove; each one's delivery log. The secret is write-only: kept for signing
 //! (`csms-webhooks`), never shown.
 
+use crate::fields::{unprocessable, Fields};
 use crate::{paging, Api, ApiError, ApiResult, Params};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -46,63 +47,24 @@ pub(crate) fn delivery(d: &WebhookDeliveryView) -> Value {
     })
 }
 
-fn unprocessable(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
-}
-
-/// The names of a list field (`kinds`, `categories`): an array of strings, or absent.
-fn names(fields: &serde_json::Map<String, Value>, name: &str) -> Result<Vec<String>, ApiError> {
-    match fields.get(name) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|i| i.as_str().map(str::to_string).ok_or_else(|| unprocessable(format!("{name} must be strings"))))
-            .collect(),
-        Some(_) => Err(unprocessable(format!("{name} must be an array of strings"))),
-    }
-}
-
 fn parse(body: &[u8], api: &Api) -> Result<CreateWebhook, ApiError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
-    let Value::Object(fields) = value else {
-        return Err(ApiError::bad_request("body must be a JSON object"));
-    };
-    if let Some(unknown) = fields
-        .keys()
-        .find(|k| !["url", "secret", "kinds", "categories", "min_severity", "station_id"].contains(&k.as_str()))
-    {
-        return Err(unprocessable(format!("unknown field {unknown:?}")));
-    }
-    let text = |name: &str| -> Result<Option<String>, ApiError> {
-        match fields.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(unprocessable(format!("{name} must be a string"))),
-        }
-    };
-    let url = text("url")?.ok_or_else(|| unprocessable("url is required"))?;
+    let fields = Fields::read(body, &["url", "secret", "kinds", "categories", "min_severity", "station_id"])?;
+    let url = fields.required("url")?;
     check_url(&url, &api.webhook_hosts).map_err(unprocessable)?;
-    let secret = text("secret")?.ok_or_else(|| unprocessable("secret is required"))?;
+    let secret = fields.required("secret")?;
     check_secret(&secret).map_err(unprocessable)?;
-    let kinds = names(&fields, "kinds")?;
+    let kinds = fields.names("kinds")?;
     if let Some(bad) = kinds.iter().find(|k| k.is_empty() || KindFilter::parse(k).is_err()) {
         return Err(unprocessable(format!("kind {bad:?} is unknown; kinds are {}", allowed_kinds())));
     }
-    let categories = names(&fields, "categories")?;
+    let categories = fields.names("categories")?;
     if let Some(bad) = categories.iter().find(|c| FaultCategory::parse(c).is_none()) {
         let known: Vec<&str> = FaultCategory::ALL.iter().map(|c| c.as_str()).collect();
         return Err(unprocessable(format!("category {bad:?} is unknown; categories are {}", known.join(", "))));
     }
-    let min_severity = text("min_severity")?;
+    let min_severity = fields.text("min_severity")?;
     if let Some(bad) = min_severity.as_deref().filter(|s| Severity::parse(s).is_none()) {
         return Err(unprocessable(format!("min_severity must be Error, Warning or Info, not {bad:?}")));
-    }
-    let station_id = text("station_id")?;
-    if station_id.as_deref().is_some_and(|s| csms_core::station::StationId::parse(s).is_none()) {
-        return Err(unprocessable(
-            "station_id is no station identity (1-48 characters of A-Z a-z 0-9 * - _ = + | @ .)",
-        ));
     }
     Ok(CreateWebhook {
         url,
@@ -110,7 +72,7 @@ fn parse(body: &[u8], api: &Api) -> Result<CreateWebhook, ApiError> {
         kinds: kinds.join(","),
         categories: categories.join(","),
         min_severity,
-        station_id,
+        station_id: fields.station_id()?,
         now: api.clock.now(),
     })
 }
