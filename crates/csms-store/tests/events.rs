@@ -70,7 +70,22 @@ async fn numbered_live_and_pruned(url: &str) {
 #[tokio::test]
 async fn sqlite_events_are_numbered_live_and_pruned() {
     let dir = tempfile::tempdir().expect("temp dir");
-    numbered_live_and_pruned(&dir.path().join("events.db").display().to_string()).await;
+    let path = dir.path().join("events.db").display().to_string();
+    numbered_live_and_pruned(&path).await;
+    // An event's id is the table's rowid: no second B-tree for the key, and what the indexes are.
+    use sqlx::Connection;
+    let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{path}")).await.expect("open");
+    let key: String = sqlx::query_scalar("SELECT type FROM pragma_table_info('events') WHERE pk = 1")
+        .fetch_one(&mut db)
+        .await
+        .expect("the key");
+    assert_eq!(key, "INTEGER");
+    let indexes: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' ORDER BY name")
+            .fetch_all(&mut db)
+            .await
+            .expect("indexes");
+    assert_eq!(indexes, ["events_connector_status", "events_station"]);
 }
 
 #[tokio::test]

@@ -759,6 +759,24 @@ CREATE INDEX events_connector_status ON events (station_id, id) WHERE kind = 'co
     r#"
 DROP INDEX events_at;
 "#,
+    // Issue 27: on SQLite an event's id is the table's rowid (only INTEGER PRIMARY KEY is): a
+    // BIGINT key was a second B-tree that every event was inserted into.
+    r#"-- sqlite only
+CREATE TABLE events_by_rowid (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    station_id TEXT,
+    category TEXT,
+    body TEXT NOT NULL
+);
+INSERT INTO events_by_rowid (id, at, kind, station_id, category, body)
+    SELECT id, at, kind, station_id, category, body FROM events;
+DROP TABLE events;
+ALTER TABLE events_by_rowid RENAME TO events;
+CREATE INDEX events_station ON events (station_id, id);
+CREATE INDEX events_connector_status ON events (station_id, id) WHERE kind = 'connector.status';
+"#,
 ];
 
 /// The first of the two migrations above (one per backend) that gave readings codes for their

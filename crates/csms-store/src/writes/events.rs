@@ -65,14 +65,13 @@ impl Events {
         let mut stored = Vec::with_capacity(self.new.len());
         for (n, event) in self.new.drain(..).enumerate() {
             let id = next_id + n as i64;
-            let json = serde_json::json!({
-                "id": id,
-                "kind": event.kind.as_str(),
-                "at": at,
-                "station_id": event.station,
-                "data": event.data,
-            })
-            .to_string();
+            // By hand: the kind and time need no escaping, and the writer does this per event.
+            let json = format!(
+                r#"{{"id":{id},"kind":"{}","at":"{at}","station_id":{},"data":{}}}"#,
+                event.kind.as_str(),
+                Value::from(event.station.as_str()),
+                event.data
+            );
             stored.push(Arc::new(StoredEvent {
                 id,
                 kind: event.kind.as_str().to_string(),
