@@ -2,7 +2,7 @@
 //! subscriptions and their delivery log, alert rules and alerts; with their parameters and
 //! request bodies.
 
-use super::schemas::{boolean, fault_category, nullable, object, string};
+use super::schemas::{array_of, boolean, fault_category, nullable, object, string, view, AT};
 use super::{cursor, list, ok, op, path_param, query, with_description, Op, Success, STATION_ID_PATTERN};
 use serde_json::{json, Value};
 
@@ -162,4 +162,140 @@ fn event_filters(mut first: Vec<Value>) -> Vec<Value> {
         query("category", "Only fault events of this category", fault_category()),
     ]);
     first
+}
+
+/// The component schemas of these operations' answers.
+pub(super) fn schemas() -> Vec<(&'static str, Value)> {
+    let mut schemas = Vec::new();
+    let event = event();
+    let event_page_example = json!({"items": [event["example"].clone()], "next_after": null});
+    schemas.push(("Event", event));
+    let mut event_page = object(
+        &[
+            ("items", array_of("Event")),
+            (
+                "next_after",
+                json!({"type": "integer", "format": "int64", "nullable": true,
+                           "description": "Pass as after for the next page; null on the last page"}),
+            ),
+        ],
+        &["items", "next_after"],
+    );
+    event_page["example"] = event_page_example;
+    schemas.push(("EventPage", event_page));
+    schemas.push(("Webhook", webhook()));
+    schemas.push(("WebhookDelivery", webhook_delivery()));
+    schemas.push(("AlertRule", alert_rule()));
+    schemas.push(("Alert", alert()));
+    schemas
+}
+
+/// A domain event (`csms_core::events`), as listed and as each Server-Sent Event's data.
+fn event() -> Value {
+    let kinds: Vec<&str> = csms_core::events::EventKind::ALL.iter().map(|k| k.as_str()).collect();
+    view(
+        &[
+            (
+                "id",
+                json!({"type": "integer", "format": "int64", "minimum": 1,
+                       "description": "Grows with every event, in the order they were committed"}),
+            ),
+            ("kind", json!({"type": "string", "enum": kinds})),
+            ("at", json!({"type": "string", "format": "date-time", "description": "When Ström recorded it"})),
+            ("station_id", string()),
+            (
+                "data",
+                json!({"type": "object", "additionalProperties": true,
+                       "description": "What happened; the fields of each kind are listed in the README (\"Events\")"}),
+            ),
+        ],
+        json!({"id": 42, "kind": "fault.opened", "at": AT, "station_id": "CP-1",
+               "data": {"fault_id": 7, "evse_id": 0, "connector_id": 1, "code": "HighTemperature",
+                        "category": "thermal", "severity": "Error", "source": "station", "cleared_at": null}}),
+    )
+}
+
+fn alert_rule() -> Value {
+    let number = || nullable(json!({"type": "integer", "format": "int64"}));
+    view(
+        &[
+            ("id", json!({"type": "integer", "format": "int64"})),
+            ("name", string()),
+            ("kind", json!({"type": "string", "enum": csms_core::alerts::Condition::KINDS})),
+            ("category", nullable(string())),
+            ("minutes", number()),
+            ("count", number()),
+            ("station_id", nullable(string())),
+            ("created_at", json!({"type": "string", "format": "date-time"})),
+        ],
+        json!({"id": 1, "name": "Overheating for 10 minutes", "kind": "fault_open_longer", "category": "thermal",
+               "minutes": 10, "count": null, "station_id": null, "created_at": AT}),
+    )
+}
+
+fn alert() -> Value {
+    view(
+        &[
+            ("id", json!({"type": "integer", "format": "int64"})),
+            ("rule_id", json!({"type": "integer", "format": "int64"})),
+            ("subject", json!({"type": "string", "description": "fault:ID or station:ID"})),
+            ("station_id", string()),
+            (
+                "since",
+                json!({"type": "string", "format": "date-time", "description": "Since when the condition holds"}),
+            ),
+            ("detail", string()),
+            ("raised_at", json!({"type": "string", "format": "date-time"})),
+            ("resolved_at", nullable(json!({"type": "string", "format": "date-time"}))),
+            ("open", json!({"type": "boolean"})),
+        ],
+        json!({"id": 4, "rule_id": 1, "subject": "fault:31", "station_id": "CP-1", "since": AT,
+               "detail": "fault 31 (HighTemperature, thermal) open longer than 10 min", "raised_at": AT,
+               "resolved_at": null, "open": true}),
+    )
+}
+
+fn webhook() -> Value {
+    let names = || json!({"type": "array", "items": {"type": "string"}});
+    view(
+        &[
+            ("id", json!({"type": "integer", "format": "int64"})),
+            ("url", string()),
+            ("secret_set", json!({"type": "boolean", "description": "The secret is write-only: never shown"})),
+            ("kinds", names()),
+            ("categories", names()),
+            ("min_severity", nullable(string())),
+            ("station_id", nullable(string())),
+            (
+                "last_event_id",
+                json!({"type": "integer", "format": "int64", "description": "The last event it moved past (delivered or given up)"}),
+            ),
+            ("created_at", json!({"type": "string", "format": "date-time"})),
+        ],
+        json!({"id": 1, "url": "https://hooks.example.com/strom", "secret_set": true, "kinds": ["fault"],
+               "categories": ["thermal"], "min_severity": "Warning", "station_id": null, "last_event_id": 812,
+               "created_at": AT}),
+    )
+}
+
+fn webhook_delivery() -> Value {
+    view(
+        &[
+            ("id", json!({"type": "integer", "format": "int64"})),
+            ("webhook_id", json!({"type": "integer", "format": "int64"})),
+            ("event_id", json!({"type": "integer", "format": "int64"})),
+            ("attempt", json!({"type": "integer", "minimum": 1})),
+            (
+                "outcome",
+                json!({"type": "string", "enum": ["delivered", "failed", "given_up"],
+                       "description": "failed: to be tried again; given_up: the last attempt failed"}),
+            ),
+            ("status_code", nullable(json!({"type": "integer"}))),
+            ("error", nullable(string())),
+            ("duration_ms", json!({"type": "integer", "format": "int64"})),
+            ("at", json!({"type": "string", "format": "date-time"})),
+        ],
+        json!({"id": 3, "webhook_id": 1, "event_id": 812, "attempt": 1, "outcome": "failed", "status_code": 500,
+               "error": "the endpoint answered HTTP 500", "duration_ms": 12, "at": AT}),
+    )
 }
