@@ -12,7 +12,7 @@ use sha2::Sha256;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 both_backends!(tc_webhooks_are_signed_retried_and_logged);
@@ -35,40 +35,44 @@ struct Receiver {
 
 impl Receiver {
     async fn start(failures: usize, hang: bool) -> Receiver {
+        Receiver::start_with(failures, hang, None).await
+    }
+
+    /// With `tls`, an https endpoint for `localhost` presenting that certificate.
+    async fn start_with(failures: usize, hang: bool, tls: Option<&common::pki::Issued>) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}/hooks/strom", listener.local_addr().expect("addr"));
+        let port = listener.local_addr().expect("addr").port();
+        let url = match tls {
+            Some(_) => format!("https://localhost:{port}/hooks/strom"),
+            None => format!("http://127.0.0.1:{port}/hooks/strom"),
+        };
+        let acceptor = tls.map(|issued| {
+            let config =
+                rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                    .with_safe_default_protocol_versions()
+                    .expect("versions")
+                    .with_no_client_auth()
+                    .with_single_cert(issued.chain(), issued.key())
+                    .expect("server config");
+            tokio_rustls::TlsAcceptor::from(Arc::new(config))
+        });
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
         let seen = received.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((socket, _)) = listener.accept().await else { return };
                 let seen = seen.clone();
+                let acceptor = acceptor.clone();
                 tokio::spawn(async move {
-                    let mut reader = BufReader::new(socket);
-                    let mut headers = HashMap::new();
-                    let mut line = String::new();
-                    reader.read_line(&mut line).await.expect("request line");
-                    assert!(line.starts_with("POST /hooks/strom HTTP/1.1"), "{line}");
-                    loop {
-                        line.clear();
-                        reader.read_line(&mut line).await.expect("header");
-                        let Some((name, value)) = line.trim_end().split_once(": ") else { break };
-                        headers.insert(name.to_lowercase(), value.to_string());
+                    match acceptor {
+                        // A handshake that fails (the client does not trust us) serves nothing.
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(socket).await {
+                                serve_one(stream, seen, failures, hang).await;
+                            }
+                        }
+                        None => serve_one(socket, seen, failures, hang).await,
                     }
-                    let length: usize = headers["content-length"].parse().expect("length");
-                    let mut body = vec![0; length];
-                    reader.read_exact(&mut body).await.expect("body");
-                    let n = {
-                        let mut seen = seen.lock().expect("lock");
-                        seen.push(Received { headers, body: String::from_utf8(body).expect("utf-8") });
-                        seen.len()
-                    };
-                    if hang {
-                        tokio::time::sleep(Duration::from_secs(3600)).await;
-                    }
-                    let status = if n <= failures { "500 Internal Server Error" } else { "200 OK" };
-                    let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-                    let _ = reader.get_mut().write_all(answer.as_bytes()).await;
                 });
             }
         });
@@ -89,6 +93,42 @@ impl Receiver {
         assert!(got.len() >= n, "{} requests, not {n}: {got:?}", got.len());
         got
     }
+}
+
+/// Reads one request, records it, and answers 500 while fewer than `failures` came, else 200
+/// (or never, with `hang`).
+async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    seen: Arc<Mutex<Vec<Received>>>,
+    failures: usize,
+    hang: bool,
+) {
+    let mut reader = BufReader::new(stream);
+    let mut headers = HashMap::new();
+    let mut line = String::new();
+    reader.read_line(&mut line).await.expect("request line");
+    assert!(line.starts_with("POST /hooks/strom HTTP/1.1"), "{line}");
+    loop {
+        line.clear();
+        reader.read_line(&mut line).await.expect("header");
+        let Some((name, value)) = line.trim_end().split_once(": ") else { break };
+        headers.insert(name.to_lowercase(), value.to_string());
+    }
+    let length: usize = headers["content-length"].parse().expect("length");
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).await.expect("body");
+    let n = {
+        let mut seen = seen.lock().expect("lock");
+        seen.push(Received { headers, body: String::from_utf8(body).expect("utf-8") });
+        seen.len()
+    };
+    if hang {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+    let status = if n <= failures { "500 Internal Server Error" } else { "200 OK" };
+    let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    let _ = reader.get_mut().write_all(answer.as_bytes()).await;
+    let _ = reader.get_mut().shutdown().await;
 }
 
 fn hmac_hex(secret: &str, body: &str) -> String {
@@ -236,4 +276,51 @@ async fn webhooks_are_for_admins() {
     let body = json!({"url": "http://127.0.0.1:9/h", "secret": SECRET});
     let ((status, _), _) = server.http_as(&operator, "POST", "/api/v1/webhooks", Some(body)).await;
     assert_eq!(status, 403);
+}
+
+/// An https endpoint is checked against `webhook_ca_file`: one whose certificate that CA signed
+/// receives the events, signed; one presenting another CA's certificate receives nothing, and
+/// the delivery log says the handshake failed.
+#[tokio::test]
+async fn https_webhooks_trust_only_the_configured_certificates() {
+    let ca = common::pki::Ca::new("Webhook receivers' CA");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca_file = dir.path().join("hooks-ca.pem");
+    std::fs::write(&ca_file, ca.pem()).expect("CA file");
+    let config = format!(
+        "webhook_retry_base_ms = 100\nwebhook_hosts = [\"localhost\"]\nwebhook_ca_file = \"{}\"",
+        ca_file.display()
+    );
+    let server = Server::start_with_config(Backend::Sqlite, &config).await;
+    let trusted = Receiver::start_with(0, false, Some(&ca.server("hooks"))).await;
+    let impostor = Receiver::start_with(0, false, Some(&common::pki::Ca::new("Someone else").server("hooks"))).await;
+    let good = subscribe(&server, json!({"url": trusted.url, "secret": SECRET, "kinds": ["station"]})).await;
+    let bad = subscribe(&server, json!({"url": impostor.url, "secret": SECRET, "kinds": ["station"]})).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let _cp = server.booted("CP1").await;
+
+    let got = trusted.wait_for(2).await;
+    let kinds: Vec<&str> = got.iter().map(|r| r.headers["x-strom-event"].as_str()).collect();
+    assert_eq!(kinds, ["station.connected", "station.booted"]);
+    for request in &got {
+        assert_eq!(request.headers["x-strom-signature"], format!("sha256={}", hmac_hex(SECRET, &request.body)));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let failures = loop {
+        let log = server.items(&format!("/api/v1/webhooks/{}/deliveries", bad["id"])).await;
+        let log = log.as_array().cloned().expect("deliveries");
+        if log.len() >= 2 || Instant::now() > deadline {
+            break log;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(failures.len() >= 2, "{failures:?}");
+    for attempt in &failures {
+        assert_eq!(attempt["outcome"], "failed", "{attempt}");
+        assert!(attempt["error"].as_str().is_some_and(|e| e.contains("TLS handshake failed")), "{attempt}");
+        assert!(attempt["status_code"].is_null());
+    }
+    assert!(impostor.received().is_empty(), "nothing was sent to an endpoint Ström does not trust");
+    let delivered = server.items(&format!("/api/v1/webhooks/{}/deliveries", good["id"])).await;
+    assert!(delivered.as_array().is_some_and(|d| d.iter().all(|a| a["outcome"] == "delivered")), "{delivered}");
 }
