@@ -128,14 +128,20 @@ fn report_json(report: &NetworkReport) -> Value {
 /// (`=`, `+`, `-`, `@` first) gets a leading `'`, as the CLI's `tx export` does; quoted when it
 /// holds a separator, a quote or a line break.
 fn csv_cell(value: &Value) -> String {
-    let text = match value {
-        Value::Null => return String::new(),
-        Value::String(text) => text.clone(),
-        other => return other.to_string(),
-    };
+    match value {
+        Value::Null => String::new(),
+        Value::String(text) => csv_field(text),
+        other => other.to_string(),
+    }
+}
+
+/// RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled. A field
+/// a spreadsheet would run as a formula (`=`, `+`, `-`, `@` first, as an id token could be) gets
+/// a leading `'`, so opening the file runs nothing. Shared with the CLI's exports.
+pub fn csv_field(text: &str) -> String {
     let text = match text.chars().next() {
         Some('=' | '+' | '-' | '@') if text.parse::<f64>().is_err() => format!("'{text}"),
-        _ => text,
+        _ => text.to_string(),
     };
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))

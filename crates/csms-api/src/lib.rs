@@ -5,6 +5,7 @@
 mod alerts;
 pub mod auth;
 mod availability;
+pub use availability::csv_field;
 mod bodies;
 mod certificates;
 mod dashboard;

@@ -16,6 +16,18 @@ pub struct AvailabilitySetting {
 }
 
 impl AvailabilitySetting {
+    /// As the store keeps it: −1 for no EVSE or connector, `operational` and `status` as the
+    /// station was asked and answered.
+    pub fn from_stored(evse_id: i64, connector_id: i64, operational: &str, status: &str) -> AvailabilitySetting {
+        let number = |v: i64| (v >= 0).then_some(v);
+        AvailabilitySetting {
+            evse_id: number(evse_id),
+            connector_id: number(connector_id),
+            operative: operational == "Operative",
+            scheduled: status == "Scheduled",
+        }
+    }
+
     /// How narrow the setting is where it covers the connector: 0 the station, 1 its EVSE, 2
     /// the connector itself; `None` where it does not cover it.
     fn narrowness(&self, evse_id: i64, connector_id: i64) -> Option<u8> {

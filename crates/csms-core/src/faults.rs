@@ -11,6 +11,21 @@ pub enum Severity {
 }
 
 impl Severity {
+    pub const ALL: &'static [Severity] = &[Severity::Error, Severity::Warning, Severity::Info];
+
+    pub fn parse(text: &str) -> Option<Severity> {
+        Severity::ALL.iter().copied().find(|s| s.as_str() == text)
+    }
+
+    /// Higher is graver.
+    pub fn rank(self) -> u8 {
+        match self {
+            Severity::Info => 0,
+            Severity::Warning => 1,
+            Severity::Error => 2,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Error => "Error",

@@ -35,23 +35,6 @@ impl Interest {
     }
 }
 
-impl Severity {
-    pub const ALL: &'static [Severity] = &[Severity::Error, Severity::Warning, Severity::Info];
-
-    pub fn parse(text: &str) -> Option<Severity> {
-        Severity::ALL.iter().copied().find(|s| s.as_str() == text)
-    }
-
-    /// Higher is graver.
-    pub fn rank(self) -> u8 {
-        match self {
-            Severity::Info => 0,
-            Severity::Warning => 1,
-            Severity::Error => 2,
-        }
-    }
-}
-
 /// How many times one event is tried before its delivery is given up (logged as failed) and
 /// the subscription goes on with the next.
 pub const MAX_ATTEMPTS: u32 = 8;

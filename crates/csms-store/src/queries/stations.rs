@@ -126,13 +126,12 @@ fn connector_from_row(r: &AnyRow) -> Result<(String, ConnectorView), sqlx::Error
 
 /// An accepted availability setting; -1 stands for an absent EVSE or connector (`writes::key_number`, `writes::key_text`).
 fn setting_from_row(r: &AnyRow) -> Result<AvailabilitySetting, sqlx::Error> {
-    let number = |v: i64| (v >= 0).then_some(v);
-    Ok(AvailabilitySetting {
-        evse_id: number(r.try_get("evse_id")?),
-        connector_id: number(r.try_get("connector_id")?),
-        operative: r.try_get::<String, _>("operational")? == "Operative",
-        scheduled: r.try_get::<String, _>("status")? == "Scheduled",
-    })
+    Ok(AvailabilitySetting::from_stored(
+        r.try_get("evse_id")?,
+        r.try_get("connector_id")?,
+        &r.try_get::<String, _>("operational")?,
+        &r.try_get::<String, _>("status")?,
+    ))
 }
 
 /// The connector with the availability its station's settings give it.

@@ -108,13 +108,12 @@ async fn out_of_service(conn: &mut Conn, ev: &mut Events, r: &StationStatusRepor
         .await?
         .iter()
         .map(|row| {
-            let number = |v: i64| (v >= 0).then_some(v);
-            Ok(AvailabilitySetting {
-                evse_id: number(row.try_get("evse_id")?),
-                connector_id: number(row.try_get("connector_id")?),
-                operative: row.try_get::<String, _>("operational")? == "Operative",
-                scheduled: row.try_get::<String, _>("status")? == "Scheduled",
-            })
+            Ok(AvailabilitySetting::from_stored(
+                row.try_get("evse_id")?,
+                row.try_get("connector_id")?,
+                &row.try_get::<String, _>("operational")?,
+                &row.try_get::<String, _>("status")?,
+            ))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     if availability::governing(&settings, r.evse_id, r.connector_id).is_some_and(|s| !s.operative) {

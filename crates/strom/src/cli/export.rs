@@ -5,6 +5,7 @@
 
 use super::{ApiArgs, Client};
 use anyhow::{Context, Result};
+use csms_api::csv_field;
 use serde_json::Value;
 use std::io::Write;
 use std::path::Path;
@@ -91,21 +92,6 @@ fn csv_row(tx: &Value) -> String {
         })
         .collect::<Vec<_>>()
         .join(",")
-}
-
-/// RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled. A field
-/// a spreadsheet would run as a formula (`=`, `+`, `-`, `@` first, as an id token could be) gets
-/// a leading `'`, so opening the file runs nothing.
-fn csv_field(text: &str) -> String {
-    let text = match text.chars().next() {
-        Some('=' | '+' | '-' | '@') if text.parse::<f64>().is_err() => format!("'{text}"),
-        _ => text.to_string(),
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
-    }
 }
 
 #[cfg(test)]
