@@ -23,6 +23,7 @@ pub mod reservations;
 pub mod security;
 pub mod sessions;
 pub mod station;
+pub mod tariffs;
 pub mod transactions;
 pub mod webhooks;
 
