@@ -108,6 +108,12 @@ impl Bill {
     }
 }
 
+/// A moment of the timeline: milliseconds, energy so far if known, power, current.
+type Node = (i64, Option<Decimal>, Option<Decimal>, Option<Decimal>);
+
+/// The (element, component) pricing ENERGY, TIME and PARKING_TIME in a piece.
+type Active = [Option<(usize, usize)>; 3];
+
 /// A stretch between two moments of the timeline.
 #[derive(Debug, Clone, Copy)]
 struct Stretch {
@@ -187,8 +193,7 @@ fn timeline(usage: &Usage) -> Vec<Stretch> {
         usage.points.iter().filter(|p| (start..=stop).contains(&p.at.timestamp_millis())).collect();
     let total = mwh(usage.energy_wh);
     let base = usage.meter_start_wh.or_else(|| inside.iter().find_map(|p| p.register_wh)).unwrap_or_default();
-    // (time, energy so far if known, power, current)
-    let mut nodes: Vec<(i64, Option<Decimal>, Option<Decimal>, Option<Decimal>)> = Vec::with_capacity(inside.len() + 2);
+    let mut nodes: Vec<Node> = Vec::with_capacity(inside.len() + 2);
     nodes.push((start, Some(Decimal::ZERO), None, None));
     for p in inside {
         let energy = p.register_wh.map(|r| mwh(r - base).clamp(Decimal::ZERO, total));
@@ -239,7 +244,7 @@ fn mwh(wh: Decimal) -> Decimal {
 }
 
 /// The energy at node `i`, which has none, by time between the nearest nodes that have.
-fn interpolate(nodes: &[(i64, Option<Decimal>, Option<Decimal>, Option<Decimal>)], i: usize) -> Decimal {
+fn interpolate(nodes: &[Node], i: usize) -> Decimal {
     let before = nodes[..i].iter().rev().find_map(|n| n.1.map(|e| (n.0, e)));
     let after = nodes[i + 1..].iter().find_map(|n| n.1.map(|e| (n.0, e)));
     match (before, after) {
@@ -373,7 +378,7 @@ struct Accumulator {
     volumes: Vec<((Dimension, usize, usize), Decimal)>,
     /// Per dimension, the component that priced it last.
     last: Vec<(Dimension, (usize, usize))>,
-    periods: Vec<(Period, [Option<(usize, usize)>; 3], bool)>,
+    periods: Vec<(Period, Active, bool)>,
     charging_ms: i64,
     parking_ms: i64,
 }
@@ -394,7 +399,7 @@ impl Accumulator {
         }
     }
 
-    fn period(&mut self, from: i64, active: [Option<(usize, usize)>; 3], s: &Stretch, energy: Decimal, ms: i64) {
+    fn period(&mut self, from: i64, active: Active, s: &Stretch, energy: Decimal, ms: i64) {
         let (charging, parking) = if s.charging { (ms, 0) } else { (0, ms) };
         self.charging_ms += charging;
         self.parking_ms += parking;
