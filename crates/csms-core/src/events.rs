@@ -21,6 +21,7 @@ pub enum EventKind {
     SecurityEvent,
     AlertRaised,
     AlertResolved,
+    CdrCreated,
 }
 
 impl EventKind {
@@ -40,6 +41,7 @@ impl EventKind {
         EventKind::SecurityEvent,
         EventKind::AlertRaised,
         EventKind::AlertResolved,
+        EventKind::CdrCreated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +61,7 @@ impl EventKind {
             EventKind::SecurityEvent => "security.event",
             EventKind::AlertRaised => "alert.raised",
             EventKind::AlertResolved => "alert.resolved",
+            EventKind::CdrCreated => "cdr.created",
         }
     }
 

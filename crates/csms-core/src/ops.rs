@@ -261,6 +261,9 @@ pub struct Stopped {
 pub struct TxEventRecorded {
     pub transaction_id: i64,
     pub auth: Option<AuthDecision>,
+    /// For an Ended event whose transaction a tariff priced: the charge detail record's total,
+    /// including tax (2.0.1's `totalCost`).
+    pub total_cost: Option<crate::tariffs::Decimal>,
 }
 
 /// Meter readings outside a 2.0.1 TransactionEvent: a 1.6 MeterValues (with the transaction id
@@ -609,5 +612,30 @@ pub struct DeleteAlertRule {
 pub struct AlertChanges {
     pub raise: Vec<crate::alerts::Holding>,
     pub resolve: Vec<i64>,
+    pub now: Timestamp,
+}
+
+/// A tariff created or replaced (`crate::tariffs`), with the JSON it is kept and shown as. Each
+/// save is a new version; the versions stay, for the records priced by them.
+#[derive(Debug, Clone)]
+pub struct PutTariff {
+    pub tariff: crate::tariffs::Tariff,
+    pub body: String,
+    /// Only if no tariff with its id exists (POST); otherwise create or replace (PUT).
+    pub create_only: bool,
+    pub now: Timestamp,
+}
+
+/// What a `PutTariff` did: the version saved, or none when `create_only` found the id taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TariffSaved {
+    pub version: Option<i64>,
+    pub created: bool,
+}
+
+/// Withdraws a tariff: it prices no more sessions; its versions stay for the records.
+#[derive(Debug, Clone)]
+pub struct DeleteTariff {
+    pub id: String,
     pub now: Timestamp,
 }

@@ -171,6 +171,9 @@ operations! {
     /// → whether it existed.
     DeleteAlertRule(DeleteAlertRule) -> bool;
     AlertChanges(AlertChanges) -> ();
+    PutTariff(PutTariff) -> TariffSaved;
+    /// → whether it existed.
+    DeleteTariff(DeleteTariff) -> bool;
 }
 
 /// A future that waits, only when the store is behind, for room to take what was handed to

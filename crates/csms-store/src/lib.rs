@@ -10,6 +10,7 @@ mod db;
 mod durability;
 mod log_blocks;
 mod message_log;
+pub mod ocpi;
 mod queries;
 mod reach;
 mod schema;
@@ -18,7 +19,7 @@ mod writer;
 mod writes;
 
 pub use queries::{
-    AlertRuleView, AlertView, EventFilter, InstalledCertificateView, IssuedCertificateView, WebhookDeliveryView,
+    AlertRuleView, AlertView, CdrFilter, CdrView, EventFilter, TariffView, InstalledCertificateView, IssuedCertificateView, WebhookDeliveryView,
     WebhookView,
 };
 pub use queries::{
@@ -85,6 +86,8 @@ pub struct StoreOptions {
     /// opens when they (or Ström's own mapping) changed. `None` (a command that only reads or
     /// manages tokens) leaves the stored categories as they are.
     pub fault_categories: Option<Arc<VendorCategories>>,
+    /// The stations' time zone, in which tariffs' times of day, dates and weekdays are read.
+    pub time_zone: chrono_tz::Tz,
 }
 
 /// A little more than the WAL reaches before the checkpointer has it start over
@@ -99,6 +102,7 @@ impl Default for StoreOptions {
             queue_capacity: 8192,
             wal_reserve_bytes: WAL_RESERVE_BYTES,
             fault_categories: None,
+            time_zone: chrono_tz::UTC,
         }
     }
 }

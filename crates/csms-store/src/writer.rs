@@ -3,7 +3,7 @@
 
 use crate::durability::{answer, publish, Durability, Syncer, WalSync};
 use crate::message_log::{log_part_full, LogTarget, LogWork, LogWriter, LooseFrames, LOG_DELAY};
-use crate::writes::{Events, StoredEvent};
+use crate::writes::{Billing, Events, StoredEvent};
 use crate::{db, message_log_path, path_of, writes, Backend, StoreError, StoreMetrics, StoreOptions};
 use csms_core::fault_kinds::VendorCategories;
 use csms_core::ops::FrameLog;
@@ -102,6 +102,7 @@ pub(crate) async fn spawn_writer(
                     fault_categories: options.fault_categories.clone().unwrap_or_default(),
                     loose_taken: Vec::new(),
                     events: Events::default(),
+                    billing: Billing::new(options.time_zone),
                     next_event_id,
                     published: Vec::new(),
                     hub,
@@ -142,6 +143,8 @@ pub(crate) struct Writer {
     /// The domain events of the transaction being written, the id the next one gets, and those
     /// committed and waiting to be durable before they are sent to `hub`'s subscribers.
     events: Events,
+    /// The tariffs with which the records of ended transactions are priced.
+    billing: Billing,
     next_event_id: i64,
     published: Vec<Arc<StoredEvent>>,
     hub: EventHub,
@@ -360,6 +363,7 @@ impl Writer {
             &mut self.known_tx,
             &self.fault_categories,
             &mut self.events,
+            &mut self.billing,
             self.next_event_id,
             jobs,
         )
@@ -372,6 +376,8 @@ impl Writer {
             }
             Err(e) => {
                 self.events.clear();
+                // A tariff saved in the rolled-back transaction is not saved.
+                self.billing.forget();
                 self.recover().await;
                 Err(e)
             }
@@ -393,12 +399,13 @@ impl Writer {
         known: &mut writes::KnownTxRows,
         vendor: &VendorCategories,
         events: &mut Events,
+        billing: &mut Billing,
         next_event_id: i64,
         jobs: &mut [Job],
     ) -> Result<Vec<Arc<StoredEvent>>, StoreError> {
         conn.begin().await?;
         for job in jobs {
-            writes::run(conn, known, vendor, events, &mut job.request).await?;
+            writes::run(conn, known, vendor, events, billing, &mut job.request).await?;
         }
         let stored = events.write(conn, next_event_id).await?;
         conn.commit().await?;

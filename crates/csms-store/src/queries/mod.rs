@@ -4,6 +4,7 @@
 
 mod alerts;
 mod availability;
+mod billing;
 mod certificates;
 mod commands;
 mod device_model;
@@ -17,6 +18,7 @@ mod transactions;
 mod webhooks;
 
 pub use alerts::{AlertRuleView, AlertView};
+pub use billing::{CdrFilter, CdrView, TariffView};
 pub use certificates::{InstalledCertificateView, IssuedCertificateView};
 pub use commands::{ChargingProfileView, CommandView, ReservationView, TransferView};
 pub use device_model::{ConfigurationView, DeviceModelView, MonitorView};

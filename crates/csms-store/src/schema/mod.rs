@@ -7,6 +7,7 @@
 //! at start.
 
 mod issue27;
+mod issue28;
 mod readings;
 
 use readings::{meter_values_view, CODED_READINGS_VIEW, GROUP_READINGS, READING_COLUMNS, SAMPLE_COLUMNS};
@@ -690,6 +691,8 @@ CREATE TABLE fault_mapping (fingerprint TEXT NOT NULL);
     issue27::EVENTS_BY_CONNECTOR_STATUS,
     issue27::EVENTS_WITHOUT_TIME_INDEX,
     issue27::SQLITE_EVENTS_BY_ROWID,
+    issue28::TARIFFS,
+    issue28::CDRS,
 ];
 
 /// The first of the two migrations above (one per backend) that gave readings codes for their

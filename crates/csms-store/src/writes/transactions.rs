@@ -4,7 +4,8 @@
 use super::authorization::{load_token, other_transaction};
 use super::readings::{energy_registers, insert_readings, Place};
 use super::reservations::consume_reservation;
-use super::{parse_stored_time, Events, KnownTxRows};
+use super::{cdrs, parse_stored_time, Billing, Events, KnownTxRows};
+use csms_core::Timestamp;
 use crate::db::{query, query_scalar, Conn, Row};
 use crate::StoreError;
 use csms_core::authorization::{self, AuthStatus, OtherTransaction, Purpose};
@@ -71,9 +72,12 @@ pub(super) const SUPERSEDED_REASON: &str = "Superseded";
 /// transaction at a time. Each is stopped at its last register reading, with the energy up to it,
 /// and flagged `superseded` (`transactions::superseded_energy`), so that it no longer counts as
 /// charging, nor blocks its token with ConcurrentTx.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn close_superseded(
     conn: &mut Conn,
     known: &mut KnownTxRows,
+    (ev, billing): (&mut Events, &mut Billing),
+    now: &Timestamp,
     station: &StationId,
     (evse_id, connector_id): (Option<i64>, Option<i64>),
     ocpp_version: &'static str,
@@ -118,6 +122,7 @@ pub(super) async fn close_superseded(
         if let Some(tx) = station_tx_id {
             known.forget(station.as_str(), &tx);
         }
+        cdrs::settle(conn, ev, billing, id, now).await?;
     }
     Ok(())
 }
@@ -126,6 +131,7 @@ pub(super) async fn start_transaction(
     conn: &mut Conn,
     known: &mut KnownTxRows,
     ev: &mut Events,
+    billing: &mut Billing,
     s: &StartTx,
 ) -> Result<Started, StoreError> {
     let station = s.station.as_str();
@@ -172,7 +178,8 @@ pub(super) async fn start_transaction(
     }
     // The connector's earlier transaction, if the station never stopped it, ends here (first:
     // it must not make this start ConcurrentTx).
-    close_superseded(conn, known, &s.station, (None, Some(s.connector_id)), V16, None, &started_at).await?;
+    close_superseded(conn, known, (&mut *ev, billing), &s.now, &s.station, (None, Some(s.connector_id)), V16, None, &started_at)
+        .await?;
     let other = match &token {
         Some(record) => other_transaction(conn, record, &s.station, None, Purpose::Start).await?,
         None => OtherTransaction::None,
@@ -246,6 +253,7 @@ pub(super) async fn stop_transaction(
     conn: &mut Conn,
     known: &mut KnownTxRows,
     ev: &mut Events,
+    billing: &mut Billing,
     s: &StopTx,
 ) -> Result<Stopped, StoreError> {
     let found = find_transaction(conn, &s.station, &s.station_tx_id, V16).await?;
@@ -315,6 +323,7 @@ pub(super) async fn stop_transaction(
         serde_json::json!({"transaction_id": id, "evse_id": 0, "connector_id": connector, "stopped_at": stopped_at,
             "energy_wh": energy, "reason": s.reason}),
     );
+    cdrs::settle(conn, ev, billing, id, &s.now).await?;
     // Meter values after the stop are rare; the entry would only take room.
     known.forget(s.station.as_str(), &s.station_tx_id);
     Ok(Stopped { auth })

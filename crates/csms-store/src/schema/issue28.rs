@@ -1,0 +1,49 @@
+//! The migrations of issue 28 (energy becomes a bill): tariffs and their versions, and the charge
+//! detail records, listed in order in `MIGRATIONS`.
+
+/// Issue 28: tariffs (`csms_core::tariffs`), each kept as the JSON the API shows (the OCPI 2.2.1
+/// object with Ström's fields), and every version ever saved, which the records priced by it
+/// name. A withdrawn tariff keeps its row (`deleted_at`), so its id is not given to another.
+pub(super) const TARIFFS: &str = r#"
+CREATE TABLE tariffs (
+    id TEXT PRIMARY KEY,
+    version BIGINT NOT NULL,
+    body TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+);
+CREATE TABLE tariff_versions (
+    id TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    body TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (id, version)
+);
+"#;
+
+/// Issue 28: charge detail records, written as a transaction ends and never changed; a
+/// correction is a new record naming the one it corrects (`corrects`). The record is kept as
+/// the JSON it is shown as; amounts are decimal text, never floats.
+pub(super) const CDRS: &str = r#"
+CREATE TABLE cdrs (
+    id {id},
+    transaction_id BIGINT NOT NULL,
+    station_id TEXT NOT NULL,
+    id_token TEXT,
+    start_date_time TEXT NOT NULL,
+    end_date_time TEXT NOT NULL,
+    energy_wh TEXT NOT NULL,
+    currency TEXT,
+    total_excl_vat TEXT,
+    total_incl_vat TEXT,
+    tariff_id TEXT,
+    tariff_version BIGINT,
+    corrects BIGINT,
+    created_at TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX cdrs_transaction ON cdrs (transaction_id, id);
+CREATE INDEX cdrs_station ON cdrs (station_id, id);
+CREATE INDEX cdrs_token ON cdrs (id_token, id);
+CREATE INDEX cdrs_end ON cdrs (end_date_time, id);
+"#;

@@ -1,0 +1,426 @@
+//! Charge detail records, written by the write that ends a transaction, in its database
+//! transaction: a record exists exactly when its transaction has ended. It is the session priced
+//! by the tariff that applies (`csms_core::tariffs::select`), kept as the JSON it is shown as, and
+//! never changed: when a transaction's end changes later (the station's own stop replacing
+//! Ström's estimate of a superseded transaction), a new record corrects the last.
+
+use super::transactions::stored_flags;
+use super::Events;
+use crate::db::{query, query_scalar, Conn, Row};
+use crate::ocpi::{number, parse_tariff};
+use crate::schema::readings_of_samples;
+use crate::terms::Term;
+use crate::StoreError;
+use csms_core::clock::{format_timestamp, parse_timestamp};
+use csms_core::events::EventKind;
+use csms_core::metering::Measurand;
+use csms_core::tariffs::pricing::{price, Bill, Point, Usage};
+use csms_core::tariffs::{self, Decimal, Dimension, Tariff};
+use csms_core::transactions::{EnergyFlag, TransactionFlag};
+use csms_core::Timestamp;
+use serde_json::{json, Map, Value};
+use std::str::FromStr;
+
+/// The tariffs the writer prices with, read when first needed and again after a tariff is
+/// saved or withdrawn (only the writer writes them, so the copy is never stale).
+pub(crate) struct Billing {
+    pub(crate) time_zone: chrono_tz::Tz,
+    book: Option<Vec<Listed>>,
+}
+
+struct Listed {
+    tariff: Tariff,
+    version: i64,
+    body: String,
+}
+
+impl Billing {
+    pub(crate) fn new(time_zone: chrono_tz::Tz) -> Billing {
+        Billing { time_zone, book: None }
+    }
+
+    pub(crate) fn forget(&mut self) {
+        self.book = None;
+    }
+
+    async fn tariffs(&mut self, conn: &mut Conn) -> Result<&[Listed], StoreError> {
+        if self.book.is_none() {
+            let rows = query("SELECT id, version, body FROM tariffs WHERE deleted_at IS NULL ORDER BY id")
+                .fetch_all(conn)
+                .await?;
+            let mut book = Vec::with_capacity(rows.len());
+            for row in rows {
+                let (id, body): (String, String) = (row.try_get("id")?, row.try_get("body")?);
+                let tariff = parse_tariff(&body, Some(&id))
+                    .map_err(|e| StoreError::Corrupt(format!("tariff {id:?} no longer reads: {e}")))?;
+                book.push(Listed { tariff, version: row.try_get("version")?, body });
+            }
+            self.book = Some(book);
+        }
+        Ok(self.book.as_deref().unwrap_or_default())
+    }
+}
+
+/// A decimal from a stored float: its shortest text, which is the decimal the station wrote for
+/// any reading of up to 15 digits.
+fn exact(value: f64) -> Decimal {
+    Decimal::from_str(&value.to_string()).or_else(|_| Decimal::try_from(value)).unwrap_or_default()
+}
+
+/// The transaction's moments in time order: register, power (without a phase, else the phases'
+/// sum) and current (without a phase, else the highest phase).
+async fn points(conn: &mut Conn, id: i64) -> Result<Vec<Point>, StoreError> {
+    macro_rules! tx_readings {
+        ($backend:ident) => {
+            concat!(
+                "SELECT s.timestamp, r.measurand, r.phase, r.value FROM samples s ",
+                readings_of_samples!($backend),
+                " WHERE s.transaction_id = $1 AND r.value IS NOT NULL AND ((r.measurand = $2 AND r.phase IS NULL \
+                 AND r.normalised_unit = 'Wh') OR (r.measurand = $3 AND r.normalised_unit = 'W') \
+                 OR (r.measurand = $4 AND r.normalised_unit = 'A')) ORDER BY s.timestamp, r.id"
+            )
+        };
+    }
+    let sql = if conn.is_sqlite() { tx_readings!(sqlite) } else { tx_readings!(postgres) };
+    conn.send_gathered().await?;
+    let (energy, power) = (Measurand::EnergyActiveImportRegister.code(), Measurand::PowerActiveImport.code());
+    let rows = query(sql).bind(id).bind(energy).bind(power).bind(Measurand::CurrentImport.code()).fetch_all(conn).await?;
+    let mut out: Vec<(String, Point, Option<Decimal>, Option<Decimal>)> = Vec::new();
+    for row in rows {
+        let at: String = row.try_get("timestamp")?;
+        let (measurand, phase, value): (i64, Option<i64>, f64) =
+            (row.try_get("measurand")?, row.try_get("phase")?, row.try_get("value")?);
+        if out.last().is_none_or(|(t, ..)| *t != at) {
+            let time = parse_timestamp(&at).ok_or_else(|| StoreError::Corrupt(format!("reading time {at:?} is no time")))?;
+            let point = Point { at: time, register_wh: None, power_w: None, current_a: None };
+            out.push((at, point, None, None));
+        }
+        let Some((_, p, phase_power, phase_current)) = out.last_mut() else { continue };
+        let v = exact(value);
+        match (measurand, phase) {
+            (m, _) if m == energy => p.register_wh = Some(v),
+            (m, None) if m == power => p.power_w = Some(v),
+            (m, Some(_)) if m == power => *phase_power = Some(phase_power.unwrap_or_default() + v),
+            (_, None) => p.current_a = Some(v),
+            (_, Some(_)) => *phase_current = Some(phase_current.map_or(v, |c: Decimal| c.max(v))),
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|(_, mut p, phase_power, phase_current)| {
+            p.power_w = p.power_w.or(phase_power);
+            p.current_a = p.current_a.or(phase_current);
+            p
+        })
+        .collect())
+}
+
+/// The total after tax of the transaction's latest record, if a tariff priced it.
+pub(super) async fn latest_total(conn: &mut Conn, id: i64) -> Result<Option<Decimal>, StoreError> {
+    let total: Option<Option<String>> =
+        query_scalar("SELECT total_incl_vat FROM cdrs WHERE transaction_id = $1 ORDER BY id DESC LIMIT 1")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+    total
+        .flatten()
+        .map(|t| Decimal::from_str(&t).map_err(|e| StoreError::Corrupt(format!("total {t:?} of record of {id}: {e}"))))
+        .transpose()
+}
+
+/// How the billed energy was got, for the record.
+fn energy_rule(version: &str, flags: &[TransactionFlag], known: bool) -> &'static str {
+    if !known {
+        return "none: no register readings to take the energy from; billed as 0 Wh";
+    }
+    if flags.contains(&TransactionFlag::Superseded) && !flags.iter().any(|f| matches!(f, TransactionFlag::Energy(_))) {
+        return "estimate: meter start to the last register reading before a newer transaction began on the connector";
+    }
+    if version == "1.6" {
+        "StopTransaction.meterStop - StartTransaction.meterStart"
+    } else {
+        "last - first Energy.Active.Import.Register of the transaction's events"
+    }
+}
+
+/// Writes the record of transaction `id` as it now stands, unless its latest record says the
+/// same; answers the total after tax when a tariff priced it.
+pub(super) async fn settle(
+    conn: &mut Conn,
+    ev: &mut Events,
+    billing: &mut Billing,
+    id: i64,
+    now: &Timestamp,
+) -> Result<Option<Decimal>, StoreError> {
+    let row = query(
+        "SELECT station_id, evse_id, connector_id, id_token, id_token_type, started_at, stopped_at, meter_start_wh, \
+         energy_wh, flags, ocpp_version, stop_reason FROM transactions WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let (Some(started), Some(stopped)) =
+        (row.try_get::<Option<String>, _>("started_at")?, row.try_get::<Option<String>, _>("stopped_at")?)
+    else {
+        // A stop for a transaction never seen to start: kept, flagged, for reconciliation.
+        return Ok(None);
+    };
+    let time = |t: &str| parse_timestamp(t).ok_or_else(|| StoreError::Corrupt(format!("{t:?} is no time")));
+    let (started_at, stopped_at) = (time(&started)?, time(&stopped)?);
+    let station: String = row.try_get("station_id")?;
+    let token: Option<String> = row.try_get("id_token")?;
+    let group: Option<String> = match &token {
+        Some(t) => query_scalar("SELECT parent_id_token FROM id_tokens WHERE id_token = $1")
+            .bind(t.as_str())
+            .fetch_optional(&mut *conn)
+            .await?
+            .flatten(),
+        None => None,
+    };
+    let points = points(conn, id).await?;
+    let energy: Option<f64> = row.try_get("energy_wh")?;
+    let usage = Usage {
+        started_at,
+        stopped_at,
+        meter_start_wh: row.try_get::<Option<f64>, _>("meter_start_wh")?.map(exact),
+        energy_wh: energy.map(exact).unwrap_or_default(),
+        points: &points,
+    };
+    let tz = billing.time_zone;
+    let listed = billing.tariffs(conn).await?;
+    let all: Vec<Tariff> = listed.iter().map(|l| l.tariff.clone()).collect();
+    let chosen = tariffs::select(&all, &station, group.as_deref(), started_at)
+        .and_then(|t| listed.iter().find(|l| l.tariff.id == t.id));
+    let free = Tariff {
+        id: String::new(),
+        currency: String::new(),
+        elements: Vec::new(),
+        min_price: None,
+        max_price: None,
+        tax_rate: None,
+        tax_included: false,
+        start_date_time: None,
+        end_date_time: None,
+        stations: None,
+        id_token_groups: None,
+    };
+    let bill = price(chosen.map_or(&free, |l| &l.tariff), &usage, tz);
+    let flags: Vec<TransactionFlag> = stored_flags(&row)?.iter().collect();
+    let version: Option<String> = row.try_get("ocpp_version")?;
+    let rule = energy_rule(version.as_deref().unwrap_or("2.0.1"), &flags, energy.is_some());
+    let tariff = chosen.map(|l| (l.tariff.id.as_str(), l.version, l.body.as_str()));
+    let place = (row.try_get::<Option<i64>, _>("evse_id")?, row.try_get::<Option<i64>, _>("connector_id")?);
+    let token_type: Option<String> = row.try_get("id_token_type")?;
+    let total = chosen.map(|_| bill.total_incl_vat());
+    let previous = query("SELECT id, body FROM cdrs WHERE transaction_id = $1 ORDER BY id DESC LIMIT 1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let corrects: Option<i64> = previous.as_ref().map(|r: &Row| r.try_get("id")).transpose()?;
+    let created_at = format_timestamp(now);
+    let body = record(Record {
+        transaction_id: id,
+        station: &station,
+        place,
+        token: token.as_deref(),
+        token_type: token_type.as_deref(),
+        started: &started,
+        stopped: &stopped,
+        bill: &bill,
+        tariff,
+        currency: chosen.map(|l| l.tariff.currency.as_str()),
+        rule,
+        energy_flags: &flags,
+        corrects,
+        created_at: &created_at,
+    });
+    if let Some(previous) = previous {
+        let old: String = previous.try_get("body")?;
+        let old: Value = serde_json::from_str(&old).map_err(|e| StoreError::Corrupt(format!("record of {id}: {e}")))?;
+        if essence(&old) == essence(&body) {
+            return Ok(total);
+        }
+    }
+    let text = body.to_string();
+    let cdr_id: i64 = query_scalar(
+        "INSERT INTO cdrs (transaction_id, station_id, id_token, start_date_time, end_date_time, energy_wh, currency, \
+         total_excl_vat, total_incl_vat, tariff_id, tariff_version, corrects, created_at, body) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+    )
+    .bind(id)
+    .bind(station.as_str())
+    .bind(token.as_deref())
+    .bind(started.as_str())
+    .bind(stopped.as_str())
+    .bind(bill.energy_wh.normalize().to_string())
+    .bind(chosen.map(|l| l.tariff.currency.as_str()))
+    .bind(chosen.map(|_| bill.total.excl_vat.to_string()))
+    .bind(total.map(|t| t.to_string()))
+    .bind(tariff.map(|t| t.0))
+    .bind(tariff.map(|t| t.1))
+    .bind(corrects)
+    .bind(created_at.as_str())
+    .bind(text.as_str())
+    .fetch_one(&mut *conn)
+    .await?;
+    ev.push(
+        EventKind::CdrCreated,
+        &station,
+        json!({"cdr_id": cdr_id, "transaction_id": id, "energy_wh": number(bill.energy_wh),
+               "currency": chosen.map(|l| l.tariff.currency.as_str()), "total_incl_vat": total.map(number),
+               "corrects": corrects}),
+    );
+    Ok(total)
+}
+
+/// A record without what differs between two records of the same facts (the one corrected,
+/// when it was made).
+fn essence(record: &Value) -> Value {
+    let mut record = record.clone();
+    if let Some(fields) = record.as_object_mut() {
+        fields.remove("corrects");
+        fields.remove("last_updated");
+    }
+    record
+}
+
+struct Record<'a> {
+    transaction_id: i64,
+    station: &'a str,
+    place: (Option<i64>, Option<i64>),
+    token: Option<&'a str>,
+    token_type: Option<&'a str>,
+    started: &'a str,
+    stopped: &'a str,
+    bill: &'a Bill,
+    tariff: Option<(&'a str, i64, &'a str)>,
+    currency: Option<&'a str>,
+    rule: &'static str,
+    energy_flags: &'a [TransactionFlag],
+    created_at: &'a str,
+    corrects: Option<i64>,
+}
+
+const MS_PER_HOUR: i64 = 3_600_000;
+
+fn hours(ms: i64) -> Value {
+    number((Decimal::from(ms) / Decimal::from(MS_PER_HOUR)).round_dp(6))
+}
+
+fn kwh(wh: Decimal) -> Value {
+    number(wh / Decimal::ONE_THOUSAND)
+}
+
+/// OCPI's token types for 2.0.1's: a card is RFID, a contract (eMAID) an app user.
+fn ocpi_token_type(token_type: Option<&str>) -> &'static str {
+    match token_type {
+        None | Some("ISO14443") | Some("ISO15693") => "RFID",
+        Some("eMAID") => "APP_USER",
+        Some("NoAuthorization") => "AD_HOC_USER",
+        Some(_) => "OTHER",
+    }
+}
+
+/// The record as the API shows it (less its id and creation time, which are the row's): an OCPI
+/// 2.2.1 CDR's fields with Ström's beside them.
+fn record(r: Record) -> Value {
+    let b = r.bill;
+    let cost = |d: Dimension| {
+        b.dimensions
+            .iter()
+            .find(|(dim, _)| *dim == d)
+            .map(|(_, p)| json!({"excl_vat": number(p.excl_vat), "incl_vat": p.incl_vat.map(number)}))
+    };
+    let priced = r.tariff.is_some();
+    let periods: Vec<Value> = b
+        .periods
+        .iter()
+        .map(|p| {
+            let mut dims = vec![json!({"type": "ENERGY", "volume": kwh(p.energy_wh)})];
+            if p.charging_ms > 0 {
+                dims.push(json!({"type": "TIME", "volume": hours(p.charging_ms)}));
+            }
+            if p.parking_ms > 0 {
+                dims.push(json!({"type": "PARKING_TIME", "volume": hours(p.parking_ms)}));
+            }
+            if let Some(w) = p.max_power_w {
+                dims.push(json!({"type": "MAX_POWER", "volume": kwh(w)}));
+            }
+            json!({"start_date_time": format_timestamp(&p.start), "dimensions": dims, "tariff_id": r.tariff.map(|t| t.0)})
+        })
+        .collect();
+    let lines: Vec<Value> = b
+        .lines
+        .iter()
+        .map(|l| {
+            let volume = match l.dimension {
+                Dimension::Energy => kwh(l.volume),
+                Dimension::Time | Dimension::ParkingTime => hours(l.volume.try_into().unwrap_or(0)),
+                Dimension::Flat => number(l.volume),
+            };
+            json!({"type": l.dimension.as_str(), "element": l.element, "volume": volume, "price": number(l.price),
+                   "vat": number(l.vat), "excl_vat": number(l.excl_vat.round_dp(6)), "incl_vat": number(l.incl_vat.round_dp(6))})
+        })
+        .collect();
+    let tariffs: Vec<Value> = r
+        .tariff
+        .and_then(|(_, version, body)| {
+            let mut t: Map<String, Value> = serde_json::from_str(body).ok()?;
+            t.insert("version".into(), version.into());
+            Some(vec![Value::Object(t)])
+        })
+        .unwrap_or_default();
+    let flags: Vec<&str> = r
+        .energy_flags
+        .iter()
+        .filter_map(|f| match f {
+            TransactionFlag::Energy(e) => Some(EnergyFlag::as_str(*e)),
+            TransactionFlag::NoEnergyRegister => Some("no_energy_register"),
+            _ => None,
+        })
+        .collect();
+    let (evse, connector) = r.place;
+    json!({
+        "start_date_time": r.started,
+        "end_date_time": r.stopped,
+        "session_id": r.transaction_id.to_string(),
+        "cdr_token": {"uid": r.token.unwrap_or(""), "type": ocpi_token_type(r.token_type), "contract_id": r.token.unwrap_or("")},
+        "auth_method": "AUTH_REQUEST",
+        "cdr_location": {"id": r.station, "evse_uid": format!("{}*{}", r.station, evse.unwrap_or(0)),
+                         "evse_id": format!("{}*{}", r.station, evse.unwrap_or(0)),
+                         "connector_id": connector.unwrap_or(0).to_string()},
+        "currency": r.currency,
+        "tariffs": tariffs,
+        "charging_periods": periods,
+        "total_cost": priced.then(|| json!({"excl_vat": number(b.total.excl_vat), "incl_vat": b.total.incl_vat.map(number)})),
+        "total_fixed_cost": cost(Dimension::Flat),
+        "total_energy": kwh(b.energy_wh),
+        "total_energy_cost": cost(Dimension::Energy),
+        "total_time": hours(b.charging_ms + b.parking_ms),
+        "total_time_cost": cost(Dimension::Time),
+        "total_parking_time": hours(b.parking_ms),
+        "total_parking_cost": cost(Dimension::ParkingTime),
+        "credit": false,
+        "last_updated": r.created_at,
+        "transaction_id": r.transaction_id,
+        "station_id": r.station,
+        "evse_id": evse,
+        "connector_id": connector,
+        "id_token": r.token,
+        "tariff_id": r.tariff.map(|t| t.0),
+        "tariff_version": r.tariff.map(|t| t.1),
+        "energy_wh": number(b.energy_wh),
+        "energy_rule": r.rule,
+        "energy_flags": flags,
+        "energy_verified": false,
+        "charging_time_s": b.charging_ms / 1000,
+        "parking_time_s": b.parking_ms / 1000,
+        "peak_power_w": b.peak_power_w.map(number),
+        "bound": b.bound.map(|x| match x {
+            tariffs::pricing::Bound::MinPrice => "min_price",
+            tariffs::pricing::Bound::MaxPrice => "max_price",
+        }),
+        "cost_lines": lines,
+        "corrects": r.corrects,
+    })
+}
