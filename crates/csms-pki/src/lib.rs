@@ -2,12 +2,14 @@
 //! A02/A03): a station's certificate signing request is read, its self-signature verified and
 //! its subject checked against the station, and a certificate for the station signed by the CA
 //! that Ström is configured with; certificates are read for what the operator is shown (subject,
-//! validity, fingerprint) and for the hash data OCPP names them by. No I/O: PEM text in, PEM
-//! text out; the files are the binary's business.
+//! validity, fingerprint) and for the hash data OCPP names them by; and signed meter readings
+//! (OCMF) are read and their signatures verified against the meter's registered key. No I/O:
+//! PEM text in, PEM text out; the files are the binary's business.
 
 mod authority;
 mod csr;
 mod facts;
+pub mod ocmf;
 
 pub use authority::{Authority, GeneratedCa, Issued, Policy};
 pub use csr::{parse_csr, CsrRefusal, StationCsr};
