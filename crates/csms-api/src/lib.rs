@@ -5,6 +5,7 @@
 mod alerts;
 pub mod auth;
 mod availability;
+mod billing;
 pub use availability::csv_field;
 mod bodies;
 mod certificates;
@@ -94,6 +95,13 @@ pub fn router(api: Arc<Api>, open: bool) -> Router {
         .route("/api/v1/alert-rules", json_only(get(alerts::rules).post(alerts::create_rule)))
         .route("/api/v1/alert-rules/{id}", json_only(get(alerts::rule).delete(alerts::delete_rule)))
         .route("/api/v1/alerts", json_only(get(alerts::alerts)))
+        .route("/api/v1/tariffs", json_only(get(billing::list_tariffs).post(billing::create_tariff)))
+        .route(
+            "/api/v1/tariffs/{id}",
+            json_only(get(billing::get_tariff).put(billing::put_tariff).delete(billing::delete_tariff)),
+        )
+        .route("/api/v1/cdrs", json_only(get(billing::list_cdrs)))
+        .route("/api/v1/cdrs/{id}", json_only(get(billing::get_cdr)))
         .route("/api/v1/faults/{id}", json_only(get(get_fault)))
         .route("/api/v1/id-tokens", json_only(get(id_tokens::list).post(id_tokens::create)))
         .route(

@@ -5,6 +5,7 @@
 //! itself against the OpenAPI 3.0 specification, so it cannot drift from the API.
 
 mod availability;
+mod billing;
 mod notify;
 pub(crate) mod reference;
 mod schemas;
@@ -500,11 +501,12 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             Success::Empty("204", "Revoked")).errors(&["400", "404"])),
     ];
     operations.extend(notify::operations());
+    operations.extend(billing::operations());
     operations
 }
 
 /// The document's tags, in the order the reference page shows them.
-const TAGS: [(&str, &str); 12] = [
+const TAGS: [(&str, &str); 13] = [
     ("stations", "Stations: their registration, connection, connectors, and what they reported about themselves"),
     ("commands", "Commands sent to a connected station (OCPP CALLs from the CSMS); the station's answer is the API's"),
     ("transactions", "Charging sessions with their energy and meter readings"),
@@ -516,6 +518,7 @@ const TAGS: [(&str, &str); 12] = [
     ("events", "What happens, as it happens: stored domain events and their live stream"),
     ("webhooks", "Events posted to other systems as they happen, signed, with retries"),
     ("alerts", "Rules over faults and connections, and the alerts they raise"),
+    ("billing", "Tariffs (OCPI 2.2.1) and the charge detail records they price as sessions end"),
     ("id-tokens", "The id tokens (RFID cards, app ids, …) Ström authorizes"),
     ("certificates", "Certificates that Ström signed for stations or that stations hold"),
     ("api-tokens", "The bearer tokens of this API"),
@@ -543,6 +546,8 @@ fn tag_of(path: &str, operation: &Op) -> &'static str {
         "webhooks"
     } else if path.starts_with("/api/v1/alert") {
         "alerts"
+    } else if path.starts_with("/api/v1/tariffs") || path.starts_with("/api/v1/cdrs") {
+        "billing"
     } else if path.starts_with("/api/v1/id-tokens") {
         "id-tokens"
     } else if path.starts_with("/api/v1/tokens") || path == "/api/v1/me" {
@@ -555,6 +560,7 @@ fn tag_of(path: &str, operation: &Op) -> &'static str {
 pub(crate) fn document() -> Value {
     let mut components = schemas::components();
     components.extend(availability::schemas());
+    components.extend(billing::schemas().into_iter().map(|(name, schema)| (name.to_string(), schema)));
     for (name, item) in [
         ("Variables", "Variable"),
         ("ConfigurationKeys", "ConfigurationKey"),
@@ -563,6 +569,7 @@ pub(crate) fn document() -> Value {
         ("AvailabilitySettings", "AvailabilitySetting"),
         ("ExpiringCertificates", "ExpiringCertificate"),
         ("AlertRules", "AlertRule"),
+        ("Tariffs", "Tariff"),
     ] {
         let example = components.get(item).and_then(|s| s.get("example")).map(|e| json!([e]));
         let mut array = schemas::array_of(item);

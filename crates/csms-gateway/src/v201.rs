@@ -151,13 +151,16 @@ async fn respond(
             })
         }
         Request::TransactionEvent(req) => {
-            let TxEventRecorded { auth, .. } = cx.commit(tx_event(req, station, now), log).await?;
+            let TxEventRecorded { auth, total_cost, .. } = cx.commit(tx_event(req, station, now), log).await?;
             // idTokenInfo is required whenever the request carried an idToken (E01.FR.06 …).
             Response::TransactionEvent(TransactionEventResponse {
                 charging_priority: None,
                 custom_data: None,
                 id_token_info: auth.as_ref().map(id_token_info),
-                total_cost: None,
+                // The charge detail record's total including tax, when a tariff priced the
+                // ended transaction (the schema's "including taxes"). The wire's number is a
+                // float; the amount, rounded to the currency, is its shortest text.
+                total_cost: total_cost.and_then(|c| c.to_string().parse().ok()),
                 updated_personal_message: None,
             })
         }

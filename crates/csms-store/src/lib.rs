@@ -19,8 +19,8 @@ mod writer;
 mod writes;
 
 pub use queries::{
-    AlertRuleView, AlertView, CdrFilter, CdrView, EventFilter, TariffView, InstalledCertificateView, IssuedCertificateView, WebhookDeliveryView,
-    WebhookView,
+    AlertRuleView, AlertView, CdrFilter, CdrView, EventFilter, InstalledCertificateView, IssuedCertificateView,
+    TariffView, WebhookDeliveryView, WebhookView,
 };
 pub use queries::{
     Availability, AvailabilityView, ChargingProfileView, CommandView, ConfigurationView, ConnectorView,

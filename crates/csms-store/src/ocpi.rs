@@ -92,7 +92,8 @@ struct RestrictionsIn<'a> {
 pub fn decimal(raw: &RawValue, what: &str) -> Result<Decimal, String> {
     let text = raw.get();
     let is_number = text.starts_with(|c: char| c == '-' || c.is_ascii_digit());
-    let parsed = if is_number { Decimal::from_str(text).or_else(|_| Decimal::from_scientific(text)).ok() } else { None };
+    let parsed =
+        if is_number { Decimal::from_str(text).or_else(|_| Decimal::from_scientific(text)).ok() } else { None };
     parsed.ok_or_else(|| format!("{what} must be a number (at most 28 significant digits), not {text}"))
 }
 
@@ -123,7 +124,8 @@ fn time(text: Option<String>, what: &str) -> Result<Option<chrono::NaiveTime>, S
 
 fn date(text: Option<String>, what: &str) -> Result<Option<chrono::NaiveDate>, String> {
     text.map(|d| {
-        chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|_| format!("{what} must be a date as YYYY-MM-DD, not {d:?}"))
+        chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+            .map_err(|_| format!("{what} must be a date as YYYY-MM-DD, not {d:?}"))
     })
     .transpose()
 }
@@ -140,7 +142,9 @@ fn weekday(text: &str) -> Result<chrono::Weekday, String> {
         ("SUNDAY", Sun),
     ];
     days.iter().find(|(name, _)| *name == text).map(|(_, d)| *d).ok_or_else(|| {
-        format!("day_of_week holds {text:?}; the days are MONDAY, TUESDAY, WEDNESDAY, THURSDAY, FRIDAY, SATURDAY, SUNDAY")
+        format!(
+            "day_of_week holds {text:?}; the days are MONDAY, TUESDAY, WEDNESDAY, THURSDAY, FRIDAY, SATURDAY, SUNDAY"
+        )
     })
 }
 

@@ -48,6 +48,7 @@ pub struct FileConfig {
     pub webhook_timeout_secs: Option<u64>,
     pub webhook_ca_file: Option<PathBuf>,
     pub alert_check_secs: Option<u64>,
+    pub time_zone: Option<String>,
 }
 
 pub const DEFAULT_CONFIG: &str = r#"# Ström configuration. Every setting may be left out; the values shown are the defaults.
@@ -172,6 +173,10 @@ webhook_ca_file = "/etc/ssl/certs/ca-certificates.crt"
 # How often the alert rules (POST /api/v1/alert-rules) are checked.
 alert_check_secs = 30
 
+# The stations' time zone (IANA name): tariffs' times of day, dates and weekdays (OCPI
+# restrictions) are read in it, so a band follows the local clock across DST changes.
+time_zone = "UTC"
+
 # Vendor codes (1.6 vendorErrorCode, 2.0.1 techCode) mapped to a fault category, which then wins
 # over the one Ström's own mapping gives: thermal, power_loss, communication,
 # electrical_protection, connector, meter, internal or other. Codes match whatever their case.
@@ -217,6 +222,8 @@ pub struct Config {
     pub webhook_hosts: Vec<String>,
     pub webhooks: csms_webhooks::Settings,
     pub alert_check: Duration,
+    /// Where tariffs' local times are read (`time_zone`).
+    pub time_zone: chrono_tz::Tz,
 }
 
 /// The files of Ström's CA (`ca_cert`, `ca_key`).
@@ -361,6 +368,10 @@ pub fn resolve(mut file: FileConfig, mut overrides: Overrides) -> Result<Config>
             })
             .collect::<Result<Vec<_>>>()?,
     );
+    let zone = file.time_zone.unwrap_or_else(|| "UTC".into());
+    let Ok(time_zone) = zone.parse::<chrono_tz::Tz>() else {
+        bail!("time_zone {zone:?} is no IANA time zone name (such as \"Europe/Berlin\" or \"UTC\")");
+    };
     // The certificates Ström's CA signs are the ones stations present under profile 3.
     let tls = tls
         .map(|tls| TlsSettings { client_ca: tls.client_ca.or_else(|| ca.as_ref().map(|ca| ca.cert.clone())), ..tls });
@@ -385,6 +396,7 @@ pub fn resolve(mut file: FileConfig, mut overrides: Overrides) -> Result<Config>
             ca_file: Some(file.webhook_ca_file.unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".into())),
         },
         alert_check: secs(file.alert_check_secs, 30, "alert_check_secs")?,
+        time_zone,
     })
 }
 

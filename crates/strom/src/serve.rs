@@ -58,8 +58,11 @@ pub async fn run(config: Config, api_open: bool) -> Result<()> {
     };
     let authority = crate::ca::load(&config)?;
     // Faults are classified with the operator's vendor codes, stored ones again if they changed.
-    let options =
-        StoreOptions { fault_categories: Some(Arc::new(config.fault_categories.clone())), ..StoreOptions::default() };
+    let options = StoreOptions {
+        fault_categories: Some(Arc::new(config.fault_categories.clone())),
+        time_zone: config.time_zone,
+        ..StoreOptions::default()
+    };
     let store = Store::open(&config.database, options)
         .await
         .with_context(|| format!("opening the database {}", redact(&config.database)))?;

@@ -47,9 +47,10 @@ fn cdr_from_row(r: &AnyRow) -> Result<CdrView, sqlx::Error> {
 impl Store {
     /// The tariffs in force (not withdrawn), by id.
     pub async fn tariffs(&self) -> Result<Vec<TariffView>, StoreError> {
-        let rows = sqlx::query("SELECT id, version, body, updated_at FROM tariffs WHERE deleted_at IS NULL ORDER BY id")
-            .fetch_all(self.pool())
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, version, body, updated_at FROM tariffs WHERE deleted_at IS NULL ORDER BY id")
+                .fetch_all(self.pool())
+                .await?;
         Ok(rows.iter().map(tariff_from_row).collect::<Result<_, _>>()?)
     }
 
@@ -62,7 +63,11 @@ impl Store {
     }
 
     /// Records in the order they were written (by id), as `filter` says.
-    pub async fn cdrs(&self, filter: &CdrFilter<'_>, page: &PageRequest<i64>) -> Result<Page<CdrView, i64>, StoreError> {
+    pub async fn cdrs(
+        &self,
+        filter: &CdrFilter<'_>,
+        page: &PageRequest<i64>,
+    ) -> Result<Page<CdrView, i64>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, created_at, body FROM cdrs WHERE ($1 IS NULL OR station_id = $1) AND ($2 IS NULL OR id_token = $2) \
              AND ($3 IS NULL OR transaction_id = $3) AND ($4 IS NULL OR id > $4) AND ($5 IS NULL OR end_date_time >= $5) \
@@ -79,7 +84,10 @@ impl Store {
     }
 
     pub async fn cdr(&self, id: i64) -> Result<Option<CdrView>, StoreError> {
-        let row = sqlx::query("SELECT id, created_at, body FROM cdrs WHERE id = $1").bind(id).fetch_optional(self.pool()).await?;
+        let row = sqlx::query("SELECT id, created_at, body FROM cdrs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
         Ok(row.as_ref().map(cdr_from_row).transpose()?)
     }
 }

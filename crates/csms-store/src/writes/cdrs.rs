@@ -84,14 +84,16 @@ async fn points(conn: &mut Conn, id: i64) -> Result<Vec<Point>, StoreError> {
     let sql = if conn.is_sqlite() { tx_readings!(sqlite) } else { tx_readings!(postgres) };
     conn.send_gathered().await?;
     let (energy, power) = (Measurand::EnergyActiveImportRegister.code(), Measurand::PowerActiveImport.code());
-    let rows = query(sql).bind(id).bind(energy).bind(power).bind(Measurand::CurrentImport.code()).fetch_all(conn).await?;
+    let rows =
+        query(sql).bind(id).bind(energy).bind(power).bind(Measurand::CurrentImport.code()).fetch_all(conn).await?;
     let mut out: Vec<(String, Point, Option<Decimal>, Option<Decimal>)> = Vec::new();
     for row in rows {
         let at: String = row.try_get("timestamp")?;
         let (measurand, phase, value): (i64, Option<i64>, f64) =
             (row.try_get("measurand")?, row.try_get("phase")?, row.try_get("value")?);
         if out.last().is_none_or(|(t, ..)| *t != at) {
-            let time = parse_timestamp(&at).ok_or_else(|| StoreError::Corrupt(format!("reading time {at:?} is no time")))?;
+            let time =
+                parse_timestamp(&at).ok_or_else(|| StoreError::Corrupt(format!("reading time {at:?} is no time")))?;
             let point = Point { at: time, register_wh: None, power_w: None, current_a: None };
             out.push((at, point, None, None));
         }

@@ -8,7 +8,8 @@ use csms_core::ops::{DeleteTariff, PutTariff, TariffSaved};
 
 pub(super) async fn put(conn: &mut Conn, billing: &mut Billing, op: &PutTariff) -> Result<TariffSaved, StoreError> {
     let id = op.tariff.id.as_str();
-    let current = query("SELECT version, deleted_at FROM tariffs WHERE id = $1").bind(id).fetch_optional(&mut *conn).await?;
+    let current =
+        query("SELECT version, deleted_at FROM tariffs WHERE id = $1").bind(id).fetch_optional(&mut *conn).await?;
     let (version, live) = match &current {
         Some(row) => (row.try_get::<i64, _>("version")? + 1, row.try_get::<Option<String>, _>("deleted_at")?.is_none()),
         None => (1, false),

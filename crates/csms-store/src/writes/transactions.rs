@@ -5,7 +5,6 @@ use super::authorization::{load_token, other_transaction};
 use super::readings::{energy_registers, insert_readings, Place};
 use super::reservations::consume_reservation;
 use super::{cdrs, parse_stored_time, Billing, Events, KnownTxRows};
-use csms_core::Timestamp;
 use crate::db::{query, query_scalar, Conn, Row};
 use crate::StoreError;
 use csms_core::authorization::{self, AuthStatus, OtherTransaction, Purpose};
@@ -14,6 +13,7 @@ use csms_core::events::EventKind;
 use csms_core::ops::*;
 use csms_core::station::{ProtocolVersion, StationId};
 use csms_core::transactions::{self, Flags, StartJudgement, StoredStart, TransactionFlag};
+use csms_core::Timestamp;
 
 /// The protocol versions as transactions record them: a transaction id of one version never
 /// names a transaction of the other.
@@ -178,8 +178,18 @@ pub(super) async fn start_transaction(
     }
     // The connector's earlier transaction, if the station never stopped it, ends here (first:
     // it must not make this start ConcurrentTx).
-    close_superseded(conn, known, (&mut *ev, billing), &s.now, &s.station, (None, Some(s.connector_id)), V16, None, &started_at)
-        .await?;
+    close_superseded(
+        conn,
+        known,
+        (&mut *ev, billing),
+        &s.now,
+        &s.station,
+        (None, Some(s.connector_id)),
+        V16,
+        None,
+        &started_at,
+    )
+    .await?;
     let other = match &token {
         Some(record) => other_transaction(conn, record, &s.station, None, Purpose::Start).await?,
         None => OtherTransaction::None,

@@ -1,0 +1,120 @@
+//! Tariffs (OCPI 2.2.1 Tariff objects with Ström's `stations`, `id_token_groups`, `tax_rate` and
+//! `tax_included`; changes: admin) and charge detail records (OCPI 2.2.1 CDRs with Ström's
+//! fields; read-only: the writer makes them as transactions end).
+
+use crate::{paging, Api, ApiError, ApiResult, Params};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use csms_core::ops::{DeleteTariff, PutTariff};
+use csms_store::ocpi::parse_tariff;
+use csms_store::{CdrFilter, CdrView, TariffView};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// A tariff as saved, with the fields Ström keeps: its id, version and when it last changed
+/// (OCPI's `last_updated`).
+pub(crate) fn tariff_view(t: &TariffView) -> Value {
+    let mut body: Map<String, Value> = serde_json::from_str(&t.body).unwrap_or_default();
+    body.insert("id".into(), t.id.clone().into());
+    body.insert("version".into(), t.version.into());
+    body.insert("last_updated".into(), t.updated_at.clone().into());
+    Value::Object(body)
+}
+
+/// A record as written, with its id (OCPI's `id` is a string) and when it was made.
+pub(crate) fn cdr_view(c: &CdrView) -> Value {
+    let mut body: Map<String, Value> = serde_json::from_str(&c.body).unwrap_or_default();
+    body.insert("id".into(), c.id.to_string().into());
+    body.insert("created_at".into(), c.created_at.clone().into());
+    Value::Object(body)
+}
+
+fn unprocessable(message: String) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+}
+
+/// The body as a tariff: it must be a JSON object (400 otherwise) that reads as a tariff (422
+/// with what is wrong). The fields Ström sets are dropped from what is kept.
+fn read(body: &[u8], id: Option<&str>, api: &Api) -> Result<PutTariff, ApiError> {
+    let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
+    let Ok(Value::Object(mut fields)) = serde_json::from_str::<Value>(text) else {
+        return Err(ApiError::bad_request("the body must be a JSON object: an OCPI 2.2.1 Tariff"));
+    };
+    let tariff = parse_tariff(text, id).map_err(unprocessable)?;
+    for kept_by_strom in ["version", "last_updated"] {
+        fields.remove(kept_by_strom);
+    }
+    fields.insert("id".into(), tariff.id.clone().into());
+    Ok(PutTariff { tariff, body: Value::Object(fields).to_string(), create_only: id.is_none(), now: api.clock.now() })
+}
+
+pub(crate) async fn list_tariffs(State(api): State<Arc<Api>>) -> ApiResult {
+    let tariffs = api.store.tariffs().await?;
+    Ok(Json(Value::Array(tariffs.iter().map(tariff_view).collect())))
+}
+
+pub(crate) async fn get_tariff(State(api): State<Arc<Api>>, Path(id): Path<String>) -> ApiResult {
+    let tariff = api.store.tariff(&id).await?.ok_or_else(|| ApiError::not_found("tariff"))?;
+    Ok(Json(tariff_view(&tariff)))
+}
+
+async fn saved(api: &Api, id: &str, status: StatusCode) -> Result<Response, ApiError> {
+    let tariff = api.store.tariff(id).await?.ok_or_else(|| ApiError::not_found("tariff"))?;
+    Ok((status, Json(tariff_view(&tariff))).into_response())
+}
+
+/// Creates a tariff; 409 if one with its id is in force.
+pub(crate) async fn create_tariff(State(api): State<Arc<Api>>, body: Bytes) -> Result<Response, ApiError> {
+    let op = read(&body, None, &api)?;
+    let id = op.tariff.id.clone();
+    let result = api.store.execute(op, Vec::new()).await?;
+    if result.version.is_none() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("tariff {id:?} exists; PUT /api/v1/tariffs/{id} replaces it"),
+        ));
+    }
+    saved(&api, &id, StatusCode::CREATED).await
+}
+
+/// Creates or replaces a tariff as a new version; sessions already priced keep theirs.
+pub(crate) async fn put_tariff(
+    State(api): State<Arc<Api>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let op = read(&body, Some(&id), &api)?;
+    let result = api.store.execute(op, Vec::new()).await?;
+    saved(&api, &id, if result.created { StatusCode::CREATED } else { StatusCode::OK }).await
+}
+
+pub(crate) async fn delete_tariff(State(api): State<Arc<Api>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    if !api.store.execute(DeleteTariff { id, now: api.clock.now() }, Vec::new()).await? {
+        return Err(ApiError::not_found("tariff"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn list_cdrs(State(api): State<Arc<Api>>, Query(params): Params) -> ApiResult {
+    let request = paging::request("cdrs", &params, &["station_id", "id_token", "transaction_id"])?;
+    let transaction_id = params
+        .get("transaction_id")
+        .map(|t| t.parse::<i64>().map_err(|_| ApiError::bad_request("transaction_id is an integer")))
+        .transpose()?;
+    let filter = CdrFilter {
+        station_id: params.get("station_id").map(String::as_str),
+        id_token: params.get("id_token").map(String::as_str),
+        transaction_id,
+    };
+    let page = api.store.cdrs(&filter, &request).await?;
+    Ok(Json(paging::answer("cdrs", &page, cdr_view)))
+}
+
+pub(crate) async fn get_cdr(State(api): State<Arc<Api>>, Path(id): Path<String>) -> ApiResult {
+    let id: i64 = id.parse().map_err(|_| ApiError::bad_request("a charge detail record's id is an integer"))?;
+    let cdr = api.store.cdr(id).await?.ok_or_else(|| ApiError::not_found("charge detail record"))?;
+    Ok(Json(cdr_view(&cdr)))
+}
