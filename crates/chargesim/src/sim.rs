@@ -124,6 +124,12 @@ pub struct SessionRecord {
     pub stop_reason: &'static str,
     /// False when the CSMS refused the start: the station stopped at once, delivering nothing.
     pub authorized: bool,
+    /// The station's clock at the start and the stop.
+    pub started_at: String,
+    pub stopped_at: String,
+    /// The meter as the session read it: (time, energy since the start in Wh, power in W), from
+    /// the start to the stop.
+    pub curve: Vec<(String, u64, f64)>,
 }
 
 /// A token the CSMS refused, at Authorize (no transaction) or at the start (stopped at once).
@@ -178,7 +184,8 @@ impl SimReport {
             "session_log": self.sessions.iter().map(|s| json!({"station": s.station, "version": s.version,
                 "transaction_id": s.transaction_id, "energy_wh": s.energy_wh, "id_tag": s.id_tag,
                 "connector": s.connector, "remote": s.remote, "stop_reason": s.stop_reason,
-                "authorized": s.authorized})).collect::<Vec<_>>(),
+                "authorized": s.authorized, "started_at": s.started_at, "stopped_at": s.stopped_at,
+                "curve": s.curve})).collect::<Vec<_>>(),
             "refusals": self.refusals.iter().map(|r| json!({"station": r.station, "id_tag": r.id_tag,
                 "at": r.at, "status": r.status})).collect::<Vec<_>>(),
         })
@@ -243,6 +250,7 @@ async fn run_station(
         started,
         seconds: 0,
         register,
+        meter_log: Vec::new(),
         state: StationState::new(version, config.sample_interval, config.clock_aligned_interval, config.connectors),
         last_sent: tokio::time::Instant::now(),
         linger_until,

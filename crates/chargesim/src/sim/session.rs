@@ -84,6 +84,8 @@ impl SimStation {
         let mut ev = Ev::new(&mut self.rng);
         let everything = Measurand::list(SAMPLED_MEASURANDS);
         let start_register = self.register;
+        self.meter_log.clear();
+        self.meter_log.push((self.at(), start_register, 0.0));
         self.next_tx += 1;
         let (tx_id, status) = match self.version {
             OcppVersion::V201 => {
@@ -208,6 +210,7 @@ impl SimStation {
             self.ws = connect(&self.url, &self.identity, self.version).await?;
             self.boot(false).await?;
         }
+        self.meter_log.push((self.at(), self.register, 0.0));
         match self.version {
             OcppVersion::V201 => {
                 self.tx_call(v201::ended(tx_id, seq_no, self.at(), why, end.to_vec()).into()).await?;
@@ -235,6 +238,7 @@ impl SimStation {
         why: Stop,
         authorized: bool,
     ) -> SessionRecord {
+        let start = self.meter_log.first().map_or(0, |m| m.1);
         SessionRecord {
             station: self.identity.clone(),
             version: if self.v201() { "2.0.1" } else { "1.6" },
@@ -250,6 +254,13 @@ impl SimStation {
                 Stop::DeAuthorized => "DeAuthorized",
             },
             authorized,
+            started_at: self.meter_log.first().map(|m| m.0.to_string()).unwrap_or_default(),
+            stopped_at: self.meter_log.last().map(|m| m.0.to_string()).unwrap_or_default(),
+            curve: self
+                .meter_log
+                .iter()
+                .map(|(at, register, power)| (at.to_string(), register - start, *power))
+                .collect(),
         }
     }
 
@@ -274,6 +285,7 @@ impl SimStation {
         measurands: &[Measurand],
     ) -> Result<(), Error> {
         let Sample { at, reading, register, context } = sample;
+        self.meter_log.push((at, register, reading.power_w));
         let values = measure(reading, register, measurands);
         if values.is_empty() {
             return Ok(());

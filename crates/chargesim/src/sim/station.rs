@@ -75,6 +75,9 @@ pub(super) struct SimStation {
     pub(super) started: Instant,
     pub(super) seconds: u64,
     pub(super) register: u64,
+    /// The meter as the running session read it: when, the register, the power then (the
+    /// session's record carries it, so that a test can price the session from the meter itself).
+    pub(super) meter_log: Vec<(DateTime, u64, f64)>,
     pub(super) state: StationState,
     /// When the station last sent anything: a heartbeat is due an interval after it.
     pub(super) last_sent: Instant,

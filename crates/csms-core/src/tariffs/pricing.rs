@@ -10,6 +10,10 @@
 //! a component of that dimension prices the piece's energy, its time if charging, its time if
 //! not. FLAT is priced once, by the element that holds as the session begins.
 //!
+//! A stretch between two readings is charging time (TIME) when its mean power, from the register's
+//! rise, or the power reported as it began is above `CHARGING_THRESHOLD_W`; otherwise it is
+//! parking time (PARKING_TIME): connected, not charging.
+//!
 //! Step sizes apply to a dimension's total at the end: it is rounded up to whole steps of the last
 //! component that priced the dimension, and the extra is billed at that component's price (OCPI
 //! 2.2.1). Every amount is exact until each dimension's sum is rounded to the currency's minor unit
@@ -26,8 +30,8 @@ use std::collections::BTreeSet;
 
 const MS_PER_HOUR: i64 = 3_600_000;
 
-/// A register that rose by less than this over a stretch with no power reported did not charge
-/// (as `sessions::charging_time` decides).
+/// A register that rose by less than this over a stretch did not charge: meters round to the
+/// watt-hour (as `sessions::charging_time` decides).
 const REGISTER_RISE_WH: Decimal = Decimal::ONE;
 
 /// A moment of the session's readings, in base units.
@@ -218,10 +222,11 @@ fn timeline(usage: &Usage) -> Vec<Stretch> {
         let rise = e_to - e_from;
         let derived =
             if to > from { rise * Decimal::from(MS_PER_HOUR) / Decimal::from(to - from) } else { Decimal::ZERO };
-        let charging = match power {
-            Some(p) => p > Decimal::try_from(CHARGING_THRESHOLD_W).unwrap_or(Decimal::ONE_HUNDRED),
-            None => rise >= REGISTER_RISE_WH,
-        };
+        // The register is the meter's evidence for the whole stretch, the power only for its
+        // first instant: a stretch charged when its mean power (from the register) or the power
+        // reported as it began was above the threshold.
+        let threshold = Decimal::try_from(CHARGING_THRESHOLD_W).unwrap_or(Decimal::ONE_HUNDRED);
+        let charging = (derived > threshold && rise >= REGISTER_RISE_WH) || power.is_some_and(|p| p > threshold);
         stretches.push(Stretch {
             from,
             to,
