@@ -41,7 +41,10 @@ fn required_role(method: &Method, path: &str) -> Role {
     // A station's password is a credential, like its security settings (PUT, admin).
     let password =
         path.strip_prefix("/api/v1/stations/").is_some_and(|rest| rest.trim_end_matches('/').ends_with("/password"));
-    if api_tokens || password || webhooks {
+    // A meter key decides which energy counts as proven.
+    let meter_key =
+        path.strip_prefix("/api/v1/stations/").is_some_and(|rest| rest.trim_end_matches('/').ends_with("/meter-key"));
+    if api_tokens || password || webhooks || (meter_key && method != Method::GET && method != Method::HEAD) {
         Role::Admin
     } else if method == Method::GET || method == Method::HEAD {
         Role::Viewer
@@ -168,6 +171,9 @@ mod tests {
         assert_eq!(required_role(&Method::DELETE, "/api/v1/tokens/3"), Role::Admin);
         assert_eq!(required_role(&Method::POST, "/api/v1/stations/CP1/password"), Role::Admin);
         assert_eq!(required_role(&Method::POST, "/api/v1/stations/CP1/password/"), Role::Admin);
+        assert_eq!(required_role(&Method::PUT, "/api/v1/stations/CP1/meter-key"), Role::Admin);
+        assert_eq!(required_role(&Method::DELETE, "/api/v1/stations/CP1/meter-key"), Role::Admin);
+        assert_eq!(required_role(&Method::GET, "/api/v1/stations/CP1/meter-key"), Role::Viewer);
     }
 
     #[test]

@@ -2,15 +2,18 @@
 //! `tax_included`; changes: admin) and charge detail records (OCPI 2.2.1 CDRs with Ström's
 //! fields; read-only: the writer makes them as transactions end).
 
+use crate::fields::{unprocessable, Fields};
 use crate::{paging, Api, ApiError, ApiResult, Params};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use csms_core::ops::{DeleteTariff, PutTariff};
+use csms_core::ops::{DeleteTariff, PutTariff, SetMeterKey};
+use csms_core::station::StationId;
+use csms_pki::ocmf::MeterKey;
 use csms_store::ocpi::parse_tariff;
-use csms_store::{CdrFilter, CdrView, TariffView};
+use csms_store::{CdrFilter, CdrView, MeterKeyView, TariffView};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -30,10 +33,6 @@ pub(crate) fn cdr_view(c: &CdrView) -> Value {
     body.insert("id".into(), c.id.to_string().into());
     body.insert("created_at".into(), c.created_at.clone().into());
     Value::Object(body)
-}
-
-fn unprocessable(message: String) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
 }
 
 /// The body as a tariff: it must be a JSON object (400 otherwise) that reads as a tariff (422
@@ -117,4 +116,48 @@ pub(crate) async fn get_cdr(State(api): State<Arc<Api>>, Path(id): Path<String>)
     let id: i64 = id.parse().map_err(|_| ApiError::bad_request("a charge detail record's id is an integer"))?;
     let cdr = api.store.cdr(id).await?.ok_or_else(|| ApiError::not_found("charge detail record"))?;
     Ok(Json(cdr_view(&cdr)))
+}
+
+fn meter_key_view(k: &MeterKeyView) -> Value {
+    let curve = MeterKey::parse(&k.public_key).map(|key| key.curve().as_str()).ok();
+    serde_json::json!({"station_id": k.station_id, "public_key": k.public_key, "curve": curve,
+                       "meter_serial": k.meter_serial, "updated_at": k.updated_at})
+}
+
+fn station(id: &str) -> Result<StationId, ApiError> {
+    StationId::parse(id).ok_or_else(|| ApiError::not_found("station"))
+}
+
+/// The station's meter key, against which its OCMF records are verified.
+pub(crate) async fn get_meter_key(State(api): State<Arc<Api>>, Path(id): Path<String>) -> ApiResult {
+    let key = api.store.meter_key(station(&id)?.as_str()).await?.ok_or_else(|| ApiError::not_found("meter key"))?;
+    Ok(Json(meter_key_view(&key)))
+}
+
+/// Registers the station's meter key: `public_key` as hex or base64 DER SubjectPublicKeyInfo or a
+/// PEM PUBLIC KEY (P-256 or P-384), kept as hex DER; `meter_serial` optional.
+pub(crate) async fn put_meter_key(State(api): State<Arc<Api>>, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    let station = station(&id)?;
+    let fields = Fields::read(&body, &["public_key", "meter_serial"])?;
+    let key = MeterKey::parse(&fields.required("public_key")?)
+        .map_err(|e| unprocessable(format!("public_key cannot be used: {e}")))?;
+    let meter_serial = fields.text("meter_serial")?;
+    let op =
+        SetMeterKey { station: station.clone(), public_key: Some(key.to_hex()), meter_serial, now: api.clock.now() };
+    if !api.store.execute(op, Vec::new()).await? {
+        return Err(ApiError::not_found("station"));
+    }
+    let key = api.store.meter_key(station.as_str()).await?.ok_or_else(|| ApiError::not_found("meter key"))?;
+    Ok(Json(meter_key_view(&key)))
+}
+
+pub(crate) async fn delete_meter_key(
+    State(api): State<Arc<Api>>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let op = SetMeterKey { station: station(&id)?, public_key: None, meter_serial: None, now: api.clock.now() };
+    if !api.store.execute(op, Vec::new()).await? {
+        return Err(ApiError::not_found("meter key"));
+    }
+    Ok(StatusCode::NO_CONTENT)
 }

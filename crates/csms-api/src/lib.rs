@@ -100,6 +100,10 @@ pub fn router(api: Arc<Api>, open: bool) -> Router {
             "/api/v1/tariffs/{id}",
             json_only(get(billing::get_tariff).put(billing::put_tariff).delete(billing::delete_tariff)),
         )
+        .route(
+            "/api/v1/stations/{id}/meter-key",
+            json_only(get(billing::get_meter_key).put(billing::put_meter_key).delete(billing::delete_meter_key)),
+        )
         .route("/api/v1/cdrs", json_only(get(billing::list_cdrs)))
         .route("/api/v1/cdrs/{id}", json_only(get(billing::get_cdr)))
         .route("/api/v1/faults/{id}", json_only(get(get_fault)))

@@ -47,7 +47,7 @@ fn query(name: &str, description: &str, schema: Value) -> Value {
     json!({"name": name, "in": "query", "required": false, "description": description, "schema": without_nul(schema)})
 }
 
-fn station() -> Value {
+pub(super) fn station() -> Value {
     path_param(
         "id",
         "Station identity",

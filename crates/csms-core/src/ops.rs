@@ -633,6 +633,17 @@ pub struct TariffSaved {
     pub created: bool,
 }
 
+/// Registers (or with `public_key` None removes) the public key of a station's meter, which its
+/// signed meter values (OCMF) are verified against.
+#[derive(Debug, Clone)]
+pub struct SetMeterKey {
+    pub station: StationId,
+    /// Hex-encoded DER SubjectPublicKeyInfo, as checked by the API.
+    pub public_key: Option<String>,
+    pub meter_serial: Option<String>,
+    pub now: Timestamp,
+}
+
 /// Withdraws a tariff: it prices no more sessions; its versions stay for the records.
 #[derive(Debug, Clone)]
 pub struct DeleteTariff {

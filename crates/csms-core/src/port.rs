@@ -174,6 +174,8 @@ operations! {
     PutTariff(PutTariff) -> TariffSaved;
     /// → whether it existed.
     DeleteTariff(DeleteTariff) -> bool;
+    /// → whether the station is known (removing: whether a key was registered).
+    SetMeterKey(SetMeterKey) -> bool;
 }
 
 /// A future that waits, only when the store is behind, for room to take what was handed to

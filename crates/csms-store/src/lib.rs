@@ -20,7 +20,7 @@ mod writes;
 
 pub use queries::{
     AlertRuleView, AlertView, CdrFilter, CdrView, EventFilter, InstalledCertificateView, IssuedCertificateView,
-    TariffView, WebhookDeliveryView, WebhookView,
+    MeterKeyView, TariffView, WebhookDeliveryView, WebhookView,
 };
 pub use queries::{
     Availability, AvailabilityView, ChargingProfileView, CommandView, ConfigurationView, ConnectorView,

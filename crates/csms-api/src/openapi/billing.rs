@@ -2,7 +2,7 @@
 //! Tariff (as sent and as shown) and CDR, with Ström's fields beside OCPI's.
 
 use super::schemas::{array_of, boolean, integer, nullable, number, object, string, timestamp, view, AT};
-use super::{cursor, list, ok, op, path_param, query, Op, Success};
+use super::{cursor, list, ok, op, path_param, query, station, Op, Success};
 use serde_json::{json, Value};
 
 pub(super) fn operations() -> Vec<(&'static str, &'static str, Op)> {
@@ -20,6 +20,17 @@ pub(super) fn operations() -> Vec<(&'static str, &'static str, Op)> {
             .errors(&["400", "422"]).body(tariff_body(), tariff_example())),
         ("/api/v1/tariffs/{id}", "delete", op("deleteTariff", "Withdraw a tariff: it prices no more sessions", "admin",
             vec![tariff_id()], Success::Empty("204", "Withdrawn")).errors(&["404"])),
+        ("/api/v1/stations/{id}/meter-key", "get", op("getMeterKey", "The station's meter key, which its signed meter values (OCMF) are verified against",
+            "viewer", vec![station()], ok("The key", "MeterKey")).errors(&["404"])),
+        ("/api/v1/stations/{id}/meter-key", "put", op("putMeterKey",
+            "Register the station's meter public key (P-256 or P-384; hex or base64 DER SubjectPublicKeyInfo, or PEM)",
+            "admin", vec![station()], ok("Registered; records written from now on are verified against it", "MeterKey"))
+            .errors(&["400", "404", "422"]).body(object(&[
+                ("public_key", json!({"type": "string", "minLength": 1})),
+                ("meter_serial", nullable(string())),
+            ], &["public_key"]), json!({"public_key": "3059301306072a8648ce3d020106082a8648ce3d03010703420004…", "meter_serial": "METER-1"}))),
+        ("/api/v1/stations/{id}/meter-key", "delete", op("deleteMeterKey", "Remove the station's meter key", "admin",
+            vec![station()], Success::Empty("204", "Removed")).errors(&["404"])),
         ("/api/v1/cdrs", "get", list("listCdrs", "Charge detail records in the order they were written", "session end",
             cursor::<i64>("cdrs"), vec![], vec![
                 query("station_id", "Only this station's", string()),
@@ -113,7 +124,18 @@ pub(super) fn schemas() -> Vec<(&'static str, Value)> {
     example["version"] = json!(1);
     example["last_updated"] = json!(AT);
     tariff["example"] = example;
-    vec![("Tariff", tariff), ("Cdr", cdr()), ("CdrPage", super::schemas::page("Cdr"))]
+    let meter_key = view(
+        &[
+            ("station_id", string()),
+            ("public_key", json!({"type": "string", "description": "Hex-encoded DER SubjectPublicKeyInfo"})),
+            ("curve", nullable(json!({"type": "string"}))),
+            ("meter_serial", nullable(string())),
+            ("updated_at", timestamp()),
+        ],
+        json!({"station_id": "CP-1", "public_key": "3059301306072a8648ce3d0201…", "curve": "secp256r1",
+               "meter_serial": "METER-1", "updated_at": AT}),
+    );
+    vec![("Tariff", tariff), ("Cdr", cdr()), ("CdrPage", super::schemas::page("Cdr")), ("MeterKey", meter_key)]
 }
 
 fn cdr() -> Value {
@@ -196,6 +218,30 @@ fn cdr() -> Value {
                 "energy_verified",
                 json!({"type": "boolean", "description": "Whether signed meter data proved the energy"}),
             ),
+            (
+                "energy_verification",
+                object(
+                    &[
+                        (
+                            "status",
+                            json!({"type": "string", "enum": ["verified", "unsigned", "unsupported", "no_meter_key", "failed", "mismatch"]}),
+                        ),
+                        ("signed_energy_wh", nullable(number())),
+                        (
+                            "records",
+                            json!({"type": "integer", "minimum": 0, "description": "OCMF records the transaction carried"}),
+                        ),
+                        ("problems", json!({"type": "array", "items": {"type": "string"}})),
+                    ],
+                    &["status", "signed_energy_wh", "records", "problems"],
+                ),
+            ),
+            (
+                "anomalies",
+                json!({"type": "array", "description": "What the meter readings show that billing must not take on trust",
+                "items": object(&[("code", json!({"type": "string", "enum": csms_core::integrity::CODES})), ("at", timestamp()),
+                                  ("description", string())], &["code", "at", "description"])}),
+            ),
             ("charging_time_s", integer()),
             ("parking_time_s", integer()),
             ("peak_power_w", nullable(number())),
@@ -227,7 +273,8 @@ fn cdr_example() -> Value {
     let stroms = json!({"last_updated": AT, "transaction_id": 88, "station_id": "CP-1", "evse_id": 1, "connector_id": 1,
         "id_token": "TAG-1", "tariff_id": "AC-STANDARD", "tariff_version": 1, "energy_wh": 11000,
         "energy_rule": "StopTransaction.meterStop - StartTransaction.meterStart", "energy_flags": [],
-        "energy_verified": false, "charging_time_s": 3600, "parking_time_s": 0, "peak_power_w": 11000,
+        "energy_verified": false, "energy_verification": {"status": "unsigned", "signed_energy_wh": null, "records": 0,
+            "problems": []}, "anomalies": [], "charging_time_s": 3600, "parking_time_s": 0, "peak_power_w": 11000,
         "bound": null, "cost_lines": [{"type": "ENERGY", "element": 1, "volume": 11.0, "price": 0.39, "vat": 19,
             "excl_vat": 4.29, "incl_vat": 5.1051}], "corrects": null});
     if let (Some(fields), Value::Object(more)) = (example.as_object_mut(), stroms) {

@@ -44,7 +44,34 @@ fn cdr_from_row(r: &AnyRow) -> Result<CdrView, sqlx::Error> {
     Ok(CdrView { id: r.try_get("id")?, created_at: r.try_get("created_at")?, body: r.try_get("body")? })
 }
 
+/// A station's registered meter key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeterKeyView {
+    pub station_id: String,
+    pub public_key: String,
+    pub meter_serial: Option<String>,
+    pub updated_at: String,
+}
+
 impl Store {
+    pub async fn meter_key(&self, station: &str) -> Result<Option<MeterKeyView>, StoreError> {
+        let row = sqlx::query(
+            "SELECT station_id, public_key, meter_serial, updated_at FROM meter_keys WHERE station_id = $1",
+        )
+        .bind(station)
+        .fetch_optional(self.pool())
+        .await?;
+        let view = |r: &AnyRow| -> Result<MeterKeyView, sqlx::Error> {
+            Ok(MeterKeyView {
+                station_id: r.try_get("station_id")?,
+                public_key: r.try_get("public_key")?,
+                meter_serial: r.try_get("meter_serial")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        };
+        Ok(row.as_ref().map(view).transpose()?)
+    }
+
     /// The tariffs in force (not withdrawn), by id.
     pub async fn tariffs(&self) -> Result<Vec<TariffView>, StoreError> {
         let rows =

@@ -18,7 +18,7 @@ mod transactions;
 mod webhooks;
 
 pub use alerts::{AlertRuleView, AlertView};
-pub use billing::{CdrFilter, CdrView, TariffView};
+pub use billing::{CdrFilter, CdrView, MeterKeyView, TariffView};
 pub use certificates::{InstalledCertificateView, IssuedCertificateView};
 pub use commands::{ChargingProfileView, CommandView, ReservationView, TransferView};
 pub use device_model::{ConfigurationView, DeviceModelView, MonitorView};

@@ -47,3 +47,14 @@ CREATE INDEX cdrs_station ON cdrs (station_id, id);
 CREATE INDEX cdrs_token ON cdrs (id_token, id);
 CREATE INDEX cdrs_end ON cdrs (end_date_time, id);
 "#;
+
+/// Issue 28: each station's meter public key (hex-encoded DER SubjectPublicKeyInfo), against
+/// which the OCMF records of its transactions are verified.
+pub(super) const METER_KEYS: &str = r#"
+CREATE TABLE meter_keys (
+    station_id TEXT PRIMARY KEY,
+    public_key TEXT NOT NULL,
+    meter_serial TEXT,
+    updated_at TEXT NOT NULL
+);
+"#;

@@ -693,6 +693,7 @@ CREATE TABLE fault_mapping (fingerprint TEXT NOT NULL);
     issue27::SQLITE_EVENTS_BY_ROWID,
     issue28::TARIFFS,
     issue28::CDRS,
+    issue28::METER_KEYS,
 ];
 
 /// The first of the two migrations above (one per backend) that gave readings codes for their

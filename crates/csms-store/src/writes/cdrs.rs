@@ -4,17 +4,16 @@
 //! never changed: when a transaction's end changes later (the station's own stop replacing
 //! Ström's estimate of a superseded transaction), a new record corrects the last.
 
+use super::meter_data::{self, exact, MeterData};
 use super::transactions::stored_flags;
 use super::Events;
 use crate::db::{query, query_scalar, Conn, Row};
 use crate::ocpi::{number, parse_tariff};
-use crate::schema::readings_of_samples;
-use crate::terms::Term;
 use crate::StoreError;
 use csms_core::clock::{format_timestamp, parse_timestamp};
 use csms_core::events::EventKind;
-use csms_core::metering::Measurand;
-use csms_core::tariffs::pricing::{price, Bill, Point, Usage};
+use csms_core::integrity::{self, Anomaly};
+use csms_core::tariffs::pricing::{price, Bill, Usage};
 use csms_core::tariffs::{self, Decimal, Dimension, Tariff};
 use csms_core::transactions::{EnergyFlag, TransactionFlag};
 use csms_core::Timestamp;
@@ -61,62 +60,6 @@ impl Billing {
     }
 }
 
-/// A decimal from a stored float: its shortest text, which is the decimal the station wrote for
-/// any reading of up to 15 digits.
-fn exact(value: f64) -> Decimal {
-    Decimal::from_str(&value.to_string()).or_else(|_| Decimal::try_from(value)).unwrap_or_default()
-}
-
-/// The transaction's moments in time order: register, power (without a phase, else the phases'
-/// sum) and current (without a phase, else the highest phase).
-async fn points(conn: &mut Conn, id: i64) -> Result<Vec<Point>, StoreError> {
-    macro_rules! tx_readings {
-        ($backend:ident) => {
-            concat!(
-                "SELECT s.timestamp, r.measurand, r.phase, r.value FROM samples s ",
-                readings_of_samples!($backend),
-                " WHERE s.transaction_id = $1 AND r.value IS NOT NULL AND ((r.measurand = $2 AND r.phase IS NULL \
-                 AND r.normalised_unit = 'Wh') OR (r.measurand = $3 AND r.normalised_unit = 'W') \
-                 OR (r.measurand = $4 AND r.normalised_unit = 'A')) ORDER BY s.timestamp, r.id"
-            )
-        };
-    }
-    let sql = if conn.is_sqlite() { tx_readings!(sqlite) } else { tx_readings!(postgres) };
-    conn.send_gathered().await?;
-    let (energy, power) = (Measurand::EnergyActiveImportRegister.code(), Measurand::PowerActiveImport.code());
-    let rows =
-        query(sql).bind(id).bind(energy).bind(power).bind(Measurand::CurrentImport.code()).fetch_all(conn).await?;
-    let mut out: Vec<(String, Point, Option<Decimal>, Option<Decimal>)> = Vec::new();
-    for row in rows {
-        let at: String = row.try_get("timestamp")?;
-        let (measurand, phase, value): (i64, Option<i64>, f64) =
-            (row.try_get("measurand")?, row.try_get("phase")?, row.try_get("value")?);
-        if out.last().is_none_or(|(t, ..)| *t != at) {
-            let time =
-                parse_timestamp(&at).ok_or_else(|| StoreError::Corrupt(format!("reading time {at:?} is no time")))?;
-            let point = Point { at: time, register_wh: None, power_w: None, current_a: None };
-            out.push((at, point, None, None));
-        }
-        let Some((_, p, phase_power, phase_current)) = out.last_mut() else { continue };
-        let v = exact(value);
-        match (measurand, phase) {
-            (m, _) if m == energy => p.register_wh = Some(v),
-            (m, None) if m == power => p.power_w = Some(v),
-            (m, Some(_)) if m == power => *phase_power = Some(phase_power.unwrap_or_default() + v),
-            (_, None) => p.current_a = Some(v),
-            (_, Some(_)) => *phase_current = Some(phase_current.map_or(v, |c: Decimal| c.max(v))),
-        }
-    }
-    Ok(out
-        .into_iter()
-        .map(|(_, mut p, phase_power, phase_current)| {
-            p.power_w = p.power_w.or(phase_power);
-            p.current_a = p.current_a.or(phase_current);
-            p
-        })
-        .collect())
-}
-
 /// The total after tax of the transaction's latest record, if a tariff priced it.
 pub(super) async fn latest_total(conn: &mut Conn, id: i64) -> Result<Option<Decimal>, StoreError> {
     let total: Option<Option<String>> =
@@ -128,6 +71,45 @@ pub(super) async fn latest_total(conn: &mut Conn, id: i64) -> Result<Option<Deci
         .flatten()
         .map(|t| Decimal::from_str(&t).map_err(|e| StoreError::Corrupt(format!("total {t:?} of record of {id}: {e}"))))
         .transpose()
+}
+
+/// Whether the transaction's signed meter data proves the energy billed.
+struct Verification {
+    /// `verified`; `unsigned` (no signed data), `unsupported` (signed, not OCMF), `no_meter_key`
+    /// (none registered for the station), `failed` (see `problems`), or `mismatch` (the signed
+    /// readings prove another energy than the one billed).
+    status: &'static str,
+    signed_energy_wh: Option<Decimal>,
+    records: usize,
+    problems: Vec<String>,
+}
+
+fn verify(meter: &MeterData, key: Option<&str>, billed_wh: Decimal) -> Verification {
+    let records = meter.signed.len();
+    let outcome = |status, signed_energy_wh, problems| Verification { status, signed_energy_wh, records, problems };
+    if meter.signed.is_empty() {
+        let status = if meter.other_signed > 0 { "unsupported" } else { "unsigned" };
+        return outcome(status, None, Vec::new());
+    }
+    let Some(key) = key else { return outcome("no_meter_key", None, Vec::new()) };
+    let key = match csms_pki::ocmf::MeterKey::parse(key) {
+        Ok(key) => key,
+        Err(e) => return outcome("failed", None, vec![format!("the registered meter key cannot be used: {e}")]),
+    };
+    match csms_pki::ocmf::check_transaction(&meter.signed, &key) {
+        csms_pki::ocmf::Verdict::Verified(v) => {
+            let signed = Decimal::new(v.energy.0, 3);
+            if signed == billed_wh {
+                outcome("verified", Some(signed), Vec::new())
+            } else {
+                let problem = format!("the signed readings give {signed} Wh, the record bills {billed_wh} Wh");
+                outcome("mismatch", Some(signed), vec![problem])
+            }
+        }
+        csms_pki::ocmf::Verdict::NotVerified(problems) => {
+            outcome("failed", None, problems.iter().map(ToString::to_string).collect())
+        }
+    }
 }
 
 /// How the billed energy was got, for the record.
@@ -155,7 +137,7 @@ pub(super) async fn settle(
     now: &Timestamp,
 ) -> Result<Option<Decimal>, StoreError> {
     let row = query(
-        "SELECT station_id, evse_id, connector_id, id_token, id_token_type, started_at, stopped_at, meter_start_wh, \
+        "SELECT station_id, evse_id, connector_id, id_token, id_token_type, started_at, stopped_at, meter_start_wh, meter_stop_wh, \
          energy_wh, flags, ocpp_version, stop_reason FROM transactions WHERE id = $1",
     )
     .bind(id)
@@ -179,15 +161,28 @@ pub(super) async fn settle(
             .flatten(),
         None => None,
     };
-    let points = points(conn, id).await?;
+    let meter = meter_data::read(conn, id).await?;
     let energy: Option<f64> = row.try_get("energy_wh")?;
     let usage = Usage {
         started_at,
         stopped_at,
         meter_start_wh: row.try_get::<Option<f64>, _>("meter_start_wh")?.map(exact),
         energy_wh: energy.map(exact).unwrap_or_default(),
-        points: &points,
+        points: &meter.points,
     };
+    let version: Option<String> = row.try_get("ocpp_version")?;
+    let is_16 = version.as_deref() == Some("1.6");
+    let checked = integrity::Transaction {
+        started_at: Some(started_at),
+        stopped_at: Some(stopped_at),
+        meter_start_wh: if is_16 { row.try_get("meter_start_wh")? } else { None },
+        meter_stop_wh: if is_16 { row.try_get("meter_stop_wh")? } else { None },
+    };
+    let inputs =
+        integrity::Inputs { sample_interval_s: meter_data::sample_interval(conn, &station).await?, max_power_w: None };
+    let anomalies = integrity::anomalies(&checked, &meter.integrity, &inputs);
+    let key = meter_data::meter_key(conn, &station).await?;
+    let verification = verify(&meter, key.as_deref(), usage.energy_wh);
     let tz = billing.time_zone;
     let listed = billing.tariffs(conn).await?;
     let all: Vec<Tariff> = listed.iter().map(|l| l.tariff.clone()).collect();
@@ -208,7 +203,6 @@ pub(super) async fn settle(
     };
     let bill = price(chosen.map_or(&free, |l| &l.tariff), &usage, tz);
     let flags: Vec<TransactionFlag> = stored_flags(&row)?.iter().collect();
-    let version: Option<String> = row.try_get("ocpp_version")?;
     let rule = energy_rule(version.as_deref().unwrap_or("2.0.1"), &flags, energy.is_some());
     let tariff = chosen.map(|l| (l.tariff.id.as_str(), l.version, l.body.as_str()));
     let place = (row.try_get::<Option<i64>, _>("evse_id")?, row.try_get::<Option<i64>, _>("connector_id")?);
@@ -233,6 +227,8 @@ pub(super) async fn settle(
         currency: chosen.map(|l| l.tariff.currency.as_str()),
         rule,
         energy_flags: &flags,
+        anomalies: &anomalies,
+        verification: &verification,
         corrects,
         created_at: &created_at,
     });
@@ -299,6 +295,8 @@ struct Record<'a> {
     currency: Option<&'a str>,
     rule: &'static str,
     energy_flags: &'a [TransactionFlag],
+    anomalies: &'a [Anomaly],
+    verification: &'a Verification,
     created_at: &'a str,
     corrects: Option<i64>,
 }
@@ -414,7 +412,11 @@ fn record(r: Record) -> Value {
         "energy_wh": number(b.energy_wh),
         "energy_rule": r.rule,
         "energy_flags": flags,
-        "energy_verified": false,
+        "energy_verified": r.verification.status == "verified",
+        "energy_verification": {"status": r.verification.status, "signed_energy_wh": r.verification.signed_energy_wh.map(number),
+                                "records": r.verification.records, "problems": r.verification.problems},
+        "anomalies": r.anomalies.iter().map(|a| json!({"code": a.code(), "at": format_timestamp(&a.at()),
+                                                       "description": a.describe()})).collect::<Vec<_>>(),
         "charging_time_s": b.charging_ms / 1000,
         "parking_time_s": b.parking_ms / 1000,
         "peak_power_w": b.peak_power_w.map(number),

@@ -11,6 +11,7 @@ mod device_model;
 mod events;
 mod faults;
 mod message_log;
+mod meter_data;
 mod readings;
 mod reservations;
 mod stations;
@@ -158,6 +159,7 @@ pub(crate) async fn run(
         Request::AlertChanges(op, pending) => pending.set(Ok(alerts::changes(conn, ev, op).await?)),
         Request::PutTariff(op, pending) => pending.set(Ok(tariffs::put(conn, billing, op).await?)),
         Request::DeleteTariff(op, pending) => pending.set(Ok(tariffs::delete(conn, billing, op).await?)),
+        Request::SetMeterKey(op, pending) => pending.set(Ok(tariffs::set_meter_key(conn, op).await?)),
     }
     Ok(())
 }

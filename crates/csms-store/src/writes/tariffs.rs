@@ -1,10 +1,11 @@
-//! Tariffs: each save a new version, kept for the records priced by it.
+//! Tariffs (each save a new version, kept for the records priced by it) and the meter keys that
+//! signed meter values are verified against.
 
 use super::cdrs::Billing;
 use crate::db::{query, Conn};
 use crate::StoreError;
 use csms_core::clock::format_timestamp;
-use csms_core::ops::{DeleteTariff, PutTariff, TariffSaved};
+use csms_core::ops::{DeleteTariff, PutTariff, SetMeterKey, TariffSaved};
 
 pub(super) async fn put(conn: &mut Conn, billing: &mut Billing, op: &PutTariff) -> Result<TariffSaved, StoreError> {
     let id = op.tariff.id.as_str();
@@ -33,6 +34,31 @@ pub(super) async fn put(conn: &mut Conn, billing: &mut Billing, op: &PutTariff) 
         .await?;
     billing.forget();
     Ok(TariffSaved { version: Some(version), created: !live })
+}
+
+/// A station's meter key, set or removed.
+pub(super) async fn set_meter_key(conn: &mut Conn, op: &SetMeterKey) -> Result<bool, StoreError> {
+    let station = op.station.as_str();
+    let Some(key) = &op.public_key else {
+        let done = query("DELETE FROM meter_keys WHERE station_id = $1").bind(station).execute(conn).await?;
+        return Ok(done.rows_affected() > 0);
+    };
+    let known = query("SELECT 1 AS known FROM stations WHERE id = $1").bind(station).fetch_optional(&mut *conn).await?;
+    if known.is_none() {
+        return Ok(false);
+    }
+    query(
+        "INSERT INTO meter_keys (station_id, public_key, meter_serial, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (station_id) DO UPDATE SET public_key = excluded.public_key, meter_serial = excluded.meter_serial, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(station)
+    .bind(key.as_str())
+    .bind(op.meter_serial.as_deref())
+    .bind(format_timestamp(&op.now))
+    .execute(conn)
+    .await?;
+    Ok(true)
 }
 
 pub(super) async fn delete(conn: &mut Conn, billing: &mut Billing, op: &DeleteTariff) -> Result<bool, StoreError> {
