@@ -10,6 +10,7 @@
 
 mod certificates;
 mod commands;
+pub mod costs;
 mod effects;
 mod friendly;
 mod local_list;

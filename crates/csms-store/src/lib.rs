@@ -6,6 +6,7 @@
 //! The domain rules run inside that transaction, so reads and writes of one message are atomic
 //! with respect to every other message. Reads for the API go straight to the pool.
 
+mod billing;
 mod db;
 mod durability;
 mod log_blocks;
@@ -20,7 +21,7 @@ mod writes;
 
 pub use queries::{
     AlertRuleView, AlertView, CdrFilter, CdrView, EventFilter, InstalledCertificateView, IssuedCertificateView,
-    MeterKeyView, TariffView, WebhookDeliveryView, WebhookView,
+    MeterKeyView, RunningCost, TariffView, WebhookDeliveryView, WebhookView,
 };
 pub use queries::{
     Availability, AvailabilityView, ChargingProfileView, CommandView, ConfigurationView, ConnectorView,

@@ -49,6 +49,7 @@ pub struct FileConfig {
     pub webhook_ca_file: Option<PathBuf>,
     pub alert_check_secs: Option<u64>,
     pub time_zone: Option<String>,
+    pub cost_update_secs: Option<u64>,
 }
 
 pub const DEFAULT_CONFIG: &str = r#"# Ström configuration. Every setting may be left out; the values shown are the defaults.
@@ -177,6 +178,12 @@ alert_check_secs = 30
 # restrictions) are read in it, so a band follows the local clock across DST changes.
 time_zone = "UTC"
 
+# Stations are sent the running cost of a session a tariff prices this often (2.0.1 CostUpdated;
+# 1.6 the California Pricing DataTransfer RunningCost, to stations whose configuration has
+# CustomDisplayCostAndPrice = true); 0 sends none. The final cost goes at the end regardless
+# (2.0.1 in the Ended answer's totalCost, 1.6 as DataTransfer FinalCost).
+cost_update_secs = 60
+
 # Vendor codes (1.6 vendorErrorCode, 2.0.1 techCode) mapped to a fault category, which then wins
 # over the one Ström's own mapping gives: thermal, power_loss, communication,
 # electrical_protection, connector, meter, internal or other. Codes match whatever their case.
@@ -224,6 +231,8 @@ pub struct Config {
     pub alert_check: Duration,
     /// Where tariffs' local times are read (`time_zone`).
     pub time_zone: chrono_tz::Tz,
+    /// How often running costs go to stations; `None`: never.
+    pub cost_update: Option<Duration>,
 }
 
 /// The files of Ström's CA (`ca_cert`, `ca_key`).
@@ -397,6 +406,7 @@ pub fn resolve(mut file: FileConfig, mut overrides: Overrides) -> Result<Config>
         },
         alert_check: secs(file.alert_check_secs, 30, "alert_check_secs")?,
         time_zone,
+        cost_update: Some(file.cost_update_secs.unwrap_or(60)).filter(|s| *s > 0).map(Duration::from_secs),
     })
 }
 

@@ -72,6 +72,8 @@ pub async fn run(config: Config, api_open: bool) -> Result<()> {
         Arc::new(Commands::new(store.clone(), clock.clone(), config.gateway.call_timeout).with_authority(authority));
     let port: Arc<dyn Port> = Arc::new(store.clone());
     let gateway = Gateway::new(config.gateway.clone(), port, &commands, clock.clone(), shutdown.clone());
+    let costs = csms_commands::costs::CostSettings { interval: config.cost_update, time_zone: config.time_zone };
+    tokio::spawn(csms_commands::costs::run((*commands).clone(), costs, shutdown.clone()));
     let offline = store.stations_offline().await.context("reading the stations whose connection was lost")?;
     gateway.note_lost(offline.iter().filter_map(|id| StationId::parse(id)));
     gateway.watch_heartbeats();

@@ -4,11 +4,12 @@
 //! never changed: when a transaction's end changes later (the station's own stop replacing
 //! Ström's estimate of a superseded transaction), a new record corrects the last.
 
-use super::meter_data::{self, exact, MeterData};
+use super::meter_data;
 use super::transactions::stored_flags;
 use super::Events;
+use crate::billing::{choose, exact, listed, Listed, MeterData};
 use crate::db::{query, query_scalar, Conn, Row};
-use crate::ocpi::{number, parse_tariff};
+use crate::ocpi::number;
 use crate::StoreError;
 use csms_core::clock::{format_timestamp, parse_timestamp};
 use csms_core::events::EventKind;
@@ -27,12 +28,6 @@ pub(crate) struct Billing {
     book: Option<Vec<Listed>>,
 }
 
-struct Listed {
-    tariff: Tariff,
-    version: i64,
-    body: String,
-}
-
 impl Billing {
     pub(crate) fn new(time_zone: chrono_tz::Tz) -> Billing {
         Billing { time_zone, book: None }
@@ -49,10 +44,7 @@ impl Billing {
                 .await?;
             let mut book = Vec::with_capacity(rows.len());
             for row in rows {
-                let (id, body): (String, String) = (row.try_get("id")?, row.try_get("body")?);
-                let tariff = parse_tariff(&body, Some(&id))
-                    .map_err(|e| StoreError::Corrupt(format!("tariff {id:?} no longer reads: {e}")))?;
-                book.push(Listed { tariff, version: row.try_get("version")?, body });
+                book.push(listed(row.try_get("id")?, row.try_get("version")?, row.try_get("body")?)?);
             }
             self.book = Some(book);
         }
@@ -185,9 +177,7 @@ pub(super) async fn settle(
     let verification = verify(&meter, key.as_deref(), usage.energy_wh);
     let tz = billing.time_zone;
     let listed = billing.tariffs(conn).await?;
-    let all: Vec<Tariff> = listed.iter().map(|l| l.tariff.clone()).collect();
-    let chosen = tariffs::select(&all, &station, group.as_deref(), started_at)
-        .and_then(|t| listed.iter().find(|l| l.tariff.id == t.id));
+    let chosen = choose(listed, &station, group.as_deref(), started_at);
     let free = Tariff {
         id: String::new(),
         currency: String::new(),
