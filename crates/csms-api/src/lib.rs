@@ -11,6 +11,7 @@ mod bodies;
 mod certificates;
 mod dashboard;
 mod events;
+mod exports;
 mod fields;
 mod id_tokens;
 mod openapi;
@@ -106,6 +107,9 @@ pub fn router(api: Arc<Api>, open: bool) -> Router {
         )
         .route("/api/v1/cdrs", json_only(get(billing::list_cdrs)))
         .route("/api/v1/cdrs/{id}", json_only(get(billing::get_cdr)))
+        .route("/api/v1/exports/cdrs", json_only(get(exports::cdrs)))
+        .route("/api/v1/exports/meter-values", json_only(get(exports::meter_values)))
+        .route("/api/v1/reports/energy", json_only(get(exports::energy)))
         .route("/api/v1/faults/{id}", json_only(get(get_fault)))
         .route("/api/v1/id-tokens", json_only(get(id_tokens::list).post(id_tokens::create)))
         .route(

@@ -6,6 +6,7 @@
 
 mod availability;
 mod billing;
+mod exports;
 mod notify;
 pub(crate) mod reference;
 mod schemas;
@@ -502,11 +503,12 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
     ];
     operations.extend(notify::operations());
     operations.extend(billing::operations());
+    operations.extend(exports::operations());
     operations
 }
 
 /// The document's tags, in the order the reference page shows them.
-const TAGS: [(&str, &str); 13] = [
+const TAGS: [(&str, &str); 14] = [
     ("stations", "Stations: their registration, connection, connectors, and what they reported about themselves"),
     ("commands", "Commands sent to a connected station (OCPP CALLs from the CSMS); the station's answer is the API's"),
     ("transactions", "Charging sessions with their energy and meter readings"),
@@ -519,6 +521,7 @@ const TAGS: [(&str, &str); 13] = [
     ("webhooks", "Events posted to other systems as they happen, signed, with retries"),
     ("alerts", "Rules over faults and connections, and the alerts they raise"),
     ("billing", "Tariffs (OCPI 2.2.1) and the charge detail records they price as sessions end"),
+    ("reports", "Exports of a period streamed as JSON or CSV, and energy per station and hour, day or month"),
     ("id-tokens", "The id tokens (RFID cards, app ids, …) Ström authorizes"),
     ("certificates", "Certificates that Ström signed for stations or that stations hold"),
     ("api-tokens", "The bearer tokens of this API"),
@@ -548,6 +551,8 @@ fn tag_of(path: &str, operation: &Op) -> &'static str {
         "alerts"
     } else if path.starts_with("/api/v1/tariffs") || path.starts_with("/api/v1/cdrs") {
         "billing"
+    } else if path.starts_with("/api/v1/exports") || path.starts_with("/api/v1/reports") {
+        "reports"
     } else if path.starts_with("/api/v1/id-tokens") {
         "id-tokens"
     } else if path.starts_with("/api/v1/tokens") || path == "/api/v1/me" {
@@ -561,6 +566,7 @@ pub(crate) fn document() -> Value {
     let mut components = schemas::components();
     components.extend(availability::schemas());
     components.extend(billing::schemas().into_iter().map(|(name, schema)| (name.to_string(), schema)));
+    components.extend(exports::schemas());
     for (name, item) in [
         ("Variables", "Variable"),
         ("ConfigurationKeys", "ConfigurationKey"),
@@ -570,6 +576,8 @@ pub(crate) fn document() -> Value {
         ("ExpiringCertificates", "ExpiringCertificate"),
         ("AlertRules", "AlertRule"),
         ("Tariffs", "Tariff"),
+        ("CdrExport", "Cdr"),
+        ("MeterValueExport", "ExportedMeterValue"),
     ] {
         let example = components.get(item).and_then(|s| s.get("example")).map(|e| json!([e]));
         let mut array = schemas::array_of(item);

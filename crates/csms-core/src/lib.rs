@@ -12,6 +12,7 @@ pub mod availability;
 pub mod availability_report;
 pub mod certificates;
 pub mod clock;
+pub mod energy_report;
 pub mod events;
 pub mod fault_kinds;
 pub mod faults;

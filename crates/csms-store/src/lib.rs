@@ -28,6 +28,7 @@ pub use queries::{
     DeviceModelView, FaultFilter, FaultView, MessageView, MeterValueView, MonitorView, Page, PageRequest,
     ReservationView, StationEventView, StationView, TransactionFilter, TransactionView, TransferView,
 };
+pub use queries::{ExportFilter, ExportedReading, RegisterPoints};
 pub use writes::StoredEvent;
 
 use csms_core::fault_kinds::VendorCategories;

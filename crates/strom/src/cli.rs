@@ -1,15 +1,17 @@
-//! The command line over the operator API: `strom station ...`, `strom tx ...`, `strom tag ...`,
+//! The command line over the operator API: `strom station ...`, `strom tx ...`, `strom cdr ...`, `strom tag ...`,
 //! `strom config ...`, `strom token list|revoke`. It speaks HTTP/1.1 to a running Ström (plain
 //! HTTP; put TLS in front of Ström with a proxy and point `--url` at it from inside), prints
 //! tables or, with `--json`, the API's JSON. A list is printed whole: the CLI follows the API's
 //! pages to the last.
 
+mod cdr;
 pub mod export;
 pub mod logs;
 mod report;
 pub mod sessions;
 mod tags;
 
+pub use cdr::{cdr, CdrCommand};
 pub use report::{report, ReportCommand};
 pub use tags::{tag, TagCommand};
 

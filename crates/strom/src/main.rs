@@ -65,6 +65,13 @@ enum Command {
         #[command(flatten)]
         api: cli::ApiArgs,
     },
+    /// Charge detail records, through the API: export a period's as CSV or JSON.
+    Cdr {
+        #[command(subcommand)]
+        command: cli::CdrCommand,
+        #[command(flatten)]
+        api: cli::ApiArgs,
+    },
     /// Id tokens (RFID tags and the like), through the API.
     Tag {
         #[command(subcommand)]
@@ -568,6 +575,7 @@ fn main() -> Result<()> {
         }
         Command::Station { command, api } => runtime()?.block_on(cli::station(&api, command)),
         Command::Tx { command, api } => runtime()?.block_on(cli::tx(&api, command)),
+        Command::Cdr { command, api } => runtime()?.block_on(cli::cdr(&api, command)),
         Command::Tag { command, api } => runtime()?.block_on(cli::tag(&api, command)),
         Command::Report { command, api } => runtime()?.block_on(cli::report(&api, command)),
         Command::Fault { command, api } => runtime()?.block_on(cli::logs::fault(&api, command)),

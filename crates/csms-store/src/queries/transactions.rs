@@ -101,6 +101,26 @@ fn transaction_from_row(r: &AnyRow) -> Result<TransactionView, sqlx::Error> {
     })
 }
 
+/// A reading as `readings_with_words!` selects it.
+pub(super) fn meter_value_from_row(r: &AnyRow) -> Result<MeterValueView, sqlx::Error> {
+    Ok(MeterValueView {
+        id: r.try_get("id")?,
+        evse_id: r.try_get("evse_id")?,
+        connector_id: r.try_get("connector_id")?,
+        timestamp: r.try_get("timestamp")?,
+        measurand: r.try_get("measurand")?,
+        phase: r.try_get("phase")?,
+        location: r.try_get("location")?,
+        context: r.try_get("context")?,
+        format: r.try_get("format")?,
+        unit: r.try_get("unit")?,
+        raw_value: r.try_get("raw_value")?,
+        value: r.try_get("value")?,
+        normalised_unit: r.try_get("normalised_unit")?,
+        signed_data: r.try_get("signed_data")?,
+    })
+}
+
 impl Store {
     /// Transactions, newest first (by id); `from`/`to` on their start.
     pub async fn transactions(
@@ -228,25 +248,7 @@ impl Store {
             .bind_window(page)
             .fetch_all(self.pool())
             .await?;
-        let view = |r: &AnyRow| -> Result<MeterValueView, sqlx::Error> {
-            Ok(MeterValueView {
-                id: r.try_get("id")?,
-                evse_id: r.try_get("evse_id")?,
-                connector_id: r.try_get("connector_id")?,
-                timestamp: r.try_get("timestamp")?,
-                measurand: r.try_get("measurand")?,
-                phase: r.try_get("phase")?,
-                location: r.try_get("location")?,
-                context: r.try_get("context")?,
-                format: r.try_get("format")?,
-                unit: r.try_get("unit")?,
-                raw_value: r.try_get("raw_value")?,
-                value: r.try_get("value")?,
-                normalised_unit: r.try_get("normalised_unit")?,
-                signed_data: r.try_get("signed_data")?,
-            })
-        };
-        let items = rows.iter().map(view).collect::<Result<_, _>>()?;
+        let items = rows.iter().map(meter_value_from_row).collect::<Result<_, _>>()?;
         Ok(Page::of(items, page.len(), |m: &MeterValueView| (m.timestamp.clone(), m.id)))
     }
 }

@@ -39,7 +39,7 @@ pub enum ReportCommand {
 }
 
 /// A query value with everything but unreserved characters percent-encoded (a time's `+`).
-fn encoded(value: &str) -> String {
+pub(super) fn encoded(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {

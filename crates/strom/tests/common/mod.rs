@@ -410,7 +410,24 @@ async fn roundtrip(addr: &str, request: String) -> (u16, String, String) {
     let text = String::from_utf8(response).expect("utf-8 response");
     let (head, body) = text.split_once("\r\n\r\n").expect("HTTP response");
     let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status code");
-    (status, head.to_string(), body.to_string())
+    let chunked = head.lines().any(|l| l.eq_ignore_ascii_case("transfer-encoding: chunked"));
+    let body = if chunked { dechunked(body).expect("a whole chunked body") } else { body.to_string() };
+    (status, head.to_string(), body)
+}
+
+/// A chunked body (a streamed answer) as its content; `None` if it ends before its last,
+/// empty chunk (the server broke the stream off).
+pub fn dechunked(mut body: &str) -> Option<String> {
+    let mut out = String::new();
+    loop {
+        let (size, rest) = body.split_once("\r\n")?;
+        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
+        if size == 0 {
+            return Some(out);
+        }
+        out.push_str(rest.get(..size)?);
+        body = rest.get(size..)?.strip_prefix("\r\n")?;
+    }
 }
 
 /// GET that returns the body as text (for /metrics).
