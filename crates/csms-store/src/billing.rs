@@ -169,13 +169,15 @@ pub(crate) struct Listed {
     pub(crate) tariff: Tariff,
     pub(crate) version: i64,
     pub(crate) body: String,
+    /// When this version was saved (OCPI's `last_updated`).
+    pub(crate) updated_at: String,
 }
 
-/// Reads a stored tariff (id, version, body).
-pub(crate) fn listed(id: String, version: i64, body: String) -> Result<Listed, StoreError> {
+/// Reads a stored tariff (id, version, body, when saved).
+pub(crate) fn listed(id: String, version: i64, body: String, updated_at: String) -> Result<Listed, StoreError> {
     let tariff = crate::ocpi::parse_tariff(&body, Some(&id))
         .map_err(|e| StoreError::Corrupt(format!("tariff {id:?} no longer reads: {e}")))?;
-    Ok(Listed { tariff, version, body })
+    Ok(Listed { tariff, version, body, updated_at })
 }
 
 /// The tariff that prices a session at `station` begun at `at` by a token of `group`.

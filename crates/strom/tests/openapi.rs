@@ -265,6 +265,21 @@ async fn answers_match_the_documented_schemas(backend: Backend) {
     let (status, rule) = server.http("POST", "/api/v1/alert-rules", Some(rule)).await;
     check(&doc, "/api/v1/alert-rules", "post", status, &rule);
 
+    // Billing: a tariff, an ended transaction's record, a meter key.
+    let tariff = json!({"id": "T1", "currency": "EUR", "tax_rate": 19,
+        "elements": [{"price_components": [{"type": "ENERGY", "price": 0.3, "step_size": 1}]}]});
+    let (status, tariff) = server.http("POST", "/api/v1/tariffs", Some(tariff)).await;
+    check(&doc, "/api/v1/tariffs", "post", status, &tariff);
+    server.add_token("TAG3", "Accepted", None, None).await;
+    let (ended, _) = cp.start(2, "TAG3", 0, "2026-11-26T11:00:00Z").await;
+    let stop = json!({"transactionId": ended, "meterStop": 2500, "timestamp": "2026-11-26T11:30:00Z"});
+    cp.call_ok("StopTransaction", stop).await;
+    let cdr_id = server.items("/api/v1/cdrs").await[0]["id"].as_str().expect("a record").to_string();
+    let meter = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+    let key = json!({"public_key": hex::encode(rcgen::PublicKeyData::subject_public_key_info(&meter))});
+    let (status, key) = server.http("PUT", "/api/v1/stations/CP1/meter-key", Some(key)).await;
+    check(&doc, "/api/v1/stations/{id}/meter-key", "put", status, &key);
+
     // Every GET the document lists, with the ids of what is there.
     let mut checked = 0;
     let mut paged = 0;
@@ -294,6 +309,10 @@ async fn answers_match_the_documented_schemas(backend: Backend) {
             hook["id"].to_string()
         } else if path.starts_with("/api/v1/alert-rules/") {
             rule["id"].to_string()
+        } else if path.starts_with("/api/v1/tariffs/") {
+            "T1".to_string()
+        } else if path.starts_with("/api/v1/cdrs/") {
+            cdr_id.clone()
         } else {
             "CP1".to_string()
         };

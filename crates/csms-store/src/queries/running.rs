@@ -63,11 +63,11 @@ impl Store {
             None => None,
         };
         let mut book = Vec::new();
-        for t in sqlx::query("SELECT id, version, body FROM tariffs WHERE deleted_at IS NULL ORDER BY id")
+        for t in sqlx::query("SELECT id, version, body, updated_at FROM tariffs WHERE deleted_at IS NULL ORDER BY id")
             .fetch_all(self.pool())
             .await?
         {
-            book.push(listed(t.try_get("id")?, t.try_get("version")?, t.try_get("body")?)?);
+            book.push(listed(t.try_get("id")?, t.try_get("version")?, t.try_get("body")?, t.try_get("updated_at")?)?);
         }
         let Some(chosen) = choose(&book, &station, group.as_deref(), started_at) else { return Ok(None) };
         let sql = match self.backend() {

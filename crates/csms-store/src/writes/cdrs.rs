@@ -39,12 +39,17 @@ impl Billing {
 
     async fn tariffs(&mut self, conn: &mut Conn) -> Result<&[Listed], StoreError> {
         if self.book.is_none() {
-            let rows = query("SELECT id, version, body FROM tariffs WHERE deleted_at IS NULL ORDER BY id")
+            let rows = query("SELECT id, version, body, updated_at FROM tariffs WHERE deleted_at IS NULL ORDER BY id")
                 .fetch_all(conn)
                 .await?;
             let mut book = Vec::with_capacity(rows.len());
             for row in rows {
-                book.push(listed(row.try_get("id")?, row.try_get("version")?, row.try_get("body")?)?);
+                book.push(listed(
+                    row.try_get("id")?,
+                    row.try_get("version")?,
+                    row.try_get("body")?,
+                    row.try_get("updated_at")?,
+                )?);
             }
             self.book = Some(book);
         }
@@ -194,7 +199,7 @@ pub(super) async fn settle(
     let bill = price(chosen.map_or(&free, |l| &l.tariff), &usage, tz);
     let flags: Vec<TransactionFlag> = stored_flags(&row)?.iter().collect();
     let rule = energy_rule(version.as_deref().unwrap_or("2.0.1"), &flags, energy.is_some());
-    let tariff = chosen.map(|l| (l.tariff.id.as_str(), l.version, l.body.as_str()));
+    let tariff = chosen.map(|l| (l.tariff.id.as_str(), l.version, l.body.as_str(), l.updated_at.as_str()));
     let place = (row.try_get::<Option<i64>, _>("evse_id")?, row.try_get::<Option<i64>, _>("connector_id")?);
     let token_type: Option<String> = row.try_get("id_token_type")?;
     let total = chosen.map(|_| bill.total_incl_vat());
@@ -281,7 +286,8 @@ struct Record<'a> {
     started: &'a str,
     stopped: &'a str,
     bill: &'a Bill,
-    tariff: Option<(&'a str, i64, &'a str)>,
+    /// id, version, body, when saved.
+    tariff: Option<(&'a str, i64, &'a str, &'a str)>,
     currency: Option<&'a str>,
     rule: &'static str,
     energy_flags: &'a [TransactionFlag],
@@ -354,9 +360,10 @@ fn record(r: Record) -> Value {
         .collect();
     let tariffs: Vec<Value> = r
         .tariff
-        .and_then(|(_, version, body)| {
+        .and_then(|(_, version, body, saved)| {
             let mut t: Map<String, Value> = serde_json::from_str(body).ok()?;
             t.insert("version".into(), version.into());
+            t.insert("last_updated".into(), saved.into());
             Some(vec![Value::Object(t)])
         })
         .unwrap_or_default();
