@@ -260,6 +260,18 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "422",
 include-operation-id = "createWebhook"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "422", "5xx"]
 
+# A tariff is checked as OCPI and Ström price it, beyond what OpenAPI 3.0 can say: an end date
+# after the start, min_price not above max_price, at most 28 significant digits, the body's id
+# the path's (422); a POST for an id in force is a 409.
+[[operations]]
+include-operation-id = ["createTariff", "putTariff"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "409", "422", "5xx"]
+
+# A meter key must be a P-256 or P-384 public key, which no schema can say of a string (422).
+[[operations]]
+include-operation-id = "putMeterKey"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "422", "5xx"]
+
 # Revoking is tested on a token made for it: any other id could be the fuzzer's own token
 # (the first ids are small integers, which the fuzzer draws often), and a revoked token would
 # leave every later request a 401.
