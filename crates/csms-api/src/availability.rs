@@ -3,6 +3,7 @@
 //! CSV (one row per connector). The figures are `csms_core::availability_report`'s, whose rules
 //! the README's "Availability" states.
 
+use crate::exports::csv_cell;
 use crate::{Api, ApiError, Params};
 use axum::extract::{Query, State};
 use axum::http::header;
@@ -122,17 +123,6 @@ fn report_json(report: &NetworkReport) -> Value {
         "stations": stations,
         "totals": with(totals.as_object().cloned().unwrap_or_default(), figures(&report.totals)),
     })
-}
-
-/// One CSV cell: a number or empty as it is; text that a spreadsheet would run as a formula
-/// (`=`, `+`, `-`, `@` first) gets a leading `'`, as the CLI's `tx export` does; quoted when it
-/// holds a separator, a quote or a line break.
-fn csv_cell(value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(text) => csv_field(text),
-        other => other.to_string(),
-    }
 }
 
 /// RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled. A field

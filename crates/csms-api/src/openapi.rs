@@ -128,6 +128,8 @@ struct Op {
     /// A 502 that answers the success's own schema (the station refused), or an `Error` (the
     /// connection was lost).
     refused: Option<&'static str>,
+    /// A PUT that may create: 201 with the same body as the success.
+    creates: bool,
 }
 
 fn op(id: &'static str, summary: &str, role: &'static str, params: Vec<Value>, success: Success) -> Op {
@@ -141,6 +143,7 @@ fn op(id: &'static str, summary: &str, role: &'static str, params: Vec<Value>, s
         errors: &[],
         command: false,
         refused: None,
+        creates: false,
     }
 }
 
@@ -166,6 +169,12 @@ impl Op {
     fn refused_as(mut self, schema: &'static str) -> Op {
         self.refused = Some(schema);
         self.errors = &["400", "404", "409", "422", "504"];
+        self
+    }
+
+    /// 201 as well as the success: a PUT that created what it names.
+    fn or_created(mut self) -> Op {
+        self.creates = true;
         self
     }
 
@@ -223,6 +232,11 @@ impl Op {
                 )
             }
         };
+        if self.creates {
+            let mut created = success.clone();
+            created["description"] = json!("Created");
+            responses.insert("201".into(), created);
+        }
         responses.insert(code.to_string(), success);
         if self.command {
             responses[code]["headers"] = command_id_header();

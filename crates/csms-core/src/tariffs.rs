@@ -118,6 +118,26 @@ pub struct Tariff {
     pub id_token_groups: Option<Vec<String>>,
 }
 
+impl Tariff {
+    /// A tariff that prices nothing: a session no tariff applies to is measured with it (its
+    /// charging periods and times), at no cost.
+    pub fn unpriced() -> Tariff {
+        Tariff {
+            id: String::new(),
+            currency: String::new(),
+            elements: Vec::new(),
+            min_price: None,
+            max_price: None,
+            tax_rate: None,
+            tax_included: false,
+            start_date_time: None,
+            end_date_time: None,
+            stations: None,
+            id_token_groups: None,
+        }
+    }
+}
+
 /// The digits after the decimal point of a currency's minor unit (ISO 4217), to which each
 /// dimension's amount is rounded: 2 unless the currency is listed here.
 pub fn minor_unit_digits(currency: &str) -> u32 {

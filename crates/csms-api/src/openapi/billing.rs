@@ -17,6 +17,7 @@ pub(super) fn operations() -> Vec<(&'static str, &'static str, Op)> {
         ("/api/v1/tariffs/{id}", "put", op("putTariff",
             "Create or replace a tariff as a new version; records already written keep the version that priced them",
             "admin", vec![tariff_id()], Success::Json("200", "Replaced (201 when created)", "Tariff"))
+            .or_created()
             .errors(&["400", "422"]).body(tariff_body(), tariff_example())),
         ("/api/v1/tariffs/{id}", "delete", op("deleteTariff", "Withdraw a tariff: it prices no more sessions", "admin",
             vec![tariff_id()], Success::Empty("204", "Withdrawn")).errors(&["404"])),

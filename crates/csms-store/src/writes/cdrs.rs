@@ -183,19 +183,7 @@ pub(super) async fn settle(
     let tz = billing.time_zone;
     let listed = billing.tariffs(conn).await?;
     let chosen = choose(listed, &station, group.as_deref(), started_at);
-    let free = Tariff {
-        id: String::new(),
-        currency: String::new(),
-        elements: Vec::new(),
-        min_price: None,
-        max_price: None,
-        tax_rate: None,
-        tax_included: false,
-        start_date_time: None,
-        end_date_time: None,
-        stations: None,
-        id_token_groups: None,
-    };
+    let free = Tariff::unpriced();
     let bill = price(chosen.map_or(&free, |l| &l.tariff), &usage, tz);
     let flags: Vec<TransactionFlag> = stored_flags(&row)?.iter().collect();
     let rule = energy_rule(version.as_deref().unwrap_or("2.0.1"), &flags, energy.is_some());
