@@ -12,7 +12,6 @@
 
 use crate::Commands;
 use csms_core::events::EventKind;
-use csms_core::station::StationId;
 use csms_store::{PageRequest, RunningCost, TransactionFilter};
 use ocpp::OcppVersion;
 use serde_json::json;
@@ -83,34 +82,58 @@ fn amount(value: csms_core::tariffs::Decimal) -> f64 {
     value.to_string().parse().unwrap_or(0.0)
 }
 
+/// One round: the running transactions of connected stations, a task per station (its calls go
+/// one at a time anyway); nothing read per station when no tariff is in force.
 async fn running_costs(commands: &Commands, time_zone: chrono_tz::Tz) {
+    match commands.store.tariffs().await {
+        Ok(tariffs) if !tariffs.is_empty() => {}
+        _ => return,
+    }
+    let filter = TransactionFilter { station_id: None, active: Some(true) };
+    let mut page = PageRequest::first(1000);
+    let mut by_station: std::collections::BTreeMap<String, Vec<i64>> = std::collections::BTreeMap::new();
+    loop {
+        let Ok(running) = commands.store.transactions(&filter, &page).await else { return };
+        for tx in &running.items {
+            by_station.entry(tx.station_id.clone()).or_default().push(tx.id);
+        }
+        match running.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
     let mut sends = tokio::task::JoinSet::new();
-    for (station, session) in commands.registry().connected() {
+    for (station, transactions) in by_station {
+        let Some(session) = commands.registry().session(&station) else { continue };
         let commands = commands.clone();
-        sends.spawn(async move { station_costs(&commands, &station, session.version, time_zone).await });
+        sends.spawn(async move { station_costs(&commands, &station, session.version, &transactions, time_zone).await });
     }
     while sends.join_next().await.is_some() {}
 }
 
-async fn station_costs(commands: &Commands, station: &StationId, version: OcppVersion, time_zone: chrono_tz::Tz) {
-    let filter = TransactionFilter { station_id: Some(station.as_str().to_string()), active: Some(true) };
-    let Ok(running) = commands.store.transactions(&filter, &PageRequest::first(16)).await else { return };
-    if running.items.is_empty() || !wants_costs(commands, station.as_str(), version).await {
+async fn station_costs(
+    commands: &Commands,
+    station: &str,
+    version: OcppVersion,
+    transactions: &[i64],
+    time_zone: chrono_tz::Tz,
+) {
+    if !wants_costs(commands, station, version).await {
         return;
     }
-    for tx in running.items {
+    for &id in transactions {
         let now = commands.clock.now();
-        let cost = match commands.store.running_cost(tx.id, now, time_zone).await {
+        let cost = match commands.store.running_cost(id, now, time_zone).await {
             Ok(Some(cost)) => cost,
             Ok(None) => continue,
             Err(e) => {
-                tracing::warn!(station = station.as_str(), error = %e, "running cost not read");
+                tracing::warn!(station, error = %e, "running cost not read");
                 continue;
             }
         };
         let (action, payload) = running_message(&cost, version, now);
-        if let Err(e) = commands.command(station.as_str(), action, &payload.to_string()).await {
-            tracing::debug!(station = station.as_str(), error = %e, "running cost not sent");
+        if let Err(e) = commands.command(station, action, &payload.to_string()).await {
+            tracing::debug!(station, error = %e, "running cost not sent");
         }
     }
 }
