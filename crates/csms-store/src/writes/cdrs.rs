@@ -150,13 +150,15 @@ pub(super) async fn settle(
     let (started_at, stopped_at) = (time(&started)?, time(&stopped)?);
     let station: String = row.try_get("station_id")?;
     let token: Option<String> = row.try_get("id_token")?;
+    // The token's group matters only to a tariff for groups: no read otherwise.
+    let by_group = billing.tariffs(conn).await?.iter().any(|l| l.tariff.id_token_groups.is_some());
     let group: Option<String> = match &token {
-        Some(t) => query_scalar("SELECT parent_id_token FROM id_tokens WHERE id_token = $1")
+        Some(t) if by_group => query_scalar("SELECT parent_id_token FROM id_tokens WHERE id_token = $1")
             .bind(t.as_str())
             .fetch_optional(&mut *conn)
             .await?
             .flatten(),
-        None => None,
+        _ => None,
     };
     let meter = meter_data::read(conn, id).await?;
     let energy: Option<f64> = row.try_get("energy_wh")?;
@@ -178,7 +180,7 @@ pub(super) async fn settle(
     let inputs =
         integrity::Inputs { sample_interval_s: meter_data::sample_interval(conn, &station).await?, max_power_w: None };
     let anomalies = integrity::anomalies(&checked, &meter.integrity, &inputs);
-    let key = meter_data::meter_key(conn, &station).await?;
+    let key = if meter.signed.is_empty() { None } else { meter_data::meter_key(conn, &station).await? };
     let verification = verify(&meter, key.as_deref(), usage.energy_wh);
     let tz = billing.time_zone;
     let listed = billing.tariffs(conn).await?;
