@@ -178,6 +178,7 @@ async fn tc_events_arrive_live_and_resume_without_loss(backend: Backend) {
             "transaction.started",
             "meter.sample",
             "transaction.ended",
+            "cdr.created",
             "station.connected",
             "station.booted",
             "connector.status",
@@ -187,8 +188,10 @@ async fn tc_events_arrive_live_and_resume_without_loss(backend: Backend) {
     assert_eq!((ended["transaction_id"].as_i64(), ended["energy_wh"].as_f64()), (Some(tx), Some(1500.0)), "{ended}");
     let sample = &missed[3].2["data"];
     assert_eq!((sample["energy_wh"].as_f64(), sample["power_w"].as_f64()), (Some(1500.0), Some(7200.0)), "{sample}");
-    assert_eq!(missed[6].2["data"]["protocol"], "2.0.1");
-    assert_eq!(missed[7].2["data"]["evse_id"], 1);
+    // The ended transaction's record follows it.
+    assert_eq!(missed[5].2["data"]["transaction_id"].as_i64(), Some(tx), "{}", missed[5].2);
+    assert_eq!(missed[7].2["data"]["protocol"], "2.0.1");
+    assert_eq!(missed[8].2["data"]["evse_id"], 1);
     let listed = server.get(&format!("/api/v1/events?after={fault_event_id}")).await;
     let listed: Vec<Value> = listed["items"].as_array().cloned().expect("items");
     let sent: Vec<Value> = missed.iter().map(|e| e.2.clone()).collect();
