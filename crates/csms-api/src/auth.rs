@@ -3,13 +3,15 @@
 //! stored; the secret is shown once, when it is created. Open mode, for local development,
 //! must be asked for explicitly (`strom serve --api-open`).
 
-use crate::{Api, ApiError};
+use crate::{paging, views, Api, ApiError, ApiResult, Params};
+use axum::extract::{Path, Query};
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use csms_core::access::{self, Role, TokenStanding};
+use csms_core::ops::RevokeApiToken;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -145,6 +147,25 @@ pub(crate) async fn me(caller: Option<Extension<Caller>>) -> Json<Value> {
         None => (Role::Admin, None),
     };
     Json(json!({"name": name, "role": role.as_str()}))
+}
+
+/// The API tokens, revoked and expired ones included; never a secret or its hash.
+pub(crate) async fn list_api_tokens(State(api): State<Arc<Api>>, Query(params): Params) -> ApiResult {
+    let page = api.store.api_tokens(&paging::request("tokens", &params, &[])?).await?;
+    Ok(Json(paging::answer("tokens", &page, views::api_token)))
+}
+
+/// Revokes an API token: from the moment this answers, the token is refused.
+pub(crate) async fn revoke_api_token(
+    State(api): State<Arc<Api>>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: i64 = id.parse().map_err(|_| ApiError::bad_request("an API token's id is an integer"))?;
+    let existed = api.store.execute(RevokeApiToken { id, now: api.clock.now() }, Vec::new()).await?;
+    if !existed {
+        return Err(ApiError::not_found("API token"));
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ use axum::{Json, Router};
 use bodies::json_only;
 use csms_commands::{Commands, FriendlyCommand};
 use csms_core::fault_kinds::FaultCategory;
-use csms_core::ops::{RevokeApiToken, SetRegistration};
+use csms_core::ops::SetRegistration;
 use csms_core::port::PortError;
 use csms_core::Clock;
 use csms_store::Store;
@@ -116,8 +116,8 @@ pub fn router(api: Arc<Api>, open: bool) -> Router {
             "/api/v1/id-tokens/{id_token}",
             json_only(get(id_tokens::get).put(id_tokens::put).delete(id_tokens::delete)),
         )
-        .route("/api/v1/tokens", json_only(get(list_api_tokens)))
-        .route("/api/v1/tokens/{id}", json_only(axum::routing::delete(revoke_api_token)))
+        .route("/api/v1/tokens", json_only(get(auth::list_api_tokens)))
+        .route("/api/v1/tokens/{id}", json_only(axum::routing::delete(auth::revoke_api_token)))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         // Like every other error, a method a path does not serve is answered in JSON (axum keeps
         // the Allow header).
@@ -782,20 +782,4 @@ async fn get_fault(State(api): State<Arc<Api>>, Path(id): Path<String>) -> ApiRe
     let id: i64 = id.parse().map_err(|_| ApiError::bad_request("a fault's id is an integer"))?;
     let fault = api.store.fault(id).await?.ok_or_else(|| ApiError::not_found("fault"))?;
     Ok(Json(views::fault(&fault)))
-}
-
-/// The API tokens, revoked and expired ones included; never a secret or its hash.
-async fn list_api_tokens(State(api): State<Arc<Api>>, Query(params): Params) -> ApiResult {
-    let page = api.store.api_tokens(&paging::request("tokens", &params, &[])?).await?;
-    Ok(Json(paging::answer("tokens", &page, views::api_token)))
-}
-
-/// Revokes an API token: from the moment this answers, the token is refused.
-async fn revoke_api_token(State(api): State<Arc<Api>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    let id: i64 = id.parse().map_err(|_| ApiError::bad_request("an API token's id is an integer"))?;
-    let existed = api.store.execute(RevokeApiToken { id, now: api.clock.now() }, Vec::new()).await?;
-    if !existed {
-        return Err(ApiError::not_found("API token"));
-    }
-    Ok(StatusCode::NO_CONTENT)
 }

@@ -21,19 +21,7 @@ fn element(components: Vec<PriceComponent>, restrictions: Restrictions) -> Eleme
 }
 
 fn tariff(elements: Vec<Element>) -> Tariff {
-    Tariff {
-        id: "T1".into(),
-        currency: "EUR".into(),
-        elements,
-        min_price: None,
-        max_price: None,
-        tax_rate: None,
-        tax_included: false,
-        start_date_time: None,
-        end_date_time: None,
-        stations: None,
-        id_token_groups: None,
-    }
+    Tariff { id: "T1".into(), currency: "EUR".into(), elements, ..Tariff::unpriced() }
 }
 
 fn hm(h: u32, m: u32) -> Option<chrono::NaiveTime> {
