@@ -261,9 +261,6 @@ pub struct Stopped {
 pub struct TxEventRecorded {
     pub transaction_id: i64,
     pub auth: Option<AuthDecision>,
-    /// For an Ended event whose transaction a tariff priced: the charge detail record's total,
-    /// including tax (2.0.1's `totalCost`).
-    pub total_cost: Option<crate::tariffs::Decimal>,
 }
 
 /// Meter readings outside a 2.0.1 TransactionEvent: a 1.6 MeterValues (with the transaction id
@@ -642,6 +639,37 @@ pub struct SetMeterKey {
     pub public_key: Option<String>,
     pub meter_serial: Option<String>,
     pub now: Timestamp,
+}
+
+/// The charge detail record of an ended transaction, priced and rendered off the writer (by the
+/// store's settler) and written here: only if the transaction's end is still the one it was made
+/// from (`end_gen`); a record of an end since replaced is dropped, the newer end's comes next.
+#[derive(Debug, Clone)]
+pub struct RecordCdr {
+    pub transaction_id: i64,
+    /// The transaction's end the record is of (each write that ends or re-ends it counts one).
+    pub end_gen: i64,
+    /// `None` when the record would say what the transaction's latest record says.
+    pub cdr: Option<NewCdr>,
+}
+
+/// A record's row: the figures it is found by, and its JSON.
+#[derive(Debug, Clone)]
+pub struct NewCdr {
+    pub station_id: String,
+    pub id_token: Option<String>,
+    pub start_date_time: String,
+    pub end_date_time: String,
+    /// Decimal text, as are the totals.
+    pub energy_wh: String,
+    pub currency: Option<String>,
+    pub total_excl_vat: Option<String>,
+    pub total_incl_vat: Option<String>,
+    pub tariff_id: Option<String>,
+    pub tariff_version: Option<i64>,
+    pub corrects: Option<i64>,
+    pub created_at: String,
+    pub body: String,
 }
 
 /// Withdraws a tariff: it prices no more sessions; its versions stay for the records.

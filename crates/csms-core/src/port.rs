@@ -176,6 +176,9 @@ operations! {
     DeleteTariff(DeleteTariff) -> bool;
     /// → whether the station is known (removing: whether a key was registered).
     SetMeterKey(SetMeterKey) -> bool;
+    /// → whether the end was still the transaction's latest (it is then settled: recorded, or
+    /// found to say what its latest record says).
+    RecordCdr(RecordCdr) -> bool;
 }
 
 /// A future that waits, only when the store is behind, for room to take what was handed to
@@ -231,6 +234,10 @@ pub trait Port: Send + Sync {
     /// A station's security profile and password hash, which its connections are checked
     /// against (`None`: a station Ström does not know, held to no profile).
     fn security(&self, station: &StationId) -> Answer<Option<crate::security::SecuritySettings>>;
+
+    /// The total including tax of the charge detail record of transaction `id` (Ström's), which
+    /// has just ended, once it is written: `None` when no tariff priced it (2.0.1's `totalCost`).
+    fn record_total(&self, id: i64) -> Answer<Option<crate::tariffs::Decimal>>;
 }
 
 impl dyn Port + '_ {
@@ -252,4 +259,11 @@ impl dyn Port + '_ {
             answer.await.unwrap_or(Err(PortError::Closed))
         }
     }
+}
+
+/// `op` as a request, and its answer: for a store that queues work of its own (its settler)
+/// where `Port::submit` would need the whole store.
+pub fn request<O: Operation>(op: O) -> (Request, impl Future<Output = Result<O::Output, PortError>> + Send + 'static) {
+    let (reply, answer) = oneshot::channel();
+    (op.request(Pending::new(reply)), async move { answer.await.unwrap_or(Err(PortError::Closed)) })
 }

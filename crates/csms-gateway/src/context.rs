@@ -35,6 +35,10 @@ impl<R> Gate for Machine<R> {
     }
 }
 
+/// How long a 2.0.1 Ended answer waits for its transaction's record (`Context::record_total`):
+/// well inside the station's own wait for the answer.
+const RECORD_WAIT: Duration = Duration::from_secs(5);
+
 /// One station CALL's view of its session.
 pub(crate) struct Context<'a> {
     gateway: &'a Gateway,
@@ -115,6 +119,26 @@ impl<'a> Context<'a> {
     ) -> impl Future<Output = Result<O::Output, CallFailure>> {
         // A combinator, not an async block: that would hold the inner future twice.
         self.gateway.store.execute(op, log.take().into_iter().collect()).map(|committed| Ok(committed?))
+    }
+
+    /// The total including tax of the record of transaction `id`, which has just ended
+    /// (`Port::record_total`). A record not written within `RECORD_WAIT` (the store far behind)
+    /// leaves the answer without it, as when no tariff applies; the record still follows.
+    pub(crate) fn record_total(&self, id: i64) -> impl Future<Output = Option<csms_core::tariffs::Decimal>> {
+        let (total, station) = (self.gateway.store.record_total(id), self.station.clone());
+        async move {
+            match tokio::time::timeout(RECORD_WAIT, total).await {
+                Ok(Ok(total)) => total,
+                Ok(Err(e)) => {
+                    tracing::warn!(%station, transaction = id, error = %e, "record total not read");
+                    None
+                }
+                Err(_) => {
+                    tracing::warn!(%station, transaction = id, "record not written in time: no totalCost");
+                    None
+                }
+            }
+        }
     }
 
     /// Registers a boot: the stored registration (or the policy for a new station) decides the

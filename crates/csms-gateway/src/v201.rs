@@ -151,7 +151,9 @@ async fn respond(
             })
         }
         Request::TransactionEvent(req) => {
-            let TxEventRecorded { auth, total_cost, .. } = cx.commit(tx_event(req, station, now), log).await?;
+            let ended = req.event_type == TransactionEventEnum::Ended;
+            let TxEventRecorded { transaction_id, auth } = cx.commit(tx_event(req, station, now), log).await?;
+            let total_cost = if ended { cx.record_total(transaction_id).await } else { None };
             // idTokenInfo is required whenever the request carried an idToken (E01.FR.06 …).
             Response::TransactionEvent(TransactionEventResponse {
                 charging_priority: None,

@@ -14,6 +14,7 @@ mod message_log;
 pub mod ocpi;
 mod queries;
 mod reach;
+mod records;
 mod schema;
 mod terms;
 mod writer;
@@ -142,6 +143,8 @@ pub struct Store {
     loose: Arc<LooseFrames>,
     /// Where durable domain events go live (`subscribe_events`).
     events: writer::EventHub,
+    /// Writes the records of ended transactions (`records`).
+    settler: records::Settler,
 }
 
 /// How many live events a subscriber may fall behind before it must read the store.
@@ -210,9 +213,16 @@ impl Store {
         let metrics = Arc::new(StoreMetrics::default());
         let loose = LooseFrames::new();
         let (events, _) = tokio::sync::broadcast::channel(EVENT_BUFFER);
+        let (settler, settler_rx) = records::Settler::channel();
+        let time_zone = options.time_zone;
+        let (writer_url, hub) = (url.clone(), events.clone());
         let writer =
-            spawn_writer(url, backend, rx, options, metrics.clone(), Arc::clone(&loose), events.clone()).await?;
-        Ok(Store { pool, backend, jobs, writer: Arc::new(Mutex::new(Some(writer))), metrics, loose, events })
+            spawn_writer(writer_url, backend, rx, options, metrics.clone(), Arc::clone(&loose), hub, settler.for_writer())
+                .await?;
+        let writer = Arc::new(Mutex::new(Some(writer)));
+        let store = Store { pool, backend, jobs, writer, metrics, loose, events, settler: settler.clone() };
+        settler.spawn(url, backend, time_zone, store.jobs.downgrade(), settler_rx)?;
+        Ok(store)
     }
 
     pub fn backend(&self) -> Backend {
@@ -284,6 +294,8 @@ impl Store {
 
     /// Commits everything queued so far and stops the writer. Later writes fail with `Closed`.
     pub async fn close(&self) {
+        // The settler first: the records it is writing go through the writer.
+        self.settler.stop().await;
         let _ = self.jobs.send(Msg::Shutdown).await;
         if let Some(stopped) = self.writer.lock().await.take() {
             let _ = stopped.await;
@@ -343,6 +355,11 @@ impl Port for Store {
     fn security(&self, station: &StationId) -> Answer<Option<SecuritySettings>> {
         let (store, station) = (self.clone(), station.clone());
         Box::pin(async move { Ok(store.security(station.as_str()).await?) })
+    }
+
+    fn record_total(&self, id: i64) -> Answer<Option<csms_core::tariffs::Decimal>> {
+        let settler = self.settler.clone();
+        Box::pin(async move { Ok(settler.total(id).await?) })
     }
 }
 

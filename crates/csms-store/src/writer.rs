@@ -3,7 +3,8 @@
 
 use crate::durability::{answer, publish, Durability, Syncer, WalSync};
 use crate::message_log::{log_part_full, LogTarget, LogWork, LogWriter, LooseFrames, LOG_DELAY};
-use crate::writes::{Billing, Events, StoredEvent};
+use crate::records::{SettlerMsg, TariffWatch};
+use crate::writes::{Events, Settling, StoredEvent};
 use crate::{db, message_log_path, path_of, writes, Backend, StoreError, StoreMetrics, StoreOptions};
 use csms_core::fault_kinds::VendorCategories;
 use csms_core::ops::FrameLog;
@@ -42,6 +43,7 @@ pub(crate) async fn spawn_writer(
     metrics: Arc<StoreMetrics>,
     loose: Arc<LooseFrames>,
     hub: EventHub,
+    (settler, tariffs): (mpsc::UnboundedSender<SettlerMsg>, Arc<TariffWatch>),
 ) -> Result<oneshot::Receiver<()>, StoreError> {
     let (ready_tx, ready) = oneshot::channel();
     let (stopped_tx, stopped) = oneshot::channel::<()>();
@@ -102,7 +104,7 @@ pub(crate) async fn spawn_writer(
                     fault_categories: options.fault_categories.clone().unwrap_or_default(),
                     loose_taken: Vec::new(),
                     events: Events::default(),
-                    billing: Billing::new(options.time_zone),
+                    settling: Settling::new(settler, tariffs),
                     next_event_id,
                     published: Vec::new(),
                     hub,
@@ -143,8 +145,8 @@ pub(crate) struct Writer {
     /// The domain events of the transaction being written, the id the next one gets, and those
     /// committed and waiting to be durable before they are sent to `hub`'s subscribers.
     events: Events,
-    /// The tariffs with which the records of ended transactions are priced.
-    billing: Billing,
+    /// The transactions the batch ended, for the settler (`crate::records`).
+    settling: Settling,
     next_event_id: i64,
     published: Vec<Arc<StoredEvent>>,
     hub: EventHub,
@@ -154,7 +156,7 @@ pub(crate) struct Writer {
 pub(crate) type EventHub = tokio::sync::broadcast::Sender<Arc<StoredEvent>>;
 
 impl Writer {
-    async fn connect(url: &str, backend: Backend) -> Result<db::Conn, StoreError> {
+    pub(crate) async fn connect(url: &str, backend: Backend) -> Result<db::Conn, StoreError> {
         match backend {
             Backend::Sqlite => db::Conn::open_sqlite(&path_of(url)),
             Backend::Postgres => {
@@ -358,12 +360,13 @@ impl Writer {
 
     async fn run_jobs(&mut self, jobs: &mut [Job]) -> Result<(), StoreError> {
         self.events.clear();
+        self.settling.clear();
         let result = Self::transaction(
             &mut self.conn,
             &mut self.known_tx,
             &self.fault_categories,
             &mut self.events,
-            &mut self.billing,
+            &mut self.settling,
             self.next_event_id,
             jobs,
         )
@@ -372,12 +375,12 @@ impl Writer {
             Ok(events) => {
                 self.next_event_id += events.len() as i64;
                 self.published.extend(events);
+                self.settling.committed();
                 Ok(())
             }
             Err(e) => {
                 self.events.clear();
-                // A tariff saved in the rolled-back transaction is not saved.
-                self.billing.forget();
+                self.settling.clear();
                 self.recover().await;
                 Err(e)
             }
@@ -399,13 +402,13 @@ impl Writer {
         known: &mut writes::KnownTxRows,
         vendor: &VendorCategories,
         events: &mut Events,
-        billing: &mut Billing,
+        settling: &mut Settling,
         next_event_id: i64,
         jobs: &mut [Job],
     ) -> Result<Vec<Arc<StoredEvent>>, StoreError> {
         conn.begin().await?;
         for job in jobs {
-            writes::run(conn, known, vendor, events, billing, &mut job.request).await?;
+            writes::run(conn, known, vendor, events, settling, &mut job.request).await?;
         }
         let stored = events.write(conn, next_event_id).await?;
         conn.commit().await?;

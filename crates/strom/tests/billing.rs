@@ -15,6 +15,7 @@ both_backends!(
     simulated_fleet_records_match_the_meters_own_curve,
     ended_2_0_1_answer_carries_the_records_total,
     a_superseded_transaction_is_corrected_by_a_new_record,
+    an_end_left_without_its_record_gets_it_at_the_next_start,
 );
 
 /// The fleet's tariff: the first kWh at 0.20, the rest at 0.35; charging time at 3.60 an hour in
@@ -156,7 +157,7 @@ async fn simulated_fleet_records_match_the_meters_own_curve(backend: Backend) {
     let mut versions = std::collections::BTreeSet::new();
     for session in sessions {
         let tx = stored_session(stored, session);
-        let records = server.items(&format!("/api/v1/cdrs?transaction_id={}", tx["id"])).await;
+        let records = server.items_eventually(&format!("/api/v1/cdrs?transaction_id={}", tx["id"]), 1).await;
         let records = records.as_array().expect("array");
         assert_eq!(records.len(), 1, "one record per ended transaction: {records:?}");
         let cdr = &records[0];
@@ -247,7 +248,7 @@ async fn a_superseded_transaction_is_corrected_by_a_new_record(backend: Backend)
     cp.call_ok("MeterValues", mv).await;
     // The stop was lost: a new start on the connector closes the first at its last reading.
     let (_second, _) = cp.start(1, "B", 5_000, "2026-12-07T11:00:00.000Z").await;
-    let records = server.items(&format!("/api/v1/cdrs?transaction_id={first}")).await;
+    let records = server.items_eventually(&format!("/api/v1/cdrs?transaction_id={first}"), 1).await;
     let records = records.as_array().expect("array").clone();
     assert_eq!(records.len(), 1, "{records:?}");
     assert_eq!(
@@ -258,7 +259,7 @@ async fn a_superseded_transaction_is_corrected_by_a_new_record(backend: Backend)
     // The station's own stop arrives late: a new record corrects the estimate, which stays.
     let stop = json!({"transactionId": first, "meterStop": 4_500, "timestamp": "2026-12-07T10:50:00.000Z", "reason": "EVDisconnected"});
     cp.call_ok("StopTransaction", stop).await;
-    let after = server.items(&format!("/api/v1/cdrs?transaction_id={first}")).await;
+    let after = server.items_eventually(&format!("/api/v1/cdrs?transaction_id={first}"), 2).await;
     let after = after.as_array().expect("array");
     assert_eq!(after.len(), 2, "{after:?}");
     assert_eq!(after[0], records[0], "a record is never changed");
@@ -268,4 +269,43 @@ async fn a_superseded_transaction_is_corrected_by_a_new_record(backend: Backend)
         (Some(3500.0), Some(3.5))
     );
     assert_eq!(after[1]["end_date_time"], "2026-12-07T10:50:00.000Z");
+}
+
+/// The record is written just after the end, off the writer (the settler). Ström stopped in
+/// between (here: the record taken away and the end marked unsettled, as a SIGKILL at that moment
+/// leaves it): the next start writes it.
+async fn an_end_left_without_its_record_gets_it_at_the_next_start(backend: Backend) {
+    use sqlx::Executor;
+    let server = Server::start(backend).await;
+    server.add_token("A", "Accepted", None, None).await;
+    let tariff = json!({"id": "T", "currency": "EUR",
+        "elements": [{"price_components": [{"type": "ENERGY", "price": 0.5, "step_size": 1}]}]});
+    assert_eq!(server.http("POST", "/api/v1/tariffs", Some(tariff)).await.0, 201);
+    let mut cp = server.booted("CS-16").await;
+    let (tx, _) = cp.start(1, "A", 1_000, "2026-12-07T10:00:00.000Z").await;
+    let stop = json!({"transactionId": tx, "meterStop": 5_000, "timestamp": "2026-12-07T10:50:00.000Z"});
+    cp.call_ok("StopTransaction", stop).await;
+    let path = format!("/api/v1/cdrs?transaction_id={tx}");
+    let first = server.items_eventually(&path, 1).await;
+    assert_eq!(first[0]["total_cost"]["excl_vat"].as_f64(), Some(2.0), "4 kWh at 0.50: {first}");
+    let mut db = server.database().await;
+    drop(cp);
+    let db_dir = server.kill().await;
+    db.execute("DELETE FROM cdrs").await.expect("records taken away");
+    let unsettled = db.execute("UPDATE transactions SET settled_gen = 0 WHERE end_gen > 0").await.expect("unsettled");
+    assert_eq!(unsettled.rows_affected(), 1);
+    drop(db);
+    let server = Server::restart(db_dir).await;
+    let again = server.items_eventually(&path, 1).await;
+    let again = again.as_array().expect("array");
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(
+        (again[0]["energy_wh"].as_f64(), again[0]["total_cost"]["excl_vat"].as_f64(), &again[0]["corrects"]),
+        (Some(4000.0), Some(2.0), &Value::Null)
+    );
+    // Settled once: another start writes nothing more.
+    let db_dir = server.kill().await;
+    let server = Server::restart(db_dir).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(server.items(&path).await.as_array().map(Vec::len), Some(1));
 }

@@ -156,6 +156,8 @@ async fn tc_events_arrive_live_and_resume_without_loss(backend: Backend) {
         json!({"transactionId": tx, "meterStop": 2500, "timestamp": "2026-12-07T10:10:00Z"}),
     )
     .await;
+    // Its record is written just after the end (the settler): before the next station's events.
+    server.items_eventually(&format!("/api/v1/cdrs?transaction_id={tx}"), 1).await;
     let mut cs1 = server.booted201("CS1").await;
     cs1.call_ok(
         "StatusNotification",

@@ -140,7 +140,7 @@ async fn a_simulated_fleet_exports_what_its_lists_say(backend: Backend) {
     let output = sim(&url, "--stations 4 --version mixed --sessions 3 --samples 6 --seed 5 --fast").await.expect("sim");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 
-    let records = list(server.items("/api/v1/cdrs").await);
+    let records = list(server.items_eventually("/api/v1/cdrs", 12).await);
     assert_eq!(records.len(), 12, "a record per session");
     let ends: Vec<&str> = records.iter().filter_map(|r| r["end_date_time"].as_str()).collect();
     let last_end = ends.iter().max().expect("ends").to_string();

@@ -64,7 +64,7 @@ async fn session(server: &Server, cp: &mut common::Station, tx: &str, begin: Opt
         .find(|t| t["station_transaction_id"] == tx)
         .map(|t| t["id"].clone())
         .expect("stored");
-    let records = server.items(&format!("/api/v1/cdrs?transaction_id={id}")).await;
+    let records = server.items_eventually(&format!("/api/v1/cdrs?transaction_id={id}"), 1).await;
     records[0].clone()
 }
 
@@ -164,7 +164,7 @@ async fn anomalies_of_the_readings_are_on_the_record(backend: Backend) {
     let stop =
         json!({"transactionId": tx, "meterStop": 8_000, "timestamp": "2026-12-07T10:30:00.000Z", "reason": "Local"});
     cp.call_ok("StopTransaction", stop).await;
-    let records = server.items(&format!("/api/v1/cdrs?transaction_id={tx}")).await;
+    let records = server.items_eventually(&format!("/api/v1/cdrs?transaction_id={tx}"), 1).await;
     let codes: Vec<&str> =
         records[0]["anomalies"].as_array().expect("anomalies").iter().filter_map(|a| a["code"].as_str()).collect();
     assert_eq!(codes, vec!["register_backwards"], "{}", records[0]);
@@ -176,6 +176,6 @@ async fn anomalies_of_the_readings_are_on_the_record(backend: Backend) {
         json!({"transactionId": clean, "meterStop": 9_000, "timestamp": "2026-12-07T11:30:00.000Z"}),
     )
     .await;
-    let records = server.items(&format!("/api/v1/cdrs?transaction_id={clean}")).await;
+    let records = server.items_eventually(&format!("/api/v1/cdrs?transaction_id={clean}"), 1).await;
     assert_eq!(records[0]["anomalies"], json!([]), "{}", records[0]);
 }

@@ -274,7 +274,7 @@ async fn answers_match_the_documented_schemas(backend: Backend) {
     let (ended, _) = cp.start(2, "TAG3", 0, "2026-11-26T11:00:00Z").await;
     let stop = json!({"transactionId": ended, "meterStop": 2500, "timestamp": "2026-11-26T11:30:00Z"});
     cp.call_ok("StopTransaction", stop).await;
-    let cdr_id = server.items("/api/v1/cdrs").await[0]["id"].as_str().expect("a record").to_string();
+    let cdr_id = server.items_eventually("/api/v1/cdrs", 1).await[0]["id"].as_str().expect("a record").to_string();
     let meter = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
     let key = json!({"public_key": hex::encode(rcgen::PublicKeyData::subject_public_key_info(&meter))});
     let (status, key) = server.http("PUT", "/api/v1/stations/CP1/meter-key", Some(key)).await;

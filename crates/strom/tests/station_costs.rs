@@ -124,7 +124,7 @@ async fn california_pricing_reaches_1_6_stations_that_declare_it(backend: Backen
             break serde_json::from_str::<Value>(payload["data"].as_str().expect("data")).expect("JSON");
         }
     };
-    let records = server.items(&format!("/api/v1/cdrs?transaction_id={tx}")).await;
+    let records = server.items_eventually(&format!("/api/v1/cdrs?transaction_id={tx}"), 1).await;
     // 5 kWh × 0.30 × 1.19 = 1.785 → 1.79, as the record says.
     assert_eq!(
         (data["transactionId"].as_i64(), data["cost"].as_f64()),

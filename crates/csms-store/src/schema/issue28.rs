@@ -58,3 +58,13 @@ CREATE TABLE meter_keys (
     updated_at TEXT NOT NULL
 );
 "#;
+
+/// Issue 28: which end of a transaction its latest record is of. Each write that ends a
+/// transaction (or ends it again) counts `end_gen` up; the settler (`crate::records`) writes the
+/// record off the writer and sets `settled_gen` to the end it priced. An end without a record
+/// (Ström stopped in between) is found by the partial index when the store opens.
+pub(super) const SETTLED: &str = r#"
+ALTER TABLE transactions ADD COLUMN end_gen BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE transactions ADD COLUMN settled_gen BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX transactions_unsettled ON transactions (id) WHERE settled_gen < end_gen;
+"#;

@@ -694,6 +694,7 @@ CREATE TABLE fault_mapping (fingerprint TEXT NOT NULL);
     issue28::TARIFFS,
     issue28::CDRS,
     issue28::METER_KEYS,
+    issue28::SETTLED,
 ];
 
 /// The first of the two migrations above (one per backend) that gave readings codes for their

@@ -1,417 +1,116 @@
-//! Charge detail records, written by the write that ends a transaction, in its database
-//! transaction: a record exists exactly when its transaction has ended. It is the session priced
-//! by the tariff that applies (`csms_core::tariffs::select`), kept as the JSON it is shown as, and
-//! never changed: when a transaction's end changes later (the station's own stop replacing
-//! Ström's estimate of a superseded transaction), a new record corrects the last.
+//! The writer's part of the charge detail records. A write that ends a transaction (1.6 stop,
+//! 2.0.1 Ended, a superseded close) or ends it again (the station's own stop after Ström's
+//! estimate) counts the end (`end_gen`) in its database transaction; once committed, the
+//! transaction is handed to the settler (`crate::records`), which prices and renders its record
+//! off the writer and has it written here (`record`) if that end is still the latest. A
+//! transaction whose latest end has no record yet (`settled_gen < end_gen`) is found again when
+//! the store opens, so a stop never goes unrecorded.
 
-use super::meter_data;
-use super::transactions::stored_flags;
 use super::Events;
-use crate::billing::{choose, exact, listed, Listed, MeterData};
-use crate::db::{query, query_scalar, Conn, Row};
+use crate::db::{query, query_scalar, Conn};
 use crate::ocpi::number;
+use crate::records::{SettlerMsg, TariffWatch};
 use crate::StoreError;
-use csms_core::clock::{format_timestamp, parse_timestamp};
 use csms_core::events::EventKind;
-use csms_core::integrity::{self, Anomaly};
-use csms_core::tariffs::pricing::{price, Bill, Usage};
-use csms_core::tariffs::{self, Decimal, Dimension, Tariff};
-use csms_core::transactions::{EnergyFlag, TransactionFlag};
-use csms_core::Timestamp;
-use serde_json::{json, Map, Value};
+use csms_core::ops::RecordCdr;
+use csms_core::tariffs::Decimal;
+use serde_json::json;
 use std::str::FromStr;
+use std::sync::Arc;
+use tokio::sync::mpsc::UnboundedSender;
 
-/// The tariffs the writer prices with, read when first needed and again after a tariff is
-/// saved or withdrawn (only the writer writes them, so the copy is never stale).
-pub(crate) struct Billing {
-    pub(crate) time_zone: chrono_tz::Tz,
-    book: Option<Vec<Listed>>,
+/// What the writer's transaction has for the settler: the transactions it ended and whether it
+/// changed the tariffs. Sent once committed, dropped if rolled back.
+pub(crate) struct Settling {
+    ended: Vec<i64>,
+    tariffs_changed: bool,
+    settler: UnboundedSender<SettlerMsg>,
+    /// Counts the commits that changed the tariffs (`records::TariffWatch`).
+    tariffs: Arc<TariffWatch>,
 }
 
-impl Billing {
-    pub(crate) fn new(time_zone: chrono_tz::Tz) -> Billing {
-        Billing { time_zone, book: None }
+impl Settling {
+    pub(crate) fn new(settler: UnboundedSender<SettlerMsg>, tariffs: Arc<TariffWatch>) -> Settling {
+        Settling { ended: Vec::new(), tariffs_changed: false, settler, tariffs }
     }
 
-    pub(crate) fn forget(&mut self) {
-        self.book = None;
+    /// Notes an end of transaction `id` that the write counted (`end_gen = end_gen + 1`).
+    pub(super) fn ended(&mut self, id: i64) {
+        self.ended.push(id);
     }
 
-    async fn tariffs(&mut self, conn: &mut Conn) -> Result<&[Listed], StoreError> {
-        if self.book.is_none() {
-            let rows = query("SELECT id, version, body, updated_at FROM tariffs WHERE deleted_at IS NULL ORDER BY id")
-                .fetch_all(conn)
-                .await?;
-            let mut book = Vec::with_capacity(rows.len());
-            for row in rows {
-                book.push(listed(
-                    row.try_get("id")?,
-                    row.try_get("version")?,
-                    row.try_get("body")?,
-                    row.try_get("updated_at")?,
-                )?);
-            }
-            self.book = Some(book);
+    pub(super) fn tariffs_changed(&mut self) {
+        self.tariffs_changed = true;
+    }
+
+    /// Forgets what a transaction that failed did.
+    pub(crate) fn clear(&mut self) {
+        self.ended.clear();
+        self.tariffs_changed = false;
+    }
+
+    /// Hands what the committed transaction did to the settler: the tariffs first, so that the
+    /// ends are priced with them.
+    pub(crate) fn committed(&mut self) {
+        if std::mem::take(&mut self.tariffs_changed) {
+            self.tariffs.changed();
+            let _ = self.settler.send(SettlerMsg::TariffsChanged);
         }
-        Ok(self.book.as_deref().unwrap_or_default())
-    }
-}
-
-/// The total after tax of the transaction's latest record, if a tariff priced it.
-pub(super) async fn latest_total(conn: &mut Conn, id: i64) -> Result<Option<Decimal>, StoreError> {
-    let total: Option<Option<String>> =
-        query_scalar("SELECT total_incl_vat FROM cdrs WHERE transaction_id = $1 ORDER BY id DESC LIMIT 1")
-            .bind(id)
-            .fetch_optional(conn)
-            .await?;
-    total
-        .flatten()
-        .map(|t| Decimal::from_str(&t).map_err(|e| StoreError::Corrupt(format!("total {t:?} of record of {id}: {e}"))))
-        .transpose()
-}
-
-/// Whether the transaction's signed meter data proves the energy billed.
-struct Verification {
-    /// `verified`; `unsigned` (no signed data), `unsupported` (signed, not OCMF), `no_meter_key`
-    /// (none registered for the station), `failed` (see `problems`), or `mismatch` (the signed
-    /// readings prove another energy than the one billed).
-    status: &'static str,
-    signed_energy_wh: Option<Decimal>,
-    records: usize,
-    problems: Vec<String>,
-}
-
-fn verify(meter: &MeterData, key: Option<&str>, billed_wh: Decimal) -> Verification {
-    let records = meter.signed.len();
-    let outcome = |status, signed_energy_wh, problems| Verification { status, signed_energy_wh, records, problems };
-    if meter.signed.is_empty() {
-        let status = if meter.other_signed > 0 { "unsupported" } else { "unsigned" };
-        return outcome(status, None, Vec::new());
-    }
-    let Some(key) = key else { return outcome("no_meter_key", None, Vec::new()) };
-    let key = match csms_pki::ocmf::MeterKey::parse(key) {
-        Ok(key) => key,
-        Err(e) => return outcome("failed", None, vec![format!("the registered meter key cannot be used: {e}")]),
-    };
-    match csms_pki::ocmf::check_transaction(&meter.signed, &key) {
-        csms_pki::ocmf::Verdict::Verified(v) => {
-            let signed = Decimal::new(v.energy.0, 3);
-            if signed == billed_wh {
-                outcome("verified", Some(signed), Vec::new())
-            } else {
-                let problem = format!("the signed readings give {signed} Wh, the record bills {billed_wh} Wh");
-                outcome("mismatch", Some(signed), vec![problem])
-            }
-        }
-        csms_pki::ocmf::Verdict::NotVerified(problems) => {
-            outcome("failed", None, problems.iter().map(ToString::to_string).collect())
+        if !self.ended.is_empty() {
+            // Gone only when the store is closing: the ends are found again at the next start.
+            let _ = self.settler.send(SettlerMsg::Ended(std::mem::take(&mut self.ended)));
         }
     }
 }
 
-/// How the billed energy was got, for the record.
-fn energy_rule(version: &str, flags: &[TransactionFlag], known: bool) -> &'static str {
-    if !known {
-        return "none: no register readings to take the energy from; billed as 0 Wh";
-    }
-    if flags.contains(&TransactionFlag::Superseded) && !flags.iter().any(|f| matches!(f, TransactionFlag::Energy(_))) {
-        return "estimate: meter start to the last register reading before a newer transaction began on the connector";
-    }
-    if version == "1.6" {
-        "StopTransaction.meterStop - StartTransaction.meterStart"
-    } else {
-        "last - first Energy.Active.Import.Register of the transaction's events"
-    }
+/// Counts a new end of transaction `id`, whose record the settler is to write.
+pub(super) async fn ended(conn: &mut Conn, settling: &mut Settling, id: i64) -> Result<(), StoreError> {
+    query("UPDATE transactions SET end_gen = end_gen + 1 WHERE id = $1").bind(id).execute(conn).await?;
+    settling.ended(id);
+    Ok(())
 }
 
-/// Writes the record of transaction `id` as it now stands, unless its latest record says the
-/// same; answers the total after tax when a tariff priced it.
-pub(super) async fn settle(
-    conn: &mut Conn,
-    ev: &mut Events,
-    billing: &mut Billing,
-    id: i64,
-    now: &Timestamp,
-) -> Result<Option<Decimal>, StoreError> {
-    let row = query(
-        "SELECT station_id, evse_id, connector_id, id_token, id_token_type, started_at, stopped_at, meter_start_wh, meter_stop_wh, \
-         energy_wh, flags, ocpp_version, stop_reason FROM transactions WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_one(&mut *conn)
-    .await?;
-    let (Some(started), Some(stopped)) =
-        (row.try_get::<Option<String>, _>("started_at")?, row.try_get::<Option<String>, _>("stopped_at")?)
-    else {
-        // A stop for a transaction never seen to start: kept, flagged, for reconciliation.
-        return Ok(None);
-    };
-    let time = |t: &str| parse_timestamp(t).ok_or_else(|| StoreError::Corrupt(format!("{t:?} is no time")));
-    let (started_at, stopped_at) = (time(&started)?, time(&stopped)?);
-    let station: String = row.try_get("station_id")?;
-    let token: Option<String> = row.try_get("id_token")?;
-    // The token's group matters only to a tariff for groups: no read otherwise.
-    let by_group = billing.tariffs(conn).await?.iter().any(|l| l.tariff.id_token_groups.is_some());
-    let group: Option<String> = match &token {
-        Some(t) if by_group => query_scalar("SELECT parent_id_token FROM id_tokens WHERE id_token = $1")
-            .bind(t.as_str())
-            .fetch_optional(&mut *conn)
-            .await?
-            .flatten(),
-        _ => None,
-    };
-    let meter = meter_data::read(conn, id).await?;
-    let energy: Option<f64> = row.try_get("energy_wh")?;
-    let usage = Usage {
-        started_at,
-        stopped_at,
-        meter_start_wh: row.try_get::<Option<f64>, _>("meter_start_wh")?.map(exact),
-        energy_wh: energy.map(exact).unwrap_or_default(),
-        points: &meter.points,
-    };
-    let version: Option<String> = row.try_get("ocpp_version")?;
-    let is_16 = version.as_deref() == Some("1.6");
-    let checked = integrity::Transaction {
-        started_at: Some(started_at),
-        stopped_at: Some(stopped_at),
-        meter_start_wh: if is_16 { row.try_get("meter_start_wh")? } else { None },
-        meter_stop_wh: if is_16 { row.try_get("meter_stop_wh")? } else { None },
-    };
-    let inputs =
-        integrity::Inputs { sample_interval_s: meter_data::sample_interval(conn, &station).await?, max_power_w: None };
-    let anomalies = integrity::anomalies(&checked, &meter.integrity, &inputs);
-    let key = if meter.signed.is_empty() { None } else { meter_data::meter_key(conn, &station).await? };
-    let verification = verify(&meter, key.as_deref(), usage.energy_wh);
-    let tz = billing.time_zone;
-    let listed = billing.tariffs(conn).await?;
-    let chosen = choose(listed, &station, group.as_deref(), started_at);
-    let free = Tariff::unpriced();
-    let bill = price(chosen.map_or(&free, |l| &l.tariff), &usage, tz);
-    let flags: Vec<TransactionFlag> = stored_flags(&row)?.iter().collect();
-    let rule = energy_rule(version.as_deref().unwrap_or("2.0.1"), &flags, energy.is_some());
-    let tariff = chosen.map(|l| (l.tariff.id.as_str(), l.version, l.body.as_str(), l.updated_at.as_str()));
-    let place = (row.try_get::<Option<i64>, _>("evse_id")?, row.try_get::<Option<i64>, _>("connector_id")?);
-    let token_type: Option<String> = row.try_get("id_token_type")?;
-    let total = chosen.map(|_| bill.total_incl_vat());
-    let previous = query("SELECT id, body FROM cdrs WHERE transaction_id = $1 ORDER BY id DESC LIMIT 1")
+/// Writes a record the settler made, if the transaction's end is still the one it was made
+/// from; answers whether it was (the end is then settled, with or without a new record).
+pub(super) async fn record(conn: &mut Conn, ev: &mut Events, op: &RecordCdr) -> Result<bool, StoreError> {
+    let id = op.transaction_id;
+    let settled = query("UPDATE transactions SET settled_gen = $2 WHERE id = $1 AND end_gen = $2")
         .bind(id)
-        .fetch_optional(&mut *conn)
+        .bind(op.end_gen)
+        .execute(&mut *conn)
         .await?;
-    let corrects: Option<i64> = previous.as_ref().map(|r: &Row| r.try_get("id")).transpose()?;
-    let created_at = format_timestamp(now);
-    let body = record(Record {
-        transaction_id: id,
-        station: &station,
-        place,
-        token: token.as_deref(),
-        token_type: token_type.as_deref(),
-        started: &started,
-        stopped: &stopped,
-        bill: &bill,
-        tariff,
-        currency: chosen.map(|l| l.tariff.currency.as_str()),
-        rule,
-        energy_flags: &flags,
-        anomalies: &anomalies,
-        verification: &verification,
-        corrects,
-        created_at: &created_at,
-    });
-    if let Some(previous) = previous {
-        let old: String = previous.try_get("body")?;
-        let old: Value = serde_json::from_str(&old).map_err(|e| StoreError::Corrupt(format!("record of {id}: {e}")))?;
-        if essence(&old) == essence(&body) {
-            return Ok(total);
-        }
+    if settled.rows_affected() == 0 {
+        return Ok(false);
     }
-    let text = body.to_string();
+    let Some(cdr) = &op.cdr else { return Ok(true) };
     let cdr_id: i64 = query_scalar(
         "INSERT INTO cdrs (transaction_id, station_id, id_token, start_date_time, end_date_time, energy_wh, currency, \
          total_excl_vat, total_incl_vat, tariff_id, tariff_version, corrects, created_at, body) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
     )
     .bind(id)
-    .bind(station.as_str())
-    .bind(token.as_deref())
-    .bind(started.as_str())
-    .bind(stopped.as_str())
-    .bind(bill.energy_wh.normalize().to_string())
-    .bind(chosen.map(|l| l.tariff.currency.as_str()))
-    .bind(chosen.map(|_| bill.total.excl_vat.to_string()))
-    .bind(total.map(|t| t.to_string()))
-    .bind(tariff.map(|t| t.0))
-    .bind(tariff.map(|t| t.1))
-    .bind(corrects)
-    .bind(created_at.as_str())
-    .bind(text.as_str())
+    .bind(cdr.station_id.as_str())
+    .bind(cdr.id_token.as_deref())
+    .bind(cdr.start_date_time.as_str())
+    .bind(cdr.end_date_time.as_str())
+    .bind(cdr.energy_wh.as_str())
+    .bind(cdr.currency.as_deref())
+    .bind(cdr.total_excl_vat.as_deref())
+    .bind(cdr.total_incl_vat.as_deref())
+    .bind(cdr.tariff_id.as_deref())
+    .bind(cdr.tariff_version)
+    .bind(cdr.corrects)
+    .bind(cdr.created_at.as_str())
+    .bind(cdr.body.as_str())
     .fetch_one(&mut *conn)
     .await?;
+    let amount = |text: Option<&str>| text.and_then(|t| Decimal::from_str(t).ok()).map(number);
     ev.push(
         EventKind::CdrCreated,
-        &station,
-        json!({"cdr_id": cdr_id, "transaction_id": id, "energy_wh": number(bill.energy_wh),
-               "currency": chosen.map(|l| l.tariff.currency.as_str()), "total_incl_vat": total.map(number),
-               "corrects": corrects}),
+        &cdr.station_id,
+        json!({"cdr_id": cdr_id, "transaction_id": id, "energy_wh": amount(Some(&cdr.energy_wh)),
+               "currency": cdr.currency, "total_incl_vat": amount(cdr.total_incl_vat.as_deref()),
+               "corrects": cdr.corrects}),
     );
-    Ok(total)
-}
-
-/// A record without what differs between two records of the same facts (the one corrected,
-/// when it was made).
-fn essence(record: &Value) -> Value {
-    let mut record = record.clone();
-    if let Some(fields) = record.as_object_mut() {
-        fields.remove("corrects");
-        fields.remove("last_updated");
-    }
-    record
-}
-
-struct Record<'a> {
-    transaction_id: i64,
-    station: &'a str,
-    place: (Option<i64>, Option<i64>),
-    token: Option<&'a str>,
-    token_type: Option<&'a str>,
-    started: &'a str,
-    stopped: &'a str,
-    bill: &'a Bill,
-    /// id, version, body, when saved.
-    tariff: Option<(&'a str, i64, &'a str, &'a str)>,
-    currency: Option<&'a str>,
-    rule: &'static str,
-    energy_flags: &'a [TransactionFlag],
-    anomalies: &'a [Anomaly],
-    verification: &'a Verification,
-    created_at: &'a str,
-    corrects: Option<i64>,
-}
-
-const MS_PER_HOUR: i64 = 3_600_000;
-
-fn hours(ms: i64) -> Value {
-    number((Decimal::from(ms) / Decimal::from(MS_PER_HOUR)).round_dp(6))
-}
-
-fn kwh(wh: Decimal) -> Value {
-    number(wh / Decimal::ONE_THOUSAND)
-}
-
-/// OCPI's token types for 2.0.1's: a card is RFID, a contract (eMAID) an app user.
-fn ocpi_token_type(token_type: Option<&str>) -> &'static str {
-    match token_type {
-        None | Some("ISO14443") | Some("ISO15693") => "RFID",
-        Some("eMAID") => "APP_USER",
-        Some("NoAuthorization") => "AD_HOC_USER",
-        Some(_) => "OTHER",
-    }
-}
-
-/// The record as the API shows it (less its id and creation time, which are the row's): an OCPI
-/// 2.2.1 CDR's fields with Ström's beside them.
-fn record(r: Record) -> Value {
-    let b = r.bill;
-    let cost = |d: Dimension| {
-        b.dimensions
-            .iter()
-            .find(|(dim, _)| *dim == d)
-            .map(|(_, p)| json!({"excl_vat": number(p.excl_vat), "incl_vat": p.incl_vat.map(number)}))
-    };
-    let priced = r.tariff.is_some();
-    let periods: Vec<Value> = b
-        .periods
-        .iter()
-        .map(|p| {
-            let mut dims = vec![json!({"type": "ENERGY", "volume": kwh(p.energy_wh)})];
-            if p.charging_ms > 0 {
-                dims.push(json!({"type": "TIME", "volume": hours(p.charging_ms)}));
-            }
-            if p.parking_ms > 0 {
-                dims.push(json!({"type": "PARKING_TIME", "volume": hours(p.parking_ms)}));
-            }
-            if let Some(w) = p.max_power_w {
-                dims.push(json!({"type": "MAX_POWER", "volume": kwh(w)}));
-            }
-            json!({"start_date_time": format_timestamp(&p.start), "dimensions": dims, "tariff_id": r.tariff.map(|t| t.0)})
-        })
-        .collect();
-    let lines: Vec<Value> = b
-        .lines
-        .iter()
-        .map(|l| {
-            let volume = match l.dimension {
-                Dimension::Energy => kwh(l.volume),
-                Dimension::Time | Dimension::ParkingTime => hours(l.volume.try_into().unwrap_or(0)),
-                Dimension::Flat => number(l.volume),
-            };
-            json!({"type": l.dimension.as_str(), "element": l.element, "volume": volume, "price": number(l.price),
-                   "vat": number(l.vat), "excl_vat": number(l.excl_vat.round_dp(6)), "incl_vat": number(l.incl_vat.round_dp(6))})
-        })
-        .collect();
-    let tariffs: Vec<Value> = r
-        .tariff
-        .and_then(|(_, version, body, saved)| {
-            let mut t: Map<String, Value> = serde_json::from_str(body).ok()?;
-            t.insert("version".into(), version.into());
-            t.insert("last_updated".into(), saved.into());
-            Some(vec![Value::Object(t)])
-        })
-        .unwrap_or_default();
-    let flags: Vec<&str> = r
-        .energy_flags
-        .iter()
-        .filter_map(|f| match f {
-            TransactionFlag::Energy(e) => Some(EnergyFlag::as_str(*e)),
-            TransactionFlag::NoEnergyRegister => Some("no_energy_register"),
-            _ => None,
-        })
-        .collect();
-    let (evse, connector) = r.place;
-    json!({
-        "start_date_time": r.started,
-        "end_date_time": r.stopped,
-        "session_id": r.transaction_id.to_string(),
-        "cdr_token": {"uid": r.token.unwrap_or(""), "type": ocpi_token_type(r.token_type), "contract_id": r.token.unwrap_or("")},
-        "auth_method": "AUTH_REQUEST",
-        "cdr_location": {"id": r.station, "evse_uid": format!("{}*{}", r.station, evse.unwrap_or(0)),
-                         "evse_id": format!("{}*{}", r.station, evse.unwrap_or(0)),
-                         "connector_id": connector.unwrap_or(0).to_string()},
-        "currency": r.currency,
-        "tariffs": tariffs,
-        "charging_periods": periods,
-        "total_cost": priced.then(|| json!({"excl_vat": number(b.total.excl_vat), "incl_vat": b.total.incl_vat.map(number)})),
-        "total_fixed_cost": cost(Dimension::Flat),
-        "total_energy": kwh(b.energy_wh),
-        "total_energy_cost": cost(Dimension::Energy),
-        "total_time": hours(b.charging_ms + b.parking_ms),
-        "total_time_cost": cost(Dimension::Time),
-        "total_parking_time": hours(b.parking_ms),
-        "total_parking_cost": cost(Dimension::ParkingTime),
-        "credit": false,
-        "last_updated": r.created_at,
-        "transaction_id": r.transaction_id,
-        "station_id": r.station,
-        "evse_id": evse,
-        "connector_id": connector,
-        "id_token": r.token,
-        "tariff_id": r.tariff.map(|t| t.0),
-        "tariff_version": r.tariff.map(|t| t.1),
-        "energy_wh": number(b.energy_wh),
-        "energy_rule": r.rule,
-        "energy_flags": flags,
-        "energy_verified": r.verification.status == "verified",
-        "energy_verification": {"status": r.verification.status, "signed_energy_wh": r.verification.signed_energy_wh.map(number),
-                                "records": r.verification.records, "problems": r.verification.problems},
-        "anomalies": r.anomalies.iter().map(|a| json!({"code": a.code(), "at": format_timestamp(&a.at()),
-                                                       "description": a.describe()})).collect::<Vec<_>>(),
-        "charging_time_s": b.charging_ms / 1000,
-        "parking_time_s": b.parking_ms / 1000,
-        "peak_power_w": b.peak_power_w.map(number),
-        "bound": b.bound.map(|x| match x {
-            tariffs::pricing::Bound::MinPrice => "min_price",
-            tariffs::pricing::Bound::MaxPrice => "max_price",
-        }),
-        "cost_lines": lines,
-        "corrects": r.corrects,
-    })
+    Ok(true)
 }

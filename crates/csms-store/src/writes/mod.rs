@@ -11,7 +11,6 @@ mod device_model;
 mod events;
 mod faults;
 mod message_log;
-mod meter_data;
 mod readings;
 mod reservations;
 mod stations;
@@ -21,10 +20,11 @@ mod transactions;
 mod webhooks;
 
 pub(crate) use authorization::token_from_row;
-pub(crate) use cdrs::Billing;
+pub(crate) use cdrs::Settling;
 pub use events::StoredEvent;
 pub(crate) use events::{next_event_id, Events};
 pub(crate) use message_log::{cap_log, count_log, log_blocks, prune_log, Maintenance};
+pub(crate) use transactions::stored_flags;
 
 use crate::db::Conn;
 use crate::StoreError;
@@ -96,21 +96,21 @@ pub(crate) async fn run(
     known: &mut KnownTxRows,
     vendor: &VendorCategories,
     ev: &mut Events,
-    billing: &mut Billing,
+    settling: &mut Settling,
     request: &mut Request,
 ) -> Result<(), StoreError> {
     match request {
         Request::Boot(op, pending) => pending.set(Ok(stations::boot(conn, known, ev, op).await?)),
         Request::Authorize(op, pending) => pending.set(Ok(authorization::authorize(conn, op).await?)),
         Request::StartTransaction(op, pending) => {
-            pending.set(Ok(transactions::start_transaction(conn, known, ev, billing, op).await?))
+            pending.set(Ok(transactions::start_transaction(conn, known, ev, settling, op).await?))
         }
         Request::StopTransaction(op, pending) => {
-            pending.set(Ok(transactions::stop_transaction(conn, known, ev, billing, op).await?))
+            pending.set(Ok(transactions::stop_transaction(conn, known, ev, settling, op).await?))
         }
         Request::MeterValues(op, pending) => pending.set(Ok(readings::meter_values(conn, known, ev, op).await?)),
         Request::TransactionEvent(op, pending) => {
-            pending.set(Ok(transaction_events::transaction_event(conn, known, ev, billing, op).await?))
+            pending.set(Ok(transaction_events::transaction_event(conn, known, ev, settling, op).await?))
         }
         Request::NotifyEvent(op, pending) => {
             for event in &op.events {
@@ -157,9 +157,10 @@ pub(crate) async fn run(
         Request::CreateAlertRule(op, pending) => pending.set(Ok(alerts::create_rule(conn, op).await?)),
         Request::DeleteAlertRule(op, pending) => pending.set(Ok(alerts::delete_rule(conn, ev, op).await?)),
         Request::AlertChanges(op, pending) => pending.set(Ok(alerts::changes(conn, ev, op).await?)),
-        Request::PutTariff(op, pending) => pending.set(Ok(tariffs::put(conn, billing, op).await?)),
-        Request::DeleteTariff(op, pending) => pending.set(Ok(tariffs::delete(conn, billing, op).await?)),
+        Request::PutTariff(op, pending) => pending.set(Ok(tariffs::put(conn, settling, op).await?)),
+        Request::DeleteTariff(op, pending) => pending.set(Ok(tariffs::delete(conn, settling, op).await?)),
         Request::SetMeterKey(op, pending) => pending.set(Ok(tariffs::set_meter_key(conn, op).await?)),
+        Request::RecordCdr(op, pending) => pending.set(Ok(cdrs::record(conn, ev, op).await?)),
     }
     Ok(())
 }

@@ -1,13 +1,13 @@
 //! Tariffs (each save a new version, kept for the records priced by it) and the meter keys that
 //! signed meter values are verified against.
 
-use super::cdrs::Billing;
+use super::cdrs::Settling;
 use crate::db::{query, Conn};
 use crate::StoreError;
 use csms_core::clock::format_timestamp;
 use csms_core::ops::{DeleteTariff, PutTariff, SetMeterKey, TariffSaved};
 
-pub(super) async fn put(conn: &mut Conn, billing: &mut Billing, op: &PutTariff) -> Result<TariffSaved, StoreError> {
+pub(super) async fn put(conn: &mut Conn, settling: &mut Settling, op: &PutTariff) -> Result<TariffSaved, StoreError> {
     let id = op.tariff.id.as_str();
     let current =
         query("SELECT version, deleted_at FROM tariffs WHERE id = $1").bind(id).fetch_optional(&mut *conn).await?;
@@ -32,7 +32,7 @@ pub(super) async fn put(conn: &mut Conn, billing: &mut Billing, op: &PutTariff) 
         .bind(now.as_str())
         .execute(conn)
         .await?;
-    billing.forget();
+    settling.tariffs_changed();
     Ok(TariffSaved { version: Some(version), created: !live })
 }
 
@@ -61,12 +61,12 @@ pub(super) async fn set_meter_key(conn: &mut Conn, op: &SetMeterKey) -> Result<b
     Ok(true)
 }
 
-pub(super) async fn delete(conn: &mut Conn, billing: &mut Billing, op: &DeleteTariff) -> Result<bool, StoreError> {
+pub(super) async fn delete(conn: &mut Conn, settling: &mut Settling, op: &DeleteTariff) -> Result<bool, StoreError> {
     let done = query("UPDATE tariffs SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL")
         .bind(op.id.as_str())
         .bind(format_timestamp(&op.now))
         .execute(conn)
         .await?;
-    billing.forget();
+    settling.tariffs_changed();
     Ok(done.rows_affected() > 0)
 }

@@ -6,7 +6,7 @@ use super::events::sample_summary;
 use super::readings::{energy_registers, insert_readings, Place};
 use super::reservations::consume_reservation;
 use super::transactions::{close_superseded, stored_flags, SUPERSEDED_REASON, V201};
-use super::{cdrs, Billing, Events, KnownTxRows};
+use super::{cdrs, Events, KnownTxRows, Settling};
 use crate::db::{query, query_scalar, Conn};
 use crate::{terms, StoreError};
 use csms_core::authorization::{self, AuthDecision, AuthStatus, OtherTransaction, Purpose, TokenType};
@@ -24,7 +24,7 @@ pub(super) async fn transaction_event(
     conn: &mut Conn,
     known: &mut KnownTxRows,
     ev: &mut Events,
-    billing: &mut Billing,
+    settling: &mut Settling,
     e: &TxEvent,
 ) -> Result<TxEventRecorded, StoreError> {
     let station = e.station.as_str();
@@ -90,12 +90,7 @@ pub(super) async fn transaction_event(
                     }
                     (fresh, _) => fresh,
                 };
-                // An Ended event is answered with its record's total again.
-                let total_cost = match e.event_type {
-                    TxEventType::Ended => cdrs::latest_total(conn, id).await?,
-                    _ => None,
-                };
-                return Ok(TxEventRecorded { transaction_id: id, auth, total_cost });
+                return Ok(TxEventRecorded { transaction_id: id, auth });
             }
             transactions::EventMatch::Same => {
                 let flags = stored_flags(&row)?;
@@ -135,8 +130,7 @@ pub(super) async fn transaction_event(
     // An EVSE charges one transaction at a time: one the station never ended ends where this
     // one begins (before the token is judged, so that it does not make this one ConcurrentTx).
     if let (true, Some(evse)) = (new_row || started_event, e.evse_id) {
-        let closing = (&mut *ev, &mut *billing);
-        close_superseded(conn, known, closing, &e.now, &e.station, (Some(evse), None), V201, Some(id), &at).await?;
+        close_superseded(conn, known, settling, &e.station, (Some(evse), None), V201, Some(id), &at).await?;
     }
     // ConcurrentTx answers a Started event only, never an Updated or Ended (OCPP 2.0.1 E05).
     let purpose = if started_event { Purpose::Start } else { Purpose::Continue };
@@ -212,10 +206,9 @@ pub(super) async fn transaction_event(
         consume_reservation(conn, &e.station, reservation, id, &e.now).await?;
     }
     settle_energy(conn, ev, id, e, &mut flags).await?;
-    let total_cost = match e.event_type {
-        TxEventType::Ended => cdrs::settle(conn, ev, billing, id, &e.now).await?,
-        _ => None,
-    };
+    if e.event_type == TxEventType::Ended {
+        cdrs::ended(conn, settling, id).await?;
+    }
     let mut data = sample_summary(&e.readings);
     data.insert("transaction_id".into(), id.into());
     data.insert("evse_id".into(), place.evse_id.into());
@@ -237,7 +230,7 @@ pub(super) async fn transaction_event(
         }
     };
     ev.push(kind, station, data.into());
-    Ok(TxEventRecorded { transaction_id: id, auth, total_cost })
+    Ok(TxEventRecorded { transaction_id: id, auth })
 }
 
 /// What makes a 2.0.1 TransactionEvent the event it is, as a stable 64-bit FNV-1a digest in hex:

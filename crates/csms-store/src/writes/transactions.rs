@@ -4,7 +4,7 @@
 use super::authorization::{load_token, other_transaction};
 use super::readings::{energy_registers, insert_readings, Place};
 use super::reservations::consume_reservation;
-use super::{cdrs, parse_stored_time, Billing, Events, KnownTxRows};
+use super::{parse_stored_time, Events, KnownTxRows, Settling};
 use crate::db::{query, query_scalar, Conn, Row};
 use crate::StoreError;
 use csms_core::authorization::{self, AuthStatus, OtherTransaction, Purpose};
@@ -13,7 +13,6 @@ use csms_core::events::EventKind;
 use csms_core::ops::*;
 use csms_core::station::{ProtocolVersion, StationId};
 use csms_core::transactions::{self, Flags, StartJudgement, StoredStart, TransactionFlag};
-use csms_core::Timestamp;
 
 /// The protocol versions as transactions record them: a transaction id of one version never
 /// names a transaction of the other.
@@ -76,8 +75,7 @@ pub(super) const SUPERSEDED_REASON: &str = "Superseded";
 pub(super) async fn close_superseded(
     conn: &mut Conn,
     known: &mut KnownTxRows,
-    (ev, billing): (&mut Events, &mut Billing),
-    now: &Timestamp,
+    settling: &mut Settling,
     station: &StationId,
     (evse_id, connector_id): (Option<i64>, Option<i64>),
     ocpp_version: &'static str,
@@ -109,7 +107,7 @@ pub(super) async fn close_superseded(
         new_flags.iter().for_each(|f| flags.add(f));
         query(
             "UPDATE transactions SET stopped_at = $1, meter_stop_wh = $2, energy_wh = $3, stop_reason = $6, \
-             flags = $4 WHERE id = $5",
+             flags = $4, end_gen = end_gen + 1 WHERE id = $5",
         )
         .bind(last_at.unwrap_or(started))
         .bind(stop)
@@ -122,7 +120,7 @@ pub(super) async fn close_superseded(
         if let Some(tx) = station_tx_id {
             known.forget(station.as_str(), &tx);
         }
-        cdrs::settle(conn, ev, billing, id, now).await?;
+        settling.ended(id);
     }
     Ok(())
 }
@@ -131,7 +129,7 @@ pub(super) async fn start_transaction(
     conn: &mut Conn,
     known: &mut KnownTxRows,
     ev: &mut Events,
-    billing: &mut Billing,
+    settling: &mut Settling,
     s: &StartTx,
 ) -> Result<Started, StoreError> {
     let station = s.station.as_str();
@@ -181,8 +179,7 @@ pub(super) async fn start_transaction(
     close_superseded(
         conn,
         known,
-        (&mut *ev, billing),
-        &s.now,
+        settling,
         &s.station,
         (None, Some(s.connector_id)),
         V16,
@@ -263,7 +260,7 @@ pub(super) async fn stop_transaction(
     conn: &mut Conn,
     known: &mut KnownTxRows,
     ev: &mut Events,
-    billing: &mut Billing,
+    settling: &mut Settling,
     s: &StopTx,
 ) -> Result<Stopped, StoreError> {
     let found = find_transaction(conn, &s.station, &s.station_tx_id, V16).await?;
@@ -310,7 +307,7 @@ pub(super) async fn stop_transaction(
     };
     query(
         "UPDATE transactions SET stopped_at = $1, meter_stop_wh = $2, energy_wh = $3, stop_reason = $4, stop_id_token = $5, \
-         flags = $6, last_auth_status = COALESCE($8, last_auth_status) WHERE id = $7",
+         flags = $6, last_auth_status = COALESCE($8, last_auth_status), end_gen = end_gen + 1 WHERE id = $7",
     )
     .bind(&stopped_at)
     .bind(s.meter_stop_wh)
@@ -333,14 +330,14 @@ pub(super) async fn stop_transaction(
         serde_json::json!({"transaction_id": id, "evse_id": 0, "connector_id": connector, "stopped_at": stopped_at,
             "energy_wh": energy, "reason": s.reason}),
     );
-    cdrs::settle(conn, ev, billing, id, &s.now).await?;
+    settling.ended(id);
     // Meter values after the stop are rare; the entry would only take room.
     known.forget(s.station.as_str(), &s.station_tx_id);
     Ok(Stopped { auth })
 }
 
 /// A transaction's flags as its row stores them (`flags`).
-pub(super) fn stored_flags(row: &Row) -> Result<Flags, StoreError> {
+pub(crate) fn stored_flags(row: &Row) -> Result<Flags, StoreError> {
     let text: String = row.try_get("flags")?;
     Flags::parse(&text).map_err(StoreError::Corrupt)
 }

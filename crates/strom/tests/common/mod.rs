@@ -383,6 +383,19 @@ impl Server {
         }
     }
 
+    /// Every item of a list once it holds at least `count`, or as it is after 10 s: the record
+    /// of an ended transaction is written just after the end, off the writer (the settler).
+    pub async fn items_eventually(&self, path: &str, count: usize) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let items = self.items(path).await;
+            if items.as_array().map_or(0, Vec::len) >= count || std::time::Instant::now() > deadline {
+                return items;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn add_token(&self, token: &str, status: &str, expiry: Option<&str>, parent: Option<&str>) {
         let body = json!({"id_token": token, "status": status, "expiry": expiry, "parent_id_token": parent});
         let (code, value) = self.http("POST", "/api/v1/id-tokens", Some(body)).await;

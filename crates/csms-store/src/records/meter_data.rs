@@ -1,4 +1,4 @@
-//! The writer's reads for a charge detail record: the transaction's readings (`billing`), the
+//! The settler's reads for a charge detail record: the transaction's readings (`billing`), the
 //! station's sample interval and its meter key.
 
 use crate::billing::{assemble, reading_codes, MeterData, RawReading, TX_READINGS_POSTGRES, TX_READINGS_SQLITE};
