@@ -215,10 +215,9 @@ impl Store {
         let (events, _) = tokio::sync::broadcast::channel(EVENT_BUFFER);
         let (settler, settler_rx) = records::Settler::channel();
         let time_zone = options.time_zone;
-        let (writer_url, hub) = (url.clone(), events.clone());
+        let onward = (events.clone(), writes::Settling::new(settler.for_writer()));
         let writer =
-            spawn_writer(writer_url, backend, rx, options, metrics.clone(), Arc::clone(&loose), hub, settler.for_writer())
-                .await?;
+            spawn_writer(url.clone(), backend, rx, options, metrics.clone(), Arc::clone(&loose), onward).await?;
         let writer = Arc::new(Mutex::new(Some(writer)));
         let store = Store { pool, backend, jobs, writer, metrics, loose, events, settler: settler.clone() };
         settler.spawn(url, backend, time_zone, store.jobs.downgrade(), settler_rx)?;

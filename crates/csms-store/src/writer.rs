@@ -3,7 +3,6 @@
 
 use crate::durability::{answer, publish, Durability, Syncer, WalSync};
 use crate::message_log::{log_part_full, LogTarget, LogWork, LogWriter, LooseFrames, LOG_DELAY};
-use crate::records::{SettlerMsg, TariffWatch};
 use crate::writes::{Events, Settling, StoredEvent};
 use crate::{db, message_log_path, path_of, writes, Backend, StoreError, StoreMetrics, StoreOptions};
 use csms_core::fault_kinds::VendorCategories;
@@ -35,6 +34,7 @@ pub(crate) enum Msg {
 
 /// Starts the writer on a thread of its own, with its own connection: SQLite's writes run there
 /// synchronously, off the threads that serve stations; PostgreSQL's run on that thread's runtime.
+/// What it commits goes on to `hub` (the live events) and `settling` (the settler).
 pub(crate) async fn spawn_writer(
     url: String,
     backend: Backend,
@@ -42,8 +42,7 @@ pub(crate) async fn spawn_writer(
     options: StoreOptions,
     metrics: Arc<StoreMetrics>,
     loose: Arc<LooseFrames>,
-    hub: EventHub,
-    (settler, tariffs): (mpsc::UnboundedSender<SettlerMsg>, Arc<TariffWatch>),
+    (hub, settling): (EventHub, Settling),
 ) -> Result<oneshot::Receiver<()>, StoreError> {
     let (ready_tx, ready) = oneshot::channel();
     let (stopped_tx, stopped) = oneshot::channel::<()>();
@@ -104,7 +103,7 @@ pub(crate) async fn spawn_writer(
                     fault_categories: options.fault_categories.clone().unwrap_or_default(),
                     loose_taken: Vec::new(),
                     events: Events::default(),
-                    settling: Settling::new(settler, tariffs),
+                    settling,
                     next_event_id,
                     published: Vec::new(),
                     hub,

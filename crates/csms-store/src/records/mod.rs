@@ -304,7 +304,12 @@ impl Work {
             .await?;
         let mut book = Vec::with_capacity(rows.len());
         for row in rows {
-            book.push(listed(row.try_get("id")?, row.try_get("version")?, row.try_get("body")?, row.try_get("updated_at")?)?);
+            book.push(listed(
+                row.try_get("id")?,
+                row.try_get("version")?,
+                row.try_get("body")?,
+                row.try_get("updated_at")?,
+            )?);
         }
         self.tariffs.none_at.store(if book.is_empty() { seen } else { u64::MAX }, Ordering::Release);
         self.book = Some(book);
@@ -329,7 +334,9 @@ impl Work {
                 .await?;
         total
             .flatten()
-            .map(|t| Decimal::from_str(&t).map_err(|e| StoreError::Corrupt(format!("total {t:?} of record of {id}: {e}"))))
+            .map(|t| {
+                Decimal::from_str(&t).map_err(|e| StoreError::Corrupt(format!("total {t:?} of record of {id}: {e}")))
+            })
             .transpose()
     }
 }

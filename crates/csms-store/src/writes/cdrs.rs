@@ -30,7 +30,7 @@ pub(crate) struct Settling {
 }
 
 impl Settling {
-    pub(crate) fn new(settler: UnboundedSender<SettlerMsg>, tariffs: Arc<TariffWatch>) -> Settling {
+    pub(crate) fn new((settler, tariffs): (UnboundedSender<SettlerMsg>, Arc<TariffWatch>)) -> Settling {
         Settling { ended: Vec::new(), tariffs_changed: false, settler, tariffs }
     }
 

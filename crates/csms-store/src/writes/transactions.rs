@@ -176,17 +176,7 @@ pub(super) async fn start_transaction(
     }
     // The connector's earlier transaction, if the station never stopped it, ends here (first:
     // it must not make this start ConcurrentTx).
-    close_superseded(
-        conn,
-        known,
-        settling,
-        &s.station,
-        (None, Some(s.connector_id)),
-        V16,
-        None,
-        &started_at,
-    )
-    .await?;
+    close_superseded(conn, known, settling, &s.station, (None, Some(s.connector_id)), V16, None, &started_at).await?;
     let other = match &token {
         Some(record) => other_transaction(conn, record, &s.station, None, Purpose::Start).await?,
         None => OtherTransaction::None,
