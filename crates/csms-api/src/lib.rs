@@ -743,7 +743,11 @@ fn transaction_id(text: &str) -> Result<i64, ApiError> {
 async fn get_transaction(State(api): State<Arc<Api>>, Path(id): Path<String>) -> ApiResult {
     let tx = api.store.transaction(transaction_id(&id)?).await?.ok_or_else(|| ApiError::not_found("transaction"))?;
     let mut described = sessions::described(&api, std::slice::from_ref(&tx)).await?;
-    Ok(Json(described.pop().unwrap_or(Value::Null)))
+    let mut view = described.pop().unwrap_or(Value::Null);
+    // Shown here, not in lists: they take the transaction's readings.
+    let anomalies = api.store.transaction_anomalies(tx.id).await?;
+    view["anomalies"] = anomalies.iter().map(csms_store::anomaly_view).collect();
+    Ok(Json(view))
 }
 
 async fn transaction_meter_values(

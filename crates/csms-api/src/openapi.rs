@@ -483,7 +483,7 @@ fn operations() -> Vec<(&'static str, &'static str, Op)> {
             vec![query("station_id", "Only this station", string()), query("active", "Only running (true) or ended (false)", boolean())],
             "TransactionPage")),
         ("/api/v1/transactions/{id}", "get", op("getTransaction", "Show a transaction", "viewer", vec![transaction()],
-            ok("The transaction", "Transaction")).errors(&["400", "404"])),
+            ok("The transaction, with what its readings show so far", "TransactionDetail")).errors(&["400", "404"])),
         ("/api/v1/transactions/{id}/meter-values", "get", list("listTransactionMeterValues", "A transaction's readings, oldest first", "timestamp",
             cursor::<(String, i64)>("meter-values"), vec![transaction()], vec![], "MeterValuePage")),
         ("/api/v1/faults", "get", list("listFaults", "Fault records, newest first", "start", cursor::<i64>("faults"), vec![],

@@ -42,6 +42,18 @@ pub(crate) fn reading_codes() -> [i64; 4] {
     ]
 }
 
+/// The sample interval a station was configured with, for the gap check: 1.6
+/// MeterValueSampleInterval, 2.0.1 SampledDataCtrlr.TxUpdatedInterval (as last read from it).
+/// `$1` the station.
+pub(crate) const SAMPLE_INTERVAL: &str = "SELECT value FROM station_configuration WHERE station_id = $1 \
+     AND key = 'MeterValueSampleInterval' UNION ALL SELECT value FROM device_model WHERE station_id = $1 \
+     AND component = 'SampledDataCtrlr' AND variable = 'TxUpdatedInterval' AND attribute_type = 'Actual'";
+
+/// `SAMPLE_INTERVAL`'s answer in seconds.
+pub(crate) fn sample_interval(value: Option<Option<String>>) -> Option<u32> {
+    value.flatten().and_then(|v| v.trim().parse().ok())
+}
+
 /// One row of `TX_READINGS_*`.
 pub(crate) struct RawReading {
     pub(crate) timestamp: String,

@@ -30,6 +30,7 @@ pub use queries::{
     ReservationView, StationEventView, StationView, TransactionFilter, TransactionView, TransferView,
 };
 pub use queries::{ExportFilter, ExportedReading, RegisterPoints};
+pub use records::anomaly_view;
 pub use writes::StoredEvent;
 
 use csms_core::fault_kinds::VendorCategories;

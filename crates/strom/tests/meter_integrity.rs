@@ -9,7 +9,10 @@ use common::{id_token, tx_event, Backend, Server};
 use rcgen::{PublicKeyData, SigningKey};
 use serde_json::{json, Value};
 
-both_backends!(signed_meter_values_prove_a_records_energy, anomalies_of_the_readings_are_on_the_record);
+both_backends!(
+    signed_meter_values_prove_a_records_energy,
+    anomalies_of_the_readings_are_on_the_transaction_and_its_record
+);
 
 /// A meter that signs OCMF records.
 struct Meter(rcgen::KeyPair);
@@ -148,7 +151,7 @@ async fn signed_meter_values_prove_a_records_energy(backend: Backend) {
     assert_eq!(code, 404);
 }
 
-async fn anomalies_of_the_readings_are_on_the_record(backend: Backend) {
+async fn anomalies_of_the_readings_are_on_the_transaction_and_its_record(backend: Backend) {
     let server = Server::start(backend).await;
     server.add_token("A", "Accepted", None, None).await;
     let mut cp = server.booted("CS-16").await;
@@ -159,8 +162,14 @@ async fn anomalies_of_the_readings_are_on_the_record(backend: Backend) {
                               "context": "Sample.Periodic"}]}]})
     };
     cp.call_ok("MeterValues", reading(10, 6_000)).await;
-    // The register goes back by 500 Wh.
+    let running = server.get(&format!("/api/v1/transactions/{tx}")).await;
+    assert_eq!(running["anomalies"], json!([]), "{running}");
+    // The register goes back by 500 Wh: the running transaction shows it at once.
     cp.call_ok("MeterValues", reading(20, 5_500)).await;
+    let running = server.get(&format!("/api/v1/transactions/{tx}")).await;
+    assert_eq!(running["active"], true);
+    assert_eq!(running["anomalies"][0]["code"], "register_backwards", "{running}");
+    assert_eq!(running["anomalies"].as_array().map(Vec::len), Some(1), "{running}");
     let stop =
         json!({"transactionId": tx, "meterStop": 8_000, "timestamp": "2026-12-07T10:30:00.000Z", "reason": "Local"});
     cp.call_ok("StopTransaction", stop).await;
@@ -169,6 +178,9 @@ async fn anomalies_of_the_readings_are_on_the_record(backend: Backend) {
         records[0]["anomalies"].as_array().expect("anomalies").iter().filter_map(|a| a["code"].as_str()).collect();
     assert_eq!(codes, vec!["register_backwards"], "{}", records[0]);
     assert!(records[0]["anomalies"][0]["description"].as_str().unwrap_or_default().contains("5500"), "{}", records[0]);
+    // The ended transaction shows what its record says.
+    let ended = server.get(&format!("/api/v1/transactions/{tx}")).await;
+    assert_eq!(ended["anomalies"], records[0]["anomalies"], "{ended}");
     // A clean session has none.
     let (clean, _) = cp.start(1, "A", 8_000, "2026-12-07T11:00:00.000Z").await;
     cp.call_ok(

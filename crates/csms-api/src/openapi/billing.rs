@@ -1,7 +1,7 @@
 //! The operations on tariffs and charge detail records, with their schemas: the OCPI 2.2.1
 //! Tariff (as sent and as shown) and CDR, with Ström's fields beside OCPI's.
 
-use super::schemas::{array_of, boolean, integer, nullable, number, object, string, timestamp, view, AT};
+use super::schemas::{anomalies, array_of, boolean, integer, nullable, number, object, string, timestamp, view, AT};
 use super::{cursor, list, ok, op, path_param, query, station, Op, Success};
 use serde_json::{json, Value};
 
@@ -237,12 +237,7 @@ fn cdr() -> Value {
                     &["status", "signed_energy_wh", "records", "problems"],
                 ),
             ),
-            (
-                "anomalies",
-                json!({"type": "array", "description": "What the meter readings show that billing must not take on trust",
-                "items": object(&[("code", json!({"type": "string", "enum": csms_core::integrity::CODES})), ("at", timestamp()),
-                                  ("description", string())], &["code", "at", "description"])}),
-            ),
+            ("anomalies", anomalies()),
             ("charging_time_s", integer()),
             ("parking_time_s", integer()),
             ("peak_power_w", nullable(number())),

@@ -89,6 +89,7 @@ pub(super) fn components() -> Map<String, Value> {
     add("Station", station());
     add("Connector", connector());
     add("Transaction", transaction());
+    add("TransactionDetail", transaction_detail());
     add("MeterValue", meter_value());
     add("Fault", fault());
     for (name, schema) in super::notify::schemas() {
@@ -242,6 +243,24 @@ fn transaction() -> Value {
                "last_trigger_reason": null, "time_spent_charging_s": 3000, "remote_start_id": null, "energy_so_far_wh": 11000.0,
                "power_w": null, "duration_s": 3600, "charging_s": 3000, "idle_s": 600}),
     )
+}
+
+/// What the meter readings show that billing must not take on trust (`csms_core::integrity`).
+pub(super) fn anomalies() -> Value {
+    json!({"type": "array", "description": "What the meter readings show that billing must not take on trust",
+           "items": object(&[("code", json!({"type": "string", "enum": csms_core::integrity::CODES})), ("at", timestamp()),
+                             ("description", string())], &["code", "at", "description"])})
+}
+
+/// One transaction as `GET /transactions/{id}` shows it: with its anomalies so far.
+fn transaction_detail() -> Value {
+    let mut schema = transaction();
+    schema["properties"]["anomalies"] = anomalies();
+    if let Some(required) = schema["required"].as_array_mut() {
+        required.push(json!("anomalies"));
+    }
+    schema["example"]["anomalies"] = json!([]);
+    schema
 }
 
 fn meter_value() -> Value {

@@ -3,10 +3,12 @@
 //! record, with now as its end. Read from the pool, never through the writer.
 
 use crate::billing::{
-    assemble, choose, exact, listed, reading_codes, RawReading, TX_READINGS_POSTGRES, TX_READINGS_SQLITE,
+    assemble, choose, exact, listed, reading_codes, sample_interval, MeterData, RawReading, SAMPLE_INTERVAL,
+    TX_READINGS_POSTGRES, TX_READINGS_SQLITE,
 };
 use crate::{Backend, Store, StoreError};
 use csms_core::clock::parse_timestamp;
+use csms_core::integrity::{self, Anomaly};
 use csms_core::tariffs::pricing::{price, Usage};
 use csms_core::tariffs::Decimal;
 use csms_core::Timestamp;
@@ -70,6 +72,68 @@ impl Store {
             book.push(listed(t.try_get("id")?, t.try_get("version")?, t.try_get("body")?, t.try_get("updated_at")?)?);
         }
         let Some(chosen) = choose(&book, &station, group.as_deref(), started_at) else { return Ok(None) };
+        let meter = self.meter_data(id).await?;
+        let meter_start = row.try_get::<Option<f64>, _>("meter_start_wh")?.map(exact);
+        let first = meter.points.iter().find_map(|p| p.register_wh);
+        let last = meter.points.iter().rev().find_map(|p| p.register_wh);
+        let energy_wh = match (meter_start.or(first), last) {
+            (Some(from), Some(to)) => (to - from).max(Decimal::ZERO),
+            _ => Decimal::ZERO,
+        };
+        let usage = Usage {
+            started_at,
+            stopped_at: now.max(started_at),
+            meter_start_wh: meter_start,
+            energy_wh,
+            points: &meter.points,
+        };
+        let bill = price(&chosen.tariff, &usage, time_zone);
+        let charging = bill.periods.last().is_some_and(|p| p.charging_ms > 0 && p.parking_ms == 0);
+        Ok(Some(RunningCost {
+            transaction_id: id,
+            station_tx_id: row.try_get("station_tx_id")?,
+            total_incl_vat: bill.total_incl_vat(),
+            currency: chosen.tariff.currency.clone(),
+            energy_wh: bill.energy_wh,
+            charging,
+        }))
+    }
+
+    /// What transaction `id`'s readings show that billing must not take on trust
+    /// (`csms_core::integrity`), as far as it has run: a running transaction is judged up to
+    /// its last reading. Its record, once it ends, carries the same checks.
+    pub async fn transaction_anomalies(&self, id: i64) -> Result<Vec<Anomaly>, StoreError> {
+        let Some(row) = sqlx::query(
+            "SELECT station_id, started_at, stopped_at, meter_start_wh, meter_stop_wh, ocpp_version FROM transactions \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        else {
+            return Ok(Vec::new());
+        };
+        let time = |column: &str| -> Result<Option<Timestamp>, StoreError> {
+            let text: Option<String> = row.try_get(column)?;
+            Ok(text.as_deref().and_then(parse_timestamp))
+        };
+        let is_16 = row.try_get::<Option<String>, _>("ocpp_version")?.as_deref() == Some("1.6");
+        let checked = integrity::Transaction {
+            started_at: time("started_at")?,
+            stopped_at: time("stopped_at")?,
+            meter_start_wh: if is_16 { row.try_get("meter_start_wh")? } else { None },
+            meter_stop_wh: if is_16 { row.try_get("meter_stop_wh")? } else { None },
+        };
+        let station: String = row.try_get("station_id")?;
+        let interval: Option<Option<String>> =
+            sqlx::query_scalar(SAMPLE_INTERVAL).bind(station.as_str()).fetch_optional(self.pool()).await?;
+        let inputs = integrity::Inputs { sample_interval_s: sample_interval(interval), max_power_w: None };
+        let meter = self.meter_data(id).await?;
+        Ok(integrity::anomalies(&checked, &meter.integrity, &inputs))
+    }
+
+    /// Transaction `id`'s readings that matter to its bill, read from the pool.
+    async fn meter_data(&self, id: i64) -> Result<MeterData, StoreError> {
         let sql = match self.backend() {
             Backend::Sqlite => TX_READINGS_SQLITE,
             Backend::Postgres => TX_READINGS_POSTGRES,
@@ -97,30 +161,6 @@ impl Store {
                 signed_data: r.try_get("signed_data")?,
             });
         }
-        let meter = assemble(raw)?;
-        let meter_start = row.try_get::<Option<f64>, _>("meter_start_wh")?.map(exact);
-        let first = meter.points.iter().find_map(|p| p.register_wh);
-        let last = meter.points.iter().rev().find_map(|p| p.register_wh);
-        let energy_wh = match (meter_start.or(first), last) {
-            (Some(from), Some(to)) => (to - from).max(Decimal::ZERO),
-            _ => Decimal::ZERO,
-        };
-        let usage = Usage {
-            started_at,
-            stopped_at: now.max(started_at),
-            meter_start_wh: meter_start,
-            energy_wh,
-            points: &meter.points,
-        };
-        let bill = price(&chosen.tariff, &usage, time_zone);
-        let charging = bill.periods.last().is_some_and(|p| p.charging_ms > 0 && p.parking_ms == 0);
-        Ok(Some(RunningCost {
-            transaction_id: id,
-            station_tx_id: row.try_get("station_tx_id")?,
-            total_incl_vat: bill.total_incl_vat(),
-            currency: chosen.tariff.currency.clone(),
-            energy_wh: bill.energy_wh,
-            charging,
-        }))
+        assemble(raw)
     }
 }

@@ -1,7 +1,9 @@
 //! The settler's reads for a charge detail record: the transaction's readings (`billing`), the
 //! station's sample interval and its meter key.
 
-use crate::billing::{assemble, reading_codes, MeterData, RawReading, TX_READINGS_POSTGRES, TX_READINGS_SQLITE};
+use crate::billing::{
+    self, assemble, reading_codes, MeterData, RawReading, SAMPLE_INTERVAL, TX_READINGS_POSTGRES, TX_READINGS_SQLITE,
+};
 use crate::db::{query, query_scalar, Conn};
 use crate::StoreError;
 
@@ -28,18 +30,10 @@ pub(super) async fn read(conn: &mut Conn, id: i64) -> Result<MeterData, StoreErr
     assemble(raw)
 }
 
-/// The sample interval a station was configured with, for the gap check: 1.6
-/// MeterValueSampleInterval, 2.0.1 SampledDataCtrlr.TxUpdatedInterval (as last read from it).
+/// The sample interval a station was configured with (`SAMPLE_INTERVAL`), for the gap check.
 pub(super) async fn sample_interval(conn: &mut Conn, station: &str) -> Result<Option<u32>, StoreError> {
-    let configured: Option<Option<String>> = query_scalar(
-        "SELECT value FROM station_configuration WHERE station_id = $1 AND key = 'MeterValueSampleInterval' \
-         UNION ALL SELECT value FROM device_model WHERE station_id = $1 AND component = 'SampledDataCtrlr' \
-         AND variable = 'TxUpdatedInterval' AND attribute_type = 'Actual'",
-    )
-    .bind(station)
-    .fetch_optional(conn)
-    .await?;
-    Ok(configured.flatten().and_then(|v| v.trim().parse().ok()))
+    let configured: Option<Option<String>> = query_scalar(SAMPLE_INTERVAL).bind(station).fetch_optional(conn).await?;
+    Ok(billing::sample_interval(configured))
 }
 
 /// The meter key registered for the station, hex-encoded DER.

@@ -28,6 +28,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
+/// An anomaly as the API shows it, on a record and on its transaction.
+pub fn anomaly_view(anomaly: &csms_core::integrity::Anomaly) -> serde_json::Value {
+    let at = csms_core::clock::format_timestamp(&anomaly.at());
+    serde_json::json!({"code": anomaly.code(), "at": at, "description": anomaly.describe()})
+}
+
 pub(crate) enum SettlerMsg {
     /// Transactions whose end the writer committed.
     Ended(Vec<i64>),

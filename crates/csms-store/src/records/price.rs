@@ -3,7 +3,7 @@
 //! signed meter data against the station's meter key) and rendered as the JSON it is kept and
 //! shown as. Runs on the settler's connection, off the writer.
 
-use super::meter_data;
+use super::{anomaly_view, meter_data};
 use crate::billing::{choose, exact, Listed, MeterData};
 use crate::db::{query, Conn, Row};
 use crate::ocpi::number;
@@ -338,8 +338,7 @@ fn record(r: Record) -> Value {
         "energy_verified": r.verification.status == "verified",
         "energy_verification": {"status": r.verification.status, "signed_energy_wh": r.verification.signed_energy_wh.map(number),
                                 "records": r.verification.records, "problems": r.verification.problems},
-        "anomalies": r.anomalies.iter().map(|a| json!({"code": a.code(), "at": format_timestamp(&a.at()),
-                                                       "description": a.describe()})).collect::<Vec<_>>(),
+        "anomalies": r.anomalies.iter().map(anomaly_view).collect::<Vec<_>>(),
         "charging_time_s": b.charging_ms / 1000,
         "parking_time_s": b.parking_ms / 1000,
         "peak_power_w": b.peak_power_w.map(number),
