@@ -134,7 +134,8 @@ impl Settler {
                             return;
                         }
                     };
-                    let mut work = Work { conn, jobs, time_zone, book: None, tariffs, waiting: HashMap::new() };
+                    let (waiting, due, retry) = (HashMap::new(), Vec::new(), Vec::new());
+                    let mut work = Work { conn, jobs, time_zone, book: None, tariffs, waiting, due, retry };
                     work.run(rx).await;
                 })
             })
@@ -152,6 +153,9 @@ struct Work {
     tariffs: Arc<TariffWatch>,
     /// Who waits for which transaction's record.
     waiting: HashMap<i64, Vec<oneshot::Sender<Option<Decimal>>>>,
+    /// The ends taken for the next round, and those to try again after `RETRY_AFTER`.
+    due: Vec<Due>,
+    retry: Vec<Due>,
 }
 
 /// An end to settle and the attempts made so far.
@@ -159,37 +163,42 @@ type Due = (i64, u8);
 
 impl Work {
     async fn run(&mut self, mut rx: mpsc::UnboundedReceiver<SettlerMsg>) {
-        let mut due: Vec<Due> = match self.unsettled().await {
-            Ok(ids) => ids.into_iter().map(|id| (id, 0)).collect(),
+        match self.unsettled().await {
+            Ok(ids) => self.due = ids.into_iter().map(|id| (id, 0)).collect(),
             Err(e) => {
-                tracing::error!(error = %e, "unsettled transactions not read: their records follow at the next start");
-                Vec::new()
+                tracing::error!(error = %e, "unsettled transactions not read: their records follow at the next start")
             }
-        };
-        let mut retry: Vec<Due> = Vec::new();
+        }
+        let mut retry_at = tokio::time::Instant::now();
         let mut stop = None;
         while stop.is_none() {
-            if due.is_empty() {
-                let msg = if retry.is_empty() {
+            if !self.retry.is_empty() && tokio::time::Instant::now() >= retry_at {
+                self.due.append(&mut self.retry);
+            }
+            if self.due.is_empty() {
+                let msg = if self.retry.is_empty() {
                     rx.recv().await
                 } else {
-                    match tokio::time::timeout(RETRY_AFTER, rx.recv()).await {
+                    match tokio::time::timeout_at(retry_at, rx.recv()).await {
                         Ok(msg) => msg,
-                        Err(_) => {
-                            due.append(&mut retry);
-                            continue;
-                        }
+                        Err(_) => continue,
                     }
                 };
                 let Some(msg) = msg else { break };
-                self.take(msg, &mut due, &mut stop).await;
+                self.take(msg, &mut stop).await;
             }
-            while due.len() < ROUND && stop.is_none() {
+            while self.due.len() < ROUND && stop.is_none() {
                 let Ok(msg) = rx.try_recv() else { break };
-                self.take(msg, &mut due, &mut stop).await;
+                self.take(msg, &mut stop).await;
             }
-            let round: Vec<Due> = std::mem::take(&mut due);
-            retry.extend(self.settle(round).await);
+            let round: Vec<Due> = std::mem::take(&mut self.due);
+            let failed = self.settle(round).await;
+            if !failed.is_empty() {
+                if self.retry.is_empty() {
+                    retry_at = tokio::time::Instant::now() + RETRY_AFTER;
+                }
+                self.retry.extend(failed);
+            }
         }
         // Whoever still waits is answered without a total: its record follows.
         for (_, waiters) in self.waiting.drain() {
@@ -202,12 +211,17 @@ impl Work {
         }
     }
 
-    async fn take(&mut self, msg: SettlerMsg, due: &mut Vec<Due>, stop: &mut Option<oneshot::Sender<()>>) {
+    /// Whether transaction `id`'s end is still to be settled here.
+    fn pending(&self, id: i64) -> bool {
+        self.due.iter().chain(&self.retry).any(|(d, _)| *d == id) || self.waiting.contains_key(&id)
+    }
+
+    async fn take(&mut self, msg: SettlerMsg, stop: &mut Option<oneshot::Sender<()>>) {
         match msg {
             SettlerMsg::Ended(ids) => {
                 for id in ids {
-                    if !due.iter().any(|(d, _)| *d == id) {
-                        due.push((id, 0));
+                    if !self.due.iter().any(|(d, _)| *d == id) {
+                        self.due.push((id, 0));
                     }
                 }
             }
@@ -217,8 +231,8 @@ impl Work {
             }
             SettlerMsg::Total(id, answer) => {
                 // Its end came before (the writer hands it over before answering the station):
-                // taken in this round, or waiting for a newer end, or already recorded.
-                if due.iter().any(|(d, _)| *d == id) || self.waiting.contains_key(&id) {
+                // taken in this round, to be tried again, waiting for a newer end, or recorded.
+                if self.pending(id) {
                     self.waiting.entry(id).or_default().push(answer);
                 } else {
                     let total = self.latest_total(id).await.unwrap_or_else(|e| {
