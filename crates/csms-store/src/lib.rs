@@ -221,7 +221,7 @@ impl Store {
             spawn_writer(url.clone(), backend, rx, options, metrics.clone(), Arc::clone(&loose), onward).await?;
         let writer = Arc::new(Mutex::new(Some(writer)));
         let store = Store { pool, backend, jobs, writer, metrics, loose, events, settler: settler.clone() };
-        settler.spawn(url, backend, time_zone, store.jobs.downgrade(), settler_rx)?;
+        settler.spawn(url, backend, time_zone, store.jobs.downgrade(), settler_rx).await?;
         Ok(store)
     }
 

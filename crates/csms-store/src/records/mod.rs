@@ -113,7 +113,7 @@ impl Settler {
 
     /// Starts the settler on a thread of its own, with a connection of its own, writing through
     /// the writer's queue `jobs` (held weakly: a store dropped without `close` still stops).
-    pub(crate) fn spawn(
+    pub(crate) async fn spawn(
         &self,
         url: String,
         backend: Backend,
@@ -123,6 +123,8 @@ impl Settler {
     ) -> Result<(), StoreError> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(StoreError::Thread)?;
         let tariffs = Arc::clone(&self.tariffs);
+        // Connected before the store opens: a store that cannot record is not opened.
+        let (ready_tx, ready) = oneshot::channel();
         std::thread::Builder::new()
             .name("strom-settler".into())
             .spawn(move || {
@@ -130,22 +132,27 @@ impl Settler {
                     let conn = match crate::writer::Writer::connect(&url, backend).await {
                         Ok(conn) => conn,
                         Err(e) => {
-                            tracing::error!(error = %e, "the settler could not connect: no charge detail records");
+                            let _ = ready_tx.send(Err(e));
                             return;
                         }
                     };
+                    let _ = ready_tx.send(Ok(()));
                     let (waiting, due, retry) = (HashMap::new(), Vec::new(), Vec::new());
-                    let mut work = Work { conn, jobs, time_zone, book: None, tariffs, waiting, due, retry };
+                    let mut work =
+                        Work { conn, url, backend, jobs, time_zone, book: None, tariffs, waiting, due, retry };
                     work.run(rx).await;
                 })
             })
             .map_err(StoreError::Thread)?;
-        Ok(())
+        ready.await.map_err(|_| StoreError::Closed)?
     }
 }
 
 struct Work {
     conn: Conn,
+    /// Where `conn` connects again after a failed round.
+    url: String,
+    backend: Backend,
     jobs: mpsc::WeakSender<Msg>,
     time_zone: chrono_tz::Tz,
     /// The tariffs, read when first needed and again after one is saved or withdrawn.
@@ -194,6 +201,11 @@ impl Work {
             let round: Vec<Due> = std::mem::take(&mut self.due);
             let failed = self.settle(round).await;
             if !failed.is_empty() {
+                // The database may have gone away (PostgreSQL restarted): a new connection.
+                match crate::writer::Writer::connect(&self.url, self.backend).await {
+                    Ok(conn) => self.conn = conn,
+                    Err(e) => tracing::warn!(error = %e, "the settler could not connect again"),
+                }
                 if self.retry.is_empty() {
                     retry_at = tokio::time::Instant::now() + RETRY_AFTER;
                 }
