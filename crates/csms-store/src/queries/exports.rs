@@ -104,14 +104,17 @@ impl Store {
     ) -> Result<Vec<ExportedReading>, StoreError> {
         let (more, binds) = conditions(6, &[("s.station_id", filter.station_id.as_deref())]);
         let transaction = filter.transaction_id.map(|_| format!(" AND s.transaction_id = ${}", 6 + binds.len()));
-        let head = match self.backend() {
-            Backend::Sqlite => readings_with_words!(sqlite),
-            Backend::Postgres => readings_with_words!(postgres),
+        // PostgreSQL's readings are keyed (sample_id, id): without `r.sample_id >= $1` its merge
+        // join read them from the first on every chunk (200 ms a chunk 800,000 readings in, a
+        // million readings' export 75 s; with it 1.4 ms a chunk).
+        let (head, resume) = match self.backend() {
+            Backend::Sqlite => (readings_with_words!(sqlite), ""),
+            Backend::Postgres => (readings_with_words!(postgres), " AND r.sample_id >= $1"),
         };
         // `s.id >= $1` first, so that the read resumes at its sample by the primary key; the
         // rest of a sample already sent is skipped by its readings' ids.
         let sql = format!(
-            "{head} WHERE s.id >= $1 AND (s.id > $1 OR r.id > $2) AND s.timestamp >= $3 AND s.timestamp < $4{more}{} \
+            "{head} WHERE s.id >= $1{resume} AND (s.id > $1 OR r.id > $2) AND s.timestamp >= $3 AND s.timestamp < $4{more}{} \
              ORDER BY s.id, r.id LIMIT $5",
             transaction.unwrap_or_default()
         );
