@@ -67,6 +67,25 @@ pub(crate) struct RawReading {
     pub(crate) signed_data: Option<String>,
 }
 
+/// A row of `TX_READINGS_*` as a `RawReading`, from the settler's `db::Row` or the pool's
+/// `AnyRow` alike (both read a column by name with `try_get`); `?` on each column.
+macro_rules! raw_reading {
+    ($row:expr) => {
+        crate::billing::RawReading {
+            timestamp: $row.try_get("timestamp")?,
+            context: $row.try_get("context")?,
+            format: $row.try_get("format")?,
+            measurand: $row.try_get("measurand")?,
+            phase: $row.try_get("phase")?,
+            value: $row.try_get("value")?,
+            unit: $row.try_get("normalised_unit")?,
+            raw_value: $row.try_get("raw_value")?,
+            signed_data: $row.try_get("signed_data")?,
+        }
+    };
+}
+pub(crate) use raw_reading;
+
 pub(crate) struct MeterData {
     /// One per moment, in time order.
     pub(crate) points: Vec<Point>,

@@ -3,7 +3,7 @@
 //! record, with now as its end. Read from the pool, never through the writer.
 
 use crate::billing::{
-    assemble, choose, exact, listed, reading_codes, sample_interval, MeterData, RawReading, SAMPLE_INTERVAL,
+    assemble, choose, exact, listed, raw_reading, reading_codes, sample_interval, MeterData, SAMPLE_INTERVAL,
     TX_READINGS_POSTGRES, TX_READINGS_SQLITE,
 };
 use crate::{Backend, Store, StoreError};
@@ -149,17 +149,7 @@ impl Store {
             .await?;
         let mut raw = Vec::with_capacity(rows.len());
         for r in rows {
-            raw.push(RawReading {
-                timestamp: r.try_get("timestamp")?,
-                context: r.try_get("context")?,
-                format: r.try_get("format")?,
-                measurand: r.try_get("measurand")?,
-                phase: r.try_get("phase")?,
-                value: r.try_get("value")?,
-                unit: r.try_get("normalised_unit")?,
-                raw_value: r.try_get("raw_value")?,
-                signed_data: r.try_get("signed_data")?,
-            });
+            raw.push(raw_reading!(r));
         }
         assemble(raw)
     }

@@ -2,7 +2,7 @@
 //! station's sample interval and its meter key.
 
 use crate::billing::{
-    self, assemble, reading_codes, MeterData, RawReading, SAMPLE_INTERVAL, TX_READINGS_POSTGRES, TX_READINGS_SQLITE,
+    self, assemble, raw_reading, reading_codes, MeterData, SAMPLE_INTERVAL, TX_READINGS_POSTGRES, TX_READINGS_SQLITE,
 };
 use crate::db::{query, query_scalar, Conn};
 use crate::StoreError;
@@ -15,17 +15,7 @@ pub(super) async fn read(conn: &mut Conn, id: i64) -> Result<MeterData, StoreErr
     let rows = query(sql).bind(id).bind(energy).bind(power).bind(current).bind(signed).fetch_all(conn).await?;
     let mut raw = Vec::with_capacity(rows.len());
     for row in rows {
-        raw.push(RawReading {
-            timestamp: row.try_get("timestamp")?,
-            context: row.try_get("context")?,
-            format: row.try_get("format")?,
-            measurand: row.try_get("measurand")?,
-            phase: row.try_get("phase")?,
-            value: row.try_get("value")?,
-            unit: row.try_get("normalised_unit")?,
-            raw_value: row.try_get("raw_value")?,
-            signed_data: row.try_get("signed_data")?,
-        });
+        raw.push(raw_reading!(row));
     }
     assemble(raw)
 }
