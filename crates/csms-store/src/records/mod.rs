@@ -23,7 +23,7 @@ use csms_core::clock::{Clock, SystemClock};
 use csms_core::tariffs::Decimal;
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -46,6 +46,9 @@ pub(crate) enum SettlerMsg {
     Stop(oneshot::Sender<()>),
 }
 
+/// How often the ends without a record are looked for again (those given up on after
+/// `ATTEMPTS`, or missed while the database was away).
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// How many ends one round prices before their records are written together.
 const ROUND: usize = 256;
 /// A record that failed (the database away, say) is tried again this much later, a few times;
@@ -128,20 +131,32 @@ impl Settler {
         std::thread::Builder::new()
             .name("strom-settler".into())
             .spawn(move || {
-                runtime.block_on(async move {
-                    let conn = match crate::writer::Writer::connect(&url, backend).await {
-                        Ok(conn) => conn,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                            return;
-                        }
-                    };
-                    let _ = ready_tx.send(Ok(()));
-                    let (waiting, due, retry) = (HashMap::new(), Vec::new(), Vec::new());
-                    let mut work =
-                        Work { conn, url, backend, jobs, time_zone, book: None, tariffs, waiting, due, retry };
-                    work.run(rx).await;
-                })
+                let pricing = Arc::new(AtomicI64::new(0));
+                let at = Arc::clone(&pricing);
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    runtime.block_on(async move {
+                        let conn = match crate::writer::Writer::connect(&url, backend).await {
+                            Ok(conn) => conn,
+                            Err(e) => {
+                                let _ = ready_tx.send(Err(e));
+                                return;
+                            }
+                        };
+                        let _ = ready_tx.send(Ok(()));
+                        let (waiting, due, retry) = (HashMap::new(), Vec::new(), Vec::new());
+                        let mut work =
+                            Work { conn, url, backend, jobs, time_zone, book: None, tariffs, waiting, due, retry, at };
+                        work.run(rx).await;
+                    })
+                }));
+                if ran.is_err() {
+                    // Loud: from here on ends are only counted, and recorded at the next start.
+                    let id = pricing.load(Ordering::Acquire);
+                    tracing::error!(
+                        transaction = id,
+                        "the settler stopped on a panic: no more charge detail records until Ström restarts"
+                    );
+                }
             })
             .map_err(StoreError::Thread)?;
         ready.await.map_err(|_| StoreError::Closed)?
@@ -163,6 +178,8 @@ struct Work {
     /// The ends taken for the next round, and those to try again after `RETRY_AFTER`.
     due: Vec<Due>,
     retry: Vec<Due>,
+    /// The transaction being priced, for the report of a panic.
+    at: Arc<AtomicI64>,
 }
 
 /// An end to settle and the attempts made so far.
@@ -171,25 +188,34 @@ type Due = (i64, u8);
 impl Work {
     async fn run(&mut self, mut rx: mpsc::UnboundedReceiver<SettlerMsg>) {
         match self.unsettled().await {
-            Ok(ids) => self.due = ids.into_iter().map(|id| (id, 0)).collect(),
+            Ok(ids) => ids.into_iter().for_each(|id| self.add(id, 0)),
             Err(e) => {
                 tracing::error!(error = %e, "unsettled transactions not read: their records follow at the next start")
             }
         }
         let mut retry_at = tokio::time::Instant::now();
+        let mut sweep_at = tokio::time::Instant::now() + SWEEP_EVERY;
         let mut stop = None;
         while stop.is_none() {
-            if !self.retry.is_empty() && tokio::time::Instant::now() >= retry_at {
-                self.due.append(&mut self.retry);
+            let now = tokio::time::Instant::now();
+            if !self.retry.is_empty() && now >= retry_at {
+                for (id, attempts) in std::mem::take(&mut self.retry) {
+                    self.add(id, attempts);
+                }
+            }
+            if now >= sweep_at {
+                sweep_at = now + SWEEP_EVERY;
+                // Ends given up on, or missed by a failed read: the index still names them.
+                match self.unsettled().await {
+                    Ok(ids) => ids.into_iter().for_each(|id| self.add(id, 0)),
+                    Err(e) => tracing::warn!(error = %e, "unsettled transactions not read"),
+                }
             }
             if self.due.is_empty() {
-                let msg = if self.retry.is_empty() {
-                    rx.recv().await
-                } else {
-                    match tokio::time::timeout_at(retry_at, rx.recv()).await {
-                        Ok(msg) => msg,
-                        Err(_) => continue,
-                    }
+                let wake = if self.retry.is_empty() { sweep_at } else { retry_at.min(sweep_at) };
+                let msg = match tokio::time::timeout_at(wake, rx.recv()).await {
+                    Ok(msg) => msg,
+                    Err(_) => continue,
                 };
                 let Some(msg) = msg else { break };
                 self.take(msg, &mut stop).await;
@@ -209,7 +235,11 @@ impl Work {
                 if self.retry.is_empty() {
                     retry_at = tokio::time::Instant::now() + RETRY_AFTER;
                 }
-                self.retry.extend(failed);
+                for (id, attempts) in failed {
+                    if !self.retry.iter().any(|(d, _)| *d == id) {
+                        self.retry.push((id, attempts));
+                    }
+                }
             }
         }
         // Whoever still waits is answered without a total: its record follows.
@@ -223,6 +253,14 @@ impl Work {
         }
     }
 
+    /// Takes transaction `id`'s end for the next round, once: not if it is taken already or
+    /// waits to be tried again (a round then settles its latest end, whichever it was handed).
+    fn add(&mut self, id: i64, attempts: u8) {
+        if !self.due.iter().chain(&self.retry).any(|(d, _)| *d == id) {
+            self.due.push((id, attempts));
+        }
+    }
+
     /// Whether transaction `id`'s end is still to be settled here.
     fn pending(&self, id: i64) -> bool {
         self.due.iter().chain(&self.retry).any(|(d, _)| *d == id) || self.waiting.contains_key(&id)
@@ -230,13 +268,7 @@ impl Work {
 
     async fn take(&mut self, msg: SettlerMsg, stop: &mut Option<oneshot::Sender<()>>) {
         match msg {
-            SettlerMsg::Ended(ids) => {
-                for id in ids {
-                    if !self.due.iter().any(|(d, _)| *d == id) {
-                        self.due.push((id, 0));
-                    }
-                }
-            }
+            SettlerMsg::Ended(ids) => ids.into_iter().for_each(|id| self.add(id, 0)),
             SettlerMsg::TariffsChanged => {
                 // Ends already taken are priced with the tariffs as they now are.
                 self.book = None;
@@ -247,7 +279,7 @@ impl Work {
                 if self.pending(id) {
                     self.waiting.entry(id).or_default().push(answer);
                 } else {
-                    let total = self.latest_total(id).await.unwrap_or_else(|e| {
+                    let total = latest_total(&mut self.conn, id).await.unwrap_or_else(|e| {
                         tracing::warn!(transaction = id, error = %e, "record total not read");
                         None
                     });
@@ -273,6 +305,7 @@ impl Work {
         let now = SystemClock.now();
         let mut writes = Vec::with_capacity(round.len());
         for (id, attempts) in round {
+            self.at.store(id, Ordering::Release);
             match price::settle(&mut self.conn, &book, self.time_zone, id, &now).await {
                 Ok(Some((op, total))) => {
                     let (request, written) = csms_core::port::request(op);
@@ -356,19 +389,17 @@ impl Work {
             .await?;
         rows.iter().map(|r| r.try_get("id")).collect()
     }
+}
 
-    /// The total after tax of the transaction's latest record, if a tariff priced it.
-    async fn latest_total(&mut self, id: i64) -> Result<Option<Decimal>, StoreError> {
-        let total: Option<Option<String>> =
-            query_scalar("SELECT total_incl_vat FROM cdrs WHERE transaction_id = $1 ORDER BY id DESC LIMIT 1")
-                .bind(id)
-                .fetch_optional(&mut self.conn)
-                .await?;
-        total
-            .flatten()
-            .map(|t| {
-                Decimal::from_str(&t).map_err(|e| StoreError::Corrupt(format!("total {t:?} of record of {id}: {e}")))
-            })
-            .transpose()
-    }
+/// The total after tax of transaction `id`'s latest record, if a tariff priced it.
+async fn latest_total(conn: &mut Conn, id: i64) -> Result<Option<Decimal>, StoreError> {
+    let total: Option<Option<String>> =
+        query_scalar("SELECT total_incl_vat FROM cdrs WHERE transaction_id = $1 ORDER BY id DESC LIMIT 1")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+    total
+        .flatten()
+        .map(|t| Decimal::from_str(&t).map_err(|e| StoreError::Corrupt(format!("total {t:?} of record of {id}: {e}"))))
+        .transpose()
 }

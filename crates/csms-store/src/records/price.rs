@@ -83,7 +83,7 @@ pub(super) async fn settle(
 ) -> Result<Option<(RecordCdr, Option<Decimal>)>, StoreError> {
     let Some(row) = query(
         "SELECT station_id, evse_id, connector_id, id_token, id_token_type, started_at, stopped_at, meter_start_wh, meter_stop_wh, \
-         energy_wh, flags, ocpp_version, stop_reason, end_gen FROM transactions WHERE id = $1",
+         energy_wh, flags, ocpp_version, stop_reason, end_gen, settled_gen FROM transactions WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *conn)
@@ -92,6 +92,12 @@ pub(super) async fn settle(
         return Ok(None);
     };
     let end_gen: i64 = row.try_get("end_gen")?;
+    if row.try_get::<i64, _>("settled_gen")? >= end_gen {
+        // Settled already (handed over twice, or retried after its write went through): its
+        // record stands, and nothing that changed since (a tariff, a meter key) makes a new one.
+        let total = super::latest_total(conn, id).await?;
+        return Ok(Some((RecordCdr { transaction_id: id, end_gen, cdr: None }, total)));
+    }
     let (Some(started), Some(stopped)) =
         (row.try_get::<Option<String>, _>("started_at")?, row.try_get::<Option<String>, _>("stopped_at")?)
     else {

@@ -71,16 +71,21 @@ pub(super) async fn ended(conn: &mut Conn, settling: &mut Settling, id: i64) -> 
 }
 
 /// Writes a record the settler made, if the transaction's end is still the one it was made
-/// from; answers whether it was (the end is then settled, with or without a new record).
+/// from and not settled yet; answers whether that end is now settled (by this write or an
+/// earlier one: an end settled twice gets one record).
 pub(super) async fn record(conn: &mut Conn, ev: &mut Events, op: &RecordCdr) -> Result<bool, StoreError> {
     let id = op.transaction_id;
-    let settled = query("UPDATE transactions SET settled_gen = $2 WHERE id = $1 AND end_gen = $2")
+    let settled = query("UPDATE transactions SET settled_gen = $2 WHERE id = $1 AND end_gen = $2 AND settled_gen < $2")
         .bind(id)
         .bind(op.end_gen)
         .execute(&mut *conn)
         .await?;
     if settled.rows_affected() == 0 {
-        return Ok(false);
+        let settled_gen: Option<i64> = query_scalar("SELECT settled_gen FROM transactions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        return Ok(settled_gen.is_some_and(|g| g >= op.end_gen));
     }
     let Some(cdr) = &op.cdr else { return Ok(true) };
     let cdr_id: i64 = query_scalar(
