@@ -383,7 +383,9 @@ struct Accumulator {
     volumes: Vec<((Dimension, usize, usize), Decimal)>,
     /// Per dimension, the component that priced it last.
     last: Vec<(Dimension, (usize, usize))>,
-    periods: Vec<(Period, Active, bool)>,
+    /// Each period with its tariff element, whether it charged, and whether its `max_power_w`
+    /// was reported (a reported power outranks one derived from the register, as for the peak).
+    periods: Vec<(Period, Active, bool, bool)>,
     charging_ms: i64,
     parking_ms: i64,
 }
@@ -409,20 +411,24 @@ impl Accumulator {
         self.charging_ms += charging;
         self.parking_ms += parking;
         let power = s.power_reported.then_some(s.power_w).or((ms > 0).then_some(s.power_w));
-        if let Some((p, a, c)) = self.periods.last_mut() {
+        if let Some((p, a, c, reported)) = self.periods.last_mut() {
             // A moment without length (two readings at one instant) starts no period.
             if (*a == active && *c == s.charging) || ms == 0 {
                 p.energy_wh += energy;
                 p.charging_ms += charging;
                 p.parking_ms += parking;
-                p.max_power_w = p.max_power_w.max(power);
+                match (*reported, s.power_reported) {
+                    (true, false) => {}
+                    (false, true) if power.is_some() => (p.max_power_w, *reported) = (power, true),
+                    _ => p.max_power_w = p.max_power_w.max(power),
+                }
                 return;
             }
         }
         let start = chrono::DateTime::from_timestamp_millis(from).unwrap_or_default();
         let period =
             Period { start, energy_wh: energy, charging_ms: charging, parking_ms: parking, max_power_w: power };
-        self.periods.push((period, active, s.charging));
+        self.periods.push((period, active, s.charging, s.power_reported));
     }
 }
 
@@ -480,7 +486,7 @@ fn settle(tariff: &Tariff, mut acc: Accumulator, energy_wh: Decimal, peak_power_
         dimensions,
         total,
         bound,
-        periods: acc.periods.into_iter().map(|(p, _, _)| p).collect(),
+        periods: acc.periods.into_iter().map(|(p, ..)| p).collect(),
         energy_wh,
         charging_ms: acc.charging_ms,
         parking_ms: acc.parking_ms,

@@ -257,6 +257,33 @@ fn kwh_and_power_bands_split_within_a_stretch() {
 }
 
 #[test]
+fn a_reported_power_is_the_periods_maximum_over_one_derived_from_the_register() {
+    // The start has no reading: the register's first rise, 1 kWh in a second, would say 3.6 MW.
+    let start = utc("2026-12-07T10:00:00Z");
+    let point = |seconds: i64, wh: &str| Point {
+        at: start + chrono::Duration::seconds(seconds),
+        register_wh: Some(d(wh)),
+        power_w: Some(d("7200")),
+        current_a: None,
+    };
+    let points = vec![point(1, "101000"), point(301, "101600"), point(601, "102200")];
+    let stop = start + chrono::Duration::seconds(601);
+    let s = (start, stop, points, d("2200"));
+    let b = bill(
+        &tariff(vec![element(vec![component(Dimension::Energy, "0.30", 1)], Restrictions::default())]),
+        &s,
+        chrono_tz::UTC,
+    );
+    assert_eq!(b.peak_power_w, Some(d("7200")));
+    assert_eq!(b.periods.len(), 1, "{:?}", b.periods);
+    assert_eq!(b.periods[0].max_power_w, Some(d("7200")), "the period says what the peak says");
+    // Without any reported power, the register's mean is all there is.
+    let derived: Vec<Point> = s.2.iter().map(|p| Point { power_w: None, ..*p }).collect();
+    let b = bill(&tariff(Vec::new()), &(start, stop, derived, d("2200")), chrono_tz::UTC);
+    assert_eq!(b.periods[0].max_power_w, Some(d("3600000")), "{:?}", b.periods);
+}
+
+#[test]
 fn dates_reservations_and_currencies() {
     let december = Restrictions {
         start_date: chrono::NaiveDate::from_ymd_opt(2026, 12, 1),
