@@ -251,12 +251,11 @@ impl dyn Port + '_ {
         op: O,
         frames: Vec<FrameLog>,
     ) -> impl Future<Output = Result<O::Output, PortError>> + Send + 'static {
-        let (reply, answer) = oneshot::channel();
-        let room = self.submit(op.request(Pending::new(reply)), frames);
+        let (request, answer) = request(op);
+        let room = self.submit(request, frames);
         async move {
             room.await;
-            // A request dropped unanswered was refused by a closed store.
-            answer.await.unwrap_or(Err(PortError::Closed))
+            answer.await
         }
     }
 }
@@ -265,5 +264,6 @@ impl dyn Port + '_ {
 /// where `Port::submit` would need the whole store.
 pub fn request<O: Operation>(op: O) -> (Request, impl Future<Output = Result<O::Output, PortError>> + Send + 'static) {
     let (reply, answer) = oneshot::channel();
+    // A request dropped unanswered was refused by a closed store.
     (op.request(Pending::new(reply)), async move { answer.await.unwrap_or(Err(PortError::Closed)) })
 }

@@ -54,6 +54,26 @@ pub(crate) fn sample_interval(value: Option<Option<String>>) -> Option<u32> {
     value.flatten().and_then(|v| v.trim().parse().ok())
 }
 
+/// The tariffs in force (not withdrawn), by id: id, version, body, when saved.
+pub(crate) const TARIFFS_IN_FORCE: &str =
+    "SELECT id, version, body, updated_at FROM tariffs WHERE deleted_at IS NULL ORDER BY id";
+
+/// What the integrity checks take of a transaction's row: a 1.6 transaction's meter start and
+/// stop are readings of the register; a 2.0.1 one's are not (its registers are in its events).
+pub(crate) fn checked_transaction(
+    ocpp_version: Option<&str>,
+    (started_at, stopped_at): (Option<csms_core::Timestamp>, Option<csms_core::Timestamp>),
+    (meter_start_wh, meter_stop_wh): (Option<f64>, Option<f64>),
+) -> csms_core::integrity::Transaction {
+    let is_16 = ocpp_version == Some("1.6");
+    csms_core::integrity::Transaction {
+        started_at,
+        stopped_at,
+        meter_start_wh: meter_start_wh.filter(|_| is_16),
+        meter_stop_wh: meter_stop_wh.filter(|_| is_16),
+    }
+}
+
 /// One row of `TX_READINGS_*`.
 pub(crate) struct RawReading {
     pub(crate) timestamp: String,

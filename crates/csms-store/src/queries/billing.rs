@@ -74,10 +74,7 @@ impl Store {
 
     /// The tariffs in force (not withdrawn), by id.
     pub async fn tariffs(&self) -> Result<Vec<TariffView>, StoreError> {
-        let rows =
-            sqlx::query("SELECT id, version, body, updated_at FROM tariffs WHERE deleted_at IS NULL ORDER BY id")
-                .fetch_all(self.pool())
-                .await?;
+        let rows = sqlx::query(crate::billing::TARIFFS_IN_FORCE).fetch_all(self.pool()).await?;
         Ok(rows.iter().map(tariff_from_row).collect::<Result<_, _>>()?)
     }
 

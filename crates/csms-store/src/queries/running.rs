@@ -3,8 +3,8 @@
 //! record, with now as its end. Read from the pool, never through the writer.
 
 use crate::billing::{
-    assemble, choose, exact, listed, raw_reading, reading_codes, sample_interval, MeterData, SAMPLE_INTERVAL,
-    TX_READINGS_POSTGRES, TX_READINGS_SQLITE,
+    assemble, checked_transaction, choose, exact, listed, raw_reading, reading_codes, sample_interval, MeterData,
+    SAMPLE_INTERVAL, TARIFFS_IN_FORCE, TX_READINGS_POSTGRES, TX_READINGS_SQLITE,
 };
 use crate::{Backend, Store, StoreError};
 use csms_core::clock::parse_timestamp;
@@ -65,10 +65,7 @@ impl Store {
             None => None,
         };
         let mut book = Vec::new();
-        for t in sqlx::query("SELECT id, version, body, updated_at FROM tariffs WHERE deleted_at IS NULL ORDER BY id")
-            .fetch_all(self.pool())
-            .await?
-        {
+        for t in sqlx::query(TARIFFS_IN_FORCE).fetch_all(self.pool()).await? {
             book.push(listed(t.try_get("id")?, t.try_get("version")?, t.try_get("body")?, t.try_get("updated_at")?)?);
         }
         let Some(chosen) = choose(&book, &station, group.as_deref(), started_at) else { return Ok(None) };
@@ -117,13 +114,11 @@ impl Store {
             let text: Option<String> = row.try_get(column)?;
             Ok(text.as_deref().and_then(parse_timestamp))
         };
-        let is_16 = row.try_get::<Option<String>, _>("ocpp_version")?.as_deref() == Some("1.6");
-        let checked = integrity::Transaction {
-            started_at: time("started_at")?,
-            stopped_at: time("stopped_at")?,
-            meter_start_wh: if is_16 { row.try_get("meter_start_wh")? } else { None },
-            meter_stop_wh: if is_16 { row.try_get("meter_stop_wh")? } else { None },
-        };
+        let checked = checked_transaction(
+            row.try_get::<Option<String>, _>("ocpp_version")?.as_deref(),
+            (time("started_at")?, time("stopped_at")?),
+            (row.try_get("meter_start_wh")?, row.try_get("meter_stop_wh")?),
+        );
         let station: String = row.try_get("station_id")?;
         let interval: Option<Option<String>> =
             sqlx::query_scalar(SAMPLE_INTERVAL).bind(station.as_str()).fetch_optional(self.pool()).await?;

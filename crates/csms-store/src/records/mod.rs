@@ -15,7 +15,7 @@
 mod meter_data;
 mod price;
 
-use crate::billing::{listed, Listed};
+use crate::billing::{listed, Listed, TARIFFS_IN_FORCE};
 use crate::db::{query, query_scalar, Conn};
 use crate::writer::{Job, Msg};
 use crate::{Backend, StoreError};
@@ -37,8 +37,6 @@ pub fn anomaly_view(anomaly: &csms_core::integrity::Anomaly) -> serde_json::Valu
 pub(crate) enum SettlerMsg {
     /// Transactions whose end the writer committed.
     Ended(Vec<i64>),
-    /// A tariff was saved or withdrawn: the settler reads them again.
-    TariffsChanged,
     /// Answered with the total including tax of the transaction's record once its latest end is
     /// settled (`None`: no tariff priced it).
     Total(i64, oneshot::Sender<Option<Decimal>>),
@@ -170,8 +168,9 @@ struct Work {
     backend: Backend,
     jobs: mpsc::WeakSender<Msg>,
     time_zone: chrono_tz::Tz,
-    /// The tariffs, read when first needed and again after one is saved or withdrawn.
-    book: Option<Vec<Listed>>,
+    /// The tariffs, and the count of tariff changes they were read at (`TariffWatch`): read
+    /// again once that count moves.
+    book: Option<(u64, Vec<Listed>)>,
     tariffs: Arc<TariffWatch>,
     /// Who waits for which transaction's record.
     waiting: HashMap<i64, Vec<oneshot::Sender<Option<Decimal>>>>,
@@ -269,10 +268,6 @@ impl Work {
     async fn take(&mut self, msg: SettlerMsg, stop: &mut Option<oneshot::Sender<()>>) {
         match msg {
             SettlerMsg::Ended(ids) => ids.into_iter().for_each(|id| self.add(id, 0)),
-            SettlerMsg::TariffsChanged => {
-                // Ends already taken are priced with the tariffs as they now are.
-                self.book = None;
-            }
             SettlerMsg::Total(id, answer) => {
                 // Its end came before (the writer hands it over before answering the station):
                 // taken in this round, to be tried again, waiting for a newer end, or recorded.
@@ -300,8 +295,9 @@ impl Work {
             tracing::warn!(error = %e, "tariffs not read: records wait");
             return self.failed(round);
         }
-        // Put back below: nothing changes the tariffs during a round (`take` runs between them).
-        let book = self.book.take().unwrap_or_default();
+        // Put back below: the round prices with the tariffs as they were when it began (a change
+        // committed with an end counts before the end is handed over, so it is in them).
+        let (seen, book) = self.book.take().unwrap_or_default();
         let now = SystemClock.now();
         let mut writes = Vec::with_capacity(round.len());
         for (id, attempts) in round {
@@ -323,7 +319,7 @@ impl Work {
                 }
             }
         }
-        self.book = Some(book);
+        self.book = Some((seen, book));
         for (id, attempts, total, written) in writes {
             match written.await {
                 Ok(true) => self.answer(id, total),
@@ -360,13 +356,11 @@ impl Work {
     }
 
     async fn read_book(&mut self) -> Result<(), StoreError> {
-        if self.book.is_some() {
+        let seen = self.tariffs.changes.load(Ordering::Acquire);
+        if self.book.as_ref().is_some_and(|(at, _)| *at == seen) {
             return Ok(());
         }
-        let seen = self.tariffs.changes.load(Ordering::Acquire);
-        let rows = query("SELECT id, version, body, updated_at FROM tariffs WHERE deleted_at IS NULL ORDER BY id")
-            .fetch_all(&mut self.conn)
-            .await?;
+        let rows = query(TARIFFS_IN_FORCE).fetch_all(&mut self.conn).await?;
         let mut book = Vec::with_capacity(rows.len());
         for row in rows {
             book.push(listed(
@@ -377,7 +371,7 @@ impl Work {
             )?);
         }
         self.tariffs.none_at.store(if book.is_empty() { seen } else { u64::MAX }, Ordering::Release);
-        self.book = Some(book);
+        self.book = Some((seen, book));
         Ok(())
     }
 

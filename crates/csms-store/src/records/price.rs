@@ -4,7 +4,7 @@
 //! shown as. Runs on the settler's connection, off the writer.
 
 use super::{anomaly_view, meter_data};
-use crate::billing::{choose, exact, Listed, MeterData};
+use crate::billing::{checked_transaction, choose, exact, Listed, MeterData};
 use crate::db::{query, Conn, Row};
 use crate::ocpi::number;
 use crate::writes::stored_flags;
@@ -128,13 +128,11 @@ pub(super) async fn settle(
         points: &meter.points,
     };
     let version: Option<String> = row.try_get("ocpp_version")?;
-    let is_16 = version.as_deref() == Some("1.6");
-    let checked = integrity::Transaction {
-        started_at: Some(started_at),
-        stopped_at: Some(stopped_at),
-        meter_start_wh: if is_16 { row.try_get("meter_start_wh")? } else { None },
-        meter_stop_wh: if is_16 { row.try_get("meter_stop_wh")? } else { None },
-    };
+    let checked = checked_transaction(
+        version.as_deref(),
+        (Some(started_at), Some(stopped_at)),
+        (row.try_get("meter_start_wh")?, row.try_get("meter_stop_wh")?),
+    );
     let inputs =
         integrity::Inputs { sample_interval_s: meter_data::sample_interval(conn, &station).await?, max_power_w: None };
     let anomalies = integrity::anomalies(&checked, &meter.integrity, &inputs);
@@ -185,10 +183,10 @@ pub(super) async fn settle(
         id_token: token,
         start_date_time: started,
         end_date_time: stopped,
-        energy_wh: bill.energy_wh.normalize().to_string(),
+        energy_wh: bill.energy_wh.normalize(),
         currency: chosen.map(|l| l.tariff.currency.clone()),
-        total_excl_vat: chosen.map(|_| bill.total.excl_vat.to_string()),
-        total_incl_vat: total.map(|t| t.to_string()),
+        total_excl_vat: chosen.map(|_| bill.total.excl_vat),
+        total_incl_vat: total,
         tariff_id: tariff.map(|t| t.0.to_string()),
         tariff_version: tariff.map(|t| t.1),
         corrects,

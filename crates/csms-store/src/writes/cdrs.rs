@@ -13,9 +13,7 @@ use crate::records::{SettlerMsg, TariffWatch};
 use crate::StoreError;
 use csms_core::events::EventKind;
 use csms_core::ops::RecordCdr;
-use csms_core::tariffs::Decimal;
 use serde_json::json;
-use std::str::FromStr;
 use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -49,25 +47,17 @@ impl Settling {
         self.tariffs_changed = false;
     }
 
-    /// Hands what the committed transaction did to the settler: the tariffs first, so that the
-    /// ends are priced with them.
+    /// Hands what the committed transaction did to the settler: the tariff change counted
+    /// first, so that the ends are priced with it.
     pub(crate) fn committed(&mut self) {
         if std::mem::take(&mut self.tariffs_changed) {
             self.tariffs.changed();
-            let _ = self.settler.send(SettlerMsg::TariffsChanged);
         }
         if !self.ended.is_empty() {
             // Gone only when the store is closing: the ends are found again at the next start.
             let _ = self.settler.send(SettlerMsg::Ended(std::mem::take(&mut self.ended)));
         }
     }
-}
-
-/// Counts a new end of transaction `id`, whose record the settler is to write.
-pub(super) async fn ended(conn: &mut Conn, settling: &mut Settling, id: i64) -> Result<(), StoreError> {
-    query("UPDATE transactions SET end_gen = end_gen + 1 WHERE id = $1").bind(id).execute(conn).await?;
-    settling.ended(id);
-    Ok(())
 }
 
 /// Writes a record the settler made, if the transaction's end is still the one it was made
@@ -98,10 +88,10 @@ pub(super) async fn record(conn: &mut Conn, ev: &mut Events, op: &RecordCdr) -> 
     .bind(cdr.id_token.as_deref())
     .bind(cdr.start_date_time.as_str())
     .bind(cdr.end_date_time.as_str())
-    .bind(cdr.energy_wh.as_str())
+    .bind(cdr.energy_wh.to_string())
     .bind(cdr.currency.as_deref())
-    .bind(cdr.total_excl_vat.as_deref())
-    .bind(cdr.total_incl_vat.as_deref())
+    .bind(cdr.total_excl_vat.map(|t| t.to_string()))
+    .bind(cdr.total_incl_vat.map(|t| t.to_string()))
     .bind(cdr.tariff_id.as_deref())
     .bind(cdr.tariff_version)
     .bind(cdr.corrects)
@@ -109,12 +99,11 @@ pub(super) async fn record(conn: &mut Conn, ev: &mut Events, op: &RecordCdr) -> 
     .bind(cdr.body.as_str())
     .fetch_one(&mut *conn)
     .await?;
-    let amount = |text: Option<&str>| text.and_then(|t| Decimal::from_str(t).ok()).map(number);
     ev.push(
         EventKind::CdrCreated,
         &cdr.station_id,
-        json!({"cdr_id": cdr_id, "transaction_id": id, "energy_wh": amount(Some(&cdr.energy_wh)),
-               "currency": cdr.currency, "total_incl_vat": amount(cdr.total_incl_vat.as_deref()),
+        json!({"cdr_id": cdr_id, "transaction_id": id, "energy_wh": number(cdr.energy_wh),
+               "currency": cdr.currency, "total_incl_vat": cdr.total_incl_vat.map(number),
                "corrects": cdr.corrects}),
     );
     Ok(true)

@@ -6,7 +6,7 @@ use super::events::sample_summary;
 use super::readings::{energy_registers, insert_readings, Place};
 use super::reservations::consume_reservation;
 use super::transactions::{close_superseded, stored_flags, SUPERSEDED_REASON, V201};
-use super::{cdrs, Events, KnownTxRows, Settling};
+use super::{Events, KnownTxRows, Settling};
 use crate::db::{query, query_scalar, Conn};
 use crate::{terms, StoreError};
 use csms_core::authorization::{self, AuthDecision, AuthStatus, OtherTransaction, Purpose, TokenType};
@@ -172,7 +172,8 @@ pub(super) async fn transaction_event(
          last_trigger_reason = $10, time_spent_charging = COALESCE($11, time_spent_charging), \
          remote_start_id = COALESCE(remote_start_id, $12), reservation_id = COALESCE(reservation_id, $13), \
          stop_id_token = COALESCE($14, stop_id_token), flags = $15, \
-         last_auth_status = COALESCE($17, last_auth_status) WHERE id = $16",
+         last_auth_status = COALESCE($17, last_auth_status), \
+         end_gen = end_gen + CASE WHEN $1 = 'Ended' THEN 1 ELSE 0 END WHERE id = $16",
     )
     .bind(e.event_type.as_str())
     .bind(&at)
@@ -207,7 +208,8 @@ pub(super) async fn transaction_event(
     }
     settle_energy(conn, ev, id, e, &mut flags).await?;
     if e.event_type == TxEventType::Ended {
-        cdrs::ended(conn, settling, id).await?;
+        // Counted by the UPDATE above (`end_gen`).
+        settling.ended(id);
     }
     let mut data = sample_summary(&e.readings);
     data.insert("transaction_id".into(), id.into());
