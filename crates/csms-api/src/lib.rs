@@ -233,6 +233,11 @@ async fn metrics(State(api): State<Arc<Api>>) -> Result<Response, ApiError> {
         "strom_store_flush_duration_seconds",
         "Time to make the commits so far durable (fsync of SQLite's WAL, a flush of PostgreSQL's), which answers wait for.",
     );
+    store.event_index_seconds.render(
+        &mut out,
+        "strom_store_event_index_duration_seconds",
+        "Time to index a run of domain events by station, written behind them; writes wait meanwhile.",
+    );
     let open = api.store.open_fault_count().await? as f64;
     render_gauge(&mut out, "strom_open_faults", "Faults not yet cleared.", &[(Vec::new(), open)]);
     csms_metrics::render_added(&mut out);

@@ -9,6 +9,7 @@
 mod billing;
 mod db;
 mod durability;
+mod event_index;
 mod log_blocks;
 mod message_log;
 pub mod ocpi;
@@ -121,6 +122,8 @@ pub struct StoreMetrics {
     /// Time to make the commits so far durable (SQLite: fsync of the WAL; PostgreSQL: a flush
     /// of its WAL), which every answer waits for.
     pub flush_seconds: csms_metrics::Histogram,
+    /// Time to index a run of events by station (`event_index`), during which writes wait.
+    pub event_index_seconds: csms_metrics::Histogram,
 }
 
 impl Default for StoreMetrics {
@@ -129,6 +132,7 @@ impl Default for StoreMetrics {
             batch_size: csms_metrics::Histogram::new(csms_metrics::SIZE_BUCKETS),
             commit_seconds: csms_metrics::Histogram::new(csms_metrics::LATENCY_BUCKETS),
             flush_seconds: csms_metrics::Histogram::new(csms_metrics::ANSWER_BUCKETS),
+            event_index_seconds: csms_metrics::Histogram::new(csms_metrics::LATENCY_BUCKETS),
         }
     }
 }
@@ -290,6 +294,15 @@ impl Store {
         let (done, rx) = oneshot::channel();
         self.jobs.send(Msg::FlushLog(done)).await.map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)
+    }
+
+    /// Indexes the committed events by station now rather than within half a second
+    /// (`event_index`; reads by station find them either way); returns how far the index
+    /// reaches.
+    pub async fn index_events(&self) -> Result<i64, StoreError> {
+        let (done, rx) = oneshot::channel();
+        self.jobs.send(Msg::IndexEvents(done)).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?.ok_or_else(|| StoreError::Durability("events not indexed".into()))
     }
 
     /// Commits everything queued so far and stops the writer. Later writes fail with `Closed`.

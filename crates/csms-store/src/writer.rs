@@ -2,6 +2,7 @@
 //! transaction (group commit), and answers it once durable.
 
 use crate::durability::{answer, publish, Durability, Syncer, WalSync};
+use crate::event_index::EventIndex;
 use crate::message_log::{log_part_full, LogTarget, LogWork, LogWriter, LooseFrames, LOG_DELAY};
 use crate::writes::{Events, Settling, StoredEvent};
 use crate::{db, message_log_path, path_of, writes, Backend, StoreError, StoreMetrics, StoreOptions};
@@ -29,6 +30,9 @@ pub(crate) enum Msg {
     /// The loose frames make a part of the log (`LooseFrames`): take them now rather than at
     /// the next batch or within `LOG_DELAY`.
     TakeLoose,
+    /// Indexes the events by station now (`event_index`); answered with how far it reaches
+    /// (`None`: the run failed, and is logged).
+    IndexEvents(oneshot::Sender<Option<i64>>),
     Shutdown,
 }
 
@@ -60,6 +64,13 @@ pub(crate) async fn spawn_writer(
                 };
                 let next_event_id = match writes::next_event_id(&mut conn).await {
                     Ok(id) => id,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let event_index = match EventIndex::load(&mut conn).await {
+                    Ok(index) => index,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
                         return;
@@ -105,6 +116,7 @@ pub(crate) async fn spawn_writer(
                     events: Events::default(),
                     settling,
                     next_event_id,
+                    event_index,
                     published: Vec::new(),
                     hub,
                 };
@@ -147,6 +159,8 @@ pub(crate) struct Writer {
     /// The transactions the batch ended, for the settler (`crate::records`).
     settling: Settling,
     next_event_id: i64,
+    /// How far the events are indexed by station, written behind them (`event_index`).
+    event_index: EventIndex,
     published: Vec<Arc<StoredEvent>>,
     hub: EventHub,
 }
@@ -178,12 +192,14 @@ impl Writer {
                 Ok(msg) => msg,
                 Err(_) => {
                     self.flush_log(Vec::new());
+                    self.index_events(false).await;
                     continue;
                 }
             };
             let Some(first) = first else { break };
             let mut batch = Vec::new();
             let mut flushes = Vec::new();
+            let mut indexes = Vec::new();
             let mut next = Some(first);
             while let Some(msg) = next.take() {
                 match msg {
@@ -201,6 +217,7 @@ impl Writer {
                     // Kept now, flushed below once they make a part (`log_part_full`). No
                     // station's later frame is in this batch's jobs yet (`LooseFrames`).
                     Msg::TakeLoose => self.take_loose_frames(),
+                    Msg::IndexEvents(done) => indexes.push(done),
                     Msg::Shutdown => shutting_down = true,
                 }
                 // What is queued now, and no more: a batch that waited for more writes (300 µs
@@ -228,6 +245,11 @@ impl Writer {
             if restart_wal {
                 self.catch_up_checkpoint();
             }
+            // Also after the batch is answered: the stations wait for it only in the next one.
+            let indexed = self.index_events(!indexes.is_empty()).await;
+            for done in indexes {
+                let _ = done.send(indexed);
+            }
             let due = self.log_since.is_some_and(|since| since.elapsed() >= LOG_DELAY);
             if !flushes.is_empty() || due || log_part_full(self.log.len(), self.log_bytes) {
                 self.flush_log(flushes);
@@ -240,6 +262,7 @@ impl Writer {
                 Msg::Job(job) => job.request.settle(&Err(PortError::Closed)),
                 Msg::Maintenance(_, done) => drop(done),
                 Msg::FlushLog(done) => drop(done),
+                Msg::IndexEvents(done) => drop(done),
                 Msg::TakeLoose | Msg::Shutdown => {}
             }
         }
@@ -350,6 +373,28 @@ impl Writer {
         }
     }
 
+    /// Indexes the committed events by station when a run is due (`event_index`), or with
+    /// `now` whatever waits. A failed run is rolled back and tried again later: the events
+    /// themselves are committed, and reads by station find those above the mark without it.
+    async fn index_events(&mut self, now: bool) -> Option<i64> {
+        let last = self.next_event_id - 1;
+        if !now && !self.event_index.due(last) {
+            return None;
+        }
+        let started = std::time::Instant::now();
+        match self.event_index.run(&mut self.conn, last).await {
+            Ok(upto) => {
+                self.metrics.event_index_seconds.observe_duration(started.elapsed());
+                Some(upto)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "events not indexed by station: tried again later");
+                self.recover().await;
+                None
+            }
+        }
+    }
+
     /// Copies what the background checkpointer left of a long WAL (see `Checkpointer`).
     fn catch_up_checkpoint(&mut self) {
         if let Err(e) = self.conn.checkpoint() {
@@ -373,6 +418,7 @@ impl Writer {
         match result {
             Ok(events) => {
                 self.next_event_id += events.len() as i64;
+                self.event_index.committed(self.next_event_id - 1);
                 self.published.extend(events);
                 self.settling.committed();
                 Ok(())

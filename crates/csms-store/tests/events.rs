@@ -6,8 +6,9 @@
 #[allow(dead_code)]
 mod common;
 
-use csms_core::ops::{Connectivity, ConnectivityChange, Seen};
-use csms_core::station::{ProtocolVersion, StationId};
+use csms_core::availability_report::Period;
+use csms_core::ops::{Boot, Connectivity, ConnectivityChange, Seen, StationStatusReport};
+use csms_core::station::{BootInfo, ProtocolVersion, RegistrationPolicy, StationId};
 use csms_store::{EventFilter, Store, StoreOptions};
 
 fn station(id: &str) -> StationId {
@@ -85,12 +86,170 @@ async fn sqlite_events_are_numbered_live_and_pruned() {
             .fetch_all(&mut db)
             .await
             .expect("indexes");
-    assert_eq!(indexes, ["events_connector_status", "events_station"]);
+    // Nothing but the key: the events by station are indexed behind them (`event_index`).
+    assert!(indexes.is_empty(), "{indexes:?}");
 }
 
 #[tokio::test]
 async fn postgres_events_are_numbered_live_and_pruned() {
     let Some((mut admin, tag, url)) = common::pg_schema("store_events").await else { return };
     numbered_live_and_pruned(&url).await;
+    common::drop_schema(&mut admin, &tag).await;
+}
+
+async fn boot(store: &Store, id: &str) {
+    let info = BootInfo {
+        vendor: "Test".into(),
+        model: "T1".into(),
+        serial_number: None,
+        charge_box_serial_number: None,
+        firmware_version: None,
+        iccid: None,
+        imsi: None,
+        meter_type: None,
+        meter_serial_number: None,
+        reason: None,
+    };
+    let op = Boot {
+        station: station(id),
+        ocpp_version: ProtocolVersion::V16,
+        info,
+        policy: RegistrationPolicy::Accept,
+        now: chrono::Utc::now() - chrono::Duration::hours(1),
+    };
+    store.execute(op, Vec::new()).await.expect("booted");
+}
+
+/// A status of connector 1, `n` seconds into the last hour (later ones are later reports).
+async fn status(store: &Store, id: &str, status: &str, n: i64) {
+    let report = StationStatusReport {
+        station: station(id),
+        evse_id: 0,
+        connector_id: 1,
+        status: status.into(),
+        error_code: Some("NoError".into()),
+        info: None,
+        vendor_id: None,
+        vendor_error_code: None,
+        timestamp: chrono::Utc::now() - chrono::Duration::hours(1) + chrono::Duration::seconds(n),
+    };
+    store.execute(report, Vec::new()).await.expect("written");
+}
+
+fn of_station(id: &str) -> EventFilter {
+    EventFilter { station_id: Some(id.into()), ..EventFilter::default() }
+}
+
+/// A station's events, a page of `limit` at a time.
+async fn paged(store: &Store, id: &str, limit: i64) -> Vec<i64> {
+    let (mut ids, mut after) = (Vec::new(), 0);
+    loop {
+        let page = store.events_after(after, &of_station(id), limit).await.expect("read");
+        ids.extend(page.iter().map(|e| e.id));
+        match page.last() {
+            Some(last) if page.len() as i64 == limit => after = last.id,
+            _ => return ids,
+        }
+    }
+}
+
+/// The rows of `event_index`, in key order, and its mark.
+async fn index_rows(url: &str) -> (Vec<(String, i64, i64)>, i64) {
+    const ROWS: &str = "SELECT station_id, id, connector_status FROM event_index ORDER BY station_id, id";
+    const MARK: &str = "SELECT id FROM event_index_mark";
+    use sqlx::Connection;
+    if url.starts_with("postgres") {
+        let mut db = sqlx::PgConnection::connect(url).await.expect("open");
+        let rows = sqlx::query_as(ROWS).fetch_all(&mut db).await.expect("rows");
+        (rows, sqlx::query_scalar(MARK).fetch_one(&mut db).await.expect("mark"))
+    } else {
+        let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{url}")).await.expect("open");
+        let rows = sqlx::query_as(ROWS).fetch_all(&mut db).await.expect("rows");
+        (rows, sqlx::query_scalar(MARK).fetch_one(&mut db).await.expect("mark"))
+    }
+}
+
+/// The status changes availability reads of `id` (`connector.status` events, in order).
+async fn status_changes(store: &Store, id: &str) -> usize {
+    let now = chrono::Utc::now().timestamp_millis();
+    let period = Period { from: now - 7_200_000, to: now, now };
+    let history = store.availability_history(Some(id), period).await.expect("history");
+    history[0].statuses.len()
+}
+
+/// A station's events are read through `event_index` up to its mark and from `events` after it:
+/// the same events either way, and the index holds exactly the events it has reached, each
+/// marked whether it is a connector status. Pruning takes the index's entries with the events.
+async fn by_station_through_the_index_and_after_it(url: &str) {
+    let store = Store::open(url, StoreOptions::default()).await.expect("open");
+    boot(&store, "CP1").await;
+    boot(&store, "CP2").await;
+    // The last event before the index runs is CP1's: the one at the mark.
+    for n in 0..6 {
+        connect(&store, "CP2").await;
+        status(&store, "CP1", if n % 2 == 0 { "Available" } else { "Unavailable" }, n).await;
+    }
+    let before = paged(&store, "CP1", 100).await;
+    assert!(before.len() >= 7, "a boot and six statuses: {before:?}");
+    assert_eq!(status_changes(&store, "CP1").await, 6);
+    let (rows, mark) = index_rows(url).await;
+    assert_eq!((rows.len(), mark), (0, 0), "not indexed yet: read from the table");
+
+    let last = store.last_event_id().await.expect("last");
+    assert_eq!(before.last(), Some(&last));
+    assert_eq!(store.index_events().await.expect("indexed"), last);
+    let all = store.events_after(0, &EventFilter::default(), 1_000).await.expect("read");
+    let expected: Vec<(String, i64, i64)> = {
+        let mut e: Vec<_> = all
+            .iter()
+            .map(|e| (e.station_id.clone().expect("a station"), e.id, i64::from(e.kind == "connector.status")))
+            .collect();
+        e.sort();
+        e
+    };
+    assert_eq!(index_rows(url).await, (expected, last));
+    assert_eq!(paged(&store, "CP1", 100).await, before, "the same through the index");
+    assert_eq!(status_changes(&store, "CP1").await, 6);
+
+    // Two more after the mark: pages that cross it, and statuses from both sides.
+    status(&store, "CP1", "Available", 6).await;
+    connect(&store, "CP2").await;
+    status(&store, "CP1", "Unavailable", 7).await;
+    let now = paged(&store, "CP1", 100).await;
+    assert_eq!(now.len(), before.len() + 2);
+    assert_eq!(&now[..before.len()], &before[..]);
+    for limit in [1, 2, 3, 5] {
+        assert_eq!(paged(&store, "CP1", limit).await, now, "pages of {limit}");
+    }
+    assert_eq!(status_changes(&store, "CP1").await, 8);
+    let kinds = EventFilter {
+        kinds: csms_core::events::KindFilter::parse("connector.status").expect("kind"),
+        ..of_station("CP1")
+    };
+    let statuses = store.events_after(0, &kinds, 100).await.expect("read");
+    assert_eq!(statuses.len(), 8);
+    assert!(statuses.windows(2).all(|w| w[0].id < w[1].id));
+
+    // All but the newest event pruned: its entries go too, a station's at a time.
+    let future = csms_core::clock::format_timestamp(&(chrono::Utc::now() + chrono::Duration::days(1)));
+    store.prune_events(&future).await.expect("pruned");
+    store.index_events().await.expect("indexed");
+    let newest = store.last_event_id().await.expect("last");
+    let (rows, mark) = index_rows(url).await;
+    assert_eq!(mark, newest);
+    assert_eq!(rows.iter().map(|r| r.1).collect::<Vec<_>>(), [newest]);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_events_by_station_through_the_index_and_after_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    by_station_through_the_index_and_after_it(&dir.path().join("events.db").display().to_string()).await;
+}
+
+#[tokio::test]
+async fn postgres_events_by_station_through_the_index_and_after_it() {
+    let Some((mut admin, tag, url)) = common::pg_schema("store_events_by_station").await else { return };
+    by_station_through_the_index_and_after_it(&url).await;
     common::drop_schema(&mut admin, &tag).await;
 }

@@ -1,5 +1,5 @@
 //! `/metrics` in the Prometheus text format: connected stations by version, messages by action
-//! and result, CALLERRORs by code, commands, storage batches and commits, open faults.
+//! and result, CALLERRORs by code, commands, storage batches and commits, the event index's runs, open faults.
 
 mod common;
 
@@ -60,4 +60,16 @@ async fn metrics_count_what_happened(backend: Backend) {
     assert!(value(&text, "strom_store_flush_duration_seconds_count").is_some_and(|n| n >= 1.0), "{text}");
     assert_eq!(value(&text, "strom_open_faults"), Some(1.0));
     assert!(text.contains("# TYPE strom_messages_total counter"));
+    // The events are indexed by station behind them, on the writer's own within a second or so
+    // of the first waiting (500 ms, looked at after a batch or every second when idle).
+    let mut indexed = None;
+    for _ in 0..50 {
+        let (_, text) = common::get_text(&server.addr, "/metrics").await;
+        indexed = value(&text, "strom_store_event_index_duration_seconds_count").filter(|n| *n >= 1.0);
+        if indexed.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(indexed.is_some(), "no run of the event index within 5 s");
 }

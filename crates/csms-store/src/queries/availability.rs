@@ -126,17 +126,35 @@ impl Store {
     async fn statuses_of(&self, station_id: &str) -> Result<Statuses, StoreError> {
         let mut statuses = Statuses::default();
         let mut after = 0_i64;
+        // Those indexed (`event_index`, up to its mark), then those after the mark from the
+        // table itself, a short scan by the key.
+        let mark = self.event_index_mark().await?;
+        let mut indexed = true;
         loop {
-            // `kind` as a literal, so that both databases use the partial index on it.
-            let rows = sqlx::query(
-                "SELECT id, body FROM events WHERE kind = 'connector.status' AND station_id = $1 AND id > $2 \
-                 ORDER BY id LIMIT $3",
-            )
-            .bind(station_id)
-            .bind(after)
-            .bind(STATUS_BLOCK)
-            .fetch_all(self.pool())
-            .await?;
+            let rows = if indexed {
+                // `connector_status` as a literal, so that both databases use the partial index.
+                sqlx::query(
+                    "SELECT e.id, e.body FROM event_index x JOIN events e ON e.id = x.id \
+                     WHERE x.station_id = $1 AND x.connector_status = 1 AND x.id > $2 AND x.id <= $3 \
+                     ORDER BY x.id LIMIT $4",
+                )
+                .bind(station_id)
+                .bind(after)
+                .bind(mark)
+                .bind(STATUS_BLOCK)
+                .fetch_all(self.pool())
+                .await?
+            } else {
+                sqlx::query(
+                    "SELECT id, body FROM events WHERE id > $1 AND station_id = $2 AND kind = 'connector.status' \
+                     ORDER BY id LIMIT $3",
+                )
+                .bind(after.max(mark))
+                .bind(station_id)
+                .bind(STATUS_BLOCK)
+                .fetch_all(self.pool())
+                .await?
+            };
             for r in &rows {
                 after = r.try_get("id")?;
                 let body: String = r.try_get("body")?;
@@ -148,7 +166,10 @@ impl Store {
                 }
             }
             if (rows.len() as i64) < STATUS_BLOCK {
-                return Ok(statuses);
+                if !indexed {
+                    return Ok(statuses);
+                }
+                indexed = false;
             }
         }
     }

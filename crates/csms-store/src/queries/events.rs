@@ -37,18 +37,59 @@ impl Store {
             let names: Vec<&str> = filter.kinds.kinds().iter().map(|k| k.as_str()).collect();
             format!(",{},", names.join(","))
         });
-        let rows = sqlx::query(
-            "SELECT id, kind, station_id, category, body FROM events WHERE id > $1 \
-             AND ($2 IS NULL OR station_id = $2) AND ($3 IS NULL OR category = $3) \
-             AND ($4 IS NULL OR $4 LIKE '%,' || kind || ',%') ORDER BY id LIMIT $5",
-        )
-        .bind(after)
-        .bind(filter.station_id.as_deref())
-        .bind(filter.category.as_deref())
-        .bind(kinds)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
+        let rows = match filter.station_id.as_deref() {
+            None => {
+                sqlx::query(
+                    "SELECT id, kind, station_id, category, body FROM events WHERE id > $1 \
+                     AND ($2 IS NULL OR category = $2) AND ($3 IS NULL OR $3 LIKE '%,' || kind || ',%') \
+                     ORDER BY id LIMIT $4",
+                )
+                .bind(after)
+                .bind(filter.category.as_deref())
+                .bind(kinds)
+                .bind(limit)
+                .fetch_all(self.pool())
+                .await?
+            }
+            // A station's: those indexed (`event_index`, up to its mark), then those after the
+            // mark from the table itself, a short scan by the key.
+            Some(station) => {
+                let mark = self.event_index_mark().await?;
+                let mut rows = sqlx::query(
+                    "SELECT e.id, e.kind, e.station_id, e.category, e.body \
+                     FROM event_index x JOIN events e ON e.id = x.id \
+                     WHERE x.station_id = $1 AND x.id > $2 AND x.id <= $3 \
+                     AND ($4 IS NULL OR e.category = $4) AND ($5 IS NULL OR $5 LIKE '%,' || e.kind || ',%') \
+                     ORDER BY x.id LIMIT $6",
+                )
+                .bind(station)
+                .bind(after)
+                .bind(mark)
+                .bind(filter.category.as_deref())
+                .bind(kinds.as_deref())
+                .bind(limit)
+                .fetch_all(self.pool())
+                .await?;
+                let more = limit - rows.len() as i64;
+                if more > 0 {
+                    rows.extend(
+                        sqlx::query(
+                            "SELECT id, kind, station_id, category, body FROM events WHERE id > $1 \
+                             AND station_id = $2 AND ($3 IS NULL OR category = $3) \
+                             AND ($4 IS NULL OR $4 LIKE '%,' || kind || ',%') ORDER BY id LIMIT $5",
+                        )
+                        .bind(after.max(mark))
+                        .bind(station)
+                        .bind(filter.category.as_deref())
+                        .bind(kinds)
+                        .bind(more)
+                        .fetch_all(self.pool())
+                        .await?,
+                    );
+                }
+                rows
+            }
+        };
         rows.iter()
             .map(|r| {
                 Ok(StoredEvent {
@@ -60,6 +101,12 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// How far the events are indexed by station (`event_index`): those with larger ids are
+    /// read from `events` itself.
+    pub(crate) async fn event_index_mark(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT id FROM event_index_mark").fetch_one(self.pool()).await?)
     }
 
     /// The id of the newest stored event (0 when there is none).
@@ -95,6 +142,24 @@ impl Store {
             }
         }
         let done = sqlx::query("DELETE FROM events WHERE id < $1").bind(high).execute(self.pool()).await?;
+        // The index's entries of those events, a station at a time (its key begins with the
+        // station): the stations are found by skipping from one to the next in the key.
+        let stations: Vec<String> = sqlx::query_scalar(
+            "WITH RECURSIVE s (station_id) AS ( \
+               SELECT MIN(station_id) FROM event_index \
+               UNION ALL SELECT (SELECT MIN(station_id) FROM event_index x WHERE x.station_id > s.station_id) \
+               FROM s WHERE s.station_id IS NOT NULL) \
+             SELECT station_id FROM s WHERE station_id IS NOT NULL",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        for station in stations {
+            sqlx::query("DELETE FROM event_index WHERE station_id = $1 AND id < $2")
+                .bind(station)
+                .bind(high)
+                .execute(self.pool())
+                .await?;
+        }
         Ok(done.rows_affected())
     }
 }

@@ -1,5 +1,6 @@
 //! The database schema, one text for both backends: `{id}`, `{real}` stand for the column
-//! types the two dialects spell differently, and the other placeholders for texts kept once
+//! types the two dialects spell differently, `{without_rowid}` for SQLite's table that is its
+//! key (on PostgreSQL a heap and an index), and the other placeholders for texts kept once
 //! (`readings`; `migrations` fills them in: the reading terms, the columns of samples and
 //! readings, the grouping of older readings into samples, the views); a migration marked
 //! `-- sqlite only` is empty on PostgreSQL, one marked `-- postgres only` on SQLite. Migrations
@@ -695,6 +696,7 @@ CREATE TABLE fault_mapping (fingerprint TEXT NOT NULL);
     issue28::CDRS,
     issue28::METER_KEYS,
     issue28::SETTLED,
+    issue28::EVENT_INDEX,
 ];
 
 /// The first of the two migrations above (one per backend) that gave readings codes for their
@@ -730,9 +732,9 @@ CREATE INDEX IF NOT EXISTS log.message_blocks_station ON message_blocks (station
 "#;
 
 pub(crate) fn migrations(backend: Backend) -> Vec<String> {
-    let (id, real) = match backend {
-        Backend::Sqlite => ("INTEGER PRIMARY KEY AUTOINCREMENT", "REAL"),
-        Backend::Postgres => ("BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION"),
+    let (id, real, without_rowid) = match backend {
+        Backend::Sqlite => ("INTEGER PRIMARY KEY AUTOINCREMENT", "REAL", " WITHOUT ROWID"),
+        Backend::Postgres => ("BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION", ""),
     };
     // A migration marked for the other backend is empty here.
     let other = match backend {
@@ -747,6 +749,7 @@ pub(crate) fn migrations(backend: Backend) -> Vec<String> {
             } else {
                 m.replace("{id}", id)
                     .replace("{real}", real)
+                    .replace("{without_rowid}", without_rowid)
                     .replace("{reading_terms}", &crate::terms::insert_all())
                     .replace("{sample_columns}", SAMPLE_COLUMNS)
                     .replace("{reading_columns}", READING_COLUMNS)
