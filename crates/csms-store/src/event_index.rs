@@ -33,9 +33,10 @@ pub(crate) struct EventIndex {
 }
 
 impl EventIndex {
-    pub(crate) async fn load(conn: &mut Conn) -> Result<EventIndex, StoreError> {
+    /// With events up to `last` committed: those after the mark wait from now.
+    pub(crate) async fn load(conn: &mut Conn, last: i64) -> Result<EventIndex, StoreError> {
         let upto = mark(conn).await?;
-        Ok(EventIndex { upto, waiting_since: None })
+        Ok(EventIndex { upto, waiting_since: (last > upto).then(Instant::now) })
     }
 
     /// Events up to `last` are committed.
@@ -52,29 +53,40 @@ impl EventIndex {
     }
 
     /// Indexes the events after the mark, up to `last` (at most `INDEX_MAX` of them), in a
-    /// transaction of its own; returns how far the index then reaches. On an error the caller
-    /// rolls back, and the same events are indexed by a later run.
+    /// transaction of its own; returns how far the index then reaches. The mark is read in that
+    /// transaction, not trusted from memory: a commit reported failed may have happened, and
+    /// one reported done may be lost to a database that restarted before making it durable
+    /// (PostgreSQL's writer commits without waiting). On an error the caller rolls back, and
+    /// a later run starts again from the mark.
     pub(crate) async fn run(&mut self, conn: &mut Conn, last: i64) -> Result<i64, StoreError> {
-        if last <= self.upto {
-            return Ok(self.upto);
-        }
-        let upto = last.min(self.upto + INDEX_MAX);
         conn.begin().await?;
-        // In station order, so that a station's entries go into its pages together.
-        query(
-            "INSERT INTO event_index (station_id, id, connector_status) \
-             SELECT station_id, id, CASE WHEN kind = 'connector.status' THEN 1 ELSE 0 END FROM events \
-             WHERE id > $1 AND id <= $2 AND station_id IS NOT NULL ORDER BY station_id, id",
-        )
-        .bind(self.upto)
-        .bind(upto)
-        .execute(&mut *conn)
-        .await?;
-        query("UPDATE event_index_mark SET id = $1").bind(upto).execute(&mut *conn).await?;
+        let from = mark(conn).await?;
+        let upto = last.min(from + INDEX_MAX);
+        if upto > from {
+            // In station order, so that a station's entries go into its pages together.
+            query(
+                "INSERT INTO event_index (station_id, id) SELECT station_id, id FROM events \
+                 WHERE id > $1 AND id <= $2 AND station_id IS NOT NULL ORDER BY station_id, id",
+            )
+            .bind(from)
+            .bind(upto)
+            .execute(&mut *conn)
+            .await?;
+            query(
+                "INSERT INTO event_index_statuses (station_id, id) SELECT station_id, id FROM events \
+                 WHERE id > $1 AND id <= $2 AND station_id IS NOT NULL AND kind = 'connector.status' \
+                 ORDER BY station_id, id",
+            )
+            .bind(from)
+            .bind(upto)
+            .execute(&mut *conn)
+            .await?;
+            query("UPDATE event_index_mark SET id = $1").bind(upto).execute(&mut *conn).await?;
+        }
         conn.commit().await?;
-        self.upto = upto;
-        self.waiting_since = (upto < last).then(Instant::now);
-        Ok(upto)
+        self.upto = upto.max(from);
+        self.waiting_since = (self.upto < last).then(Instant::now);
+        Ok(self.upto)
     }
 }
 

@@ -69,7 +69,7 @@ pub(crate) async fn spawn_writer(
                         return;
                     }
                 };
-                let event_index = match EventIndex::load(&mut conn).await {
+                let event_index = match EventIndex::load(&mut conn, next_event_id - 1).await {
                     Ok(index) => index,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));

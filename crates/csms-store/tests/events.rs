@@ -153,19 +153,38 @@ async fn paged(store: &Store, id: &str, limit: i64) -> Vec<i64> {
     }
 }
 
-/// The rows of `event_index`, in key order, and its mark.
-async fn index_rows(url: &str) -> (Vec<(String, i64, i64)>, i64) {
-    const ROWS: &str = "SELECT station_id, id, connector_status FROM event_index ORDER BY station_id, id";
+/// The rows of `event_index` and `event_index_statuses` as (station, id, whether a status), in
+/// key order, and the mark.
+async fn index_rows(url: &str) -> (Vec<(String, i64, bool)>, i64) {
+    const ROWS: &str = "SELECT x.station_id, x.id, s.id IS NOT NULL AS status FROM event_index x \
+        LEFT JOIN event_index_statuses s ON s.station_id = x.station_id AND s.id = x.id ORDER BY x.station_id, x.id";
+    const STATUSES_ONLY: &str = "SELECT COUNT(*) FROM event_index_statuses s WHERE NOT EXISTS \
+        (SELECT 1 FROM event_index x WHERE x.station_id = s.station_id AND x.id = s.id)";
     const MARK: &str = "SELECT id FROM event_index_mark";
     use sqlx::Connection;
-    if url.starts_with("postgres") {
+    let (rows, strays, mark): (Vec<(String, i64, bool)>, i64, i64) = if url.starts_with("postgres") {
         let mut db = sqlx::PgConnection::connect(url).await.expect("open");
         let rows = sqlx::query_as(ROWS).fetch_all(&mut db).await.expect("rows");
-        (rows, sqlx::query_scalar(MARK).fetch_one(&mut db).await.expect("mark"))
+        let strays = sqlx::query_scalar(STATUSES_ONLY).fetch_one(&mut db).await.expect("strays");
+        (rows, strays, sqlx::query_scalar(MARK).fetch_one(&mut db).await.expect("mark"))
     } else {
         let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{url}")).await.expect("open");
         let rows = sqlx::query_as(ROWS).fetch_all(&mut db).await.expect("rows");
-        (rows, sqlx::query_scalar(MARK).fetch_one(&mut db).await.expect("mark"))
+        let strays = sqlx::query_scalar(STATUSES_ONLY).fetch_one(&mut db).await.expect("strays");
+        (rows, strays, sqlx::query_scalar(MARK).fetch_one(&mut db).await.expect("mark"))
+    };
+    assert_eq!(strays, 0, "a status entry without its event's entry");
+    (rows, mark)
+}
+
+async fn raw_exec(url: &str, sql: &str) {
+    use sqlx::Connection;
+    if url.starts_with("postgres") {
+        let mut db = sqlx::PgConnection::connect(url).await.expect("open");
+        sqlx::raw_sql(sql).execute(&mut db).await.expect("executed");
+    } else {
+        let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{url}")).await.expect("open");
+        sqlx::raw_sql(sql).execute(&mut db).await.expect("executed");
     }
 }
 
@@ -178,8 +197,8 @@ async fn status_changes(store: &Store, id: &str) -> usize {
 }
 
 /// A station's events are read through `event_index` up to its mark and from `events` after it:
-/// the same events either way, and the index holds exactly the events it has reached, each
-/// marked whether it is a connector status. Pruning takes the index's entries with the events.
+/// the same events either way, and the index holds exactly the events it has reached, the
+/// connector statuses apart as well. Pruning takes the index's entries with the events.
 async fn by_station_through_the_index_and_after_it(url: &str) {
     let store = Store::open(url, StoreOptions::default()).await.expect("open");
     boot(&store, "CP1").await;
@@ -192,17 +211,15 @@ async fn by_station_through_the_index_and_after_it(url: &str) {
     let before = paged(&store, "CP1", 100).await;
     assert!(before.len() >= 7, "a boot and six statuses: {before:?}");
     assert_eq!(status_changes(&store, "CP1").await, 6);
-    let (rows, mark) = index_rows(url).await;
-    assert_eq!((rows.len(), mark), (0, 0), "not indexed yet: read from the table");
 
     let last = store.last_event_id().await.expect("last");
     assert_eq!(before.last(), Some(&last));
     assert_eq!(store.index_events().await.expect("indexed"), last);
     let all = store.events_after(0, &EventFilter::default(), 1_000).await.expect("read");
-    let expected: Vec<(String, i64, i64)> = {
+    let expected: Vec<(String, i64, bool)> = {
         let mut e: Vec<_> = all
             .iter()
-            .map(|e| (e.station_id.clone().expect("a station"), e.id, i64::from(e.kind == "connector.status")))
+            .map(|e| (e.station_id.clone().expect("a station"), e.id, e.kind == "connector.status"))
             .collect();
         e.sort();
         e
@@ -229,6 +246,20 @@ async fn by_station_through_the_index_and_after_it(url: &str) {
     let statuses = store.events_after(0, &kinds, 100).await.expect("read");
     assert_eq!(statuses.len(), 8);
     assert!(statuses.windows(2).all(|w| w[0].id < w[1].id));
+
+    // A run lost with a database that restarted before making it durable (PostgreSQL's writer
+    // commits without waiting): its entries and mark are gone, and the next run starts from the
+    // mark that is stored, not from where the writer thought the index reached.
+    let reached = store.index_events().await.expect("indexed");
+    raw_exec(url, &format!("DELETE FROM event_index WHERE id > {last}")).await;
+    raw_exec(url, &format!("DELETE FROM event_index_statuses WHERE id > {last}")).await;
+    raw_exec(url, &format!("UPDATE event_index_mark SET id = {last}")).await;
+    connect(&store, "CP2").await;
+    let newest = store.index_events().await.expect("indexed");
+    assert_eq!(newest, reached + 1);
+    let all = store.events_after(0, &EventFilter::default(), 1_000).await.expect("read");
+    let (rows, mark) = index_rows(url).await;
+    assert_eq!((rows.len(), mark), (all.len(), newest), "every event indexed again");
 
     // All but the newest event pruned: its entries go too, a station's at a time.
     let future = csms_core::clock::format_timestamp(&(chrono::Utc::now() + chrono::Duration::days(1)));

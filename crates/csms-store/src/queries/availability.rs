@@ -126,17 +126,15 @@ impl Store {
     async fn statuses_of(&self, station_id: &str) -> Result<Statuses, StoreError> {
         let mut statuses = Statuses::default();
         let mut after = 0_i64;
-        // Those indexed (`event_index`, up to its mark), then those after the mark from the
+        // Those indexed (`event_index_statuses`, up to the mark), then those after the mark from the
         // table itself, a short scan by the key.
         let mark = self.event_index_mark().await?;
         let mut indexed = true;
         loop {
             let rows = if indexed {
-                // `connector_status` as a literal, so that both databases use the partial index.
                 sqlx::query(
-                    "SELECT e.id, e.body FROM event_index x JOIN events e ON e.id = x.id \
-                     WHERE x.station_id = $1 AND x.connector_status = 1 AND x.id > $2 AND x.id <= $3 \
-                     ORDER BY x.id LIMIT $4",
+                    "SELECT e.id, e.body FROM event_index_statuses x JOIN events e ON e.id = x.id \
+                     WHERE x.station_id = $1 AND x.id > $2 AND x.id <= $3 ORDER BY x.id LIMIT $4",
                 )
                 .bind(station_id)
                 .bind(after)

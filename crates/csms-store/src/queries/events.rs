@@ -24,6 +24,10 @@ impl EventFilter {
     }
 }
 
+/// How many stations' index entries one transaction of `prune_events` deletes: one commit (and
+/// on SQLite one sync) per station was a lock taken from the writer as often.
+const PRUNE_STATIONS: usize = 256;
+
 impl Store {
     /// Up to `limit` stored events after `after`, oldest first.
     pub async fn events_after(
@@ -143,7 +147,8 @@ impl Store {
         }
         let done = sqlx::query("DELETE FROM events WHERE id < $1").bind(high).execute(self.pool()).await?;
         // The index's entries of those events, a station at a time (its key begins with the
-        // station): the stations are found by skipping from one to the next in the key.
+        // station), `PRUNE_STATIONS` stations a transaction: the stations are found by skipping
+        // from one to the next in the key.
         let stations: Vec<String> = sqlx::query_scalar(
             "WITH RECURSIVE s (station_id) AS ( \
                SELECT MIN(station_id) FROM event_index \
@@ -153,12 +158,17 @@ impl Store {
         )
         .fetch_all(self.pool())
         .await?;
-        for station in stations {
-            sqlx::query("DELETE FROM event_index WHERE station_id = $1 AND id < $2")
-                .bind(station)
-                .bind(high)
-                .execute(self.pool())
-                .await?;
+        for some in stations.chunks(PRUNE_STATIONS) {
+            let mut tx = self.pool().begin().await?;
+            for station in some {
+                for table in [
+                    "DELETE FROM event_index WHERE station_id = $1 AND id < $2",
+                    "DELETE FROM event_index_statuses WHERE station_id = $1 AND id < $2",
+                ] {
+                    sqlx::query(table).bind(station).bind(high).execute(&mut *tx).await?;
+                }
+            }
+            tx.commit().await?;
         }
         Ok(done.rows_affected())
     }
