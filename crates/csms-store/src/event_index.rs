@@ -1,5 +1,6 @@
-//! The domain events by station (`event_index`), written behind the events rather than with
-//! each of them.
+//! The domain events by station (`event_index`, and the connector statuses apart in
+//! `event_index_statuses`, which availability reads), written behind the events rather than
+//! with each of them.
 //!
 //! An index on `events (station_id, id)` was an insert into a random leaf per event: a batch's
 //! events come from as many stations as the batch has, and each went into its station's part of
