@@ -98,18 +98,7 @@ async fn postgres_events_are_numbered_live_and_pruned() {
 }
 
 async fn boot(store: &Store, id: &str) {
-    let info = BootInfo {
-        vendor: "Test".into(),
-        model: "T1".into(),
-        serial_number: None,
-        charge_box_serial_number: None,
-        firmware_version: None,
-        iccid: None,
-        imsi: None,
-        meter_type: None,
-        meter_serial_number: None,
-        reason: None,
-    };
+    let info = BootInfo { vendor: "Test".into(), model: "T1".into(), ..BootInfo::default() };
     let op = Boot {
         station: station(id),
         ocpp_version: ProtocolVersion::V16,

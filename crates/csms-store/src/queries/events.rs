@@ -41,59 +41,45 @@ impl Store {
             let names: Vec<&str> = filter.kinds.kinds().iter().map(|k| k.as_str()).collect();
             format!(",{},", names.join(","))
         });
-        let rows = match filter.station_id.as_deref() {
-            None => {
+        // A station's are read through its index (`event_index`) up to the mark; the rest, and
+        // every station's, from the table itself: after the mark that is a short scan by the key.
+        let (mut rows, mut from) = (Vec::new(), after);
+        if let Some(station) = filter.station_id.as_deref() {
+            let mark = self.event_index_mark().await?;
+            rows = sqlx::query(
+                "SELECT e.id, e.kind, e.station_id, e.category, e.body \
+                 FROM event_index x JOIN events e ON e.id = x.id \
+                 WHERE x.station_id = $1 AND x.id > $2 AND x.id <= $3 \
+                 AND ($4 IS NULL OR e.category = $4) AND ($5 IS NULL OR $5 LIKE '%,' || e.kind || ',%') \
+                 ORDER BY x.id LIMIT $6",
+            )
+            .bind(station)
+            .bind(after)
+            .bind(mark)
+            .bind(filter.category.as_deref())
+            .bind(kinds.as_deref())
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+            from = after.max(mark);
+        }
+        let more = limit - rows.len() as i64;
+        if more > 0 {
+            rows.extend(
                 sqlx::query(
                     "SELECT id, kind, station_id, category, body FROM events WHERE id > $1 \
-                     AND ($2 IS NULL OR category = $2) AND ($3 IS NULL OR $3 LIKE '%,' || kind || ',%') \
-                     ORDER BY id LIMIT $4",
+                     AND ($2 IS NULL OR station_id = $2) AND ($3 IS NULL OR category = $3) \
+                     AND ($4 IS NULL OR $4 LIKE '%,' || kind || ',%') ORDER BY id LIMIT $5",
                 )
-                .bind(after)
+                .bind(from)
+                .bind(filter.station_id.as_deref())
                 .bind(filter.category.as_deref())
                 .bind(kinds)
-                .bind(limit)
+                .bind(more)
                 .fetch_all(self.pool())
-                .await?
-            }
-            // A station's: those indexed (`event_index`, up to its mark), then those after the
-            // mark from the table itself, a short scan by the key.
-            Some(station) => {
-                let mark = self.event_index_mark().await?;
-                let mut rows = sqlx::query(
-                    "SELECT e.id, e.kind, e.station_id, e.category, e.body \
-                     FROM event_index x JOIN events e ON e.id = x.id \
-                     WHERE x.station_id = $1 AND x.id > $2 AND x.id <= $3 \
-                     AND ($4 IS NULL OR e.category = $4) AND ($5 IS NULL OR $5 LIKE '%,' || e.kind || ',%') \
-                     ORDER BY x.id LIMIT $6",
-                )
-                .bind(station)
-                .bind(after)
-                .bind(mark)
-                .bind(filter.category.as_deref())
-                .bind(kinds.as_deref())
-                .bind(limit)
-                .fetch_all(self.pool())
-                .await?;
-                let more = limit - rows.len() as i64;
-                if more > 0 {
-                    rows.extend(
-                        sqlx::query(
-                            "SELECT id, kind, station_id, category, body FROM events WHERE id > $1 \
-                             AND station_id = $2 AND ($3 IS NULL OR category = $3) \
-                             AND ($4 IS NULL OR $4 LIKE '%,' || kind || ',%') ORDER BY id LIMIT $5",
-                        )
-                        .bind(after.max(mark))
-                        .bind(station)
-                        .bind(filter.category.as_deref())
-                        .bind(kinds)
-                        .bind(more)
-                        .fetch_all(self.pool())
-                        .await?,
-                    );
-                }
-                rows
-            }
-        };
+                .await?,
+            );
+        }
         rows.iter()
             .map(|r| {
                 Ok(StoredEvent {
