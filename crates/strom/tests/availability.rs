@@ -264,15 +264,16 @@ async fn tc_a_201_evse_fault_concerns_its_connectors_only(backend: Backend) {
             "eventNotificationType": "HardWiredNotification"});
         json!({"generatedAt": now(), "seqNo": 0, "eventData": [event]})
     };
-    let (e1_known, _) = edge(cs.call_ok("StatusNotification", status(1, "Available"))).await;
-    let (e2_known, _) = edge(cs.call_ok("StatusNotification", status(2, "Available"))).await;
+    // The payloads are built inside the edges (their timestamps are the station's times).
+    let (e1_known, _) = edge(async { cs.call_ok("StatusNotification", status(1, "Available")).await }).await;
+    let (e2_known, _) = edge(async { cs.call_ok("StatusNotification", status(2, "Available")).await }).await;
     pause(200).await;
-    let (problem_on, _) = edge(cs.call_ok("NotifyEvent", problem("true"))).await;
+    let (problem_on, _) = edge(async { cs.call_ok("NotifyEvent", problem("true")).await }).await;
     pause(500).await;
-    let (problem_off, _) = edge(cs.call_ok("NotifyEvent", problem("false"))).await;
-    let (unavailable_on, _) = edge(cs.call_ok("StatusNotification", status(2, "Unavailable"))).await;
+    let (problem_off, _) = edge(async { cs.call_ok("NotifyEvent", problem("false")).await }).await;
+    let (unavailable_on, _) = edge(async { cs.call_ok("StatusNotification", status(2, "Unavailable")).await }).await;
     pause(400).await;
-    let (unavailable_off, _) = edge(cs.call_ok("StatusNotification", status(2, "Available"))).await;
+    let (unavailable_off, _) = edge(async { cs.call_ok("StatusNotification", status(2, "Available")).await }).await;
     let to = chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis()).expect("now");
     let end = Edge::exactly(to);
 
