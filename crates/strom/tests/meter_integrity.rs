@@ -1,5 +1,5 @@
 //! Meter integrity on the charge detail record (issue 28 item 4): signed meter values (OCMF, in
-//! 2.0.1 signedMeterValue) verified against the meter key registered for the station, with a
+//! 2.0.1 signedMeterValue) verified against the meter key (and serial) registered for the station, with a
 //! key made in the test; and the anomalies of a transaction's readings flagged; on both backends.
 
 mod common;
@@ -28,7 +28,11 @@ impl Meter {
 
     /// A record of one reading: pagination `pg`, `tx` (B or E), the register in kWh, at minute `minute`.
     fn record(&self, pg: &str, tx: &str, kwh: &str, minute: u32) -> String {
-        let payload = payload(pg, tx, kwh, minute);
+        self.sign(&payload(pg, tx, kwh, minute))
+    }
+
+    /// `payload` signed as a record.
+    fn sign(&self, payload: &str) -> String {
         let signature = self.0.sign(payload.as_bytes()).expect("signed");
         format!(r#"OCMF|{payload}|{{"SA":"ECDSA-secp256r1-SHA256","SD":"{}"}}"#, hex::encode_upper(signature))
     }
@@ -140,6 +144,25 @@ async fn signed_meter_values_prove_a_records_energy(backend: Backend) {
     .await;
     assert_eq!(status(&cdr), ("failed", false), "{cdr}");
     assert!(problems(&cdr).contains("records are missing"), "{}", problems(&cdr));
+
+    // Records the registered key signed, but of another meter than the one registered with it.
+    let of_meter_2 = |pg: &str, tx: &str, kwh: &str, minute: u32| {
+        meter.sign(&payload(pg, tx, kwh, minute).replace(r#""MS":"METER-1""#, r#""MS":"METER-2""#))
+    };
+    let (begin_2, end_2) = (of_meter_2("T1", "B", "10.000", 0), of_meter_2("T2", "E", "17.345", 30));
+    let cdr = session(&server, &mut cp, "OTHER-METER", Some(&begin_2), Some(&end_2)).await;
+    assert_eq!(status(&cdr), ("failed", false), "{cdr}");
+    assert!(problems(&cdr).contains("METER-2") && problems(&cdr).contains("METER-1"), "{}", problems(&cdr));
+    // Registered without a serial, the key's own signature is what counts.
+    let (code, _) = server
+        .http("PUT", "/api/v1/stations/CS-OCMF/meter-key", Some(json!({"public_key": meter.public_key_hex()})))
+        .await;
+    assert_eq!(code, 200);
+    let cdr = session(&server, &mut cp, "ANY-METER", Some(&begin_2), Some(&end_2)).await;
+    assert_eq!(status(&cdr), ("verified", true), "{cdr}");
+    let registered = json!({"public_key": meter.public_key_hex(), "meter_serial": "METER-1"});
+    let (code, _) = server.http("PUT", "/api/v1/stations/CS-OCMF/meter-key", Some(registered)).await;
+    assert_eq!(code, 200);
 
     // Signed readings that prove another energy than the one billed.
     let cdr = session(&server, &mut cp, "MISMATCH", Some(&begin), Some(&meter.record("T2", "E", "17.000", 30))).await;

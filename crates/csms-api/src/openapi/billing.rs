@@ -28,7 +28,8 @@ pub(super) fn operations() -> Vec<(&'static str, &'static str, Op)> {
             "admin", vec![station()], ok("Registered; records written from now on are verified against it", "MeterKey"))
             .errors(&["400", "404", "422"]).body(object(&[
                 ("public_key", json!({"type": "string", "minLength": 1})),
-                ("meter_serial", nullable(string())),
+                ("meter_serial", nullable(json!({"type": "string",
+                    "description": "The meter's serial (OCMF MS); when given, records of another meter fail verification"}))),
             ], &["public_key"]), json!({"public_key": "3059301306072a8648ce3d020106082a8648ce3d03010703420004…", "meter_serial": "METER-1"}))),
         ("/api/v1/stations/{id}/meter-key", "delete", op("deleteMeterKey", "Remove the station's meter key", "admin",
             vec![station()], Success::Empty("204", "Removed")).errors(&["404"])),

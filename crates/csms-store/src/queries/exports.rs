@@ -2,7 +2,7 @@
 //! key of the previous chunk's last row (keyset), so an export of any size is a sequence of
 //! bounded queries and never a result held whole. A filter that is absent is left out of the
 //! SQL text rather than written `($n IS NULL OR …)`, so that the planner can use the index a
-//! filter has (`samples_tx`, `cdrs_station`, `transactions_start`).
+//! filter has (`samples_tx`, `cdrs_station`, `transactions_station_tx`).
 
 use super::billing::CdrView;
 use super::transactions::{meter_value_from_row, MeterValueView};

@@ -26,7 +26,12 @@ pub(super) async fn sample_interval(conn: &mut Conn, station: &str) -> Result<Op
     Ok(billing::sample_interval(configured))
 }
 
-/// The meter key registered for the station, hex-encoded DER.
-pub(super) async fn meter_key(conn: &mut Conn, station: &str) -> Result<Option<String>, StoreError> {
-    query_scalar("SELECT public_key FROM meter_keys WHERE station_id = $1").bind(station).fetch_optional(conn).await
+/// The meter key registered for the station, hex-encoded DER, and the meter serial registered
+/// with it.
+pub(super) async fn meter_key(conn: &mut Conn, station: &str) -> Result<Option<(String, Option<String>)>, StoreError> {
+    let row = query("SELECT public_key, meter_serial FROM meter_keys WHERE station_id = $1")
+        .bind(station)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| Ok((r.try_get("public_key")?, r.try_get("meter_serial")?))).transpose()
 }

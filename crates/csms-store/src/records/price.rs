@@ -29,14 +29,17 @@ struct Verification {
     problems: Vec<String>,
 }
 
-fn verify(meter: &MeterData, key: Option<&str>, billed_wh: Decimal) -> Verification {
+/// `key` is the station's registered meter key and, if the operator gave one, the serial of the
+/// meter it belongs to: records of another meter (OCMF `MS`) prove nothing about this one, even
+/// when its key signed them.
+fn verify(meter: &MeterData, key: Option<(&str, Option<&str>)>, billed_wh: Decimal) -> Verification {
     let records = meter.signed.len();
     let outcome = |status, signed_energy_wh, problems| Verification { status, signed_energy_wh, records, problems };
     if meter.signed.is_empty() {
         let status = if meter.other_signed > 0 { "unsupported" } else { "unsigned" };
         return outcome(status, None, Vec::new());
     }
-    let Some(key) = key else { return outcome("no_meter_key", None, Vec::new()) };
+    let Some((key, serial)) = key else { return outcome("no_meter_key", None, Vec::new()) };
     let key = match csms_pki::ocmf::MeterKey::parse(key) {
         Ok(key) => key,
         Err(e) => return outcome("failed", None, vec![format!("the registered meter key cannot be used: {e}")]),
@@ -44,7 +47,13 @@ fn verify(meter: &MeterData, key: Option<&str>, billed_wh: Decimal) -> Verificat
     match csms_pki::ocmf::check_transaction(&meter.signed, &key) {
         csms_pki::ocmf::Verdict::Verified(v) => {
             let signed = Decimal::new(v.energy.0, 3);
-            if signed == billed_wh {
+            if let Some(registered) = serial.filter(|s| !s.trim().is_empty() && *s != v.meter_serial) {
+                let problem = format!(
+                    "the records are of meter {:?}, the station's registered meter is {registered:?}",
+                    v.meter_serial
+                );
+                outcome("failed", None, vec![problem])
+            } else if signed == billed_wh {
                 outcome("verified", Some(signed), Vec::new())
             } else {
                 let problem = format!("the signed readings give {signed} Wh, the record bills {billed_wh} Wh");
@@ -137,7 +146,7 @@ pub(super) async fn settle(
         integrity::Inputs { sample_interval_s: meter_data::sample_interval(conn, &station).await?, max_power_w: None };
     let anomalies = integrity::anomalies(&checked, &meter.integrity, &inputs);
     let key = if meter.signed.is_empty() { None } else { meter_data::meter_key(conn, &station).await? };
-    let verification = verify(&meter, key.as_deref(), usage.energy_wh);
+    let verification = verify(&meter, key.as_ref().map(|(k, s)| (k.as_str(), s.as_deref())), usage.energy_wh);
     let chosen = choose(book, &station, group.as_deref(), started_at);
     let free = Tariff::unpriced();
     let bill = price(chosen.map_or(&free, |l| &l.tariff), &usage, tz);

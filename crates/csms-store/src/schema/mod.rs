@@ -697,6 +697,7 @@ CREATE TABLE fault_mapping (fingerprint TEXT NOT NULL);
     issue28::METER_KEYS,
     issue28::SETTLED,
     issue28::EVENT_INDEX,
+    issue28::LEANER_INDEXES,
 ];
 
 /// The first of the two migrations above (one per backend) that gave readings codes for their
