@@ -43,10 +43,12 @@ fn required_role(method: &Method, path: &str) -> Role {
     // A station's password is a credential, like its security settings (PUT, admin).
     let password =
         path.strip_prefix("/api/v1/stations/").is_some_and(|rest| rest.trim_end_matches('/').ends_with("/password"));
-    // A meter key decides which energy counts as proven.
-    let meter_key =
-        path.strip_prefix("/api/v1/stations/").is_some_and(|rest| rest.trim_end_matches('/').ends_with("/meter-key"));
-    if api_tokens || password || webhooks || (meter_key && method != Method::GET && method != Method::HEAD) {
+    // A meter key decides which energy counts as proven, a time zone which price applies.
+    let prices = path.strip_prefix("/api/v1/stations/").is_some_and(|rest| {
+        let rest = rest.trim_end_matches('/');
+        rest.ends_with("/meter-key") || rest.ends_with("/time-zone")
+    });
+    if api_tokens || password || webhooks || (prices && method != Method::GET && method != Method::HEAD) {
         Role::Admin
     } else if method == Method::GET || method == Method::HEAD {
         Role::Viewer
@@ -195,6 +197,8 @@ mod tests {
         assert_eq!(required_role(&Method::PUT, "/api/v1/stations/CP1/meter-key"), Role::Admin);
         assert_eq!(required_role(&Method::DELETE, "/api/v1/stations/CP1/meter-key"), Role::Admin);
         assert_eq!(required_role(&Method::GET, "/api/v1/stations/CP1/meter-key"), Role::Viewer);
+        assert_eq!(required_role(&Method::PUT, "/api/v1/stations/CP1/time-zone"), Role::Admin);
+        assert_eq!(required_role(&Method::GET, "/api/v1/stations/CP1/time-zone"), Role::Viewer);
     }
 
     #[test]

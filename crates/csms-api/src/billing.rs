@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use csms_core::ops::{DeleteTariff, PutTariff, SetMeterKey};
+use csms_core::ops::{DeleteTariff, PutTariff, SetMeterKey, SetStationTimeZone};
 use csms_core::station::StationId;
 use csms_pki::ocmf::MeterKey;
 use csms_store::ocpi::parse_tariff;
@@ -149,6 +149,38 @@ pub(crate) async fn put_meter_key(State(api): State<Arc<Api>>, Path(id): Path<St
     }
     let key = api.store.meter_key(station.as_str()).await?.ok_or_else(|| ApiError::not_found("meter key"))?;
     Ok(Json(meter_key_view(&key)))
+}
+
+fn time_zone_view(station: &str, time_zone: Option<String>) -> Value {
+    serde_json::json!({"station_id": station, "time_zone": time_zone})
+}
+
+/// The time zone the station's tariffs are read in; `null`: the server's (`time_zone`).
+pub(crate) async fn get_time_zone(State(api): State<Arc<Api>>, Path(id): Path<String>) -> ApiResult {
+    let station = station(&id)?;
+    let zone = api.store.station_time_zone(station.as_str()).await?.ok_or_else(|| ApiError::not_found("station"))?;
+    Ok(Json(time_zone_view(station.as_str(), zone)))
+}
+
+/// Sets the station's time zone (`time_zone`: an IANA name such as "Europe/Berlin"; `null` or
+/// absent: the server's); records priced from then on read its tariffs' times of day in it.
+pub(crate) async fn put_time_zone(State(api): State<Arc<Api>>, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    let station = station(&id)?;
+    let fields = Fields::read(&body, &["time_zone"])?;
+    let time_zone = fields.text("time_zone")?;
+    if let Some(name) = &time_zone {
+        name.parse::<chrono_tz::Tz>().map_err(|_| {
+            let shown: String = name.chars().take(64).collect();
+            unprocessable(format!(
+                "time_zone {shown:?} is no IANA time zone name (such as \"Europe/Berlin\" or \"UTC\")"
+            ))
+        })?;
+    }
+    let op = SetStationTimeZone { station: station.clone(), time_zone: time_zone.clone() };
+    if !api.store.execute(op, Vec::new()).await? {
+        return Err(ApiError::not_found("station"));
+    }
+    Ok(Json(time_zone_view(station.as_str(), time_zone)))
 }
 
 pub(crate) async fn delete_meter_key(

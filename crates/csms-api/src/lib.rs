@@ -105,6 +105,7 @@ pub fn router(api: Arc<Api>, open: bool) -> Router {
             "/api/v1/stations/{id}/meter-key",
             json_only(get(billing::get_meter_key).put(billing::put_meter_key).delete(billing::delete_meter_key)),
         )
+        .route("/api/v1/stations/{id}/time-zone", json_only(get(billing::get_time_zone).put(billing::put_time_zone)))
         .route("/api/v1/cdrs", json_only(get(billing::list_cdrs)))
         .route("/api/v1/cdrs/{id}", json_only(get(billing::get_cdr)))
         .route("/api/v1/exports/cdrs", json_only(get(exports::cdrs)))

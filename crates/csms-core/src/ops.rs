@@ -641,6 +641,16 @@ pub struct SetMeterKey {
     pub now: Timestamp,
 }
 
+/// Sets (or with `time_zone` None clears) the IANA time zone a station's tariffs are read in:
+/// their times of day, weekdays and dates (OCPI's location `time_zone`). Without one, the
+/// server's `time_zone` applies.
+#[derive(Debug, Clone)]
+pub struct SetStationTimeZone {
+    pub station: StationId,
+    /// An IANA name, as checked by the API.
+    pub time_zone: Option<String>,
+}
+
 /// The charge detail record of an ended transaction, priced and rendered off the writer (by the
 /// store's settler) and written here: only if the transaction's end is still the one it was made
 /// from (`end_gen`); a record of an end since replaced is dropped, the newer end's comes next.

@@ -176,6 +176,8 @@ operations! {
     DeleteTariff(DeleteTariff) -> bool;
     /// → whether the station is known (removing: whether a key was registered).
     SetMeterKey(SetMeterKey) -> bool;
+    /// → whether the station is known.
+    SetStationTimeZone(SetStationTimeZone) -> bool;
     /// → whether the end was still the transaction's latest (it is then settled: recorded, or
     /// found to say what its latest record says).
     RecordCdr(RecordCdr) -> bool;

@@ -54,6 +54,20 @@ pub(crate) fn sample_interval(value: Option<Option<String>>) -> Option<u32> {
     value.flatten().and_then(|v| v.trim().parse().ok())
 }
 
+/// The zone a station's tariffs are read in: its own (`stations.time_zone`, read with its
+/// transaction as `station_time_zone`), else the server's.
+pub(crate) fn zone_of(stored: Option<String>, server: chrono_tz::Tz) -> chrono_tz::Tz {
+    match stored.map(|name| name.parse::<chrono_tz::Tz>().map_err(|_| name)) {
+        Some(Ok(zone)) => zone,
+        Some(Err(name)) => {
+            // The API lets only IANA names in; a name this build does not know is read as absent.
+            tracing::warn!(time_zone = %name, "a station's time zone is unknown: the server's is used");
+            server
+        }
+        None => server,
+    }
+}
+
 /// The tariffs in force (not withdrawn), by id: id, version, body, when saved.
 pub(crate) const TARIFFS_IN_FORCE: &str =
     "SELECT id, version, body, updated_at FROM tariffs WHERE deleted_at IS NULL ORDER BY id";
@@ -241,4 +255,17 @@ pub(crate) fn choose<'l>(
     let all: Vec<Tariff> = listed.iter().map(|l| l.tariff.clone()).collect();
     let chosen = csms_core::tariffs::select(&all, station, group, at)?;
     listed.iter().find(|l| l.tariff.id == chosen.id)
+}
+
+#[cfg(test)]
+mod zone_tests {
+    use super::zone_of;
+
+    #[test]
+    fn a_stations_own_zone_wins_and_an_unknown_or_absent_one_is_the_servers() {
+        let server = chrono_tz::Europe::Berlin;
+        assert_eq!(zone_of(Some("America/New_York".into()), server), chrono_tz::America::New_York);
+        assert_eq!(zone_of(Some("Mars/Olympus".into()), server), server);
+        assert_eq!(zone_of(None, server), server);
+    }
 }

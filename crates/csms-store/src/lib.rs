@@ -91,7 +91,8 @@ pub struct StoreOptions {
     /// opens when they (or Ström's own mapping) changed. `None` (a command that only reads or
     /// manages tokens) leaves the stored categories as they are.
     pub fault_categories: Option<Arc<VendorCategories>>,
-    /// The stations' time zone, in which tariffs' times of day, dates and weekdays are read.
+    /// The stations' time zone, in which tariffs' times of day, dates and weekdays are read, unless
+    /// a station has its own (`stations.time_zone`).
     pub time_zone: chrono_tz::Tz,
 }
 

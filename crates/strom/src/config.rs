@@ -174,7 +174,8 @@ webhook_ca_file = "/etc/ssl/certs/ca-certificates.crt"
 # How often the alert rules (POST /api/v1/alert-rules) are checked.
 alert_check_secs = 30
 
-# The stations' time zone (IANA name): tariffs' times of day, dates and weekdays (OCPI
+# The stations' time zone (IANA name) unless a station has its own (PUT
+# /api/v1/stations/{id}/time-zone): tariffs' times of day, dates and weekdays (OCPI
 # restrictions) are read in it, so a band follows the local clock across DST changes.
 time_zone = "UTC"
 

@@ -1,7 +1,7 @@
 //! Energy becomes a bill (issue 28): tariffs kept as OCPI objects with versions, a charge detail
 //! record for every ended transaction priced as the tariff says (checked against the simulator's
-//! own meter, not against Ström's rows), the 2.0.1 Ended answer's totalCost, corrections; on
-//! both backends.
+//! own meter, not against Ström's rows), the 2.0.1 Ended answer's totalCost, corrections, the
+//! station's time zone; on both backends.
 
 mod common;
 mod sim_support;
@@ -16,6 +16,7 @@ both_backends!(
     ended_2_0_1_answer_carries_the_records_total,
     a_superseded_transaction_is_corrected_by_a_new_record,
     an_end_left_without_its_record_gets_it_at_the_next_start,
+    a_stations_time_zone_decides_its_tariffs_times_of_day,
 );
 
 /// The fleet's tariff: the first kWh at 0.20, the rest at 0.35; charging time at 3.60 an hour in
@@ -308,4 +309,52 @@ async fn an_end_left_without_its_record_gets_it_at_the_next_start(backend: Backe
     let server = Server::restart(db_dir).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(server.items(&path).await.as_array().map(Vec::len), Some(1));
+}
+
+/// A tariff's times of day are the station's local times (OCPI reads them in the location's
+/// time zone): the same session at 03:00 UTC is at night in UTC and in the evening in New York.
+async fn a_stations_time_zone_decides_its_tariffs_times_of_day(backend: Backend) {
+    let server = Server::start(backend).await;
+    server.add_token("A", "Accepted", None, None).await;
+    let tariff = json!({"id": "NIGHT", "currency": "EUR", "elements": [
+        {"price_components": [{"type": "ENERGY", "price": 0.10, "step_size": 1}],
+         "restrictions": {"start_time": "00:00", "end_time": "06:00"}},
+        {"price_components": [{"type": "ENERGY", "price": 0.40, "step_size": 1}]}]});
+    assert_eq!(server.http("POST", "/api/v1/tariffs", Some(tariff)).await.0, 201);
+    let mut cp = server.booted("CS-TZ").await;
+    // One kWh from 03:00 to 03:30 UTC; the record's cost before tax.
+    let mut minute = 0;
+    let mut session = async |cp: &mut common::Station| {
+        let start = format!("2026-12-07T03:{minute:02}:00.000Z");
+        let (tx, _) = cp.start(1, "A", 10_000, &start).await;
+        let stop = json!({"transactionId": tx, "meterStop": 11_000, "reason": "EVDisconnected",
+            "timestamp": format!("2026-12-07T03:{:02}:00.000Z", minute + 30)});
+        cp.call_ok("StopTransaction", stop).await;
+        minute += 1;
+        let records = server.items_eventually(&format!("/api/v1/cdrs?transaction_id={tx}"), 1).await;
+        (records[0]["total_cost"]["excl_vat"].as_f64(), records[0]["time_zone"].as_str().map(str::to_string))
+    };
+    let priced = |cost: f64, zone: &str| (Some(cost), Some(zone.to_string()));
+    assert_eq!(server.get("/api/v1/stations/CS-TZ/time-zone").await, json!({"station_id": "CS-TZ", "time_zone": null}));
+    assert_eq!(session(&mut cp).await, priced(0.10, "UTC"), "the server's zone (UTC): night");
+
+    let zone = json!({"time_zone": "America/New_York"});
+    let (code, body) = server.http("PUT", "/api/v1/stations/CS-TZ/time-zone", Some(zone)).await;
+    assert_eq!((code, body), (200, json!({"station_id": "CS-TZ", "time_zone": "America/New_York"})));
+    assert_eq!(server.get("/api/v1/stations/CS-TZ/time-zone").await["time_zone"], "America/New_York");
+    assert_eq!(session(&mut cp).await, priced(0.40, "America/New_York"), "22:00 the evening before in New York");
+
+    // Refused: a name that is no IANA zone, a station never seen.
+    let (code, body) =
+        server.http("PUT", "/api/v1/stations/CS-TZ/time-zone", Some(json!({"time_zone": "Mars/Olympus"}))).await;
+    assert_eq!(code, 422, "{body}");
+    let (code, _) = server.http("PUT", "/api/v1/stations/NOBODY/time-zone", Some(json!({"time_zone": "UTC"}))).await;
+    assert_eq!(code, 404);
+    let (code, _) = server.http("GET", "/api/v1/stations/NOBODY/time-zone", None).await;
+    assert_eq!(code, 404);
+
+    // Cleared: the server's zone again.
+    let (code, _) = server.http("PUT", "/api/v1/stations/CS-TZ/time-zone", Some(json!({"time_zone": null}))).await;
+    assert_eq!(code, 200);
+    assert_eq!(session(&mut cp).await, priced(0.10, "UTC"));
 }

@@ -33,6 +33,15 @@ pub(super) fn operations() -> Vec<(&'static str, &'static str, Op)> {
             ], &["public_key"]), json!({"public_key": "3059301306072a8648ce3d020106082a8648ce3d03010703420004…", "meter_serial": "METER-1"}))),
         ("/api/v1/stations/{id}/meter-key", "delete", op("deleteMeterKey", "Remove the station's meter key", "admin",
             vec![station()], Success::Empty("204", "Removed")).errors(&["404"])),
+        ("/api/v1/stations/{id}/time-zone", "get", op("getStationTimeZone",
+            "The time zone the station's tariffs are read in (their times of day, weekdays and dates)",
+            "viewer", vec![station()], ok("The time zone", "StationTimeZone")).errors(&["404"])),
+        ("/api/v1/stations/{id}/time-zone", "put", op("putStationTimeZone",
+            "Set the time zone the station's tariffs are read in (null or absent: the server's time_zone); records priced from then on use it",
+            "admin", vec![station()], ok("Set", "StationTimeZone"))
+            .errors(&["400", "404", "422"]).body(object(&[
+                ("time_zone", nullable(json!({"type": "string", "minLength": 1}))),
+            ], &[]), json!({"time_zone": "Europe/Berlin"}))),
         ("/api/v1/cdrs", "get", list("listCdrs", "Charge detail records in the order they were written", "session end",
             cursor::<i64>("cdrs"), vec![], vec![
                 query("station_id", "Only this station's", string()),
@@ -137,7 +146,24 @@ pub(super) fn schemas() -> Vec<(&'static str, Value)> {
         json!({"station_id": "CP-1", "public_key": "3059301306072a8648ce3d0201…", "curve": "secp256r1",
                "meter_serial": "METER-1", "updated_at": AT}),
     );
-    vec![("Tariff", tariff), ("Cdr", cdr()), ("CdrPage", super::schemas::page("Cdr")), ("MeterKey", meter_key)]
+    let time_zone = view(
+        &[
+            ("station_id", string()),
+            (
+                "time_zone",
+                nullable(json!({"type": "string",
+                "description": "IANA time zone name; null: the server's time_zone"})),
+            ),
+        ],
+        json!({"station_id": "CP-1", "time_zone": "Europe/Berlin"}),
+    );
+    vec![
+        ("Tariff", tariff),
+        ("Cdr", cdr()),
+        ("CdrPage", super::schemas::page("Cdr")),
+        ("MeterKey", meter_key),
+        ("StationTimeZone", time_zone),
+    ]
 }
 
 fn cdr() -> Value {
@@ -183,7 +209,7 @@ fn cdr() -> Value {
         &["id", "evse_uid", "evse_id", "connector_id"],
     );
     let hours = || json!({"type": "number", "minimum": 0, "description": "Hours"});
-    view(
+    let mut schema = view(
         &[
             ("id", json!({"type": "string", "description": "The record's id (a number, as OCPI's ids are strings)"})),
             ("created_at", timestamp()),
@@ -253,7 +279,11 @@ fn cdr() -> Value {
             ),
         ],
         cdr_example(),
-    )
+    );
+    // Not required: records written before stations had zones do not say it.
+    schema["properties"]["time_zone"] =
+        json!({"type": "string", "description": "The IANA time zone the tariff's local times were read in"});
+    schema
 }
 
 /// A record as the API shows it (in two parts: one `json!` of every field is too deep for the
@@ -273,7 +303,7 @@ fn cdr_example() -> Value {
         "energy_verified": false, "energy_verification": {"status": "unsigned", "signed_energy_wh": null, "records": 0,
             "problems": []}, "anomalies": [], "charging_time_s": 3600, "parking_time_s": 0, "peak_power_w": 11000,
         "bound": null, "cost_lines": [{"type": "ENERGY", "element": 1, "volume": 11.0, "price": 0.39, "vat": 19,
-            "excl_vat": 4.29, "incl_vat": 5.1051}], "corrects": null});
+            "excl_vat": 4.29, "incl_vat": 5.1051}], "corrects": null, "time_zone": "Europe/Berlin"});
     if let (Some(fields), Value::Object(more)) = (example.as_object_mut(), stroms) {
         fields.extend(more);
     }

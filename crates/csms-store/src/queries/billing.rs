@@ -72,6 +72,15 @@ impl Store {
         Ok(row.as_ref().map(view).transpose()?)
     }
 
+    /// The time zone a station's tariffs are read in (`None` inside: the server's); `None`: no
+    /// such station.
+    pub async fn station_time_zone(&self, station: &str) -> Result<Option<Option<String>>, StoreError> {
+        Ok(sqlx::query_scalar::<_, Option<String>>("SELECT time_zone FROM stations WHERE id = $1")
+            .bind(station)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
     /// The tariffs in force (not withdrawn), by id.
     pub async fn tariffs(&self) -> Result<Vec<TariffView>, StoreError> {
         let rows = sqlx::query(crate::billing::TARIFFS_IN_FORCE).fetch_all(self.pool()).await?;

@@ -3,8 +3,8 @@
 //! record, with now as its end. Read from the pool, never through the writer.
 
 use crate::billing::{
-    assemble, checked_transaction, choose, exact, listed, raw_reading, reading_codes, sample_interval, MeterData,
-    SAMPLE_INTERVAL, TARIFFS_IN_FORCE, TX_READINGS_POSTGRES, TX_READINGS_SQLITE,
+    assemble, checked_transaction, choose, exact, listed, raw_reading, reading_codes, sample_interval, zone_of,
+    MeterData, SAMPLE_INTERVAL, TARIFFS_IN_FORCE, TX_READINGS_POSTGRES, TX_READINGS_SQLITE,
 };
 use crate::{Backend, Store, StoreError};
 use csms_core::clock::parse_timestamp;
@@ -38,7 +38,9 @@ impl Store {
         time_zone: chrono_tz::Tz,
     ) -> Result<Option<RunningCost>, StoreError> {
         let Some(row) = sqlx::query(
-            "SELECT station_id, station_tx_id, id_token, started_at, stopped_at, meter_start_wh FROM transactions WHERE id = $1",
+            "SELECT station_id, station_tx_id, id_token, started_at, stopped_at, meter_start_wh, \
+             (SELECT time_zone FROM stations WHERE stations.id = transactions.station_id) AS station_time_zone \
+             FROM transactions WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.pool())
@@ -84,7 +86,7 @@ impl Store {
             energy_wh,
             points: &meter.points,
         };
-        let bill = price(&chosen.tariff, &usage, time_zone);
+        let bill = price(&chosen.tariff, &usage, zone_of(row.try_get("station_time_zone")?, time_zone));
         let charging = bill.periods.last().is_some_and(|p| p.charging_ms > 0 && p.parking_ms == 0);
         Ok(Some(RunningCost {
             transaction_id: id,

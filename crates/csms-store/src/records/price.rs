@@ -4,7 +4,7 @@
 //! shown as. Runs on the settler's connection, off the writer.
 
 use super::{anomaly_view, meter_data};
-use crate::billing::{checked_transaction, choose, exact, Listed, MeterData};
+use crate::billing::{checked_transaction, choose, exact, zone_of, Listed, MeterData};
 use crate::db::{query, Conn, Row};
 use crate::ocpi::number;
 use crate::writes::stored_flags;
@@ -92,7 +92,9 @@ pub(super) async fn settle(
 ) -> Result<Option<(RecordCdr, Option<Decimal>)>, StoreError> {
     let Some(row) = query(
         "SELECT station_id, evse_id, connector_id, id_token, id_token_type, started_at, stopped_at, meter_start_wh, meter_stop_wh, \
-         energy_wh, flags, ocpp_version, stop_reason, end_gen, settled_gen FROM transactions WHERE id = $1",
+         energy_wh, flags, ocpp_version, stop_reason, end_gen, settled_gen, \
+         (SELECT time_zone FROM stations WHERE stations.id = transactions.station_id) AS station_time_zone \
+         FROM transactions WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *conn)
@@ -149,6 +151,7 @@ pub(super) async fn settle(
     let verification = verify(&meter, key.as_ref().map(|(k, s)| (k.as_str(), s.as_deref())), usage.energy_wh);
     let chosen = choose(book, &station, group.as_deref(), started_at);
     let free = Tariff::unpriced();
+    let tz = zone_of(row.try_get("station_time_zone")?, tz);
     let bill = price(chosen.map_or(&free, |l| &l.tariff), &usage, tz);
     let flags: Vec<TransactionFlag> = stored_flags(&row)?.iter().collect();
     let rule = energy_rule(version.as_deref().unwrap_or("2.0.1"), &flags, energy.is_some());
@@ -179,6 +182,7 @@ pub(super) async fn settle(
         verification: &verification,
         corrects,
         created_at: &created_at,
+        time_zone: tz.name(),
     });
     if let Some(previous) = previous {
         let old: String = previous.try_get("body")?;
@@ -234,6 +238,8 @@ struct Record<'a> {
     verification: &'a Verification,
     created_at: &'a str,
     corrects: Option<i64>,
+    /// The zone the tariff's local times were read in.
+    time_zone: &'a str,
 }
 
 const MS_PER_HOUR: i64 = 3_600_000;
@@ -340,6 +346,7 @@ fn record(r: Record) -> Value {
         "last_updated": r.created_at,
         "transaction_id": r.transaction_id,
         "station_id": r.station,
+        "time_zone": r.time_zone,
         "evse_id": evse,
         "connector_id": connector,
         "id_token": r.token,

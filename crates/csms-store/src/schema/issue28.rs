@@ -111,3 +111,9 @@ DROP INDEX transactions_start;
 CREATE INDEX transactions_start ON transactions (started_at, station_id, connector_id);
 DROP INDEX cdrs_token;
 "#;
+
+/// Issue 28: the time zone a station's tariffs are read in (OCPI's location `time_zone`), an
+/// IANA name; none: the server's `time_zone`.
+pub(super) const STATION_TIME_ZONE: &str = r#"
+ALTER TABLE stations ADD COLUMN time_zone TEXT;
+"#;

@@ -698,6 +698,7 @@ CREATE TABLE fault_mapping (fingerprint TEXT NOT NULL);
     issue28::SETTLED,
     issue28::EVENT_INDEX,
     issue28::LEANER_INDEXES,
+    issue28::STATION_TIME_ZONE,
 ];
 
 /// The first of the two migrations above (one per backend) that gave readings codes for their

@@ -160,6 +160,7 @@ pub(crate) async fn run(
         Request::PutTariff(op, pending) => pending.set(Ok(tariffs::put(conn, settling, op).await?)),
         Request::DeleteTariff(op, pending) => pending.set(Ok(tariffs::delete(conn, settling, op).await?)),
         Request::SetMeterKey(op, pending) => pending.set(Ok(tariffs::set_meter_key(conn, op).await?)),
+        Request::SetStationTimeZone(op, pending) => pending.set(Ok(stations::set_time_zone(conn, op).await?)),
         Request::RecordCdr(op, pending) => pending.set(Ok(cdrs::record(conn, ev, op).await?)),
     }
     Ok(())

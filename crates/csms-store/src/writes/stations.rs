@@ -31,6 +31,16 @@ pub(super) async fn set_registration(conn: &mut Conn, op: &SetRegistration) -> R
     Ok(found)
 }
 
+/// The station's time zone for its tariffs, set or cleared; whether the station is known.
+pub(super) async fn set_time_zone(conn: &mut Conn, op: &SetStationTimeZone) -> Result<bool, StoreError> {
+    let done = query("UPDATE stations SET time_zone = $2 WHERE id = $1")
+        .bind(op.station.as_str())
+        .bind(op.time_zone.as_deref())
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 pub(super) async fn set_security(conn: &mut Conn, op: &SetSecurity) -> Result<bool, StoreError> {
     let SetSecurity { station, profile, password_hash, now } = op;
     let result = query(
