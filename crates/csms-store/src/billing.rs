@@ -54,8 +54,17 @@ pub(crate) fn sample_interval(value: Option<Option<String>>) -> Option<u32> {
     value.flatten().and_then(|v| v.trim().parse().ok())
 }
 
+/// The station's own time zone, as a column `station_time_zone` of a `SELECT ... FROM
+/// transactions` (the settler's and the running cost's reads of a transaction).
+macro_rules! station_time_zone {
+    () => {
+        "(SELECT time_zone FROM stations WHERE stations.id = transactions.station_id) AS station_time_zone"
+    };
+}
+pub(crate) use station_time_zone;
+
 /// The zone a station's tariffs are read in: its own (`stations.time_zone`, read with its
-/// transaction as `station_time_zone`), else the server's.
+/// transaction as `station_time_zone!`), else the server's.
 pub(crate) fn zone_of(stored: Option<String>, server: chrono_tz::Tz) -> chrono_tz::Tz {
     match stored.map(|name| name.parse::<chrono_tz::Tz>().map_err(|_| name)) {
         Some(Ok(zone)) => zone,

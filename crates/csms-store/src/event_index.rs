@@ -92,8 +92,10 @@ impl EventIndex {
 }
 
 /// How far the index reaches: every event with a station and an id up to this is in it.
+pub(crate) const MARK: &str = "SELECT id FROM event_index_mark";
+
 async fn mark(conn: &mut Conn) -> Result<i64, StoreError> {
-    query_scalar("SELECT id FROM event_index_mark").fetch_one(conn).await
+    query_scalar(MARK).fetch_one(conn).await
 }
 
 #[cfg(test)]

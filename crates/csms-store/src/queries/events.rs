@@ -96,7 +96,7 @@ impl Store {
     /// How far the events are indexed by station (`event_index`): those with larger ids are
     /// read from `events` itself.
     pub(crate) async fn event_index_mark(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT id FROM event_index_mark").fetch_one(self.pool()).await?)
+        Ok(sqlx::query_scalar(crate::event_index::MARK).fetch_one(self.pool()).await?)
     }
 
     /// The id of the newest stored event (0 when there is none).

@@ -37,11 +37,11 @@ impl Store {
         now: Timestamp,
         time_zone: chrono_tz::Tz,
     ) -> Result<Option<RunningCost>, StoreError> {
-        let Some(row) = sqlx::query(
-            "SELECT station_id, station_tx_id, id_token, started_at, stopped_at, meter_start_wh, \
-             (SELECT time_zone FROM stations WHERE stations.id = transactions.station_id) AS station_time_zone \
-             FROM transactions WHERE id = $1",
-        )
+        let Some(row) = sqlx::query(concat!(
+            "SELECT station_id, station_tx_id, id_token, started_at, stopped_at, meter_start_wh, ",
+            crate::billing::station_time_zone!(),
+            " FROM transactions WHERE id = $1"
+        ))
         .bind(id)
         .fetch_optional(self.pool())
         .await?

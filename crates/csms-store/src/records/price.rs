@@ -90,12 +90,12 @@ pub(super) async fn settle(
     id: i64,
     now: &Timestamp,
 ) -> Result<Option<(RecordCdr, Option<Decimal>)>, StoreError> {
-    let Some(row) = query(
+    let Some(row) = query(concat!(
         "SELECT station_id, evse_id, connector_id, id_token, id_token_type, started_at, stopped_at, meter_start_wh, meter_stop_wh, \
-         energy_wh, flags, ocpp_version, stop_reason, end_gen, settled_gen, \
-         (SELECT time_zone FROM stations WHERE stations.id = transactions.station_id) AS station_time_zone \
-         FROM transactions WHERE id = $1",
-    )
+         energy_wh, flags, ocpp_version, stop_reason, end_gen, settled_gen, ",
+        crate::billing::station_time_zone!(),
+        " FROM transactions WHERE id = $1"
+    ))
     .bind(id)
     .fetch_optional(&mut *conn)
     .await?
